@@ -1,0 +1,38 @@
+/* api.h - slotbox's HTTP routes (API.md) on top of http.h and the pools. */
+#ifndef SLOTBOX_API_API_H
+#define SLOTBOX_API_API_H
+
+#include <jansson.h>
+
+#include "api/http.h"
+#include "pool/pool.h"
+#include "sandbox/exec.h"
+
+struct api {
+	struct pools *pools;
+	struct sb_config *cfg;
+	const char *cgroup_mode;
+};
+
+/* The http_handler_fn: ud is the struct api. */
+void api_handle(struct http_request *req, void *ud);
+
+/* routes_slots.c */
+void api_exec_one(struct api *a, struct http_request *req,
+		  struct sbx_slot *slot);
+void api_exec_batch(struct api *a, struct http_request *req);
+
+/* json_out.c */
+json_t *json_slot(const struct sbx_slot *slot);
+json_t *json_profile(const struct sb_profile *p, bool active);
+json_t *json_exec_result(const struct exec_result *r, const char *slot_id,
+			 const char *execution_id);
+/* An ExecutionResult for a call that could not run at all. */
+json_t *json_exec_error(const char *slot_id, enum exec_error_class cls,
+			const char *code, const char *msg);
+
+/* Parse a request body as a JSON object (duplicate keys refused). On
+ * failure answers 400 and returns NULL. */
+json_t *api_parse_body(struct http_request *req);
+
+#endif

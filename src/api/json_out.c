@@ -1,0 +1,147 @@
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "common/util.h"
+
+static json_t *iso_time(double t)
+{
+	char buf[40];
+	struct tm tm;
+	time_t s = (time_t)t;
+	gmtime_r(&s, &tm);
+	size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, sizeof buf - n, ".%03dZ",
+		 (int)((t - (double)s) * 1000));
+	return json_string(buf);
+}
+
+json_t *json_slot(const struct sbx_slot *slot)
+{
+	const struct sandbox *sb = slot->sb;
+	json_t *o = json_object();
+	json_object_set_new(o, "slot_id", json_string(slot->id));
+	json_object_set_new(o, "sandbox_id", json_string(sb->id));
+	json_object_set_new(o, "profile", json_string(sb->profile->name));
+	json_object_set_new(o, "workspace_dir",
+			    json_string(sb->profile->workspace_dir));
+	json_object_set_new(o, "trajectory_id",
+			    slot->leased && slot->trajectory_id[0]
+				    ? sb_json_string_lossy(
+					      slot->trajectory_id,
+					      strlen(slot->trajectory_id), NULL)
+				    : json_null());
+	json_object_set_new(o, "state",
+			    json_string(slot_state_name(slot->state)));
+	json_object_set_new(o, "acquired_at",
+			    slot->leased ? iso_time(slot->acquired_at)
+					 : json_null());
+	if (slot->state == SLOT_ERROR && slot->error[0])
+		json_object_set_new(o, "error", json_string(slot->error));
+	return o;
+}
+
+json_t *json_profile(const struct sb_profile *p, bool active)
+{
+	json_t *o = json_object();
+	json_t *secrets = json_array();
+	json_t *env_keys = json_array();
+	for (size_t i = 0; i < p->n_secrets; i++)
+		json_array_append_new(secrets, json_string(p->secrets[i]));
+	/* env_vars values may be credentials: only their names leave. */
+	for (size_t i = 0; i < p->n_env_vars; i++)
+		json_array_append_new(env_keys,
+				      json_string(p->env_vars[i].key));
+	json_object_set_new(o, "image", json_string(p->image));
+	json_object_set_new(o, "gpu",
+			    p->gpu ? json_string(p->gpu) : json_null());
+	json_object_set_new(o, "cpu", json_real(p->cpu));
+	json_object_set_new(o, "memory_mb", json_integer(p->memory_mb));
+	json_object_set_new(o, "memory", json_integer(p->memory_mb));
+	json_object_set_new(o, "pids_max", json_integer(p->pids_max));
+	json_object_set_new(o, "network", json_string(p->network));
+	json_object_set_new(o, "slots_per_sandbox",
+			    json_integer(p->slots_per_sandbox));
+	json_object_set_new(o, "min_sandboxes", json_integer(p->min_sandboxes));
+	json_object_set_new(o, "max_sandboxes", json_integer(p->max_sandboxes));
+	json_object_set_new(o, "idle_timeout_s", json_real(p->idle_timeout_s));
+	json_object_set_new(o, "max_lifetime_s", json_real(p->max_lifetime_s));
+	json_object_set_new(o, "acquire_timeout_s",
+			    json_real(p->acquire_timeout_s));
+	json_object_set_new(o, "execution_timeout_s",
+			    json_real(p->execution_timeout_s));
+	json_object_set_new(o, "workspace_dir", json_string(p->workspace_dir));
+	json_object_set_new(o, "output_limit_bytes",
+			    json_integer(p->output_limit_bytes));
+	json_object_set_new(o, "max_file_bytes",
+			    json_integer(p->max_file_bytes));
+	json_object_set_new(o, "secrets", secrets);
+	json_object_set_new(o, "env_var_names", env_keys);
+	json_object_set_new(o, "active", json_boolean(active));
+	return o;
+}
+
+json_t *json_exec_result(const struct exec_result *r, const char *slot_id,
+			 const char *execution_id)
+{
+	json_t *o = json_object();
+	json_t *md = json_object();
+	bool ok = r->error_class == EXEC_OK && r->returncode == 0;
+	json_t *out;
+
+	/* output: stdout, then stderr after a newline when both exist (as
+	 * the seed's backend does). */
+	if (r->out_len && r->err_len) {
+		char *both = malloc(r->out_len + 1 + r->err_len);
+		if (both) {
+			memcpy(both, r->out, r->out_len);
+			both[r->out_len] = '\n';
+			memcpy(both + r->out_len + 1, r->err, r->err_len);
+			out = sb_json_string_lossy(
+				both, r->out_len + 1 + r->err_len, NULL);
+			free(both);
+		} else {
+			out = json_string("");
+		}
+	} else if (r->out_len) {
+		out = sb_json_string_lossy(r->out, r->out_len, NULL);
+	} else {
+		out = sb_json_string_lossy(r->err, r->err_len, NULL);
+	}
+	json_object_set_new(o, "success", json_boolean(ok));
+	json_object_set_new(o, "output", out ? out : json_string(""));
+	json_object_set_new(o, "error", json_string(r->error ? r->error : ""));
+	json_object_set_new(o, "execution_id", json_string(execution_id));
+	json_object_set_new(o, "slot_id", json_string(slot_id));
+	json_object_set_new(md, "returncode", json_integer(r->returncode));
+	json_object_set_new(md, "timed_out", json_boolean(r->timed_out));
+	json_object_set_new(md, "truncated", json_boolean(r->truncated));
+	json_object_set_new(md, "stdout",
+			    sb_json_string_lossy(r->out, r->out_len, NULL));
+	json_object_set_new(md, "stderr",
+			    sb_json_string_lossy(r->err, r->err_len, NULL));
+	json_object_set_new(md, "duration_ms", json_real(r->duration_ms));
+	json_object_set_new(md, "error_class",
+			    json_string(exec_error_class_name(r->error_class)));
+	if (r->error_code)
+		json_object_set_new(md, "error_code",
+				    json_string(r->error_code));
+	json_object_set_new(o, "metadata", md);
+	return o;
+}
+
+json_t *json_exec_error(const char *slot_id, enum exec_error_class cls,
+			const char *code, const char *msg)
+{
+	char id[33];
+	struct exec_result r = {.returncode = -1,
+				.error_class = cls,
+				.error = msg,
+				.error_code = code,
+				.out = "",
+				.err = ""};
+	if (sb_random_hex(id, 16) < 0)
+		snprintf(id, sizeof id, "0");
+	return json_exec_result(&r, slot_id ? slot_id : "", id);
+}

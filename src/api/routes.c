@@ -1,0 +1,334 @@
+/* routes.c - dispatch and the pool-level endpoints of API.md. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "common/log.h"
+
+#define API_MAX_TRAJECTORY_ID 255
+#define API_MAX_TIMEOUT_S 86400.0
+
+json_t *api_parse_body(struct http_request *req)
+{
+	json_error_t jerr;
+	if (req->body_len == 0)
+		return json_object();
+	json_t *doc = json_loadb(req->body, req->body_len,
+				 JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc) {
+		http_respond_error(req, 400, "bad_request",
+				   "invalid JSON at line %d column %d: %s",
+				   jerr.line, jerr.column, jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		http_respond_error(req, 400, "bad_request",
+				   "the body must be a JSON object");
+		return NULL;
+	}
+	return doc;
+}
+
+static void get_health(struct api *a, struct http_request *req)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "ok", json_true());
+	json_object_set_new(o, "version", json_string(SLOTBOX_VERSION));
+	json_object_set_new(o, "cgroup", json_string(a->cgroup_mode));
+	http_respond_json(req, 200, o);
+}
+
+static void get_profiles(struct api *a, struct http_request *req)
+{
+	json_t *o = json_object();
+	json_t *profiles = json_object();
+	for (size_t i = 0; i < a->pools->n; i++) {
+		const struct pool *p = &a->pools->items[i];
+		json_object_set_new(
+			profiles, p->profile->name,
+			json_profile(p->profile, p->active || p->n_live > 0));
+	}
+	json_object_set_new(o, "default_profile",
+			    json_string(a->cfg->default_profile));
+	json_object_set_new(o, "profiles", profiles);
+	http_respond_json(req, 200, o);
+}
+
+static void get_status(struct api *a, struct http_request *req)
+{
+	json_t *o = json_object();
+	json_t *pools = json_object();
+	for (size_t i = 0; i < a->pools->n; i++) {
+		const struct pool *p = &a->pools->items[i];
+		struct pool_counts c;
+		pool_counts(p, &c);
+		json_t *j = json_pack(
+			"{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, "
+			"s:I, "
+			"s:I}",
+			"sandboxes", c.sandboxes, "healthy_sandboxes",
+			c.healthy, "starting_sandboxes", c.starting,
+			"max_sandboxes", p->profile->max_sandboxes,
+			"slots_per_sandbox", p->profile->slots_per_sandbox,
+			"total_slots", c.total_slots, "available_slots",
+			c.available, "leased_slots", c.leased, "waiters",
+			c.waiters, "sandboxes_created", (json_int_t)p->created,
+			"sandboxes_destroyed", (json_int_t)p->destroyed,
+			"sandboxes_lost", (json_int_t)p->lost);
+		json_object_set_new(pools, p->profile->name, j);
+	}
+	json_object_set_new(o, "default_profile",
+			    json_string(a->cfg->default_profile));
+	json_object_set_new(o, "pools", pools);
+	http_respond_json(req, 200, o);
+}
+
+/* ---- acquire ---- */
+
+struct acquire_ctx {
+	struct http_request *req;
+	struct pool_waiter *waiter;
+};
+
+static void acquire_done(struct sbx_slot *slot, const char *code,
+			 const char *msg, void *ud)
+{
+	struct acquire_ctx *ctx = ud;
+	struct http_request *req = ctx->req;
+	free(ctx);
+	if (!slot) {
+		int status = strcmp(code, "acquire_timeout") == 0 ? 503 : 500;
+		http_respond_error(req, status, code, "%s", msg);
+		return;
+	}
+	http_respond_json(req, 201, json_slot(slot));
+}
+
+static void acquire_abort(struct http_request *req, void *ud)
+{
+	struct acquire_ctx *ctx = ud;
+	(void)req;
+	/* The client is gone: leave the queue so no slot is leased to
+	 * nobody. The request is still answered (and dropped) below. */
+	if (ctx->waiter) {
+		pool_acquire_cancel(ctx->waiter);
+		ctx->waiter = NULL;
+		free(ctx);
+		http_respond_error(req, 503, "acquire_timeout",
+				   "the client went away");
+	}
+}
+
+/* Read an optional number field; -1 and a 400 answer when it is not a
+ * finite number in (0, max]. */
+static int opt_seconds(struct http_request *req, json_t *doc, const char *key,
+		       double *out)
+{
+	json_t *v = json_object_get(doc, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_number(v) || !isfinite(json_number_value(v)) ||
+	    json_number_value(v) <= 0 ||
+	    json_number_value(v) > API_MAX_TIMEOUT_S) {
+		http_respond_error(req, 400, "bad_request",
+				   "%s must be a number of seconds in (0, %g]",
+				   key, API_MAX_TIMEOUT_S);
+		return -1;
+	}
+	*out = json_number_value(v);
+	return 0;
+}
+
+static int opt_string(struct http_request *req, json_t *doc, const char *key,
+		      size_t max, const char **out)
+{
+	json_t *v = json_object_get(doc, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) > max ||
+	    strlen(json_string_value(v)) != json_string_length(v)) {
+		http_respond_error(req, 400, "bad_request",
+				   "%s must be a string of at most %zu bytes",
+				   key, max);
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+static void post_slots(struct api *a, struct http_request *req)
+{
+	json_t *doc = api_parse_body(req);
+	const char *profile = a->cfg->default_profile;
+	const char *traj = NULL;
+	const char *key;
+	json_t *val;
+
+	if (!doc)
+		return;
+	json_object_foreach(doc, key, val)
+	{
+		if (strcmp(key, "profile") && strcmp(key, "trajectory_id") &&
+		    strcmp(key, "timeout_s")) {
+			http_respond_error(req, 400, "bad_request",
+					   "unknown field \"%.64s\"", key);
+			goto out;
+		}
+	}
+	if (opt_string(req, doc, "profile", SB_PROFILE_NAME_MAX, &profile) <
+		    0 ||
+	    opt_string(req, doc, "trajectory_id", API_MAX_TRAJECTORY_ID,
+		       &traj) < 0)
+		goto out;
+	struct pool *p = pools_find(a->pools, profile);
+	if (!p) {
+		http_respond_error(req, 404, "unknown_profile",
+				   "no profile named \"%s\"", profile);
+		goto out;
+	}
+	double timeout = p->profile->acquire_timeout_s;
+	if (opt_seconds(req, doc, "timeout_s", &timeout) < 0)
+		goto out;
+	struct acquire_ctx *ctx = calloc(1, sizeof *ctx);
+	if (!ctx) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		goto out;
+	}
+	ctx->req = req;
+	struct sbx_slot *slot;
+	int r = pool_acquire(p, traj, timeout, &slot, acquire_done, ctx,
+			     &ctx->waiter);
+	if (r == 1) {
+		free(ctx);
+		sb_log(SB_LOG_DEBUG, "acquire", "slot", slot->id, NULL);
+		http_respond_json(req, 201, json_slot(slot));
+	} else if (r == 0) {
+		http_request_on_abort(req, acquire_abort, ctx);
+	} else {
+		free(ctx);
+		http_respond_error(req, 500, "internal", "out of memory");
+	}
+out:
+	json_decref(doc);
+}
+
+/* ---- one slot ---- */
+
+static int parse_bool_param(struct http_request *req, const char *name,
+			    bool dflt, bool *out)
+{
+	char v[16];
+	int r = http_query_get(req->query, name, v, sizeof v);
+	*out = dflt;
+	if (r == 0)
+		return 0;
+	if (r > 0 && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)) {
+		*out = true;
+		return 0;
+	}
+	if (r > 0 && (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)) {
+		*out = false;
+		return 0;
+	}
+	http_respond_error(req, 400, "bad_request", "%s must be true or false",
+			   name);
+	return -1;
+}
+
+/* Answer the error for a slot that cannot take calls; 0 if it can. */
+static int check_leased(struct http_request *req, const struct sbx_slot *slot)
+{
+	if (!slot->leased) {
+		http_respond_error(req, 409, "slot_not_leased",
+				   "slot %s is not leased (state %s)", slot->id,
+				   slot_state_name(slot->state));
+		return -1;
+	}
+	if (slot->state == SLOT_ERROR) {
+		http_respond_error(req, 502, "sandbox_lost", "slot %s: %s",
+				   slot->id, slot->error);
+		return -1;
+	}
+	return 0;
+}
+
+static void slot_route(struct api *a, struct http_request *req,
+		       const char *rest)
+{
+	char id[128];
+	const char *slash = strchr(rest, '/');
+	size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
+	const char *sub = slash ? slash + 1 : "";
+
+	if (len == 0 || len >= sizeof id) {
+		http_respond_error(req, 404, "not_found", "no such slot");
+		return;
+	}
+	memcpy(id, rest, len);
+	id[len] = '\0';
+	struct sbx_slot *slot = pools_find_slot(a->pools, id);
+	if (!slot) {
+		http_respond_error(req, 404, "not_found", "no slot \"%s\"", id);
+		return;
+	}
+	bool get = strcmp(req->method, "GET") == 0;
+	bool post = strcmp(req->method, "POST") == 0;
+	if (!*sub && get) {
+		http_respond_json(req, 200, json_slot(slot));
+	} else if (!*sub && strcmp(req->method, "DELETE") == 0) {
+		bool reset;
+		if (parse_bool_param(req, "reset", true, &reset) < 0)
+			return;
+		if (!slot->leased) {
+			http_respond_error(req, 409, "slot_not_leased",
+					   "slot %s is not leased", slot->id);
+			return;
+		}
+		pool_release(slot, reset);
+		http_respond(req, 204, NULL, NULL, 0);
+	} else if (strcmp(sub, "exec") == 0 && post) {
+		if (check_leased(req, slot) == 0)
+			api_exec_one(a, req, slot);
+	} else if (!*sub || strcmp(sub, "exec") == 0) {
+		http_respond_error(req, 405, "method_not_allowed",
+				   "%s is not allowed here", req->method);
+	} else {
+		http_respond_error(req, 404, "not_found", "no such endpoint");
+	}
+}
+
+void api_handle(struct http_request *req, void *ud)
+{
+	struct api *a = ud;
+	const char *path = req->path;
+	bool get = strcmp(req->method, "GET") == 0;
+	bool post = strcmp(req->method, "POST") == 0;
+
+	if (strcmp(path, "/v1/health") == 0 && get)
+		get_health(a, req);
+	else if (strcmp(path, "/v1/profiles") == 0 && get)
+		get_profiles(a, req);
+	else if (strcmp(path, "/v1/status") == 0 && get)
+		get_status(a, req);
+	else if (strcmp(path, "/v1/slots") == 0 && post)
+		post_slots(a, req);
+	else if (strcmp(path, "/v1/exec") == 0 && post)
+		api_exec_batch(a, req);
+	else if (strncmp(path, "/v1/slots/", 10) == 0)
+		slot_route(a, req, path + 10);
+	else if (strcmp(path, "/v1/health") == 0 ||
+		 strcmp(path, "/v1/profiles") == 0 ||
+		 strcmp(path, "/v1/status") == 0 ||
+		 strcmp(path, "/v1/slots") == 0 ||
+		 strcmp(path, "/v1/exec") == 0)
+		http_respond_error(req, 405, "method_not_allowed",
+				   "%s is not allowed on %s", req->method,
+				   path);
+	else
+		http_respond_error(req, 404, "not_found", "no endpoint %s",
+				   path);
+}

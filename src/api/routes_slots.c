@@ -1,0 +1,432 @@
+/* routes_slots.c - running tools: POST /v1/slots/{id}/exec and the batch
+ * POST /v1/exec. Both validate every argument before anything runs; a bad
+ * call in a batch becomes that call's failed result, never the batch's. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "common/util.h"
+
+#define API_MAX_COMMAND (1u << 20)
+#define API_MAX_STDIN (16u << 20)
+#define API_MAX_ENV 256
+#define API_MAX_BATCH 4096
+#define API_MAX_TIMEOUT_S 86400.0
+
+/* Everything one call needs, owned until it ends. */
+struct exec_ctx {
+	struct sbx_slot *slot;
+	char slot_id[128];
+	char execution_id[33];
+	char *argv[4];
+	char **envp;
+	size_t envc;
+	char *cwd;
+	char *command;
+	/* exactly one of these two owners is set */
+	struct http_request *req;
+	struct batch *batch;
+	size_t index;
+};
+
+struct batch {
+	struct http_request *req;
+	json_t *results;
+	size_t pending;
+};
+
+static void ctx_free(struct exec_ctx *c)
+{
+	for (size_t i = 0; i < c->envc; i++)
+		free(c->envp[i]);
+	free(c->envp);
+	free(c->cwd);
+	free(c->command);
+	free(c);
+}
+
+static bool env_name_ok(const char *k)
+{
+	if (!*k || !(isalpha((unsigned char)*k) || *k == '_'))
+		return false;
+	for (const char *p = k; *p; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '_'))
+			return false;
+	return strlen(k) <= 256;
+}
+
+static int env_push(struct exec_ctx *c, const char *k, const char *v)
+{
+	size_t kl = strlen(k);
+	/* A later definition of the same name replaces the earlier one, so
+	 * request env beats profile env beats the defaults. */
+	for (size_t i = 0; i < c->envc; i++) {
+		if (strncmp(c->envp[i], k, kl) == 0 && c->envp[i][kl] == '=') {
+			free(c->envp[i]);
+			c->envp[i] = NULL;
+			if (asprintf(&c->envp[i], "%s=%s", k, v) < 0) {
+				c->envp[i] = strdup("");
+				return -1;
+			}
+			return 0;
+		}
+	}
+	char **n = realloc(c->envp, (c->envc + 2) * sizeof *n);
+	if (!n)
+		return -1;
+	c->envp = n;
+	if (asprintf(&c->envp[c->envc], "%s=%s", k, v) < 0)
+		return -1;
+	c->envc++;
+	c->envp[c->envc] = NULL;
+	return 0;
+}
+
+/* Validate a bash call and fill ctx; on error write a message into msg. */
+static int prepare_bash(struct exec_ctx *c, json_t *args, char *msg,
+			size_t msglen, const char **stdin_data,
+			size_t *stdin_len)
+{
+	const struct sb_profile *p = c->slot->sb->profile;
+	json_t *cmd = json_object_get(args, "command");
+	json_t *in = json_object_get(args, "stdin");
+	json_t *env = json_object_get(args, "env");
+	json_t *cwd = json_object_get(args, "cwd");
+	const char *key;
+	json_t *val;
+
+	json_object_foreach(args, key, val)
+	{
+		if (strcmp(key, "command") && strcmp(key, "stdin") &&
+		    strcmp(key, "env") && strcmp(key, "cwd")) {
+			snprintf(msg, msglen, "unknown bash argument \"%.64s\"",
+				 key);
+			return -1;
+		}
+	}
+	if (!json_is_string(cmd) || json_string_length(cmd) > API_MAX_COMMAND ||
+	    strlen(json_string_value(cmd)) != json_string_length(cmd)) {
+		snprintf(msg, msglen,
+			 "args.command must be a string of at most %u bytes "
+			 "without NUL",
+			 API_MAX_COMMAND);
+		return -1;
+	}
+	if (in && !json_is_null(in) &&
+	    (!json_is_string(in) || json_string_length(in) > API_MAX_STDIN)) {
+		snprintf(msg, msglen,
+			 "args.stdin must be a string of at most %u bytes",
+			 API_MAX_STDIN);
+		return -1;
+	}
+	if (cwd && !json_is_null(cwd) &&
+	    (!json_is_string(cwd) || json_string_length(cwd) > 4000 ||
+	     strlen(json_string_value(cwd)) != json_string_length(cwd))) {
+		snprintf(msg, msglen, "args.cwd must be a path string");
+		return -1;
+	}
+	if (env && !json_is_null(env) &&
+	    (!json_is_object(env) || json_object_size(env) > API_MAX_ENV)) {
+		snprintf(msg, msglen,
+			 "args.env must be an object of at most %d strings",
+			 API_MAX_ENV);
+		return -1;
+	}
+	c->command = strdup(json_string_value(cmd));
+	const char *dir =
+		cwd && json_is_string(cwd) ? json_string_value(cwd) : "";
+	if (!*dir)
+		c->cwd = strdup(p->workspace_dir);
+	else if (dir[0] == '/')
+		c->cwd = strdup(dir);
+	else if (asprintf(&c->cwd, "%s/%s", p->workspace_dir, dir) < 0)
+		c->cwd = NULL;
+	if (!c->command || !c->cwd)
+		goto oom;
+	c->argv[0] = "/bin/bash";
+	c->argv[1] = "-c";
+	c->argv[2] = c->command;
+	c->argv[3] = NULL;
+	if (env_push(c, "PATH",
+		     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:"
+		     "/bin") < 0 ||
+	    env_push(c, "HOME", p->workspace_dir) < 0 ||
+	    env_push(c, "USER", "slotbox") < 0 ||
+	    env_push(c, "LANG", "C.UTF-8") < 0 ||
+	    env_push(c, "PWD", c->cwd) < 0 ||
+	    env_push(c, "SLOTBOX_SLOT_ID", c->slot->id) < 0)
+		goto oom;
+	for (size_t i = 0; i < p->n_env_vars; i++)
+		if (env_push(c, p->env_vars[i].key, p->env_vars[i].value) < 0)
+			goto oom;
+	if (env && json_is_object(env)) {
+		json_object_foreach(env, key, val)
+		{
+			if (!env_name_ok(key) || !json_is_string(val) ||
+			    strlen(json_string_value(val)) !=
+				    json_string_length(val)) {
+				snprintf(msg, msglen,
+					 "args.env: \"%.64s\" must be a valid "
+					 "name with a string value",
+					 key);
+				return -1;
+			}
+			if (env_push(c, key, json_string_value(val)) < 0)
+				goto oom;
+		}
+	}
+	if (!c->envp && env_push(c, "PATH", "/usr/bin:/bin") < 0)
+		goto oom;
+	*stdin_data = in && json_is_string(in) ? json_string_value(in) : NULL;
+	*stdin_len = in && json_is_string(in) ? json_string_length(in) : 0;
+	return 0;
+oom:
+	snprintf(msg, msglen, "out of memory");
+	return -1;
+}
+
+static void deliver(struct exec_ctx *c, json_t *result)
+{
+	if (c->req) {
+		http_respond_json(c->req, 200, result);
+	} else {
+		struct batch *b = c->batch;
+		json_array_set_new(b->results, c->index, result);
+		if (--b->pending == 0) {
+			json_t *o = json_object();
+			json_object_set_new(o, "results", b->results);
+			http_respond_json(b->req, 200, o);
+			free(b);
+		}
+	}
+	ctx_free(c);
+}
+
+static void exec_done(const struct exec_result *r, void *ud)
+{
+	struct exec_ctx *c = ud;
+	pool_slot_exec_end(c->slot);
+	deliver(c, json_exec_result(r, c->slot_id, c->execution_id));
+}
+
+/* Validate and start one call. On a failure before anything ran, returns
+ * -1 with *status / code / msg set (the caller reports it its way). */
+static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
+		      int *status, const char **code, char *msg, size_t msglen)
+{
+	json_t *tool = json_object_get(item, "tool");
+	json_t *args = json_object_get(item, "args");
+	json_t *to = json_object_get(item, "timeout_s");
+	const struct sb_profile *p = c->slot->sb->profile;
+	double timeout =
+		dflt_timeout > 0 ? dflt_timeout : p->execution_timeout_s;
+	const char *stdin_data = NULL;
+	size_t stdin_len = 0;
+
+	*status = 400;
+	*code = "bad_request";
+	if (to && !json_is_null(to)) {
+		if (!json_is_number(to) || !isfinite(json_number_value(to)) ||
+		    json_number_value(to) <= 0 ||
+		    json_number_value(to) > API_MAX_TIMEOUT_S) {
+			snprintf(msg, msglen,
+				 "timeout_s must be a number of seconds in "
+				 "(0, %g]",
+				 API_MAX_TIMEOUT_S);
+			return -1;
+		}
+		timeout = json_number_value(to);
+	}
+	if (!json_is_string(tool)) {
+		snprintf(msg, msglen, "tool must be a string");
+		return -1;
+	}
+	if (args && !json_is_null(args) && !json_is_object(args)) {
+		snprintf(msg, msglen, "args must be an object");
+		return -1;
+	}
+	json_t *empty = NULL;
+	if (!args || json_is_null(args))
+		args = empty = json_object();
+	int r;
+	if (strcmp(json_string_value(tool), "bash") == 0) {
+		r = prepare_bash(c, args, msg, msglen, &stdin_data, &stdin_len);
+	} else {
+		snprintf(msg, msglen, "unknown tool \"%.64s\" (bash)",
+			 json_string_value(tool));
+		r = -1;
+	}
+	json_decref(empty);
+	if (r < 0)
+		return -1;
+	struct exec_spec spec = {
+		.argv = c->argv,
+		.cwd = c->cwd,
+		.envp = c->envp,
+		.stdin_data = stdin_data,
+		.stdin_len = stdin_len,
+		.timeout_s = timeout,
+		.output_limit = (size_t)p->output_limit_bytes,
+	};
+	struct sb_err err;
+	if (exec_start(c->slot, &spec, exec_done, c, &err) < 0) {
+		*status = 502;
+		*code = "sandbox_lost";
+		snprintf(msg, msglen, "%s", err.msg);
+		return -1;
+	}
+	pool_slot_exec_begin(c->slot);
+	return 0;
+}
+
+static struct exec_ctx *ctx_new(struct sbx_slot *slot)
+{
+	struct exec_ctx *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->slot = slot;
+	snprintf(c->slot_id, sizeof c->slot_id, "%s", slot->id);
+	if (sb_random_hex(c->execution_id, 16) < 0)
+		snprintf(c->execution_id, sizeof c->execution_id, "0");
+	return c;
+}
+
+void api_exec_one(struct api *a, struct http_request *req,
+		  struct sbx_slot *slot)
+{
+	(void)a;
+	json_t *doc = api_parse_body(req);
+	if (!doc)
+		return;
+	struct exec_ctx *c = ctx_new(slot);
+	if (!c) {
+		json_decref(doc);
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	c->req = req;
+	int status;
+	const char *code;
+	char msg[256];
+	if (start_call(c, doc, 0, &status, &code, msg, sizeof msg) < 0) {
+		ctx_free(c);
+		http_respond_error(req, status, code, "%s", msg);
+	}
+	json_decref(doc);
+}
+
+/* Resolve and validate one batch item's slot; NULL with code/msg set. */
+static struct sbx_slot *batch_slot(struct api *a, json_t *item,
+				   const char **code, char *msg, size_t msglen)
+{
+	json_t *id = json_object_get(item, "slot_id");
+	if (!json_is_string(id)) {
+		*code = "bad_request";
+		snprintf(msg, msglen, "slot_id must be a string");
+		return NULL;
+	}
+	struct sbx_slot *slot =
+		pools_find_slot(a->pools, json_string_value(id));
+	if (!slot) {
+		*code = "not_found";
+		snprintf(msg, msglen, "no slot \"%.100s\"",
+			 json_string_value(id));
+	} else if (!slot->leased) {
+		*code = "slot_not_leased";
+		snprintf(msg, msglen, "slot %s is not leased", slot->id);
+		slot = NULL;
+	} else if (slot->state == SLOT_ERROR) {
+		*code = "sandbox_lost";
+		snprintf(msg, msglen, "slot %s: %s", slot->id, slot->error);
+		slot = NULL;
+	}
+	return slot;
+}
+
+void api_exec_batch(struct api *a, struct http_request *req)
+{
+	json_t *doc = api_parse_body(req);
+	if (!doc)
+		return;
+	json_t *reqs = json_object_get(doc, "requests");
+	double timeout = 0;
+	json_t *to = json_object_get(doc, "timeout_s");
+	if (!json_is_array(reqs) || json_array_size(reqs) > API_MAX_BATCH) {
+		http_respond_error(req, 400, "bad_request",
+				   "requests must be an array of at most %d "
+				   "calls",
+				   API_MAX_BATCH);
+		goto out;
+	}
+	if (to && !json_is_null(to)) {
+		if (!json_is_number(to) || !isfinite(json_number_value(to)) ||
+		    json_number_value(to) <= 0 ||
+		    json_number_value(to) > API_MAX_TIMEOUT_S) {
+			http_respond_error(req, 400, "bad_request",
+					   "timeout_s must be a number of "
+					   "seconds in (0, %g]",
+					   API_MAX_TIMEOUT_S);
+			goto out;
+		}
+		timeout = json_number_value(to);
+	}
+	struct batch *b = calloc(1, sizeof *b);
+	size_t n = json_array_size(reqs);
+	if (!b || !(b->results = json_array())) {
+		free(b);
+		http_respond_error(req, 500, "internal", "out of memory");
+		goto out;
+	}
+	b->req = req;
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(b->results, json_null());
+	/* pending starts at n + 1 so no answer leaves before the loop ends */
+	b->pending = n + 1;
+	for (size_t i = 0; i < n; i++) {
+		json_t *item = json_array_get(reqs, i);
+		const char *code = "bad_request";
+		char msg[256];
+		int status;
+		struct sbx_slot *slot = NULL;
+		if (!json_is_object(item))
+			snprintf(msg, sizeof msg,
+				 "each request must be an object");
+		else
+			slot = batch_slot(a, item, &code, msg, sizeof msg);
+		json_t *id = json_is_object(item)
+				     ? json_object_get(item, "slot_id")
+				     : NULL;
+		const char *sid =
+			json_is_string(id) ? json_string_value(id) : "";
+		struct exec_ctx *c = slot ? ctx_new(slot) : NULL;
+		if (c) {
+			c->batch = b;
+			c->index = i;
+			if (start_call(c, item, timeout, &status, &code, msg,
+				       sizeof msg) == 0)
+				continue;
+			ctx_free(c);
+		} else if (slot) {
+			code = "internal";
+			snprintf(msg, sizeof msg, "out of memory");
+		}
+		enum exec_error_class cls = strcmp(code, "bad_request") == 0
+						    ? EXEC_TASK
+						    : EXEC_INFRA;
+		json_array_set_new(b->results, i,
+				   json_exec_error(sid, cls, code, msg));
+		b->pending--;
+	}
+	if (--b->pending == 0) {
+		json_t *o = json_object();
+		json_object_set_new(o, "results", b->results);
+		http_respond_json(req, 200, o);
+		free(b);
+	}
+out:
+	json_decref(doc);
+}

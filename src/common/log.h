@@ -1,0 +1,18 @@
+/* log.h - one line per event, text (logfmt) or JSON, to stderr.
+ *
+ * Fields are key/value pairs so operators can grep and ship them; callers
+ * never pass secrets. */
+#ifndef SLOTBOX_COMMON_LOG_H
+#define SLOTBOX_COMMON_LOG_H
+
+enum sb_log_level { SB_LOG_DEBUG, SB_LOG_INFO, SB_LOG_WARN, SB_LOG_ERROR };
+enum sb_log_format { SB_LOG_TEXT, SB_LOG_JSON };
+
+void sb_log_setup(enum sb_log_format fmt, enum sb_log_level min);
+
+/* sb_log(level, "event", "k1", "v1", "k2", "v2", NULL): values are strings
+ * (NULL values are skipped). */
+void sb_log(enum sb_log_level level, const char *event, ...)
+	__attribute__((sentinel));
+
+#endif

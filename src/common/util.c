@@ -1,0 +1,168 @@
+#include "common/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+double sb_now_wall(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double sb_now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int sb_random_hex(char *out, size_t n)
+{
+	unsigned char buf[64];
+	static const char hex[] = "0123456789abcdef";
+	if (n > sizeof buf || getrandom(buf, n, 0) != (ssize_t)n)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex[buf[i] >> 4];
+		out[2 * i + 1] = hex[buf[i] & 15];
+	}
+	out[2 * n] = '\0';
+	return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (max n bytes), 0 if invalid. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+json_t *sb_json_string_lossy(const char *s, size_t len, bool *lossy)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, bad = 0;
+
+	if (lossy)
+		*lossy = false;
+	while (i < len) {
+		size_t k = utf8_seq_len(u + i, len - i);
+		if (!k || u[i] == 0) {
+			if (!k)
+				bad++;
+			i++;
+		} else {
+			i += k;
+		}
+	}
+	if (!bad)
+		return json_stringn(s, len);
+	if (lossy)
+		*lossy = true;
+	if (len > (SIZE_MAX - 1) / 3)
+		return NULL;
+	char *out = malloc(len + bad * 2 + 1);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	i = 0;
+	while (i < len) {
+		size_t k = utf8_seq_len(u + i, len - i);
+		if (!k) {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		} else {
+			memcpy(out + o, s + i, k);
+			o += k;
+			i += k;
+		}
+	}
+	json_t *j = json_stringn(out, o);
+	free(out);
+	return j;
+}
+
+int sb_mkdir_p(const char *path, unsigned mode)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof buf) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int rm_rf_errno;
+
+static int rm_rf_entry(const char *path, const struct stat *st, int type,
+		       struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	int r = (type == FTW_DP) ? rmdir(path) : unlink(path);
+	if (r < 0 && errno != ENOENT)
+		rm_rf_errno = errno;
+	return 0;
+}
+
+int sb_rm_rf(const char *path)
+{
+	rm_rf_errno = 0;
+	if (nftw(path, rm_rf_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 &&
+	    errno != ENOENT)
+		return -1;
+	if (rm_rf_errno) {
+		errno = rm_rf_errno;
+		return -1;
+	}
+	return 0;
+}

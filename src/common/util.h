@@ -1,0 +1,29 @@
+/* util.h - small helpers shared by the daemon's modules. */
+#ifndef SLOTBOX_COMMON_UTIL_H
+#define SLOTBOX_COMMON_UTIL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Seconds since the epoch / a monotonic origin, as doubles. */
+double sb_now_wall(void);
+double sb_now_mono(void);
+
+/* n random bytes as 2n hex chars + NUL into out (size >= 2n+1). */
+int sb_random_hex(char *out, size_t n);
+
+/* A JSON string of bytes that may not be valid UTF-8: invalid sequences
+ * become U+FFFD so the result always serialises. Sets *lossy if any byte
+ * was replaced (may be NULL). */
+json_t *sb_json_string_lossy(const char *s, size_t len, bool *lossy);
+
+/* Create path and its parents with mode; 0 or -1/errno. */
+int sb_mkdir_p(const char *path, unsigned mode);
+
+/* Remove a directory tree without following symlinks or crossing mounts;
+ * 0 or -1/errno (of the last failure). */
+int sb_rm_rf(const char *path);
+
+#endif

@@ -1,0 +1,268 @@
+/* daemon.c - start-up, signals and shutdown of slotboxd. */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "api/api.h"
+#include "api/http.h"
+#include "common/cleanup.h"
+#include "common/util.h"
+#include "pool/pool.h"
+#include "sandbox/sandbox.h"
+
+extern char **environ;
+
+struct daemon {
+	uv_loop_t *loop;
+	const struct daemon_opts *opts;
+	struct sb_config cfg;
+	struct sbx_env env;
+	struct pools pools;
+	struct api api;
+	struct http_server *http;
+	uv_signal_t sigterm, sigint;
+	bool stopping;
+	int exit_code;
+};
+
+static int die(const char *what, const char *why)
+{
+	sb_log(SB_LOG_ERROR, "startup_failed", "what", what, "why", why, NULL);
+	fprintf(stderr, "slotboxd: %s: %s\n", what, why);
+	return 1;
+}
+
+/* FNV-1a of the state dir: names this daemon's cgroup stably across
+ * restarts while letting daemons with other state dirs coexist. */
+static void instance_name(const char *state_dir, char *out, size_t len)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const char *p = state_dir; *p; p++) {
+		h ^= (unsigned char)*p;
+		h *= 1099511628211ull;
+	}
+	snprintf(out, len, "d%016llx", (unsigned long long)h);
+}
+
+static int find_init(const struct daemon_opts *o, char *out, size_t len)
+{
+	char self[PATH_MAX];
+	if (o->init_path) {
+		snprintf(out, len, "%s", o->init_path);
+		return access(out, X_OK);
+	}
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		snprintf(out, len, "%s/slotbox-init", dirname(self));
+		if (access(out, X_OK) == 0)
+			return 0;
+		snprintf(self + n, sizeof self - (size_t)n, "%s", "");
+		ssize_t m = readlink("/proc/self/exe", self, sizeof self - 1);
+		self[m > 0 ? m : 0] = '\0';
+		snprintf(out, len, "%s/../libexec/slotbox/slotbox-init",
+			 dirname(self));
+		if (access(out, X_OK) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+static int read_token(const char *path, char **out)
+{
+	char buf[4096];
+	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (strlen(buf) < 16) {
+		errno = EINVAL;
+		return -1;
+	}
+	*out = strdup(buf);
+	return *out ? 0 : -1;
+}
+
+/* A crashed predecessor may have left scratch dirs and cgroups; its
+ * sandboxes died with it (their init exits when the daemon's channel
+ * closes), so what is left is only directories. */
+static void sweep_leftovers(struct daemon *d)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s/sandboxes", d->opts->state_dir);
+	if (sb_rm_rf(dir) < 0 && errno != ENOENT)
+		sb_log(SB_LOG_WARN, "sweep_failed", "path", dir, "why",
+		       strerror(errno), NULL);
+}
+
+static void http_closed(void *ud)
+{
+	struct daemon *d = ud;
+	d->http = NULL;
+	unlink(d->opts->socket_path);
+	cg_root_teardown(&d->env.cg);
+	uv_signal_stop(&d->sigterm);
+	uv_signal_stop(&d->sigint);
+	uv_close((uv_handle_t *)&d->sigterm, NULL);
+	uv_close((uv_handle_t *)&d->sigint, NULL);
+	sb_log(SB_LOG_INFO, "stopped", NULL);
+}
+
+static void pools_stopped(void *ud)
+{
+	struct daemon *d = ud;
+	if (d->http)
+		http_server_close(d->http, http_closed, d);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	sb_log(SB_LOG_INFO, "stopping", "signal", strsignal(signum), NULL);
+	pools_shutdown(&d->pools, pools_stopped, d);
+}
+
+static int listen_tcp(struct daemon *d)
+{
+	const char *spec = d->opts->listen;
+	char host[256];
+	if (strncmp(spec, "tcp://", 6) != 0)
+		return die("--listen", "must look like tcp://HOST:PORT");
+	const char *hp = spec + 6;
+	const char *colon = strrchr(hp, ':');
+	if (!colon || colon == hp || (size_t)(colon - hp) >= sizeof host)
+		return die("--listen", "must look like tcp://HOST:PORT");
+	memcpy(host, hp, (size_t)(colon - hp));
+	host[colon - hp] = '\0';
+	if (host[0] == '[') { /* [::1] */
+		memmove(host, host + 1, strlen(host));
+		host[strcspn(host, "]")] = '\0';
+	}
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535)
+		return die("--listen", "bad port");
+	struct sb_err err;
+	if (http_server_listen_tcp(d->http, host, (int)port, &err) < 0)
+		return die("--listen", err.msg);
+	char p[16];
+	snprintf(p, sizeof p, "%d", http_server_tcp_port(d->http));
+	sb_log(SB_LOG_INFO, "listening", "tcp", host, "port", p, NULL);
+	return 0;
+}
+
+static int setup(struct daemon *d)
+{
+	const struct daemon_opts *o = d->opts;
+	struct sb_err err;
+	char why[PATH_MAX + 64];
+
+	if (geteuid() != 0)
+		return die("start", "slotboxd must run as root (it creates "
+				    "namespaces, mounts and cgroups)");
+	if (sb_config_load(&d->cfg, o->config_path, environ, &err) < 0)
+		return die("config", err.msg);
+	if (strpbrk(o->state_dir, ",:\\") || o->state_dir[0] != '/')
+		return die("--state-dir",
+			   "must be an absolute path without ',', ':' or '\\'");
+	if (sb_mkdir_p(o->state_dir, 0700) < 0)
+		return die(o->state_dir, strerror(errno));
+	char lock[PATH_MAX];
+	snprintf(lock, sizeof lock, "%s/lock", o->state_dir);
+	int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0)
+		return die(lock, "another slotboxd uses this state dir");
+	/* lfd stays open for the daemon's life: the lock is the point. */
+	sweep_leftovers(d);
+
+	struct sbx_env *env = &d->env;
+	env->loop = d->loop;
+	env->ops = &pool_sandbox_ops;
+	snprintf(env->state_dir, sizeof env->state_dir, "%s", o->state_dir);
+	char sock_copy[PATH_MAX];
+	snprintf(sock_copy, sizeof sock_copy, "%s", o->socket_path);
+	snprintf(env->socket_dir, sizeof env->socket_dir, "%s",
+		 dirname(sock_copy));
+	if (find_init(o, env->init_path, sizeof env->init_path) < 0)
+		return die("slotbox-init",
+			   "not found next to slotboxd (use --init PATH)");
+	env->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (env->devnull < 0)
+		return die("/dev/null", strerror(errno));
+	char inst[32];
+	instance_name(o->state_dir, inst, sizeof inst);
+	cg_root_setup(&env->cg, o->cgroup_mount, inst, why, sizeof why);
+	d->api.cgroup_mode = cg_mode_name(env->cg.mode);
+	if (env->cg.mode == CG_NONE)
+		sb_log(SB_LOG_WARN, "cgroups", "mode", "none", "why", why,
+		       "effect", "timeouts kill the call's process group only",
+		       NULL);
+	else
+		sb_log(SB_LOG_INFO, "cgroups", "mode", d->api.cgroup_mode,
+		       "path", why, NULL);
+
+	struct http_server_opts hopts;
+	http_server_opts_default(&hopts);
+	char *token = NULL;
+	if (o->token_file && read_token(o->token_file, &token) < 0)
+		return die(o->token_file,
+			   "cannot read a token of at least 16 characters");
+	hopts.token = token;
+	d->api.pools = &d->pools;
+	d->api.cfg = &d->cfg;
+	int r = http_server_new(d->loop, &hopts, api_handle, &d->api, &d->http,
+				&err);
+	free(token);
+	if (r < 0)
+		return die("http", err.msg);
+	if (sb_mkdir_p(env->socket_dir, 0755) < 0)
+		return die(env->socket_dir, strerror(errno));
+	if (http_server_listen_unix(d->http, o->socket_path, 0660, &err) < 0)
+		return die(o->socket_path, err.msg);
+	if (o->listen && listen_tcp(d) < 0)
+		return 1;
+	if (pools_init(&d->pools, &d->cfg, env, &err) < 0)
+		return die("pools", err.msg);
+	uv_signal_init(d->loop, &d->sigterm);
+	uv_signal_init(d->loop, &d->sigint);
+	d->sigterm.data = d->sigint.data = d;
+	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d->sigint, on_signal, SIGINT);
+	return 0;
+}
+
+int daemon_run(const struct daemon_opts *opts)
+{
+	static struct daemon d;
+
+	sb_log_setup(opts->log_format, opts->log_level);
+	signal(SIGPIPE, SIG_IGN);
+	d.opts = opts;
+	d.loop = uv_default_loop();
+	if (setup(&d) != 0)
+		return 1;
+	sb_log(SB_LOG_INFO, "ready", "socket", opts->socket_path, "version",
+	       SLOTBOX_VERSION, "profiles_from",
+	       opts->config_path ? opts->config_path : "built-in+environment",
+	       NULL);
+	uv_run(d.loop, UV_RUN_DEFAULT);
+	sb_config_free(&d.cfg);
+	return d.exit_code;
+}

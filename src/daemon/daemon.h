@@ -1,0 +1,24 @@
+/* daemon.h - slotboxd's process: options, start-up and clean shutdown. */
+#ifndef SLOTBOX_DAEMON_DAEMON_H
+#define SLOTBOX_DAEMON_DAEMON_H
+
+#include <limits.h>
+
+#include "common/log.h"
+
+struct daemon_opts {
+	const char *socket_path;
+	const char *state_dir;
+	const char *config_path; /* NULL: built-in default + environment */
+	const char *listen;	 /* "tcp://HOST:PORT" or NULL */
+	const char *token_file;
+	const char *init_path;	  /* NULL: next to slotboxd */
+	const char *cgroup_mount; /* NULL: detect; "none": no cgroups */
+	enum sb_log_format log_format;
+	enum sb_log_level log_level;
+};
+
+/* Run until SIGTERM/SIGINT. Returns the process exit code. */
+int daemon_run(const struct daemon_opts *opts);
+
+#endif

@@ -1,0 +1,131 @@
+/* slotboxd - the slotbox daemon. See README.md and API.md. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/daemon.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: slotboxd [--socket PATH] [--state-dir DIR] [--config "
+		"FILE]\n"
+		"                [--listen tcp://HOST:PORT --token-file FILE]\n"
+		"                [--log-format text|json] [--log-level LEVEL]\n"
+		"                [--init PATH] [--cgroup MOUNT|none] "
+		"[--version]\n"
+		"\n"
+		"Serves the slotbox HTTP API on a unix socket (default\n"
+		"/run/slotbox/slotbox.sock) and optionally on TCP with a "
+		"bearer\n"
+		"token. Without --config it serves the built-in 'default' "
+		"profile,\n"
+		"overridable with SLOTBOX_* environment variables.\n");
+}
+
+static const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : dflt;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"state-dir", required_argument, NULL, 'd'},
+		{"config", required_argument, NULL, 'c'},
+		{"listen", required_argument, NULL, 'l'},
+		{"token-file", required_argument, NULL, 't'},
+		{"log-format", required_argument, NULL, 'f'},
+		{"log-level", required_argument, NULL, 'L'},
+		{"init", required_argument, NULL, 'i'},
+		{"cgroup", required_argument, NULL, 'g'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct daemon_opts o = {
+		.socket_path =
+			env_or("SLOTBOX_SOCKET", "/run/slotbox/slotbox.sock"),
+		.state_dir = env_or("SLOTBOX_STATE_DIR", "/var/lib/slotbox"),
+		.config_path = env_or("SLOTBOX_CONFIG", NULL),
+		.init_path = env_or("SLOTBOX_INIT", NULL),
+		.cgroup_mount = env_or("SLOTBOX_CGROUP", NULL),
+		.log_format = SB_LOG_TEXT,
+		.log_level = SB_LOG_INFO,
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o.socket_path = optarg;
+			break;
+		case 'd':
+			o.state_dir = optarg;
+			break;
+		case 'c':
+			o.config_path = optarg;
+			break;
+		case 'l':
+			o.listen = optarg;
+			break;
+		case 't':
+			o.token_file = optarg;
+			break;
+		case 'i':
+			o.init_path = optarg;
+			break;
+		case 'g':
+			o.cgroup_mount = optarg;
+			break;
+		case 'f':
+			if (strcmp(optarg, "json") == 0) {
+				o.log_format = SB_LOG_JSON;
+			} else if (strcmp(optarg, "text") != 0) {
+				fprintf(stderr, "slotboxd: --log-format must "
+						"be text or json\n");
+				return 2;
+			}
+			break;
+		case 'L':
+			if (strcmp(optarg, "debug") == 0)
+				o.log_level = SB_LOG_DEBUG;
+			else if (strcmp(optarg, "info") == 0)
+				o.log_level = SB_LOG_INFO;
+			else if (strcmp(optarg, "warn") == 0)
+				o.log_level = SB_LOG_WARN;
+			else if (strcmp(optarg, "error") == 0)
+				o.log_level = SB_LOG_ERROR;
+			else {
+				fprintf(stderr, "slotboxd: --log-level must be "
+						"debug, info, warn or error\n");
+				return 2;
+			}
+			break;
+		case 'V':
+			printf("slotboxd %s\n", SLOTBOX_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "slotboxd: unexpected argument '%s'\n",
+			argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (o.listen && !o.token_file) {
+		fprintf(stderr, "slotboxd: --listen needs --token-file: TCP "
+				"clients must present a bearer token\n");
+		return 2;
+	}
+	return daemon_run(&o);
+}

@@ -1,0 +1,143 @@
+/* acquire.c - the FIFO of trajectories waiting for a slot. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "pool/pool.h"
+
+struct pool_waiter {
+	struct pool *pool;
+	struct pool_waiter *prev, *next;
+	uv_timer_t timer;
+	pool_acquire_fn cb;
+	void *ud;
+	char trajectory_id[256];
+};
+
+static void waiter_free_cb(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void waiter_unlink(struct pool_waiter *w)
+{
+	struct pool *p = w->pool;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		p->wait_head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		p->wait_tail = w->prev;
+	p->n_waiters--;
+	uv_timer_stop(&w->timer);
+	uv_close((uv_handle_t *)&w->timer, waiter_free_cb);
+}
+
+static void waiter_timeout(uv_timer_t *t)
+{
+	struct pool_waiter *w = t->data;
+	pool_acquire_fn cb = w->cb;
+	void *ud = w->ud;
+	char msg[160];
+
+	snprintf(msg, sizeof msg,
+		 "no slot of profile %s became free before the deadline",
+		 w->pool->profile->name);
+	waiter_unlink(w);
+	cb(NULL, "acquire_timeout", msg, ud);
+}
+
+void pool_lease(struct sbx_slot *slot, const char *trajectory_id)
+{
+	int next = slot_state_next(slot->state, SLOT_EV_ACQUIRE);
+	slot->state = next < 0 ? SLOT_ACQUIRED : (enum slot_state)next;
+	slot->leased = true;
+	snprintf(slot->trajectory_id, sizeof slot->trajectory_id, "%s",
+		 trajectory_id ? trajectory_id : "");
+	slot->acquired_at = sb_now_wall();
+	slot->last_used = sb_now_mono();
+}
+
+struct sbx_slot *pool_find_available(struct pool *p)
+{
+	/* First fit in list order: packs leases into the oldest sandboxes so
+	 * that younger idle ones can be recycled. */
+	for (struct sandbox *sb = p->sandboxes; sb; sb = sb->next) {
+		if (sb->state == SBX_DEAD || sb->retiring)
+			continue;
+		for (int i = 0; i < sb->n_slots; i++)
+			if (sb->slots[i].state == SLOT_AVAILABLE)
+				return &sb->slots[i];
+	}
+	return NULL;
+}
+
+void pool_offer(struct pool *p, struct sbx_slot *slot)
+{
+	struct pool_waiter *w = p->wait_head;
+	if (!w || slot->state != SLOT_AVAILABLE)
+		return;
+	pool_acquire_fn cb = w->cb;
+	void *ud = w->ud;
+	pool_lease(slot, w->trajectory_id);
+	waiter_unlink(w);
+	cb(slot, NULL, NULL, ud);
+}
+
+void pool_fail_waiters(struct pool *p, const char *code, const char *msg)
+{
+	while (p->wait_head) {
+		struct pool_waiter *w = p->wait_head;
+		pool_acquire_fn cb = w->cb;
+		void *ud = w->ud;
+		waiter_unlink(w);
+		cb(NULL, code, msg, ud);
+	}
+}
+
+int pool_acquire(struct pool *p, const char *trajectory_id, double timeout_s,
+		 struct sbx_slot **out, pool_acquire_fn cb, void *ud,
+		 struct pool_waiter **waiter)
+{
+	*out = NULL;
+	*waiter = NULL;
+	p->active = true;
+	/* Newcomers never overtake the queue. */
+	struct sbx_slot *slot = p->wait_head ? NULL : pool_find_available(p);
+	if (slot) {
+		pool_lease(slot, trajectory_id);
+		*out = slot;
+		pool_scale(p);
+		return 1;
+	}
+	struct pool_waiter *w = calloc(1, sizeof *w);
+	if (!w)
+		return -1;
+	w->pool = p;
+	w->cb = cb;
+	w->ud = ud;
+	snprintf(w->trajectory_id, sizeof w->trajectory_id, "%s",
+		 trajectory_id ? trajectory_id : "");
+	uv_timer_init(p->owner->env->loop, &w->timer);
+	w->timer.data = w;
+	double ms = timeout_s * 1000.0;
+	uv_timer_start(&w->timer, waiter_timeout, ms < 1 ? 1 : (uint64_t)ms, 0);
+	w->prev = p->wait_tail;
+	if (p->wait_tail)
+		p->wait_tail->next = w;
+	else
+		p->wait_head = w;
+	p->wait_tail = w;
+	p->n_waiters++;
+	*waiter = w;
+	pool_scale(p);
+	return 0;
+}
+
+void pool_acquire_cancel(struct pool_waiter *w)
+{
+	waiter_unlink(w);
+}

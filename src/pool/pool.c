@@ -1,0 +1,379 @@
+#include "pool/pool.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+#define POOL_TICK_MS 1000
+#define POOL_MAX_NUMBERS 100000
+#define POOL_SLOT_RESTARTS 3
+
+static int take_number(struct pools *ps)
+{
+	for (int i = 0; i < ps->max_numbers; i++) {
+		if (!ps->numbers[i]) {
+			ps->numbers[i] = 1;
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* Exponential back-off (0.2 s .. 25.6 s) after failed starts, so a broken
+ * image or a full host is not hammered by a burst of acquires. */
+static void start_failed(struct pool *p)
+{
+	p->start_failures++;
+	int shift = p->start_failures > 8 ? 8 : p->start_failures;
+	p->backoff_until = sb_now_mono() + 0.1 * (double)(1 << shift);
+}
+
+static void start_sandbox(struct pool *p)
+{
+	struct pools *ps = p->owner;
+	struct sandbox *sb;
+	struct sb_err err;
+	int number = take_number(ps);
+
+	if (number < 0) {
+		sb_log(SB_LOG_ERROR, "sandbox_start_failed", "profile",
+		       p->profile->name, "why", "no free sandbox numbers",
+		       NULL);
+		return;
+	}
+	if (sandbox_start(ps->env, p->profile, p, number, &sb, &err) < 0) {
+		ps->numbers[number] = 0;
+		start_failed(p);
+		sb_log(SB_LOG_ERROR, "sandbox_start_failed", "profile",
+		       p->profile->name, "why", err.msg, NULL);
+		return;
+	}
+	/* Append: older sandboxes come first in acquire order. */
+	struct sandbox **pp = &p->sandboxes;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = sb;
+	p->n_live++;
+	p->n_starting++;
+	p->created++;
+	sb_log(SB_LOG_INFO, "sandbox_starting", "profile", p->profile->name,
+	       "sandbox", sb->id, NULL);
+}
+
+/* Slots that will be free soon without starting anything new. */
+static int soon_available(const struct pool *p)
+{
+	int n = 0;
+	for (const struct sandbox *sb = p->sandboxes; sb; sb = sb->next) {
+		if (sb->state == SBX_DEAD || sb->retiring)
+			continue;
+		for (int i = 0; i < sb->n_slots; i++) {
+			enum slot_state s = sb->slots[i].state;
+			if (s == SLOT_AVAILABLE || s == SLOT_STARTING ||
+			    s == SLOT_RELEASING)
+				n++;
+		}
+	}
+	return n;
+}
+
+void pool_scale(struct pool *p)
+{
+	if (p->owner->stopping)
+		return;
+	if (sb_now_mono() < p->backoff_until)
+		return;
+	const struct sb_profile *prof = p->profile;
+	int min = p->active || strcmp(prof->name,
+				      p->owner->cfg->default_profile) == 0
+			  ? prof->min_sandboxes
+			  : 0;
+	while (p->n_live < prof->max_sandboxes &&
+	       p->n_starting < POOL_MAX_STARTING) {
+		bool need = p->n_live < min || p->n_waiters > soon_available(p);
+		if (!need)
+			break;
+		int before = p->n_live;
+		start_sandbox(p);
+		if (p->n_live == before)
+			break;
+	}
+}
+
+static void unlink_sandbox(struct pool *p, struct sandbox *sb)
+{
+	for (struct sandbox **pp = &p->sandboxes; *pp; pp = &(*pp)->next) {
+		if (*pp == sb) {
+			*pp = sb->next;
+			break;
+		}
+	}
+	p->owner->numbers[sb->number] = 0;
+	sandbox_free(sb);
+}
+
+static bool has_leases(const struct sandbox *sb)
+{
+	for (int i = 0; i < sb->n_slots; i++)
+		if (sb->slots[i].leased)
+			return true;
+	return false;
+}
+
+/* ---- sandbox events ---- */
+
+static void on_slot_ready(struct sbx_slot *slot)
+{
+	struct pool *p = slot->sb->owner;
+	int next = slot_state_next(slot->state, SLOT_EV_READY);
+	if (next < 0)
+		return;
+	slot->state = (enum slot_state)next;
+	slot->error[0] = '\0';
+	p->start_failures = 0;
+	pool_offer(p, slot);
+	pool_scale(p);
+}
+
+static void on_slot_broken(struct sbx_slot *slot, const char *why)
+{
+	struct sandbox *sb = slot->sb;
+	snprintf(slot->error, sizeof slot->error, "%s", why);
+	if (slot->state == SLOT_RELEASING)
+		return; /* the old leader's channel closing: expected */
+	slot->state = SLOT_ERROR;
+	sb_log(SB_LOG_WARN, "slot_lost", "slot", slot->id, "why", why, NULL);
+	if (!slot->leased) {
+		/* Nobody holds it: kill the sandbox rather than loop on a
+		 * slot that cannot start; the pool replaces it. */
+		sb->retiring = true;
+		sandbox_kill(sb);
+	}
+}
+
+static void on_sandbox_up(struct sandbox *sb)
+{
+	struct pool *p = sb->owner;
+	p->n_starting--;
+	sb_log(SB_LOG_INFO, "sandbox_up", "profile", p->profile->name,
+	       "sandbox", sb->id, NULL);
+}
+
+static void on_sandbox_gone(struct sandbox *sb, const char *why)
+{
+	struct pool *p = sb->owner;
+
+	for (int i = 0; i < sb->n_slots; i++) {
+		struct sbx_slot *s = &sb->slots[i];
+		s->state = SLOT_ERROR;
+		snprintf(s->error, sizeof s->error, "sandbox lost: %s", why);
+	}
+	if (!sb->up) {
+		/* Died before its init said hello: a failed start. */
+		p->n_starting--;
+		start_failed(p);
+	}
+	p->n_live--;
+	if (sb->retiring) {
+		p->destroyed++;
+	} else {
+		p->lost++;
+		sb_log(SB_LOG_WARN, "sandbox_lost", "profile", p->profile->name,
+		       "sandbox", sb->id, "why", why, NULL);
+	}
+	if (!has_leases(sb))
+		unlink_sandbox(p, sb);
+	if (p->owner->stopping) {
+		bool any = false;
+		for (size_t i = 0; i < p->owner->n; i++)
+			any = any || p->owner->items[i].n_live > 0;
+		if (!any && p->owner->stopped)
+			p->owner->stopped(p->owner->stopped_ud);
+		return;
+	}
+	pool_scale(p);
+}
+
+const struct sandbox_ops pool_sandbox_ops = {
+	.slot_ready = on_slot_ready,
+	.slot_broken = on_slot_broken,
+	.sandbox_up = on_sandbox_up,
+	.sandbox_gone = on_sandbox_gone,
+};
+
+/* ---- leases ---- */
+
+void pool_release(struct sbx_slot *slot, bool reset)
+{
+	struct sandbox *sb = slot->sb;
+	struct pool *p = sb->owner;
+
+	slot->leased = false;
+	slot->trajectory_id[0] = '\0';
+	if (sb->state == SBX_DEAD) {
+		if (!has_leases(sb))
+			unlink_sandbox(p, sb);
+		return;
+	}
+	slot->state = SLOT_RELEASING;
+	sandbox_release_slot(slot, reset);
+	if (!has_leases(sb))
+		sb->idle_since = sb_now_mono();
+}
+
+void pool_slot_exec_begin(struct sbx_slot *slot)
+{
+	int next = slot_state_next(slot->state, SLOT_EV_EXEC_BEGIN);
+	if (next >= 0)
+		slot->state = (enum slot_state)next;
+	slot->last_used = sb_now_mono();
+}
+
+void pool_slot_exec_end(struct sbx_slot *slot)
+{
+	slot->last_used = sb_now_mono();
+	if (slot->n_calls > 0 || slot->state != SLOT_EXECUTING)
+		return;
+	slot->state = SLOT_ACQUIRED;
+}
+
+void pool_counts(const struct pool *p, struct pool_counts *c)
+{
+	memset(c, 0, sizeof *c);
+	c->waiters = p->n_waiters;
+	for (const struct sandbox *sb = p->sandboxes; sb; sb = sb->next) {
+		if (sb->state == SBX_DEAD)
+			continue;
+		c->sandboxes++;
+		if (sb->state == SBX_RUNNING)
+			c->healthy++;
+		else
+			c->starting++;
+		c->total_slots += sb->n_slots;
+		for (int i = 0; i < sb->n_slots; i++) {
+			if (sb->slots[i].state == SLOT_AVAILABLE)
+				c->available++;
+			if (sb->slots[i].leased)
+				c->leased++;
+		}
+	}
+}
+
+/* ---- recycling ---- */
+
+static void recycle(struct pool *p, double now)
+{
+	const struct sb_profile *prof = p->profile;
+	int live = p->n_live;
+	for (struct sandbox *sb = p->sandboxes; sb; sb = sb->next) {
+		if (sb->state != SBX_RUNNING || sb->retiring || has_leases(sb))
+			continue;
+		bool old = prof->max_lifetime_s > 0 &&
+			   now - sb->created_mono > prof->max_lifetime_s;
+		bool idle = prof->idle_timeout_s > 0 &&
+			    now - sb->idle_since > prof->idle_timeout_s &&
+			    live > prof->min_sandboxes;
+		if (!old && !idle)
+			continue;
+		bool busy = false;
+		for (int i = 0; i < sb->n_slots; i++)
+			busy = busy || sb->slots[i].state == SLOT_RELEASING;
+		if (busy)
+			continue;
+		sb_log(SB_LOG_INFO, "sandbox_recycle", "sandbox", sb->id, "why",
+		       old ? "max_lifetime" : "idle_timeout", NULL);
+		sb->retiring = true;
+		sandbox_kill(sb);
+		live--;
+	}
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+	struct pools *ps = t->data;
+	double now = sb_now_mono();
+	for (size_t i = 0; i < ps->n; i++) {
+		recycle(&ps->items[i], now);
+		pool_scale(&ps->items[i]);
+	}
+}
+
+int pools_init(struct pools *ps, struct sb_config *cfg, struct sbx_env *env,
+	       struct sb_err *err)
+{
+	memset(ps, 0, sizeof *ps);
+	ps->cfg = cfg;
+	ps->env = env;
+	ps->n = cfg->n_profiles;
+	ps->items = calloc(ps->n, sizeof *ps->items);
+	ps->max_numbers = POOL_MAX_NUMBERS;
+	ps->numbers = calloc((size_t)ps->max_numbers, 1);
+	if (!ps->items || !ps->numbers)
+		return sb_err_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < ps->n; i++) {
+		ps->items[i].owner = ps;
+		ps->items[i].profile = &cfg->profiles[i];
+	}
+	uv_timer_init(env->loop, &ps->tick);
+	ps->tick.data = ps;
+	uv_timer_start(&ps->tick, tick_cb, POOL_TICK_MS, POOL_TICK_MS);
+	for (size_t i = 0; i < ps->n; i++)
+		pool_scale(&ps->items[i]);
+	return 0;
+}
+
+struct pool *pools_find(struct pools *ps, const char *profile)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		if (strcmp(ps->items[i].profile->name, profile) == 0)
+			return &ps->items[i];
+	return NULL;
+}
+
+struct sbx_slot *pools_find_slot(struct pools *ps, const char *slot_id)
+{
+	const char *sep = strstr(slot_id, "_slot_");
+	if (!sep)
+		return NULL;
+	size_t sb_len = (size_t)(sep - slot_id);
+	for (size_t i = 0; i < ps->n; i++) {
+		for (struct sandbox *sb = ps->items[i].sandboxes; sb;
+		     sb = sb->next) {
+			if (strlen(sb->id) != sb_len ||
+			    memcmp(sb->id, slot_id, sb_len) != 0)
+				continue;
+			for (int k = 0; k < sb->n_slots; k++)
+				if (strcmp(sb->slots[k].id, slot_id) == 0)
+					return &sb->slots[k];
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+void pools_shutdown(struct pools *ps, void (*stopped)(void *), void *ud)
+{
+	bool any = false;
+	ps->stopping = true;
+	ps->stopped = stopped;
+	ps->stopped_ud = ud;
+	uv_timer_stop(&ps->tick);
+	uv_close((uv_handle_t *)&ps->tick, NULL);
+	for (size_t i = 0; i < ps->n; i++) {
+		struct pool *p = &ps->items[i];
+		pool_fail_waiters(p, "internal", "the daemon is shutting down");
+		for (struct sandbox *sb = p->sandboxes; sb; sb = sb->next) {
+			if (sb->state == SBX_DEAD)
+				continue;
+			sb->retiring = true;
+			sandbox_kill(sb);
+			any = true;
+		}
+	}
+	if (!any)
+		stopped(ud);
+}

@@ -1,0 +1,94 @@
+/* pool.h - one pool of warm sandboxes per profile, and the leases on their
+ * slots.
+ *
+ * Acquire is FIFO across waiters with a deadline each; a waiter is woken
+ * the moment a slot frees or a new sandbox's slot comes up (no polling).
+ * The pool keeps min_sandboxes warm, grows on demand up to max_sandboxes
+ * with at most POOL_MAX_STARTING sandboxes starting at once, and stops
+ * sandboxes idle past idle_timeout or older than max_lifetime, never one
+ * that holds a lease. Capacity counts live sandboxes only. */
+#ifndef SLOTBOX_POOL_POOL_H
+#define SLOTBOX_POOL_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "pool/profile.h"
+#include "sandbox/sandbox.h"
+
+#define POOL_MAX_STARTING 4
+
+struct pool_waiter;
+
+/* slot is NULL on failure, with an API error code and a message. */
+typedef void (*pool_acquire_fn)(struct sbx_slot *slot, const char *code,
+				const char *msg, void *ud);
+
+struct pool {
+	struct pools *owner;
+	const struct sb_profile *profile;
+	struct sandbox *sandboxes; /* live and dead-but-leased */
+	int n_live;		   /* starting + running */
+	int n_starting;
+	struct pool_waiter *wait_head, *wait_tail;
+	int n_waiters;
+	int start_failures; /* consecutive; drives back-off */
+	double backoff_until;
+	uint64_t created, destroyed, lost;
+	bool active; /* has served an acquire or keeps min warm */
+};
+
+struct pools {
+	struct sb_config *cfg;
+	struct sbx_env *env;
+	struct pool *items;
+	size_t n;
+	uv_timer_t tick;
+	unsigned char *numbers; /* sandbox numbers in use */
+	int max_numbers;
+	bool stopping;
+	void (*stopped)(void *ud);
+	void *stopped_ud;
+};
+
+int pools_init(struct pools *ps, struct sb_config *cfg, struct sbx_env *env,
+	       struct sb_err *err);
+struct pool *pools_find(struct pools *ps, const char *profile);
+struct sbx_slot *pools_find_slot(struct pools *ps, const char *slot_id);
+
+/* Lease a slot. Returns 1 with *out set when one was free, 0 when queued
+ * (cb fires later, *waiter set so the caller can cancel), -1 never. */
+int pool_acquire(struct pool *p, const char *trajectory_id, double timeout_s,
+		 struct sbx_slot **out, pool_acquire_fn cb, void *ud,
+		 struct pool_waiter **waiter);
+/* Forget a queued waiter (client went away); cb never fires. */
+void pool_acquire_cancel(struct pool_waiter *w);
+
+/* End a lease. The slot must be leased (slot->leased). */
+void pool_release(struct sbx_slot *slot, bool reset);
+
+/* Mark the slot busy/idle around a call. */
+void pool_slot_exec_begin(struct sbx_slot *slot);
+void pool_slot_exec_end(struct sbx_slot *slot);
+
+/* Counters for /v1/status. */
+struct pool_counts {
+	int sandboxes, healthy, starting, total_slots, available, leased,
+		waiters;
+};
+void pool_counts(const struct pool *p, struct pool_counts *c);
+
+/* Kill every sandbox; stopped(ud) once all are gone. */
+void pools_shutdown(struct pools *ps, void (*stopped)(void *), void *ud);
+
+extern const struct sandbox_ops pool_sandbox_ops;
+
+/* acquire.c internals shared with pool.c */
+void pool_offer(struct pool *p, struct sbx_slot *slot);
+void pool_fail_waiters(struct pool *p, const char *code, const char *msg);
+void pool_scale(struct pool *p);
+struct sbx_slot *pool_find_available(struct pool *p);
+void pool_lease(struct sbx_slot *slot, const char *trajectory_id);
+
+#endif

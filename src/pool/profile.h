@@ -1,0 +1,75 @@
+/* profile.h - profiles: what a pool's sandboxes look like.
+ *
+ * Profiles come from built-in defaults, the global SLOTBOX_<KEY> environment
+ * variables, an optional YAML file, and SLOTBOX_PROFILE_<NAME>_<KEY>
+ * variables, in that order of precedence (later wins). A profile named
+ * "default" always exists. Bad input is rejected with the file, line and key
+ * (or the variable name) in the error message; nothing is half-loaded. */
+#ifndef SLOTBOX_POOL_PROFILE_H
+#define SLOTBOX_POOL_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+#define SB_PROFILE_NAME_MAX 63
+
+struct sb_kv {
+	char *key;
+	char *value;
+};
+
+struct sb_profile {
+	char name[SB_PROFILE_NAME_MAX + 1]; /* [A-Za-z0-9_-]+ */
+	char *image;                        /* "host", "dir:/abs/path" or a store name */
+	char *gpu;                          /* NULL when no GPU is wanted */
+	double cpu;                         /* CPUs, fractional; > 0 */
+	int64_t memory_mb;                  /* > 0 */
+	int64_t pids_max;                   /* > 0 */
+	char *network;                      /* "none" or "host" */
+	int slots_per_sandbox;              /* 1..1000 */
+	int min_sandboxes;                  /* 0..max_sandboxes */
+	int max_sandboxes;                  /* 1..10000 */
+	double idle_timeout_s;              /* >= 0 */
+	double max_lifetime_s;              /* >= 0, 0 = unlimited */
+	double acquire_timeout_s;           /* > 0 */
+	double execution_timeout_s;         /* > 0 */
+	char *workspace_dir;                /* absolute, normalised, not "/" */
+	int64_t output_limit_bytes;         /* per stream cap, > 0 */
+	int64_t max_file_bytes;             /* write/upload cap, > 0 */
+	char **secrets;                     /* names only, never values */
+	size_t n_secrets;
+	struct sb_kv *env_vars;
+	size_t n_env_vars;
+};
+
+struct sb_config {
+	struct sb_profile *profiles; /* "default" is always present */
+	size_t n_profiles;
+	char *default_profile; /* name of the profile used when none is asked */
+};
+
+/* Built-in defaults of every key, applied before anything else. */
+void sb_profile_defaults(struct sb_profile *p, const char *name);
+
+/* Load profiles. path may be NULL (no file). envp is the environment to read
+ * SLOTBOX_* variables from (pass `environ`; tests pass their own array).
+ * On failure returns -1, leaves cfg empty and says why in err. */
+int sb_config_load(struct sb_config *cfg, const char *path, char *const *envp,
+		   struct sb_err *err);
+
+/* Same, from a YAML document in memory (for tests and fuzzing); `origin`
+ * names it in error messages. */
+int sb_config_load_string(struct sb_config *cfg, const char *yaml, size_t len,
+			  const char *origin, char *const *envp,
+			  struct sb_err *err);
+
+void sb_config_free(struct sb_config *cfg);
+
+/* NULL when there is no such profile. */
+const struct sb_profile *sb_config_find(const struct sb_config *cfg,
+					const char *name);
+
+#endif

@@ -1,0 +1,122 @@
+#include "sandbox/calltree.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+
+static void call_name(char *buf, size_t len, uint64_t id)
+{
+	snprintf(buf, len, "c%llu", (unsigned long long)id);
+}
+
+int calltree_create(int slot_fd, enum cg_mode mode, uint64_t id, int *procs_fd)
+{
+	char name[32];
+
+	*procs_fd = -1;
+	if (mode == CG_NONE || slot_fd < 0)
+		return 0;
+	call_name(name, sizeof name, id);
+	if (mkdirat(slot_fd, name, 0755) < 0 && errno != EEXIST)
+		return -1;
+	_cleanup_fd_ int dir =
+		openat(slot_fd, name, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (dir < 0)
+		return -1;
+	*procs_fd = openat(dir, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	return *procs_fd < 0 ? -1 : 0;
+}
+
+static int write_file_at(int dir, const char *file, const char *val)
+{
+	_cleanup_fd_ int fd = openat(dir, file, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, val, strlen(val));
+	return n == (ssize_t)strlen(val) ? 0 : -1;
+}
+
+/* SIGKILL every pid listed in dir's cgroup.procs; returns how many. */
+static int kill_listed(int dir)
+{
+	_cleanup_fd_ int fd = openat(dir, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	_cleanup_file_ FILE *f = fdopen(fd, "r");
+	if (!f)
+		return 0;
+	steal_fd(&fd);
+	int n = 0;
+	long pid;
+	while (fscanf(f, "%ld", &pid) == 1) {
+		if (pid > 1 && kill((pid_t)pid, SIGKILL) == 0)
+			n++;
+	}
+	return n;
+}
+
+static void kill_v1_freezer(int dir)
+{
+	/* Frozen tasks cannot fork, so the listing cannot go stale while we
+	 * walk it; SIGKILL is delivered once they are thawed. */
+	int frozen = write_file_at(dir, "freezer.state", "FROZEN") == 0;
+	for (int round = 0; round < 8 && kill_listed(dir) > 0; round++)
+		;
+	if (frozen)
+		write_file_at(dir, "freezer.state", "THAWED");
+}
+
+void calltree_kill_dir(int dir_fd, enum cg_mode mode)
+{
+	if (dir_fd < 0)
+		return;
+	if (mode == CG_V2) {
+		if (write_file_at(dir_fd, "cgroup.kill", "1") == 0)
+			return;
+		/* Kernels before 5.14 have no cgroup.kill. */
+		for (int round = 0; round < 8 && kill_listed(dir_fd) > 0;
+		     round++)
+			;
+	} else if (mode == CG_V1_FREEZER) {
+		kill_v1_freezer(dir_fd);
+	}
+}
+
+void calltree_kill(int slot_fd, enum cg_mode mode, uint64_t id, pid_t pgid)
+{
+	char name[32];
+
+	if (mode == CG_NONE || slot_fd < 0) {
+		if (pgid > 1)
+			kill(-pgid, SIGKILL);
+		return;
+	}
+	call_name(name, sizeof name, id);
+	_cleanup_fd_ int dir =
+		openat(slot_fd, name, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (dir < 0) {
+		if (pgid > 1)
+			kill(-pgid, SIGKILL);
+		return;
+	}
+	calltree_kill_dir(dir, mode);
+}
+
+int calltree_remove(int slot_fd, enum cg_mode mode, uint64_t id)
+{
+	char name[32];
+
+	if (mode == CG_NONE || slot_fd < 0)
+		return 0;
+	call_name(name, sizeof name, id);
+	if (unlinkat(slot_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}

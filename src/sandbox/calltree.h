@@ -1,0 +1,34 @@
+/* calltree.h - track and kill the whole process tree of one call.
+ *
+ * Each call runs in a cgroup of its own below its slot's cgroup, so that a
+ * timeout kills everything the call started, including processes that called
+ * setsid() or double-forked. cgroup v2 kills with cgroup.kill; cgroup v1
+ * freezes the freezer group, SIGKILLs every member and thaws. Without any
+ * usable cgroup the call's process group is killed instead (weaker: a
+ * process that calls setsid() escapes; the daemon logs this at start). */
+#ifndef SLOTBOX_SANDBOX_CALLTREE_H
+#define SLOTBOX_SANDBOX_CALLTREE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+enum cg_mode {
+	CG_NONE = 0,
+	CG_V1_FREEZER = 1,
+	CG_V2 = 2,
+};
+
+/* Create the call's group "c<id>" below slot_fd and open its cgroup.procs
+ * for writing. *procs_fd is -1 (and 0 returned) in CG_NONE mode. */
+int calltree_create(int slot_fd, enum cg_mode mode, uint64_t id, int *procs_fd);
+
+/* Kill the call's tree. pgid is the call's process group (CG_NONE). */
+void calltree_kill(int slot_fd, enum cg_mode mode, uint64_t id, pid_t pgid);
+
+/* Remove the call's group; -1/EBUSY while processes remain in it. */
+int calltree_remove(int slot_fd, enum cg_mode mode, uint64_t id);
+
+/* Kill everything in a cgroup directory and its children (slot release). */
+void calltree_kill_dir(int dir_fd, enum cg_mode mode);
+
+#endif

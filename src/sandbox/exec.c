@@ -1,0 +1,416 @@
+#include "sandbox/exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "common/cleanup.h"
+#include "common/util.h"
+#include "sandbox/proto.h"
+#include "sandbox/sandbox.h"
+
+#define EXEC_KILL_GRACE_S 5.0
+#define EXEC_READ_CHUNK 65536
+
+struct exec_stream {
+	uv_pipe_t pipe;
+	struct exec_call *call;
+	char *buf;
+	size_t len, cap, limit;
+	bool eof;
+	bool truncated;
+};
+
+struct exec_call {
+	struct exec_call *next;
+	struct sbx_slot *slot;
+	uint64_t id;
+	exec_done_fn cb;
+	void *ud;
+	struct exec_stream out, err;
+	uv_timer_t timer;
+	double start;
+	double timeout_s;
+	bool timed_out;
+	int open_handles;
+};
+
+static uint64_t next_call_id = 1;
+static char discard_buf[EXEC_READ_CHUNK];
+
+const char *exec_error_class_name(enum exec_error_class c)
+{
+	switch (c) {
+	case EXEC_OK:
+		return "none";
+	case EXEC_TASK:
+		return "task";
+	case EXEC_TIMEOUT:
+		return "timeout";
+	default:
+		return "infra";
+	}
+}
+
+static void call_handle_closed(uv_handle_t *h)
+{
+	struct exec_call *c = h->data;
+	if (--c->open_handles == 0) {
+		free(c->out.buf);
+		free(c->err.buf);
+		free(c);
+	}
+}
+
+static void unlink_call(struct exec_call *c)
+{
+	struct sbx_slot *slot = c->slot;
+	for (struct exec_call **pp = &slot->calls; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			slot->n_calls--;
+			break;
+		}
+	}
+	c->slot = NULL;
+}
+
+/* Deliver the result once and start closing the call's handles. */
+static void finish(struct exec_call *c, struct exec_result *r)
+{
+	r->out = c->out.buf ? c->out.buf : "";
+	r->out_len = c->out.len;
+	r->err = c->err.buf ? c->err.buf : "";
+	r->err_len = c->err.len;
+	r->truncated = c->out.truncated || c->err.truncated;
+	r->timed_out = c->timed_out;
+	r->duration_ms = (sb_now_mono() - c->start) * 1000.0;
+	uv_timer_stop(&c->timer);
+	unlink_call(c);
+	c->cb(r, c->ud);
+	uv_close((uv_handle_t *)&c->out.pipe, call_handle_closed);
+	uv_close((uv_handle_t *)&c->err.pipe, call_handle_closed);
+	uv_close((uv_handle_t *)&c->timer, call_handle_closed);
+}
+
+static void finish_infra(struct exec_call *c, const char *code, const char *why)
+{
+	struct exec_result r = {.returncode = -1,
+				.error_class = EXEC_INFRA,
+				.error = why,
+				.error_code = code};
+	finish(c, &r);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct exec_stream *s = h->data;
+	(void)hint;
+	if (s->len >= s->limit) {
+		*buf = uv_buf_init(discard_buf, sizeof discard_buf);
+		return;
+	}
+	if (s->cap - s->len < 4096 && s->cap < s->limit) {
+		size_t ncap = s->cap ? s->cap * 2 : 16384;
+		if (ncap > s->limit)
+			ncap = s->limit;
+		char *nb = realloc(s->buf, ncap + 1);
+		if (nb) {
+			s->buf = nb;
+			s->cap = ncap;
+		}
+	}
+	if (s->cap == s->len) {
+		*buf = uv_buf_init(discard_buf, sizeof discard_buf);
+		return;
+	}
+	size_t room = s->cap - s->len;
+	*buf = uv_buf_init(
+		s->buf + s->len,
+		(unsigned)(room < EXEC_READ_CHUNK ? room : EXEC_READ_CHUNK));
+}
+
+static void take_bytes(struct exec_stream *s, const char *base, size_t n)
+{
+	if (base == discard_buf) {
+		if (n)
+			s->truncated = true;
+		return;
+	}
+	s->len += n;
+	s->buf[s->len] = '\0';
+}
+
+static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct exec_stream *s = st->data;
+	if (nread > 0) {
+		take_bytes(s, buf->base, (size_t)nread);
+	} else if (nread < 0) {
+		s->eof = true;
+		uv_read_stop(st);
+	}
+}
+
+/* After the command exited, take what it left in the pipe without waiting
+ * for EOF: a background child may hold the pipe open for hours. */
+static void drain(struct exec_stream *s)
+{
+	uv_os_fd_t fd;
+	if (s->eof || uv_fileno((uv_handle_t *)&s->pipe, &fd) < 0)
+		return;
+	for (;;) {
+		uv_buf_t b;
+		alloc_cb((uv_handle_t *)&s->pipe, EXEC_READ_CHUNK, &b);
+		ssize_t n = read(fd, b.base, b.len);
+		if (n <= 0)
+			break;
+		take_bytes(s, b.base, (size_t)n);
+	}
+	uv_read_stop((uv_stream_t *)&s->pipe);
+	s->eof = true;
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+	struct exec_call *c = t->data;
+	if (c->timed_out) {
+		/* The leader did not report the kill: treat the slot as
+		 * broken rather than hang the caller. */
+		finish_infra(c, "sandbox_lost",
+			     "the sandbox did not stop the command in time");
+		return;
+	}
+	c->timed_out = true;
+	struct sb_msg m = {.type = SB_MSG_KILL, .id = c->id};
+	sandbox_slot_send(c->slot, &m, NULL, 0);
+	uv_timer_start(&c->timer, timer_cb,
+		       (uint64_t)(EXEC_KILL_GRACE_S * 1000), 0);
+}
+
+void exec_on_done(struct sbx_slot *slot, const struct sb_msg *m)
+{
+	struct exec_call *c = slot->calls;
+	while (c && c->id != m->id)
+		c = c->next;
+	if (!c)
+		return;
+	drain(&c->out);
+	drain(&c->err);
+	struct exec_result r = {.error = "", .error_class = EXEC_OK};
+	char text[160];
+	if (m->flags & SB_EXEC_SPAWN_FAILED) {
+		r.returncode = 127;
+		snprintf(text, sizeof text, "could not start the command: %s",
+			 strerror(m->sys_errno));
+		r.error = text;
+		r.error_class = m->sys_errno == EAGAIN ? EXEC_INFRA : EXEC_TASK;
+		finish(c, &r);
+		return;
+	}
+	if (WIFEXITED(m->status))
+		r.returncode = WEXITSTATUS(m->status);
+	else if (WIFSIGNALED(m->status))
+		r.returncode = -WTERMSIG(m->status);
+	else
+		r.returncode = -1;
+	if (c->timed_out) {
+		r.error_class = EXEC_TIMEOUT;
+		snprintf(text, sizeof text, "Command timed out after %gs",
+			 c->timeout_s);
+		r.error = text;
+	} else if (r.returncode != 0) {
+		r.error_class = EXEC_TASK;
+		if (r.returncode < 0)
+			snprintf(text, sizeof text, "Killed by signal %d",
+				 -r.returncode);
+		else
+			snprintf(text, sizeof text, "Exit code: %d",
+				 r.returncode);
+		r.error = text;
+	}
+	finish(c, &r);
+}
+
+void exec_fail_all(struct sbx_slot *slot, const char *code, const char *why)
+{
+	while (slot->calls)
+		finish_infra(slot->calls, code, why);
+}
+
+/* A memfd holding data, sealed so the sandbox can read but never change
+ * it. Returns the fd or -1. */
+static int sealed_memfd(const char *name, const void *data, size_t len,
+			struct sb_err *err)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return sb_err_sys(err, "memfd_create");
+	const char *p = data;
+	size_t left = len;
+	while (left) {
+		ssize_t n = write(fd, p, left);
+		if (n <= 0) {
+			sb_err_sys(err, "write %s", name);
+			close(fd);
+			return -1;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0 ||
+	    fcntl(fd, F_ADD_SEALS,
+		  F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) <
+		    0) {
+		sb_err_sys(err, "seal %s", name);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Payload memfd: header + cwd + argv + envp, sealed against writes. */
+static int make_payload(const struct exec_spec *spec, struct sb_err *err)
+{
+	struct sb_payload_hdr h = {.magic = SB_PAYLOAD_MAGIC};
+	size_t total = sizeof h + strlen(spec->cwd) + 1;
+
+	for (; spec->argv[h.argc]; h.argc++)
+		total += strlen(spec->argv[h.argc]) + 1;
+	for (; spec->envp[h.envc]; h.envc++)
+		total += strlen(spec->envp[h.envc]) + 1;
+	if (total > SB_PAYLOAD_MAX || h.argc > SB_PAYLOAD_MAX_STRINGS ||
+	    h.envc > SB_PAYLOAD_MAX_STRINGS)
+		return sb_err_set(err, E2BIG,
+				  "command and environment are too large");
+	_cleanup_free_ char *buf = malloc(total);
+	if (!buf)
+		return sb_err_set(err, ENOMEM, "out of memory");
+	size_t pos = 0;
+	memcpy(buf, &h, sizeof h);
+	pos += sizeof h;
+#define PUT(s)                                                                 \
+	do {                                                                   \
+		size_t l_ = strlen(s) + 1;                                     \
+		memcpy(buf + pos, s, l_);                                      \
+		pos += l_;                                                     \
+	} while (0)
+	PUT(spec->cwd);
+	for (uint32_t i = 0; i < h.argc; i++)
+		PUT(spec->argv[i]);
+	for (uint32_t i = 0; i < h.envc; i++)
+		PUT(spec->envp[i]);
+#undef PUT
+	return sealed_memfd("slotbox-payload", buf, pos, err);
+}
+
+static int make_pipe(int fds[2], struct sb_err *err)
+{
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return sb_err_sys(err, "pipe");
+	return 0;
+}
+
+static void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+static int stream_open(struct exec_call *c, struct exec_stream *s, int fd,
+		       size_t limit)
+{
+	s->call = c;
+	s->limit = limit;
+	if (uv_pipe_init(c->slot->sb->env->loop, &s->pipe, 0) < 0)
+		return -1;
+	s->pipe.data = s;
+	c->open_handles++;
+	if (uv_pipe_open(&s->pipe, fd) < 0)
+		return -1;
+	return uv_read_start((uv_stream_t *)&s->pipe, alloc_cb, read_cb);
+}
+
+int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
+	       exec_done_fn cb, void *ud, struct sb_err *err)
+{
+	/* payload, stdin, stdout write end, stderr write end */
+	int send[4] = {-1, -1, -1, -1};
+	int out[2] = {-1, -1}, errp[2] = {-1, -1};
+
+	if (!slot->chan)
+		return sb_err_set(err, ENOTCONN, "the slot is not running");
+	send[0] = make_payload(spec, err);
+	if (send[0] < 0)
+		return -1;
+	if (spec->stdin_data) {
+		send[1] = sealed_memfd("slotbox-stdin", spec->stdin_data,
+				       spec->stdin_len, err);
+		if (send[1] < 0)
+			goto fail;
+	}
+	if (make_pipe(out, err) < 0 || make_pipe(errp, err) < 0)
+		goto fail;
+	send[2] = out[1];
+	send[3] = errp[1];
+	out[1] = errp[1] = -1;
+
+	struct exec_call *c = calloc(1, sizeof *c);
+	if (!c) {
+		sb_err_set(err, ENOMEM, "out of memory");
+		goto fail;
+	}
+	c->slot = slot;
+	c->id = next_call_id++;
+	c->cb = cb;
+	c->ud = ud;
+	c->start = sb_now_mono();
+	c->timeout_s = spec->timeout_s;
+	uv_timer_init(slot->sb->env->loop, &c->timer);
+	c->timer.data = c;
+	c->open_handles = 1;
+	/* From here on the call owns the read ends, even on failure. */
+	int o = stream_open(c, &c->out, out[0], spec->output_limit);
+	out[0] = -1;
+	int e = stream_open(c, &c->err, errp[0], spec->output_limit);
+	errp[0] = -1;
+	int fds[4] = {send[0], send[1] >= 0 ? send[1] : slot->sb->env->devnull,
+		      send[2], send[3]};
+	struct sb_msg m = {.type = SB_MSG_EXEC,
+			   .slot = (uint32_t)slot->index,
+			   .id = c->id};
+	if (o < 0 || e < 0 || sandbox_slot_send(slot, &m, fds, 4) < 0) {
+		sb_err_sys(err, "send the command to the sandbox");
+		c->next = slot->calls;
+		slot->calls = c;
+		slot->n_calls++;
+		close_fds(send, 4);
+		/* deliver nothing: the caller handles the error */
+		c->cb = NULL;
+		unlink_call(c);
+		uv_close((uv_handle_t *)&c->out.pipe, call_handle_closed);
+		uv_close((uv_handle_t *)&c->err.pipe, call_handle_closed);
+		uv_close((uv_handle_t *)&c->timer, call_handle_closed);
+		return -1;
+	}
+	close_fds(send, 4);
+	c->next = slot->calls;
+	slot->calls = c;
+	slot->n_calls++;
+	double ms = spec->timeout_s * 1000.0;
+	uv_timer_start(&c->timer, timer_cb, ms < 1 ? 1 : (uint64_t)ms, 0);
+	return 0;
+fail:
+	close_fds(send, 4);
+	close_fds(out, 2);
+	close_fds(errp, 2);
+	return -1;
+}

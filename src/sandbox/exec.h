@@ -1,0 +1,67 @@
+/* exec.h - one command in a slot, seen from the daemon.
+ *
+ * The daemon creates the call's pipes and hands their write ends to the
+ * slot's leader, so output flows from the command straight into the
+ * daemon, capped per stream: past the cap the bytes are read and dropped
+ * (the command runs to completion, `truncated` is set), so a command that
+ * prints gigabytes cannot grow the daemon's memory. A timer kills the
+ * call's whole process tree at the deadline. */
+#ifndef SLOTBOX_SANDBOX_EXEC_H
+#define SLOTBOX_SANDBOX_EXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+struct sbx_slot;
+struct sb_msg;
+
+enum exec_error_class {
+	EXEC_OK,      /* "none" */
+	EXEC_TASK,    /* the command ran and failed */
+	EXEC_TIMEOUT, /* killed at the deadline */
+	EXEC_INFRA,   /* the sandbox or the pool failed */
+};
+
+struct exec_spec {
+	char *const *argv; /* argv[0] absolute */
+	const char *cwd;
+	char *const *envp;
+	const char *stdin_data; /* NULL: /dev/null */
+	size_t stdin_len;
+	double timeout_s;
+	size_t output_limit; /* bytes per stream */
+};
+
+struct exec_result {
+	int returncode; /* exit code, or -signal */
+	bool timed_out;
+	bool truncated;
+	const char *out;
+	size_t out_len;
+	const char *err;
+	size_t err_len;
+	double duration_ms;
+	enum exec_error_class error_class;
+	const char *error;	/* human text, "" when none */
+	const char *error_code; /* API code for infra errors, or NULL */
+};
+
+typedef void (*exec_done_fn)(const struct exec_result *res, void *ud);
+
+/* Start spec in slot. cb is called exactly once, later (never from inside
+ * exec_start), unless exec_start fails (returns -1, cb never called). */
+int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
+	       exec_done_fn cb, void *ud, struct sb_err *err);
+
+/* The leader reported EXEC_DONE. */
+void exec_on_done(struct sbx_slot *slot, const struct sb_msg *m);
+
+/* Every call in flight on the slot fails (infra) with code and why. */
+void exec_fail_all(struct sbx_slot *slot, const char *code, const char *why);
+
+const char *exec_error_class_name(enum exec_error_class c);
+
+#endif

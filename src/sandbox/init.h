@@ -1,0 +1,74 @@
+/* init.h - internals of slotbox-init, PID 1 of every sandbox.
+ *
+ * slotbox-init is exec'd by slotboxd inside fresh mount, pid, ipc, uts and
+ * (by default) network namespaces, with the daemon's control channel on fd 3
+ * and the sandbox's cgroup directory on fd 4 (or none). It starts one leader
+ * per slot, each PID 1 of its own pid namespace with its own mount namespace
+ * and root, and restarts a slot's leader when the daemon releases it. */
+#ifndef SLOTBOX_SANDBOX_INIT_H
+#define SLOTBOX_SANDBOX_INIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sandbox/calltree.h"
+
+#define INIT_CTL_FD 3
+#define INIT_CG_FD 4
+#define INIT_MAX_SLOTS 1000
+#define INIT_MAX_MASKS 8
+
+struct init_cfg {
+	const char *id;		   /* sandbox id, for logs and hostname */
+	const char *scratch;	   /* empty dir: init mounts its tmpfs there */
+	const char *image_root;	   /* overlay lower layer ("/" for host) */
+	const char *workspace_dir; /* where each slot sees its workspace */
+	const char *masks[INIT_MAX_MASKS]; /* host paths hidden from slots */
+	int n_masks;
+	int n_slots;
+	uid_t uid_base; /* slot i runs as uid_base + i */
+	enum cg_mode cg_mode;
+	int cg_fd;	      /* sandbox cgroup dir, -1 if none */
+	uint64_t tmpfs_bytes; /* size of the sandbox's scratch tmpfs, 0 =
+				 default */
+};
+
+struct init_slot {
+	int index;
+	pid_t leader; /* 0 when not running */
+	unsigned gen; /* bumps on each reset */
+	bool respawn; /* start a new leader once the old one is reaped */
+	bool reset;   /* ... with a fresh workspace */
+	int cg_fd;    /* slot's cgroup dir, -1 if none */
+};
+
+/* What a slot leader needs to build its root and serve calls. */
+struct leader_cfg {
+	const struct init_cfg *init;
+	int index;
+	uid_t uid;
+	char gen_dir[4096]; /* scratch/s<i>/g<gen>: upper, work, root, ws */
+	int chan;	    /* SEQPACKET channel to the daemon */
+	int cg_fd;
+};
+
+/* init_slots.c */
+int init_slots_setup(const struct init_cfg *cfg, struct init_slot *slots);
+int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s);
+void init_slot_release(const struct init_cfg *cfg, struct init_slot *s,
+		       bool reset);
+void init_slot_reaped(const struct init_cfg *cfg, struct init_slot *s);
+
+/* mounts.c: build the slot's root and pivot into it. 0 or -1 with msg. */
+int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
+			   size_t msglen);
+int mounts_setup_sandbox(const struct init_cfg *cfg, char *msg, size_t msglen);
+
+/* leader.c: never returns. */
+__attribute__((noreturn)) void leader_main(struct leader_cfg *lc);
+
+/* Write a FAILED message with text to a channel (best effort). */
+void init_send_failed(int chan, uint32_t slot, int err, const char *text);
+
+#endif

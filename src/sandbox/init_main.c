@@ -1,0 +1,210 @@
+/* init_main.c - slotbox-init: PID 1 of a sandbox.
+ *
+ * Usage (by slotboxd only): slotbox-init --id ID --scratch DIR --image DIR
+ *   --workspace-dir DIR --slots N --uid-base UID --cg-mode none|v1|v2
+ *   [--mask DIR]... [--tmpfs-bytes N]
+ * with the control channel on fd 3 and the sandbox cgroup dir on fd 4.
+ * It reaps every orphan of the sandbox, starts the slots' leaders and
+ * restarts a slot's leader when the daemon releases it. If the daemon's
+ * channel closes, init exits, which tears the whole sandbox down. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/init.h"
+#include "sandbox/proto.h"
+
+static struct init_slot slots[INIT_MAX_SLOTS];
+
+static long parse_num(const char *s, long lo, long hi, const char *what)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < lo || v > hi) {
+		fprintf(stderr, "slotbox-init: bad %s: %s\n", what, s);
+		exit(2);
+	}
+	return v;
+}
+
+static void parse_args(int argc, char **argv, struct init_cfg *cfg)
+{
+	static const struct option opts[] = {
+		{"id", required_argument, NULL, 'i'},
+		{"scratch", required_argument, NULL, 's'},
+		{"image", required_argument, NULL, 'm'},
+		{"workspace-dir", required_argument, NULL, 'w'},
+		{"slots", required_argument, NULL, 'n'},
+		{"uid-base", required_argument, NULL, 'u'},
+		{"cg-mode", required_argument, NULL, 'c'},
+		{"mask", required_argument, NULL, 'k'},
+		{"tmpfs-bytes", required_argument, NULL, 't'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	memset(cfg, 0, sizeof *cfg);
+	cfg->cg_fd = -1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			cfg->id = optarg;
+			break;
+		case 's':
+			cfg->scratch = optarg;
+			break;
+		case 'm':
+			cfg->image_root = optarg;
+			break;
+		case 'w':
+			cfg->workspace_dir = optarg;
+			break;
+		case 'n':
+			cfg->n_slots = (int)parse_num(optarg, 1, INIT_MAX_SLOTS,
+						      "--slots");
+			break;
+		case 'u':
+			cfg->uid_base = (uid_t)parse_num(optarg, 1, 0x7fff0000L,
+							 "--uid-base");
+			break;
+		case 'c':
+			cfg->cg_mode = strcmp(optarg, "v2") == 0 ? CG_V2
+				       : strcmp(optarg, "v1") == 0
+					       ? CG_V1_FREEZER
+					       : CG_NONE;
+			break;
+		case 'k':
+			if (cfg->n_masks < INIT_MAX_MASKS)
+				cfg->masks[cfg->n_masks++] = optarg;
+			break;
+		case 't':
+			cfg->tmpfs_bytes = (uint64_t)parse_num(
+				optarg, 0, 0x7fffffffffffffffL,
+				"--tmpfs-bytes");
+			break;
+		default:
+			exit(2);
+		}
+	}
+	if (!cfg->id || !cfg->scratch || !cfg->image_root ||
+	    !cfg->workspace_dir || !cfg->n_slots || !cfg->uid_base) {
+		fprintf(stderr, "slotbox-init: missing arguments (run by "
+				"slotboxd only)\n");
+		exit(2);
+	}
+	if (cfg->cg_mode != CG_NONE && fcntl(INIT_CG_FD, F_GETFD) >= 0) {
+		cfg->cg_fd = INIT_CG_FD;
+		fcntl(INIT_CG_FD, F_SETFD, FD_CLOEXEC);
+	} else {
+		cfg->cg_mode = CG_NONE;
+	}
+}
+
+static void reap(const struct init_cfg *cfg)
+{
+	int st;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (int i = 0; i < cfg->n_slots; i++) {
+			if (slots[i].leader == pid) {
+				init_slot_reaped(cfg, &slots[i]);
+				break;
+			}
+		}
+	}
+}
+
+/* Returns 0 to go on, -1 when the daemon is gone. */
+static int handle_ctl(const struct init_cfg *cfg)
+{
+	struct sb_msg m;
+	int fds[SB_MSG_MAX_FDS];
+	size_t nfds;
+	int r = sb_msg_recv(INIT_CTL_FD, &m, fds, &nfds);
+
+	if (r == 0)
+		return -1;
+	if (r < 0)
+		return errno == EAGAIN || errno == EINTR || errno == EPROTO
+			       ? 0
+			       : -1;
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (m.type == SB_MSG_SLOT_RELEASE && m.slot < (uint32_t)cfg->n_slots)
+		init_slot_release(cfg, &slots[m.slot],
+				  (m.flags & SB_RELEASE_RESET) != 0);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct init_cfg cfg;
+	char msg[256] = "";
+	sigset_t mask;
+
+	parse_args(argc, argv, &cfg);
+	/* Our stdio goes to the daemon's log; keep it but never read it. */
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		close(devnull);
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0 || mounts_setup_sandbox(&cfg, msg, sizeof msg) < 0 ||
+	    init_slots_setup(&cfg, slots) < 0) {
+		if (sfd < 0 || !msg[0])
+			snprintf(msg, sizeof msg, "init setup: %s",
+				 strerror(errno));
+		init_send_failed(INIT_CTL_FD, 0, errno, msg);
+		return 1;
+	}
+	struct sb_msg hello = {.type = SB_MSG_HELLO,
+			       .slot = (uint32_t)cfg.n_slots};
+	if (sb_msg_send(INIT_CTL_FD, &hello, NULL, 0) < 0)
+		return 1;
+	for (int i = 0; i < cfg.n_slots; i++) {
+		if (init_slot_spawn(&cfg, &slots[i]) < 0) {
+			snprintf(msg, sizeof msg, "start slot %d: %s", i,
+				 strerror(errno));
+			init_send_failed(INIT_CTL_FD, (uint32_t)i, errno, msg);
+		}
+	}
+	for (;;) {
+		struct pollfd pfd[2] = {{.fd = INIT_CTL_FD, .events = POLLIN},
+					{.fd = sfd, .events = POLLIN}};
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 1;
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) == sizeof si) {
+				if (si.ssi_signo == SIGTERM ||
+				    si.ssi_signo == SIGINT)
+					return 0;
+			}
+			reap(&cfg);
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (handle_ctl(&cfg) < 0)
+				return 0; /* daemon gone: the sandbox ends */
+		}
+	}
+}

@@ -1,0 +1,191 @@
+/* init_slots.c - start, release and reset the slots of a sandbox. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "sandbox/init.h"
+#include "sandbox/proto.h"
+
+static unsigned trash_seq;
+
+void init_send_failed(int chan, uint32_t slot, int err, const char *text)
+{
+	struct sb_msg m = {
+		.type = SB_MSG_FAILED, .slot = slot, .sys_errno = err};
+	snprintf(m.text, sizeof m.text, "%s", text);
+	sb_msg_send(chan, &m, NULL, 0);
+}
+
+static void gen_path(char *buf, size_t len, const struct init_cfg *cfg,
+		     int slot, unsigned gen, const char *sub)
+{
+	snprintf(buf, len, "%s/s%d/g%u%s%s", cfg->scratch, slot, gen,
+		 sub ? "/" : "", sub ? sub : "");
+}
+
+/* Create the generation's dirs: upper and work for the root overlay, root
+ * as its mount point, ws for the workspace (owned by the slot's uid). */
+static int make_gen_dirs(const struct init_cfg *cfg, const struct init_slot *s)
+{
+	static const char *const subs[] = {"upper", "work", "root", "ws"};
+	char path[4200];
+
+	gen_path(path, sizeof path, cfg, s->index, s->gen, NULL);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -1;
+	for (size_t i = 0; i < 4; i++) {
+		gen_path(path, sizeof path, cfg, s->index, s->gen, subs[i]);
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -1;
+	}
+	gen_path(path, sizeof path, cfg, s->index, s->gen, "ws");
+	uid_t uid = cfg->uid_base + (uid_t)s->index;
+	if (chown(path, uid, uid) < 0 || chmod(path, 0700) < 0)
+		return -1;
+	return 0;
+}
+
+int init_slots_setup(const struct init_cfg *cfg, struct init_slot *slots)
+{
+	char path[4200];
+
+	snprintf(path, sizeof path, "%s/trash", cfg->scratch);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -1;
+	for (int i = 0; i < cfg->n_slots; i++) {
+		struct init_slot *s = &slots[i];
+		memset(s, 0, sizeof *s);
+		s->index = i;
+		s->cg_fd = -1;
+		snprintf(path, sizeof path, "%s/s%d", cfg->scratch, i);
+		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+			return -1;
+		if (cfg->cg_fd >= 0) {
+			char name[16];
+			snprintf(name, sizeof name, "s%d", i);
+			if (mkdirat(cfg->cg_fd, name, 0755) < 0 &&
+			    errno != EEXIST)
+				return -1;
+			s->cg_fd = openat(cfg->cg_fd, name,
+					  O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+			if (s->cg_fd < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
+{
+	int sv[2];
+
+	if (make_gen_dirs(cfg, s) < 0)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	/* A raw clone gives fork semantics plus the new namespaces: the
+	 * leader is PID 1 of the slot's pid namespace, so killing it kills
+	 * every process the slot ever started. */
+	pid_t pid =
+		(pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | SIGCHLD,
+			       NULL, NULL, NULL, NULL);
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		close(INIT_CTL_FD);
+		static struct leader_cfg lc;
+		lc.init = cfg;
+		lc.index = s->index;
+		lc.uid = cfg->uid_base + (uid_t)s->index;
+		lc.chan = sv[1];
+		lc.cg_fd = s->cg_fd;
+		gen_path(lc.gen_dir, sizeof lc.gen_dir, cfg, s->index, s->gen,
+			 NULL);
+		leader_main(&lc);
+	}
+	close(sv[1]);
+	s->leader = pid;
+	struct sb_msg m = {.type = SB_MSG_SLOT_CHANNEL,
+			   .slot = (uint32_t)s->index,
+			   .gen = s->gen};
+	int r = sb_msg_send(INIT_CTL_FD, &m, &sv[0], 1);
+	close(sv[0]);
+	return r;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int type,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (type == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+/* Move a generation aside and delete it in a child process, so that the
+ * next lease never waits for a large workspace to be deleted. */
+static void discard_gen(const struct init_cfg *cfg, const struct init_slot *s)
+{
+	char from[4200], to[4200];
+
+	gen_path(from, sizeof from, cfg, s->index, s->gen, NULL);
+	snprintf(to, sizeof to, "%s/trash/%u", cfg->scratch, trash_seq++);
+	if (rename(from, to) < 0)
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		nftw(to, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+		_exit(0);
+	}
+	/* fork failed: the bytes stay in the tmpfs until the sandbox ends. */
+}
+
+void init_slot_release(const struct init_cfg *cfg, struct init_slot *s,
+		       bool reset)
+{
+	s->respawn = true;
+	s->reset = s->reset || reset;
+	if (s->leader > 0) {
+		kill(s->leader, SIGKILL);
+		return; /* respawned once reaped */
+	}
+	init_slot_reaped(cfg, s);
+}
+
+void init_slot_reaped(const struct init_cfg *cfg, struct init_slot *s)
+{
+	s->leader = 0;
+	if (!s->respawn)
+		return; /* died on its own: the daemon sees its channel close */
+	if (s->cg_fd >= 0)
+		calltree_kill_dir(s->cg_fd, cfg->cg_mode);
+	if (s->reset) {
+		discard_gen(cfg, s);
+		s->gen++;
+	}
+	s->respawn = false;
+	s->reset = false;
+	if (init_slot_spawn(cfg, s) < 0) {
+		char text[160];
+		snprintf(text, sizeof text, "restart slot %d: %s", s->index,
+			 strerror(errno));
+		init_send_failed(INIT_CTL_FD, (uint32_t)s->index, errno, text);
+	}
+}

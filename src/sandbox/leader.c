@@ -1,0 +1,273 @@
+/* leader.c - a slot's resident leader: PID 1 of the slot's pid namespace.
+ *
+ * It builds the slot's root, then serves EXEC and KILL requests from the
+ * daemon. Each command is vfork()ed straight from here (the fast path: no
+ * per-call setns or sandbox start), joins a cgroup of its own so a timeout
+ * can kill its whole tree, drops to the slot's uid and execs. The daemon
+ * owns the output pipes; the leader only reports how the command ended. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/init.h"
+#include "sandbox/proto.h"
+
+#define LEADER_MAX_CALLS 256
+#define LEADER_MAX_STALE 1024
+
+struct call {
+	uint64_t id;
+	pid_t pid;	 /* 0 = free entry */
+	int spawn_errno; /* set when the child failed before execve */
+};
+
+struct leader {
+	struct leader_cfg *cfg;
+	struct call calls[LEADER_MAX_CALLS];
+	uint64_t stale[LEADER_MAX_STALE]; /* call groups still populated */
+	int n_stale;
+};
+
+static void reply_done(struct leader *l, uint64_t id, int status,
+		       uint32_t flags, int err)
+{
+	struct sb_msg m = {.type = SB_MSG_EXEC_DONE,
+			   .slot = (uint32_t)l->cfg->index,
+			   .id = id,
+			   .status = status,
+			   .flags = flags,
+			   .sys_errno = err};
+	sb_msg_send(l->cfg->chan, &m, NULL, 0);
+}
+
+static struct call *find_call(struct leader *l, uint64_t id)
+{
+	for (int i = 0; i < LEADER_MAX_CALLS; i++)
+		if (l->calls[i].pid && l->calls[i].id == id)
+			return &l->calls[i];
+	return NULL;
+}
+
+/* The vfork child: only raw system calls from here to execve. */
+static volatile int child_errno;
+
+__attribute__((noreturn)) static void exec_child(const struct leader *l,
+						 const struct sb_payload *p,
+						 const int fds[4], int procs_fd)
+{
+	uid_t uid = l->cfg->uid;
+	sigset_t none;
+
+	if (procs_fd >= 0 && write(procs_fd, "0", 1) != 1)
+		goto fail;
+	if (setsid() < 0)
+		goto fail;
+	if (dup2(fds[1], 0) < 0 || dup2(fds[2], 1) < 0 || dup2(fds[3], 2) < 0)
+		goto fail;
+	if (syscall(SYS_setgroups, 0, NULL) < 0 ||
+	    syscall(SYS_setresgid, uid, uid, uid) < 0 ||
+	    syscall(SYS_setresuid, uid, uid, uid) < 0)
+		goto fail;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		goto fail;
+	/* chdir after dropping privileges: the slot's uid must be able to
+	 * enter the directory it asked for. */
+	if (chdir(p->cwd) < 0)
+		goto fail;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(p->argv[0], p->argv, p->envp);
+fail:
+	child_errno = errno ? errno : EIO;
+	_exit(127);
+}
+
+static int map_payload(int fd, char **buf, size_t *len)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (st.st_size <= 0 || (uint64_t)st.st_size > SB_PAYLOAD_MAX) {
+		errno = EPROTO;
+		return -1;
+	}
+	*len = (size_t)st.st_size;
+	*buf = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	return *buf == MAP_FAILED ? -1 : 0;
+}
+
+static void handle_exec(struct leader *l, const struct sb_msg *m, int fds[4])
+{
+	struct call *c = NULL;
+	struct sb_payload p;
+	char *buf = NULL;
+	size_t len = 0;
+	int procs_fd = -1;
+
+	for (int i = 0; i < LEADER_MAX_CALLS && !c; i++)
+		if (!l->calls[i].pid)
+			c = &l->calls[i];
+	if (!c) {
+		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, EAGAIN);
+		return;
+	}
+	if (map_payload(fds[0], &buf, &len) < 0) {
+		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, errno);
+		return;
+	}
+	if (sb_payload_decode(buf, len, &p) < 0) {
+		int err = errno;
+		munmap(buf, len);
+		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, err);
+		return;
+	}
+	pid_t pid = -1;
+	int err = 0;
+	if (calltree_create(l->cfg->cg_fd, l->cfg->init->cg_mode, m->id,
+			    &procs_fd) < 0) {
+		err = errno;
+	} else {
+		child_errno = 0;
+		pid = vfork();
+		if (pid == 0)
+			exec_child(l, &p, fds, procs_fd);
+		if (pid < 0)
+			err = errno;
+	}
+	if (procs_fd >= 0)
+		close(procs_fd);
+	sb_payload_free(&p);
+	munmap(buf, len);
+	if (pid < 0) {
+		calltree_remove(l->cfg->cg_fd, l->cfg->init->cg_mode, m->id);
+		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, err);
+		return;
+	}
+	/* vfork resumed us after the child's execve or _exit: child_errno
+	 * says which; a failed child is reported when it is reaped. */
+	c->id = m->id;
+	c->pid = pid;
+	c->spawn_errno = child_errno;
+}
+
+static void retry_stale(struct leader *l)
+{
+	int keep = 0;
+	for (int i = 0; i < l->n_stale; i++)
+		if (calltree_remove(l->cfg->cg_fd, l->cfg->init->cg_mode,
+				    l->stale[i]) < 0)
+			l->stale[keep++] = l->stale[i];
+	l->n_stale = keep;
+}
+
+static void call_ended(struct leader *l, struct call *c, int status,
+		       uint32_t flags, int err)
+{
+	uint64_t id = c->id;
+	c->pid = 0;
+	reply_done(l, id, status, flags, err);
+	/* Background processes of the call may live on in its group; they
+	 * are killed with the slot. Remove the group once it is empty. */
+	if (calltree_remove(l->cfg->cg_fd, l->cfg->init->cg_mode, id) < 0 &&
+	    l->n_stale < LEADER_MAX_STALE)
+		l->stale[l->n_stale++] = id;
+}
+
+static void reap_children(struct leader *l)
+{
+	int st;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (int i = 0; i < LEADER_MAX_CALLS; i++) {
+			struct call *c = &l->calls[i];
+			if (c->pid != pid)
+				continue;
+			call_ended(l, c, st,
+				   c->spawn_errno ? SB_EXEC_SPAWN_FAILED : 0,
+				   c->spawn_errno);
+			break;
+		}
+	}
+	retry_stale(l);
+}
+
+static void handle_msg(struct leader *l)
+{
+	struct sb_msg m;
+	int fds[SB_MSG_MAX_FDS];
+	size_t nfds = 0;
+	int r = sb_msg_recv(l->cfg->chan, &m, fds, &nfds);
+
+	if (r == 0)
+		_exit(0); /* daemon closed the slot: the slot ends */
+	if (r < 0) {
+		if (errno == EAGAIN || errno == EINTR || errno == EPROTO)
+			return;
+		_exit(1);
+	}
+	if (m.type == SB_MSG_EXEC && nfds == 4) {
+		handle_exec(l, &m, fds);
+	} else if (m.type == SB_MSG_KILL) {
+		struct call *c = find_call(l, m.id);
+		if (c)
+			calltree_kill(l->cfg->cg_fd, l->cfg->init->cg_mode,
+				      m.id, c->pid);
+	}
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+}
+
+void leader_main(struct leader_cfg *lc)
+{
+	static struct leader l;
+	char msg[256] = "";
+	sigset_t mask;
+
+	l.cfg = lc;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0 || mounts_setup_slot_root(lc, msg, sizeof msg) < 0) {
+		if (!msg[0])
+			snprintf(msg, sizeof msg, "signalfd: %s",
+				 strerror(errno));
+		init_send_failed(lc->chan, (uint32_t)lc->index, errno, msg);
+		_exit(1);
+	}
+	struct sb_msg hello = {.type = SB_MSG_HELLO,
+			       .slot = (uint32_t)lc->index};
+	if (sb_msg_send(lc->chan, &hello, NULL, 0) < 0)
+		_exit(1);
+	for (;;) {
+		struct pollfd pfd[2] = {{.fd = lc->chan, .events = POLLIN},
+					{.fd = sfd, .events = POLLIN}};
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(1);
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) == sizeof si)
+				;
+			reap_children(&l);
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+			handle_msg(&l);
+	}
+}

@@ -1,0 +1,81 @@
+/* proto.h - messages between slotboxd, a sandbox's init and its slot leaders.
+ *
+ * Every channel is an AF_UNIX SOCK_SEQPACKET pair: one fixed-size message per
+ * packet, file descriptors attached with SCM_RIGHTS. Fixed-size messages keep
+ * parsing trivial on both sides; anything variable (a command, its
+ * environment) travels in a sealed memfd passed alongside.
+ *
+ *   daemon <-> init   (one per sandbox):  HELLO, SLOT_CHANNEL, SLOT_RELEASE
+ *   daemon <-> leader (one per slot):     HELLO, FAILED, EXEC, KILL, EXEC_DONE
+ */
+#ifndef SLOTBOX_SANDBOX_PROTO_H
+#define SLOTBOX_SANDBOX_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum sb_msg_type {
+	SB_MSG_HELLO = 1,    /* init or leader is ready */
+	SB_MSG_SLOT_CHANNEL, /* init -> daemon: fd = channel to slot's leader */
+	SB_MSG_SLOT_RELEASE, /* daemon -> init: kill slot, flags: SB_RELEASE_*
+			      */
+	SB_MSG_FAILED, /* leader/init -> daemon: setup failed, text says */
+	SB_MSG_EXEC, /* daemon -> leader: fds payload, stdin, stdout, stderr */
+	SB_MSG_KILL, /* daemon -> leader: kill call `id`'s process tree */
+	SB_MSG_EXEC_DONE, /* leader -> daemon: call `id` ended with `status` */
+};
+
+#define SB_RELEASE_RESET 1u /* start the next lease with a fresh workspace */
+
+#define SB_EXEC_SPAWN_FAILED 1u /* flags in EXEC_DONE: sys_errno says why */
+#define SB_EXEC_KILLED 2u	/* the tree was killed on request */
+
+struct sb_msg {
+	uint32_t type;
+	uint32_t slot;
+	uint64_t id;
+	int32_t status; /* wait status for EXEC_DONE */
+	int32_t sys_errno;
+	uint32_t flags;
+	uint32_t gen;
+	char text[192]; /* NUL-terminated human text (FAILED) */
+};
+
+#define SB_MSG_MAX_FDS 4
+
+/* Send one message with up to SB_MSG_MAX_FDS descriptors. 0 or -1/errno. */
+int sb_msg_send(int sock, const struct sb_msg *m, const int *fds, size_t nfds);
+
+/* Receive one message. *nfds is set to the number received (extra ones are
+ * closed). Returns 1 on a message, 0 on EOF, -1/errno on error (EAGAIN when
+ * nothing is pending on a non-blocking socket). A short or malformed packet
+ * is an error (EPROTO) and its fds are closed. */
+int sb_msg_recv(int sock, struct sb_msg *m, int *fds, size_t *nfds);
+
+/* The exec payload, in a memfd: a header then NUL-terminated strings:
+ * cwd, argv[0..argc), envp[0..envc). */
+#define SB_PAYLOAD_MAGIC 0x53425831u /* "SBX1" */
+#define SB_PAYLOAD_MAX (16u << 20)
+#define SB_PAYLOAD_MAX_STRINGS 4096u
+
+struct sb_payload_hdr {
+	uint32_t magic;
+	uint32_t argc;
+	uint32_t envc;
+	uint32_t reserved;
+};
+
+/* Decoded view into a payload buffer (pointers point into buf). */
+struct sb_payload {
+	const char *cwd;
+	char **argv; /* argc entries + NULL */
+	char **envp; /* envc entries + NULL */
+};
+
+/* Validate buf[0..len) and fill p; argv/envp arrays are malloc'd (free with
+ * sb_payload_free). Returns 0 or -1/EPROTO/ENOMEM. */
+int sb_payload_decode(char *buf, size_t len, struct sb_payload *p);
+void sb_payload_free(struct sb_payload *p);
+
+#endif

@@ -1,0 +1,418 @@
+#include "sandbox/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "sandbox/exec.h"
+#include "sandbox/proto.h"
+
+struct sbx_chan {
+	uv_poll_t poll;
+	int fd;
+	struct sbx_slot *slot; /* NULL once detached */
+};
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct sandbox *sb = h->data;
+	if (--sb->open_handles == 0 && sb->freeing) {
+		if (sb->ctl >= 0)
+			close(sb->ctl);
+		if (sb->pidfd >= 0)
+			close(sb->pidfd);
+		free(sb->slots);
+		free(sb);
+	}
+}
+
+static void chan_free_cb(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* Detach and close a slot's channel; the leader sees EOF and exits. */
+static void chan_close(struct sbx_slot *slot)
+{
+	struct sbx_chan *c = slot->chan;
+	if (!c)
+		return;
+	slot->chan = NULL;
+	c->slot = NULL;
+	uv_poll_stop(&c->poll);
+	close(c->fd);
+	c->poll.data = c;
+	uv_close((uv_handle_t *)&c->poll, chan_free_cb);
+}
+
+static void slot_channel_lost(struct sbx_slot *slot, const char *why)
+{
+	chan_close(slot);
+	exec_fail_all(slot, "sandbox_lost", why);
+	if (slot->sb->state != SBX_DEAD)
+		slot->sb->env->ops->slot_broken(slot, why);
+}
+
+static void chan_cb(uv_poll_t *h, int status, int events)
+{
+	struct sbx_chan *c = h->data;
+	struct sbx_slot *slot = c->slot;
+	(void)events;
+
+	if (!slot)
+		return;
+	for (int budget = 0; budget < 64 && slot->chan == c; budget++) {
+		struct sb_msg m;
+		int fds[SB_MSG_MAX_FDS];
+		size_t nfds = 0;
+		int r = status < 0 ? -1 : sb_msg_recv(c->fd, &m, fds, &nfds);
+		if (r < 0 && errno == EAGAIN)
+			return;
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
+		if (r <= 0) {
+			slot_channel_lost(slot, "slot leader exited");
+			return;
+		}
+		switch (m.type) {
+		case SB_MSG_HELLO:
+			slot->sb->env->ops->slot_ready(slot);
+			break;
+		case SB_MSG_FAILED:
+			sb_log(SB_LOG_ERROR, "slot_failed", "slot", slot->id,
+			       "why", m.text, NULL);
+			slot_channel_lost(slot, m.text);
+			return;
+		case SB_MSG_EXEC_DONE:
+			exec_on_done(slot, &m);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static int chan_attach(struct sbx_slot *slot, int fd)
+{
+	struct sbx_chan *c = calloc(1, sizeof *c);
+	if (!c) {
+		close(fd);
+		return -1;
+	}
+	c->fd = fd;
+	c->slot = slot;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if (uv_poll_init(slot->sb->env->loop, &c->poll, fd) < 0) {
+		close(fd);
+		free(c);
+		return -1;
+	}
+	c->poll.data = c;
+	uv_poll_start(&c->poll, UV_READABLE | UV_DISCONNECT, chan_cb);
+	slot->chan = c;
+	return 0;
+}
+
+int sandbox_slot_send(struct sbx_slot *slot, const void *msg, const int *fds,
+		      size_t nfds)
+{
+	if (!slot->chan) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	return sb_msg_send(slot->chan->fd, msg, fds, nfds);
+}
+
+static void sandbox_died(struct sandbox *sb, const char *why)
+{
+	if (sb->state == SBX_DEAD)
+		return;
+	sb->state = SBX_DEAD;
+	snprintf(sb->lost_reason, sizeof sb->lost_reason, "%s", why);
+	uv_poll_stop(&sb->ctl_poll);
+	uv_poll_stop(&sb->pid_poll);
+	for (int i = 0; i < sb->n_slots; i++) {
+		chan_close(&sb->slots[i]);
+		exec_fail_all(&sb->slots[i], "sandbox_lost", why);
+	}
+	sb->env->ops->sandbox_gone(sb, why);
+}
+
+static void ctl_message(struct sandbox *sb, const struct sb_msg *m, int *fds,
+			size_t nfds)
+{
+	if (m->type == SB_MSG_HELLO) {
+		sb->state = SBX_RUNNING;
+		sb->up = true;
+		sb->env->ops->sandbox_up(sb);
+	} else if (m->type == SB_MSG_SLOT_CHANNEL && nfds == 1 &&
+		   m->slot < (uint32_t)sb->n_slots) {
+		struct sbx_slot *slot = &sb->slots[m->slot];
+		chan_close(slot); /* the previous leader's, if any */
+		int fd = fds[0];
+		fds[0] = -1;
+		chan_attach(slot, fd);
+	} else if (m->type == SB_MSG_FAILED) {
+		sb_log(SB_LOG_ERROR, "sandbox_failed", "sandbox", sb->id, "why",
+		       m->text, NULL);
+		if (sb->state == SBX_STARTING) {
+			sandbox_kill(sb);
+			sandbox_died(sb, m->text);
+		}
+	}
+}
+
+static void ctl_cb(uv_poll_t *h, int status, int events)
+{
+	struct sandbox *sb = h->data;
+	(void)events;
+
+	for (int budget = 0; budget < 64 && sb->state != SBX_DEAD; budget++) {
+		struct sb_msg m;
+		int fds[SB_MSG_MAX_FDS];
+		size_t nfds = 0;
+		int r = status < 0 ? -1 : sb_msg_recv(sb->ctl, &m, fds, &nfds);
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r <= 0) {
+			/* init closed its end: it is dying; the pidfd
+			 * reports when it is gone. */
+			uv_poll_stop(&sb->ctl_poll);
+			return;
+		}
+		ctl_message(sb, &m, fds, nfds);
+		for (size_t i = 0; i < nfds; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+	}
+}
+
+static void pid_cb(uv_poll_t *h, int status, int events)
+{
+	struct sandbox *sb = h->data;
+	siginfo_t si;
+	char why[160];
+	(void)status;
+	(void)events;
+
+	memset(&si, 0, sizeof si);
+	if (waitid((idtype_t)P_PIDFD, (id_t)sb->pidfd, &si, WEXITED | WNOHANG) <
+	    0) {
+		if (errno != ECHILD)
+			return;
+	} else if (si.si_pid == 0) {
+		return; /* not exited yet */
+	}
+	if (sb->lost_reason[0])
+		snprintf(why, sizeof why, "%s", sb->lost_reason);
+	else if (si.si_code == CLD_EXITED)
+		snprintf(why, sizeof why, "sandbox init exited with status %d",
+			 si.si_status);
+	else
+		snprintf(why, sizeof why, "sandbox init killed by signal %d",
+			 si.si_status);
+	sandbox_died(sb, why);
+}
+
+static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
+		       size_t max)
+{
+	const struct sbx_env *env = sb->env;
+	const struct sb_profile *p = sb->profile;
+	size_t n = 0;
+
+	argv[n++] = (char *)env->init_path;
+	argv[n++] = "--id";
+	argv[n++] = sb->id;
+	argv[n++] = "--scratch";
+	argv[n++] = sb->scratch;
+	argv[n++] = "--image";
+	argv[n++] = strcmp(p->image, "host") == 0 ? "/" : p->image + 4;
+	argv[n++] = "--workspace-dir";
+	argv[n++] = p->workspace_dir;
+	snprintf(bufs[0], 64, "%d", p->slots_per_sandbox);
+	argv[n++] = "--slots";
+	argv[n++] = bufs[0];
+	snprintf(bufs[1], 64, "%u",
+		 SBX_UID_BASE + (unsigned)sb->number * 1000u);
+	argv[n++] = "--uid-base";
+	argv[n++] = bufs[1];
+	argv[n++] = "--cg-mode";
+	argv[n++] = (char *)cg_mode_name(env->cg.mode);
+	argv[n++] = "--mask";
+	argv[n++] = (char *)env->state_dir;
+	argv[n++] = "--mask";
+	argv[n++] = (char *)env->socket_dir;
+	argv[n] = NULL;
+	(void)max;
+}
+
+/* clone3 straight into the namespaces, then only async-signal-safe calls
+ * until execve: the daemon may have threads (libuv's pool). */
+static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
+			char **argv, int *pidfd)
+{
+	static char *const envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/"
+				     "sbin:/usr/bin:/sbin:/bin",
+				     NULL};
+	uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
+			 CLONE_NEWUTS | CLONE_PIDFD;
+	if (strcmp(sb->profile->network, "host") != 0)
+		flags |= CLONE_NEWNET;
+	struct clone_args ca = {
+		.flags = flags,
+		.pidfd = (uint64_t)(uintptr_t)pidfd,
+		.exit_signal = SIGCHLD,
+	};
+	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+	if (pid != 0)
+		return pid;
+	sigset_t none;
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	sigaction(SIGPIPE, &dfl, NULL);
+	if (dup2(sb->env->devnull, 0) < 0 || dup2(ctl_child, 3) < 0)
+		_exit(127);
+	if (cg_fd >= 0) {
+		if (dup2(cg_fd, 4) < 0)
+			_exit(127);
+	} else {
+		close(4);
+	}
+	syscall(SYS_close_range, 5U, ~0U, 0U);
+	execve(argv[0], argv, envp);
+	_exit(127);
+}
+
+int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
+		  void *owner, int number, struct sandbox **out,
+		  struct sb_err *err)
+{
+	struct sandbox *sb = calloc(1, sizeof *sb);
+	char hex[17];
+	int sv[2] = {-1, -1};
+
+	*out = NULL;
+	if (!sb)
+		return sb_err_set(err, ENOMEM, "out of memory");
+	sb->slots =
+		calloc((size_t)profile->slots_per_sandbox, sizeof *sb->slots);
+	if (!sb->slots || sb_random_hex(hex, 4) < 0) {
+		free(sb->slots);
+		free(sb);
+		return sb_err_set(err, ENOMEM, "out of memory");
+	}
+	snprintf(sb->id, sizeof sb->id, "%s-%s", profile->name, hex);
+	sb->env = env;
+	sb->profile = profile;
+	sb->owner = owner;
+	sb->number = number;
+	sb->pidfd = sb->ctl = sb->cg_fd = -1;
+	sb->created_mono = sb->idle_since = sb_now_mono();
+	sb->n_slots = profile->slots_per_sandbox;
+	for (int i = 0; i < sb->n_slots; i++) {
+		struct sbx_slot *s = &sb->slots[i];
+		s->sb = sb;
+		s->index = i;
+		s->state = SLOT_STARTING;
+		s->uid = SBX_UID_BASE + (uid_t)number * 1000u + (uid_t)i;
+		snprintf(s->id, sizeof s->id, "%s_slot_%d", sb->id, i);
+	}
+	snprintf(sb->scratch, sizeof sb->scratch, "%s/sandboxes/%s",
+		 env->state_dir, sb->id);
+	if (sb_mkdir_p(sb->scratch, 0700) < 0) {
+		sb_err_sys(err, "create %s", sb->scratch);
+		goto fail;
+	}
+	if (cg_sandbox_create(&env->cg, sb->id, &sb->cg_fd, err) < 0)
+		goto fail;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		sb_err_sys(err, "socketpair");
+		goto fail;
+	}
+	char *argv[32];
+	char bufs[2][64];
+	build_argv(sb, argv, bufs, 32);
+	pid_t pid = spawn_init(sb, sv[1], sb->cg_fd, argv, &sb->pidfd);
+	close(sv[1]);
+	sv[1] = -1;
+	if (pid < 0) {
+		sb_err_sys(err, "clone3 sandbox");
+		goto fail;
+	}
+	sb->pid = pid;
+	sb->ctl = sv[0];
+	fcntl(sb->ctl, F_SETFL, fcntl(sb->ctl, F_GETFL) | O_NONBLOCK);
+	uv_poll_init(env->loop, &sb->ctl_poll, sb->ctl);
+	uv_poll_init(env->loop, &sb->pid_poll, sb->pidfd);
+	sb->ctl_poll.data = sb->pid_poll.data = sb;
+	sb->open_handles = 2;
+	uv_poll_start(&sb->ctl_poll, UV_READABLE | UV_DISCONNECT, ctl_cb);
+	uv_poll_start(&sb->pid_poll, UV_READABLE, pid_cb);
+	*out = sb;
+	return 0;
+fail:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (sb->cg_fd >= 0) {
+		close(sb->cg_fd);
+		cg_sandbox_remove(&env->cg, sb->id);
+	}
+	rmdir(sb->scratch);
+	free(sb->slots);
+	free(sb);
+	return -1;
+}
+
+void sandbox_release_slot(struct sbx_slot *slot, bool reset)
+{
+	struct sandbox *sb = slot->sb;
+	chan_close(slot);
+	exec_fail_all(slot, "slot_not_leased", "the slot was released");
+	if (sb->state == SBX_DEAD)
+		return;
+	struct sb_msg m = {.type = SB_MSG_SLOT_RELEASE,
+			   .slot = (uint32_t)slot->index,
+			   .flags = reset ? SB_RELEASE_RESET : 0};
+	if (sb_msg_send(sb->ctl, &m, NULL, 0) < 0) {
+		sb_log(SB_LOG_ERROR, "release_failed", "slot", slot->id, "why",
+		       strerror(errno), NULL);
+		sandbox_kill(sb);
+	}
+}
+
+void sandbox_kill(struct sandbox *sb)
+{
+	if (sb->pidfd >= 0 && sb->state != SBX_DEAD)
+		syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
+}
+
+void sandbox_free(struct sandbox *sb)
+{
+	if (sb->cg_fd >= 0)
+		close(sb->cg_fd);
+	if (cg_sandbox_remove(&sb->env->cg, sb->id) < 0)
+		sb_log(SB_LOG_WARN, "cgroup_remove_failed", "sandbox", sb->id,
+		       "why", strerror(errno), NULL);
+	if (rmdir(sb->scratch) < 0 && errno != ENOENT)
+		sb_rm_rf(sb->scratch);
+	sb->freeing = true;
+	uv_close((uv_handle_t *)&sb->ctl_poll, handle_closed);
+	uv_close((uv_handle_t *)&sb->pid_poll, handle_closed);
+}

@@ -1,0 +1,116 @@
+/* sandbox.h - the daemon's handle on one sandbox and its slots.
+ *
+ * This module is mechanism only: it starts slotbox-init in fresh
+ * namespaces (clone3, no allocation between clone and exec), talks the
+ * proto.h messages, watches the init through a pidfd, and tells its owner
+ * (the pool) what happened through struct sandbox_ops. It never blocks the
+ * event loop: every fd is non-blocking and polled by libuv. */
+#ifndef SLOTBOX_SANDBOX_SANDBOX_H
+#define SLOTBOX_SANDBOX_SANDBOX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "common/err.h"
+#include "pool/profile.h"
+#include "pool/slot_state.h"
+#include "sandbox/cgroup.h"
+
+struct sandbox;
+struct sbx_slot;
+struct exec_call;
+
+/* Things every sandbox of this daemon shares. */
+struct sbx_env {
+	uv_loop_t *loop;
+	char init_path[PATH_MAX]; /* slotbox-init binary */
+	char state_dir[PATH_MAX];
+	char socket_dir[PATH_MAX];
+	struct cg_root cg;
+	int devnull; /* host /dev/null, stdin of calls without stdin */
+	const struct sandbox_ops *ops;
+};
+
+struct sandbox_ops {
+	void (*slot_ready)(struct sbx_slot *slot);
+	void (*slot_broken)(struct sbx_slot *slot, const char *why);
+	void (*sandbox_up)(struct sandbox *sb);
+	/* Init is dead and every slot channel closed. The owner frees the
+	 * sandbox with sandbox_free() when it no longer refers to it. */
+	void (*sandbox_gone)(struct sandbox *sb, const char *why);
+};
+
+struct sbx_chan; /* a slot's channel to its leader (private) */
+
+struct sbx_slot {
+	struct sandbox *sb;
+	int index;
+	char id[96];
+	enum slot_state state;
+	bool leased; /* holds a lease, whatever the state */
+	uid_t uid;
+	struct sbx_chan *chan;
+	struct exec_call *calls; /* in flight, linked through exec_call */
+	int n_calls;
+	char trajectory_id[256];
+	double acquired_at;	       /* wall clock */
+	double last_used;	       /* monotonic */
+	struct sbx_slot *next_waiting; /* pool's free list */
+	char error[192];	       /* why the slot is in SLOT_ERROR */
+};
+
+enum sbx_state { SBX_STARTING, SBX_RUNNING, SBX_DEAD };
+
+struct sandbox {
+	char id[64];
+	struct sbx_env *env;
+	const struct sb_profile *profile;
+	void *owner; /* the pool */
+	int number;  /* small integer unique among live sandboxes (uids) */
+	enum sbx_state state;
+	pid_t pid;
+	int pidfd;
+	int ctl;
+	uv_poll_t ctl_poll;
+	uv_poll_t pid_poll;
+	int open_handles;
+	bool freeing;
+	double created_mono;
+	double idle_since; /* monotonic, when the last lease ended */
+	int cg_fd;
+	char scratch[PATH_MAX];
+	int n_slots;
+	struct sbx_slot *slots;
+	struct sandbox *next; /* pool's list */
+	bool up;	      /* init said hello */
+	bool retiring;	      /* killed on purpose (recycle, shutdown) */
+	char lost_reason[192];
+};
+
+/* Start a sandbox for profile; slots become usable as ops->slot_ready
+ * fires. number selects the slots' uids (uid_base + number*1000 + i). */
+int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
+		  void *owner, int number, struct sandbox **out,
+		  struct sb_err *err);
+
+/* End a slot's lease: kill its processes (in-flight calls fail with
+ * "released"), reset the workspace when asked; ops->slot_ready fires when
+ * the slot can be leased again. */
+void sandbox_release_slot(struct sbx_slot *slot, bool reset);
+
+/* Kill the sandbox; ops->sandbox_gone follows. */
+void sandbox_kill(struct sandbox *sb);
+
+/* Free a dead sandbox (after sandbox_gone): removes its cgroup and scratch
+ * dir; the memory goes once libuv has closed its handles. */
+void sandbox_free(struct sandbox *sb);
+
+/* Send a message to a slot's leader with fds; 0 or -1/errno. */
+int sandbox_slot_send(struct sbx_slot *slot, const void *msg, const int *fds,
+		      size_t nfds);
+
+#define SBX_UID_BASE 1000000u
+
+#endif
