@@ -54,24 +54,25 @@ static void instance_name(const char *state_dir, char *out, size_t len)
 	snprintf(out, len, "d%016llx", (unsigned long long)h);
 }
 
+/* slotbox-init lives next to slotboxd in a build tree, or in
+ * ../libexec/slotbox/ once installed. */
 static int find_init(const struct daemon_opts *o, char *out, size_t len)
 {
+	static const char *const rel[] = {"slotbox-init",
+					  "../libexec/slotbox/slotbox-init"};
 	char self[PATH_MAX];
+
 	if (o->init_path) {
 		snprintf(out, len, "%s", o->init_path);
 		return access(out, X_OK);
 	}
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		snprintf(out, len, "%s/slotbox-init", dirname(self));
-		if (access(out, X_OK) == 0)
-			return 0;
-		snprintf(self + n, sizeof self - (size_t)n, "%s", "");
-		ssize_t m = readlink("/proc/self/exe", self, sizeof self - 1);
-		self[m > 0 ? m : 0] = '\0';
-		snprintf(out, len, "%s/../libexec/slotbox/slotbox-init",
-			 dirname(self));
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	const char *dir = dirname(self);
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(out, len, "%s/%s", dir, rel[i]);
 		if (access(out, X_OK) == 0)
 			return 0;
 	}

@@ -389,13 +389,8 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 			   .id = c->id};
 	if (o < 0 || e < 0 || sandbox_slot_send(slot, &m, fds, 4) < 0) {
 		sb_err_sys(err, "send the command to the sandbox");
-		c->next = slot->calls;
-		slot->calls = c;
-		slot->n_calls++;
 		close_fds(send, 4);
-		/* deliver nothing: the caller handles the error */
-		c->cb = NULL;
-		unlink_call(c);
+		/* Never linked to the slot: just close, no callback. */
 		uv_close((uv_handle_t *)&c->out.pipe, call_handle_closed);
 		uv_close((uv_handle_t *)&c->err.pipe, call_handle_closed);
 		uv_close((uv_handle_t *)&c->timer, call_handle_closed);

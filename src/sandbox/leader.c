@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox/fileops.h"
 #include "sandbox/init.h"
 #include "sandbox/proto.h"
 
@@ -60,6 +61,17 @@ static struct call *find_call(struct leader *l, uint64_t id)
 	return NULL;
 }
 
+/* Raw system calls only: also used in the vfork child, where glibc's
+ * setuid wrappers (which signal other threads) must not run. */
+static int drop_privileges(uid_t uid)
+{
+	if (syscall(SYS_setgroups, 0, NULL) < 0 ||
+	    syscall(SYS_setresgid, uid, uid, uid) < 0 ||
+	    syscall(SYS_setresuid, uid, uid, uid) < 0)
+		return -1;
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
 /* The vfork child: only raw system calls from here to execve. */
 static volatile int child_errno;
 
@@ -76,11 +88,7 @@ __attribute__((noreturn)) static void exec_child(const struct leader *l,
 		goto fail;
 	if (dup2(fds[1], 0) < 0 || dup2(fds[2], 1) < 0 || dup2(fds[3], 2) < 0)
 		goto fail;
-	if (syscall(SYS_setgroups, 0, NULL) < 0 ||
-	    syscall(SYS_setresgid, uid, uid, uid) < 0 ||
-	    syscall(SYS_setresuid, uid, uid, uid) < 0)
-		goto fail;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+	if (drop_privileges(uid) < 0)
 		goto fail;
 	/* chdir after dropping privileges: the slot's uid must be able to
 	 * enter the directory it asked for. */
@@ -162,6 +170,28 @@ static void handle_exec(struct leader *l, const struct sb_msg *m, int fds[4])
 	c->spawn_errno = child_errno;
 }
 
+/* A file tool runs in a forked child as the slot's uid, so the leader's
+ * loop never waits on a large file and permissions are the slot's own.
+ * The child's only output is the out pipe; the daemon reads it. */
+static void handle_file(struct leader *l, int fds[3])
+{
+	struct sb_file_req req;
+	if (pread(fds[0], &req, sizeof req, 0) != (ssize_t)sizeof req ||
+	    req.magic != SB_FILE_MAGIC)
+		return; /* the daemon sees EOF without a reply */
+	req.path[sizeof req.path - 1] = '\0';
+	pid_t pid = fork();
+	if (pid != 0)
+		return; /* reaped like any orphan */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	close(l->cfg->chan);
+	if (drop_privileges(l->cfg->uid) < 0 || chdir("/") < 0)
+		_exit(1);
+	_exit(fileops_run(&req, l->cfg->init->workspace_dir, fds[1], fds[2]));
+}
+
 static void retry_stale(struct leader *l)
 {
 	int keep = 0;
@@ -220,6 +250,8 @@ static void handle_msg(struct leader *l)
 	}
 	if (m.type == SB_MSG_EXEC && nfds == 4) {
 		handle_exec(l, &m, fds);
+	} else if (m.type == SB_MSG_FILE && nfds == 3) {
+		handle_file(l, fds);
 	} else if (m.type == SB_MSG_KILL) {
 		struct call *c = find_call(l, m.id);
 		if (c)

@@ -24,6 +24,41 @@ enum sb_msg_type {
 	SB_MSG_EXEC, /* daemon -> leader: fds payload, stdin, stdout, stderr */
 	SB_MSG_KILL, /* daemon -> leader: kill call `id`'s process tree */
 	SB_MSG_EXEC_DONE, /* leader -> daemon: call `id` ended with `status` */
+	SB_MSG_FILE, /* daemon -> leader: flags = op; fds params, data, out */
+};
+
+/* File operations run in a child of the leader, as the slot's uid, inside
+ * the slot's own root. The child writes a struct sb_file_reply to the out
+ * pipe, then the op's data (file bytes, NUL-separated names, an archive). */
+enum sb_file_op {
+	SB_FILE_READ = 1,
+	SB_FILE_WRITE = 2,
+	SB_FILE_LIST = 3,
+	SB_FILE_ARCHIVE = 4,
+};
+
+enum sb_archive_format {
+	SB_ARCHIVE_TAR = 0,
+	SB_ARCHIVE_TAR_GZ = 1,
+	SB_ARCHIVE_ZIP = 2,
+};
+
+#define SB_FILE_MAGIC 0x53424631u /* "SBF1" */
+#define SB_FILE_PATH_MAX 4096
+
+struct sb_file_req {
+	uint32_t magic;
+	uint32_t op;
+	uint64_t max_entries; /* list */
+	uint32_t recursive;   /* list */
+	uint32_t format;      /* archive: enum sb_archive_format */
+	char path[SB_FILE_PATH_MAX]; /* NUL-terminated */
+};
+
+struct sb_file_reply {
+	uint32_t magic;
+	int32_t err;   /* errno, 0 on success */
+	uint64_t size; /* read: file size; write: bytes written */
 };
 
 #define SB_RELEASE_RESET 1u /* start the next lease with a fresh workspace */
