@@ -22,6 +22,23 @@ void api_exec_one(struct api *a, struct http_request *req,
 		  struct sbx_slot *slot);
 void api_exec_batch(struct api *a, struct http_request *req);
 
+/* routes_files.c: GET/PUT file, list, archive; and the file tools. */
+void api_file_get(struct http_request *req, struct sbx_slot *slot);
+void api_file_put(struct http_request *req, struct sbx_slot *slot);
+void api_file_list(struct http_request *req, struct sbx_slot *slot);
+void api_file_archive(struct http_request *req, struct sbx_slot *slot);
+void api_file_errno(int e, int *status, const char **code);
+/* Start a read (req for HTTP, or tool_done for the read_file tool). On
+ * failure returns -1 with msg and answers nothing. */
+int api_read_start(struct sbx_slot *slot, struct http_request *req,
+		   const char *path, bool base64, bool sha, size_t max_bytes,
+		   void (*tool_done)(void *, json_t *, const char *, const char *),
+		   void *tool_ud, char *msg, size_t msglen);
+int api_write_start(struct sbx_slot *slot, struct http_request *req,
+		    const char *path, const void *data, size_t len,
+		    void (*tool_done)(void *, json_t *, const char *, const char *),
+		    void *tool_ud, int *status, char *msg, size_t msglen);
+
 /* json_out.c */
 json_t *json_slot(const struct sbx_slot *slot);
 json_t *json_profile(const struct sb_profile *p, bool active);

@@ -293,7 +293,21 @@ static void slot_route(struct api *a, struct http_request *req,
 	} else if (strcmp(sub, "exec") == 0 && post) {
 		if (check_leased(req, slot) == 0)
 			api_exec_one(a, req, slot);
-	} else if (!*sub || strcmp(sub, "exec") == 0) {
+	} else if (strcmp(sub, "file") == 0 && get) {
+		if (check_leased(req, slot) == 0)
+			api_file_get(req, slot);
+	} else if (strcmp(sub, "file") == 0 &&
+		   strcmp(req->method, "PUT") == 0) {
+		if (check_leased(req, slot) == 0)
+			api_file_put(req, slot);
+	} else if (strcmp(sub, "list") == 0 && get) {
+		if (check_leased(req, slot) == 0)
+			api_file_list(req, slot);
+	} else if (strcmp(sub, "archive") == 0 && get) {
+		if (check_leased(req, slot) == 0)
+			api_file_archive(req, slot);
+	} else if (!*sub || !strcmp(sub, "exec") || !strcmp(sub, "file") ||
+		   !strcmp(sub, "list") || !strcmp(sub, "archive")) {
 		http_respond_error(req, 405, "method_not_allowed",
 				   "%s is not allowed here", req->method);
 	} else {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "common/base64.h"
 #include "common/util.h"
 
 #define API_MAX_COMMAND (1u << 20)
@@ -189,6 +190,118 @@ oom:
 	return -1;
 }
 
+static void deliver(struct exec_ctx *c, json_t *result);
+
+/* The file tools answer with an ExecutionResult like bash does: output is
+ * the file's content (read) or a short note (write); a refused path or a
+ * missing file is a failed call of class "task", with the API code. */
+static void file_tool_done(void *ud, json_t *res, const char *code,
+			   const char *why)
+{
+	struct exec_ctx *c = ud;
+	struct exec_result r = {.out = "", .err = "", .error = ""};
+	char note[96];
+	json_t *content = res ? json_object_get(res, "content") : NULL;
+	if (res && content) {
+		r.out = json_string_value(content);
+		r.out_len = json_string_length(content);
+		r.truncated = json_is_true(json_object_get(res, "truncated"));
+	} else if (res) {
+		snprintf(note, sizeof note, "wrote %lld bytes",
+			 (long long)json_integer_value(
+			     json_object_get(res, "bytes")));
+		r.out = note;
+		r.out_len = strlen(note);
+	} else {
+		r.returncode = 1;
+		r.error = why;
+		r.err = why;
+		r.err_len = strlen(why);
+		r.error_code = code;
+		r.error_class =
+		    strcmp(code, "sandbox_lost") == 0 ? EXEC_INFRA : EXEC_TASK;
+	}
+	json_t *out = json_exec_result(&r, c->slot_id, c->execution_id);
+	if (res && content)
+		json_object_set(json_object_get(out, "metadata"), "encoding",
+				json_object_get(res, "encoding"));
+	json_decref(res);
+	pool_slot_exec_end(c->slot);
+	deliver(c, out);
+}
+
+static int start_file_tool(struct exec_ctx *c, const char *tool,
+			   json_t *args, char *msg, size_t msglen)
+{
+	const struct sb_profile *p = c->slot->sb->profile;
+	json_t *path = json_object_get(args, "path");
+	const char *key;
+	json_t *val;
+	bool is_read = strcmp(tool, "read_file") == 0;
+
+	json_object_foreach(args, key, val)
+	{
+		if (strcmp(key, "path") &&
+		    (is_read ? strcmp(key, "encoding") && strcmp(key, "max_bytes")
+			     : strcmp(key, "content") && strcmp(key, "encoding"))) {
+			snprintf(msg, msglen, "unknown %s argument \"%.64s\"",
+				 tool, key);
+			return -1;
+		}
+	}
+	if (!json_is_string(path) ||
+	    strlen(json_string_value(path)) != json_string_length(path)) {
+		snprintf(msg, msglen, "args.path must be a string");
+		return -1;
+	}
+	json_t *enc = json_object_get(args, "encoding");
+	const char *e = json_is_string(enc) ? json_string_value(enc) : "text";
+	if ((enc && !json_is_string(enc)) ||
+	    (strcmp(e, "text") && strcmp(e, "base64"))) {
+		snprintf(msg, msglen, "args.encoding must be text or base64");
+		return -1;
+	}
+	if (is_read) {
+		json_t *mb = json_object_get(args, "max_bytes");
+		json_int_t max = p->max_file_bytes;
+		if (mb && (!json_is_integer(mb) || json_integer_value(mb) < 0)) {
+			snprintf(msg, msglen,
+				 "args.max_bytes must be a non-negative integer");
+			return -1;
+		}
+		if (mb && json_integer_value(mb) < max)
+			max = json_integer_value(mb);
+		return api_read_start(c->slot, NULL, json_string_value(path),
+				      strcmp(e, "base64") == 0, false,
+				      (size_t)max, file_tool_done, c, msg,
+				      msglen);
+	}
+	json_t *content = json_object_get(args, "content");
+	if (!json_is_string(content)) {
+		snprintf(msg, msglen, "args.content must be a string");
+		return -1;
+	}
+	const char *data = json_string_value(content);
+	size_t len = json_string_length(content);
+	char *decoded = NULL;
+	if (strcmp(e, "base64") == 0) {
+		decoded = malloc(len / 4 * 3 + 1);
+		long n = decoded ? b64_decode(data, len, decoded) : -1;
+		if (n < 0) {
+			free(decoded);
+			snprintf(msg, msglen, "args.content is not valid base64");
+			return -1;
+		}
+		data = decoded;
+		len = (size_t)n;
+	}
+	int status;
+	int r = api_write_start(c->slot, NULL, json_string_value(path), data,
+				len, file_tool_done, c, &status, msg, msglen);
+	free(decoded);
+	return r;
+}
+
 static void deliver(struct exec_ctx *c, json_t *result)
 {
 	if (c->req) {
@@ -253,11 +366,20 @@ static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
 	if (!args || json_is_null(args))
 		args = empty = json_object();
 	int r;
-	if (strcmp(json_string_value(tool), "bash") == 0) {
+	const char *name = json_string_value(tool);
+	if (strcmp(name, "bash") == 0) {
 		r = prepare_bash(c, args, msg, msglen, &stdin_data, &stdin_len);
+	} else if (!strcmp(name, "read_file") || !strcmp(name, "write_file")) {
+		r = start_file_tool(c, name, args, msg, msglen);
+		json_decref(empty);
+		if (r < 0)
+			return -1;
+		pool_slot_exec_begin(c->slot);
+		return 0;
 	} else {
-		snprintf(msg, msglen, "unknown tool \"%.64s\" (bash)",
-			 json_string_value(tool));
+		snprintf(msg, msglen,
+			 "unknown tool \"%.64s\" (bash, read_file, write_file)",
+			 name);
 		r = -1;
 	}
 	json_decref(empty);

@@ -245,9 +245,7 @@ void exec_fail_all(struct sbx_slot *slot, const char *code, const char *why)
 		finish_infra(slot->calls, code, why);
 }
 
-/* A memfd holding data, sealed so the sandbox can read but never change
- * it. Returns the fd or -1. */
-static int sealed_memfd(const char *name, const void *data, size_t len,
+int sb_sealed_memfd(const char *name, const void *data, size_t len,
 			struct sb_err *err)
 {
 	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -308,7 +306,7 @@ static int make_payload(const struct exec_spec *spec, struct sb_err *err)
 	for (uint32_t i = 0; i < h.envc; i++)
 		PUT(spec->envp[i]);
 #undef PUT
-	return sealed_memfd("slotbox-payload", buf, pos, err);
+	return sb_sealed_memfd("slotbox-payload", buf, pos, err);
 }
 
 static int make_pipe(int fds[2], struct sb_err *err)
@@ -352,7 +350,7 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	if (send[0] < 0)
 		return -1;
 	if (spec->stdin_data) {
-		send[1] = sealed_memfd("slotbox-stdin", spec->stdin_data,
+		send[1] = sb_sealed_memfd("slotbox-stdin", spec->stdin_data,
 				       spec->stdin_len, err);
 		if (send[1] < 0)
 			goto fail;

@@ -1,0 +1,708 @@
+/* routes_files.c - the files section of API.md and the read_file /
+ * write_file tools. Paths are confined inside the slot (fileops.c); this
+ * file validates parameters, bounds sizes and shapes answers. */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "common/base64.h"
+#include "common/util.h"
+#include "sandbox/files.h"
+
+#define FILE_OP_TIMEOUT_S 300.0
+#define LIST_DEFAULT_ENTRIES 10000
+#define LIST_MAX_ENTRIES 1000000
+
+/* errno from the sandbox -> HTTP status and API code. */
+void api_file_errno(int e, int *status, const char **code)
+{
+	switch (e) {
+	case EXDEV:
+	case ELOOP:
+		*status = 403;
+		*code = "path_outside_workspace";
+		break;
+	case ENOENT:
+	case ENOTDIR:
+		*status = 404;
+		*code = "not_found";
+		break;
+	case EACCES:
+	case EPERM:
+	case EROFS:
+		*status = 403;
+		*code = "permission_denied";
+		break;
+	case EISDIR:
+	case EINVAL:
+	case ENAMETOOLONG:
+		*status = 400;
+		*code = "bad_request";
+		break;
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
+		*status = 507;
+		*code = "insufficient_storage";
+		break;
+	default:
+		*status = 500;
+		*code = "internal";
+	}
+}
+
+static const char *errno_text(int e)
+{
+	if (e == EXDEV || e == ELOOP)
+		return "the path leaves the slot's workspace or root";
+	if (e == EINVAL)
+		return "not a regular file or not a valid file name";
+	return strerror(e);
+}
+
+/* ---- read ---- */
+
+struct read_ctx {
+	struct http_request *req; /* HTTP answer, or ... */
+	void (*tool_done)(void *ud, json_t *result, const char *code,
+			  const char *why); /* ... the read_file tool */
+	void *tool_ud;
+	char path[SB_FILE_PATH_MAX];
+	bool base64;
+	bool want_sha;
+	size_t max_bytes;
+	char *buf;
+	size_t len;
+	uint64_t file_size;
+	uint64_t seen;
+	int err;
+	EVP_MD_CTX *sha;
+};
+
+static void read_header(void *ud, int err, uint64_t size)
+{
+	struct read_ctx *c = ud;
+	c->err = err;
+	c->file_size = size;
+	if (err)
+		return;
+	size_t want = size < c->max_bytes ? (size_t)size : c->max_bytes;
+	c->buf = malloc(want + 1);
+	if (!c->buf)
+		c->err = ENOMEM;
+}
+
+static void read_data(void *ud, const char *buf, size_t len)
+{
+	struct read_ctx *c = ud;
+	if (c->err)
+		return;
+	if (c->sha)
+		EVP_DigestUpdate(c->sha, buf, len);
+	size_t cap = c->file_size < c->max_bytes ? (size_t)c->file_size
+						 : c->max_bytes;
+	size_t take = c->len < cap ? cap - c->len : 0;
+	if (take > len)
+		take = len;
+	memcpy(c->buf + c->len, buf, take);
+	c->len += take;
+	c->seen += len;
+}
+
+static json_t *read_result(struct read_ctx *c, bool *ok)
+{
+	json_t *o = json_object();
+	json_t *content = NULL;
+	bool as_b64 = c->base64;
+	*ok = true;
+	if (!as_b64) {
+		bool lossy;
+		content = sb_json_string_lossy(c->buf ? c->buf : "", c->len,
+					       &lossy);
+		if (lossy) {
+			/* Not UTF-8: answer in base64 rather than lose
+			 * bytes; "encoding" says so. */
+			json_decref(content);
+			content = NULL;
+			as_b64 = true;
+		}
+	}
+	if (as_b64) {
+		char *enc = malloc(b64_encoded_len(c->len) + 1);
+		if (!enc) {
+			json_decref(o);
+			*ok = false;
+			return NULL;
+		}
+		b64_encode(c->buf ? c->buf : "", c->len, enc);
+		content = json_string(enc);
+		free(enc);
+	}
+	json_object_set_new(o, "path", json_string(c->path));
+	json_object_set_new(o, "content", content);
+	json_object_set_new(o, "encoding",
+			    json_string(as_b64 ? "base64" : "text"));
+	json_object_set_new(o, "bytes", json_integer((json_int_t)c->len));
+	json_object_set_new(o, "file_size",
+			    json_integer((json_int_t)c->file_size));
+	json_object_set_new(o, "truncated",
+			    json_boolean(c->len < c->file_size));
+	if (c->sha) {
+		unsigned char md[32];
+		unsigned int n = 0;
+		char hex[65];
+		EVP_DigestFinal_ex(c->sha, md, &n);
+		for (unsigned i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		json_object_set_new(o, "sha256", json_string(hex));
+	} else {
+		json_object_set_new(o, "sha256", json_null());
+	}
+	return o;
+}
+
+static void read_end(void *ud, int ok, const char *why)
+{
+	struct read_ctx *c = ud;
+	json_t *result = NULL;
+	int status = 500;
+	const char *code = "internal";
+	char msg[256];
+
+	if (!ok) {
+		status = 502;
+		code = "sandbox_lost";
+		snprintf(msg, sizeof msg, "%s", why);
+	} else if (c->err) {
+		api_file_errno(c->err, &status, &code);
+		snprintf(msg, sizeof msg, "%s: %s", c->path, errno_text(c->err));
+	} else if (c->seen != c->file_size) {
+		status = 409;
+		code = "conflict";
+		snprintf(msg, sizeof msg, "%s changed while it was read",
+			 c->path);
+	} else {
+		bool built;
+		result = read_result(c, &built);
+		if (!built)
+			snprintf(msg, sizeof msg, "out of memory");
+	}
+	if (c->req) {
+		if (result)
+			http_respond_json(c->req, 200, result);
+		else
+			http_respond_error(c->req, status, code, "%s", msg);
+	} else {
+		c->tool_done(c->tool_ud, result, code, msg);
+	}
+	if (c->sha)
+		EVP_MD_CTX_free(c->sha);
+	free(c->buf);
+	free(c);
+}
+
+static const struct file_op_cbs read_cbs = {read_header, read_data, read_end};
+
+static int copy_path(char *dst, const char *src, char *msg, size_t msglen)
+{
+	if (!src || !*src || strlen(src) >= SB_FILE_PATH_MAX) {
+		snprintf(msg, msglen, "path must be a non-empty string of at "
+				      "most %d bytes",
+			 SB_FILE_PATH_MAX - 1);
+		return -1;
+	}
+	snprintf(dst, SB_FILE_PATH_MAX, "%s", src);
+	return 0;
+}
+
+/* Start a read; on failure answers (HTTP) or returns -1 with msg. */
+int api_read_start(struct sbx_slot *slot, struct http_request *req,
+		   const char *path, bool base64, bool sha, size_t max_bytes,
+		   void (*tool_done)(void *, json_t *, const char *, const char *),
+		   void *tool_ud, char *msg, size_t msglen)
+{
+	struct read_ctx *c = calloc(1, sizeof *c);
+	struct sb_file_req fr = {.magic = SB_FILE_MAGIC, .op = SB_FILE_READ};
+	struct sb_err err;
+	struct file_op *op;
+
+	if (!c) {
+		snprintf(msg, msglen, "out of memory");
+		return -1;
+	}
+	if (copy_path(c->path, path, msg, msglen) < 0) {
+		free(c);
+		return -1;
+	}
+	memcpy(fr.path, c->path, sizeof fr.path);
+	c->req = req;
+	c->tool_done = tool_done;
+	c->tool_ud = tool_ud;
+	c->base64 = base64;
+	c->want_sha = sha;
+	c->max_bytes = max_bytes;
+	if (sha) {
+		c->sha = EVP_MD_CTX_new();
+		if (!c->sha || !EVP_DigestInit_ex(c->sha, EVP_sha256(), NULL)) {
+			EVP_MD_CTX_free(c->sha);
+			free(c);
+			snprintf(msg, msglen, "sha256 unavailable");
+			return -1;
+		}
+	}
+	if (file_op_start(slot, &fr, NULL, 0, FILE_OP_TIMEOUT_S, &read_cbs, c,
+			  &op, &err) < 0) {
+		EVP_MD_CTX_free(c->sha);
+		free(c);
+		snprintf(msg, msglen, "%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- write ---- */
+
+struct write_ctx {
+	struct http_request *req;
+	void (*tool_done)(void *ud, json_t *result, const char *code,
+			  const char *why);
+	void *tool_ud;
+	char path[SB_FILE_PATH_MAX];
+	char sha[65];
+	int err;
+	uint64_t bytes;
+};
+
+static void write_header(void *ud, int err, uint64_t size)
+{
+	struct write_ctx *c = ud;
+	c->err = err;
+	c->bytes = size;
+}
+
+static void write_data(void *ud, const char *buf, size_t len)
+{
+	(void)ud;
+	(void)buf;
+	(void)len;
+}
+
+static void write_end(void *ud, int ok, const char *why)
+{
+	struct write_ctx *c = ud;
+	json_t *result = NULL;
+	int status = 502;
+	const char *code = "sandbox_lost";
+	char msg[256];
+
+	if (!ok) {
+		snprintf(msg, sizeof msg, "%s", why);
+	} else if (c->err) {
+		api_file_errno(c->err, &status, &code);
+		snprintf(msg, sizeof msg, "%s: %s", c->path, errno_text(c->err));
+	} else {
+		result = json_pack("{s:s, s:I, s:s}", "path", c->path, "bytes",
+				   (json_int_t)c->bytes, "sha256", c->sha);
+	}
+	if (c->req) {
+		if (result)
+			http_respond_json(c->req, 200, result);
+		else
+			http_respond_error(c->req, status, code, "%s", msg);
+	} else {
+		c->tool_done(c->tool_ud, result, code, msg);
+	}
+	free(c);
+}
+
+static const struct file_op_cbs write_cbs = {write_header, write_data,
+					     write_end};
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+int api_write_start(struct sbx_slot *slot, struct http_request *req,
+		    const char *path, const void *data, size_t len,
+		    void (*tool_done)(void *, json_t *, const char *, const char *),
+		    void *tool_ud, int *status, char *msg, size_t msglen)
+{
+	const struct sb_profile *p = slot->sb->profile;
+	struct sb_file_req fr = {.magic = SB_FILE_MAGIC, .op = SB_FILE_WRITE};
+	struct sb_err err;
+	struct file_op *op;
+
+	*status = 400;
+	if ((int64_t)len > p->max_file_bytes) {
+		*status = 413;
+		snprintf(msg, msglen,
+			 "%zu bytes is more than this profile's max_file_bytes "
+			 "(%lld)",
+			 len, (long long)p->max_file_bytes);
+		return -1;
+	}
+	struct write_ctx *c = calloc(1, sizeof *c);
+	if (!c) {
+		*status = 500;
+		snprintf(msg, msglen, "out of memory");
+		return -1;
+	}
+	if (copy_path(c->path, path, msg, msglen) < 0) {
+		free(c);
+		return -1;
+	}
+	memcpy(fr.path, c->path, sizeof fr.path);
+	c->req = req;
+	c->tool_done = tool_done;
+	c->tool_ud = tool_ud;
+	sha256_hex(data, len, c->sha);
+	if (file_op_start(slot, &fr, data, len, FILE_OP_TIMEOUT_S, &write_cbs,
+			  c, &op, &err) < 0) {
+		free(c);
+		*status = 502;
+		snprintf(msg, msglen, "%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- list ---- */
+
+struct list_ctx {
+	struct http_request *req;
+	uint64_t max_entries;
+	int err;
+	char *buf;
+	size_t len, cap;
+	bool oom;
+};
+
+static void list_header(void *ud, int err, uint64_t size)
+{
+	struct list_ctx *c = ud;
+	(void)size;
+	c->err = err;
+}
+
+static void list_data(void *ud, const char *buf, size_t len)
+{
+	struct list_ctx *c = ud;
+	if (c->oom)
+		return;
+	if (c->len + len > c->cap) {
+		size_t ncap = c->cap ? c->cap : 65536;
+		while (ncap < c->len + len)
+			ncap *= 2;
+		char *nb = realloc(c->buf, ncap);
+		if (!nb) {
+			c->oom = true;
+			return;
+		}
+		c->buf = nb;
+		c->cap = ncap;
+	}
+	memcpy(c->buf + c->len, buf, len);
+	c->len += len;
+}
+
+static void list_end(void *ud, int ok, const char *why)
+{
+	struct list_ctx *c = ud;
+	int status;
+	const char *code;
+
+	if (!ok) {
+		http_respond_error(c->req, 502, "sandbox_lost", "%s", why);
+	} else if (c->err) {
+		api_file_errno(c->err, &status, &code);
+		http_respond_error(c->req, status, code, "%s",
+				   errno_text(c->err));
+	} else if (c->oom) {
+		http_respond_error(c->req, 500, "internal", "out of memory");
+	} else {
+		json_t *entries = json_array();
+		uint64_t n = 0;
+		bool truncated = false;
+		for (size_t i = 0; i < c->len;) {
+			char *nul = memchr(c->buf + i, '\0', c->len - i);
+			if (!nul)
+				break;
+			if (n == c->max_entries) {
+				truncated = true;
+				break;
+			}
+			json_array_append_new(
+			    entries, sb_json_string_lossy(c->buf + i,
+							  (size_t)(nul - (c->buf + i)),
+							  NULL));
+			n++;
+			i = (size_t)(nul - c->buf) + 1;
+		}
+		json_t *o = json_object();
+		json_object_set_new(o, "entries", entries);
+		json_object_set_new(o, "truncated", json_boolean(truncated));
+		http_respond_json(c->req, 200, o);
+	}
+	free(c->buf);
+	free(c);
+}
+
+static const struct file_op_cbs list_cbs = {list_header, list_data, list_end};
+
+/* ---- archive ---- */
+
+struct archive_ctx {
+	struct http_request *req;
+	struct file_op *op;
+	const char *content_type;
+	uint64_t max_bytes, sent;
+	int err;
+	bool streaming;
+};
+
+static void archive_drain(struct http_request *req, void *ud)
+{
+	struct archive_ctx *c = ud;
+	(void)req;
+	if (c->op)
+		file_op_resume(c->op);
+}
+
+static void archive_header(void *ud, int err, uint64_t size)
+{
+	struct archive_ctx *c = ud;
+	(void)size;
+	c->err = err;
+	if (err)
+		return;
+	c->streaming = true;
+	http_respond_stream_begin(c->req, 200, c->content_type, archive_drain,
+				  c);
+}
+
+static void archive_data(void *ud, const char *buf, size_t len)
+{
+	struct archive_ctx *c = ud;
+	if (!c->streaming)
+		return;
+	if (c->sent + len > c->max_bytes) {
+		/* Over the bound: stop the producer; the stream ends early
+		 * and the client sees a truncated archive. */
+		len = (size_t)(c->max_bytes - c->sent);
+		if (len)
+			http_respond_stream_write(c->req, buf, len);
+		c->sent = c->max_bytes;
+		file_op_cancel(c->op, "max_bytes reached");
+		return;
+	}
+	c->sent += len;
+	int r = http_respond_stream_write(c->req, buf, len);
+	if (r == 1)
+		file_op_pause(c->op);
+	else if (r < 0)
+		file_op_cancel(c->op, "the client went away");
+}
+
+static void archive_end(void *ud, int ok, const char *why)
+{
+	struct archive_ctx *c = ud;
+	int status;
+	const char *code;
+	c->op = NULL;
+	if (c->streaming) {
+		http_respond_stream_end(c->req);
+	} else if (!ok) {
+		http_respond_error(c->req, 502, "sandbox_lost", "%s", why);
+	} else {
+		api_file_errno(c->err, &status, &code);
+		http_respond_error(c->req, status, code, "%s",
+				   errno_text(c->err));
+	}
+	free(c);
+}
+
+static const struct file_op_cbs archive_cbs = {archive_header, archive_data,
+					       archive_end};
+
+/* ---- HTTP handlers ---- */
+
+static int query_u64(struct http_request *req, const char *name,
+		     uint64_t dflt, uint64_t max, uint64_t *out)
+{
+	char v[32];
+	int r = http_query_get(req->query, name, v, sizeof v);
+	*out = dflt;
+	if (r == 0)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long long x = r > 0 && v[0] != '-' ? strtoull(v, &end, 10) : 0;
+	if (r < 0 || v[0] == '-' || !v[0] || *end || errno || x > max) {
+		http_respond_error(req, 400, "bad_request",
+				   "%s must be an integer in [0, %llu]", name,
+				   (unsigned long long)max);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+static int query_bool(struct http_request *req, const char *name, bool dflt,
+		      bool *out)
+{
+	char v[16];
+	int r = http_query_get(req->query, name, v, sizeof v);
+	*out = dflt;
+	if (r == 0)
+		return 0;
+	if (r > 0 && (!strcmp(v, "true") || !strcmp(v, "1"))) {
+		*out = true;
+		return 0;
+	}
+	if (r > 0 && (!strcmp(v, "false") || !strcmp(v, "0"))) {
+		*out = false;
+		return 0;
+	}
+	http_respond_error(req, 400, "bad_request", "%s must be true or false",
+			   name);
+	return -1;
+}
+
+/* path= parameter (required unless dflt). */
+static int query_path(struct http_request *req, const char *dflt, char *out)
+{
+	int r = http_query_get(req->query, "path", out, SB_FILE_PATH_MAX);
+	if (r == 0 && dflt) {
+		snprintf(out, SB_FILE_PATH_MAX, "%s", dflt);
+		return 0;
+	}
+	if (r <= 0 || !*out) {
+		http_respond_error(req, 400, "bad_request",
+				   "path is required (at most %d bytes)",
+				   SB_FILE_PATH_MAX - 1);
+		return -1;
+	}
+	return 0;
+}
+
+void api_file_get(struct http_request *req, struct sbx_slot *slot)
+{
+	char path[SB_FILE_PATH_MAX], enc[16], msg[256];
+	const struct sb_profile *p = slot->sb->profile;
+	uint64_t max;
+	bool sha;
+	if (query_path(req, NULL, path) < 0 ||
+	    query_u64(req, "max_bytes", (uint64_t)p->max_file_bytes,
+		      (uint64_t)p->max_file_bytes, &max) < 0 ||
+	    query_bool(req, "sha256", false, &sha) < 0)
+		return;
+	int r = http_query_get(req->query, "encoding", enc, sizeof enc);
+	if (r == 0)
+		snprintf(enc, sizeof enc, "text");
+	if (r < 0 || (strcmp(enc, "text") && strcmp(enc, "base64"))) {
+		http_respond_error(req, 400, "bad_request",
+				   "encoding must be text or base64");
+		return;
+	}
+	if (api_read_start(slot, req, path, strcmp(enc, "base64") == 0, sha,
+			   (size_t)max, NULL, NULL, msg, sizeof msg) < 0)
+		http_respond_error(req, 502, "sandbox_lost", "%s", msg);
+}
+
+void api_file_put(struct http_request *req, struct sbx_slot *slot)
+{
+	char path[SB_FILE_PATH_MAX], msg[256];
+	int status;
+	if (query_path(req, NULL, path) < 0)
+		return;
+	if (api_write_start(slot, req, path, req->body, req->body_len, NULL,
+			    NULL, &status, msg, sizeof msg) < 0)
+		http_respond_error(req, status,
+				   status == 413   ? "payload_too_large"
+				   : status == 400 ? "bad_request"
+						   : "sandbox_lost",
+				   "%s", msg);
+}
+
+void api_file_list(struct http_request *req, struct sbx_slot *slot)
+{
+	char path[SB_FILE_PATH_MAX];
+	uint64_t max;
+	bool recursive;
+	struct sb_err err;
+	struct file_op *op;
+	if (query_path(req, ".", path) < 0 ||
+	    query_bool(req, "recursive", false, &recursive) < 0 ||
+	    query_u64(req, "max_entries", LIST_DEFAULT_ENTRIES,
+		      LIST_MAX_ENTRIES, &max) < 0)
+		return;
+	struct list_ctx *c = calloc(1, sizeof *c);
+	if (!c) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	c->req = req;
+	c->max_entries = max;
+	struct sb_file_req fr = {.magic = SB_FILE_MAGIC,
+				 .op = SB_FILE_LIST,
+				 .max_entries = max,
+				 .recursive = recursive};
+	memcpy(fr.path, path, sizeof fr.path);
+	if (file_op_start(slot, &fr, NULL, 0, FILE_OP_TIMEOUT_S, &list_cbs, c,
+			  &op, &err) < 0) {
+		free(c);
+		http_respond_error(req, 502, "sandbox_lost", "%s", err.msg);
+	}
+}
+
+void api_file_archive(struct http_request *req, struct sbx_slot *slot)
+{
+	char path[SB_FILE_PATH_MAX], fmt[16];
+	uint64_t max;
+	struct sb_err err;
+	struct sb_file_req fr = {.magic = SB_FILE_MAGIC, .op = SB_FILE_ARCHIVE};
+	if (query_path(req, ".", path) < 0 ||
+	    query_u64(req, "max_bytes", UINT64_MAX / 2, UINT64_MAX / 2, &max) <
+		0)
+		return;
+	int r = http_query_get(req->query, "format", fmt, sizeof fmt);
+	if (r == 0)
+		snprintf(fmt, sizeof fmt, "tar.gz");
+	const char *ctype;
+	if (r >= 0 && !strcmp(fmt, "tar")) {
+		fr.format = SB_ARCHIVE_TAR;
+		ctype = "application/x-tar";
+	} else if (r >= 0 && !strcmp(fmt, "tar.gz")) {
+		fr.format = SB_ARCHIVE_TAR_GZ;
+		ctype = "application/gzip";
+	} else if (r >= 0 && !strcmp(fmt, "zip")) {
+		fr.format = SB_ARCHIVE_ZIP;
+		ctype = "application/zip";
+	} else {
+		http_respond_error(req, 400, "bad_request",
+				   "format must be tar, tar.gz or zip");
+		return;
+	}
+	struct archive_ctx *c = calloc(1, sizeof *c);
+	if (!c) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	c->req = req;
+	c->content_type = ctype;
+	c->max_bytes = max;
+	memcpy(fr.path, path, sizeof fr.path);
+	if (file_op_start(slot, &fr, NULL, 0, 3600.0, &archive_cbs, c, &c->op,
+			  &err) < 0) {
+		free(c);
+		http_respond_error(req, 502, "sandbox_lost", "%s", err.msg);
+	}
+}
