@@ -1,0 +1,18 @@
+"""slotbox: a standard-library client for slotboxd.
+
+    from slotbox import SlotboxToolBackend      # asyncio, drop-in ToolBackend
+    from slotbox import Client                  # synchronous, for scripts
+"""
+from .errors import (AcquireTimeout, BadRequest, NotFound, PathOutsideWorkspace,
+                     PayloadTooLarge, SandboxLost, SlotboxError, SlotNotLeased,
+                     UnknownProfile, Unauthorized)
+from .types import ExecutionResult, Slot, SlotState
+from .client import Client
+from .backend import SlotboxToolBackend
+
+__all__ = [
+    "Client", "SlotboxToolBackend", "Slot", "SlotState", "ExecutionResult",
+    "SlotboxError", "AcquireTimeout", "SlotNotLeased", "SandboxLost", "NotFound",
+    "UnknownProfile", "BadRequest", "PayloadTooLarge", "PathOutsideWorkspace",
+    "Unauthorized",
+]

@@ -1,0 +1,39 @@
+"""Typed exceptions for the API's error codes."""
+
+
+class SlotboxError(Exception):
+    """Any error answer from slotboxd: .status, .code, .message."""
+
+    def __init__(self, status, code, message):
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class BadRequest(SlotboxError): pass
+class Unauthorized(SlotboxError): pass
+class NotFound(SlotboxError): pass
+class UnknownProfile(NotFound): pass
+class SlotNotLeased(SlotboxError): pass
+class AcquireTimeout(SlotboxError): pass
+class PayloadTooLarge(SlotboxError): pass
+class PathOutsideWorkspace(SlotboxError): pass
+class SandboxLost(SlotboxError): pass
+
+
+_BY_CODE = {
+    "bad_request": BadRequest,
+    "unauthorized": Unauthorized,
+    "not_found": NotFound,
+    "unknown_profile": UnknownProfile,
+    "slot_not_leased": SlotNotLeased,
+    "acquire_timeout": AcquireTimeout,
+    "payload_too_large": PayloadTooLarge,
+    "path_outside_workspace": PathOutsideWorkspace,
+    "sandbox_lost": SandboxLost,
+}
+
+
+def error_for(status, code, message):
+    return _BY_CODE.get(code, SlotboxError)(status, code, message)

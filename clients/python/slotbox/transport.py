@@ -1,0 +1,113 @@
+"""HTTP/1.1 keep-alive connections to slotboxd over a unix socket or TCP."""
+import http.client
+import json
+import socket
+import threading
+import urllib.parse
+
+from .errors import SlotboxError, error_for
+
+DEFAULT_SOCKET = "/run/slotbox/slotbox.sock"
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self._path)
+        self.sock = s
+
+
+class Transport:
+    """A small pool of keep-alive connections, safe to share between threads.
+
+    endpoint: "unix:///path/to.sock", a bare socket path, or "http://host:port"
+    (then token is required: it is sent as a bearer token).
+    """
+
+    def __init__(self, endpoint=None, token=None, timeout=300.0, max_idle=32):
+        endpoint = endpoint or DEFAULT_SOCKET
+        if endpoint.startswith("unix://"):
+            endpoint = endpoint[len("unix://"):]
+        self.endpoint = endpoint
+        self.token = token
+        self.timeout = timeout
+        self._idle = []
+        self._max_idle = max_idle
+        self._lock = threading.Lock()
+        if endpoint.startswith(("http://", "https://")):
+            u = urllib.parse.urlsplit(endpoint)
+            self._tcp = (u.hostname, u.port or 80)
+        else:
+            self._tcp = None
+
+    def _new(self):
+        if self._tcp:
+            return http.client.HTTPConnection(*self._tcp, timeout=self.timeout)
+        return _UnixHTTPConnection(self.endpoint, self.timeout)
+
+    def _get(self):
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(), True
+        return self._new(), False
+
+    def _put(self, conn):
+        with self._lock:
+            if len(self._idle) < self._max_idle:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def request(self, method, path, body=None, raw=False, headers=None, expect_json=True):
+        """Send one request; returns (status, parsed JSON or bytes).
+        Raises the typed SlotboxError subclass for error answers."""
+        if body is not None and not raw:
+            body = json.dumps(body).encode()
+        hdrs = {}
+        if body is not None:
+            hdrs["Content-Type"] = "application/octet-stream" if raw else "application/json"
+        if self.token:
+            hdrs["Authorization"] = f"Bearer {self.token}"
+        hdrs.update(headers or {})
+        conn, reused = self._get()
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            data = resp.read()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            conn.close()
+            if not reused:
+                raise
+            # A kept-alive connection the server had closed: retry once on
+            # a fresh one (the request never reached the server).
+            conn = self._new()
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            data = resp.read()
+        except BaseException:
+            conn.close()
+            raise
+        if resp.getheader("Connection", "").lower() == "close":
+            conn.close()
+        else:
+            self._put(conn)
+        if resp.status >= 400:
+            try:
+                err = json.loads(data)["error"]
+                raise error_for(resp.status, err.get("code", "internal"), err.get("message", ""))
+            except (ValueError, KeyError, TypeError):
+                raise SlotboxError(resp.status, "internal", data[:200].decode(errors="replace"))
+        if not expect_json:
+            return resp.status, data
+        return resp.status, (json.loads(data) if data else None)
+
+    def close(self):
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for c in idle:
+            c.close()
