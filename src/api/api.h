@@ -32,11 +32,13 @@ void api_file_errno(int e, int *status, const char **code);
  * failure returns -1 with msg and answers nothing. */
 int api_read_start(struct sbx_slot *slot, struct http_request *req,
 		   const char *path, bool base64, bool sha, size_t max_bytes,
-		   void (*tool_done)(void *, json_t *, const char *, const char *),
+		   void (*tool_done)(void *, json_t *, const char *,
+				     const char *),
 		   void *tool_ud, char *msg, size_t msglen);
 int api_write_start(struct sbx_slot *slot, struct http_request *req,
 		    const char *path, const void *data, size_t len,
-		    void (*tool_done)(void *, json_t *, const char *, const char *),
+		    void (*tool_done)(void *, json_t *, const char *,
+				      const char *),
 		    void *tool_ud, int *status, char *msg, size_t msglen);
 
 /* json_out.c */

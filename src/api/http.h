@@ -27,24 +27,24 @@ struct http_request {
 	const char *method; /* "GET", "POST", ... */
 	const char *path;   /* percent-decoded path, without the query */
 	const char *query;  /* raw query string after '?', "" when none */
-	const char *body;   /* NUL-terminated after body_len bytes; "" if none */
+	const char *body; /* NUL-terminated after body_len bytes; "" if none */
 	size_t body_len;
 	const char *content_type; /* NULL when absent */
-	uint64_t id;              /* unique per server, for logs */
-	bool via_tcp;             /* arrived on a TCP listener */
-	void *user;               /* free for the handler's use */
+	uint64_t id;		  /* unique per server, for logs */
+	bool via_tcp;		  /* arrived on a TCP listener */
+	void *user;		  /* free for the handler's use */
 };
 
 typedef void (*http_handler_fn)(struct http_request *req, void *ud);
 typedef void (*http_abort_fn)(struct http_request *req, void *ud);
 
 struct http_server_opts {
-	size_t max_body_bytes;   /* larger bodies get 413 without being read */
+	size_t max_body_bytes;	 /* larger bodies get 413 without being read */
 	size_t max_header_bytes; /* request line + headers; 431 past it */
 	double header_timeout_s; /* a request's headers must arrive within */
-	double idle_timeout_s;   /* keep-alive connection idle limit */
-	size_t max_connections;  /* accepted at once; more are closed at once */
-	const char *token;       /* bearer token required on TCP; copied */
+	double idle_timeout_s;	 /* keep-alive connection idle limit */
+	size_t max_connections;	 /* accepted at once; more are closed at once */
+	const char *token;	 /* bearer token required on TCP; copied */
 };
 
 /* Fill opts with sane defaults: 64 MiB body, 64 KiB headers, 10 s header
@@ -57,20 +57,19 @@ int http_server_new(uv_loop_t *loop, const struct http_server_opts *opts,
 
 /* Listen on a unix socket at path (an existing socket file is replaced)
  * with the given mode (e.g. 0660). */
-int http_server_listen_unix(struct http_server *srv, const char *path,
-			    int mode, struct sb_err *err);
+int http_server_listen_unix(struct http_server *srv, const char *path, int mode,
+			    struct sb_err *err);
 
 /* Listen on TCP host:port; port 0 picks one (see http_server_tcp_port).
  * Refused unless opts.token was set: TCP always needs the token. */
-int http_server_listen_tcp(struct http_server *srv, const char *host,
-			   int port, struct sb_err *err);
+int http_server_listen_tcp(struct http_server *srv, const char *host, int port,
+			   struct sb_err *err);
 int http_server_tcp_port(const struct http_server *srv);
 
 /* Stop listening, close every connection, free the server once all handles
  * are closed, then call done (may be NULL). Requests still held by the
  * handler stay valid until answered. */
-void http_server_close(struct http_server *srv, void (*done)(void *),
-		       void *ud);
+void http_server_close(struct http_server *srv, void (*done)(void *), void *ud);
 
 /* Answer with a whole body (copied). Exactly one of the http_respond*
  * families per request. */
@@ -79,9 +78,9 @@ void http_respond(struct http_request *req, int status,
 /* Answer with a JSON document (reference stolen), Content-Type JSON. */
 void http_respond_json(struct http_request *req, int status, json_t *doc);
 /* Answer {"error": {"code": code, "message": ...}} with the status. */
-void http_respond_error(struct http_request *req, int status,
-			const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+void http_respond_error(struct http_request *req, int status, const char *code,
+			const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Streaming answer (chunked transfer encoding): begin, any number of writes,
  * end. write copies the data; when more than `high water` bytes (1 MiB) are

@@ -178,7 +178,8 @@ static void read_end(void *ud, int ok, const char *why)
 		snprintf(msg, sizeof msg, "%s", why);
 	} else if (c->err) {
 		api_file_errno(c->err, &status, &code);
-		snprintf(msg, sizeof msg, "%s: %s", c->path, errno_text(c->err));
+		snprintf(msg, sizeof msg, "%s: %s", c->path,
+			 errno_text(c->err));
 	} else if (c->seen != c->file_size) {
 		status = 409;
 		code = "conflict";
@@ -209,8 +210,9 @@ static const struct file_op_cbs read_cbs = {read_header, read_data, read_end};
 static int copy_path(char *dst, const char *src, char *msg, size_t msglen)
 {
 	if (!src || !*src || strlen(src) >= SB_FILE_PATH_MAX) {
-		snprintf(msg, msglen, "path must be a non-empty string of at "
-				      "most %d bytes",
+		snprintf(msg, msglen,
+			 "path must be a non-empty string of at "
+			 "most %d bytes",
 			 SB_FILE_PATH_MAX - 1);
 		return -1;
 	}
@@ -221,7 +223,8 @@ static int copy_path(char *dst, const char *src, char *msg, size_t msglen)
 /* Start a read; on failure answers (HTTP) or returns -1 with msg. */
 int api_read_start(struct sbx_slot *slot, struct http_request *req,
 		   const char *path, bool base64, bool sha, size_t max_bytes,
-		   void (*tool_done)(void *, json_t *, const char *, const char *),
+		   void (*tool_done)(void *, json_t *, const char *,
+				     const char *),
 		   void *tool_ud, char *msg, size_t msglen)
 {
 	struct read_ctx *c = calloc(1, sizeof *c);
@@ -302,7 +305,8 @@ static void write_end(void *ud, int ok, const char *why)
 		snprintf(msg, sizeof msg, "%s", why);
 	} else if (c->err) {
 		api_file_errno(c->err, &status, &code);
-		snprintf(msg, sizeof msg, "%s: %s", c->path, errno_text(c->err));
+		snprintf(msg, sizeof msg, "%s: %s", c->path,
+			 errno_text(c->err));
 	} else {
 		result = json_pack("{s:s, s:I, s:s}", "path", c->path, "bytes",
 				   (json_int_t)c->bytes, "sha256", c->sha);
@@ -332,7 +336,8 @@ static void sha256_hex(const void *data, size_t len, char out[65])
 
 int api_write_start(struct sbx_slot *slot, struct http_request *req,
 		    const char *path, const void *data, size_t len,
-		    void (*tool_done)(void *, json_t *, const char *, const char *),
+		    void (*tool_done)(void *, json_t *, const char *,
+				      const char *),
 		    void *tool_ud, int *status, char *msg, size_t msglen)
 {
 	const struct sb_profile *p = slot->sb->profile;
@@ -440,9 +445,10 @@ static void list_end(void *ud, int ok, const char *why)
 				break;
 			}
 			json_array_append_new(
-			    entries, sb_json_string_lossy(c->buf + i,
-							  (size_t)(nul - (c->buf + i)),
-							  NULL));
+				entries,
+				sb_json_string_lossy(
+					c->buf + i,
+					(size_t)(nul - (c->buf + i)), NULL));
 			n++;
 			i = (size_t)(nul - c->buf) + 1;
 		}
@@ -534,8 +540,8 @@ static const struct file_op_cbs archive_cbs = {archive_header, archive_data,
 
 /* ---- HTTP handlers ---- */
 
-static int query_u64(struct http_request *req, const char *name,
-		     uint64_t dflt, uint64_t max, uint64_t *out)
+static int query_u64(struct http_request *req, const char *name, uint64_t dflt,
+		     uint64_t max, uint64_t *out)
 {
 	char v[32];
 	int r = http_query_get(req->query, name, v, sizeof v);
@@ -671,7 +677,7 @@ void api_file_archive(struct http_request *req, struct sbx_slot *slot)
 	struct sb_file_req fr = {.magic = SB_FILE_MAGIC, .op = SB_FILE_ARCHIVE};
 	if (query_path(req, ".", path) < 0 ||
 	    query_u64(req, "max_bytes", UINT64_MAX / 2, UINT64_MAX / 2, &max) <
-		0)
+		    0)
 		return;
 	int r = http_query_get(req->query, "format", fmt, sizeof fmt);
 	if (r == 0)

@@ -209,7 +209,7 @@ static void file_tool_done(void *ud, json_t *res, const char *code,
 	} else if (res) {
 		snprintf(note, sizeof note, "wrote %lld bytes",
 			 (long long)json_integer_value(
-			     json_object_get(res, "bytes")));
+				 json_object_get(res, "bytes")));
 		r.out = note;
 		r.out_len = strlen(note);
 	} else {
@@ -218,8 +218,8 @@ static void file_tool_done(void *ud, json_t *res, const char *code,
 		r.err = why;
 		r.err_len = strlen(why);
 		r.error_code = code;
-		r.error_class =
-		    strcmp(code, "sandbox_lost") == 0 ? EXEC_INFRA : EXEC_TASK;
+		r.error_class = strcmp(code, "sandbox_lost") == 0 ? EXEC_INFRA
+								  : EXEC_TASK;
 	}
 	json_t *out = json_exec_result(&r, c->slot_id, c->execution_id);
 	if (res && content)
@@ -230,8 +230,8 @@ static void file_tool_done(void *ud, json_t *res, const char *code,
 	deliver(c, out);
 }
 
-static int start_file_tool(struct exec_ctx *c, const char *tool,
-			   json_t *args, char *msg, size_t msglen)
+static int start_file_tool(struct exec_ctx *c, const char *tool, json_t *args,
+			   char *msg, size_t msglen)
 {
 	const struct sb_profile *p = c->slot->sb->profile;
 	json_t *path = json_object_get(args, "path");
@@ -242,8 +242,10 @@ static int start_file_tool(struct exec_ctx *c, const char *tool,
 	json_object_foreach(args, key, val)
 	{
 		if (strcmp(key, "path") &&
-		    (is_read ? strcmp(key, "encoding") && strcmp(key, "max_bytes")
-			     : strcmp(key, "content") && strcmp(key, "encoding"))) {
+		    (is_read ? strcmp(key, "encoding") &&
+				       strcmp(key, "max_bytes")
+			     : strcmp(key, "content") &&
+				       strcmp(key, "encoding"))) {
 			snprintf(msg, msglen, "unknown %s argument \"%.64s\"",
 				 tool, key);
 			return -1;
@@ -264,9 +266,11 @@ static int start_file_tool(struct exec_ctx *c, const char *tool,
 	if (is_read) {
 		json_t *mb = json_object_get(args, "max_bytes");
 		json_int_t max = p->max_file_bytes;
-		if (mb && (!json_is_integer(mb) || json_integer_value(mb) < 0)) {
+		if (mb &&
+		    (!json_is_integer(mb) || json_integer_value(mb) < 0)) {
 			snprintf(msg, msglen,
-				 "args.max_bytes must be a non-negative integer");
+				 "args.max_bytes must be a non-negative "
+				 "integer");
 			return -1;
 		}
 		if (mb && json_integer_value(mb) < max)
@@ -289,7 +293,8 @@ static int start_file_tool(struct exec_ctx *c, const char *tool,
 		long n = decoded ? b64_decode(data, len, decoded) : -1;
 		if (n < 0) {
 			free(decoded);
-			snprintf(msg, msglen, "args.content is not valid base64");
+			snprintf(msg, msglen,
+				 "args.content is not valid base64");
 			return -1;
 		}
 		data = decoded;

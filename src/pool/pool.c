@@ -146,7 +146,9 @@ static void on_slot_broken(struct sbx_slot *slot, const char *why)
 	if (slot->state == SLOT_RELEASING)
 		return; /* the old leader's channel closing: expected */
 	slot->state = SLOT_ERROR;
-	sb_log(SB_LOG_WARN, "slot_lost", "slot", slot->id, "why", why, NULL);
+	if (!sb->retiring)
+		sb_log(SB_LOG_WARN, "slot_lost", "slot", slot->id, "why", why,
+		       NULL);
 	if (!slot->leased) {
 		/* Nobody holds it: kill the sandbox rather than loop on a
 		 * slot that cannot start; the pool replaces it. */
@@ -185,7 +187,9 @@ static void on_sandbox_gone(struct sandbox *sb, const char *why)
 		sb_log(SB_LOG_WARN, "sandbox_lost", "profile", p->profile->name,
 		       "sandbox", sb->id, "why", why, NULL);
 	}
-	if (!has_leases(sb))
+	/* A dead sandbox with leases stays so its holders learn
+	 * sandbox_lost; at shutdown nobody is left to ask. */
+	if (!has_leases(sb) || p->owner->stopping)
 		unlink_sandbox(p, sb);
 	if (p->owner->stopping) {
 		bool any = false;

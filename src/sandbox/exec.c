@@ -61,7 +61,10 @@ const char *exec_error_class_name(enum exec_error_class c)
 
 static void call_handle_closed(uv_handle_t *h)
 {
-	struct exec_call *c = h->data;
+	/* The timer's data is the call; a pipe's is its stream. */
+	struct exec_call *c = h->type == UV_TIMER
+				      ? h->data
+				      : ((struct exec_stream *)h->data)->call;
 	if (--c->open_handles == 0) {
 		free(c->out.buf);
 		free(c->err.buf);
@@ -246,7 +249,7 @@ void exec_fail_all(struct sbx_slot *slot, const char *code, const char *why)
 }
 
 int sb_sealed_memfd(const char *name, const void *data, size_t len,
-			struct sb_err *err)
+		    struct sb_err *err)
 {
 	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
@@ -351,7 +354,7 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 		return -1;
 	if (spec->stdin_data) {
 		send[1] = sb_sealed_memfd("slotbox-stdin", spec->stdin_data,
-				       spec->stdin_len, err);
+					  spec->stdin_len, err);
 		if (send[1] < 0)
 			goto fail;
 	}

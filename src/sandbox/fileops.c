@@ -36,8 +36,8 @@ static int write_all(int fd, const void *buf, size_t len)
 
 static int reply(int out, int err, uint64_t size)
 {
-	struct sb_file_reply r = {.magic = SB_FILE_MAGIC, .err = err,
-				  .size = size};
+	struct sb_file_reply r = {
+		.magic = SB_FILE_MAGIC, .err = err, .size = size};
 	return write_all(out, &r, sizeof r);
 }
 
@@ -45,9 +45,9 @@ int fileops_open(const char *workspace, const char *path, int flags,
 		 unsigned mode)
 {
 	struct open_how how = {
-	    .flags = (uint64_t)(flags | O_CLOEXEC),
-	    .mode = (flags & O_CREAT) ? mode : 0,
-	    .resolve = RESOLVE_NO_MAGICLINKS,
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.mode = (flags & O_CREAT) ? mode : 0,
+		.resolve = RESOLVE_NO_MAGICLINKS,
 	};
 	const char *base_path = workspace;
 	const char *rel = path;
@@ -62,7 +62,8 @@ int fileops_open(const char *workspace, const char *path, int flags,
 	}
 	if (!*rel)
 		rel = ".";
-	_cleanup_fd_ int base = open(base_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_fd_ int base =
+		open(base_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (base < 0)
 		return -1;
 	return (int)syscall(SYS_openat2, base, rel, &how, sizeof how);
@@ -71,8 +72,8 @@ int fileops_open(const char *workspace, const char *path, int flags,
 static int op_read(const struct sb_file_req *req, const char *ws, int out)
 {
 	struct stat st;
-	_cleanup_fd_ int fd =
-	    fileops_open(ws, req->path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
+	_cleanup_fd_ int fd = fileops_open(ws, req->path,
+					   O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
 	if (fd < 0)
 		return reply(out, errno, 0);
 	if (fstat(fd, &st) < 0)
@@ -151,7 +152,7 @@ static int open_parent(const char *ws, const char *dir)
 			snprintf(parent, sizeof parent, "%.*s",
 				 (int)(slash - prefix), prefix);
 		_cleanup_fd_ int pfd =
-		    fileops_open(ws, parent, O_PATH | O_DIRECTORY, 0);
+			fileops_open(ws, parent, O_PATH | O_DIRECTORY, 0);
 		if (pfd < 0)
 			return -1;
 		if (strcmp(comp, "..") != 0 && strcmp(comp, ".") != 0 &&
@@ -178,10 +179,9 @@ static int op_write(const struct sb_file_req *req, const char *ws, int in,
 	/* Write aside, then rename: a reader never sees half a file, and a
 	 * symlink at the target is replaced, never followed. */
 	snprintf(tmp, sizeof tmp, ".slotbox-write-%d", (int)getpid());
-	_cleanup_fd_ int fd = openat(dfd, tmp,
-				     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-					 O_NOFOLLOW,
-				     0644);
+	_cleanup_fd_ int fd = openat(
+		dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		0644);
 	if (fd < 0)
 		return reply(out, errno, 0);
 	off_t off = 0;
@@ -221,7 +221,8 @@ static int cmp_names(const void *a, const void *b)
 /* Names of dir's entries, sorted so listings are stable. */
 static char **read_names(int dfd, size_t *n)
 {
-	_cleanup_fd_ int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_fd_ int fd =
+		openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char **names = NULL;
 	size_t cap = 0;
 	*n = 0;
@@ -281,8 +282,8 @@ static int archive_add(struct walk *w, int dfd, const char *name,
 	if (archive_write_header(w->ar, e) != ARCHIVE_OK)
 		rc = -1;
 	if (rc == 0 && S_ISREG(st->st_mode)) {
-		_cleanup_fd_ int fd = openat(dfd, name,
-					     O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		_cleanup_fd_ int fd =
+			openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		char buf[65536];
 		ssize_t n;
 		while (fd >= 0 && (n = read(fd, buf, sizeof buf)) > 0)
@@ -314,18 +315,23 @@ static int walk_dir(struct walk *w, int dfd, const char *prefix, int depth)
 			    S_ISLNK(st.st_mode))
 				rc = archive_add(w, dfd, names[i], rel, &st);
 		} else if (!w->recursive || !is_dir) {
-			if (w->emitted++ >= w->max_entries) {
-				rc = 1; /* one past the limit: truncated */
+			/* Emit one entry past the limit so the daemon can
+			 * tell "exactly max" from "truncated", then stop. */
+			if (write_all(w->out, rel, strlen(rel) + 1) < 0) {
+				rc = -1;
 				break;
 			}
-			if (write_all(w->out, rel, strlen(rel) + 1) < 0)
-				rc = -1;
+			if (++w->emitted > w->max_entries) {
+				rc = 1;
+				break;
+			}
 		}
 		if (rc == 0 && is_dir && (w->recursive || w->ar) &&
 		    depth < WALK_MAX_DEPTH) {
-			_cleanup_fd_ int sub = openat(
-			    dfd, names[i],
-			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			_cleanup_fd_ int sub =
+				openat(dfd, names[i],
+				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					       O_CLOEXEC);
 			if (sub >= 0)
 				rc = walk_dir(w, sub, rel, depth + 1);
 		}
@@ -386,16 +392,26 @@ static int op_archive(const struct sb_file_req *req, const char *ws, int out)
 	return rc < 0 ? -1 : 0;
 }
 
-int fileops_run(const struct sb_file_req *req, const char *workspace,
-		int in_fd, int out_fd)
+int fileops_run(const struct sb_file_req *req, const char *workspace, int in_fd,
+		int out_fd)
 {
 	int r;
 	switch (req->op) {
-	case SB_FILE_READ: r = op_read(req, workspace, out_fd); break;
-	case SB_FILE_WRITE: r = op_write(req, workspace, in_fd, out_fd); break;
-	case SB_FILE_LIST: r = op_list(req, workspace, out_fd); break;
-	case SB_FILE_ARCHIVE: r = op_archive(req, workspace, out_fd); break;
-	default: r = reply(out_fd, EINVAL, 0); break;
+	case SB_FILE_READ:
+		r = op_read(req, workspace, out_fd);
+		break;
+	case SB_FILE_WRITE:
+		r = op_write(req, workspace, in_fd, out_fd);
+		break;
+	case SB_FILE_LIST:
+		r = op_list(req, workspace, out_fd);
+		break;
+	case SB_FILE_ARCHIVE:
+		r = op_archive(req, workspace, out_fd);
+		break;
+	default:
+		r = reply(out_fd, EINVAL, 0);
+		break;
 	}
 	return r < 0 ? 1 : 0;
 }

@@ -12,8 +12,8 @@
 
 /* Perform req; in_fd holds the data to write (SB_FILE_WRITE), out_fd gets
  * the reply header and the data. Returns the process exit code. */
-int fileops_run(const struct sb_file_req *req, const char *workspace,
-		int in_fd, int out_fd);
+int fileops_run(const struct sb_file_req *req, const char *workspace, int in_fd,
+		int out_fd);
 
 /* Open path (resolved as described above) with flags; -1/errno. EXDEV
  * and ELOOP mean the path tried to leave its root. */

@@ -91,8 +91,8 @@ static void timer_cb(uv_timer_t *t)
 
 int file_op_start(struct sbx_slot *slot, const struct sb_file_req *req,
 		  const void *in_data, size_t in_len, double timeout_s,
-		  const struct file_op_cbs *cbs, void *ud,
-		  struct file_op **out, struct sb_err *err)
+		  const struct file_op_cbs *cbs, void *ud, struct file_op **out,
+		  struct sb_err *err)
 {
 	int fds[3] = {-1, -1, -1};
 	int pipefd[2] = {-1, -1};
@@ -146,8 +146,8 @@ int file_op_start(struct sbx_slot *slot, const struct sb_file_req *req,
 		if (fds[i] >= 0)
 			close(fds[i]);
 	uv_read_start((uv_stream_t *)&op->pipe, alloc_cb, read_cb);
-	uv_timer_start(&op->timer, timer_cb,
-		       (uint64_t)(timeout_s * 1000.0) + 1, 0);
+	uv_timer_start(&op->timer, timer_cb, (uint64_t)(timeout_s * 1000.0) + 1,
+		       0);
 	*out = op;
 	return 0;
 fail_op:

@@ -31,8 +31,8 @@ struct file_op_cbs {
 /* Start req on slot with in_data (SB_FILE_WRITE) in a sealed memfd. */
 int file_op_start(struct sbx_slot *slot, const struct sb_file_req *req,
 		  const void *in_data, size_t in_len, double timeout_s,
-		  const struct file_op_cbs *cbs, void *ud,
-		  struct file_op **out, struct sb_err *err);
+		  const struct file_op_cbs *cbs, void *ud, struct file_op **out,
+		  struct sb_err *err);
 
 /* Back-pressure: stop/restart reading the child's pipe. */
 void file_op_pause(struct file_op *op);

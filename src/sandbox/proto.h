@@ -49,9 +49,9 @@ enum sb_archive_format {
 struct sb_file_req {
 	uint32_t magic;
 	uint32_t op;
-	uint64_t max_entries; /* list */
-	uint32_t recursive;   /* list */
-	uint32_t format;      /* archive: enum sb_archive_format */
+	uint64_t max_entries;	     /* list */
+	uint32_t recursive;	     /* list */
+	uint32_t format;	     /* archive: enum sb_archive_format */
 	char path[SB_FILE_PATH_MAX]; /* NUL-terminated */
 };
 

@@ -102,20 +102,23 @@ profiles:
     b = acquire(c)
     assert a["sandbox_id"] == b["sandbox_id"], "both slots must share one sandbox"
     sa, sb = a["slot_id"], b["slot_id"]
-    r = bash(c, sa, "echo secret-a > /workspace/a.txt; sleep 300 & echo $!; "
-                    "cat /proc/self/status | grep -m1 NSpid")
+    secret = "secret-" + os.urandom(8).hex()
+    r = bash(c, sa, f"echo {secret} > /workspace/a-{secret}.txt; echo {secret} > /tmp/t.txt; "
+                    "echo x > /dev/shm/s; sleep 300 > /dev/null 2>&1 &")
     assert r["success"], r
-    # slot B sees its own (empty) workspace, not A's file
-    r = bash(c, sb, "ls -A /workspace; cat /workspace/a.txt")
+    # slot B sees its own (empty) workspace, /tmp and /dev/shm, not A's
+    r = bash(c, sb, "ls -A /workspace /tmp /dev/shm; cat /tmp/t.txt")
     assert r["success"] is False
-    assert "secret-a" not in r["output"]
+    assert secret not in r["output"] and "s\n" not in r["metadata"]["stdout"]
     # B cannot find A's file anywhere it can reach
-    r = bash(c, sb, "grep -rs secret-a / --exclude-dir=proc --exclude-dir=sys 2>/dev/null | head -1; true")
-    assert "secret-a" not in r["metadata"]["stdout"]
+    r = bash(c, sb, f"find / -xdev -name 'a-{secret}.txt' 2>/dev/null; "
+                    f"grep -rsl {secret} /workspace /tmp /var/tmp /dev/shm /run 2>/dev/null; true")
+    assert secret not in r["metadata"]["stdout"]
     # B sees none of A's processes and cannot signal them
     r = bash(c, sb, "ps -eo pid,args --no-headers")
+    assert "sleep 300" in bash(c, sa, "ps -eo args")["metadata"]["stdout"]
     assert "sleep 300" not in r["metadata"]["stdout"]
-    r = bash(c, sb, "pkill -f 'sleep 300'; echo rc=$?")
+    r = bash(c, sb, "pkill -x sleep; echo rc=$?")
     assert "rc=1" in r["metadata"]["stdout"]
     r = bash(c, sa, "ps -eo args --no-headers | grep -c '^sleep 300'")
     assert r["metadata"]["stdout"].strip() == "1", "A's process must survive B's attempt"
