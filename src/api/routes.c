@@ -204,7 +204,7 @@ static void post_slots(struct api *a, struct http_request *req)
 			     &ctx->waiter);
 	if (r == 1) {
 		free(ctx);
-		sb_log(SB_LOG_DEBUG, "acquire", "slot", slot->id, NULL);
+		sb_log(SB_LOG_DEBUG, "acquire", "slot", slot->id, SB_LOG_END);
 		http_respond_json(req, 201, json_slot(slot));
 	} else if (r == 0) {
 		http_request_on_abort(req, acquire_abort, ctx);

@@ -138,8 +138,7 @@ static int prepare_bash(struct exec_ctx *c, json_t *args, char *msg,
 		return -1;
 	}
 	c->command = strdup(json_string_value(cmd));
-	const char *dir =
-		cwd && json_is_string(cwd) ? json_string_value(cwd) : "";
+	const char *dir = json_is_string(cwd) ? json_string_value(cwd) : "";
 	if (!*dir)
 		c->cwd = strdup(p->workspace_dir);
 	else if (dir[0] == '/')
@@ -164,7 +163,7 @@ static int prepare_bash(struct exec_ctx *c, json_t *args, char *msg,
 	for (size_t i = 0; i < p->n_env_vars; i++)
 		if (env_push(c, p->env_vars[i].key, p->env_vars[i].value) < 0)
 			goto oom;
-	if (env && json_is_object(env)) {
+	if (json_is_object(env)) {
 		json_object_foreach(env, key, val)
 		{
 			if (!env_name_ok(key) || !json_is_string(val) ||
@@ -182,8 +181,8 @@ static int prepare_bash(struct exec_ctx *c, json_t *args, char *msg,
 	}
 	if (!c->envp && env_push(c, "PATH", "/usr/bin:/bin") < 0)
 		goto oom;
-	*stdin_data = in && json_is_string(in) ? json_string_value(in) : NULL;
-	*stdin_len = in && json_is_string(in) ? json_string_length(in) : 0;
+	*stdin_data = json_is_string(in) ? json_string_value(in) : NULL;
+	*stdin_len = json_is_string(in) ? json_string_length(in) : 0;
 	return 0;
 oom:
 	snprintf(msg, msglen, "out of memory");

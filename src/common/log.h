@@ -10,8 +10,12 @@ enum sb_log_format { SB_LOG_TEXT, SB_LOG_JSON };
 
 void sb_log_setup(enum sb_log_format fmt, enum sb_log_level min);
 
-/* sb_log(level, "event", "k1", "v1", "k2", "v2", NULL): values are strings
- * (NULL values are skipped). */
+/* Ends sb_log's key/value list (a typed null pointer, as variadic
+ * functions need). */
+#define SB_LOG_END ((const char *)0)
+
+/* sb_log(level, "event", "k1", "v1", "k2", "v2", SB_LOG_END): values are
+ * strings (NULL values are skipped). */
 void sb_log(enum sb_log_level level, const char *event, ...)
 	__attribute__((sentinel));
 

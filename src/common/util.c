@@ -104,7 +104,9 @@ json_t *sb_json_string_lossy(const char *s, size_t len, bool *lossy)
 	while (i < len) {
 		size_t k = utf8_seq_len(u + i, len - i);
 		if (!k) {
-			memcpy(out + o, "\xef\xbf\xbd", 3);
+			/* U+FFFD; out is a byte buffer, not a C string */
+			memcpy(out + o, "\xef\xbf\xbd", 3); // NOLINT
+
 			o += 3;
 			i++;
 		} else {

@@ -37,7 +37,8 @@ struct daemon {
 
 static int die(const char *what, const char *why)
 {
-	sb_log(SB_LOG_ERROR, "startup_failed", "what", what, "why", why, NULL);
+	sb_log(SB_LOG_ERROR, "startup_failed", "what", what, "why", why,
+	       SB_LOG_END);
 	fprintf(stderr, "slotboxd: %s: %s\n", what, why);
 	return 1;
 }
@@ -107,7 +108,7 @@ static void sweep_leftovers(struct daemon *d)
 	snprintf(dir, sizeof dir, "%s/sandboxes", d->opts->state_dir);
 	if (sb_rm_rf(dir) < 0 && errno != ENOENT)
 		sb_log(SB_LOG_WARN, "sweep_failed", "path", dir, "why",
-		       strerror(errno), NULL);
+		       strerror(errno), SB_LOG_END);
 }
 
 static void http_closed(void *ud)
@@ -120,7 +121,7 @@ static void http_closed(void *ud)
 	uv_signal_stop(&d->sigint);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
-	sb_log(SB_LOG_INFO, "stopped", NULL);
+	sb_log(SB_LOG_INFO, "stopped", SB_LOG_END);
 }
 
 static void pools_stopped(void *ud)
@@ -136,7 +137,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (d->stopping)
 		return;
 	d->stopping = true;
-	sb_log(SB_LOG_INFO, "stopping", "signal", strsignal(signum), NULL);
+	sb_log(SB_LOG_INFO, "stopping", "signal", strsignal(signum),
+	       SB_LOG_END);
 	pools_shutdown(&d->pools, pools_stopped, d);
 }
 
@@ -165,7 +167,7 @@ static int listen_tcp(struct daemon *d)
 		return die("--listen", err.msg);
 	char p[16];
 	snprintf(p, sizeof p, "%d", http_server_tcp_port(d->http));
-	sb_log(SB_LOG_INFO, "listening", "tcp", host, "port", p, NULL);
+	sb_log(SB_LOG_INFO, "listening", "tcp", host, "port", p, SB_LOG_END);
 	return 0;
 }
 
@@ -214,10 +216,10 @@ static int setup(struct daemon *d)
 	if (env->cg.mode == CG_NONE)
 		sb_log(SB_LOG_WARN, "cgroups", "mode", "none", "why", why,
 		       "effect", "timeouts kill the call's process group only",
-		       NULL);
+		       SB_LOG_END);
 	else
 		sb_log(SB_LOG_INFO, "cgroups", "mode", d->api.cgroup_mode,
-		       "path", why, NULL);
+		       "path", why, SB_LOG_END);
 
 	struct http_server_opts hopts;
 	http_server_opts_default(&hopts);
@@ -262,7 +264,7 @@ int daemon_run(const struct daemon_opts *opts)
 	sb_log(SB_LOG_INFO, "ready", "socket", opts->socket_path, "version",
 	       SLOTBOX_VERSION, "profiles_from",
 	       opts->config_path ? opts->config_path : "built-in+environment",
-	       NULL);
+	       SB_LOG_END);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	sb_config_free(&d.cfg);
 	return d.exit_code;

@@ -42,14 +42,14 @@ static void start_sandbox(struct pool *p)
 	if (number < 0) {
 		sb_log(SB_LOG_ERROR, "sandbox_start_failed", "profile",
 		       p->profile->name, "why", "no free sandbox numbers",
-		       NULL);
+		       SB_LOG_END);
 		return;
 	}
 	if (sandbox_start(ps->env, p->profile, p, number, &sb, &err) < 0) {
 		ps->numbers[number] = 0;
 		start_failed(p);
 		sb_log(SB_LOG_ERROR, "sandbox_start_failed", "profile",
-		       p->profile->name, "why", err.msg, NULL);
+		       p->profile->name, "why", err.msg, SB_LOG_END);
 		return;
 	}
 	/* Append: older sandboxes come first in acquire order. */
@@ -61,7 +61,7 @@ static void start_sandbox(struct pool *p)
 	p->n_starting++;
 	p->created++;
 	sb_log(SB_LOG_INFO, "sandbox_starting", "profile", p->profile->name,
-	       "sandbox", sb->id, NULL);
+	       "sandbox", sb->id, SB_LOG_END);
 }
 
 /* Slots that will be free soon without starting anything new. */
@@ -148,7 +148,7 @@ static void on_slot_broken(struct sbx_slot *slot, const char *why)
 	slot->state = SLOT_ERROR;
 	if (!sb->retiring)
 		sb_log(SB_LOG_WARN, "slot_lost", "slot", slot->id, "why", why,
-		       NULL);
+		       SB_LOG_END);
 	if (!slot->leased) {
 		/* Nobody holds it: kill the sandbox rather than loop on a
 		 * slot that cannot start; the pool replaces it. */
@@ -162,7 +162,7 @@ static void on_sandbox_up(struct sandbox *sb)
 	struct pool *p = sb->owner;
 	p->n_starting--;
 	sb_log(SB_LOG_INFO, "sandbox_up", "profile", p->profile->name,
-	       "sandbox", sb->id, NULL);
+	       "sandbox", sb->id, SB_LOG_END);
 }
 
 static void on_sandbox_gone(struct sandbox *sb, const char *why)
@@ -185,7 +185,7 @@ static void on_sandbox_gone(struct sandbox *sb, const char *why)
 	} else {
 		p->lost++;
 		sb_log(SB_LOG_WARN, "sandbox_lost", "profile", p->profile->name,
-		       "sandbox", sb->id, "why", why, NULL);
+		       "sandbox", sb->id, "why", why, SB_LOG_END);
 	}
 	/* A dead sandbox with leases stays so its holders learn
 	 * sandbox_lost; at shutdown nobody is left to ask. */
@@ -289,7 +289,7 @@ static void recycle(struct pool *p, double now)
 		if (busy)
 			continue;
 		sb_log(SB_LOG_INFO, "sandbox_recycle", "sandbox", sb->id, "why",
-		       old ? "max_lifetime" : "idle_timeout", NULL);
+		       old ? "max_lifetime" : "idle_timeout", SB_LOG_END);
 		sb->retiring = true;
 		sandbox_kill(sb);
 		live--;

@@ -61,7 +61,7 @@ static int parse_i64(const char *key, const char *v, int64_t lo, int64_t hi,
 static int parse_int(const char *key, const char *v, int lo, int hi, int *out,
 		     struct sb_err *err)
 {
-	int64_t x;
+	int64_t x = 0;
 	if (parse_i64(key, v, lo, hi, &x, err) < 0)
 		return -1;
 	*out = (int)x;

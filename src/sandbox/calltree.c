@@ -47,17 +47,23 @@ static int write_file_at(int dir, const char *file, const char *val)
 static int kill_listed(int dir)
 {
 	_cleanup_fd_ int fd = openat(dir, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	char buf[65536];
+	int n = 0;
 	if (fd < 0)
 		return 0;
-	_cleanup_file_ FILE *f = fdopen(fd, "r");
-	if (!f)
+	ssize_t len = read(fd, buf, sizeof buf - 1);
+	if (len <= 0)
 		return 0;
-	steal_fd(&fd);
-	int n = 0;
-	long pid;
-	while (fscanf(f, "%ld", &pid) == 1) {
+	buf[len] = '\0';
+	/* One pid per line; a group this large is killed over rounds. */
+	for (char *p = buf, *end; *p; p = end) {
+		long pid = strtol(p, &end, 10);
+		if (end == p)
+			break;
 		if (pid > 1 && kill((pid_t)pid, SIGKILL) == 0)
 			n++;
+		while (*end == '\n')
+			end++;
 	}
 	return n;
 }

@@ -309,7 +309,8 @@ static int make_payload(const struct exec_spec *spec, struct sb_err *err)
 	for (uint32_t i = 0; i < h.envc; i++)
 		PUT(spec->envp[i]);
 #undef PUT
-	return sb_sealed_memfd("slotbox-payload", buf, pos, err);
+	/* buf is freed by its cleanup attribute */
+	return sb_sealed_memfd("slotbox-payload", buf, pos, err); // NOLINT
 }
 
 static int make_pipe(int fds[2], struct sb_err *err)
@@ -380,9 +381,7 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	c->open_handles = 1;
 	/* From here on the call owns the read ends, even on failure. */
 	int o = stream_open(c, &c->out, out[0], spec->output_limit);
-	out[0] = -1;
 	int e = stream_open(c, &c->err, errp[0], spec->output_limit);
-	errp[0] = -1;
 	int fds[4] = {send[0], send[1] >= 0 ? send[1] : slot->sb->env->devnull,
 		      send[2], send[3]};
 	struct sb_msg m = {.type = SB_MSG_EXEC,

@@ -148,9 +148,9 @@ static void handle_exec(struct leader *l, const struct sb_msg *m, int fds[4])
 		err = errno;
 	} else {
 		child_errno = 0;
-		pid = vfork();
+		pid = vfork(); // NOLINT: the fast path, see exec_child
 		if (pid == 0)
-			exec_child(l, &p, fds, procs_fd);
+			exec_child(l, &p, fds, procs_fd); // NOLINT
 		if (pid < 0)
 			err = errno;
 	}

@@ -93,7 +93,7 @@ static void chan_cb(uv_poll_t *h, int status, int events)
 			break;
 		case SB_MSG_FAILED:
 			sb_log(SB_LOG_ERROR, "slot_failed", "slot", slot->id,
-			       "why", m.text, NULL);
+			       "why", m.text, SB_LOG_END);
 			slot_channel_lost(slot, m.text);
 			return;
 		case SB_MSG_EXEC_DONE:
@@ -167,7 +167,7 @@ static void ctl_message(struct sandbox *sb, const struct sb_msg *m, int *fds,
 		chan_attach(slot, fd);
 	} else if (m->type == SB_MSG_FAILED) {
 		sb_log(SB_LOG_ERROR, "sandbox_failed", "sandbox", sb->id, "why",
-		       m->text, NULL);
+		       m->text, SB_LOG_END);
 		if (sb->state == SBX_STARTING) {
 			sandbox_kill(sb);
 			sandbox_died(sb, m->text);
@@ -392,7 +392,7 @@ void sandbox_release_slot(struct sbx_slot *slot, bool reset)
 			   .flags = reset ? SB_RELEASE_RESET : 0};
 	if (sb_msg_send(sb->ctl, &m, NULL, 0) < 0) {
 		sb_log(SB_LOG_ERROR, "release_failed", "slot", slot->id, "why",
-		       strerror(errno), NULL);
+		       strerror(errno), SB_LOG_END);
 		sandbox_kill(sb);
 	}
 }
@@ -409,7 +409,7 @@ void sandbox_free(struct sandbox *sb)
 		close(sb->cg_fd);
 	if (cg_sandbox_remove(&sb->env->cg, sb->id) < 0)
 		sb_log(SB_LOG_WARN, "cgroup_remove_failed", "sandbox", sb->id,
-		       "why", strerror(errno), NULL);
+		       "why", strerror(errno), SB_LOG_END);
 	if (rmdir(sb->scratch) < 0 && errno != ENOENT)
 		sb_rm_rf(sb->scratch);
 	sb->freeing = true;
