@@ -10,9 +10,14 @@ import subprocess
 import tempfile
 import time
 
+import sys
+
 import pytest
 
 from sbhttp import UnixClient
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "clients", "python"))
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("SLOTBOX_BUILD", os.path.join(ROOT, "build"))
