@@ -63,13 +63,32 @@ static const char *errno_text(int e)
 	return strerror(e);
 }
 
+/* Who gets a file operation's answer: an HTTP request, or a file tool
+ * running inside an exec call. */
+struct answer_to {
+	struct http_request *req;
+	void (*tool_done)(void *ud, json_t *result, const char *code,
+			  const char *why);
+	void *tool_ud;
+};
+
+static void answer(const struct answer_to *to, json_t *result, int status,
+		   const char *code, const char *msg)
+{
+	if (to->req) {
+		if (result)
+			http_respond_json(to->req, 200, result);
+		else
+			http_respond_error(to->req, status, code, "%s", msg);
+	} else {
+		to->tool_done(to->tool_ud, result, code, msg);
+	}
+}
+
 /* ---- read ---- */
 
 struct read_ctx {
-	struct http_request *req; /* HTTP answer, or ... */
-	void (*tool_done)(void *ud, json_t *result, const char *code,
-			  const char *why); /* ... the read_file tool */
-	void *tool_ud;
+	struct answer_to to;
 	char path[SB_FILE_PATH_MAX];
 	bool base64;
 	bool want_sha;
@@ -191,14 +210,7 @@ static void read_end(void *ud, int ok, const char *why)
 		if (!built)
 			snprintf(msg, sizeof msg, "out of memory");
 	}
-	if (c->req) {
-		if (result)
-			http_respond_json(c->req, 200, result);
-		else
-			http_respond_error(c->req, status, code, "%s", msg);
-	} else {
-		c->tool_done(c->tool_ud, result, code, msg);
-	}
+	answer(&c->to, result, status, code, msg);
 	if (c->sha)
 		EVP_MD_CTX_free(c->sha);
 	free(c->buf);
@@ -241,9 +253,7 @@ int api_read_start(struct sbx_slot *slot, struct http_request *req,
 		return -1;
 	}
 	memcpy(fr.path, c->path, sizeof fr.path);
-	c->req = req;
-	c->tool_done = tool_done;
-	c->tool_ud = tool_ud;
+	c->to = (struct answer_to){req, tool_done, tool_ud};
 	c->base64 = base64;
 	c->want_sha = sha;
 	c->max_bytes = max_bytes;
@@ -269,10 +279,7 @@ int api_read_start(struct sbx_slot *slot, struct http_request *req,
 /* ---- write ---- */
 
 struct write_ctx {
-	struct http_request *req;
-	void (*tool_done)(void *ud, json_t *result, const char *code,
-			  const char *why);
-	void *tool_ud;
+	struct answer_to to;
 	char path[SB_FILE_PATH_MAX];
 	char sha[65];
 	int err;
@@ -311,14 +318,7 @@ static void write_end(void *ud, int ok, const char *why)
 		result = json_pack("{s:s, s:I, s:s}", "path", c->path, "bytes",
 				   (json_int_t)c->bytes, "sha256", c->sha);
 	}
-	if (c->req) {
-		if (result)
-			http_respond_json(c->req, 200, result);
-		else
-			http_respond_error(c->req, status, code, "%s", msg);
-	} else {
-		c->tool_done(c->tool_ud, result, code, msg);
-	}
+	answer(&c->to, result, status, code, msg);
 	free(c);
 }
 
@@ -365,9 +365,7 @@ int api_write_start(struct sbx_slot *slot, struct http_request *req,
 		return -1;
 	}
 	memcpy(fr.path, c->path, sizeof fr.path);
-	c->req = req;
-	c->tool_done = tool_done;
-	c->tool_ud = tool_ud;
+	c->to = (struct answer_to){req, tool_done, tool_ud};
 	sha256_hex(data, len, c->sha);
 	if (file_op_start(slot, &fr, data, len, FILE_OP_TIMEOUT_S, &write_cbs,
 			  c, &op, &err) < 0) {

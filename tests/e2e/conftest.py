@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 
 import sys
@@ -88,6 +89,31 @@ class Daemon:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1])
         return 0
+
+    def peak_rss(self):
+        """Context manager sampling the daemon's RSS every 20 ms; .kib is
+        the peak seen while the block ran."""
+        daemon = self
+
+        class Watch:
+            kib = 0
+
+            def __enter__(self):
+                self.stop = threading.Event()
+                self.thread = threading.Thread(target=self.run)
+                self.thread.start()
+                return self
+
+            def run(self):
+                while not self.stop.is_set():
+                    self.kib = max(self.kib, daemon.rss_kib())
+                    time.sleep(0.02)
+
+            def __exit__(self, *exc):
+                self.stop.set()
+                self.thread.join()
+
+        return Watch()
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -167,27 +167,14 @@ def test_background_process_survives_call_but_not_release(client):
 
 def test_output_cap_keeps_daemon_small(daemon, client):
     sid = acquire(client)["slot_id"]
-    peak = [0]
-    stop = threading.Event()
-
-    def watch():
-        while not stop.is_set():
-            peak[0] = max(peak[0], daemon.rss_kib())
-            time.sleep(0.05)
-
-    w = threading.Thread(target=watch)
-    w.start()
-    try:
+    with daemon.peak_rss() as rss:
         r = bash(client, sid, "yes | head -c 2G", timeout_s=300)
-    finally:
-        stop.set()
-        w.join()
     md = r["metadata"]
     assert md["truncated"] is True
     assert md["returncode"] == 0 and md["timed_out"] is False
     assert len(md["stdout"]) == 1 << 20
     assert md["stdout"].startswith("y\ny\n")
-    assert peak[0] < 64 * 1024, f"daemon RSS peaked at {peak[0]} KiB"
+    assert 0 < rss.kib < 64 * 1024, f"daemon RSS peaked at {rss.kib} KiB"
 
 
 def test_reset_and_keep_workspace(make_daemon):
