@@ -191,6 +191,17 @@ oom:
 
 static void deliver(struct exec_ctx *c, json_t *result);
 
+/* One call of a batch is settled; the last one answers the whole batch. */
+static void batch_step(struct batch *b)
+{
+	if (--b->pending > 0)
+		return;
+	json_t *o = json_object();
+	json_object_set_new(o, "results", b->results);
+	http_respond_json(b->req, 200, o);
+	free(b);
+}
+
 /* The file tools answer with an ExecutionResult like bash does: output is
  * the file's content (read) or a short note (write); a refused path or a
  * missing file is a failed call of class "task", with the API code. */
@@ -311,14 +322,8 @@ static void deliver(struct exec_ctx *c, json_t *result)
 	if (c->req) {
 		http_respond_json(c->req, 200, result);
 	} else {
-		struct batch *b = c->batch;
-		json_array_set_new(b->results, c->index, result);
-		if (--b->pending == 0) {
-			json_t *o = json_object();
-			json_object_set_new(o, "results", b->results);
-			http_respond_json(b->req, 200, o);
-			free(b);
-		}
+		json_array_set_new(c->batch->results, c->index, result);
+		batch_step(c->batch);
 	}
 	ctx_free(c);
 }
@@ -545,14 +550,9 @@ void api_exec_batch(struct api *a, struct http_request *req)
 						    : EXEC_INFRA;
 		json_array_set_new(b->results, i,
 				   json_exec_error(sid, cls, code, msg));
-		b->pending--;
+		batch_step(b); /* never the last: pending started at n + 1 */
 	}
-	if (--b->pending == 0) {
-		json_t *o = json_object();
-		json_object_set_new(o, "results", b->results);
-		http_respond_json(req, 200, o);
-		free(b);
-	}
+	batch_step(b);
 out:
 	json_decref(doc);
 }
