@@ -550,7 +550,7 @@ void api_exec_batch(struct api *a, struct http_request *req)
 						    : EXEC_INFRA;
 		json_array_set_new(b->results, i,
 				   json_exec_error(sid, cls, code, msg));
-		batch_step(b); /* never the last: pending started at n + 1 */
+		b->pending--; /* never the last: pending started at n + 1 */
 	}
 	batch_step(b);
 out:
