@@ -23,23 +23,23 @@ struct sb_kv {
 
 struct sb_profile {
 	char name[SB_PROFILE_NAME_MAX + 1]; /* [A-Za-z0-9_-]+ */
-	char *image;		  /* "host", "dir:/abs/path" or a store name */
-	char *gpu;		  /* NULL when no GPU is wanted */
-	double cpu;		  /* CPUs, fractional; > 0 */
-	int64_t memory_mb;	  /* > 0 */
-	int64_t pids_max;	  /* > 0 */
-	char *network;		  /* "none" or "host" */
-	int slots_per_sandbox;	  /* 1..1000 */
-	int min_sandboxes;	  /* 0..max_sandboxes */
-	int max_sandboxes;	  /* 1..10000 */
-	double idle_timeout_s;	  /* >= 0 */
-	double max_lifetime_s;	  /* >= 0, 0 = unlimited */
-	double acquire_timeout_s; /* > 0 */
-	double execution_timeout_s; /* > 0 */
-	char *workspace_dir;	    /* absolute, normalised, not "/" */
-	int64_t output_limit_bytes; /* per stream cap, > 0 */
-	int64_t max_file_bytes;	    /* write/upload cap, > 0 */
-	char **secrets;		    /* names only, never values */
+	char *image;			    /* "host" or "dir:/abs/path" */
+	char *gpu;			    /* NULL when no GPU is wanted */
+	double cpu;			    /* CPUs, fractional; > 0 */
+	int64_t memory_mb;		    /* > 0 */
+	int64_t pids_max;		    /* > 0 */
+	char *network;			    /* "none" or "host" */
+	int slots_per_sandbox;		    /* 1..1000 */
+	int min_sandboxes;		    /* 0..max_sandboxes */
+	int max_sandboxes;		    /* 1..10000 */
+	double idle_timeout_s;		    /* >= 0 */
+	double max_lifetime_s;		    /* >= 0, 0 = unlimited */
+	double acquire_timeout_s;	    /* > 0 */
+	double execution_timeout_s;	    /* > 0 */
+	char *workspace_dir;		    /* absolute, normalised, not "/" */
+	int64_t output_limit_bytes;	    /* per stream cap, > 0 */
+	int64_t max_file_bytes;		    /* write/upload cap, > 0 */
+	char **secrets;			    /* names only, never values */
 	size_t n_secrets;
 	struct sb_kv *env_vars;
 	size_t n_env_vars;
