@@ -1,18 +1,79 @@
-/* profile.c - profile defaults, key validation and the load order. */
+/* profile.c - profile defaults, the key table and the one place each key is
+ * parsed and checked; reading the profiles file. */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "pool/profile_internal.h"
 
+#define MAX_TIMEOUT_S (86400.0 * 30)
+
+static const struct sb_key keys[] = {
+	{"image", SB_F_IMAGE, SB_KEY_SCALAR},
+	{"gpu", SB_F_GPU, SB_KEY_SCALAR},
+	{"cpu", SB_F_CPU, SB_KEY_SCALAR},
+	{"memory", SB_F_MEMORY, SB_KEY_SCALAR}, /* the seed's name, in MB */
+	{"memory_mb", SB_F_MEMORY, SB_KEY_SCALAR},
+	{"pids_max", SB_F_PIDS_MAX, SB_KEY_SCALAR},
+	{"network", SB_F_NETWORK, SB_KEY_SCALAR},
+	{"slots_per_sandbox", SB_F_SLOTS, SB_KEY_SCALAR},
+	{"min_sandboxes", SB_F_MIN, SB_KEY_SCALAR},
+	{"max_sandboxes", SB_F_MAX, SB_KEY_SCALAR},
+	{"idle_timeout", SB_F_IDLE, SB_KEY_SCALAR},
+	{"idle_timeout_s", SB_F_IDLE, SB_KEY_SCALAR},
+	{"max_lifetime", SB_F_LIFETIME, SB_KEY_SCALAR},
+	{"max_lifetime_s", SB_F_LIFETIME, SB_KEY_SCALAR},
+	{"acquire_timeout", SB_F_ACQUIRE, SB_KEY_SCALAR},
+	{"acquire_timeout_s", SB_F_ACQUIRE, SB_KEY_SCALAR},
+	{"execution_timeout", SB_F_EXECUTION, SB_KEY_SCALAR},
+	{"execution_timeout_s", SB_F_EXECUTION, SB_KEY_SCALAR},
+	{"workspace_dir", SB_F_WORKSPACE, SB_KEY_SCALAR},
+	{"workspace_base", SB_F_WORKSPACE, SB_KEY_SCALAR}, /* seed's name */
+	{"output_limit_bytes", SB_F_OUTPUT_LIMIT, SB_KEY_SCALAR},
+	{"max_file_bytes", SB_F_MAX_FILE, SB_KEY_SCALAR},
+	{"secrets", SB_F_SECRETS, SB_KEY_LIST},
+	{"env_vars", SB_F_ENV_VARS, SB_KEY_MAP},
+};
+
+#define N_KEYS (sizeof keys / sizeof keys[0])
+
+const struct sb_key *sb_profile_key(const char *name, size_t len)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (strlen(keys[i].name) == len &&
+		    memcmp(keys[i].name, name, len) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+const struct sb_key *sb_profile_env_key(const char *name, size_t len)
+{
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const char *k = keys[i].name;
+		if (strlen(k) != len)
+			continue;
+		size_t j = 0;
+		while (j < len && name[j] == toupper((unsigned char)k[j]))
+			j++;
+		if (j == len)
+			return &keys[i];
+	}
+	return NULL;
+}
+
 void sb_profile_defaults(struct sb_profile *p, const char *name)
 {
 	memset(p, 0, sizeof *p);
-	snprintf(p->name, sizeof p->name, "%s", name);
+	snprintf(p->name, sizeof p->name, "%s", name ? name : "default");
+	/* On allocation failure these stay NULL; the loaders check. */
 	p->image = strdup("host");
 	p->gpu = NULL;
 	p->cpu = 1.0;
@@ -27,252 +88,273 @@ void sb_profile_defaults(struct sb_profile *p, const char *name)
 	p->acquire_timeout_s = 60;
 	p->execution_timeout_s = 30;
 	p->workspace_dir = strdup("/workspace");
-	p->output_limit_bytes = 1 << 20;
-	p->max_file_bytes = 64 << 20;
+	p->output_limit_bytes = INT64_C(1) << 20;
+	p->max_file_bytes = INT64_C(64) << 20;
 }
 
-bool sb_profile_name_ok(const char *name)
+bool sb_profile_name_valid(const char *name, size_t len)
 {
-	size_t n = strlen(name);
-	if (n == 0 || n > SB_PROFILE_NAME_MAX)
+	if (len == 0 || len > SB_PROFILE_NAME_MAX)
 		return false;
-	for (const char *c = name; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		      (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (!isalnum(c) && c != '_' && c != '-')
 			return false;
+	}
 	return true;
 }
 
-static int parse_i64(const char *key, const char *v, int64_t lo, int64_t hi,
-		     int64_t *out, struct sb_err *err)
+void sb_cfg_quote(char *buf, size_t size, const char *s)
 {
-	char *end;
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	if (size < 8) {
+		if (size)
+			buf[0] = '\0';
+		return;
+	}
+	buf[o++] = '"';
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		/* keep room for `\xNN`, `..."` and the NUL */
+		if (o + 4 + 5 > size) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		} else {
+			buf[o++] = (char)c;
+		}
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+}
+
+/* ---- scalar parsers: strict, the whole string, range checked ---- */
+
+static bool starts_clean(const char *v)
+{
+	/* strtoll/strtod skip leading blanks; a config value may not. */
+	return *v && !isspace((unsigned char)*v);
+}
+
+static int set_i64(int64_t *out, const char *key, const char *v, int64_t lo,
+		   int64_t hi, struct sb_err *err)
+{
+	char *end = NULL;
 	errno = 0;
-	long long x = strtoll(v, &end, 10);
-	if (!*v || *end || errno || x < lo || x > hi)
+	long long x = starts_clean(v) ? strtoll(v, &end, 10) : 0;
+	if (!end || end == v || *end || errno == ERANGE || x < lo || x > hi) {
+		char q[SB_CFG_QUOTE_MAX];
+		sb_cfg_quote(q, sizeof q, v);
 		return sb_err_set(err, EINVAL,
-				  "key \"%s\": expected an integer in [%lld, "
-				  "%lld], got \"%.64s\"",
-				  key, (long long)lo, (long long)hi, v);
+				  "key \"%s\": expected an integer in "
+				  "[%lld, %lld], got %s",
+				  key, (long long)lo, (long long)hi, q);
+	}
 	*out = x;
 	return 0;
 }
 
-static int parse_int(const char *key, const char *v, int lo, int hi, int *out,
-		     struct sb_err *err)
+static int set_int(int *out, const char *key, const char *v, int lo, int hi,
+		   struct sb_err *err)
 {
 	int64_t x = 0;
-	if (parse_i64(key, v, lo, hi, &x, err) < 0)
+	if (set_i64(&x, key, v, lo, hi, err) < 0)
 		return -1;
 	*out = (int)x;
 	return 0;
 }
 
-static int parse_double(const char *key, const char *v, double lo_excl,
-			bool zero_ok, double hi, double *out,
-			struct sb_err *err)
+/* A number in (0, hi], or [0, hi] when zero_ok. */
+static int set_double(double *out, const char *key, const char *v, bool zero_ok,
+		      double hi, struct sb_err *err)
 {
-	char *end;
+	char *end = NULL;
 	errno = 0;
-	double x = strtod(v, &end);
-	if (!*v || *end || errno || !isfinite(x) || x > hi ||
-	    !(x > lo_excl || (zero_ok && x == 0)))
+	double x = starts_clean(v) ? strtod(v, &end) : 0;
+	if (!end || end == v || *end || errno == ERANGE || !isfinite(x) ||
+	    x > hi || x < 0 || (x == 0 && !zero_ok)) {
+		char q[SB_CFG_QUOTE_MAX];
+		sb_cfg_quote(q, sizeof q, v);
 		return sb_err_set(err, EINVAL,
-				  "key \"%s\": expected a number %s %g and <= "
-				  "%g, got \"%.64s\"",
-				  key, zero_ok ? ">=" : ">", lo_excl, hi, v);
+				  "key \"%s\": expected a number in %c0, "
+				  "%.15g], got %s",
+				  key, zero_ok ? '[' : '(', hi, q);
+	}
 	*out = x;
 	return 0;
 }
 
-/* Characters that would break overlayfs mount options. A loop rather
- * than strpbrk: GCC 12 with ASan mis-warns on strpbrk(v + 4, ...). */
-static bool overlay_unsafe(const char *s)
-{
-	for (; *s; s++)
-		if (*s == ',' || *s == ':' || *s == '\\')
-			return true;
-	return false;
-}
-
-static int set_string(char **dst, const char *v)
+static int replace_str(char **dst, const char *v, struct sb_err *err)
 {
 	char *s = strdup(v);
 	if (!s)
-		return -1;
+		return sb_err_set(err, ENOMEM, "out of memory");
 	free(*dst);
 	*dst = s;
 	return 0;
 }
 
-/* Absolute, no "." or ".." components, no "//", no trailing slash, not
- * "/" itself, no ',' or ':' (they would break overlay options). */
-static int normalise_dir(const char *key, const char *v, char **dst,
-			 struct sb_err *err)
+/* Normalise an absolute path: "//" and "." collapse, a trailing '/' goes,
+ * ".." is refused (it could climb out of where the path seems to point).
+ * Returns a new string, or NULL with *why set (why NULL: out of memory). */
+static char *normalise_path(const char *in, const char **why)
 {
-	char buf[4096];
+	size_t n = strlen(in);
+	*why = NULL;
+	if (in[0] != '/') {
+		*why = "must be an absolute path";
+		return NULL;
+	}
+	if (n >= PATH_MAX) {
+		*why = "is too long";
+		return NULL;
+	}
+	for (const char *c = in; *c; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			*why = "must not contain control characters";
+			return NULL;
+		}
+		/* overlayfs takes paths in a comma separated option string */
+		if (*c == ',' || *c == ':' || *c == '\\') {
+			*why = "must not contain ',', ':' or '\\'";
+			return NULL;
+		}
+	}
+	char *out = malloc(n + 2);
+	if (!out)
+		return NULL;
 	size_t o = 0;
-	if (v[0] != '/' || strlen(v) >= sizeof buf || strpbrk(v, ",:\\\n"))
-		goto bad;
-	for (const char *p = v; *p;) {
-		while (*p == '/')
-			p++;
-		if (!*p)
+	for (const char *s = in; *s;) {
+		while (*s == '/')
+			s++;
+		if (!*s)
 			break;
-		const char *e = strchr(p, '/');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		if ((len == 1 && p[0] == '.') ||
-		    (len == 2 && p[0] == '.' && p[1] == '.'))
-			goto bad;
-		buf[o++] = '/';
-		memcpy(buf + o, p, len);
-		o += len;
-		p += len;
+		const char *e = strchrnul(s, '/');
+		size_t len = (size_t)(e - s);
+		if (len == 2 && s[0] == '.' && s[1] == '.') {
+			free(out);
+			*why = "must not contain \"..\"";
+			return NULL;
+		}
+		if (!(len == 1 && s[0] == '.')) {
+			out[o++] = '/';
+			memcpy(out + o, s, len);
+			o += len;
+		}
+		s = e;
 	}
 	if (o == 0)
-		goto bad;
-	buf[o] = '\0';
-	return set_string(dst, buf) < 0
-		       ? sb_err_set(err, ENOMEM, "out of memory")
-		       : 0;
-bad:
+		out[o++] = '/';
+	out[o] = '\0';
+	return out;
+}
+
+static int set_workspace(struct sb_profile *p, const char *key, const char *v,
+			 struct sb_err *err)
+{
+	const char *why;
+	char *path = normalise_path(v, &why);
+	if (path && strcmp(path, "/") == 0) {
+		free(path);
+		path = NULL;
+		why = "must not be /";
+	}
+	if (!path) {
+		if (!why)
+			return sb_err_set(err, ENOMEM, "out of memory");
+		char q[SB_CFG_QUOTE_MAX];
+		sb_cfg_quote(q, sizeof q, v);
+		return sb_err_set(err, EINVAL, "key \"%s\": %s %s", key, q,
+				  why);
+	}
+	free(p->workspace_dir);
+	p->workspace_dir = path;
+	return 0;
+}
+
+/* The sandbox engine knows "host" and "dir:/abs/path"; image store names
+ * come with the image store, so they are refused until then rather than
+ * handed to it as a path. */
+static int set_image(struct sb_profile *p, const char *key, const char *v,
+		     struct sb_err *err)
+{
+	char q[SB_CFG_QUOTE_MAX];
+	if (strcmp(v, "host") == 0)
+		return replace_str(&p->image, v, err);
+	sb_cfg_quote(q, sizeof q, v);
+	if (strncmp(v, "dir:", 4) != 0)
+		return sb_err_set(err, EINVAL,
+				  "key \"%s\": image %s is not supported (use "
+				  "host or dir:/absolute/path)",
+				  key, q);
+	const char *why;
+	char *path = normalise_path(v + 4, &why);
+	if (!path) {
+		if (!why)
+			return sb_err_set(err, ENOMEM, "out of memory");
+		return sb_err_set(err, EINVAL,
+				  "key \"%s\": image %s: the path %s", key, q,
+				  why);
+	}
+	size_t n = strlen(path) + 5;
+	char *img = malloc(n);
+	if (img)
+		snprintf(img, n, "dir:%s", path);
+	free(path);
+	if (!img)
+		return sb_err_set(err, ENOMEM, "out of memory");
+	free(p->image);
+	p->image = img;
+	return 0;
+}
+
+/* Free-form GPU request ("all", "0,1", "H100"): checked for shape only. */
+static int set_gpu(struct sb_profile *p, const char *key, const char *v,
+		   struct sb_err *err)
+{
+	if (!v || !*v || strcmp(v, "none") == 0 || strcmp(v, "null") == 0) {
+		free(p->gpu);
+		p->gpu = NULL;
+		return 0;
+	}
+	size_t n = strlen(v);
+	bool ok = n <= 128;
+	for (size_t i = 0; ok && i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		ok = isalnum(c) || strchr("_.,:=/-", c);
+	}
+	if (!ok) {
+		char q[SB_CFG_QUOTE_MAX];
+		sb_cfg_quote(q, sizeof q, v);
+		return sb_err_set(err, EINVAL,
+				  "key \"%s\": invalid GPU request %s (1-128 "
+				  "of A-Z a-z 0-9 _ . , : = / -)",
+				  key, q);
+	}
+	return replace_str(&p->gpu, v, err);
+}
+
+static int set_network(struct sb_profile *p, const char *key, const char *v,
+		       struct sb_err *err)
+{
+	char q[SB_CFG_QUOTE_MAX];
+	if (strcmp(v, "none") == 0 || strcmp(v, "host") == 0)
+		return replace_str(&p->network, v, err);
+	sb_cfg_quote(q, sizeof q, v);
 	return sb_err_set(err, EINVAL,
-			  "key \"%s\": expected an absolute directory other "
-			  "than / without . or .. components, got \"%.64s\"",
-			  key, v);
+			  "key \"%s\": network mode %s is not supported (use "
+			  "none or host)",
+			  key, q);
 }
 
-int sb_profile_set_key(struct sb_profile *p, const char *key, const char *v,
-		       struct sb_err *err)
-{
-	if (strlen(v) > SB_CFG_MAX_STRING)
-		return sb_err_set(err, E2BIG, "key \"%s\": value too long",
-				  key);
-	if (!strcmp(key, "image")) {
-		if (strcmp(v, "host") && strncmp(v, "dir:/", 5) &&
-		    !sb_profile_name_ok(v))
-			return sb_err_set(err, EINVAL,
-					  "key \"image\": expected host, "
-					  "dir:/path or an image name, got "
-					  "\"%.64s\"",
-					  v);
-		if (!strncmp(v, "dir:", 4) && overlay_unsafe(v + 4))
-			return sb_err_set(err, EINVAL,
-					  "key \"image\": the path may not "
-					  "contain ',', ':' or '\\'");
-		return set_string(&p->image, v);
-	}
-	if (!strcmp(key, "gpu")) {
-		if (!*v || !strcmp(v, "none") || !strcmp(v, "null")) {
-			free(p->gpu);
-			p->gpu = NULL;
-			return 0;
-		}
-		return set_string(&p->gpu, v);
-	}
-	if (!strcmp(key, "cpu"))
-		return parse_double(key, v, 0, false, 1024, &p->cpu, err);
-	if (!strcmp(key, "memory") || !strcmp(key, "memory_mb"))
-		return parse_i64(key, v, 16, 16777216, &p->memory_mb, err);
-	if (!strcmp(key, "pids_max"))
-		return parse_i64(key, v, 8, 4194304, &p->pids_max, err);
-	if (!strcmp(key, "network")) {
-		if (strcmp(v, "none") && strcmp(v, "host"))
-			return sb_err_set(err, EINVAL,
-					  "key \"network\": network mode "
-					  "%.32s is not supported (use none "
-					  "or host)",
-					  v);
-		return set_string(&p->network, v);
-	}
-	if (!strcmp(key, "slots_per_sandbox"))
-		return parse_int(key, v, 1, 1000, &p->slots_per_sandbox, err);
-	if (!strcmp(key, "min_sandboxes"))
-		return parse_int(key, v, 0, 10000, &p->min_sandboxes, err);
-	if (!strcmp(key, "max_sandboxes"))
-		return parse_int(key, v, 1, 10000, &p->max_sandboxes, err);
-	if (!strcmp(key, "idle_timeout") || !strcmp(key, "idle_timeout_s"))
-		return parse_double(key, v, 0, true, 86400.0 * 30,
-				    &p->idle_timeout_s, err);
-	if (!strcmp(key, "max_lifetime") || !strcmp(key, "max_lifetime_s"))
-		return parse_double(key, v, 0, true, 86400.0 * 30,
-				    &p->max_lifetime_s, err);
-	if (!strcmp(key, "acquire_timeout") ||
-	    !strcmp(key, "acquire_timeout_s"))
-		return parse_double(key, v, 0, false, 86400.0 * 30,
-				    &p->acquire_timeout_s, err);
-	if (!strcmp(key, "execution_timeout") ||
-	    !strcmp(key, "execution_timeout_s"))
-		return parse_double(key, v, 0, false, 86400.0 * 30,
-				    &p->execution_timeout_s, err);
-	if (!strcmp(key, "workspace_dir") || !strcmp(key, "workspace_base"))
-		return normalise_dir(key, v, &p->workspace_dir, err);
-	if (!strcmp(key, "output_limit_bytes"))
-		return parse_i64(key, v, 1024, 1LL << 30,
-				 &p->output_limit_bytes, err);
-	if (!strcmp(key, "max_file_bytes"))
-		return parse_i64(key, v, 1, 4LL << 30, &p->max_file_bytes, err);
-	sb_err_set(err, EINVAL, "key \"%.64s\": unknown key", key);
-	return -2;
-}
-
-int sb_profile_add_secret(struct sb_profile *p, const char *name,
-			  struct sb_err *err)
-{
-	if (p->n_secrets >= SB_CFG_MAX_SECRETS)
-		return sb_err_set(err, E2BIG, "key \"secrets\": more than %d",
-				  SB_CFG_MAX_SECRETS);
-	if (!sb_profile_name_ok(name))
-		return sb_err_set(err, EINVAL,
-				  "key \"secrets\": a secret name must match "
-				  "[A-Za-z0-9_-]{1,63}");
-	char **n = realloc(p->secrets, (p->n_secrets + 1) * sizeof *n);
-	if (!n || !(n[p->n_secrets] = strdup(name))) {
-		if (n)
-			p->secrets = n;
-		return sb_err_set(err, ENOMEM, "out of memory");
-	}
-	p->secrets = n;
-	p->n_secrets++;
-	return 0;
-}
-
-int sb_profile_set_env(struct sb_profile *p, const char *key, const char *value,
-		       struct sb_err *err)
-{
-	if (!*key || strchr(key, '=') || strlen(key) > 256)
-		return sb_err_set(err, EINVAL,
-				  "key \"env_vars\": bad variable name "
-				  "\"%.64s\"",
-				  key);
-	if (strlen(value) > SB_CFG_MAX_STRING)
-		return sb_err_set(err, E2BIG,
-				  "key \"env_vars\": value of %.64s too long",
-				  key);
-	for (size_t i = 0; i < p->n_env_vars; i++) {
-		if (!strcmp(p->env_vars[i].key, key))
-			return set_string(&p->env_vars[i].value, value) < 0
-				       ? sb_err_set(err, ENOMEM,
-						    "out of memory")
-				       : 0;
-	}
-	if (p->n_env_vars >= SB_CFG_MAX_ENV)
-		return sb_err_set(err, E2BIG, "key \"env_vars\": more than %d",
-				  SB_CFG_MAX_ENV);
-	struct sb_kv *n = realloc(p->env_vars, (p->n_env_vars + 1) * sizeof *n);
-	if (!n)
-		return sb_err_set(err, ENOMEM, "out of memory");
-	p->env_vars = n;
-	n[p->n_env_vars].key = strdup(key);
-	n[p->n_env_vars].value = strdup(value);
-	if (!n[p->n_env_vars].key || !n[p->n_env_vars].value) {
-		free(n[p->n_env_vars].key);
-		free(n[p->n_env_vars].value);
-		return sb_err_set(err, ENOMEM, "out of memory");
-	}
-	p->n_env_vars++;
-	return 0;
-}
+/* ---- lists and maps ---- */
 
 void sb_profile_clear_secrets(struct sb_profile *p)
 {
@@ -283,7 +365,7 @@ void sb_profile_clear_secrets(struct sb_profile *p)
 	p->n_secrets = 0;
 }
 
-void sb_profile_clear_env(struct sb_profile *p)
+void sb_profile_clear_env_vars(struct sb_profile *p)
 {
 	for (size_t i = 0; i < p->n_env_vars; i++) {
 		free(p->env_vars[i].key);
@@ -294,6 +376,269 @@ void sb_profile_clear_env(struct sb_profile *p)
 	p->n_env_vars = 0;
 }
 
+static bool secret_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > SB_CFG_SECRET_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!isalnum(c) && c != '_' && c != '-' && c != '.')
+			return false;
+	}
+	return true;
+}
+
+/* Secret names are not echoed: a value pasted by mistake stays private. */
+int sb_profile_add_secret(struct sb_profile *p, const char *name,
+			  struct sb_err *err)
+{
+	size_t nth = p->n_secrets + 1;
+	if (p->n_secrets >= SB_CFG_MAX_SECRETS)
+		return sb_err_set(err, E2BIG,
+				  "key \"secrets\": more than %d secrets",
+				  SB_CFG_MAX_SECRETS);
+	if (!secret_name_valid(name))
+		return sb_err_set(err, EINVAL,
+				  "key \"secrets\": secret #%zu is not a valid "
+				  "name (1-%d of A-Z a-z 0-9 _ - .)",
+				  nth, SB_CFG_SECRET_NAME_MAX);
+	for (size_t i = 0; i < p->n_secrets; i++)
+		if (strcmp(p->secrets[i], name) == 0)
+			return sb_err_set(
+				err, EINVAL,
+				"key \"secrets\": secret #%zu repeats "
+				"secret #%zu",
+				nth, i + 1);
+	char **n = realloc(p->secrets, nth * sizeof *n);
+	if (!n)
+		return sb_err_set(err, ENOMEM, "out of memory");
+	p->secrets = n;
+	if (!(n[p->n_secrets] = strdup(name)))
+		return sb_err_set(err, ENOMEM, "out of memory");
+	p->n_secrets = nth;
+	return 0;
+}
+
+static bool env_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > SB_CFG_ENV_NAME_MAX || isdigit((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!isalnum(c) && c != '_')
+			return false;
+	}
+	return true;
+}
+
+/* Values may be credentials: errors name the variable, never the value. */
+int sb_profile_add_env_var(struct sb_profile *p, const char *key,
+			   const char *value, struct sb_err *err)
+{
+	if (!env_name_valid(key))
+		return sb_err_set(err, EINVAL,
+				  "key \"env_vars\": variable #%zu has an "
+				  "invalid name (1-%d of A-Z a-z 0-9 _, not "
+				  "starting with a digit)",
+				  p->n_env_vars + 1, SB_CFG_ENV_NAME_MAX);
+	if (!value)
+		return sb_err_set(err, EINVAL,
+				  "key \"env_vars\": variable \"%s\" has no "
+				  "value (write \"\" for an empty one)",
+				  key);
+	if (strlen(value) > SB_CFG_MAX_STRING)
+		return sb_err_set(err, E2BIG,
+				  "key \"env_vars\": the value of \"%s\" is "
+				  "longer than %d bytes",
+				  key, SB_CFG_MAX_STRING);
+	for (size_t i = 0; i < p->n_env_vars; i++)
+		if (strcmp(p->env_vars[i].key, key) == 0)
+			return sb_err_set(err, EINVAL,
+					  "key \"env_vars\": duplicate "
+					  "variable \"%s\"",
+					  key);
+	if (p->n_env_vars >= SB_CFG_MAX_ENV_VARS)
+		return sb_err_set(err, E2BIG,
+				  "key \"env_vars\": more than %d variables",
+				  SB_CFG_MAX_ENV_VARS);
+	struct sb_kv *n = realloc(p->env_vars, (p->n_env_vars + 1) * sizeof *n);
+	if (!n)
+		return sb_err_set(err, ENOMEM, "out of memory");
+	p->env_vars = n;
+	struct sb_kv kv = {strdup(key), strdup(value)};
+	if (!kv.key || !kv.value) {
+		free(kv.key);
+		free(kv.value);
+		return sb_err_set(err, ENOMEM, "out of memory");
+	}
+	n[p->n_env_vars++] = kv;
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* "a, b,c": blanks around names trimmed, empty items skipped (as the seed).
+ * Built aside and swapped in, so a bad list leaves the old one. */
+static int set_secrets_text(struct sb_profile *p, const char *v,
+			    struct sb_err *err)
+{
+	struct sb_profile tmp = {0};
+	char *copy = strdup(v), *save = NULL;
+	int rc = 0;
+	if (!copy)
+		return sb_err_set(err, ENOMEM, "out of memory");
+	for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0;
+	     tok = strtok_r(NULL, ",", &save)) {
+		tok = trim(tok);
+		if (*tok)
+			rc = sb_profile_add_secret(&tmp, tok, err);
+	}
+	free(copy);
+	if (rc < 0) {
+		sb_profile_clear_secrets(&tmp);
+		return -1;
+	}
+	sb_profile_clear_secrets(p);
+	p->secrets = tmp.secrets;
+	p->n_secrets = tmp.n_secrets;
+	return 0;
+}
+
+/* "K=V;K2=V2" as the seed: blanks around names and values trimmed, empty
+ * items skipped; an item without '=' is an error (the seed dropped it
+ * silently, which hides typos). */
+static int set_env_vars_text(struct sb_profile *p, const char *v,
+			     struct sb_err *err)
+{
+	struct sb_profile tmp = {0};
+	char *copy = strdup(v), *save = NULL;
+	size_t item = 0;
+	int rc = 0;
+	if (!copy)
+		return sb_err_set(err, ENOMEM, "out of memory");
+	for (char *tok = strtok_r(copy, ";", &save); tok && rc == 0;
+	     tok = strtok_r(NULL, ";", &save)) {
+		item++;
+		tok = trim(tok);
+		if (!*tok)
+			continue;
+		char *eq = strchr(tok, '=');
+		if (!eq) {
+			rc = sb_err_set(
+				err, EINVAL,
+				"key \"env_vars\": item #%zu has no '=' "
+				"(expected K=V;K2=V2)",
+				item);
+			break;
+		}
+		*eq = '\0';
+		rc = sb_profile_add_env_var(&tmp, trim(tok), trim(eq + 1), err);
+	}
+	free(copy);
+	if (rc < 0) {
+		sb_profile_clear_env_vars(&tmp);
+		return -1;
+	}
+	sb_profile_clear_env_vars(p);
+	p->env_vars = tmp.env_vars;
+	p->n_env_vars = tmp.n_env_vars;
+	return 0;
+}
+
+int sb_profile_set_key(struct sb_profile *p, const char *key, const char *value,
+		       struct sb_err *err)
+{
+	const struct sb_key *k = sb_profile_key(key, strlen(key));
+	if (!k) {
+		char q[SB_CFG_QUOTE_MAX];
+		sb_cfg_quote(q, sizeof q, key);
+		return sb_err_set(err, EINVAL, "key %s: unknown key", q);
+	}
+	if (!value) {
+		switch (k->field) {
+		case SB_F_GPU:
+			return set_gpu(p, key, NULL, err);
+		case SB_F_SECRETS:
+			sb_profile_clear_secrets(p);
+			return 0;
+		case SB_F_ENV_VARS:
+			sb_profile_clear_env_vars(p);
+			return 0;
+		default:
+			return sb_err_set(err, EINVAL,
+					  "key \"%s\": a value is required, "
+					  "got null",
+					  key);
+		}
+	}
+	if (k->kind == SB_KEY_SCALAR && strlen(value) > SB_CFG_MAX_STRING)
+		return sb_err_set(err, E2BIG,
+				  "key \"%s\": value longer than %d bytes", key,
+				  SB_CFG_MAX_STRING);
+
+	switch (k->field) {
+	case SB_F_IMAGE:
+		return set_image(p, key, value, err);
+	case SB_F_GPU:
+		return set_gpu(p, key, value, err);
+	case SB_F_CPU:
+		return set_double(&p->cpu, key, value, false, 1024, err);
+	case SB_F_MEMORY:
+		return set_i64(&p->memory_mb, key, value, 16, 16777216, err);
+	case SB_F_PIDS_MAX:
+		return set_i64(&p->pids_max, key, value, 8, 4194304, err);
+	case SB_F_NETWORK:
+		return set_network(p, key, value, err);
+	case SB_F_SLOTS:
+		return set_int(&p->slots_per_sandbox, key, value, 1, 1000, err);
+	case SB_F_MIN:
+		/* against max_sandboxes in sb_profile_check(), once all
+		 * sources are in */
+		return set_int(&p->min_sandboxes, key, value, 0, 10000, err);
+	case SB_F_MAX:
+		return set_int(&p->max_sandboxes, key, value, 1, 10000, err);
+	case SB_F_IDLE:
+		return set_double(&p->idle_timeout_s, key, value, true,
+				  MAX_TIMEOUT_S, err);
+	case SB_F_LIFETIME:
+		return set_double(&p->max_lifetime_s, key, value, true,
+				  MAX_TIMEOUT_S, err);
+	case SB_F_ACQUIRE:
+		return set_double(&p->acquire_timeout_s, key, value, false,
+				  MAX_TIMEOUT_S, err);
+	case SB_F_EXECUTION:
+		return set_double(&p->execution_timeout_s, key, value, false,
+				  MAX_TIMEOUT_S, err);
+	case SB_F_WORKSPACE:
+		return set_workspace(p, key, value, err);
+	case SB_F_OUTPUT_LIMIT:
+		return set_i64(&p->output_limit_bytes, key, value, 1024,
+			       INT64_C(1) << 30, err);
+	case SB_F_MAX_FILE:
+		return set_i64(&p->max_file_bytes, key, value, 1,
+			       INT64_C(4) << 30, err);
+	case SB_F_SECRETS:
+		return set_secrets_text(p, value, err);
+	case SB_F_ENV_VARS:
+		return set_env_vars_text(p, value, err);
+	case SB_F_COUNT:
+		break;
+	}
+	return sb_err_set(err, EINVAL, "key \"%s\": unknown key", key);
+}
+
+/* ---- whole profiles ---- */
+
 void sb_profile_free(struct sb_profile *p)
 {
 	free(p->image);
@@ -301,84 +646,118 @@ void sb_profile_free(struct sb_profile *p)
 	free(p->network);
 	free(p->workspace_dir);
 	sb_profile_clear_secrets(p);
-	sb_profile_clear_env(p);
+	sb_profile_clear_env_vars(p);
 	memset(p, 0, sizeof *p);
 }
 
 int sb_profile_copy(struct sb_profile *dst, const struct sb_profile *src,
-		    const char *name)
+		    const char *name, struct sb_err *err)
 {
 	*dst = *src;
 	snprintf(dst->name, sizeof dst->name, "%s", name);
-	dst->image = strdup(src->image);
-	dst->gpu = src->gpu ? strdup(src->gpu) : NULL;
-	dst->network = strdup(src->network);
-	dst->workspace_dir = strdup(src->workspace_dir);
+	dst->image = dst->gpu = dst->network = dst->workspace_dir = NULL;
 	dst->secrets = NULL;
 	dst->n_secrets = 0;
 	dst->env_vars = NULL;
 	dst->n_env_vars = 0;
-	if (!dst->image || (src->gpu && !dst->gpu) || !dst->network ||
-	    !dst->workspace_dir)
-		return -1;
-	for (size_t i = 0; i < src->n_secrets; i++)
-		if (sb_profile_add_secret(dst, src->secrets[i], NULL) < 0)
-			return -1;
-	for (size_t i = 0; i < src->n_env_vars; i++)
-		if (sb_profile_set_env(dst, src->env_vars[i].key,
-				       src->env_vars[i].value, NULL) < 0)
-			return -1;
+	if (!(dst->image = strdup(src->image)) ||
+	    (src->gpu && !(dst->gpu = strdup(src->gpu))) ||
+	    !(dst->network = strdup(src->network)) ||
+	    !(dst->workspace_dir = strdup(src->workspace_dir)))
+		goto oom;
+	if (src->n_secrets) {
+		dst->secrets = calloc(src->n_secrets, sizeof *dst->secrets);
+		if (!dst->secrets)
+			goto oom;
+		for (; dst->n_secrets < src->n_secrets; dst->n_secrets++)
+			if (!(dst->secrets[dst->n_secrets] =
+				      strdup(src->secrets[dst->n_secrets])))
+				goto oom;
+	}
+	if (src->n_env_vars) {
+		dst->env_vars = calloc(src->n_env_vars, sizeof *dst->env_vars);
+		if (!dst->env_vars)
+			goto oom;
+		for (size_t i = 0; i < src->n_env_vars; i++) {
+			struct sb_kv *kv = &dst->env_vars[i];
+			dst->n_env_vars = i + 1; /* freed even half made */
+			kv->key = strdup(src->env_vars[i].key);
+			kv->value = strdup(src->env_vars[i].value);
+			if (!kv->key || !kv->value)
+				goto oom;
+		}
+	}
 	return 0;
+oom:
+	sb_profile_free(dst);
+	return sb_err_set(err, ENOMEM, "out of memory");
 }
 
 int sb_profile_check(const struct sb_profile *p, struct sb_err *err)
 {
 	if (p->min_sandboxes > p->max_sandboxes)
 		return sb_err_set(err, EINVAL,
-				  "profile \"%s\": min_sandboxes (%d) is more "
-				  "than max_sandboxes (%d)",
+				  "profile \"%s\": min_sandboxes (%d) is "
+				  "greater than max_sandboxes (%d)",
 				  p->name, p->min_sandboxes, p->max_sandboxes);
 	return 0;
 }
 
-struct sb_profile *sb_config_add(struct sb_config *cfg, const char *name,
-				 const struct sb_profile *base,
-				 struct sb_err *err)
+/* ---- the config ---- */
+
+struct sb_profile *sb_config_find_mut(struct sb_config *cfg, const char *name,
+				      size_t len)
 {
 	for (size_t i = 0; i < cfg->n_profiles; i++)
-		if (!strcmp(cfg->profiles[i].name, name))
+		if (strlen(cfg->profiles[i].name) == len &&
+		    memcmp(cfg->profiles[i].name, name, len) == 0)
 			return &cfg->profiles[i];
-	if (!sb_profile_name_ok(name)) {
-		sb_err_set(err, EINVAL,
-			   "profile name \"%.64s\" must match "
-			   "[A-Za-z0-9_-]{1,63}",
-			   name);
+	return NULL;
+}
+
+const struct sb_profile *sb_config_find(const struct sb_config *cfg,
+					const char *name)
+{
+	if (!cfg || !name)
 		return NULL;
-	}
+	for (size_t i = 0; i < cfg->n_profiles; i++)
+		if (strcmp(cfg->profiles[i].name, name) == 0)
+			return &cfg->profiles[i];
+	return NULL;
+}
+
+struct sb_profile *sb_config_add(struct sb_config *cfg,
+				 const struct sb_profile *tmpl,
+				 const char *name, struct sb_err *err)
+{
 	if (cfg->n_profiles >= SB_CFG_MAX_PROFILES) {
 		sb_err_set(err, E2BIG, "more than %d profiles",
 			   SB_CFG_MAX_PROFILES);
 		return NULL;
 	}
-	struct sb_profile *n =
-		realloc(cfg->profiles, (cfg->n_profiles + 1) * sizeof *n);
-	if (!n) {
-		sb_err_set(err, ENOMEM, "out of memory");
-		return NULL;
+	/* Grow by doubling: up to 256 entries, a handful of reallocs. */
+	size_t n = cfg->n_profiles;
+	if (n == 0 || (n >= 4 && (n & (n - 1)) == 0)) {
+		size_t cap = n ? n * 2 : 4;
+		struct sb_profile *np =
+			realloc(cfg->profiles, cap * sizeof *np);
+		if (!np) {
+			sb_err_set(err, ENOMEM, "out of memory");
+			return NULL;
+		}
+		cfg->profiles = np;
 	}
-	cfg->profiles = n;
-	struct sb_profile *p = &n[cfg->n_profiles];
-	if (sb_profile_copy(p, base, name) < 0) {
-		sb_profile_free(p);
-		sb_err_set(err, ENOMEM, "out of memory");
+	struct sb_profile *p = &cfg->profiles[n];
+	if (sb_profile_copy(p, tmpl, name, err) < 0)
 		return NULL;
-	}
 	cfg->n_profiles++;
 	return p;
 }
 
 void sb_config_free(struct sb_config *cfg)
 {
+	if (!cfg)
+		return;
 	for (size_t i = 0; i < cfg->n_profiles; i++)
 		sb_profile_free(&cfg->profiles[i]);
 	free(cfg->profiles);
@@ -386,88 +765,82 @@ void sb_config_free(struct sb_config *cfg)
 	memset(cfg, 0, sizeof *cfg);
 }
 
-const struct sb_profile *sb_config_find(const struct sb_config *cfg,
-					const char *name)
+/* The whole of an open regular file, at most SB_CFG_MAX_FILE bytes. */
+static int read_all(int fd, const char *path, size_t size_hint, char **out,
+		    size_t *out_len, struct sb_err *err)
 {
-	for (size_t i = 0; i < cfg->n_profiles; i++)
-		if (!strcmp(cfg->profiles[i].name, name))
-			return &cfg->profiles[i];
-	return NULL;
-}
-
-int sb_config_load_string(struct sb_config *cfg, const char *yaml, size_t len,
-			  const char *origin, char *const *envp,
-			  struct sb_err *err)
-{
-	struct sb_profile base;
-	char *dflt = NULL;
-	static char *const no_env[] = {NULL};
-
-	if (!envp)
-		envp = no_env;
-	memset(cfg, 0, sizeof *cfg);
-	sb_profile_defaults(&base, "default");
-	if (!base.image || !base.network || !base.workspace_dir) {
-		sb_profile_free(&base);
+	/* Read to EOF rather than trusting st_size: the file may change. */
+	size_t cap = size_hint + 1, len = 0;
+	char *buf = malloc(cap);
+	int rc = -1;
+	if (!buf)
 		return sb_err_set(err, ENOMEM, "out of memory");
+	for (;;) {
+		if (len == cap) {
+			char *nb = cap > SB_CFG_MAX_FILE
+					   ? NULL
+					   : realloc(buf, cap * 2);
+			if (!nb) {
+				if (cap > SB_CFG_MAX_FILE)
+					sb_err_set(err, EFBIG,
+						   "profiles file %s is larger "
+						   "than %d bytes",
+						   path, SB_CFG_MAX_FILE);
+				else
+					sb_err_set(err, ENOMEM,
+						   "out of memory");
+				goto out;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			sb_err_sys(err, "cannot read profiles file %s", path);
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
 	}
-	if (sb_env_apply_global(&base, envp, err) < 0)
-		goto fail;
-	if (yaml && sb_yaml_load(cfg, yaml, len, origin, &base, &dflt, err) < 0)
-		goto fail;
-	if (sb_env_profile_names(envp, cfg, &base, err) < 0)
-		goto fail;
-	if (!sb_config_add(cfg, "default", &base, err))
-		goto fail;
-	if (sb_env_apply_profiles(cfg, envp, err) < 0)
-		goto fail;
-	const char *env_dflt = sb_env_default_profile(envp);
-	if (env_dflt) {
-		free(dflt);
-		dflt = strdup(env_dflt);
-	}
-	cfg->default_profile = dflt ? dflt : strdup("default");
-	dflt = NULL;
-	if (!cfg->default_profile) {
-		sb_err_set(err, ENOMEM, "out of memory");
-		goto fail;
-	}
-	if (!sb_config_find(cfg, cfg->default_profile)) {
-		sb_err_set(err, EINVAL,
-			   "default_profile \"%.64s\" is not a profile",
-			   cfg->default_profile);
-		goto fail;
-	}
-	for (size_t i = 0; i < cfg->n_profiles; i++)
-		if (sb_profile_check(&cfg->profiles[i], err) < 0)
-			goto fail;
-	sb_profile_free(&base);
-	return 0;
-fail:
-	free(dflt);
-	sb_profile_free(&base);
-	sb_config_free(cfg);
-	return -1;
+	*out = buf;
+	*out_len = len;
+	buf = NULL;
+	rc = 0;
+out:
+	free(buf);
+	return rc;
 }
 
 int sb_config_load(struct sb_config *cfg, const char *path, char *const *envp,
 		   struct sb_err *err)
 {
+	memset(cfg, 0, sizeof *cfg);
 	if (!path)
-		return sb_config_load_string(cfg, NULL, 0, "environment", envp,
-					     err);
-	_cleanup_file_ FILE *f = fopen(path, "re");
-	if (!f)
-		return sb_err_sys(err, "%s", path);
+		return sb_config_load_string(cfg, NULL, 0, NULL, envp, err);
+
+	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	struct stat st;
-	if (fstat(fileno(f), &st) < 0)
-		return sb_err_sys(err, "%s", path);
-	if (st.st_size > 16 << 20)
-		return sb_err_set(err, EFBIG, "%s: larger than 16 MiB", path);
-	_cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return sb_err_set(err, ENOMEM, "out of memory");
-	size_t n = fread(buf, 1, (size_t)st.st_size, f);
-	buf[n] = '\0';
-	return sb_config_load_string(cfg, buf, n, path, envp, err);
+	char *buf = NULL;
+	size_t len = 0;
+	if (fd < 0)
+		return sb_err_sys(err, "cannot open profiles file %s", path);
+	if (fstat(fd, &st) < 0)
+		return sb_err_sys(err, "cannot stat profiles file %s", path);
+	/* A directory would read as an empty file: no profiles, no error. */
+	if (!S_ISREG(st.st_mode))
+		return sb_err_set(err, EINVAL,
+				  "profiles file %s is not a regular file",
+				  path);
+	if (st.st_size > SB_CFG_MAX_FILE)
+		return sb_err_set(err, EFBIG,
+				  "profiles file %s is larger than %d bytes",
+				  path, SB_CFG_MAX_FILE);
+	if (read_all(fd, path, (size_t)st.st_size, &buf, &len, err) < 0)
+		return -1;
+	int rc = sb_config_load_string(cfg, buf, len, path, envp, err);
+	free(buf);
+	return rc;
 }

@@ -1,212 +1,308 @@
-/* profile_env.c - SLOTBOX_* environment variables, as the seed's
- * ATROPOS_MODAL_* ones: SLOTBOX_<KEY> for every profile,
- * SLOTBOX_PROFILE_<NAME>_<KEY> for one, SLOTBOX_PROFILES=a,b to add. */
+/* profile_env.c - the SLOTBOX_* environment, after the seed's
+ * ATROPOS_MODAL_* variables.
+ *
+ * SLOTBOX_<KEY> is the base of every profile (the file overrides it),
+ * SLOTBOX_PROFILE_<NAME>_<KEY> sets one profile last, SLOTBOX_PROFILES=a,b
+ * adds profiles. NAME is the profile name upper-cased with '-' as '_'.
+ * Other SLOTBOX_* variables (SOCKET, STATE_DIR, TOKEN...) belong to the
+ * daemon and are ignored here. Errors name the variable, never a value
+ * that may be secret. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pool/profile_internal.h"
 
-static const char *const env_keys[] = {
-	"IMAGE",
-	"GPU",
-	"CPU",
-	"MEMORY",
-	"MEMORY_MB",
-	"PIDS_MAX",
-	"NETWORK",
-	"SLOTS_PER_SANDBOX",
-	"MIN_SANDBOXES",
-	"MAX_SANDBOXES",
-	"IDLE_TIMEOUT",
-	"IDLE_TIMEOUT_S",
-	"MAX_LIFETIME",
-	"MAX_LIFETIME_S",
-	"ACQUIRE_TIMEOUT",
-	"ACQUIRE_TIMEOUT_S",
-	"EXECUTION_TIMEOUT",
-	"EXECUTION_TIMEOUT_S",
-	"WORKSPACE_DIR",
-	"WORKSPACE_BASE",
-	"OUTPUT_LIMIT_BYTES",
-	"MAX_FILE_BYTES",
-	"SECRETS",
-	"ENV_VARS",
-};
+#define GLOBAL_PREFIX "SLOTBOX_"
+#define PROFILE_PREFIX "SLOTBOX_PROFILE_"
+#define VAR_MAX 128 /* room for a variable name in a message */
 
-static bool is_key(const char *k)
+/* NAME=VALUE: the length of NAME and the value; false without '='. */
+static bool split(const char *entry, size_t *name_len, const char **value)
 {
-	for (size_t i = 0; i < sizeof env_keys / sizeof env_keys[0]; i++)
-		if (!strcmp(env_keys[i], k))
+	const char *eq = strchr(entry, '=');
+	if (!eq)
+		return false;
+	*name_len = (size_t)(eq - entry);
+	*value = eq + 1;
+	return true;
+}
+
+/* As getenv(): of several entries with one name the first counts. */
+static bool shadowed(char *const *envp, size_t i, size_t name_len)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strncmp(envp[j], envp[i], name_len + 1) == 0)
 			return true;
 	return false;
 }
 
-static void lower(const char *in, char *out, size_t len)
+/* A variable's name, printable and bounded, for messages. */
+static void var_name(char *buf, size_t size, const char *entry, size_t len)
 {
-	size_t i = 0;
-	for (; in[i] && i + 1 < len; i++)
-		out[i] = (char)tolower((unsigned char)in[i]);
-	out[i] = '\0';
+	size_t o = 0;
+	for (size_t i = 0; i < len && o + 4 < size; i++) {
+		unsigned char c = (unsigned char)entry[i];
+		buf[o++] = isgraph(c) ? (char)c : '?';
+	}
+	if (o < len && o + 4 <= size) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
 }
 
-static char *trim(char *s)
+static const char *env_lookup(char *const *envp, const char *name)
 {
-	while (isspace((unsigned char)*s))
-		s++;
-	char *e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
+	size_t n = strlen(name);
+	for (char *const *e = envp; *e; e++)
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
 }
 
-/* Apply KEY=value (KEY upper-case, as in env_keys) to p. */
-static int apply(struct sb_profile *p, const char *var, const char *key,
-		 const char *value, struct sb_err *err)
+/* Aliases write one field: MEMORY and MEMORY_MB both set is a conflict
+ * rather than a silent pick by environment order. */
+static int note_field(size_t *set_by, const struct sb_key *k, size_t i,
+		      char *const *envp, const char *var, struct sb_err *err)
 {
-	char k[64];
-	if (!strcmp(key, "SECRETS")) {
-		char *copy = strdup(value);
-		if (!copy)
-			return sb_err_set(err, ENOMEM, "out of memory");
-		sb_profile_clear_secrets(p);
-		int r = 0;
-		for (char *save, *tok = strtok_r(copy, ",", &save); tok && !r;
-		     tok = strtok_r(NULL, ",", &save))
-			if (*trim(tok))
-				r = sb_profile_add_secret(p, trim(tok), err);
-		free(copy);
-		return r < 0 ? sb_err_prefix(err, "%s", var) : 0;
+	size_t prev = set_by[k->field];
+	if (prev != SIZE_MAX) {
+		char other[VAR_MAX];
+		size_t len = 0;
+		const char *v;
+		split(envp[prev], &len, &v);
+		var_name(other, sizeof other, envp[prev], len);
+		return sb_err_set(err, EINVAL,
+				  "environment variable %s: sets the same key "
+				  "as %s",
+				  var, other);
 	}
-	if (!strcmp(key, "ENV_VARS")) {
-		char *copy = strdup(value);
-		if (!copy)
-			return sb_err_set(err, ENOMEM, "out of memory");
-		sb_profile_clear_env(p);
-		int r = 0;
-		for (char *save, *tok = strtok_r(copy, ";", &save); tok && !r;
-		     tok = strtok_r(NULL, ";", &save)) {
-			char *eq = strchr(tok, '=');
-			if (!eq)
-				continue; /* as the seed: pairs without '=' */
-			*eq = '\0';
-			r = sb_profile_set_env(p, trim(tok), trim(eq + 1), err);
-		}
-		free(copy);
-		return r < 0 ? sb_err_prefix(err, "%s", var) : 0;
-	}
-	lower(key, k, sizeof k);
-	if (sb_profile_set_key(p, k, value, err) < 0)
-		return sb_err_prefix(err, "%s", var);
+	set_by[k->field] = i;
 	return 0;
 }
 
-int sb_env_apply_global(struct sb_profile *p, char *const *envp,
+int sb_env_apply_global(struct sb_profile *tmpl, char *const *envp,
 			struct sb_err *err)
 {
-	for (char *const *e = envp; *e; e++) {
-		if (strncmp(*e, "SLOTBOX_", 8) ||
-		    !strncmp(*e, "SLOTBOX_PROFILE", 15))
+	size_t set_by[SB_F_COUNT];
+	for (size_t f = 0; f < SB_F_COUNT; f++)
+		set_by[f] = SIZE_MAX;
+	for (size_t i = 0; envp[i]; i++) {
+		const char *e = envp[i], *value;
+		size_t len;
+		if (strncmp(e, GLOBAL_PREFIX, 8) != 0 ||
+		    !split(e, &len, &value))
 			continue;
-		const char *eq = strchr(*e, '=');
-		char key[64];
-		if (!eq || (size_t)(eq - *e - 8) >= sizeof key)
+		/* Not a key (SLOTBOX_SOCKET, SLOTBOX_PROFILES...): not ours. */
+		const struct sb_key *k = sb_profile_env_key(e + 8, len - 8);
+		if (!k || shadowed(envp, i, len))
 			continue;
-		snprintf(key, sizeof key, "%.*s", (int)(eq - *e - 8), *e + 8);
-		if (!is_key(key))
-			continue; /* the daemon's own settings */
-		char var[80];
-		snprintf(var, sizeof var, "SLOTBOX_%s", key);
-		if (apply(p, var, key, eq + 1, err) < 0)
+		char var[VAR_MAX];
+		var_name(var, sizeof var, e, len);
+		if (note_field(set_by, k, i, envp, var, err) < 0)
 			return -1;
+		if (sb_profile_set_key(tmpl, k->name, value, err) < 0)
+			return sb_err_prefix(err, "environment variable %s",
+					     var);
 	}
 	return 0;
 }
 
-int sb_env_profile_names(char *const *envp, struct sb_config *cfg,
-			 const struct sb_profile *base, struct sb_err *err)
+/* SLOTBOX_PROFILES=a, b: profiles made from the base, if not in the file. */
+static int add_listed(struct sb_config *cfg, const struct sb_profile *tmpl,
+		      char *const *envp, struct sb_err *err)
 {
-	for (char *const *e = envp; *e; e++) {
-		if (strncmp(*e, "SLOTBOX_PROFILES=", 17))
+	const char *list = env_lookup(envp, "SLOTBOX_PROFILES");
+	if (!list)
+		return 0;
+	char *copy = strdup(list), *save = NULL;
+	int rc = 0;
+	if (!copy)
+		return sb_err_set(err, ENOMEM, "out of memory");
+	for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0;
+	     tok = strtok_r(NULL, ",", &save)) {
+		while (isspace((unsigned char)*tok))
+			tok++;
+		size_t n = strlen(tok);
+		while (n && isspace((unsigned char)tok[n - 1]))
+			tok[--n] = '\0';
+		if (!n || sb_config_find_mut(cfg, tok, n))
 			continue;
-		char *copy = strdup(*e + 17);
-		if (!copy)
-			return sb_err_set(err, ENOMEM, "out of memory");
-		int r = 0;
-		for (char *save, *tok = strtok_r(copy, ",", &save); tok && !r;
-		     tok = strtok_r(NULL, ",", &save)) {
-			char *name = trim(tok);
-			if (*name && !sb_config_add(cfg, name, base, err))
-				r = sb_err_prefix(err, "SLOTBOX_PROFILES");
+		if (!sb_profile_name_valid(tok, n)) {
+			char q[SB_CFG_QUOTE_MAX];
+			sb_cfg_quote(q, sizeof q, tok);
+			rc = sb_err_set(
+				err, EINVAL,
+				"environment variable SLOTBOX_PROFILES: "
+				"invalid profile name %s (1-%d of A-Z "
+				"a-z 0-9 _ -)",
+				q, SB_PROFILE_NAME_MAX);
+		} else if (!sb_config_add(cfg, tmpl, tok, err)) {
+			rc = sb_err_prefix(err, "environment variable "
+						"SLOTBOX_PROFILES");
 		}
-		free(copy);
-		if (r < 0)
-			return -1;
 	}
-	return 0;
+	free(copy);
+	return rc < 0 ? -1 : 0;
 }
 
-/* NAME in a variable: upper case, '-' as '_'. */
-static void env_name(const char *profile, char *out, size_t len)
+/* Does rest start with the env form of name followed by '_'? */
+static bool env_name_prefix(const char *rest, size_t rlen, const char *name,
+			    size_t nlen)
 {
-	size_t i = 0;
-	for (; profile[i] && i + 1 < len; i++)
-		out[i] = profile[i] == '-'
-				 ? '_'
-				 : (char)toupper((unsigned char)profile[i]);
-	out[i] = '\0';
+	if (rlen <= nlen + 1 || rest[nlen] != '_')
+		return false;
+	for (size_t i = 0; i < nlen; i++) {
+		char c = name[i] == '-' ? '_'
+					: (char)toupper((unsigned char)name[i]);
+		if (rest[i] != c)
+			return false;
+	}
+	return true;
 }
 
-int sb_env_apply_profiles(struct sb_config *cfg, char *const *envp,
-			  struct sb_err *err)
+struct match {
+	struct sb_profile *p;
+	const struct sb_key *k;
+};
+
+/* Split NAME_KEY against the known profiles, longest name first, keeping
+ * the split whose KEY is a real key: with profiles "a" and "a_min",
+ * A_MIN_SANDBOXES is a's min_sandboxes. No key is an '_'-suffix of
+ * another, so two valid splits only come from names that read the same
+ * ("a-b" and "a_b"): that is refused as ambiguous. */
+static int match_var(struct sb_config *cfg, const size_t *order,
+		     const char *rest, size_t rlen, const char *var,
+		     struct match *m, struct sb_err *err)
 {
-	for (char *const *e = envp; *e; e++) {
-		if (strncmp(*e, "SLOTBOX_PROFILE_", 16))
+	struct sb_profile *longest = NULL;
+	m->p = NULL;
+	m->k = NULL;
+	for (size_t j = 0; j < cfg->n_profiles; j++) {
+		struct sb_profile *p = &cfg->profiles[order[j]];
+		size_t nlen = strlen(p->name);
+		if (!env_name_prefix(rest, rlen, p->name, nlen))
 			continue;
-		const char *rest = *e + 16;
-		const char *eq = strchr(rest, '=');
-		char var[128];
-		if (!eq)
+		if (!longest)
+			longest = p;
+		const struct sb_key *k =
+			sb_profile_env_key(rest + nlen + 1, rlen - nlen - 1);
+		if (!k)
 			continue;
-		snprintf(var, sizeof var, "SLOTBOX_PROFILE_%.*s",
-			 (int)(eq - rest) > 100 ? 100 : (int)(eq - rest), rest);
-		/* Longest matching profile name first, so "a_b" wins over
-		 * "a" for SLOTBOX_PROFILE_A_B_CPU. */
-		struct sb_profile *best = NULL;
-		size_t best_len = 0;
-		for (size_t i = 0; i < cfg->n_profiles; i++) {
-			char n[SB_PROFILE_NAME_MAX + 1];
-			env_name(cfg->profiles[i].name, n, sizeof n);
-			size_t l = strlen(n);
-			if (l > best_len && !strncmp(rest, n, l) &&
-			    rest[l] == '_' && rest + l + 1 < eq) {
-				best = &cfg->profiles[i];
-				best_len = l;
-			}
-		}
-		if (!best)
+		if (m->p)
 			return sb_err_set(err, EINVAL,
-					  "%s: names no known profile", var);
-		char key[64];
-		const char *k = rest + best_len + 1;
-		if ((size_t)(eq - k) >= sizeof key)
-			return sb_err_set(err, EINVAL, "%s: unknown key", var);
-		snprintf(key, sizeof key, "%.*s", (int)(eq - k), k);
-		if (!is_key(key))
-			return sb_err_set(err, EINVAL, "%s: unknown key %s",
-					  var, key);
-		if (apply(best, var, key, eq + 1, err) < 0)
-			return -1;
+					  "environment variable %s: matches "
+					  "both profile \"%s\" and profile "
+					  "\"%s\"",
+					  var, m->p->name, p->name);
+		m->p = p;
+		m->k = k;
 	}
-	return 0;
+	if (m->p)
+		return 0;
+	if (longest) {
+		char key[VAR_MAX];
+		size_t nlen = strlen(longest->name);
+		var_name(key, sizeof key, rest + nlen + 1, rlen - nlen - 1);
+		return sb_err_set(err, EINVAL,
+				  "environment variable %s: unknown key %s for "
+				  "profile \"%s\"",
+				  var, key, longest->name);
+	}
+	return sb_err_set(err, EINVAL,
+			  "environment variable %s: matches no profile "
+			  "(profiles come from the file, SLOTBOX_PROFILES "
+			  "and \"default\")",
+			  var);
 }
 
-const char *sb_env_default_profile(char *const *envp)
+static int apply_per_profile(struct sb_config *cfg, char *const *envp,
+			     struct sb_err *err)
 {
-	for (char *const *e = envp; *e; e++)
-		if (!strncmp(*e, "SLOTBOX_DEFAULT_PROFILE=", 24) && (*e)[24])
-			return *e + 24;
-	return NULL;
+	size_t n = cfg->n_profiles;
+	size_t *order = calloc(n, sizeof *order);
+	size_t *set_by = calloc(n * SB_F_COUNT, sizeof *set_by);
+	int rc = 0;
+	if (!order || !set_by) {
+		rc = sb_err_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n * SB_F_COUNT; i++)
+		set_by[i] = SIZE_MAX;
+	/* Longest name first (insertion sort: n <= 256, done once). */
+	for (size_t i = 0; i < n; i++) {
+		size_t j = i, li = strlen(cfg->profiles[i].name);
+		while (j > 0 && strlen(cfg->profiles[order[j - 1]].name) < li) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = i;
+	}
+	for (size_t i = 0; envp[i] && rc == 0; i++) {
+		const char *e = envp[i], *value;
+		size_t len;
+		if (strncmp(e, PROFILE_PREFIX, 16) != 0 ||
+		    !split(e, &len, &value) || shadowed(envp, i, len))
+			continue;
+		char var[VAR_MAX];
+		struct match m;
+		var_name(var, sizeof var, e, len);
+		rc = match_var(cfg, order, e + 16, len - 16, var, &m, err);
+		if (rc < 0 || !m.p || !m.k)
+			break;
+		size_t pi = (size_t)(m.p - cfg->profiles);
+		rc = note_field(set_by + pi * SB_F_COUNT, m.k, i, envp, var,
+				err);
+		if (rc == 0 &&
+		    sb_profile_set_key(m.p, m.k->name, value, err) < 0)
+			rc = sb_err_prefix(err, "environment variable %s", var);
+	}
+out:
+	free(order);
+	free(set_by);
+	return rc < 0 ? -1 : 0;
+}
+
+int sb_env_finish(struct sb_config *cfg, const struct sb_profile *tmpl,
+		  const char *file_default, const char *file_default_where,
+		  char *const *envp, struct sb_err *err)
+{
+	if (add_listed(cfg, tmpl, envp, err) < 0)
+		return -1;
+	if (!sb_config_find(cfg, "default") &&
+	    !sb_config_add(cfg, tmpl, "default", err))
+		return sb_err_prefix(err, "profile \"default\"");
+	if (apply_per_profile(cfg, envp, err) < 0)
+		return -1;
+
+	/* The file's default_profile beats SLOTBOX_DEFAULT_PROFILE, as every
+	 * file key beats its SLOTBOX_<KEY>. */
+	const char *name = file_default, *where = file_default_where;
+	if (!name) {
+		name = env_lookup(envp, "SLOTBOX_DEFAULT_PROFILE");
+		where = "environment variable SLOTBOX_DEFAULT_PROFILE";
+		if (name && !*name)
+			name = NULL; /* set but empty: as unset */
+	}
+	if (!name)
+		name = "default";
+	if (!sb_config_find(cfg, name)) {
+		char q[SB_CFG_QUOTE_MAX];
+		sb_cfg_quote(q, sizeof q, name);
+		return sb_err_set(err, EINVAL,
+				  "%s: default_profile %s is not a defined "
+				  "profile",
+				  where, q);
+	}
+	if (!(cfg->default_profile = strdup(name)))
+		return sb_err_set(err, ENOMEM, "out of memory");
+
+	for (size_t i = 0; i < cfg->n_profiles; i++)
+		if (sb_profile_check(&cfg->profiles[i], err) < 0)
+			return -1;
+	return 0;
 }

@@ -1,52 +1,120 @@
-/* profile_internal.h - shared between the profile loaders. */
+/* profile_internal.h - shared by profile.c, profile_yaml.c, profile_env.c.
+ *
+ * Every source of a value (the YAML file, SLOTBOX_<KEY>, SLOTBOX_PROFILE_*)
+ * goes through the same key table and setters, so a key means the same
+ * thing and is checked the same way wherever it is written. */
 #ifndef SLOTBOX_POOL_PROFILE_INTERNAL_H
 #define SLOTBOX_POOL_PROFILE_INTERNAL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "pool/profile.h"
 
+/* Bounds on untrusted input, so a hostile file cannot eat the daemon. */
 #define SB_CFG_MAX_PROFILES 256
-#define SB_CFG_MAX_ENV 1024
-#define SB_CFG_MAX_SECRETS 256
-#define SB_CFG_MAX_STRING 65536
+#define SB_CFG_MAX_ENV_VARS 1024 /* per profile */
+#define SB_CFG_MAX_SECRETS 256	 /* per profile */
+#define SB_CFG_MAX_STRING 65536	 /* bytes in any one string */
+#define SB_CFG_MAX_FILE (16 << 20)
+#define SB_CFG_ENV_NAME_MAX 255 /* bytes in an env_vars name */
+#define SB_CFG_SECRET_NAME_MAX 128
 
-/* Set one scalar key from its text form. Errors name the key, never the
- * value of env_vars. Returns 0, -1 (bad value), -2 (unknown key). */
+/* Room for a value quoted by sb_cfg_quote() (it truncates). */
+#define SB_CFG_QUOTE_MAX 80
+
+/* What a key sets. Aliases (memory / memory_mb...) share a field, so that
+ * writing both in one place is caught as a duplicate. */
+enum sb_field {
+	SB_F_IMAGE,
+	SB_F_GPU,
+	SB_F_CPU,
+	SB_F_MEMORY,
+	SB_F_PIDS_MAX,
+	SB_F_NETWORK,
+	SB_F_SLOTS,
+	SB_F_MIN,
+	SB_F_MAX,
+	SB_F_IDLE,
+	SB_F_LIFETIME,
+	SB_F_ACQUIRE,
+	SB_F_EXECUTION,
+	SB_F_WORKSPACE,
+	SB_F_OUTPUT_LIMIT,
+	SB_F_MAX_FILE,
+	SB_F_SECRETS,
+	SB_F_ENV_VARS,
+	SB_F_COUNT
+};
+
+enum sb_key_kind {
+	SB_KEY_SCALAR, /* one value */
+	SB_KEY_LIST,   /* YAML sequence; "a,b" in the environment */
+	SB_KEY_MAP,    /* YAML mapping; "K=V;K2=V2" in the environment */
+};
+
+struct sb_key {
+	const char *name; /* as written in YAML; the env name is upper case */
+	enum sb_field field;
+	enum sb_key_kind kind;
+};
+
+/* Look a key up by its YAML name (exact, lower case) or by its env name
+ * (exact, upper case). NULL when there is no such key. */
+const struct sb_key *sb_profile_key(const char *name, size_t len);
+const struct sb_key *sb_profile_env_key(const char *name, size_t len);
+
+/* Set one key from its text form: a scalar, or for secrets "a,b" and for
+ * env_vars "K=V;K2=V2" (the environment's forms; either replaces the whole
+ * list). value NULL means YAML null: allowed for gpu (no GPU), secrets and
+ * env_vars (empty), refused elsewhere. Errors start with `key "KEY": ` and
+ * never quote an env_vars value or a secret. */
 int sb_profile_set_key(struct sb_profile *p, const char *key, const char *value,
 		       struct sb_err *err);
+
+/* List and map setters, for the YAML loader. Adding refuses invalid or
+ * duplicate names and anything over the bounds above. */
+void sb_profile_clear_secrets(struct sb_profile *p);
 int sb_profile_add_secret(struct sb_profile *p, const char *name,
 			  struct sb_err *err);
-int sb_profile_set_env(struct sb_profile *p, const char *key, const char *value,
-		       struct sb_err *err);
-void sb_profile_clear_secrets(struct sb_profile *p);
-void sb_profile_clear_env(struct sb_profile *p);
-void sb_profile_free(struct sb_profile *p);
+void sb_profile_clear_env_vars(struct sb_profile *p);
+int sb_profile_add_env_var(struct sb_profile *p, const char *key,
+			   const char *value, struct sb_err *err);
+
+/* Deep copy of src named `name`; on failure dst is left empty. */
 int sb_profile_copy(struct sb_profile *dst, const struct sb_profile *src,
-		    const char *name);
+		    const char *name, struct sb_err *err);
+/* Free what a profile owns and zero it (the struct itself is the
+ * caller's). Safe on a zeroed profile. */
+void sb_profile_free(struct sb_profile *p);
+/* Checks that span keys (min <= max), once every source is applied. */
 int sb_profile_check(const struct sb_profile *p, struct sb_err *err);
-bool sb_profile_name_ok(const char *name);
 
-/* Find or append a profile (copying `base` for a new one). NULL on OOM or
- * when SB_CFG_MAX_PROFILES is reached. */
-struct sb_profile *sb_config_add(struct sb_config *cfg, const char *name,
-				 const struct sb_profile *base,
-				 struct sb_err *err);
+/* [A-Za-z0-9_-]{1,63} */
+bool sb_profile_name_valid(const char *name, size_t len);
 
-/* profile_env.c */
-/* Apply SLOTBOX_<KEY> to p (the global layer). */
-int sb_env_apply_global(struct sb_profile *p, char *const *envp,
+/* s as "..." for a message: control bytes escaped, cut to fit size. */
+void sb_cfg_quote(char *buf, size_t size, const char *s);
+
+/* Mutable lookup, and append a copy of tmpl named `name` (refused past
+ * SB_CFG_MAX_PROFILES). The returned pointer is valid until the next add. */
+struct sb_profile *sb_config_find_mut(struct sb_config *cfg, const char *name,
+				      size_t len);
+struct sb_profile *sb_config_add(struct sb_config *cfg,
+				 const struct sb_profile *tmpl,
+				 const char *name, struct sb_err *err);
+
+/* Built-in defaults plus every global SLOTBOX_<KEY> into tmpl, the base of
+ * every profile (profile_env.c). */
+int sb_env_apply_global(struct sb_profile *tmpl, char *const *envp,
 			struct sb_err *err);
-/* Names from SLOTBOX_PROFILES; calls add(name) for each. */
-int sb_env_profile_names(char *const *envp, struct sb_config *cfg,
-			 const struct sb_profile *base, struct sb_err *err);
-/* Apply SLOTBOX_PROFILE_<NAME>_<KEY> to the matching profiles of cfg. */
-int sb_env_apply_profiles(struct sb_config *cfg, char *const *envp,
-			  struct sb_err *err);
-/* SLOTBOX_DEFAULT_PROFILE, or NULL. */
-const char *sb_env_default_profile(char *const *envp);
 
-/* profile_yaml.c: parse into cfg (profiles copied from base, then keys). */
-int sb_yaml_load(struct sb_config *cfg, const char *yaml, size_t len,
-		 const char *origin, const struct sb_profile *base,
-		 char **default_profile, struct sb_err *err);
+/* After the file: add the SLOTBOX_PROFILES and "default" profiles, apply
+ * SLOTBOX_PROFILE_<NAME>_<KEY>, settle default_profile and check every
+ * profile (profile_env.c). file_default is the file's default_profile (or
+ * NULL) and file_default_where says where it was written ("f.yaml:3"). */
+int sb_env_finish(struct sb_config *cfg, const struct sb_profile *tmpl,
+		  const char *file_default, const char *file_default_where,
+		  char *const *envp, struct sb_err *err);
 
 #endif

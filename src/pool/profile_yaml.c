@@ -1,8 +1,15 @@
-/* profile_yaml.c - the profiles file, read with libyaml's event parser.
+/* profile_yaml.c - the profiles file, read with libyaml's event parser, and
+ * the load order around it.
  *
- * A strict subset: one document, mappings, sequences and plain scalars; no
- * anchors or aliases (no surprises, no billion laughs); duplicate keys and
- * unknown keys are errors that name the file, line and key. */
+ *   default_profile: NAME            # optional
+ *   profiles:
+ *     NAME: {KEY: VALUE, ...}        # keys as in profile.c's table
+ *
+ * A strict subset of YAML: one document; no anchors, aliases or tags (no
+ * surprises, no billion laughs); unknown keys, duplicate keys and values of
+ * the wrong shape are errors naming the file, line and key. The parser is
+ * pulled event by event and stops at the first thing it does not expect,
+ * so nesting depth stays bounded whatever the input. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,348 +17,511 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "common/cleanup.h"
 #include "pool/profile_internal.h"
 
 struct yp {
 	yaml_parser_t parser;
 	yaml_event_t ev;
 	bool have_ev;
+	const char *input;
+	size_t len;
 	const char *origin;
 	struct sb_err *err;
 };
 
-static int line_of(const struct yp *y)
+static size_t line_of(const struct yp *y)
 {
-	return (int)y->ev.start_mark.line + 1;
+	return y->ev.start_mark.line + 1;
 }
 
-static int yerr(struct yp *y, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static void yerr_at(struct yp *y, size_t line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
-static int yerr(struct yp *y, const char *fmt, ...)
+static void yerr_at(struct yp *y, size_t line, const char *fmt, ...)
 {
-	char msg[300];
+	char msg[SB_ERR_MSG_MAX];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	return sb_err_set(y->err, EINVAL, "%s:%d: %s", y->origin, line_of(y),
-			  msg);
+	sb_err_set(y->err, EINVAL, "%s:%zu: %s", y->origin, line, msg);
 }
 
-/* Advance to the next event; refuse anchors and aliases here, once. */
+/* "origin:line: message", and -1 (visibly -1: analysers do not follow
+ * variadic calls). */
+#define YERR_AT(y, line, ...) (yerr_at((y), (line), __VA_ARGS__), -1)
+#define yerr(y, ...) YERR_AT((y), line_of(y), __VA_ARGS__)
+
+/* Line of a byte offset, for reader errors (bad UTF-8...), which carry an
+ * offset rather than a mark. */
+static size_t line_at_offset(const struct yp *y, size_t off)
+{
+	size_t line = 1;
+	for (size_t i = 0; i < off && i < y->len; i++)
+		line += y->input[i] == '\n';
+	return line;
+}
+
+static int syntax_error(struct yp *y)
+{
+	const yaml_parser_t *p = &y->parser;
+	if (p->error == YAML_MEMORY_ERROR) {
+		sb_err_set(y->err, ENOMEM, "%s: out of memory", y->origin);
+		return -1;
+	}
+	size_t line = p->error == YAML_READER_ERROR
+			      ? line_at_offset(y, p->problem_offset)
+			      : p->problem_mark.line + 1;
+	const char *problem = p->problem ? p->problem : "malformed input";
+	if (p->context)
+		return YERR_AT(y, line, "YAML syntax error: %s (%s)", problem,
+			       p->context);
+	return YERR_AT(y, line, "YAML syntax error: %s", problem);
+}
+
+/* Next event; anchors, aliases and tags are refused here, once. */
 static int next(struct yp *y)
 {
 	if (y->have_ev)
 		yaml_event_delete(&y->ev);
 	y->have_ev = false;
 	if (!yaml_parser_parse(&y->parser, &y->ev))
-		return sb_err_set(y->err, EINVAL, "%s:%d: %s", y->origin,
-				  (int)y->parser.problem_mark.line + 1,
-				  y->parser.problem ? y->parser.problem
-						    : "YAML syntax error");
+		return syntax_error(y);
 	y->have_ev = true;
-	const char *anchor = NULL;
-	if (y->ev.type == YAML_ALIAS_EVENT)
-		return yerr(y, "aliases are not allowed");
-	if (y->ev.type == YAML_SCALAR_EVENT)
-		anchor = (const char *)y->ev.data.scalar.anchor;
-	else if (y->ev.type == YAML_MAPPING_START_EVENT)
-		anchor = (const char *)y->ev.data.mapping_start.anchor;
-	else if (y->ev.type == YAML_SEQUENCE_START_EVENT)
-		anchor = (const char *)y->ev.data.sequence_start.anchor;
+	const yaml_char_t *anchor = NULL, *tag = NULL;
+	switch (y->ev.type) {
+	case YAML_ALIAS_EVENT:
+		return yerr(y, "YAML aliases (*name) are not supported");
+	case YAML_SCALAR_EVENT:
+		anchor = y->ev.data.scalar.anchor;
+		tag = y->ev.data.scalar.tag;
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+		anchor = y->ev.data.sequence_start.anchor;
+		tag = y->ev.data.sequence_start.tag;
+		break;
+	case YAML_MAPPING_START_EVENT:
+		anchor = y->ev.data.mapping_start.anchor;
+		tag = y->ev.data.mapping_start.tag;
+		break;
+	default:
+		break;
+	}
 	if (anchor)
-		return yerr(y, "anchors are not allowed");
+		return yerr(y, "YAML anchors (&name) are not supported");
+	if (tag)
+		return yerr(y, "YAML tags (!tag) are not supported");
 	return 0;
 }
 
-static const char *scalar(const struct yp *y)
+static bool is_null(const struct yp *y)
 {
-	return (const char *)y->ev.data.scalar.value;
+	if (y->ev.type != YAML_SCALAR_EVENT ||
+	    y->ev.data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	const char *v = (const char *)y->ev.data.scalar.value;
+	return !*v || !strcmp(v, "~") || !strcmp(v, "null") ||
+	       !strcmp(v, "Null") || !strcmp(v, "NULL");
 }
 
-static bool is_null_scalar(const struct yp *y)
+static const char *shape(const struct yp *y)
 {
-	const char *v = scalar(y);
-	return y->ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-	       (!*v || !strcmp(v, "~") || !strcmp(v, "null") ||
-		!strcmp(v, "Null") || !strcmp(v, "NULL"));
+	switch (y->ev.type) {
+	case YAML_MAPPING_START_EVENT:
+		return "a mapping";
+	case YAML_SEQUENCE_START_EVENT:
+		return "a list";
+	case YAML_SCALAR_EVENT:
+		return is_null(y) ? "null" : "a scalar";
+	default:
+		return "something else";
+	}
 }
 
-/* Small set of keys seen in one mapping, for duplicate detection. */
-struct seen {
-	char **keys;
-	size_t n;
+/* The current scalar as a C string: bounded, and without NUL bytes (a
+ * "\0" escape would silently cut it). ctx prefixes errors. */
+static int scalar(struct yp *y, const char *ctx, const char **out)
+{
+	size_t n = y->ev.data.scalar.length;
+	const char *v = (const char *)y->ev.data.scalar.value;
+	*out = NULL;
+	if (n > SB_CFG_MAX_STRING)
+		return yerr(y, "%sa string longer than %d bytes", ctx,
+			    SB_CFG_MAX_STRING);
+	if (strlen(v) != n)
+		return yerr(y, "%sa string contains a NUL byte", ctx);
+	*out = v;
+	return 0;
+}
+
+/* "profile \"x\": key \"k\": " style context for messages. */
+struct ctx {
+	char profile[SB_PROFILE_NAME_MAX + 16];
+	char key[SB_PROFILE_NAME_MAX + 48];
 };
 
-static int seen_add(struct yp *y, struct seen *s, const char *k,
-		    const char *ctx)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (!strcmp(s->keys[i], k))
-			return yerr(y, "%skey \"%.64s\": duplicate key", ctx,
-				    k);
-	char **n = realloc(s->keys, (s->n + 1) * sizeof *n);
-	if (!n || !(n[s->n] = strdup(k))) {
-		if (n)
-			s->keys = n;
-		return sb_err_set(y->err, ENOMEM, "out of memory");
-	}
-	s->keys = n;
-	s->n++;
-	return 0;
-}
-
-static void seen_free(struct seen *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->keys[i]);
-	free(s->keys);
-}
-
-static int parse_secrets(struct yp *y, struct sb_profile *p, const char *ctx)
+static int parse_secrets(struct yp *y, struct sb_profile *p,
+			 const struct ctx *c)
 {
 	sb_profile_clear_secrets(p);
-	if (y->ev.type == YAML_SCALAR_EVENT && is_null_scalar(y))
+	if (is_null(y))
 		return 0;
 	if (y->ev.type != YAML_SEQUENCE_START_EVENT)
-		return yerr(y, "%skey \"secrets\": expected a list of names",
-			    ctx);
+		return yerr(y, "%sexpected a list of secret names, got %s",
+			    c->key, shape(y));
 	for (;;) {
+		const char *v;
 		if (next(y) < 0)
 			return -1;
 		if (y->ev.type == YAML_SEQUENCE_END_EVENT)
 			return 0;
-		if (y->ev.type != YAML_SCALAR_EVENT)
-			return yerr(y, "%skey \"secrets\": expected names",
-				    ctx);
-		if (sb_profile_add_secret(p, scalar(y), y->err) < 0)
-			return sb_err_prefix(y->err, "%s:%d: %s", y->origin,
-					     line_of(y), ctx);
+		if (y->ev.type != YAML_SCALAR_EVENT || is_null(y))
+			return yerr(y, "%sexpected a secret name, got %s",
+				    c->key, shape(y));
+		if (scalar(y, c->key, &v) < 0)
+			return -1;
+		if (sb_profile_add_secret(p, v, y->err) < 0) {
+			sb_err_prefix(y->err, "%s:%zu: %s", y->origin,
+				      line_of(y), c->profile);
+			return -1;
+		}
 	}
 }
 
-static int parse_env(struct yp *y, struct sb_profile *p, const char *ctx)
+/* The value of env_vars' variable `name` (key on line `line`). */
+static int parse_env_value(struct yp *y, struct sb_profile *p,
+			   const struct ctx *c, const char *name, size_t line)
 {
-	struct seen s = {0};
-	int rc = -1;
-	sb_profile_clear_env(p);
-	if (y->ev.type == YAML_SCALAR_EVENT && is_null_scalar(y))
+	const char *v = NULL;
+	if (next(y) < 0)
+		return -1;
+	if (y->ev.type != YAML_SCALAR_EVENT) {
+		char q[SB_CFG_QUOTE_MAX];
+		sb_cfg_quote(q, sizeof q, name);
+		return yerr(y, "%svariable %s: expected a string value, got %s",
+			    c->key, q, shape(y));
+	}
+	if (!is_null(y) && scalar(y, c->key, &v) < 0)
+		return -1;
+	if (sb_profile_add_env_var(p, name, v, y->err) < 0) {
+		sb_err_prefix(y->err, "%s:%zu: %s", y->origin, line,
+			      c->profile);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_env_vars(struct yp *y, struct sb_profile *p,
+			  const struct ctx *c)
+{
+	sb_profile_clear_env_vars(p);
+	if (is_null(y))
 		return 0;
 	if (y->ev.type != YAML_MAPPING_START_EVENT)
-		return yerr(y, "%skey \"env_vars\": expected a mapping", ctx);
+		return yerr(y,
+			    "%sexpected a mapping of names to values, got %s",
+			    c->key, shape(y));
 	for (;;) {
+		const char *v;
 		if (next(y) < 0)
-			goto out;
+			return -1;
 		if (y->ev.type == YAML_MAPPING_END_EVENT)
-			break;
-		if (y->ev.type != YAML_SCALAR_EVENT) {
-			yerr(y, "%skey \"env_vars\": names must be strings",
-			     ctx);
-			goto out;
+			return 0;
+		if (y->ev.type != YAML_SCALAR_EVENT)
+			return yerr(y,
+				    "%svariable names must be strings, got %s",
+				    c->key, shape(y));
+		if (scalar(y, c->key, &v) < 0)
+			return -1;
+		char *name = strdup(v);
+		size_t line = line_of(y);
+		if (!name) {
+			sb_err_set(y->err, ENOMEM, "out of memory");
+			return -1;
 		}
-		char *name = strdup(scalar(y));
-		if (!name || seen_add(y, &s, name, ctx) < 0 || next(y) < 0) {
-			free(name);
-			goto out;
-		}
-		if (y->ev.type != YAML_SCALAR_EVENT) {
-			yerr(y,
-			     "%skey \"env_vars\": value of %.64s must be a "
-			     "string",
-			     ctx, name);
-			free(name);
-			goto out;
-		}
-		int r = sb_profile_set_env(p, name, scalar(y), y->err);
+		int rc = parse_env_value(y, p, c, name, line);
 		free(name);
-		if (r < 0) {
-			sb_err_prefix(y->err, "%s:%d: %s", y->origin,
-				      line_of(y), ctx);
-			goto out;
-		}
+		if (rc < 0)
+			return -1;
 	}
-	rc = 0;
-out:
-	seen_free(&s);
-	return rc;
 }
 
 static int parse_profile(struct yp *y, struct sb_profile *p)
 {
-	char ctx[96];
-	struct seen s = {0};
-	int rc = -1;
+	struct ctx c;
+	size_t seen_line[SB_F_COUNT] = {0};
+	const char *seen_name[SB_F_COUNT] = {0};
 
-	snprintf(ctx, sizeof ctx, "profile \"%s\": ", p->name);
-	if (y->ev.type == YAML_SCALAR_EVENT && is_null_scalar(y))
-		return 0; /* "name:" alone = all defaults */
+	snprintf(c.profile, sizeof c.profile, "profile \"%s\"", p->name);
+	if (is_null(y))
+		return 0; /* "name:" alone: the defaults */
 	if (y->ev.type != YAML_MAPPING_START_EVENT)
-		return yerr(y, "%sexpected a mapping of keys", ctx);
+		return yerr(y, "%s: expected a mapping of keys, got %s",
+			    c.profile, shape(y));
 	for (;;) {
+		const char *key, *v;
 		if (next(y) < 0)
-			goto out;
+			return -1;
 		if (y->ev.type == YAML_MAPPING_END_EVENT)
-			break;
-		if (y->ev.type != YAML_SCALAR_EVENT) {
-			yerr(y, "%skeys must be strings", ctx);
-			goto out;
+			return 0;
+		if (y->ev.type != YAML_SCALAR_EVENT)
+			return yerr(y, "%s: keys must be strings, got %s",
+				    c.profile, shape(y));
+		snprintf(c.key, sizeof c.key, "%s: ", c.profile);
+		if (scalar(y, c.key, &key) < 0)
+			return -1;
+		const struct sb_key *k = sb_profile_key(key, strlen(key));
+		if (!k) {
+			char q[SB_CFG_QUOTE_MAX];
+			sb_cfg_quote(q, sizeof q, key);
+			return yerr(y, "%s: key %s: unknown key", c.profile, q);
 		}
-		char key[64];
-		snprintf(key, sizeof key, "%s", scalar(y));
-		if (seen_add(y, &s, key, ctx) < 0 || next(y) < 0)
-			goto out;
+		snprintf(c.key, sizeof c.key, "%s: key \"%s\": ", c.profile,
+			 k->name);
+		size_t kline = line_of(y);
+		if (seen_line[k->field]) {
+			if (seen_name[k->field] == k->name)
+				return yerr(y,
+					    "%sduplicate key (first on line "
+					    "%zu)",
+					    c.key, seen_line[k->field]);
+			return yerr(y,
+				    "%sduplicate key (\"%s\" on line %zu "
+				    "sets the same value)",
+				    c.key, seen_name[k->field],
+				    seen_line[k->field]);
+		}
+		seen_line[k->field] = kline;
+		seen_name[k->field] = k->name;
+		if (next(y) < 0)
+			return -1;
 		int r;
-		if (!strcmp(key, "secrets")) {
-			r = parse_secrets(y, p, ctx);
-		} else if (!strcmp(key, "env_vars")) {
-			r = parse_env(y, p, ctx);
-		} else if (y->ev.type != YAML_SCALAR_EVENT) {
-			struct sb_profile probe;
-			sb_profile_defaults(&probe, "probe");
-			int known = sb_profile_set_key(&probe, key, "1", NULL);
-			sb_profile_free(&probe);
-			r = known == -2
-				    ? yerr(y, "%skey \"%.64s\": unknown key",
-					   ctx, key)
-				    : yerr(y,
-					   "%skey \"%.64s\": expected a "
-					   "single value",
-					   ctx, key);
-		} else if (!strcmp(key, "gpu") && is_null_scalar(y)) {
-			r = sb_profile_set_key(p, key, "", y->err);
-		} else {
-			r = sb_profile_set_key(p, key, scalar(y), y->err);
+		switch (k->kind) {
+		case SB_KEY_LIST:
+			r = parse_secrets(y, p, &c);
+			break;
+		case SB_KEY_MAP:
+			r = parse_env_vars(y, p, &c);
+			break;
+		case SB_KEY_SCALAR:
+		default:
+			if (y->ev.type != YAML_SCALAR_EVENT)
+				return yerr(y,
+					    "%sexpected a single value, got "
+					    "%s",
+					    c.key, shape(y));
+			v = NULL;
+			if (!is_null(y) && scalar(y, c.key, &v) < 0)
+				return -1;
+			r = sb_profile_set_key(p, k->name, v, y->err);
 			if (r < 0)
-				sb_err_prefix(y->err, "%s:%d: %.*s", y->origin,
-					      line_of(y), (int)strlen(ctx) - 2,
-					      ctx);
+				sb_err_prefix(y->err, "%s:%zu: %s", y->origin,
+					      line_of(y), c.profile);
+			break;
 		}
 		if (r < 0)
-			goto out;
+			return -1;
 	}
-	rc = 0;
-out:
-	seen_free(&s);
-	return rc;
 }
 
 static int parse_profiles(struct yp *y, struct sb_config *cfg,
-			  const struct sb_profile *base)
+			  const struct sb_profile *tmpl)
 {
-	struct seen s = {0};
-	int rc = -1;
-	if (y->ev.type == YAML_SCALAR_EVENT && is_null_scalar(y))
+	static const char ctx[] = "key \"profiles\": ";
+	if (is_null(y))
 		return 0;
 	if (y->ev.type != YAML_MAPPING_START_EVENT)
-		return yerr(y, "\"profiles\" must be a mapping of names");
+		return yerr(y,
+			    "%sexpected a mapping of profile names to "
+			    "profiles, got %s",
+			    ctx, shape(y));
 	for (;;) {
+		const char *name;
+		char q[SB_CFG_QUOTE_MAX];
 		if (next(y) < 0)
-			goto out;
+			return -1;
 		if (y->ev.type == YAML_MAPPING_END_EVENT)
-			break;
-		if (y->ev.type != YAML_SCALAR_EVENT) {
-			yerr(y, "profile names must be strings");
-			goto out;
+			return 0;
+		if (y->ev.type != YAML_SCALAR_EVENT)
+			return yerr(y,
+				    "%sprofile names must be strings, got %s",
+				    ctx, shape(y));
+		if (scalar(y, ctx, &name) < 0)
+			return -1;
+		sb_cfg_quote(q, sizeof q, name);
+		if (!sb_profile_name_valid(name, strlen(name)))
+			return yerr(y,
+				    "invalid profile name %s (1-%d of A-Z "
+				    "a-z 0-9 _ -)",
+				    q, SB_PROFILE_NAME_MAX);
+		if (sb_config_find(cfg, name))
+			return yerr(y, "profile %s: duplicate profile name", q);
+		struct sb_profile *p = sb_config_add(cfg, tmpl, name, y->err);
+		if (!p) {
+			sb_err_prefix(y->err, "%s:%zu", y->origin, line_of(y));
+			return -1;
 		}
-		char name[128];
-		snprintf(name, sizeof name, "%s", scalar(y));
-		if (!sb_profile_name_ok(name)) {
-			yerr(y,
-			     "profile name \"%.64s\" must match "
-			     "[A-Za-z0-9_-]{1,63}",
-			     name);
-			goto out;
-		}
-		if (seen_add(y, &s, name, "profiles: ") < 0)
-			goto out;
-		struct sb_profile *p = sb_config_add(cfg, name, base, y->err);
-		if (!p || next(y) < 0 || parse_profile(y, p) < 0)
-			goto out;
+		if (next(y) < 0 || parse_profile(y, p) < 0)
+			return -1;
 	}
-	rc = 0;
-out:
-	seen_free(&s);
-	return rc;
 }
+
+struct file_top {
+	char *default_profile;
+	size_t default_line;
+};
 
 static int parse_top(struct yp *y, struct sb_config *cfg,
-		     const struct sb_profile *base, char **dflt)
+		     const struct sb_profile *tmpl, struct file_top *top)
 {
-	struct seen s = {0};
-	int rc = -1;
-	if (y->ev.type == YAML_SCALAR_EVENT && is_null_scalar(y))
-		return 0;
-	if (y->ev.type != YAML_MAPPING_START_EVENT)
-		return yerr(y, "the document must be a mapping with "
-			       "\"profiles\"");
+	size_t profiles_line = 0;
 	for (;;) {
+		const char *key, *v;
+		char q[SB_CFG_QUOTE_MAX];
 		if (next(y) < 0)
-			goto out;
+			return -1;
 		if (y->ev.type == YAML_MAPPING_END_EVENT)
-			break;
-		if (y->ev.type != YAML_SCALAR_EVENT) {
-			yerr(y, "keys must be strings");
-			goto out;
-		}
-		char key[64];
-		snprintf(key, sizeof key, "%s", scalar(y));
-		if (seen_add(y, &s, key, "") < 0 || next(y) < 0)
-			goto out;
-		if (!strcmp(key, "profiles")) {
-			if (parse_profiles(y, cfg, base) < 0)
-				goto out;
-		} else if (!strcmp(key, "default_profile")) {
-			if (y->ev.type != YAML_SCALAR_EVENT ||
-			    !sb_profile_name_ok(scalar(y))) {
-				yerr(y, "key \"default_profile\": expected a "
-					"profile name");
-				goto out;
+			return 0;
+		if (y->ev.type != YAML_SCALAR_EVENT)
+			return yerr(y, "top-level keys must be strings, got %s",
+				    shape(y));
+		if (scalar(y, "", &key) < 0)
+			return -1;
+		if (strcmp(key, "profiles") == 0) {
+			if (profiles_line)
+				return yerr(y,
+					    "key \"profiles\": duplicate key "
+					    "(first on line %zu)",
+					    profiles_line);
+			profiles_line = line_of(y);
+			if (next(y) < 0 || parse_profiles(y, cfg, tmpl) < 0)
+				return -1;
+		} else if (strcmp(key, "default_profile") == 0) {
+			static const char ctx[] = "key \"default_profile\": ";
+			if (top->default_line)
+				return yerr(y,
+					    "%sduplicate key (first on line "
+					    "%zu)",
+					    ctx, top->default_line);
+			top->default_line = line_of(y);
+			if (next(y) < 0)
+				return -1;
+			if (y->ev.type != YAML_SCALAR_EVENT || is_null(y))
+				return yerr(y,
+					    "%sexpected a profile name, got "
+					    "%s",
+					    ctx, shape(y));
+			if (scalar(y, ctx, &v) < 0)
+				return -1;
+			if (!sb_profile_name_valid(v, strlen(v))) {
+				sb_cfg_quote(q, sizeof q, v);
+				return yerr(y, "%sinvalid profile name %s", ctx,
+					    q);
 			}
-			free(*dflt);
-			*dflt = strdup(scalar(y));
+			top->default_line = line_of(y);
+			free(top->default_profile); /* a second one was refused
+						       above */
+			if (!(top->default_profile = strdup(v))) {
+				sb_err_set(y->err, ENOMEM, "out of memory");
+				return -1;
+			}
 		} else {
-			yerr(y, "key \"%.64s\": unknown key", key);
-			goto out;
+			sb_cfg_quote(q, sizeof q, key);
+			return yerr(y,
+				    "key %s: unknown top-level key (expected "
+				    "profiles or default_profile)",
+				    q);
 		}
 	}
-	rc = 0;
-out:
-	seen_free(&s);
-	return rc;
 }
 
-int sb_yaml_load(struct sb_config *cfg, const char *yaml, size_t len,
-		 const char *origin, const struct sb_profile *base,
-		 char **default_profile, struct sb_err *err)
+static int parse_file(struct yp *y, struct sb_config *cfg,
+		      const struct sb_profile *tmpl, struct file_top *top)
 {
-	struct yp y = {.origin = origin, .err = err};
+	/* stream start, then a document or the end */
+	for (int i = 0; i < 2; i++)
+		if (next(y) < 0)
+			return -1;
+	if (y->ev.type == YAML_STREAM_END_EVENT)
+		return 0; /* an empty file: no profiles */
+	if (next(y) < 0)  /* the root node */
+		return -1;
+	if (y->ev.type == YAML_MAPPING_START_EVENT) {
+		if (parse_top(y, cfg, tmpl, top) < 0)
+			return -1;
+	} else if (!is_null(y)) {
+		return yerr(y,
+			    "the document must be a mapping (with "
+			    "\"profiles\"), got %s",
+			    shape(y));
+	}
+	/* document end, then the end of the stream */
+	for (int i = 0; i < 2; i++)
+		if (next(y) < 0)
+			return -1;
+	if (y->ev.type != YAML_STREAM_END_EVENT)
+		return yerr(y, "only one YAML document is allowed");
+	return 0;
+}
+
+int sb_config_load_string(struct sb_config *cfg, const char *yaml, size_t len,
+			  const char *origin, char *const *envp,
+			  struct sb_err *err)
+{
+	static char *const no_env[] = {NULL};
+	struct sb_profile tmpl;
+	struct file_top top = {0};
+	char where[SB_ERR_MSG_MAX];
 	int rc = -1;
 
-	if (!yaml_parser_initialize(&y.parser))
-		return sb_err_set(err, ENOMEM, "out of memory");
-	yaml_parser_set_input_string(&y.parser, (const unsigned char *)yaml,
-				     len);
-	if (next(&y) < 0 || y.ev.type != YAML_STREAM_START_EVENT ||
-	    next(&y) < 0)
-		goto out;
-	if (y.ev.type == YAML_STREAM_END_EVENT) {
-		rc = 0; /* empty file: no profiles */
-		goto out;
-	}
-	if (next(&y) < 0 || parse_top(&y, cfg, base, default_profile) < 0 ||
-	    next(&y) < 0)
-		goto out;
-	if (y.ev.type != YAML_DOCUMENT_END_EVENT || next(&y) < 0)
-		goto out;
-	if (y.ev.type != YAML_STREAM_END_EVENT) {
-		yerr(&y, "only one YAML document is allowed");
+	memset(cfg, 0, sizeof *cfg);
+	if (!envp)
+		envp = no_env;
+	if (!origin)
+		origin = "<profiles>";
+	if (!yaml && len)
+		return sb_err_set(err, EINVAL, "%s: no input", origin);
+
+	/* built-in defaults, then SLOTBOX_<KEY>: the base of every profile */
+	sb_profile_defaults(&tmpl, "default");
+	if (!tmpl.image || !tmpl.network || !tmpl.workspace_dir) {
+		sb_err_set(err, ENOMEM, "out of memory");
 		goto out;
 	}
+	if (sb_env_apply_global(&tmpl, envp, err) < 0)
+		goto out;
+
+	/* the file */
+	if (len) {
+		struct yp y = {.input = yaml,
+			       .len = len,
+			       .origin = origin,
+			       .err = err};
+		if (!yaml_parser_initialize(&y.parser)) {
+			sb_err_set(err, ENOMEM, "out of memory");
+			goto out;
+		}
+		yaml_parser_set_input_string(&y.parser,
+					     (const unsigned char *)yaml, len);
+		int r = parse_file(&y, cfg, &tmpl, &top);
+		if (y.have_ev)
+			yaml_event_delete(&y.ev);
+		yaml_parser_delete(&y.parser);
+		if (r < 0)
+			goto out;
+	}
+
+	/* SLOTBOX_PROFILES, "default", SLOTBOX_PROFILE_*, default_profile */
+	snprintf(where, sizeof where, "%s:%zu", origin, top.default_line);
+	if (sb_env_finish(cfg, &tmpl, top.default_profile, where, envp, err) <
+	    0)
+		goto out;
 	rc = 0;
 out:
-	if (y.have_ev)
-		yaml_event_delete(&y.ev);
-	yaml_parser_delete(&y.parser);
+	if (rc < 0)
+		sb_config_free(cfg); /* nothing half-loaded */
+	free(top.default_profile);
+	sb_profile_free(&tmpl);
 	return rc;
 }
