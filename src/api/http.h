@@ -87,7 +87,8 @@ void http_respond_error(struct http_request *req, int status, const char *code,
  * queued for this connection, http_respond_stream_write returns 1 and the
  * caller must wait for the drain callback before writing more (back-pressure
  * so a slow client never grows the daemon's memory). Returns -1 if the
- * client is gone (then just call end). */
+ * client is gone (then just call end). A producer waiting for drain when
+ * the client goes away still gets its drain call (its next write is -1). */
 typedef void (*http_drain_fn)(struct http_request *req, void *ud);
 void http_respond_stream_begin(struct http_request *req, int status,
 			       const char *content_type, http_drain_fn drain,
@@ -96,7 +97,10 @@ int http_respond_stream_write(struct http_request *req, const void *data,
 			      size_t len);
 void http_respond_stream_end(struct http_request *req);
 
-/* Called (once) if the client disconnects before the answer was sent. */
+/* Called (once) if the client disconnects before the answer was sent
+ * (a client that shuts down its sending side while the request is with the
+ * handler counts as gone). Set it from the handler call itself; the fn may
+ * answer the request. */
 void http_request_on_abort(struct http_request *req, http_abort_fn fn,
 			   void *ud);
 

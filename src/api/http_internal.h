@@ -1,0 +1,146 @@
+/* http_internal.h - state shared by http.c (server, listeners),
+ * http_conn.c (connections, parsing) and http_respond.c (answers, writes,
+ * query strings). Not an API: only src/api/http*.c include it. */
+#ifndef SLOTBOX_API_HTTP_INTERNAL_H
+#define SLOTBOX_API_HTTP_INTERNAL_H
+
+#include <llhttp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "api/http.h"
+
+#define HTTP_READ_BUF (64u << 10)    /* one shared read buffer per server */
+#define HTTP_PENDING_MAX (64u << 10) /* read ahead while a request is busy */
+#define HTTP_HIGH_WATER (1u << 20)   /* stream back-pressure threshold */
+#define HTTP_QUEUE_MAX (64u << 20)   /* hard cap on queued stream output */
+#define HTTP_MAX_PATH 8192
+#define HTTP_BODY_IDLE_S 60.0 /* a body upload may stall this long */
+#define HTTP_LINGER_S 2.0     /* after a closing answer, drain input */
+#define HTTP_LINGER_MAX (4u << 20)
+#define HTTP_FIELD_MAX 32 /* longer header names are never kept */
+
+/* The request headers we keep; everything else is parsed and dropped
+ * (llhttp itself interprets Content-Length, Transfer-Encoding and
+ * Connection). */
+enum http_hdr { HTTP_H_CTYPE, HTTP_H_AUTH, HTTP_H_EXPECT, HTTP_H_COUNT };
+
+/* What the connection's single timer is measuring. */
+enum http_tstate {
+	HTTP_T_NONE,
+	HTTP_T_HEADER,	/* headers of a request must complete */
+	HTTP_T_BODY,	/* the body must keep flowing */
+	HTTP_T_IDLE,	/* keep-alive, waiting for the next request */
+	HTTP_T_STALL,	/* our output is queued and the client reads none */
+	HTTP_T_LINGER,	/* draining input before the final close */
+	HTTP_T_FLUSHED, /* 0 ms: an answer without bytes in flight ended */
+};
+
+struct http_conn;
+
+struct http_req {
+	struct http_request pub; /* first: the handler's view */
+	struct http_conn *conn;	 /* NULL once detached (answered or gone) */
+	char *body;		 /* owned; NULL when empty */
+	http_abort_fn abort_fn;
+	void *abort_ud;
+	http_drain_fn drain_fn;
+	void *drain_ud;
+	unsigned holds; /* our callbacks running on it; free waits */
+	bool answered;
+	bool aborted;
+	bool streaming;
+	bool chunked;
+	bool nobody; /* HEAD, 204, 304: no body bytes on the wire */
+	bool drain_wanted;
+	bool head;
+	bool http10;
+	char strs[]; /* path, query, content type */
+};
+
+struct http_conn {
+	union {
+		uv_stream_t s;
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+	} h;
+	uv_timer_t timer;
+	llhttp_t parser;
+	struct http_server *srv;
+	struct http_conn *prev, *next;
+	struct http_req *req;	   /* with the handler, not yet answered */
+	struct http_req *building; /* headers parsed, body arriving */
+	/* the request being parsed; all NULL on an idle connection */
+	char *url;
+	size_t url_len;
+	char *hval[HTTP_H_COUNT];
+	size_t hval_len[HTTP_H_COUNT];
+	char *body;
+	size_t body_len, body_cap, body_limit;
+	size_t hdr_bytes;
+	char fname[HTTP_FIELD_MAX];
+	size_t fname_len;
+	int hcur;      /* kept header being read, -1 if none */
+	unsigned seen; /* kept headers met, bit per enum http_hdr */
+	/* error found by a parser callback, answered after llhttp returns */
+	int fail_status;
+	const char *fail_code, *fail_msg;
+	/* bytes read while busy, parsed after the answer */
+	char *pending;
+	size_t pending_len;
+	size_t discarded; /* while lingering */
+	unsigned writes;  /* uv_write requests in flight */
+	int closed_handles;
+	enum http_tstate tstate;
+	bool via_tcp;
+	bool reading;
+	bool busy;	  /* a request is dispatched, its answer unflushed */
+	bool answer_done; /* the answer is fully queued */
+	bool close_after; /* close once the answer is flushed */
+	bool peer_eof;
+	bool lingering;
+	bool closing; /* uv_close called */
+};
+
+struct http_server {
+	uv_loop_t *loop;
+	struct http_server_opts opts;
+	char *token;
+	size_t token_len;
+	http_handler_fn handler;
+	void *ud;
+	uv_pipe_t ulisten;
+	uv_tcp_t tlisten;
+	uv_timer_t sentinel; /* closed last, so done runs from a callback */
+	bool ulisten_used, tlisten_used;
+	bool udefer, tdefer; /* a connection awaits uv_accept (no memory) */
+	int tcp_port;
+	struct http_conn *conns;
+	size_t n_conns; /* allocated, closing ones included */
+	size_t handles; /* listeners, connections, rejects, sentinel */
+	uint64_t next_id;
+	bool closing;
+	void (*done)(void *);
+	void *done_ud;
+	char rbuf[HTTP_READ_BUF];
+};
+
+/* http.c */
+void http_server_handle_gone(struct http_server *srv);
+/* http_conn.c */
+bool http_conn_accept(struct http_server *srv, uv_stream_t *l, bool tcp);
+void http_conn_close(struct http_conn *c);
+void http_conn_timer(struct http_conn *c, enum http_tstate st, double s);
+void http_conn_flushed(struct http_conn *c);
+/* http_respond.c */
+int http_conn_send(struct http_conn *c, const uv_buf_t *bufs, unsigned n,
+		   bool final);
+void http_conn_error(struct http_conn *c, int status, const char *code,
+		     const char *msg);
+void http_req_free(struct http_req *r);
+void http_req_release(struct http_req *r);
+int http_pct_decode(const char *src, size_t len, char *out, size_t outlen,
+		    bool plus);
+
+#endif
