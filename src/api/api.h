@@ -50,6 +50,18 @@ json_t *json_exec_result(const struct exec_result *r, const char *slot_id,
 json_t *json_exec_error(const char *slot_id, enum exec_error_class cls,
 			const char *code, const char *msg);
 
+#define API_MAX_TIMEOUT_S 86400.0
+
+/* An optional seconds field: 0 with *out unchanged when v is absent or
+ * null, 0 with *out set when it is a finite number in
+ * (0, API_MAX_TIMEOUT_S], -1 otherwise. */
+int api_seconds(const json_t *v, double *out);
+
+/* Query parameter `name` as true/1 or false/0 (dflt when absent). On a
+ * bad value answers 400 and returns -1. */
+int api_query_bool(struct http_request *req, const char *name, bool dflt,
+		   bool *out);
+
 /* Parse a request body as a JSON object (duplicate keys refused). On
  * failure answers 400 and returns NULL. */
 json_t *api_parse_body(struct http_request *req);

@@ -403,10 +403,10 @@ static char *error_body(const char *code, const char *msg)
 static const char oom_body[] =
 	"{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
 
-void http_respond_json(struct http_request *req, int status, json_t *doc)
+/* Answer with a serialised JSON text (freed here), or a fixed 500 body
+ * when serialising ran out of memory. */
+static void respond_json_text(struct http_request *req, int status, char *s)
 {
-	char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	json_decref(doc);
 	if (!s) {
 		http_respond(req, 500, "application/json", oom_body,
 			     sizeof oom_body - 1);
@@ -414,6 +414,13 @@ void http_respond_json(struct http_request *req, int status, json_t *doc)
 	}
 	http_respond(req, status, "application/json", s, strlen(s));
 	free(s);
+}
+
+void http_respond_json(struct http_request *req, int status, json_t *doc)
+{
+	char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	respond_json_text(req, status, s);
 }
 
 void http_respond_error(struct http_request *req, int status, const char *code,
@@ -424,14 +431,7 @@ void http_respond_error(struct http_request *req, int status, const char *code,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	char *s = error_body(code, msg);
-	if (!s) {
-		http_respond(req, 500, "application/json", oom_body,
-			     sizeof oom_body - 1);
-		return;
-	}
-	http_respond(req, status, "application/json", s, strlen(s));
-	free(s);
+	respond_json_text(req, status, error_body(code, msg));
 }
 
 /* An error found before any handler saw the request: answer it with the

@@ -9,7 +9,6 @@
 #include "common/log.h"
 
 #define API_MAX_TRAJECTORY_ID 255
-#define API_MAX_TIMEOUT_S 86400.0
 
 json_t *api_parse_body(struct http_request *req)
 {
@@ -123,24 +122,28 @@ static void acquire_abort(struct http_request *req, void *ud)
 	}
 }
 
-/* Read an optional number field; -1 and a 400 answer when it is not a
- * finite number in (0, max]. */
-static int opt_seconds(struct http_request *req, json_t *doc, const char *key,
-		       double *out)
+int api_seconds(const json_t *v, double *out)
 {
-	json_t *v = json_object_get(doc, key);
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_number(v) || !isfinite(json_number_value(v)) ||
 	    json_number_value(v) <= 0 ||
-	    json_number_value(v) > API_MAX_TIMEOUT_S) {
-		http_respond_error(req, 400, "bad_request",
-				   "%s must be a number of seconds in (0, %g]",
-				   key, API_MAX_TIMEOUT_S);
+	    json_number_value(v) > API_MAX_TIMEOUT_S)
 		return -1;
-	}
 	*out = json_number_value(v);
 	return 0;
+}
+
+/* api_seconds on doc[key], answering 400 when it is bad. */
+static int opt_seconds(struct http_request *req, json_t *doc, const char *key,
+		       double *out)
+{
+	if (api_seconds(json_object_get(doc, key), out) == 0)
+		return 0;
+	http_respond_error(req, 400, "bad_request",
+			   "%s must be a number of seconds in (0, %g]", key,
+			   API_MAX_TIMEOUT_S);
+	return -1;
 }
 
 static int opt_string(struct http_request *req, json_t *doc, const char *key,
@@ -218,8 +221,8 @@ out:
 
 /* ---- one slot ---- */
 
-static int parse_bool_param(struct http_request *req, const char *name,
-			    bool dflt, bool *out)
+int api_query_bool(struct http_request *req, const char *name, bool dflt,
+		   bool *out)
 {
 	char v[16];
 	int r = http_query_get(req->query, name, v, sizeof v);
@@ -281,7 +284,7 @@ static void slot_route(struct api *a, struct http_request *req,
 		http_respond_json(req, 200, json_slot(slot));
 	} else if (!*sub && strcmp(req->method, "DELETE") == 0) {
 		bool reset;
-		if (parse_bool_param(req, "reset", true, &reset) < 0)
+		if (api_query_bool(req, "reset", true, &reset) < 0)
 			return;
 		if (!slot->leased) {
 			http_respond_error(req, 409, "slot_not_leased",

@@ -91,7 +91,6 @@ struct read_ctx {
 	struct answer_to to;
 	char path[SB_FILE_PATH_MAX];
 	bool base64;
-	bool want_sha;
 	size_t max_bytes;
 	char *buf;
 	size_t len;
@@ -255,7 +254,6 @@ int api_read_start(struct sbx_slot *slot, struct http_request *req,
 	memcpy(fr.path, c->path, sizeof fr.path);
 	c->to = (struct answer_to){req, tool_done, tool_ud};
 	c->base64 = base64;
-	c->want_sha = sha;
 	c->max_bytes = max_bytes;
 	if (sha) {
 		c->sha = EVP_MD_CTX_new();
@@ -559,27 +557,6 @@ static int query_u64(struct http_request *req, const char *name, uint64_t dflt,
 	return 0;
 }
 
-static int query_bool(struct http_request *req, const char *name, bool dflt,
-		      bool *out)
-{
-	char v[16];
-	int r = http_query_get(req->query, name, v, sizeof v);
-	*out = dflt;
-	if (r == 0)
-		return 0;
-	if (r > 0 && (!strcmp(v, "true") || !strcmp(v, "1"))) {
-		*out = true;
-		return 0;
-	}
-	if (r > 0 && (!strcmp(v, "false") || !strcmp(v, "0"))) {
-		*out = false;
-		return 0;
-	}
-	http_respond_error(req, 400, "bad_request", "%s must be true or false",
-			   name);
-	return -1;
-}
-
 /* path= parameter (required unless dflt). */
 static int query_path(struct http_request *req, const char *dflt, char *out)
 {
@@ -606,7 +583,7 @@ void api_file_get(struct http_request *req, struct sbx_slot *slot)
 	if (query_path(req, NULL, path) < 0 ||
 	    query_u64(req, "max_bytes", (uint64_t)p->max_file_bytes,
 		      (uint64_t)p->max_file_bytes, &max) < 0 ||
-	    query_bool(req, "sha256", false, &sha) < 0)
+	    api_query_bool(req, "sha256", false, &sha) < 0)
 		return;
 	int r = http_query_get(req->query, "encoding", enc, sizeof enc);
 	if (r == 0)
@@ -644,7 +621,7 @@ void api_file_list(struct http_request *req, struct sbx_slot *slot)
 	struct sb_err err;
 	struct file_op *op;
 	if (query_path(req, ".", path) < 0 ||
-	    query_bool(req, "recursive", false, &recursive) < 0 ||
+	    api_query_bool(req, "recursive", false, &recursive) < 0 ||
 	    query_u64(req, "max_entries", LIST_DEFAULT_ENTRIES,
 		      LIST_MAX_ENTRIES, &max) < 0)
 		return;

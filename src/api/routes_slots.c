@@ -3,7 +3,6 @@
  * call in a batch becomes that call's failed result, never the batch's. */
 #include <ctype.h>
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +15,6 @@
 #define API_MAX_STDIN (16u << 20)
 #define API_MAX_ENV 256
 #define API_MAX_BATCH 4096
-#define API_MAX_TIMEOUT_S 86400.0
 
 /* Everything one call needs, owned until it ends. */
 struct exec_ctx {
@@ -351,17 +349,11 @@ static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
 
 	*status = 400;
 	*code = "bad_request";
-	if (to && !json_is_null(to)) {
-		if (!json_is_number(to) || !isfinite(json_number_value(to)) ||
-		    json_number_value(to) <= 0 ||
-		    json_number_value(to) > API_MAX_TIMEOUT_S) {
-			snprintf(msg, msglen,
-				 "timeout_s must be a number of seconds in "
-				 "(0, %g]",
-				 API_MAX_TIMEOUT_S);
-			return -1;
-		}
-		timeout = json_number_value(to);
+	if (api_seconds(to, &timeout) < 0) {
+		snprintf(msg, msglen,
+			 "timeout_s must be a number of seconds in (0, %g]",
+			 API_MAX_TIMEOUT_S);
+		return -1;
 	}
 	if (!json_is_string(tool)) {
 		snprintf(msg, msglen, "tool must be a string");
@@ -493,17 +485,12 @@ void api_exec_batch(struct api *a, struct http_request *req)
 				   API_MAX_BATCH);
 		goto out;
 	}
-	if (to && !json_is_null(to)) {
-		if (!json_is_number(to) || !isfinite(json_number_value(to)) ||
-		    json_number_value(to) <= 0 ||
-		    json_number_value(to) > API_MAX_TIMEOUT_S) {
-			http_respond_error(req, 400, "bad_request",
-					   "timeout_s must be a number of "
-					   "seconds in (0, %g]",
-					   API_MAX_TIMEOUT_S);
-			goto out;
-		}
-		timeout = json_number_value(to);
+	if (api_seconds(to, &timeout) < 0) {
+		http_respond_error(req, 400, "bad_request",
+				   "timeout_s must be a number of seconds in "
+				   "(0, %g]",
+				   API_MAX_TIMEOUT_S);
+		goto out;
 	}
 	struct batch *b = calloc(1, sizeof *b);
 	size_t n = json_array_size(reqs);

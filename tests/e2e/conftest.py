@@ -160,6 +160,16 @@ profiles:
 """
 
 
+# Two slots that must share one sandbox (isolation tests).
+TWO_SLOTS_ONE_SANDBOX = """
+profiles:
+  default:
+    slots_per_sandbox: 2
+    min_sandboxes: 1
+    max_sandboxes: 1
+"""
+
+
 @pytest.fixture
 def daemon(make_daemon):
     return make_daemon(SMALL_POOL)

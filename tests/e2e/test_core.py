@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import api
+from conftest import TWO_SLOTS_ONE_SANDBOX, api
 
 
 def bash(client, slot, command, status=200, **extra):
@@ -90,13 +90,7 @@ def test_failure_stdin_env_cwd(client):
 
 
 def test_two_slots_are_isolated(make_daemon):
-    d = make_daemon("""
-profiles:
-  default:
-    slots_per_sandbox: 2
-    min_sandboxes: 1
-    max_sandboxes: 1
-""")
+    d = make_daemon(TWO_SLOTS_ONE_SANDBOX)
     c = d.client()
     a = acquire(c)
     b = acquire(c)

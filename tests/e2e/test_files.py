@@ -14,7 +14,7 @@ import zipfile
 
 import pytest
 
-from conftest import api
+from conftest import TWO_SLOTS_ONE_SANDBOX, api
 
 
 def q(**params):
@@ -102,13 +102,7 @@ def test_hostile_names(client, name):
 
 
 def test_escapes_are_refused(make_daemon):
-    d = make_daemon("""
-profiles:
-  default:
-    slots_per_sandbox: 2
-    min_sandboxes: 1
-    max_sandboxes: 1
-""")
+    d = make_daemon(TWO_SLOTS_ONE_SANDBOX)
     c = d.client()
     a, b = acquire(c), acquire(c)
     bash(c, b, "echo b-secret > secret.txt")
