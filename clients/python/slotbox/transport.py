@@ -1,6 +1,7 @@
 """HTTP/1.1 keep-alive connections to slotboxd over a unix socket or TCP."""
 import http.client
 import json
+import os
 import socket
 import threading
 import urllib.parse
@@ -8,6 +9,21 @@ import urllib.parse
 from .errors import SlotboxError, error_for
 
 DEFAULT_SOCKET = "/run/slotbox/slotbox.sock"
+
+
+def default_endpoint():
+    """$SLOTBOX_URL, else $SLOTBOX_SOCKET, else the default socket (the CLI
+    and libslotbox look in the same places)."""
+    return os.environ.get("SLOTBOX_URL") or os.environ.get("SLOTBOX_SOCKET") or DEFAULT_SOCKET
+
+
+def default_token():
+    """The first line of $SLOTBOX_TOKEN_FILE, if set."""
+    path = os.environ.get("SLOTBOX_TOKEN_FILE")
+    if not path:
+        return None
+    with open(path) as f:
+        return f.readline().strip() or None
 
 
 class _UnixHTTPConnection(http.client.HTTPConnection):
@@ -30,7 +46,9 @@ class Transport:
     """
 
     def __init__(self, endpoint=None, token=None, timeout=300.0, max_idle=32):
-        endpoint = endpoint or DEFAULT_SOCKET
+        endpoint = endpoint or default_endpoint()
+        if token is None and endpoint.startswith(("http://", "https://")):
+            token = default_token()
         if endpoint.startswith("unix://"):
             endpoint = endpoint[len("unix://"):]
         self.endpoint = endpoint

@@ -1,0 +1,42 @@
+/* cli.h - the `slotbox` command line: shared state and the commands. */
+#ifndef SLOTBOX_CLI_H
+#define SLOTBOX_CLI_H
+
+#include <stdbool.h>
+
+#include "client/slotbox.h"
+
+/* Exit codes besides the command's own (which exec and run pass on). */
+enum {
+	CLI_USAGE = 2,	     /* bad command line */
+	CLI_TIMED_OUT = 124, /* the command hit its deadline (as timeout(1)) */
+	CLI_FAILED = 125,    /* slotbox itself failed (as docker) */
+};
+
+struct cli {
+	struct sbc_options opt;
+	bool json;
+	struct sbc *c; /* connected on first use */
+};
+
+/* Connect on first use; prints the error and returns NULL on failure. */
+struct sbc *cli_client(struct cli *cli);
+
+/* Print "slotbox: <what>: <message>" and return CLI_FAILED. */
+int cli_fail(const char *what, const struct sbc_error *err);
+/* Print a usage error and return CLI_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Parse a non-negative number of seconds; false on junk. */
+bool cli_seconds(const char *s, double *out);
+/* Print a JSON document on stdout. */
+void cli_print_json(json_t *doc);
+
+int cmd_status(struct cli *cli, int argc, char **argv);
+int cmd_profiles(struct cli *cli, int argc, char **argv);
+int cmd_acquire(struct cli *cli, int argc, char **argv);
+int cmd_release(struct cli *cli, int argc, char **argv);
+int cmd_exec(struct cli *cli, int argc, char **argv);
+int cmd_run(struct cli *cli, int argc, char **argv);
+int cmd_cp(struct cli *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,136 @@
+/* cmd_pool.c - `slotbox status` and `slotbox profiles`. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/table.h"
+
+/* Commands without arguments take only --json. */
+static int no_args(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'j')
+			return cli_usage_error("bad option for %s", argv[0]);
+		cli->json = true;
+	}
+	if (optind != argc)
+		return cli_usage_error("%s takes no arguments", argv[0]);
+	return 0;
+}
+
+/* A JSON scalar as text for a cell. */
+static const char *cell(json_t *o, const char *key, char *buf, size_t len)
+{
+	json_t *v = json_object_get(o, key);
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v))
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(buf, len, "%g", json_real_value(v));
+	else if (json_is_boolean(v))
+		snprintf(buf, len, "%s", json_is_true(v) ? "yes" : "no");
+	else
+		return NULL;
+	return buf;
+}
+
+/* One table row per profile: name, then keys[i] of the profile object. */
+static int print_by_profile(json_t *map, const char *const *header,
+			    const char *const *keys, const char *def)
+{
+	struct table t;
+	if (table_init(&t, header) < 0)
+		goto oom;
+	const char *name;
+	json_t *p;
+	json_object_foreach(map, name, p)
+	{
+		char bufs[TABLE_MAX_COLS][64];
+		const char *row[TABLE_MAX_COLS] = {name};
+		size_t i = 1;
+		for (; keys[i - 1]; i++)
+			row[i] = cell(p, keys[i - 1], bufs[i], sizeof bufs[i]);
+		if (def)
+			row[i] = strcmp(name, def) == 0 ? "*" : "";
+		if (table_add(&t, row) < 0)
+			goto oom;
+	}
+	table_print(&t);
+	table_free(&t);
+	return 0;
+oom:
+	table_free(&t);
+	fputs("slotbox: out of memory\n", stderr);
+	return CLI_FAILED;
+}
+
+int cmd_status(struct cli *cli, int argc, char **argv)
+{
+	int rc = no_args(cli, argc, argv);
+	if (rc)
+		return rc;
+	struct sbc *c = cli_client(cli);
+	if (!c)
+		return CLI_FAILED;
+	json_t *doc = NULL;
+	struct sbc_error err = {0};
+	if (sbc_status(c, &doc, &err) < 0)
+		return cli_fail("status", &err);
+	static const char *const header[] = {
+		"PROFILE", "SANDBOXES", "HEALTHY", "STARTING", "MAX",
+		"SLOTS",   "AVAILABLE", "LEASED",  "WAITERS",  NULL};
+	static const char *const keys[] = {
+		"sandboxes",	 "healthy_sandboxes", "starting_sandboxes",
+		"max_sandboxes", "total_slots",	      "available_slots",
+		"leased_slots",	 "waiters",	      NULL};
+	if (cli->json)
+		cli_print_json(doc);
+	else
+		rc = print_by_profile(json_object_get(doc, "pools"), header,
+				      keys, NULL);
+	json_decref(doc);
+	return rc;
+}
+
+int cmd_profiles(struct cli *cli, int argc, char **argv)
+{
+	int rc = no_args(cli, argc, argv);
+	if (rc)
+		return rc;
+	struct sbc *c = cli_client(cli);
+	if (!c)
+		return CLI_FAILED;
+	json_t *doc = NULL;
+	struct sbc_error err = {0};
+	if (sbc_profiles(c, &doc, &err) < 0)
+		return cli_fail("profiles", &err);
+	static const char *const header[] = {
+		"PROFILE",	  "IMAGE",    "CPU", "MEMORY_MB",
+		"NETWORK",	  "SLOTS/SB", "MIN", "MAX",
+		"EXEC_TIMEOUT_S", "DEFAULT",  NULL};
+	static const char *const keys[] = {"image",
+					   "cpu",
+					   "memory_mb",
+					   "network",
+					   "slots_per_sandbox",
+					   "min_sandboxes",
+					   "max_sandboxes",
+					   "execution_timeout_s",
+					   NULL};
+	if (cli->json)
+		cli_print_json(doc);
+	else
+		rc = print_by_profile(json_object_get(doc, "profiles"), header,
+				      keys,
+				      json_string_value(json_object_get(
+					      doc, "default_profile")));
+	json_decref(doc);
+	return rc;
+}

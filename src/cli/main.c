@@ -1,0 +1,207 @@
+/* main.c - `slotbox`, the command line client of slotboxd.
+ *
+ * Global options come before the command, the command's own after it.
+ * Exit codes: 0 on success; exec and run pass on the command's code (128+N
+ * for a signal, 124 for a timeout); 125 when slotbox itself failed; 2 for
+ * a bad command line. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define TOKEN_MAX 4096
+
+static const char usage_text[] =
+	"usage: slotbox [GLOBAL OPTIONS] COMMAND [ARGS]\n"
+	"\n"
+	"Commands:\n"
+	"  status                     pools: sandboxes, free and leased slots\n"
+	"  profiles                   the profiles the daemon serves\n"
+	"  acquire [--profile P] [--trajectory-id T] [--timeout S]\n"
+	"                             lease a slot, print its id\n"
+	"  exec [OPTIONS] SLOT -- CMD [ARG]...\n"
+	"  exec [OPTIONS] SLOT -c 'SHELL COMMAND LINE'\n"
+	"                             run a command in a leased slot\n"
+	"  release [--keep-workspace] SLOT\n"
+	"                             end a lease (workspace reset by "
+	"default)\n"
+	"  run [--profile P] [EXEC OPTIONS] -- CMD [ARG]...\n"
+	"                             acquire, exec and release in one\n"
+	"  cp SRC DST                 copy a file; one side is SLOT:PATH,\n"
+	"                             the other a local path or - (stdio)\n"
+	"\n"
+	"Exec options: --timeout S, --cwd DIR, -e KEY=VALUE (repeatable),\n"
+	"  -i (send this program's stdin to the command)\n"
+	"\n"
+	"Global options:\n"
+	"  --socket PATH      daemon socket ($SLOTBOX_SOCKET, default "
+	"/run/slotbox/slotbox.sock)\n"
+	"  --url URL          http://HOST:PORT instead ($SLOTBOX_URL)\n"
+	"  --token-file FILE  bearer token for --url ($SLOTBOX_TOKEN_FILE)\n"
+	"  --json             print the daemon's JSON answers (every command "
+	"takes it)\n"
+	"  --help, --version\n"
+	"\n"
+	"Exit status: the command's own for exec and run (128+N when killed "
+	"by\n"
+	"signal N, 124 on timeout); 125 when slotbox failed; 2 for bad "
+	"usage.\n";
+
+int cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("slotbox: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputs("\n(see slotbox --help)\n", stderr);
+	va_end(ap);
+	return CLI_USAGE;
+}
+
+int cli_fail(const char *what, const struct sbc_error *err)
+{
+	if (err->http_status)
+		fprintf(stderr, "slotbox: %s: %s (%s, HTTP %d)\n", what,
+			err->message, err->code, err->http_status);
+	else
+		fprintf(stderr, "slotbox: %s: %s\n", what, err->message);
+	return CLI_FAILED;
+}
+
+bool cli_seconds(const char *s, double *out)
+{
+	char *end = NULL;
+	double v = strtod(s, &end);
+	if (!*s || *end || !(v >= 0) || v > 1e7)
+		return false;
+	*out = v;
+	return true;
+}
+
+void cli_print_json(json_t *doc)
+{
+	json_dumpf(doc, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+}
+
+struct sbc *cli_client(struct cli *cli)
+{
+	if (cli->c)
+		return cli->c;
+	struct sbc_error err = {0};
+	cli->c = sbc_open(&cli->opt, &err);
+	if (!cli->c)
+		cli_fail("connect", &err);
+	return cli->c;
+}
+
+/* The first line of the token file, without surrounding blanks. */
+static char *read_token(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		fprintf(stderr, "slotbox: token file %s: %m\n", path);
+		return NULL;
+	}
+	char *buf = calloc(1, TOKEN_MAX + 1);
+	if (buf && fread(buf, 1, TOKEN_MAX, f) == 0 && ferror(f)) {
+		fprintf(stderr, "slotbox: token file %s: read error\n", path);
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	if (!buf)
+		return NULL;
+	buf[strcspn(buf, "\r\n")] = '\0';
+	size_t n = strlen(buf);
+	while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		buf[--n] = '\0';
+	if (!n) {
+		fprintf(stderr, "slotbox: token file %s is empty\n", path);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static const struct {
+	const char *name;
+	int (*run)(struct cli *, int, char **);
+} commands[] = {
+	{"status", cmd_status},	  {"profiles", cmd_profiles},
+	{"acquire", cmd_acquire}, {"release", cmd_release},
+	{"exec", cmd_exec},	  {"run", cmd_run},
+	{"cp", cmd_cp},
+};
+
+static int dispatch(struct cli *cli, int argc, char **argv)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(argv[0], commands[i].name) == 0) {
+			optind = 0; /* re-initialise getopt for the command */
+			return commands[i].run(cli, argc, argv);
+		}
+	}
+	return cli_usage_error("unknown command '%s'", argv[0]);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"url", required_argument, NULL, 'u'},
+		{"token-file", required_argument, NULL, 't'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{0},
+	};
+	struct cli cli = {0};
+	const char *token_file = getenv("SLOTBOX_TOKEN_FILE");
+	cli.opt.url = getenv("SLOTBOX_URL");
+	if (cli.opt.url && !*cli.opt.url)
+		cli.opt.url = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			cli.opt.socket_path = optarg;
+			cli.opt.url = NULL;
+			break;
+		case 'u':
+			cli.opt.url = optarg;
+			break;
+		case 't':
+			token_file = optarg;
+			break;
+		case 'j':
+			cli.json = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("slotbox %s\n", SLOTBOX_VERSION);
+			return 0;
+		default:
+			return cli_usage_error("bad global option");
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error("a command is needed");
+	char *token = NULL;
+	if (cli.opt.url && token_file && *token_file) {
+		token = read_token(token_file);
+		if (!token)
+			return CLI_FAILED;
+		cli.opt.token = token;
+	}
+	int rc = dispatch(&cli, argc - optind, argv + optind);
+	sbc_close(cli.c);
+	free(token);
+	fflush(stdout);
+	return rc;
+}

@@ -1,0 +1,39 @@
+/* client_internal.h - what libslotbox's modules share, never installed. */
+#ifndef SLOTBOX_CLIENT_INTERNAL_H
+#define SLOTBOX_CLIENT_INTERNAL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "client/slotbox.h"
+
+struct sbc {
+	int fd;	   /* the connection, -1 when closed */
+	bool used; /* fd has carried a request (so may be stale) */
+	bool keep_alive;
+	char unix_path[108];
+	char *host, *port; /* TCP when host != NULL */
+	char *token;
+	double io_timeout_s;
+	size_t max_response;
+	const volatile int *cancel;
+};
+
+/* Fill err (may be NULL) and return -1. */
+int sbc_fail(struct sbc_error *err, int status, const char *code,
+	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Turn a non-2xx answer into err: the API's {"error": {code, message}}
+ * when the body has one, the bare status otherwise. Returns -1. */
+int sbc_fail_from_answer(const struct sbc_response *resp,
+			 struct sbc_error *err);
+
+/* Where to connect, from the options or the environment. */
+int sbc_endpoint_parse(struct sbc *c, const struct sbc_options *opt,
+		       struct sbc_error *err);
+
+/* Open c->fd to the endpoint. */
+int sbc_connect(struct sbc *c, struct sbc_error *err);
+
+#endif

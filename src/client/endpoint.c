@@ -1,0 +1,129 @@
+/* endpoint.c - where libslotbox connects: a unix socket or HOST:PORT. */
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "client/client_internal.h"
+
+static int set_unix(struct sbc *c, const char *path, struct sbc_error *err)
+{
+	if (strncmp(path, "unix://", 7) == 0)
+		path += 7;
+	if (!*path)
+		return sbc_fail(err, 0, "bad_argument", "empty socket path");
+	if (strlen(path) >= sizeof c->unix_path)
+		return sbc_fail(err, 0, "bad_argument",
+				"socket path longer than %zu bytes: %s",
+				sizeof c->unix_path - 1, path);
+	memcpy(c->unix_path, path, strlen(path) + 1);
+	return 0;
+}
+
+/* "http://HOST:PORT[/]" or "tcp://HOST:PORT"; [v6] hosts allowed. */
+static int set_tcp(struct sbc *c, const char *url, struct sbc_error *err)
+{
+	const char *rest = NULL;
+	if (strncmp(url, "http://", 7) == 0 || strncmp(url, "tcp://", 6) == 0)
+		rest = strstr(url, "://") + 3;
+	if (!rest)
+		return sbc_fail(err, 0, "bad_argument",
+				"URL must start with http:// or tcp://: %s",
+				url);
+	const char *host = rest, *host_end, *colon;
+	if (*rest == '[') {
+		host = rest + 1;
+		host_end = strchr(host, ']');
+		colon = host_end ? host_end + 1 : NULL;
+	} else {
+		colon = strrchr(rest, ':');
+		host_end = colon;
+	}
+	if (!host_end || !colon || *colon != ':' || host_end == host)
+		return sbc_fail(err, 0, "bad_argument",
+				"URL needs HOST:PORT: %s", url);
+	const char *port = colon + 1;
+	size_t plen = strcspn(port, "/");
+	if (plen == 0 || plen > 5 || strspn(port, "0123456789") != plen ||
+	    (port[plen] && strcmp(port + plen, "/") != 0))
+		return sbc_fail(err, 0, "bad_argument",
+				"URL needs a numeric port and no path: %s",
+				url);
+	c->host = strndup(host, (size_t)(host_end - host));
+	c->port = strndup(port, plen);
+	if (!c->host || !c->port)
+		return sbc_fail(err, 0, "out_of_memory", "out of memory");
+	return 0;
+}
+
+int sbc_endpoint_parse(struct sbc *c, const struct sbc_options *opt,
+		       struct sbc_error *err)
+{
+	if (opt->url)
+		return set_tcp(c, opt->url, err);
+	if (opt->socket_path)
+		return set_unix(c, opt->socket_path, err);
+	const char *env = getenv("SLOTBOX_SOCKET");
+	return set_unix(c, env && *env ? env : SBC_DEFAULT_SOCKET, err);
+}
+
+static int connect_unix(struct sbc *c, struct sbc_error *err)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	memcpy(a.sun_path, c->unix_path, sizeof a.sun_path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return sbc_fail(err, 0, "connect_failed", "socket: %s",
+				strerror(errno));
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+		int e = errno;
+		close(fd);
+		return sbc_fail(err, 0, "connect_failed",
+				"cannot connect to slotboxd at %s: %s%s",
+				c->unix_path, strerror(e),
+				e == ENOENT || e == ECONNREFUSED
+					? " (is slotboxd running?)"
+					: "");
+	}
+	c->fd = fd;
+	return 0;
+}
+
+static int connect_tcp(struct sbc *c, struct sbc_error *err)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	int gai = getaddrinfo(c->host, c->port, &hints, &res);
+	if (gai != 0)
+		return sbc_fail(err, 0, "connect_failed", "%s: %s", c->host,
+				gai_strerror(gai));
+	int e = 0;
+	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+				ai->ai_protocol);
+		if (fd < 0) {
+			e = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			c->fd = fd;
+			break;
+		}
+		e = errno;
+		close(fd);
+	}
+	freeaddrinfo(res);
+	if (c->fd < 0)
+		return sbc_fail(err, 0, "connect_failed",
+				"cannot connect to slotboxd at %s:%s: %s",
+				c->host, c->port, strerror(e));
+	return 0;
+}
+
+int sbc_connect(struct sbc *c, struct sbc_error *err)
+{
+	c->used = false;
+	return c->host ? connect_tcp(c, err) : connect_unix(c, err);
+}

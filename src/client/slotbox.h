@@ -1,0 +1,159 @@
+/* slotbox.h - libslotbox, a small blocking C client for slotboxd.
+ *
+ * One struct sbc is one keep-alive HTTP/1.1 connection to the daemon, over
+ * its unix socket or over TCP with a bearer token. Calls block until the
+ * daemon answers (acquire waits for a free slot, exec for the command).
+ * A struct sbc is not thread-safe: use one per thread.
+ *
+ * Errors: every call that can fail returns -1 and fills a caller-provided
+ * struct sbc_error (which may be NULL). `code` is the API's error code
+ * ("slot_not_leased", "acquire_timeout", ...) when the daemon answered, or
+ * one of the library's own: "connect_failed", "io", "protocol",
+ * "bad_argument", "too_large", "interrupted", "out_of_memory".
+ *
+ * Ownership: strings and buffers that a call hands back are malloc()ed and
+ * belong to the caller; free them with the matching *_free() (which also
+ * accepts a zeroed struct) or free() where a plain pointer comes back.
+ * Arguments are only borrowed for the duration of the call. */
+#ifndef SLOTBOX_CLIENT_H
+#define SLOTBOX_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SBC_DEFAULT_SOCKET "/run/slotbox/slotbox.sock"
+
+struct sbc;
+
+struct sbc_error {
+	int http_status;   /* the daemon's status, 0 when none came */
+	char code[48];	   /* API error code or one of the library's */
+	char message[512]; /* a human sentence */
+};
+
+struct sbc_options {
+	/* Exactly one of these; both NULL means $SLOTBOX_SOCKET or
+	 * SBC_DEFAULT_SOCKET. url is "http://HOST:PORT" (or
+	 * "tcp://HOST:PORT"); socket_path may also be "unix:///PATH". */
+	const char *socket_path;
+	const char *url;
+	const char *token; /* bearer token for TCP; NULL on the socket */
+	/* Give up on a request that makes no progress for this long (s);
+	 * 0 waits as long as the daemon takes (it always answers within the
+	 * request's own timeout). */
+	double io_timeout_s;
+	/* Largest response body kept in memory; 0 means 256 MiB. */
+	size_t max_response_bytes;
+	/* When this points at a flag that a signal handler sets, a blocked
+	 * call returns at the next signal with code "interrupted" (install
+	 * the handler without SA_RESTART). May be NULL. */
+	const volatile int *cancel;
+};
+
+/* Connect. Returns NULL and fills err on failure. */
+struct sbc *sbc_open(const struct sbc_options *opt, struct sbc_error *err);
+void sbc_close(struct sbc *c);
+
+/* ---- raw requests ------------------------------------------------------ */
+
+struct sbc_response {
+	int status;
+	char content_type[128];
+	char *body; /* owned; NUL-terminated for convenience */
+	size_t len;
+};
+void sbc_response_free(struct sbc_response *r);
+
+/* Send one request and read the whole answer, whatever its status. path is
+ * already URL-encoded (see sbc_path_escape). body may be NULL. Fails only
+ * when no complete answer came. */
+int sbc_request(struct sbc *c, const char *method, const char *path,
+		const void *body, size_t len, const char *content_type,
+		struct sbc_response *resp, struct sbc_error *err);
+
+/* Like sbc_request, but a 2xx body is written to fd as it streams in
+ * (archives); a non-2xx answer fails with its error. */
+int sbc_request_to_fd(struct sbc *c, const char *method, const char *path,
+		      int fd, struct sbc_error *err);
+
+/* JSON in, JSON out. body (borrowed) may be NULL. On 2xx *out (may be
+ * NULL) gets the parsed answer (owned: json_decref it; NULL for 204). A
+ * non-2xx answer fails with the API's error code and message. */
+int sbc_request_json(struct sbc *c, const char *method, const char *path,
+		     json_t *body, json_t **out, struct sbc_error *err);
+
+/* Percent-encode s for a path segment or query value. Owned result. */
+char *sbc_path_escape(const char *s);
+
+/* ---- the API ------------------------------------------------------------ */
+
+/* GET /v1/status and /v1/profiles: *out is owned (json_decref). */
+int sbc_status(struct sbc *c, json_t **out, struct sbc_error *err);
+int sbc_profiles(struct sbc *c, json_t **out, struct sbc_error *err);
+
+struct sbc_slot {
+	char *slot_id, *sandbox_id, *profile, *workspace_dir, *trajectory_id,
+		*state; /* all owned; trajectory_id may be NULL */
+	json_t *raw;	/* the whole answer, owned */
+};
+void sbc_slot_free(struct sbc_slot *s);
+
+/* Lease a slot. profile and trajectory_id may be NULL (the defaults);
+ * timeout_s <= 0 means the profile's acquire timeout. */
+int sbc_acquire(struct sbc *c, const char *profile, const char *trajectory_id,
+		double timeout_s, struct sbc_slot *out, struct sbc_error *err);
+
+/* End a lease; reset returns the workspace to its initial state. */
+int sbc_release(struct sbc *c, const char *slot_id, bool reset,
+		struct sbc_error *err);
+
+struct sbc_bash {
+	const char *command;	/* run as bash -c command */
+	const char *stdin_data; /* may be NULL */
+	const char *cwd;	/* may be NULL: the workspace */
+	const char *const *env; /* "KEY=VALUE" strings, NULL-terminated */
+	double timeout_s;	/* <= 0: the profile's execution timeout */
+};
+
+struct sbc_exec_result {
+	bool success; /* returncode == 0 and nothing went wrong */
+	int returncode;
+	bool timed_out, truncated;
+	char error_class[16]; /* none, task, timeout, infra */
+	double duration_ms;
+	char *out, *err; /* stdout and stderr, owned, NUL-terminated */
+	size_t out_len, err_len;
+	char *error;	    /* owned; "" when none */
+	char *execution_id; /* owned */
+	json_t *raw;	    /* the whole ExecutionResult, owned */
+};
+void sbc_exec_result_free(struct sbc_exec_result *r);
+
+/* Run one bash command in a leased slot. A command that fails is a
+ * success of this call (see r->success); only a request the daemon cannot
+ * run at all fails. */
+int sbc_bash(struct sbc *c, const char *slot_id, const struct sbc_bash *req,
+	     struct sbc_exec_result *out, struct sbc_error *err);
+
+/* Read a file from the slot (relative paths resolve in the workspace).
+ * max_bytes 0 means the profile's limit; *truncated says the file was
+ * longer. *data is owned (free()). */
+int sbc_read_file(struct sbc *c, const char *slot_id, const char *path,
+		  size_t max_bytes, char **data, size_t *len, bool *truncated,
+		  struct sbc_error *err);
+
+/* Write (create or replace) a file in the slot, parents created. */
+int sbc_write_file(struct sbc *c, const char *slot_id, const char *path,
+		   const void *data, size_t len, struct sbc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
