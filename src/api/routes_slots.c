@@ -161,6 +161,11 @@ static int prepare_bash(struct exec_ctx *c, json_t *args, char *msg,
 	for (size_t i = 0; i < p->n_env_vars; i++)
 		if (env_push(c, p->env_vars[i].key, p->env_vars[i].value) < 0)
 			goto oom;
+	const struct pool *pool = c->slot->sb->owner;
+	const struct sb_secret_env *sec = pool->secrets;
+	for (size_t i = 0; sec && i < sec->n; i++)
+		if (env_push(c, sec->keys[i], sec->values[i]) < 0)
+			goto oom;
 	if (json_is_object(env)) {
 		json_object_foreach(env, key, val)
 		{

@@ -26,6 +26,7 @@ struct daemon {
 	uv_loop_t *loop;
 	const struct daemon_opts *opts;
 	struct sb_config cfg;
+	struct sb_secret_env *secrets; /* one per profile */
 	struct sbx_env env;
 	struct pools pools;
 	struct api api;
@@ -171,6 +172,29 @@ static int listen_tcp(struct daemon *d)
 	return 0;
 }
 
+/* Every profile's secrets, read once at start: a missing or malformed
+ * secret stops the daemon here rather than failing calls later. */
+static int load_secrets(struct daemon *d)
+{
+	const char *dir = d->opts->secrets_dir ? d->opts->secrets_dir
+					       : SB_SECRETS_DEFAULT_DIR;
+	d->secrets = calloc(d->cfg.n_profiles ? d->cfg.n_profiles : 1,
+			    sizeof *d->secrets);
+	if (!d->secrets)
+		return die("secrets", "out of memory");
+	for (size_t i = 0; i < d->cfg.n_profiles; i++) {
+		const struct sb_profile *p = &d->cfg.profiles[i];
+		struct sb_err err;
+		if (sb_secrets_load(dir, p->secrets, p->n_secrets,
+				    &d->secrets[i], &err) < 0) {
+			char what[128];
+			snprintf(what, sizeof what, "profile \"%s\"", p->name);
+			return die(what, err.msg);
+		}
+	}
+	return 0;
+}
+
 static int setup(struct daemon *d)
 {
 	const struct daemon_opts *o = d->opts;
@@ -182,6 +206,8 @@ static int setup(struct daemon *d)
 				    "namespaces, mounts and cgroups)");
 	if (sb_config_load(&d->cfg, o->config_path, environ, &err) < 0)
 		return die("config", err.msg);
+	if (load_secrets(d) != 0)
+		return 1;
 	if (strpbrk(o->state_dir, ",:\\") || o->state_dir[0] != '/')
 		return die("--state-dir",
 			   "must be an absolute path without ',', ':' or '\\'");
@@ -245,6 +271,8 @@ static int setup(struct daemon *d)
 		return 1;
 	if (pools_init(&d->pools, &d->cfg, env, &err) < 0)
 		return die("pools", err.msg);
+	for (size_t i = 0; i < d->pools.n; i++)
+		d->pools.items[i].secrets = &d->secrets[i];
 	uv_signal_init(d->loop, &d->sigterm);
 	uv_signal_init(d->loop, &d->sigint);
 	d->sigterm.data = d->sigint.data = d;
@@ -268,6 +296,9 @@ int daemon_run(const struct daemon_opts *opts)
 	       opts->config_path ? opts->config_path : "built-in+environment",
 	       SB_LOG_END);
 	uv_run(d.loop, UV_RUN_DEFAULT);
+	for (size_t i = 0; d.secrets && i < d.cfg.n_profiles; i++)
+		sb_secrets_free(&d.secrets[i]);
+	free(d.secrets);
 	sb_config_free(&d.cfg);
 	return d.exit_code;
 }

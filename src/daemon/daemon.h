@@ -14,6 +14,7 @@ struct daemon_opts {
 	const char *token_file;
 	const char *init_path;	  /* NULL: next to slotboxd */
 	const char *cgroup_mount; /* NULL: detect; "none": no cgroups */
+	const char *secrets_dir;  /* NULL: SB_SECRETS_DEFAULT_DIR */
 	enum sb_log_format log_format;
 	enum sb_log_level log_level;
 };

@@ -14,7 +14,8 @@ static void usage(FILE *f)
 		"                [--listen tcp://HOST:PORT --token-file FILE]\n"
 		"                [--log-format text|json] [--log-level LEVEL]\n"
 		"                [--init PATH] [--cgroup MOUNT|none] "
-		"[--version]\n"
+		"[--secrets-dir DIR]\n"
+		"                [--version]\n"
 		"\n"
 		"Serves the slotbox HTTP API on a unix socket (default\n"
 		"/run/slotbox/slotbox.sock) and optionally on TCP with a "
@@ -42,6 +43,7 @@ int main(int argc, char **argv)
 		{"log-level", required_argument, NULL, 'L'},
 		{"init", required_argument, NULL, 'i'},
 		{"cgroup", required_argument, NULL, 'g'},
+		{"secrets-dir", required_argument, NULL, 'S'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -53,6 +55,7 @@ int main(int argc, char **argv)
 		.config_path = env_or("SLOTBOX_CONFIG", NULL),
 		.init_path = env_or("SLOTBOX_INIT", NULL),
 		.cgroup_mount = env_or("SLOTBOX_CGROUP", NULL),
+		.secrets_dir = env_or("SLOTBOX_SECRETS_DIR", NULL),
 		.log_format = SB_LOG_TEXT,
 		.log_level = SB_LOG_INFO,
 	};
@@ -80,6 +83,9 @@ int main(int argc, char **argv)
 			break;
 		case 'g':
 			o.cgroup_mount = optarg;
+			break;
+		case 'S':
+			o.secrets_dir = optarg;
 			break;
 		case 'f':
 			if (strcmp(optarg, "json") == 0) {

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "pool/profile.h"
+#include "pool/secrets.h"
 #include "sandbox/sandbox.h"
 
 #define POOL_MAX_STARTING 4
@@ -28,8 +29,9 @@ typedef void (*pool_acquire_fn)(struct sbx_slot *slot, const char *code,
 struct pool {
 	struct pools *owner;
 	const struct sb_profile *profile;
-	struct sandbox *sandboxes; /* live and dead-but-leased */
-	int n_live;		   /* starting + running */
+	const struct sb_secret_env *secrets; /* injected into every call */
+	struct sandbox *sandboxes;	     /* live and dead-but-leased */
+	int n_live;			     /* starting + running */
 	int n_starting;
 	struct pool_waiter *wait_head, *wait_tail;
 	int n_waiters;
