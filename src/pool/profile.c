@@ -23,6 +23,7 @@ static const struct sb_key keys[] = {
 	{"memory", SB_F_MEMORY, SB_KEY_SCALAR}, /* the seed's name, in MB */
 	{"memory_mb", SB_F_MEMORY, SB_KEY_SCALAR},
 	{"pids_max", SB_F_PIDS_MAX, SB_KEY_SCALAR},
+	{"disk_mb", SB_F_DISK, SB_KEY_SCALAR}, /* per slot, 0 = unlimited */
 	{"network", SB_F_NETWORK, SB_KEY_SCALAR},
 	{"slots_per_sandbox", SB_F_SLOTS, SB_KEY_SCALAR},
 	{"min_sandboxes", SB_F_MIN, SB_KEY_SCALAR},
@@ -79,6 +80,7 @@ void sb_profile_defaults(struct sb_profile *p, const char *name)
 	p->cpu = 1.0;
 	p->memory_mb = 2048;
 	p->pids_max = 1024;
+	p->disk_mb = 1024;
 	p->network = strdup("none");
 	p->slots_per_sandbox = 4;
 	p->min_sandboxes = 1;
@@ -597,6 +599,8 @@ int sb_profile_set_key(struct sb_profile *p, const char *key, const char *value,
 		return set_i64(&p->memory_mb, key, value, 16, 16777216, err);
 	case SB_F_PIDS_MAX:
 		return set_i64(&p->pids_max, key, value, 8, 4194304, err);
+	case SB_F_DISK:
+		return set_i64(&p->disk_mb, key, value, 0, 16777216, err);
 	case SB_F_NETWORK:
 		return set_network(p, key, value, err);
 	case SB_F_SLOTS:

@@ -28,18 +28,19 @@ struct sb_profile {
 	double cpu;			    /* CPUs, fractional; > 0 */
 	int64_t memory_mb;		    /* > 0 */
 	int64_t pids_max;		    /* > 0 */
-	char *network;			    /* "none" or "host" */
-	int slots_per_sandbox;		    /* 1..1000 */
-	int min_sandboxes;		    /* 0..max_sandboxes */
-	int max_sandboxes;		    /* 1..10000 */
-	double idle_timeout_s;		    /* >= 0 */
-	double max_lifetime_s;		    /* >= 0, 0 = unlimited */
-	double acquire_timeout_s;	    /* > 0 */
-	double execution_timeout_s;	    /* > 0 */
-	char *workspace_dir;		    /* absolute, normalised, not "/" */
-	int64_t output_limit_bytes;	    /* per stream cap, > 0 */
-	int64_t max_file_bytes;		    /* write/upload cap, > 0 */
-	char **secrets;			    /* names only, never values */
+	int64_t disk_mb;	  /* per-slot cap on written bytes, 0 = none */
+	char *network;		  /* "none" or "host" */
+	int slots_per_sandbox;	  /* 1..1000 */
+	int min_sandboxes;	  /* 0..max_sandboxes */
+	int max_sandboxes;	  /* 1..10000 */
+	double idle_timeout_s;	  /* >= 0 */
+	double max_lifetime_s;	  /* >= 0, 0 = unlimited */
+	double acquire_timeout_s; /* > 0 */
+	double execution_timeout_s; /* > 0 */
+	char *workspace_dir;	    /* absolute, normalised, not "/" */
+	int64_t output_limit_bytes; /* per stream cap, > 0 */
+	int64_t max_file_bytes;	    /* write/upload cap, > 0 */
+	char **secrets;		    /* names only, never values */
 	size_t n_secrets;
 	struct sb_kv *env_vars;
 	size_t n_env_vars;

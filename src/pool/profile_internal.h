@@ -31,6 +31,7 @@ enum sb_field {
 	SB_F_CPU,
 	SB_F_MEMORY,
 	SB_F_PIDS_MAX,
+	SB_F_DISK,
 	SB_F_NETWORK,
 	SB_F_SLOTS,
 	SB_F_MIN,

@@ -29,9 +29,10 @@ struct init_cfg {
 	int n_slots;
 	uid_t uid_base; /* slot i runs as uid_base + i */
 	enum cg_mode cg_mode;
-	int cg_fd;	      /* sandbox cgroup dir, -1 if none */
-	uint64_t tmpfs_bytes; /* size of the sandbox's scratch tmpfs, 0 =
-				 default */
+	int cg_fd;		  /* sandbox cgroup dir, -1 if none */
+	uint64_t tmpfs_bytes;	  /* size of the sandbox's scratch tmpfs, 0 =
+				     default */
+	uint64_t slot_disk_bytes; /* each slot generation's tmpfs, 0 = none */
 };
 
 struct init_slot {

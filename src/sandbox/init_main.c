@@ -2,7 +2,7 @@
  *
  * Usage (by slotboxd only): slotbox-init --id ID --scratch DIR --image DIR
  *   --workspace-dir DIR --slots N --uid-base UID --cg-mode none|v1|v2
- *   [--mask DIR]... [--tmpfs-bytes N]
+ *   [--mask DIR]... [--tmpfs-bytes N] [--slot-disk-bytes N]
  * with the control channel on fd 3 and the sandbox cgroup dir on fd 4.
  * It reaps every orphan of the sandbox, starts the slots' leaders and
  * restarts a slot's leader when the daemon releases it. If the daemon's
@@ -49,6 +49,7 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 		{"cg-mode", required_argument, NULL, 'c'},
 		{"mask", required_argument, NULL, 'k'},
 		{"tmpfs-bytes", required_argument, NULL, 't'},
+		{"slot-disk-bytes", required_argument, NULL, 'D'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -91,6 +92,11 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 			cfg->tmpfs_bytes = (uint64_t)parse_num(
 				optarg, 0, 0x7fffffffffffffffL,
 				"--tmpfs-bytes");
+			break;
+		case 'D':
+			cfg->slot_disk_bytes = (uint64_t)parse_num(
+				optarg, 0, 0x7fffffffffffffffL,
+				"--slot-disk-bytes");
 			break;
 		default:
 			exit(2);

@@ -1,12 +1,12 @@
 /* init_slots.c - start, release and reset the slots of a sandbox. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -15,8 +15,6 @@
 #include "common/cleanup.h"
 #include "sandbox/init.h"
 #include "sandbox/proto.h"
-
-static unsigned trash_seq;
 
 void init_send_failed(int chan, uint32_t slot, int err, const char *text)
 {
@@ -33,19 +31,38 @@ static void gen_path(char *buf, size_t len, const struct init_cfg *cfg,
 		 sub ? "/" : "", sub ? sub : "");
 }
 
+/* A new generation is a tmpfs of its own, sized by the profile's disk_mb:
+ * the root overlay's upper layer and the workspace share that cap, so a
+ * slot that fills it gets ENOSPC and its neighbours do not notice. */
+static int mount_gen(const struct init_cfg *cfg, const char *path)
+{
+	char opts[64];
+
+	if (mkdir(path, 0700) < 0)
+		return errno == EEXIST ? 0 : -1; /* kept: reset=false */
+	snprintf(opts, sizeof opts, "mode=0700,size=%llu",
+		 (unsigned long long)cfg->slot_disk_bytes);
+	return mount("slotbox-slot", path, "tmpfs", MS_NOSUID | MS_NODEV, opts);
+}
+
 /* Create the generation's dirs: upper and work for the root overlay, root
- * as its mount point, ws for the workspace (owned by the slot's uid). */
+ * as its mount point, ws for the workspace (owned by the slot's uid), tmp
+ * and shm for /tmp and /dev/shm. */
 static int make_gen_dirs(const struct init_cfg *cfg, const struct init_slot *s)
 {
-	static const char *const subs[] = {"upper", "work", "root", "ws"};
+	static const char *const subs[] = {"upper", "work", "root",
+					   "ws",    "tmp",  "shm"};
 	char path[4200];
 
 	gen_path(path, sizeof path, cfg, s->index, s->gen, NULL);
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+	if (mount_gen(cfg, path) < 0)
 		return -1;
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
 		gen_path(path, sizeof path, cfg, s->index, s->gen, subs[i]);
 		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -1;
+		/* tmp and shm: sticky and world-writable, as usual */
+		if (i >= 4 && chmod(path, 01777) < 0)
 			return -1;
 	}
 	gen_path(path, sizeof path, cfg, s->index, s->gen, "ws");
@@ -59,9 +76,6 @@ int init_slots_setup(const struct init_cfg *cfg, struct init_slot *slots)
 {
 	char path[4200];
 
-	snprintf(path, sizeof path, "%s/trash", cfg->scratch);
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return -1;
 	for (int i = 0; i < cfg->n_slots; i++) {
 		struct init_slot *s = &slots[i];
 		memset(s, 0, sizeof *s);
@@ -127,34 +141,16 @@ int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
 	return r;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int type,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (type == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
-/* Move a generation aside and delete it in a child process, so that the
- * next lease never waits for a large workspace to be deleted. */
+/* A generation is its own tmpfs: detaching it frees every byte at once,
+ * so the next lease never waits for a large workspace to be deleted. */
 static void discard_gen(const struct init_cfg *cfg, const struct init_slot *s)
 {
-	char from[4200], to[4200];
+	char path[4200];
 
-	gen_path(from, sizeof from, cfg, s->index, s->gen, NULL);
-	snprintf(to, sizeof to, "%s/trash/%u", cfg->scratch, trash_seq++);
-	if (rename(from, to) < 0)
-		return;
-	pid_t pid = fork();
-	if (pid == 0) {
-		nftw(to, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-		_exit(0);
-	}
-	/* fork failed: the bytes stay in the tmpfs until the sandbox ends. */
+	gen_path(path, sizeof path, cfg, s->index, s->gen, NULL);
+	if (umount2(path, MNT_DETACH) < 0 || rmdir(path) < 0)
+		fprintf(stderr, "slotbox-init: discard %s: %s\n", path,
+			strerror(errno));
 }
 
 void init_slot_release(const struct init_cfg *cfg, struct init_slot *s,

@@ -3,9 +3,11 @@
  * The sandbox keeps all its writable state in one tmpfs mounted (in its own
  * mount namespace only) on its scratch directory, so that when the sandbox
  * dies every byte it wrote goes with it: nothing to clean up on the host.
- * Each slot gets a root of its own: an overlay whose lower layer is the
- * image and whose upper layer lives in that tmpfs, with a fresh /proc (its
- * own pid namespace), a minimal /dev, a private /tmp and its workspace. */
+ * Each slot generation (a lease's life until a reset) is a tmpfs of its own
+ * inside it, capped at the profile's disk_mb. The slot's root is an overlay
+ * whose lower layer is the image and whose upper layer lives in that
+ * generation tmpfs, with a fresh /proc (its own pid namespace), a minimal
+ * /dev, and /tmp, /dev/shm and the workspace from the same tmpfs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sockios.h>
@@ -135,11 +137,23 @@ static int setup_dev(const char *root, char *msg, size_t msglen)
 	    mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC,
 		  "newinstance,ptmxmode=0666,mode=0620") < 0)
 		return fail(msg, msglen, "mount /dev/pts");
-	snprintf(path, sizeof path, "%s/dev/shm", root);
-	if (mkdir(path, 01777) < 0 ||
-	    mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") <
-		    0)
-		return fail(msg, msglen, "mount /dev/shm");
+	return 0;
+}
+
+/* /tmp and /dev/shm are directories of the slot's generation tmpfs, so
+ * they are private, emptied by a reset, and count against disk_mb like
+ * the workspace and the root overlay's upper layer. */
+static int bind_scratch(const struct leader_cfg *lc, const char *root,
+			const char *sub, const char *target, char *msg,
+			size_t msglen)
+{
+	char from[4200], to[8400];
+
+	snprintf(from, sizeof from, "%s/%s", lc->gen_dir, sub);
+	snprintf(to, sizeof to, "%s%s", root, target);
+	if ((mkdir(to, 01777) < 0 && errno != EEXIST) ||
+	    mount(from, to, NULL, MS_BIND, NULL) < 0)
+		return fail(msg, msglen, "mount %s", target);
 	return 0;
 }
 
@@ -195,11 +209,9 @@ int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
 		return fail(msg, msglen, "mount /proc");
 	if (setup_dev(root, msg, msglen) < 0)
 		return -1;
-	snprintf(path, sizeof path, "%s/tmp", root);
-	mkdir(path, 01777);
-	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") <
-	    0)
-		return fail(msg, msglen, "mount /tmp");
+	if (bind_scratch(lc, root, "tmp", "/tmp", msg, msglen) < 0 ||
+	    bind_scratch(lc, root, "shm", "/dev/shm", msg, msglen) < 0)
+		return -1;
 	snprintf(path, sizeof path, "%s/sys", root);
 	mkdir(path, 0555);
 	/* sysfs is a convenience (nproc, lscpu); a host that refuses it

@@ -252,6 +252,9 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 	argv[n++] = bufs[1];
 	argv[n++] = "--cg-mode";
 	argv[n++] = (char *)cg_mode_name(env->cg.mode);
+	snprintf(bufs[2], 64, "%lld", (long long)p->disk_mb << 20);
+	argv[n++] = "--slot-disk-bytes";
+	argv[n++] = bufs[2];
 	argv[n++] = "--mask";
 	argv[n++] = (char *)env->state_dir;
 	argv[n++] = "--mask";
@@ -345,7 +348,7 @@ int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 		goto fail;
 	}
 	char *argv[32];
-	char bufs[2][64];
+	char bufs[3][64];
 	build_argv(sb, argv, bufs, 32);
 	pid_t pid = spawn_init(sb, sv[1], sb->cg_fd, argv, &sb->pidfd);
 	close(sv[1]);

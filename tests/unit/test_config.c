@@ -124,6 +124,7 @@ static void test_builtin_defaults(void **state)
 	assert_true(p.cpu == 1.0);
 	assert_int_equal(p.memory_mb, 2048);
 	assert_int_equal(p.pids_max, 1024);
+	assert_int_equal(p.disk_mb, 1024);
 	assert_string_equal(p.network, "none");
 	assert_int_equal(p.slots_per_sandbox, 4);
 	assert_int_equal(p.min_sandboxes, 1);
@@ -547,6 +548,7 @@ static void test_bad_numbers(void **state)
 				  "memory",
 				  "memory_mb",
 				  "pids_max",
+				  "disk_mb",
 				  "slots_per_sandbox",
 				  "min_sandboxes",
 				  "max_sandboxes",
@@ -579,6 +581,9 @@ static void test_bad_numbers(void **state)
 	key_ok("pids_max", "8");
 	key_bad("pids_max", "7", NULL);
 	key_bad("pids_max", "4194305", NULL);
+	key_ok("disk_mb", "0");
+	key_ok("disk_mb", "16777216");
+	key_bad("disk_mb", "16777217", NULL);
 	key_ok("slots_per_sandbox", "1000");
 	key_bad("slots_per_sandbox", "0", NULL);
 	key_bad("slots_per_sandbox", "1001", NULL);
