@@ -37,6 +37,12 @@ json_t *json_slot(const struct sbx_slot *slot)
 	json_object_set_new(o, "acquired_at",
 			    slot->leased ? iso_time(slot->acquired_at)
 					 : json_null());
+	if (slot->leased && slot->ttl_s > 0) {
+		json_object_set_new(o, "ttl_s", json_real(slot->ttl_s));
+		double left = slot->ttl_s - (sb_now_mono() - slot->last_used);
+		json_object_set_new(o, "expires_in_s",
+				    json_real(left > 0 ? left : 0));
+	}
 	if (slot->state == SLOT_ERROR && slot->error[0])
 		json_object_set_new(o, "error", json_string(slot->error));
 	return o;

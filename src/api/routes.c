@@ -7,6 +7,7 @@
 
 #include "api/api.h"
 #include "common/log.h"
+#include "common/util.h"
 
 #define API_MAX_TRAJECTORY_ID 255
 
@@ -176,7 +177,7 @@ static void post_slots(struct api *a, struct http_request *req)
 	json_object_foreach(doc, key, val)
 	{
 		if (strcmp(key, "profile") && strcmp(key, "trajectory_id") &&
-		    strcmp(key, "timeout_s")) {
+		    strcmp(key, "timeout_s") && strcmp(key, "ttl_s")) {
 			http_respond_error(req, 400, "bad_request",
 					   "unknown field \"%.64s\"", key);
 			goto out;
@@ -194,7 +195,9 @@ static void post_slots(struct api *a, struct http_request *req)
 		goto out;
 	}
 	double timeout = p->profile->acquire_timeout_s;
-	if (opt_seconds(req, doc, "timeout_s", &timeout) < 0)
+	double ttl = 0;
+	if (opt_seconds(req, doc, "timeout_s", &timeout) < 0 ||
+	    opt_seconds(req, doc, "ttl_s", &ttl) < 0)
 		goto out;
 	struct acquire_ctx *ctx = calloc(1, sizeof *ctx);
 	if (!ctx) {
@@ -203,7 +206,7 @@ static void post_slots(struct api *a, struct http_request *req)
 	}
 	ctx->req = req;
 	struct sbx_slot *slot;
-	int r = pool_acquire(p, traj, timeout, &slot, acquire_done, ctx,
+	int r = pool_acquire(p, traj, ttl, timeout, &slot, acquire_done, ctx,
 			     &ctx->waiter);
 	if (r == 1) {
 		free(ctx);
@@ -242,9 +245,19 @@ int api_query_bool(struct http_request *req, const char *name, bool dflt,
 	return -1;
 }
 
-/* Answer the error for a slot that cannot take calls; 0 if it can. */
-static int check_leased(struct http_request *req, const struct sbx_slot *slot)
+/* Answer the error for a slot that cannot take calls; 0 if it can, and
+ * then the call counts as the holder's sign of life (lease TTL). */
+static int check_leased(struct http_request *req, struct sbx_slot *slot,
+			bool stale)
 {
+	if (stale) {
+		http_respond_error(
+			req, 409, "slot_not_leased",
+			"that lease of slot %.*s has ended (released "
+			"or expired)",
+			(int)slot->base_len, slot->id);
+		return -1;
+	}
 	if (!slot->leased) {
 		http_respond_error(req, 409, "slot_not_leased",
 				   "slot %s is not leased (state %s)", slot->id,
@@ -256,7 +269,35 @@ static int check_leased(struct http_request *req, const struct sbx_slot *slot)
 				   slot->id, slot->error);
 		return -1;
 	}
+	slot->last_used = sb_now_mono();
 	return 0;
+}
+
+/* POST /v1/slots/{id}/renew [{"ttl_s": N}]: a sign of life without a
+ * call, optionally with a new TTL (0 turns expiry off). */
+static void renew_slot(struct http_request *req, struct sbx_slot *slot,
+		       bool stale)
+{
+	json_t *doc = req->body_len ? api_parse_body(req) : json_object();
+	if (!doc)
+		return;
+	json_t *ttl = json_object_get(doc, "ttl_s");
+	double v = 0;
+	if (json_object_size(doc) > (ttl ? 1u : 0u)) {
+		http_respond_error(req, 400, "bad_request",
+				   "renew takes only ttl_s");
+	} else if (ttl &&
+		   !(json_is_number(ttl) && json_number_value(ttl) == 0) &&
+		   api_seconds(ttl, &v) < 0) {
+		http_respond_error(req, 400, "bad_request",
+				   "ttl_s must be 0 or seconds in (0, %g]",
+				   API_MAX_TIMEOUT_S);
+	} else if (check_leased(req, slot, stale) == 0) {
+		if (ttl)
+			slot->ttl_s = v;
+		http_respond_json(req, 200, json_slot(slot));
+	}
+	json_decref(doc);
 }
 
 static void slot_route(struct api *a, struct http_request *req,
@@ -273,7 +314,8 @@ static void slot_route(struct api *a, struct http_request *req,
 	}
 	memcpy(id, rest, len);
 	id[len] = '\0';
-	struct sbx_slot *slot = pools_find_slot(a->pools, id);
+	bool stale;
+	struct sbx_slot *slot = pools_find_slot(a->pools, id, &stale);
 	if (!slot) {
 		http_respond_error(req, 404, "not_found", "no slot \"%s\"", id);
 		return;
@@ -286,31 +328,34 @@ static void slot_route(struct api *a, struct http_request *req,
 		bool reset;
 		if (api_query_bool(req, "reset", true, &reset) < 0)
 			return;
-		if (!slot->leased) {
+		if (stale || !slot->leased) {
 			http_respond_error(req, 409, "slot_not_leased",
-					   "slot %s is not leased", slot->id);
+					   "slot %s is not leased", id);
 			return;
 		}
 		pool_release(slot, reset);
 		http_respond(req, 204, NULL, NULL, 0);
 	} else if (strcmp(sub, "exec") == 0 && post) {
-		if (check_leased(req, slot) == 0)
+		if (check_leased(req, slot, stale) == 0)
 			api_exec_one(a, req, slot);
 	} else if (strcmp(sub, "file") == 0 && get) {
-		if (check_leased(req, slot) == 0)
+		if (check_leased(req, slot, stale) == 0)
 			api_file_get(req, slot);
 	} else if (strcmp(sub, "file") == 0 &&
 		   strcmp(req->method, "PUT") == 0) {
-		if (check_leased(req, slot) == 0)
+		if (check_leased(req, slot, stale) == 0)
 			api_file_put(req, slot);
 	} else if (strcmp(sub, "list") == 0 && get) {
-		if (check_leased(req, slot) == 0)
+		if (check_leased(req, slot, stale) == 0)
 			api_file_list(req, slot);
 	} else if (strcmp(sub, "archive") == 0 && get) {
-		if (check_leased(req, slot) == 0)
+		if (check_leased(req, slot, stale) == 0)
 			api_file_archive(req, slot);
+	} else if (strcmp(sub, "renew") == 0 && post) {
+		renew_slot(req, slot, stale);
 	} else if (!*sub || !strcmp(sub, "exec") || !strcmp(sub, "file") ||
-		   !strcmp(sub, "list") || !strcmp(sub, "archive")) {
+		   !strcmp(sub, "renew") || !strcmp(sub, "list") ||
+		   !strcmp(sub, "archive")) {
 		http_respond_error(req, 405, "method_not_allowed",
 				   "%s is not allowed here", req->method);
 	} else {

@@ -457,13 +457,14 @@ static struct sbx_slot *batch_slot(struct api *a, json_t *item,
 		snprintf(msg, msglen, "slot_id must be a string");
 		return NULL;
 	}
+	bool stale;
 	struct sbx_slot *slot =
-		pools_find_slot(a->pools, json_string_value(id));
+		pools_find_slot(a->pools, json_string_value(id), &stale);
 	if (!slot) {
 		*code = "not_found";
 		snprintf(msg, msglen, "no slot \"%.100s\"",
 			 json_string_value(id));
-	} else if (!slot->leased) {
+	} else if (stale || !slot->leased) {
 		*code = "slot_not_leased";
 		snprintf(msg, msglen, "slot %s is not leased", slot->id);
 		slot = NULL;
@@ -471,6 +472,8 @@ static struct sbx_slot *batch_slot(struct api *a, json_t *item,
 		*code = "sandbox_lost";
 		snprintf(msg, msglen, "slot %s: %s", slot->id, slot->error);
 		slot = NULL;
+	} else {
+		slot->last_used = sb_now_mono(); /* a sign of life (TTL) */
 	}
 	return slot;
 }

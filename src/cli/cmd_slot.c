@@ -14,6 +14,7 @@
 struct exec_opts {
 	const char *profile, *trajectory_id; /* run only */
 	double acquire_timeout_s;	     /* run only */
+	double ttl_s;			     /* acquire, renew; < 0: unset */
 	bool keep_workspace;		     /* release only */
 	struct sbc_bash bash;
 	const char *env[MAX_ENV + 1];
@@ -31,7 +32,8 @@ enum {
 	OPT_ACQ_TIMEOUT,
 	OPT_CWD,
 	OPT_JSON,
-	OPT_KEEP
+	OPT_KEEP,
+	OPT_TTL,
 };
 
 static const struct option all_opts[] = {
@@ -44,6 +46,7 @@ static const struct option all_opts[] = {
 	{"stdin", no_argument, NULL, 'i'},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"keep-workspace", no_argument, NULL, OPT_KEEP},
+	{"ttl", required_argument, NULL, OPT_TTL},
 	{0},
 };
 
@@ -64,6 +67,8 @@ static bool allowed(const char *cmd, int opt)
 		return acq || run || exec;
 	case OPT_KEEP:
 		return strcmp(cmd, "release") == 0;
+	case OPT_TTL:
+		return acq || strcmp(cmd, "renew") == 0;
 	default: /* -e -i -c --cwd */
 		return run || exec;
 	}
@@ -116,6 +121,12 @@ static int parse_opts(struct cli *cli, int argc, char **argv,
 			break;
 		case OPT_KEEP:
 			o->keep_workspace = true;
+			break;
+		case OPT_TTL:
+			if (!cli_seconds(optarg, &o->ttl_s))
+				return cli_usage_error("bad number of seconds "
+						       "'%s'",
+						       optarg);
 			break;
 		default:
 			return cli_usage_error("bad option for %s", cmd);
@@ -307,8 +318,8 @@ int cmd_acquire(struct cli *cli, int argc, char **argv)
 		return CLI_FAILED;
 	struct sbc_slot s;
 	struct sbc_error err = {0};
-	if (sbc_acquire(c, o.profile, o.trajectory_id, o.bash.timeout_s, &s,
-			&err) < 0)
+	if (sbc_acquire(c, o.profile, o.trajectory_id, o.bash.timeout_s,
+			o.ttl_s, &s, &err) < 0)
 		return cli_fail("acquire", &err);
 	if (cli->json)
 		cli_print_json(s.raw);
@@ -338,6 +349,23 @@ int cmd_release(struct cli *cli, int argc, char **argv)
 		cli_print_json(doc);
 		json_decref(doc);
 	}
+	return 0;
+}
+
+int cmd_renew(struct cli *cli, int argc, char **argv)
+{
+	struct exec_opts o = {.ttl_s = -1};
+	int rc = parse_opts(cli, argc, argv, &o);
+	if (rc)
+		return rc;
+	if (optind + 1 != argc)
+		return cli_usage_error("renew takes one SLOT");
+	struct sbc *c = cli_client(cli);
+	if (!c)
+		return CLI_FAILED;
+	struct sbc_error err = {0};
+	if (sbc_renew(c, argv[optind], o.ttl_s, &err) < 0)
+		return cli_fail("renew", &err);
 	return 0;
 }
 
@@ -377,8 +405,8 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	}
 	struct sbc_slot s;
 	struct sbc_error err = {0};
-	if (sbc_acquire(c, o.profile, o.trajectory_id, o.acquire_timeout_s, &s,
-			&err) < 0) {
+	if (sbc_acquire(c, o.profile, o.trajectory_id, o.acquire_timeout_s, 0,
+			&s, &err) < 0) {
 		exec_opts_free(&o);
 		return interrupted ? 130 : cli_fail("acquire", &err);
 	}

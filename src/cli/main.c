@@ -20,8 +20,11 @@ static const char usage_text[] =
 	"Commands:\n"
 	"  status                     pools: sandboxes, free and leased slots\n"
 	"  profiles                   the profiles the daemon serves\n"
-	"  acquire [--profile P] [--trajectory-id T] [--timeout S]\n"
-	"                             lease a slot, print its id\n"
+	"  acquire [--profile P] [--trajectory-id T] [--timeout S] [--ttl S]\n"
+	"                             lease a slot, print its id (--ttl: the\n"
+	"                             lease ends after S s without a call)\n"
+	"  renew [--ttl S] SLOT       keep a --ttl lease alive (--ttl 0: no "
+	"expiry)\n"
 	"  exec [OPTIONS] SLOT -- CMD [ARG]...\n"
 	"  exec [OPTIONS] SLOT -c 'SHELL COMMAND LINE'\n"
 	"                             run a command in a leased slot\n"
@@ -134,7 +137,7 @@ static const struct {
 	{"status", cmd_status},	  {"profiles", cmd_profiles},
 	{"acquire", cmd_acquire}, {"release", cmd_release},
 	{"exec", cmd_exec},	  {"run", cmd_run},
-	{"cp", cmd_cp},
+	{"cp", cmd_cp},		  {"renew", cmd_renew},
 };
 
 static int dispatch(struct cli *cli, int argc, char **argv)

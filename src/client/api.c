@@ -130,7 +130,8 @@ void sbc_slot_free(struct sbc_slot *s)
 }
 
 int sbc_acquire(struct sbc *c, const char *profile, const char *trajectory_id,
-		double timeout_s, struct sbc_slot *out, struct sbc_error *err)
+		double timeout_s, double ttl_s, struct sbc_slot *out,
+		struct sbc_error *err)
 {
 	memset(out, 0, sizeof *out);
 	json_t *req = json_object();
@@ -143,6 +144,8 @@ int sbc_acquire(struct sbc *c, const char *profile, const char *trajectory_id,
 				    json_string(trajectory_id));
 	if (timeout_s > 0)
 		json_object_set_new(req, "timeout_s", json_real(timeout_s));
+	if (ttl_s > 0)
+		json_object_set_new(req, "ttl_s", json_real(ttl_s));
 	int rc = sbc_request_json(c, "POST", "/v1/slots", req, &out->raw, err);
 	json_decref(req);
 	if (rc < 0)
@@ -171,6 +174,24 @@ int sbc_release(struct sbc *c, const char *slot_id, bool reset,
 	if (!path)
 		return -1;
 	int rc = sbc_request_json(c, "DELETE", path, NULL, NULL, err);
+	free(path);
+	return rc;
+}
+
+int sbc_renew(struct sbc *c, const char *slot_id, double ttl_s,
+	      struct sbc_error *err)
+{
+	if (!slot_id_ok(slot_id, err))
+		return -1;
+	char *path = slot_path(slot_id, "/renew", err);
+	json_t *body =
+		ttl_s >= 0 ? json_pack("{s:f}", "ttl_s", ttl_s) : json_object();
+	int rc = -1;
+	if (!body)
+		sbc_fail(err, 0, "out_of_memory", "out of memory");
+	else if (path)
+		rc = sbc_request_json(c, "POST", path, body, NULL, err);
+	json_decref(body);
 	free(path);
 	return rc;
 }

@@ -105,9 +105,16 @@ struct sbc_slot {
 void sbc_slot_free(struct sbc_slot *s);
 
 /* Lease a slot. profile and trajectory_id may be NULL (the defaults);
- * timeout_s <= 0 means the profile's acquire timeout. */
+ * timeout_s <= 0 means the profile's acquire timeout. ttl_s > 0 makes the
+ * lease end by itself after that long without a call on the slot. */
 int sbc_acquire(struct sbc *c, const char *profile, const char *trajectory_id,
-		double timeout_s, struct sbc_slot *out, struct sbc_error *err);
+		double timeout_s, double ttl_s, struct sbc_slot *out,
+		struct sbc_error *err);
+
+/* A sign of life for a TTL lease; ttl_s >= 0 also sets a new TTL (0: the
+ * lease no longer expires), ttl_s < 0 keeps it. */
+int sbc_renew(struct sbc *c, const char *slot_id, double ttl_s,
+	      struct sbc_error *err);
 
 /* End a lease; reset returns the workspace to its initial state. */
 int sbc_release(struct sbc *c, const char *slot_id, bool reset,

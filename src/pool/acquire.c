@@ -13,6 +13,7 @@ struct pool_waiter {
 	pool_acquire_fn cb;
 	void *ud;
 	char trajectory_id[256];
+	double ttl_s;
 };
 
 static void waiter_free_cb(uv_handle_t *h)
@@ -50,11 +51,15 @@ static void waiter_timeout(uv_timer_t *t)
 	cb(NULL, "acquire_timeout", msg, ud);
 }
 
-void pool_lease(struct sbx_slot *slot, const char *trajectory_id)
+void pool_lease(struct sbx_slot *slot, const char *trajectory_id, double ttl_s)
 {
 	int next = slot_state_next(slot->state, SLOT_EV_ACQUIRE);
 	slot->state = next < 0 ? SLOT_ACQUIRED : (enum slot_state)next;
 	slot->leased = true;
+	slot->lease_seq++;
+	snprintf(slot->id + slot->base_len, sizeof slot->id - slot->base_len,
+		 ".%u", slot->lease_seq);
+	slot->ttl_s = ttl_s;
 	snprintf(slot->trajectory_id, sizeof slot->trajectory_id, "%s",
 		 trajectory_id ? trajectory_id : "");
 	slot->acquired_at = sb_now_wall();
@@ -66,7 +71,7 @@ struct sbx_slot *pool_find_available(struct pool *p)
 	/* First fit in list order: packs leases into the oldest sandboxes so
 	 * that younger idle ones can be recycled. */
 	for (struct sandbox *sb = p->sandboxes; sb; sb = sb->next) {
-		if (sb->state == SBX_DEAD || sb->retiring)
+		if (sb->state == SBX_DEAD || sb->retiring || sb->draining)
 			continue;
 		for (int i = 0; i < sb->n_slots; i++)
 			if (sb->slots[i].state == SLOT_AVAILABLE)
@@ -82,7 +87,7 @@ void pool_offer(struct pool *p, struct sbx_slot *slot)
 		return;
 	pool_acquire_fn cb = w->cb;
 	void *ud = w->ud;
-	pool_lease(slot, w->trajectory_id);
+	pool_lease(slot, w->trajectory_id, w->ttl_s);
 	waiter_unlink(w);
 	cb(slot, NULL, NULL, ud);
 }
@@ -98,9 +103,9 @@ void pool_fail_waiters(struct pool *p, const char *code, const char *msg)
 	}
 }
 
-int pool_acquire(struct pool *p, const char *trajectory_id, double timeout_s,
-		 struct sbx_slot **out, pool_acquire_fn cb, void *ud,
-		 struct pool_waiter **waiter)
+int pool_acquire(struct pool *p, const char *trajectory_id, double ttl_s,
+		 double timeout_s, struct sbx_slot **out, pool_acquire_fn cb,
+		 void *ud, struct pool_waiter **waiter)
 {
 	*out = NULL;
 	*waiter = NULL;
@@ -108,7 +113,7 @@ int pool_acquire(struct pool *p, const char *trajectory_id, double timeout_s,
 	/* Newcomers never overtake the queue. */
 	struct sbx_slot *slot = p->wait_head ? NULL : pool_find_available(p);
 	if (slot) {
-		pool_lease(slot, trajectory_id);
+		pool_lease(slot, trajectory_id, ttl_s);
 		*out = slot;
 		pool_scale(p);
 		return 1;
@@ -121,6 +126,7 @@ int pool_acquire(struct pool *p, const char *trajectory_id, double timeout_s,
 	w->ud = ud;
 	snprintf(w->trajectory_id, sizeof w->trajectory_id, "%s",
 		 trajectory_id ? trajectory_id : "");
+	w->ttl_s = ttl_s;
 	uv_timer_init(p->owner->env->loop, &w->timer);
 	w->timer.data = w;
 	double ms = timeout_s * 1000.0;

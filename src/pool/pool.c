@@ -69,7 +69,7 @@ static int soon_available(const struct pool *p)
 {
 	int n = 0;
 	for (const struct sandbox *sb = p->sandboxes; sb; sb = sb->next) {
-		if (sb->state == SBX_DEAD || sb->retiring)
+		if (sb->state == SBX_DEAD || sb->retiring || sb->draining)
 			continue;
 		for (int i = 0; i < sb->n_slots; i++) {
 			enum slot_state s = sb->slots[i].state;
@@ -218,6 +218,8 @@ void pool_release(struct sbx_slot *slot, bool reset)
 
 	slot->leased = false;
 	slot->trajectory_id[0] = '\0';
+	slot->id[slot->base_len] = '\0';
+	slot->ttl_s = 0;
 	if (sb->state == SBX_DEAD) {
 		if (!has_leases(sb))
 			unlink_sandbox(p, sb);
@@ -269,15 +271,25 @@ void pool_counts(const struct pool *p, struct pool_counts *c)
 
 /* ---- recycling ---- */
 
+/* Stop sandboxes idle past idle_timeout (above min_sandboxes) and those
+ * past max_lifetime. An old sandbox with leases drains first: it takes no
+ * new leases and goes when the last one ends; no lease is ever killed. */
 static void recycle(struct pool *p, double now)
 {
 	const struct sb_profile *prof = p->profile;
 	int live = p->n_live;
 	for (struct sandbox *sb = p->sandboxes; sb; sb = sb->next) {
-		if (sb->state != SBX_RUNNING || sb->retiring || has_leases(sb))
+		if (sb->state != SBX_RUNNING || sb->retiring)
 			continue;
 		bool old = prof->max_lifetime_s > 0 &&
 			   now - sb->created_mono > prof->max_lifetime_s;
+		if (old && !sb->draining) {
+			sb->draining = true;
+			sb_log(SB_LOG_INFO, "sandbox_drain", "sandbox", sb->id,
+			       "why", "max_lifetime", SB_LOG_END);
+		}
+		if (has_leases(sb))
+			continue;
 		bool idle = prof->idle_timeout_s > 0 &&
 			    now - sb->idle_since > prof->idle_timeout_s &&
 			    live > prof->min_sandboxes;
@@ -296,11 +308,38 @@ static void recycle(struct pool *p, double now)
 	}
 }
 
+/* Give back leases whose holder has been silent for longer than their
+ * TTL (a crashed trainer); a call in flight keeps its lease alive. */
+static void expire_leases(struct pool *p, double now)
+{
+	for (struct sandbox *sb = p->sandboxes, *next; sb; sb = next) {
+		next = sb->next;
+		int leases = 0;
+		for (int i = 0; i < sb->n_slots; i++)
+			leases += sb->slots[i].leased;
+		for (int i = 0; i < sb->n_slots; i++) {
+			struct sbx_slot *s = &sb->slots[i];
+			if (!s->leased || s->ttl_s <= 0 || s->n_calls > 0 ||
+			    now - s->last_used <= s->ttl_s)
+				continue;
+			sb_log(SB_LOG_INFO, "lease_expired", "slot", s->id,
+			       "trajectory", s->trajectory_id, SB_LOG_END);
+			/* The last lease of a dead sandbox frees it. */
+			bool frees = sb->state == SBX_DEAD && leases == 1;
+			leases--;
+			pool_release(s, true);
+			if (frees)
+				break;
+		}
+	}
+}
+
 static void tick_cb(uv_timer_t *t)
 {
 	struct pools *ps = t->data;
 	double now = sb_now_mono();
 	for (size_t i = 0; i < ps->n; i++) {
+		expire_leases(&ps->items[i], now);
 		recycle(&ps->items[i], now);
 		pool_scale(&ps->items[i]);
 	}
@@ -338,21 +377,31 @@ struct pool *pools_find(struct pools *ps, const char *profile)
 	return NULL;
 }
 
-struct sbx_slot *pools_find_slot(struct pools *ps, const char *slot_id)
+struct sbx_slot *pools_find_slot(struct pools *ps, const char *slot_id,
+				 bool *stale)
 {
 	const char *sep = strstr(slot_id, "_slot_");
+	if (stale)
+		*stale = false;
 	if (!sep)
 		return NULL;
 	size_t sb_len = (size_t)(sep - slot_id);
+	size_t base_len = strcspn(slot_id, ".");
 	for (size_t i = 0; i < ps->n; i++) {
 		for (struct sandbox *sb = ps->items[i].sandboxes; sb;
 		     sb = sb->next) {
 			if (strlen(sb->id) != sb_len ||
 			    memcmp(sb->id, slot_id, sb_len) != 0)
 				continue;
-			for (int k = 0; k < sb->n_slots; k++)
-				if (strcmp(sb->slots[k].id, slot_id) == 0)
-					return &sb->slots[k];
+			for (int k = 0; k < sb->n_slots; k++) {
+				struct sbx_slot *s = &sb->slots[k];
+				if (s->base_len != base_len ||
+				    memcmp(s->id, slot_id, base_len) != 0)
+					continue;
+				if (stale)
+					*stale = strcmp(s->id, slot_id) != 0;
+				return s;
+			}
 			return NULL;
 		}
 	}

@@ -57,13 +57,16 @@ struct pools {
 int pools_init(struct pools *ps, struct sb_config *cfg, struct sbx_env *env,
 	       struct sb_err *err);
 struct pool *pools_find(struct pools *ps, const char *profile);
-struct sbx_slot *pools_find_slot(struct pools *ps, const char *slot_id);
+/* The slot slot_id names, or NULL. *stale (may be NULL) says slot_id names
+ * an earlier lease of it (released or expired): only reads may use it. */
+struct sbx_slot *pools_find_slot(struct pools *ps, const char *slot_id,
+				 bool *stale);
 
 /* Lease a slot. Returns 1 with *out set when one was free, 0 when queued
  * (cb fires later, *waiter set so the caller can cancel), -1 never. */
-int pool_acquire(struct pool *p, const char *trajectory_id, double timeout_s,
-		 struct sbx_slot **out, pool_acquire_fn cb, void *ud,
-		 struct pool_waiter **waiter);
+int pool_acquire(struct pool *p, const char *trajectory_id, double ttl_s,
+		 double timeout_s, struct sbx_slot **out, pool_acquire_fn cb,
+		 void *ud, struct pool_waiter **waiter);
 /* Forget a queued waiter (client went away); cb never fires. */
 void pool_acquire_cancel(struct pool_waiter *w);
 
@@ -91,6 +94,6 @@ void pool_offer(struct pool *p, struct sbx_slot *slot);
 void pool_fail_waiters(struct pool *p, const char *code, const char *msg);
 void pool_scale(struct pool *p);
 struct sbx_slot *pool_find_available(struct pool *p);
-void pool_lease(struct sbx_slot *slot, const char *trajectory_id);
+void pool_lease(struct sbx_slot *slot, const char *trajectory_id, double ttl_s);
 
 #endif

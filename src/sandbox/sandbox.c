@@ -334,6 +334,7 @@ int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 		s->state = SLOT_STARTING;
 		s->uid = SBX_UID_BASE + (uid_t)number * 1000u + (uid_t)i;
 		snprintf(s->id, sizeof s->id, "%s_slot_%d", sb->id, i);
+		s->base_len = strlen(s->id);
 	}
 	snprintf(sb->scratch, sizeof sb->scratch, "%s/sandboxes/%s",
 		 env->state_dir, sb->id);

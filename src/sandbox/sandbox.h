@@ -47,7 +47,13 @@ struct sbx_chan; /* a slot's channel to its leader (private) */
 struct sbx_slot {
 	struct sandbox *sb;
 	int index;
+	/* "<sandbox>_slot_<i>" while free; "<sandbox>_slot_<i>.<n>" while
+	 * leased, n counting its leases, so that a holder whose lease ended
+	 * (released, expired) cannot reach the slot's next holder. */
 	char id[96];
+	size_t base_len; /* strlen of the "<sandbox>_slot_<i>" part */
+	unsigned lease_seq;
+	double ttl_s; /* lease expires ttl_s after the last call; 0 = never */
 	enum slot_state state;
 	bool leased; /* holds a lease, whatever the state */
 	uid_t uid;
@@ -86,6 +92,7 @@ struct sandbox {
 	struct sandbox *next; /* pool's list */
 	bool up;	      /* init said hello */
 	bool retiring;	      /* killed on purpose (recycle, shutdown) */
+	bool draining;	      /* past max_lifetime: no new leases */
 	char lost_reason[192];
 };
 

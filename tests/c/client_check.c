@@ -27,7 +27,7 @@ static void check_errors(struct sbc *c)
 {
 	struct sbc_error err = {0};
 	struct sbc_slot s;
-	int rc = sbc_acquire(c, "no-such-profile", NULL, 1, &s, &err);
+	int rc = sbc_acquire(c, "no-such-profile", NULL, 1, 0, &s, &err);
 	ok(rc < 0 && strcmp(err.code, "unknown_profile") == 0 &&
 		   err.http_status == 404,
 	   "unknown profile -> unknown_profile 404 (%s)", err.code);
@@ -164,7 +164,7 @@ int main(int argc, char **argv)
 	json_decref(status);
 	check_errors(c);
 	struct sbc_slot s;
-	int rc = sbc_acquire(c, NULL, "traj-c", 30, &s, &err);
+	int rc = sbc_acquire(c, NULL, "traj-c", 30, 60, &s, &err);
 	ok(rc == 0 && s.slot_id && strcmp(s.state, "acquired") == 0 &&
 		   strcmp(s.trajectory_id, "traj-c") == 0,
 	   "acquire gives a slot (%s)", rc ? err.message : s.slot_id);
@@ -172,11 +172,15 @@ int main(int argc, char **argv)
 		check_exec(c, s.slot_id);
 		check_files(c, s.slot_id);
 		check_keep_alive(c, s.slot_id);
+		ok(sbc_renew(c, s.slot_id, 120, &err) == 0, "renew");
 		ok(sbc_release(c, s.slot_id, true, &err) == 0, "release");
 		rc = sbc_release(c, s.slot_id, true, &err);
 		ok(rc < 0 && strcmp(err.code, "slot_not_leased") == 0 &&
 			   err.http_status == 409,
 		   "second release -> slot_not_leased 409");
+		rc = sbc_renew(c, s.slot_id, -1, &err);
+		ok(rc < 0 && strcmp(err.code, "slot_not_leased") == 0,
+		   "renew of an ended lease -> slot_not_leased");
 		sbc_slot_free(&s);
 	}
 	sbc_close(c);

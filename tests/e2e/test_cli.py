@@ -62,7 +62,7 @@ def test_c_library_checks(cli_daemon):
                        capture_output=True, text=True, timeout=120)
     assert "not ok" not in p.stdout, p.stdout
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "1..22" in p.stdout
+    assert "1..24" in p.stdout
 
 
 def test_status_and_profiles_tables_and_json(cli_daemon):
@@ -233,3 +233,16 @@ def test_tcp_with_token(cli_daemon, tmp_path):
     p = subprocess.run([SLOTBOX, "--url", "ftp://x", "status"],
                        capture_output=True)
     assert p.returncode == 125 and b"http://" in p.stderr
+
+
+def test_ttl_and_renew(cli_daemon):
+    s = json.loads(sb(cli_daemon, "acquire", "--json", "--ttl", "30",
+                      check_rc=0).stdout)
+    assert s["ttl_s"] == 30
+    sb(cli_daemon, "renew", s["slot_id"], check_rc=0)
+    sb(cli_daemon, "renew", "--ttl", "0", s["slot_id"], check_rc=0)
+    sb(cli_daemon, "release", s["slot_id"], check_rc=0)
+    p = sb(cli_daemon, "renew", s["slot_id"])
+    assert p.returncode == 125 and b"slot_not_leased" in p.stderr
+    assert sb(cli_daemon, "renew").returncode == 2
+    assert sb(cli_daemon, "renew", "--ttl", "x", s["slot_id"]).returncode == 2

@@ -86,6 +86,13 @@ def test_sync_client_and_typed_errors(daemon):
             c.acquire(timeout_s=0.3)
         for s in held:
             c.release(s, reset=False)
+        # TTL leases: renew keeps one, and an ended lease's id is refused
+        slot = c.acquire("ttl", timeout_s=10, ttl_s=30)
+        assert c.renew(slot).slot_id == slot.slot_id
+        c.renew(slot, ttl_s=0)
+        c.release(slot)
+        with pytest.raises(SlotNotLeased):
+            c.renew(slot)
 
 
 def test_example_rollout_runs(make_daemon):

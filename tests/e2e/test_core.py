@@ -184,11 +184,18 @@ profiles:
     bash(c, sid, "echo kept > f.txt")
     api(c, "DELETE", f"/v1/slots/{sid}?reset=false", status=204)
     s2 = api(c, "POST", "/v1/slots", {"timeout_s": 10}, 201)
-    assert s2["slot_id"] == sid
+    # the same slot, under a new lease id: the old one no longer works
+    assert s2["slot_id"].split(".")[0] == sid.split(".")[0]
+    assert s2["slot_id"] != sid
+    err = api(c, "POST", f"/v1/slots/{sid}/exec",
+              {"tool": "bash", "args": {"command": "true"}}, status=409)
+    assert err["error"]["code"] == "slot_not_leased"
+    sid = s2["slot_id"]
     assert bash(c, sid, "cat f.txt")["metadata"]["stdout"] == "kept\n"
     api(c, "DELETE", f"/v1/slots/{sid}", status=204)  # reset=true is the default
     s3 = api(c, "POST", "/v1/slots", {"timeout_s": 10}, 201)
-    assert s3["slot_id"] == sid
+    assert s3["slot_id"].split(".")[0] == sid.split(".")[0]
+    sid = s3["slot_id"]
     r = bash(c, sid, "ls -A /workspace; ls -A /tmp")
     assert r["metadata"]["stdout"] == ""
 

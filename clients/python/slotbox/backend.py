@@ -14,9 +14,13 @@ from .types import ExecutionResult, Slot, SlotState
 
 class SlotboxToolBackend:
     def __init__(self, endpoint: Optional[str] = None, token: Optional[str] = None,
-                 default_profile: Optional[str] = None, timeout: float = 300.0):
+                 default_profile: Optional[str] = None, timeout: float = 300.0,
+                 lease_ttl_s: Optional[float] = None):
+        """lease_ttl_s: leases end by themselves after that long without a
+        call, so a crashed trainer's slots return to the pool."""
         self.client = Client(endpoint, token, timeout)
         self.default_profile = default_profile
+        self.lease_ttl_s = lease_ttl_s
         self._default_timeout = None
         self._leased: Dict[str, Slot] = {}
 
@@ -49,7 +53,8 @@ class SlotboxToolBackend:
 
     async def acquire(self, trajectory_id: Optional[str] = None,
                       profile: Optional[str] = None) -> Slot:
-        slot = await self._call(self.client.acquire, trajectory_id, profile or self.default_profile)
+        slot = await self._call(self.client.acquire, trajectory_id,
+                                profile or self.default_profile, None, self.lease_ttl_s)
         self._leased[slot.slot_id] = slot
         return slot
 

@@ -44,10 +44,19 @@ class Client:
 
     # leases
     def acquire(self, trajectory_id: Optional[str] = None, profile: Optional[str] = None,
-                timeout_s: Optional[float] = None) -> Slot:
+                timeout_s: Optional[float] = None, ttl_s: Optional[float] = None) -> Slot:
+        """Lease a slot. With ttl_s the lease ends by itself once no call
+        has touched the slot for that long (a crashed trainer's slots come
+        back); any call, or renew(), is a sign of life."""
         body = {k: v for k, v in (("trajectory_id", trajectory_id), ("profile", profile),
-                                  ("timeout_s", timeout_s)) if v is not None}
+                                  ("timeout_s", timeout_s), ("ttl_s", ttl_s)) if v is not None}
         return Slot.from_api(self._json("POST", "/v1/slots", body), self.endpoint)
+
+    def renew(self, slot, ttl_s: Optional[float] = None) -> Slot:
+        """Keep a TTL lease alive without a call; ttl_s changes it (0: no expiry)."""
+        sid = getattr(slot, "slot_id", slot)
+        body = {} if ttl_s is None else {"ttl_s": ttl_s}
+        return Slot.from_api(self._json("POST", f"/v1/slots/{sid}/renew", body), self.endpoint)
 
     def slot(self, slot_id: str) -> Slot:
         return Slot.from_api(self._json("GET", f"/v1/slots/{slot_id}"), self.endpoint)
