@@ -11,7 +11,7 @@
 struct api {
 	struct pools *pools;
 	struct sb_config *cfg;
-	const char *cgroup_mode;
+	const struct cg_root *cg;
 };
 
 /* The http_handler_fn: ud is the struct api. */
@@ -44,6 +44,8 @@ int api_write_start(struct sbx_slot *slot, struct http_request *req,
 /* json_out.c */
 json_t *json_slot(const struct sbx_slot *slot);
 json_t *json_profile(const struct sb_profile *p, bool active);
+/* The cgroup layout for /v1/health. */
+json_t *json_cgroup(const struct cg_root *r);
 json_t *json_exec_result(const struct exec_result *r, const char *slot_id,
 			 const char *execution_id);
 /* An ExecutionResult for a call that could not run at all. */

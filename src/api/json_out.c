@@ -4,6 +4,7 @@
 
 #include "api/api.h"
 #include "common/util.h"
+#include "pool/seccomp_policy.h"
 
 static json_t *iso_time(double t)
 {
@@ -48,6 +49,40 @@ json_t *json_slot(const struct sbx_slot *slot)
 	return o;
 }
 
+static json_t *json_names(char *const *names, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(names[i]));
+	return a;
+}
+
+static int json_seccomp_rule(const struct sb_seccomp_rule *r, void *ud)
+{
+	char what[160];
+	snprintf(what, sizeof what, "%s%s%s", sb_seccomp_errname(r->err),
+		 r->when ? " when " : "", r->when ? r->when : "");
+	json_object_set_new(ud, r->name, json_string(what));
+	return 0;
+}
+
+/* The profile's settings and, from the same walk the compiler makes, what
+ * is enforced: {"mount": "EPERM", "clone": "EPERM when ...", ...}. */
+static void json_seccomp(json_t *o, const struct sb_profile *p)
+{
+	json_t *rules = json_object();
+	sb_seccomp_foreach(p, json_seccomp_rule, rules);
+	json_object_set_new(o, "seccomp",
+			    json_string(p->seccomp == SB_SECCOMP_NONE
+						? "none"
+						: "default"));
+	json_object_set_new(o, "seccomp_deny",
+			    json_names(p->seccomp_deny, p->n_seccomp_deny));
+	json_object_set_new(o, "seccomp_allow",
+			    json_names(p->seccomp_allow, p->n_seccomp_allow));
+	json_object_set_new(o, "seccomp_rules", rules);
+}
+
 json_t *json_profile(const struct sb_profile *p, bool active)
 {
 	json_t *o = json_object();
@@ -85,7 +120,29 @@ json_t *json_profile(const struct sb_profile *p, bool active)
 			    json_integer(p->max_file_bytes));
 	json_object_set_new(o, "secrets", secrets);
 	json_object_set_new(o, "env_var_names", env_keys);
+	json_seccomp(o, p);
 	json_object_set_new(o, "active", json_boolean(active));
+	return o;
+}
+
+json_t *json_cgroup(const struct cg_root *r)
+{
+	json_t *o = json_object();
+	json_t *ctls = json_array();
+	json_t *missing = json_object();
+
+	json_object_set_new(o, "version", json_string(cg_version(r)));
+	json_object_set_new(o, "kill", json_string(cg_mode_name(r->mode)));
+	for (int c = 0; c < CG_NCTL; c++) {
+		const char *name = cg_ctl_name((enum cg_ctl)c);
+		if (cg_hier_of(r, (enum cg_ctl)c))
+			json_array_append_new(ctls, json_string(name));
+		else
+			json_object_set_new(missing, name,
+					    json_string(r->why[c]));
+	}
+	json_object_set_new(o, "controllers", ctls);
+	json_object_set_new(o, "unavailable", missing);
 	return o;
 }
 
@@ -124,6 +181,7 @@ json_t *json_exec_result(const struct exec_result *r, const char *slot_id,
 	json_object_set_new(md, "returncode", json_integer(r->returncode));
 	json_object_set_new(md, "timed_out", json_boolean(r->timed_out));
 	json_object_set_new(md, "truncated", json_boolean(r->truncated));
+	json_object_set_new(md, "oom_killed", json_boolean(r->oom_killed));
 	json_object_set_new(md, "stdout",
 			    sb_json_string_lossy(r->out, r->out_len, NULL));
 	json_object_set_new(md, "stderr",

@@ -38,7 +38,7 @@ static void get_health(struct api *a, struct http_request *req)
 	json_t *o = json_object();
 	json_object_set_new(o, "ok", json_true());
 	json_object_set_new(o, "version", json_string(SLOTBOX_VERSION));
-	json_object_set_new(o, "cgroup", json_string(a->cgroup_mode));
+	json_object_set_new(o, "cgroup", json_cgroup(a->cg));
 	http_respond_json(req, 200, o);
 }
 

@@ -19,6 +19,7 @@
 #include "common/util.h"
 #include "pool/pool.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/seccomp_bpf.h"
 
 extern char **environ;
 
@@ -117,7 +118,9 @@ static void http_closed(void *ud)
 	struct daemon *d = ud;
 	d->http = NULL;
 	unlink(d->opts->socket_path);
-	cg_root_teardown(&d->env.cg);
+	if (cg_root_teardown(&d->env.cg) < 0)
+		sb_log(SB_LOG_WARN, "cgroup_teardown_failed", "why",
+		       strerror(errno), SB_LOG_END);
 	uv_signal_stop(&d->sigterm);
 	uv_signal_stop(&d->sigint);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -195,6 +198,31 @@ static int load_secrets(struct daemon *d)
 	return 0;
 }
 
+/* Every profile's seccomp filter, compiled once before any sandbox
+ * starts; each sandbox of the profile gets the sealed program. */
+static int compile_filters(struct daemon *d)
+{
+	for (size_t i = 0; i < d->cfg.n_profiles; i++) {
+		struct sb_profile *p = &d->cfg.profiles[i];
+		struct sb_err err;
+		if (sb_seccomp_compile(p, &p->seccomp_fd, &err) < 0) {
+			char what[128];
+			snprintf(what, sizeof what, "profile \"%s\"", p->name);
+			return die(what, err.msg);
+		}
+	}
+	return 0;
+}
+
+static void close_filters(struct sb_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		if (cfg->profiles[i].seccomp_fd >= 0)
+			close(cfg->profiles[i].seccomp_fd);
+		cfg->profiles[i].seccomp_fd = -1;
+	}
+}
+
 static int setup(struct daemon *d)
 {
 	const struct daemon_opts *o = d->opts;
@@ -206,7 +234,7 @@ static int setup(struct daemon *d)
 				    "namespaces, mounts and cgroups)");
 	if (sb_config_load(&d->cfg, o->config_path, environ, &err) < 0)
 		return die("config", err.msg);
-	if (load_secrets(d) != 0)
+	if (load_secrets(d) != 0 || compile_filters(d) != 0)
 		return 1;
 	if (strpbrk(o->state_dir, ",:\\") || o->state_dir[0] != '/')
 		return die("--state-dir",
@@ -238,14 +266,8 @@ static int setup(struct daemon *d)
 	char inst[32];
 	instance_name(o->state_dir, inst, sizeof inst);
 	cg_root_setup(&env->cg, o->cgroup_mount, inst, why, sizeof why);
-	d->api.cgroup_mode = cg_mode_name(env->cg.mode);
-	if (env->cg.mode == CG_NONE)
-		sb_log(SB_LOG_WARN, "cgroups", "mode", "none", "why", why,
-		       "effect", "timeouts kill the call's process group only",
-		       SB_LOG_END);
-	else
-		sb_log(SB_LOG_INFO, "cgroups", "mode", d->api.cgroup_mode,
-		       "path", why, SB_LOG_END);
+	cg_root_log(&env->cg, why);
+	d->api.cg = &env->cg;
 
 	struct http_server_opts hopts;
 	http_server_opts_default(&hopts);
@@ -289,8 +311,10 @@ int daemon_run(const struct daemon_opts *opts)
 	signal(SIGPIPE, SIG_IGN);
 	d.opts = opts;
 	d.loop = uv_default_loop();
-	if (setup(&d) != 0)
+	if (setup(&d) != 0) {
+		cg_root_teardown(&d.env.cg); /* no-op before cg_root_setup */
 		return 1;
+	}
 	sb_log(SB_LOG_INFO, "ready", "socket", opts->socket_path, "version",
 	       SLOTBOX_VERSION, "profiles_from",
 	       opts->config_path ? opts->config_path : "built-in+environment",
@@ -299,6 +323,7 @@ int daemon_run(const struct daemon_opts *opts)
 	for (size_t i = 0; d.secrets && i < d.cfg.n_profiles; i++)
 		sb_secrets_free(&d.secrets[i]);
 	free(d.secrets);
+	close_filters(&d.cfg);
 	sb_config_free(&d.cfg);
 	return d.exit_code;
 }

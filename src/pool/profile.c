@@ -13,6 +13,7 @@
 
 #include "common/cleanup.h"
 #include "pool/profile_internal.h"
+#include "pool/seccomp_policy.h"
 
 #define MAX_TIMEOUT_S (86400.0 * 30)
 
@@ -42,6 +43,9 @@ static const struct sb_key keys[] = {
 	{"max_file_bytes", SB_F_MAX_FILE, SB_KEY_SCALAR},
 	{"secrets", SB_F_SECRETS, SB_KEY_LIST},
 	{"env_vars", SB_F_ENV_VARS, SB_KEY_MAP},
+	{"seccomp", SB_F_SECCOMP, SB_KEY_SCALAR},
+	{"seccomp_deny", SB_F_SECCOMP_DENY, SB_KEY_LIST},
+	{"seccomp_allow", SB_F_SECCOMP_ALLOW, SB_KEY_LIST},
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -92,6 +96,8 @@ void sb_profile_defaults(struct sb_profile *p, const char *name)
 	p->workspace_dir = strdup("/workspace");
 	p->output_limit_bytes = INT64_C(1) << 20;
 	p->max_file_bytes = INT64_C(64) << 20;
+	p->seccomp = SB_SECCOMP_DEFAULT;
+	p->seccomp_fd = -1;
 }
 
 bool sb_profile_name_valid(const char *name, size_t len)
@@ -343,6 +349,25 @@ static int set_gpu(struct sb_profile *p, const char *key, const char *v,
 	return replace_str(&p->gpu, v, err);
 }
 
+static int set_seccomp(struct sb_profile *p, const char *key, const char *v,
+		       struct sb_err *err)
+{
+	char q[SB_CFG_QUOTE_MAX];
+	if (strcmp(v, "default") == 0) {
+		p->seccomp = SB_SECCOMP_DEFAULT;
+		return 0;
+	}
+	if (strcmp(v, "none") == 0) {
+		p->seccomp = SB_SECCOMP_NONE;
+		return 0;
+	}
+	sb_cfg_quote(q, sizeof q, v);
+	return sb_err_set(err, EINVAL,
+			  "key \"%s\": seccomp mode %s is not supported (use "
+			  "default or none)",
+			  key, q);
+}
+
 static int set_network(struct sb_profile *p, const char *key, const char *v,
 		       struct sb_err *err)
 {
@@ -358,13 +383,36 @@ static int set_network(struct sb_profile *p, const char *key, const char *v,
 
 /* ---- lists and maps ---- */
 
-void sb_profile_clear_secrets(struct sb_profile *p)
+/* A list key's storage, and its name for messages. */
+struct names {
+	char ***items;
+	size_t *n;
+	const char *key;
+};
+
+static struct names names_of(struct sb_profile *p, enum sb_field f)
 {
-	for (size_t i = 0; i < p->n_secrets; i++)
-		free(p->secrets[i]);
-	free(p->secrets);
-	p->secrets = NULL;
-	p->n_secrets = 0;
+	switch (f) {
+	case SB_F_SECCOMP_DENY:
+		return (struct names){&p->seccomp_deny, &p->n_seccomp_deny,
+				      "seccomp_deny"};
+	case SB_F_SECCOMP_ALLOW:
+		return (struct names){&p->seccomp_allow, &p->n_seccomp_allow,
+				      "seccomp_allow"};
+	case SB_F_SECRETS:
+	default:
+		return (struct names){&p->secrets, &p->n_secrets, "secrets"};
+	}
+}
+
+void sb_profile_clear_list(struct sb_profile *p, enum sb_field f)
+{
+	struct names l = names_of(p, f);
+	for (size_t i = 0; i < *l.n; i++)
+		free((*l.items)[i]);
+	free(*l.items);
+	*l.items = NULL;
+	*l.n = 0;
 }
 
 void sb_profile_clear_env_vars(struct sb_profile *p)
@@ -392,11 +440,11 @@ static bool secret_name_valid(const char *s)
 }
 
 /* Secret names are not echoed: a value pasted by mistake stays private. */
-int sb_profile_add_secret(struct sb_profile *p, const char *name,
-			  struct sb_err *err)
+static int check_secret(const struct names *l, const char *name,
+			struct sb_err *err)
 {
-	size_t nth = p->n_secrets + 1;
-	if (p->n_secrets >= SB_CFG_MAX_SECRETS)
+	size_t nth = *l->n + 1;
+	if (*l->n >= SB_CFG_MAX_SECRETS)
 		return sb_err_set(err, E2BIG,
 				  "key \"secrets\": more than %d secrets",
 				  SB_CFG_MAX_SECRETS);
@@ -405,20 +453,74 @@ int sb_profile_add_secret(struct sb_profile *p, const char *name,
 				  "key \"secrets\": secret #%zu is not a valid "
 				  "name (1-%d of A-Z a-z 0-9 _ - .)",
 				  nth, SB_CFG_SECRET_NAME_MAX);
-	for (size_t i = 0; i < p->n_secrets; i++)
-		if (strcmp(p->secrets[i], name) == 0)
+	for (size_t i = 0; i < *l->n; i++)
+		if (strcmp((*l->items)[i], name) == 0)
 			return sb_err_set(
 				err, EINVAL,
 				"key \"secrets\": secret #%zu repeats "
 				"secret #%zu",
 				nth, i + 1);
-	char **n = realloc(p->secrets, nth * sizeof *n);
+	return 0;
+}
+
+static bool syscall_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > SB_CFG_SYSCALL_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!islower((unsigned char)s[i]) &&
+		    !isdigit((unsigned char)s[i]) && s[i] != '_')
+			return false;
+	return true;
+}
+
+/* A typo in a deny list would silently leave the call allowed, and an
+ * allow of something never denied says the writer expected otherwise:
+ * both are refused. Known and distinct names bound the list's length. */
+static int check_syscall(const struct names *l, enum sb_field f,
+			 const char *name, struct sb_err *err)
+{
+	char q[SB_CFG_QUOTE_MAX];
+	sb_cfg_quote(q, sizeof q, name);
+	if (!syscall_name_valid(name) || !sb_seccomp_syscall_known(name))
+		return sb_err_set(err, EINVAL,
+				  "key \"%s\": unknown system call %s", l->key,
+				  q);
+	if (f == SB_F_SECCOMP_ALLOW && !sb_seccomp_default_rule(name))
+		return sb_err_set(err, EINVAL,
+				  "key \"%s\": %s is not on the default deny "
+				  "list (nothing to allow)",
+				  l->key, q);
+	if (f == SB_F_SECCOMP_DENY && strcmp(name, "execve") == 0)
+		return sb_err_set(err, EINVAL,
+				  "key \"%s\": %s cannot be denied (every "
+				  "command starts with it)",
+				  l->key, q);
+	for (size_t i = 0; i < *l->n; i++)
+		if (strcmp((*l->items)[i], name) == 0)
+			return sb_err_set(err, EINVAL,
+					  "key \"%s\": %s is listed twice",
+					  l->key, q);
+	return 0;
+}
+
+int sb_profile_add_to_list(struct sb_profile *p, enum sb_field f,
+			   const char *name, struct sb_err *err)
+{
+	struct names l = names_of(p, f);
+	bool syscalls = f == SB_F_SECCOMP_DENY || f == SB_F_SECCOMP_ALLOW;
+	int r = syscalls ? check_syscall(&l, f, name, err)
+			 : check_secret(&l, name, err);
+	if (r < 0)
+		return -1;
+	char **n = realloc(*l.items, (*l.n + 1) * sizeof *n);
 	if (!n)
 		return sb_err_set(err, ENOMEM, "out of memory");
-	p->secrets = n;
-	if (!(n[p->n_secrets] = strdup(name)))
+	*l.items = n;
+	if (!(n[*l.n] = strdup(name)))
 		return sb_err_set(err, ENOMEM, "out of memory");
-	p->n_secrets = nth;
+	(*l.n)++;
 	return 0;
 }
 
@@ -491,8 +593,8 @@ static char *trim(char *s)
 
 /* "a, b,c": blanks around names trimmed, empty items skipped (as the seed).
  * Built aside and swapped in, so a bad list leaves the old one. */
-static int set_secrets_text(struct sb_profile *p, const char *v,
-			    struct sb_err *err)
+static int set_list_text(struct sb_profile *p, enum sb_field f, const char *v,
+			 struct sb_err *err)
 {
 	struct sb_profile tmp = {0};
 	char *copy = strdup(v), *save = NULL;
@@ -503,16 +605,17 @@ static int set_secrets_text(struct sb_profile *p, const char *v,
 	     tok = strtok_r(NULL, ",", &save)) {
 		tok = trim(tok);
 		if (*tok)
-			rc = sb_profile_add_secret(&tmp, tok, err);
+			rc = sb_profile_add_to_list(&tmp, f, tok, err);
 	}
 	free(copy);
 	if (rc < 0) {
-		sb_profile_clear_secrets(&tmp);
+		sb_profile_clear_list(&tmp, f);
 		return -1;
 	}
-	sb_profile_clear_secrets(p);
-	p->secrets = tmp.secrets;
-	p->n_secrets = tmp.n_secrets;
+	sb_profile_clear_list(p, f);
+	struct names from = names_of(&tmp, f), to = names_of(p, f);
+	*to.items = *from.items;
+	*to.n = *from.n;
 	return 0;
 }
 
@@ -571,7 +674,9 @@ int sb_profile_set_key(struct sb_profile *p, const char *key, const char *value,
 		case SB_F_GPU:
 			return set_gpu(p, key, NULL, err);
 		case SB_F_SECRETS:
-			sb_profile_clear_secrets(p);
+		case SB_F_SECCOMP_DENY:
+		case SB_F_SECCOMP_ALLOW:
+			sb_profile_clear_list(p, k->field);
 			return 0;
 		case SB_F_ENV_VARS:
 			sb_profile_clear_env_vars(p);
@@ -632,9 +737,13 @@ int sb_profile_set_key(struct sb_profile *p, const char *key, const char *value,
 		return set_i64(&p->max_file_bytes, key, value, 1,
 			       INT64_C(4) << 30, err);
 	case SB_F_SECRETS:
-		return set_secrets_text(p, value, err);
+	case SB_F_SECCOMP_DENY:
+	case SB_F_SECCOMP_ALLOW:
+		return set_list_text(p, k->field, value, err);
 	case SB_F_ENV_VARS:
 		return set_env_vars_text(p, value, err);
+	case SB_F_SECCOMP:
+		return set_seccomp(p, key, value, err);
 	case SB_F_COUNT:
 		break;
 	}
@@ -649,9 +758,26 @@ void sb_profile_free(struct sb_profile *p)
 	free(p->gpu);
 	free(p->network);
 	free(p->workspace_dir);
-	sb_profile_clear_secrets(p);
+	sb_profile_clear_list(p, SB_F_SECRETS);
+	sb_profile_clear_list(p, SB_F_SECCOMP_DENY);
+	sb_profile_clear_list(p, SB_F_SECCOMP_ALLOW);
 	sb_profile_clear_env_vars(p);
 	memset(p, 0, sizeof *p);
+}
+
+/* Copy a list of names into an empty one; on failure what was copied
+ * stays counted, for sb_profile_free(). */
+static int copy_names(char ***dst, size_t *dst_n, char *const *src,
+		      size_t src_n)
+{
+	if (!src_n)
+		return 0;
+	if (!(*dst = calloc(src_n, sizeof **dst)))
+		return -1;
+	for (; *dst_n < src_n; (*dst_n)++)
+		if (!((*dst)[*dst_n] = strdup(src[*dst_n])))
+			return -1;
+	return 0;
 }
 
 int sb_profile_copy(struct sb_profile *dst, const struct sb_profile *src,
@@ -660,24 +786,23 @@ int sb_profile_copy(struct sb_profile *dst, const struct sb_profile *src,
 	*dst = *src;
 	snprintf(dst->name, sizeof dst->name, "%s", name);
 	dst->image = dst->gpu = dst->network = dst->workspace_dir = NULL;
-	dst->secrets = NULL;
-	dst->n_secrets = 0;
+	dst->secrets = dst->seccomp_deny = dst->seccomp_allow = NULL;
+	dst->n_secrets = dst->n_seccomp_deny = dst->n_seccomp_allow = 0;
 	dst->env_vars = NULL;
 	dst->n_env_vars = 0;
+	dst->seccomp_fd = -1; /* each profile compiles its own */
 	if (!(dst->image = strdup(src->image)) ||
 	    (src->gpu && !(dst->gpu = strdup(src->gpu))) ||
 	    !(dst->network = strdup(src->network)) ||
 	    !(dst->workspace_dir = strdup(src->workspace_dir)))
 		goto oom;
-	if (src->n_secrets) {
-		dst->secrets = calloc(src->n_secrets, sizeof *dst->secrets);
-		if (!dst->secrets)
-			goto oom;
-		for (; dst->n_secrets < src->n_secrets; dst->n_secrets++)
-			if (!(dst->secrets[dst->n_secrets] =
-				      strdup(src->secrets[dst->n_secrets])))
-				goto oom;
-	}
+	if (copy_names(&dst->secrets, &dst->n_secrets, src->secrets,
+		       src->n_secrets) < 0 ||
+	    copy_names(&dst->seccomp_deny, &dst->n_seccomp_deny,
+		       src->seccomp_deny, src->n_seccomp_deny) < 0 ||
+	    copy_names(&dst->seccomp_allow, &dst->n_seccomp_allow,
+		       src->seccomp_allow, src->n_seccomp_allow) < 0)
+		goto oom;
 	if (src->n_env_vars) {
 		dst->env_vars = calloc(src->n_env_vars, sizeof *dst->env_vars);
 		if (!dst->env_vars)
@@ -704,6 +829,16 @@ int sb_profile_check(const struct sb_profile *p, struct sb_err *err)
 				  "profile \"%s\": min_sandboxes (%d) is "
 				  "greater than max_sandboxes (%d)",
 				  p->name, p->min_sandboxes, p->max_sandboxes);
+	for (size_t i = 0; i < p->n_seccomp_deny; i++)
+		for (size_t j = 0; j < p->n_seccomp_allow; j++)
+			if (strcmp(p->seccomp_deny[i], p->seccomp_allow[j]) ==
+			    0)
+				return sb_err_set(
+					err, EINVAL,
+					"profile \"%s\": system call \"%s\" is "
+					"in both seccomp_deny and "
+					"seccomp_allow",
+					p->name, p->seccomp_deny[i]);
 	return 0;
 }
 

@@ -21,6 +21,11 @@ struct sb_kv {
 	char *value;
 };
 
+enum sb_seccomp_mode {
+	SB_SECCOMP_DEFAULT, /* the built-in deny list (seccomp_policy.h) */
+	SB_SECCOMP_NONE,    /* no filter at all */
+};
+
 struct sb_profile {
 	char name[SB_PROFILE_NAME_MAX + 1]; /* [A-Za-z0-9_-]+ */
 	char *image;			    /* "host" or "dir:/abs/path" */
@@ -44,6 +49,14 @@ struct sb_profile {
 	size_t n_secrets;
 	struct sb_kv *env_vars;
 	size_t n_env_vars;
+	enum sb_seccomp_mode seccomp;
+	char **seccomp_deny; /* system calls added to the default list */
+	size_t n_seccomp_deny;
+	char **seccomp_allow; /* ... and taken out of it */
+	size_t n_seccomp_allow;
+	/* Not configuration: the compiled filter, a sealed memfd the daemon
+	 * makes once the profiles are loaded (and closes); -1 for none. */
+	int seccomp_fd;
 };
 
 struct sb_config {

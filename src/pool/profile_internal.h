@@ -19,6 +19,7 @@
 #define SB_CFG_MAX_FILE (16 << 20)
 #define SB_CFG_ENV_NAME_MAX 255 /* bytes in an env_vars name */
 #define SB_CFG_SECRET_NAME_MAX 128
+#define SB_CFG_SYSCALL_NAME_MAX 64
 
 /* Room for a value quoted by sb_cfg_quote() (it truncates). */
 #define SB_CFG_QUOTE_MAX 80
@@ -45,6 +46,9 @@ enum sb_field {
 	SB_F_MAX_FILE,
 	SB_F_SECRETS,
 	SB_F_ENV_VARS,
+	SB_F_SECCOMP,
+	SB_F_SECCOMP_DENY,
+	SB_F_SECCOMP_ALLOW,
 	SB_F_COUNT
 };
 
@@ -65,19 +69,22 @@ struct sb_key {
 const struct sb_key *sb_profile_key(const char *name, size_t len);
 const struct sb_key *sb_profile_env_key(const char *name, size_t len);
 
-/* Set one key from its text form: a scalar, or for secrets "a,b" and for
- * env_vars "K=V;K2=V2" (the environment's forms; either replaces the whole
- * list). value NULL means YAML null: allowed for gpu (no GPU), secrets and
- * env_vars (empty), refused elsewhere. Errors start with `key "KEY": ` and
- * never quote an env_vars value or a secret. */
+/* Set one key from its text form: a scalar, or for lists (secrets,
+ * seccomp_deny, seccomp_allow) "a,b" and for env_vars "K=V;K2=V2" (the
+ * environment's forms; either replaces the whole list). value NULL means
+ * YAML null: allowed for gpu (no GPU), lists and env_vars (empty), refused
+ * elsewhere. Errors start with `key "KEY": ` and never quote an env_vars
+ * value or a secret. */
 int sb_profile_set_key(struct sb_profile *p, const char *key, const char *value,
 		       struct sb_err *err);
 
 /* List and map setters, for the YAML loader. Adding refuses invalid or
- * duplicate names and anything over the bounds above. */
-void sb_profile_clear_secrets(struct sb_profile *p);
-int sb_profile_add_secret(struct sb_profile *p, const char *name,
-			  struct sb_err *err);
+ * duplicate names and anything over the bounds above; for the seccomp
+ * lists also names libseccomp does not know, seccomp_allow names that are
+ * not on the default list and denying execve. f is a list key's field. */
+void sb_profile_clear_list(struct sb_profile *p, enum sb_field f);
+int sb_profile_add_to_list(struct sb_profile *p, enum sb_field f,
+			   const char *name, struct sb_err *err);
 void sb_profile_clear_env_vars(struct sb_profile *p);
 int sb_profile_add_env_var(struct sb_profile *p, const char *key,
 			   const char *value, struct sb_err *err);
@@ -88,7 +95,8 @@ int sb_profile_copy(struct sb_profile *dst, const struct sb_profile *src,
 /* Free what a profile owns and zero it (the struct itself is the
  * caller's). Safe on a zeroed profile. */
 void sb_profile_free(struct sb_profile *p);
-/* Checks that span keys (min <= max), once every source is applied. */
+/* Checks that span keys (min <= max, no system call both denied and
+ * allowed), once every source is applied. */
 int sb_profile_check(const struct sb_profile *p, struct sb_err *err);
 
 /* [A-Za-z0-9_-]{1,63} */

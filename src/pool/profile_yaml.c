@@ -161,15 +161,17 @@ struct ctx {
 	char key[SB_PROFILE_NAME_MAX + 48];
 };
 
-static int parse_secrets(struct yp *y, struct sb_profile *p,
-			 const struct ctx *c)
+/* A list of names: secrets, seccomp_deny, seccomp_allow. */
+static int parse_list(struct yp *y, struct sb_profile *p, enum sb_field f,
+		      const struct ctx *c)
 {
-	sb_profile_clear_secrets(p);
+	const char *what = f == SB_F_SECRETS ? "secret" : "system call";
+	sb_profile_clear_list(p, f);
 	if (is_null(y))
 		return 0;
 	if (y->ev.type != YAML_SEQUENCE_START_EVENT)
-		return yerr(y, "%sexpected a list of secret names, got %s",
-			    c->key, shape(y));
+		return yerr(y, "%sexpected a list of %s names, got %s", c->key,
+			    what, shape(y));
 	for (;;) {
 		const char *v;
 		if (next(y) < 0)
@@ -177,11 +179,11 @@ static int parse_secrets(struct yp *y, struct sb_profile *p,
 		if (y->ev.type == YAML_SEQUENCE_END_EVENT)
 			return 0;
 		if (y->ev.type != YAML_SCALAR_EVENT || is_null(y))
-			return yerr(y, "%sexpected a secret name, got %s",
-				    c->key, shape(y));
+			return yerr(y, "%sexpected a %s name, got %s", c->key,
+				    what, shape(y));
 		if (scalar(y, c->key, &v) < 0)
 			return -1;
-		if (sb_profile_add_secret(p, v, y->err) < 0) {
+		if (sb_profile_add_to_list(p, f, v, y->err) < 0) {
 			sb_err_prefix(y->err, "%s:%zu: %s", y->origin,
 				      line_of(y), c->profile);
 			return -1;
@@ -299,7 +301,7 @@ static int parse_profile(struct yp *y, struct sb_profile *p)
 		int r;
 		switch (k->kind) {
 		case SB_KEY_LIST:
-			r = parse_secrets(y, p, &c);
+			r = parse_list(y, p, k->field, &c);
 			break;
 		case SB_KEY_MAP:
 			r = parse_env_vars(y, p, &c);

@@ -1,3 +1,4 @@
+/* cgroup.c - find the hierarchies, keep this daemon's tree in each. */
 #include "sandbox/cgroup.h"
 
 #include <dirent.h>
@@ -5,13 +6,25 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/log.h"
 #include "common/util.h"
+
+#define CG_TEARDOWN_TRIES 50
+#define CG_TEARDOWN_WAIT_US 20000
+
+static const char *const ctl_names[CG_NCTL] = {"cpu", "memory", "pids"};
+
+const char *cg_ctl_name(enum cg_ctl c)
+{
+	return ctl_names[c];
+}
 
 const char *cg_mode_name(enum cg_mode mode)
 {
@@ -25,6 +38,70 @@ const char *cg_mode_name(enum cg_mode mode)
 	}
 }
 
+const char *cg_version(const struct cg_root *r)
+{
+	if (r->mode == CG_NONE)
+		return "none";
+	if (r->mode == CG_V1_FREEZER)
+		return "v1";
+	return r->hybrid || r->n_hier > 1 ? "hybrid" : "v2";
+}
+
+const struct cg_hier *cg_hier_of(const struct cg_root *r, enum cg_ctl c)
+{
+	for (int i = 0; i < r->n_hier; i++)
+		if (r->hier[i].ctls & CG_BIT(c))
+			return &r->hier[i];
+	return NULL;
+}
+
+/* Is word one of the items of list, separated by any of seps? */
+static bool has_word(const char *list, const char *word, const char *seps)
+{
+	size_t wlen = strlen(word);
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, seps);
+		if (n == wlen && strncmp(p, word, n) == 0)
+			return true;
+		p += n;
+		if (*p)
+			p++;
+	}
+	return false;
+}
+
+void cg_root_log(const struct cg_root *r, const char *why)
+{
+	char where[CG_NCTL][PATH_MAX + 8];
+
+	if (r->mode == CG_NONE) {
+		sb_log(SB_LOG_WARN, "cgroups", "version", "none", "why", why,
+		       "effect",
+		       "timeouts kill the call's process group only; no cpu, "
+		       "memory or pids limits",
+		       SB_LOG_END);
+		return;
+	}
+	for (int c = 0; c < CG_NCTL; c++) {
+		const struct cg_hier *h = cg_hier_of(r, (enum cg_ctl)c);
+		if (h) {
+			snprintf(where[c], sizeof where[c], "%s:%s",
+				 h->v2 ? "v2" : "v1", h->path);
+			continue;
+		}
+		snprintf(where[c], sizeof where[c], "none");
+		sb_log(SB_LOG_WARN, "cgroup_controller_unavailable",
+		       "controller", ctl_names[c], "why", r->why[c], "effect",
+		       "its profile limit is not enforced", SB_LOG_END);
+	}
+	char kill[PATH_MAX + 8];
+	snprintf(kill, sizeof kill, "%s:%s", cg_mode_name(r->mode),
+		 r->hier[0].path);
+	sb_log(SB_LOG_INFO, "cgroups", "version", cg_version(r), "kill", kill,
+	       "cpu", where[CG_CPU], "memory", where[CG_MEMORY], "pids",
+	       where[CG_PIDS], SB_LOG_END);
+}
+
 static enum cg_mode fs_mode(const char *mnt)
 {
 	struct statfs sf;
@@ -32,73 +109,85 @@ static enum cg_mode fs_mode(const char *mnt)
 		return CG_NONE;
 	if (sf.f_type == CGROUP2_SUPER_MAGIC)
 		return CG_V2;
-	/* A v1 mount is taken as the freezer hierarchy: detection only
-	 * offers /sys/fs/cgroup/freezer, an override must name one. */
+	/* A v1 mount: the caller checks it carries the freezer. */
 	if (sf.f_type == CGROUP_SUPER_MAGIC)
 		return CG_V1_FREEZER;
 	return CG_NONE;
 }
 
-void cg_root_setup(struct cg_root *r, const char *mount_override,
-		   const char *instance, char *why, size_t whylen)
+/* The mount point of a cgroup v1 hierarchy that carries controller ctl
+ * (at `at` when not NULL) into mnt (may be NULL). 0, or -1 if none. */
+static int v1_find(const char *ctl, const char *at, char *mnt, size_t len)
 {
-	static const char *const candidates[] = {"/sys/fs/cgroup",
-						 "/sys/fs/cgroup/unified",
-						 "/sys/fs/cgroup/freezer"};
-	const char *mnt = NULL;
+	_cleanup_file_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096], point[PATH_MAX], fstype[32], opts[1024];
 
-	r->mode = CG_NONE;
-	r->fd = -1;
-	r->path[0] = '\0';
-	snprintf(why, whylen, "no cgroup v2 or v1 freezer hierarchy found");
-	if (mount_override && strcmp(mount_override, "none") == 0) {
-		snprintf(why, whylen, "cgroups disabled by configuration");
-		return;
-	}
-	if (mount_override) {
-		r->mode = fs_mode(mount_override);
-		mnt = mount_override;
-	} else {
-		for (size_t i = 0; i < 3 && r->mode == CG_NONE; i++) {
-			r->mode = fs_mode(candidates[i]);
-			mnt = candidates[i];
-		}
-	}
-	if (r->mode == CG_NONE)
-		return;
-	snprintf(r->path, sizeof r->path, "%s/slotbox/%s", mnt, instance);
-	if (sb_mkdir_p(r->path, 0755) < 0) {
-		snprintf(why, whylen, "create %s: %s", r->path,
-			 strerror(errno));
-		r->mode = CG_NONE;
-		return;
-	}
-	r->fd = open(r->path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	if (r->fd < 0) {
-		snprintf(why, whylen, "open %s: %s", r->path, strerror(errno));
-		r->mode = CG_NONE;
-		return;
-	}
-	snprintf(why, whylen, "%s", r->path);
-}
-
-int cg_sandbox_create(const struct cg_root *r, const char *sandbox_id,
-		      int *fd_out, struct sb_err *err)
-{
-	*fd_out = -1;
-	if (r->mode == CG_NONE)
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		/* "id parent dev root point opts [tags] - type source sopts" */
+		const char *sep = strstr(line, " - ");
+		if (!sep ||
+		    sscanf(sep + 3, "%31s %*s %1023s", fstype, opts) != 2 ||
+		    strcmp(fstype, "cgroup") != 0 || !has_word(opts, ctl, ","))
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
+		    strchr(point, '\\') || (at && strcmp(point, at) != 0))
+			continue; /* escaped names are not worth decoding */
+		if (mnt)
+			snprintf(mnt, len, "%s", point);
 		return 0;
-	if (mkdirat(r->fd, sandbox_id, 0755) < 0 && errno != EEXIST)
-		return sb_err_sys(err, "create cgroup %s/%s", r->path,
-				  sandbox_id);
-	*fd_out = openat(r->fd, sandbox_id, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	if (*fd_out < 0)
-		return sb_err_sys(err, "open cgroup %s/%s", r->path,
-				  sandbox_id);
-	return 0;
+	}
+	return -1;
 }
 
-/* rmdir the children of dir (depth first), then dir itself from parent. */
+/* The hierarchy that kills: the --cgroup mount, else the unified
+ * hierarchy (pure or hybrid), else the v1 freezer. */
+static int find_kill(struct cg_root *r, const char *override, char *mnt,
+		     size_t len, char *why, size_t whylen)
+{
+	if (override) {
+		char real[PATH_MAX];
+		if (!realpath(override, real)) {
+			snprintf(why, whylen, "%s: %s", override,
+				 strerror(errno));
+			return -1;
+		}
+		r->mode = fs_mode(real);
+		if (r->mode == CG_V1_FREEZER &&
+		    v1_find("freezer", real, NULL, 0) < 0)
+			r->mode = CG_NONE;
+		if (r->mode == CG_NONE) {
+			snprintf(why, whylen,
+				 "%s is neither a cgroup v2 mount nor a cgroup "
+				 "v1 freezer mount",
+				 override);
+			return -1;
+		}
+		snprintf(mnt, len, "%s", real);
+		return 0;
+	}
+	if (fs_mode("/sys/fs/cgroup") == CG_V2) {
+		r->mode = CG_V2;
+		snprintf(mnt, len, "/sys/fs/cgroup");
+		return 0;
+	}
+	if (fs_mode("/sys/fs/cgroup/unified") == CG_V2) {
+		r->mode = CG_V2;
+		r->hybrid = true;
+		snprintf(mnt, len, "/sys/fs/cgroup/unified");
+		return 0;
+	}
+	if (v1_find("freezer", NULL, mnt, len) == 0) {
+		r->mode = CG_V1_FREEZER;
+		return 0;
+	}
+	snprintf(why, whylen, "no cgroup v2 or v1 freezer hierarchy found");
+	return -1;
+}
+
+/* rmdir the children of dir (depth first), then dir itself from parent,
+ * killing what is left in each group first. */
 static int remove_tree(int parent, const char *name, enum cg_mode mode,
 		       int depth)
 {
@@ -126,18 +215,315 @@ static int remove_tree(int parent, const char *name, enum cg_mode mode,
 	return rc;
 }
 
-int cg_sandbox_remove(const struct cg_root *r, const char *sandbox_id)
+static enum cg_mode hier_mode(const struct cg_hier *h)
 {
-	if (r->mode == CG_NONE)
-		return 0;
-	return remove_tree(r->fd, sandbox_id, r->mode, 0);
+	/* In a v1 hierarchy without the freezer, the freezer kill falls
+	 * back to signalling every listed process. */
+	return h->v2 ? CG_V2 : CG_V1_FREEZER;
 }
 
-void cg_root_teardown(struct cg_root *r)
+/* Remove every group below this daemon's group in h. */
+static int remove_children(const struct cg_hier *h)
 {
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
-	if (r->mode != CG_NONE)
-		rmdir(r->path);
+	int fd = openat(h->fd, ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	int rc = 0;
+	if (fd < 0)
+		return -1;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		if (remove_tree(h->fd, e->d_name, hier_mode(h), 0) < 0)
+			rc = -1;
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Create and open <mnt>/slotbox/<inst> and sweep what a crashed
+ * predecessor left in it; the index of the new hierarchy or -1. */
+static int hier_add(struct cg_root *r, const char *mnt, bool v2,
+		    const char *inst, char *why, size_t whylen)
+{
+	struct cg_hier *h = &r->hier[r->n_hier];
+
+	snprintf(h->path, sizeof h->path, "%s/slotbox/%s", mnt, inst);
+	h->v2 = v2;
+	h->ctls = 0;
+	if (sb_mkdir_p(h->path, 0755) < 0) {
+		snprintf(why, whylen, "create %s: %s", h->path,
+			 strerror(errno));
+		return -1;
+	}
+	h->fd = open(h->path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (h->fd < 0) {
+		snprintf(why, whylen, "open %s: %s", h->path, strerror(errno));
+		return -1;
+	}
+	remove_children(h);
+	return r->n_hier++;
+}
+
+/* Enable controller name for the children of dir, unless it already is. */
+static int v2_enable_in(const char *dir, const char *name)
+{
+	char buf[512], cmd[32];
+	_cleanup_fd_ int fd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (cg_file_read(fd, "cgroup.subtree_control", buf, sizeof buf) >= 0 &&
+	    has_word(buf, name, " \n"))
+		return 0;
+	snprintf(cmd, sizeof cmd, "+%s", name);
+	return cg_file_write(fd, "cgroup.subtree_control", cmd);
+}
+
+/* Limit controller c in the v2 kill hierarchy: it must be offered at the
+ * mount and enabled in cgroup.subtree_control down to this daemon's group
+ * (each sandbox group enables it for its slots). Those groups hold no
+ * process, as v2 wants of a group that enables controllers. */
+static int use_v2(struct cg_root *r, const char *mnt, const char *inst,
+		  enum cg_ctl c)
+{
+	char dir[PATH_MAX], buf[512];
+	char *why = r->why[c];
+	size_t whylen = sizeof r->why[c];
+	_cleanup_fd_ int fd = open(mnt, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 ||
+	    cg_file_read(fd, "cgroup.controllers", buf, sizeof buf) < 0) {
+		snprintf(why, whylen, "read %s/cgroup.controllers: %s", mnt,
+			 strerror(errno));
+		return -1;
+	}
+	if (!has_word(buf, ctl_names[c], " \n")) {
+		char v1[PATH_MAX];
+		if (v1_find(ctl_names[c], NULL, v1, sizeof v1) == 0)
+			snprintf(why, whylen,
+				 "not in %s/cgroup.controllers: it is bound to "
+				 "the cgroup v1 hierarchy at %s (a controller "
+				 "serves one hierarchy only)",
+				 mnt, v1);
+		else
+			snprintf(why, whylen, "not in %s/cgroup.controllers",
+				 mnt);
+		return -1;
+	}
+	for (int level = 0; level < 3; level++) {
+		snprintf(dir, sizeof dir, "%s%s%s%s", mnt,
+			 level > 0 ? "/slotbox" : "", level > 1 ? "/" : "",
+			 level > 1 ? inst : "");
+		if (v2_enable_in(dir, ctl_names[c]) < 0) {
+			snprintf(why, whylen,
+				 "enable it in %s/cgroup.subtree_control: %s",
+				 dir, strerror(errno));
+			return -1;
+		}
+	}
+	r->hier[0].ctls |= CG_BIT(c);
+	return 0;
+}
+
+/* Limit controller c in its cgroup v1 hierarchy, shared with the kill
+ * hierarchy or another controller when they are mounted together. */
+static int use_v1(struct cg_root *r, const char *inst, enum cg_ctl c)
+{
+	char mnt[PATH_MAX], path[PATH_MAX];
+	int i;
+
+	if (v1_find(ctl_names[c], NULL, mnt, sizeof mnt) < 0) {
+		snprintf(r->why[c], sizeof r->why[c],
+			 "no cgroup v1 %s hierarchy is mounted%s", ctl_names[c],
+			 r->hybrid ? " and the unified one does not offer it"
+				   : "");
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/slotbox/%s", mnt, inst);
+	for (i = 0; i < r->n_hier; i++)
+		if (!r->hier[i].v2 && strcmp(r->hier[i].path, path) == 0)
+			break;
+	if (i == r->n_hier &&
+	    hier_add(r, mnt, false, inst, r->why[c], sizeof r->why[c]) < 0)
+		return -1;
+	r->hier[i].ctls |= CG_BIT(c);
+	return 0;
+}
+
+/* Find the kill hierarchy and create this daemon's group in it. */
+static void setup_kill(struct cg_root *r, const char *override,
+		       const char *inst, char *mnt, size_t len, char *why,
+		       size_t whylen)
+{
+	if (find_kill(r, override, mnt, len, why, whylen) < 0 ||
+	    hier_add(r, mnt, r->mode == CG_V2, inst, why, whylen) < 0)
+		r->mode = CG_NONE;
+}
+
+void cg_root_setup(struct cg_root *r, const char *mount_override,
+		   const char *instance, char *why, size_t whylen)
+{
+	char mnt[PATH_MAX];
+
+	memset(r, 0, sizeof *r);
+	r->mode = CG_NONE;
+	for (int i = 0; i < CG_MAX_HIER; i++)
+		r->hier[i].fd = -1;
+	if (mount_override && strcmp(mount_override, "none") == 0)
+		snprintf(why, whylen, "cgroups disabled by configuration");
+	else
+		setup_kill(r, mount_override, instance, mnt, sizeof mnt, why,
+			   whylen);
+	if (r->mode == CG_NONE) {
+		for (int c = 0; c < CG_NCTL; c++)
+			snprintf(r->why[c], sizeof r->why[c], "%s", why);
+		return;
+	}
+	snprintf(why, whylen, "%s", r->hier[0].path);
+	/* A v2 mount named with --cgroup, or /sys/fs/cgroup, is used alone:
+	 * only a hybrid or v1 host has v1 controller hierarchies. */
+	bool pure_v2 = r->mode == CG_V2 && !r->hybrid;
+	for (int c = 0; c < CG_NCTL; c++) {
+		if ((r->mode == CG_V2 && use_v2(r, mnt, instance, c) == 0) ||
+		    (!pure_v2 && use_v1(r, instance, c) == 0)) {
+			r->ctls |= CG_BIT(c);
+			r->why[c][0] = '\0';
+		}
+	}
+}
+
+static void scale(const struct cg_limits *one, int n, struct cg_limits *all)
+{
+	all->cpu = one->cpu * n;
+	all->memory_mb =
+		one->memory_mb > INT64_MAX / n ? 0 : one->memory_mb * n;
+	all->pids_max = one->pids_max > INT64_MAX / n ? 0 : one->pids_max * n;
+}
+
+/* Let dir's children use the controllers in ctls (cgroup v2). */
+static int v2_enable_children(int dir, unsigned ctls, struct sb_err *err)
+{
+	char cmd[32];
+	for (int c = 0; c < CG_NCTL; c++) {
+		if (!(ctls & CG_BIT(c)))
+			continue;
+		snprintf(cmd, sizeof cmd, "+%s", ctl_names[c]);
+		if (cg_file_write(dir, "cgroup.subtree_control", cmd) < 0)
+			return sb_err_sys(err, "enable %s for the slots",
+					  ctl_names[c]);
+	}
+	return 0;
+}
+
+static int create_slots(const struct cg_hier *h, int dir, int n_slots,
+			const struct cg_limits *lim, struct sb_err *err)
+{
+	char name[16];
+	for (int i = 0; i < n_slots; i++) {
+		snprintf(name, sizeof name, "s%d", i);
+		if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST)
+			return sb_err_sys(err, "create %s", name);
+		_cleanup_fd_ int fd =
+			openat(dir, name, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return sb_err_sys(err, "open %s", name);
+		if (cg_write_limits(fd, h->v2, h->ctls, lim, err) < 0)
+			return sb_err_prefix(err, "%s", name);
+	}
+	return 0;
+}
+
+/* The sandbox's group in one hierarchy: the sum of its slots' limits,
+ * then one limited group per slot. */
+static int create_in(const struct cg_hier *h, const char *id, int n_slots,
+		     const struct cg_limits *lim, int *fd_out,
+		     struct sb_err *err)
+{
+	struct cg_limits all;
+
+	if (mkdirat(h->fd, id, 0755) < 0 && errno != EEXIST)
+		return sb_err_sys(err, "create cgroup %s/%s", h->path, id);
+	_cleanup_fd_ int fd =
+		openat(h->fd, id, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return sb_err_sys(err, "open cgroup %s/%s", h->path, id);
+	scale(lim, n_slots, &all);
+	if ((h->v2 && v2_enable_children(fd, h->ctls, err) < 0) ||
+	    cg_write_limits(fd, h->v2, h->ctls, &all, err) < 0 ||
+	    create_slots(h, fd, n_slots, lim, err) < 0)
+		return sb_err_prefix(err, "cgroup %s/%s", h->path, id);
+	*fd_out = steal_fd(&fd);
+	return 0;
+}
+
+int cg_sandbox_create(const struct cg_root *r, const char *sandbox_id,
+		      int n_slots, const struct cg_limits *lim,
+		      int fds[CG_MAX_HIER], struct sb_err *err)
+{
+	for (int i = 0; i < CG_MAX_HIER; i++)
+		fds[i] = -1;
+	for (int i = 0; i < r->n_hier; i++) {
+		if (create_in(&r->hier[i], sandbox_id, n_slots, lim, &fds[i],
+			      err) < 0) {
+			for (int j = 0; j < i; j++) {
+				close(fds[j]);
+				fds[j] = -1;
+			}
+			cg_sandbox_remove(r, sandbox_id);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int cg_sandbox_remove(const struct cg_root *r, const char *sandbox_id)
+{
+	int rc = 0;
+	for (int i = 0; i < r->n_hier; i++)
+		if (remove_tree(r->hier[i].fd, sandbox_id,
+				hier_mode(&r->hier[i]), 0) < 0)
+			rc = -1;
+	return rc;
+}
+
+int cg_slot_oom_kills(const struct cg_root *r, const char *sandbox_id, int slot,
+		      uint64_t *count)
+{
+	const struct cg_hier *h = cg_hier_of(r, CG_MEMORY);
+	char dir[128];
+
+	if (!h) {
+		errno = ENOENT;
+		return -1;
+	}
+	snprintf(dir, sizeof dir, "%s/s%d", sandbox_id, slot);
+	_cleanup_fd_ int fd =
+		openat(h->fd, dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	return cg_read_oom_kills(fd, h->v2, count);
+}
+
+int cg_root_teardown(struct cg_root *r)
+{
+	int rc = 0;
+	for (int i = 0; i < r->n_hier; i++) {
+		struct cg_hier *h = &r->hier[i];
+		/* Tasks of the last sandboxes may still be exiting. */
+		for (int t = 0; t < CG_TEARDOWN_TRIES && remove_children(h) < 0;
+		     t++)
+			usleep(CG_TEARDOWN_WAIT_US);
+		close(h->fd);
+		h->fd = -1;
+		if (rmdir(h->path) < 0 && errno != ENOENT)
+			rc = -1;
+	}
+	r->n_hier = 0;
+	r->mode = CG_NONE;
+	return rc;
 }

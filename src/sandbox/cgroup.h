@@ -1,41 +1,120 @@
-/* cgroup.h - the daemon's side of cgroups: find the hierarchy, make one
- * group per sandbox, remove them when the sandbox is gone.
+/* cgroup.h - the daemon's side of cgroups: find the hierarchies, make the
+ * groups of each sandbox and its slots with their resource limits, remove
+ * them when the sandbox is gone.
  *
- * One interface over cgroup v2 (unified, also the hybrid layout's
- * /sys/fs/cgroup/unified) and cgroup v1 (the freezer hierarchy, which is
- * what tree-killing needs). Resource controllers come on top of this. */
+ * One interface over the three layouts a host can have:
+ *   v2      one unified hierarchy (/sys/fs/cgroup, or a --cgroup mount)
+ *           kills with cgroup.kill and limits cpu, memory and pids;
+ *   hybrid  the unified hierarchy at /sys/fs/cgroup/unified kills, and the
+ *           controllers it lacks come from their cgroup v1 hierarchies;
+ *   v1      the v1 freezer kills, the v1 cpu, memory, pids hierarchies
+ *           limit.
+ * Every hierarchy in use holds the same tree:
+ *   <mount>/slotbox/<instance>/<sandbox>/s<slot>
+ * and the kill hierarchy also a c<call> group below each slot (calltree.h).
+ * Limits sit on the sandbox and slot groups, never on a call's group, so a
+ * v2 slot group may hold its leader and its calls' groups at once (it
+ * enables no controller for its children). A controller that cannot be
+ * used is logged and its limit skipped: the daemon still starts. */
 #ifndef SLOTBOX_SANDBOX_CGROUP_H
 #define SLOTBOX_SANDBOX_CGROUP_H
 
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "common/err.h"
 #include "sandbox/calltree.h"
 
-struct cg_root {
-	enum cg_mode mode;
+enum cg_ctl { CG_CPU, CG_MEMORY, CG_PIDS, CG_NCTL };
+#define CG_BIT(c) (1u << (c))
+
+/* The kill hierarchy plus at most one v1 hierarchy per controller. */
+#define CG_MAX_HIER (1 + CG_NCTL)
+
+struct cg_hier {
 	char path[PATH_MAX]; /* this daemon's group: <mount>/slotbox/<inst> */
-	int fd;		     /* open dir of path, -1 in CG_NONE */
+	int fd;		     /* open dir of path */
+	bool v2;
+	unsigned ctls; /* CG_BIT()s of the controllers limited here */
 };
 
-/* Detect the hierarchy and create this daemon's group. mount_override
- * (may be NULL) names a cgroup v2 or v1 freezer mount to use instead of
- * detection ("none" disables cgroups). Never fails hard: without a usable
- * hierarchy mode becomes CG_NONE and *why says why. */
+struct cg_root {
+	enum cg_mode mode; /* of the kill hierarchy, hier[0] */
+	bool hybrid;	   /* the unified hierarchy beside v1 mounts */
+	int n_hier;	   /* 0 in CG_NONE */
+	struct cg_hier hier[CG_MAX_HIER];
+	unsigned ctls;		/* controllers whose limits are enforced */
+	char why[CG_NCTL][256]; /* why a controller is not used, or "" */
+};
+
+/* What one slot may use; its sandbox may use n_slots times as much. 0
+ * means no limit. */
+struct cg_limits {
+	double cpu; /* cores, fractional */
+	int64_t memory_mb;
+	int64_t pids_max;
+};
+
+/* Detect the hierarchies and create this daemon's group in each, removing
+ * what a crashed predecessor with the same instance name left there.
+ * mount_override (may be NULL) names a cgroup v2 mount (used alone) or a
+ * v1 freezer mount (with the v1 controller mounts) instead of detection;
+ * "none" disables cgroups. Never fails hard: without a kill hierarchy
+ * mode becomes CG_NONE and *why says why; r->why[] says why a controller
+ * is missing. */
 void cg_root_setup(struct cg_root *r, const char *mount_override,
 		   const char *instance, char *why, size_t whylen);
 
+/* Log the layout in one line (which hierarchy kills, which limits cpu,
+ * memory and pids), and a warning for each controller left out. why is
+ * what cg_root_setup() said. */
+void cg_root_log(const struct cg_root *r, const char *why);
+
+/* "v2", "v1" (freezer, kill hierarchy only), "none". */
 const char *cg_mode_name(enum cg_mode mode);
 
-/* Create the group for a sandbox and return an O_DIRECTORY fd (or -1). */
-int cg_sandbox_create(const struct cg_root *r, const char *sandbox_id,
-		      int *fd_out, struct sb_err *err);
+/* The layout: "v2", "hybrid", "v1" or "none". */
+const char *cg_version(const struct cg_root *r);
 
-/* Kill whatever is left in a sandbox's group and remove it with its
- * children; -1/EBUSY while tasks are still exiting (retry later). */
+const char *cg_ctl_name(enum cg_ctl c);
+
+/* The hierarchy that limits controller c, or NULL. */
+const struct cg_hier *cg_hier_of(const struct cg_root *r, enum cg_ctl c);
+
+/* Create the groups of a sandbox and of its n_slots slots in every
+ * hierarchy and set their limits. fds[i] becomes the sandbox's group in
+ * r->hier[i] (an O_DIRECTORY fd; -1 from r->n_hier on). On failure
+ * nothing is left behind. */
+int cg_sandbox_create(const struct cg_root *r, const char *sandbox_id,
+		      int n_slots, const struct cg_limits *lim,
+		      int fds[CG_MAX_HIER], struct sb_err *err);
+
+/* Kill whatever is left in a sandbox's groups and remove them with their
+ * children, in every hierarchy; -1/EBUSY while tasks are still exiting. */
 int cg_sandbox_remove(const struct cg_root *r, const char *sandbox_id);
 
-/* Remove this daemon's (empty) group at shutdown. */
-void cg_root_teardown(struct cg_root *r);
+/* How many processes the OOM killer has killed in a slot's group so far.
+ * -1 when memory is not limited or the kernel does not count them (cgroup
+ * v1 before Linux 4.13). */
+int cg_slot_oom_kills(const struct cg_root *r, const char *sandbox_id, int slot,
+		      uint64_t *count);
+
+/* Remove this daemon's groups in every hierarchy at shutdown, waiting up
+ * to a second for exiting tasks; -1 if some group stayed. */
+int cg_root_teardown(struct cg_root *r);
+
+/* Lower level, for tests: write the limits of the controllers in ctls
+ * into the group dir (cgroup v2 or v1 file names), and read an oom_kill
+ * counter from a group dir. */
+int cg_write_limits(int dir, bool v2, unsigned ctls,
+		    const struct cg_limits *lim, struct sb_err *err);
+int cg_read_oom_kills(int dir, bool v2, uint64_t *count);
+
+/* Write val to dir/file (0 or -1/errno); read dir/file into buf as a
+ * string (its length or -1/errno). */
+int cg_file_write(int dir, const char *file, const char *val);
+ssize_t cg_file_read(int dir, const char *file, char *buf, size_t len);
 
 #endif

@@ -39,6 +39,8 @@ struct exec_call {
 	double start;
 	double timeout_s;
 	bool timed_out;
+	bool oom_known;	     /* oom_before could be read */
+	uint64_t oom_before; /* the slot's OOM kill count at the start */
 	int open_handles;
 };
 
@@ -198,6 +200,19 @@ static void timer_cb(uv_timer_t *t)
 		       (uint64_t)(EXEC_KILL_GRACE_S * 1000), 0);
 }
 
+/* Did the OOM killer kill a process of the slot while the call ran? The
+ * count is the slot's, so a call running beside the one that blew the
+ * limit in the same slot is told too. */
+static bool oom_during(const struct exec_call *c)
+{
+	const struct sandbox *sb = c->slot->sb;
+	uint64_t now;
+	return c->oom_known &&
+	       cg_slot_oom_kills(&sb->env->cg, sb->id, c->slot->index, &now) ==
+		       0 &&
+	       now > c->oom_before;
+}
+
 void exec_on_done(struct sbx_slot *slot, const struct sb_msg *m)
 {
 	struct exec_call *c = slot->calls;
@@ -224,10 +239,17 @@ void exec_on_done(struct sbx_slot *slot, const struct sb_msg *m)
 		r.returncode = -WTERMSIG(m->status);
 	else
 		r.returncode = -1;
+	r.oom_killed = oom_during(c);
 	if (c->timed_out) {
 		r.error_class = EXEC_TIMEOUT;
 		snprintf(text, sizeof text, "Command timed out after %gs",
 			 c->timeout_s);
+		r.error = text;
+	} else if (r.oom_killed && r.returncode != 0) {
+		r.error_class = EXEC_TASK;
+		snprintf(text, sizeof text,
+			 "Killed: out of memory (the slot's limit is %lld MiB)",
+			 (long long)slot->sb->profile->memory_mb);
 		r.error = text;
 	} else if (r.returncode != 0) {
 		r.error_class = EXEC_TASK;
@@ -387,6 +409,8 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	struct sb_msg m = {.type = SB_MSG_EXEC,
 			   .slot = (uint32_t)slot->index,
 			   .id = c->id};
+	c->oom_known = cg_slot_oom_kills(&slot->sb->env->cg, slot->sb->id,
+					 slot->index, &c->oom_before) == 0;
 	if (o < 0 || e < 0 || sandbox_slot_send(slot, &m, fds, 4) < 0) {
 		sb_err_sys(err, "send the command to the sandbox");
 		close_fds(send, 4);

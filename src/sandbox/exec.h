@@ -39,6 +39,7 @@ struct exec_result {
 	int returncode; /* exit code, or -signal */
 	bool timed_out;
 	bool truncated;
+	bool oom_killed; /* the OOM killer killed a process of the slot */
 	const char *out;
 	size_t out_len;
 	const char *err;

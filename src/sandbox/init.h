@@ -2,9 +2,11 @@
  *
  * slotbox-init is exec'd by slotboxd inside fresh mount, pid, ipc, uts and
  * (by default) network namespaces, with the daemon's control channel on fd 3
- * and the sandbox's cgroup directory on fd 4 (or none). It starts one leader
- * per slot, each PID 1 of its own pid namespace with its own mount namespace
- * and root, and restarts a slot's leader when the daemon releases it. */
+ * and the sandbox's cgroup directory on fd 4 (or none), and the profile's
+ * seccomp program on the fd --seccomp-fd names (if any). It starts one
+ * leader per slot, each PID 1 of its own pid namespace with its own mount
+ * namespace and root, and restarts a slot's leader when the daemon releases
+ * it. */
 #ifndef SLOTBOX_SANDBOX_INIT_H
 #define SLOTBOX_SANDBOX_INIT_H
 
@@ -18,6 +20,9 @@
 #define INIT_CG_FD 4
 #define INIT_MAX_SLOTS 1000
 #define INIT_MAX_MASKS 8
+#define INIT_MAX_CG_MORE 3
+
+struct sock_fprog;
 
 struct init_cfg {
 	const char *id;		   /* sandbox id, for logs and hostname */
@@ -28,11 +33,18 @@ struct init_cfg {
 	int n_masks;
 	int n_slots;
 	uid_t uid_base; /* slot i runs as uid_base + i */
+	int seccomp_fd; /* the profile's filter program, -1 if none */
+	const struct sock_fprog *seccomp; /* read from it; NULL: none */
 	enum cg_mode cg_mode;
 	int cg_fd;		  /* sandbox cgroup dir, -1 if none */
 	uint64_t tmpfs_bytes;	  /* size of the sandbox's scratch tmpfs, 0 =
 				     default */
 	uint64_t slot_disk_bytes; /* each slot generation's tmpfs, 0 = none */
+
+	/* The sandbox's group in the other hierarchies (cgroup v1 cpu,
+	 * memory, pids), from the daemon's CGROUPS message. */
+	int cg_more[INIT_MAX_CG_MORE];
+	int n_cg_more;
 };
 
 struct init_slot {
@@ -60,6 +72,12 @@ int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s);
 void init_slot_release(const struct init_cfg *cfg, struct init_slot *s,
 		       bool reset);
 void init_slot_reaped(const struct init_cfg *cfg, struct init_slot *s);
+
+/* init_cgroup.c: take the cgroups message from the daemon; put a new
+ * leader into its slot's group in every hierarchy. 0 or -1 with msg. */
+int init_cg_receive(struct init_cfg *cfg, char *msg, size_t msglen);
+int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
+		      char *msg, size_t msglen);
 
 /* mounts.c: build the slot's root and pivot into it. 0 or -1 with msg. */
 int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,

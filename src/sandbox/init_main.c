@@ -2,8 +2,9 @@
  *
  * Usage (by slotboxd only): slotbox-init --id ID --scratch DIR --image DIR
  *   --workspace-dir DIR --slots N --uid-base UID --cg-mode none|v1|v2
- *   [--mask DIR]... [--tmpfs-bytes N] [--slot-disk-bytes N]
- * with the control channel on fd 3 and the sandbox cgroup dir on fd 4.
+ *   [--mask DIR]... [--tmpfs-bytes N] [--slot-disk-bytes N] [--seccomp-fd N]
+ * with the control channel on fd 3, the sandbox cgroup dir on fd 4 and the
+ * profile's seccomp program (a sealed memfd) on the --seccomp-fd.
  * It reaps every orphan of the sandbox, starts the slots' leaders and
  * restarts a slot's leader when the daemon releases it. If the daemon's
  * channel closes, init exits, which tears the whole sandbox down. */
@@ -20,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox/confine.h"
 #include "sandbox/init.h"
 #include "sandbox/proto.h"
 
@@ -50,12 +52,14 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 		{"mask", required_argument, NULL, 'k'},
 		{"tmpfs-bytes", required_argument, NULL, 't'},
 		{"slot-disk-bytes", required_argument, NULL, 'D'},
+		{"seccomp-fd", required_argument, NULL, 'f'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 
 	memset(cfg, 0, sizeof *cfg);
 	cfg->cg_fd = -1;
+	cfg->seccomp_fd = -1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
@@ -97,6 +101,10 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 			cfg->slot_disk_bytes = (uint64_t)parse_num(
 				optarg, 0, 0x7fffffffffffffffL,
 				"--slot-disk-bytes");
+			break;
+		case 'f':
+			cfg->seccomp_fd =
+				(int)parse_num(optarg, 3, 1023, "--seccomp-fd");
 			break;
 		default:
 			exit(2);
@@ -172,7 +180,16 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0 || mounts_setup_sandbox(&cfg, msg, sizeof msg) < 0 ||
+	/* No filter is a profile's choice; a filter we cannot read stops
+	 * the sandbox rather than running its commands unfiltered. */
+	if (cfg.seccomp_fd >= 0 &&
+	    confine_load_filter(cfg.seccomp_fd, &cfg.seccomp, msg, sizeof msg) <
+		    0) {
+		init_send_failed(INIT_CTL_FD, 0, errno, msg);
+		return 1;
+	}
+	if (sfd < 0 || init_cg_receive(&cfg, msg, sizeof msg) < 0 ||
+	    mounts_setup_sandbox(&cfg, msg, sizeof msg) < 0 ||
 	    init_slots_setup(&cfg, slots) < 0) {
 		if (sfd < 0 || !msg[0])
 			snprintf(msg, sizeof msg, "init setup: %s",

@@ -119,8 +119,13 @@ int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
 		return -1;
 	}
 	if (pid == 0) {
+		char msg[192];
 		close(sv[0]);
 		close(INIT_CTL_FD);
+		if (init_cg_join_slot(cfg, s, msg, sizeof msg) < 0) {
+			init_send_failed(sv[1], (uint32_t)s->index, errno, msg);
+			_exit(1);
+		}
 		static struct leader_cfg lc;
 		lc.init = cfg;
 		lc.index = s->index;

@@ -3,8 +3,9 @@
  * It builds the slot's root, then serves EXEC and KILL requests from the
  * daemon. Each command is vfork()ed straight from here (the fast path: no
  * per-call setns or sandbox start), joins a cgroup of its own so a timeout
- * can kill its whole tree, drops to the slot's uid and execs. The daemon
- * owns the output pipes; the leader only reports how the command ended. */
+ * can kill its whole tree, drops to the slot's uid, every capability and
+ * into the profile's seccomp filter (confine.h) and execs. The daemon owns
+ * the output pipes; the leader only reports how the command ended. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -21,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox/confine.h"
 #include "sandbox/fileops.h"
 #include "sandbox/init.h"
 #include "sandbox/proto.h"
@@ -61,17 +63,6 @@ static struct call *find_call(struct leader *l, uint64_t id)
 	return NULL;
 }
 
-/* Raw system calls only: also used in the vfork child, where glibc's
- * setuid wrappers (which signal other threads) must not run. */
-static int drop_privileges(uid_t uid)
-{
-	if (syscall(SYS_setgroups, 0, NULL) < 0 ||
-	    syscall(SYS_setresgid, uid, uid, uid) < 0 ||
-	    syscall(SYS_setresuid, uid, uid, uid) < 0)
-		return -1;
-	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-}
-
 /* The vfork child: only raw system calls from here to execve. */
 static volatile int child_errno;
 
@@ -88,7 +79,7 @@ __attribute__((noreturn)) static void exec_child(const struct leader *l,
 		goto fail;
 	if (dup2(fds[1], 0) < 0 || dup2(fds[2], 1) < 0 || dup2(fds[3], 2) < 0)
 		goto fail;
-	if (drop_privileges(uid) < 0)
+	if (confine_child(uid, l->cfg->init->seccomp) < 0)
 		goto fail;
 	/* chdir after dropping privileges: the slot's uid must be able to
 	 * enter the directory it asked for. */
@@ -187,7 +178,8 @@ static void handle_file(struct leader *l, int fds[3])
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	close(l->cfg->chan);
-	if (drop_privileges(l->cfg->uid) < 0 || chdir("/") < 0)
+	if (confine_child(l->cfg->uid, l->cfg->init->seccomp) < 0 ||
+	    chdir("/") < 0)
 		_exit(1);
 	_exit(fileops_run(&req, l->cfg->init->workspace_dir, fds[1], fds[2]));
 }
@@ -274,7 +266,10 @@ void leader_main(struct leader_cfg *lc)
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0 || mounts_setup_slot_root(lc, msg, sizeof msg) < 0) {
+	/* Before the first command: the bounding set is inherited, so
+	 * emptying it here holds for everything the slot ever runs. */
+	if (sfd < 0 || mounts_setup_slot_root(lc, msg, sizeof msg) < 0 ||
+	    confine_leader(msg, sizeof msg) < 0) {
 		if (!msg[0])
 			snprintf(msg, sizeof msg, "signalfd: %s",
 				 strerror(errno));

@@ -5,7 +5,8 @@
  * parsing trivial on both sides; anything variable (a command, its
  * environment) travels in a sealed memfd passed alongside.
  *
- *   daemon <-> init   (one per sandbox):  HELLO, SLOT_CHANNEL, SLOT_RELEASE
+ *   daemon <-> init   (one per sandbox):  CGROUPS, HELLO, SLOT_CHANNEL,
+ *                                         SLOT_RELEASE
  *   daemon <-> leader (one per slot):     HELLO, FAILED, EXEC, KILL, EXEC_DONE
  */
 #ifndef SLOTBOX_SANDBOX_PROTO_H
@@ -25,6 +26,9 @@ enum sb_msg_type {
 	SB_MSG_KILL, /* daemon -> leader: kill call `id`'s process tree */
 	SB_MSG_EXEC_DONE, /* leader -> daemon: call `id` ended with `status` */
 	SB_MSG_FILE, /* daemon -> leader: flags = op; fds params, data, out */
+	SB_MSG_CGROUPS, /* daemon -> init, always first: fds = the sandbox's
+			   group in each hierarchy besides fd 4's (cgroup v1
+			   cpu, memory, pids), which the leaders join */
 };
 
 /* File operations run in a child of the leader, as the slot's uid, inside

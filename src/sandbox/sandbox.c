@@ -259,6 +259,10 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 	argv[n++] = (char *)env->state_dir;
 	argv[n++] = "--mask";
 	argv[n++] = (char *)env->socket_dir;
+	if (p->seccomp_fd >= 0) {
+		argv[n++] = "--seccomp-fd";
+		argv[n++] = "5"; /* spawn_init puts it there */
+	}
 	argv[n] = NULL;
 	(void)max;
 }
@@ -288,6 +292,12 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	sigaction(SIGPIPE, &dfl, NULL);
+	/* The profile's seccomp program goes to fd 5 last, from a copy above
+	 * 5: its memfd may sit on 3 or 4 (overwritten below) or on 5 itself
+	 * (where dup2 would keep close-on-exec). */
+	int filter = sb->profile->seccomp_fd;
+	if (filter >= 0 && (filter = fcntl(filter, F_DUPFD, 6)) < 0)
+		_exit(127);
 	if (dup2(sb->env->devnull, 0) < 0 || dup2(ctl_child, 3) < 0)
 		_exit(127);
 	if (cg_fd >= 0) {
@@ -296,9 +306,37 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 	} else {
 		close(4);
 	}
-	syscall(SYS_close_range, 5U, ~0U, 0U);
+	if (filter >= 0 && dup2(filter, 5) < 0)
+		_exit(127);
+	syscall(SYS_close_range, filter >= 0 ? 6U : 5U, ~0U, 0U);
 	execve(argv[0], argv, envp);
 	_exit(127);
+}
+
+/* Create the sandbox's groups with the profile's limits and queue the
+ * CGROUPS message, which init reads first (init_cgroup.c): the sandbox's
+ * group in every hierarchy but the kill one, which goes on fd 4. */
+static int open_cgroups(struct sandbox *sb, int ctl, struct sb_err *err)
+{
+	const struct sb_profile *p = sb->profile;
+	const struct cg_root *cg = &sb->env->cg;
+	struct cg_limits lim = {.cpu = p->cpu,
+				.memory_mb = p->memory_mb,
+				.pids_max = p->pids_max};
+	struct sb_msg m = {.type = SB_MSG_CGROUPS};
+	int fds[CG_MAX_HIER];
+
+	if (cg_sandbox_create(cg, sb->id, sb->n_slots, &lim, fds, err) < 0)
+		return -1;
+	sb->cg_fd = fds[0];
+	size_t more = cg->n_hier > 1 ? (size_t)cg->n_hier - 1 : 0;
+	int r = sb_msg_send(ctl, &m, fds + 1, more);
+	if (r < 0)
+		sb_err_sys(err, "send the cgroups to the sandbox");
+	for (int i = 1; i < CG_MAX_HIER; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return r;
 }
 
 int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
@@ -342,12 +380,12 @@ int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 		sb_err_sys(err, "create %s", sb->scratch);
 		goto fail;
 	}
-	if (cg_sandbox_create(&env->cg, sb->id, &sb->cg_fd, err) < 0)
-		goto fail;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		sb_err_sys(err, "socketpair");
 		goto fail;
 	}
+	if (open_cgroups(sb, sv[0], err) < 0)
+		goto fail;
 	char *argv[32];
 	char bufs[3][64];
 	build_argv(sb, argv, bufs, 32);
