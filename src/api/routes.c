@@ -293,8 +293,11 @@ static void renew_slot(struct http_request *req, struct sbx_slot *slot,
 				   "ttl_s must be 0 or seconds in (0, %g]",
 				   API_MAX_TIMEOUT_S);
 	} else if (check_leased(req, slot, stale) == 0) {
-		if (ttl)
+		if (ttl) {
 			slot->ttl_s = v;
+			struct pool *p = slot->sb->owner;
+			pool_journal_lease(p->owner, slot);
+		}
 		http_respond_json(req, 200, json_slot(slot));
 	}
 	json_decref(doc);

@@ -4,12 +4,15 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "common/cleanup.h"
 
 double sb_now_wall(void)
 {
@@ -166,5 +169,32 @@ int sb_rm_rf(const char *path)
 		errno = rm_rf_errno;
 		return -1;
 	}
+	return 0;
+}
+
+int sb_proc_start_time(pid_t pid, uint64_t *out)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* comm (field 2) may hold spaces and parentheses: skip past the
+	 * last ')', then field 3 is the state; start time is field 22. */
+	char *p = strrchr(buf, ')');
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(p + 1, &end, 10);
+	if (errno || end == p + 1)
+		return -1;
+	*out = v;
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Seconds since the epoch / a monotonic origin, as doubles. */
 double sb_now_wall(void);
@@ -25,5 +26,9 @@ int sb_mkdir_p(const char *path, unsigned mode);
 /* Remove a directory tree without following symlinks or crossing mounts;
  * 0 or -1/errno (of the last failure). */
 int sb_rm_rf(const char *path);
+
+/* The start time of process pid (clock ticks since boot, field 22 of
+ * /proc/<pid>/stat): with the pid, it names one process for good. */
+int sb_proc_start_time(pid_t pid, uint64_t *out);
 
 #endif

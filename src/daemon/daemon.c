@@ -17,6 +17,7 @@
 #include "api/http.h"
 #include "common/cleanup.h"
 #include "common/util.h"
+#include "daemon/journal.h"
 #include "pool/pool.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp_bpf.h"
@@ -27,6 +28,7 @@ struct daemon {
 	uv_loop_t *loop;
 	const struct daemon_opts *opts;
 	struct sb_config cfg;
+	struct journal journal;
 	struct sb_secret_env *secrets; /* one per profile */
 	struct sbx_env env;
 	struct pools pools;
@@ -101,16 +103,20 @@ static int read_token(const char *path, char **out)
 	return *out ? 0 : -1;
 }
 
-/* A crashed predecessor may have left scratch dirs and cgroups; its
- * sandboxes died with it (their init exits when the daemon's channel
- * closes), so what is left is only directories. */
-static void sweep_leftovers(struct daemon *d)
+static int count_record(const char *name, json_t *doc, void *ud)
 {
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof dir, "%s/sandboxes", d->opts->state_dir);
-	if (sb_rm_rf(dir) < 0 && errno != ENOENT)
-		sb_log(SB_LOG_WARN, "sweep_failed", "path", dir, "why",
-		       strerror(errno), SB_LOG_END);
+	(void)name;
+	(void)doc;
+	(*(int *)ud)++;
+	return 0;
+}
+
+static bool journal_has_sandboxes(struct journal *j)
+{
+	int n = 0;
+	if (j->dirfd >= 0)
+		journal_each(j, "sb-", count_record, &n);
+	return n > 0;
 }
 
 static void http_closed(void *ud)
@@ -118,7 +124,9 @@ static void http_closed(void *ud)
 	struct daemon *d = ud;
 	d->http = NULL;
 	unlink(d->opts->socket_path);
-	if (cg_root_teardown(&d->env.cg) < 0)
+	journal_close(&d->journal);
+	/* Kept sandboxes keep their groups for the next daemon. */
+	if (!d->opts->keep_sandboxes && cg_root_teardown(&d->env.cg) < 0)
 		sb_log(SB_LOG_WARN, "cgroup_teardown_failed", "why",
 		       strerror(errno), SB_LOG_END);
 	uv_signal_stop(&d->sigterm);
@@ -247,11 +255,16 @@ static int setup(struct daemon *d)
 	if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0)
 		return die(lock, "another slotboxd uses this state dir");
 	/* lfd stays open for the daemon's life: the lock is the point. */
-	sweep_leftovers(d);
+	if (journal_open(&d->journal, o->state_dir, &err) < 0)
+		return die("journal", err.msg);
+	snprintf(lock, sizeof lock, "%s/ctl", o->state_dir);
+	if (mkdir(lock, 0700) < 0 && errno != EEXIST)
+		return die(lock, strerror(errno));
 
 	struct sbx_env *env = &d->env;
 	env->loop = d->loop;
 	env->ops = &pool_sandbox_ops;
+	env->orphan_timeout_s = o->orphan_timeout_s;
 	snprintf(env->state_dir, sizeof env->state_dir, "%s", o->state_dir);
 	char sock_copy[PATH_MAX];
 	snprintf(sock_copy, sizeof sock_copy, "%s", o->socket_path);
@@ -291,7 +304,9 @@ static int setup(struct daemon *d)
 		return die(o->socket_path, err.msg);
 	if (o->listen && listen_tcp(d) < 0)
 		return 1;
-	if (pools_init(&d->pools, &d->cfg, env, &err) < 0)
+	d->pools.keep_on_stop = o->keep_sandboxes;
+	if (pools_init(&d->pools, &d->cfg, env,
+		       o->orphan_timeout_s > 0 ? &d->journal : NULL, &err) < 0)
 		return die("pools", err.msg);
 	for (size_t i = 0; i < d->pools.n; i++)
 		d->pools.items[i].secrets = &d->secrets[i];
@@ -311,8 +326,12 @@ int daemon_run(const struct daemon_opts *opts)
 	signal(SIGPIPE, SIG_IGN);
 	d.opts = opts;
 	d.loop = uv_default_loop();
+	d.journal.dirfd = -1;
 	if (setup(&d) != 0) {
-		cg_root_teardown(&d.env.cg); /* no-op before cg_root_setup */
+		/* Groups of sandboxes a previous daemon kept stay for the
+		 * next start that succeeds. */
+		if (!journal_has_sandboxes(&d.journal))
+			cg_root_teardown(&d.env.cg);
 		return 1;
 	}
 	sb_log(SB_LOG_INFO, "ready", "socket", opts->socket_path, "version",

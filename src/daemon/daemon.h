@@ -3,6 +3,7 @@
 #define SLOTBOX_DAEMON_DAEMON_H
 
 #include <limits.h>
+#include <stdbool.h>
 
 #include "common/log.h"
 
@@ -15,6 +16,8 @@ struct daemon_opts {
 	const char *init_path;	  /* NULL: next to slotboxd */
 	const char *cgroup_mount; /* NULL: detect; "none": no cgroups */
 	const char *secrets_dir;  /* NULL: SB_SECRETS_DEFAULT_DIR */
+	int orphan_timeout_s;	  /* how long sandboxes outlive us; 0: not */
+	bool keep_sandboxes;	  /* SIGTERM leaves them for the next start */
 	enum sb_log_format log_format;
 	enum sb_log_level log_level;
 };

@@ -15,6 +15,7 @@ static void usage(FILE *f)
 		"                [--log-format text|json] [--log-level LEVEL]\n"
 		"                [--init PATH] [--cgroup MOUNT|none] "
 		"[--secrets-dir DIR]\n"
+		"                [--orphan-timeout S] [--keep-sandboxes]\n"
 		"                [--version]\n"
 		"\n"
 		"Serves the slotbox HTTP API on a unix socket (default\n"
@@ -22,7 +23,13 @@ static void usage(FILE *f)
 		"bearer\n"
 		"token. Without --config it serves the built-in 'default' "
 		"profile,\n"
-		"overridable with SLOTBOX_* environment variables.\n");
+		"overridable with SLOTBOX_* environment variables.\n"
+		"\n"
+		"Sandboxes outlive a daemon that dies (kill -9, crash) for\n"
+		"--orphan-timeout seconds (default 600; 0: they end with it);\n"
+		"a daemon started on the same --state-dir adopts them with\n"
+		"their leases. SIGTERM ends them, or with --keep-sandboxes\n"
+		"leaves them for the next start.\n");
 }
 
 static const char *env_or(const char *name, const char *dflt)
@@ -44,6 +51,8 @@ int main(int argc, char **argv)
 		{"init", required_argument, NULL, 'i'},
 		{"cgroup", required_argument, NULL, 'g'},
 		{"secrets-dir", required_argument, NULL, 'S'},
+		{"orphan-timeout", required_argument, NULL, 'O'},
+		{"keep-sandboxes", no_argument, NULL, 'K'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -56,6 +65,9 @@ int main(int argc, char **argv)
 		.init_path = env_or("SLOTBOX_INIT", NULL),
 		.cgroup_mount = env_or("SLOTBOX_CGROUP", NULL),
 		.secrets_dir = env_or("SLOTBOX_SECRETS_DIR", NULL),
+		.orphan_timeout_s = 600,
+		.keep_sandboxes =
+			env_or("SLOTBOX_KEEP_SANDBOXES", NULL) != NULL,
 		.log_format = SB_LOG_TEXT,
 		.log_level = SB_LOG_INFO,
 	};
@@ -86,6 +98,20 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			o.secrets_dir = optarg;
+			break;
+		case 'O': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || end == optarg || v < 0 || v > 30L * 86400) {
+				fprintf(stderr, "slotboxd: --orphan-timeout "
+						"takes 0..2592000 seconds\n");
+				return 2;
+			}
+			o.orphan_timeout_s = (int)v;
+			break;
+		}
+		case 'K':
+			o.keep_sandboxes = true;
 			break;
 		case 'f':
 			if (strcmp(optarg, "json") == 0) {

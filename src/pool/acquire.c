@@ -64,6 +64,8 @@ void pool_lease(struct sbx_slot *slot, const char *trajectory_id, double ttl_s)
 		 trajectory_id ? trajectory_id : "");
 	slot->acquired_at = sb_now_wall();
 	slot->last_used = sb_now_mono();
+	struct pool *p = slot->sb->owner;
+	pool_journal_lease(p->owner, slot);
 }
 
 struct sbx_slot *pool_find_available(struct pool *p)

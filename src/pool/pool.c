@@ -52,6 +52,7 @@ static void start_sandbox(struct pool *p)
 		       p->profile->name, "why", err.msg, SB_LOG_END);
 		return;
 	}
+	pool_journal_sandbox(ps, sb);
 	/* Append: older sandboxes come first in acquire order. */
 	struct sandbox **pp = &p->sandboxes;
 	while (*pp)
@@ -113,6 +114,10 @@ static void unlink_sandbox(struct pool *p, struct sandbox *sb)
 		}
 	}
 	p->owner->numbers[sb->number] = 0;
+	for (int i = 0; i < sb->n_slots; i++)
+		if (sb->slots[i].leased)
+			pool_journal_unlease(p->owner, &sb->slots[i]);
+	pool_journal_forget_sandbox(p->owner, sb);
 	sandbox_free(sb);
 }
 
@@ -216,6 +221,7 @@ void pool_release(struct sbx_slot *slot, bool reset)
 	struct sandbox *sb = slot->sb;
 	struct pool *p = sb->owner;
 
+	pool_journal_unlease(p->owner, slot);
 	slot->leased = false;
 	slot->trajectory_id[0] = '\0';
 	slot->id[slot->base_len] = '\0';
@@ -346,11 +352,14 @@ static void tick_cb(uv_timer_t *t)
 }
 
 int pools_init(struct pools *ps, struct sb_config *cfg, struct sbx_env *env,
-	       struct sb_err *err)
+	       struct journal *journal, struct sb_err *err)
 {
+	bool keep = ps->keep_on_stop;
 	memset(ps, 0, sizeof *ps);
 	ps->cfg = cfg;
 	ps->env = env;
+	ps->journal = journal;
+	ps->keep_on_stop = keep;
 	ps->n = cfg->n_profiles;
 	ps->items = calloc(ps->n, sizeof *ps->items);
 	ps->max_numbers = POOL_MAX_NUMBERS;
@@ -364,6 +373,7 @@ int pools_init(struct pools *ps, struct sb_config *cfg, struct sbx_env *env,
 	uv_timer_init(env->loop, &ps->tick);
 	ps->tick.data = ps;
 	uv_timer_start(&ps->tick, tick_cb, POOL_TICK_MS, POOL_TICK_MS);
+	pools_adopt(ps);
 	for (size_t i = 0; i < ps->n; i++)
 		pool_scale(&ps->items[i]);
 	return 0;
@@ -419,13 +429,22 @@ void pools_shutdown(struct pools *ps, void (*stopped)(void *), void *ud)
 	for (size_t i = 0; i < ps->n; i++) {
 		struct pool *p = &ps->items[i];
 		pool_fail_waiters(p, "internal", "the daemon is shutting down");
-		for (struct sandbox *sb = p->sandboxes; sb; sb = sb->next) {
+		for (struct sandbox *sb = p->sandboxes, *next; sb; sb = next) {
+			next = sb->next;
+			if (ps->keep_on_stop && sb->state != SBX_DEAD) {
+				/* Journal records stay: the next daemon
+				 * adopts the sandbox and its leases. */
+				sandbox_detach(sb);
+				continue;
+			}
 			if (sb->state == SBX_DEAD)
 				continue;
 			sb->retiring = true;
 			sandbox_kill(sb);
 			any = true;
 		}
+		if (ps->keep_on_stop)
+			p->sandboxes = NULL;
 	}
 	if (!any)
 		stopped(ud);

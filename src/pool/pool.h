@@ -21,6 +21,7 @@
 #define POOL_MAX_STARTING 4
 
 struct pool_waiter;
+struct journal;
 
 /* slot is NULL on failure, with an API error code and a message. */
 typedef void (*pool_acquire_fn)(struct sbx_slot *slot, const char *code,
@@ -50,12 +51,16 @@ struct pools {
 	unsigned char *numbers; /* sandbox numbers in use */
 	int max_numbers;
 	bool stopping;
+	bool keep_on_stop;	 /* leave sandboxes running at stop */
+	struct journal *journal; /* NULL: none */
 	void (*stopped)(void *ud);
 	void *stopped_ud;
 };
 
+/* journal may be NULL (nothing survives a restart). Adopts what the
+ * journal records before starting anything new. */
 int pools_init(struct pools *ps, struct sb_config *cfg, struct sbx_env *env,
-	       struct sb_err *err);
+	       struct journal *journal, struct sb_err *err);
 struct pool *pools_find(struct pools *ps, const char *profile);
 /* The slot slot_id names, or NULL. *stale (may be NULL) says slot_id names
  * an earlier lease of it (released or expired): only reads may use it. */
@@ -84,8 +89,18 @@ struct pool_counts {
 };
 void pool_counts(const struct pool *p, struct pool_counts *c);
 
-/* Kill every sandbox; stopped(ud) once all are gone. */
+/* Kill every sandbox; stopped(ud) once all are gone. With ps->keep_on_stop
+ * the sandboxes are left running for the next daemon instead (their calls
+ * fail, their leases stay in the journal) and stopped(ud) comes at once. */
 void pools_shutdown(struct pools *ps, void (*stopped)(void *), void *ud);
+
+/* pool_journal.c: record sandboxes and leases (no-ops without a journal),
+ * and take over what a previous daemon recorded (called by pools_init). */
+void pool_journal_sandbox(struct pools *ps, const struct sandbox *sb);
+void pool_journal_forget_sandbox(struct pools *ps, const struct sandbox *sb);
+void pool_journal_lease(struct pools *ps, const struct sbx_slot *slot);
+void pool_journal_unlease(struct pools *ps, const struct sbx_slot *slot);
+void pools_adopt(struct pools *ps);
 
 extern const struct sandbox_ops pool_sandbox_ops;
 

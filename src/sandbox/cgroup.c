@@ -222,8 +222,9 @@ static enum cg_mode hier_mode(const struct cg_hier *h)
 	return h->v2 ? CG_V2 : CG_V1_FREEZER;
 }
 
-/* Remove every group below this daemon's group in h. */
-static int remove_children(const struct cg_hier *h)
+/* Remove every group below this daemon's group in h but those kept. */
+static int remove_children(const struct cg_hier *h,
+			   bool (*keep)(const char *id, void *ud), void *ud)
 {
 	int fd = openat(h->fd, ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	int rc = 0;
@@ -236,7 +237,8 @@ static int remove_children(const struct cg_hier *h)
 	}
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+		if (e->d_type != DT_DIR || e->d_name[0] == '.' ||
+		    (keep && keep(e->d_name, ud)))
 			continue;
 		if (remove_tree(h->fd, e->d_name, hier_mode(h), 0) < 0)
 			rc = -1;
@@ -245,8 +247,9 @@ static int remove_children(const struct cg_hier *h)
 	return rc;
 }
 
-/* Create and open <mnt>/slotbox/<inst> and sweep what a crashed
- * predecessor left in it; the index of the new hierarchy or -1. */
+/* Create and open <mnt>/slotbox/<inst>; the index of the new hierarchy
+ * or -1. What a predecessor left there goes in cg_sweep(), once the
+ * sandboxes worth adopting are known. */
 static int hier_add(struct cg_root *r, const char *mnt, bool v2,
 		    const char *inst, char *why, size_t whylen)
 {
@@ -265,7 +268,6 @@ static int hier_add(struct cg_root *r, const char *mnt, bool v2,
 		snprintf(why, whylen, "open %s: %s", h->path, strerror(errno));
 		return -1;
 	}
-	remove_children(h);
 	return r->n_hier++;
 }
 
@@ -515,7 +517,8 @@ int cg_root_teardown(struct cg_root *r)
 	for (int i = 0; i < r->n_hier; i++) {
 		struct cg_hier *h = &r->hier[i];
 		/* Tasks of the last sandboxes may still be exiting. */
-		for (int t = 0; t < CG_TEARDOWN_TRIES && remove_children(h) < 0;
+		for (int t = 0; t < CG_TEARDOWN_TRIES &&
+				remove_children(h, NULL, NULL) < 0;
 		     t++)
 			usleep(CG_TEARDOWN_WAIT_US);
 		close(h->fd);
@@ -525,5 +528,15 @@ int cg_root_teardown(struct cg_root *r)
 	}
 	r->n_hier = 0;
 	r->mode = CG_NONE;
+	return rc;
+}
+
+int cg_sweep(const struct cg_root *r, bool (*keep)(const char *id, void *ud),
+	     void *ud)
+{
+	int rc = 0;
+	for (int i = 0; i < r->n_hier; i++)
+		if (remove_children(&r->hier[i], keep, ud) < 0)
+			rc = -1;
 	return rc;
 }

@@ -101,6 +101,11 @@ int cg_sandbox_remove(const struct cg_root *r, const char *sandbox_id);
 int cg_slot_oom_kills(const struct cg_root *r, const char *sandbox_id, int slot,
 		      uint64_t *count);
 
+/* Remove every sandbox group, in every hierarchy, whose name keep() does
+ * not claim (a crashed predecessor's leftovers); keep may be NULL. */
+int cg_sweep(const struct cg_root *r, bool (*keep)(const char *id, void *ud),
+	     void *ud);
+
 /* Remove this daemon's groups in every hierarchy at shutdown, waiting up
  * to a second for exiting tasks; -1 if some group stayed. */
 int cg_root_teardown(struct cg_root *r);

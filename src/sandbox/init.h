@@ -45,6 +45,8 @@ struct init_cfg {
 	 * memory, pids), from the daemon's CGROUPS message. */
 	int cg_more[INIT_MAX_CG_MORE];
 	int n_cg_more;
+	const char *ctl_socket; /* where a restarted daemon reconnects */
+	int orphan_timeout_s;	/* how long to wait for it */
 };
 
 struct init_slot {
@@ -54,6 +56,7 @@ struct init_slot {
 	bool respawn; /* start a new leader once the old one is reaped */
 	bool reset;   /* ... with a fresh workspace */
 	int cg_fd;    /* slot's cgroup dir, -1 if none */
+	int line;     /* init's end of the line to the leader, -1 if none */
 };
 
 /* What a slot leader needs to build its root and serve calls. */
@@ -62,7 +65,8 @@ struct leader_cfg {
 	int index;
 	uid_t uid;
 	char gen_dir[4096]; /* scratch/s<i>/g<gen>: upper, work, root, ws */
-	int chan;	    /* SEQPACKET channel to the daemon */
+	int chan;	    /* SEQPACKET channel to the daemon, -1 while none */
+	int line;	    /* to init: new channels arrive here */
 	int cg_fd;
 };
 
@@ -78,6 +82,15 @@ void init_slot_reaped(const struct init_cfg *cfg, struct init_slot *s);
 int init_cg_receive(struct init_cfg *cfg, char *msg, size_t msglen);
 int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
 		      char *msg, size_t msglen);
+/* init_adopt.c: a daemon that restarts reconnects to the sandbox on
+ * cfg->ctl_socket; init then hands every live leader a fresh channel. */
+int init_adopt_listen(const struct init_cfg *cfg);
+/* Accept a daemon on lfd; its connection becomes INIT_CTL_FD. 0 when
+ * adopted, -1 when refused or failed (nothing changes then). */
+int init_adopt_accept(const struct init_cfg *cfg, int lfd,
+		      struct init_slot *slots, bool connected);
+/* Give a live leader a new channel and the daemon its other end. */
+int init_slot_rechannel(const struct init_cfg *cfg, struct init_slot *s);
 
 /* mounts.c: build the slot's root and pivot into it. 0 or -1 with msg. */
 int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,

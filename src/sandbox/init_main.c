@@ -2,12 +2,15 @@
  *
  * Usage (by slotboxd only): slotbox-init --id ID --scratch DIR --image DIR
  *   --workspace-dir DIR --slots N --uid-base UID --cg-mode none|v1|v2
- *   [--mask DIR]... [--tmpfs-bytes N] [--slot-disk-bytes N] [--seccomp-fd N]
+ *   [--mask DIR]... [--tmpfs-bytes N] [--slot-disk-bytes N]
+ *   [--seccomp-fd N] [--ctl-socket PATH [--orphan-timeout S]] [--seccomp-fd N]
  * with the control channel on fd 3, the sandbox cgroup dir on fd 4 and the
  * profile's seccomp program (a sealed memfd) on the --seccomp-fd.
  * It reaps every orphan of the sandbox, starts the slots' leaders and
  * restarts a slot's leader when the daemon releases it. If the daemon's
- * channel closes, init exits, which tears the whole sandbox down. */
+ * channel closes, the sandbox waits on --ctl-socket for a restarted daemon
+ * to adopt it (init_adopt.c), for --orphan-timeout seconds; then, or
+ * without a socket, init exits, which tears the whole sandbox down. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -19,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/confine.h"
@@ -53,12 +57,15 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 		{"tmpfs-bytes", required_argument, NULL, 't'},
 		{"slot-disk-bytes", required_argument, NULL, 'D'},
 		{"seccomp-fd", required_argument, NULL, 'f'},
+		{"ctl-socket", required_argument, NULL, 'S'},
+		{"orphan-timeout", required_argument, NULL, 'O'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 
 	memset(cfg, 0, sizeof *cfg);
 	cfg->cg_fd = -1;
+	cfg->orphan_timeout_s = 600;
 	cfg->seccomp_fd = -1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -106,6 +113,13 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 			cfg->seccomp_fd =
 				(int)parse_num(optarg, 3, 1023, "--seccomp-fd");
 			break;
+		case 'S':
+			cfg->ctl_socket = optarg;
+			break;
+		case 'O':
+			cfg->orphan_timeout_s = (int)parse_num(
+				optarg, 1, 30L * 86400, "--orphan-timeout");
+			break;
 		default:
 			exit(2);
 		}
@@ -122,6 +136,13 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 	} else {
 		cfg->cg_mode = CG_NONE;
 	}
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void reap(const struct init_cfg *cfg)
@@ -161,6 +182,77 @@ static int handle_ctl(const struct init_cfg *cfg)
 	return 0;
 }
 
+/* The daemon's channel is gone. With a socket to be found on, the sandbox
+ * waits (up to orphan_timeout_s) for a restarted daemon; else it ends. */
+static bool orphaned(const struct init_cfg *cfg, int lfd)
+{
+	if (lfd < 0)
+		return false;
+	/* Keep fd 3 taken (by /dev/null) so that nothing else lands there
+	 * before a new daemon's connection does. */
+	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (nul < 0 || dup3(nul, INIT_CTL_FD, O_CLOEXEC) < 0)
+		close(INIT_CTL_FD);
+	if (nul >= 0)
+		close(nul);
+	fprintf(stderr,
+		"slotbox-init %s: daemon gone; waiting %d s for it to "
+		"return\n",
+		cfg->id, cfg->orphan_timeout_s);
+	return true;
+}
+
+static int serve(const struct init_cfg *cfg, int sfd, int lfd)
+{
+	bool connected = true;
+	double orphan_since = 0;
+	for (;;) {
+		struct pollfd pfd[3] = {
+			{.fd = connected ? INIT_CTL_FD : -1, .events = POLLIN},
+			{.fd = sfd, .events = POLLIN},
+			{.fd = lfd, .events = POLLIN}};
+		int wait_ms = -1;
+		if (!connected) {
+			double left =
+				orphan_since + cfg->orphan_timeout_s - now_s();
+			if (left <= 0) {
+				fprintf(stderr,
+					"slotbox-init %s: no daemon came "
+					"back; ending the sandbox\n",
+					cfg->id);
+				return 0;
+			}
+			wait_ms = (int)(left * 1000) + 1;
+		}
+		if (poll(pfd, 3, wait_ms) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 1;
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) == sizeof si) {
+				if (si.ssi_signo == SIGTERM ||
+				    si.ssi_signo == SIGINT)
+					return 0;
+			}
+			reap(cfg);
+		}
+		if (connected &&
+		    (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    handle_ctl(cfg) < 0) {
+			if (!orphaned(cfg, lfd))
+				return 0; /* daemon gone: the sandbox ends */
+			connected = false;
+			orphan_since = now_s();
+		}
+		if (pfd[2].revents & POLLIN) {
+			if (init_adopt_accept(cfg, lfd, slots, connected) == 0)
+				connected = true;
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct init_cfg cfg;
@@ -168,6 +260,9 @@ int main(int argc, char **argv)
 	sigset_t mask;
 
 	parse_args(argc, argv, &cfg);
+	/* Our stderr may be a pipe to a daemon that died; a write to it must
+	 * not kill the sandbox (leaders restore the default for commands). */
+	signal(SIGPIPE, SIG_IGN);
 	/* Our stdio goes to the daemon's log; keep it but never read it. */
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull >= 0) {
@@ -197,6 +292,12 @@ int main(int argc, char **argv)
 		init_send_failed(INIT_CTL_FD, 0, errno, msg);
 		return 1;
 	}
+	/* Without the socket the sandbox cannot outlive its daemon, which
+	 * is how it was before: a degraded mode, not a reason to fail. */
+	int lfd = cfg.ctl_socket ? init_adopt_listen(&cfg) : -1;
+	if (cfg.ctl_socket && lfd < 0)
+		fprintf(stderr, "slotbox-init %s: listen on %s: %s\n", cfg.id,
+			cfg.ctl_socket, strerror(errno));
 	struct sb_msg hello = {.type = SB_MSG_HELLO,
 			       .slot = (uint32_t)cfg.n_slots};
 	if (sb_msg_send(INIT_CTL_FD, &hello, NULL, 0) < 0)
@@ -208,26 +309,5 @@ int main(int argc, char **argv)
 			init_send_failed(INIT_CTL_FD, (uint32_t)i, errno, msg);
 		}
 	}
-	for (;;) {
-		struct pollfd pfd[2] = {{.fd = INIT_CTL_FD, .events = POLLIN},
-					{.fd = sfd, .events = POLLIN}};
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return 1;
-		}
-		if (pfd[1].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof si) == sizeof si) {
-				if (si.ssi_signo == SIGTERM ||
-				    si.ssi_signo == SIGINT)
-					return 0;
-			}
-			reap(&cfg);
-		}
-		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			if (handle_ctl(&cfg) < 0)
-				return 0; /* daemon gone: the sandbox ends */
-		}
-	}
+	return serve(&cfg, sfd, lfd);
 }

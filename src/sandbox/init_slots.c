@@ -81,6 +81,7 @@ int init_slots_setup(const struct init_cfg *cfg, struct init_slot *slots)
 		memset(s, 0, sizeof *s);
 		s->index = i;
 		s->cg_fd = -1;
+		s->line = -1;
 		snprintf(path, sizeof path, "%s/s%d", cfg->scratch, i);
 		if (mkdir(path, 0700) < 0 && errno != EEXIST)
 			return -1;
@@ -101,12 +102,17 @@ int init_slots_setup(const struct init_cfg *cfg, struct init_slot *slots)
 
 int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
 {
-	int sv[2];
+	int sv[2], line[2];
 
 	if (make_gen_dirs(cfg, s) < 0)
 		return -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, line) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
 	/* A raw clone gives fork semantics plus the new namespaces: the
 	 * leader is PID 1 of the slot's pid namespace, so killing it kills
 	 * every process the slot ever started. */
@@ -116,11 +122,14 @@ int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
 	if (pid < 0) {
 		close(sv[0]);
 		close(sv[1]);
+		close(line[0]);
+		close(line[1]);
 		return -1;
 	}
 	if (pid == 0) {
 		char msg[192];
 		close(sv[0]);
+		close(line[0]);
 		close(INIT_CTL_FD);
 		if (init_cg_join_slot(cfg, s, msg, sizeof msg) < 0) {
 			init_send_failed(sv[1], (uint32_t)s->index, errno, msg);
@@ -131,13 +140,16 @@ int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
 		lc.index = s->index;
 		lc.uid = cfg->uid_base + (uid_t)s->index;
 		lc.chan = sv[1];
+		lc.line = line[1];
 		lc.cg_fd = s->cg_fd;
 		gen_path(lc.gen_dir, sizeof lc.gen_dir, cfg, s->index, s->gen,
 			 NULL);
 		leader_main(&lc);
 	}
 	close(sv[1]);
+	close(line[1]);
 	s->leader = pid;
+	s->line = line[0];
 	struct sb_msg m = {.type = SB_MSG_SLOT_CHANNEL,
 			   .slot = (uint32_t)s->index,
 			   .gen = s->gen};
@@ -173,6 +185,9 @@ void init_slot_release(const struct init_cfg *cfg, struct init_slot *s,
 void init_slot_reaped(const struct init_cfg *cfg, struct init_slot *s)
 {
 	s->leader = 0;
+	if (s->line >= 0)
+		close(s->line);
+	s->line = -1;
 	if (!s->respawn)
 		return; /* died on its own: the daemon sees its channel close */
 	if (s->cg_fd >= 0)

@@ -52,7 +52,8 @@ static void reply_done(struct leader *l, uint64_t id, int status,
 			   .status = status,
 			   .flags = flags,
 			   .sys_errno = err};
-	sb_msg_send(l->cfg->chan, &m, NULL, 0);
+	if (l->cfg->chan >= 0)
+		sb_msg_send(l->cfg->chan, &m, NULL, 0);
 }
 
 static struct call *find_call(struct leader *l, uint64_t id)
@@ -178,6 +179,7 @@ static void handle_file(struct leader *l, int fds[3])
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	close(l->cfg->chan);
+	close(l->cfg->line);
 	if (confine_child(l->cfg->uid, l->cfg->init->seccomp) < 0 ||
 	    chdir("/") < 0)
 		_exit(1);
@@ -233,12 +235,20 @@ static void handle_msg(struct leader *l)
 	size_t nfds = 0;
 	int r = sb_msg_recv(l->cfg->chan, &m, fds, &nfds);
 
-	if (r == 0)
-		_exit(0); /* daemon closed the slot: the slot ends */
-	if (r < 0) {
-		if (errno == EAGAIN || errno == EINTR || errno == EPROTO)
-			return;
-		_exit(1);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR || errno == EPROTO))
+		return;
+	if (r <= 0) {
+		/* The daemon is gone (a release also kills us, via init).
+		 * Its calls' answers have nowhere to go: end them, keep the
+		 * workspace, and wait on the line for a restarted daemon. */
+		for (int i = 0; i < LEADER_MAX_CALLS; i++)
+			if (l->calls[i].pid)
+				calltree_kill(l->cfg->cg_fd,
+					      l->cfg->init->cg_mode,
+					      l->calls[i].id, l->calls[i].pid);
+		close(l->cfg->chan);
+		l->cfg->chan = -1;
+		return;
 	}
 	if (m.type == SB_MSG_EXEC && nfds == 4) {
 		handle_exec(l, &m, fds);
@@ -254,6 +264,32 @@ static void handle_msg(struct leader *l)
 		close(fds[i]);
 }
 
+/* init hands over a channel to a restarted daemon (init_adopt.c). */
+static void handle_line(struct leader *l)
+{
+	struct sb_msg m;
+	int fds[SB_MSG_MAX_FDS];
+	size_t nfds = 0;
+	int r = sb_msg_recv(l->cfg->line, &m, fds, &nfds);
+
+	if (r < 0 && (errno == EAGAIN || errno == EINTR || errno == EPROTO))
+		return;
+	if (r <= 0)
+		_exit(1); /* init is gone: so is the slot */
+	if (m.type == SB_MSG_SLOT_CHANNEL && nfds == 1) {
+		if (l->cfg->chan >= 0)
+			close(l->cfg->chan);
+		l->cfg->chan = fds[0];
+		struct sb_msg hello = {.type = SB_MSG_HELLO,
+				       .slot = (uint32_t)l->cfg->index,
+				       .flags = SB_HELLO_ADOPT};
+		sb_msg_send(l->cfg->chan, &hello, NULL, 0);
+		return;
+	}
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+}
+
 void leader_main(struct leader_cfg *lc)
 {
 	static struct leader l;
@@ -262,6 +298,7 @@ void leader_main(struct leader_cfg *lc)
 
 	l.cfg = lc;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	signal(SIGPIPE, SIG_DFL); /* init ignores it; commands must not */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
@@ -281,9 +318,10 @@ void leader_main(struct leader_cfg *lc)
 	if (sb_msg_send(lc->chan, &hello, NULL, 0) < 0)
 		_exit(1);
 	for (;;) {
-		struct pollfd pfd[2] = {{.fd = lc->chan, .events = POLLIN},
-					{.fd = sfd, .events = POLLIN}};
-		if (poll(pfd, 2, -1) < 0) {
+		struct pollfd pfd[3] = {{.fd = lc->chan, .events = POLLIN},
+					{.fd = sfd, .events = POLLIN},
+					{.fd = lc->line, .events = POLLIN}};
+		if (poll(pfd, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			_exit(1);
@@ -294,7 +332,10 @@ void leader_main(struct leader_cfg *lc)
 				;
 			reap_children(&l);
 		}
-		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+		if (lc->chan >= 0 &&
+		    (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			handle_msg(&l);
+		if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))
+			handle_line(&l);
 	}
 }

@@ -65,6 +65,10 @@ struct sb_file_reply {
 	uint64_t size; /* read: file size; write: bytes written */
 };
 
+/* flags in HELLO: sent on a connection that adopts a running sandbox (by
+ * init, with `id` = the number of SLOT_CHANNELs that follow) or on a
+ * leader's new channel. */
+#define SB_HELLO_ADOPT 1u
 #define SB_RELEASE_RESET 1u /* start the next lease with a fresh workspace */
 
 #define SB_EXEC_SPAWN_FAILED 1u /* flags in EXEC_DONE: sys_errno says why */

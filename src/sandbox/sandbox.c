@@ -19,6 +19,7 @@
 #include "common/util.h"
 #include "sandbox/exec.h"
 #include "sandbox/proto.h"
+#include "sandbox/sandbox_internal.h"
 
 struct sbx_chan {
 	uv_poll_t poll;
@@ -105,7 +106,7 @@ static void chan_cb(uv_poll_t *h, int status, int events)
 	}
 }
 
-static int chan_attach(struct sbx_slot *slot, int fd)
+int sandbox_chan_attach(struct sbx_slot *slot, int fd)
 {
 	struct sbx_chan *c = calloc(1, sizeof *c);
 	if (!c) {
@@ -164,7 +165,7 @@ static void ctl_message(struct sandbox *sb, const struct sb_msg *m, int *fds,
 		chan_close(slot); /* the previous leader's, if any */
 		int fd = fds[0];
 		fds[0] = -1;
-		chan_attach(slot, fd);
+		sandbox_chan_attach(slot, fd);
 	} else if (m->type == SB_MSG_FAILED) {
 		sb_log(SB_LOG_ERROR, "sandbox_failed", "sandbox", sb->id, "why",
 		       m->text, SB_LOG_END);
@@ -218,6 +219,8 @@ static void pid_cb(uv_poll_t *h, int status, int events)
 	}
 	if (sb->lost_reason[0])
 		snprintf(why, sizeof why, "%s", sb->lost_reason);
+	else if (si.si_pid == 0) /* adopted: not our child, no status */
+		snprintf(why, sizeof why, "sandbox init exited");
 	else if (si.si_code == CLD_EXITED)
 		snprintf(why, sizeof why, "sandbox init exited with status %d",
 			 si.si_status);
@@ -262,6 +265,13 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 	if (p->seccomp_fd >= 0) {
 		argv[n++] = "--seccomp-fd";
 		argv[n++] = "5"; /* spawn_init puts it there */
+	}
+	if (env->orphan_timeout_s > 0) {
+		argv[n++] = "--ctl-socket";
+		argv[n++] = sb->ctl_path;
+		snprintf(bufs[3], 64, "%d", env->orphan_timeout_s);
+		argv[n++] = "--orphan-timeout";
+		argv[n++] = bufs[3];
 	}
 	argv[n] = NULL;
 	(void)max;
@@ -339,32 +349,33 @@ static int open_cgroups(struct sandbox *sb, int ctl, struct sb_err *err)
 	return r;
 }
 
-int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
-		  void *owner, int number, struct sandbox **out,
-		  struct sb_err *err)
+struct sandbox *sandbox_alloc(struct sbx_env *env,
+			      const struct sb_profile *profile, void *owner,
+			      int number, const char *id, int n_slots)
 {
 	struct sandbox *sb = calloc(1, sizeof *sb);
 	char hex[17];
-	int sv[2] = {-1, -1};
 
-	*out = NULL;
 	if (!sb)
-		return sb_err_set(err, ENOMEM, "out of memory");
-	sb->slots =
-		calloc((size_t)profile->slots_per_sandbox, sizeof *sb->slots);
-	if (!sb->slots || sb_random_hex(hex, 4) < 0) {
+		return NULL;
+	sb->slots = calloc((size_t)n_slots, sizeof *sb->slots);
+	if (!sb->slots || (!id && sb_random_hex(hex, 4) < 0)) {
 		free(sb->slots);
 		free(sb);
-		return sb_err_set(err, ENOMEM, "out of memory");
+		return NULL;
 	}
-	snprintf(sb->id, sizeof sb->id, "%s-%s", profile->name, hex);
+	if (id)
+		snprintf(sb->id, sizeof sb->id, "%s", id);
+	else
+		snprintf(sb->id, sizeof sb->id, "%s-%s", profile->name, hex);
 	sb->env = env;
 	sb->profile = profile;
 	sb->owner = owner;
 	sb->number = number;
 	sb->pidfd = sb->ctl = sb->cg_fd = -1;
 	sb->created_mono = sb->idle_since = sb_now_mono();
-	sb->n_slots = profile->slots_per_sandbox;
+	sb->created_wall = sb_now_wall();
+	sb->n_slots = n_slots;
 	for (int i = 0; i < sb->n_slots; i++) {
 		struct sbx_slot *s = &sb->slots[i];
 		s->sb = sb;
@@ -376,6 +387,38 @@ int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 	}
 	snprintf(sb->scratch, sizeof sb->scratch, "%s/sandboxes/%s",
 		 env->state_dir, sb->id);
+	sandbox_ctl_path(env, sb->id, sb->ctl_path, sizeof sb->ctl_path);
+	return sb;
+}
+
+void sandbox_ctl_path(const struct sbx_env *env, const char *id, char *buf,
+		      size_t len)
+{
+	snprintf(buf, len, "%s/ctl/%s.sock", env->state_dir, id);
+}
+
+void sandbox_watch(struct sandbox *sb)
+{
+	fcntl(sb->ctl, F_SETFL, fcntl(sb->ctl, F_GETFL) | O_NONBLOCK);
+	uv_poll_init(sb->env->loop, &sb->ctl_poll, sb->ctl);
+	uv_poll_init(sb->env->loop, &sb->pid_poll, sb->pidfd);
+	sb->ctl_poll.data = sb->pid_poll.data = sb;
+	sb->open_handles = 2;
+	uv_poll_start(&sb->ctl_poll, UV_READABLE | UV_DISCONNECT, ctl_cb);
+	uv_poll_start(&sb->pid_poll, UV_READABLE, pid_cb);
+}
+
+int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
+		  void *owner, int number, struct sandbox **out,
+		  struct sb_err *err)
+{
+	int sv[2] = {-1, -1};
+
+	*out = NULL;
+	struct sandbox *sb = sandbox_alloc(env, profile, owner, number, NULL,
+					   profile->slots_per_sandbox);
+	if (!sb)
+		return sb_err_set(err, ENOMEM, "out of memory");
 	if (sb_mkdir_p(sb->scratch, 0700) < 0) {
 		sb_err_sys(err, "create %s", sb->scratch);
 		goto fail;
@@ -386,9 +429,9 @@ int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 	}
 	if (open_cgroups(sb, sv[0], err) < 0)
 		goto fail;
-	char *argv[32];
-	char bufs[3][64];
-	build_argv(sb, argv, bufs, 32);
+	char *argv[40];
+	char bufs[4][64];
+	build_argv(sb, argv, bufs, 40);
 	pid_t pid = spawn_init(sb, sv[1], sb->cg_fd, argv, &sb->pidfd);
 	close(sv[1]);
 	sv[1] = -1;
@@ -397,14 +440,12 @@ int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 		goto fail;
 	}
 	sb->pid = pid;
+	/* Recorded so that a restarted daemon knows this pid is still this
+	 * init and not a recycled number. */
+	if (sb_proc_start_time(pid, &sb->start_time) < 0)
+		sb->start_time = 0;
 	sb->ctl = sv[0];
-	fcntl(sb->ctl, F_SETFL, fcntl(sb->ctl, F_GETFL) | O_NONBLOCK);
-	uv_poll_init(env->loop, &sb->ctl_poll, sb->ctl);
-	uv_poll_init(env->loop, &sb->pid_poll, sb->pidfd);
-	sb->ctl_poll.data = sb->pid_poll.data = sb;
-	sb->open_handles = 2;
-	uv_poll_start(&sb->ctl_poll, UV_READABLE | UV_DISCONNECT, ctl_cb);
-	uv_poll_start(&sb->pid_poll, UV_READABLE, pid_cb);
+	sandbox_watch(sb);
 	*out = sb;
 	return 0;
 fail:
@@ -454,6 +495,28 @@ void sandbox_free(struct sandbox *sb)
 		       "why", strerror(errno), SB_LOG_END);
 	if (rmdir(sb->scratch) < 0 && errno != ENOENT)
 		sb_rm_rf(sb->scratch);
+	unlink(sb->ctl_path);
+	sb->freeing = true;
+	uv_close((uv_handle_t *)&sb->ctl_poll, handle_closed);
+	uv_close((uv_handle_t *)&sb->pid_poll, handle_closed);
+}
+
+void sandbox_close_channels(struct sandbox *sb)
+{
+	for (int i = 0; i < sb->n_slots; i++)
+		chan_close(&sb->slots[i]);
+}
+
+void sandbox_detach(struct sandbox *sb)
+{
+	for (int i = 0; i < sb->n_slots; i++)
+		exec_fail_all(&sb->slots[i], "sandbox_lost",
+			      "the daemon is stopping (the sandbox is kept)");
+	sandbox_close_channels(sb);
+	if (sb->cg_fd >= 0)
+		close(sb->cg_fd);
+	sb->cg_fd = -1;
+	sb->state = SBX_DEAD; /* for us: nothing more is reported */
 	sb->freeing = true;
 	uv_close((uv_handle_t *)&sb->ctl_poll, handle_closed);
 	uv_close((uv_handle_t *)&sb->pid_poll, handle_closed);

@@ -31,6 +31,9 @@ struct sbx_env {
 	struct cg_root cg;
 	int devnull; /* host /dev/null, stdin of calls without stdin */
 	const struct sandbox_ops *ops;
+	/* How long a sandbox waits for a restarted daemon to adopt it after
+	 * losing this one; 0: it ends with the daemon. */
+	int orphan_timeout_s;
 };
 
 struct sandbox_ops {
@@ -84,7 +87,10 @@ struct sandbox {
 	int open_handles;
 	bool freeing;
 	double created_mono;
-	double idle_since; /* monotonic, when the last lease ended */
+	double created_wall;
+	uint64_t start_time;	 /* of init's pid, in clock ticks since boot */
+	char ctl_path[PATH_MAX]; /* init listens here for a new daemon */
+	double idle_since;	 /* monotonic, when the last lease ended */
 	int cg_fd;
 	char scratch[PATH_MAX];
 	int n_slots;
@@ -106,6 +112,38 @@ int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
  * "released"), reset the workspace when asked; ops->slot_ready fires when
  * the slot can be leased again. */
 void sandbox_release_slot(struct sbx_slot *slot, bool reset);
+
+/* What the journal knows of a sandbox a previous daemon started. */
+struct sbx_record {
+	const char *id;
+	int number;
+	pid_t pid;
+	uint64_t start_time;
+	int n_slots;
+	double created_wall;
+};
+
+/* Take over a running sandbox after a restart: check that rec->pid is
+ * still that init (start time), connect to its control socket and get a
+ * channel to each live leader. Its slots come up as ops->slot_ready fires
+ * (an unleased one) or stay as the caller sets them (a lease). */
+int sandbox_adopt(struct sbx_env *env, const struct sb_profile *profile,
+		  void *owner, const struct sbx_record *rec,
+		  struct sandbox **out, struct sb_err *err);
+
+/* Kill and clean up what a record names when it cannot be adopted: init
+ * (only if its pid is still that process), cgroups, scratch dir, socket. */
+void sandbox_reap_record(struct sbx_env *env, const struct sbx_record *rec);
+
+/* Remove what earlier daemons left in the state dir and the cgroups:
+ * every sandbox whose id keep() does not claim. */
+void sandbox_sweep(struct sbx_env *env, bool (*keep)(const char *id, void *ud),
+		   void *ud);
+
+/* Let go of a live sandbox without ending it (a stop that keeps the
+ * sandboxes for the next daemon): channels close, processes live on. The
+ * sandbox is freed; no ops callback follows. */
+void sandbox_detach(struct sandbox *sb);
 
 /* Kill the sandbox; ops->sandbox_gone follows. */
 void sandbox_kill(struct sandbox *sb);

@@ -1,0 +1,214 @@
+/* pool_journal.c - the pools' memory across a daemon restart.
+ *
+ * Every sandbox is recorded when it starts ("sb-<id>") and forgotten when
+ * it is freed; every lease is recorded when granted ("lease-<slot>") and
+ * forgotten when it ends. At start, pools_adopt() takes over the recorded
+ * sandboxes that still run, restores their leases (same lease ids, so
+ * holders carry on), resets their unleased slots (a release may have been
+ * cut short), and removes everything else a predecessor left: processes,
+ * cgroups, scratch dirs, sockets, records. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/journal.h"
+#include "pool/pool.h"
+
+static void put(struct pools *ps, const char *name, json_t *doc)
+{
+	struct sb_err err;
+	if (doc && journal_put(ps->journal, name, doc, &err) < 0)
+		sb_log(SB_LOG_ERROR, "journal_write_failed", "record", name,
+		       "why", err.msg, SB_LOG_END);
+	json_decref(doc);
+}
+
+static void drop(struct pools *ps, const char *name)
+{
+	struct sb_err err;
+	if (journal_remove(ps->journal, name, &err) < 0)
+		sb_log(SB_LOG_ERROR, "journal_write_failed", "record", name,
+		       "why", err.msg, SB_LOG_END);
+}
+
+void pool_journal_sandbox(struct pools *ps, const struct sandbox *sb)
+{
+	if (!ps->journal)
+		return;
+	char name[JOURNAL_NAME_MAX + 1];
+	snprintf(name, sizeof name, "sb-%s", sb->id);
+	put(ps, name,
+	    json_pack("{s:s, s:s, s:i, s:i, s:I, s:i, s:f}", "id", sb->id,
+		      "profile", sb->profile->name, "number", sb->number, "pid",
+		      (int)sb->pid, "start_time", (json_int_t)sb->start_time,
+		      "n_slots", sb->n_slots, "created_wall",
+		      sb->created_wall));
+}
+
+void pool_journal_forget_sandbox(struct pools *ps, const struct sandbox *sb)
+{
+	if (!ps->journal)
+		return;
+	char name[JOURNAL_NAME_MAX + 1];
+	snprintf(name, sizeof name, "sb-%s", sb->id);
+	drop(ps, name);
+}
+
+static void lease_name(const struct sbx_slot *slot, char *buf, size_t len)
+{
+	snprintf(buf, len, "lease-%.*s", (int)slot->base_len, slot->id);
+}
+
+void pool_journal_lease(struct pools *ps, const struct sbx_slot *slot)
+{
+	if (!ps->journal)
+		return;
+	char name[JOURNAL_NAME_MAX + 1];
+	lease_name(slot, name, sizeof name);
+	json_t *traj = sb_json_string_lossy(slot->trajectory_id,
+					    strlen(slot->trajectory_id), NULL);
+	put(ps, name,
+	    json_pack("{s:I, s:o, s:f, s:f}", "lease_seq",
+		      (json_int_t)slot->lease_seq, "trajectory_id", traj,
+		      "acquired_at", slot->acquired_at, "ttl_s", slot->ttl_s));
+}
+
+void pool_journal_unlease(struct pools *ps, const struct sbx_slot *slot)
+{
+	if (!ps->journal)
+		return;
+	char name[JOURNAL_NAME_MAX + 1];
+	lease_name(slot, name, sizeof name);
+	drop(ps, name);
+}
+
+/* ---- adoption at start ---- */
+
+static int parse_record(json_t *doc, int max_numbers, struct sbx_record *rec,
+			const char **profile)
+{
+	json_int_t number, pid, start, n_slots;
+	const char *id;
+	double created;
+	if (json_unpack(doc, "{s:s, s:s, s:I, s:I, s:I, s:I, s:F}", "id", &id,
+			"profile", profile, "number", &number, "pid", &pid,
+			"start_time", &start, "n_slots", &n_slots,
+			"created_wall", &created) < 0 ||
+	    number < 0 || number >= max_numbers || pid <= 1 ||
+	    pid > 0x7fffffff || start < 0 || n_slots < 1 || n_slots > 1000)
+		return -1;
+	*rec = (struct sbx_record){.id = id,
+				   .number = (int)number,
+				   .pid = (pid_t)pid,
+				   .start_time = (uint64_t)start,
+				   .n_slots = (int)n_slots,
+				   .created_wall = created};
+	return 0;
+}
+
+static void link_adopted(struct pool *p, struct sandbox *sb)
+{
+	struct sandbox **pp = &p->sandboxes;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = sb;
+	p->n_live++;
+	p->owner->numbers[sb->number] = 1;
+}
+
+static int adopt_one(const char *name, json_t *doc, void *ud)
+{
+	struct pools *ps = ud;
+	struct sbx_record rec;
+	const char *profile = NULL;
+	struct sb_err err = {0};
+	if (parse_record(doc, ps->max_numbers, &rec, &profile) < 0 ||
+	    strcmp(name + 3, rec.id) != 0) {
+		sb_log(SB_LOG_WARN, "journal_bad_record", "record", name,
+		       SB_LOG_END);
+		drop(ps, name);
+		return 0;
+	}
+	struct pool *p = pools_find(ps, profile);
+	struct sandbox *sb = NULL;
+	if (!p)
+		sb_err_set(&err, 0, "profile %s is no longer served", profile);
+	else if (ps->numbers[rec.number])
+		sb_err_set(&err, 0, "its number is taken");
+	else if (sandbox_adopt(ps->env, p->profile, p, &rec, &sb, &err) == 0)
+		link_adopted(p, sb);
+	if (sb) {
+		char pid[16];
+		snprintf(pid, sizeof pid, "%d", (int)rec.pid);
+		sb_log(SB_LOG_INFO, "sandbox_adopted", "sandbox", rec.id, "pid",
+		       pid, SB_LOG_END);
+		return 0;
+	}
+	sb_log(SB_LOG_WARN, "sandbox_not_adopted", "sandbox", rec.id, "why",
+	       err.msg, SB_LOG_END);
+	sandbox_reap_record(ps->env, &rec);
+	drop(ps, name);
+	return 0;
+}
+
+static int restore_lease(const char *name, json_t *doc, void *ud)
+{
+	struct pools *ps = ud;
+	json_int_t seq;
+	const char *traj;
+	double at, ttl;
+	bool stale = true;
+	struct sbx_slot *slot = pools_find_slot(ps, name + 6, &stale);
+	if (!slot || stale || slot->leased || slot->sb->state == SBX_DEAD ||
+	    json_unpack(doc, "{s:I, s:s, s:F, s:F}", "lease_seq", &seq,
+			"trajectory_id", &traj, "acquired_at", &at, "ttl_s",
+			&ttl) < 0 ||
+	    seq < 1 || seq > 0x7fffffff) {
+		drop(ps, name);
+		return 0;
+	}
+	slot->lease_seq = (unsigned)seq - 1;
+	pool_lease(slot, traj, ttl > 0 ? ttl : 0); /* bumps lease_seq back */
+	slot->state = SLOT_ACQUIRED;
+	slot->acquired_at = at;
+	sb_log(SB_LOG_INFO, "lease_restored", "slot", slot->id, SB_LOG_END);
+	return 0;
+}
+
+static bool is_adopted(const char *id, void *ud)
+{
+	struct pools *ps = ud;
+	for (size_t i = 0; i < ps->n; i++)
+		for (struct sandbox *sb = ps->items[i].sandboxes; sb;
+		     sb = sb->next)
+			if (strcmp(sb->id, id) == 0)
+				return true;
+	return false;
+}
+
+void pools_adopt(struct pools *ps)
+{
+	if (ps->journal) {
+		journal_each(ps->journal, "sb-", adopt_one, ps);
+		journal_each(ps->journal, "lease-", restore_lease, ps);
+	}
+	/* An unleased slot may have been cut short in a release: start it
+	 * afresh rather than hand out a workspace someone else used. */
+	for (size_t i = 0; i < ps->n; i++) {
+		for (struct sandbox *sb = ps->items[i].sandboxes; sb;
+		     sb = sb->next) {
+			sb->idle_since = sb_now_mono();
+			for (int k = 0; k < sb->n_slots; k++) {
+				struct sbx_slot *s = &sb->slots[k];
+				if (s->leased)
+					continue;
+				s->state = SLOT_RELEASING;
+				sandbox_release_slot(s, true);
+			}
+		}
+	}
+	sandbox_sweep(ps->env, is_adopted, ps);
+}

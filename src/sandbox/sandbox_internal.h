@@ -1,0 +1,21 @@
+/* sandbox_internal.h - what sandbox.c shares with adopt.c only. */
+#ifndef SLOTBOX_SANDBOX_INTERNAL_H
+#define SLOTBOX_SANDBOX_INTERNAL_H
+
+#include "sandbox/sandbox.h"
+
+/* A sandbox struct with its slots, not started: id NULL picks a new one. */
+struct sandbox *sandbox_alloc(struct sbx_env *env,
+			      const struct sb_profile *profile, void *owner,
+			      int number, const char *id, int n_slots);
+/* Where init listens for a restarted daemon. */
+void sandbox_ctl_path(const struct sbx_env *env, const char *id, char *buf,
+		      size_t len);
+/* Watch sb->ctl and sb->pidfd on the loop. */
+void sandbox_watch(struct sandbox *sb);
+/* Take fd as the channel to slot's leader. */
+int sandbox_chan_attach(struct sbx_slot *slot, int fd);
+/* Close every channel and the watches without killing anything. */
+void sandbox_close_channels(struct sandbox *sb);
+
+#endif
