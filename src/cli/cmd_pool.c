@@ -71,7 +71,12 @@ oom:
 	return CLI_FAILED;
 }
 
-int cmd_status(struct cli *cli, int argc, char **argv)
+/* One table row per profile of map_key in the answer of fetch, or the
+ * JSON itself; default_key names the field that marks the default. */
+static int show(struct cli *cli, int argc, char **argv,
+		int (*fetch)(struct sbc *, json_t **, struct sbc_error *),
+		const char *map_key, const char *const *header,
+		const char *const *keys, const char *default_key)
 {
 	int rc = no_args(cli, argc, argv);
 	if (rc)
@@ -81,8 +86,22 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 		return CLI_FAILED;
 	json_t *doc = NULL;
 	struct sbc_error err = {0};
-	if (sbc_status(c, &doc, &err) < 0)
-		return cli_fail("status", &err);
+	if (fetch(c, &doc, &err) < 0)
+		return cli_fail(argv[0], &err);
+	if (cli->json)
+		cli_print_json(doc);
+	else
+		rc = print_by_profile(
+			json_object_get(doc, map_key), header, keys,
+			default_key ? json_string_value(
+					      json_object_get(doc, default_key))
+				    : NULL);
+	json_decref(doc);
+	return rc;
+}
+
+int cmd_status(struct cli *cli, int argc, char **argv)
+{
 	static const char *const header[] = {
 		"PROFILE", "SANDBOXES", "HEALTHY", "STARTING", "MAX",
 		"SLOTS",   "AVAILABLE", "LEASED",  "WAITERS",  NULL};
@@ -90,27 +109,11 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 		"sandboxes",	 "healthy_sandboxes", "starting_sandboxes",
 		"max_sandboxes", "total_slots",	      "available_slots",
 		"leased_slots",	 "waiters",	      NULL};
-	if (cli->json)
-		cli_print_json(doc);
-	else
-		rc = print_by_profile(json_object_get(doc, "pools"), header,
-				      keys, NULL);
-	json_decref(doc);
-	return rc;
+	return show(cli, argc, argv, sbc_status, "pools", header, keys, NULL);
 }
 
 int cmd_profiles(struct cli *cli, int argc, char **argv)
 {
-	int rc = no_args(cli, argc, argv);
-	if (rc)
-		return rc;
-	struct sbc *c = cli_client(cli);
-	if (!c)
-		return CLI_FAILED;
-	json_t *doc = NULL;
-	struct sbc_error err = {0};
-	if (sbc_profiles(c, &doc, &err) < 0)
-		return cli_fail("profiles", &err);
 	static const char *const header[] = {
 		"PROFILE",	  "IMAGE",    "CPU", "MEMORY_MB",
 		"NETWORK",	  "SLOTS/SB", "MIN", "MAX",
@@ -124,13 +127,6 @@ int cmd_profiles(struct cli *cli, int argc, char **argv)
 					   "max_sandboxes",
 					   "execution_timeout_s",
 					   NULL};
-	if (cli->json)
-		cli_print_json(doc);
-	else
-		rc = print_by_profile(json_object_get(doc, "profiles"), header,
-				      keys,
-				      json_string_value(json_object_get(
-					      doc, "default_profile")));
-	json_decref(doc);
-	return rc;
+	return show(cli, argc, argv, sbc_profiles, "profiles", header, keys,
+		    "default_profile");
 }

@@ -172,17 +172,24 @@ int sb_rm_rf(const char *path)
 	return 0;
 }
 
+ssize_t sb_read_small(const char *path, char *buf, size_t len)
+{
+	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || len == 0)
+		return -1;
+	ssize_t n = read(fd, buf, len - 1);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
 int sb_proc_start_time(pid_t pid, uint64_t *out)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (sb_read_small(path, buf, sizeof buf) < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	/* comm (field 2) may hold spaces and parentheses: skip past the
 	 * last ')', then field 3 is the state; start time is field 22. */
 	char *p = strrchr(buf, ')');

@@ -27,6 +27,10 @@ int sb_mkdir_p(const char *path, unsigned mode);
  * 0 or -1/errno (of the last failure). */
 int sb_rm_rf(const char *path);
 
+/* Read up to len - 1 bytes of a small file (one read) and NUL-terminate
+ * them; the byte count, or -1 when it cannot be read or is empty. */
+ssize_t sb_read_small(const char *path, char *buf, size_t len);
+
 /* The start time of process pid (clock ticks since boot, field 22 of
  * /proc/<pid>/stat): with the pid, it names one process for good. */
 int sb_proc_start_time(pid_t pid, uint64_t *out);

@@ -87,13 +87,8 @@ static int find_init(const struct daemon_opts *o, char *out, size_t len)
 static int read_token(const char *path, char **out)
 {
 	char buf[4096];
-	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (sb_read_small(path, buf, sizeof buf) < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	if (strlen(buf) < 16) {
 		errno = EINVAL;
