@@ -12,10 +12,15 @@ struct api {
 	struct pools *pools;
 	struct sb_config *cfg;
 	const struct cg_root *cg;
+	char image_tool[PATH_MAX];  /* slotbox-image */
+	char image_store[PATH_MAX]; /* <state>/images */
 };
 
 /* The http_handler_fn: ud is the struct api. */
 void api_handle(struct http_request *req, void *ud);
+
+/* routes_images.c: /v1/images[/NAME]; rest is what follows /v1/images. */
+void api_images(struct api *a, struct http_request *req, const char *rest);
 
 /* routes_slots.c */
 void api_exec_one(struct api *a, struct http_request *req,

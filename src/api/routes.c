@@ -385,6 +385,9 @@ void api_handle(struct http_request *req, void *ud)
 		api_exec_batch(a, req);
 	else if (strncmp(path, "/v1/slots/", 10) == 0)
 		slot_route(a, req, path + 10);
+	else if (strcmp(path, "/v1/images") == 0 ||
+		 strncmp(path, "/v1/images/", 11) == 0)
+		api_images(a, req, path + 10);
 	else if (strcmp(path, "/v1/health") == 0 ||
 		 strcmp(path, "/v1/profiles") == 0 ||
 		 strcmp(path, "/v1/status") == 0 ||

@@ -158,6 +158,18 @@ static int prepare_bash(struct exec_ctx *c, json_t *args, char *msg,
 	    env_push(c, "PWD", c->cwd) < 0 ||
 	    env_push(c, "SLOTBOX_SLOT_ID", c->slot->id) < 0)
 		goto oom;
+	/* The image's own environment (PATH of a python image, ...) */
+	for (size_t i = 0; i < c->slot->sb->n_image_env; i++) {
+		const char *kv = c->slot->sb->image_env[i];
+		const char *eq = strchr(kv, '=');
+		char name[256];
+		if (!eq || (size_t)(eq - kv) >= sizeof name)
+			continue;
+		memcpy(name, kv, (size_t)(eq - kv));
+		name[eq - kv] = 0;
+		if (env_name_ok(name) && env_push(c, name, eq + 1) < 0)
+			goto oom;
+	}
 	for (size_t i = 0; i < p->n_env_vars; i++)
 		if (env_push(c, p->env_vars[i].key, p->env_vars[i].value) < 0)
 			goto oom;

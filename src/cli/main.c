@@ -35,6 +35,9 @@ static const char usage_text[] =
 	"                             acquire, exec and release in one\n"
 	"  cp SRC DST                 copy a file; one side is SLOT:PATH,\n"
 	"                             the other a local path or - (stdio)\n"
+	"  image import NAME FILE     import an OCI layout (dir or tar) or a\n"
+	"                             docker save tar into the image store\n"
+	"  image ls | image rm NAME   list or remove store images\n"
 	"\n"
 	"Exec options: --timeout S, --cwd DIR, -e KEY=VALUE (repeatable),\n"
 	"  -i (send this program's stdin to the command)\n"
@@ -138,6 +141,7 @@ static const struct {
 	{"acquire", cmd_acquire}, {"release", cmd_release},
 	{"exec", cmd_exec},	  {"run", cmd_run},
 	{"cp", cmd_cp},		  {"renew", cmd_renew},
+	{"image", cmd_image},
 };
 
 static int dispatch(struct cli *cli, int argc, char **argv)

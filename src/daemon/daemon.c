@@ -18,6 +18,7 @@
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "daemon/journal.h"
+#include "image/image.h"
 #include "pool/pool.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp_bpf.h"
@@ -226,6 +227,23 @@ static void close_filters(struct sb_config *cfg)
 	}
 }
 
+/* A profile that asks for a GPU on a host without one would only fail
+ * later, sandbox by sandbox: say so at start. */
+static int check_gpus(const struct daemon *d)
+{
+	for (size_t i = 0; i < d->cfg.n_profiles; i++) {
+		const struct sb_profile *p = &d->cfg.profiles[i];
+		if (p->gpu && access("/dev/nvidiactl", F_OK) < 0) {
+			char what[128];
+			snprintf(what, sizeof what, "profile \"%s\"", p->name);
+			return die(what, "asks for a GPU (gpu: ...) but this "
+					 "host has none: /dev/nvidiactl is "
+					 "missing");
+		}
+	}
+	return 0;
+}
+
 static int setup(struct daemon *d)
 {
 	const struct daemon_opts *o = d->opts;
@@ -237,7 +255,8 @@ static int setup(struct daemon *d)
 				    "namespaces, mounts and cgroups)");
 	if (sb_config_load(&d->cfg, o->config_path, environ, &err) < 0)
 		return die("config", err.msg);
-	if (load_secrets(d) != 0 || compile_filters(d) != 0)
+	if (load_secrets(d) != 0 || compile_filters(d) != 0 ||
+	    check_gpus(d) != 0)
 		return 1;
 	if (strpbrk(o->state_dir, ",:\\") || o->state_dir[0] != '/')
 		return die("--state-dir",
@@ -268,6 +287,15 @@ static int setup(struct daemon *d)
 	if (find_init(o, env->init_path, sizeof env->init_path) < 0)
 		return die("slotbox-init",
 			   "not found next to slotboxd (use --init PATH)");
+	/* slotbox-image sits beside slotbox-init. */
+	char init_copy[PATH_MAX];
+	snprintf(init_copy, sizeof init_copy, "%s", env->init_path);
+	snprintf(d->api.image_tool, sizeof d->api.image_tool,
+		 "%s/slotbox-image", dirname(init_copy));
+	image_store_path(o->state_dir, env->image_store,
+			 sizeof env->image_store);
+	snprintf(d->api.image_store, sizeof d->api.image_store, "%s",
+		 env->image_store);
 	env->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (env->devnull < 0)
 		return die("/dev/null", strerror(errno));

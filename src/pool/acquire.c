@@ -42,11 +42,18 @@ static void waiter_timeout(uv_timer_t *t)
 	struct pool_waiter *w = t->data;
 	pool_acquire_fn cb = w->cb;
 	void *ud = w->ud;
-	char msg[160];
+	char msg[400];
 
-	snprintf(msg, sizeof msg,
-		 "no slot of profile %s became free before the deadline",
-		 w->pool->profile->name);
+	if (w->pool->last_error[0])
+		snprintf(msg, sizeof msg,
+			 "no slot of profile %s became free before the "
+			 "deadline; its last sandbox start failed: %s",
+			 w->pool->profile->name, w->pool->last_error);
+	else
+		snprintf(
+			msg, sizeof msg,
+			"no slot of profile %s became free before the deadline",
+			w->pool->profile->name);
 	waiter_unlink(w);
 	cb(NULL, "acquire_timeout", msg, ud);
 }

@@ -48,6 +48,7 @@ static void start_sandbox(struct pool *p)
 	if (sandbox_start(ps->env, p->profile, p, number, &sb, &err) < 0) {
 		ps->numbers[number] = 0;
 		start_failed(p);
+		snprintf(p->last_error, sizeof p->last_error, "%s", err.msg);
 		sb_log(SB_LOG_ERROR, "sandbox_start_failed", "profile",
 		       p->profile->name, "why", err.msg, SB_LOG_END);
 		return;
@@ -166,6 +167,7 @@ static void on_sandbox_up(struct sandbox *sb)
 {
 	struct pool *p = sb->owner;
 	p->n_starting--;
+	p->last_error[0] = '\0';
 	sb_log(SB_LOG_INFO, "sandbox_up", "profile", p->profile->name,
 	       "sandbox", sb->id, SB_LOG_END);
 }

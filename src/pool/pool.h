@@ -36,7 +36,8 @@ struct pool {
 	int n_starting;
 	struct pool_waiter *wait_head, *wait_tail;
 	int n_waiters;
-	int start_failures; /* consecutive; drives back-off */
+	int start_failures;   /* consecutive; drives back-off */
+	char last_error[192]; /* why the last start failed, "" after one ran */
 	double backoff_until;
 	uint64_t created, destroyed, lost;
 	bool active; /* has served an acquire or keeps min warm */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "image/image.h"
 #include "pool/profile_internal.h"
 #include "pool/seccomp_policy.h"
 
@@ -287,20 +288,21 @@ static int set_workspace(struct sb_profile *p, const char *key, const char *v,
 	return 0;
 }
 
-/* The sandbox engine knows "host" and "dir:/abs/path"; image store names
- * come with the image store, so they are refused until then rather than
- * handed to it as a path. */
+/* "host", "dir:/abs/path", or the name of an image in the store (looked
+ * up when a sandbox starts: it may be imported after the daemon). */
 static int set_image(struct sb_profile *p, const char *key, const char *v,
 		     struct sb_err *err)
 {
 	char q[SB_CFG_QUOTE_MAX];
-	if (strcmp(v, "host") == 0)
+	if (strcmp(v, "host") == 0 ||
+	    (strncmp(v, "dir:", 4) != 0 && image_name_valid(v)))
 		return replace_str(&p->image, v, err);
 	sb_cfg_quote(q, sizeof q, v);
 	if (strncmp(v, "dir:", 4) != 0)
 		return sb_err_set(err, EINVAL,
-				  "key \"%s\": image %s is not supported (use "
-				  "host or dir:/absolute/path)",
+				  "key \"%s\": image %s is not valid (use "
+				  "host, dir:/absolute/path or an image name: "
+				  "letters, digits, . _ : -)",
 				  key, q);
 	const char *why;
 	char *path = normalise_path(v + 4, &why);

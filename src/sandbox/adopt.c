@@ -130,6 +130,10 @@ int sandbox_adopt(struct sbx_env *env, const struct sb_profile *profile,
 	sb->created_wall = rec->created_wall;
 	double age = sb_now_wall() - rec->created_wall;
 	sb->created_mono = sb_now_mono() - (age > 0 ? age : 0);
+	/* For the calls' environment; a store image removed meanwhile
+	 * leaves the running sandbox as it is, without that environment. */
+	struct sb_err ignored;
+	sandbox_resolve_image(sb, &ignored);
 	sb->state = SBX_RUNNING;
 	sb->up = true;
 	sandbox_watch(sb);
@@ -137,8 +141,7 @@ int sandbox_adopt(struct sbx_env *env, const struct sb_profile *profile,
 	return 0;
 fail:
 	sandbox_close_channels(sb);
-	free(sb->slots);
-	free(sb);
+	sandbox_struct_free(sb);
 	return -1;
 }
 

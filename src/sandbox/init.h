@@ -46,6 +46,7 @@ struct init_cfg {
 	int cg_more[INIT_MAX_CG_MORE];
 	int n_cg_more;
 	const char *ctl_socket; /* where a restarted daemon reconnects */
+	const char *gpu;	/* "all", "0,1", or NULL */
 	int orphan_timeout_s;	/* how long to wait for it */
 };
 

@@ -58,6 +58,7 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 		{"slot-disk-bytes", required_argument, NULL, 'D'},
 		{"seccomp-fd", required_argument, NULL, 'f'},
 		{"ctl-socket", required_argument, NULL, 'S'},
+		{"gpu", required_argument, NULL, 'G'},
 		{"orphan-timeout", required_argument, NULL, 'O'},
 		{NULL, 0, NULL, 0},
 	};
@@ -115,6 +116,9 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 			break;
 		case 'S':
 			cfg->ctl_socket = optarg;
+			break;
+		case 'G':
+			cfg->gpu = optarg;
 			break;
 		case 'O':
 			cfg->orphan_timeout_s = (int)parse_num(

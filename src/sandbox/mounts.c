@@ -106,11 +106,59 @@ static const struct devnode devnodes[] = {
 	{"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 };
 
+/* Bind host device node /dev/name over an empty file in the slot's /dev;
+ * a missing optional node is skipped. */
+static int bind_dev(const char *root, const char *name, bool optional)
+{
+	char host[128], target[4200];
+	snprintf(host, sizeof host, "/dev/%s", name);
+	snprintf(target, sizeof target, "%s/dev/%s", root, name);
+	if (access(host, F_OK) < 0)
+		return optional ? 0 : -1;
+	int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return mount(host, target, NULL, MS_BIND, NULL);
+}
+
+/* The NVIDIA nodes a GPU profile gets (what nvidia-container-toolkit
+ * does for devices): the control nodes and the GPUs in the list ("all"
+ * or "0,2"). The driver's user-space libraries come with the image:
+ * the host image has them. */
+static int setup_gpu(const char *root, const char *gpus, char *msg,
+		     size_t msglen)
+{
+	static const char *const ctl[] = {"nvidiactl", "nvidia-uvm",
+					  "nvidia-uvm-tools", "nvidia-modeset"};
+	for (size_t i = 0; i < sizeof ctl / sizeof ctl[0]; i++)
+		if (bind_dev(root, ctl[i], i > 0) < 0)
+			return fail(msg, msglen, "gpu: bind /dev/%s", ctl[i]);
+	char name[32];
+	for (int n = 0; n < 64; n++) {
+		char want[16];
+		snprintf(want, sizeof want, "%d", n);
+		bool listed = strcmp(gpus, "all") == 0;
+		for (const char *p = gpus; !listed && *p;) {
+			size_t len = strcspn(p, ",");
+			listed = len == strlen(want) && !strncmp(p, want, len);
+			p += len + (p[len] == ',');
+		}
+		snprintf(name, sizeof name, "nvidia%d", n);
+		if (listed &&
+		    bind_dev(root, name, strcmp(gpus, "all") == 0) < 0)
+			return fail(msg, msglen, "gpu: bind /dev/%s", name);
+	}
+	return 0;
+}
+
 static int setup_dev(const char *root, char *msg, size_t msglen)
 {
 	char path[4200];
 
 	snprintf(path, sizeof path, "%s/dev", root);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return fail(msg, msglen, "create /dev");
 	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC,
 		  "mode=0755,size=65536") < 0)
 		return fail(msg, msglen, "mount /dev");
@@ -208,6 +256,8 @@ int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
 		  NULL) < 0)
 		return fail(msg, msglen, "mount /proc");
 	if (setup_dev(root, msg, msglen) < 0)
+		return -1;
+	if (cfg->gpu && setup_gpu(root, cfg->gpu, msg, msglen) < 0)
 		return -1;
 	if (bind_scratch(lc, root, "tmp", "/tmp", msg, msglen) < 0 ||
 	    bind_scratch(lc, root, "shm", "/dev/shm", msg, msglen) < 0)

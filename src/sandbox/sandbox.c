@@ -17,6 +17,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "image/image.h"
 #include "sandbox/exec.h"
 #include "sandbox/proto.h"
 #include "sandbox/sandbox_internal.h"
@@ -35,8 +36,7 @@ static void handle_closed(uv_handle_t *h)
 			close(sb->ctl);
 		if (sb->pidfd >= 0)
 			close(sb->pidfd);
-		free(sb->slots);
-		free(sb);
+		sandbox_struct_free(sb);
 	}
 }
 
@@ -243,7 +243,7 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 	argv[n++] = "--scratch";
 	argv[n++] = sb->scratch;
 	argv[n++] = "--image";
-	argv[n++] = strcmp(p->image, "host") == 0 ? "/" : p->image + 4;
+	argv[n++] = sb->lowerdir;
 	argv[n++] = "--workspace-dir";
 	argv[n++] = p->workspace_dir;
 	snprintf(bufs[0], 64, "%d", p->slots_per_sandbox);
@@ -265,6 +265,10 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 	if (p->seccomp_fd >= 0) {
 		argv[n++] = "--seccomp-fd";
 		argv[n++] = "5"; /* spawn_init puts it there */
+	}
+	if (p->gpu) {
+		argv[n++] = "--gpu";
+		argv[n++] = p->gpu;
 	}
 	if (env->orphan_timeout_s > 0) {
 		argv[n++] = "--ctl-socket";
@@ -391,6 +395,41 @@ struct sandbox *sandbox_alloc(struct sbx_env *env,
 	return sb;
 }
 
+void sandbox_struct_free(struct sandbox *sb)
+{
+	for (size_t i = 0; i < sb->n_image_env; i++)
+		free(sb->image_env[i]);
+	free(sb->image_env);
+	free(sb->slots);
+	free(sb);
+}
+
+int sandbox_resolve_image(struct sandbox *sb, struct sb_err *err)
+{
+	const char *image = sb->profile->image;
+	if (strcmp(image, "host") == 0) {
+		snprintf(sb->lowerdir, sizeof sb->lowerdir, "/");
+		return 0;
+	}
+	if (strncmp(image, "dir:", 4) == 0) {
+		snprintf(sb->lowerdir, sizeof sb->lowerdir, "%s", image + 4);
+		return 0;
+	}
+	struct sb_image img;
+	if (image_load(sb->env->image_store, image, &img, err) < 0)
+		return -1;
+	int rc = image_lowerdir(&img, sb->lowerdir, sizeof sb->lowerdir, err);
+	if (rc == 0) {
+		/* The sandbox keeps the config's environment for its calls. */
+		sb->image_env = img.env;
+		sb->n_image_env = img.n_env;
+		img.env = NULL;
+		img.n_env = 0;
+	}
+	image_free(&img);
+	return rc;
+}
+
 void sandbox_ctl_path(const struct sbx_env *env, const char *id, char *buf,
 		      size_t len)
 {
@@ -419,6 +458,10 @@ int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 					   profile->slots_per_sandbox);
 	if (!sb)
 		return sb_err_set(err, ENOMEM, "out of memory");
+	if (sandbox_resolve_image(sb, err) < 0) {
+		sandbox_struct_free(sb);
+		return -1;
+	}
 	if (sb_mkdir_p(sb->scratch, 0700) < 0) {
 		sb_err_sys(err, "create %s", sb->scratch);
 		goto fail;
@@ -458,8 +501,7 @@ fail:
 		cg_sandbox_remove(&env->cg, sb->id);
 	}
 	rmdir(sb->scratch);
-	free(sb->slots);
-	free(sb);
+	sandbox_struct_free(sb);
 	return -1;
 }
 

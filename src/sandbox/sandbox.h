@@ -28,6 +28,7 @@ struct sbx_env {
 	char init_path[PATH_MAX]; /* slotbox-init binary */
 	char state_dir[PATH_MAX];
 	char socket_dir[PATH_MAX];
+	char image_store[PATH_MAX]; /* <state>/images */
 	struct cg_root cg;
 	int devnull; /* host /dev/null, stdin of calls without stdin */
 	const struct sandbox_ops *ops;
@@ -90,7 +91,10 @@ struct sandbox {
 	double created_wall;
 	uint64_t start_time;	 /* of init's pid, in clock ticks since boot */
 	char ctl_path[PATH_MAX]; /* init listens here for a new daemon */
-	double idle_since;	 /* monotonic, when the last lease ended */
+	char lowerdir[4096];	 /* the root overlay's lower layers */
+	char **image_env;	 /* "K=V" from a store image's config */
+	size_t n_image_env;
+	double idle_since; /* monotonic, when the last lease ended */
 	int cg_fd;
 	char scratch[PATH_MAX];
 	int n_slots;

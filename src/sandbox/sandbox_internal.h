@@ -8,6 +8,11 @@
 struct sandbox *sandbox_alloc(struct sbx_env *env,
 			      const struct sb_profile *profile, void *owner,
 			      int number, const char *id, int n_slots);
+/* Free what sandbox_alloc() allocated (nothing may be running). */
+void sandbox_struct_free(struct sandbox *sb);
+/* Find the profile's image: the overlay's lower layers and, for a store
+ * image, its config's environment. */
+int sandbox_resolve_image(struct sandbox *sb, struct sb_err *err);
 /* Where init listens for a restarted daemon. */
 void sandbox_ctl_path(const struct sbx_env *env, const char *id, char *buf,
 		      size_t len);

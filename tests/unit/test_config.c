@@ -709,12 +709,15 @@ static void test_gpu_and_image(void **state)
 
 	key_ok("image", "host");
 	key_ok("image", "dir:/srv/root");
-	key_bad("image", "ubuntu:22.04",
-		"image \"ubuntu:22.04\" is not supported (use host or "
-		"dir:/absolute/path)");
+	key_ok("image", "ubuntu:22.04"); /* a store image */
+	key_ok("image", "python:3.11-slim");
+	key_bad("image", "ubuntu/22.04",
+		"image \"ubuntu/22.04\" is not valid (use host, "
+		"dir:/absolute/path or an image name");
+	key_bad("image", "-x", "is not valid");
 	key_bad("image", "dir:relative", "must be an absolute path");
 	key_bad("image", "dir:/srv/../etc", "must not contain \"..\"");
-	key_bad("image", "''", "is not supported");
+	key_bad("image", "''", "is not valid");
 }
 
 /* ---- seccomp ---- */

@@ -1,0 +1,274 @@
+/* extract.c - safe, whiteout-aware tar extraction (see extract.h). */
+#include "image/extract.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+
+#define WH_PREFIX ".wh."
+#define WH_OPAQUE ".wh..wh..opq"
+
+int extract_path_ok(const char *path)
+{
+	if (!path || !*path || path[0] == '/')
+		return -1;
+	/* every component: not "..", and "." only as a leading "./" */
+	for (const char *p = path; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return -1;
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return 0;
+}
+
+/* Open (creating as needed, as the layer's own entries would) the parent
+ * directory of rel under root, one component at a time and never through
+ * a symlink, so that a whiteout cannot be planted outside the tree. */
+static int open_parent(int root, const char *rel, const char **base)
+{
+	char comp[256];
+	int cur = fcntl(root, F_DUPFD_CLOEXEC, 0);
+	const char *p = rel;
+	*base = rel;
+	while (cur >= 0) {
+		size_t n = strcspn(p, "/");
+		if (!p[n]) {
+			*base = p;
+			return cur;
+		}
+		if (n >= sizeof comp) {
+			close(cur);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		p += n + 1;
+		while (*p == '/')
+			p++;
+		if (!n || strcmp(comp, ".") == 0)
+			continue;
+		if (mkdirat(cur, comp, 0755) < 0 && errno != EEXIST) {
+			close(cur);
+			return -1;
+		}
+		struct open_how how = {
+			.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+			.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+				   RESOLVE_NO_MAGICLINKS};
+		int next =
+			(int)syscall(SYS_openat2, cur, comp, &how, sizeof how);
+		close(cur);
+		cur = next;
+	}
+	return -1;
+}
+
+static int whiteout(int root, const char *rel, struct sb_err *err)
+{
+	const char *base;
+	_cleanup_fd_ int dir = open_parent(root, rel, &base);
+	if (dir < 0)
+		return sb_err_sys(err, "whiteout %s", rel);
+	if (strcmp(base, WH_OPAQUE) == 0) {
+		if (fsetxattr(dir, "trusted.overlay.opaque", "y", 1, 0) < 0)
+			return sb_err_sys(err, "opaque %s", rel);
+		return 0;
+	}
+	const char *name = base + strlen(WH_PREFIX);
+	if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return sb_err_set(err, EINVAL, "bad whiteout %s", rel);
+	/* A lower layer's file of that name is hidden by a 0:0 char node;
+	 * replace whatever this layer put there first. */
+	unlinkat(dir, name, 0);
+	if (mknodat(dir, name, S_IFCHR, makedev(0, 0)) < 0)
+		return sb_err_sys(err, "whiteout %s", rel);
+	return 0;
+}
+
+static int check_entry(struct archive_entry *e, struct sb_err *err)
+{
+	const char *path = archive_entry_pathname(e);
+	const char *hard = archive_entry_hardlink(e);
+	mode_t type = archive_entry_filetype(e);
+	if (extract_path_ok(path) < 0)
+		return sb_err_set(err, EPERM, "unsafe path in archive: %.200s",
+				  path ? path : "(none)");
+	if (hard && extract_path_ok(hard) < 0)
+		return sb_err_set(err, EPERM,
+				  "hard link out of the archive: %.200s -> "
+				  "%.200s",
+				  path, hard);
+	if (type == AE_IFCHR || type == AE_IFBLK)
+		return sb_err_set(err, EPERM,
+				  "device node in archive refused: %.200s",
+				  path);
+	return 0;
+}
+
+/* An entry whose parent path runs through a symlink already on disk
+ * would land wherever that link points: refuse it outright (libarchive's
+ * unlink option would otherwise replace the link and carry on). */
+static int through_symlink(int root, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return 0;
+	char dir[4096];
+	size_t n = (size_t)(slash - path);
+	if (n >= sizeof dir)
+		return -1;
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+			       .resolve = RESOLVE_BENEATH |
+					  RESOLVE_NO_SYMLINKS |
+					  RESOLVE_NO_MAGICLINKS};
+	int fd = (int)syscall(SYS_openat2, root, dir, &how, sizeof how);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	return errno == ENOENT ? 0 : -1;
+}
+
+static bool is_whiteout(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	return strncmp(base, WH_PREFIX, strlen(WH_PREFIX)) == 0;
+}
+
+static int copy_data(struct archive *in, struct archive *out, uint64_t *total,
+		     uint64_t max, struct sb_err *err)
+{
+	const void *buf;
+	size_t len;
+	la_int64_t off;
+	for (;;) {
+		int r = archive_read_data_block(in, &buf, &len, &off);
+		if (r == ARCHIVE_EOF)
+			return 0;
+		if (r < ARCHIVE_OK)
+			return sb_err_set(err, EIO, "read: %s",
+					  archive_error_string(in));
+		*total += len;
+		if (*total > max)
+			return sb_err_set(err, EFBIG,
+					  "archive unpacks to more than %llu "
+					  "bytes",
+					  (unsigned long long)max);
+		if (archive_write_data_block(out, buf, len, off) < ARCHIVE_OK)
+			return sb_err_set(err, EIO, "write: %s",
+					  archive_error_string(out));
+	}
+}
+
+static int extract_entries(struct archive *in, struct archive *out, int root,
+			   const char *dest, bool oci, uint64_t max,
+			   struct sb_err *err)
+{
+	struct archive_entry *e;
+	uint64_t total = 0;
+	char full[8192];
+	for (;;) {
+		int r = archive_read_next_header(in, &e);
+		if (r == ARCHIVE_EOF)
+			return 0;
+		if (r < ARCHIVE_OK)
+			return sb_err_set(err, EIO, "read: %s",
+					  archive_error_string(in));
+		if (check_entry(e, err) < 0)
+			return -1;
+		const char *path = archive_entry_pathname(e);
+		if (through_symlink(root, path) < 0)
+			return sb_err_set(err, EPERM,
+					  "entry written through a symlink "
+					  "refused: %.200s",
+					  path);
+		if (oci && is_whiteout(path)) {
+			if (whiteout(root, path, err) < 0)
+				return -1;
+			continue;
+		}
+		/* Paths relative to dest; libarchive's secure flags guard
+		 * the rest (symlinks on the way, .., absolute). */
+		snprintf(full, sizeof full, "%s/%s", dest, path);
+		archive_entry_copy_pathname(e, full);
+		const char *hard = archive_entry_hardlink(e);
+		if (hard) {
+			char link[8192];
+			snprintf(link, sizeof link, "%s/%s", dest, hard);
+			archive_entry_copy_hardlink(e, link);
+		}
+		if (archive_write_header(out, e) < ARCHIVE_OK)
+			return sb_err_set(err, EPERM, "%.200s: %s", path,
+					  archive_error_string(out));
+		if (archive_entry_size(e) > 0 &&
+		    copy_data(in, out, &total, max, err) < 0)
+			return -1;
+		if (archive_write_finish_entry(out) < ARCHIVE_OK)
+			return sb_err_set(err, EIO, "%.200s: %s", path,
+					  archive_error_string(out));
+	}
+}
+
+int extract_tar(int archive_fd, const char *dest_in, bool oci_whiteouts,
+		uint64_t max_bytes, struct sb_err *err)
+{
+	/* libarchive's symlink check walks the whole path it is given: hand
+	 * it one without symlinks in the part we own. */
+	_cleanup_free_ char *dest = realpath(dest_in, NULL);
+	if (!dest)
+		return sb_err_sys(err, "%s", dest_in);
+	_cleanup_fd_ int root =
+		open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (root < 0)
+		return sb_err_sys(err, "open %s", dest);
+	struct archive *in = archive_read_new();
+	struct archive *out = archive_write_disk_new();
+	int rc = -1;
+	if (!in || !out) {
+		sb_err_set(err, ENOMEM, "out of memory");
+		goto done;
+	}
+	archive_read_support_filter_all(in);
+	archive_read_support_format_tar(in);
+	/* Absolute paths, "..", and writing through symlinks are refused
+	 * by libarchive too; owners, modes, times and xattrs are kept. */
+	archive_write_disk_set_options(
+		out, ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+			     ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+			     ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM |
+			     ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
+			     ARCHIVE_EXTRACT_UNLINK);
+	archive_write_disk_set_standard_lookup(out);
+	if (archive_read_open_fd(in, archive_fd, 65536) != ARCHIVE_OK) {
+		sb_err_set(err, EIO, "not an archive: %s",
+			   archive_error_string(in));
+		goto done;
+	}
+	rc = extract_entries(in, out, root, dest, oci_whiteouts, max_bytes,
+			     err);
+done:
+	if (in)
+		archive_read_free(in);
+	if (out)
+		archive_write_free(out);
+	return rc;
+}
