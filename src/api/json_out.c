@@ -182,6 +182,15 @@ json_t *json_exec_result(const struct exec_result *r, const char *slot_id,
 	json_object_set_new(md, "timed_out", json_boolean(r->timed_out));
 	json_object_set_new(md, "truncated", json_boolean(r->truncated));
 	json_object_set_new(md, "oom_killed", json_boolean(r->oom_killed));
+	if (r->has_usage) {
+		json_object_set_new(md, "cpu_user_ms",
+				    json_real(r->cpu_user_ms));
+		json_object_set_new(md, "cpu_system_ms",
+				    json_real(r->cpu_sys_ms));
+		json_object_set_new(
+			md, "peak_memory_bytes",
+			json_integer((json_int_t)r->peak_memory_bytes));
+	}
 	json_object_set_new(md, "stdout",
 			    sb_json_string_lossy(r->out, r->out_len, NULL));
 	json_object_set_new(md, "stderr",

@@ -8,6 +8,7 @@
 #include "api/api.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "pool/metrics.h"
 
 #define API_MAX_TRAJECTORY_ID 255
 
@@ -87,11 +88,26 @@ static void get_status(struct api *a, struct http_request *req)
 	http_respond_json(req, 200, o);
 }
 
+static void get_metrics(struct api *a, struct http_request *req)
+{
+	size_t len = 0;
+	char *page = metrics_render(a->pools, &len);
+	if (!page) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", page,
+		     len);
+	free(page);
+}
+
 /* ---- acquire ---- */
 
 struct acquire_ctx {
 	struct http_request *req;
 	struct pool_waiter *waiter;
+	const char *profile; /* the pool's, lives as long as the daemon */
+	double started;
 };
 
 static void acquire_done(struct sbx_slot *slot, const char *code,
@@ -99,6 +115,11 @@ static void acquire_done(struct sbx_slot *slot, const char *code,
 {
 	struct acquire_ctx *ctx = ud;
 	struct http_request *req = ctx->req;
+	if (slot)
+		metrics_observe(MH_ACQUIRE_WAIT, ctx->profile,
+				sb_now_mono() - ctx->started);
+	else
+		metrics_acquire_failed(ctx->profile, code);
 	free(ctx);
 	if (!slot) {
 		int status = strcmp(code, "acquire_timeout") == 0 ? 503 : 500;
@@ -205,10 +226,14 @@ static void post_slots(struct api *a, struct http_request *req)
 		goto out;
 	}
 	ctx->req = req;
+	ctx->profile = p->profile->name;
+	ctx->started = sb_now_mono();
 	struct sbx_slot *slot;
 	int r = pool_acquire(p, traj, ttl, timeout, &slot, acquire_done, ctx,
 			     &ctx->waiter);
 	if (r == 1) {
+		metrics_observe(MH_ACQUIRE_WAIT, ctx->profile,
+				sb_now_mono() - ctx->started);
 		free(ctx);
 		sb_log(SB_LOG_DEBUG, "acquire", "slot", slot->id, SB_LOG_END);
 		http_respond_json(req, 201, json_slot(slot));
@@ -375,6 +400,8 @@ void api_handle(struct http_request *req, void *ud)
 
 	if (strcmp(path, "/v1/health") == 0 && get)
 		get_health(a, req);
+	else if (strcmp(path, "/metrics") == 0 && get)
+		get_metrics(a, req);
 	else if (strcmp(path, "/v1/profiles") == 0 && get)
 		get_profiles(a, req);
 	else if (strcmp(path, "/v1/status") == 0 && get)

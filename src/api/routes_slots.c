@@ -10,6 +10,7 @@
 #include "api/api.h"
 #include "common/base64.h"
 #include "common/util.h"
+#include "pool/metrics.h"
 
 #define API_MAX_COMMAND (1u << 20)
 #define API_MAX_STDIN (16u << 20)
@@ -19,6 +20,8 @@
 /* Everything one call needs, owned until it ends. */
 struct exec_ctx {
 	struct sbx_slot *slot;
+	char tool[16];	  /* for the metrics: bash, read_file, write_file */
+	char profile[64]; /* the slot's profile, for the metrics */
 	char slot_id[128];
 	char execution_id[33];
 	char *argv[4];
@@ -334,6 +337,17 @@ static int start_file_tool(struct exec_ctx *c, const char *tool, json_t *args,
 
 static void deliver(struct exec_ctx *c, json_t *result)
 {
+	json_t *md = json_object_get(result, "metadata");
+	if (c->tool[0]) {
+		metrics_call(
+			c->profile, c->tool,
+			json_string_value(json_object_get(md, "error_class")),
+			json_is_true(json_object_get(md, "truncated")));
+		metrics_observe(
+			MH_EXEC, c->profile,
+			json_number_value(json_object_get(md, "duration_ms")) /
+				1000.0);
+	}
 	if (c->req) {
 		http_respond_json(c->req, 200, result);
 	} else {
@@ -385,6 +399,9 @@ static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
 		args = empty = json_object();
 	int r;
 	const char *name = json_string_value(tool);
+	snprintf(c->tool, sizeof c->tool, "%s", name);
+	snprintf(c->profile, sizeof c->profile, "%s",
+		 c->slot->sb->profile->name);
 	if (strcmp(name, "bash") == 0) {
 		r = prepare_bash(c, args, msg, msglen, &stdin_data, &stdin_len);
 	} else if (!strcmp(name, "read_file") || !strcmp(name, "write_file")) {

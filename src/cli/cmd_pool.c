@@ -2,9 +2,19 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "cli/table.h"
+
+/* The columns of status and top. */
+static const char *const status_header[] = {
+	"PROFILE", "SANDBOXES", "HEALTHY", "STARTING", "MAX",
+	"SLOTS",   "AVAILABLE", "LEASED",  "WAITERS",  NULL};
+static const char *const status_keys[] = {
+	"sandboxes",	 "healthy_sandboxes", "starting_sandboxes",
+	"max_sandboxes", "total_slots",	      "available_slots",
+	"leased_slots",	 "waiters",	      NULL};
 
 /* Commands without arguments take only --json. */
 static int no_args(struct cli *cli, int argc, char **argv)
@@ -102,14 +112,8 @@ static int show(struct cli *cli, int argc, char **argv,
 
 int cmd_status(struct cli *cli, int argc, char **argv)
 {
-	static const char *const header[] = {
-		"PROFILE", "SANDBOXES", "HEALTHY", "STARTING", "MAX",
-		"SLOTS",   "AVAILABLE", "LEASED",  "WAITERS",  NULL};
-	static const char *const keys[] = {
-		"sandboxes",	 "healthy_sandboxes", "starting_sandboxes",
-		"max_sandboxes", "total_slots",	      "available_slots",
-		"leased_slots",	 "waiters",	      NULL};
-	return show(cli, argc, argv, sbc_status, "pools", header, keys, NULL);
+	return show(cli, argc, argv, sbc_status, "pools", status_header,
+		    status_keys, NULL);
 }
 
 int cmd_profiles(struct cli *cli, int argc, char **argv)
@@ -129,4 +133,56 @@ int cmd_profiles(struct cli *cli, int argc, char **argv)
 					   NULL};
 	return show(cli, argc, argv, sbc_profiles, "profiles", header, keys,
 		    "default_profile");
+}
+
+/* `slotbox top [--interval S] [--once]`: the pools, refreshed in place. */
+int cmd_top(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"interval", required_argument, NULL, 'i'},
+		{"once", no_argument, NULL, 'o'},
+		{0},
+	};
+	double interval = 1;
+	bool once = false;
+	int o;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o == 'i' && cli_seconds(optarg, &interval) && interval > 0)
+			continue;
+		if (o == 'o') {
+			once = true;
+			continue;
+		}
+		return cli_usage_error("top takes --interval S and --once");
+	}
+	if (optind != argc)
+		return cli_usage_error("top takes no arguments");
+	for (;;) {
+		struct sbc *c = cli_client(cli);
+		if (!c)
+			return CLI_FAILED;
+		json_t *doc = NULL;
+		struct sbc_error err = {0};
+		if (sbc_status(c, &doc, &err) < 0)
+			return cli_fail("top", &err);
+		if (!once)
+			fputs("\033[H\033[2J", stdout); /* home, clear */
+		time_t now = time(NULL);
+		char when[32];
+		strftime(when, sizeof when, "%H:%M:%S", localtime(&now));
+		printf("slotbox top - %s (every %gs, Ctrl-C quits)\n\n", when,
+		       interval);
+		int rc = print_by_profile(json_object_get(doc, "pools"),
+					  status_header, status_keys, NULL);
+		json_decref(doc);
+		fflush(stdout);
+		if (rc || once)
+			return rc;
+		struct timespec ts = {
+			.tv_sec = (time_t)interval,
+			.tv_nsec =
+				(long)((interval - (double)(time_t)interval) *
+				       1e9)};
+		nanosleep(&ts, NULL);
+	}
 }

@@ -20,6 +20,8 @@ static const char usage_text[] =
 	"Commands:\n"
 	"  status                     pools: sandboxes, free and leased slots\n"
 	"  profiles                   the profiles the daemon serves\n"
+	"  top [--interval S] [--once]\n"
+	"                             the pools, refreshed in place\n"
 	"  acquire [--profile P] [--trajectory-id T] [--timeout S] [--ttl S]\n"
 	"                             lease a slot, print its id (--ttl: the\n"
 	"                             lease ends after S s without a call)\n"
@@ -141,7 +143,7 @@ static const struct {
 	{"acquire", cmd_acquire}, {"release", cmd_release},
 	{"exec", cmd_exec},	  {"run", cmd_run},
 	{"cp", cmd_cp},		  {"renew", cmd_renew},
-	{"image", cmd_image},
+	{"image", cmd_image},	  {"top", cmd_top},
 };
 
 static int dispatch(struct cli *cli, int argc, char **argv)

@@ -5,11 +5,14 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -19,6 +22,7 @@
 #include "common/util.h"
 #include "daemon/journal.h"
 #include "image/image.h"
+#include "pool/metrics.h"
 #include "pool/pool.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp_bpf.h"
@@ -333,12 +337,38 @@ static int setup(struct daemon *d)
 		return die("pools", err.msg);
 	for (size_t i = 0; i < d->pools.n; i++)
 		d->pools.items[i].secrets = &d->secrets[i];
+	if (metrics_init(&d->pools) < 0)
+		return die("metrics", "out of memory");
 	uv_signal_init(d->loop, &d->sigterm);
 	uv_signal_init(d->loop, &d->sigint);
 	d->sigterm.data = d->sigint.data = d;
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
 	return 0;
+}
+
+/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET (a path
+ * or, with a leading '@', an abstract name), when systemd runs us as
+ * Type=notify. Best effort: without it nothing changes. */
+static void notify_systemd(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	if (!path || !*path || strlen(path) >= sizeof a.sun_path)
+		return;
+	memcpy(a.sun_path, path, strlen(path));
+	if (a.sun_path[0] == '@')
+		a.sun_path[0] = '\0';
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+				    strlen(path));
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL,
+		   (struct sockaddr *)&a, len) < 0)
+		sb_log(SB_LOG_WARN, "sd_notify_failed", "why", strerror(errno),
+		       SB_LOG_END);
+	close(fd);
 }
 
 int daemon_run(const struct daemon_opts *opts)
@@ -361,6 +391,7 @@ int daemon_run(const struct daemon_opts *opts)
 	       SLOTBOX_VERSION, "profiles_from",
 	       opts->config_path ? opts->config_path : "built-in+environment",
 	       SB_LOG_END);
+	notify_systemd("READY=1\nSTATUS=serving");
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	for (size_t i = 0; d.secrets && i < d.cfg.n_profiles; i++)
 		sb_secrets_free(&d.secrets[i]);

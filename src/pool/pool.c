@@ -1,4 +1,5 @@
 #include "pool/pool.h"
+#include "pool/metrics.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -168,6 +169,8 @@ static void on_sandbox_up(struct sandbox *sb)
 	struct pool *p = sb->owner;
 	p->n_starting--;
 	p->last_error[0] = '\0';
+	metrics_observe(MH_SANDBOX_START, p->profile->name,
+			sb_now_mono() - sb->created_mono);
 	sb_log(SB_LOG_INFO, "sandbox_up", "profile", p->profile->name,
 	       "sandbox", sb->id, SB_LOG_END);
 }

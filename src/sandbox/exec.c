@@ -240,6 +240,10 @@ void exec_on_done(struct sbx_slot *slot, const struct sb_msg *m)
 	else
 		r.returncode = -1;
 	r.oom_killed = oom_during(c);
+	r.has_usage = true;
+	r.cpu_user_ms = (double)m->cpu_user_us / 1000.0;
+	r.cpu_sys_ms = (double)m->cpu_sys_us / 1000.0;
+	r.peak_memory_bytes = m->max_rss_kib * 1024u;
 	if (c->timed_out) {
 		r.error_class = EXEC_TIMEOUT;
 		snprintf(text, sizeof text, "Command timed out after %gs",

@@ -40,6 +40,9 @@ struct exec_result {
 	bool timed_out;
 	bool truncated;
 	bool oom_killed; /* the OOM killer killed a process of the slot */
+	bool has_usage;	 /* the three below are known */
+	double cpu_user_ms, cpu_sys_ms;
+	uint64_t peak_memory_bytes; /* largest resident set of the tree */
 	const char *out;
 	size_t out_len;
 	const char *err;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -43,8 +44,13 @@ struct leader {
 	int n_stale;
 };
 
+static uint64_t tv_us(struct timeval tv)
+{
+	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
 static void reply_done(struct leader *l, uint64_t id, int status,
-		       uint32_t flags, int err)
+		       uint32_t flags, int err, const struct rusage *ru)
 {
 	struct sb_msg m = {.type = SB_MSG_EXEC_DONE,
 			   .slot = (uint32_t)l->cfg->index,
@@ -52,6 +58,11 @@ static void reply_done(struct leader *l, uint64_t id, int status,
 			   .status = status,
 			   .flags = flags,
 			   .sys_errno = err};
+	if (ru) {
+		m.cpu_user_us = tv_us(ru->ru_utime);
+		m.cpu_sys_us = tv_us(ru->ru_stime);
+		m.max_rss_kib = ru->ru_maxrss > 0 ? (uint64_t)ru->ru_maxrss : 0;
+	}
 	if (l->cfg->chan >= 0)
 		sb_msg_send(l->cfg->chan, &m, NULL, 0);
 }
@@ -120,17 +131,17 @@ static void handle_exec(struct leader *l, const struct sb_msg *m, int fds[4])
 		if (!l->calls[i].pid)
 			c = &l->calls[i];
 	if (!c) {
-		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, EAGAIN);
+		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, EAGAIN, NULL);
 		return;
 	}
 	if (map_payload(fds[0], &buf, &len) < 0) {
-		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, errno);
+		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, errno, NULL);
 		return;
 	}
 	if (sb_payload_decode(buf, len, &p) < 0) {
 		int err = errno;
 		munmap(buf, len);
-		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, err);
+		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, err, NULL);
 		return;
 	}
 	pid_t pid = -1;
@@ -152,7 +163,7 @@ static void handle_exec(struct leader *l, const struct sb_msg *m, int fds[4])
 	munmap(buf, len);
 	if (pid < 0) {
 		calltree_remove(l->cfg->cg_fd, l->cfg->init->cg_mode, m->id);
-		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, err);
+		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, err, NULL);
 		return;
 	}
 	/* vfork resumed us after the child's execve or _exit: child_errno
@@ -197,11 +208,11 @@ static void retry_stale(struct leader *l)
 }
 
 static void call_ended(struct leader *l, struct call *c, int status,
-		       uint32_t flags, int err)
+		       uint32_t flags, int err, const struct rusage *ru)
 {
 	uint64_t id = c->id;
 	c->pid = 0;
-	reply_done(l, id, status, flags, err);
+	reply_done(l, id, status, flags, err, ru);
 	/* Background processes of the call may live on in its group; they
 	 * are killed with the slot. Remove the group once it is empty. */
 	if (calltree_remove(l->cfg->cg_fd, l->cfg->init->cg_mode, id) < 0 &&
@@ -213,15 +224,16 @@ static void reap_children(struct leader *l)
 {
 	int st;
 	pid_t pid;
+	struct rusage ru;
 
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+	while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0) {
 		for (int i = 0; i < LEADER_MAX_CALLS; i++) {
 			struct call *c = &l->calls[i];
 			if (c->pid != pid)
 				continue;
 			call_ended(l, c, st,
 				   c->spawn_errno ? SB_EXEC_SPAWN_FAILED : 0,
-				   c->spawn_errno);
+				   c->spawn_errno, &ru);
 			break;
 		}
 	}

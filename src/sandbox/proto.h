@@ -82,6 +82,9 @@ struct sb_msg {
 	int32_t sys_errno;
 	uint32_t flags;
 	uint32_t gen;
+	/* EXEC_DONE: rusage of the command and the descendants it waited
+	 * for (CPU in microseconds, the largest resident set in KiB). */
+	uint64_t cpu_user_us, cpu_sys_us, max_rss_kib;
 	char text[192]; /* NUL-terminated human text (FAILED) */
 };
 
