@@ -28,6 +28,9 @@ int cli_fail(const char *what, const struct sbc_error *err);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Parse a non-negative number of seconds; false on junk. */
 bool cli_seconds(const char *s, double *out);
+/* Parse a command's options when --json is its only one (optind is left
+ * at the first argument); -1 after printing a usage error. */
+int cli_json_only(struct cli *cli, int argc, char **argv);
 /* Print a JSON document on stdout. */
 void cli_print_json(json_t *doc);
 

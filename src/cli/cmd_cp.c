@@ -184,16 +184,8 @@ static int copy_file(struct cli *cli, const struct place *src,
 
 int cmd_cp(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{0},
-	};
-	int o;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'j')
-			return cli_usage_error("bad option for cp");
-		cli->json = true;
-	}
+	if (cli_json_only(cli, argc, argv) < 0)
+		return CLI_USAGE;
 	if (argc - optind != 2)
 		return cli_usage_error("cp takes SRC and DST");
 	struct place src, dst;

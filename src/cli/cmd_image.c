@@ -85,16 +85,8 @@ static int image_rm(struct sbc *c, const char *name)
 
 int cmd_image(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{0},
-	};
-	int o;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'j')
-			return cli_usage_error("bad option for image");
-		cli->json = true;
-	}
+	if (cli_json_only(cli, argc, argv) < 0)
+		return CLI_USAGE;
 	int n = argc - optind;
 	const char *sub = n > 0 ? argv[optind] : "";
 	bool ok = (!strcmp(sub, "import") && n == 3) ||

@@ -19,16 +19,8 @@ static const char *const status_keys[] = {
 /* Commands without arguments take only --json. */
 static int no_args(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{0},
-	};
-	int c;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'j')
-			return cli_usage_error("bad option for %s", argv[0]);
-		cli->json = true;
-	}
+	if (cli_json_only(cli, argc, argv) < 0)
+		return CLI_USAGE;
 	if (optind != argc)
 		return cli_usage_error("%s takes no arguments", argv[0]);
 	return 0;

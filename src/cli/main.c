@@ -89,6 +89,23 @@ bool cli_seconds(const char *s, double *out)
 	return true;
 }
 
+int cli_json_only(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{0},
+	};
+	int o;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'j') {
+			cli_usage_error("bad option for %s", argv[0]);
+			return -1;
+		}
+		cli->json = true;
+	}
+	return 0;
+}
+
 void cli_print_json(json_t *doc)
 {
 	json_dumpf(doc, stdout, JSON_INDENT(2));
