@@ -8,12 +8,15 @@
 #include "pool/pool.h"
 #include "sandbox/exec.h"
 
+struct snapshot_store;
+
 struct api {
 	struct pools *pools;
 	struct sb_config *cfg;
 	const struct cg_root *cg;
 	char image_tool[PATH_MAX];  /* slotbox-image */
 	char image_store[PATH_MAX]; /* <state>/images */
+	struct snapshot_store *snapshots;
 };
 
 /* The http_handler_fn: ud is the struct api. */
@@ -26,6 +29,16 @@ void api_images(struct api *a, struct http_request *req, const char *rest);
 void api_exec_one(struct api *a, struct http_request *req,
 		  struct sbx_slot *slot);
 void api_exec_batch(struct api *a, struct http_request *req);
+
+/* routes_seed.c: POST /v1/slots/{id}/fork, POST /v1/slots/{id}/snapshot,
+ * POST /v1/slots with "snapshot" (doc is the parsed body, borrowed), and
+ * /v1/snapshots[/name] (rest is the path after "/v1/snapshots"). */
+void api_fork(struct api *a, struct http_request *req, struct sbx_slot *slot,
+	      bool stale);
+void api_snapshot_create(struct api *a, struct http_request *req,
+			 struct sbx_slot *slot, bool stale);
+void api_acquire_snapshot(struct api *a, struct http_request *req, json_t *doc);
+void api_snapshots(struct api *a, struct http_request *req, const char *rest);
 
 /* routes_files.c: GET/PUT file, list, archive; and the file tools. */
 void api_file_get(struct http_request *req, struct sbx_slot *slot);
@@ -58,11 +71,25 @@ json_t *json_exec_error(const char *slot_id, enum exec_error_class cls,
 			const char *code, const char *msg);
 
 #define API_MAX_TIMEOUT_S 86400.0
+#define API_MAX_TRAJECTORY_ID 255
 
 /* An optional seconds field: 0 with *out unchanged when v is absent or
  * null, 0 with *out set when it is a finite number in
  * (0, API_MAX_TIMEOUT_S], -1 otherwise. */
 int api_seconds(const json_t *v, double *out);
+
+/* api_seconds on doc[key], answering 400 when it is bad. */
+int api_opt_seconds(struct http_request *req, json_t *doc, const char *key,
+		    double *out);
+/* An optional string field of at most max bytes without NUL into *out
+ * (borrowed from doc); answers 400 and returns -1 when it is not one. */
+int api_opt_string(struct http_request *req, json_t *doc, const char *key,
+		   size_t max, const char **out);
+/* Answer the error for a slot that cannot take calls (an ended lease 409,
+ * a lost sandbox 502); 0 if it can, and the call then counts as the
+ * holder's sign of life (lease TTL). */
+int api_check_leased(struct http_request *req, struct sbx_slot *slot,
+		     bool stale);
 
 /* Query parameter `name` as true/1 or false/0 (dflt when absent). On a
  * bad value answers 400 and returns -1. */

@@ -114,6 +114,10 @@ json_t *json_profile(const struct sb_profile *p, bool active)
 	json_object_set_new(o, "execution_timeout_s",
 			    json_real(p->execution_timeout_s));
 	json_object_set_new(o, "workspace_dir", json_string(p->workspace_dir));
+	json_object_set_new(o, "workspace_template",
+			    p->workspace_template
+				    ? json_string(p->workspace_template)
+				    : json_null());
 	json_object_set_new(o, "output_limit_bytes",
 			    json_integer(p->output_limit_bytes));
 	json_object_set_new(o, "max_file_bytes",

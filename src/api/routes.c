@@ -10,8 +10,6 @@
 #include "common/util.h"
 #include "pool/metrics.h"
 
-#define API_MAX_TRAJECTORY_ID 255
-
 json_t *api_parse_body(struct http_request *req)
 {
 	json_error_t jerr;
@@ -156,9 +154,8 @@ int api_seconds(const json_t *v, double *out)
 	return 0;
 }
 
-/* api_seconds on doc[key], answering 400 when it is bad. */
-static int opt_seconds(struct http_request *req, json_t *doc, const char *key,
-		       double *out)
+int api_opt_seconds(struct http_request *req, json_t *doc, const char *key,
+		    double *out)
 {
 	if (api_seconds(json_object_get(doc, key), out) == 0)
 		return 0;
@@ -168,8 +165,8 @@ static int opt_seconds(struct http_request *req, json_t *doc, const char *key,
 	return -1;
 }
 
-static int opt_string(struct http_request *req, json_t *doc, const char *key,
-		      size_t max, const char **out)
+int api_opt_string(struct http_request *req, json_t *doc, const char *key,
+		   size_t max, const char **out)
 {
 	json_t *v = json_object_get(doc, key);
 	if (!v || json_is_null(v))
@@ -198,17 +195,22 @@ static void post_slots(struct api *a, struct http_request *req)
 	json_object_foreach(doc, key, val)
 	{
 		if (strcmp(key, "profile") && strcmp(key, "trajectory_id") &&
-		    strcmp(key, "timeout_s") && strcmp(key, "ttl_s")) {
+		    strcmp(key, "timeout_s") && strcmp(key, "ttl_s") &&
+		    strcmp(key, "snapshot")) {
 			http_respond_error(req, 400, "bad_request",
 					   "unknown field \"%.64s\"", key);
 			goto out;
 		}
 	}
-	if (opt_string(req, doc, "profile", SB_PROFILE_NAME_MAX, &profile) <
+	if (api_opt_string(req, doc, "profile", SB_PROFILE_NAME_MAX, &profile) <
 		    0 ||
-	    opt_string(req, doc, "trajectory_id", API_MAX_TRAJECTORY_ID,
-		       &traj) < 0)
+	    api_opt_string(req, doc, "trajectory_id", API_MAX_TRAJECTORY_ID,
+			   &traj) < 0)
 		goto out;
+	if (json_object_get(doc, "snapshot")) {
+		api_acquire_snapshot(a, req, doc);
+		goto out;
+	}
 	struct pool *p = pools_find(a->pools, profile);
 	if (!p) {
 		http_respond_error(req, 404, "unknown_profile",
@@ -217,8 +219,8 @@ static void post_slots(struct api *a, struct http_request *req)
 	}
 	double timeout = p->profile->acquire_timeout_s;
 	double ttl = 0;
-	if (opt_seconds(req, doc, "timeout_s", &timeout) < 0 ||
-	    opt_seconds(req, doc, "ttl_s", &ttl) < 0)
+	if (api_opt_seconds(req, doc, "timeout_s", &timeout) < 0 ||
+	    api_opt_seconds(req, doc, "ttl_s", &ttl) < 0)
 		goto out;
 	struct acquire_ctx *ctx = calloc(1, sizeof *ctx);
 	if (!ctx) {
@@ -270,10 +272,8 @@ int api_query_bool(struct http_request *req, const char *name, bool dflt,
 	return -1;
 }
 
-/* Answer the error for a slot that cannot take calls; 0 if it can, and
- * then the call counts as the holder's sign of life (lease TTL). */
-static int check_leased(struct http_request *req, struct sbx_slot *slot,
-			bool stale)
+int api_check_leased(struct http_request *req, struct sbx_slot *slot,
+		     bool stale)
 {
 	if (stale) {
 		http_respond_error(
@@ -317,7 +317,7 @@ static void renew_slot(struct http_request *req, struct sbx_slot *slot,
 		http_respond_error(req, 400, "bad_request",
 				   "ttl_s must be 0 or seconds in (0, %g]",
 				   API_MAX_TIMEOUT_S);
-	} else if (check_leased(req, slot, stale) == 0) {
+	} else if (api_check_leased(req, slot, stale) == 0) {
 		if (ttl) {
 			slot->ttl_s = v;
 			struct pool *p = slot->sb->owner;
@@ -364,26 +364,31 @@ static void slot_route(struct api *a, struct http_request *req,
 		pool_release(slot, reset);
 		http_respond(req, 204, NULL, NULL, 0);
 	} else if (strcmp(sub, "exec") == 0 && post) {
-		if (check_leased(req, slot, stale) == 0)
+		if (api_check_leased(req, slot, stale) == 0)
 			api_exec_one(a, req, slot);
 	} else if (strcmp(sub, "file") == 0 && get) {
-		if (check_leased(req, slot, stale) == 0)
+		if (api_check_leased(req, slot, stale) == 0)
 			api_file_get(req, slot);
 	} else if (strcmp(sub, "file") == 0 &&
 		   strcmp(req->method, "PUT") == 0) {
-		if (check_leased(req, slot, stale) == 0)
+		if (api_check_leased(req, slot, stale) == 0)
 			api_file_put(req, slot);
 	} else if (strcmp(sub, "list") == 0 && get) {
-		if (check_leased(req, slot, stale) == 0)
+		if (api_check_leased(req, slot, stale) == 0)
 			api_file_list(req, slot);
 	} else if (strcmp(sub, "archive") == 0 && get) {
-		if (check_leased(req, slot, stale) == 0)
+		if (api_check_leased(req, slot, stale) == 0)
 			api_file_archive(req, slot);
 	} else if (strcmp(sub, "renew") == 0 && post) {
 		renew_slot(req, slot, stale);
+	} else if (strcmp(sub, "fork") == 0 && post) {
+		api_fork(a, req, slot, stale);
+	} else if (strcmp(sub, "snapshot") == 0 && post) {
+		api_snapshot_create(a, req, slot, stale);
 	} else if (!*sub || !strcmp(sub, "exec") || !strcmp(sub, "file") ||
 		   !strcmp(sub, "renew") || !strcmp(sub, "list") ||
-		   !strcmp(sub, "archive")) {
+		   !strcmp(sub, "archive") || !strcmp(sub, "fork") ||
+		   !strcmp(sub, "snapshot")) {
 		http_respond_error(req, 405, "method_not_allowed",
 				   "%s is not allowed here", req->method);
 	} else {
@@ -415,6 +420,9 @@ void api_handle(struct http_request *req, void *ud)
 	else if (strcmp(path, "/v1/images") == 0 ||
 		 strncmp(path, "/v1/images/", 11) == 0)
 		api_images(a, req, path + 10);
+	else if (strcmp(path, "/v1/snapshots") == 0 ||
+		 strncmp(path, "/v1/snapshots/", 14) == 0)
+		api_snapshots(a, req, path + 13);
 	else if (strcmp(path, "/v1/health") == 0 ||
 		 strcmp(path, "/v1/profiles") == 0 ||
 		 strcmp(path, "/v1/status") == 0 ||

@@ -12,7 +12,8 @@
 #define MAX_STDIN ((size_t)64 << 20)
 
 struct exec_opts {
-	const char *profile, *trajectory_id; /* run only */
+	const char *profile, *trajectory_id; /* acquire, run */
+	const char *snapshot;		     /* acquire, run */
 	double acquire_timeout_s;	     /* run only */
 	double ttl_s;			     /* acquire, renew; < 0: unset */
 	bool keep_workspace;		     /* release only */
@@ -34,6 +35,7 @@ enum {
 	OPT_JSON,
 	OPT_KEEP,
 	OPT_TTL,
+	OPT_SNAPSHOT,
 };
 
 static const struct option all_opts[] = {
@@ -47,6 +49,7 @@ static const struct option all_opts[] = {
 	{"json", no_argument, NULL, OPT_JSON},
 	{"keep-workspace", no_argument, NULL, OPT_KEEP},
 	{"ttl", required_argument, NULL, OPT_TTL},
+	{"snapshot", required_argument, NULL, OPT_SNAPSHOT},
 	{0},
 };
 
@@ -60,6 +63,7 @@ static bool allowed(const char *cmd, int opt)
 		return true;
 	case OPT_PROFILE:
 	case OPT_TRAJ:
+	case OPT_SNAPSHOT:
 		return acq || run;
 	case OPT_ACQ_TIMEOUT:
 		return run;
@@ -88,6 +92,9 @@ static int parse_opts(struct cli *cli, int argc, char **argv,
 			break;
 		case OPT_TRAJ:
 			o->trajectory_id = optarg;
+			break;
+		case OPT_SNAPSHOT:
+			o->snapshot = optarg;
 			break;
 		case OPT_TIMEOUT:
 		case OPT_ACQ_TIMEOUT:
@@ -132,6 +139,9 @@ static int parse_opts(struct cli *cli, int argc, char **argv,
 			return cli_usage_error("bad option for %s", cmd);
 		}
 	}
+	if (o->snapshot && o->profile)
+		return cli_usage_error("--snapshot implies the snapshot's "
+				       "profile: no --profile with it");
 	return 0;
 }
 
@@ -305,6 +315,18 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/* A plain lease, or one that starts from --snapshot (of the snapshot's
+ * profile: parse_opts refuses --profile with it). */
+static int lease(struct sbc *c, const struct exec_opts *o, double timeout_s,
+		 double ttl_s, struct sbc_slot *s, struct sbc_error *err)
+{
+	if (!o->snapshot)
+		return sbc_acquire(c, o->profile, o->trajectory_id, timeout_s,
+				   ttl_s, s, err);
+	return sbc_acquire_snapshot(c, o->snapshot, o->trajectory_id, timeout_s,
+				    ttl_s, s, err);
+}
+
 int cmd_acquire(struct cli *cli, int argc, char **argv)
 {
 	struct exec_opts o = {0};
@@ -318,8 +340,7 @@ int cmd_acquire(struct cli *cli, int argc, char **argv)
 		return CLI_FAILED;
 	struct sbc_slot s;
 	struct sbc_error err = {0};
-	if (sbc_acquire(c, o.profile, o.trajectory_id, o.bash.timeout_s,
-			o.ttl_s, &s, &err) < 0)
+	if (lease(c, &o, o.bash.timeout_s, o.ttl_s, &s, &err) < 0)
 		return cli_fail("acquire", &err);
 	if (cli->json)
 		cli_print_json(s.raw);
@@ -405,8 +426,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	}
 	struct sbc_slot s;
 	struct sbc_error err = {0};
-	if (sbc_acquire(c, o.profile, o.trajectory_id, o.acquire_timeout_s, 0,
-			&s, &err) < 0) {
+	if (lease(c, &o, o.acquire_timeout_s, 0, &s, &err) < 0) {
 		exec_opts_free(&o);
 		return interrupted ? 130 : cli_fail("acquire", &err);
 	}

@@ -23,8 +23,9 @@ static const char usage_text[] =
 	"  top [--interval S] [--once]\n"
 	"                             the pools, refreshed in place\n"
 	"  acquire [--profile P] [--trajectory-id T] [--timeout S] [--ttl S]\n"
-	"                             lease a slot, print its id (--ttl: the\n"
-	"                             lease ends after S s without a call)\n"
+	"          [--snapshot NAME]  lease a slot, print its id (--ttl: the\n"
+	"                             lease ends after S s without a call;\n"
+	"                             --snapshot: start from a snapshot)\n"
 	"  renew [--ttl S] SLOT       keep a --ttl lease alive (--ttl 0: no "
 	"expiry)\n"
 	"  exec [OPTIONS] SLOT -- CMD [ARG]...\n"
@@ -33,13 +34,18 @@ static const char usage_text[] =
 	"  release [--keep-workspace] SLOT\n"
 	"                             end a lease (workspace reset by "
 	"default)\n"
-	"  run [--profile P] [EXEC OPTIONS] -- CMD [ARG]...\n"
+	"  run [--profile P | --snapshot NAME] [EXEC OPTIONS] -- CMD [ARG]...\n"
 	"                             acquire, exec and release in one\n"
 	"  cp SRC DST                 copy a file; one side is SLOT:PATH,\n"
 	"                             the other a local path or - (stdio)\n"
 	"  image import NAME FILE     import an OCI layout (dir or tar) or a\n"
 	"                             docker save tar into the image store\n"
 	"  image ls | image rm NAME   list or remove store images\n"
+	"  fork [-n N] [--trajectory-id T]... [--ttl S] SLOT\n"
+	"                             N new slots (printed) whose workspaces\n"
+	"                             start as a copy of SLOT's\n"
+	"  snapshot SLOT NAME         save SLOT's workspace as NAME\n"
+	"  snapshots [rm NAME...]     list snapshots, or delete some\n"
 	"\n"
 	"Exec options: --timeout S, --cwd DIR, -e KEY=VALUE (repeatable),\n"
 	"  -i (send this program's stdin to the command)\n"
@@ -156,11 +162,19 @@ static const struct {
 	const char *name;
 	int (*run)(struct cli *, int, char **);
 } commands[] = {
-	{"status", cmd_status},	  {"profiles", cmd_profiles},
-	{"acquire", cmd_acquire}, {"release", cmd_release},
-	{"exec", cmd_exec},	  {"run", cmd_run},
-	{"cp", cmd_cp},		  {"renew", cmd_renew},
-	{"image", cmd_image},	  {"top", cmd_top},
+	{"status", cmd_status},
+	{"profiles", cmd_profiles},
+	{"acquire", cmd_acquire},
+	{"release", cmd_release},
+	{"exec", cmd_exec},
+	{"run", cmd_run},
+	{"cp", cmd_cp},
+	{"renew", cmd_renew},
+	{"image", cmd_image},
+	{"top", cmd_top},
+	{"fork", cmd_fork},
+	{"snapshot", cmd_snapshot},
+	{"snapshots", cmd_snapshots},
 };
 
 static int dispatch(struct cli *cli, int argc, char **argv)

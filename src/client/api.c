@@ -78,9 +78,8 @@ char *sbc_path_escape(const char *s)
 	return out;
 }
 
-/* "/v1/slots/<escaped slot><suffix>", owned. */
-static char *slot_path(const char *slot_id, const char *suffix,
-		       struct sbc_error *err)
+char *sbc_slot_path(const char *slot_id, const char *suffix,
+		    struct sbc_error *err)
 {
 	char *id = sbc_path_escape(slot_id), *p = NULL;
 	if (!id || asprintf(&p, "/v1/slots/%s%s", id, suffix) < 0)
@@ -91,7 +90,7 @@ static char *slot_path(const char *slot_id, const char *suffix,
 	return p;
 }
 
-static bool slot_id_ok(const char *slot_id, struct sbc_error *err)
+bool sbc_slot_id_ok(const char *slot_id, struct sbc_error *err)
 {
 	if (slot_id && *slot_id)
 		return true;
@@ -150,6 +149,11 @@ int sbc_acquire(struct sbc *c, const char *profile, const char *trajectory_id,
 	json_decref(req);
 	if (rc < 0)
 		return -1;
+	return sbc_slot_fill(out, err);
+}
+
+int sbc_slot_fill(struct sbc_slot *out, struct sbc_error *err)
+{
 	out->slot_id = dup_field(out->raw, "slot_id");
 	out->sandbox_id = dup_field(out->raw, "sandbox_id");
 	out->profile = dup_field(out->raw, "profile");
@@ -159,7 +163,7 @@ int sbc_acquire(struct sbc *c, const char *profile, const char *trajectory_id,
 	if (!out->slot_id) {
 		sbc_slot_free(out);
 		return sbc_fail(err, 201, "protocol",
-				"acquire answered without a slot_id");
+				"a slot came without a slot_id");
 	}
 	return 0;
 }
@@ -167,10 +171,10 @@ int sbc_acquire(struct sbc *c, const char *profile, const char *trajectory_id,
 int sbc_release(struct sbc *c, const char *slot_id, bool reset,
 		struct sbc_error *err)
 {
-	if (!slot_id_ok(slot_id, err))
+	if (!sbc_slot_id_ok(slot_id, err))
 		return -1;
-	char *path =
-		slot_path(slot_id, reset ? "?reset=true" : "?reset=false", err);
+	char *path = sbc_slot_path(slot_id,
+				   reset ? "?reset=true" : "?reset=false", err);
 	if (!path)
 		return -1;
 	int rc = sbc_request_json(c, "DELETE", path, NULL, NULL, err);
@@ -181,9 +185,9 @@ int sbc_release(struct sbc *c, const char *slot_id, bool reset,
 int sbc_renew(struct sbc *c, const char *slot_id, double ttl_s,
 	      struct sbc_error *err)
 {
-	if (!slot_id_ok(slot_id, err))
+	if (!sbc_slot_id_ok(slot_id, err))
 		return -1;
-	char *path = slot_path(slot_id, "/renew", err);
+	char *path = sbc_slot_path(slot_id, "/renew", err);
 	json_t *body =
 		ttl_s >= 0 ? json_pack("{s:f}", "ttl_s", ttl_s) : json_object();
 	int rc = -1;
@@ -285,7 +289,7 @@ int sbc_bash(struct sbc *c, const char *slot_id, const struct sbc_bash *req,
 	     struct sbc_exec_result *out, struct sbc_error *err)
 {
 	memset(out, 0, sizeof *out);
-	if (!slot_id_ok(slot_id, err))
+	if (!sbc_slot_id_ok(slot_id, err))
 		return -1;
 	if (!req || !req->command)
 		return sbc_fail(err, 0, "bad_argument", "a command is needed");
@@ -296,7 +300,7 @@ int sbc_bash(struct sbc *c, const char *slot_id, const struct sbc_bash *req,
 	if (body && req->timeout_s > 0)
 		json_object_set_new(body, "timeout_s",
 				    json_real(req->timeout_s));
-	char *path = slot_path(slot_id, "/exec", err);
+	char *path = sbc_slot_path(slot_id, "/exec", err);
 	int rc = -1;
 	if (!body)
 		sbc_fail(err, 0, "out_of_memory", "out of memory");

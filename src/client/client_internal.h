@@ -33,6 +33,15 @@ int sbc_fail_from_answer(const struct sbc_response *resp,
 int sbc_endpoint_parse(struct sbc *c, const struct sbc_options *opt,
 		       struct sbc_error *err);
 
+/* "/v1/slots/<escaped slot><suffix>", owned (NULL with err on OOM). */
+char *sbc_slot_path(const char *slot_id, const char *suffix,
+		    struct sbc_error *err);
+/* A non-empty slot id, else err. */
+bool sbc_slot_id_ok(const char *slot_id, struct sbc_error *err);
+/* Fill out's fields from out->raw (a Slot answer, owned by out); on
+ * failure out is freed. */
+int sbc_slot_fill(struct sbc_slot *out, struct sbc_error *err);
+
 /* Open c->fd to the endpoint. */
 int sbc_connect(struct sbc *c, struct sbc_error *err);
 

@@ -111,6 +111,30 @@ int sbc_acquire(struct sbc *c, const char *profile, const char *trajectory_id,
 		double timeout_s, double ttl_s, struct sbc_slot *out,
 		struct sbc_error *err);
 
+/* Lease a slot whose workspace starts as snapshot `snapshot` (of the
+ * snapshot's profile); the other arguments as for sbc_acquire. */
+int sbc_acquire_snapshot(struct sbc *c, const char *snapshot,
+			 const char *trajectory_id, double timeout_s,
+			 double ttl_s, struct sbc_slot *out,
+			 struct sbc_error *err);
+
+/* Fork: count new leases whose workspaces start as a copy of slot_id's
+ * workspace now (its processes are not copied). trajectory_ids (count of
+ * them) may be NULL; ttl_s > 0 as for sbc_acquire. *out is an owned array
+ * of count slots: sbc_slots_free(*out, count). All or nothing. */
+int sbc_fork(struct sbc *c, const char *slot_id, int count,
+	     const char *const *trajectory_ids, double ttl_s,
+	     struct sbc_slot **out, struct sbc_error *err);
+void sbc_slots_free(struct sbc_slot *slots, size_t n);
+
+/* Save slot_id's workspace as snapshot `name` ([A-Za-z0-9_.-]{1,64}); it
+ * outlives the daemon. *meta (may be NULL) gets the answer, owned. */
+int sbc_snapshot(struct sbc *c, const char *slot_id, const char *name,
+		 json_t **meta, struct sbc_error *err);
+/* GET /v1/snapshots: {"snapshots": [...]}, owned. */
+int sbc_snapshots(struct sbc *c, json_t **out, struct sbc_error *err);
+int sbc_delete_snapshot(struct sbc *c, const char *name, struct sbc_error *err);
+
 /* A sign of life for a TTL lease; ttl_s >= 0 also sets a new TTL (0: the
  * lease no longer expires), ttl_s < 0 keeps it. */
 int sbc_renew(struct sbc *c, const char *slot_id, double ttl_s,

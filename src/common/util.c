@@ -1,5 +1,6 @@
 #include "common/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -170,6 +171,22 @@ int sb_rm_rf(const char *path)
 		return -1;
 	}
 	return 0;
+}
+
+DIR *sb_opendir_at(int dirfd)
+{
+	int fd = dup(dirfd);
+	if (fd < 0)
+		return NULL;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	rewinddir(d);
+	return d;
 }
 
 ssize_t sb_read_small(const char *path, char *buf, size_t len)

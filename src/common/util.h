@@ -2,6 +2,7 @@
 #ifndef SLOTBOX_COMMON_UTIL_H
 #define SLOTBOX_COMMON_UTIL_H
 
+#include <dirent.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,6 +27,11 @@ int sb_mkdir_p(const char *path, unsigned mode);
 /* Remove a directory tree without following symlinks or crossing mounts;
  * 0 or -1/errno (of the last failure). */
 int sb_rm_rf(const char *path);
+
+/* A DIR stream over a dup of dirfd, from its first entry (a dup shares
+ * the read position, so it is rewound). NULL with errno on failure;
+ * closedir() it. */
+DIR *sb_opendir_at(int dirfd);
 
 /* Read up to len - 1 bytes of a small file (one read) and NUL-terminate
  * them; the byte count, or -1 when it cannot be read or is empty. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,9 +22,11 @@
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "daemon/journal.h"
+#include "daemon/templates.h"
 #include "image/image.h"
 #include "pool/metrics.h"
 #include "pool/pool.h"
+#include "pool/snapshots.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp_bpf.h"
 
@@ -37,6 +40,7 @@ struct daemon {
 	struct sb_secret_env *secrets; /* one per profile */
 	struct sbx_env env;
 	struct pools pools;
+	struct snapshot_store snapshots;
 	struct api api;
 	struct http_server *http;
 	uv_signal_t sigterm, sigint;
@@ -125,6 +129,7 @@ static void http_closed(void *ud)
 	d->http = NULL;
 	unlink(d->opts->socket_path);
 	journal_close(&d->journal);
+	snapshots_close(&d->snapshots);
 	/* Kept sandboxes keep their groups for the next daemon. */
 	if (!d->opts->keep_sandboxes && cg_root_teardown(&d->env.cg) < 0)
 		sb_log(SB_LOG_WARN, "cgroup_teardown_failed", "why",
@@ -248,12 +253,40 @@ static int check_gpus(const struct daemon *d)
 	return 0;
 }
 
+/* A template tree an adopted sandbox still runs on stays until it ends. */
+static bool template_in_use(const char *id, void *ud)
+{
+	const struct pools *ps = ud;
+	for (size_t i = 0; i < ps->n; i++)
+		for (const struct sandbox *sb = ps->items[i].sandboxes; sb;
+		     sb = sb->next)
+			if (strcmp(sb->template_id, id) == 0)
+				return true;
+	return false;
+}
+
+/* Copies of deep trees hold two descriptors per level; allow what the
+ * hard limit allows. */
+static void raise_fd_limit(struct sbx_env *env)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	env->nofile = rl; /* sandboxes keep what we were given */
+	env->nofile_set = true;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int setup(struct daemon *d)
 {
 	const struct daemon_opts *o = d->opts;
 	struct sb_err err;
 	char why[PATH_MAX + 64];
 
+	raise_fd_limit(&d->env);
 	if (geteuid() != 0)
 		return die("start", "slotboxd must run as root (it creates "
 				    "namespaces, mounts and cgroups)");
@@ -275,6 +308,13 @@ static int setup(struct daemon *d)
 	/* lfd stays open for the daemon's life: the lock is the point. */
 	if (journal_open(&d->journal, o->state_dir, &err) < 0)
 		return die("journal", err.msg);
+	/* Before anything listens: a template to copy can take a while,
+	 * and a bad one stops the daemon here. */
+	if (templates_prepare(&d->cfg, o->state_dir, &err) < 0)
+		return die("template", err.msg);
+	if (snapshots_open(&d->snapshots, d->loop, o->state_dir, &err) < 0)
+		return die("snapshots", err.msg);
+	d->api.snapshots = &d->snapshots;
 	snprintf(lock, sizeof lock, "%s/ctl", o->state_dir);
 	if (mkdir(lock, 0700) < 0 && errno != EEXIST)
 		return die(lock, strerror(errno));
@@ -339,6 +379,7 @@ static int setup(struct daemon *d)
 		d->pools.items[i].secrets = &d->secrets[i];
 	if (metrics_init(&d->pools) < 0)
 		return die("metrics", "out of memory");
+	templates_sweep(&d->cfg, o->state_dir, template_in_use, &d->pools);
 	uv_signal_init(d->loop, &d->sigterm);
 	uv_signal_init(d->loop, &d->sigint);
 	d->sigterm.data = d->sigint.data = d;
@@ -380,6 +421,7 @@ int daemon_run(const struct daemon_opts *opts)
 	d.opts = opts;
 	d.loop = uv_default_loop();
 	d.journal.dirfd = -1;
+	d.snapshots.dirfd = -1;
 	if (setup(&d) != 0) {
 		/* Groups of sandboxes a previous daemon kept stay for the
 		 * next start that succeeds. */

@@ -14,6 +14,7 @@ struct pool_waiter {
 	void *ud;
 	char trajectory_id[256];
 	double ttl_s;
+	bool reserve; /* for a seed job: reserve the slot, do not lease it */
 };
 
 static void waiter_free_cb(uv_handle_t *h)
@@ -75,6 +76,14 @@ void pool_lease(struct sbx_slot *slot, const char *trajectory_id, double ttl_s)
 	pool_journal_lease(p->owner, slot);
 }
 
+void pool_reserve_slot(struct sbx_slot *slot, void *by)
+{
+	/* Out of the free list, not leased, not offered to anyone: the
+	 * seed job that reserved it restarts it and leases it when done. */
+	slot->state = SLOT_RELEASING;
+	slot->reserved = by;
+}
+
 struct sbx_slot *pool_find_available(struct pool *p)
 {
 	/* First fit in list order: packs leases into the oldest sandboxes so
@@ -96,7 +105,10 @@ void pool_offer(struct pool *p, struct sbx_slot *slot)
 		return;
 	pool_acquire_fn cb = w->cb;
 	void *ud = w->ud;
-	pool_lease(slot, w->trajectory_id, w->ttl_s);
+	if (w->reserve)
+		pool_reserve_slot(slot, ud);
+	else
+		pool_lease(slot, w->trajectory_id, w->ttl_s);
 	waiter_unlink(w);
 	cb(slot, NULL, NULL, ud);
 }
@@ -112,9 +124,9 @@ void pool_fail_waiters(struct pool *p, const char *code, const char *msg)
 	}
 }
 
-int pool_acquire(struct pool *p, const char *trajectory_id, double ttl_s,
-		 double timeout_s, struct sbx_slot **out, pool_acquire_fn cb,
-		 void *ud, struct pool_waiter **waiter)
+static int enqueue(struct pool *p, const char *trajectory_id, double ttl_s,
+		   double timeout_s, bool reserve, struct sbx_slot **out,
+		   pool_acquire_fn cb, void *ud, struct pool_waiter **waiter)
 {
 	*out = NULL;
 	*waiter = NULL;
@@ -122,7 +134,10 @@ int pool_acquire(struct pool *p, const char *trajectory_id, double ttl_s,
 	/* Newcomers never overtake the queue. */
 	struct sbx_slot *slot = p->wait_head ? NULL : pool_find_available(p);
 	if (slot) {
-		pool_lease(slot, trajectory_id, ttl_s);
+		if (reserve)
+			pool_reserve_slot(slot, ud);
+		else
+			pool_lease(slot, trajectory_id, ttl_s);
 		*out = slot;
 		pool_scale(p);
 		return 1;
@@ -133,6 +148,7 @@ int pool_acquire(struct pool *p, const char *trajectory_id, double ttl_s,
 	w->pool = p;
 	w->cb = cb;
 	w->ud = ud;
+	w->reserve = reserve;
 	snprintf(w->trajectory_id, sizeof w->trajectory_id, "%s",
 		 trajectory_id ? trajectory_id : "");
 	w->ttl_s = ttl_s;
@@ -150,6 +166,20 @@ int pool_acquire(struct pool *p, const char *trajectory_id, double ttl_s,
 	*waiter = w;
 	pool_scale(p);
 	return 0;
+}
+
+int pool_acquire(struct pool *p, const char *trajectory_id, double ttl_s,
+		 double timeout_s, struct sbx_slot **out, pool_acquire_fn cb,
+		 void *ud, struct pool_waiter **waiter)
+{
+	return enqueue(p, trajectory_id, ttl_s, timeout_s, false, out, cb, ud,
+		       waiter);
+}
+
+int pool_reserve(struct pool *p, double timeout_s, struct sbx_slot **out,
+		 pool_acquire_fn cb, void *ud, struct pool_waiter **waiter)
+{
+	return enqueue(p, NULL, 0, timeout_s, true, out, cb, ud, waiter);
 }
 
 void pool_acquire_cancel(struct pool_waiter *w)

@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "pool/seed.h"
 
 #define POOL_TICK_MS 1000
 #define POOL_MAX_NUMBERS 100000
@@ -76,6 +77,9 @@ static int soon_available(const struct pool *p)
 			continue;
 		for (int i = 0; i < sb->n_slots; i++) {
 			enum slot_state s = sb->slots[i].state;
+			/* a reserved slot is promised to a seed job */
+			if (sb->slots[i].reserved)
+				continue;
 			if (s == SLOT_AVAILABLE || s == SLOT_STARTING ||
 			    s == SLOT_RELEASING)
 				n++;
@@ -136,6 +140,10 @@ static bool has_leases(const struct sandbox *sb)
 static void on_slot_ready(struct sbx_slot *slot)
 {
 	struct pool *p = slot->sb->owner;
+	if (slot->reserved) {
+		pool_seed_slot_up(slot);
+		return;
+	}
 	int next = slot_state_next(slot->state, SLOT_EV_READY);
 	if (next < 0)
 		return;
@@ -150,6 +158,14 @@ static void on_slot_broken(struct sbx_slot *slot, const char *why)
 {
 	struct sandbox *sb = slot->sb;
 	snprintf(slot->error, sizeof slot->error, "%s", why);
+	if (slot->reserved) {
+		/* Its seeded leader failed: the job lets go of it, and it
+		 * starts afresh without the seed. */
+		pool_seed_slot_lost(slot, why);
+		if (sb->state != SBX_DEAD)
+			sandbox_release_slot(slot, true);
+		return;
+	}
 	if (slot->state == SLOT_RELEASING)
 		return; /* the old leader's channel closing: expected */
 	slot->state = SLOT_ERROR;
@@ -183,6 +199,7 @@ static void on_sandbox_gone(struct sandbox *sb, const char *why)
 		struct sbx_slot *s = &sb->slots[i];
 		s->state = SLOT_ERROR;
 		snprintf(s->error, sizeof s->error, "sandbox lost: %s", why);
+		pool_seed_slot_lost(s, why);
 	}
 	if (!sb->up) {
 		/* Died before its init said hello: a failed start. */
@@ -214,6 +231,7 @@ static void on_sandbox_gone(struct sandbox *sb, const char *why)
 
 const struct sandbox_ops pool_sandbox_ops = {
 	.slot_ready = on_slot_ready,
+	.slot_seed_ready = pool_seed_slot_ready,
 	.slot_broken = on_slot_broken,
 	.sandbox_up = on_sandbox_up,
 	.sandbox_gone = on_sandbox_gone,

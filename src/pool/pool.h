@@ -73,6 +73,11 @@ struct sbx_slot *pools_find_slot(struct pools *ps, const char *slot_id,
 int pool_acquire(struct pool *p, const char *trajectory_id, double ttl_s,
 		 double timeout_s, struct sbx_slot **out, pool_acquire_fn cb,
 		 void *ud, struct pool_waiter **waiter);
+/* Like pool_acquire, in the same queue, but the slot is reserved for
+ * `ud` (slot->reserved = ud, state releasing) instead of leased: a seed job
+ * (seed.h) restarts it with a given workspace and leases it itself. */
+int pool_reserve(struct pool *p, double timeout_s, struct sbx_slot **out,
+		 pool_acquire_fn cb, void *ud, struct pool_waiter **waiter);
 /* Forget a queued waiter (client went away); cb never fires. */
 void pool_acquire_cancel(struct pool_waiter *w);
 
@@ -111,5 +116,6 @@ void pool_fail_waiters(struct pool *p, const char *code, const char *msg);
 void pool_scale(struct pool *p);
 struct sbx_slot *pool_find_available(struct pool *p);
 void pool_lease(struct sbx_slot *slot, const char *trajectory_id, double ttl_s);
+void pool_reserve_slot(struct sbx_slot *slot, void *by);
 
 #endif

@@ -41,11 +41,11 @@ void pool_journal_sandbox(struct pools *ps, const struct sandbox *sb)
 	char name[JOURNAL_NAME_MAX + 1];
 	snprintf(name, sizeof name, "sb-%s", sb->id);
 	put(ps, name,
-	    json_pack("{s:s, s:s, s:i, s:i, s:I, s:i, s:f}", "id", sb->id,
+	    json_pack("{s:s, s:s, s:i, s:i, s:I, s:i, s:f, s:s}", "id", sb->id,
 		      "profile", sb->profile->name, "number", sb->number, "pid",
 		      (int)sb->pid, "start_time", (json_int_t)sb->start_time,
-		      "n_slots", sb->n_slots, "created_wall",
-		      sb->created_wall));
+		      "n_slots", sb->n_slots, "created_wall", sb->created_wall,
+		      "template", sb->template_id));
 }
 
 void pool_journal_forget_sandbox(struct pools *ps, const struct sandbox *sb)
@@ -100,12 +100,18 @@ static int parse_record(json_t *doc, int max_numbers, struct sbx_record *rec,
 	    number < 0 || number >= max_numbers || pid <= 1 ||
 	    pid > 0x7fffffff || start < 0 || n_slots < 1 || n_slots > 1000)
 		return -1;
+	/* Records of daemons before templates have none. */
+	const char *tpl = json_string_value(json_object_get(doc, "template"));
+	if (tpl && (strlen(tpl) > 16 ||
+		    strspn(tpl, "0123456789abcdef") != strlen(tpl)))
+		return -1;
 	*rec = (struct sbx_record){.id = id,
 				   .number = (int)number,
 				   .pid = (pid_t)pid,
 				   .start_time = (uint64_t)start,
 				   .n_slots = (int)n_slots,
-				   .created_wall = created};
+				   .created_wall = created,
+				   .template_id = tpl ? tpl : ""};
 	return 0;
 }
 
@@ -140,6 +146,14 @@ static int adopt_one(const char *name, json_t *doc, void *ud)
 		sb_err_set(&err, 0, "its number is taken");
 	else if (sandbox_adopt(ps->env, p->profile, p, &rec, &sb, &err) == 0)
 		link_adopted(p, sb);
+	if (sb && strcmp(sb->template_id, p->profile->template_id) != 0) {
+		/* Its slots stand on the template it started with: it keeps
+		 * its leases and takes no new ones (a fork or snapshot of
+		 * it is refused: its layers are not the profile's). */
+		sb->draining = true;
+		sb_log(SB_LOG_INFO, "sandbox_drain", "sandbox", rec.id, "why",
+		       "workspace_template changed", SB_LOG_END);
+	}
 	if (sb) {
 		char pid[16];
 		snprintf(pid, sizeof pid, "%d", (int)rec.pid);

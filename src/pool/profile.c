@@ -47,6 +47,7 @@ static const struct sb_key keys[] = {
 	{"seccomp", SB_F_SECCOMP, SB_KEY_SCALAR},
 	{"seccomp_deny", SB_F_SECCOMP_DENY, SB_KEY_LIST},
 	{"seccomp_allow", SB_F_SECCOMP_ALLOW, SB_KEY_LIST},
+	{"workspace_template", SB_F_TEMPLATE, SB_KEY_SCALAR},
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -285,6 +286,37 @@ static int set_workspace(struct sb_profile *p, const char *key, const char *v,
 	}
 	free(p->workspace_dir);
 	p->workspace_dir = path;
+	return 0;
+}
+
+/* A template is read once, at daemon start (templates.c), which says
+ * whether it exists; here only its form: an absolute path, "" or null for
+ * none. */
+static int set_template(struct sb_profile *p, const char *key, const char *v,
+			struct sb_err *err)
+{
+	const char *why;
+	if (!v || !*v || strcmp(v, "none") == 0) {
+		free(p->workspace_template);
+		p->workspace_template = NULL;
+		return 0;
+	}
+	char *path = normalise_path(v, &why);
+	if (path && strcmp(path, "/") == 0) {
+		free(path);
+		path = NULL;
+		why = "must not be /";
+	}
+	if (!path) {
+		if (!why)
+			return sb_err_set(err, ENOMEM, "out of memory");
+		char q[SB_CFG_QUOTE_MAX];
+		sb_cfg_quote(q, sizeof q, v);
+		return sb_err_set(err, EINVAL, "key \"%s\": %s %s", key, q,
+				  why);
+	}
+	free(p->workspace_template);
+	p->workspace_template = path;
 	return 0;
 }
 
@@ -675,6 +707,8 @@ int sb_profile_set_key(struct sb_profile *p, const char *key, const char *value,
 		switch (k->field) {
 		case SB_F_GPU:
 			return set_gpu(p, key, NULL, err);
+		case SB_F_TEMPLATE:
+			return set_template(p, key, NULL, err);
 		case SB_F_SECRETS:
 		case SB_F_SECCOMP_DENY:
 		case SB_F_SECCOMP_ALLOW:
@@ -746,6 +780,8 @@ int sb_profile_set_key(struct sb_profile *p, const char *key, const char *value,
 		return set_env_vars_text(p, value, err);
 	case SB_F_SECCOMP:
 		return set_seccomp(p, key, value, err);
+	case SB_F_TEMPLATE:
+		return set_template(p, key, value, err);
 	case SB_F_COUNT:
 		break;
 	}
@@ -760,6 +796,8 @@ void sb_profile_free(struct sb_profile *p)
 	free(p->gpu);
 	free(p->network);
 	free(p->workspace_dir);
+	free(p->workspace_template);
+	free(p->template_dir);
 	sb_profile_clear_list(p, SB_F_SECRETS);
 	sb_profile_clear_list(p, SB_F_SECCOMP_DENY);
 	sb_profile_clear_list(p, SB_F_SECCOMP_ALLOW);
@@ -788,6 +826,8 @@ int sb_profile_copy(struct sb_profile *dst, const struct sb_profile *src,
 	*dst = *src;
 	snprintf(dst->name, sizeof dst->name, "%s", name);
 	dst->image = dst->gpu = dst->network = dst->workspace_dir = NULL;
+	dst->workspace_template = dst->template_dir = NULL;
+	dst->template_id[0] = '\0';
 	dst->secrets = dst->seccomp_deny = dst->seccomp_allow = NULL;
 	dst->n_secrets = dst->n_seccomp_deny = dst->n_seccomp_allow = 0;
 	dst->env_vars = NULL;
@@ -796,7 +836,9 @@ int sb_profile_copy(struct sb_profile *dst, const struct sb_profile *src,
 	if (!(dst->image = strdup(src->image)) ||
 	    (src->gpu && !(dst->gpu = strdup(src->gpu))) ||
 	    !(dst->network = strdup(src->network)) ||
-	    !(dst->workspace_dir = strdup(src->workspace_dir)))
+	    !(dst->workspace_dir = strdup(src->workspace_dir)) ||
+	    (src->workspace_template &&
+	     !(dst->workspace_template = strdup(src->workspace_template))))
 		goto oom;
 	if (copy_names(&dst->secrets, &dst->n_secrets, src->secrets,
 		       src->n_secrets) < 0 ||

@@ -43,6 +43,9 @@ struct sb_profile {
 	double acquire_timeout_s; /* > 0 */
 	double execution_timeout_s; /* > 0 */
 	char *workspace_dir;	    /* absolute, normalised, not "/" */
+	/* Absolute path of a directory or a .tar, .tar.gz, .tgz or .zip
+	 * archive every workspace starts as; NULL = an empty workspace. */
+	char *workspace_template;
 	int64_t output_limit_bytes; /* per stream cap, > 0 */
 	int64_t max_file_bytes;	    /* write/upload cap, > 0 */
 	char **secrets;		    /* names only, never values */
@@ -57,6 +60,10 @@ struct sb_profile {
 	/* Not configuration: the compiled filter, a sealed memfd the daemon
 	 * makes once the profiles are loaded (and closes); -1 for none. */
 	int seccomp_fd;
+	/* Not configuration either: the daemon's prepared copy of the
+	 * template (templates.h) and its identity (hex); NULL / "" for none. */
+	char *template_dir;
+	char template_id[17];
 };
 
 struct sb_config {

@@ -49,6 +49,7 @@ enum sb_field {
 	SB_F_SECCOMP,
 	SB_F_SECCOMP_DENY,
 	SB_F_SECCOMP_ALLOW,
+	SB_F_TEMPLATE,
 	SB_F_COUNT
 };
 

@@ -94,6 +94,7 @@ static int handshake(struct sandbox *sb, int fd, struct sb_err *err)
 				close(fds[i]);
 			return sb_err_set(err, EPROTO, "bad slot channel");
 		}
+		sb->slots[c.slot].gen = c.gen;
 		if (sandbox_chan_attach(&sb->slots[c.slot], fds[0]) < 0)
 			return sb_err_set(err, ENOMEM, "out of memory");
 	}
@@ -125,6 +126,8 @@ int sandbox_adopt(struct sbx_env *env, const struct sb_profile *profile,
 		goto fail;
 	sb->pid = rec->pid;
 	sb->start_time = rec->start_time;
+	snprintf(sb->template_id, sizeof sb->template_id, "%s",
+		 rec->template_id ? rec->template_id : "");
 	sb->pidfd = steal_fd(&pidfd);
 	sb->ctl = steal_fd(&ctl);
 	sb->created_wall = rec->created_wall;

@@ -110,6 +110,15 @@ int cg_sweep(const struct cg_root *r, bool (*keep)(const char *id, void *ud),
  * to a second for exiting tasks; -1 if some group stayed. */
 int cg_root_teardown(struct cg_root *r);
 
+/* cg_freeze.c: the dir of a slot's group in the kill hierarchy ("" when
+ * cgroups are off), and freeze or thaw a group dir given by path (any
+ * thread). Freezing waits up to a second for every task to stop: -1 with
+ * ETIMEDOUT then (the group is left freezing; thaw it), ENOTSUP without
+ * cgroups. */
+void cg_slot_path(const struct cg_root *r, const char *sandbox_id, int slot,
+		  char *buf, size_t len);
+int cg_freeze(const char *group, enum cg_mode mode, bool freeze);
+
 /* Lower level, for tests: write the limits of the controllers in ctls
  * into the group dir (cgroup v2 or v1 file names), and read an oom_kill
  * counter from a group dir. */

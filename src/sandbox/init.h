@@ -29,6 +29,9 @@ struct init_cfg {
 	const char *scratch;	   /* empty dir: init mounts its tmpfs there */
 	const char *image_root;	   /* overlay lower layer ("/" for host) */
 	const char *workspace_dir; /* where each slot sees its workspace */
+	/* The profile's prepared workspace template (a root-owned tree), or
+	 * NULL: the workspace is then a plain dir of the generation. */
+	const char *template_dir;
 	const char *masks[INIT_MAX_MASKS]; /* host paths hidden from slots */
 	int n_masks;
 	int n_slots;
@@ -56,6 +59,8 @@ struct init_slot {
 	unsigned gen; /* bumps on each reset */
 	bool respawn; /* start a new leader once the old one is reaped */
 	bool reset;   /* ... with a fresh workspace */
+	bool seed;    /* ... that the daemon fills first (SEED_READY) */
+	bool seeding; /* waiting for SEED_DONE; no leader runs */
 	int cg_fd;    /* slot's cgroup dir, -1 if none */
 	int line;     /* init's end of the line to the leader, -1 if none */
 };
@@ -65,7 +70,8 @@ struct leader_cfg {
 	const struct init_cfg *init;
 	int index;
 	uid_t uid;
-	char gen_dir[4096]; /* scratch/s<i>/g<gen>: upper, work, root, ws */
+	char gen_dir[4096]; /* scratch/s<i>/g<gen>: upper, work, root, ws,
+			       and wsu, wsw, tpl with a template */
 	int chan;	    /* SEQPACKET channel to the daemon, -1 while none */
 	int line;	    /* to init: new channels arrive here */
 	int cg_fd;
@@ -75,8 +81,14 @@ struct leader_cfg {
 int init_slots_setup(const struct init_cfg *cfg, struct init_slot *slots);
 int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s);
 void init_slot_release(const struct init_cfg *cfg, struct init_slot *s,
-		       bool reset);
+		       uint32_t flags);
 void init_slot_reaped(const struct init_cfg *cfg, struct init_slot *s);
+/* The daemon filled generation gen of a seeding slot: start its leader. */
+void init_slot_seeded(const struct init_cfg *cfg, struct init_slot *s,
+		      unsigned gen);
+/* The generation dir that holds a slot's own workspace files: "ws", or
+ * "wsu" (the overlay's upper layer) with a template. */
+const char *init_ws_data_dir(const struct init_cfg *cfg);
 
 /* init_cgroup.c: take the cgroups message from the daemon; put a new
  * leader into its slot's group in every hierarchy. 0 or -1 with msg. */
@@ -97,6 +109,12 @@ int init_slot_rechannel(const struct init_cfg *cfg, struct init_slot *s);
 int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
 			   size_t msglen);
 int mounts_setup_sandbox(const struct init_cfg *cfg, char *msg, size_t msglen);
+
+/* idmap.c: attach at target a read-only mount of tree in which uid and
+ * gid 0 show as uid. proc is a procfs of the caller's pid namespace. 0 or
+ * -1 with msg. */
+int idmap_mount_template(const char *tree, uid_t uid, const char *proc,
+			 const char *target, char *msg, size_t msglen);
 
 /* leader.c: never returns. */
 __attribute__((noreturn)) void leader_main(struct leader_cfg *lc);

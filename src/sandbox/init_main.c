@@ -3,7 +3,8 @@
  * Usage (by slotboxd only): slotbox-init --id ID --scratch DIR --image DIR
  *   --workspace-dir DIR --slots N --uid-base UID --cg-mode none|v1|v2
  *   [--mask DIR]... [--tmpfs-bytes N] [--slot-disk-bytes N]
- *   [--seccomp-fd N] [--ctl-socket PATH [--orphan-timeout S]] [--seccomp-fd N]
+ *   [--seccomp-fd N] [--ctl-socket PATH [--orphan-timeout S]]
+ *   [--template DIR]
  * with the control channel on fd 3, the sandbox cgroup dir on fd 4 and the
  * profile's seccomp program (a sealed memfd) on the --seccomp-fd.
  * It reaps every orphan of the sandbox, starts the slots' leaders and
@@ -60,6 +61,7 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 		{"ctl-socket", required_argument, NULL, 'S'},
 		{"gpu", required_argument, NULL, 'G'},
 		{"orphan-timeout", required_argument, NULL, 'O'},
+		{"template", required_argument, NULL, 'T'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -119,6 +121,9 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 			break;
 		case 'G':
 			cfg->gpu = optarg;
+			break;
+		case 'T':
+			cfg->template_dir = optarg;
 			break;
 		case 'O':
 			cfg->orphan_timeout_s = (int)parse_num(
@@ -181,8 +186,9 @@ static int handle_ctl(const struct init_cfg *cfg)
 	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);
 	if (m.type == SB_MSG_SLOT_RELEASE && m.slot < (uint32_t)cfg->n_slots)
-		init_slot_release(cfg, &slots[m.slot],
-				  (m.flags & SB_RELEASE_RESET) != 0);
+		init_slot_release(cfg, &slots[m.slot], m.flags);
+	else if (m.type == SB_MSG_SEED_DONE && m.slot < (uint32_t)cfg->n_slots)
+		init_slot_seeded(cfg, &slots[m.slot], m.gen);
 	return 0;
 }
 

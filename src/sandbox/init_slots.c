@@ -33,39 +33,55 @@ static void gen_path(char *buf, size_t len, const struct init_cfg *cfg,
 
 /* A new generation is a tmpfs of its own, sized by the profile's disk_mb:
  * the root overlay's upper layer and the workspace share that cap, so a
- * slot that fills it gets ENOSPC and its neighbours do not notice. */
+ * slot that fills it gets ENOSPC and its neighbours do not notice.
+ * Returns 1 when made, 0 when it exists already (reset=false, or a seeded
+ * generation whose dirs the daemon has filled), -1 on error. */
 static int mount_gen(const struct init_cfg *cfg, const char *path)
 {
 	char opts[64];
 
 	if (mkdir(path, 0700) < 0)
-		return errno == EEXIST ? 0 : -1; /* kept: reset=false */
+		return errno == EEXIST ? 0 : -1;
 	snprintf(opts, sizeof opts, "mode=0700,size=%llu",
 		 (unsigned long long)cfg->slot_disk_bytes);
-	return mount("slotbox-slot", path, "tmpfs", MS_NOSUID | MS_NODEV, opts);
+	if (mount("slotbox-slot", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) <
+	    0)
+		return -1;
+	return 1;
+}
+
+const char *init_ws_data_dir(const struct init_cfg *cfg)
+{
+	return cfg->template_dir ? "wsu" : "ws";
 }
 
 /* Create the generation's dirs: upper and work for the root overlay, root
- * as its mount point, ws for the workspace (owned by the slot's uid), tmp
- * and shm for /tmp and /dev/shm. */
+ * as its mount point, ws for the workspace, tmp and shm for /tmp and
+ * /dev/shm; with a template also wsu and wsw (the workspace overlay's
+ * upper and work dirs) and tpl (where the idmapped template is attached).
+ * The workspace's own dir is owned by the slot's uid. */
 static int make_gen_dirs(const struct init_cfg *cfg, const struct init_slot *s)
 {
-	static const char *const subs[] = {"upper", "work", "root",
-					   "ws",    "tmp",  "shm"};
+	static const char *const subs[] = {"tmp",  "shm",  "upper",
+					   "work", "root", "ws",
+					   "wsu",  "wsw",  "tpl"};
+	size_t n = cfg->template_dir ? 9 : 6;
 	char path[4200];
 
 	gen_path(path, sizeof path, cfg, s->index, s->gen, NULL);
-	if (mount_gen(cfg, path) < 0)
-		return -1;
-	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+	int made = mount_gen(cfg, path);
+	if (made <= 0)
+		return made;
+	for (size_t i = 0; i < n; i++) {
 		gen_path(path, sizeof path, cfg, s->index, s->gen, subs[i]);
 		if (mkdir(path, 0755) < 0 && errno != EEXIST)
 			return -1;
 		/* tmp and shm: sticky and world-writable, as usual */
-		if (i >= 4 && chmod(path, 01777) < 0)
+		if (i < 2 && chmod(path, 01777) < 0)
 			return -1;
 	}
-	gen_path(path, sizeof path, cfg, s->index, s->gen, "ws");
+	gen_path(path, sizeof path, cfg, s->index, s->gen,
+		 init_ws_data_dir(cfg));
 	uid_t uid = cfg->uid_base + (uid_t)s->index;
 	if (chown(path, uid, uid) < 0 || chmod(path, 0700) < 0)
 		return -1;
@@ -171,15 +187,47 @@ static void discard_gen(const struct init_cfg *cfg, const struct init_slot *s)
 }
 
 void init_slot_release(const struct init_cfg *cfg, struct init_slot *s,
-		       bool reset)
+		       uint32_t flags)
 {
+	bool seed = (flags & SB_RELEASE_SEED) != 0;
 	s->respawn = true;
-	s->reset = s->reset || reset;
+	s->reset = s->reset || seed || (flags & SB_RELEASE_RESET);
+	s->seed = seed; /* the latest request wins */
 	if (s->leader > 0) {
 		kill(s->leader, SIGKILL);
 		return; /* respawned once reaped */
 	}
+	/* No leader: never started, or a generation waiting for its seed,
+	 * which this release drops. */
+	s->seeding = false;
 	init_slot_reaped(cfg, s);
+}
+
+/* Make the next generation and let the daemon fill its workspace before
+ * a leader mounts it; a failure is reported in the SEED_READY itself. */
+static void seed_ready(const struct init_cfg *cfg, struct init_slot *s)
+{
+	struct sb_msg m = {.type = SB_MSG_SEED_READY,
+			   .slot = (uint32_t)s->index,
+			   .gen = s->gen};
+	if (make_gen_dirs(cfg, s) < 0) {
+		m.sys_errno = errno ? errno : EIO;
+		snprintf(m.text, sizeof m.text, "make generation %u: %s",
+			 s->gen, strerror(m.sys_errno));
+	} else {
+		s->seeding = true;
+	}
+	sb_msg_send(INIT_CTL_FD, &m, NULL, 0);
+}
+
+static void spawn_or_report(const struct init_cfg *cfg, struct init_slot *s)
+{
+	if (init_slot_spawn(cfg, s) < 0) {
+		char text[160];
+		snprintf(text, sizeof text, "restart slot %d: %s", s->index,
+			 strerror(errno));
+		init_send_failed(INIT_CTL_FD, (uint32_t)s->index, errno, text);
+	}
 }
 
 void init_slot_reaped(const struct init_cfg *cfg, struct init_slot *s)
@@ -196,12 +244,22 @@ void init_slot_reaped(const struct init_cfg *cfg, struct init_slot *s)
 		discard_gen(cfg, s);
 		s->gen++;
 	}
+	bool seed = s->seed;
 	s->respawn = false;
 	s->reset = false;
-	if (init_slot_spawn(cfg, s) < 0) {
-		char text[160];
-		snprintf(text, sizeof text, "restart slot %d: %s", s->index,
-			 strerror(errno));
-		init_send_failed(INIT_CTL_FD, (uint32_t)s->index, errno, text);
-	}
+	s->seed = false;
+	if (seed)
+		seed_ready(cfg, s);
+	else
+		spawn_or_report(cfg, s);
+}
+
+void init_slot_seeded(const struct init_cfg *cfg, struct init_slot *s,
+		      unsigned gen)
+{
+	/* A late SEED_DONE for a generation already dropped is ignored. */
+	if (!s->seeding || s->leader > 0 || gen != s->gen)
+		return;
+	s->seeding = false;
+	spawn_or_report(cfg, s);
 }

@@ -220,23 +220,62 @@ static int mask_path(const char *root, const char *host_path)
 		     "mode=0755,size=4096");
 }
 
-static int mount_overlay(const struct leader_cfg *lc, const char *root,
-			 char *msg, size_t msglen)
+/* A released leader's namespace can take a moment to let go of the same
+ * upper dir (reset=false: the next leader mounts it again); retry briefly
+ * on EBUSY. */
+static int mount_overlay(const char *target, unsigned long flags,
+			 const char *opts)
 {
-	char opts[8400];
-	snprintf(opts, sizeof opts,
-		 "lowerdir=%s,upperdir=%s/upper,workdir=%s/work",
-		 lc->init->image_root, lc->gen_dir, lc->gen_dir);
-	/* A released leader's namespace can take a moment to let go of the
-	 * same upper dir (reset=false); retry briefly on EBUSY. */
 	for (int i = 0; i < 50; i++) {
-		if (mount("overlay", root, "overlay", 0, opts) == 0)
+		if (mount("overlay", target, "overlay", flags, opts) == 0)
 			return 0;
 		if (errno != EBUSY)
 			break;
 		usleep(2000);
 	}
-	return fail(msg, msglen, "mount overlay root");
+	return -1;
+}
+
+static int mount_root_overlay(const struct leader_cfg *lc, const char *root,
+			      char *msg, size_t msglen)
+{
+	char opts[8400];
+	snprintf(opts, sizeof opts,
+		 "lowerdir=%s,upperdir=%s/upper,workdir=%s/work",
+		 lc->init->image_root, lc->gen_dir, lc->gen_dir);
+	if (mount_overlay(root, 0, opts) < 0)
+		return fail(msg, msglen, "mount overlay root");
+	return 0;
+}
+
+/* The workspace: the generation's ws dir, or with a template an overlay
+ * whose lower layer is the template (idmapped to the slot's uid) and whose
+ * upper layer is the generation's wsu: instantiating a template of any
+ * size costs one mount, a reset drops the upper layer with the generation,
+ * and a fork copies that upper layer only. root/proc must be mounted. */
+static int mount_workspace(const struct leader_cfg *lc, const char *root,
+			   const char *target, char *msg, size_t msglen)
+{
+	char ws[4200], proc[4200], opts[12800];
+
+	if (!lc->init->template_dir) {
+		snprintf(ws, sizeof ws, "%s/ws", lc->gen_dir);
+		if (mount(ws, target, NULL, MS_BIND | MS_NOSUID | MS_NODEV,
+			  NULL) < 0)
+			return fail(msg, msglen, "bind workspace");
+		return 0;
+	}
+	snprintf(ws, sizeof ws, "%s/tpl", lc->gen_dir);
+	snprintf(proc, sizeof proc, "%s/proc", root);
+	if (idmap_mount_template(lc->init->template_dir, lc->uid, proc, ws, msg,
+				 msglen) < 0)
+		return -1;
+	snprintf(opts, sizeof opts,
+		 "lowerdir=%s/tpl,upperdir=%s/wsu,workdir=%s/wsw", lc->gen_dir,
+		 lc->gen_dir, lc->gen_dir);
+	if (mount_overlay(target, MS_NOSUID | MS_NODEV, opts) < 0)
+		return fail(msg, msglen, "mount workspace overlay");
+	return 0;
 }
 
 int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
@@ -248,7 +287,7 @@ int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
 	snprintf(root, sizeof root, "%s/root", lc->gen_dir);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return fail(msg, msglen, "make / private");
-	if (mount_overlay(lc, root, msg, msglen) < 0)
+	if (mount_root_overlay(lc, root, msg, msglen) < 0)
 		return -1;
 	snprintf(path, sizeof path, "%s/proc", root);
 	mkdir(path, 0555);
@@ -274,10 +313,8 @@ int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
 	snprintf(path, sizeof path, "%s%s", root, cfg->workspace_dir);
 	if (mkdir_p(path, 0755) < 0)
 		return fail(msg, msglen, "create %s", cfg->workspace_dir);
-	char ws[4200];
-	snprintf(ws, sizeof ws, "%s/ws", lc->gen_dir);
-	if (mount(ws, path, NULL, MS_BIND | MS_NOSUID | MS_NODEV, NULL) < 0)
-		return fail(msg, msglen, "bind workspace");
+	if (mount_workspace(lc, root, path, msg, msglen) < 0)
+		return -1;
 	if (chdir(root) < 0)
 		return fail(msg, msglen, "chdir root");
 	/* pivot_root(".", ".") stacks the old root under the new one; the

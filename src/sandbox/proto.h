@@ -6,7 +6,7 @@
  * environment) travels in a sealed memfd passed alongside.
  *
  *   daemon <-> init   (one per sandbox):  CGROUPS, HELLO, SLOT_CHANNEL,
- *                                         SLOT_RELEASE
+ *                                         SLOT_RELEASE, SEED_READY, SEED_DONE
  *   daemon <-> leader (one per slot):     HELLO, FAILED, EXEC, KILL, EXEC_DONE
  */
 #ifndef SLOTBOX_SANDBOX_PROTO_H
@@ -26,9 +26,12 @@ enum sb_msg_type {
 	SB_MSG_KILL, /* daemon -> leader: kill call `id`'s process tree */
 	SB_MSG_EXEC_DONE, /* leader -> daemon: call `id` ended with `status` */
 	SB_MSG_FILE, /* daemon -> leader: flags = op; fds params, data, out */
-	SB_MSG_CGROUPS, /* daemon -> init, always first: fds = the sandbox's
-			   group in each hierarchy besides fd 4's (cgroup v1
-			   cpu, memory, pids), which the leaders join */
+	SB_MSG_CGROUPS,	   /* daemon -> init, always first: fds = the sandbox's
+			      group in each hierarchy besides fd 4's (cgroup v1
+			      cpu, memory, pids), which the leaders join */
+	SB_MSG_SEED_READY, /* init -> daemon: slot's generation `gen` is made
+			      and empty, no leader runs: fill its workspace */
+	SB_MSG_SEED_DONE,  /* daemon -> init: start the leader of `gen` */
 };
 
 /* File operations run in a child of the leader, as the slot's uid, inside
@@ -70,6 +73,10 @@ struct sb_file_reply {
  * leader's new channel. */
 #define SB_HELLO_ADOPT 1u
 #define SB_RELEASE_RESET 1u /* start the next lease with a fresh workspace */
+/* With RESET: stop after making the new generation and answer SEED_READY;
+ * the leader starts on SEED_DONE (fork, snapshot restore). A plain
+ * SLOT_RELEASE instead of SEED_DONE drops the seed and starts afresh. */
+#define SB_RELEASE_SEED 2u
 
 #define SB_EXEC_SPAWN_FAILED 1u /* flags in EXEC_DONE: sys_errno says why */
 #define SB_EXEC_KILLED 2u	/* the tree was killed on request */

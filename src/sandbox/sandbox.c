@@ -165,7 +165,19 @@ static void ctl_message(struct sandbox *sb, const struct sb_msg *m, int *fds,
 		chan_close(slot); /* the previous leader's, if any */
 		int fd = fds[0];
 		fds[0] = -1;
+		slot->gen = m->gen;
 		sandbox_chan_attach(slot, fd);
+	} else if (m->type == SB_MSG_SEED_READY &&
+		   m->slot < (uint32_t)sb->n_slots) {
+		struct sbx_slot *slot = &sb->slots[m->slot];
+		/* A seed dropped meanwhile (released) answers late: ignore. */
+		if (!slot->seeding)
+			return;
+		char why[sizeof m->text + 1];
+		memcpy(why, m->text, sizeof m->text);
+		why[sizeof m->text] = '\0';
+		slot->gen = m->gen;
+		sb->env->ops->slot_seed_ready(slot, m->sys_errno, why);
 	} else if (m->type == SB_MSG_FAILED) {
 		sb_log(SB_LOG_ERROR, "sandbox_failed", "sandbox", sb->id, "why",
 		       m->text, SB_LOG_END);
@@ -262,6 +274,10 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 	argv[n++] = (char *)env->state_dir;
 	argv[n++] = "--mask";
 	argv[n++] = (char *)env->socket_dir;
+	if (sb->template_id[0] && p->template_dir) {
+		argv[n++] = "--template";
+		argv[n++] = p->template_dir;
+	}
 	if (p->seccomp_fd >= 0) {
 		argv[n++] = "--seccomp-fd";
 		argv[n++] = "5"; /* spawn_init puts it there */
@@ -306,6 +322,8 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	sigaction(SIGPIPE, &dfl, NULL);
+	if (sb->env->nofile_set)
+		setrlimit(RLIMIT_NOFILE, &sb->env->nofile);
 	/* The profile's seccomp program goes to fd 5 last, from a copy above
 	 * 5: its memfd may sit on 3 or 4 (overwritten below) or on 5 itself
 	 * (where dup2 would keep close-on-exec). */
@@ -458,6 +476,9 @@ int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 					   profile->slots_per_sandbox);
 	if (!sb)
 		return sb_err_set(err, ENOMEM, "out of memory");
+	if (profile->template_dir)
+		snprintf(sb->template_id, sizeof sb->template_id, "%s",
+			 profile->template_id);
 	if (sandbox_resolve_image(sb, err) < 0) {
 		sandbox_struct_free(sb);
 		return -1;
@@ -505,21 +526,33 @@ fail:
 	return -1;
 }
 
-void sandbox_release_slot(struct sbx_slot *slot, bool reset)
+int sandbox_restart_slot(struct sbx_slot *slot, uint32_t flags)
 {
 	struct sandbox *sb = slot->sb;
 	chan_close(slot);
 	exec_fail_all(slot, "slot_not_leased", "the slot was released");
-	if (sb->state == SBX_DEAD)
-		return;
+	slot->seeding = (flags & SB_RELEASE_SEED) != 0;
+	if (sb->state == SBX_DEAD) {
+		errno = ESRCH;
+		return -1;
+	}
 	struct sb_msg m = {.type = SB_MSG_SLOT_RELEASE,
 			   .slot = (uint32_t)slot->index,
-			   .flags = reset ? SB_RELEASE_RESET : 0};
+			   .flags = flags};
 	if (sb_msg_send(sb->ctl, &m, NULL, 0) < 0) {
+		int e = errno;
 		sb_log(SB_LOG_ERROR, "release_failed", "slot", slot->id, "why",
 		       strerror(errno), SB_LOG_END);
 		sandbox_kill(sb);
+		errno = e;
+		return -1;
 	}
+	return 0;
+}
+
+void sandbox_release_slot(struct sbx_slot *slot, bool reset)
+{
+	sandbox_restart_slot(slot, reset ? SB_RELEASE_RESET : 0);
 }
 
 void sandbox_kill(struct sandbox *sb)

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <uv.h>
 
@@ -35,12 +36,20 @@ struct sbx_env {
 	/* How long a sandbox waits for a restarted daemon to adopt it after
 	 * losing this one; 0: it ends with the daemon. */
 	int orphan_timeout_s;
+	/* The descriptor limit the daemon was started with (it raises its
+	 * own); sandboxes get this one. */
+	struct rlimit nofile;
+	bool nofile_set;
 };
 
 struct sandbox_ops {
 	void (*slot_ready)(struct sbx_slot *slot);
 	void (*slot_broken)(struct sbx_slot *slot, const char *why);
 	void (*sandbox_up)(struct sandbox *sb);
+	/* After sandbox_seed_begin(): the slot's new generation is ready to
+	 * be filled (err 0), or could not be made (err, why). */
+	void (*slot_seed_ready)(struct sbx_slot *slot, int err,
+				const char *why);
 	/* Init is dead and every slot channel closed. The owner frees the
 	 * sandbox with sandbox_free() when it no longer refers to it. */
 	void (*sandbox_gone)(struct sandbox *sb, const char *why);
@@ -69,6 +78,9 @@ struct sbx_slot {
 	double last_used;	       /* monotonic */
 	struct sbx_slot *next_waiting; /* pool's free list */
 	char error[192];	       /* why the slot is in SLOT_ERROR */
+	unsigned gen;		       /* its workspace's generation (init) */
+	bool seeding;		       /* between seed_begin and seed_end */
+	void *reserved;		       /* the pool's seed job, if any */
 };
 
 enum sbx_state { SBX_STARTING, SBX_RUNNING, SBX_DEAD };
@@ -104,6 +116,9 @@ struct sandbox {
 	bool retiring;	      /* killed on purpose (recycle, shutdown) */
 	bool draining;	      /* past max_lifetime: no new leases */
 	char lost_reason[192];
+	/* The workspace template its slots start from (templates.h): its
+	 * id, "" for none. Fixed for the sandbox's life. */
+	char template_id[17];
 };
 
 /* Start a sandbox for profile; slots become usable as ops->slot_ready
@@ -125,6 +140,7 @@ struct sbx_record {
 	uint64_t start_time;
 	int n_slots;
 	double created_wall;
+	const char *template_id; /* "" or NULL: none */
 };
 
 /* Take over a running sandbox after a restart: check that rec->pid is
@@ -155,6 +171,23 @@ void sandbox_kill(struct sandbox *sb);
 /* Free a dead sandbox (after sandbox_gone): removes its cgroup and scratch
  * dir; the memory goes once libuv has closed its handles. */
 void sandbox_free(struct sandbox *sb);
+
+/* Seeding (fork, snapshot restore): restart a slot that nobody uses with
+ * a new generation and stop before its leader starts; ops->slot_seed_ready
+ * fires once the generation's workspace dir can be filled (at the path
+ * sandbox_ws_path() gives for slot->gen). sandbox_seed_end() then starts
+ * the leader (ops->slot_ready follows); sandbox_release_slot() instead
+ * drops the seeded generation and starts afresh. 0 or -1/errno. */
+int sandbox_seed_begin(struct sbx_slot *slot);
+int sandbox_seed_end(struct sbx_slot *slot);
+
+/* Where the daemon reaches the dir holding the slot's own workspace files
+ * of generation gen (through init's root: the scratch tmpfs is mounted in
+ * the sandbox's mount namespace only). With a template that is the
+ * overlay's upper layer: a copy of it is the workspace's difference from
+ * the template. */
+void sandbox_ws_path(const struct sbx_slot *slot, unsigned gen, char *buf,
+		     size_t len);
 
 /* Send a message to a slot's leader with fds; 0 or -1/errno. */
 int sandbox_slot_send(struct sbx_slot *slot, const void *msg, const int *fds,

@@ -20,6 +20,9 @@ void sandbox_ctl_path(const struct sbx_env *env, const char *id, char *buf,
 void sandbox_watch(struct sandbox *sb);
 /* Take fd as the channel to slot's leader. */
 int sandbox_chan_attach(struct sbx_slot *slot, int fd);
+/* Kill the slot's leader through init with SB_RELEASE_* flags (its calls
+ * fail as released). 0 or -1/errno (the sandbox is dead or unreachable). */
+int sandbox_restart_slot(struct sbx_slot *slot, uint32_t flags);
 /* Close every channel and the watches without killing anything. */
 void sandbox_close_channels(struct sandbox *sb);
 

@@ -671,6 +671,48 @@ static void test_workspace_dir(void **state)
 	sb_config_free(&c);
 }
 
+static void template_is(const char *value, const char *want)
+{
+	struct sb_config c;
+	struct sb_err err = {0};
+	if (one_key(&c, "workspace_template", value, &err) != 0)
+		fail_msg("%s refused: %s", value, err.msg);
+	if (want)
+		assert_string_equal(get(&c, "a")->workspace_template, want);
+	else
+		assert_null(get(&c, "a")->workspace_template);
+	sb_config_free(&c);
+}
+
+static void test_workspace_template(void **state)
+{
+	(void)state;
+	template_is("/srv/repo", "/srv/repo");
+	template_is("/srv//repo/", "/srv/repo");
+	template_is("/srv/repo.tar.gz", "/srv/repo.tar.gz");
+	template_is("~", NULL);
+	template_is("''", NULL);
+	template_is("none", NULL);
+	key_bad("workspace_template", "repo", "must be an absolute path");
+	key_bad("workspace_template", "/", "must not be /");
+	key_bad("workspace_template", "/a/../b", "must not contain \"..\"");
+	key_bad("workspace_template", "\"/a\\nb\"", "control characters");
+	struct sb_config c;
+	struct sb_profile p;
+	sb_profile_defaults(&p, "x");
+	assert_null(p.workspace_template);
+	assert_null(p.template_dir);
+	sb_profile_free(&p);
+	/* the environment's form, and copies of the template */
+	char *env[] = {"SLOTBOX_WORKSPACE_TEMPLATE=/srv/t.zip",
+		       "SLOTBOX_PROFILES=b", NULL};
+	ok(&c, NULL, env);
+	assert_string_equal(get(&c, "b")->workspace_template, "/srv/t.zip");
+	assert_string_equal(get(&c, "default")->workspace_template,
+			    "/srv/t.zip");
+	sb_config_free(&c);
+}
+
 static void test_network(void **state)
 {
 	(void)state;
@@ -1310,6 +1352,7 @@ int main(void)
 		cmocka_unit_test(test_env_ignored_and_forms),
 		cmocka_unit_test(test_secrets_never_in_errors),
 		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_workspace_template),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

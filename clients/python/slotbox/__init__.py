@@ -3,8 +3,9 @@
     from slotbox import SlotboxToolBackend      # asyncio, drop-in ToolBackend
     from slotbox import Client                  # synchronous, for scripts
 """
-from .errors import (AcquireTimeout, BadRequest, NotFound, PathOutsideWorkspace,
-                     PayloadTooLarge, SandboxLost, SlotboxError, SlotNotLeased,
+from .errors import (AcquireTimeout, BadRequest, InsufficientStorage, NotFound,
+                     PathOutsideWorkspace, PayloadTooLarge, SandboxLost, SlotboxError,
+                     SlotNotLeased, SnapshotExists, SnapshotNotFound, TemplateMismatch,
                      UnknownProfile, Unauthorized)
 from .types import ExecutionResult, Slot, SlotState
 from .client import Client
@@ -14,5 +15,6 @@ __all__ = [
     "Client", "SlotboxToolBackend", "Slot", "SlotState", "ExecutionResult",
     "SlotboxError", "AcquireTimeout", "SlotNotLeased", "SandboxLost", "NotFound",
     "UnknownProfile", "BadRequest", "PayloadTooLarge", "PathOutsideWorkspace",
-    "Unauthorized",
+    "Unauthorized", "InsufficientStorage", "SnapshotNotFound", "SnapshotExists",
+    "TemplateMismatch",
 ]

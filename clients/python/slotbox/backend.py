@@ -52,11 +52,37 @@ class SlotboxToolBackend:
         self.client.close()
 
     async def acquire(self, trajectory_id: Optional[str] = None,
-                      profile: Optional[str] = None) -> Slot:
-        slot = await self._call(self.client.acquire, trajectory_id,
-                                profile or self.default_profile, None, self.lease_ttl_s)
+                      profile: Optional[str] = None, snapshot: Optional[str] = None) -> Slot:
+        """With snapshot, the workspace starts as that snapshot (and the
+        slot is of the snapshot's profile)."""
+        if snapshot is not None:
+            slot = await self._call(self.client.acquire, trajectory_id, profile, None,
+                                    self.lease_ttl_s, snapshot)
+        else:
+            slot = await self._call(self.client.acquire, trajectory_id,
+                                    profile or self.default_profile, None, self.lease_ttl_s)
         self._leased[slot.slot_id] = slot
         return slot
+
+    async def fork(self, slot: Slot, count: int = 1,
+                   trajectory_ids: Optional[List[str]] = None) -> List[Slot]:
+        """count new slots whose workspaces are copies of slot's now (the
+        source keeps running; processes are not copied). Released like any
+        other slot."""
+        slots = await self._call(self.client.fork, slot, count, trajectory_ids,
+                                 self.lease_ttl_s)
+        for s in slots:
+            self._leased[s.slot_id] = s
+        return slots
+
+    async def snapshot(self, slot: Slot, name: str) -> Dict[str, Any]:
+        return await self._call(self.client.snapshot, slot, name)
+
+    async def list_snapshots(self) -> List[Dict[str, Any]]:
+        return await self._call(self.client.snapshots)
+
+    async def delete_snapshot(self, name: str) -> None:
+        await self._call(self.client.delete_snapshot, name)
 
     async def release(self, slot: Slot, *, reset_workspace: bool = False) -> None:
         await self._call(self.client.release, slot, reset_workspace)

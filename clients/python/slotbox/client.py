@@ -44,13 +44,43 @@ class Client:
 
     # leases
     def acquire(self, trajectory_id: Optional[str] = None, profile: Optional[str] = None,
-                timeout_s: Optional[float] = None, ttl_s: Optional[float] = None) -> Slot:
+                timeout_s: Optional[float] = None, ttl_s: Optional[float] = None,
+                snapshot: Optional[str] = None) -> Slot:
         """Lease a slot. With ttl_s the lease ends by itself once no call
         has touched the slot for that long (a crashed trainer's slots come
-        back); any call, or renew(), is a sign of life."""
+        back); any call, or renew(), is a sign of life. With snapshot the
+        workspace starts as that snapshot (its profile is implied)."""
         body = {k: v for k, v in (("trajectory_id", trajectory_id), ("profile", profile),
-                                  ("timeout_s", timeout_s), ("ttl_s", ttl_s)) if v is not None}
+                                  ("timeout_s", timeout_s), ("ttl_s", ttl_s),
+                                  ("snapshot", snapshot)) if v is not None}
         return Slot.from_api(self._json("POST", "/v1/slots", body), self.endpoint)
+
+    # forks and snapshots
+    def fork(self, slot, count: int = 1, trajectory_ids: Optional[List[str]] = None,
+             ttl_s: Optional[float] = None, timeout_s: Optional[float] = None) -> List[Slot]:
+        """count new leases whose workspaces start as a copy of slot's
+        workspace now (GRPO's G rollouts, a search tree's branches). The
+        source keeps running; its processes are not copied."""
+        sid = getattr(slot, "slot_id", slot)
+        body = {"count": count}
+        for k, v in (("trajectory_ids", trajectory_ids), ("ttl_s", ttl_s),
+                     ("timeout_s", timeout_s)):
+            if v is not None:
+                body[k] = list(v) if k == "trajectory_ids" else v
+        r = self._json("POST", f"/v1/slots/{sid}/fork", body)
+        return [Slot.from_api(s, self.endpoint) for s in r["slots"]]
+
+    def snapshot(self, slot, name: str) -> Dict[str, Any]:
+        """Save slot's workspace as snapshot `name` (kept across daemon
+        restarts); acquire(snapshot=name) starts a slot from it."""
+        sid = getattr(slot, "slot_id", slot)
+        return self._json("POST", f"/v1/slots/{sid}/snapshot", {"name": name})
+
+    def snapshots(self) -> List[Dict[str, Any]]:
+        return self._json("GET", "/v1/snapshots")["snapshots"]
+
+    def delete_snapshot(self, name: str) -> None:
+        self.transport.request("DELETE", "/v1/snapshots/" + urllib.parse.quote(name, safe=""))
 
     def renew(self, slot, ttl_s: Optional[float] = None) -> Slot:
         """Keep a TTL lease alive without a call; ttl_s changes it (0: no expiry)."""

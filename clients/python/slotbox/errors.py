@@ -20,6 +20,10 @@ class AcquireTimeout(SlotboxError): pass
 class PayloadTooLarge(SlotboxError): pass
 class PathOutsideWorkspace(SlotboxError): pass
 class SandboxLost(SlotboxError): pass
+class InsufficientStorage(SlotboxError): pass
+class SnapshotNotFound(NotFound): pass
+class SnapshotExists(SlotboxError): pass
+class TemplateMismatch(SlotboxError): pass
 
 
 _BY_CODE = {
@@ -32,6 +36,11 @@ _BY_CODE = {
     "payload_too_large": PayloadTooLarge,
     "path_outside_workspace": PathOutsideWorkspace,
     "sandbox_lost": SandboxLost,
+    "insufficient_storage": InsufficientStorage,
+    "snapshot_not_found": SnapshotNotFound,
+    "snapshot_exists": SnapshotExists,
+    "snapshot_profile_mismatch": TemplateMismatch,
+    "template_mismatch": TemplateMismatch,
 }
 
 

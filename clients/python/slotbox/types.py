@@ -40,7 +40,8 @@ class Slot:
             workspace_dir=d.get("workspace_dir", "/workspace"),
             state=state,
             trajectory_id=d.get("trajectory_id"),
-            metadata={"profile": d.get("profile"), "acquired_at": d.get("acquired_at")},
+            metadata=dict({"profile": d.get("profile"), "acquired_at": d.get("acquired_at")},
+                          **{k: d[k] for k in ("snapshot", "ttl_s") if k in d}),
         )
 
 

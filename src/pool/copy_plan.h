@@ -1,0 +1,52 @@
+/* copy_plan.h - copy one workspace to several places off the event loop.
+ *
+ * Forks, snapshots and restores copy trees whose size the client decides;
+ * the copy runs on libuv's thread pool so the loop keeps serving. The
+ * source is copied once (frozen meanwhile when a group is named, so the
+ * copy is one moment's state and the freeze lasts one copy), the other
+ * destinations are copied from the first. */
+#ifndef SLOTBOX_POOL_COPY_PLAN_H
+#define SLOTBOX_POOL_COPY_PLAN_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "common/err.h"
+#include "sandbox/calltree.h"
+#include "sandbox/tree_copy.h"
+
+struct copy_dst {
+	char path[PATH_MAX]; /* an existing, empty directory */
+	uid_t uid;	     /* owner of what is copied there */
+};
+
+struct copy_plan {
+	/* in: set by the caller before copy_plan_start() */
+	char src[PATH_MAX];
+	char freeze[PATH_MAX]; /* cgroup dir to freeze while src is read */
+	enum cg_mode cg_mode;
+	bool overlay; /* src is an overlay upper layer (tree_copy.h) */
+	uint64_t max_bytes, max_entries;
+	int n;
+	struct copy_dst *dst;		    /* n entries, the caller's */
+	void (*done)(struct copy_plan *cp); /* on the loop thread */
+	void *ud;
+	/* out */
+	int rc; /* 0 or -1 with err */
+	struct sb_err err;
+	struct tree_copy_stats st; /* of the first copy */
+	double copy_ms, frozen_ms;
+	bool frozen; /* the source was frozen for its copy */
+	/* private */
+	uv_work_t work;
+};
+
+/* Queue the copy; done(cp) follows on the loop thread. 0 or -1/errno
+ * (done never called then). */
+int copy_plan_start(uv_loop_t *loop, struct copy_plan *cp);
+
+/* The same, synchronously on the calling thread. */
+void copy_plan_run(struct copy_plan *cp);
+
+#endif

@@ -1,0 +1,150 @@
+/* snapshot_create.c - save a slot's workspace as a snapshot (seed.h).
+ *
+ * The copy goes into a staging dir of the store on a worker thread, with
+ * the slot frozen for its length; the loop thread then writes the meta and
+ * gives the dir its name, refusing a name taken meanwhile. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "pool/copy_plan.h"
+#include "pool/seed.h"
+#include "pool/snapshots.h"
+
+struct snap_job {
+	struct snapshot_store *st;
+	pool_snapshot_fn cb;
+	void *ud;
+	char name[SNAPSHOT_NAME_MAX + 1];
+	char tmp[NAME_MAX + 1];
+	char profile[64];
+	char template_id[17];
+	char source[128];
+	struct copy_dst dst;
+	struct copy_plan cp;
+};
+
+static void done(struct copy_plan *cp)
+{
+	struct snap_job *j = cp->ud;
+	struct sb_err err;
+	if (cp->rc < 0) {
+		int e = cp->err.sys_errno;
+		snapshot_abandon(j->st, j->tmp);
+		j->cb(e == EFBIG    ? 413
+		      : e == ENOSPC ? 507
+				    : 500,
+		      e == EFBIG    ? "payload_too_large"
+		      : e == ENOSPC ? "insufficient_storage"
+				    : "internal",
+		      cp->err.msg, NULL, j->ud);
+		free(j);
+		return;
+	}
+	json_t *meta = json_pack(
+		"{s:s, s:s, s:s, s:f, s:I, s:I, s:f, s:b}", "profile",
+		j->profile, "template", j->template_id, "source_slot",
+		j->source, "created_at", sb_now_wall(), "bytes",
+		(json_int_t)cp->st.bytes, "entries", (json_int_t)cp->st.entries,
+		"copy_ms", cp->copy_ms, "frozen", cp->frozen);
+	if (!meta || snapshot_commit(j->st, j->tmp, j->name, meta, &err) < 0) {
+		bool taken = meta && err.sys_errno == EEXIST;
+		snapshot_abandon(j->st, j->tmp);
+		j->cb(taken ? 409 : 500, taken ? "snapshot_exists" : "internal",
+		      meta ? err.msg : "out of memory", NULL, j->ud);
+		json_decref(meta);
+		free(j);
+		return;
+	}
+	char ms[32], bytes[24];
+	snprintf(ms, sizeof ms, "%.1f", cp->copy_ms);
+	snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)cp->st.bytes);
+	sb_log(SB_LOG_INFO, "snapshot_saved", "snapshot", j->name, "slot",
+	       j->source, "bytes", bytes, "ms", ms, SB_LOG_END);
+	json_object_set_new(meta, "name", json_string(j->name));
+	j->cb(201, NULL, NULL, meta, j->ud);
+	free(j);
+}
+
+static int refuse(int *status, const char **code, int s, const char *c,
+		  char *msg, size_t msglen, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+
+static int refuse(int *status, const char **code, int s, const char *c,
+		  char *msg, size_t msglen, const char *fmt, ...)
+{
+	va_list ap;
+	*status = s;
+	*code = c;
+	va_start(ap, fmt);
+	vsnprintf(msg, msglen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int pool_snapshot(struct snapshot_store *st, struct sbx_slot *slot,
+		  const char *name, pool_snapshot_fn cb, void *ud, int *status,
+		  const char **code, char *msg, size_t msglen)
+{
+	const struct sandbox *sb = slot->sb;
+	if (!snapshot_name_valid(name))
+		return refuse(status, code, 400, "bad_request", msg, msglen,
+			      "%s",
+			      "name must be 1-64 of A-Z a-z 0-9 _ . - "
+			      "(not starting with .)");
+	if (snapshot_exists(st, name))
+		return refuse(status, code, 409, "snapshot_exists", msg, msglen,
+			      "a snapshot \"%s\" exists", name);
+	if (snapshots_count(st) >= SNAPSHOT_MAX_COUNT)
+		return refuse(status, code, 507, "insufficient_storage", msg,
+			      msglen, "%s", "too many snapshots");
+	if (strcmp(sb->template_id, sb->profile->template_id) != 0)
+		return refuse(status, code, 409, "template_mismatch", msg,
+			      msglen, "%s",
+			      "the profile's template changed since this "
+			      "slot started");
+	struct snap_job *j = calloc(1, sizeof *j);
+	struct sb_err err;
+	if (!j)
+		return refuse(status, code, 500, "internal", msg, msglen, "%s",
+			      "out of memory");
+	if (snapshot_stage(st, j->tmp, j->dst.path, sizeof j->dst.path, &err) <
+	    0) {
+		free(j);
+		return refuse(status, code, 500, "internal", msg, msglen, "%s",
+			      err.msg);
+	}
+	j->st = st;
+	j->cb = cb;
+	j->ud = ud;
+	snprintf(j->name, sizeof j->name, "%s", name);
+	snprintf(j->profile, sizeof j->profile, "%s", sb->profile->name);
+	snprintf(j->template_id, sizeof j->template_id, "%s", sb->template_id);
+	snprintf(j->source, sizeof j->source, "%s", slot->id);
+	j->dst.uid = SNAPSHOT_OWNER;
+	struct copy_plan *cp = &j->cp;
+	sandbox_ws_path(slot, slot->gen, cp->src, sizeof cp->src);
+	cg_slot_path(&sb->env->cg, sb->id, slot->index, cp->freeze,
+		     sizeof cp->freeze);
+	cp->cg_mode = sb->env->cg.mode;
+	cp->overlay = sb->template_id[0] != '\0';
+	cp->max_bytes = sb->profile->disk_mb > 0
+				? (uint64_t)sb->profile->disk_mb << 20
+				: (uint64_t)SNAPSHOT_MAX_BYTES;
+	cp->max_entries = SEED_MAX_ENTRIES;
+	cp->n = 1;
+	cp->dst = &j->dst;
+	cp->done = done;
+	cp->ud = j;
+	if (copy_plan_start(sb->env->loop, cp) < 0) {
+		snapshot_abandon(st, j->tmp);
+		free(j);
+		return refuse(status, code, 500, "internal", msg, msglen, "%s",
+			      "cannot queue the copy");
+	}
+	return 0;
+}

@@ -1,0 +1,327 @@
+/* snapshots.c - the snapshot store (snapshots.h). Runs on the loop thread
+ * except for the removal of large trees, which goes to the thread pool. */
+#include "pool/snapshots.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "sandbox/tree_copy.h"
+
+#define META_MAX 8192
+
+/* A restore in progress: the snapshot's dir stays open (its tree is read
+ * through /proc/self/fd, so a rename does not disturb it); a delete that
+ * finds it in use leaves the removal to the last release. */
+struct snapshot_use {
+	struct snapshot_use *next;
+	int dirfd;
+	dev_t dev;
+	ino_t ino;
+	int refs;
+	char trash[NAME_MAX + 1]; /* set once deleted */
+};
+
+struct removal {
+	uv_work_t work;
+	int dirfd;
+	char name[NAME_MAX + 1];
+};
+
+bool snapshot_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+	return n >= 1 && n <= SNAPSHOT_NAME_MAX && name[0] != '.' &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW"
+			    "XYZ0123456789_.-") == n;
+}
+
+static void removal_work(uv_work_t *w)
+{
+	struct removal *r = w->data;
+	tree_remove(r->dirfd, r->name);
+}
+
+static void removal_done(uv_work_t *w, int status)
+{
+	struct removal *r = w->data;
+	(void)status;
+	close(r->dirfd);
+	free(r);
+}
+
+/* Remove dir entry `name` off the loop (a tree may be large). */
+static void remove_later(struct snapshot_store *s, const char *name)
+{
+	struct removal *r = calloc(1, sizeof *r);
+	if (r && (r->dirfd = dup(s->dirfd)) >= 0) {
+		snprintf(r->name, sizeof r->name, "%s", name);
+		r->work.data = r;
+		if (uv_queue_work(s->loop, &r->work, removal_work,
+				  removal_done) == 0)
+			return;
+		close(r->dirfd);
+	}
+	free(r);
+	tree_remove(s->dirfd, name); /* no thread: do it here */
+}
+
+int snapshots_open(struct snapshot_store *s, uv_loop_t *loop,
+		   const char *state_dir, struct sb_err *err)
+{
+	memset(s, 0, sizeof *s);
+	s->loop = loop;
+	s->dirfd = -1;
+	snprintf(s->dir, sizeof s->dir, "%s/snapshots", state_dir);
+	if (mkdir(s->dir, 0700) < 0 && errno != EEXIST)
+		return sb_err_sys(err, "create %s", s->dir);
+	s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0)
+		return sb_err_sys(err, "open %s", s->dir);
+	DIR *d = sb_opendir_at(s->dirfd);
+	if (!d)
+		return sb_err_sys(err, "read %s", s->dir);
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, ".tmp-", 5) ||
+		    !strncmp(e->d_name, ".trash-", 7))
+			tree_remove(s->dirfd, e->d_name);
+	closedir(d);
+	return 0;
+}
+
+void snapshots_close(struct snapshot_store *s)
+{
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	s->dirfd = -1;
+}
+
+static json_t *read_meta(int dirfd, const char *name)
+{
+	char path[NAME_MAX + 16];
+	snprintf(path, sizeof path, "%s/meta.json", name);
+	_cleanup_fd_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	char buf[META_MAX];
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+	if (n <= 0)
+		return NULL;
+	json_t *doc = json_loadb(buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
+	if (doc && !json_is_object(doc)) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	const char *x =
+		json_string_value(json_object_get(*(json_t *const *)a, "name"));
+	const char *y =
+		json_string_value(json_object_get(*(json_t *const *)b, "name"));
+	return strcmp(x ? x : "", y ? y : "");
+}
+
+json_t *snapshots_list(struct snapshot_store *s)
+{
+	json_t *arr = json_array();
+	DIR *d = sb_opendir_at(s->dirfd);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (!snapshot_name_valid(e->d_name))
+			continue;
+		json_t *m = read_meta(s->dirfd, e->d_name);
+		if (!m)
+			continue; /* not a snapshot (or a damaged one) */
+		json_object_set_new(m, "name", json_string(e->d_name));
+		json_array_append_new(arr, m);
+	}
+	if (d)
+		closedir(d);
+	size_t n = json_array_size(arr);
+	json_t **items = malloc((n ? n : 1) * sizeof(json_t *));
+	for (size_t i = 0; items && i < n; i++)
+		items[i] = json_incref(json_array_get(arr, i));
+	json_t *out = json_array();
+	if (items) {
+		qsort(items, n, sizeof(json_t *), by_name);
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(out, items[i]);
+	}
+	free(items);
+	json_decref(arr);
+	return json_pack("{s:o}", "snapshots", out);
+}
+
+bool snapshot_exists(struct snapshot_store *s, const char *name)
+{
+	struct stat st;
+	return snapshot_name_valid(name) &&
+	       fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int snapshots_count(struct snapshot_store *s)
+{
+	int n = 0;
+	DIR *d = sb_opendir_at(s->dirfd);
+	if (!d)
+		return 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += snapshot_name_valid(e->d_name);
+	closedir(d);
+	return n;
+}
+
+static struct snapshot_use *find_use(struct snapshot_store *s, dev_t dev,
+				     ino_t ino)
+{
+	for (struct snapshot_use *u = s->uses; u; u = u->next)
+		if (u->dev == dev && u->ino == ino)
+			return u;
+	return NULL;
+}
+
+int snapshot_acquire(struct snapshot_store *s, const char *name,
+		     struct snapshot_info *info, struct sb_err *err)
+{
+	memset(info, 0, sizeof *info);
+	if (!snapshot_name_valid(name))
+		return sb_err_set(err, ENOENT, "no snapshot \"%.64s\"", name);
+	_cleanup_fd_ int dir =
+		openat(s->dirfd, name,
+		       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (dir < 0 || fstat(dir, &st) < 0)
+		return sb_err_set(err, ENOENT, "no snapshot \"%s\"", name);
+	json_t *m = read_meta(s->dirfd, name);
+	const char *profile = NULL, *tpl = NULL;
+	if (!m || json_unpack(m, "{s:s, s:s}", "profile", &profile, "template",
+			      &tpl) < 0) {
+		json_decref(m);
+		return sb_err_set(err, EIO, "snapshot \"%s\" is damaged", name);
+	}
+	snprintf(info->name, sizeof info->name, "%s", name);
+	snprintf(info->profile, sizeof info->profile, "%s", profile);
+	snprintf(info->template_id, sizeof info->template_id, "%s", tpl);
+	json_decref(m);
+	struct snapshot_use *u = find_use(s, st.st_dev, st.st_ino);
+	if (!u) {
+		if (!(u = calloc(1, sizeof *u)))
+			return sb_err_set(err, ENOMEM, "out of memory");
+		u->dirfd = steal_fd(&dir);
+		u->dev = st.st_dev;
+		u->ino = st.st_ino;
+		u->next = s->uses;
+		s->uses = u;
+	}
+	u->refs++;
+	info->use = u;
+	snprintf(info->tree, sizeof info->tree, "/proc/self/fd/%d/tree",
+		 u->dirfd);
+	return 0;
+}
+
+void snapshot_release(struct snapshot_store *s, struct snapshot_use *use)
+{
+	if (--use->refs > 0)
+		return;
+	for (struct snapshot_use **pp = &s->uses; *pp; pp = &(*pp)->next) {
+		if (*pp == use) {
+			*pp = use->next;
+			break;
+		}
+	}
+	close(use->dirfd);
+	if (use->trash[0])
+		remove_later(s, use->trash);
+	free(use);
+}
+
+int snapshot_delete(struct snapshot_store *s, const char *name,
+		    struct sb_err *err)
+{
+	char trash[NAME_MAX + 1], hex[17];
+	struct stat st;
+	if (!snapshot_name_valid(name) ||
+	    fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return sb_err_set(err, ENOENT, "no snapshot \"%.64s\"", name);
+	if (sb_random_hex(hex, 8) < 0)
+		return sb_err_set(err, EIO, "no randomness");
+	snprintf(trash, sizeof trash, ".trash-%s", hex);
+	if (renameat(s->dirfd, name, s->dirfd, trash) < 0)
+		return errno == ENOENT ? sb_err_set(err, ENOENT,
+						    "no snapshot \"%s\"", name)
+				       : sb_err_sys(err, "delete %s", name);
+	struct snapshot_use *u = find_use(s, st.st_dev, st.st_ino);
+	if (u)
+		snprintf(u->trash, sizeof u->trash, "%s", trash);
+	else
+		remove_later(s, trash);
+	return 0;
+}
+
+int snapshot_stage(struct snapshot_store *s, char *tmp, char *tree,
+		   size_t treelen, struct sb_err *err)
+{
+	char hex[17];
+	if (sb_random_hex(hex, 8) < 0)
+		return sb_err_set(err, EIO, "no randomness");
+	snprintf(tmp, NAME_MAX + 1, ".tmp-%s", hex);
+	char sub[NAME_MAX + 8];
+	snprintf(sub, sizeof sub, "%s/tree", tmp);
+	if (mkdirat(s->dirfd, tmp, 0700) < 0 ||
+	    mkdirat(s->dirfd, sub, 0700) < 0) {
+		sb_err_sys(err, "create a snapshot dir");
+		tree_remove(s->dirfd, tmp);
+		return -1;
+	}
+	snprintf(tree, treelen, "%s/%s", s->dir, sub);
+	return 0;
+}
+
+static int write_meta(int dirfd, const char *tmp, json_t *meta,
+		      struct sb_err *err)
+{
+	char path[NAME_MAX + 16];
+	snprintf(path, sizeof path, "%s/meta.json", tmp);
+	char *text = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!text)
+		return sb_err_set(err, ENOMEM, "out of memory");
+	size_t len = strlen(text);
+	_cleanup_fd_ int fd = openat(
+		dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ssize_t n = fd < 0 ? -1 : write(fd, text, len);
+	free(text);
+	if (n != (ssize_t)len)
+		return sb_err_sys(err, "write the snapshot's meta.json");
+	return 0;
+}
+
+int snapshot_commit(struct snapshot_store *s, const char *tmp, const char *name,
+		    json_t *meta, struct sb_err *err)
+{
+	if (write_meta(s->dirfd, tmp, meta, err) < 0)
+		return -1;
+	if (renameat2(s->dirfd, tmp, s->dirfd, name, RENAME_NOREPLACE) < 0) {
+		if (errno == EEXIST)
+			return sb_err_set(err, EEXIST,
+					  "a snapshot \"%s\" exists", name);
+		return sb_err_sys(err, "name the snapshot %s", name);
+	}
+	return 0;
+}
+
+void snapshot_abandon(struct snapshot_store *s, const char *tmp)
+{
+	remove_later(s, tmp);
+}
