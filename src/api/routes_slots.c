@@ -157,6 +157,9 @@ static int prepare_bash(struct exec_ctx *c, json_t *args, char *msg,
 		     "/bin") < 0 ||
 	    env_push(c, "HOME", p->workspace_dir) < 0 ||
 	    env_push(c, "USER", "slotbox") < 0 ||
+	    /* bash looks the user up in passwd (and dlopens NSS modules:
+	     * ~0.5 ms a call) when SHELL is unset */
+	    env_push(c, "SHELL", "/bin/bash") < 0 ||
 	    env_push(c, "LANG", "C.UTF-8") < 0 ||
 	    env_push(c, "PWD", c->cwd) < 0 ||
 	    env_push(c, "SLOTBOX_SLOT_ID", c->slot->id) < 0)
