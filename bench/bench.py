@@ -43,6 +43,8 @@ S_COLD = "sandbox cold start"
 S_RESET = "reset of a slot holding files"
 LIMIT = "host posix_spawn (limit)"
 CMDS = [("true", S_TRUE), ("echo hi", S_ECHO)]
+THINK_MS = 20
+S_THINK = f"exec bash -c 'echo hi' after {THINK_MS} ms idle"
 
 COUNTS = {
     # About 3 minutes on 2 vCPUs (plus installing and building once).
@@ -66,6 +68,7 @@ EXPECTED = (
         "slotbox (Python client)", "bwrap --unshare-all", "unshare --mount-proc", "crun exec",
         "docker exec", "python subprocess pool (seed)")
      if scen == S_TRUE or "no shell" not in s]
+    + [("exec", s, S_THINK) for s in (LIMIT, "slotbox (C client)")]
     + [("batch", s, f"batch {k} slots") for k in BATCH_SIZES for s in (
         "host posix_spawn x2 workers (limit)", "slotbox (C client) thread per slot",
         "slotbox (C client) POST /v1/exec", "slotbox (Python client) POST /v1/exec")]
@@ -462,6 +465,10 @@ class Bench:
             self.log(f"  C client + limit: bash -c '{cmd}' x {c['exec_n']}")
             self.slotbench("exec", "exec", "--socket", d.socket, "--slot", slot.slot_id,
                            "-n", str(c["exec_n"]), "--cmd", cmd, *extra)
+        think = max(10, c["exec_n"] // 10)
+        self.log(f"  C client + limit: bash -c 'echo hi' x {think}, {THINK_MS} ms idle before each")
+        self.slotbench("exec", "exec", "--socket", d.socket, "--slot", slot.slot_id,
+                       "-n", str(think), "--cmd", "echo hi", "--think-ms", str(THINK_MS))
         self.ok("slotbox (C client)", "bash -c 'echo hi' printed hi, same as on the host")
         for cmd, scen in CMDS:
             r = d.client.bash(slot, cmd)

@@ -14,7 +14,9 @@ SECTIONS = [
      "runs `bash -c`, so the `true` row is `bash -c 'true'` everywhere; `/bin/true` spawned "
      "without a shell is shown for reference. Peers run the same `/bin/bash -c CMD`, one "
      "process per call, timed by the same C harness; their ratio is to the limit measured in "
-     "the slotbox phase of this run."),
+     "the slotbox phase of this run. The \"after 20 ms idle\" rows space the calls as an "
+     "agent's are (model turns between tool calls): each timed call, the limit's too, "
+     "follows 20 ms of idle time."),
     ("batch", "Batch throughput",
      "2 vCPUs: the limit is 2 threads doing `posix_spawn` of `bash -c 'echo hi'` as fast as "
      "they can. slotbox: the same calls spread over N leased slots, either one C thread and "

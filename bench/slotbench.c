@@ -8,10 +8,12 @@
  * so that bench/run can plot the distributions.
  *
  *   slotbench exec   --socket S --slot ID [--slot ID...] -n N --cmd C
- *                    [--bare PATH] [--label L] [--system-suffix X]
+ *                    [--bare PATH] [--label L] [--think-ms T]
  *       host posix_spawn of /bin/bash -c C (the limit), optionally PATH with
  *       no shell, and slotbox exec of the same command, interleaved in
- *       rounds so that drift on a noisy machine hits all alike.
+ *       rounds so that drift on a noisy machine hits all alike; with
+ *       --think-ms each timed call follows T ms of idle time, as an agent's
+ *       calls follow model turns.
  *   slotbench acqrel --socket S --profile P -n N
  *       acquire + release of a warm slot (reset=false and reset=true) and
  *       the transport floor: two GET /v1/health on the same connection.
@@ -187,7 +189,8 @@ struct opts {
 	int n_slots;
 	long files;
 	int rounds;
-	char **argv; /* after -- (spawn) */
+	long think_us; /* exec: idle time before each timed call */
+	char **argv;   /* after -- (spawn) */
 };
 
 static void parse(int argc, char **argv, struct opts *o)
@@ -204,6 +207,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"expect", required_argument, NULL, 'e'},
 		{"files", required_argument, NULL, 'f'},
 		{"rounds", required_argument, NULL, 'r'},
+		{"think-ms", required_argument, NULL, 't'},
 		{"samples", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
 	};
@@ -268,6 +272,9 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'r':
 			o->rounds = (int)strtol(optarg, NULL, 10);
 			break;
+		case 't':
+			o->think_us = strtol(optarg, NULL, 10) * 1000;
+			break;
 		case 'o':
 			bench_samples_path = optarg;
 			break;
@@ -276,8 +283,10 @@ static void parse(int argc, char **argv, struct opts *o)
 			    "bench/slotbench.c)");
 		}
 	}
-	if (o->n < 1 || o->rounds < 1 || o->files < 0)
-		die("-n, --rounds and --files must be positive");
+	if (o->n < 1 || o->rounds < 1 || o->files < 0 || o->think_us < 0 ||
+	    o->think_us > 10000000)
+		die("-n, --rounds, --files and --think-ms (at most 10 s) must "
+		    "be positive");
 	if (o->rounds > o->n)
 		o->rounds = (int)o->n;
 	o->argv = argv + optind;
@@ -288,11 +297,23 @@ static void scenario_name(char *buf, size_t len, const struct opts *o)
 {
 	if (o->label)
 		snprintf(buf, len, "%s", o->label);
+	else if (o->think_us)
+		snprintf(buf, len, "exec bash -c '%s' after %ld ms idle",
+			 o->cmd, o->think_us / 1000);
 	else
 		snprintf(buf, len, "exec bash -c '%s'", o->cmd);
 }
 
 /* ---- exec --------------------------------------------------------------- */
+
+/* An agent's calls come between model turns, not back to back: with
+ * --think-ms every timed call (limit and slotbox alike) follows that much
+ * idle time. */
+static void think(const struct opts *o)
+{
+	if (o->think_us > 0)
+		usleep((useconds_t)o->think_us);
+}
 
 static int cmd_exec(const struct opts *o)
 {
@@ -324,6 +345,7 @@ static int cmd_exec(const struct opts *o)
 	for (int r = 0; r < o->rounds; r++) {
 		long m = r == o->rounds - 1 ? o->n - per * r : per;
 		for (long i = 0; i < m; i++) {
+			think(o);
 			double t = now_us();
 			host_run_ok(host_argv);
 			push(&lim, now_us() - t);
@@ -338,6 +360,7 @@ static int cmd_exec(const struct opts *o)
 			 * (and so over the sandboxes). */
 			const char *slot = o->slots[(size_t)(k * 7919) %
 						    (size_t)o->n_slots];
+			think(o);
 			double t = now_us();
 			slot_bash(c, slot, o->cmd, NULL, 0);
 			push(&sb, now_us() - t);

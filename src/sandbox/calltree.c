@@ -1,5 +1,6 @@
 #include "sandbox/calltree.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -16,22 +17,18 @@ static void call_name(char *buf, size_t len, uint64_t id)
 	snprintf(buf, len, "c%llu", (unsigned long long)id);
 }
 
-int calltree_create(int slot_fd, enum cg_mode mode, uint64_t id, int *procs_fd)
+int calltree_create(int slot_fd, enum cg_mode mode, uint64_t id, int *dir_fd)
 {
 	char name[32];
 
-	*procs_fd = -1;
+	*dir_fd = -1;
 	if (mode == CG_NONE || slot_fd < 0)
 		return 0;
 	call_name(name, sizeof name, id);
 	if (mkdirat(slot_fd, name, 0755) < 0 && errno != EEXIST)
 		return -1;
-	_cleanup_fd_ int dir =
-		openat(slot_fd, name, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	if (dir < 0)
-		return -1;
-	*procs_fd = openat(dir, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-	return *procs_fd < 0 ? -1 : 0;
+	*dir_fd = openat(slot_fd, name, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	return *dir_fd < 0 ? -1 : 0;
 }
 
 static int write_file_at(int dir, const char *file, const char *val)
@@ -93,6 +90,38 @@ void calltree_kill_dir(int dir_fd, enum cg_mode mode)
 	} else if (mode == CG_V1_FREEZER) {
 		kill_v1_freezer(dir_fd);
 	}
+}
+
+void calltree_kill_slot(int slot_fd, enum cg_mode mode)
+{
+	if (slot_fd < 0)
+		return;
+	if (mode != CG_V2) {
+		calltree_kill_dir(slot_fd, mode);
+		return;
+	}
+	int fd = dup(slot_fd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+	} else {
+		const struct dirent *e;
+		while ((e = readdir(d))) {
+			if (e->d_name[0] != 'c' || e->d_type != DT_DIR)
+				continue;
+			_cleanup_fd_ int call =
+				openat(slot_fd, e->d_name,
+				       O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+			if (call >= 0)
+				calltree_kill_dir(call, mode);
+		}
+		closedir(d);
+	}
+	/* The slot's group itself holds only its leader and file tools,
+	 * which do not fork: a few rounds of SIGKILL empty it. */
+	for (int round = 0; round < 8 && kill_listed(slot_fd) > 0; round++)
+		;
 }
 
 void calltree_kill(int slot_fd, enum cg_mode mode, uint64_t id, pid_t pgid)

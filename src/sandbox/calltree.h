@@ -18,9 +18,10 @@ enum cg_mode {
 	CG_V2 = 2,
 };
 
-/* Create the call's group "c<id>" below slot_fd and open its cgroup.procs
- * for writing. *procs_fd is -1 (and 0 returned) in CG_NONE mode. */
-int calltree_create(int slot_fd, enum cg_mode mode, uint64_t id, int *procs_fd);
+/* Create the call's group "c<id>" below slot_fd and open it (a directory
+ * fd, for CLONE_INTO_CGROUP or cgroup.procs). *dir_fd is -1 (and 0
+ * returned) in CG_NONE mode. */
+int calltree_create(int slot_fd, enum cg_mode mode, uint64_t id, int *dir_fd);
 
 /* Kill the call's tree. pgid is the call's process group (CG_NONE). */
 void calltree_kill(int slot_fd, enum cg_mode mode, uint64_t id, pid_t pgid);
@@ -28,7 +29,15 @@ void calltree_kill(int slot_fd, enum cg_mode mode, uint64_t id, pid_t pgid);
 /* Remove the call's group; -1/EBUSY while processes remain in it. */
 int calltree_remove(int slot_fd, enum cg_mode mode, uint64_t id);
 
-/* Kill everything in a cgroup directory and its children (slot release). */
+/* Kill everything in a cgroup directory and its children (teardown). */
 void calltree_kill_dir(int dir_fd, enum cg_mode mode);
+
+/* Kill everything in a slot's group and its call groups (slot release),
+ * without cgroup.kill on the slot's group itself: on Linux 6.18 here, once
+ * a group was cgroup.kill'ed, a child its members clone3 with
+ * CLONE_INTO_CGROUP into a new group below it is SIGKILLed at birth (the
+ * kernel compares the kill counts of the parent's group and of the new
+ * one). The slot's leader forks every call that way (spare.h). */
+void calltree_kill_slot(int slot_fd, enum cg_mode mode);
 
 #endif

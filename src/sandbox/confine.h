@@ -25,7 +25,8 @@ int confine_leader(char *msg, size_t msglen);
 
 /* A child of the leader, before it runs anything: become uid (groups
  * cleared), drop every capability, set no_new_privs, install filter
- * (NULL: none). Raw system calls only, safe in a vfork child. 0 or -1
+ * (NULL: none). Raw system calls only (glibc's setuid wrappers
+ * would signal threads the process does not have). 0 or -1
  * with errno. */
 int confine_child(uid_t uid, const struct sock_fprog *filter);
 

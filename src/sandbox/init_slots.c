@@ -239,7 +239,7 @@ void init_slot_reaped(const struct init_cfg *cfg, struct init_slot *s)
 	if (!s->respawn)
 		return; /* died on its own: the daemon sees its channel close */
 	if (s->cg_fd >= 0)
-		calltree_kill_dir(s->cg_fd, cfg->cg_mode);
+		calltree_kill_slot(s->cg_fd, cfg->cg_mode);
 	if (s->reset) {
 		discard_gen(cfg, s);
 		s->gen++;

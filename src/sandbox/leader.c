@@ -1,11 +1,12 @@
 /* leader.c - a slot's resident leader: PID 1 of the slot's pid namespace.
  *
  * It builds the slot's root, then serves EXEC and KILL requests from the
- * daemon. Each command is vfork()ed straight from here (the fast path: no
- * per-call setns or sandbox start), joins a cgroup of its own so a timeout
- * can kill its whole tree, drops to the slot's uid, every capability and
- * into the profile's seccomp filter (confine.h) and execs. The daemon owns
- * the output pipes; the leader only reports how the command ended. */
+ * daemon. Each command runs in a process forked from here before the call
+ * came (a spare, spare.h: no per-call setns or sandbox start), which sits
+ * in a cgroup of its own so a timeout can kill its whole tree, as the
+ * slot's uid, without any capability and under the profile's seccomp
+ * filter (confine.h). The daemon owns the output pipes; the leader only
+ * reports how the command ended. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -14,27 +15,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/confine.h"
 #include "sandbox/fileops.h"
 #include "sandbox/init.h"
 #include "sandbox/proto.h"
+#include "sandbox/spare.h"
 
 #define LEADER_MAX_CALLS 256
 #define LEADER_MAX_STALE 1024
 
 struct call {
-	uint64_t id;
-	pid_t pid;	 /* 0 = free entry */
-	int spawn_errno; /* set when the child failed before execve */
+	uint64_t id;	/* the daemon's */
+	pid_t pid;	/* 0 = free entry */
+	uint64_t group; /* its call group (calltree.h) */
+	int sock;	/* from its spare: an errno if it could not exec */
 };
 
 struct leader {
@@ -42,7 +44,25 @@ struct leader {
 	struct call calls[LEADER_MAX_CALLS];
 	uint64_t stale[LEADER_MAX_STALE]; /* call groups still populated */
 	int n_stale;
+	struct spare spare;
+	struct spare_cfg scfg;
+	uint64_t next_group;
 };
+
+static void retry_stale(struct leader *l);
+
+/* Forget the spare: it died, or cannot take a call. Its group goes once
+ * it is empty. */
+static void retire_spare(struct leader *l)
+{
+	if (!l->spare.pid)
+		return;
+	kill(l->spare.pid, SIGKILL);
+	close(l->spare.sock);
+	if (l->n_stale < LEADER_MAX_STALE)
+		l->stale[l->n_stale++] = l->spare.group;
+	l->spare = (struct spare){.pid = 0, .sock = -1};
+}
 
 static uint64_t tv_us(struct timeval tv)
 {
@@ -75,57 +95,18 @@ static struct call *find_call(struct leader *l, uint64_t id)
 	return NULL;
 }
 
-/* The vfork child: only raw system calls from here to execve. */
-static volatile int child_errno;
-
-__attribute__((noreturn)) static void exec_child(const struct leader *l,
-						 const struct sb_payload *p,
-						 const int fds[4], int procs_fd)
+/* The next call's process, started ahead (spare.h). */
+static void next_spare(struct leader *l)
 {
-	uid_t uid = l->cfg->uid;
-	sigset_t none;
-
-	if (procs_fd >= 0 && write(procs_fd, "0", 1) != 1)
-		goto fail;
-	if (setsid() < 0)
-		goto fail;
-	if (dup2(fds[1], 0) < 0 || dup2(fds[2], 1) < 0 || dup2(fds[3], 2) < 0)
-		goto fail;
-	if (confine_child(uid, l->cfg->init->seccomp) < 0)
-		goto fail;
-	/* chdir after dropping privileges: the slot's uid must be able to
-	 * enter the directory it asked for. */
-	if (chdir(p->cwd) < 0)
-		goto fail;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	execve(p->argv[0], p->argv, p->envp);
-fail:
-	child_errno = errno ? errno : EIO;
-	_exit(127);
-}
-
-static int map_payload(int fd, char **buf, size_t *len)
-{
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return -1;
-	if (st.st_size <= 0 || (uint64_t)st.st_size > SB_PAYLOAD_MAX) {
-		errno = EPROTO;
-		return -1;
-	}
-	*len = (size_t)st.st_size;
-	*buf = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-	return *buf == MAP_FAILED ? -1 : 0;
+	if (l->spare.pid)
+		return;
+	if (spare_start(&l->spare, &l->scfg, l->next_group++) < 0)
+		l->spare.pid = 0; /* tried again at the next call */
 }
 
 static void handle_exec(struct leader *l, const struct sb_msg *m, int fds[4])
 {
 	struct call *c = NULL;
-	struct sb_payload p;
-	char *buf = NULL;
-	size_t len = 0;
-	int procs_fd = -1;
 
 	for (int i = 0; i < LEADER_MAX_CALLS && !c; i++)
 		if (!l->calls[i].pid)
@@ -134,43 +115,33 @@ static void handle_exec(struct leader *l, const struct sb_msg *m, int fds[4])
 		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, EAGAIN, NULL);
 		return;
 	}
-	if (map_payload(fds[0], &buf, &len) < 0) {
-		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, errno, NULL);
-		return;
-	}
-	if (sb_payload_decode(buf, len, &p) < 0) {
-		int err = errno;
-		munmap(buf, len);
-		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, err, NULL);
-		return;
-	}
-	pid_t pid = -1;
-	int err = 0;
-	if (calltree_create(l->cfg->cg_fd, l->cfg->init->cg_mode, m->id,
-			    &procs_fd) < 0) {
-		err = errno;
-	} else {
-		child_errno = 0;
-		pid = vfork(); // NOLINT: the fast path, see exec_child
-		if (pid == 0)
-			exec_child(l, &p, fds, procs_fd); // NOLINT
-		if (pid < 0)
+	/* A spare the slot's processes killed is reaped later; one retry
+	 * with a fresh spare. */
+	int rc = -1, err = EAGAIN;
+	for (int attempt = 0; attempt < 2 && rc < 0; attempt++) {
+		errno = 0;
+		next_spare(l);
+		if (!l->spare.pid) {
+			err = errno ? errno : EAGAIN;
+			break;
+		}
+		rc = spare_hand(&l->spare, fds);
+		if (rc < 0) {
 			err = errno;
+			retire_spare(l);
+		}
 	}
-	if (procs_fd >= 0)
-		close(procs_fd);
-	sb_payload_free(&p);
-	munmap(buf, len);
-	if (pid < 0) {
-		calltree_remove(l->cfg->cg_fd, l->cfg->init->cg_mode, m->id);
+	if (rc < 0) {
 		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, err, NULL);
 		return;
 	}
-	/* vfork resumed us after the child's execve or _exit: child_errno
-	 * says which; a failed child is reported when it is reaped. */
 	c->id = m->id;
-	c->pid = pid;
-	c->spawn_errno = child_errno;
+	c->pid = l->spare.pid;
+	c->group = l->spare.group;
+	c->sock = l->spare.sock;
+	l->spare = (struct spare){.pid = 0, .sock = -1};
+	/* The next one gets ready while this call runs. */
+	next_spare(l);
 }
 
 /* A file tool runs in a forked child as the slot's uid, so the leader's
@@ -208,16 +179,18 @@ static void retry_stale(struct leader *l)
 }
 
 static void call_ended(struct leader *l, struct call *c, int status,
-		       uint32_t flags, int err, const struct rusage *ru)
+		       const struct rusage *ru)
 {
-	uint64_t id = c->id;
+	int err = spare_spawn_errno(c->sock);
 	c->pid = 0;
-	reply_done(l, id, status, flags, err, ru);
+	c->sock = -1;
+	reply_done(l, c->id, status, err ? SB_EXEC_SPAWN_FAILED : 0, err, ru);
 	/* Background processes of the call may live on in its group; they
 	 * are killed with the slot. Remove the group once it is empty. */
-	if (calltree_remove(l->cfg->cg_fd, l->cfg->init->cg_mode, id) < 0 &&
+	if (calltree_remove(l->cfg->cg_fd, l->cfg->init->cg_mode, c->group) <
+		    0 &&
 	    l->n_stale < LEADER_MAX_STALE)
-		l->stale[l->n_stale++] = id;
+		l->stale[l->n_stale++] = c->group;
 }
 
 static void reap_children(struct leader *l)
@@ -227,13 +200,16 @@ static void reap_children(struct leader *l)
 	struct rusage ru;
 
 	while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0) {
+		if (pid ==
+		    l->spare.pid) { /* died waiting: killed in the slot */
+			retire_spare(l);
+			continue;
+		}
 		for (int i = 0; i < LEADER_MAX_CALLS; i++) {
 			struct call *c = &l->calls[i];
 			if (c->pid != pid)
 				continue;
-			call_ended(l, c, st,
-				   c->spawn_errno ? SB_EXEC_SPAWN_FAILED : 0,
-				   c->spawn_errno, &ru);
+			call_ended(l, c, st, &ru);
 			break;
 		}
 	}
@@ -255,9 +231,9 @@ static void handle_msg(struct leader *l)
 		 * workspace, and wait on the line for a restarted daemon. */
 		for (int i = 0; i < LEADER_MAX_CALLS; i++)
 			if (l->calls[i].pid)
-				calltree_kill(l->cfg->cg_fd,
-					      l->cfg->init->cg_mode,
-					      l->calls[i].id, l->calls[i].pid);
+				calltree_kill(
+					l->cfg->cg_fd, l->cfg->init->cg_mode,
+					l->calls[i].group, l->calls[i].pid);
 		close(l->cfg->chan);
 		l->cfg->chan = -1;
 		return;
@@ -270,7 +246,7 @@ static void handle_msg(struct leader *l)
 		struct call *c = find_call(l, m.id);
 		if (c)
 			calltree_kill(l->cfg->cg_fd, l->cfg->init->cg_mode,
-				      m.id, c->pid);
+				      c->group, c->pid);
 	}
 	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);
@@ -309,6 +285,17 @@ void leader_main(struct leader_cfg *lc)
 	sigset_t mask;
 
 	l.cfg = lc;
+	l.scfg = (struct spare_cfg){.cg_fd = lc->cg_fd,
+				    .cg_mode = lc->init->cg_mode,
+				    .uid = lc->uid,
+				    .filter = lc->init->seccomp};
+	l.spare = (struct spare){.pid = 0, .sock = -1};
+	/* Call group names must not meet a group an earlier generation of
+	 * the slot left behind: start from the clock. */
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	l.next_group =
+		(uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	signal(SIGPIPE, SIG_DFL); /* init ignores it; commands must not */
 	sigemptyset(&mask);
@@ -329,6 +316,7 @@ void leader_main(struct leader_cfg *lc)
 			       .slot = (uint32_t)lc->index};
 	if (sb_msg_send(lc->chan, &hello, NULL, 0) < 0)
 		_exit(1);
+	next_spare(&l); /* so that even the first call finds one ready */
 	for (;;) {
 		struct pollfd pfd[3] = {{.fd = lc->chan, .events = POLLIN},
 					{.fd = sfd, .events = POLLIN},

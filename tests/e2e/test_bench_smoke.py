@@ -22,6 +22,8 @@ ROWS = (
      for s in ["host posix_spawn (limit)", "slotbox (C client)", "slotbox (Python client)"]
      + PEERS]
     + [("exec", "host posix_spawn /bin/true (no shell)", SCEN_TRUE)]
+    + [("exec", s, "exec bash -c 'echo hi' after 20 ms idle")
+       for s in ("host posix_spawn (limit)", "slotbox (C client)")]
     + [("batch", s, f"batch {k} slots") for k in (32, 256)
        for s in ("host posix_spawn x2 workers (limit)", "slotbox (C client) thread per slot",
                  "slotbox (C client) POST /v1/exec", "slotbox (Python client) POST /v1/exec")]
