@@ -120,10 +120,7 @@ static void unlink_sandbox(struct pool *p, struct sandbox *sb)
 		}
 	}
 	p->owner->numbers[sb->number] = 0;
-	for (int i = 0; i < sb->n_slots; i++)
-		if (sb->slots[i].leased)
-			pool_journal_unlease(p->owner, &sb->slots[i]);
-	pool_journal_forget_sandbox(p->owner, sb);
+	pool_journal_forget_sandbox(p->owner, sb); /* its leases too */
 	sandbox_free(sb);
 }
 

@@ -2,11 +2,11 @@
  *
  * Every sandbox is recorded when it starts ("sb-<id>") and forgotten when
  * it is freed; every lease is recorded when granted ("lease-<slot>") and
- * forgotten when it ends. At start, pools_adopt() takes over the recorded
- * sandboxes that still run, restores their leases (same lease ids, so
- * holders carry on), resets their unleased slots (a release may have been
- * cut short), and removes everything else a predecessor left: processes,
- * cgroups, scratch dirs, sockets, records. */
+ * blanked when it ends (the file goes with its sandbox). At start,
+ * pools_adopt() takes over the recorded sandboxes that still run, restores
+ * their leases (same lease ids, so holders carry on), resets their unleased
+ * slots (a release may have been cut short), and removes everything else a
+ * predecessor left: processes, cgroups, scratch dirs, sockets, records. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +34,14 @@ static void drop(struct pools *ps, const char *name)
 		       "why", err.msg, SB_LOG_END);
 }
 
+static void clear(struct pools *ps, const char *name)
+{
+	struct sb_err err;
+	if (journal_clear(ps->journal, name, &err) < 0)
+		sb_log(SB_LOG_ERROR, "journal_write_failed", "record", name,
+		       "why", err.msg, SB_LOG_END);
+}
+
 void pool_journal_sandbox(struct pools *ps, const struct sandbox *sb)
 {
 	if (!ps->journal)
@@ -48,18 +56,22 @@ void pool_journal_sandbox(struct pools *ps, const struct sandbox *sb)
 		      "template", sb->template_id));
 }
 
+static void lease_name(const struct sbx_slot *slot, char *buf, size_t len)
+{
+	snprintf(buf, len, "lease-%.*s", (int)slot->base_len, slot->id);
+}
+
 void pool_journal_forget_sandbox(struct pools *ps, const struct sandbox *sb)
 {
 	if (!ps->journal)
 		return;
 	char name[JOURNAL_NAME_MAX + 1];
+	for (int i = 0; i < sb->n_slots; i++) {
+		lease_name(&sb->slots[i], name, sizeof name);
+		drop(ps, name);
+	}
 	snprintf(name, sizeof name, "sb-%s", sb->id);
 	drop(ps, name);
-}
-
-static void lease_name(const struct sbx_slot *slot, char *buf, size_t len)
-{
-	snprintf(buf, len, "lease-%.*s", (int)slot->base_len, slot->id);
 }
 
 void pool_journal_lease(struct pools *ps, const struct sbx_slot *slot)
@@ -82,7 +94,8 @@ void pool_journal_unlease(struct pools *ps, const struct sbx_slot *slot)
 		return;
 	char name[JOURNAL_NAME_MAX + 1];
 	lease_name(slot, name, sizeof name);
-	drop(ps, name);
+	/* blanked, not removed: the slot's next lease rewrites it in place */
+	clear(ps, name);
 }
 
 /* ---- adoption at start ---- */

@@ -341,3 +341,50 @@ profiles:
             time.monotonic() < deadline:
         time.sleep(0.1)
     assert api(c, "GET", "/v1/status")["pools"]["default"]["waiters"] == 0
+
+
+def test_a_lease_record_is_rewritten_in_place_and_blanked(make_daemon):
+    """A lease's record is one padded file per slot: written when the
+    lease starts, blanked (not removed) when it ends, so the next lease of
+    the slot rewrites it in place; a blank record restores no lease."""
+    d = make_daemon("""
+profiles:
+  default:
+    slots_per_sandbox: 1
+    min_sandboxes: 1
+    max_sandboxes: 1
+""")
+    c = d.client()
+    j = os.path.join(d.state_dir, "journal")
+
+    def lease_file():
+        names = [n for n in os.listdir(j) if n.startswith("lease-")]
+        assert len(names) == 1, os.listdir(j)
+        path = os.path.join(j, names[0])
+        with open(path) as f:
+            return os.stat(path).st_ino, f.read()
+
+    code, body = c.request("POST", "/v1/slots", {"trajectory_id": "t-one"})
+    assert code == 201
+    first = json.loads(body)["slot_id"]
+    ino, text = lease_file()
+    assert len(text) % 512 == 0 and json.loads(text)["trajectory_id"] == "t-one"
+    assert c.request("DELETE", f"/v1/slots/{first}?reset=false")[0] == 204
+    ino2, text = lease_file()
+    assert ino2 == ino and text.strip() == "" and len(text) == 512
+    code, body = c.request("POST", "/v1/slots", {"trajectory_id": "t-two", "timeout_s": 10})
+    assert code == 201
+    second = json.loads(body)["slot_id"]
+    ino3, text = lease_file()
+    assert ino3 == ino and json.loads(text)["trajectory_id"] == "t-two"
+    assert c.request("DELETE", f"/v1/slots/{second}?reset=false")[0] == 204
+    # a restart finds only a blank record: no lease comes back
+    kill9(d)
+    d.start()
+    c = d.client()
+    code, body = c.request("GET", f"/v1/slots/{second}")
+    assert code != 200 or json.loads(body)["state"] != "acquired", body
+    st = json.loads(c.request("GET", "/v1/status")[1])
+    assert st["pools"]["default"]["leased_slots"] == 0
+    assert d.stop() == 0
+    assert_nothing_left(d)
