@@ -494,21 +494,23 @@ int cg_sandbox_remove(const struct cg_root *r, const char *sandbox_id)
 }
 
 int cg_slot_oom_kills(const struct cg_root *r, const char *sandbox_id, int slot,
-		      uint64_t *count)
+		      int *fd_cache, uint64_t *count)
 {
 	const struct cg_hier *h = cg_hier_of(r, CG_MEMORY);
-	char dir[128];
 
 	if (!h) {
 		errno = ENOENT;
 		return -1;
 	}
-	snprintf(dir, sizeof dir, "%s/s%d", sandbox_id, slot);
-	_cleanup_fd_ int fd =
-		openat(h->fd, dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	return cg_read_oom_kills(fd, h->v2, count);
+	if (*fd_cache < 0) {
+		char path[192];
+		snprintf(path, sizeof path, "%s/s%d/%s", sandbox_id, slot,
+			 cg_oom_file(h->v2));
+		*fd_cache = openat(h->fd, path, O_RDONLY | O_CLOEXEC);
+		if (*fd_cache < 0)
+			return -1;
+	}
+	return cg_read_oom_kills_fd(*fd_cache, count);
 }
 
 int cg_root_teardown(struct cg_root *r)

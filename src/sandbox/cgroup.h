@@ -97,9 +97,11 @@ int cg_sandbox_remove(const struct cg_root *r, const char *sandbox_id);
 
 /* How many processes the OOM killer has killed in a slot's group so far.
  * -1 when memory is not limited or the kernel does not count them (cgroup
- * v1 before Linux 4.13). */
+ * v1 before Linux 4.13). *fd_cache (-1 at first) keeps the counter file
+ * open for the next read, which is read twice a call; the caller closes
+ * it. */
 int cg_slot_oom_kills(const struct cg_root *r, const char *sandbox_id, int slot,
-		      uint64_t *count);
+		      int *fd_cache, uint64_t *count);
 
 /* Remove every sandbox group, in every hierarchy, whose name keep() does
  * not claim (a crashed predecessor's leftovers); keep may be NULL. */
@@ -125,6 +127,9 @@ int cg_freeze(const char *group, enum cg_mode mode, bool freeze);
 int cg_write_limits(int dir, bool v2, unsigned ctls,
 		    const struct cg_limits *lim, struct sb_err *err);
 int cg_read_oom_kills(int dir, bool v2, uint64_t *count);
+/* The same from an open counter file, and that file's name. */
+int cg_read_oom_kills_fd(int fd, uint64_t *count);
+const char *cg_oom_file(bool v2);
 
 /* Write val to dir/file (0 or -1/errno); read dir/file into buf as a
  * string (its length or -1/errno). */

@@ -131,12 +131,8 @@ int cg_write_limits(int dir, bool v2, unsigned ctls,
 
 /* Both v2's memory.events and v1's memory.oom_control (Linux >= 4.13)
  * carry an "oom_kill N" line. */
-int cg_read_oom_kills(int dir, bool v2, uint64_t *count)
+static int parse_oom_kills(const char *buf, uint64_t *count)
 {
-	char buf[1024];
-	if (cg_file_read(dir, v2 ? "memory.events" : "memory.oom_control", buf,
-			 sizeof buf) < 0)
-		return -1;
 	for (const char *p = buf; p; p = strchr(p, '\n')) {
 		if (*p == '\n')
 			p++;
@@ -152,4 +148,27 @@ int cg_read_oom_kills(int dir, bool v2, uint64_t *count)
 	}
 	errno = ENOENT;
 	return -1;
+}
+
+const char *cg_oom_file(bool v2)
+{
+	return v2 ? "memory.events" : "memory.oom_control";
+}
+
+int cg_read_oom_kills(int dir, bool v2, uint64_t *count)
+{
+	char buf[1024];
+	if (cg_file_read(dir, cg_oom_file(v2), buf, sizeof buf) < 0)
+		return -1;
+	return parse_oom_kills(buf, count);
+}
+
+int cg_read_oom_kills_fd(int fd, uint64_t *count)
+{
+	char buf[1024];
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return parse_oom_kills(buf, count);
 }

@@ -205,11 +205,12 @@ static void timer_cb(uv_timer_t *t)
  * limit in the same slot is told too. */
 static bool oom_during(const struct exec_call *c)
 {
-	const struct sandbox *sb = c->slot->sb;
+	struct sbx_slot *slot = c->slot;
+	const struct sandbox *sb = slot->sb;
 	uint64_t now;
 	return c->oom_known &&
-	       cg_slot_oom_kills(&sb->env->cg, sb->id, c->slot->index, &now) ==
-		       0 &&
+	       cg_slot_oom_kills(&sb->env->cg, sb->id, slot->index,
+				 &slot->oom_fd, &now) == 0 &&
 	       now > c->oom_before;
 }
 
@@ -413,8 +414,9 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	struct sb_msg m = {.type = SB_MSG_EXEC,
 			   .slot = (uint32_t)slot->index,
 			   .id = c->id};
-	c->oom_known = cg_slot_oom_kills(&slot->sb->env->cg, slot->sb->id,
-					 slot->index, &c->oom_before) == 0;
+	c->oom_known =
+		cg_slot_oom_kills(&slot->sb->env->cg, slot->sb->id, slot->index,
+				  &slot->oom_fd, &c->oom_before) == 0;
 	if (o < 0 || e < 0 || sandbox_slot_send(slot, &m, fds, 4) < 0) {
 		sb_err_sys(err, "send the command to the sandbox");
 		close_fds(send, 4);

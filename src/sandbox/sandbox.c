@@ -402,6 +402,7 @@ struct sandbox *sandbox_alloc(struct sbx_env *env,
 		struct sbx_slot *s = &sb->slots[i];
 		s->sb = sb;
 		s->index = i;
+		s->oom_fd = -1;
 		s->state = SLOT_STARTING;
 		s->uid = SBX_UID_BASE + (uid_t)number * 1000u + (uid_t)i;
 		snprintf(s->id, sizeof s->id, "%s_slot_%d", sb->id, i);
@@ -565,6 +566,9 @@ void sandbox_free(struct sandbox *sb)
 {
 	if (sb->cg_fd >= 0)
 		close(sb->cg_fd);
+	for (int i = 0; i < sb->n_slots; i++)
+		if (sb->slots[i].oom_fd >= 0)
+			close(sb->slots[i].oom_fd);
 	if (cg_sandbox_remove(&sb->env->cg, sb->id) < 0)
 		sb_log(SB_LOG_WARN, "cgroup_remove_failed", "sandbox", sb->id,
 		       "why", strerror(errno), SB_LOG_END);

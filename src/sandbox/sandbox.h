@@ -81,6 +81,7 @@ struct sbx_slot {
 	unsigned gen;		       /* its workspace's generation (init) */
 	bool seeding;		       /* between seed_begin and seed_end */
 	void *reserved;		       /* the pool's seed job, if any */
+	int oom_fd; /* its OOM kill counter file, -1 until first read */
 };
 
 enum sbx_state { SBX_STARTING, SBX_RUNNING, SBX_DEAD };
