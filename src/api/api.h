@@ -22,6 +22,20 @@ struct api {
 /* The http_handler_fn: ud is the struct api. */
 void api_handle(struct http_request *req, void *ud);
 
+/* GET or HEAD: the read routes answer both (the server drops HEAD's
+ * body). */
+bool api_is_get(const struct http_request *req);
+
+/* routes_dashboard.c: GET / (the dashboard page, built into the binary
+ * from dashboard.html). */
+void api_dashboard(struct http_request *req);
+
+/* lease_log.c: one info line for a lease event of slot (profile,
+ * sandbox, slot, trajectory_id, request_id, and k=v when k is set). */
+void api_log_lease(const char *event, const struct sbx_slot *slot,
+		   const char *trajectory_id, const struct http_request *req,
+		   const char *k, const char *v);
+
 /* routes_images.c: /v1/images[/NAME]; rest is what follows /v1/images. */
 void api_images(struct api *a, struct http_request *req, const char *rest);
 
@@ -62,6 +76,9 @@ int api_write_start(struct sbx_slot *slot, struct http_request *req,
 /* json_out.c */
 json_t *json_slot(const struct sbx_slot *slot);
 json_t *json_profile(const struct sb_profile *p, bool active);
+/* Every sandbox of every pool with its slots, for GET
+ * /v1/status?sandboxes=true (the dashboard's table). */
+json_t *json_sandboxes(const struct pools *ps);
 /* The cgroup layout for /v1/health. */
 json_t *json_cgroup(const struct cg_root *r);
 json_t *json_exec_result(const struct exec_result *r, const char *slot_id,

@@ -2,6 +2,7 @@
  * with a bearer token), accepting, and closing everything. Connections
  * live in http_conn.c, answers in http_respond.c. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -11,6 +12,7 @@
 
 #include "api/http_internal.h"
 #include "common/cleanup.h"
+#include "common/util.h"
 
 void http_server_opts_default(struct http_server_opts *opts)
 {
@@ -20,6 +22,7 @@ void http_server_opts_default(struct http_server_opts *opts)
 	opts->idle_timeout_s = 300;
 	opts->max_connections = 16384;
 	opts->token = NULL;
+	opts->login_path = NULL;
 }
 
 /* ---- accepting and closing ---- */
@@ -38,14 +41,22 @@ static void on_connection(uv_stream_t *l, int status)
 	}
 }
 
+static void server_free(struct http_server *srv)
+{
+	if (srv->token)
+		explicit_bzero(srv->token, srv->token_len);
+	free(srv->token);
+	free(srv->login_path);
+	free(srv);
+}
+
 static void server_maybe_done(struct http_server *srv)
 {
 	if (!srv->closing || srv->handles > 0)
 		return;
 	void (*done)(void *) = srv->done;
 	void *ud = srv->done_ud;
-	free(srv->token);
-	free(srv);
+	server_free(srv);
 	if (done)
 		done(ud);
 }
@@ -81,27 +92,36 @@ int http_server_new(uv_loop_t *loop, const struct http_server_opts *opts,
 		return sb_err_set(err, EINVAL, "http server: bad arguments");
 	if (opts->token && !*opts->token)
 		return sb_err_set(err, EINVAL, "http server: empty token");
+	if (opts->login_path &&
+	    (opts->login_path[0] != '/' || strpbrk(opts->login_path, "?\r\n")))
+		return sb_err_set(err, EINVAL, "http server: bad login path");
 	struct http_server *srv = calloc(1, sizeof *srv);
 	if (!srv)
 		return sb_err_set(err, ENOMEM, "http server: out of memory");
 	srv->loop = loop;
 	srv->opts = *opts;
-	srv->opts.token = NULL; /* only our copy is kept */
+	srv->opts.token = NULL; /* only our copies are kept */
+	srv->opts.login_path = NULL;
 	srv->handler = handler;
 	srv->ud = ud;
-	if (opts->token) {
-		srv->token = strdup(opts->token);
-		if (!srv->token) {
-			free(srv);
-			return sb_err_set(err, ENOMEM,
-					  "http server: out of memory");
-		}
-		srv->token_len = strlen(srv->token);
+	if ((opts->token && !(srv->token = strdup(opts->token))) ||
+	    (opts->login_path &&
+	     !(srv->login_path = strdup(opts->login_path)))) {
+		server_free(srv);
+		return sb_err_set(err, ENOMEM, "http server: out of memory");
 	}
+	srv->token_len = srv->token ? strlen(srv->token) : 0;
+	if (http_auth_setup(srv, err) < 0) {
+		server_free(srv);
+		return -1;
+	}
+	/* Without randomness the ids are still unique within this run. */
+	if (sb_random_hex(srv->rid_prefix, 4) < 0)
+		snprintf(srv->rid_prefix, sizeof srv->rid_prefix, "%08x",
+			 (unsigned)getpid());
 	int r = uv_timer_init(loop, &srv->sentinel);
 	if (r < 0) {
-		free(srv->token);
-		free(srv);
+		server_free(srv);
 		return sb_err_set(err, -r, "http server: %s", uv_strerror(r));
 	}
 	srv->sentinel.data = srv;

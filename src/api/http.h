@@ -9,7 +9,22 @@
  *
  * Ownership: a struct http_request belongs to the server. It stays valid
  * until the handler has answered it, even if the client went away meanwhile
- * (the answer is then dropped and the request freed). */
+ * (the answer is then dropped and the request freed).
+ *
+ * Every request has a request id: the client's X-Request-Id when it is
+ * 1-64 of [A-Za-z0-9._-], else one made here (a random per-server prefix
+ * and the request counter). Every answer carries it back in X-Request-Id,
+ * errors found by the parser too, and each finished request is logged as
+ * one `request` line (method, path, status, duration_ms, request_id; debug
+ * level, warn for 5xx). Query strings, headers and bodies are never
+ * logged: they may hold tokens and secrets.
+ *
+ * Authentication (TCP listeners): `Authorization: Bearer <token>`, or, for
+ * GET and HEAD only, the cookie that GET <login_path>?token=<token> sets
+ * (a browser cannot send a header when it navigates). The cookie holds an
+ * HMAC of the token, never the token; it is HttpOnly and SameSite=Strict,
+ * and refusing it on every other method keeps cross-site forms from
+ * changing anything. */
 #ifndef SLOTBOX_API_HTTP_H
 #define SLOTBOX_API_HTTP_H
 
@@ -31,6 +46,7 @@ struct http_request {
 	size_t body_len;
 	const char *content_type; /* NULL when absent */
 	uint64_t id;		  /* unique per server, for logs */
+	const char *request_id;	  /* X-Request-Id, see above */
 	bool via_tcp;		  /* arrived on a TCP listener */
 	void *user;		  /* free for the handler's use */
 };
@@ -45,10 +61,16 @@ struct http_server_opts {
 	double idle_timeout_s;	 /* keep-alive connection idle limit */
 	size_t max_connections;	 /* accepted at once; more are closed at once */
 	const char *token;	 /* bearer token required on TCP; copied */
+	/* GET/HEAD of this path with ?token=T answers 303 to it with the
+	 * auth cookie (T valid) or a 401 page; NULL: no cookie login. */
+	const char *login_path;
 };
 
+#define HTTP_REQUEST_ID_MAX 64
+#define HTTP_COOKIE_NAME "slotbox_token"
+
 /* Fill opts with sane defaults: 64 MiB body, 64 KiB headers, 10 s header
- * timeout, 300 s idle, 16384 connections, no token. */
+ * timeout, 300 s idle, 16384 connections, no token, no login path. */
 void http_server_opts_default(struct http_server_opts *opts);
 
 int http_server_new(uv_loop_t *loop, const struct http_server_opts *opts,
@@ -70,6 +92,12 @@ int http_server_tcp_port(const struct http_server *srv);
  * are closed, then call done (may be NULL). Requests still held by the
  * handler stay valid until answered. */
 void http_server_close(struct http_server *srv, void (*done)(void *), void *ud);
+
+/* Add a response header to the answer still to come (before any
+ * http_respond* call). Refused (-1) for a name or value with CR, LF or
+ * NUL, or when the request's extra headers would pass 3 KiB. */
+int http_respond_header(struct http_request *req, const char *name,
+			const char *value);
 
 /* Answer with a whole body (copied). Exactly one of the http_respond*
  * families per request. */

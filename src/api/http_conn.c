@@ -28,28 +28,6 @@ struct http_reject {
 
 static void conn_consume(struct http_conn *c, const char *data, size_t len);
 
-/* Compare without an early exit: the time depends on the length of what
- * the client sent, never on the token's bytes. */
-static bool token_equal(const char *want, size_t wlen, const char *got,
-			size_t glen)
-{
-	volatile unsigned char diff = (unsigned char)(glen != wlen);
-	for (size_t i = 0; i < glen; i++)
-		diff |= (unsigned char)(got[i] ^ want[i % wlen]);
-	return diff == 0;
-}
-
-static bool auth_ok(const struct http_server *srv, const char *v)
-{
-	if (!srv->token || !v || strncasecmp(v, "Bearer", 6) != 0 ||
-	    (v[6] != ' ' && v[6] != '\t'))
-		return false;
-	v += 6;
-	while (*v == ' ' || *v == '\t')
-		v++;
-	return token_equal(srv->token, srv->token_len, v, strlen(v));
-}
-
 /* ---- timers ---- */
 
 static void timer_cb(uv_timer_t *t)
@@ -293,6 +271,7 @@ static int on_message_begin(llhttp_t *p)
 {
 	struct http_conn *c = conn_of(p);
 	conn_reset_msg(c);
+	c->t0 = uv_hrtime();
 	/* From the first byte, the headers have header_timeout_s (a new
 	 * connection's clock already runs since the accept). */
 	if (c->tstate != HTTP_T_HEADER)
@@ -334,6 +313,8 @@ static int on_header_field_complete(llhttp_t *p)
 		[HTTP_H_CTYPE] = "content-type",
 		[HTTP_H_AUTH] = "authorization",
 		[HTTP_H_EXPECT] = "expect",
+		[HTTP_H_COOKIE] = "cookie",
+		[HTTP_H_REQID] = "x-request-id",
 	};
 	struct http_conn *c = conn_of(p);
 	c->fname[c->fname_len] = '\0';
@@ -342,6 +323,8 @@ static int on_header_field_complete(llhttp_t *p)
 	for (int i = 0; i < HTTP_H_COUNT; i++) {
 		if (strcasecmp(c->fname, kept[i]) != 0)
 			continue;
+		if ((c->seen & (1u << i)) && i == HTTP_H_REQID)
+			break; /* proxies may add one: the first one counts */
 		if (c->seen & (1u << i)) /* ambiguous: which one counts? */
 			return fail(c, 400, "bad_request",
 				    "a header is repeated");
@@ -411,6 +394,10 @@ static int build_request(struct http_conn *c, llhttp_t *p)
 	r->pub.content_type = c->hval[HTTP_H_CTYPE] ? ct : NULL;
 	r->pub.id = ++c->srv->next_id;
 	r->pub.via_tcp = c->via_tcp;
+	http_reqid_pick(c->srv, c->hval[HTTP_H_REQID], r->pub.id, r->rid);
+	r->pub.request_id = r->rid;
+	r->t0 = c->t0;
+	r->login = c->login;
 	r->head = p->method == HTTP_HEAD;
 	r->http10 = p->http_minor == 0;
 	c->building = r;
@@ -426,18 +413,24 @@ static int on_headers_complete(llhttp_t *p)
 	p->upgrade = 0;
 	if (budget(c, 2) < 0)
 		return -1;
-	if (c->via_tcp && !auth_ok(srv, c->hval[HTTP_H_AUTH]))
-		return fail(c, 401, "unauthorized",
-			    "a valid bearer token is required");
+	enum http_auth auth = http_auth_check(c, p->method);
+	if (auth == HTTP_AUTH_DENY || auth == HTTP_AUTH_DENY_PAGE) {
+		c->fail_page = auth == HTTP_AUTH_DENY_PAGE;
+		fail(c, 401, "unauthorized",
+		     "a valid bearer token is required");
+		(void)build_request(c, p); /* its method and path get logged */
+		return -1;
+	}
+	c->login = auth == HTTP_AUTH_LOGIN;
 	if (p->http_major != 1)
 		return fail(c, 400, "bad_request", "only HTTP/1.x is served");
+	if (build_request(c, p) < 0)
+		return -1;
 	bool has_len = p->flags & F_CONTENT_LENGTH;
 	bool chunked = p->flags & F_CHUNKED;
 	if (has_len && !chunked && p->content_length > srv->opts.max_body_bytes)
 		return fail(c, 413, "payload_too_large",
 			    "the request body is larger than the limit");
-	if (build_request(c, p) < 0)
-		return -1;
 	c->close_after = !llhttp_should_keep_alive(p);
 	bool body = chunked || (has_len && p->content_length > 0);
 	c->body_limit =
@@ -531,7 +524,10 @@ static void conn_dispatch(struct http_conn *c)
 	c->busy = true;
 	http_conn_timer(c, HTTP_T_NONE, 0); /* the handler takes its time */
 	r->holds++;
-	c->srv->handler(&r->pub, c->srv->ud);
+	if (r->login) /* the server's own answer: the handler never sees it */
+		http_auth_login(r);
+	else
+		c->srv->handler(&r->pub, c->srv->ud);
 	http_req_release(r);
 }
 

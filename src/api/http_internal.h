@@ -7,6 +7,7 @@
 #include <llhttp.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "api/http.h"
@@ -19,12 +20,30 @@
 #define HTTP_BODY_IDLE_S 60.0 /* a body upload may stall this long */
 #define HTTP_LINGER_S 2.0     /* after a closing answer, drain input */
 #define HTTP_LINGER_MAX (4u << 20)
-#define HTTP_FIELD_MAX 32 /* longer header names are never kept */
+#define HTTP_FIELD_MAX 32  /* longer header names are never kept */
+#define HTTP_XHDR_MAX 3072 /* extra response headers of one answer */
+#define HTTP_HEAD_MAX (HTTP_XHDR_MAX + 1024) /* a whole response head */
+#define HTTP_TOKEN_MAX 4096		     /* longer tokens cannot match */
 
 /* The request headers we keep; everything else is parsed and dropped
  * (llhttp itself interprets Content-Length, Transfer-Encoding and
  * Connection). */
-enum http_hdr { HTTP_H_CTYPE, HTTP_H_AUTH, HTTP_H_EXPECT, HTTP_H_COUNT };
+enum http_hdr {
+	HTTP_H_CTYPE,
+	HTTP_H_AUTH,
+	HTTP_H_EXPECT,
+	HTTP_H_COOKIE,
+	HTTP_H_REQID,
+	HTTP_H_COUNT
+};
+
+/* What http_auth_check decided about a request's credentials. */
+enum http_auth {
+	HTTP_AUTH_OK,	     /* serve it */
+	HTTP_AUTH_LOGIN,     /* a valid ?token= on the login path: 303 */
+	HTTP_AUTH_DENY,	     /* 401 with the API's JSON error */
+	HTTP_AUTH_DENY_PAGE, /* 401 with a page a browser can show */
+};
 
 /* What the connection's single timer is measuring. */
 enum http_tstate {
@@ -56,6 +75,12 @@ struct http_req {
 	bool drain_wanted;
 	bool head;
 	bool http10;
+	bool login;	 /* answered by http_auth_login, not the handler */
+	int status;	 /* of the answer, for the request log */
+	uint64_t t0;	 /* uv_hrtime() when its headers were complete */
+	char *xhdr;	 /* extra response headers, "Name: value\r\n"... */
+	size_t xhdr_len; /* bounded by HTTP_XHDR_MAX */
+	char rid[HTTP_REQUEST_ID_MAX + 1];
 	char strs[]; /* path, query, content type */
 };
 
@@ -86,6 +111,9 @@ struct http_conn {
 	/* error found by a parser callback, answered after llhttp returns */
 	int fail_status;
 	const char *fail_code, *fail_msg;
+	bool fail_page; /* answer it with the 401 page, not JSON */
+	bool login;	/* this request logs in (HTTP_AUTH_LOGIN) */
+	uint64_t t0;	/* uv_hrtime() at the request's first byte */
 	/* bytes read while busy, parsed after the answer */
 	char *pending;
 	size_t pending_len;
@@ -108,6 +136,9 @@ struct http_server {
 	struct http_server_opts opts;
 	char *token;
 	size_t token_len;
+	char *login_path;   /* owned copy of opts.login_path, or NULL */
+	char cookie[65];    /* hex HMAC of the token: the cookie's value */
+	char rid_prefix[9]; /* random, so ids differ across restarts */
 	http_handler_fn handler;
 	void *ud;
 	uv_pipe_t ulisten;
@@ -126,6 +157,16 @@ struct http_server {
 	char rbuf[HTTP_READ_BUF];
 };
 
+/* http_auth.c */
+int http_auth_setup(struct http_server *srv, struct sb_err *err);
+enum http_auth http_auth_check(const struct http_conn *c, int method);
+void http_auth_login(struct http_req *r);
+extern const char http_unauth_page[];
+/* http_log.c */
+void http_reqid_pick(struct http_server *srv, const char *given, uint64_t n,
+		     char out[HTTP_REQUEST_ID_MAX + 1]);
+void http_log_request(const char *method, const char *path, int status,
+		      uint64_t t0, const char *rid, bool gone);
 /* http.c */
 void http_server_handle_gone(struct http_server *srv);
 /* http_conn.c */

@@ -36,6 +36,8 @@ const char *http_status_text(int status)
 		return "Moved Permanently";
 	case 302:
 		return "Found";
+	case 303:
+		return "See Other";
 	case 304:
 		return "Not Modified";
 	case 400:
@@ -176,6 +178,7 @@ void http_req_free(struct http_req *r)
 {
 	if (!r)
 		return;
+	free(r->xhdr);
 	free(r->body);
 	free(r);
 }
@@ -197,8 +200,11 @@ static void req_detach(struct http_req *r)
 	r->conn = NULL;
 }
 
-static void req_answered(struct http_req *r)
+/* gone: the client left before the answer could be sent. */
+static void req_answered(struct http_req *r, bool gone)
 {
+	http_log_request(r->pub.method, r->pub.path, r->status, r->t0, r->rid,
+			 gone);
 	req_detach(r);
 	r->answered = true;
 	if (r->holds == 0)
@@ -311,10 +317,12 @@ static const char *conn_header(const struct http_conn *c, bool http10)
 }
 
 /* Status line and headers into out; len < 0 means chunked (or, for
- * HTTP/1.0, delimited by the close), no_len means no Content-Length. */
+ * HTTP/1.0, delimited by the close), no_len means no Content-Length.
+ * xhdr: extra header lines, already checked (http_respond_header). */
 static size_t format_head(char *out, size_t outlen, const struct http_conn *c,
 			  bool http10, int status, const char *ctype,
-			  long long len, bool no_len)
+			  long long len, bool no_len, const char *rid,
+			  const char *xhdr, size_t xhdr_len)
 {
 	int n = snprintf(out, outlen, "HTTP/1.1 %d %s\r\n", status,
 			 http_status_text(status));
@@ -335,12 +343,54 @@ static size_t format_head(char *out, size_t outlen, const struct http_conn *c,
 			n = 0;
 		o += n > 0 ? (size_t)n : 0;
 	}
+	/* nosniff: a browser holding the dashboard cookie may GET any
+	 * read endpoint; none of their bodies may be taken for a page */
+	if (o < outlen) {
+		n = snprintf(out + o, outlen - o,
+			     "X-Request-Id: %s\r\n"
+			     "X-Content-Type-Options: nosniff\r\n",
+			     rid ? rid : "-");
+		o += n > 0 ? (size_t)n : 0;
+	}
+	if (xhdr_len && o < outlen) {
+		n = snprintf(out + o, outlen - o, "%.*s", (int)xhdr_len, xhdr);
+		o += n > 0 ? (size_t)n : 0;
+	}
 	if (o < outlen) {
 		n = snprintf(out + o, outlen - o, "%s\r\n",
 			     conn_header(c, http10));
 		o += n > 0 ? (size_t)n : 0;
 	}
 	return o < outlen ? o : outlen - 1;
+}
+
+/* Header names are tokens; values must not end the line. */
+static bool header_ok(const char *name, const char *value)
+{
+	static const char tchar[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "abcdefghijklmnopqrstuvwxyz0123456789-";
+	size_t nl = strlen(name);
+	return nl > 0 && nl <= 64 && strspn(name, tchar) == nl &&
+	       !strpbrk(value, "\r\n");
+}
+
+int http_respond_header(struct http_request *pub, const char *name,
+			const char *value)
+{
+	struct http_req *r = (struct http_req *)pub;
+	if (!r || r->answered || r->streaming || !name || !value ||
+	    !header_ok(name, value))
+		return -1;
+	size_t add = strlen(name) + strlen(value) + 4; /* ": " CRLF */
+	if (add > HTTP_XHDR_MAX - r->xhdr_len)
+		return -1;
+	char *nb = realloc(r->xhdr, r->xhdr_len + add + 1);
+	if (!nb)
+		return -1;
+	r->xhdr = nb;
+	snprintf(nb + r->xhdr_len, add + 1, "%s: %s\r\n", name, value);
+	r->xhdr_len += add;
+	return 0;
 }
 
 static int sane_status(int status)
@@ -359,13 +409,15 @@ void http_respond(struct http_request *pub, int status,
 		return;
 	}
 	struct http_conn *c = r->conn;
+	r->status = sane_status(status);
 	if (c) {
-		char head[512];
-		status = sane_status(status);
+		char head[HTTP_HEAD_MAX];
+		status = r->status;
 		bool empty = status == 204 || status == 304;
-		size_t hl = format_head(head, sizeof head, c, r->http10, status,
-					safe_ctype(content_type),
-					(long long)len, empty);
+		size_t hl =
+			format_head(head, sizeof head, c, r->http10, status,
+				    safe_ctype(content_type), (long long)len,
+				    empty, r->rid, r->xhdr, r->xhdr_len);
 		uv_buf_t bufs[2] = {uv_buf_init(head, (unsigned)hl),
 				    uv_buf_init(NULL, 0)};
 		unsigned n = 1;
@@ -378,7 +430,7 @@ void http_respond(struct http_request *pub, int status,
 		if (http_conn_send(c, bufs, n, true) < 0)
 			http_conn_close(c);
 	}
-	req_answered(r);
+	req_answered(r, !c);
 }
 
 /* {"error":{"code":...,"message":...}} as a compact string (malloc'd). */
@@ -439,22 +491,34 @@ void http_respond_error(struct http_request *req, int status, const char *code,
 void http_conn_error(struct http_conn *c, int status, const char *code,
 		     const char *msg)
 {
-	char head[256];
-	char *s = error_body(code, msg);
-	const char *body = s ? s : oom_body;
+	char head[HTTP_HEAD_MAX];
+	char rid[HTTP_REQUEST_ID_MAX + 1];
+	struct http_req *r = c->building;
+	bool page = c->fail_page && status == 401;
+	char *s = page ? NULL : error_body(code, msg);
+	const char *body = page ? http_unauth_page : s ? s : oom_body;
 	size_t blen = strlen(body);
+	if (r)
+		memcpy(rid, r->rid, sizeof rid);
+	else /* too early for a request: the id is made here */
+		http_reqid_pick(c->srv, c->hval[HTTP_H_REQID],
+				++c->srv->next_id, rid);
+	http_log_request(r ? r->pub.method : NULL, r ? r->pub.path : NULL,
+			 status, c->t0, rid, false);
 	c->busy = true;
 	c->close_after = true;
 	http_req_free(c->building);
 	c->building = NULL;
 	http_conn_timer(c, HTTP_T_NONE, 0);
 	size_t hl = format_head(head, sizeof head, c, false, status,
-				"application/json", (long long)blen, false);
+				page ? "text/html; charset=utf-8"
+				     : "application/json",
+				(long long)blen, false, rid, NULL, 0);
 	uv_buf_t bufs[2] = {uv_buf_init(head, (unsigned)hl),
 			    uv_buf_init((char *)body, (unsigned)blen)};
-	int r = http_conn_send(c, bufs, 2, true);
+	int rc = http_conn_send(c, bufs, 2, true);
 	free(s);
-	if (r < 0)
+	if (rc < 0)
 		http_conn_close(c);
 }
 
@@ -470,18 +534,20 @@ void http_respond_stream_begin(struct http_request *pub, int status,
 	r->streaming = true;
 	r->drain_fn = drain;
 	r->drain_ud = ud;
+	status = sane_status(status);
+	r->status = status;
 	struct http_conn *c = r->conn;
 	if (!c)
 		return;
-	status = sane_status(status);
 	r->nobody = r->head || status == 204 || status == 304;
 	r->chunked = !r->http10 && !r->nobody;
 	if (r->http10 && !r->nobody)
 		c->close_after = true; /* the close ends the body */
-	char head[512];
+	char head[HTTP_HEAD_MAX];
 	size_t hl = format_head(head, sizeof head, c, r->http10, status,
 				safe_ctype(content_type), -1,
-				status == 204 || status == 304);
+				status == 204 || status == 304, r->rid, r->xhdr,
+				r->xhdr_len);
 	uv_buf_t b = uv_buf_init(head, (unsigned)hl);
 	if (http_conn_send(c, &b, 1, false) < 0) {
 		req_detach(r);
@@ -544,7 +610,7 @@ void http_respond_stream_end(struct http_request *pub)
 		if (http_conn_send(c, &b, 1, true) < 0)
 			http_conn_close(c);
 	}
-	req_answered(r);
+	req_answered(r, !c);
 }
 
 void http_request_on_abort(struct http_request *pub, http_abort_fn fn, void *ud)

@@ -49,6 +49,67 @@ json_t *json_slot(const struct sbx_slot *slot)
 	return o;
 }
 
+static const char *sandbox_state_name(const struct sandbox *sb)
+{
+	switch (sb->state) {
+	case SBX_STARTING:
+		return "starting";
+	case SBX_RUNNING:
+		return "running";
+	default:
+		return "lost";
+	}
+}
+
+static json_t *json_slot_brief(const struct sbx_slot *s, double now_wall)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "slot_id", json_string(s->id));
+	json_object_set_new(o, "index", json_integer(s->index));
+	json_object_set_new(o, "state", json_string(slot_state_name(s->state)));
+	json_object_set_new(o, "leased", json_boolean(s->leased));
+	json_object_set_new(
+		o, "trajectory_id",
+		s->leased && s->trajectory_id[0]
+			? sb_json_string_lossy(s->trajectory_id,
+					       strlen(s->trajectory_id), NULL)
+			: json_null());
+	double age = now_wall - s->acquired_at;
+	json_object_set_new(o, "lease_age_s",
+			    s->leased ? json_real(age > 0 ? age : 0)
+				      : json_null());
+	json_object_set_new(o, "calls", json_integer(s->n_calls));
+	return o;
+}
+
+json_t *json_sandboxes(const struct pools *ps)
+{
+	json_t *arr = json_array();
+	double now = sb_now_mono(), now_wall = sb_now_wall();
+	for (size_t i = 0; arr && i < ps->n; i++) {
+		const struct pool *p = &ps->items[i];
+		for (const struct sandbox *sb = p->sandboxes; sb;
+		     sb = sb->next) {
+			json_t *slots = json_array();
+			for (int k = 0; k < sb->n_slots; k++)
+				json_array_append_new(
+					slots, json_slot_brief(&sb->slots[k],
+							       now_wall));
+			json_array_append_new(
+				arr,
+				json_pack("{s:s, s:s, s:s, s:b, s:b, s:f, s:o}",
+					  "sandbox_id", sb->id, "profile",
+					  p->profile->name, "state",
+					  sandbox_state_name(sb), "draining",
+					  sb->draining, "retiring",
+					  sb->retiring, "age_s",
+					  now - sb->created_mono, "slots",
+					  slots));
+		}
+	}
+	return arr;
+}
+
 static json_t *json_names(char *const *names, size_t n)
 {
 	json_t *a = json_array();

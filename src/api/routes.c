@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "common/log.h"
 #include "common/util.h"
 #include "pool/metrics.h"
 
@@ -57,8 +56,17 @@ static void get_profiles(struct api *a, struct http_request *req)
 	http_respond_json(req, 200, o);
 }
 
+bool api_is_get(const struct http_request *req)
+{
+	return strcmp(req->method, "GET") == 0 ||
+	       strcmp(req->method, "HEAD") == 0;
+}
+
 static void get_status(struct api *a, struct http_request *req)
 {
+	bool detail;
+	if (api_query_bool(req, "sandboxes", false, &detail) < 0)
+		return;
 	json_t *o = json_object();
 	json_t *pools = json_object();
 	for (size_t i = 0; i < a->pools->n; i++) {
@@ -83,6 +91,8 @@ static void get_status(struct api *a, struct http_request *req)
 	json_object_set_new(o, "default_profile",
 			    json_string(a->cfg->default_profile));
 	json_object_set_new(o, "pools", pools);
+	if (detail) /* opt-in: trainers poll the counts, not every slot */
+		json_object_set_new(o, "sandboxes", json_sandboxes(a->pools));
 	http_respond_json(req, 200, o);
 }
 
@@ -124,6 +134,8 @@ static void acquire_done(struct sbx_slot *slot, const char *code,
 		http_respond_error(req, status, code, "%s", msg);
 		return;
 	}
+	api_log_lease("slot_acquired", slot, slot->trajectory_id, req, NULL,
+		      NULL);
 	http_respond_json(req, 201, json_slot(slot));
 }
 
@@ -237,7 +249,8 @@ static void post_slots(struct api *a, struct http_request *req)
 		metrics_observe(MH_ACQUIRE_WAIT, ctx->profile,
 				sb_now_mono() - ctx->started);
 		free(ctx);
-		sb_log(SB_LOG_DEBUG, "acquire", "slot", slot->id, SB_LOG_END);
+		api_log_lease("slot_acquired", slot, slot->trajectory_id, req,
+			      NULL, NULL);
 		http_respond_json(req, 201, json_slot(slot));
 	} else if (r == 0) {
 		http_request_on_abort(req, acquire_abort, ctx);
@@ -348,7 +361,7 @@ static void slot_route(struct api *a, struct http_request *req,
 		http_respond_error(req, 404, "not_found", "no slot \"%s\"", id);
 		return;
 	}
-	bool get = strcmp(req->method, "GET") == 0;
+	bool get = api_is_get(req);
 	bool post = strcmp(req->method, "POST") == 0;
 	if (!*sub && get) {
 		http_respond_json(req, 200, json_slot(slot));
@@ -361,6 +374,8 @@ static void slot_route(struct api *a, struct http_request *req,
 					   "slot %s is not leased", id);
 			return;
 		}
+		api_log_lease("slot_released", slot, slot->trajectory_id, req,
+			      "reset", reset ? "true" : "false");
 		pool_release(slot, reset);
 		http_respond(req, 204, NULL, NULL, 0);
 	} else if (strcmp(sub, "exec") == 0 && post) {
@@ -400,10 +415,12 @@ void api_handle(struct http_request *req, void *ud)
 {
 	struct api *a = ud;
 	const char *path = req->path;
-	bool get = strcmp(req->method, "GET") == 0;
+	bool get = api_is_get(req);
 	bool post = strcmp(req->method, "POST") == 0;
 
-	if (strcmp(path, "/v1/health") == 0 && get)
+	if (strcmp(path, "/") == 0 && get)
+		api_dashboard(req);
+	else if (strcmp(path, "/v1/health") == 0 && get)
 		get_health(a, req);
 	else if (strcmp(path, "/metrics") == 0 && get)
 		get_metrics(a, req);
@@ -423,7 +440,8 @@ void api_handle(struct http_request *req, void *ud)
 	else if (strcmp(path, "/v1/snapshots") == 0 ||
 		 strncmp(path, "/v1/snapshots/", 14) == 0)
 		api_snapshots(a, req, path + 13);
-	else if (strcmp(path, "/v1/health") == 0 ||
+	else if (strcmp(path, "/") == 0 || strcmp(path, "/metrics") == 0 ||
+		 strcmp(path, "/v1/health") == 0 ||
 		 strcmp(path, "/v1/profiles") == 0 ||
 		 strcmp(path, "/v1/status") == 0 ||
 		 strcmp(path, "/v1/slots") == 0 ||

@@ -202,7 +202,7 @@ static void post_image(struct api *a, struct http_request *req)
 
 void api_images(struct api *a, struct http_request *req, const char *rest)
 {
-	bool get = strcmp(req->method, "GET") == 0;
+	bool get = api_is_get(req);
 	if (!*rest && get) {
 		http_respond_json(req, 200,
 				  json_pack("{s:o}", "images",

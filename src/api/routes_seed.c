@@ -21,6 +21,7 @@ struct seed_ctx {
 	struct http_request *req;
 	struct pool_seed *job;
 	char snapshot[SNAPSHOT_NAME_MAX + 1]; /* restore: its name */
+	char source[96];		      /* fork: the source slot's id */
 	bool is_fork;
 };
 
@@ -36,13 +37,19 @@ static void seed_answer(const struct pool_seed_result *r, void *ud)
 	struct seed_ctx *c = ud;
 	struct http_request *req = c->req;
 	bool is_fork = c->is_fork;
-	char name[SNAPSHOT_NAME_MAX + 1];
+	char name[SNAPSHOT_NAME_MAX + 1], source[96];
 	snprintf(name, sizeof name, "%s", c->snapshot);
+	snprintf(source, sizeof source, "%s", c->source);
 	free(c);
 	if (!r->slots) {
 		http_respond_error(req, r->status, r->code, "%s", r->msg);
 		return;
 	}
+	for (int i = 0; i < r->n; i++)
+		api_log_lease("slot_acquired", r->slots[i],
+			      r->slots[i]->trajectory_id, req,
+			      is_fork ? "forked_from" : "snapshot",
+			      is_fork ? source : name);
 	json_t *o;
 	if (is_fork) {
 		json_t *arr = json_array();
@@ -204,6 +211,7 @@ void api_fork(struct api *a, struct http_request *req, struct sbx_slot *slot,
 	}
 	c->req = req;
 	c->is_fork = true;
+	snprintf(c->source, sizeof c->source, "%s", slot->id);
 	sr.count = count;
 	sr.trajectory_ids = has_ids ? ids : NULL;
 	sr.src_slot = slot->id;
@@ -314,6 +322,11 @@ static void snapshot_saved(int status, const char *code, const char *msg,
 	}
 	/* {"snapshot": name, ...the meta} */
 	json_object_set(meta, "snapshot", json_object_get(meta, "name"));
+	sb_log(SB_LOG_INFO, "snapshot_created", "snapshot",
+	       json_string_value(json_object_get(meta, "name")), "profile",
+	       json_string_value(json_object_get(meta, "profile")), "slot",
+	       json_string_value(json_object_get(meta, "source_slot")),
+	       "request_id", req->request_id, SB_LOG_END);
 	http_respond_json(req, 201, meta);
 }
 
@@ -348,7 +361,7 @@ out:
 
 void api_snapshots(struct api *a, struct http_request *req, const char *rest)
 {
-	bool get = strcmp(req->method, "GET") == 0;
+	bool get = api_is_get(req);
 	bool del = strcmp(req->method, "DELETE") == 0;
 	struct sb_err err;
 	if (!*rest) {

@@ -358,10 +358,13 @@ static int setup(struct daemon *d)
 		return die(o->token_file,
 			   "cannot read a token of at least 16 characters");
 	hopts.token = token;
+	hopts.login_path = "/"; /* the dashboard: GET /?token=T */
 	d->api.pools = &d->pools;
 	d->api.cfg = &d->cfg;
 	int r = http_server_new(d->loop, &hopts, api_handle, &d->api, &d->http,
 				&err);
+	if (token) /* the server keeps its own copy */
+		explicit_bzero(token, strlen(token));
 	free(token);
 	if (r < 0)
 		return die("http", err.msg);

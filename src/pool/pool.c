@@ -348,8 +348,11 @@ static void expire_leases(struct pool *p, double now)
 			if (!s->leased || s->ttl_s <= 0 || s->n_calls > 0 ||
 			    now - s->last_used <= s->ttl_s)
 				continue;
-			sb_log(SB_LOG_INFO, "lease_expired", "slot", s->id,
-			       "trajectory", s->trajectory_id, SB_LOG_END);
+			sb_log(SB_LOG_INFO, "lease_expired", "profile",
+			       p->profile->name, "sandbox", sb->id, "slot",
+			       s->id, "trajectory_id",
+			       s->trajectory_id[0] ? s->trajectory_id : NULL,
+			       SB_LOG_END);
 			/* The last lease of a dead sandbox frees it. */
 			bool frees = sb->state == SBX_DEAD && leases == 1;
 			leases--;

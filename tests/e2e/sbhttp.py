@@ -49,3 +49,31 @@ class UnixClient:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+
+
+def exchange(conn, method, path, body=None, headers=None):
+    """One request on a fresh http.client connection (unix or TCP):
+    (status, {lower-case header: value}, body bytes). Repeated headers
+    (Set-Cookie) are joined with ", "."""
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        hdrs = {}
+        for k, v in resp.getheaders():
+            k = k.lower()
+            hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
+        return resp.status, hdrs, data
+    finally:
+        conn.close()
+
+
+def unix_exchange(path, *args, **kw):
+    return exchange(_UnixConnection(path), *args, **kw)
+
+
+def tcp_exchange(port, *args, **kw):
+    return exchange(http.client.HTTPConnection("127.0.0.1", port, timeout=120),
+                    *args, **kw)
