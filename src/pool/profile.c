@@ -266,8 +266,9 @@ static char *normalise_path(const char *in, const char **why)
 	return out;
 }
 
-static int set_workspace(struct sb_profile *p, const char *key, const char *v,
-			 struct sb_err *err)
+/* *dst = v as a normalised absolute path other than "/". */
+static int set_abs_path(char **dst, const char *key, const char *v,
+			struct sb_err *err)
 {
 	const char *why;
 	char *path = normalise_path(v, &why);
@@ -284,9 +285,15 @@ static int set_workspace(struct sb_profile *p, const char *key, const char *v,
 		return sb_err_set(err, EINVAL, "key \"%s\": %s %s", key, q,
 				  why);
 	}
-	free(p->workspace_dir);
-	p->workspace_dir = path;
+	free(*dst);
+	*dst = path;
 	return 0;
+}
+
+static int set_workspace(struct sb_profile *p, const char *key, const char *v,
+			 struct sb_err *err)
+{
+	return set_abs_path(&p->workspace_dir, key, v, err);
 }
 
 /* A template is read once, at daemon start (templates.c), which says
@@ -295,29 +302,12 @@ static int set_workspace(struct sb_profile *p, const char *key, const char *v,
 static int set_template(struct sb_profile *p, const char *key, const char *v,
 			struct sb_err *err)
 {
-	const char *why;
 	if (!v || !*v || strcmp(v, "none") == 0) {
 		free(p->workspace_template);
 		p->workspace_template = NULL;
 		return 0;
 	}
-	char *path = normalise_path(v, &why);
-	if (path && strcmp(path, "/") == 0) {
-		free(path);
-		path = NULL;
-		why = "must not be /";
-	}
-	if (!path) {
-		if (!why)
-			return sb_err_set(err, ENOMEM, "out of memory");
-		char q[SB_CFG_QUOTE_MAX];
-		sb_cfg_quote(q, sizeof q, v);
-		return sb_err_set(err, EINVAL, "key \"%s\": %s %s", key, q,
-				  why);
-	}
-	free(p->workspace_template);
-	p->workspace_template = path;
-	return 0;
+	return set_abs_path(&p->workspace_template, key, v, err);
 }
 
 /* "host", "dir:/abs/path", or the name of an image in the store (looked

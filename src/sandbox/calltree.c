@@ -31,6 +31,18 @@ int calltree_create(int slot_fd, enum cg_mode mode, uint64_t id, int *dir_fd)
 	return *dir_fd < 0 ? -1 : 0;
 }
 
+int calltree_join(int dir, const char *procs_path)
+{
+	int fd = openat(dir, procs_path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, "0", 1);
+	int err = errno;
+	close(fd);
+	errno = err;
+	return n == 1 ? 0 : -1;
+}
+
 static int write_file_at(int dir, const char *file, const char *val)
 {
 	_cleanup_fd_ int fd = openat(dir, file, O_WRONLY | O_CLOEXEC);

@@ -23,6 +23,10 @@ enum cg_mode {
  * returned) in CG_NONE mode. */
 int calltree_create(int slot_fd, enum cg_mode mode, uint64_t id, int *dir_fd);
 
+/* Move the calling process into the group whose cgroup.procs is at
+ * procs_path below dir. 0 or -1 with errno. */
+int calltree_join(int dir, const char *procs_path);
+
 /* Kill the call's tree. pgid is the call's process group (CG_NONE). */
 void calltree_kill(int slot_fd, enum cg_mode mode, uint64_t id, pid_t pgid);
 

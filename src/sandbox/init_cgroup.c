@@ -40,33 +40,19 @@ int init_cg_receive(struct init_cfg *cfg, char *msg, size_t msglen)
 	return 0;
 }
 
-/* Move the calling process into the group whose cgroup.procs is at
- * path below dir. */
-static int join(int dir, const char *path)
-{
-	int fd = openat(dir, path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, "0", 1);
-	int err = errno;
-	close(fd);
-	errno = err;
-	return n == 1 ? 0 : -1;
-}
-
 int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
 		      char *msg, size_t msglen)
 {
 	char path[32];
 
-	if (s->cg_fd >= 0 && join(s->cg_fd, "cgroup.procs") < 0) {
+	if (s->cg_fd >= 0 && calltree_join(s->cg_fd, "cgroup.procs") < 0) {
 		snprintf(msg, msglen, "join the cgroup of slot %d: %s",
 			 s->index, strerror(errno));
 		return -1;
 	}
 	snprintf(path, sizeof path, "s%d/cgroup.procs", s->index);
 	for (int i = 0; i < cfg->n_cg_more; i++) {
-		if (join(cfg->cg_more[i], path) < 0) {
+		if (calltree_join(cfg->cg_more[i], path) < 0) {
 			snprintf(msg, msglen,
 				 "join the cgroup v1 groups of slot %d: %s",
 				 s->index, strerror(errno));

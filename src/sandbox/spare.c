@@ -77,26 +77,15 @@ __attribute__((noreturn)) static void run_call(int sock, const int fds[4])
 	spare_fail(sock);
 }
 
-/* Join the call group by a cgroup.procs write (cgroup v1, or kernels
- * without CLONE_INTO_CGROUP). It may wait for an RCU grace period: one
- * more reason it happens here, before any call. */
-static int join_group(int dir_fd)
-{
-	int fd = openat(dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, "0", 1);
-	int err = errno;
-	close(fd);
-	errno = err;
-	return n == 1 ? 0 : -1;
-}
-
 __attribute__((noreturn)) static void spare_main(const struct spare_cfg *cfg,
 						 int sock, int dir_fd,
 						 bool born_in_group)
 {
-	if (dir_fd >= 0 && !born_in_group && join_group(dir_fd) < 0)
+	/* Without CLONE_INTO_CGROUP (cgroup v1, old kernels), a move: it may
+	 * wait for an RCU grace period, one more reason it happens here,
+	 * before any call. */
+	if (dir_fd >= 0 && !born_in_group &&
+	    calltree_join(dir_fd, "cgroup.procs") < 0)
 		spare_fail(sock);
 	close_all_but(sock);
 	if (setsid() < 0 || confine_child(cfg->uid, cfg->filter) < 0)
