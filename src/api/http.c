@@ -27,18 +27,46 @@ void http_server_opts_default(struct http_server_opts *opts)
 
 /* ---- accepting and closing ---- */
 
+static void retry_deferred(struct http_server *srv)
+{
+	if (srv->udefer &&
+	    http_conn_accept(srv, (uv_stream_t *)&srv->ulisten, false))
+		srv->udefer = false;
+	if (srv->tdefer &&
+	    http_conn_accept(srv, (uv_stream_t *)&srv->tlisten, true))
+		srv->tdefer = false;
+}
+
+/* The loop took a turn since the burst: serve what waited. */
+static void resume_cb(uv_idle_t *h)
+{
+	struct http_server *srv = h->data;
+	uv_idle_stop(h);
+	srv->burst = 0;
+	if (!srv->closing)
+		retry_deferred(srv);
+}
+
 static void on_connection(uv_stream_t *l, int status)
 {
 	struct http_server *srv = l->data;
 	if (status < 0 || srv->closing)
 		return; /* libuv keeps listening (EMFILE is handled there) */
 	bool tcp = l == (uv_stream_t *)&srv->tlisten;
-	if (!http_conn_accept(srv, l, tcp)) {
-		if (tcp)
-			srv->tdefer = true;
-		else
-			srv->udefer = true;
+	/* Not accepting leaves the connection in the listener, which libuv
+	 * stops polling until uv_accept: the idle handle resumes next turn
+	 * (and, while active, keeps that turn from blocking). */
+	bool later = srv->burst >= HTTP_ACCEPT_BURST &&
+		     uv_idle_start(&srv->resume, resume_cb) == 0;
+	if (!later) {
+		srv->burst++;
+		if (http_conn_accept(srv, l, tcp))
+			return;
 	}
+	if (tcp)
+		srv->tdefer = true;
+	else
+		srv->udefer = true;
 }
 
 static void server_free(struct http_server *srv)
@@ -69,12 +97,7 @@ void http_server_handle_gone(struct http_server *srv)
 		return;
 	}
 	/* memory was freed: take a connection left waiting for it */
-	if (srv->udefer &&
-	    http_conn_accept(srv, (uv_stream_t *)&srv->ulisten, false))
-		srv->udefer = false;
-	if (srv->tdefer &&
-	    http_conn_accept(srv, (uv_stream_t *)&srv->tlisten, true))
-		srv->tdefer = false;
+	retry_deferred(srv);
 }
 
 static void handle_closed(uv_handle_t *h)
@@ -119,13 +142,22 @@ int http_server_new(uv_loop_t *loop, const struct http_server_opts *opts,
 	if (sb_random_hex(srv->rid_prefix, 4) < 0)
 		snprintf(srv->rid_prefix, sizeof srv->rid_prefix, "%08x",
 			 (unsigned)getpid());
-	int r = uv_timer_init(loop, &srv->sentinel);
+	int r = uv_idle_init(loop, &srv->resume);
 	if (r < 0) {
 		server_free(srv);
 		return sb_err_set(err, -r, "http server: %s", uv_strerror(r));
 	}
+	srv->resume.data = srv;
+	r = uv_timer_init(loop, &srv->sentinel);
+	if (r < 0) {
+		/* the server is freed once the loop has let go of resume */
+		srv->closing = true;
+		srv->handles = 1;
+		uv_close((uv_handle_t *)&srv->resume, handle_closed);
+		return sb_err_set(err, -r, "http server: %s", uv_strerror(r));
+	}
 	srv->sentinel.data = srv;
-	srv->handles = 1;
+	srv->handles = 2;
 	*out = srv;
 	return 0;
 }
@@ -285,6 +317,7 @@ void http_server_close(struct http_server *srv, void (*done)(void *), void *ud)
 	/* conn_close never frees synchronously, so walking is safe */
 	for (struct http_conn *c = srv->conns; c; c = c->next)
 		http_conn_close(c);
+	uv_close((uv_handle_t *)&srv->resume, handle_closed);
 	/* closed last: its callback is what frees the server and calls
 	 * done, always from the loop, never from inside this call */
 	uv_close((uv_handle_t *)&srv->sentinel, handle_closed);

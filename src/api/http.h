@@ -125,10 +125,11 @@ int http_respond_stream_write(struct http_request *req, const void *data,
 			      size_t len);
 void http_respond_stream_end(struct http_request *req);
 
-/* Called (once) if the client disconnects before the answer was sent
- * (a client that shuts down its sending side while the request is with the
- * handler counts as gone). Set it from the handler call itself; the fn may
- * answer the request. */
+/* Called (once) if the client disconnects before the answer was sent. On
+ * a unix socket a client that only shuts down its sending side
+ * (shutdown(SHUT_WR)) is not gone and gets its answer; on TCP, where that
+ * cannot be told from a close, it counts as gone. Set it from the handler
+ * call itself; the fn may answer the request. */
 void http_request_on_abort(struct http_request *req, http_abort_fn fn,
 			   void *ud);
 

@@ -10,6 +10,7 @@
  * bounded: request line and headers, body, read-ahead, queued stream
  * output. An idle connection holds no buffer at all (the read buffer is
  * shared by the whole server). */
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -590,6 +591,21 @@ static void conn_consume(struct http_conn *c, const char *data, size_t len)
 		conn_read_stop(c); /* bounded: resume after the answer */
 }
 
+/* After EOF: did the client only shut down its sending side? A unix
+ * socket tells: a peer that closed altogether leaves ours hung up
+ * (POLLHUP), one that called shutdown(SHUT_WR) does not. TCP cannot tell
+ * a FIN from a close without writing, so there EOF means gone. */
+static bool half_closed(struct http_conn *c)
+{
+	uv_os_fd_t fd;
+	if (c->via_tcp || uv_fileno((uv_handle_t *)&c->h.s, &fd) < 0)
+		return false;
+	struct pollfd p = {.fd = fd, .events = 0};
+	if (poll(&p, 1, 0) < 0)
+		return false; /* cannot tell: as before, gone */
+	return !(p.revents & (POLLHUP | POLLERR));
+}
+
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct http_conn *c = s->data;
@@ -597,10 +613,12 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	if (nread < 0) {
 		c->reading = false;
-		/* EOF while only our answer is in flight: finish writing it
-		 * (a half-closed client still reads). A request still with
-		 * the handler is aborted: the client is gone. */
-		if (nread == UV_EOF && c->busy && !c->req && !c->lingering) {
+		/* EOF while busy: the answer is still written (a half-closed
+		 * client still reads), unless the client is gone altogether,
+		 * in which case a request still with the handler is aborted
+		 * (a queued acquire must not lease a slot to nobody). */
+		if (nread == UV_EOF && c->busy && !c->lingering &&
+		    (!c->req || half_closed(c))) {
 			c->peer_eof = true;
 			return;
 		}

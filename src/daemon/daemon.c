@@ -353,6 +353,7 @@ static int setup(struct daemon *d)
 	http_server_opts_default(&hopts);
 	/* Room for a 64 MiB file as base64 inside a write_file JSON body. */
 	hopts.max_body_bytes = 96u << 20;
+	hopts.header_timeout_s = o->header_timeout_s;
 	char *token = NULL;
 	if (o->token_file && read_token(o->token_file, &token) < 0)
 		return die(o->token_file,

@@ -18,6 +18,7 @@ struct daemon_opts {
 	const char *secrets_dir;  /* NULL: SB_SECRETS_DEFAULT_DIR */
 	int orphan_timeout_s;	  /* how long sandboxes outlive us; 0: not */
 	bool keep_sandboxes;	  /* SIGTERM leaves them for the next start */
+	double header_timeout_s;  /* a request line and headers arrive within */
 	enum sb_log_format log_format;
 	enum sb_log_level log_level;
 };

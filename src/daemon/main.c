@@ -16,6 +16,7 @@ static void usage(FILE *f)
 		"                [--init PATH] [--cgroup MOUNT|none] "
 		"[--secrets-dir DIR]\n"
 		"                [--orphan-timeout S] [--keep-sandboxes]\n"
+		"                [--header-timeout S]\n"
 		"                [--version]\n"
 		"\n"
 		"Serves the slotbox HTTP API on a unix socket (default\n"
@@ -29,7 +30,10 @@ static void usage(FILE *f)
 		"--orphan-timeout seconds (default 600; 0: they end with it);\n"
 		"a daemon started on the same --state-dir adopts them with\n"
 		"their leases. SIGTERM ends them, or with --keep-sandboxes\n"
-		"leaves them for the next start.\n");
+		"leaves them for the next start.\n"
+		"\n"
+		"A client must send a request's line and headers within\n"
+		"--header-timeout seconds (default 10) or is disconnected.\n");
 }
 
 static const char *env_or(const char *name, const char *dflt)
@@ -53,6 +57,7 @@ int main(int argc, char **argv)
 		{"secrets-dir", required_argument, NULL, 'S'},
 		{"orphan-timeout", required_argument, NULL, 'O'},
 		{"keep-sandboxes", no_argument, NULL, 'K'},
+		{"header-timeout", required_argument, NULL, 'H'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -66,6 +71,7 @@ int main(int argc, char **argv)
 		.cgroup_mount = env_or("SLOTBOX_CGROUP", NULL),
 		.secrets_dir = env_or("SLOTBOX_SECRETS_DIR", NULL),
 		.orphan_timeout_s = 600,
+		.header_timeout_s = 10,
 		.keep_sandboxes =
 			env_or("SLOTBOX_KEEP_SANDBOXES", NULL) != NULL,
 		.log_format = SB_LOG_TEXT,
@@ -113,6 +119,18 @@ int main(int argc, char **argv)
 		case 'K':
 			o.keep_sandboxes = true;
 			break;
+		case 'H': {
+			char *end;
+			double v = strtod(optarg, &end);
+			/* !(v > 0) also refuses NaN */
+			if (*end || end == optarg || !(v > 0) || v > 3600) {
+				fprintf(stderr, "slotboxd: --header-timeout "
+						"takes seconds in (0, 3600]\n");
+				return 2;
+			}
+			o.header_timeout_s = v;
+			break;
+		}
 		case 'f':
 			if (strcmp(optarg, "json") == 0) {
 				o.log_format = SB_LOG_JSON;

@@ -24,7 +24,8 @@ int extract_path_ok(const char *path)
 {
 	if (!path || !*path || path[0] == '/')
 		return -1;
-	/* every component: not "..", and "." only as a leading "./" */
+	/* every component: not ".." ("." is harmless, but a path of
+	 * nothing else names the root itself: see check_entry) */
 	for (const char *p = path; *p;) {
 		size_t n = strcspn(p, "/");
 		if (n == 2 && p[0] == '.' && p[1] == '.')
@@ -101,6 +102,20 @@ static int whiteout(int root, const char *rel, struct sb_err *err)
 	return 0;
 }
 
+/* Every component "" or ".": the path names the extraction root. */
+static bool names_root(const char *path)
+{
+	for (const char *p = path; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n > 1 || (n == 1 && p[0] != '.'))
+			return false;
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return true;
+}
+
 static int check_entry(struct archive_entry *e, struct sb_err *err)
 {
 	const char *path = archive_entry_pathname(e);
@@ -117,6 +132,15 @@ static int check_entry(struct archive_entry *e, struct sb_err *err)
 	if (type == AE_IFCHR || type == AE_IFBLK)
 		return sb_err_set(err, EPERM,
 				  "device node in archive refused: %.200s",
+				  path);
+	/* "./" as a directory only sets the root's mode; as anything else,
+	 * first in the archive, it replaced the root itself
+	 * (ARCHIVE_EXTRACT_UNLINK removes the still empty directory), and
+	 * the layer was stored as a file (fuzz/corpus/archive/crash-*). */
+	if (type != AE_IFDIR && names_root(path))
+		return sb_err_set(err, EPERM,
+				  "entry in place of the archive's root "
+				  "refused: %.200s",
 				  path);
 	return 0;
 }
@@ -179,6 +203,13 @@ static int copy_data(struct archive *in, struct archive *out, uint64_t *total,
 	}
 }
 
+/* dir/rel into buf; false if it does not fit. */
+static bool join(char *buf, size_t size, const char *dir, const char *rel)
+{
+	int n = snprintf(buf, size, "%s/%s", dir, rel);
+	return n >= 0 && (size_t)n < size;
+}
+
 static int extract_entries(struct archive *in, struct archive *out, int root,
 			   const char *dest, bool oci, uint64_t max,
 			   struct sb_err *err)
@@ -207,13 +238,23 @@ static int extract_entries(struct archive *in, struct archive *out, int root,
 			continue;
 		}
 		/* Paths relative to dest; libarchive's secure flags guard
-		 * the rest (symlinks on the way, .., absolute). */
-		snprintf(full, sizeof full, "%s/%s", dest, path);
+		 * the rest (symlinks on the way, .., absolute). A cut path
+		 * would name another file (even "a/.." of "a/..b"). */
+		if (!join(full, sizeof full, dest, path))
+			return sb_err_set(err, ENAMETOOLONG,
+					  "path too long in archive: %.200s",
+					  path);
 		archive_entry_copy_pathname(e, full);
+		/* that freed what path pointed to: our copy from here on */
+		path = full + strlen(dest) + 1;
 		const char *hard = archive_entry_hardlink(e);
 		if (hard) {
 			char link[8192];
-			snprintf(link, sizeof link, "%s/%s", dest, hard);
+			if (!join(link, sizeof link, dest, hard))
+				return sb_err_set(err, ENAMETOOLONG,
+						  "link too long in archive: "
+						  "%.200s",
+						  path);
 			archive_entry_copy_hardlink(e, link);
 		}
 		if (archive_write_header(out, e) < ARCHIVE_OK)

@@ -41,7 +41,7 @@ static int reply(int out, int err, uint64_t size)
 	return write_all(out, &r, sizeof r);
 }
 
-int fileops_open(const char *workspace, const char *path, int flags,
+int fileops_open(const struct fileops_dirs *dirs, const char *path, int flags,
 		 unsigned mode)
 {
 	struct open_how how = {
@@ -49,11 +49,11 @@ int fileops_open(const char *workspace, const char *path, int flags,
 		.mode = (flags & O_CREAT) ? mode : 0,
 		.resolve = RESOLVE_NO_MAGICLINKS,
 	};
-	const char *base_path = workspace;
+	const char *base_path = dirs->workspace;
 	const char *rel = path;
 
 	if (path[0] == '/') {
-		base_path = "/";
+		base_path = dirs->root;
 		how.resolve |= RESOLVE_IN_ROOT;
 		while (*rel == '/')
 			rel++;
@@ -69,10 +69,11 @@ int fileops_open(const char *workspace, const char *path, int flags,
 	return (int)syscall(SYS_openat2, base, rel, &how, sizeof how);
 }
 
-static int op_read(const struct sb_file_req *req, const char *ws, int out)
+static int op_read(const struct sb_file_req *req,
+		   const struct fileops_dirs *dirs, int out)
 {
 	struct stat st;
-	_cleanup_fd_ int fd = fileops_open(ws, req->path,
+	_cleanup_fd_ int fd = fileops_open(dirs, req->path,
 					   O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
 	if (fd < 0)
 		return reply(out, errno, 0);
@@ -128,9 +129,9 @@ static int split_path(const char *path, char *dir, size_t dirlen,
 /* Open dir, creating missing components one at a time; each step is
  * resolved by openat2 from the root, so a symlink planted on the way is
  * judged like any other path. */
-static int open_parent(const char *ws, const char *dir)
+static int open_parent(const struct fileops_dirs *dirs, const char *dir)
 {
-	int fd = fileops_open(ws, dir, O_PATH | O_DIRECTORY, 0);
+	int fd = fileops_open(dirs, dir, O_PATH | O_DIRECTORY, 0);
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
 	char prefix[SB_FILE_PATH_MAX];
@@ -152,18 +153,18 @@ static int open_parent(const char *ws, const char *dir)
 			snprintf(parent, sizeof parent, "%.*s",
 				 (int)(slash - prefix), prefix);
 		_cleanup_fd_ int pfd =
-			fileops_open(ws, parent, O_PATH | O_DIRECTORY, 0);
+			fileops_open(dirs, parent, O_PATH | O_DIRECTORY, 0);
 		if (pfd < 0)
 			return -1;
 		if (strcmp(comp, "..") != 0 && strcmp(comp, ".") != 0 &&
 		    mkdirat(pfd, comp, 0755) < 0 && errno != EEXIST)
 			return -1;
 	}
-	return fileops_open(ws, dir, O_PATH | O_DIRECTORY, 0);
+	return fileops_open(dirs, dir, O_PATH | O_DIRECTORY, 0);
 }
 
-static int op_write(const struct sb_file_req *req, const char *ws, int in,
-		    int out)
+static int op_write(const struct sb_file_req *req,
+		    const struct fileops_dirs *dirs, int in, int out)
 {
 	char dir[SB_FILE_PATH_MAX], tmp[64];
 	const char *name;
@@ -171,7 +172,7 @@ static int op_write(const struct sb_file_req *req, const char *ws, int in,
 
 	if (split_path(req->path, dir, sizeof dir, &name) < 0)
 		return reply(out, EINVAL, 0);
-	_cleanup_fd_ int dfd = open_parent(ws, dir);
+	_cleanup_fd_ int dfd = open_parent(dirs, dir);
 	if (dfd < 0)
 		return reply(out, errno, 0);
 	if (fstat(in, &st) < 0)
@@ -340,17 +341,18 @@ static int walk_dir(struct walk *w, int dfd, const char *prefix, int depth)
 	return rc;
 }
 
-static int open_dir(const char *ws, const char *path, int out)
+static int open_dir(const struct fileops_dirs *dirs, const char *path, int out)
 {
-	int fd = fileops_open(ws, path, O_RDONLY | O_DIRECTORY, 0);
+	int fd = fileops_open(dirs, path, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
 		reply(out, errno, 0);
 	return fd;
 }
 
-static int op_list(const struct sb_file_req *req, const char *ws, int out)
+static int op_list(const struct sb_file_req *req,
+		   const struct fileops_dirs *dirs, int out)
 {
-	_cleanup_fd_ int fd = open_dir(ws, req->path, out);
+	_cleanup_fd_ int fd = open_dir(dirs, req->path, out);
 	if (fd < 0)
 		return 0;
 	if (reply(out, 0, 0) < 0)
@@ -361,9 +363,10 @@ static int op_list(const struct sb_file_req *req, const char *ws, int out)
 	return walk_dir(&w, fd, "", 0) < 0 ? -1 : 0;
 }
 
-static int op_archive(const struct sb_file_req *req, const char *ws, int out)
+static int op_archive(const struct sb_file_req *req,
+		      const struct fileops_dirs *dirs, int out)
 {
-	_cleanup_fd_ int fd = open_dir(ws, req->path, out);
+	_cleanup_fd_ int fd = open_dir(dirs, req->path, out);
 	if (fd < 0)
 		return 0;
 	struct archive *ar = archive_write_new();
@@ -392,22 +395,22 @@ static int op_archive(const struct sb_file_req *req, const char *ws, int out)
 	return rc < 0 ? -1 : 0;
 }
 
-int fileops_run(const struct sb_file_req *req, const char *workspace, int in_fd,
-		int out_fd)
+int fileops_run(const struct sb_file_req *req, const struct fileops_dirs *dirs,
+		int in_fd, int out_fd)
 {
 	int r;
 	switch (req->op) {
 	case SB_FILE_READ:
-		r = op_read(req, workspace, out_fd);
+		r = op_read(req, dirs, out_fd);
 		break;
 	case SB_FILE_WRITE:
-		r = op_write(req, workspace, in_fd, out_fd);
+		r = op_write(req, dirs, in_fd, out_fd);
 		break;
 	case SB_FILE_LIST:
-		r = op_list(req, workspace, out_fd);
+		r = op_list(req, dirs, out_fd);
 		break;
 	case SB_FILE_ARCHIVE:
-		r = op_archive(req, workspace, out_fd);
+		r = op_archive(req, dirs, out_fd);
 		break;
 	default:
 		r = reply(out_fd, EINVAL, 0);

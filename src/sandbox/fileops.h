@@ -10,14 +10,23 @@
 
 #include "sandbox/proto.h"
 
+/* Where paths resolve: absolute ones in root, relative ones beneath
+ * workspace. In a slot root is "/" (the slot's own root); the fuzzer
+ * (fuzz/fuzz_path.c) gives a scratch tree, so that absolute paths are
+ * judged the same way without touching the host's files. */
+struct fileops_dirs {
+	const char *root;
+	const char *workspace;
+};
+
 /* Perform req; in_fd holds the data to write (SB_FILE_WRITE), out_fd gets
  * the reply header and the data. Returns the process exit code. */
-int fileops_run(const struct sb_file_req *req, const char *workspace, int in_fd,
-		int out_fd);
+int fileops_run(const struct sb_file_req *req, const struct fileops_dirs *dirs,
+		int in_fd, int out_fd);
 
 /* Open path (resolved as described above) with flags; -1/errno. EXDEV
  * and ELOOP mean the path tried to leave its root. */
-int fileops_open(const char *workspace, const char *path, int flags,
+int fileops_open(const struct fileops_dirs *dirs, const char *path, int flags,
 		 unsigned mode);
 
 #endif

@@ -165,7 +165,8 @@ static void handle_file(struct leader *l, int fds[3])
 	if (confine_child(l->cfg->uid, l->cfg->init->seccomp) < 0 ||
 	    chdir("/") < 0)
 		_exit(1);
-	_exit(fileops_run(&req, l->cfg->init->workspace_dir, fds[1], fds[2]));
+	struct fileops_dirs dirs = {"/", l->cfg->init->workspace_dir};
+	_exit(fileops_run(&req, &dirs, fds[1], fds[2]));
 }
 
 static void retry_stale(struct leader *l)

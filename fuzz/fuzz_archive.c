@@ -1,0 +1,134 @@
+/* fuzz_archive.c - layer and image archives as extract_tar unpacks them
+ * (src/image/extract.c, run by slotbox-image on untrusted input).
+ *
+ * Input: one flag byte (bit 0: OCI whiteouts on, as for a layer; off, as
+ * for the outer archive of an import; bit 1: fix the tar checksums, see
+ * tarfix.h), then the archive (any filter libarchive knows, tar format). It is
+ * unpacked into a fresh directory on the scratch tmpfs, beside a canary
+ * directory. Checks: whatever the archive holds, nothing outside the
+ * destination is created or changed, no device node appears (only 0:0
+ * whiteouts, with whiteouts on), the size bound holds, and a refusal comes with
+ * a message. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "fuzz.h"
+#include "image/extract.h"
+#include "tarfix.h"
+
+#define MAX_BYTES (1u << 20)
+
+static char top[4096], dest[4200], outside[4200];
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	FUZZ_SETUP(realpath(fuzz_scratch("archive"), top) != NULL);
+	snprintf(dest, sizeof dest, "%s/dest", top);
+	snprintf(outside, sizeof outside, "%s/outside", top);
+	return 0;
+}
+
+/* Walk what was unpacked: no device but a whiteout, bounded sizes. */
+static void check_tree(int dfd, bool oci, uint64_t *total, int depth)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *e;
+	FUZZ_SETUP(d != NULL);
+	while ((e = readdir(d))) {
+		struct stat st;
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		FUZZ_SETUP(fstatat(dirfd(d), e->d_name, &st,
+				   AT_SYMLINK_NOFOLLOW) == 0);
+		if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+			FUZZ_CHECK(oci && S_ISCHR(st.st_mode) &&
+					   st.st_rdev == makedev(0, 0),
+				   "device node %s unpacked", e->d_name);
+		if (S_ISREG(st.st_mode))
+			*total += (uint64_t)st.st_blocks * 512;
+		if (S_ISDIR(st.st_mode) && depth < 64) {
+			int sub = openat(dirfd(d), e->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+						 O_CLOEXEC);
+			if (sub >= 0)
+				check_tree(sub, oci, total, depth + 1);
+		}
+	}
+	closedir(d);
+}
+
+static void check_outside(void)
+{
+	struct stat st;
+	char p[4400];
+	snprintf(p, sizeof p, "%s/canary", outside);
+	FUZZ_CHECK(stat(p, &st) == 0 && st.st_size == 6 && st.st_nlink == 1 &&
+			   S_ISREG(st.st_mode),
+		   "the canary beside the destination was changed");
+	const char *dirs[] = {top, outside};
+	for (int i = 0; i < 2; i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *e;
+		FUZZ_SETUP(d != NULL);
+		while ((e = readdir(d)))
+			FUZZ_CHECK(!strcmp(e->d_name, ".") ||
+					   !strcmp(e->d_name, "..") ||
+					   (i == 1 &&
+					    !strcmp(e->d_name, "canary")) ||
+					   (i == 0 &&
+					    (!strcmp(e->d_name, "dest") ||
+					     !strcmp(e->d_name, "outside"))),
+				   "%s appeared in %s", e->d_name, dirs[i]);
+		closedir(d);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	bool oci = data[0] & 1;
+	sb_rm_rf(dest);
+	sb_rm_rf(outside);
+	FUZZ_SETUP(mkdir(dest, 0755) == 0 && mkdir(outside, 0755) == 0);
+	char p[4400];
+	snprintf(p, sizeof p, "%s/canary", outside);
+	int c = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	FUZZ_SETUP(c >= 0 && write(c, "canary", 6) == 6);
+	close(c);
+
+	uint8_t *tar = malloc(size);
+	FUZZ_SETUP(tar != NULL);
+	memcpy(tar, data + 1, size - 1);
+	if (data[0] & 2)
+		tar_fix_checksums(tar, size - 1);
+	int fd = memfd_create("archive", MFD_CLOEXEC);
+	FUZZ_SETUP(fd >= 0);
+	FUZZ_SETUP(write(fd, tar, size - 1) == (ssize_t)(size - 1) &&
+		   lseek(fd, 0, SEEK_SET) == 0);
+	free(tar);
+	struct sb_err err = {0};
+	int rc = extract_tar(fd, dest, oci, MAX_BYTES, &err);
+	close(fd);
+	FUZZ_CHECK(rc == 0 || err.msg[0], "refused without a message");
+	if (getenv("FUZZ_DEBUG")) /* the verdict, for people */
+		fprintf(stderr, "extract: %s\n", rc == 0 ? "ok" : err.msg);
+	uint64_t total = 0;
+	int dfd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	FUZZ_CHECK(dfd >= 0, "the destination is no longer a directory");
+	check_tree(dfd, oci, &total, 0);
+	/* data bytes are bounded; blocks add at most a page a file */
+	FUZZ_CHECK(rc < 0 || total <= MAX_BYTES + (64u << 20),
+		   "%llu bytes unpacked", (unsigned long long)total);
+	check_outside();
+	return 0;
+}
