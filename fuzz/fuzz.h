@@ -43,4 +43,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * /dev/shm, a tmpfs, else /tmp), removed at exit. Returns its path. */
 const char *fuzz_scratch(const char *name);
 
+/* Nothing escaped a tree under test: top holds only the NULL-terminated
+ * top_names, outside (a sibling of the tree) only its 6-byte "canary",
+ * unchanged. A finding otherwise. */
+void fuzz_check_outside(const char *top, const char *const *top_names,
+			const char *outside);
+
 #endif
