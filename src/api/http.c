@@ -23,6 +23,7 @@ void http_server_opts_default(struct http_server_opts *opts)
 	opts->max_connections = 16384;
 	opts->token = NULL;
 	opts->login_path = NULL;
+	opts->public_path = NULL;
 }
 
 /* ---- accepting and closing ---- */
@@ -75,6 +76,7 @@ static void server_free(struct http_server *srv)
 		explicit_bzero(srv->token, srv->token_len);
 	free(srv->token);
 	free(srv->login_path);
+	free(srv->public_path);
 	free(srv);
 }
 
@@ -118,6 +120,9 @@ int http_server_new(uv_loop_t *loop, const struct http_server_opts *opts,
 	if (opts->login_path &&
 	    (opts->login_path[0] != '/' || strpbrk(opts->login_path, "?\r\n")))
 		return sb_err_set(err, EINVAL, "http server: bad login path");
+	if (opts->public_path && (opts->public_path[0] != '/' ||
+				  strpbrk(opts->public_path, "?\r\n")))
+		return sb_err_set(err, EINVAL, "http server: bad public path");
 	struct http_server *srv = calloc(1, sizeof *srv);
 	if (!srv)
 		return sb_err_set(err, ENOMEM, "http server: out of memory");
@@ -125,11 +130,14 @@ int http_server_new(uv_loop_t *loop, const struct http_server_opts *opts,
 	srv->opts = *opts;
 	srv->opts.token = NULL; /* only our copies are kept */
 	srv->opts.login_path = NULL;
+	srv->opts.public_path = NULL;
 	srv->handler = handler;
 	srv->ud = ud;
 	if ((opts->token && !(srv->token = strdup(opts->token))) ||
 	    (opts->login_path &&
-	     !(srv->login_path = strdup(opts->login_path)))) {
+	     !(srv->login_path = strdup(opts->login_path))) ||
+	    (opts->public_path &&
+	     !(srv->public_path = strdup(opts->public_path)))) {
 		server_free(srv);
 		return sb_err_set(err, ENOMEM, "http server: out of memory");
 	}

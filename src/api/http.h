@@ -64,13 +64,18 @@ struct http_server_opts {
 	/* GET/HEAD of this path with ?token=T answers 303 to it with the
 	 * auth cookie (T valid) or a 401 page; NULL: no cookie login. */
 	const char *login_path;
+	/* GET/HEAD of exactly this path (any query) are answered on TCP
+	 * without the token: for probes that cannot send one (kubelet's
+	 * httpGet, load balancers). NULL: every path needs it. Copied. */
+	const char *public_path;
 };
 
 #define HTTP_REQUEST_ID_MAX 64
 #define HTTP_COOKIE_NAME "slotbox_token"
 
 /* Fill opts with sane defaults: 64 MiB body, 64 KiB headers, 10 s header
- * timeout, 300 s idle, 16384 connections, no token, no login path. */
+ * timeout, 300 s idle, 16384 connections, no token, no login or public
+ * path. */
 void http_server_opts_default(struct http_server_opts *opts);
 
 int http_server_new(uv_loop_t *loop, const struct http_server_opts *opts,

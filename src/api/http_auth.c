@@ -107,14 +107,20 @@ static bool is_read(int method)
 	return method == HTTP_GET || method == HTTP_HEAD;
 }
 
-/* Is the raw request target the login path (with or without a query)? */
-static bool on_login_path(const struct http_conn *c)
+/* Is the raw request target exactly path (with or without a query)?
+ * Raw, not decoded or normalized: "/v1/%68ealth" or "/v1/health/.."
+ * never count as the public path, so it cannot open another one. */
+static bool on_path(const struct http_conn *c, const char *path)
 {
-	const char *lp = c->srv->login_path;
-	if (!lp || !c->url)
+	if (!path || !c->url)
 		return false;
 	size_t plen = strcspn(c->url, "?");
-	return plen == strlen(lp) && memcmp(c->url, lp, plen) == 0;
+	return plen == strlen(path) && memcmp(c->url, path, plen) == 0;
+}
+
+static bool on_login_path(const struct http_conn *c)
+{
+	return on_path(c, c->srv->login_path);
 }
 
 enum http_auth http_auth_check(const struct http_conn *c, int method)
@@ -132,6 +138,10 @@ enum http_auth http_auth_check(const struct http_conn *c, int method)
 			return ok ? HTTP_AUTH_LOGIN : HTTP_AUTH_DENY_PAGE;
 	}
 	if (!c->via_tcp || bearer_ok(srv, c->hval[HTTP_H_AUTH]))
+		return HTTP_AUTH_OK;
+	/* A kubelet's httpGet probe cannot read the token from a Secret;
+	 * the answer (version, cgroup mode) leases and runs nothing. */
+	if (is_read(method) && on_path(c, srv->public_path))
 		return HTTP_AUTH_OK;
 	if (is_read(method) && cookie_ok(srv, c->hval[HTTP_H_COOKIE]))
 		return HTTP_AUTH_OK;

@@ -141,6 +141,7 @@ struct http_server {
 	char *token;
 	size_t token_len;
 	char *login_path;   /* owned copy of opts.login_path, or NULL */
+	char *public_path;  /* owned copy of opts.public_path, or NULL */
 	char cookie[65];    /* hex HMAC of the token: the cookie's value */
 	char rid_prefix[9]; /* random, so ids differ across restarts */
 	http_handler_fn handler;

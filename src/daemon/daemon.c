@@ -360,6 +360,9 @@ static int setup(struct daemon *d)
 			   "cannot read a token of at least 16 characters");
 	hopts.token = token;
 	hopts.login_path = "/"; /* the dashboard: GET /?token=T */
+	/* kubelet's httpGet probes carry no token: see --public-health */
+	if (o->public_health)
+		hopts.public_path = "/v1/health";
 	d->api.pools = &d->pools;
 	d->api.cfg = &d->cfg;
 	int r = http_server_new(d->loop, &hopts, api_handle, &d->api, &d->http,

@@ -19,6 +19,7 @@ struct daemon_opts {
 	int orphan_timeout_s;	  /* how long sandboxes outlive us; 0: not */
 	bool keep_sandboxes;	  /* SIGTERM leaves them for the next start */
 	double header_timeout_s;  /* a request line and headers arrive within */
+	bool public_health;	  /* GET /v1/health on TCP needs no token */
 	enum sb_log_format log_format;
 	enum sb_log_level log_level;
 };

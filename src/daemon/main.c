@@ -11,7 +11,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: slotboxd [--socket PATH] [--state-dir DIR] [--config "
 		"FILE]\n"
-		"                [--listen tcp://HOST:PORT --token-file FILE]\n"
+		"                [--listen tcp://HOST:PORT --token-file FILE "
+		"[--public-health]]\n"
 		"                [--log-format text|json] [--log-level LEVEL]\n"
 		"                [--init PATH] [--cgroup MOUNT|none] "
 		"[--secrets-dir DIR]\n"
@@ -33,7 +34,11 @@ static void usage(FILE *f)
 		"leaves them for the next start.\n"
 		"\n"
 		"A client must send a request's line and headers within\n"
-		"--header-timeout seconds (default 10) or is disconnected.\n");
+		"--header-timeout seconds (default 10) or is disconnected.\n"
+		"\n"
+		"--public-health answers GET/HEAD /v1/health on TCP without\n"
+		"the token (for kubelet httpGet probes and load balancers);\n"
+		"every other path still needs it.\n");
 }
 
 static const char *env_or(const char *name, const char *dflt)
@@ -58,6 +63,7 @@ int main(int argc, char **argv)
 		{"orphan-timeout", required_argument, NULL, 'O'},
 		{"keep-sandboxes", no_argument, NULL, 'K'},
 		{"header-timeout", required_argument, NULL, 'H'},
+		{"public-health", no_argument, NULL, 'P'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -131,6 +137,9 @@ int main(int argc, char **argv)
 			o.header_timeout_s = v;
 			break;
 		}
+		case 'P':
+			o.public_health = true;
+			break;
 		case 'f':
 			if (strcmp(optarg, "json") == 0) {
 				o.log_format = SB_LOG_JSON;
@@ -175,6 +184,11 @@ int main(int argc, char **argv)
 	if (o.listen && !o.token_file) {
 		fprintf(stderr, "slotboxd: --listen needs --token-file: TCP "
 				"clients must present a bearer token\n");
+		return 2;
+	}
+	if (o.public_health && !o.listen) {
+		fprintf(stderr, "slotboxd: --public-health needs --listen: "
+				"the unix socket never asks for a token\n");
 		return 2;
 	}
 	return daemon_run(&o);

@@ -46,10 +46,11 @@ class Daemon:
         self.env = dict(os.environ)
         self.env.update(env or {})
         self.args = list(args)
+        self.prefix = []  # a command that runs slotboxd, e.g. nsenter --net=...
         self.proc = None
 
     def start(self, wait=True):
-        cmd = [SLOTBOXD, "--socket", self.socket, "--state-dir", self.state_dir]
+        cmd = self.prefix + [SLOTBOXD, "--socket", self.socket, "--state-dir", self.state_dir]
         if self.config:
             cmd += ["--config", self.config]
         cmd += self.args

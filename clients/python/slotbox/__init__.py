@@ -2,19 +2,21 @@
 
     from slotbox import SlotboxToolBackend      # asyncio, drop-in ToolBackend
     from slotbox import Client                  # synchronous, for scripts
+    from slotbox import ClusterClient           # Client over many nodes
 """
-from .errors import (AcquireTimeout, BadRequest, InsufficientStorage, NotFound,
+from .errors import (AcquireTimeout, BadRequest, InsufficientStorage, NodeUnavailable, NotFound,
                      PathOutsideWorkspace, PayloadTooLarge, SandboxLost, SlotboxError,
                      SlotNotLeased, SnapshotExists, SnapshotNotFound, TemplateMismatch,
                      UnknownProfile, Unauthorized)
 from .types import ExecutionResult, Slot, SlotState
 from .client import Client
+from .cluster import ClusterClient
 from .backend import SlotboxToolBackend
 
 __all__ = [
-    "Client", "SlotboxToolBackend", "Slot", "SlotState", "ExecutionResult",
+    "Client", "ClusterClient", "SlotboxToolBackend", "Slot", "SlotState", "ExecutionResult",
     "SlotboxError", "AcquireTimeout", "SlotNotLeased", "SandboxLost", "NotFound",
     "UnknownProfile", "BadRequest", "PayloadTooLarge", "PathOutsideWorkspace",
     "Unauthorized", "InsufficientStorage", "SnapshotNotFound", "SnapshotExists",
-    "TemplateMismatch",
+    "TemplateMismatch", "NodeUnavailable",
 ]

@@ -8,17 +8,27 @@ import base64
 from typing import Any, Dict, List, Optional, Tuple
 
 from .client import Client
+from .cluster import ClusterClient
 from .errors import SlotboxError
 from .types import ExecutionResult, Slot, SlotState
 
 
 class SlotboxToolBackend:
-    def __init__(self, endpoint: Optional[str] = None, token: Optional[str] = None,
+    def __init__(self, endpoint=None, token: Optional[str] = None,
                  default_profile: Optional[str] = None, timeout: float = 300.0,
-                 lease_ttl_s: Optional[float] = None):
+                 lease_ttl_s: Optional[float] = None, cluster: Optional[bool] = None):
         """lease_ttl_s: leases end by themselves after that long without a
-        call, so a crashed trainer's slots return to the pool."""
-        self.client = Client(endpoint, token, timeout)
+        call, so a crashed trainer's slots return to the pool.
+        endpoint may name several nodes (a list, or commas): then, or with
+        cluster=True (one DNS name for many nodes), a ClusterClient spreads
+        the slots over them."""
+        if cluster is None:
+            cluster = (isinstance(endpoint, (list, tuple))
+                       or (isinstance(endpoint, str) and "," in endpoint))
+        if cluster:
+            self.client = ClusterClient(endpoint, token, timeout)
+        else:
+            self.client = Client(endpoint, token, timeout)
         self.default_profile = default_profile
         self.lease_ttl_s = lease_ttl_s
         self._default_timeout = None

@@ -24,6 +24,10 @@ class InsufficientStorage(SlotboxError): pass
 class SnapshotNotFound(NotFound): pass
 class SnapshotExists(SlotboxError): pass
 class TemplateMismatch(SlotboxError): pass
+class NodeUnavailable(SlotboxError):
+    """ClusterClient: no node could be reached for a call that holds no
+    slot yet (acquire, status, ...). Code node_unavailable, status 503;
+    the client makes it, no daemon answers it."""
 
 
 _BY_CODE = {

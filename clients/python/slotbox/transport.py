@@ -38,14 +38,31 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = s
 
 
+class _TCPConnection(http.client.HTTPConnection):
+    """Connects within connect_timeout, then reads with the (long) call
+    timeout: a node that is down must fail over in seconds, while a call
+    may rightly run for minutes."""
+
+    def __init__(self, host, port, timeout, connect_timeout):
+        super().__init__(host, port, timeout=timeout)
+        self._connect_timeout = connect_timeout
+
+    def connect(self):
+        self.sock = socket.create_connection((self.host, self.port), self._connect_timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.settimeout(self.timeout)
+
+
 class Transport:
     """A small pool of keep-alive connections, safe to share between threads.
 
     endpoint: "unix:///path/to.sock", a bare socket path, or "http://host:port"
-    (then token is required: it is sent as a bearer token).
+    (then token is required: it is sent as a bearer token). connect_timeout
+    (TCP only) bounds the connect alone; None: the call timeout does.
     """
 
-    def __init__(self, endpoint=None, token=None, timeout=300.0, max_idle=32):
+    def __init__(self, endpoint=None, token=None, timeout=300.0, max_idle=32,
+                 connect_timeout=None):
         endpoint = endpoint or default_endpoint()
         if token is None and endpoint.startswith(("http://", "https://")):
             token = default_token()
@@ -54,6 +71,7 @@ class Transport:
         self.endpoint = endpoint
         self.token = token
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self._idle = []
         self._max_idle = max_idle
         self._lock = threading.Lock()
@@ -64,6 +82,8 @@ class Transport:
             self._tcp = None
 
     def _new(self):
+        if self._tcp and self.connect_timeout is not None:
+            return _TCPConnection(*self._tcp, self.timeout, self.connect_timeout)
         if self._tcp:
             return http.client.HTTPConnection(*self._tcp, timeout=self.timeout)
         return _UnixHTTPConnection(self.endpoint, self.timeout)
@@ -81,9 +101,11 @@ class Transport:
                 return
         conn.close()
 
-    def request(self, method, path, body=None, raw=False, headers=None, expect_json=True):
+    def request(self, method, path, body=None, raw=False, headers=None, expect_json=True,
+                timeout=None):
         """Send one request; returns (status, parsed JSON or bytes).
-        Raises the typed SlotboxError subclass for error answers."""
+        Raises the typed SlotboxError subclass for error answers. timeout:
+        this request's socket timeout instead of the transport's."""
         if body is not None and not raw:
             body = json.dumps(body).encode()
         hdrs = {}
@@ -94,9 +116,7 @@ class Transport:
         hdrs.update(headers or {})
         conn, reused = self._get()
         try:
-            conn.request(method, path, body=body, headers=hdrs)
-            resp = conn.getresponse()
-            data = resp.read()
+            resp, data = self._send(conn, method, path, body, hdrs, timeout)
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
             conn.close()
             if not reused:
@@ -104,9 +124,11 @@ class Transport:
             # A kept-alive connection the server had closed: retry once on
             # a fresh one (the request never reached the server).
             conn = self._new()
-            conn.request(method, path, body=body, headers=hdrs)
-            resp = conn.getresponse()
-            data = resp.read()
+            try:
+                resp, data = self._send(conn, method, path, body, hdrs, timeout)
+            except BaseException:
+                conn.close()
+                raise
         except BaseException:
             conn.close()
             raise
@@ -123,6 +145,20 @@ class Transport:
         if not expect_json:
             return resp.status, data
         return resp.status, (json.loads(data) if data else None)
+
+    def _send(self, conn, method, path, body, hdrs, timeout):
+        if timeout is not None:
+            conn.timeout = timeout  # used by connect()
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
+        conn.request(method, path, body=body, headers=hdrs)
+        resp = conn.getresponse()
+        data = resp.read()
+        if timeout is not None:  # back to the transport's for the next user
+            conn.timeout = self.timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(self.timeout)
+        return resp, data
 
     def close(self):
         with self._lock:

@@ -22,6 +22,9 @@ class Slot:
     state: SlotState = SlotState.ACQUIRED
     trajectory_id: Optional[str] = None
     metadata: Dict[str, Any] = field(default_factory=dict)
+    # The daemon that holds the lease (its socket path or http:// URL):
+    # a ClusterClient routes every call for the slot there.
+    endpoint: str = ""
 
     @property
     def is_available(self) -> bool:
@@ -42,6 +45,7 @@ class Slot:
             trajectory_id=d.get("trajectory_id"),
             metadata=dict({"profile": d.get("profile"), "acquired_at": d.get("acquired_at")},
                           **{k: d[k] for k in ("snapshot", "ttl_s") if k in d}),
+            endpoint=endpoint,
         )
 
 

@@ -1,0 +1,270 @@
+"""Scale-out across machines (issue 12): three slotboxd "hosts", each in
+its own network namespace with its own address, on TCP with a token
+(hosts.py), driven by the Python ClusterClient: placement by free slots,
+every call routed to the slot's node, a DNS name standing for every node,
+and a node killed mid-run losing only its own slots.
+
+The tests share the three daemons; the last one kills a node."""
+import collections
+import queue
+import socket
+import threading
+import time
+
+import pytest
+
+from hosts import TOKEN, Hosts
+from slotbox import (AcquireTimeout, Client, ClusterClient, SandboxLost, SlotboxToolBackend, SlotNotLeased,
+                     SnapshotNotFound)
+
+POOL = """
+profiles:
+  default:
+    slots_per_sandbox: 4
+    min_sandboxes: 1
+    max_sandboxes: 4
+    execution_timeout_s: 30
+"""
+
+# The model's turn between two tool calls. Placement goes to the node with
+# the most free slots, so a node that ends its trajectories sooner gets
+# more of them; with turns like an agent's, every node's trajectories last
+# about as long and the counts show the placement itself. (With none, on
+# two shared cores, one node's calls can take 1.6x another's.)
+THINK_S = 0.25
+
+
+@pytest.fixture(scope="module")
+def hosts():
+    # --orphan-timeout 0: a killed node's sandboxes end with it, as in a
+    # pod whose PID namespace goes (deploy/kubernetes/README.md)
+    h = Hosts(3, POOL, daemon_args=["--orphan-timeout", "0"])
+    yield h
+    errors = h.close()
+    assert not errors, "\n".join(errors)
+
+
+def test_dns_name_stands_for_every_node(hosts, monkeypatch):
+    """A headless Service's name has one address per ready pod."""
+    real = socket.getaddrinfo
+    answer = {"addrs": list(hosts.addrs)}
+
+    def fake(host, port, *a, **kw):
+        if host != "slotbox-headless":
+            return real(host, port, *a, **kw)
+        if not answer["addrs"]:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in answer["addrs"]]
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    c = ClusterClient("http://slotbox-headless:8390", token=TOKEN)
+    assert sorted(c.nodes()) == sorted(hosts.urls())
+    slots = [c.acquire(f"dns-{i}", timeout_s=30) for i in range(3)]
+    assert sorted(s.endpoint for s in slots) == sorted(hosts.urls()), "one per idle node"
+    held = slots[0]
+    # the name loses held's node (its pod is not ready): no new leases
+    # there, but held's calls still go to it
+    answer["addrs"] = [a for a in hosts.addrs if not held.endpoint.endswith(f"//{a}:8390")]
+    c.resolve()
+    assert held.endpoint not in c.nodes() and len(c.nodes()) == 2
+    assert c.bash(held, "echo still").output == "still\n"
+    extra = c.acquire("dns-x", timeout_s=30)
+    assert extra.endpoint != held.endpoint
+    # a lookup that fails keeps the last answer (a DNS hiccup)
+    answer["addrs"] = []
+    c.resolve()
+    assert len(c.nodes()) == 2
+    for s in slots + [extra]:
+        c.release(s)
+    c.close()
+
+
+def test_calls_follow_the_slot(hosts):
+    with ClusterClient(hosts.urls(), token=TOKEN) as c:
+        slots = [c.acquire(f"route-{i}", timeout_s=30) for i in range(3)]
+        assert len({s.endpoint for s in slots}) == 3
+        assert all(s.slot_id.startswith("default-") for s in slots), "the server's ids, untouched"
+        for i, s in enumerate(slots):
+            c.write_file(s, "n.txt", f"{i}\n")
+        # one batch over three nodes: one request each, answers in order
+        res = c.exec_batch([(s, "bash", {"command": "cat n.txt"}) for s in reversed(slots)])
+        assert [r.output for r in res] == ["2\n", "1\n", "0\n"]
+        # bare ids: from this client's map, or found by a client that never saw them
+        assert c.bash(slots[1].slot_id, "cat n.txt").output == "1\n"
+        with ClusterClient(hosts.urls(), token=TOKEN) as other:
+            assert other.read_file(slots[2].slot_id, "n.txt")["content"] == "2\n"
+            with pytest.raises(SlotNotLeased):
+                other.bash("default-00000000_slot_0.1", "true")
+        st = c.status()
+        assert st["pools"]["default"]["leased_slots"] == 3
+        assert st["pools"]["default"]["max_sandboxes"] == 12
+        assert sorted(st["nodes"]) == sorted(hosts.urls())
+        # forks and snapshots stay on the source's node
+        kids = c.fork(slots[0], 2)
+        assert {k.endpoint for k in kids} == {slots[0].endpoint}
+        assert [c.bash(k, "cat n.txt").output for k in kids] == ["0\n", "0\n"]
+        c.snapshot(slots[1], "mn-snap")
+        listed = [s for s in c.snapshots() if s["name"] == "mn-snap"]
+        assert [s["node"] for s in listed] == [slots[1].endpoint]
+        restored = c.acquire("from-snap", snapshot="mn-snap", timeout_s=30)
+        assert restored.endpoint == slots[1].endpoint
+        assert c.bash(restored, "cat n.txt").output == "1\n"
+        c.delete_snapshot("mn-snap")
+        with pytest.raises(SnapshotNotFound):
+            c.acquire(snapshot="mn-snap", timeout_s=5)
+        for s in slots + kids + [restored]:
+            c.release(s)
+        assert c.status()["pools"]["default"]["leased_slots"] == 0
+    # one endpoint: the plain Client, as before, over TCP
+    with Client(hosts.urls()[0], token=TOKEN) as one:
+        s = one.acquire("single", timeout_s=30)
+        assert s.endpoint == hosts.urls()[0]
+        assert one.bash(s, "echo one").output == "one\n"
+        one.release(s)
+
+
+def test_a_full_node_sends_acquires_on(hosts):
+    """Figures say node A has room, but it is full (someone else took all
+    its slots since): A holds an acquire probe_wait_s at most, then the
+    next node serves it. With every node full, the wait ends in
+    AcquireTimeout."""
+    a, b = hosts.urls()[1], hosts.urls()[2]
+    c = ClusterClient([a, b], token=TOKEN, status_ttl_s=3600, probe_wait_s=0.3)
+    c.release(c.acquire("warm-up", timeout_s=30))  # reads the figures once, for good
+    with Client(a, token=TOKEN) as other:
+        held = [other.acquire(f"fill-{i}", timeout_s=30) for i in range(16)]
+        t0 = time.monotonic()
+        got = [c.acquire(f"spill-{i}", timeout_s=30) for i in range(3)]
+        assert {s.endpoint for s in got} == {b}
+        assert time.monotonic() - t0 >= 0.3, "A was never tried"
+        with ClusterClient([a], token=TOKEN) as only_a, pytest.raises(AcquireTimeout):
+            only_a.acquire("none-left", timeout_s=0.5)
+        for s in held:
+            other.release(s)
+    for s in got:
+        c.release(s)
+    with pytest.raises(SlotNotLeased):
+        c.bash(held[0].slot_id, "true")  # found on A, and ended
+    res = c.exec_batch([(got[0], "bash", {"command": "true"}),
+                        ("default-00000000_slot_0.1", "bash", {"command": "true"})])
+    assert [r.metadata.get("error_code") for r in res] == ["slot_not_leased", "slot_not_leased"]
+    c.close()
+
+
+def test_tool_backend_over_nodes(hosts):
+    import asyncio
+
+    async def rollout():
+        b = SlotboxToolBackend(hosts.urls(), token=TOKEN)
+        await b.start()
+        slots = [await b.acquire(f"b-{i}") for i in range(6)]
+        assert len({s.endpoint for s in slots}) == 3
+        res = await b.execute_batch([(s, "bash", {"command": f"echo {i}"}) for i, s in enumerate(slots)])
+        assert [r.output for r in res] == [f"{i}\n" for i in range(6)]
+        assert b.get_status()["pools"]["default"]["leased_slots"] == 6
+        await b.release(slots[0])
+        await b.stop()
+        assert b.client.status()["pools"]["default"]["leased_slots"] == 0
+
+    asyncio.run(rollout())
+
+
+def test_300_trajectories_balanced_and_a_killed_node_loses_only_its_slots(hosts):
+    """12 threads run 300 trajectories (acquire, write a file, think,
+    read it, release). Half-way, one node gets kill -9 while it holds slots: those
+    report sandbox_lost and are run again (as a trainer would), everything
+    else completes, and no acquire goes to the dead node after."""
+    n, workers = 300, 12
+    victim = hosts.daemons[0]
+    c = ClusterClient(hosts.urls(), token=TOKEN, connect_timeout_s=2.0)
+    todo = queue.Queue()
+    for i in range(n):
+        todo.put(i)
+    lock = threading.Lock()
+    attempts, done, failures, killed = [], set(), [], []
+    inflight = collections.Counter()
+
+    def trajectory(i):
+        a = {"i": i, "t_start": time.monotonic()}
+        s = c.acquire(trajectory_id=f"traj-{i}", timeout_s=60, ttl_s=120)
+        a["node"], a["slot"] = s.endpoint, s
+        with lock:
+            attempts.append(a)
+            inflight[s.endpoint] += 1
+        try:
+            r = c.bash(s, f"echo {i} > out.txt")
+            assert r.success, r
+            time.sleep(THINK_S)
+            r = c.bash(s, "cat out.txt")
+            assert r.output == f"{i}\n", r
+            c.release(s)
+            a["outcome"] = "ok"
+        except SandboxLost as e:
+            a["outcome"] = e.code
+            try:
+                c.release(s)
+            except SandboxLost:
+                pass
+        finally:
+            with lock:
+                inflight[s.endpoint] -= 1
+        return a["outcome"] == "ok"
+
+    def worker():
+        while len(done) + len(failures) < n:
+            try:
+                i = todo.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            try:
+                if trajectory(i):
+                    with lock:
+                        done.add(i)
+                else:
+                    todo.put(i)  # its sandbox was lost: run it again elsewhere
+            except BaseException as e:  # noqa: BLE001 - reported below
+                failures.append((i, repr(e)))
+
+    def killer():
+        while len(done) < n // 2 and not failures:
+            time.sleep(0.005)
+        deadline = time.monotonic() + 10
+        while inflight[victim.url] < 2 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        killed.append((time.monotonic(), inflight[victim.url]))
+        victim.proc.kill()
+        victim.proc.wait()
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    threads.append(threading.Thread(target=killer))
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in threads), "the run hung"
+    assert not failures, failures[:5]
+    assert len(done) == n
+    kill_t, inflight_at_kill = killed[0]
+    before = [a for a in attempts if a["t_start"] < kill_t and a.get("node")]
+    share = collections.Counter(a["node"] for a in before)
+    summary = (f"{len(attempts)} attempts in {time.monotonic() - t0:.1f}s; before the kill "
+               f"{dict(share)}; {inflight_at_kill} in flight on the victim at the kill")
+    print(summary)
+    # balanced: no node got more than 40% of the leases
+    assert len(share) == 3 and max(share.values()) <= 0.40 * len(before), summary
+    lost = [a for a in attempts if a["outcome"] != "ok"]
+    assert lost, "no slot was in flight on the killed node: " + summary
+    assert all(a["outcome"] == "sandbox_lost" and a["node"] == victim.url for a in lost), lost
+    after = [a for a in attempts if a["t_start"] > kill_t]
+    assert after and all(a["node"] != victim.url for a in after), summary
+    assert {a["node"] for a in after} == set(hosts.urls()) - {victim.url}, summary
+    assert all(a["outcome"] == "ok" for a in attempts if a["node"] != victim.url)
+    assert len(attempts) == n + len(lost)
+    # the dead node's slots keep failing the same way; the others serve
+    with pytest.raises(SandboxLost) as e:
+        c.bash(lost[0]["slot"], "true")
+    assert e.value.code == "sandbox_lost"
+    st = c.status()
+    assert "error" in st["nodes"][victim.url] and st["pools"]["default"]["leased_slots"] == 0
+    c.close()
