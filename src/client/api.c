@@ -128,16 +128,13 @@ void sbc_slot_free(struct sbc_slot *s)
 	memset(s, 0, sizeof *s);
 }
 
-int sbc_acquire(struct sbc *c, const char *profile, const char *trajectory_id,
-		double timeout_s, double ttl_s, struct sbc_slot *out,
-		struct sbc_error *err)
+int sbc_post_acquire(struct sbc *c, json_t *req, const char *trajectory_id,
+		     double timeout_s, double ttl_s, struct sbc_slot *out,
+		     struct sbc_error *err)
 {
 	memset(out, 0, sizeof *out);
-	json_t *req = json_object();
 	if (!req)
 		return sbc_fail(err, 0, "out_of_memory", "out of memory");
-	if (profile)
-		json_object_set_new(req, "profile", json_string(profile));
 	if (trajectory_id)
 		json_object_set_new(req, "trajectory_id",
 				    json_string(trajectory_id));
@@ -150,6 +147,17 @@ int sbc_acquire(struct sbc *c, const char *profile, const char *trajectory_id,
 	if (rc < 0)
 		return -1;
 	return sbc_slot_fill(out, err);
+}
+
+int sbc_acquire(struct sbc *c, const char *profile, const char *trajectory_id,
+		double timeout_s, double ttl_s, struct sbc_slot *out,
+		struct sbc_error *err)
+{
+	json_t *req = json_object();
+	if (req && profile)
+		json_object_set_new(req, "profile", json_string(profile));
+	return sbc_post_acquire(c, req, trajectory_id, timeout_s, ttl_s, out,
+				err);
 }
 
 int sbc_slot_fill(struct sbc_slot *out, struct sbc_error *err)

@@ -42,6 +42,12 @@ bool sbc_slot_id_ok(const char *slot_id, struct sbc_error *err);
  * failure out is freed. */
 int sbc_slot_fill(struct sbc_slot *out, struct sbc_error *err);
 
+/* POST /v1/slots with req (stolen; NULL means out of memory) plus the
+ * trajectory id, timeout and ttl every acquire takes; fill out. */
+int sbc_post_acquire(struct sbc *c, json_t *req, const char *trajectory_id,
+		     double timeout_s, double ttl_s, struct sbc_slot *out,
+		     struct sbc_error *err);
+
 /* Open c->fd to the endpoint. */
 int sbc_connect(struct sbc *c, struct sbc_error *err);
 

@@ -10,23 +10,13 @@ int sbc_acquire_snapshot(struct sbc *c, const char *snapshot,
 			 double ttl_s, struct sbc_slot *out,
 			 struct sbc_error *err)
 {
-	memset(out, 0, sizeof *out);
-	if (!snapshot || !*snapshot)
+	if (!snapshot || !*snapshot) {
+		memset(out, 0, sizeof *out);
 		return sbc_fail(err, 0, "bad_argument",
 				"a snapshot name is required");
-	json_t *req = json_pack("{s:s}", "snapshot", snapshot);
-	if (!req)
-		return sbc_fail(err, 0, "out_of_memory", "out of memory");
-	if (trajectory_id)
-		json_object_set_new(req, "trajectory_id",
-				    json_string(trajectory_id));
-	if (timeout_s > 0)
-		json_object_set_new(req, "timeout_s", json_real(timeout_s));
-	if (ttl_s > 0)
-		json_object_set_new(req, "ttl_s", json_real(ttl_s));
-	int rc = sbc_request_json(c, "POST", "/v1/slots", req, &out->raw, err);
-	json_decref(req);
-	return rc < 0 ? -1 : sbc_slot_fill(out, err);
+	}
+	return sbc_post_acquire(c, json_pack("{s:s}", "snapshot", snapshot),
+				trajectory_id, timeout_s, ttl_s, out, err);
 }
 
 void sbc_slots_free(struct sbc_slot *slots, size_t n)
