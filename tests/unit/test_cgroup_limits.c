@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "common/util.h"
 #include "sandbox/cgroup.h"
 
 struct fake {
@@ -54,10 +55,8 @@ static const char *fake_get(struct fake *f, const char *file)
 
 static void fake_free(struct fake *f)
 {
-	char cmd[96];
 	close(f->dir);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", f->path);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(sb_rm_rf(f->path), 0);
 }
 
 static const unsigned all =

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "common/util.h"
 #include "daemon/journal.h"
 
 static char dir[] = "/tmp/sbx-journal-XXXXXX";
@@ -112,9 +113,7 @@ int main(void)
 		cmocka_unit_test(callback_stops_iteration),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
+	if (sb_rm_rf(dir) < 0)
 		rc = 1;
 	return rc;
 }

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "common/util.h"
 #include "pool/secrets.h"
 
 static char dir[] = "/tmp/sbx-secrets-XXXXXX";
@@ -116,9 +117,7 @@ int main(void)
 		cmocka_unit_test(refuses_huge_files),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
+	if (sb_rm_rf(dir) < 0)
 		rc = 1;
 	return rc;
 }
