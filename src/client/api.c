@@ -124,6 +124,7 @@ void sbc_slot_free(struct sbc_slot *s)
 	free(s->workspace_dir);
 	free(s->trajectory_id);
 	free(s->state);
+	free(s->endpoint);
 	json_decref(s->raw);
 	memset(s, 0, sizeof *s);
 }

@@ -16,6 +16,7 @@ struct sbc {
 	char *host, *port; /* TCP when host != NULL */
 	char *token;
 	double io_timeout_s;
+	double connect_timeout_s;
 	size_t max_response;
 	const volatile int *cancel;
 };
@@ -47,6 +48,18 @@ int sbc_slot_fill(struct sbc_slot *out, struct sbc_error *err);
 int sbc_post_acquire(struct sbc *c, json_t *req, const char *trajectory_id,
 		     double timeout_s, double ttl_s, struct sbc_slot *out,
 		     struct sbc_error *err);
+
+/* Split "http://HOST:PORT[/]" or "tcp://HOST:PORT" ([v6] hosts allowed)
+ * into owned *host and *port. */
+int sbc_url_split(const char *url, char **host, char **port,
+		  struct sbc_error *err);
+
+/* sbc_open without connecting: the first request connects. */
+struct sbc *sbc_new(const struct sbc_options *opt, struct sbc_error *err);
+
+/* A snapshot name was given; else out is zeroed and err says so. */
+bool sbc_snapshot_named(const char *snapshot, struct sbc_slot *out,
+			struct sbc_error *err);
 
 /* Open c->fd to the endpoint. */
 int sbc_connect(struct sbc *c, struct sbc_error *err);

@@ -1,6 +1,8 @@
 /* endpoint.c - where libslotbox connects: a unix socket or HOST:PORT. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,9 +25,10 @@ static int set_unix(struct sbc *c, const char *path, struct sbc_error *err)
 	return 0;
 }
 
-/* "http://HOST:PORT[/]" or "tcp://HOST:PORT"; [v6] hosts allowed. */
-static int set_tcp(struct sbc *c, const char *url, struct sbc_error *err)
+int sbc_url_split(const char *url, char **host_out, char **port_out,
+		  struct sbc_error *err)
 {
+	*host_out = *port_out = NULL;
 	const char *rest = NULL;
 	if (strncmp(url, "http://", 7) == 0 || strncmp(url, "tcp://", 6) == 0)
 		rest = strstr(url, "://") + 3;
@@ -52,10 +55,14 @@ static int set_tcp(struct sbc *c, const char *url, struct sbc_error *err)
 		return sbc_fail(err, 0, "bad_argument",
 				"URL needs a numeric port and no path: %s",
 				url);
-	c->host = strndup(host, (size_t)(host_end - host));
-	c->port = strndup(port, plen);
-	if (!c->host || !c->port)
+	*host_out = strndup(host, (size_t)(host_end - host));
+	*port_out = strndup(port, plen);
+	if (!*host_out || !*port_out) {
+		free(*host_out);
+		free(*port_out);
+		*host_out = *port_out = NULL;
 		return sbc_fail(err, 0, "out_of_memory", "out of memory");
+	}
 	return 0;
 }
 
@@ -63,7 +70,7 @@ int sbc_endpoint_parse(struct sbc *c, const struct sbc_options *opt,
 		       struct sbc_error *err)
 {
 	if (opt->url)
-		return set_tcp(c, opt->url, err);
+		return sbc_url_split(opt->url, &c->host, &c->port, err);
 	if (opt->socket_path)
 		return set_unix(c, opt->socket_path, err);
 	const char *env = getenv("SLOTBOX_SOCKET");
@@ -92,6 +99,38 @@ static int connect_unix(struct sbc *c, struct sbc_error *err)
 	return 0;
 }
 
+/* connect(2), bounded by c->connect_timeout_s when > 0: a host that is
+ * gone (no RST comes back) would otherwise hold the caller for minutes. */
+static int connect_bounded(const struct sbc *c, int fd,
+			   const struct sockaddr *sa, socklen_t len)
+{
+	if (c->connect_timeout_s <= 0)
+		return connect(fd, sa, len);
+	int flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return -1;
+	int rc = connect(fd, sa, len);
+	if (rc < 0 && errno == EINPROGRESS) {
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		int ms = (int)(c->connect_timeout_s * 1000) + 1, r;
+		do
+			r = poll(&p, 1, ms);
+		while (r < 0 && errno == EINTR);
+		int soerr = 0;
+		socklen_t sl = sizeof soerr;
+		if (r == 0)
+			soerr = ETIMEDOUT;
+		else if (r < 0 ||
+			 getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+			soerr = errno;
+		errno = soerr;
+		rc = soerr ? -1 : 0;
+	}
+	if (rc == 0 && fcntl(fd, F_SETFL, flags) < 0)
+		rc = -1;
+	return rc;
+}
+
 static int connect_tcp(struct sbc *c, struct sbc_error *err)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
@@ -107,7 +146,7 @@ static int connect_tcp(struct sbc *c, struct sbc_error *err)
 			e = errno;
 			continue;
 		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+		if (connect_bounded(c, fd, ai->ai_addr, ai->ai_addrlen) == 0) {
 			c->fd = fd;
 			break;
 		}

@@ -5,16 +5,23 @@
 
 #include "client/client_internal.h"
 
+bool sbc_snapshot_named(const char *snapshot, struct sbc_slot *out,
+			struct sbc_error *err)
+{
+	if (snapshot && *snapshot)
+		return true;
+	memset(out, 0, sizeof *out);
+	sbc_fail(err, 0, "bad_argument", "a snapshot name is required");
+	return false;
+}
+
 int sbc_acquire_snapshot(struct sbc *c, const char *snapshot,
 			 const char *trajectory_id, double timeout_s,
 			 double ttl_s, struct sbc_slot *out,
 			 struct sbc_error *err)
 {
-	if (!snapshot || !*snapshot) {
-		memset(out, 0, sizeof *out);
-		return sbc_fail(err, 0, "bad_argument",
-				"a snapshot name is required");
-	}
+	if (!sbc_snapshot_named(snapshot, out, err))
+		return -1;
 	return sbc_post_acquire(c, json_pack("{s:s}", "snapshot", snapshot),
 				trajectory_id, timeout_s, ttl_s, out, err);
 }

@@ -54,6 +54,9 @@ struct sbc_options {
 	 * call returns at the next signal with code "interrupted" (install
 	 * the handler without SA_RESTART). May be NULL. */
 	const volatile int *cancel;
+	/* Give up connecting over TCP after this long (s); 0 leaves it to
+	 * the kernel (minutes, for a host that is gone). */
+	double connect_timeout_s;
 };
 
 /* Connect. Returns NULL and fills err on failure. */
@@ -100,7 +103,10 @@ int sbc_profiles(struct sbc *c, json_t **out, struct sbc_error *err);
 struct sbc_slot {
 	char *slot_id, *sandbox_id, *profile, *workspace_dir, *trajectory_id,
 		*state; /* all owned; trajectory_id may be NULL */
-	json_t *raw;	/* the whole answer, owned */
+	/* The node that holds the lease when a struct sbcc (slotbox_cluster.h)
+	 * made it, else NULL. Owned. */
+	char *endpoint;
+	json_t *raw; /* the whole answer, owned */
 };
 void sbc_slot_free(struct sbc_slot *s);
 

@@ -41,7 +41,7 @@ static char *dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-struct sbc *sbc_open(const struct sbc_options *opt, struct sbc_error *err)
+struct sbc *sbc_new(const struct sbc_options *opt, struct sbc_error *err)
 {
 	struct sbc_options none = {0};
 	if (!opt)
@@ -53,6 +53,7 @@ struct sbc *sbc_open(const struct sbc_options *opt, struct sbc_error *err)
 	}
 	c->fd = -1;
 	c->io_timeout_s = opt->io_timeout_s;
+	c->connect_timeout_s = opt->connect_timeout_s;
 	c->cancel = opt->cancel;
 	c->max_response = opt->max_response_bytes ? opt->max_response_bytes
 						  : DEFAULT_MAX_RESPONSE;
@@ -68,12 +69,20 @@ struct sbc *sbc_open(const struct sbc_options *opt, struct sbc_error *err)
 		sbc_fail(err, 0, "out_of_memory", "out of memory");
 		goto fail;
 	}
-	if (sbc_connect(c, err) < 0)
-		goto fail;
 	return c;
 fail:
 	sbc_close(c);
 	return NULL;
+}
+
+struct sbc *sbc_open(const struct sbc_options *opt, struct sbc_error *err)
+{
+	struct sbc *c = sbc_new(opt, err);
+	if (c && sbc_connect(c, err) < 0) {
+		sbc_close(c);
+		return NULL;
+	}
+	return c;
 }
 
 void sbc_close(struct sbc *c)

@@ -8,20 +8,7 @@
 #include <unistd.h>
 
 #include "client/slotbox.h"
-
-static int n_test, n_failed;
-
-static void ok(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	printf("%sok %d - ", cond ? "" : "not ", ++n_test);
-	vprintf(fmt, ap);
-	putchar('\n');
-	va_end(ap);
-	if (!cond)
-		n_failed++;
-}
+#include "tap.h"
 
 static void check_errors(struct sbc *c)
 {
@@ -167,7 +154,8 @@ int main(int argc, char **argv)
 	int rc = sbc_acquire(c, NULL, "traj-c", 30, 60, &s, &err);
 	ok(rc == 0 && s.slot_id && strcmp(s.state, "acquired") == 0 &&
 		   strcmp(s.trajectory_id, "traj-c") == 0,
-	   "acquire gives a slot (%s)", rc ? err.message : s.slot_id);
+	   "acquire gives a slot (%s)",
+	   rc || !s.slot_id ? err.message : s.slot_id);
 	if (rc == 0) {
 		check_exec(c, s.slot_id);
 		check_files(c, s.slot_id);
@@ -184,6 +172,5 @@ int main(int argc, char **argv)
 		sbc_slot_free(&s);
 	}
 	sbc_close(c);
-	printf("1..%d\n", n_test);
-	return n_failed ? 1 : 0;
+	return tap_done();
 }

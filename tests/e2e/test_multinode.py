@@ -6,13 +6,16 @@ and a node killed mid-run losing only its own slots.
 
 The tests share the three daemons; the last one kills a node."""
 import collections
+import os
 import queue
 import socket
+import subprocess
 import threading
 import time
 
 import pytest
 
+from conftest import BUILD
 from hosts import TOKEN, Hosts
 from slotbox import (AcquireTimeout, Client, ClusterClient, SandboxLost, SlotboxToolBackend, SlotNotLeased,
                      SnapshotNotFound)
@@ -151,6 +154,34 @@ def test_a_full_node_sends_acquires_on(hosts):
     c.close()
 
 
+def cluster_check(*args, timeout=120, prefix=()):
+    p = subprocess.run([*prefix, os.path.join(BUILD, "cluster_check"), *args],
+                       capture_output=True, text=True, timeout=timeout)
+    assert p.returncode == 0 and "not ok" not in p.stdout, p.stdout + p.stderr
+    assert "\n1.." in p.stdout, p.stdout  # the plan: it ran to the end
+    return p.stdout
+
+
+def test_c_client_routes_calls_to_the_slot(hosts):
+    """libslotbox's struct sbcc (tests/c/cluster_check.c): placement, calls
+    and bare ids routed, forks and snapshots on their node, status summed."""
+    cluster_check("routes", ",".join(hosts.urls()), TOKEN)
+
+
+def test_c_client_name_stands_for_every_node(hosts, tmp_path):
+    """One host name with three addresses, as a headless Service's: the C
+    client looks it up with getaddrinfo. The name lives in an /etc/hosts
+    bind-mounted in a mount namespace of the program's own."""
+    etc_hosts = tmp_path / "hosts"
+    with open("/etc/hosts") as f:
+        etc_hosts.write_text(f.read() + "".join(f"{a} slotbox-headless\n" for a in hosts.addrs))
+    out = cluster_check("name", "http://slotbox-headless:8390", "3", TOKEN, prefix=[
+        "unshare", "--mount", "--propagation", "private", "sh", "-c",
+        'mount --bind "$0" /etc/hosts && exec "$@"', str(etc_hosts)])
+    assert sorted(line.split()[-1] for line in out.splitlines() if line.startswith("# node ")) \
+        == sorted(hosts.urls())
+
+
 def test_tool_backend_over_nodes(hosts):
     import asyncio
 
@@ -231,9 +262,11 @@ def test_300_trajectories_balanced_and_a_killed_node_loses_only_its_slots(hosts)
         deadline = time.monotonic() + 10
         while inflight[victim.url] < 2 and time.monotonic() < deadline:
             time.sleep(0.001)
-        killed.append((time.monotonic(), inflight[victim.url]))
+        in_flight = inflight[victim.url]
         victim.proc.kill()
         victim.proc.wait()
+        # after the kill: an acquire asked for later cannot reach it
+        killed.append((time.monotonic(), in_flight))
 
     threads = [threading.Thread(target=worker) for _ in range(workers)]
     threads.append(threading.Thread(target=killer))
@@ -246,21 +279,7 @@ def test_300_trajectories_balanced_and_a_killed_node_loses_only_its_slots(hosts)
     assert not failures, failures[:5]
     assert len(done) == n
     kill_t, inflight_at_kill = killed[0]
-    before = [a for a in attempts if a["t_start"] < kill_t and a.get("node")]
-    share = collections.Counter(a["node"] for a in before)
-    summary = (f"{len(attempts)} attempts in {time.monotonic() - t0:.1f}s; before the kill "
-               f"{dict(share)}; {inflight_at_kill} in flight on the victim at the kill")
-    print(summary)
-    # balanced: no node got more than 40% of the leases
-    assert len(share) == 3 and max(share.values()) <= 0.40 * len(before), summary
-    lost = [a for a in attempts if a["outcome"] != "ok"]
-    assert lost, "no slot was in flight on the killed node: " + summary
-    assert all(a["outcome"] == "sandbox_lost" and a["node"] == victim.url for a in lost), lost
-    after = [a for a in attempts if a["t_start"] > kill_t]
-    assert after and all(a["node"] != victim.url for a in after), summary
-    assert {a["node"] for a in after} == set(hosts.urls()) - {victim.url}, summary
-    assert all(a["outcome"] == "ok" for a in attempts if a["node"] != victim.url)
-    assert len(attempts) == n + len(lost)
+    lost = judge_kill_run(attempts, n, kill_t, inflight_at_kill, victim.url, hosts.urls(), t0)
     # the dead node's slots keep failing the same way; the others serve
     with pytest.raises(SandboxLost) as e:
         c.bash(lost[0]["slot"], "true")
@@ -268,3 +287,81 @@ def test_300_trajectories_balanced_and_a_killed_node_loses_only_its_slots(hosts)
     st = c.status()
     assert "error" in st["nodes"][victim.url] and st["pools"]["default"]["leased_slots"] == 0
     c.close()
+
+
+def judge_kill_run(attempts, n, kill_t, inflight_at_kill, victim_url, urls, t0):
+    """What a run with a node killed half-way must show: placement
+    balanced before the kill (no node over 40% of leases), only the
+    victim's in-flight slots lost (sandbox_lost) and each of those run
+    again, no acquire on the victim after the kill. attempts: dicts with
+    node, t_start, outcome. Returns the lost attempts."""
+    before = [a for a in attempts if a["t_start"] < kill_t and a.get("node")]
+    share = collections.Counter(a["node"] for a in before)
+    summary = (f"{len(attempts)} attempts in {time.monotonic() - t0:.1f}s; before the kill "
+               f"{dict(share)}; {inflight_at_kill} in flight on the victim at the kill")
+    print(summary)
+    assert len(share) == 3 and max(share.values()) <= 0.40 * len(before), summary
+    lost = [a for a in attempts if a["outcome"] != "ok"]
+    assert lost, "no slot was in flight on the killed node: " + summary
+    assert all(a["outcome"] == "sandbox_lost" and a["node"] == victim_url for a in lost), lost
+    after = [a for a in attempts if a["t_start"] > kill_t]
+    assert after and all(a["node"] != victim_url for a in after), summary
+    assert {a["node"] for a in after} == set(urls) - {victim_url}, summary
+    assert all(a["outcome"] == "ok" for a in attempts if a["node"] != victim_url)
+    assert len(attempts) == n + len(lost)
+    return lost
+
+
+@pytest.fixture
+def own_hosts():
+    """Three nodes of the test's own: it kills one."""
+    h = Hosts(3, POOL, daemon_args=["--orphan-timeout", "0"])
+    yield h
+    errors = h.close()
+    assert not errors, "\n".join(errors)
+
+
+def test_c_client_300_trajectories_balanced_and_a_killed_node_loses_only_its_slots(own_hosts):
+    """The same run as above through libslotbox: cluster_check runs 300
+    trajectories on 12 threads (sharing one struct sbcc) and prints an event
+    per lease granted and ended; half-way, the node with slots in flight
+    gets kill -9."""
+    hosts, n = own_hosts, 300
+    victim = hosts.daemons[0]
+    p = subprocess.Popen([os.path.join(BUILD, "cluster_check"), "run", ",".join(hosts.urls()), TOKEN,
+                          str(n), "12", str(int(THINK_S * 1000))],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.monotonic()
+    attempts, open_attempt, lines, killed = [], {}, [], []
+    inflight, done = collections.Counter(), 0
+    watchdog = threading.Timer(300, p.kill)
+    watchdog.start()
+    try:
+        for line in p.stdout:
+            lines.append(line)
+            f = line.split()
+            if f[0] == "acq":
+                a = {"i": int(f[1]), "t_start": float(f[2]), "node": f[3]}
+                attempts.append(a)
+                open_attempt[a["i"]] = a
+                inflight[a["node"]] += 1
+            elif f[0] == "end":
+                a = open_attempt.pop(int(f[1]))
+                a["outcome"] = f[4]
+                inflight[a["node"]] -= 1
+                done += f[4] == "ok"
+            if not killed and done >= n // 2 and (inflight[victim.url] >= 2
+                                                  or time.monotonic() - t0 > 60):
+                in_flight = inflight[victim.url]
+                victim.proc.kill()
+                victim.proc.wait()
+                killed.append((time.monotonic(), in_flight))
+        rc = p.wait()
+    finally:
+        watchdog.cancel()
+    err = p.stderr.read()
+    assert rc == 0, "".join(lines[-20:]) + err
+    assert lines[-1].strip() == f"summary done={n} failed=0", lines[-1]
+    assert killed, "the run ended before half of it was done"
+    kill_t, inflight_at_kill = killed[0]
+    judge_kill_run(attempts, n, kill_t, inflight_at_kill, victim.url, hosts.urls(), t0)
