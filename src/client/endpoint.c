@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +133,35 @@ static int connect_bounded(const struct sbc *c, int fd,
 	return rc;
 }
 
+/* A node whose host vanishes (power, network: no RST comes back) is
+ * noticed within about KEEPALIVE_S even in the middle of a long call:
+ * keepalive probes after 5 s of silence, every 2 s, 3 unanswered ones end
+ * the connection; data the peer has not acknowledged for as long ends it
+ * too. A daemon that is merely busy still has a kernel that answers. */
+#define KEEPALIVE_S 15
+
+static int tune_tcp(int fd)
+{
+	/* a request goes out as its head, then its body: without NODELAY,
+	 * Nagle holds the body until the daemon's delayed ACK (up to 40
+	 * ms) */
+	static const struct {
+		int level, name, value;
+	} opts[] = {
+		{IPPROTO_TCP, TCP_NODELAY, 1},
+		{SOL_SOCKET, SO_KEEPALIVE, 1},
+		{IPPROTO_TCP, TCP_KEEPIDLE, 5},
+		{IPPROTO_TCP, TCP_KEEPINTVL, 2},
+		{IPPROTO_TCP, TCP_KEEPCNT, 3},
+		{IPPROTO_TCP, TCP_USER_TIMEOUT, KEEPALIVE_S * 1000},
+	};
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+		if (setsockopt(fd, opts[i].level, opts[i].name, &opts[i].value,
+			       sizeof opts[i].value) < 0)
+			return -1;
+	return 0;
+}
+
 static int connect_tcp(struct sbc *c, struct sbc_error *err)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
@@ -146,7 +177,8 @@ static int connect_tcp(struct sbc *c, struct sbc_error *err)
 			e = errno;
 			continue;
 		}
-		if (connect_bounded(c, fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+		if (connect_bounded(c, fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    tune_tcp(fd) == 0) {
 			c->fd = fd;
 			break;
 		}

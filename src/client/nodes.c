@@ -254,7 +254,17 @@ void sbcc_node_failed(struct sbcc *cc, struct sbcc_node *n)
 	n->down_until = sbcc_now() + (wait < 30 ? wait : 30);
 	json_decref(n->pools);
 	n->pools = NULL;
+	/* its idle connections are likely dead too: the next call connects
+	 * afresh (bounded by connect_timeout_s) instead of waiting for a
+	 * stale one to time out */
+	struct sbc **idle = n->idle;
+	size_t n_idle = n->n_idle;
+	n->idle = NULL;
+	n->n_idle = 0;
 	pthread_mutex_unlock(&cc->lock);
+	for (size_t i = 0; i < n_idle; i++)
+		sbc_close(idle[i]);
+	free(idle);
 }
 
 void sbcc_node_set_status(struct sbcc *cc, struct sbcc_node *n, json_t *status)

@@ -3,8 +3,8 @@
  * Responses are parsed with llhttp (the parser the daemon uses), so
  * Content-Length, chunked and read-until-close bodies all work. A request
  * on a reused connection that the daemon closed while idle is sent again
- * once on a fresh one, but only when not a byte of the answer came: then
- * the daemon never saw it. */
+ * once on a fresh one, but only when the daemon closed or reset it before
+ * a byte of the answer came: then it never saw the request. */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -188,6 +188,8 @@ struct reader {
 	bool in_content_type;
 	bool too_large;
 	bool complete;
+	/* the daemon closed or reset the connection (not a timeout) */
+	bool peer_closed;
 	size_t cap;
 };
 
@@ -304,14 +306,17 @@ static int read_response(struct sbc *c, struct reader *r, bool *got,
 			continue;
 		if (n < 0 && errno == EINTR)
 			return sbc_fail(err, 0, "interrupted", "interrupted");
-		if (n < 0)
+		if (n < 0) {
+			r->peer_closed = errno == ECONNRESET;
 			return sbc_fail(err, 0, "io",
 					"reading from slotboxd: %s",
 					strerror(errno));
+		}
 		if (n == 0) {
 			(void)llhttp_finish(&p); /* may complete it */
 			if (r->complete)
 				break;
+			r->peer_closed = true;
 			return sbc_fail(err, 0, "io",
 					"slotboxd closed the connection "
 					"before answering");
@@ -354,10 +359,11 @@ static int exchange(struct sbc *c, const char *method, const char *path,
 		c->used = true;
 		bool got = false;
 		int rc = send_request(c, method, path, body, len, ctype);
-		if (rc < 0)
+		if (rc < 0) {
+			r->peer_closed = errno == EPIPE || errno == ECONNRESET;
 			sbc_fail(err, 0, "io", "sending to slotboxd: %s",
 				 strerror(errno));
-		else
+		} else
 			rc = read_response(c, r, &got, err);
 		if (rc == 0) {
 			if (!c->keep_alive)
@@ -367,8 +373,14 @@ static int exchange(struct sbc *c, const char *method, const char *path,
 		drop_connection(c);
 		if (cancelled(c))
 			return sbc_fail(err, 0, "interrupted", "interrupted");
-		if (!reused || got || attempt > 0 || r->resp->len)
+		/* Only a reused connection that the daemon closed is worth a
+		 * second try: it had timed out while idle and never saw the
+		 * request. A timeout proves nothing of the kind (the request
+		 * may be running: sending it again could run it twice). */
+		if (!reused || got || attempt > 0 || r->resp->len ||
+		    !r->peer_closed)
 			return -1;
+		r->peer_closed = false;
 		c->used = false;
 	}
 }

@@ -5,6 +5,9 @@
  *   cluster_check routes URLS TOKEN       routing checks, TAP
  *   cluster_check name NAME_URL COUNT TOKEN   a name for COUNT nodes, TAP
  *   cluster_check run URLS TOKEN N THREADS THINK_MS
+ *   cluster_check vanish URLS TOKEN       the first node's host vanishes
+ *                                         (after "started", on a line
+ *                                         from stdin), TAP
  *
  * `run` runs N trajectories (acquire, write a file with bash, think, read
  * it back, release) on THREADS threads sharing one struct sbcc, and prints
@@ -254,6 +257,96 @@ static int name(const char *url, int count, const char *token)
 	return tap_done();
 }
 
+/* ---- vanish: a host that goes away without a word ---------------------- */
+
+struct long_call {
+	struct sbcc *cc;
+	const char *slot;
+	double seconds;
+	struct sbc_error err;
+	int rc;
+};
+
+static void *sleep_in_slot(void *arg)
+{
+	struct long_call *k = arg;
+	struct sbc_exec_result r;
+	struct sbc_bash b = {.command = "sleep 60"};
+	double t0 = mono();
+	k->rc = sbcc_bash(k->cc, k->slot, &b, &r, &k->err);
+	k->seconds = mono() - t0;
+	sbc_exec_result_free(&r);
+	return NULL;
+}
+
+static int vanish(const char *urls, const char *token)
+{
+	struct sbcc *cc = open_cluster(urls, token);
+	if (!cc)
+		return 1;
+	size_t first_len = strcspn(urls, ",");
+	struct sbc_slot s[3];
+	struct sbc_error err = {0};
+	int got = 0, victim = -1;
+	for (; got < 3; got++) {
+		if (sbcc_acquire(cc, NULL, NULL, 30, 300, &s[got], &err) < 0)
+			break;
+		if (strlen(s[got].endpoint) == first_len &&
+		    strncmp(s[got].endpoint, urls, first_len) == 0)
+			victim = got;
+	}
+	ok(got == 3 && victim >= 0, "a slot on each node (%s)", err.message);
+	if (got < 3 || victim < 0)
+		return tap_done();
+	struct long_call k = {.cc = cc, .slot = s[victim].slot_id};
+	pthread_t t;
+	if (pthread_create(&t, NULL, sleep_in_slot, &k) != 0)
+		return 1;
+	printf("started\n");
+	fflush(stdout);
+	char line[16];
+	if (!fgets(line, sizeof line, stdin))
+		return 1;
+	pthread_join(t, NULL);
+	ok(k.rc < 0 && strcmp(k.err.code, "sandbox_lost") == 0,
+	   "the call in flight on the vanished host: sandbox_lost (%s: %s)",
+	   k.err.code, k.err.message);
+	ok(k.seconds < 50,
+	   "noticed after %.1f s, not when the command would "
+	   "have ended (60 s)",
+	   k.seconds);
+	for (int i = 0; i < 3; i++)
+		if (i != victim)
+			ok(output_is(cc, s[i].slot_id, "echo on", "on\n"),
+			   "the other nodes' slots still work");
+	double t0 = mono();
+	struct sbc_exec_result r;
+	int rc = sbcc_bash(cc, s[victim].slot_id,
+			   &(struct sbc_bash){.command = "true"}, &r, &err);
+	ok(rc < 0 && strcmp(err.code, "sandbox_lost") == 0,
+	   "a new call on the vanished node's slot: sandbox_lost after %.1f "
+	   "s (%s)",
+	   mono() - t0, err.message);
+	for (int i = 0; i < 2; i++) {
+		struct sbc_slot n;
+		rc = sbcc_acquire(cc, NULL, NULL, 30, 60, &n, &err);
+		ok(rc == 0 && strncmp(n.endpoint, urls, first_len) != 0,
+		   "a new acquire goes elsewhere (%s)",
+		   rc ? err.message : n.endpoint);
+		if (rc == 0) {
+			sbcc_release(cc, n.slot_id, true, NULL);
+			sbc_slot_free(&n);
+		}
+	}
+	for (int i = 0; i < 3; i++) {
+		if (i != victim)
+			sbcc_release(cc, s[i].slot_id, true, NULL);
+		sbc_slot_free(&s[i]);
+	}
+	sbcc_close(cc);
+	return tap_done();
+}
+
 /* ---- run: many trajectories, events on stdout ------------------------- */
 
 struct run {
@@ -399,12 +492,15 @@ int main(int argc, char **argv)
 		return routes(argv[2], argv[3]);
 	if (argc == 5 && strcmp(argv[1], "name") == 0)
 		return name(argv[2], count_arg(argv[3]), argv[4]);
+	if (argc == 4 && strcmp(argv[1], "vanish") == 0)
+		return vanish(argv[2], argv[3]);
 	if (argc == 7 && strcmp(argv[1], "run") == 0)
 		return run(argv[2], argv[3], count_arg(argv[4]),
 			   count_arg(argv[5]), count_arg(argv[6]));
 	fprintf(stderr, "usage: cluster_check routes URLS TOKEN\n"
 			"       cluster_check name NAME_URL COUNT TOKEN\n"
 			"       cluster_check run URLS TOKEN N THREADS "
-			"THINK_MS\n");
+			"THINK_MS\n"
+			"       cluster_check vanish URLS TOKEN\n");
 	return 2;
 }

@@ -40,7 +40,7 @@ class Hosts:
         self.token_file = os.path.join(self.tmp, "token")
         with open(self.token_file, "w") as f:
             f.write(TOKEN + "\n")
-        self.netns, self.links, self.daemons, self.addrs = [], [], [], []
+        self.netns, self.links, self.daemons, self.addrs, self.ns_links = [], [], [], [], []
         try:
             for i in range(n):
                 self._add(i, config_yaml, daemon_args)
@@ -59,6 +59,7 @@ class Hosts:
         ip("link", "add", host_if, "type", "veth", "peer", "name", ns_if)
         self.links.append(host_if)
         ip("link", "set", ns_if, "netns", ns)
+        self.ns_links.append(ns_if)
         ip("addr", "add", ours + "/30", "dev", host_if)
         ip("link", "set", host_if, "up")
         ip("-n", ns, "addr", "add", theirs + "/30", "dev", ns_if)
@@ -72,6 +73,12 @@ class Hosts:
         d.url = f"http://{theirs}:{PORT}"
         self.daemons.append(d.start(wait=False))
         self.addrs.append(theirs)
+
+    def cut(self, i, up=False):
+        """Host i vanishes from the network (its link goes down: packets
+        to it are lost, nothing answers, not even a reset), or, with
+        up=True, comes back."""
+        ip("-n", self.netns[i], "link", "set", self.ns_links[i], "up" if up else "down")
 
     def urls(self):
         return [d.url for d in self.daemons]

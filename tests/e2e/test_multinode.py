@@ -365,3 +365,76 @@ def test_c_client_300_trajectories_balanced_and_a_killed_node_loses_only_its_slo
     assert killed, "the run ended before half of it was done"
     kill_t, inflight_at_kill = killed[0]
     judge_kill_run(attempts, n, kill_t, inflight_at_kill, victim.url, hosts.urls(), t0)
+
+
+def test_c_client_host_vanishes(own_hosts):
+    """The first node's host drops off the network (link down: no reset,
+    no answer) while a call runs there: keepalives end that call with
+    sandbox_lost long before its command would have ended, the node's
+    next call fails within the connect timeout, acquires go elsewhere."""
+    hosts = own_hosts
+    p = subprocess.Popen([os.path.join(BUILD, "cluster_check"), "vanish", ",".join(hosts.urls()), TOKEN],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    head = []
+    try:
+        for line in p.stdout:
+            head.append(line)
+            if line.strip() == "started":
+                break
+        assert head and head[-1].strip() == "started", "".join(head)
+        time.sleep(1)  # the call is on its way
+        hosts.cut(0)
+        p.stdin.write("cut\n")
+        p.stdin.flush()
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        hosts.cut(0, up=True)
+    out = "".join(head) + out
+    print(out)
+    assert p.returncode == 0 and "not ok" not in out, out + err
+    assert "\n1..8" in out, out
+
+
+def test_python_client_host_vanishes(own_hosts):
+    """The same through the Python ClusterClient."""
+    hosts = own_hosts
+    victim = hosts.urls()[0]
+    c = ClusterClient(hosts.urls(), token=TOKEN, connect_timeout_s=2.0)
+    try:
+        slots = {s.endpoint: s for s in (c.acquire(timeout_s=30, ttl_s=300) for _ in range(3))}
+        assert sorted(slots) == sorted(hosts.urls())
+        outcome = {}
+
+        def long_call():
+            t0 = time.monotonic()
+            try:
+                c.bash(slots[victim], "sleep 60")
+                outcome["error"] = None
+            except SandboxLost as e:
+                outcome["error"] = e.code
+            outcome["s"] = time.monotonic() - t0
+
+        t = threading.Thread(target=long_call)
+        t.start()
+        time.sleep(1)
+        hosts.cut(0)
+        t.join(timeout=90)
+        assert not t.is_alive(), "the call on the vanished host hung"
+        print(outcome)
+        assert outcome["error"] == "sandbox_lost" and outcome["s"] < 50, outcome
+        for url, s in slots.items():
+            if url != victim:
+                assert c.bash(s, "echo on").output == "on\n"
+        t0 = time.monotonic()
+        with pytest.raises(SandboxLost):
+            c.bash(slots[victim], "true")
+        print(f"next call failed after {time.monotonic() - t0:.1f}s")
+        fresh = [c.acquire(timeout_s=30) for _ in range(2)]
+        assert all(s.endpoint != victim for s in fresh)
+        for s in fresh + [s for u, s in slots.items() if u != victim]:
+            c.release(s)
+    finally:
+        hosts.cut(0, up=True)
+        c.close()

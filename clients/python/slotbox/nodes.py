@@ -68,10 +68,13 @@ class Node:
 
     def failed(self, base_s: float) -> None:
         """Unreachable: skip it for acquires a while (doubling, at most
-        30 s), and forget its figures."""
+        30 s), and forget its figures. Its idle connections are likely
+        dead too: the next call connects afresh (bounded by the connect
+        timeout) instead of waiting for a stale one to time out."""
         self.fails += 1
         self.down_until = time.monotonic() + min(base_s * 2 ** min(self.fails - 1, 10), 30.0)
         self.pools = None
+        self.client.transport.close()  # the idle ones only: it stays usable
 
     def answered(self) -> None:
         self.fails = 0
