@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "client/slotbox.h"
+#include "client/slotbox_cluster.h"
 
 /* Exit codes besides the command's own (which exec and run pass on). */
 enum {
@@ -16,11 +16,33 @@ enum {
 struct cli {
 	struct sbc_options opt;
 	bool json;
-	struct sbc *c; /* connected on first use */
+	const char *command;  /* for messages */
+	struct sbc *c;	      /* connected on first use */
+	char *node;	      /* several nodes: the one c is connected to */
+	struct sbcc *cluster; /* several nodes (--url A,B,...): on first use */
 };
 
-/* Connect on first use; prints the error and returns NULL on failure. */
+/* The daemon, connected on first use; prints the error and returns NULL
+ * on failure. With several nodes, only for commands on one node: the
+ * error says so. */
 struct sbc *cli_client(struct cli *cli);
+/* The daemon that holds slot_id: with several nodes, found by asking
+ * them. Prints the error and returns NULL on failure. */
+struct sbc *cli_slot_client(struct cli *cli, const char *slot_id);
+/* --url names several nodes. */
+bool cli_is_cluster(const struct cli *cli);
+/* Those nodes as one struct sbcc (opened on first use), or NULL after
+ * printing why. */
+struct sbcc *cli_cluster(struct cli *cli);
+/* Lease a slot (from snapshot when not NULL, else of profile): with
+ * several nodes on the one with the most room, which cli->c is then
+ * connected to (s->endpoint names it). 0, or the exit status after
+ * printing the error (130 when interrupted). */
+int cli_acquire(struct cli *cli, const char *profile, const char *snapshot,
+		const char *trajectory_id, double timeout_s, double ttl_s,
+		struct sbc_slot *s);
+/* Close the connection (the next use connects afresh). */
+void cli_disconnect(struct cli *cli);
 
 /* Print "slotbox: <what>: <message>" and return CLI_FAILED. */
 int cli_fail(const char *what, const struct sbc_error *err);

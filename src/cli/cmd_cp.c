@@ -132,17 +132,38 @@ static int write_local(const char *dst, const char *src, const char *data,
 	return rc;
 }
 
+/* Write data to dst (in a slot); a trailing / names a directory, into
+ * which the file goes under src's name. */
+static int write_slot(struct cli *cli, const struct place *src,
+		      const struct place *dst, const char *data, size_t len)
+{
+	struct sbc *c = cli_slot_client(cli, dst->slot);
+	if (!c)
+		return CLI_FAILED;
+	size_t n = strlen(dst->path);
+	char *name = NULL;
+	if (n && dst->path[n - 1] == '/' && strcmp(src->path, "-"))
+		name = target_name(dst->path, src->path, true);
+	struct sbc_error err = {0};
+	int rc = 0;
+	if (sbc_write_file(c, dst->slot, name ? name : dst->path, data, len,
+			   &err) < 0)
+		rc = cli_fail("cp", &err);
+	free(name);
+	return rc;
+}
+
 static int copy_file(struct cli *cli, const struct place *src,
 		     const struct place *dst)
 {
-	struct sbc *c = cli_client(cli);
-	if (!c)
-		return CLI_FAILED;
 	char *data = NULL;
 	size_t len = 0;
 	struct sbc_error err = {0};
 	int rc = 0;
 	if (src->slot) {
+		struct sbc *c = cli_slot_client(cli, src->slot);
+		if (!c)
+			return CLI_FAILED;
 		bool truncated = false;
 		if (sbc_read_file(c, src->slot, src->path, 0, &data, &len,
 				  &truncated, &err) < 0)
@@ -158,18 +179,10 @@ static int copy_file(struct cli *cli, const struct place *src,
 	} else if (read_local(src->path, &data, &len) < 0) {
 		return CLI_FAILED;
 	}
-	if (dst->slot) {
-		size_t n = strlen(dst->path);
-		char *name = NULL;
-		if (n && dst->path[n - 1] == '/' && strcmp(src->path, "-"))
-			name = target_name(dst->path, src->path, true);
-		if (sbc_write_file(c, dst->slot, name ? name : dst->path, data,
-				   len, &err) < 0)
-			rc = cli_fail("cp", &err);
-		free(name);
-	} else if (write_local(dst->path, src->path, data, len) < 0) {
+	if (dst->slot)
+		rc = write_slot(cli, src, dst, data, len);
+	else if (write_local(dst->path, src->path, data, len) < 0)
 		rc = CLI_FAILED;
-	}
 	free(data);
 	if (rc == 0 && cli->json && strcmp(dst->path, "-") != 0) {
 		json_t *doc = json_pack("{s:s?, s:s, s:s?, s:s, s:I}", "slot",

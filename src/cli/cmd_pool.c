@@ -83,13 +83,23 @@ static int show(struct cli *cli, int argc, char **argv,
 	int rc = no_args(cli, argc, argv);
 	if (rc)
 		return rc;
-	struct sbc *c = cli_client(cli);
-	if (!c)
-		return CLI_FAILED;
 	json_t *doc = NULL;
 	struct sbc_error err = {0};
-	if (fetch(c, &doc, &err) < 0)
-		return cli_fail(argv[0], &err);
+	if (fetch == sbc_status && cli_is_cluster(cli)) {
+		/* several nodes: their pools summed, each node's under
+		 * "nodes" */
+		struct sbcc *cc = cli_cluster(cli);
+		if (!cc)
+			return CLI_FAILED;
+		if (sbcc_status(cc, &doc, &err) < 0)
+			return cli_fail(argv[0], &err);
+	} else {
+		struct sbc *c = cli_client(cli);
+		if (!c)
+			return CLI_FAILED;
+		if (fetch(c, &doc, &err) < 0)
+			return cli_fail(argv[0], &err);
+	}
 	if (cli->json)
 		cli_print_json(doc);
 	else

@@ -58,7 +58,7 @@ int cmd_fork(struct cli *cli, int argc, char **argv)
 	if (n_ids && n_ids != count)
 		return cli_usage_error("give -n N or N --trajectory-id, or "
 				       "both matching");
-	struct sbc *sc = cli_client(cli);
+	struct sbc *sc = cli_slot_client(cli, argv[optind]);
 	if (!sc)
 		return CLI_FAILED;
 	struct sbc_slot *slots;
@@ -107,7 +107,7 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (optind + 2 != argc)
 		return cli_usage_error("snapshot takes SLOT NAME");
-	struct sbc *c = cli_client(cli);
+	struct sbc *c = cli_slot_client(cli, argv[optind]);
 	if (!c)
 		return CLI_FAILED;
 	json_t *meta = NULL;

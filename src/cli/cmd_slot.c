@@ -308,23 +308,11 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
 	const char *slot = argv[optind++];
 	rc = prepare_command(&o, argc - optind, argv + optind);
 	if (rc == 0) {
-		struct sbc *c = cli_client(cli);
+		struct sbc *c = cli_slot_client(cli, slot);
 		rc = c ? run_in_slot(cli, c, slot, &o) : CLI_FAILED;
 	}
 	exec_opts_free(&o);
 	return rc;
-}
-
-/* A plain lease, or one that starts from --snapshot (of the snapshot's
- * profile: parse_opts refuses --profile with it). */
-static int lease(struct sbc *c, const struct exec_opts *o, double timeout_s,
-		 double ttl_s, struct sbc_slot *s, struct sbc_error *err)
-{
-	if (!o->snapshot)
-		return sbc_acquire(c, o->profile, o->trajectory_id, timeout_s,
-				   ttl_s, s, err);
-	return sbc_acquire_snapshot(c, o->snapshot, o->trajectory_id, timeout_s,
-				    ttl_s, s, err);
 }
 
 int cmd_acquire(struct cli *cli, int argc, char **argv)
@@ -335,13 +323,13 @@ int cmd_acquire(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (optind != argc)
 		return cli_usage_error("acquire takes no arguments");
-	struct sbc *c = cli_client(cli);
-	if (!c)
-		return CLI_FAILED;
 	struct sbc_slot s;
-	struct sbc_error err = {0};
-	if (lease(c, &o, o.bash.timeout_s, o.ttl_s, &s, &err) < 0)
-		return cli_fail("acquire", &err);
+	rc = cli_acquire(cli, o.profile, o.snapshot, o.trajectory_id,
+			 o.bash.timeout_s, o.ttl_s, &s);
+	if (rc)
+		return rc;
+	if (s.endpoint) /* several nodes: say which holds it */
+		json_object_set_new(s.raw, "endpoint", json_string(s.endpoint));
 	if (cli->json)
 		cli_print_json(s.raw);
 	else
@@ -358,7 +346,7 @@ int cmd_release(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (optind + 1 != argc)
 		return cli_usage_error("release takes one SLOT");
-	struct sbc *c = cli_client(cli);
+	struct sbc *c = cli_slot_client(cli, argv[optind]);
 	if (!c)
 		return CLI_FAILED;
 	struct sbc_error err = {0};
@@ -381,7 +369,7 @@ int cmd_renew(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (optind + 1 != argc)
 		return cli_usage_error("renew takes one SLOT");
-	struct sbc *c = cli_client(cli);
+	struct sbc *c = cli_slot_client(cli, argv[optind]);
 	if (!c)
 		return CLI_FAILED;
 	struct sbc_error err = {0};
@@ -417,25 +405,20 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		rc = prepare_command(&o, argc - optind, argv + optind);
 	catch_signals();
 	cli->opt.cancel = &interrupted;
-	struct sbc *c = rc == 0 ? cli_client(cli) : NULL;
-	if (rc == 0 && !c)
-		rc = CLI_FAILED;
+	struct sbc_slot s;
+	if (rc == 0)
+		rc = cli_acquire(cli, o.profile, o.snapshot, o.trajectory_id,
+				 o.acquire_timeout_s, 0, &s);
 	if (rc) {
 		exec_opts_free(&o);
-		return rc;
+		return interrupted ? 130 : rc;
 	}
-	struct sbc_slot s;
-	struct sbc_error err = {0};
-	if (lease(c, &o, o.acquire_timeout_s, 0, &s, &err) < 0) {
-		exec_opts_free(&o);
-		return interrupted ? 130 : cli_fail("acquire", &err);
-	}
-	rc = run_in_slot(cli, c, s.slot_id, &o);
+	rc = run_in_slot(cli, cli->c, s.slot_id, &o);
 	/* Release on a fresh connection: an interrupted one is mid-answer. */
-	sbc_close(cli->c);
-	cli->c = NULL;
+	cli_disconnect(cli);
 	interrupted = 0;
-	c = cli_client(cli);
+	struct sbc_error err = {0};
+	struct sbc *c = cli_slot_client(cli, s.slot_id);
 	if (c && sbc_release(c, s.slot_id, true, &err) < 0)
 		cli_fail("release", &err);
 	sbc_slot_free(&s);

@@ -53,7 +53,12 @@ static const char usage_text[] =
 	"Global options:\n"
 	"  --socket PATH      daemon socket ($SLOTBOX_SOCKET, default "
 	"/run/slotbox/slotbox.sock)\n"
-	"  --url URL          http://HOST:PORT instead ($SLOTBOX_URL)\n"
+	"  --url URL          http://HOST:PORT instead ($SLOTBOX_URL); "
+	"several,\n"
+	"                     comma-separated, for status (summed), "
+	"acquire, run\n"
+	"                     and the commands on a SLOT (each goes to its "
+	"node)\n"
 	"  --token-file FILE  bearer token for --url ($SLOTBOX_TOKEN_FILE)\n"
 	"  --json             print the daemon's JSON answers (every command "
 	"takes it)\n"
@@ -118,15 +123,126 @@ void cli_print_json(json_t *doc)
 	fputc('\n', stdout);
 }
 
+bool cli_is_cluster(const struct cli *cli)
+{
+	return cli->opt.url && strchr(cli->opt.url, ',');
+}
+
+struct sbcc *cli_cluster(struct cli *cli)
+{
+	if (cli->cluster)
+		return cli->cluster;
+	struct sbcc_options o = {.endpoints = cli->opt.url,
+				 .token = cli->opt.token,
+				 .io_timeout_s = cli->opt.io_timeout_s,
+				 .cancel = cli->opt.cancel};
+	struct sbc_error err = {0};
+	cli->cluster = sbcc_open(&o, &err);
+	if (!cli->cluster)
+		cli_fail("connect", &err);
+	return cli->cluster;
+}
+
+void cli_disconnect(struct cli *cli)
+{
+	sbc_close(cli->c);
+	cli->c = NULL;
+}
+
+/* Connect to one node of several (url as sbcc gives it). */
+static struct sbc *connect_node(struct cli *cli, const char *url)
+{
+	if (cli->c && cli->node && strcmp(cli->node, url) == 0)
+		return cli->c;
+	cli_disconnect(cli);
+	free(cli->node);
+	cli->node = strdup(url);
+	struct sbc_options o = cli->opt;
+	o.url = strncmp(url, "http://", 7) == 0 ? url : NULL;
+	o.socket_path = o.url ? NULL : url;
+	struct sbc_error err = {0};
+	cli->c = cli->node ? sbc_open(&o, &err) : NULL;
+	if (!cli->c)
+		cli_fail("connect", &err);
+	return cli->c;
+}
+
 struct sbc *cli_client(struct cli *cli)
 {
 	if (cli->c)
 		return cli->c;
+	if (cli_is_cluster(cli)) {
+		fprintf(stderr,
+			"slotbox: %s works on one node: give --url one "
+			"node, not several\n",
+			cli->command ? cli->command : "this command");
+		return NULL;
+	}
 	struct sbc_error err = {0};
 	cli->c = sbc_open(&cli->opt, &err);
 	if (!cli->c)
 		cli_fail("connect", &err);
 	return cli->c;
+}
+
+struct sbc *cli_slot_client(struct cli *cli, const char *slot_id)
+{
+	if (!cli_is_cluster(cli))
+		return cli_client(cli);
+	struct sbcc *cc = cli_cluster(cli);
+	if (!cc)
+		return NULL;
+	struct sbc_error err = {0};
+	const char *url = sbcc_slot_endpoint(cc, slot_id, &err);
+	if (!url) {
+		cli_fail(slot_id, &err);
+		return NULL;
+	}
+	return connect_node(cli, url);
+}
+
+static int lease_on(struct cli *cli, const char *profile, const char *snapshot,
+		    const char *trajectory_id, double timeout_s, double ttl_s,
+		    struct sbc_slot *s, struct sbc_error *err)
+{
+	if (!cli_is_cluster(cli)) {
+		struct sbc *c = cli_client(cli);
+		if (!c)
+			return CLI_FAILED;
+		return snapshot ? sbc_acquire_snapshot(c, snapshot,
+						       trajectory_id, timeout_s,
+						       ttl_s, s, err)
+				: sbc_acquire(c, profile, trajectory_id,
+					      timeout_s, ttl_s, s, err);
+	}
+	struct sbcc *cc = cli_cluster(cli);
+	if (!cc)
+		return CLI_FAILED;
+	int rc = snapshot ? sbcc_acquire_snapshot(cc, snapshot, trajectory_id,
+						  timeout_s, ttl_s, s, err)
+			  : sbcc_acquire(cc, profile, trajectory_id, timeout_s,
+					 ttl_s, s, err);
+	if (rc == 0 && !connect_node(cli, s->endpoint)) {
+		/* leased, but its node is out of reach: give it back */
+		(void)sbcc_release(cc, s->slot_id, true, NULL);
+		sbc_slot_free(s);
+		return CLI_FAILED;
+	}
+	return rc;
+}
+
+int cli_acquire(struct cli *cli, const char *profile, const char *snapshot,
+		const char *trajectory_id, double timeout_s, double ttl_s,
+		struct sbc_slot *s)
+{
+	memset(s, 0, sizeof *s);
+	struct sbc_error err = {0};
+	int rc = lease_on(cli, profile, snapshot, trajectory_id, timeout_s,
+			  ttl_s, s, &err);
+	if (rc != -1)
+		return rc; /* 0, or reported */
+	return strcmp(err.code, "interrupted") == 0 ? 130
+						    : cli_fail("acquire", &err);
 }
 
 /* The first line of the token file, without surrounding blanks. */
@@ -239,8 +355,11 @@ int main(int argc, char **argv)
 			return CLI_FAILED;
 		cli.opt.token = token;
 	}
+	cli.command = argv[optind];
 	int rc = dispatch(&cli, argc - optind, argv + optind);
 	sbc_close(cli.c);
+	sbcc_close(cli.cluster);
+	free(cli.node);
 	free(token);
 	fflush(stdout);
 	return rc;

@@ -209,6 +209,16 @@ static struct sbcc_node *locate(struct sbcc *cc, const char *slot_id,
 	return found;
 }
 
+/* The node holding slot_id: known, or found. */
+static struct sbcc_node *slot_node(struct sbcc *cc, const char *slot_id,
+				   struct sbc_error *err)
+{
+	if (!sbc_slot_id_ok(slot_id, err))
+		return NULL;
+	struct sbcc_node *n = known_node(cc, slot_id);
+	return n ? n : locate(cc, slot_id, err);
+}
+
 /* A call on a slot: its node, a connection to it, and where its error
  * goes (the caller's, or ours when the caller gave none: a lost node is
  * told from the error). */
@@ -222,11 +232,7 @@ static int call_begin(struct sbcc *cc, const char *slot_id, struct call *k,
 		      struct sbc_error *err)
 {
 	*k = (struct call){.err = err ? err : &k->local};
-	if (!sbc_slot_id_ok(slot_id, k->err))
-		return -1;
-	k->n = known_node(cc, slot_id);
-	if (!k->n)
-		k->n = locate(cc, slot_id, k->err);
+	k->n = slot_node(cc, slot_id, k->err);
 	if (k->n)
 		k->conn = sbcc_node_borrow(cc, k->n, k->err);
 	return k->conn ? 0 : -1;
@@ -245,6 +251,13 @@ static int call_end(struct sbcc *cc, struct call *k, int rc)
 	sbcc_node_failed(cc, k->n);
 	return sbc_fail(err, 502, "sandbox_lost",
 			"node %s cannot be reached (%s)", k->n->url, why);
+}
+
+const char *sbcc_slot_endpoint(struct sbcc *cc, const char *slot_id,
+			       struct sbc_error *err)
+{
+	struct sbcc_node *n = slot_node(cc, slot_id, err);
+	return n ? n->url : NULL;
 }
 
 int sbcc_call(struct sbcc *cc, const char *slot_id,

@@ -112,6 +112,12 @@ int sbcc_snapshot(struct sbcc *cc, const char *slot_id, const char *name,
 int sbcc_delete_snapshot(struct sbcc *cc, const char *name,
 			 struct sbc_error *err);
 
+/* The node holding slot_id ("http://IP:PORT" or a socket path, borrowed
+ * until sbcc_close), or NULL with err (slot_not_leased when no node
+ * knows it). */
+const char *sbcc_slot_endpoint(struct sbcc *cc, const char *slot_id,
+			       struct sbc_error *err);
+
 /* Any other slotbox.h call on slot_id's node: fn(conn, arg, err) runs
  * with a connection to the node holding the slot; its result is
  * returned, with "sandbox_lost" for a node that cannot be reached, as

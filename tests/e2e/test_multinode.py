@@ -6,6 +6,7 @@ and a node killed mid-run losing only its own slots.
 
 The tests share the three daemons; the last one kills a node."""
 import collections
+import json
 import os
 import queue
 import socket
@@ -180,6 +181,49 @@ def test_c_client_name_stands_for_every_node(hosts, tmp_path):
         'mount --bind "$0" /etc/hosts && exec "$@"', str(etc_hosts)])
     assert sorted(line.split()[-1] for line in out.splitlines() if line.startswith("# node ")) \
         == sorted(hosts.urls())
+
+
+def test_cli_over_nodes(hosts):
+    """`slotbox --url A,B,C`: acquire spreads and says where, every
+    command on a slot finds its node, status sums the nodes, run leases
+    and gives back; a command for one node says so."""
+    cli = [os.path.join(BUILD, "slotbox"), "--url", ",".join(hosts.urls()),
+           "--token-file", hosts.token_file]
+
+    def sh(*args, check=True):
+        p = subprocess.run([*cli, *args], capture_output=True, text=True, timeout=60)
+        if check:
+            assert p.returncode == 0, (args, p.stdout, p.stderr)
+        return p
+
+    leased = [json.loads(sh("acquire", "--json", "--trajectory-id", f"cli-{i}").stdout) for i in range(3)]
+    assert sorted(s["endpoint"] for s in leased) == sorted(hosts.urls()), "one per idle node"
+    for i, s in enumerate(leased):  # a fresh process each time: found by asking the nodes
+        sh("exec", s["slot_id"], "-c", f"echo {i} > n.txt")
+    assert [sh("exec", s["slot_id"], "--", "cat", "n.txt").stdout for s in leased] == ["0\n", "1\n", "2\n"]
+    # cp between slots on two nodes
+    p = subprocess.run([*cli, "cp", f"{leased[0]['slot_id']}:n.txt", "-"], capture_output=True, text=True)
+    assert p.stdout == "0\n"
+    p = subprocess.run([*cli, "cp", "-", f"{leased[2]['slot_id']}:from-cli.txt"], input="hi\n",
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert sh("exec", leased[2]["slot_id"], "--", "cat", "from-cli.txt").stdout == "hi\n"
+    st = json.loads(sh("status", "--json").stdout)
+    assert st["pools"]["default"]["leased_slots"] == 3 and sorted(st["nodes"]) == sorted(hosts.urls())
+    kids = sh("fork", "-n", "2", leased[1]["slot_id"]).stdout.split()
+    assert [sh("exec", k, "--", "cat", "n.txt").stdout for k in kids] == ["1\n", "1\n"]
+    with Client(leased[1]["endpoint"], token=TOKEN) as one:  # the children are on the source's node
+        assert all(one.slot(k).state.value == "acquired" for k in kids)
+    for s in [x["slot_id"] for x in leased] + kids:
+        sh("release", s)
+    assert json.loads(sh("status", "--json").stdout)["pools"]["default"]["leased_slots"] == 0
+    p = sh("run", "--", "sh", "-c", "echo ran; exit 3", check=False)
+    assert p.returncode == 3 and p.stdout == "ran\n", p.stderr
+    assert json.loads(sh("status", "--json").stdout)["pools"]["default"]["leased_slots"] == 0
+    p = sh("exec", "default-00000000_slot_0.1", "--", "true", check=False)
+    assert p.returncode == 125 and "slot_not_leased" in p.stderr, p.stderr
+    p = sh("image", "ls", check=False)
+    assert p.returncode == 125 and "works on one node" in p.stderr, p.stderr
 
 
 def test_tool_backend_over_nodes(hosts):
