@@ -19,6 +19,7 @@ import platform
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -45,6 +46,8 @@ LIMIT = "host posix_spawn (limit)"
 CMDS = [("true", S_TRUE), ("echo hi", S_ECHO)]
 THINK_MS = 20
 S_THINK = f"exec bash -c 'echo hi' after {THINK_MS} ms idle"
+S_TCP = "exec bash -c 'echo hi' over TCP (loopback)"
+TCP_TOKEN = "bench-" + os.urandom(16).hex()
 
 COUNTS = {
     # About 3 minutes on 2 vCPUs (plus installing and building once).
@@ -69,6 +72,7 @@ EXPECTED = (
         "docker exec", "python subprocess pool (seed)")
      if scen == S_TRUE or "no shell" not in s]
     + [("exec", s, S_THINK) for s in (LIMIT, "slotbox (C client)")]
+    + [("exec", s, S_TCP) for s in (LIMIT, "slotbox (C client, TCP)")]
     + [("batch", s, f"batch {k} slots") for k in BATCH_SIZES for s in (
         "host posix_spawn x2 workers (limit)", "slotbox (C client) thread per slot",
         "slotbox (C client) POST /v1/exec", "slotbox (Python client) POST /v1/exec")]
@@ -201,6 +205,13 @@ class MemMeter:
                 time.sleep(0.1)
 
 
+def free_port():
+    """A loopback TCP port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Daemon:
     """slotboxd on a temp socket and state dir (as tests/e2e/conftest.py)."""
 
@@ -213,8 +224,14 @@ class Daemon:
         with open(cfg, "w") as f:
             f.write(config)
         self.log = open(self.log_path, "ab")
+        # also on loopback TCP with a token, for the TCP row
+        self.token_file = os.path.join(self.dir, "token")
+        with open(os.open(self.token_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(TCP_TOKEN + "\n")
+        self.url = f"http://127.0.0.1:{free_port()}"
         argv = [os.path.join(build, "slotboxd"), "--socket", self.socket, "--state-dir",
-                os.path.join(self.dir, "state"), "--config", cfg]
+                os.path.join(self.dir, "state"), "--config", cfg,
+                "--listen", "tcp" + self.url[4:], "--token-file", self.token_file]
         self.proc = subprocess.Popen(wrap(argv) if wrap else argv, stdout=self.log,
                                      stderr=subprocess.STDOUT)
         self.client = Client(self.socket, timeout=600)
@@ -469,6 +486,10 @@ class Bench:
         self.log(f"  C client + limit: bash -c 'echo hi' x {think}, {THINK_MS} ms idle before each")
         self.slotbench("exec", "exec", "--socket", d.socket, "--slot", slot.slot_id,
                        "-n", str(think), "--cmd", "echo hi", "--think-ms", str(THINK_MS))
+        self.log(f"  C client over TCP + limit: bash -c 'echo hi' x {c['exec_n'] // 2}")
+        self.slotbench("exec", "exec", "--url", d.url, "--token", TCP_TOKEN, "--slot",
+                       slot.slot_id, "-n", str(c["exec_n"] // 2), "--cmd", "echo hi",
+                       "--label", S_TCP)
         self.ok("slotbox (C client)", "bash -c 'echo hi' printed hi, same as on the host")
         for cmd, scen in CMDS:
             r = d.client.bash(slot, cmd)

@@ -14,6 +14,8 @@
  *       rounds so that drift on a noisy machine hits all alike; with
  *       --think-ms each timed call follows T ms of idle time, as an agent's
  *       calls follow model turns.
+ *       With --url http://HOST:PORT --token T instead of --socket, the
+ *       same over TCP (loopback): "slotbox (C client, TCP)".
  *   slotbench acqrel --socket S --profile P -n N
  *       acquire + release of a warm slot (reset=false and reset=true) and
  *       the transport floor: two GET /v1/health on the same connection.
@@ -125,14 +127,19 @@ static void host_run_ok(char *const argv[])
 /* ---- slotbox ------------------------------------------------------------ */
 
 static const char *socket_path;
+/* --url and --token: over TCP instead (exec only) */
+static const char *tcp_url, *tcp_token;
 
 static struct sbc *connect_or_die(void)
 {
-	struct sbc_options o = {.socket_path = socket_path};
+	struct sbc_options o = {.socket_path = tcp_url ? NULL : socket_path,
+				.url = tcp_url,
+				.token = tcp_token};
 	struct sbc_error err = {0};
 	struct sbc *c = sbc_open(&o, &err);
 	if (!c)
-		die("connect %s: %s", socket_path, err.message);
+		die("connect %s: %s", tcp_url ? tcp_url : socket_path,
+		    err.message);
 	return c;
 }
 
@@ -197,6 +204,8 @@ static void parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
 		{"socket", required_argument, NULL, 'S'},
+		{"url", required_argument, NULL, 'U'},
+		{"token", required_argument, NULL, 'T'},
 		{"slot", required_argument, NULL, 's'},
 		{"slots-file", required_argument, NULL, 'F'},
 		{"profile", required_argument, NULL, 'p'},
@@ -223,6 +232,12 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'S':
 			socket_path = optarg;
+			break;
+		case 'U':
+			tcp_url = optarg;
+			break;
+		case 'T':
+			tcp_token = optarg;
 			break;
 		case 's':
 			if (o->n_slots == MAX_SLOTS)
@@ -317,8 +332,9 @@ static void think(const struct opts *o)
 
 static int cmd_exec(const struct opts *o)
 {
-	if (!socket_path || !o->cmd || o->n_slots < 1)
-		die("exec needs --socket, --cmd and --slot");
+	if (!(socket_path || tcp_url) || !o->cmd || o->n_slots < 1)
+		die("exec needs --socket (or --url and --token), --cmd and "
+		    "--slot");
 	char scen[256], expect[OUT_KEEP], got[OUT_KEEP];
 	scenario_name(scen, sizeof scen, o);
 	char *host_argv[] = {"/bin/bash", "-c", (char *)o->cmd, NULL};
@@ -377,7 +393,8 @@ static int cmd_exec(const struct opts *o)
 	}
 	snprintf(notes, sizeof notes, "%d slot%s; interleaved in %d rounds",
 		 o->n_slots, o->n_slots == 1 ? "" : "s", o->rounds);
-	report("slotbox (C client)", scen, &sb, 0, notes);
+	report(tcp_url ? "slotbox (C client, TCP)" : "slotbox (C client)",
+	       scen, &sb, 0, notes);
 	sbc_close(c);
 	return 0;
 }

@@ -24,6 +24,8 @@ ROWS = (
     + [("exec", "host posix_spawn /bin/true (no shell)", SCEN_TRUE)]
     + [("exec", s, "exec bash -c 'echo hi' after 20 ms idle")
        for s in ("host posix_spawn (limit)", "slotbox (C client)")]
+    + [("exec", s, "exec bash -c 'echo hi' over TCP (loopback)")
+       for s in ("host posix_spawn (limit)", "slotbox (C client, TCP)")]
     + [("batch", s, f"batch {k} slots") for k in (32, 256)
        for s in ("host posix_spawn x2 workers (limit)", "slotbox (C client) thread per slot",
                  "slotbox (C client) POST /v1/exec", "slotbox (Python client) POST /v1/exec")]
