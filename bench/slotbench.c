@@ -393,8 +393,8 @@ static int cmd_exec(const struct opts *o)
 	}
 	snprintf(notes, sizeof notes, "%d slot%s; interleaved in %d rounds",
 		 o->n_slots, o->n_slots == 1 ? "" : "s", o->rounds);
-	report(tcp_url ? "slotbox (C client, TCP)" : "slotbox (C client)",
-	       scen, &sb, 0, notes);
+	report(tcp_url ? "slotbox (C client, TCP)" : "slotbox (C client)", scen,
+	       &sb, 0, notes);
 	sbc_close(c);
 	return 0;
 }
