@@ -322,20 +322,6 @@ static void add_pool(json_t *sum, json_t *pool)
 	}
 }
 
-/* n's status (owned), or NULL with err. */
-static json_t *node_status(struct sbcc *cc, struct sbcc_node *n,
-			   struct sbc_error *err)
-{
-	json_t *st = NULL;
-	struct sbc *c = sbcc_node_borrow(cc, n, err);
-	int rc = c ? sbc_status(c, &st, err) : -1;
-	sbcc_node_put(cc, n, c);
-	if (rc < 0)
-		return NULL;
-	sbcc_node_set_status(cc, n, st);
-	return st;
-}
-
 int sbcc_status(struct sbcc *cc, json_t **out, struct sbc_error *err)
 {
 	*out = NULL;
@@ -347,7 +333,7 @@ int sbcc_status(struct sbcc *cc, json_t **out, struct sbc_error *err)
 	bool any = false;
 	for (size_t i = 0; nodes && pools && per_node && i < count; i++) {
 		struct sbc_error e = {0};
-		json_t *st = node_status(cc, nodes[i], &e);
+		json_t *st = sbcc_node_read_status(cc, nodes[i], &e);
 		if (!st) {
 			json_object_set_new(
 				per_node, nodes[i]->url,

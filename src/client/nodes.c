@@ -286,25 +286,23 @@ void sbcc_node_set_status(struct sbcc *cc, struct sbcc_node *n, json_t *status)
 	pthread_mutex_unlock(&cc->lock);
 }
 
-/* GET /v1/status on n, bounded by the connect timeout: a node that
- * stopped answering must not hold an acquire. */
-static void read_status(struct sbcc *cc, struct sbcc_node *n)
+json_t *sbcc_node_read_status(struct sbcc *cc, struct sbcc_node *n,
+			      struct sbc_error *err)
 {
-	struct sbc_error err = {0};
-	struct sbc *c = sbcc_node_borrow(cc, n, &err);
+	struct sbc *c = sbcc_node_borrow(cc, n, err);
 	if (!c)
-		return;
+		return NULL;
 	double io = c->io_timeout_s;
 	c->io_timeout_s = cc->conn_opt.connect_timeout_s;
 	json_t *st = NULL;
-	int rc = sbc_status(c, &st, &err);
+	int rc = sbc_status(c, &st, err);
 	c->io_timeout_s = io;
 	sbcc_node_put(cc, n, c);
 	if (rc == 0)
 		sbcc_node_set_status(cc, n, st);
-	else if (sbcc_node_error(&err))
+	else if (sbcc_node_error(err))
 		sbcc_node_failed(cc, n);
-	json_decref(st);
+	return st;
 }
 
 void sbcc_nodes_refresh(struct sbcc *cc)
@@ -323,8 +321,10 @@ void sbcc_nodes_refresh(struct sbcc *cc)
 	pthread_mutex_unlock(&cc->lock);
 	if (!due)
 		return;
-	for (size_t i = 0; i < n; i++)
-		read_status(cc, todo[i]);
+	for (size_t i = 0; i < n; i++) {
+		struct sbc_error err = {0};
+		json_decref(sbcc_node_read_status(cc, todo[i], &err));
+	}
 	free(todo);
 	pthread_mutex_lock(&cc->lock);
 	cc->status_at = sbcc_now();
