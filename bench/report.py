@@ -23,8 +23,10 @@ SECTIONS = [
      "connection per slot, or `POST /v1/exec` batches of one call per slot."),
     ("acqrel", "Acquire + release of a warm slot",
      "`POST /v1/slots` + `DELETE /v1/slots/{id}` on a pool with free warm slots. The floor is "
-     "two `GET /v1/health` round trips on the same connection. A release always restarts the "
-     "slot's leader process in the background (not on this path)."),
+     "two `GET /v1/health` round trips on the same connection. A release that keeps the "
+     "workspace (`reset=false`) recycles the slot in place: its leader kills what the lease "
+     "started, group by group, and offers the slot again. A reset discards the workspace and "
+     "restarts the slot's leader in the background (not on this path)."),
     ("cold", "Sandbox cold start",
      "slotbox: an acquire that has to start a new sandbox (profile with one slot per sandbox, "
      "`min_sandboxes: 0`): clone3 into namespaces, cgroup, tmpfs, slotbox-init, the slot "

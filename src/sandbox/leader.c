@@ -31,6 +31,7 @@
 
 #define LEADER_MAX_CALLS 256
 #define LEADER_MAX_STALE 1024
+#define LEADER_MAX_FILES 64
 
 struct call {
 	uint64_t id;	/* the daemon's */
@@ -47,9 +48,23 @@ struct leader {
 	struct spare spare;
 	struct spare_cfg scfg;
 	uint64_t next_group;
+	pid_t files[LEADER_MAX_FILES]; /* file tools running */
+	int n_files;
+	/* a file tool or a stale group did not fit in files[] or stale[]:
+	 * the next recycle uses kill(-1) */
+	bool untracked;
 };
 
 static void retry_stale(struct leader *l);
+
+/* A call group that still has processes: removed once empty. */
+static void add_stale(struct leader *l, uint64_t group)
+{
+	if (l->n_stale < LEADER_MAX_STALE)
+		l->stale[l->n_stale++] = group;
+	else
+		l->untracked = true; /* a recycle cannot end it by group */
+}
 
 /* Forget the spare: it died, or cannot take a call. Its group goes once
  * it is empty. */
@@ -59,8 +74,7 @@ static void retire_spare(struct leader *l)
 		return;
 	kill(l->spare.pid, SIGKILL);
 	close(l->spare.sock);
-	if (l->n_stale < LEADER_MAX_STALE)
-		l->stale[l->n_stale++] = l->spare.group;
+	add_stale(l, l->spare.group);
 	l->spare = (struct spare){.pid = 0, .sock = -1};
 }
 
@@ -155,8 +169,12 @@ static void handle_file(struct leader *l, int fds[3])
 		return; /* the daemon sees EOF without a reply */
 	req.path[sizeof req.path - 1] = '\0';
 	pid_t pid = fork();
+	if (pid > 0 && l->n_files < LEADER_MAX_FILES)
+		l->files[l->n_files++] = pid; /* for a recycle to end */
+	else if (pid > 0)
+		l->untracked = true;
 	if (pid != 0)
-		return; /* reaped like any orphan */
+		return; /* reaped in reap_one */
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -188,10 +206,31 @@ static void call_ended(struct leader *l, struct call *c, int status,
 	reply_done(l, c->id, status, err ? SB_EXEC_SPAWN_FAILED : 0, err, ru);
 	/* Background processes of the call may live on in its group; they
 	 * are killed with the slot. Remove the group once it is empty. */
-	if (calltree_remove(l->cfg->cg_fd, l->cfg->init->cg_mode, c->group) <
-		    0 &&
-	    l->n_stale < LEADER_MAX_STALE)
-		l->stale[l->n_stale++] = c->group;
+	if (calltree_remove(l->cfg->cg_fd, l->cfg->init->cg_mode, c->group) < 0)
+		add_stale(l, c->group);
+}
+
+/* pid was reaped: the spare (killed while waiting), a file tool, a call,
+ * or an orphan (nothing to do). */
+static void reap_one(struct leader *l, pid_t pid, int st,
+		     const struct rusage *ru)
+{
+	if (pid == l->spare.pid) {
+		retire_spare(l);
+		return;
+	}
+	for (int i = 0; i < l->n_files; i++) {
+		if (l->files[i] == pid) {
+			l->files[i] = l->files[--l->n_files];
+			return;
+		}
+	}
+	for (int i = 0; i < LEADER_MAX_CALLS; i++) {
+		if (l->calls[i].pid == pid) {
+			call_ended(l, &l->calls[i], st, ru);
+			return;
+		}
+	}
 }
 
 static void reap_children(struct leader *l)
@@ -200,21 +239,98 @@ static void reap_children(struct leader *l)
 	pid_t pid;
 	struct rusage ru;
 
-	while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0) {
-		if (pid ==
-		    l->spare.pid) { /* died waiting: killed in the slot */
-			retire_spare(l);
-			continue;
-		}
-		for (int i = 0; i < LEADER_MAX_CALLS; i++) {
-			struct call *c = &l->calls[i];
-			if (c->pid != pid)
-				continue;
-			call_ended(l, c, st, &ru);
-			break;
-		}
-	}
+	while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0)
+		reap_one(l, pid, st, &ru);
 	retry_stale(l);
+}
+
+/* What this leader's HELLO says it can do. */
+/* Calls run in call groups (calltree.h): then a recycle ends a lease's
+ * processes group by group. */
+static bool grouped(const struct leader *l)
+{
+	return l->cfg->cg_fd >= 0 && l->cfg->init->cg_mode != CG_NONE;
+}
+
+/* What this leader's HELLO says it can do: recycle by groups, or as PID 1
+ * of the slot's pid namespace (where kill(-1) reaches only the slot). */
+static uint32_t hello_flags(const struct leader *l)
+{
+	return grouped(l) || getpid() == 1 ? SB_HELLO_RECYCLES : 0;
+}
+
+/* How long a recycle waits for the killed to be gone before it says
+ * HELLO anyway (a process stuck in the kernel is reaped later). */
+#define RECYCLE_WAIT_US 2000000
+
+static bool lease_processes_left(const struct leader *l)
+{
+	if (l->n_files > 0 || l->n_stale > 0)
+		return true;
+	for (int i = 0; i < LEADER_MAX_CALLS; i++)
+		if (l->calls[i].pid)
+			return true;
+	return false;
+}
+
+/* SIGKILL every process the lease started. By groups: every process a
+ * call started is in its call group (running, or stale: left behind
+ * after the call), file tools are this leader's children; the spare, in a
+ * group of its own, has run nothing yet and stays. Else kill(-1), which
+ * as PID 1 of the slot's pid namespace reaches every other process in
+ * it, the spare too. */
+static int kill_lease_processes(struct leader *l, bool by_groups)
+{
+	if (!by_groups)
+		return getpid() == 1 && (kill(-1, SIGKILL) == 0 ||
+					 errno == ESRCH)
+			       ? 0
+			       : -1;
+	int mode = l->cfg->init->cg_mode;
+	for (int i = 0; i < LEADER_MAX_CALLS; i++)
+		if (l->calls[i].pid)
+			calltree_kill(l->cfg->cg_fd, mode, l->calls[i].group,
+				      l->calls[i].pid);
+	for (int i = 0; i < l->n_stale; i++)
+		calltree_kill(l->cfg->cg_fd, mode, l->stale[i], 0);
+	for (int i = 0; i < l->n_files; i++)
+		kill(l->files[i], SIGKILL);
+	return 0;
+}
+
+/* The lease ended and the workspace stays (SB_MSG_RECYCLE): end every
+ * process it started, wait until they are gone, and offer the slot again
+ * with this leader, its mounts and (by groups) its spare. A failure ends
+ * this leader; the daemon then restarts the slot. */
+static void recycle(struct leader *l)
+{
+	bool by_groups = grouped(l) && !l->untracked;
+	if (kill_lease_processes(l, by_groups) < 0) {
+		init_send_failed(l->cfg->chan, (uint32_t)l->cfg->index,
+				 errno ? errno : EPERM,
+				 "recycle: cannot end the slot's processes");
+		_exit(1);
+	}
+	for (long waited = 0; waited < RECYCLE_WAIT_US; waited += 100) {
+		int st;
+		struct rusage ru;
+		pid_t pid;
+		while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0)
+			reap_one(l, pid, st, &ru);
+		bool no_children = pid < 0 && errno == ECHILD;
+		retry_stale(l);
+		if (by_groups ? !lease_processes_left(l) : no_children)
+			break;
+		usleep(100);
+	}
+	if (!by_groups)
+		l->untracked = false; /* all gone: counted afresh */
+	struct sb_msg hello = {.type = SB_MSG_HELLO,
+			       .slot = (uint32_t)l->cfg->index,
+			       .flags = hello_flags(l)};
+	if (sb_msg_send(l->cfg->chan, &hello, NULL, 0) < 0)
+		_exit(1);
+	next_spare(l);
 }
 
 static void handle_msg(struct leader *l)
@@ -243,6 +359,8 @@ static void handle_msg(struct leader *l)
 		handle_exec(l, &m, fds);
 	} else if (m.type == SB_MSG_FILE && nfds == 3) {
 		handle_file(l, fds);
+	} else if (m.type == SB_MSG_RECYCLE) {
+		recycle(l);
 	} else if (m.type == SB_MSG_KILL) {
 		struct call *c = find_call(l, m.id);
 		if (c)
@@ -271,7 +389,8 @@ static void handle_line(struct leader *l)
 		l->cfg->chan = fds[0];
 		struct sb_msg hello = {.type = SB_MSG_HELLO,
 				       .slot = (uint32_t)l->cfg->index,
-				       .flags = SB_HELLO_ADOPT};
+				       .flags =
+					       SB_HELLO_ADOPT | hello_flags(l)};
 		sb_msg_send(l->cfg->chan, &hello, NULL, 0);
 		return;
 	}
@@ -314,7 +433,8 @@ void leader_main(struct leader_cfg *lc)
 		_exit(1);
 	}
 	struct sb_msg hello = {.type = SB_MSG_HELLO,
-			       .slot = (uint32_t)lc->index};
+			       .slot = (uint32_t)lc->index,
+			       .flags = hello_flags(&l)};
 	if (sb_msg_send(lc->chan, &hello, NULL, 0) < 0)
 		_exit(1);
 	next_spare(&l); /* so that even the first call finds one ready */

@@ -32,6 +32,9 @@ enum sb_msg_type {
 	SB_MSG_SEED_READY, /* init -> daemon: slot's generation `gen` is made
 			      and empty, no leader runs: fill its workspace */
 	SB_MSG_SEED_DONE,  /* daemon -> init: start the leader of `gen` */
+	SB_MSG_RECYCLE,	   /* daemon -> leader: the lease ended and the
+			      workspace stays: end every process the slot
+			      started, then say HELLO (no new leader) */
 };
 
 /* File operations run in a child of the leader, as the slot's uid, inside
@@ -72,6 +75,9 @@ struct sb_file_reply {
  * init, with `id` = the number of SLOT_CHANNELs that follow) or on a
  * leader's new channel. */
 #define SB_HELLO_ADOPT 1u
+/* flags in a leader's HELLO: it understands RECYCLE (a leader from an
+ * older build, adopted, does not: its slots restart as before). */
+#define SB_HELLO_RECYCLES 2u
 #define SB_RELEASE_RESET 1u /* start the next lease with a fresh workspace */
 /* With RESET: stop after making the new generation and answer SEED_READY;
  * the leader starts on SEED_DONE (fork, snapshot restore). A plain

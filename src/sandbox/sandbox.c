@@ -63,6 +63,13 @@ static void slot_channel_lost(struct sbx_slot *slot, const char *why)
 {
 	chan_close(slot);
 	exec_fail_all(slot, "sandbox_lost", why);
+	if (slot->recycling) {
+		/* the leader could not recycle the slot: init starts a new
+		 * one, as a release without RECYCLE would */
+		slot->recycling = false;
+		sandbox_restart_slot(slot, 0);
+		return;
+	}
 	if (slot->sb->state != SBX_DEAD)
 		slot->sb->env->ops->slot_broken(slot, why);
 }
@@ -90,6 +97,8 @@ static void chan_cb(uv_poll_t *h, int status, int events)
 		}
 		switch (m.type) {
 		case SB_MSG_HELLO:
+			slot->recycles = (m.flags & SB_HELLO_RECYCLES) != 0;
+			slot->recycling = false;
 			slot->sb->env->ops->slot_ready(slot);
 			break;
 		case SB_MSG_FAILED:
@@ -531,6 +540,7 @@ int sandbox_restart_slot(struct sbx_slot *slot, uint32_t flags)
 {
 	struct sandbox *sb = slot->sb;
 	chan_close(slot);
+	slot->recycling = false;
 	exec_fail_all(slot, "slot_not_leased", "the slot was released");
 	slot->seeding = (flags & SB_RELEASE_SEED) != 0;
 	if (sb->state == SBX_DEAD) {
@@ -551,8 +561,25 @@ int sandbox_restart_slot(struct sbx_slot *slot, uint32_t flags)
 	return 0;
 }
 
+/* A release that keeps the workspace needs no new leader: the slot's
+ * leader ends every process the lease started and says HELLO again, a
+ * round trip instead of a leader restart (fork, mounts, a new spare). Only
+ * for an idle slot: calls in flight end with a restart, as before. */
+static bool recycle_slot(struct sbx_slot *slot)
+{
+	if (!slot->recycles || !slot->chan || slot->n_calls > 0 ||
+	    slot->seeding || slot->sb->state != SBX_RUNNING)
+		return false;
+	struct sb_msg m = {.type = SB_MSG_RECYCLE,
+			   .slot = (uint32_t)slot->index};
+	slot->recycling = sandbox_slot_send(slot, &m, NULL, 0) == 0;
+	return slot->recycling;
+}
+
 void sandbox_release_slot(struct sbx_slot *slot, bool reset)
 {
+	if (!reset && recycle_slot(slot))
+		return;
 	sandbox_restart_slot(slot, reset ? SB_RELEASE_RESET : 0);
 }
 

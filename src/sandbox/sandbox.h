@@ -81,7 +81,9 @@ struct sbx_slot {
 	unsigned gen;		       /* its workspace's generation (init) */
 	bool seeding;		       /* between seed_begin and seed_end */
 	void *reserved;		       /* the pool's seed job, if any */
-	int oom_fd; /* its OOM kill counter file, -1 until first read */
+	int oom_fd;	/* its OOM kill counter file, -1 until first read */
+	bool recycles;	/* its leader understands SB_MSG_RECYCLE */
+	bool recycling; /* sent one, waiting for the HELLO */
 };
 
 enum sbx_state { SBX_STARTING, SBX_RUNNING, SBX_DEAD };
