@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -131,19 +132,30 @@ static int wait_ready(const struct sbc *c, short events)
 	}
 }
 
-static int send_all(struct sbc *c, const char *p, size_t n)
+/* Send every byte of iov[0..n): one sendmsg for head and body, so the
+ * daemon wakes once for the whole request. */
+static int send_all(struct sbc *c, struct iovec *iov, int n)
 {
 	while (n > 0) {
 		if (wait_ready(c, POLLOUT) < 0)
 			return -1;
-		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+		ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
 		if (w < 0) {
 			if (errno == EINTR && !cancelled(c))
 				continue;
 			return -1;
 		}
-		p += w;
-		n -= (size_t)w;
+		size_t done = (size_t)w;
+		while (n > 0 && done >= iov->iov_len) {
+			done -= iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + done;
+			iov->iov_len -= done;
+		}
 	}
 	return 0;
 }
@@ -173,9 +185,8 @@ static int send_request(struct sbc *c, const char *method, const char *path,
 	}
 	memcpy(head + n, "\r\n", 3);
 	n += 2;
-	if (send_all(c, head, (size_t)n) < 0)
-		return -1;
-	return body && len ? send_all(c, body, len) : 0;
+	struct iovec iov[2] = {{head, (size_t)n}, {(void *)body, len}};
+	return send_all(c, iov, body && len ? 2 : 1);
 }
 
 /* ---- the answer ---------------------------------------------------------- */
