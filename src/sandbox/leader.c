@@ -154,8 +154,6 @@ static void handle_exec(struct leader *l, const struct sb_msg *m, int fds[4])
 	c->group = l->spare.group;
 	c->sock = l->spare.sock;
 	l->spare = (struct spare){.pid = 0, .sock = -1};
-	/* The next one gets ready while this call runs. */
-	next_spare(l);
 }
 
 /* A file tool runs in a forked child as the slot's uid, so the leader's
@@ -204,6 +202,10 @@ static void call_ended(struct leader *l, struct call *c, int status,
 	c->pid = 0;
 	c->sock = -1;
 	reply_done(l, c->id, status, err ? SB_EXEC_SPAWN_FAILED : 0, err, ru);
+	/* The next call's process gets ready now, while the daemon answers
+	 * this one: not while the call runs, when it would compete with the
+	 * command for the CPU. */
+	next_spare(l);
 	/* Background processes of the call may live on in its group; they
 	 * are killed with the slot. Remove the group once it is empty. */
 	if (calltree_remove(l->cfg->cg_fd, l->cfg->init->cg_mode, c->group) < 0)

@@ -11,7 +11,8 @@
  * cgroup.procs write elsewhere), it drops to the slot's uid, sheds every
  * capability, installs the filter and blocks. The leader hands it a call
  * (payload and stdio over a socket pair); it dups its descriptors, changes
- * directory and execs.
+ * directory and execs. The leader starts the next spare when a call
+ * ends (not while it runs: the fork would compete with the command).
  *
  * The spare is a process of the slot's uid, so the slot's own processes
  * can see and kill it like any process of theirs; the leader then starts
