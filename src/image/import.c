@@ -43,17 +43,39 @@ static void plan_free(struct plan *p)
 		free(p->layer[i]);
 }
 
+/* A regular file of the unpacked layout, beneath dir. Opened with
+ * O_NONBLOCK and checked before any read: a FIFO the archive planted
+ * under a blob's name would otherwise block the open for good (found by
+ * fuzz_image); anything but a regular file is refused with EINVAL. */
 static int open_beneath(int dir, const char *rel)
 {
-	struct open_how how = {.flags = O_RDONLY | O_CLOEXEC,
-			       .resolve = RESOLVE_BENEATH |
-					  RESOLVE_NO_SYMLINKS |
-					  RESOLVE_NO_MAGICLINKS};
+	struct open_how how = {
+		.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+			   RESOLVE_NO_MAGICLINKS};
 	if (extract_path_ok(rel) < 0) {
 		errno = EPERM;
 		return -1;
 	}
-	return (int)syscall(SYS_openat2, dir, rel, &how, sizeof how);
+	int fd = (int)syscall(SYS_openat2, dir, rel, &how, sizeof how);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	int flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+		goto fail;
+	return fd;
+fail:;
+	int e = errno;
+	close(fd);
+	errno = e;
+	return -1;
 }
 
 static json_t *load_json(int dir, const char *rel, struct sb_err *err)

@@ -11,6 +11,7 @@ import tarfile
 import pytest
 
 from conftest import BUILD, SLOTBOXD, api
+from sbhttp import UnixClient
 import imagekit
 
 SLOTBOX = os.path.join(BUILD, "slotbox")
@@ -220,6 +221,25 @@ def test_layout_symlink_cannot_read_host_files(make_daemon, base_layer, tmp_path
     os.symlink("/etc/passwd", os.path.join(lay, "index.json"))
     code, body = d.client().request("POST", "/v1/images", {"name": "x", "path": lay})
     assert code >= 400 and b"root:" not in body
+
+
+def test_layout_fifo_is_refused_without_hanging(make_daemon, base_layer, tmp_path):
+    """A FIFO where a layout file should be (fuzz_image found this: the
+    import blocked for good opening it), in a layout directory and in an
+    OCI tar: refused at once, and the daemon serves on."""
+    d = make_daemon(PROFILES)
+    lay = imagekit.oci_layout(str(tmp_path / "lay"), [base_layer])
+    os.unlink(os.path.join(lay, "index.json"))
+    os.mkfifo(os.path.join(lay, "index.json"))
+    c = UnixClient(d.socket, timeout=20)  # a hang fails the test, not the suite
+    code, body = c.request("POST", "/v1/images", {"name": "fifo", "path": lay})
+    assert code == 400 and b"index.json" in body, body
+    packed = tmp_path / "fifo.tar"
+    with tarfile.open(packed, "w") as t:
+        t.add(lay, arcname=".")
+    code, body = c.request("POST", "/v1/images", {"name": "fifo2", "path": str(packed)})
+    assert code == 400 and b"index.json" in body, body
+    assert c.request("GET", "/v1/health")[0] == 200
 
 
 def test_gpu_profile_without_gpu_refuses_to_start(tmp_path):
