@@ -174,15 +174,8 @@ static struct sbcc_node *known_node(struct sbcc *cc, const char *slot_id)
 static bool knows(struct sbcc *cc, struct sbcc_node *n, const char *path)
 {
 	struct sbc_error e = {0};
-	struct sbc *c = sbcc_node_borrow(cc, n, &e);
-	if (!c)
-		return false;
-	double io = c->io_timeout_s;
-	c->io_timeout_s = cc->conn_opt.connect_timeout_s;
-	int rc = sbc_request_json(c, "GET", path, NULL, NULL, &e);
-	c->io_timeout_s = io;
-	sbcc_node_put(cc, n, c);
-	return rc == 0 || strcmp(e.code, "slot_not_leased") == 0;
+	return sbcc_node_ask(cc, n, path, NULL, &e) == 0 ||
+	       strcmp(e.code, "slot_not_leased") == 0;
 }
 
 /* A slot id this client did not lease: ask every node. */

@@ -62,9 +62,13 @@ void sbcc_nodes_maybe_resolve(struct sbcc *cc);
  * thread (the others go on with the figures they have); nodes marked
  * down are left alone until their time is up. */
 void sbcc_nodes_refresh(struct sbcc *cc);
-/* GET /v1/status on n (owned), bounded by the connect timeout: a node
- * that stopped answering must not hold an acquire. Its figures are
- * kept; a node that cannot be reached is marked down. NULL with err. */
+/* GET path on n into *out (may be NULL), bounded by the connect timeout:
+ * a node that stopped answering must not hold the caller. As
+ * sbc_request_json. */
+int sbcc_node_ask(struct sbcc *cc, struct sbcc_node *n, const char *path,
+		  json_t **out, struct sbc_error *err);
+/* GET /v1/status on n (owned), asked as above. Its figures are kept; a
+ * node that cannot be reached is marked down. NULL with err. */
 json_t *sbcc_node_read_status(struct sbcc *cc, struct sbcc_node *n,
 			      struct sbc_error *err);
 /* Listed nodes, up ones best first for profile (NULL: default), then down

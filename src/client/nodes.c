@@ -286,18 +286,25 @@ void sbcc_node_set_status(struct sbcc *cc, struct sbcc_node *n, json_t *status)
 	pthread_mutex_unlock(&cc->lock);
 }
 
-json_t *sbcc_node_read_status(struct sbcc *cc, struct sbcc_node *n,
-			      struct sbc_error *err)
+int sbcc_node_ask(struct sbcc *cc, struct sbcc_node *n, const char *path,
+		  json_t **out, struct sbc_error *err)
 {
 	struct sbc *c = sbcc_node_borrow(cc, n, err);
 	if (!c)
-		return NULL;
+		return -1;
 	double io = c->io_timeout_s;
 	c->io_timeout_s = cc->conn_opt.connect_timeout_s;
-	json_t *st = NULL;
-	int rc = sbc_status(c, &st, err);
+	int rc = sbc_request_json(c, "GET", path, NULL, out, err);
 	c->io_timeout_s = io;
 	sbcc_node_put(cc, n, c);
+	return rc;
+}
+
+json_t *sbcc_node_read_status(struct sbcc *cc, struct sbcc_node *n,
+			      struct sbc_error *err)
+{
+	json_t *st = NULL;
+	int rc = sbcc_node_ask(cc, n, "/v1/status", &st, err);
 	if (rc == 0)
 		sbcc_node_set_status(cc, n, st);
 	else if (sbcc_node_error(err))
