@@ -235,7 +235,8 @@ static void reap_one(struct leader *l, pid_t pid, int st,
 	}
 }
 
-static void reap_children(struct leader *l)
+/* Reap every child that has ended; true when none is left at all. */
+static bool reap_children(struct leader *l)
 {
 	int st;
 	pid_t pid;
@@ -243,10 +244,11 @@ static void reap_children(struct leader *l)
 
 	while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0)
 		reap_one(l, pid, st, &ru);
+	bool none_left = pid < 0 && errno == ECHILD;
 	retry_stale(l);
+	return none_left;
 }
 
-/* What this leader's HELLO says it can do. */
 /* Calls run in call groups (calltree.h): then a recycle ends a lease's
  * processes group by group. */
 static bool grouped(const struct leader *l)
@@ -314,13 +316,7 @@ static void recycle(struct leader *l)
 		_exit(1);
 	}
 	for (long waited = 0; waited < RECYCLE_WAIT_US; waited += 100) {
-		int st;
-		struct rusage ru;
-		pid_t pid;
-		while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0)
-			reap_one(l, pid, st, &ru);
-		bool no_children = pid < 0 && errno == ECHILD;
-		retry_stale(l);
+		bool no_children = reap_children(l);
 		if (by_groups ? !lease_processes_left(l) : no_children)
 			break;
 		usleep(100);
