@@ -26,6 +26,7 @@
 #include "daemon/templates.h"
 #include "image/image.h"
 #include "pool/gpu_assign.h"
+#include "pool/gpu_metrics.h"
 #include "pool/metrics.h"
 #include "pool/pool.h"
 #include "pool/snapshots.h"
@@ -159,6 +160,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	d->stopping = true;
 	sb_log(SB_LOG_INFO, "stopping", "signal", strsignal(signum),
 	       SB_LOG_END);
+	gpu_metrics_stop();
 	pools_shutdown(&d->pools, pools_stopped, d);
 }
 
@@ -265,8 +267,9 @@ static int resolve_gpus(struct sb_profile *p, const int *host, int n_host,
 		}
 	}
 	if (gpu_per_slot_choice(p) && p->n_gpu_devs == 0) {
-		snprintf(why, whylen, "gpu_per_slot/slot_gpus: this host has "
-				      "no /dev/nvidiaN to give slots");
+		snprintf(why, whylen,
+			 "gpu_per_slot/slot_gpus: this host has "
+			 "no /dev/nvidiaN to give slots");
 		return -1;
 	}
 	if (p->gpu_per_slot > p->n_gpu_devs) {
@@ -459,7 +462,7 @@ static int setup(struct daemon *d)
 		return die("pools", err.msg);
 	for (size_t i = 0; i < d->pools.n; i++)
 		d->pools.items[i].secrets = &d->secrets[i];
-	if (metrics_init(&d->pools) < 0)
+	if (metrics_init(&d->pools) < 0 || gpu_metrics_start(d->loop) < 0)
 		return die("metrics", "out of memory");
 	templates_sweep(&d->cfg, o->state_dir, template_in_use, &d->pools);
 	uv_signal_init(d->loop, &d->sigterm);

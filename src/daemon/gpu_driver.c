@@ -80,8 +80,8 @@ bool gpu_driver_ldconfig_line(const char *line, char *name, char *path)
 /* `ldconfig -p` through a pipe, fixed argv, no shell; owned text or NULL. */
 static char *run_ldconfig(void)
 {
-	static const char *const cands[] = {"/sbin/ldconfig", "/usr/sbin/ldconfig",
-					    "/sbin/ldconfig.real"};
+	static const char *const cands[] = {
+		"/sbin/ldconfig", "/usr/sbin/ldconfig", "/sbin/ldconfig.real"};
 	const char *exe = NULL;
 	for (size_t i = 0; i < sizeof cands / sizeof cands[0] && !exe; i++)
 		if (access(cands[i], X_OK) == 0)

@@ -42,8 +42,7 @@ bool gpu_per_slot_choice(const struct sb_profile *p)
 	return p->gpu_per_slot > 0 || p->n_slot_gpus > 0;
 }
 
-int gpu_assign_slot(const struct sb_profile *p, int number, int index,
-		    int *out)
+int gpu_assign_slot(const struct sb_profile *p, int number, int index, int *out)
 {
 	int n = p->n_gpu_devs;
 	if (n <= 0 || index < 0 || number < 0)

@@ -559,7 +559,7 @@ int sb_profile_add_to_list(struct sb_profile *p, enum sb_field f,
 {
 	struct names l = names_of(p, f);
 	bool syscalls = f == SB_F_SECCOMP_DENY || f == SB_F_SECCOMP_ALLOW;
-	int r = syscalls		? check_syscall(&l, f, name, err)
+	int r = syscalls	      ? check_syscall(&l, f, name, err)
 		: f == SB_F_SLOT_GPUS ? check_slot_gpu(&l, name, err)
 				      : check_secret(&l, name, err);
 	if (r < 0)

@@ -37,9 +37,9 @@ struct sb_profile {
 	int gpu_per_slot;
 	char **slot_gpus;
 	size_t n_slot_gpus;
-	double cpu;			    /* CPUs, fractional; > 0 */
-	int64_t memory_mb;		    /* > 0 */
-	int64_t pids_max;		    /* > 0 */
+	double cpu;		  /* CPUs, fractional; > 0 */
+	int64_t memory_mb;	  /* > 0 */
+	int64_t pids_max;	  /* > 0 */
 	int64_t disk_mb;	  /* per-slot cap on written bytes, 0 = none */
 	char *network;		  /* "none" or "host" */
 	int slots_per_sandbox;	  /* 1..1000 */

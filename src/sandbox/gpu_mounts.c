@@ -131,8 +131,8 @@ int gpu_tree_prepare(const struct init_cfg *cfg, char *msg, size_t msglen)
 		add_bin(sub, cfg->gpu_bins[i]);
 	for (int i = 0; i < cfg->n_gpu_dirs; i++)
 		add_dir(tree, cfg->gpu_dirs[i]);
-	if (mount(NULL, tree, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
-		  TREE_OPTS) < 0)
+	if (mount(NULL, tree, NULL,
+		  MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, TREE_OPTS) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -237,8 +237,9 @@ int gpu_setup_slot(const struct leader_cfg *lc, const char *root, char *msg,
 	snprintf(path, sizeof path, "%s/usr/local/nvidia", root);
 	if (mounts_mkdir_p(path, 0755) < 0 ||
 	    mount(tree, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
-		snprintf(msg, msglen, "gpu: bind the driver's files on "
-				      "/usr/local/nvidia: %s",
+		snprintf(msg, msglen,
+			 "gpu: bind the driver's files on "
+			 "/usr/local/nvidia: %s",
 			 strerror(errno));
 		return -1;
 	}

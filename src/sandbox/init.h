@@ -57,7 +57,7 @@ struct init_cfg {
 	 * "/real/path=NAME", "/host/dir". */
 	const char **gpu_libs, **gpu_bins, **gpu_dirs;
 	int n_gpu_libs, n_gpu_bins, n_gpu_dirs;
-	int orphan_timeout_s;	/* how long to wait for it */
+	int orphan_timeout_s; /* how long to wait for it */
 };
 
 struct init_slot {
