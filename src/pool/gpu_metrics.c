@@ -21,10 +21,15 @@
 /* The few NVML types we use, as nvml.h lays them out. */
 typedef struct nvml_dev *nvml_dev_t;
 struct nvml_util {
-	unsigned gpu, memory;
+	unsigned gpu;
+	/* cppcheck-suppress unusedStructMember ; nvml.h's layout */
+	unsigned memory;
 };
 struct nvml_mem {
-	unsigned long long total, free, used;
+	unsigned long long total;
+	/* cppcheck-suppress unusedStructMember ; nvml.h's layout */
+	unsigned long long free;
+	unsigned long long used;
 };
 struct nvml_proc_v1 {
 	unsigned pid;
@@ -38,7 +43,13 @@ struct nvml_proc_v2 { /* also the _v3 call's */
 struct nvml_util_sample {
 	unsigned pid;
 	unsigned long long ts;
-	unsigned sm, mem, enc, dec;
+	unsigned sm;
+	/* cppcheck-suppress unusedStructMember ; nvml.h's layout */
+	unsigned mem;
+	/* cppcheck-suppress unusedStructMember ; nvml.h's layout */
+	unsigned enc;
+	/* cppcheck-suppress unusedStructMember ; nvml.h's layout */
+	unsigned dec;
 };
 
 static struct {

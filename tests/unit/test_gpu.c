@@ -51,7 +51,7 @@ static void profile(struct sb_profile *p, int n_devs, int slots)
 	p->n_gpu_devs = n_devs;
 }
 
-static const char *slot(const struct sb_profile *p, int number, int index)
+static const char *slot_of(const struct sb_profile *p, int number, int index)
 {
 	static char buf[256];
 	int d[SB_GPU_MAX];
@@ -65,10 +65,10 @@ static void test_assign_whole_set(void **state)
 	(void)state;
 	struct sb_profile p;
 	profile(&p, 3, 4);
-	assert_string_equal(slot(&p, 0, 0), "0,2,4");
-	assert_string_equal(slot(&p, 5, 3), "0,2,4");
+	assert_string_equal(slot_of(&p, 0, 0), "0,2,4");
+	assert_string_equal(slot_of(&p, 5, 3), "0,2,4");
 	profile(&p, 0, 4); /* a free-form request: no numbered GPU */
-	assert_string_equal(slot(&p, 0, 0), "none");
+	assert_string_equal(slot_of(&p, 0, 0), "none");
 }
 
 static void test_assign_gpu_per_slot(void **state)
@@ -77,22 +77,22 @@ static void test_assign_gpu_per_slot(void **state)
 	struct sb_profile p;
 	profile(&p, 4, 2); /* GPUs 0,2,4,6; two slots per sandbox */
 	p.gpu_per_slot = 1;
-	assert_string_equal(slot(&p, 0, 0), "0");
-	assert_string_equal(slot(&p, 0, 1), "2");
-	assert_string_equal(slot(&p, 1, 0), "4"); /* next sandbox goes on */
-	assert_string_equal(slot(&p, 1, 1), "6");
-	assert_string_equal(slot(&p, 2, 0), "0"); /* then wraps: shared */
+	assert_string_equal(slot_of(&p, 0, 0), "0");
+	assert_string_equal(slot_of(&p, 0, 1), "2");
+	assert_string_equal(slot_of(&p, 1, 0), "4"); /* next sandbox goes on */
+	assert_string_equal(slot_of(&p, 1, 1), "6");
+	assert_string_equal(slot_of(&p, 2, 0), "0"); /* then wraps: shared */
 	p.gpu_per_slot = 2;
-	assert_string_equal(slot(&p, 0, 0), "0,2");
-	assert_string_equal(slot(&p, 0, 1), "4,6");
-	assert_string_equal(slot(&p, 1, 0), "0,2");
+	assert_string_equal(slot_of(&p, 0, 0), "0,2");
+	assert_string_equal(slot_of(&p, 0, 1), "4,6");
+	assert_string_equal(slot_of(&p, 1, 0), "0,2");
 	profile(&p, 3, 1);
 	p.gpu_per_slot = 2; /* 3 GPUs, 2 each: wraps inside a slot's pair */
-	assert_string_equal(slot(&p, 0, 0), "0,2");
-	assert_string_equal(slot(&p, 1, 0), "4,0");
-	assert_string_equal(slot(&p, 2, 0), "2,4");
+	assert_string_equal(slot_of(&p, 0, 0), "0,2");
+	assert_string_equal(slot_of(&p, 1, 0), "4,0");
+	assert_string_equal(slot_of(&p, 2, 0), "2,4");
 	p.gpu_per_slot = 9; /* more than there are (refused at start) */
-	assert_string_equal(slot(&p, 0, 0), "0,2,4");
+	assert_string_equal(slot_of(&p, 0, 0), "0,2,4");
 }
 
 static void test_assign_slot_gpus(void **state)
@@ -103,12 +103,13 @@ static void test_assign_slot_gpus(void **state)
 	profile(&p, 3, 6);
 	p.slot_gpus = items;
 	p.n_slot_gpus = 4;
-	assert_string_equal(slot(&p, 0, 0), "2");
-	assert_string_equal(slot(&p, 0, 1), "none");
-	assert_string_equal(slot(&p, 0, 2), "0,4");
-	assert_string_equal(slot(&p, 0, 3), "0,2,4");
-	assert_string_equal(slot(&p, 0, 4), "2");    /* the list repeats */
-	assert_string_equal(slot(&p, 7, 1), "none"); /* every sandbox alike */
+	assert_string_equal(slot_of(&p, 0, 0), "2");
+	assert_string_equal(slot_of(&p, 0, 1), "none");
+	assert_string_equal(slot_of(&p, 0, 2), "0,4");
+	assert_string_equal(slot_of(&p, 0, 3), "0,2,4");
+	assert_string_equal(slot_of(&p, 0, 4), "2"); /* the list repeats */
+	assert_string_equal(slot_of(&p, 7, 1),
+			    "none"); /* every sandbox alike */
 	assert_true(gpu_per_slot_choice(&p));
 	p.n_slot_gpus = 0;
 	assert_false(gpu_per_slot_choice(&p));

@@ -18,12 +18,21 @@ typedef struct {
 typedef struct {
 	unsigned pid;
 	unsigned long long usedGpuMemory;
-	unsigned gpuInstanceId, computeInstanceId;
+	/* cppcheck-suppress unusedStructMember ; nvml.h's layout */
+	unsigned gpuInstanceId;
+	/* cppcheck-suppress unusedStructMember ; nvml.h's layout */
+	unsigned computeInstanceId;
 } nvmlProcessInfo_t;
 typedef struct {
 	unsigned pid;
 	unsigned long long timeStamp;
-	unsigned smUtil, memUtil, encUtil, decUtil;
+	unsigned smUtil;
+	/* cppcheck-suppress unusedStructMember ; nvml.h's layout */
+	unsigned memUtil;
+	/* cppcheck-suppress unusedStructMember ; nvml.h's layout */
+	unsigned encUtil;
+	/* cppcheck-suppress unusedStructMember ; nvml.h's layout */
+	unsigned decUtil;
 } nvmlProcessUtilizationSample_t;
 
 #define OK 0
