@@ -76,7 +76,9 @@ class Api:
         return json.loads(out) if out else None
 
     def acquire(self, profile):
-        return self.json("POST", "/v1/slots", {"profile": profile, "timeout_s": 120})
+        # a sandbox starts in about a second: a failing one should not
+        # eat the device time (the daemon's log says why)
+        return self.json("POST", "/v1/slots", {"profile": profile, "timeout_s": 30})
 
     def release(self, slot):
         try:
@@ -514,7 +516,11 @@ profiles:
         if probe:
             self.put_probe(b)
         # B: the slot without GPU 0
-        cmd = ("ls -l /dev/nvidia* 2>&1; test -e /dev/nvidia0 && echo HAS_NVIDIA0 || echo NO_NVIDIA0; "
+        # nvidia-modprobe (setuid root where installed) makes missing nodes:
+        # no_new_privs in slots must keep it from making one here.
+        cmd = ("ls -l /dev/nvidia* 2>&1; if command -v nvidia-modprobe >/dev/null; then "
+               "nvidia-modprobe -c 0 2>&1; echo modprobe_rc=$?; fi; "
+               "test -e /dev/nvidia0 && echo HAS_NVIDIA0 || echo NO_NVIDIA0; "
                "nvidia-smi -L 2>&1; echo smi_rc=$?; ")
         if probe:
             cmd += "env -u CUDA_VISIBLE_DEVICES ./gpu_probe count"
