@@ -7,6 +7,7 @@
 
 #include "api/api.h"
 #include "common/util.h"
+#include "pool/gpu_metrics.h"
 #include "pool/metrics.h"
 
 json_t *api_parse_body(struct http_request *req)
@@ -91,6 +92,9 @@ static void get_status(struct api *a, struct http_request *req)
 	json_object_set_new(o, "default_profile",
 			    json_string(a->cfg->default_profile));
 	json_object_set_new(o, "pools", pools);
+	json_t *gpus = gpu_metrics_json(a->pools);
+	if (gpus) /* where NVML is present: the latest sample */
+		json_object_set_new(o, "gpus", gpus);
 	if (detail) /* opt-in: trainers poll the counts, not every slot */
 		json_object_set_new(o, "sandboxes", json_sandboxes(a->pools));
 	http_respond_json(req, 200, o);

@@ -10,6 +10,7 @@
 #include "api/api.h"
 #include "common/base64.h"
 #include "common/util.h"
+#include "pool/gpu_assign.h"
 #include "pool/metrics.h"
 
 #define API_MAX_COMMAND (1u << 20)
@@ -88,6 +89,33 @@ static int env_push(struct exec_ctx *c, const char *k, const char *v)
 	return 0;
 }
 
+/* A GPU profile's slot: the driver's files where NVIDIA's CUDA images
+ * expect them, and its GPUs named as the NVIDIA container runtime names
+ * them: NVIDIA_VISIBLE_DEVICES the host's device numbers, and
+ * CUDA_VISIBLE_DEVICES the slot's own ordinals (the slot has only its
+ * GPUs' device nodes, so CUDA numbers them from 0). The isolation is the
+ * nodes; these only say the same. */
+static int env_push_gpu(struct exec_ctx *c)
+{
+	const struct sandbox *sb = c->slot->sb;
+	int devs[SB_GPU_MAX];
+	char vis[SB_GPU_MAX * 4], ord[SB_GPU_MAX * 4] = "";
+	int n = gpu_assign_slot(sb->profile, sb->number, c->slot->index, devs);
+	gpu_list_format(devs, n, vis, sizeof vis);
+	for (int i = 0; i < n; i++)
+		snprintf(ord + strlen(ord), sizeof ord - strlen(ord), "%s%d",
+			 i ? "," : "", i);
+	return env_push(c, "PATH",
+			"/usr/local/nvidia/bin:/usr/local/sbin:/usr/local/"
+			"bin:/usr/sbin:/usr/bin:/sbin:/bin") < 0 ||
+			       env_push(c, "LD_LIBRARY_PATH",
+					"/usr/local/nvidia/lib64") < 0 ||
+			       env_push(c, "NVIDIA_VISIBLE_DEVICES", vis) < 0 ||
+			       env_push(c, "CUDA_VISIBLE_DEVICES", ord) < 0
+		       ? -1
+		       : 0;
+}
+
 /* Validate a bash call and fill ctx; on error write a message into msg. */
 static int prepare_bash(struct exec_ctx *c, json_t *args, char *msg,
 			size_t msglen, const char **stdin_data,
@@ -162,7 +190,8 @@ static int prepare_bash(struct exec_ctx *c, json_t *args, char *msg,
 	    env_push(c, "SHELL", "/bin/bash") < 0 ||
 	    env_push(c, "LANG", "C.UTF-8") < 0 ||
 	    env_push(c, "PWD", c->cwd) < 0 ||
-	    env_push(c, "SLOTBOX_SLOT_ID", c->slot->id) < 0)
+	    env_push(c, "SLOTBOX_SLOT_ID", c->slot->id) < 0 ||
+	    (p->gpu && env_push_gpu(c) < 0))
 		goto oom;
 	/* The image's own environment (PATH of a python image, ...) */
 	for (size_t i = 0; i < c->slot->sb->n_image_env; i++) {

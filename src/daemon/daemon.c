@@ -21,9 +21,12 @@
 #include "api/http.h"
 #include "common/cleanup.h"
 #include "common/util.h"
+#include "daemon/gpu_driver.h"
 #include "daemon/journal.h"
 #include "daemon/templates.h"
 #include "image/image.h"
+#include "pool/gpu_assign.h"
+#include "pool/gpu_metrics.h"
 #include "pool/metrics.h"
 #include "pool/pool.h"
 #include "pool/snapshots.h"
@@ -39,6 +42,7 @@ struct daemon {
 	struct journal journal;
 	struct sb_secret_env *secrets; /* one per profile */
 	struct sbx_env env;
+	struct gpu_driver gpu_driver; /* env.gpu_args points into it */
 	struct pools pools;
 	struct snapshot_store snapshots;
 	struct api api;
@@ -156,6 +160,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	d->stopping = true;
 	sb_log(SB_LOG_INFO, "stopping", "signal", strsignal(signum),
 	       SB_LOG_END);
+	gpu_metrics_stop();
 	pools_shutdown(&d->pools, pools_stopped, d);
 }
 
@@ -236,20 +241,93 @@ static void close_filters(struct sb_config *cfg)
 	}
 }
 
-/* A profile that asks for a GPU on a host without one would only fail
- * later, sandbox by sandbox: say so at start. */
-static int check_gpus(const struct daemon *d)
+static char why_buf[256];
+
+/* The profile's gpu set as device numbers: "all" is the host's GPUs, a
+ * list must name GPUs the host has; per-slot choices must fit the set. */
+static int resolve_gpus(struct sb_profile *p, const int *host, int n_host,
+			char *why, size_t whylen)
 {
+	p->n_gpu_devs = 0;
+	if (strcmp(p->gpu, "all") == 0) {
+		memcpy(p->gpu_devs, host, (size_t)n_host * sizeof *host);
+		p->n_gpu_devs = n_host;
+	} else if (gpu_list_parse(p->gpu, p->gpu_devs, &p->n_gpu_devs)) {
+		for (int i = 0; i < p->n_gpu_devs; i++) {
+			bool found = false;
+			for (int j = 0; j < n_host; j++)
+				found = found || host[j] == p->gpu_devs[i];
+			if (!found) {
+				snprintf(why, whylen,
+					 "gpu \"%s\": /dev/nvidia%d is "
+					 "missing on this host",
+					 p->gpu, p->gpu_devs[i]);
+				return -1;
+			}
+		}
+	}
+	if (gpu_per_slot_choice(p) && p->n_gpu_devs == 0) {
+		snprintf(why, whylen,
+			 "gpu_per_slot/slot_gpus: this host has "
+			 "no /dev/nvidiaN to give slots");
+		return -1;
+	}
+	if (p->gpu_per_slot > p->n_gpu_devs) {
+		snprintf(why, whylen,
+			 "gpu_per_slot %d is more than the %d GPU(s) this "
+			 "host has",
+			 p->gpu_per_slot, p->n_gpu_devs);
+		return -1;
+	}
+	for (size_t i = 0; i < p->n_slot_gpus; i++) {
+		int item[SB_GPU_MAX], k = 0;
+		if (!gpu_list_parse(p->slot_gpus[i], item, &k))
+			continue;
+		for (int j = 0; j < k; j++) {
+			bool in = false;
+			for (int m = 0; m < p->n_gpu_devs; m++)
+				in = in || p->gpu_devs[m] == item[j];
+			if (!in) {
+				snprintf(why, whylen,
+					 "slot_gpus item #%zu names GPU %d: "
+					 "/dev/nvidia%d is missing on this "
+					 "host",
+					 i + 1, item[j], item[j]);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* A profile that asks for a GPU on a host without one would only fail
+ * later, sandbox by sandbox: say so at start. The driver's files for the
+ * slots are found here too, once. */
+static int check_gpus(struct daemon *d)
+{
+	int host[SB_GPU_MAX];
+	int n_host = gpu_host_devices("/dev", host);
+	bool any = false;
 	for (size_t i = 0; i < d->cfg.n_profiles; i++) {
-		const struct sb_profile *p = &d->cfg.profiles[i];
-		if (p->gpu && access("/dev/nvidiactl", F_OK) < 0) {
-			char what[128];
-			snprintf(what, sizeof what, "profile \"%s\"", p->name);
+		struct sb_profile *p = &d->cfg.profiles[i];
+		char what[128], why[256];
+		snprintf(what, sizeof what, "profile \"%s\"", p->name);
+		if (!p->gpu)
+			continue;
+		any = true;
+		if (access("/dev/nvidiactl", F_OK) < 0)
 			return die(what, "asks for a GPU (gpu: ...) but this "
 					 "host has none: /dev/nvidiactl is "
 					 "missing");
-		}
+		if (resolve_gpus(p, host, n_host, why, sizeof why) < 0)
+			return die(what, why);
 	}
+	if (!any)
+		return 0;
+	if (gpu_driver_discover(&d->gpu_driver, why_buf, sizeof why_buf) < 0)
+		return die("gpu", why_buf);
+	d->env.gpu_args = d->gpu_driver.args;
+	d->env.n_gpu_args = d->gpu_driver.n_args;
 	return 0;
 }
 
@@ -384,7 +462,7 @@ static int setup(struct daemon *d)
 		return die("pools", err.msg);
 	for (size_t i = 0; i < d->pools.n; i++)
 		d->pools.items[i].secrets = &d->secrets[i];
-	if (metrics_init(&d->pools) < 0)
+	if (metrics_init(&d->pools) < 0 || gpu_metrics_start(d->loop) < 0)
 		return die("metrics", "out of memory");
 	templates_sweep(&d->cfg, o->state_dir, template_in_use, &d->pools);
 	uv_signal_init(d->loop, &d->sigterm);
@@ -447,5 +525,6 @@ int daemon_run(const struct daemon_opts *opts)
 	free(d.secrets);
 	close_filters(&d.cfg);
 	sb_config_free(&d.cfg);
+	gpu_driver_free(&d.gpu_driver);
 	return d.exit_code;
 }

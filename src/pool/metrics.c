@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool/gpu_metrics.h"
 #include "pool/pool.h"
 
 /* Seconds: from a warm acquire (~100 us) to a long command. */
@@ -246,6 +247,10 @@ char *metrics_render(const struct pools *ps, size_t *len)
 		  "Time from clone to a sandbox's init being ready.",
 		  MH_SANDBOX_START);
 	counters(&pg);
+	char *gpu = gpu_metrics_text(ps);
+	if (gpu)
+		out(&pg, "%s", gpu);
+	free(gpu);
 	if (pg.oom) {
 		free(pg.buf);
 		return NULL;

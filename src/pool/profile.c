@@ -13,6 +13,7 @@
 
 #include "common/cleanup.h"
 #include "image/image.h"
+#include "pool/gpu_assign.h"
 #include "pool/profile_internal.h"
 #include "pool/seccomp_policy.h"
 
@@ -48,6 +49,8 @@ static const struct sb_key keys[] = {
 	{"seccomp_deny", SB_F_SECCOMP_DENY, SB_KEY_LIST},
 	{"seccomp_allow", SB_F_SECCOMP_ALLOW, SB_KEY_LIST},
 	{"workspace_template", SB_F_TEMPLATE, SB_KEY_SCALAR},
+	{"gpu_per_slot", SB_F_GPU_PER_SLOT, SB_KEY_SCALAR},
+	{"slot_gpus", SB_F_SLOT_GPUS, SB_KEY_LIST}, /* "0;1,2;none" in env */
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -423,6 +426,9 @@ static struct names names_of(struct sb_profile *p, enum sb_field f)
 	case SB_F_SECCOMP_ALLOW:
 		return (struct names){&p->seccomp_allow, &p->n_seccomp_allow,
 				      "seccomp_allow"};
+	case SB_F_SLOT_GPUS:
+		return (struct names){&p->slot_gpus, &p->n_slot_gpus,
+				      "slot_gpus"};
 	case SB_F_SECRETS:
 	default:
 		return (struct names){&p->secrets, &p->n_secrets, "secrets"};
@@ -529,13 +535,33 @@ static int check_syscall(const struct names *l, enum sb_field f,
 	return 0;
 }
 
+/* One slot's GPUs: "none", "all" or device numbers "0,1" (gpu_assign.h);
+ * at most one item per slot. */
+static int check_slot_gpu(const struct names *l, const char *name,
+			  struct sb_err *err)
+{
+	char q[SB_CFG_QUOTE_MAX];
+	if (*l->n >= SB_CFG_MAX_SLOT_GPUS)
+		return sb_err_set(err, E2BIG,
+				  "key \"slot_gpus\": more than %d items",
+				  SB_CFG_MAX_SLOT_GPUS);
+	if (gpu_slot_item_valid(name))
+		return 0;
+	sb_cfg_quote(q, sizeof q, name);
+	return sb_err_set(err, EINVAL,
+			  "key \"slot_gpus\": item #%zu %s is not none, all "
+			  "or a list of distinct GPU numbers 0-%d like \"0,1\"",
+			  *l->n + 1, q, SB_GPU_MAX - 1);
+}
+
 int sb_profile_add_to_list(struct sb_profile *p, enum sb_field f,
 			   const char *name, struct sb_err *err)
 {
 	struct names l = names_of(p, f);
 	bool syscalls = f == SB_F_SECCOMP_DENY || f == SB_F_SECCOMP_ALLOW;
-	int r = syscalls ? check_syscall(&l, f, name, err)
-			 : check_secret(&l, name, err);
+	int r = syscalls	      ? check_syscall(&l, f, name, err)
+		: f == SB_F_SLOT_GPUS ? check_slot_gpu(&l, name, err)
+				      : check_secret(&l, name, err);
 	if (r < 0)
 		return -1;
 	char **n = realloc(*l.items, (*l.n + 1) * sizeof *n);
@@ -625,8 +651,10 @@ static int set_list_text(struct sb_profile *p, enum sb_field f, const char *v,
 	int rc = 0;
 	if (!copy)
 		return sb_err_set(err, ENOMEM, "out of memory");
-	for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0;
-	     tok = strtok_r(NULL, ",", &save)) {
+	/* slot_gpus items hold commas ("0,1"): ';' separates them */
+	const char *sep = f == SB_F_SLOT_GPUS ? ";" : ",";
+	for (char *tok = strtok_r(copy, sep, &save); tok && rc == 0;
+	     tok = strtok_r(NULL, sep, &save)) {
 		tok = trim(tok);
 		if (*tok)
 			rc = sb_profile_add_to_list(&tmp, f, tok, err);
@@ -702,6 +730,7 @@ int sb_profile_set_key(struct sb_profile *p, const char *key, const char *value,
 		case SB_F_SECRETS:
 		case SB_F_SECCOMP_DENY:
 		case SB_F_SECCOMP_ALLOW:
+		case SB_F_SLOT_GPUS:
 			sb_profile_clear_list(p, k->field);
 			return 0;
 		case SB_F_ENV_VARS:
@@ -765,7 +794,11 @@ int sb_profile_set_key(struct sb_profile *p, const char *key, const char *value,
 	case SB_F_SECRETS:
 	case SB_F_SECCOMP_DENY:
 	case SB_F_SECCOMP_ALLOW:
+	case SB_F_SLOT_GPUS:
 		return set_list_text(p, k->field, value, err);
+	case SB_F_GPU_PER_SLOT:
+		return set_int(&p->gpu_per_slot, key, value, 0, SB_GPU_MAX,
+			       err);
 	case SB_F_ENV_VARS:
 		return set_env_vars_text(p, value, err);
 	case SB_F_SECCOMP:
@@ -791,6 +824,7 @@ void sb_profile_free(struct sb_profile *p)
 	sb_profile_clear_list(p, SB_F_SECRETS);
 	sb_profile_clear_list(p, SB_F_SECCOMP_DENY);
 	sb_profile_clear_list(p, SB_F_SECCOMP_ALLOW);
+	sb_profile_clear_list(p, SB_F_SLOT_GPUS);
 	sb_profile_clear_env_vars(p);
 	memset(p, 0, sizeof *p);
 }
@@ -820,6 +854,8 @@ int sb_profile_copy(struct sb_profile *dst, const struct sb_profile *src,
 	dst->template_id[0] = '\0';
 	dst->secrets = dst->seccomp_deny = dst->seccomp_allow = NULL;
 	dst->n_secrets = dst->n_seccomp_deny = dst->n_seccomp_allow = 0;
+	dst->slot_gpus = NULL;
+	dst->n_slot_gpus = 0;
 	dst->env_vars = NULL;
 	dst->n_env_vars = 0;
 	dst->seccomp_fd = -1; /* each profile compiles its own */
@@ -835,7 +871,9 @@ int sb_profile_copy(struct sb_profile *dst, const struct sb_profile *src,
 	    copy_names(&dst->seccomp_deny, &dst->n_seccomp_deny,
 		       src->seccomp_deny, src->n_seccomp_deny) < 0 ||
 	    copy_names(&dst->seccomp_allow, &dst->n_seccomp_allow,
-		       src->seccomp_allow, src->n_seccomp_allow) < 0)
+		       src->seccomp_allow, src->n_seccomp_allow) < 0 ||
+	    copy_names(&dst->slot_gpus, &dst->n_slot_gpus, src->slot_gpus,
+		       src->n_slot_gpus) < 0)
 		goto oom;
 	if (src->n_env_vars) {
 		dst->env_vars = calloc(src->n_env_vars, sizeof *dst->env_vars);
@@ -856,8 +894,57 @@ oom:
 	return sb_err_set(err, ENOMEM, "out of memory");
 }
 
+/* gpu_per_slot and slot_gpus choose among the gpu set: they need one
+ * made of device numbers, exclude each other, and with a listed set stay
+ * inside it ("all" is checked against the host by the daemon). */
+static int check_gpu_choice(const struct sb_profile *p, struct sb_err *err)
+{
+	int devs[SB_GPU_MAX], n = 0, item[SB_GPU_MAX], k = 0;
+	if (!gpu_per_slot_choice(p))
+		return 0;
+	if (p->gpu_per_slot && p->n_slot_gpus)
+		return sb_err_set(err, EINVAL,
+				  "profile \"%s\": gpu_per_slot and slot_gpus "
+				  "exclude each other (use one)",
+				  p->name);
+	bool all = p->gpu && strcmp(p->gpu, "all") == 0;
+	if (!p->gpu || (!all && !gpu_list_parse(p->gpu, devs, &n)))
+		return sb_err_set(err, EINVAL,
+				  "profile \"%s\": %s needs gpu: all or a list "
+				  "of GPU numbers like \"0,1\"",
+				  p->name,
+				  p->gpu_per_slot ? "gpu_per_slot"
+						  : "slot_gpus");
+	if (all)
+		return 0;
+	if (p->gpu_per_slot > n)
+		return sb_err_set(err, EINVAL,
+				  "profile \"%s\": gpu_per_slot %d is more "
+				  "than the %d GPU(s) of gpu \"%s\"",
+				  p->name, p->gpu_per_slot, n, p->gpu);
+	for (size_t i = 0; i < p->n_slot_gpus; i++) {
+		if (!gpu_list_parse(p->slot_gpus[i], item, &k))
+			continue; /* none, all */
+		for (int j = 0; j < k; j++) {
+			bool in = false;
+			for (int m = 0; m < n; m++)
+				in = in || devs[m] == item[j];
+			if (!in)
+				return sb_err_set(
+					err, EINVAL,
+					"profile \"%s\": slot_gpus item #%zu "
+					"names GPU %d, which is not in gpu "
+					"\"%s\"",
+					p->name, i + 1, item[j], p->gpu);
+		}
+	}
+	return 0;
+}
+
 int sb_profile_check(const struct sb_profile *p, struct sb_err *err)
 {
+	if (check_gpu_choice(p, err) < 0)
+		return -1;
 	if (p->min_sandboxes > p->max_sandboxes)
 		return sb_err_set(err, EINVAL,
 				  "profile \"%s\": min_sandboxes (%d) is "

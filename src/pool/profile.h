@@ -15,6 +15,7 @@
 #include "common/err.h"
 
 #define SB_PROFILE_NAME_MAX 63
+#define SB_GPU_MAX 64 /* /dev/nvidia0 .. /dev/nvidia63 */
 
 struct sb_kv {
 	char *key;
@@ -30,9 +31,15 @@ struct sb_profile {
 	char name[SB_PROFILE_NAME_MAX + 1]; /* [A-Za-z0-9_-]+ */
 	char *image;			    /* "host" or "dir:/abs/path" */
 	char *gpu;			    /* NULL when no GPU is wanted */
-	double cpu;			    /* CPUs, fractional; > 0 */
-	int64_t memory_mb;		    /* > 0 */
-	int64_t pids_max;		    /* > 0 */
+	/* Per-slot GPU choice (gpu_assign.h): each slot gets gpu_per_slot
+	 * GPUs of the gpu set in turn (0 = the whole set), or slot i gets
+	 * slot_gpus[i mod n] ("none", "all" or "0,1"). */
+	int gpu_per_slot;
+	char **slot_gpus;
+	size_t n_slot_gpus;
+	double cpu;		  /* CPUs, fractional; > 0 */
+	int64_t memory_mb;	  /* > 0 */
+	int64_t pids_max;	  /* > 0 */
 	int64_t disk_mb;	  /* per-slot cap on written bytes, 0 = none */
 	char *network;		  /* "none" or "host" */
 	int slots_per_sandbox;	  /* 1..1000 */
@@ -64,6 +71,10 @@ struct sb_profile {
 	 * template (templates.h) and its identity (hex); NULL / "" for none. */
 	char *template_dir;
 	char template_id[17];
+	/* Not configuration: the gpu set as device numbers (/dev/nvidiaN),
+	 * "all" resolved against the host by the daemon at start. */
+	int gpu_devs[SB_GPU_MAX];
+	int n_gpu_devs;
 };
 
 struct sb_config {

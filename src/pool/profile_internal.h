@@ -13,9 +13,10 @@
 
 /* Bounds on untrusted input, so a hostile file cannot eat the daemon. */
 #define SB_CFG_MAX_PROFILES 256
-#define SB_CFG_MAX_ENV_VARS 1024 /* per profile */
-#define SB_CFG_MAX_SECRETS 256	 /* per profile */
-#define SB_CFG_MAX_STRING 65536	 /* bytes in any one string */
+#define SB_CFG_MAX_ENV_VARS 1024  /* per profile */
+#define SB_CFG_MAX_SECRETS 256	  /* per profile */
+#define SB_CFG_MAX_SLOT_GPUS 1000 /* one per slot at most */
+#define SB_CFG_MAX_STRING 65536	  /* bytes in any one string */
 #define SB_CFG_MAX_FILE (16 << 20)
 #define SB_CFG_ENV_NAME_MAX 255 /* bytes in an env_vars name */
 #define SB_CFG_SECRET_NAME_MAX 128
@@ -50,6 +51,8 @@ enum sb_field {
 	SB_F_SECCOMP_DENY,
 	SB_F_SECCOMP_ALLOW,
 	SB_F_TEMPLATE,
+	SB_F_GPU_PER_SLOT,
+	SB_F_SLOT_GPUS,
 	SB_F_COUNT
 };
 

@@ -161,11 +161,13 @@ struct ctx {
 	char key[SB_PROFILE_NAME_MAX + 48];
 };
 
-/* A list of names: secrets, seccomp_deny, seccomp_allow. */
+/* A list of names: secrets, seccomp_deny, seccomp_allow, slot_gpus. */
 static int parse_list(struct yp *y, struct sb_profile *p, enum sb_field f,
 		      const struct ctx *c)
 {
-	const char *what = f == SB_F_SECRETS ? "secret" : "system call";
+	const char *what = f == SB_F_SECRETS	 ? "secret"
+			   : f == SB_F_SLOT_GPUS ? "slot GPU"
+						 : "system call";
 	sb_profile_clear_list(p, f);
 	if (is_null(y))
 		return 0;

@@ -4,7 +4,8 @@
  *   --workspace-dir DIR --slots N --uid-base UID --cg-mode none|v1|v2
  *   [--mask DIR]... [--tmpfs-bytes N] [--slot-disk-bytes N]
  *   [--seccomp-fd N] [--ctl-socket PATH [--orphan-timeout S]]
- *   [--template DIR]
+ *   [--template DIR] [--gpu all|0,1 [--slot-gpus "0;1,2;none"]
+ *   [--gpu-lib SONAME=PATH]... [--gpu-bin PATH=NAME]... [--gpu-dir DIR]...]
  * with the control channel on fd 3, the sandbox cgroup dir on fd 4 and the
  * profile's seccomp program (a sealed memfd) on the --seccomp-fd.
  * It reaps every orphan of the sandbox, starts the slots' leaders and
@@ -62,11 +63,23 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 		{"gpu", required_argument, NULL, 'G'},
 		{"orphan-timeout", required_argument, NULL, 'O'},
 		{"template", required_argument, NULL, 'T'},
+		{"slot-gpus", required_argument, NULL, 'g'},
+		{"gpu-lib", required_argument, NULL, 'L'},
+		{"gpu-bin", required_argument, NULL, 'B'},
+		{"gpu-dir", required_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 
 	memset(cfg, 0, sizeof *cfg);
+	/* no more of each than there are arguments */
+	cfg->gpu_libs = calloc((size_t)argc, sizeof *cfg->gpu_libs);
+	cfg->gpu_bins = calloc((size_t)argc, sizeof *cfg->gpu_bins);
+	cfg->gpu_dirs = calloc((size_t)argc, sizeof *cfg->gpu_dirs);
+	if (!cfg->gpu_libs || !cfg->gpu_bins || !cfg->gpu_dirs) {
+		fprintf(stderr, "slotbox-init: out of memory\n");
+		exit(2);
+	}
 	cfg->cg_fd = -1;
 	cfg->orphan_timeout_s = 600;
 	cfg->seccomp_fd = -1;
@@ -124,6 +137,18 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 			break;
 		case 'T':
 			cfg->template_dir = optarg;
+			break;
+		case 'g':
+			cfg->slot_gpus = optarg;
+			break;
+		case 'L':
+			cfg->gpu_libs[cfg->n_gpu_libs++] = optarg;
+			break;
+		case 'B':
+			cfg->gpu_bins[cfg->n_gpu_bins++] = optarg;
+			break;
+		case 'R':
+			cfg->gpu_dirs[cfg->n_gpu_dirs++] = optarg;
 			break;
 		case 'O':
 			cfg->orphan_timeout_s = (int)parse_num(
@@ -295,6 +320,7 @@ int main(int argc, char **argv)
 	}
 	if (sfd < 0 || init_cg_receive(&cfg, msg, sizeof msg) < 0 ||
 	    mounts_setup_sandbox(&cfg, msg, sizeof msg) < 0 ||
+	    gpu_tree_prepare(&cfg, msg, sizeof msg) < 0 ||
 	    init_slots_setup(&cfg, slots) < 0) {
 		if (sfd < 0 || !msg[0])
 			snprintf(msg, sizeof msg, "init setup: %s",

@@ -80,7 +80,7 @@ int mounts_setup_sandbox(const struct init_cfg *cfg, char *msg, size_t msglen)
 	return 0;
 }
 
-static int mkdir_p(char *path, mode_t mode)
+int mounts_mkdir_p(char *path, mode_t mode)
 {
 	for (char *p = path + 1; *p; p++) {
 		if (*p != '/')
@@ -105,52 +105,6 @@ static const struct devnode devnodes[] = {
 	{"null", 1, 3},	  {"zero", 1, 5},    {"full", 1, 7},
 	{"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 };
-
-/* Bind host device node /dev/name over an empty file in the slot's /dev;
- * a missing optional node is skipped. */
-static int bind_dev(const char *root, const char *name, bool optional)
-{
-	char host[128], target[4200];
-	snprintf(host, sizeof host, "/dev/%s", name);
-	snprintf(target, sizeof target, "%s/dev/%s", root, name);
-	if (access(host, F_OK) < 0)
-		return optional ? 0 : -1;
-	int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
-	if (fd < 0)
-		return -1;
-	close(fd);
-	return mount(host, target, NULL, MS_BIND, NULL);
-}
-
-/* The NVIDIA nodes a GPU profile gets (what nvidia-container-toolkit
- * does for devices): the control nodes and the GPUs in the list ("all"
- * or "0,2"). The driver's user-space libraries come with the image:
- * the host image has them. */
-static int setup_gpu(const char *root, const char *gpus, char *msg,
-		     size_t msglen)
-{
-	static const char *const ctl[] = {"nvidiactl", "nvidia-uvm",
-					  "nvidia-uvm-tools", "nvidia-modeset"};
-	for (size_t i = 0; i < sizeof ctl / sizeof ctl[0]; i++)
-		if (bind_dev(root, ctl[i], i > 0) < 0)
-			return fail(msg, msglen, "gpu: bind /dev/%s", ctl[i]);
-	char name[32];
-	for (int n = 0; n < 64; n++) {
-		char want[16];
-		snprintf(want, sizeof want, "%d", n);
-		bool listed = strcmp(gpus, "all") == 0;
-		for (const char *p = gpus; !listed && *p;) {
-			size_t len = strcspn(p, ",");
-			listed = len == strlen(want) && !strncmp(p, want, len);
-			p += len + (p[len] == ',');
-		}
-		snprintf(name, sizeof name, "nvidia%d", n);
-		if (listed &&
-		    bind_dev(root, name, strcmp(gpus, "all") == 0) < 0)
-			return fail(msg, msglen, "gpu: bind /dev/%s", name);
-	}
-	return 0;
-}
 
 static int setup_dev(const char *root, char *msg, size_t msglen)
 {
@@ -296,7 +250,7 @@ int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
 		return fail(msg, msglen, "mount /proc");
 	if (setup_dev(root, msg, msglen) < 0)
 		return -1;
-	if (cfg->gpu && setup_gpu(root, cfg->gpu, msg, msglen) < 0)
+	if (cfg->gpu && gpu_setup_slot(lc, root, msg, msglen) < 0)
 		return -1;
 	if (bind_scratch(lc, root, "tmp", "/tmp", msg, msglen) < 0 ||
 	    bind_scratch(lc, root, "shm", "/dev/shm", msg, msglen) < 0)
@@ -311,7 +265,7 @@ int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
 		if (mask_path(root, cfg->masks[i]) < 0)
 			return fail(msg, msglen, "mask %s", cfg->masks[i]);
 	snprintf(path, sizeof path, "%s%s", root, cfg->workspace_dir);
-	if (mkdir_p(path, 0755) < 0)
+	if (mounts_mkdir_p(path, 0755) < 0)
 		return fail(msg, msglen, "create %s", cfg->workspace_dir);
 	if (mount_workspace(lc, root, path, msg, msglen) < 0)
 		return -1;

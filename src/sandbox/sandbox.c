@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "image/image.h"
+#include "pool/gpu_assign.h"
 #include "sandbox/exec.h"
 #include "sandbox/proto.h"
 #include "sandbox/sandbox_internal.h"
@@ -251,8 +252,31 @@ static void pid_cb(uv_poll_t *h, int status, int events)
 	sandbox_died(sb, why);
 }
 
+/* Each slot's GPUs, "0;1,2;none" (one item per slot), for a profile that
+ * chooses them per slot; NULL otherwise or out of memory. */
+static char *slot_gpus_arg(const struct sandbox *sb)
+{
+	const struct sb_profile *p = sb->profile;
+	if (!p->gpu || !gpu_per_slot_choice(p))
+		return NULL;
+	size_t cap = (size_t)p->slots_per_sandbox * (SB_GPU_MAX * 3 + 1) + 1;
+	char *out = malloc(cap), one[SB_GPU_MAX * 3 + 8];
+	size_t o = 0;
+	int devs[SB_GPU_MAX];
+	if (!out)
+		return NULL;
+	out[0] = '\0';
+	for (int i = 0; i < p->slots_per_sandbox; i++) {
+		int k = gpu_assign_slot(p, sb->number, i, devs);
+		gpu_list_format(devs, k, one, sizeof one);
+		o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? ";" : "",
+				      one);
+	}
+	return out;
+}
+
 static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
-		       size_t max)
+		       char *slot_gpus, size_t max)
 {
 	const struct sbx_env *env = sb->env;
 	const struct sb_profile *p = sb->profile;
@@ -294,6 +318,12 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 	if (p->gpu) {
 		argv[n++] = "--gpu";
 		argv[n++] = p->gpu;
+		if (slot_gpus) {
+			argv[n++] = "--slot-gpus";
+			argv[n++] = slot_gpus;
+		}
+		for (size_t i = 0; i < env->n_gpu_args && n + 12 < max; i++)
+			argv[n++] = env->gpu_args[i];
 	}
 	if (env->orphan_timeout_s > 0) {
 		argv[n++] = "--ctl-socket";
@@ -303,7 +333,26 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 		argv[n++] = bufs[3];
 	}
 	argv[n] = NULL;
-	(void)max;
+}
+
+static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
+			char **argv, int *pidfd);
+
+/* Build init's arguments (their number grows with the GPU driver's
+ * files) and start it; -1 with errno. */
+static pid_t start_init(struct sandbox *sb, int ctl_child)
+{
+	size_t max = 40 + sb->env->n_gpu_args;
+	_cleanup_free_ char **argv = calloc(max, sizeof *argv);
+	_cleanup_free_ char *slot_gpus = slot_gpus_arg(sb);
+	char bufs[4][64];
+	if (!argv || (sb->profile->gpu && gpu_per_slot_choice(sb->profile) &&
+		      !slot_gpus)) {
+		errno = ENOMEM;
+		return -1;
+	}
+	build_argv(sb, argv, bufs, slot_gpus, max);
+	return spawn_init(sb, ctl_child, sb->cg_fd, argv, &sb->pidfd);
 }
 
 /* clone3 straight into the namespaces, then only async-signal-safe calls
@@ -503,10 +552,7 @@ int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 	}
 	if (open_cgroups(sb, sv[0], err) < 0)
 		goto fail;
-	char *argv[40];
-	char bufs[4][64];
-	build_argv(sb, argv, bufs, 40);
-	pid_t pid = spawn_init(sb, sv[1], sb->cg_fd, argv, &sb->pidfd);
+	pid_t pid = start_init(sb, sv[1]);
 	close(sv[1]);
 	sv[1] = -1;
 	if (pid < 0) {

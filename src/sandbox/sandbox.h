@@ -40,6 +40,10 @@ struct sbx_env {
 	 * own); sandboxes get this one. */
 	struct rlimit nofile;
 	bool nofile_set;
+	/* slotbox-init arguments binding the NVIDIA driver's files into
+	 * GPU profiles' slots (daemon/gpu_driver.h); none without. */
+	char *const *gpu_args;
+	size_t n_gpu_args;
 };
 
 struct sandbox_ops {

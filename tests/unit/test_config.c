@@ -727,6 +727,63 @@ static void test_network(void **state)
 	     "mode \"slirp\" is not supported (use none or host)");
 }
 
+/* gpu_per_slot and slot_gpus: forms, env forms ("0;1,2;none"), and the
+ * checks that span keys. */
+static void test_gpu_per_slot_keys(void **state)
+{
+	(void)state;
+	struct sb_config c;
+	ok(&c,
+	   "profiles:\n  a:\n    gpu: all\n    slot_gpus: [\"0\", \"1,2\", "
+	   "none, "
+	   "all]\n  b:\n    gpu: \"0,1\"\n    gpu_per_slot: 2\n",
+	   NULL);
+	const struct sb_profile *a = get(&c, "a"), *b = get(&c, "b");
+	assert_int_equal(a->n_slot_gpus, 4);
+	assert_string_equal(a->slot_gpus[1], "1,2");
+	assert_string_equal(a->slot_gpus[2], "none");
+	assert_int_equal(a->gpu_per_slot, 0);
+	assert_int_equal(b->gpu_per_slot, 2);
+	assert_int_equal(b->n_slot_gpus, 0);
+	sb_config_free(&c);
+	char *env[] = {"SLOTBOX_PROFILE_A_SLOT_GPUS=0; 1,2 ;none",
+		       "SLOTBOX_PROFILE_B_GPU_PER_SLOT=1", NULL};
+	ok(&c, "profiles:\n  a:\n    gpu: all\n  b:\n    gpu: '3'\n", env);
+	a = get(&c, "a");
+	assert_int_equal(a->n_slot_gpus, 3);
+	assert_string_equal(a->slot_gpus[0], "0");
+	assert_string_equal(a->slot_gpus[1], "1,2");
+	assert_string_equal(a->slot_gpus[2], "none");
+	assert_int_equal(get(&c, "b")->gpu_per_slot, 1);
+	sb_config_free(&c);
+	key_bad("slot_gpus", "[\"0,\"]", "item #1 \"0,\" is not none, all");
+	key_bad("slot_gpus", "[\"64\"]", "GPU numbers 0-63");
+	key_bad("slot_gpus", "[\" 1\"]", "item #1");
+	key_bad("slot_gpus", "[\"1,1\"]", "item #1");
+	key_bad("slot_gpus", "[\"-1\"]", "item #1");
+	key_bad("gpu_per_slot", "65", NULL);
+	key_bad("gpu_per_slot", "x", NULL);
+	FAIL("profiles:\n  a:\n    gpu_per_slot: 1\n", NULL,
+	     "profile \"a\": gpu_per_slot needs gpu: all or a list");
+	FAIL("profiles:\n  a:\n    gpu: H100\n    slot_gpus: [none]\n", NULL,
+	     "profile \"a\": slot_gpus needs gpu: all or a list");
+	FAIL("profiles:\n  a:\n    gpu: all\n    gpu_per_slot: 1\n    "
+	     "slot_gpus: [\"0\"]\n",
+	     NULL, "gpu_per_slot and slot_gpus exclude each other");
+	FAIL("profiles:\n  a:\n    gpu: \"0,2\"\n    slot_gpus: [\"2\", "
+	     "\"0,1\"]\n",
+	     NULL,
+	     "slot_gpus item #2 names GPU 1, which is not in gpu \"0,2\"");
+	FAIL("profiles:\n  a:\n    gpu: \"5\"\n    gpu_per_slot: 2\n", NULL,
+	     "gpu_per_slot 2 is more than the 1 GPU(s)");
+	/* a copy (profile from a template) keeps the list */
+	char *env2[] = {"SLOTBOX_GPU=all", "SLOTBOX_SLOT_GPUS=none;0", NULL};
+	ok(&c, "profiles:\n  x: {}\n", env2);
+	assert_int_equal(get(&c, "x")->n_slot_gpus, 2);
+	assert_string_equal(get(&c, "x")->slot_gpus[1], "0");
+	sb_config_free(&c);
+}
+
 static void test_gpu_and_image(void **state)
 {
 	(void)state;
@@ -1342,6 +1399,7 @@ int main(void)
 		cmocka_unit_test(test_workspace_dir),
 		cmocka_unit_test(test_network),
 		cmocka_unit_test(test_gpu_and_image),
+		cmocka_unit_test(test_gpu_per_slot_keys),
 		cmocka_unit_test(test_seccomp_keys),
 		cmocka_unit_test(test_seccomp_rejections),
 		cmocka_unit_test(test_seccomp_policy),
