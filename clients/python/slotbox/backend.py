@@ -207,11 +207,11 @@ class SlotboxToolBackend:
         return args
 
     async def _exec_one(self, slot, tool, args, timeout_s):
+        sent = self._args_for(slot, tool, args)
         try:
-            return await self.client.exec(slot, tool, self._args_for(slot, tool, args), timeout_s)
+            return await self.client.exec(slot, tool, sent, timeout_s)
         except BadRequest as e:
-            if (tool == "bash" and not self._strip_convention
-                    and any(f'"{k}"' in e.message for k in CONVENTION_ARGS)):
+            if tool == "bash" and any(k in sent and f'"{k}"' in e.message for k in CONVENTION_ARGS):
                 self._strip_convention = True
                 return await self._exec_one(slot, tool, args, timeout_s)
             return self._failed(slot, e)
