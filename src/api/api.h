@@ -75,6 +75,8 @@ int api_write_start(struct sbx_slot *slot, struct http_request *req,
 
 /* json_out.c */
 json_t *json_slot(const struct sbx_slot *slot);
+/* A wall-clock time as an ISO 8601 UTC string with milliseconds. */
+json_t *json_time_iso(double t);
 json_t *json_profile(const struct sb_profile *p, bool active);
 /* Every sandbox of every pool with its slots, for GET
  * /v1/status?sandboxes=true (the dashboard's table). */

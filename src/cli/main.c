@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/json_text.h"
 
 #define TOKEN_MAX 4096
 
@@ -119,7 +120,11 @@ int cli_json_only(struct cli *cli, int argc, char **argv)
 
 void cli_print_json(json_t *doc)
 {
-	json_dumpf(doc, stdout, JSON_INDENT(2));
+	char *text = sb_json_dumps(doc, JSON_INDENT(2));
+	if (text) {
+		fputs(text, stdout);
+		free(text);
+	}
 	fputc('\n', stdout);
 }
 
