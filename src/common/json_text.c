@@ -9,6 +9,8 @@
  * merely looks like a number is told apart. */
 #include "common/json_text.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +46,11 @@ static int buf_add(struct dump_buf *b, const char *s, size_t n)
 int sb_json_real_text(double v, char *out, size_t len)
 {
 	int n = 0;
-	for (int prec = 15; prec <= 17; prec++) {
+	/* For a normal double, %.15g that reads back is the shortest form
+	 * (any decimal of up to 15 digits survives the trip through a
+	 * double); a subnormal has fewer digits of its own. */
+	int first = v != 0 && fabs(v) < DBL_MIN ? 1 : 15;
+	for (int prec = first; prec <= 17; prec++) {
 		n = snprintf(out, len, "%.*g", prec, v);
 		if (n < 0 || (size_t)n >= len)
 			return -1;

@@ -288,3 +288,29 @@ def test_file_tools_are_named_and_cancel_safe(daemon, client):
     r = api(client, "POST", f"/v1/slots/{sid}/exec",
             {"tool": "read_file", "args": {"path": "f.txt"}}, 200)
     assert r["output"] == "hello"
+
+
+def test_cli_exec_id_merge_and_cancel(daemon, client):
+    import subprocess
+    from conftest import BUILD
+    sb = [os.path.join(BUILD, "slotbox"), "--socket", daemon.socket]
+    sid = acquire(client)
+    p = subprocess.run(sb + ["exec", "--merge", sid, "-c", "echo a; echo b >&2; echo c"],
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0 and p.stdout == b"a\nb\nc\n" and p.stderr == b""
+    mark = marker()
+    run = subprocess.Popen(sb + ["exec", "--id", "cli-call", sid, "-c",
+                                 f"exec -a {mark} sleep {LONG}"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: host_pids(mark), 30)
+        p = subprocess.run(sb + ["cancel", "cli-call"], capture_output=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        out, err = run.communicate(timeout=GONE_WITHIN_S)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 130 and b"cancelled" in err, (run.returncode, err)
+    assert not host_pids(mark)
+    p = subprocess.run(sb + ["cancel", "cli-call"], capture_output=True, timeout=60)
+    assert p.returncode == 125 and b"not_found" in p.stderr or b"no running call" in p.stderr, p.stderr
