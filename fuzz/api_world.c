@@ -267,6 +267,8 @@ static void file_finish(struct job *j)
 		else if (j->op == SB_FILE_ARCHIVE)
 			for (int i = 0; i < 4 && !j->cancelled; i++)
 				j->cbs->data(j->ud, "0123456789", 10);
+		else if (j->op == SB_FILE_UNPACK)
+			j->cbs->data(j->ud, "3", 1);
 	}
 	j->cbs->end(j->ud, !j->cancelled, j->cancelled ? "cancelled" : "");
 }
@@ -283,7 +285,7 @@ int file_op_start(struct sbx_slot *slot, const struct sb_file_req *req,
 	FUZZ_CHECK(memchr(req->path, '\0', sizeof req->path) && req->path[0],
 		   "path not a non-empty string");
 	FUZZ_CHECK(timeout_s > 0, "file op timeout %g", timeout_s);
-	FUZZ_CHECK(req->op != SB_FILE_WRITE ||
+	FUZZ_CHECK((req->op != SB_FILE_WRITE && req->op != SB_FILE_UNPACK) ||
 			   (int64_t)in_len <= profile.max_file_bytes,
 		   "write of %zu bytes", in_len);
 	struct job *j = job_later(file_finish);

@@ -394,6 +394,10 @@ static void slot_route(struct api *a, struct http_request *req,
 	} else if (strcmp(sub, "archive") == 0 && get) {
 		if (api_check_leased(req, slot, stale) == 0)
 			api_file_archive(req, slot);
+	} else if (strcmp(sub, "archive") == 0 &&
+		   strcmp(req->method, "PUT") == 0) {
+		if (api_check_leased(req, slot, stale) == 0)
+			api_file_upload(req, slot);
 	} else if (strcmp(sub, "renew") == 0 && post) {
 		renew_slot(req, slot, stale);
 	} else if (strcmp(sub, "fork") == 0 && post) {
