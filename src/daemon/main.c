@@ -175,6 +175,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* The seed's profiles file, when nothing of ours names one. */
+	if (!o.config_path &&
+	    (o.config_path = env_or("ATROPOS_MODAL_PROFILES_FILE", NULL)))
+		o.config_from_atropos = true;
 	if (optind < argc) {
 		fprintf(stderr, "slotboxd: unexpected argument '%s'\n",
 			argv[optind]);
