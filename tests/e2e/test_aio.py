@@ -96,9 +96,10 @@ def test_upload_archive_and_dir(make_daemon):
                 await c.upload_dir(slot, local, "copy")
             r = await c.read_file(slot, "copy/pkg/m.txt")
             assert r["content"] == "from a dir\n"
-            lst = await c.list(slot, "copy", recursive=True, long=True)
+            top = await c.list(slot, "copy", long=True)
+            assert top["entries"][0]["path"] == "pkg" and top["entries"][0]["is_dir"] is True
+            lst = await c.list(slot, "copy", recursive=True, long=True)  # files
             by = {e["path"]: e for e in lst["entries"]}
-            assert by["pkg"]["is_dir"] is True
             assert by["pkg/m.txt"]["size"] == len("from a dir\n")
             assert abs(by["pkg/m.txt"]["mtime"] - time.time()) < 3600
             await c.release(slot)
