@@ -79,6 +79,7 @@ class AsyncTransport:
         self._max_idle = max_idle
         self._max_connections = max_connections
         self._sem = None  # made on first use, inside the running loop
+        self._loop = None
         if endpoint.startswith(("http://", "https://")):
             u = urllib.parse.urlsplit(endpoint)
             self._tcp = (u.hostname, u.port or 80)
@@ -144,7 +145,12 @@ class AsyncTransport:
         for k, v in (headers or {}).items():
             head.append(f"{k}: {v}")
         payload = ("\r\n".join(head) + "\r\n\r\n").encode() + (body or b"")
-        if self._sem is None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            # Streams belong to the loop that made them: a client used from
+            # a new loop (another asyncio.run) starts a fresh pool there
+            # (the old loop is closed; its connections go with it).
+            self._idle, self._loop = [], loop
             self._sem = asyncio.Semaphore(self._max_connections)
         limit = self.timeout if timeout is None else timeout
         async with self._sem:

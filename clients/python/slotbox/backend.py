@@ -71,14 +71,14 @@ class SlotboxToolBackend:
         if cluster is None:
             cluster = (isinstance(endpoint, (list, tuple))
                        or (isinstance(endpoint, str) and "," in endpoint))
+        self._sync_args = (endpoint, token, timeout)
         if cluster:
             from .cluster import ClusterClient
             self._sync = ClusterClient(endpoint, token, timeout)
-            self.client = _Threaded(self._sync)
+            self.aio = _Threaded(self._sync)
         else:
-            self.client = AsyncClient(endpoint, token, timeout)
             self._sync = None
-            self._sync_args = (endpoint, token, timeout)
+            self.aio = AsyncClient(endpoint, token, timeout)
         self.default_profile = default_profile
         self.lease_ttl_s = lease_ttl_s
         self._default_timeout = self._cfg_float(config, "execution_timeout_s")
@@ -103,7 +103,10 @@ class SlotboxToolBackend:
         v = getattr(cfg, name, None) if cfg is not None else None
         return None if v is None else float(v)
 
-    def _sync_client(self):
+    @property
+    def client(self):
+        """A synchronous client of the same daemon(s), for scripts and
+        get_status(); the backend's own calls go through .aio."""
         if self._sync is None:
             self._sync = Client(*self._sync_args)
         return self._sync
@@ -115,8 +118,8 @@ class SlotboxToolBackend:
     async def start(self, profiles_to_start: Optional[List[str]] = None) -> None:
         """Check the daemon and the profiles; profiles_to_start (default:
         the default profile) have a sandbox up before this returns."""
-        await self.client.health()
-        profiles = await self.client.profiles()
+        await self.aio.health()
+        profiles = await self.aio.profiles()
         name = self.default_profile or profiles["default_profile"]
         wanted = list(profiles_to_start or [name])
         for n in [name] + wanted:
@@ -131,22 +134,22 @@ class SlotboxToolBackend:
     async def _warm(self, name, profile):
         """A pool with no sandbox yet gets one now (a lease taken and given
         back), so the first trajectory does not pay for its start."""
-        st = await self.client.status()
+        st = await self.aio.status()
         if st.get("pools", {}).get(name, {}).get("sandboxes", 0) > 0:
             return
-        slot = await self.client.acquire("warm-up", name, profile.get("acquire_timeout_s"))
-        await self.client.release(slot, False)
+        slot = await self.aio.acquire("warm-up", name, profile.get("acquire_timeout_s"))
+        await self.aio.release(slot, False)
 
     async def stop(self, *, purge: bool = False) -> None:
         """Release every slot this backend still holds (purge: reset them)."""
         for slot in list(self._leased.values()):
             try:
-                await self.client.release(slot, purge)
+                await self.aio.release(slot, purge)
             except SlotboxError:
                 pass
         self._leased.clear()
-        await self.client.close()
-        if self._sync is not None and not isinstance(self.client, _Threaded):
+        await self.aio.close()
+        if self._sync is not None and not isinstance(self.aio, _Threaded):
             self._sync.close()
 
     async def acquire(self, trajectory_id: Optional[str] = None,
@@ -155,7 +158,7 @@ class SlotboxToolBackend:
         whose workspace starts as that snapshot."""
         name = None if snapshot is not None else (profile or self.default_profile)
         cfg = self._profiles.get(name or "")
-        slot = await self.client.acquire(trajectory_id, name,
+        slot = await self.aio.acquire(trajectory_id, name,
                                          self._cfg_float(cfg, "acquire_timeout_s"),
                                          self.lease_ttl_s, snapshot)
         self._leased[slot.slot_id] = slot
@@ -167,27 +170,27 @@ class SlotboxToolBackend:
         """count new slots whose workspaces are copies of slot's now (the
         source keeps running; processes are not copied). Each keeps the
         fork's figures in metadata["fork"]. Released like any other slot."""
-        slots = await self.client.fork(slot, count, trajectory_ids, self.lease_ttl_s)
+        slots = await self.aio.fork(slot, count, trajectory_ids, self.lease_ttl_s)
         for s in slots:
             self._leased[s.slot_id] = s
             self._slot_profile[s.slot_id] = self._slot_profile.get(slot.slot_id, "")
         return slots
 
     async def snapshot(self, slot: Slot, name: str) -> Dict[str, Any]:
-        return await self.client.snapshot(slot, name)
+        return await self.aio.snapshot(slot, name)
 
     async def list_snapshots(self) -> List[Dict[str, Any]]:
-        return await self.client.snapshots()
+        return await self.aio.snapshots()
 
     async def delete_snapshot(self, name: str) -> None:
-        await self.client.delete_snapshot(name)
+        await self.aio.delete_snapshot(name)
 
     async def release(self, slot: Slot, *, reset_workspace: bool = False) -> None:
         """Give the slot back. The workspace is kept for the next lease
         unless reset_workspace=True (as upstream). A lease that already
         ended (expired, released) is not an error."""
         try:
-            await self.client.release(slot, reset_workspace)
+            await self.aio.release(slot, reset_workspace)
         except (SlotNotLeased, NotFound):
             pass
         self._leased.pop(slot.slot_id, None)
@@ -209,7 +212,7 @@ class SlotboxToolBackend:
     async def _exec_one(self, slot, tool, args, timeout_s):
         sent = self._args_for(slot, tool, args)
         try:
-            return await self.client.exec(slot, tool, sent, timeout_s)
+            return await self.aio.exec(slot, tool, sent, timeout_s)
         except BadRequest as e:
             if tool == "bash" and any(k in sent and f'"{k}"' in e.message for k in CONVENTION_ARGS):
                 self._strip_convention = True
@@ -238,7 +241,7 @@ class SlotboxToolBackend:
                             max_bytes: Optional[int] = None, include_sha256: bool = False,
                             timeout_s: Optional[float] = None) -> Dict[str, Any]:
         try:
-            r = await self._bounded(self.client.read_file(slot, path, encoding, max_bytes,
+            r = await self._bounded(self.aio.read_file(slot, path, encoding, max_bytes,
                                                           include_sha256), timeout_s)
         except Exception as e:  # noqa: BLE001 - helpers answer, never raise
             return {"success": False, "content": "", "error": _say(e), "path": path,
@@ -254,7 +257,7 @@ class SlotboxToolBackend:
                              max_entries: Optional[int] = None,
                              timeout_s: Optional[float] = None) -> Dict[str, Any]:
         try:
-            r = await self._bounded(self.client.list(slot, path, recursive, max_entries, long=True),
+            r = await self._bounded(self.aio.list(slot, path, recursive, max_entries, long=True),
                                     timeout_s)
         except Exception as e:  # noqa: BLE001
             return {"success": False, "entries": [], "truncated": False, "error": _say(e)}
@@ -272,7 +275,7 @@ class SlotboxToolBackend:
         failed = {"success": False, "content": "", "archive_base64": "", "encoding": "base64",
                   "format": archive_format, "bytes": 0, "entry_count": 0}
         try:
-            data = await self._bounded(self.client.archive(slot, path, fmt, max_bytes), timeout_s)
+            data = await self._bounded(self.aio.archive(slot, path, fmt, max_bytes), timeout_s)
             count = archives.count_entries(data, fmt)
         except Exception as e:  # noqa: BLE001
             return dict(failed, error=_say(e))
@@ -290,20 +293,20 @@ class SlotboxToolBackend:
     # ---- status ----
 
     async def aget_status(self) -> Dict[str, Any]:
-        st = await self.client.status()
-        return self._status(st, await self.client.profiles())
+        st = await self.aio.status()
+        return self._status(st, await self.aio.profiles())
 
     async def alist_profiles(self) -> Dict[str, Dict[str, Any]]:
-        return (await self.client.profiles())["profiles"]
+        return (await self.aio.profiles())["profiles"]
 
     def get_status(self) -> Dict[str, Any]:
         """As upstream (synchronous; a short local request). In a coroutine,
         prefer await aget_status()."""
-        c = self._sync_client()
+        c = self.client
         return self._status(c.status(), c.profiles())
 
     def list_profiles(self) -> Dict[str, Dict[str, Any]]:
-        return self._sync_client().profiles()["profiles"]
+        return self.client.profiles()["profiles"]
 
     def _status(self, st, profiles):
         st["profiles"] = list(profiles["profiles"])
