@@ -147,7 +147,7 @@ class SlotboxEnvironment(_EnvBase):
                 return self._run(command, cwd, timeout, stdin_data, execution_id)
             raise
 
-    def execute(self, command: str, cwd: str = "", *, timeout: Optional[int] = None,
+    def execute(self, command: str, cwd: str = "", timeout: Optional[int] = None, *,
                 stdin_data: Optional[str] = None, **kwargs: Any) -> Dict[str, Any]:
         """Run command in the slot: {"output", "returncode"} (124: timed
         out, 130: interrupted). Never raises for a failing command; a call
