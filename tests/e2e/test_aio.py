@@ -2,8 +2,10 @@
 HTTP/1.1 transport, many calls in flight on one thread, cancellation that
 reaches the slot, and request deadlines that follow timeout_s."""
 import asyncio
+import hashlib
 import io
 import os
+import re
 import resource
 import tarfile
 import tempfile
@@ -12,7 +14,7 @@ import time
 
 import pytest
 
-from slotbox import AsyncClient, Client
+from slotbox import AsyncClient, Client, Unauthorized
 from slotbox.archives import tar_gz_files
 
 POOL = """
@@ -215,3 +217,31 @@ def test_request_deadline_follows_timeout_s(make_daemon):
         slot = c.acquire(timeout_s=10)
         assert c.bash(slot, "sleep 2; echo sync", timeout_s=10).output == "sync\n"
         c.release(slot)
+
+
+def test_tcp_with_token_from_the_environment(make_daemon, tmp_path, monkeypatch):
+    """Over TCP the bearer token comes from $SLOTBOX_TOKEN_FILE; a wrong one
+    is refused with the typed error; big bodies cross both ways."""
+    token = tmp_path / "token"
+    token.write_text("aio-token-0123456789abcdef\n")
+    d = make_daemon(POOL, args=["--listen", "tcp://127.0.0.1:0", "--token-file", str(token)])
+    m = re.search(r'listening.*?port\W+(\d+)', d.read_log())
+    assert m, d.read_log()
+    url = "http://127.0.0.1:" + m.group(1)
+    monkeypatch.setenv("SLOTBOX_URL", url)
+    monkeypatch.setenv("SLOTBOX_TOKEN_FILE", str(token))
+
+    async def main():
+        async with AsyncClient() as c:
+            assert c.endpoint == url
+            slot = await c.acquire(timeout_s=10)
+            blob = os.urandom(1 << 20)
+            await c.write_file(slot, "blob", blob)
+            r = await c.bash(slot, "sha256sum < blob | cut -c1-64")
+            assert r.output.strip() == hashlib.sha256(blob).hexdigest()
+            await c.release(slot)
+        async with AsyncClient(url, token="wrong") as bad:
+            with pytest.raises(Unauthorized):
+                await bad.status()
+
+    run(main())
