@@ -141,13 +141,14 @@ def measure(b, d, rounds, n):
     d.wait_settled("traj")
     threaded = asyncio.run(trajectories_threaded(d.socket))
     d.wait_settled("traj")
-    ideal = b.add("python", IDEAL, S_TRAJ, [SLEEP_S * 1e6], notes="every sleep at once, nothing else")
-    del ideal
+    b.add("python", IDEAL, S_TRAJ, [SLEEP_S * 1e6], ops=N_TRAJ / SLEEP_S,
+          notes="every sleep at once, nothing else")
     r = b.add("python", ASYNC_BACKEND, S_TRAJ, [w * 1e6 for w in walls],
+              ops=round(N_TRAJ / sorted(walls)[len(walls) // 2], 1),
               notes=f"acquire + execute_batch + release per task; {rounds} round(s)")
     r.update(baseline=f"ideal {SLEEP_S:.3f} s", vs_baseline=round(min(walls) / SLEEP_S, 2),
              target=f"≤ {TARGET_S} s", met=max(walls) <= TARGET_S)
-    t = b.add("python", THREAD_BACKEND, S_TRAJ, [threaded * 1e6],
+    t = b.add("python", THREAD_BACKEND, S_TRAJ, [threaded * 1e6], ops=round(N_TRAJ / threaded, 1),
               notes=f"default executor: {min(32, (os.cpu_count() or 1) + 4)} threads")
     t.update(baseline=f"ideal {SLEEP_S:.3f} s", vs_baseline=round(threaded / SLEEP_S, 2))
     b.log(f"  {S_TRAJ}: asyncio {', '.join(f'{w:.2f}' for w in walls)} s, "
@@ -188,7 +189,7 @@ class _Alone:
     def log(self, msg):
         print(msg, file=sys.stderr, flush=True)
 
-    def add(self, section, system, scenario, samples=None, notes="", **extra):
+    def add(self, section, system, scenario, samples=None, ops=None, notes="", **extra):
         xs = sorted(samples or [])
         row = dict(section=section, system=system, scenario=scenario, notes=notes, **extra)
         if xs:
@@ -214,7 +215,7 @@ def main():
         phase(b, Daemon)
     finally:
         subprocess.run(["rm", "-rf", "--one-file-system", b.tmp], check=False)
-    print(f"| system | scenario | n | p50 | vs baseline | target |")
+    print("| system | scenario | n | p50 | vs baseline | target |")
     print("|---|---|---|---|---|---|")
     for r in b.rows:
         p50 = f"{r['p50_us'] / 1000:.3f} ms" if r.get("p50_us", 0) < 1e5 and "p50_us" in r else \
