@@ -194,10 +194,10 @@ async def _not(coro):
 
 
 def test_request_deadline_follows_timeout_s(make_daemon):
-    """The HTTP deadline is the call's timeout_s plus a margin, not a fixed
-    transport timeout: with a 1 s transport default a call given timeout_s
-    of 10 runs its 2 s; a call that names none gives up after 1 s, and
-    giving up kills it in the slot."""
+    """The HTTP deadline of a call is its timeout_s plus a margin, or the
+    daemon's own deadline when it names none, never the transport's fixed
+    timeout: with a 1 s transport timeout, 2 s calls still finish. A caller
+    that gives up (wait_for) closes the connection, which kills the call."""
     d = make_daemon(POOL)
 
     async def main():
@@ -205,17 +205,22 @@ def test_request_deadline_follows_timeout_s(make_daemon):
             slot = await c.acquire(timeout_s=10)
             r = await c.bash(slot, "sleep 2; echo done", timeout_s=10)
             assert r.output == "done\n"
+            r = await c.bash(slot, "sleep 2; echo no-timeout_s")
+            assert r.output == "no-timeout_s\n"
+            r = await c.bash(slot, "sleep 63", timeout_s=1)  # the daemon's deadline answers
+            assert r.metadata["timed_out"] is True
             with pytest.raises(asyncio.TimeoutError):
-                await c.bash(slot, "sleep 63")
+                await asyncio.wait_for(c.bash(slot, "sleep 63", timeout_s=100), 1.0)
             async with AsyncClient(d.socket) as other:
                 await wait_until(lambda: _not(running(other, slot, "sleep 6[3]")),
-                                 "timed-out call killed", limit=3.0)
+                                 "abandoned call killed", limit=3.0)
             await c.release(slot)
 
     run(main())
     with Client(d.socket, timeout=1.0) as c:
         slot = c.acquire(timeout_s=10)
         assert c.bash(slot, "sleep 2; echo sync", timeout_s=10).output == "sync\n"
+        assert c.bash(slot, "sleep 2; echo sync2").output == "sync2\n"
         c.release(slot)
 
 

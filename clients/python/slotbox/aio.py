@@ -26,6 +26,9 @@ from .types import ExecutionResult, Slot
 # up on the answer (the daemon's deadline fires first; this covers the
 # kill, the answer and a busy host).
 MARGIN_S = 30.0
+# The deadline of a call that names no timeout_s: the daemon's own (the
+# profile's execution or acquire timeout) bounds it, not the client.
+NO_DEADLINE = float("inf")
 _MAX_HEAD = 64 * 1024
 
 
@@ -154,6 +157,8 @@ class AsyncTransport:
             self._sem = asyncio.Semaphore(self._max_connections)
         limit = self.timeout if timeout is None else timeout
         async with self._sem:
+            if limit == NO_DEADLINE:
+                return await self._exchange(method, payload)
             return await asyncio.wait_for(self._exchange(method, payload), limit)
 
     async def _exchange(self, method, payload):
@@ -250,8 +255,9 @@ class AsyncClient:
         await self.close()
 
     def _limit(self, timeout_s):
-        """The HTTP deadline of a request that runs up to timeout_s."""
-        return None if timeout_s is None else float(timeout_s) + self.margin_s
+        """The HTTP deadline of a request that runs up to timeout_s (none
+        of the client's own without it: the daemon's deadline applies)."""
+        return NO_DEADLINE if timeout_s is None else float(timeout_s) + self.margin_s
 
     async def _json(self, method, path, body=None, timeout=None):
         return (await self.transport.request(method, path, body, timeout=timeout))[1]

@@ -3,7 +3,7 @@ import urllib.parse
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from . import archives
-from .aio import MARGIN_S, fork_slots, new_execution_id
+from .aio import MARGIN_S, NO_DEADLINE, fork_slots, new_execution_id
 from .errors import SlotboxError
 from .transport import Transport
 from .types import ExecutionResult, Slot
@@ -20,15 +20,15 @@ def _bool(v):
 class Client:
     def __init__(self, endpoint: Optional[str] = None, token: Optional[str] = None,
                  timeout: float = 300.0, margin_s: float = MARGIN_S):
-        """timeout: seconds a request that names no timeout_s of its own may
-        take; one that does (exec, acquire, fork) may take timeout_s +
-        margin_s instead."""
+        """A call that runs work (exec, acquire, fork) may take its
+        timeout_s + margin_s, or without timeout_s as long as the daemon's
+        own deadline lets it; other requests may take timeout seconds."""
         self.transport = Transport(endpoint, token, timeout)
         self.endpoint = self.transport.endpoint
         self.margin_s = margin_s
 
     def _limit(self, timeout_s):
-        return None if timeout_s is None else float(timeout_s) + self.margin_s
+        return NO_DEADLINE if timeout_s is None else float(timeout_s) + self.margin_s
 
     def close(self):
         self.transport.close()
