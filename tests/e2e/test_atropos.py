@@ -349,6 +349,13 @@ def test_slot_and_release_semantics(make_daemon):
         for h in held:
             await backend.release(h)
         await backend.stop()
+        # no daemon there: answers that say so, no exception
+        nowhere = SlotboxToolBackend(endpoint="/nonexistent/slotbox.sock")
+        for r in (await nowhere.read_artifact(slot, "x"), await nowhere.list_artifacts(slot),
+                  await nowhere.archive_artifacts(slot, "."),):
+            assert r["success"] is False and r["error"], r
+        r = (await nowhere.execute_batch([(slot, "bash", {"command": "true"})]))[0]
+        assert r.success is False and r.metadata["error_class"] == "infra"
 
     asyncio.run(main())
 

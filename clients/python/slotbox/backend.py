@@ -220,6 +220,10 @@ class SlotboxToolBackend:
             return self._failed(slot, e)
         except SlotboxError as e:
             return self._failed(slot, e)
+        except (OSError, asyncio.TimeoutError) as e:  # daemon unreachable, no answer
+            return ExecutionResult(success=False, error=f"slotbox: {_say(e)}",
+                                   slot_id=getattr(slot, "slot_id", ""),
+                                   metadata={"error_class": "infra"})
 
     @staticmethod
     def _failed(slot, e):
