@@ -226,6 +226,23 @@ static int merge_check(int src, int dst, int depth, char *why, size_t size)
 	return 0;
 }
 
+/* Move name from src to dst (replacing a file there when exists). A
+ * directory moves to another parent only when writable (its ".." entry
+ * changes): an archive's read-only one is opened up for the move and
+ * given its mode back. */
+static int move_entry(int src, int dst, const char *name, bool exists)
+{
+	struct stat s;
+	if (fstatat(src, name, &s, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	bool ro_dir = S_ISDIR(s.st_mode) && !(s.st_mode & S_IWUSR);
+	if (ro_dir && fchmodat(src, name, (s.st_mode & 07777) | S_IWUSR, 0) < 0)
+		return -1;
+	if (renameat2(src, name, dst, name, exists ? 0 : RENAME_NOREPLACE) < 0)
+		return -1;
+	return ro_dir ? fchmodat(dst, name, s.st_mode & 07777, 0) : 0;
+}
+
 static int merge_move(int src, int dst, int depth)
 {
 	__attribute__((cleanup(close_dir))) DIR *d = open_dir_at(src, ".");
@@ -239,8 +256,7 @@ static int merge_move(int src, int dst, int depth)
 		bool exists =
 			fstatat(dst, e->d_name, &t, AT_SYMLINK_NOFOLLOW) == 0;
 		if (!exists || !S_ISDIR(t.st_mode)) {
-			if (renameat2(dirfd(d), e->d_name, dst, e->d_name,
-				      exists ? 0 : RENAME_NOREPLACE) < 0)
+			if (move_entry(dirfd(d), dst, e->d_name, exists) < 0)
 				return -1;
 			continue;
 		}
@@ -288,6 +304,12 @@ static int unpack_into(const struct sb_file_req *req, int dfd, const char *tmp,
 	if (chdir("/") < 0 || rc < 0) {
 		snprintf(why, size, "%s", err.msg);
 		return rc < 0 ? archive_errno_of(&err) : errno;
+	}
+	/* an entry "./" gave the work directory the archive root's mode:
+	 * it is ours, and entries leave it */
+	if (fchmod(tfd, 0700) < 0) {
+		snprintf(why, size, "%s", strerror(errno));
+		return errno;
 	}
 	if (merge_check(tfd, dfd, 0, why, size) < 0) {
 		int e = errno ? errno : EIO;
