@@ -422,20 +422,28 @@ static json_t *list_entry(const char *rec, size_t len, bool long_fmt)
 {
 	if (!long_fmt)
 		return sb_json_string_lossy(rec, len, NULL);
-	char type;
-	unsigned long long size;
-	long long sec;
-	long nsec;
-	int name_at = -1;
-	if (sscanf(rec, "%c %llu %lld %ld %n", &type, &size, &sec, &nsec,
-		   &name_at) != 4 ||
-	    name_at < 0 || (size_t)name_at >= len)
+	/* "d|f SIZE SEC NSEC NAME", made by fileops.c: numbers, then the
+	 * name after the fourth space */
+	unsigned long long num[3];
+	const char *p = rec + 2;
+	char *end;
+	if (len < 2 || (rec[0] != 'd' && rec[0] != 'f') || rec[1] != ' ')
 		return NULL;
+	for (int i = 0; i < 3; i++) {
+		errno = 0;
+		num[i] = strtoull(p, &end, 10);
+		if (errno || end == p || *end != ' ')
+			return NULL;
+		p = end + 1;
+	}
+	if ((size_t)(p - rec) > len)
+		return NULL;
+	/* SEC is signed (a file may be older than 1970) */
+	double mtime = (double)(long long)num[1] + (double)num[2] / 1e9;
 	return json_pack("{s:o, s:b, s:I, s:f}", "path",
-			 sb_json_string_lossy(rec + name_at,
-					      len - (size_t)name_at, NULL),
-			 "is_dir", type == 'd', "size", (json_int_t)size,
-			 "mtime", (double)sec + (double)nsec / 1e9);
+			 sb_json_string_lossy(p, len - (size_t)(p - rec), NULL),
+			 "is_dir", rec[0] == 'd', "size", (json_int_t)num[0],
+			 "mtime", mtime);
 }
 
 static void list_end(void *ud, int ok, const char *why)

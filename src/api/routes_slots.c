@@ -662,7 +662,7 @@ void api_exec_batch(struct api *a, struct http_request *req)
 	struct batch *b = calloc(1, sizeof *b);
 	size_t n = json_array_size(reqs);
 	if (!b || !(b->results = json_array()) ||
-	    !(b->calls = calloc(n ? n : 1, sizeof *b->calls))) {
+	    !(b->calls = calloc(n ? n : 1, sizeof(struct exec_ctx *)))) {
 		if (b)
 			json_decref(b->results);
 		free(b);

@@ -319,9 +319,14 @@ static int setup(struct daemon *d)
 				    "namespaces, mounts and cgroups)");
 	if (o->config_from_atropos)
 		sb_log(SB_LOG_WARN, "config", "what",
-		       "environment variable ATROPOS_MODAL_PROFILES_FILE used "
-		       "as --config",
-		       "path", o->config_path, SB_LOG_END);
+		       o->config_path ? "environment variable "
+					"ATROPOS_MODAL_PROFILES_FILE used as "
+					"--config"
+				      : "environment variable "
+					"ATROPOS_MODAL_PROFILES_FILE ignored: "
+					"no such file",
+		       "path", getenv("ATROPOS_MODAL_PROFILES_FILE"),
+		       SB_LOG_END);
 	if (sb_config_load(&d->cfg, o->config_path, environ, &err) < 0)
 		return die("config", err.msg);
 	for (size_t i = 0; i < d->cfg.n_warnings; i++)

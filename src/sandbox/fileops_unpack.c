@@ -187,7 +187,13 @@ static int merge_check(int src, int dst, int depth, char *why, size_t size)
 {
 	__attribute__((cleanup(close_dir))) DIR *d = open_dir_at(src, ".");
 	struct dirent *e;
-	if (!d || depth > MERGE_MAX_DEPTH)
+	if (depth > MERGE_MAX_DEPTH) {
+		snprintf(why, size, "directories nested deeper than %d",
+			 MERGE_MAX_DEPTH);
+		errno = EEXIST;
+		return -1;
+	}
+	if (!d)
 		return -1;
 	while ((e = readdir(d))) {
 		struct stat s, t;
@@ -226,6 +232,23 @@ static int merge_check(int src, int dst, int depth, char *why, size_t size)
 	return 0;
 }
 
+/* Move name from src to dst (replacing a file there when exists). A
+ * directory moves to another parent only when writable (its ".." entry
+ * changes): an archive's read-only one is opened up for the move and
+ * given its mode back. */
+static int move_entry(int src, int dst, const char *name, bool exists)
+{
+	struct stat s;
+	if (fstatat(src, name, &s, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	bool ro_dir = S_ISDIR(s.st_mode) && !(s.st_mode & S_IWUSR);
+	if (ro_dir && fchmodat(src, name, (s.st_mode & 07777) | S_IWUSR, 0) < 0)
+		return -1;
+	if (renameat2(src, name, dst, name, exists ? 0 : RENAME_NOREPLACE) < 0)
+		return -1;
+	return ro_dir ? fchmodat(dst, name, s.st_mode & 07777, 0) : 0;
+}
+
 static int merge_move(int src, int dst, int depth)
 {
 	__attribute__((cleanup(close_dir))) DIR *d = open_dir_at(src, ".");
@@ -239,8 +262,7 @@ static int merge_move(int src, int dst, int depth)
 		bool exists =
 			fstatat(dst, e->d_name, &t, AT_SYMLINK_NOFOLLOW) == 0;
 		if (!exists || !S_ISDIR(t.st_mode)) {
-			if (renameat2(dirfd(d), e->d_name, dst, e->d_name,
-				      exists ? 0 : RENAME_NOREPLACE) < 0)
+			if (move_entry(dirfd(d), dst, e->d_name, exists) < 0)
 				return -1;
 			continue;
 		}
@@ -267,15 +289,21 @@ static int archive_errno_of(const struct sb_err *err)
 	return e == ENOSPC || e == EDQUOT || e == EFBIG ? e : EBADMSG;
 }
 
+/* errno (EIO if none) as the reply's, and its text after prefix in why. */
+static int say_errno(char *why, size_t size, const char *prefix)
+{
+	int e = errno ? errno : EIO;
+	snprintf(why, size, "%s%s", prefix, strerror(e));
+	return e;
+}
+
 static int unpack_into(const struct sb_file_req *req, int dfd, const char *tmp,
 		       int in, struct extract_stats *st, char *why, size_t size)
 {
 	_cleanup_fd_ int tfd = openat(
 		dfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (tfd < 0 || fchdir(tfd) < 0) {
-		snprintf(why, size, "%s", strerror(errno));
-		return errno;
-	}
+	if (tfd < 0 || fchdir(tfd) < 0)
+		return say_errno(why, size, "");
 	struct extract_policy pol = {
 		.zip = req->format == SB_ARCHIVE_ZIP,
 		.workspace = true,
@@ -285,20 +313,21 @@ static int unpack_into(const struct sb_file_req *req, int dfd, const char *tmp,
 	};
 	struct sb_err err = {0};
 	int rc = extract_archive(in, ".", &pol, st, &err);
-	if (chdir("/") < 0 || rc < 0) {
+	if (rc < 0) {
 		snprintf(why, size, "%s", err.msg);
-		return rc < 0 ? archive_errno_of(&err) : errno;
+		return archive_errno_of(&err);
 	}
-	if (merge_check(tfd, dfd, 0, why, size) < 0) {
-		int e = errno ? errno : EIO;
-		if (e != EEXIST)
-			snprintf(why, size, "%s", strerror(e));
-		return e;
-	}
-	if (merge_move(tfd, dfd, 0) < 0) {
-		snprintf(why, size, "moving into place: %s", strerror(errno));
-		return errno ? errno : EIO;
-	}
+	if (chdir("/") < 0)
+		return say_errno(why, size, "");
+	/* an entry "./" gave the work directory the archive root's mode:
+	 * it is ours, and entries leave it */
+	if (fchmod(tfd, 0700) < 0)
+		return say_errno(why, size, "");
+	errno = 0;
+	if (merge_check(tfd, dfd, 0, why, size) < 0)
+		return errno == EEXIST ? EEXIST : say_errno(why, size, "");
+	if (merge_move(tfd, dfd, 0) < 0)
+		return say_errno(why, size, "moving into place: ");
 	return 0;
 }
 

@@ -152,7 +152,10 @@ def tar_bytes(entries, gz=False):
 
 
 TREE = [
+    (".", "dir", None, 0o555),
     ("pkg", "dir", None, 0o755),
+    ("ro", "dir", None, 0o555),
+    ("ro/f", "file", b"r", 0o444),
     ("pkg/sub", "dir", None, 0o700),
     ("pkg/sub/deep", "dir", None, 0o755),
     ("pkg/sub/deep/data.txt", "file", b"deep data\n", 0o644),
@@ -162,7 +165,7 @@ TREE = [
     ("pkg/hard", "hardlink", "pkg/run.sh", 0o750),
     ("top.txt", "file", b"top\n", 0o640),
 ]
-TREE_BYTES = len(b"deep data\n") + len(b"#!/bin/sh\necho ran\n") + 1 + len(b"top\n")
+TREE_BYTES = len(b"deep data\n") + len(b"#!/bin/sh\necho ran\n") + 1 + len(b"top\n") + 1
 
 
 def zip_bytes():
@@ -191,10 +194,12 @@ def test_upload_tree(slot, fmt):
     assert r["entries"] == len(TREE) - (2 - links) and r["bytes"] == TREE_BYTES
     uid = sh(c, sid, "id -u").strip()
     out = sh(c, sid, "cd up/here && stat -c '%n %a %u %g' top.txt pkg pkg/sub pkg/run.sh "
-                     "pkg/setuid pkg/sub/deep/data.txt && pkg/run.sh && cat pkg/sub/deep/data.txt")
+                     "pkg/setuid ro ro/f pkg/sub/deep/data.txt && pkg/run.sh && "
+                     "cat pkg/sub/deep/data.txt")
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if " " in line}
     for name, mode in [("top.txt", "640"), ("pkg", "755"), ("pkg/sub", "700"),
                        ("pkg/run.sh", "750"), ("pkg/setuid", "755"),
+                       ("ro", "555"), ("ro/f", "444"),
                        ("pkg/sub/deep/data.txt", "644")]:
         assert rows[name] == [mode, uid, uid], (name, rows[name])
     assert "ran\n" in out and out.endswith("deep data\n")
@@ -202,7 +207,7 @@ def test_upload_tree(slot, fmt):
         assert sh(c, sid, "readlink up/here/pkg/link; cat up/here/pkg/link; "
                           "stat -c %h up/here/pkg/hard") == "sub/deep/data.txt\ndeep data\n2\n"
     # the upload's own work directory is gone
-    assert sh(c, sid, "ls -A up/here") == "pkg\ntop.txt\n"
+    assert sh(c, sid, "ls -A up/here") == "pkg\nro\ntop.txt\n"
 
 
 def test_upload_merges_into_existing_dir(slot):
@@ -212,7 +217,15 @@ def test_upload_merges_into_existing_dir(slot):
     code, r = upload(c, sid, tar_bytes(TREE), path="dst", format="tar")
     assert code == 200, r
     assert sh(c, sid, "cd dst && cat keep top.txt pkg/mine && ls -A") == \
-        "keep\ntop\nmine\nkeep\npkg\ntop.txt\n"
+        "keep\ntop\nmine\nkeep\npkg\nro\ntop.txt\n"
+    # a directory that is there read-only is not written into (as tar
+    # would not), and nothing of that upload lands anywhere
+    code, r = upload(c, sid, tar_bytes([("new.txt", "file", b"n", 0o644),
+                                        ("ro", "dir", None, 0o555),
+                                        ("ro/g", "file", b"g", 0o444)]), path="dst")
+    assert code == 403 and r["error"]["code"] == "permission_denied", r
+    assert sh(c, sid, "cd dst && ls -A . ro && stat -c %a ro") == \
+        ".:\nkeep\npkg\nro\ntop.txt\n\nro:\nf\n555\n"
     # absolute paths resolve in the slot's own root; the default is the workspace
     code, r = upload(c, sid, tar_bytes([("abs.txt", "file", b"a", 0o644)]), path="/tmp/absup")
     assert code == 200, r

@@ -192,6 +192,10 @@ def test_atropos_modal_env_fallback(make_daemon, tmp_path):
     d = start(make_daemon, None, {"ATROPOS_MODAL_PROFILES_FILE": str(seed)})
     assert profiles(d.client())["default"]["workspace_dir"] == "/data"
     assert log_lines(d, "ATROPOS_MODAL_PROFILES_FILE used as --config")
+    # as in the seed, a file that is not there is passed over
+    d = start(make_daemon, None, {"ATROPOS_MODAL_PROFILES_FILE": str(tmp_path / "none.yaml")})
+    assert profiles(d.client())["default"]["workspace_dir"] == "/workspace"
+    assert log_lines(d, "ATROPOS_MODAL_PROFILES_FILE ignored: no such file")
 
 
 def test_every_profile_warmed_at_start(make_daemon):
