@@ -7,7 +7,7 @@
 #include "pool/gpu_assign.h"
 #include "pool/seccomp_policy.h"
 
-static json_t *iso_time(double t)
+json_t *json_time_iso(double t)
 {
 	char buf[40];
 	struct tm tm;
@@ -37,7 +37,7 @@ json_t *json_slot(const struct sbx_slot *slot)
 	json_object_set_new(o, "state",
 			    json_string(slot_state_name(slot->state)));
 	json_object_set_new(o, "acquired_at",
-			    slot->leased ? iso_time(slot->acquired_at)
+			    slot->leased ? json_time_iso(slot->acquired_at)
 					 : json_null());
 	if (slot->leased && slot->ttl_s > 0) {
 		json_object_set_new(o, "ttl_s", json_real(slot->ttl_s));

@@ -358,6 +358,33 @@ static void raise_fd_limit(struct sbx_env *env)
 	}
 }
 
+/* A profile's store image must be there when the profile starts
+ * sandboxes at once (min_sandboxes > 0): else the daemon stops here, with
+ * the command that imports it, rather than retrying in the background.
+ * One with nothing to start may have its image imported later. */
+static int check_images(const struct sb_config *cfg, const char *store,
+			struct sb_err *err)
+{
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		const struct sb_profile *p = &cfg->profiles[i];
+		struct sb_image img;
+		if (!strcmp(p->image, "host") || !strncmp(p->image, "dir:", 4))
+			continue;
+		if (image_load(store, p->image, &img, err) == 0) {
+			image_free(&img);
+			continue;
+		}
+		if (p->min_sandboxes > 0)
+			return sb_err_prefix(err,
+					     "profile \"%s\" (min_sandboxes "
+					     "%d)",
+					     p->name, p->min_sandboxes);
+		sb_log(SB_LOG_WARN, "image_missing", "profile", p->name,
+		       "image", p->image, "why", err->msg, SB_LOG_END);
+	}
+	return 0;
+}
+
 static int setup(struct daemon *d)
 {
 	const struct daemon_opts *o = d->opts;
@@ -368,8 +395,21 @@ static int setup(struct daemon *d)
 	if (geteuid() != 0)
 		return die("start", "slotboxd must run as root (it creates "
 				    "namespaces, mounts and cgroups)");
+	if (o->config_from_atropos)
+		sb_log(SB_LOG_WARN, "config", "what",
+		       o->config_path ? "environment variable "
+					"ATROPOS_MODAL_PROFILES_FILE used as "
+					"--config"
+				      : "environment variable "
+					"ATROPOS_MODAL_PROFILES_FILE ignored: "
+					"no such file",
+		       "path", getenv("ATROPOS_MODAL_PROFILES_FILE"),
+		       SB_LOG_END);
 	if (sb_config_load(&d->cfg, o->config_path, environ, &err) < 0)
 		return die("config", err.msg);
+	for (size_t i = 0; i < d->cfg.n_warnings; i++)
+		sb_log(SB_LOG_WARN, "config", "what", d->cfg.warnings[i],
+		       SB_LOG_END);
 	if (load_secrets(d) != 0 || compile_filters(d) != 0 ||
 	    check_gpus(d) != 0)
 		return 1;
@@ -418,6 +458,8 @@ static int setup(struct daemon *d)
 			 sizeof env->image_store);
 	snprintf(d->api.image_store, sizeof d->api.image_store, "%s",
 		 env->image_store);
+	if (check_images(&d->cfg, env->image_store, &err) < 0)
+		return die("config", err.msg);
 	env->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (env->devnull < 0)
 		return die("/dev/null", strerror(errno));

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/daemon.h"
 
@@ -174,6 +175,14 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	/* The seed's profiles file, when nothing of ours names one; as the
+	 * seed does, only if it exists (a warning says so otherwise). */
+	const char *seed_file = env_or("ATROPOS_MODAL_PROFILES_FILE", NULL);
+	if (!o.config_path && seed_file) {
+		o.config_from_atropos = true;
+		if (access(seed_file, F_OK) == 0)
+			o.config_path = seed_file;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "slotboxd: unexpected argument '%s'\n",

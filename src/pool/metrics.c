@@ -16,9 +16,11 @@ static const double bounds[] = {
 #define N_BOUNDS (sizeof bounds / sizeof bounds[0])
 
 static const char *const tools[] = {"bash", "read_file", "write_file", "other"};
-static const char *const classes[] = {"none", "task", "timeout", "infra"};
+/* infra last: an unknown class counts as infra (index_of) */
+static const char *const classes[] = {"none", "task", "timeout", "cancelled",
+				      "infra"};
 #define N_TOOLS 4
-#define N_CLASSES 4
+#define N_CLASSES 5
 
 struct hist {
 	uint64_t buckets[N_BOUNDS + 1]; /* last: +Inf */

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,21 +314,43 @@ static int set_template(struct sb_profile *p, const char *key, const char *v,
 	return set_abs_path(&p->workspace_template, key, v, err);
 }
 
+bool image_store_name(const char *ref, char *out, size_t size)
+{
+	static const char *const hub[] = {"docker.io/", "index.docker.io/",
+					  "registry-1.docker.io/"};
+	for (size_t i = 0; i < sizeof hub / sizeof hub[0]; i++)
+		if (strncmp(ref, hub[i], strlen(hub[i])) == 0) {
+			ref += strlen(hub[i]);
+			break;
+		}
+	if (strncmp(ref, "library/", 8) == 0)
+		ref += 8;
+	if (strlen(ref) >= size)
+		return false;
+	snprintf(out, size, "%s", ref);
+	return image_name_valid(out);
+}
+
 /* "host", "dir:/abs/path", or the name of an image in the store (looked
  * up when a sandbox starts: it may be imported after the daemon). */
 static int set_image(struct sb_profile *p, const char *key, const char *v,
 		     struct sb_err *err)
 {
-	char q[SB_CFG_QUOTE_MAX];
-	if (strcmp(v, "host") == 0 ||
-	    (strncmp(v, "dir:", 4) != 0 && image_name_valid(v)))
+	char q[SB_CFG_QUOTE_MAX], name[IMAGE_NAME_MAX + 1];
+	if (strcmp(v, "host") == 0)
 		return replace_str(&p->image, v, err);
+	if (strncmp(v, "dir:", 4) != 0 &&
+	    image_store_name(v, name, sizeof name))
+		return replace_str(&p->image, name, err);
 	sb_cfg_quote(q, sizeof q, v);
 	if (strncmp(v, "dir:", 4) != 0)
 		return sb_err_set(err, EINVAL,
 				  "key \"%s\": image %s is not valid (use "
 				  "host, dir:/absolute/path or an image name: "
-				  "letters, digits, . _ : -)",
+				  "letters, digits, . _ : -, optionally after "
+				  "docker.io/library/; import a registry "
+				  "image under such a name with: slotbox "
+				  "image import NAME FILE.tar)",
 				  key, q);
 	const char *why;
 	char *path = normalise_path(v + 4, &why);
@@ -1014,10 +1037,29 @@ struct sb_profile *sb_config_add(struct sb_config *cfg,
 	return p;
 }
 
+void sb_config_warn(struct sb_config *cfg, const char *fmt, ...)
+{
+	char msg[SB_ERR_MSG_MAX];
+	va_list ap;
+	if (cfg->n_warnings >= SB_CFG_MAX_WARNINGS)
+		return;
+	if (!cfg->warnings && !(cfg->warnings = calloc(SB_CFG_MAX_WARNINGS,
+						       sizeof *cfg->warnings)))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if ((cfg->warnings[cfg->n_warnings] = strdup(msg)))
+		cfg->n_warnings++;
+}
+
 void sb_config_free(struct sb_config *cfg)
 {
 	if (!cfg)
 		return;
+	for (size_t i = 0; i < cfg->n_warnings; i++)
+		free(cfg->warnings[i]);
+	free(cfg->warnings);
 	for (size_t i = 0; i < cfg->n_profiles; i++)
 		sb_profile_free(&cfg->profiles[i]);
 	free(cfg->profiles);

@@ -81,6 +81,11 @@ struct sb_config {
 	struct sb_profile *profiles; /* "default" is always present */
 	size_t n_profiles;
 	char *default_profile; /* name of the profile used when none is asked */
+	/* What was accepted but deserves a log line: keys of the seed's
+	 * files that mean nothing here (app_name), ATROPOS_MODAL_* variables
+	 * read as a fallback... The daemon logs them once loaded. */
+	char **warnings;
+	size_t n_warnings;
 };
 
 /* Built-in defaults of every key, applied before anything else. */
@@ -99,6 +104,13 @@ int sb_config_load_string(struct sb_config *cfg, const char *yaml, size_t len,
 			  struct sb_err *err);
 
 void sb_config_free(struct sb_config *cfg);
+
+/* A registry reference as the seed writes it ("python:3.11",
+ * "docker.io/library/python:3.11") as the name of the store image it
+ * means: Docker Hub's registry and its "library/" dropped. False when the
+ * rest is not a valid store name (store names have no '/') or does not
+ * fit in size. */
+bool image_store_name(const char *ref, char *out, size_t size);
 
 /* NULL when there is no such profile. */
 const struct sb_profile *sb_config_find(const struct sb_config *cfg,

@@ -88,6 +88,7 @@ struct sbx_slot {
 	int oom_fd;	/* its OOM kill counter file, -1 until first read */
 	bool recycles;	/* its leader understands SB_MSG_RECYCLE */
 	bool recycling; /* sent one, waiting for the HELLO */
+	bool no_bash;	/* its root has no /bin/bash (leader's HELLO) */
 };
 
 enum sbx_state { SBX_STARTING, SBX_RUNNING, SBX_DEAD };
