@@ -1,7 +1,9 @@
 /* init.h - internals of slotbox-init, PID 1 of every sandbox.
  *
- * slotbox-init is exec'd by slotboxd inside fresh mount, pid, ipc, uts and
- * (by default) network namespaces, with the daemon's control channel on fd 3
+ * slotbox-init is exec'd by slotboxd inside fresh mount, pid, ipc and uts
+ * namespaces (in the host's network namespace: it does no networking, and
+ * each slot generation gets network, IPC and cgroup namespaces of its own,
+ * slot_ns.c), with the daemon's control channel on fd 3
  * and the sandbox's cgroup directory on fd 4 (or none), and the profile's
  * seccomp program on the fd --seccomp-fd names (if any). It starts one
  * leader per slot, each PID 1 of its own pid namespace with its own mount
@@ -50,6 +52,8 @@ struct init_cfg {
 	int n_cg_more;
 	const char *ctl_socket; /* where a restarted daemon reconnects */
 	const char *gpu;	/* "all", "0,1", or NULL */
+	bool own_net;		/* network none: a netns per slot generation */
+	int ptys_max;		/* devpts max= of each slot generation */
 	int orphan_timeout_s;	/* how long to wait for it */
 };
 
@@ -115,6 +119,14 @@ int mounts_setup_sandbox(const struct init_cfg *cfg, char *msg, size_t msglen);
  * -1 with msg. */
 int idmap_mount_template(const char *tree, uid_t uid, const char *proc,
 			 const char *target, char *msg, size_t msglen);
+
+/* slot_ns.c: the network, IPC and cgroup namespaces of a slot generation.
+ * The leader is cloned with slot_ns_clone_flags(); slot_ns_setup() runs in
+ * it once it is in its slot's cgroup; slot_ns_renew() gives a recycled
+ * leader (reset=false) a fresh generation of them. 0 or -1 with msg. */
+int slot_ns_clone_flags(const struct init_cfg *cfg);
+int slot_ns_setup(const struct init_cfg *cfg, char *msg, size_t msglen);
+int slot_ns_renew(const struct init_cfg *cfg, char *msg, size_t msglen);
 
 /* leader.c: never returns. */
 __attribute__((noreturn)) void leader_main(struct leader_cfg *lc);

@@ -131,10 +131,11 @@ int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
 	}
 	/* A raw clone gives fork semantics plus the new namespaces: the
 	 * leader is PID 1 of the slot's pid namespace, so killing it kills
-	 * every process the slot ever started. */
-	pid_t pid =
-		(pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | SIGCHLD,
-			       NULL, NULL, NULL, NULL);
+	 * every process the slot ever started; its IPC and network
+	 * namespaces are the generation's own (slot_ns.c). */
+	pid_t pid = (pid_t)syscall(
+		SYS_clone, (unsigned long)slot_ns_clone_flags(cfg) | SIGCHLD,
+		NULL, NULL, NULL, NULL);
 	if (pid < 0) {
 		close(sv[0]);
 		close(sv[1]);

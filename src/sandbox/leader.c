@@ -304,10 +304,13 @@ static int kill_lease_processes(struct leader *l, bool by_groups)
 
 /* The lease ended and the workspace stays (SB_MSG_RECYCLE): end every
  * process it started, wait until they are gone, and offer the slot again
- * with this leader, its mounts and (by groups) its spare. A failure ends
- * this leader; the daemon then restarts the slot. */
+ * with this leader and its mounts, in new IPC and network namespaces
+ * (slot_ns.c) with a new spare: the old spare was made in the lease's.
+ * A failure ends this leader; the daemon then restarts the slot. */
 static void recycle(struct leader *l)
 {
+	char msg[192];
+
 	bool by_groups = grouped(l) && !l->untracked;
 	if (kill_lease_processes(l, by_groups) < 0) {
 		init_send_failed(l->cfg->chan, (uint32_t)l->cfg->index,
@@ -323,6 +326,12 @@ static void recycle(struct leader *l)
 	}
 	if (!by_groups)
 		l->untracked = false; /* all gone: counted afresh */
+	if (slot_ns_renew(l->cfg->init, msg, sizeof msg) < 0) {
+		init_send_failed(l->cfg->chan, (uint32_t)l->cfg->index, errno,
+				 msg);
+		_exit(1);
+	}
+	retire_spare(l);
 	struct sb_msg hello = {.type = SB_MSG_HELLO,
 			       .slot = (uint32_t)l->cfg->index,
 			       .flags = hello_flags(l)};
@@ -422,7 +431,8 @@ void leader_main(struct leader_cfg *lc)
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	/* Before the first command: the bounding set is inherited, so
 	 * emptying it here holds for everything the slot ever runs. */
-	if (sfd < 0 || mounts_setup_slot_root(lc, msg, sizeof msg) < 0 ||
+	if (sfd < 0 || slot_ns_setup(lc->init, msg, sizeof msg) < 0 ||
+	    mounts_setup_slot_root(lc, msg, sizeof msg) < 0 ||
 	    confine_leader(msg, sizeof msg) < 0) {
 		if (!msg[0])
 			snprintf(msg, sizeof msg, "signalfd: %s",

@@ -291,6 +291,11 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 		argv[n++] = "--seccomp-fd";
 		argv[n++] = "5"; /* spawn_init puts it there */
 	}
+	argv[n++] = "--network";
+	argv[n++] = p->network;
+	snprintf(bufs[4], 64, "%lld", (long long)p->ptys_max);
+	argv[n++] = "--ptys-max";
+	argv[n++] = bufs[4];
 	if (p->gpu) {
 		argv[n++] = "--gpu";
 		argv[n++] = p->gpu;
@@ -314,10 +319,11 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 	static char *const envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/"
 				     "sbin:/usr/bin:/sbin:/bin",
 				     NULL};
+	/* No CLONE_NEWNET: init does no networking, and every slot
+	 * generation gets a network namespace of its own (slot_ns.c); one
+	 * more per sandbox would cost its creation and teardown for nothing. */
 	uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
 			 CLONE_NEWUTS | CLONE_PIDFD;
-	if (strcmp(sb->profile->network, "host") != 0)
-		flags |= CLONE_NEWNET;
 	struct clone_args ca = {
 		.flags = flags,
 		.pidfd = (uint64_t)(uintptr_t)pidfd,
@@ -503,9 +509,9 @@ int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 	}
 	if (open_cgroups(sb, sv[0], err) < 0)
 		goto fail;
-	char *argv[40];
-	char bufs[4][64];
-	build_argv(sb, argv, bufs, 40);
+	char *argv[48];
+	char bufs[5][64];
+	build_argv(sb, argv, bufs, 48);
 	pid_t pid = spawn_init(sb, sv[1], sb->cg_fd, argv, &sb->pidfd);
 	close(sv[1]);
 	sv[1] = -1;
