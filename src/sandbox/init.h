@@ -122,11 +122,18 @@ int idmap_mount_template(const char *tree, uid_t uid, const char *proc,
 
 /* slot_ns.c: the network, IPC and cgroup namespaces of a slot generation.
  * The leader is cloned with slot_ns_clone_flags(); slot_ns_setup() runs in
- * it once it is in its slot's cgroup; slot_ns_renew() gives a recycled
- * leader (reset=false) a fresh generation of them. 0 or -1 with msg. */
+ * it once it is in its slot's cgroup (0 or -1 with msg). */
 int slot_ns_clone_flags(const struct init_cfg *cfg);
 int slot_ns_setup(const struct init_cfg *cfg, char *msg, size_t msglen);
-int slot_ns_renew(const struct init_cfg *cfg, char *msg, size_t msglen);
+/* Start making the next generation's IPC and network namespaces in a
+ * child, off the release path: the socket to pass to slot_ns_renew(), or
+ * -1 (slot_ns_renew() then makes them itself). */
+int slot_ns_prepare(const struct init_cfg *cfg);
+/* Put a recycled leader (reset=false) into new IPC and network
+ * namespaces: the prepared ones, else new ones. Closes prepared. 0 or -1
+ * with msg. */
+int slot_ns_renew(const struct init_cfg *cfg, int prepared, char *msg,
+		  size_t msglen);
 
 /* leader.c: never returns. */
 __attribute__((noreturn)) void leader_main(struct leader_cfg *lc);

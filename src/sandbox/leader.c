@@ -53,6 +53,10 @@ struct leader {
 	/* a file tool or a stale group did not fit in files[] or stale[]:
 	 * the next recycle uses kill(-1) */
 	bool untracked;
+	/* a call ran in this generation's IPC and network namespaces: a
+	 * recycle must renew them (slot_ns.c) */
+	bool ns_used;
+	int ns_next; /* the next ones, being made (slot_ns_prepare), or -1 */
 };
 
 static void retry_stale(struct leader *l);
@@ -149,6 +153,7 @@ static void handle_exec(struct leader *l, const struct sb_msg *m, int fds[4])
 		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, err, NULL);
 		return;
 	}
+	l->ns_used = true;
 	c->id = m->id;
 	c->pid = l->spare.pid;
 	c->group = l->spare.group;
@@ -206,6 +211,10 @@ static void call_ended(struct leader *l, struct call *c, int status,
 	 * this one: not while the call runs, when it would compete with the
 	 * command for the CPU. */
 	next_spare(l);
+	/* The lease has used its namespaces: have the next ones made while
+	 * it runs, for its release. */
+	if (l->ns_next < 0)
+		l->ns_next = slot_ns_prepare(l->cfg->init);
 	/* Background processes of the call may live on in its group; they
 	 * are killed with the slot. Remove the group once it is empty. */
 	if (calltree_remove(l->cfg->cg_fd, l->cfg->init->cg_mode, c->group) < 0)
@@ -302,14 +311,34 @@ static int kill_lease_processes(struct leader *l, bool by_groups)
 	return 0;
 }
 
-/* The lease ended and the workspace stays (SB_MSG_RECYCLE): end every
- * process it started, wait until they are gone, and offer the slot again
- * with this leader and its mounts, in new IPC and network namespaces
- * (slot_ns.c) with a new spare: the old spare was made in the lease's.
- * A failure ends this leader; the daemon then restarts the slot. */
-static void recycle(struct leader *l)
+/* A lease whose calls used the slot's IPC and network namespaces leaves
+ * them behind: enter new ones (slot_ns.c; before the kill, which may end
+ * the child that made them) and retire the spare, made in the old ones. */
+static void renew_namespaces(struct leader *l)
 {
 	char msg[192];
+
+	if (!l->ns_used)
+		return;
+	int next = l->ns_next;
+	l->ns_next = -1;
+	if (slot_ns_renew(l->cfg->init, next, msg, sizeof msg) < 0) {
+		init_send_failed(l->cfg->chan, (uint32_t)l->cfg->index, errno,
+				 msg);
+		_exit(1);
+	}
+	retire_spare(l);
+	l->ns_used = false;
+}
+
+/* The lease ended and the workspace stays (SB_MSG_RECYCLE): end every
+ * process it started, wait until they are gone, and offer the slot again
+ * with this leader and its mounts, in new IPC and network namespaces if
+ * the lease ran anything. A failure ends this leader; the daemon then
+ * restarts the slot. */
+static void recycle(struct leader *l)
+{
+	renew_namespaces(l);
 
 	bool by_groups = grouped(l) && !l->untracked;
 	if (kill_lease_processes(l, by_groups) < 0) {
@@ -326,12 +355,6 @@ static void recycle(struct leader *l)
 	}
 	if (!by_groups)
 		l->untracked = false; /* all gone: counted afresh */
-	if (slot_ns_renew(l->cfg->init, msg, sizeof msg) < 0) {
-		init_send_failed(l->cfg->chan, (uint32_t)l->cfg->index, errno,
-				 msg);
-		_exit(1);
-	}
-	retire_spare(l);
 	struct sb_msg hello = {.type = SB_MSG_HELLO,
 			       .slot = (uint32_t)l->cfg->index,
 			       .flags = hello_flags(l)};
@@ -417,6 +440,7 @@ void leader_main(struct leader_cfg *lc)
 				    .uid = lc->uid,
 				    .filter = lc->init->seccomp};
 	l.spare = (struct spare){.pid = 0, .sock = -1};
+	l.ns_next = -1;
 	/* Call group names must not meet a group an earlier generation of
 	 * the slot left behind: start from the clock. */
 	struct timespec now;
