@@ -125,14 +125,16 @@ int idmap_mount_template(const char *tree, uid_t uid, const char *proc,
  * it once it is in its slot's cgroup (0 or -1 with msg). */
 int slot_ns_clone_flags(const struct init_cfg *cfg);
 int slot_ns_setup(const struct init_cfg *cfg, char *msg, size_t msglen);
-/* Start making the next generation's IPC and network namespaces in a
- * child, off the release path: the socket to pass to slot_ns_renew(), or
- * -1 (slot_ns_renew() then makes them itself). */
-int slot_ns_prepare(const struct init_cfg *cfg);
-/* Put a recycled leader (reset=false) into new IPC and network
- * namespaces: the prepared ones, else new ones. Closes prepared. 0 or -1
- * with msg. */
-int slot_ns_renew(const struct init_cfg *cfg, int prepared, char *msg,
+/* Make new IPC and network namespaces for the caller (loopback up) and
+ * open them as descriptors (fds[0] IPC, fds[1] network; arg is the
+ * init_cfg): a spare_cfg make_ns hook. 0 or -1. */
+int slot_ns_make(const void *arg, int fds[2]);
+/* Enter namespaces slot_ns_make() opened. 0 or -1. */
+int slot_ns_enter(const struct init_cfg *cfg, const int fds[2]);
+/* Finish a recycled leader's (reset=false) move to new IPC and network
+ * namespaces: entered says whether slot_ns_enter() did; else they are made
+ * here. 0 or -1 with msg. */
+int slot_ns_renew(const struct init_cfg *cfg, bool entered, char *msg,
 		  size_t msglen);
 
 /* leader.c: never returns. */

@@ -56,7 +56,8 @@ struct leader {
 	/* a call ran in this generation's IPC and network namespaces: a
 	 * recycle must renew them (slot_ns.c) */
 	bool ns_used;
-	int ns_next; /* the next ones, being made (slot_ns_prepare), or -1 */
+	/* the next lease's spare, in the next namespaces (spare.h) */
+	struct spare next;
 };
 
 static void retry_stale(struct leader *l);
@@ -70,16 +71,21 @@ static void add_stale(struct leader *l, uint64_t group)
 		l->untracked = true; /* a recycle cannot end it by group */
 }
 
-/* Forget the spare: it died, or cannot take a call. Its group goes once
+/* Forget a spare: it died, or cannot take a call. Its group goes once
  * it is empty. */
+static void retire(struct leader *l, struct spare *sp)
+{
+	if (!sp->pid)
+		return;
+	kill(sp->pid, SIGKILL);
+	close(sp->sock);
+	add_stale(l, sp->group);
+	*sp = (struct spare){.pid = 0, .sock = -1};
+}
+
 static void retire_spare(struct leader *l)
 {
-	if (!l->spare.pid)
-		return;
-	kill(l->spare.pid, SIGKILL);
-	close(l->spare.sock);
-	add_stale(l, l->spare.group);
-	l->spare = (struct spare){.pid = 0, .sock = -1};
+	retire(l, &l->spare);
 }
 
 static uint64_t tv_us(struct timeval tv)
@@ -211,10 +217,15 @@ static void call_ended(struct leader *l, struct call *c, int status,
 	 * this one: not while the call runs, when it would compete with the
 	 * command for the CPU. */
 	next_spare(l);
-	/* The lease has used its namespaces: have the next ones made while
-	 * it runs, for its release. */
-	if (l->ns_next < 0)
-		l->ns_next = slot_ns_prepare(l->cfg->init);
+	/* The lease has used its namespaces: have the next lease's spare
+	 * make new ones while it runs. */
+	if (!l->next.pid) {
+		struct spare_cfg nc = l->scfg;
+		nc.make_ns = slot_ns_make;
+		nc.make_ns_arg = l->cfg->init;
+		if (spare_start(&l->next, &nc, l->next_group++) < 0)
+			l->next.pid = 0; /* the recycle makes them */
+	}
 	/* Background processes of the call may live on in its group; they
 	 * are killed with the slot. Remove the group once it is empty. */
 	if (calltree_remove(l->cfg->cg_fd, l->cfg->init->cg_mode, c->group) < 0)
@@ -228,6 +239,10 @@ static void reap_one(struct leader *l, pid_t pid, int st,
 {
 	if (pid == l->spare.pid) {
 		retire_spare(l);
+		return;
+	}
+	if (pid == l->next.pid) {
+		retire(l, &l->next);
 		return;
 	}
 	for (int i = 0; i < l->n_files; i++) {
@@ -312,22 +327,37 @@ static int kill_lease_processes(struct leader *l, bool by_groups)
 }
 
 /* A lease whose calls used the slot's IPC and network namespaces leaves
- * them behind: enter new ones (slot_ns.c; before the kill, which may end
- * the child that made them) and retire the spare, made in the old ones. */
+ * them behind: enter new ones, those the next lease's spare made (or make
+ * them now), and make that spare the slot's; the old one was made in the
+ * old namespaces. Done after the HELLO that offers the slot again, off the
+ * release path: the leader reads the next tenant's first request only
+ * once this is done. */
 static void renew_namespaces(struct leader *l)
 {
+	const struct init_cfg *cfg = l->cfg->init;
 	char msg[192];
+	int fds[2];
+	bool entered = false;
 
 	if (!l->ns_used)
 		return;
-	int next = l->ns_next;
-	l->ns_next = -1;
-	if (slot_ns_renew(l->cfg->init, next, msg, sizeof msg) < 0) {
+	if (l->next.pid && spare_take_ns(&l->next, fds) == 0) {
+		entered = slot_ns_enter(cfg, fds) == 0;
+		close(fds[0]);
+		close(fds[1]);
+	}
+	if (slot_ns_renew(cfg, entered, msg, sizeof msg) < 0) {
 		init_send_failed(l->cfg->chan, (uint32_t)l->cfg->index, errno,
 				 msg);
 		_exit(1);
 	}
 	retire_spare(l);
+	if (entered && spare_promote(&l->next) == 0) {
+		l->spare = l->next;
+		l->next = (struct spare){.pid = 0, .sock = -1};
+	} else {
+		retire(l, &l->next);
+	}
 	l->ns_used = false;
 }
 
@@ -338,8 +368,6 @@ static void renew_namespaces(struct leader *l)
  * restarts the slot. */
 static void recycle(struct leader *l)
 {
-	renew_namespaces(l);
-
 	bool by_groups = grouped(l) && !l->untracked;
 	if (kill_lease_processes(l, by_groups) < 0) {
 		init_send_failed(l->cfg->chan, (uint32_t)l->cfg->index,
@@ -360,6 +388,7 @@ static void recycle(struct leader *l)
 			       .flags = hello_flags(l)};
 	if (sb_msg_send(l->cfg->chan, &hello, NULL, 0) < 0)
 		_exit(1);
+	renew_namespaces(l);
 	next_spare(l);
 }
 
@@ -440,7 +469,7 @@ void leader_main(struct leader_cfg *lc)
 				    .uid = lc->uid,
 				    .filter = lc->init->seccomp};
 	l.spare = (struct spare){.pid = 0, .sock = -1};
-	l.ns_next = -1;
+	l.next = (struct spare){.pid = 0, .sock = -1};
 	/* Call group names must not meet a group an earlier generation of
 	 * the slot left behind: start from the clock. */
 	struct timespec now;

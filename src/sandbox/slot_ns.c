@@ -10,27 +10,26 @@
  * network namespaces before the next tenant comes, and the old ones die
  * with the lease's last process. Making a network namespace costs about
  * 0.4 ms of kernel time (more while the kernel tears others down), too much
- * for the release path: a child of the leader makes the next ones while
- * the lease runs (slot_ns_prepare) and hands them back as nsfs descriptors,
- * which the recycle enters with setns (microseconds). sysfs is mounted
- * again then: a sysfs mount pins the network namespace it was made in. */
+ * for the release path, and the slot's spare was made in the old ones: so
+ * while a lease runs the leader starts the next lease's spare (spare.h),
+ * which first makes the next namespaces (slot_ns_make) and hands them back
+ * as nsfs descriptors; the recycle enters them with setns (microseconds)
+ * and promotes that spare. sysfs is mounted again then: a sysfs mount pins
+ * the network namespace it was made in. */
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
-#include <poll.h>
 #include <sched.h>
-#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "sandbox/init.h"
-#include "sandbox/proto.h"
 
 static int fail(char *msg, size_t len, const char *what)
 {
@@ -89,70 +88,30 @@ static int renew_flags(const struct init_cfg *cfg)
 	return CLONE_NEWIPC | (cfg->own_net ? CLONE_NEWNET : 0);
 }
 
-/* The child: make the namespaces, send them as descriptors, exit. */
-__attribute__((noreturn)) static void prepare_child(const struct init_cfg *cfg,
-						    int sock)
+int slot_ns_make(const void *arg, int fds[2])
 {
-	struct sb_msg m = {.type = SB_MSG_HELLO};
-	int fds[2];
+	const struct init_cfg *cfg = arg;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if ((sock > 3 && close_range(3, (unsigned)sock - 1, 0) < 0) ||
-	    close_range((unsigned)sock + 1, ~0U, 0) < 0 ||
-	    unshare(renew_flags(cfg)) < 0 ||
+	fds[0] = fds[1] = -1;
+	if (unshare(renew_flags(cfg)) < 0 ||
 	    (cfg->own_net && loopback_up() < 0))
-		_exit(1);
+		return -1;
 	fds[0] = open("/proc/self/ns/ipc", O_RDONLY | O_CLOEXEC);
 	fds[1] = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (fds[0] < 0 || fds[1] < 0 || sb_msg_send(sock, &m, fds, 2) < 0)
-		_exit(1);
-	_exit(0);
+	return fds[0] < 0 || fds[1] < 0 ? -1 : 0;
 }
 
-int slot_ns_prepare(const struct init_cfg *cfg)
+int slot_ns_enter(const struct init_cfg *cfg, const int fds[2])
 {
-	int sv[2];
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+	if (setns(fds[0], CLONE_NEWIPC) < 0)
 		return -1;
-	pid_t pid = fork(); /* reaped by the leader like any orphan */
-	if (pid == 0)
-		prepare_child(cfg, sv[1]);
-	close(sv[1]);
-	if (pid < 0) {
-		close(sv[0]);
-		return -1;
-	}
-	return sv[0];
+	return cfg->own_net ? setns(fds[1], CLONE_NEWNET) : 0;
 }
 
-/* Enter what slot_ns_prepare()'s child sent on sock (waiting for it up to
- * a second, should it still be at work). 0, or -1: nothing entered. */
-static int enter_prepared(const struct init_cfg *cfg, int sock)
-{
-	struct pollfd pfd = {.fd = sock, .events = POLLIN};
-	struct sb_msg m;
-	int fds[SB_MSG_MAX_FDS];
-	size_t nfds = 0;
-	int rc = -1;
-
-	if (poll(&pfd, 1, 1000) != 1 || sb_msg_recv(sock, &m, fds, &nfds) <= 0)
-		return -1;
-	if (nfds == 2 && setns(fds[0], CLONE_NEWIPC) == 0)
-		rc = cfg->own_net ? setns(fds[1], CLONE_NEWNET) : 0;
-	for (size_t i = 0; i < nfds; i++)
-		close(fds[i]);
-	/* Half entered (IPC only): the unshare below makes both new. */
-	return rc;
-}
-
-int slot_ns_renew(const struct init_cfg *cfg, int prepared, char *msg,
+int slot_ns_renew(const struct init_cfg *cfg, bool entered, char *msg,
 		  size_t msglen)
 {
-	int entered = prepared >= 0 ? enter_prepared(cfg, prepared) : -1;
-	if (prepared >= 0)
-		close(prepared);
-	if (entered < 0) {
+	if (!entered) {
 		if (unshare(renew_flags(cfg)) < 0)
 			return fail(msg, msglen, "new ipc/network namespace");
 		if (cfg->own_net && loopback_up() < 0)

@@ -277,3 +277,23 @@ def test_ptys_max_sets_the_slot_s_share(make_daemon):
     r = bash(c, a, "timeout 5 python3 hoard.py; cat /tmp/hoarded")
     assert r["metadata"]["stdout"] == "5\n", r
     assert api(c, "GET", "/v1/profiles")["profiles"]["default"]["ptys_max"] == 5
+
+
+def test_each_lease_has_one_network_of_its_own_across_recycles(make_daemon):
+    """After a release that keeps the workspace the slot has new
+    namespaces, and every call of the new lease shares them: a server one
+    call starts is reached by the next; the previous lease's is gone."""
+    d = make_daemon(PROFILES)
+    c = d.client()
+    slot = None
+    for lease in range(3):
+        slot = acquire(c, "single")
+        if lease:
+            assert py(c, slot, PROBE)["tcp"] == "error:ConnectionRefusedError"
+            assert py(c, slot, IPC, "look") == NOTHING
+        assert bash(c, slot, "rm -f /tmp/up")["success"]
+        assert start_server(c, slot, "L%d" % lease)["success"]
+        assert py(c, slot, PROBE)["tcp"] == "L%d" % lease
+        assert all(x >= 0 for x in py(c, slot, IPC, "make"))
+        assert py(c, slot, IPC, "look") == {k: True for k in NOTHING}
+        api(c, "DELETE", "/v1/slots/%s?reset=false" % slot, None, 204)
