@@ -67,6 +67,7 @@ struct init_slot {
 	bool seeding; /* waiting for SEED_DONE; no leader runs */
 	int cg_fd;    /* slot's cgroup dir, -1 if none */
 	int line;     /* init's end of the line to the leader, -1 if none */
+	int ns_sock;  /* the next leader's namespaces, being made, or -1 */
 };
 
 /* What a slot leader needs to build its root and serve calls. */
@@ -129,6 +130,11 @@ int slot_ns_setup(const struct init_cfg *cfg, char *msg, size_t msglen);
  * open them as descriptors (fds[0] IPC, fds[1] network; arg is the
  * init_cfg): a spare_cfg make_ns hook. 0 or -1. */
 int slot_ns_make(const void *arg, int fds[2]);
+/* Fork a child that makes them and sends them on the socket returned (-1
+ * on failure); slot_ns_take() waits up to a second for them and closes
+ * the socket. 0 or -1. */
+int slot_ns_prepare(const struct init_cfg *cfg);
+int slot_ns_take(int sock, int fds[2]);
 /* Enter namespaces slot_ns_make() opened. 0 or -1. */
 int slot_ns_enter(const struct init_cfg *cfg, const int fds[2]);
 /* Finish a recycled leader's (reset=false) move to new IPC and network

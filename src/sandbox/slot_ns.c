@@ -15,21 +15,26 @@
  * which first makes the next namespaces (slot_ns_make) and hands them back
  * as nsfs descriptors; the recycle enters them with setns (microseconds)
  * and promotes that spare. sysfs is mounted again then: a sysfs mount pins
- * the network namespace it was made in. */
+ * the network namespace it was made in. Likewise init has a restarted
+ * leader's namespaces made while the old leader dies (slot_ns_prepare). */
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "sandbox/init.h"
+#include "sandbox/proto.h"
 
 static int fail(char *msg, size_t len, const char *what)
 {
@@ -99,6 +104,53 @@ int slot_ns_make(const void *arg, int fds[2])
 	fds[0] = open("/proc/self/ns/ipc", O_RDONLY | O_CLOEXEC);
 	fds[1] = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	return fds[0] < 0 || fds[1] < 0 ? -1 : 0;
+}
+
+int slot_ns_prepare(const struct init_cfg *cfg)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	pid_t pid = fork(); /* init reaps it like any orphan */
+	if (pid == 0) {
+		struct sb_msg m = {.type = SB_MSG_HELLO};
+		int fds[2];
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if ((sv[1] > 3 && close_range(3, (unsigned)sv[1] - 1, 0) < 0) ||
+		    close_range((unsigned)sv[1] + 1, ~0U, 0) < 0 ||
+		    slot_ns_make(cfg, fds) < 0 ||
+		    sb_msg_send(sv[1], &m, fds, 2) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		return -1;
+	}
+	return sv[0];
+}
+
+int slot_ns_take(int sock, int fds[2])
+{
+	struct pollfd pfd = {.fd = sock, .events = POLLIN};
+	struct sb_msg m;
+	int got[SB_MSG_MAX_FDS];
+	size_t n = 0;
+	int rc = -1;
+
+	if (poll(&pfd, 1, 1000) == 1 && sb_msg_recv(sock, &m, got, &n) > 0 &&
+	    n == 2) {
+		fds[0] = got[0];
+		fds[1] = got[1];
+		n = 0;
+		rc = 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		close(got[i]);
+	close(sock);
+	return rc;
 }
 
 int slot_ns_enter(const struct init_cfg *cfg, const int fds[2])

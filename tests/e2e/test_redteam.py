@@ -279,10 +279,12 @@ def test_ptys_max_sets_the_slot_s_share(make_daemon):
     assert api(c, "GET", "/v1/profiles")["profiles"]["default"]["ptys_max"] == 5
 
 
-def test_each_lease_has_one_network_of_its_own_across_recycles(make_daemon):
-    """After a release that keeps the workspace the slot has new
-    namespaces, and every call of the new lease shares them: a server one
-    call starts is reached by the next; the previous lease's is gone."""
+@pytest.mark.parametrize("reset", ["false", "true"])
+def test_each_lease_has_one_network_of_its_own(make_daemon, reset):
+    """After a release (recycle in place, or a new leader) the slot has new
+    namespaces, loopback up, and every call of the new lease shares them:
+    a server one call starts is reached by the next; nothing of the
+    previous lease's is there."""
     d = make_daemon(PROFILES)
     c = d.client()
     slot = None
@@ -296,4 +298,4 @@ def test_each_lease_has_one_network_of_its_own_across_recycles(make_daemon):
         assert py(c, slot, PROBE)["tcp"] == "L%d" % lease
         assert all(x >= 0 for x in py(c, slot, IPC, "make"))
         assert py(c, slot, IPC, "look") == {k: True for k in NOTHING}
-        api(c, "DELETE", "/v1/slots/%s?reset=false" % slot, None, 204)
+        api(c, "DELETE", "/v1/slots/%s?reset=%s" % (slot, reset), None, 204)
