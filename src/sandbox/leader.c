@@ -217,19 +217,27 @@ static void call_ended(struct leader *l, struct call *c, int status,
 	 * this one: not while the call runs, when it would compete with the
 	 * command for the CPU. */
 	next_spare(l);
-	/* The lease has used its namespaces: have the next lease's spare
-	 * make new ones while it runs. */
-	if (!l->next.pid) {
-		struct spare_cfg nc = l->scfg;
-		nc.make_ns = slot_ns_make;
-		nc.make_ns_arg = l->cfg->init;
-		if (spare_start(&l->next, &nc, l->next_group++) < 0)
-			l->next.pid = 0; /* the recycle makes them */
-	}
 	/* Background processes of the call may live on in its group; they
 	 * are killed with the slot. Remove the group once it is empty. */
 	if (calltree_remove(l->cfg->cg_fd, l->cfg->init->cg_mode, c->group) < 0)
 		add_stale(l, c->group);
+}
+
+/* How long the leader must have been idle, once a lease used its
+ * namespaces, before it starts the next lease's spare: not at once after
+ * a call, where a release that follows would wait for it (two cgroup
+ * mkdirs and a fork, ~1 ms). */
+#define NEXT_SPARE_IDLE_MS 20
+
+/* The next lease's spare, which makes the next namespaces (slot_ns.c);
+ * without one the recycle makes them itself, after its HELLO. */
+static void next_lease_spare(struct leader *l)
+{
+	struct spare_cfg nc = l->scfg;
+	nc.make_ns = slot_ns_make;
+	nc.make_ns_arg = l->cfg->init;
+	if (spare_start(&l->next, &nc, l->next_group++) < 0)
+		l->next.pid = 0;
 }
 
 /* pid was reaped: the spare (killed while waiting), a file tool, a call,
@@ -503,11 +511,15 @@ void leader_main(struct leader_cfg *lc)
 		struct pollfd pfd[3] = {{.fd = lc->chan, .events = POLLIN},
 					{.fd = sfd, .events = POLLIN},
 					{.fd = lc->line, .events = POLLIN}};
-		if (poll(pfd, 3, -1) < 0) {
+		bool want_next = l.ns_used && !l.next.pid;
+		int n = poll(pfd, 3, want_next ? NEXT_SPARE_IDLE_MS : -1);
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			_exit(1);
 		}
+		if (n == 0 && want_next)
+			next_lease_spare(&l);
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof si) == sizeof si)
