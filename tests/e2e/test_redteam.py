@@ -24,6 +24,11 @@ profiles:
     min_sandboxes: 0
     max_sandboxes: 1
     memory_mb: 256
+  hostnet:
+    network: host
+    slots_per_sandbox: 2
+    min_sandboxes: 0
+    max_sandboxes: 1
 """
 
 # A TCP server on 127.0.0.1:PORT that answers every connection with its
@@ -304,3 +309,18 @@ def test_each_lease_has_one_network_of_its_own(make_daemon, reset, idle):
         assert py(c, slot, IPC, "look") == {k: True for k in NOTHING}
         time.sleep(idle)
         api(c, "DELETE", "/v1/slots/%s?reset=%s" % (slot, reset), None, 204)
+
+
+def test_network_host_still_keeps_ipc_per_slot(make_daemon):
+    """network: host shares the host's network (documented as not
+    isolated); SysV/POSIX IPC stays the slot's own, and a recycle renews
+    it."""
+    d = make_daemon(PROFILES)
+    c = d.client()
+    a, b = acquire(c, "hostnet"), acquire(c, "hostnet")
+    assert all(x >= 0 for x in py(c, a, IPC, "make"))
+    assert py(c, b, IPC, "look") == NOTHING
+    time.sleep(0.3)  # let the next lease's spare make its namespaces
+    api(c, "DELETE", "/v1/slots/%s?reset=false" % a, None, 204)
+    again = acquire(c, "hostnet")
+    assert py(c, again, IPC, "look") == NOTHING
