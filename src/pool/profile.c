@@ -29,6 +29,7 @@ static const struct sb_key keys[] = {
 	{"pids_max", SB_F_PIDS_MAX, SB_KEY_SCALAR},
 	{"disk_mb", SB_F_DISK, SB_KEY_SCALAR}, /* per slot, 0 = unlimited */
 	{"network", SB_F_NETWORK, SB_KEY_SCALAR},
+	{"ptys_max", SB_F_PTYS_MAX, SB_KEY_SCALAR}, /* per slot */
 	{"slots_per_sandbox", SB_F_SLOTS, SB_KEY_SCALAR},
 	{"min_sandboxes", SB_F_MIN, SB_KEY_SCALAR},
 	{"max_sandboxes", SB_F_MAX, SB_KEY_SCALAR},
@@ -92,6 +93,7 @@ void sb_profile_defaults(struct sb_profile *p, const char *name)
 	p->pids_max = 1024;
 	p->disk_mb = 1024;
 	p->network = strdup("none");
+	p->ptys_max = 64;
 	p->slots_per_sandbox = 4;
 	p->min_sandboxes = 1;
 	p->max_sandboxes = 8;
@@ -786,6 +788,9 @@ int sb_profile_set_key(struct sb_profile *p, const char *key, const char *value,
 		return set_i64(&p->disk_mb, key, value, 0, 16777216, err);
 	case SB_F_NETWORK:
 		return set_network(p, key, value, err);
+	case SB_F_PTYS_MAX:
+		/* kernel.pty.max is 4096 at most by default */
+		return set_i64(&p->ptys_max, key, value, 1, 4096, err);
 	case SB_F_SLOTS:
 		return set_int(&p->slots_per_sandbox, key, value, 1, 1000, err);
 	case SB_F_MIN:

@@ -55,7 +55,10 @@ struct sb_profile {
 	char *workspace_template;
 	int64_t output_limit_bytes; /* per stream cap, > 0 */
 	int64_t max_file_bytes;	    /* write/upload cap, > 0 */
-	char **secrets;		    /* names only, never values */
+	/* devpts max= of each slot generation (1..4096): one slot cannot
+	 * take the host's ptys */
+	int64_t ptys_max;
+	char **secrets; /* names only, never values */
 	size_t n_secrets;
 	struct sb_kv *env_vars;
 	size_t n_env_vars;

@@ -36,6 +36,7 @@ enum sb_field {
 	SB_F_PIDS_MAX,
 	SB_F_DISK,
 	SB_F_NETWORK,
+	SB_F_PTYS_MAX,
 	SB_F_SLOTS,
 	SB_F_MIN,
 	SB_F_MAX,

@@ -66,6 +66,16 @@ static const struct sb_seccomp_rule defaults[] = {
 	ALWAYS("keyctl"),
 	ALWAYS("add_key"),
 	ALWAYS("request_key"),
+	/* Asynchronous I/O draws on host-wide pools: fs.aio-max-nr counts
+	 * every io_setup event on the machine, so one slot could take them
+	 * all; io_uring is a large attack surface besides. ENOSYS, so that
+	 * programs fall back to ordinary I/O (glibc's POSIX aio uses
+	 * threads, not these). A profile opts in with seccomp_allow. */
+	{.name = "io_setup", .err = ENOSYS},
+	{.name = "io_submit", .err = ENOSYS},
+	{.name = "io_uring_setup", .err = ENOSYS},
+	{.name = "io_uring_enter", .err = ENOSYS},
+	{.name = "io_uring_register", .err = ENOSYS},
 	/* file handles bypass path checks */
 	ALWAYS("open_by_handle_at"),
 	ALWAYS("name_to_handle_at"),

@@ -1,7 +1,9 @@
 /* init.h - internals of slotbox-init, PID 1 of every sandbox.
  *
- * slotbox-init is exec'd by slotboxd inside fresh mount, pid, ipc, uts and
- * (by default) network namespaces, with the daemon's control channel on fd 3
+ * slotbox-init is exec'd by slotboxd inside fresh mount, pid, ipc and uts
+ * namespaces (in the host's network namespace: it does no networking, and
+ * each slot generation gets network, IPC and cgroup namespaces of its own,
+ * slot_ns.c), with the daemon's control channel on fd 3
  * and the sandbox's cgroup directory on fd 4 (or none), and the profile's
  * seccomp program on the fd --seccomp-fd names (if any). It starts one
  * leader per slot, each PID 1 of its own pid namespace with its own mount
@@ -57,7 +59,9 @@ struct init_cfg {
 	 * "/real/path=NAME", "/host/dir". */
 	const char **gpu_libs, **gpu_bins, **gpu_dirs;
 	int n_gpu_libs, n_gpu_bins, n_gpu_dirs;
-	int orphan_timeout_s; /* how long to wait for it */
+	bool own_net;		/* network none: a netns per slot generation */
+	int ptys_max;		/* devpts max= of each slot generation */
+	int orphan_timeout_s;	/* how long to wait for it */
 };
 
 struct init_slot {
@@ -70,6 +74,7 @@ struct init_slot {
 	bool seeding; /* waiting for SEED_DONE; no leader runs */
 	int cg_fd;    /* slot's cgroup dir, -1 if none */
 	int line;     /* init's end of the line to the leader, -1 if none */
+	int ns_sock;  /* the next leader's namespaces, being made, or -1 */
 };
 
 /* What a slot leader needs to build its root and serve calls. */
@@ -131,6 +136,28 @@ int gpu_setup_slot(const struct leader_cfg *lc, const char *root, char *msg,
  * -1 with msg. */
 int idmap_mount_template(const char *tree, uid_t uid, const char *proc,
 			 const char *target, char *msg, size_t msglen);
+
+/* slot_ns.c: the network, IPC and cgroup namespaces of a slot generation.
+ * The leader is cloned with slot_ns_clone_flags(); slot_ns_setup() runs in
+ * it once it is in its slot's cgroup (0 or -1 with msg). */
+int slot_ns_clone_flags(const struct init_cfg *cfg);
+int slot_ns_setup(const struct init_cfg *cfg, char *msg, size_t msglen);
+/* Make new IPC and network namespaces for the caller (loopback up) and
+ * open them as descriptors (fds[0] IPC, fds[1] network; arg is the
+ * init_cfg): a spare_cfg make_ns hook. 0 or -1. */
+int slot_ns_make(const void *arg, int fds[2]);
+/* Fork a child that makes them and sends them on the socket returned (-1
+ * on failure); slot_ns_take() waits up to a second for them and closes
+ * the socket. 0 or -1. */
+int slot_ns_prepare(const struct init_cfg *cfg);
+int slot_ns_take(int sock, int fds[2]);
+/* Enter namespaces slot_ns_make() opened. 0 or -1. */
+int slot_ns_enter(const struct init_cfg *cfg, const int fds[2]);
+/* Finish a recycled leader's (reset=false) move to new IPC and network
+ * namespaces: entered says whether slot_ns_enter() did; else they are made
+ * here. 0 or -1 with msg. */
+int slot_ns_renew(const struct init_cfg *cfg, bool entered, char *msg,
+		  size_t msglen);
 
 /* leader.c: never returns. */
 __attribute__((noreturn)) void leader_main(struct leader_cfg *lc);

@@ -4,7 +4,8 @@
  *   --workspace-dir DIR --slots N --uid-base UID --cg-mode none|v1|v2
  *   [--mask DIR]... [--tmpfs-bytes N] [--slot-disk-bytes N]
  *   [--seccomp-fd N] [--ctl-socket PATH [--orphan-timeout S]]
- *   [--template DIR] [--gpu all|0,1 [--slot-gpus "0;1,2;none"]
+ *   [--template DIR] [--network none|host] [--ptys-max N]
+ *   [--gpu all|0,1 [--slot-gpus "0;1,2;none"]
  *   [--gpu-lib SONAME=PATH]... [--gpu-bin PATH=NAME]... [--gpu-dir DIR]...]
  * with the control channel on fd 3, the sandbox cgroup dir on fd 4 and the
  * profile's seccomp program (a sealed memfd) on the --seccomp-fd.
@@ -67,6 +68,8 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 		{"gpu-lib", required_argument, NULL, 'L'},
 		{"gpu-bin", required_argument, NULL, 'B'},
 		{"gpu-dir", required_argument, NULL, 'R'},
+		{"network", required_argument, NULL, 'N'},
+		{"ptys-max", required_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -83,6 +86,8 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 	cfg->cg_fd = -1;
 	cfg->orphan_timeout_s = 600;
 	cfg->seccomp_fd = -1;
+	cfg->own_net = true;
+	cfg->ptys_max = 64;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
@@ -149,6 +154,20 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 			break;
 		case 'R':
 			cfg->gpu_dirs[cfg->n_gpu_dirs++] = optarg;
+			break;
+		case 'N':
+			if (strcmp(optarg, "none") != 0 &&
+			    strcmp(optarg, "host") != 0) {
+				fprintf(stderr,
+					"slotbox-init: bad --network: %s\n",
+					optarg);
+				exit(2);
+			}
+			cfg->own_net = strcmp(optarg, "host") != 0;
+			break;
+		case 'P':
+			cfg->ptys_max =
+				(int)parse_num(optarg, 1, 4096, "--ptys-max");
 			break;
 		case 'O':
 			cfg->orphan_timeout_s = (int)parse_num(

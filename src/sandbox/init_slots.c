@@ -98,6 +98,7 @@ int init_slots_setup(const struct init_cfg *cfg, struct init_slot *slots)
 		s->index = i;
 		s->cg_fd = -1;
 		s->line = -1;
+		s->ns_sock = -1;
 		snprintf(path, sizeof path, "%s/s%d", cfg->scratch, i);
 		if (mkdir(path, 0700) < 0 && errno != EEXIST)
 			return -1;
@@ -116,26 +117,45 @@ int init_slots_setup(const struct init_cfg *cfg, struct init_slot *slots)
 	return 0;
 }
 
+static void close_ns(int ns[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (ns[i] >= 0)
+			close(ns[i]);
+	ns[0] = ns[1] = -1;
+}
+
 int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
 {
 	int sv[2], line[2];
+	int ns[2] = {-1, -1}; /* made ahead (init_slot_release) */
 
 	if (make_gen_dirs(cfg, s) < 0)
 		return -1;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+	if (s->ns_sock >= 0 && slot_ns_take(s->ns_sock, ns) < 0)
+		ns[0] = ns[1] = -1;
+	s->ns_sock = -1;
+	unsigned long flags = ns[0] >= 0
+				      ? CLONE_NEWNS | CLONE_NEWPID
+				      : (unsigned long)slot_ns_clone_flags(cfg);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		close_ns(ns);
 		return -1;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, line) < 0) {
 		close(sv[0]);
 		close(sv[1]);
+		close_ns(ns);
 		return -1;
 	}
 	/* A raw clone gives fork semantics plus the new namespaces: the
 	 * leader is PID 1 of the slot's pid namespace, so killing it kills
-	 * every process the slot ever started. */
-	pid_t pid =
-		(pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | SIGCHLD,
-			       NULL, NULL, NULL, NULL);
+	 * every process the slot ever started; its IPC and network
+	 * namespaces are the generation's own (slot_ns.c). */
+	pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL,
+				   NULL);
 	if (pid < 0) {
+		close_ns(ns);
 		close(sv[0]);
 		close(sv[1]);
 		close(line[0]);
@@ -147,6 +167,12 @@ int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
 		close(sv[0]);
 		close(line[0]);
 		close(INIT_CTL_FD);
+		if (ns[0] >= 0 && slot_ns_enter(cfg, ns) < 0) {
+			init_send_failed(sv[1], (uint32_t)s->index, errno,
+					 "enter the slot's namespaces");
+			_exit(1);
+		}
+		close_ns(ns);
 		if (init_cg_join_slot(cfg, s, msg, sizeof msg) < 0) {
 			init_send_failed(sv[1], (uint32_t)s->index, errno, msg);
 			_exit(1);
@@ -164,6 +190,7 @@ int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
 	}
 	close(sv[1]);
 	close(line[1]);
+	close_ns(ns);
 	s->leader = pid;
 	s->line = line[0];
 	struct sb_msg m = {.type = SB_MSG_SLOT_CHANNEL,
@@ -195,6 +222,10 @@ void init_slot_release(const struct init_cfg *cfg, struct init_slot *s,
 	s->seed = seed; /* the latest request wins */
 	if (s->leader > 0) {
 		kill(s->leader, SIGKILL);
+		/* The next leader's namespaces are made while this one
+		 * dies (slot_ns.c). */
+		if (s->ns_sock < 0)
+			s->ns_sock = slot_ns_prepare(cfg);
 		return; /* respawned once reaped */
 	}
 	/* No leader: never started, or a generation waiting for its seed,

@@ -54,6 +54,11 @@ struct leader {
 	 * the next recycle uses kill(-1) */
 	bool untracked;
 	bool no_bash; /* the slot's root has no /bin/bash */
+	/* a call ran in this generation's IPC and network namespaces: a
+	 * recycle must renew them (slot_ns.c) */
+	bool ns_used;
+	/* the next lease's spare, in the next namespaces (spare.h) */
+	struct spare next;
 };
 
 static void retry_stale(struct leader *l);
@@ -67,16 +72,21 @@ static void add_stale(struct leader *l, uint64_t group)
 		l->untracked = true; /* a recycle cannot end it by group */
 }
 
-/* Forget the spare: it died, or cannot take a call. Its group goes once
+/* Forget a spare: it died, or cannot take a call. Its group goes once
  * it is empty. */
+static void retire(struct leader *l, struct spare *sp)
+{
+	if (!sp->pid)
+		return;
+	kill(sp->pid, SIGKILL);
+	close(sp->sock);
+	add_stale(l, sp->group);
+	*sp = (struct spare){.pid = 0, .sock = -1};
+}
+
 static void retire_spare(struct leader *l)
 {
-	if (!l->spare.pid)
-		return;
-	kill(l->spare.pid, SIGKILL);
-	close(l->spare.sock);
-	add_stale(l, l->spare.group);
-	l->spare = (struct spare){.pid = 0, .sock = -1};
+	retire(l, &l->spare);
 }
 
 static uint64_t tv_us(struct timeval tv)
@@ -150,6 +160,7 @@ static void handle_exec(struct leader *l, const struct sb_msg *m, int fds[4])
 		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, err, NULL);
 		return;
 	}
+	l->ns_used = true;
 	c->id = m->id;
 	c->pid = l->spare.pid;
 	c->group = l->spare.group;
@@ -213,6 +224,23 @@ static void call_ended(struct leader *l, struct call *c, int status,
 		add_stale(l, c->group);
 }
 
+/* How long the leader must have been idle, once a lease used its
+ * namespaces, before it starts the next lease's spare: not at once after
+ * a call, where a release that follows would wait for it (two cgroup
+ * mkdirs and a fork, ~1 ms). */
+#define NEXT_SPARE_IDLE_MS 20
+
+/* The next lease's spare, which makes the next namespaces (slot_ns.c);
+ * without one the recycle makes them itself, after its HELLO. */
+static void next_lease_spare(struct leader *l)
+{
+	struct spare_cfg nc = l->scfg;
+	nc.make_ns = slot_ns_make;
+	nc.make_ns_arg = l->cfg->init;
+	if (spare_start(&l->next, &nc, l->next_group++) < 0)
+		l->next.pid = 0;
+}
+
 /* pid was reaped: the spare (killed while waiting), a file tool, a call,
  * or an orphan (nothing to do). */
 static void reap_one(struct leader *l, pid_t pid, int st,
@@ -220,6 +248,10 @@ static void reap_one(struct leader *l, pid_t pid, int st,
 {
 	if (pid == l->spare.pid) {
 		retire_spare(l);
+		return;
+	}
+	if (pid == l->next.pid) {
+		retire(l, &l->next);
 		return;
 	}
 	for (int i = 0; i < l->n_files; i++) {
@@ -304,10 +336,46 @@ static int kill_lease_processes(struct leader *l, bool by_groups)
 	return 0;
 }
 
+/* A lease whose calls used the slot's IPC and network namespaces leaves
+ * them behind: enter new ones, those the next lease's spare made (or make
+ * them now), and make that spare the slot's; the old one was made in the
+ * old namespaces. Done after the HELLO that offers the slot again, off the
+ * release path: the leader reads the next tenant's first request only
+ * once this is done. */
+static void renew_namespaces(struct leader *l)
+{
+	const struct init_cfg *cfg = l->cfg->init;
+	char msg[192];
+	int fds[2];
+	bool entered = false;
+
+	if (!l->ns_used)
+		return;
+	if (l->next.pid && spare_take_ns(&l->next, fds) == 0) {
+		entered = slot_ns_enter(cfg, fds) == 0;
+		close(fds[0]);
+		close(fds[1]);
+	}
+	if (slot_ns_renew(cfg, entered, msg, sizeof msg) < 0) {
+		init_send_failed(l->cfg->chan, (uint32_t)l->cfg->index, errno,
+				 msg);
+		_exit(1);
+	}
+	retire_spare(l);
+	if (entered && spare_promote(&l->next) == 0) {
+		l->spare = l->next;
+		l->next = (struct spare){.pid = 0, .sock = -1};
+	} else {
+		retire(l, &l->next);
+	}
+	l->ns_used = false;
+}
+
 /* The lease ended and the workspace stays (SB_MSG_RECYCLE): end every
  * process it started, wait until they are gone, and offer the slot again
- * with this leader, its mounts and (by groups) its spare. A failure ends
- * this leader; the daemon then restarts the slot. */
+ * with this leader and its mounts, in new IPC and network namespaces if
+ * the lease ran anything. A failure ends this leader; the daemon then
+ * restarts the slot. */
 static void recycle(struct leader *l)
 {
 	bool by_groups = grouped(l) && !l->untracked;
@@ -330,6 +398,7 @@ static void recycle(struct leader *l)
 			       .flags = hello_flags(l)};
 	if (sb_msg_send(l->cfg->chan, &hello, NULL, 0) < 0)
 		_exit(1);
+	renew_namespaces(l);
 	next_spare(l);
 }
 
@@ -410,6 +479,7 @@ void leader_main(struct leader_cfg *lc)
 				    .uid = lc->uid,
 				    .filter = lc->init->seccomp};
 	l.spare = (struct spare){.pid = 0, .sock = -1};
+	l.next = (struct spare){.pid = 0, .sock = -1};
 	/* Call group names must not meet a group an earlier generation of
 	 * the slot left behind: start from the clock. */
 	struct timespec now;
@@ -424,7 +494,8 @@ void leader_main(struct leader_cfg *lc)
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	/* Before the first command: the bounding set is inherited, so
 	 * emptying it here holds for everything the slot ever runs. */
-	if (sfd < 0 || mounts_setup_slot_root(lc, msg, sizeof msg) < 0 ||
+	if (sfd < 0 || slot_ns_setup(lc->init, msg, sizeof msg) < 0 ||
+	    mounts_setup_slot_root(lc, msg, sizeof msg) < 0 ||
 	    confine_leader(msg, sizeof msg) < 0) {
 		if (!msg[0])
 			snprintf(msg, sizeof msg, "signalfd: %s",
@@ -445,11 +516,15 @@ void leader_main(struct leader_cfg *lc)
 		struct pollfd pfd[3] = {{.fd = lc->chan, .events = POLLIN},
 					{.fd = sfd, .events = POLLIN},
 					{.fd = lc->line, .events = POLLIN}};
-		if (poll(pfd, 3, -1) < 0) {
+		bool want_next = l.ns_used && !l.next.pid;
+		int n = poll(pfd, 3, want_next ? NEXT_SPARE_IDLE_MS : -1);
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			_exit(1);
 		}
+		if (n == 0 && want_next)
+			next_lease_spare(&l);
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof si) == sizeof si)

@@ -10,14 +10,10 @@
  * /dev, and /tmp, /dev/shm and the workspace from the same tmpfs. */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/sockios.h>
-#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -42,21 +38,6 @@ static int fail(char *msg, size_t len, const char *fmt, ...)
 	return -1;
 }
 
-static int loopback_up(void)
-{
-	_cleanup_fd_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct ifreq ifr;
-
-	if (s < 0)
-		return -1;
-	memset(&ifr, 0, sizeof ifr);
-	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-		return -1;
-	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-	return ioctl(s, SIOCSIFFLAGS, &ifr);
-}
-
 int mounts_setup_sandbox(const struct init_cfg *cfg, char *msg, size_t msglen)
 {
 	char opts[64] = "mode=0700";
@@ -69,10 +50,6 @@ int mounts_setup_sandbox(const struct init_cfg *cfg, char *msg, size_t msglen)
 	if (mount("tmpfs", cfg->scratch, "tmpfs", MS_NOSUID | MS_NODEV, opts) <
 	    0)
 		return fail(msg, msglen, "mount tmpfs on %s", cfg->scratch);
-	/* A new network namespace starts with lo down; with network: host the
-	 * flag is already set and this is a no-op. */
-	if (loopback_up() < 0)
-		return fail(msg, msglen, "bring up loopback");
 	char host[64];
 	snprintf(host, sizeof host, "slotbox-%.48s", cfg->id);
 	if (sethostname(host, strlen(host)) < 0)
@@ -106,9 +83,11 @@ static const struct devnode devnodes[] = {
 	{"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 };
 
-static int setup_dev(const char *root, char *msg, size_t msglen)
+/* The slot's own devpts, with max= so that one slot cannot take the
+ * host's ptys (kernel.pty.max counts every instance's). */
+static int setup_dev(const char *root, int ptys_max, char *msg, size_t msglen)
 {
-	char path[4200];
+	char path[4200], opts[96];
 
 	snprintf(path, sizeof path, "%s/dev", root);
 	if (mkdir(path, 0755) < 0 && errno != EEXIST)
@@ -135,9 +114,10 @@ static int setup_dev(const char *root, char *msg, size_t msglen)
 			return fail(msg, msglen, "symlink %s", path);
 	}
 	snprintf(path, sizeof path, "%s/dev/pts", root);
+	snprintf(opts, sizeof opts,
+		 "newinstance,ptmxmode=0666,mode=0620,max=%d", ptys_max);
 	if (mkdir(path, 0755) < 0 ||
-	    mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC,
-		  "newinstance,ptmxmode=0666,mode=0620") < 0)
+	    mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, opts) < 0)
 		return fail(msg, msglen, "mount /dev/pts");
 	return 0;
 }
@@ -248,7 +228,7 @@ int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
 	if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  NULL) < 0)
 		return fail(msg, msglen, "mount /proc");
-	if (setup_dev(root, msg, msglen) < 0)
+	if (setup_dev(root, cfg->ptys_max, msg, msglen) < 0)
 		return -1;
 	if (cfg->gpu && gpu_setup_slot(lc, root, msg, msglen) < 0)
 		return -1;

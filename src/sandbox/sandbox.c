@@ -316,6 +316,11 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 		argv[n++] = "--seccomp-fd";
 		argv[n++] = "5"; /* spawn_init puts it there */
 	}
+	argv[n++] = "--network";
+	argv[n++] = p->network;
+	snprintf(bufs[4], 64, "%lld", (long long)p->ptys_max);
+	argv[n++] = "--ptys-max";
+	argv[n++] = bufs[4];
 	if (p->gpu) {
 		argv[n++] = "--gpu";
 		argv[n++] = p->gpu;
@@ -343,10 +348,10 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
  * files) and start it; -1 with errno. */
 static pid_t start_init(struct sandbox *sb, int ctl_child)
 {
-	size_t max = 40 + sb->env->n_gpu_args;
+	size_t max = 48 + sb->env->n_gpu_args;
 	_cleanup_free_ char **argv = calloc(max, sizeof *argv);
 	_cleanup_free_ char *slot_gpus = slot_gpus_arg(sb);
-	char bufs[4][64];
+	char bufs[5][64];
 	if (!argv || (sb->profile->gpu && gpu_per_slot_choice(sb->profile) &&
 		      !slot_gpus)) {
 		errno = ENOMEM;
@@ -364,10 +369,11 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 	static char *const envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/"
 				     "sbin:/usr/bin:/sbin:/bin",
 				     NULL};
+	/* No CLONE_NEWNET: init does no networking, and every slot
+	 * generation gets a network namespace of its own (slot_ns.c); one
+	 * more per sandbox would cost its creation and teardown for nothing. */
 	uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
 			 CLONE_NEWUTS | CLONE_PIDFD;
-	if (strcmp(sb->profile->network, "host") != 0)
-		flags |= CLONE_NEWNET;
 	struct clone_args ca = {
 		.flags = flags,
 		.pidfd = (uint64_t)(uintptr_t)pidfd,

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/mman.h>
@@ -77,6 +78,27 @@ __attribute__((noreturn)) static void run_call(int sock, const int fds[4])
 	spare_fail(sock);
 }
 
+static int recv_msg(int sock, struct sb_msg *m, int *fds, size_t *nfds)
+{
+	int r;
+	do
+		r = sb_msg_recv(sock, m, fds, nfds);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+/* Make the next lease's namespaces and send them to the leader. */
+static void send_ns(const struct spare_cfg *cfg, int sock)
+{
+	struct sb_msg m = {.type = SB_MSG_HELLO};
+	int fds[2];
+	if (cfg->make_ns(cfg->make_ns_arg, fds) < 0 ||
+	    sb_msg_send(sock, &m, fds, 2) < 0)
+		spare_fail(sock);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 __attribute__((noreturn)) static void spare_main(const struct spare_cfg *cfg,
 						 int sock, int dir_fd,
 						 bool born_in_group)
@@ -87,16 +109,19 @@ __attribute__((noreturn)) static void spare_main(const struct spare_cfg *cfg,
 	if (dir_fd >= 0 && !born_in_group &&
 	    calltree_join(dir_fd, "cgroup.procs") < 0)
 		spare_fail(sock);
+	if (cfg->make_ns)
+		send_ns(cfg, sock);
 	close_all_but(sock);
-	if (setsid() < 0 || confine_child(cfg->uid, cfg->filter) < 0)
-		spare_fail(sock);
 	struct sb_msg m;
 	int fds[SB_MSG_MAX_FDS];
 	size_t nfds = 0;
-	int r;
-	do
-		r = sb_msg_recv(sock, &m, fds, &nfds);
-	while (r < 0 && errno == EINTR);
+	/* A next lease's spare confines itself once promoted (HELLO). */
+	if (cfg->make_ns && (recv_msg(sock, &m, fds, &nfds) <= 0 ||
+			     m.type != SB_MSG_HELLO || nfds))
+		_exit(0);
+	if (setsid() < 0 || confine_child(cfg->uid, cfg->filter) < 0)
+		spare_fail(sock);
+	int r = recv_msg(sock, &m, fds, &nfds);
 	if (r <= 0)
 		_exit(0); /* retired by the leader, or the leader is gone */
 	if (m.type != SB_MSG_EXEC || nfds != 4) {
@@ -162,6 +187,32 @@ undo:
 	calltree_remove(cfg->cg_fd, cfg->cg_mode, group);
 	errno = err;
 	return -1;
+}
+
+int spare_take_ns(const struct spare *s, int fds[2])
+{
+	struct pollfd pfd = {.fd = s->sock, .events = POLLIN};
+	struct sb_msg m;
+	int got[SB_MSG_MAX_FDS];
+	size_t n = 0;
+
+	if (poll(&pfd, 1, 1000) != 1 || sb_msg_recv(s->sock, &m, got, &n) <= 0)
+		return -1;
+	if (m.type == SB_MSG_HELLO && n == 2) {
+		fds[0] = got[0];
+		fds[1] = got[1];
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		close(got[i]);
+	errno = EPROTO;
+	return -1;
+}
+
+int spare_promote(const struct spare *s)
+{
+	struct sb_msg m = {.type = SB_MSG_HELLO};
+	return sb_msg_send(s->sock, &m, NULL, 0);
 }
 
 int spare_hand(const struct spare *s, const int fds[4])

@@ -16,7 +16,12 @@
  *
  * The spare is a process of the slot's uid, so the slot's own processes
  * can see and kill it like any process of theirs; the leader then starts
- * another. It holds nothing they do not already have. */
+ * another. It holds nothing they do not already have.
+ *
+ * A next lease's spare (make_ns set) first makes that lease's namespaces
+ * and sends them to the leader, then waits as root, out of the current
+ * tenant's reach (signals, prlimit, renice), until spare_promote() when
+ * the lease has ended; only then does it confine itself. */
 #ifndef SLOTBOX_SANDBOX_SPARE_H
 #define SLOTBOX_SANDBOX_SPARE_H
 
@@ -32,6 +37,9 @@ struct spare_cfg {
 	enum cg_mode cg_mode;
 	uid_t uid;
 	const struct sock_fprog *filter; /* NULL: no seccomp */
+	/* NULL, or run as root first: makes namespaces, fds[2] to send */
+	int (*make_ns)(const void *arg, int fds[2]);
+	const void *make_ns_arg;
 };
 
 struct spare {
@@ -43,6 +51,13 @@ struct spare {
 /* Fork a spare into a new call group `group` (created here). The leader
  * goes on at once; the spare gets ready by itself. 0 or -1 with errno. */
 int spare_start(struct spare *s, const struct spare_cfg *cfg, uint64_t group);
+
+/* A next lease's spare: receive the namespaces it made (waiting up to a
+ * second), the caller's to enter and close. 0 or -1. */
+int spare_take_ns(const struct spare *s, int fds[2]);
+
+/* ... and let it confine itself and wait for calls. 0 or -1 with errno. */
+int spare_promote(const struct spare *s);
 
 /* Give the spare its call: the payload memfd and stdin, stdout, stderr.
  * 0, or -1 with errno (EPIPE: the spare is gone). */

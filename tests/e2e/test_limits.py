@@ -113,8 +113,25 @@ def two_slots(client):
 def slot_groups(client, sid, layout):
     """Host paths of the groups a call of slot sid runs in, by hierarchy:
     {"v2": ..., "cpu": ..., "memory": ..., "pids": ...} as far as used,
-    read from the call's own /proc/self/cgroup."""
-    out = bash(client, sid, "cat /proc/self/cgroup")["metadata"]["stdout"]
+    read from the host's /proc/PID/cgroup of a process the call started
+    (it stays in the call's group; inside the slot, a cgroup namespace
+    rooted at the slot's group hides the host paths)."""
+    marker = "sbxcg-%d-%d" % (os.getpid(), time.monotonic_ns())
+    r = bash(client, sid, "(exec -a %s sleep 60) > /dev/null 2>&1 &" % marker)
+    assert r["success"], r
+    pid = None
+    for _ in range(200):
+        out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True,
+                             text=True).stdout
+        pid = next((int(l.split()[0]) for l in out.splitlines()
+                    if l.split()[1:2] == [marker]), None)
+        if pid:
+            break
+        time.sleep(0.01)
+    assert pid, "the call's process is not on the host"
+    with open("/proc/%d/cgroup" % pid) as f:
+        out = f.read()
+    os.kill(pid, 9)
     groups = {}
     for line in out.splitlines():
         _, ctls, path = line.split(":", 2)
