@@ -59,9 +59,9 @@ struct init_cfg {
 	 * "/real/path=NAME", "/host/dir". */
 	const char **gpu_libs, **gpu_bins, **gpu_dirs;
 	int n_gpu_libs, n_gpu_bins, n_gpu_dirs;
-	bool own_net;		/* network none: a netns per slot generation */
-	int ptys_max;		/* devpts max= of each slot generation */
-	int orphan_timeout_s;	/* how long to wait for it */
+	bool own_net;	      /* network none: a netns per slot generation */
+	int ptys_max;	      /* devpts max= of each slot generation */
+	int orphan_timeout_s; /* how long to wait for it */
 };
 
 struct init_slot {
