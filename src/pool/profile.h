@@ -48,7 +48,11 @@ struct sb_profile {
 	char *workspace_template;
 	int64_t output_limit_bytes; /* per stream cap, > 0 */
 	int64_t max_file_bytes;	    /* write/upload cap, > 0 */
-	char **secrets;		    /* names only, never values */
+	/* A snapshot's bound (tree_scan.h): its cost on the host's disk, 0 =
+	 * disk_mb's (16 GiB without disk_mb), and its entries. */
+	int64_t snapshot_max_bytes;
+	int64_t snapshot_max_entries;
+	char **secrets; /* names only, never values */
 	size_t n_secrets;
 	struct sb_kv *env_vars;
 	size_t n_env_vars;

@@ -4,9 +4,10 @@
  *   --workspace-dir DIR --slots N --uid-base UID --cg-mode none|v1|v2
  *   [--mask DIR]... [--tmpfs-bytes N] [--slot-disk-bytes N]
  *   [--seccomp-fd N] [--ctl-socket PATH [--orphan-timeout S]]
- *   [--template DIR]
+ *   [--template DIR] [--uid-lock-fd N]
  * with the control channel on fd 3, the sandbox cgroup dir on fd 4 and the
- * profile's seccomp program (a sealed memfd) on the --seccomp-fd.
+ * profile's seccomp program (a sealed memfd) on the --seccomp-fd, and
+ * the daemon's locked uid range file on --uid-lock-fd.
  * It reaps every orphan of the sandbox, starts the slots' leaders and
  * restarts a slot's leader when the daemon releases it. If the daemon's
  * channel closes, the sandbox waits on --ctl-socket for a restarted daemon
@@ -62,6 +63,7 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 		{"gpu", required_argument, NULL, 'G'},
 		{"orphan-timeout", required_argument, NULL, 'O'},
 		{"template", required_argument, NULL, 'T'},
+		{"uid-lock-fd", required_argument, NULL, 'L'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -125,6 +127,14 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 		case 'T':
 			cfg->template_dir = optarg;
 			break;
+		case 'L': {
+			/* The daemon's uid range stays held while we live
+			 * (uid_range.h); nothing we exec gets it. */
+			int fd = (int)parse_num(optarg, 3, 1023,
+						"--uid-lock-fd");
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+			break;
+		}
 		case 'O':
 			cfg->orphan_timeout_s = (int)parse_num(
 				optarg, 1, 30L * 86400, "--orphan-timeout");

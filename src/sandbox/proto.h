@@ -63,6 +63,10 @@ struct sb_file_req {
 	uint32_t recursive;	     /* list */
 	uint32_t format;	     /* archive: enum sb_archive_format */
 	char path[SB_FILE_PATH_MAX]; /* NUL-terminated */
+	/* read: send at most read_limit bytes when read_limited (a leader
+	 * reads the struct's prefix it knows: an older one sends all). */
+	uint32_t read_limited;
+	uint64_t read_limit;
 };
 
 struct sb_file_reply {
