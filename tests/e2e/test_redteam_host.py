@@ -280,3 +280,46 @@ def test_no_host_paths_in_a_slots_proc_views(make_daemon):
         for host in (d.tmp, d.state_dir, os.path.dirname(d.socket)):
             assert host not in text, (what, host, text)
         assert "/sandboxes/" not in text, (what, text)
+
+
+# ---- call groups ----
+
+def empty_call_groups(d):
+    m = re.search(r"event=cgroups .*?kill=v[12]:(\S+)", d.read_log())
+    if not m:
+        pytest.skip("no cgroups on this host")
+    out = []
+    root = m.group(1)
+    for sb in (e for e in os.listdir(root) if os.path.isdir(os.path.join(root, e))):
+        for slot in (os.path.join(root, sb, s) for s in os.listdir(os.path.join(root, sb))
+                     if re.fullmatch(r"s\d+", s)):
+            for g in os.listdir(slot):
+                path = os.path.join(slot, g)
+                if re.fullmatch(r"c\d+", g) and os.path.isdir(path):
+                    with open(os.path.join(path, "cgroup.procs")) as f:
+                        if not f.read().strip():
+                            out.append(path)
+    return out
+
+
+def test_timed_out_calls_and_releases_leave_no_empty_call_group(make_daemon):
+    d = make_daemon("""
+profiles:
+  default:
+    slots_per_sandbox: 1
+    min_sandboxes: 1
+    max_sandboxes: 1
+""")
+    c = d.client()
+    for reset in ("true", "false", "true", "true"):
+        s = acquire(c)
+        r = api(c, "POST", f"/v1/slots/{s}/exec",
+                {"tool": "bash", "args": {"command": "sleep 100 & sleep 100 & wait"},
+                 "timeout_s": 0.3}, 200)
+        assert r["metadata"]["timed_out"] is True
+        api(c, "DELETE", f"/v1/slots/{s}?reset={reset}", status=204)
+    s = acquire(c)  # the slot is up again: its releases are done
+    deadline = time.monotonic() + 5
+    while empty_call_groups(d) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert empty_call_groups(d) == []
