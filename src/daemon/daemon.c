@@ -285,19 +285,34 @@ static bool template_in_use(const char *id, void *ud)
  * dirs, the secrets dir, the token and config files. Resolved here (the
  * slot's root may hold other symlinks than the host's); a path that does
  * not exist (yet) is hidden as given. */
+static void add_one_mask(struct sbx_env *env, const char *path)
+{
+	if (path[0] != '/' || strcmp(path, "/") == 0 ||
+	    env->n_masks >= SBX_MAX_MASKS)
+		return;
+	for (int i = 0; i < env->n_masks; i++)
+		if (strcmp(env->masks[i], path) == 0)
+			return;
+	snprintf(env->masks[env->n_masks++], PATH_MAX, "%s", path);
+}
+
 static void add_mask(struct sbx_env *env, const char *path)
 {
-	char real[PATH_MAX];
-	if (!path || env->n_masks >= SBX_MAX_MASKS)
+	char real[PATH_MAX], dir[PATH_MAX], real_dir[PATH_MAX];
+	struct stat st;
+	if (!path)
 		return;
 	if (!realpath(path, real))
 		snprintf(real, sizeof real, "%s", path);
-	if (real[0] != '/' || strcmp(real, "/") == 0)
-		return;
-	for (int i = 0; i < env->n_masks; i++)
-		if (strcmp(env->masks[i], real) == 0)
-			return;
-	snprintf(env->masks[env->n_masks++], PATH_MAX, "%s", real);
+	add_one_mask(env, real);
+	/* A symlink to the file (a Kubernetes Secret's token, ..data/...)
+	 * goes too, when its own dir has no link in its path. */
+	snprintf(dir, sizeof dir, "%s", path);
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
+	    realpath(dirname(dir), real_dir) &&
+	    strncmp(path, real_dir, strlen(real_dir)) == 0 &&
+	    path[strlen(real_dir)] == '/')
+		add_one_mask(env, path);
 }
 
 static void collect_masks(const struct daemon_opts *o, struct sbx_env *env)

@@ -261,7 +261,7 @@ static int mask_path(const struct leader_cfg *lc, const char *host_path)
 		}
 		*p = '/';
 	}
-	if (mknod(upper, S_IFCHR | 0000, makedev(0, 0)) < 0 && errno != EEXIST)
+	if (mknod(upper, S_IFCHR, makedev(0, 0)) < 0 && errno != EEXIST)
 		return -1;
 	return 0;
 }

@@ -23,7 +23,7 @@ struct sandbox;
 struct sbx_slot;
 struct exec_call;
 
-#define SBX_MAX_MASKS 6
+#define SBX_MAX_MASKS 8
 
 /* Things every sandbox of this daemon shares. */
 struct sbx_env {

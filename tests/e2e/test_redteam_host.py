@@ -97,8 +97,11 @@ def test_daemon_files_absent_from_a_host_image_slot(make_daemon, host_dir):
     os.mkdir(sdir, 0o755)
     secret = write(os.path.join(sdir, "creds"), "API_TOKEN=%s\n" % VALUE, 0o600)
     tok = write(os.path.join(host_dir, "token"), TOKEN + "\n", 0o600)
+    # named through a symlink, as a Kubernetes Secret mounts it
+    link = os.path.join(host_dir, "token-link")
+    os.symlink(tok, link)
     d = make_daemon(None, start=False, args=[
-        "--secrets-dir", sdir, "--listen", "tcp://127.0.0.1:0", "--token-file", tok])
+        "--secrets-dir", sdir, "--listen", "tcp://127.0.0.1:0", "--token-file", link])
     # a config file readable by all, where a slot would find it
     d.config = write(os.path.join(host_dir, "profiles.yaml"), ONE_SANDBOX, 0o644)
     d.start()
@@ -107,8 +110,8 @@ def test_daemon_files_absent_from_a_host_image_slot(make_daemon, host_dir):
     # the slot does see the rest of the host dir (the image is the host's)
     write(os.path.join(host_dir, "public"), "hello\n", 0o644)
     assert bash(c, s, f"cat {host_dir}/public") == "hello\n"
-    for path in (sdir, secret, tok, d.config, d.state_dir, os.path.dirname(d.socket)):
-        out = bash(c, s, f"test -e {path} && echo visible || echo absent")
+    for path in (sdir, secret, tok, link, d.config, d.state_dir, os.path.dirname(d.socket)):
+        out = bash(c, s, f"test -e {path} || test -L {path} && echo visible || echo absent")
         assert out == "absent\n", path
     listing = bash(c, s, f"ls -a {host_dir}")
     assert "secrets" not in listing and "token" not in listing and "profiles" not in listing
