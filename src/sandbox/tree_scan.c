@@ -55,9 +55,9 @@ static int scan_dir(struct scan *s, int fd, int depth)
 			close(dfd);
 		return sb_err_sys(s->err, "read a directory");
 	}
+	rewinddir(d); /* the dup shares fd's offset */
 	int rc = 0;
 	struct dirent *e;
-	errno = 0;
 	while (rc == 0 && (e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
