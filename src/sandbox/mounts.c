@@ -282,14 +282,87 @@ static int mount_overlay(const char *target, unsigned long flags,
 	return -1;
 }
 
+/* Split an absolute path into its components (in buf); their count, or
+ * -1 when there are too many. */
+static int components(const char *path, char *buf, size_t len, char **out,
+		      int max)
+{
+	int n = 0;
+	char *save = NULL;
+	snprintf(buf, len, "%s", path);
+	for (char *c = strtok_r(buf, "/", &save); c;
+	     c = strtok_r(NULL, "/", &save)) {
+		if (n == max)
+			return -1;
+		out[n++] = c;
+	}
+	return n;
+}
+
+/* to, relative to the dir from (both absolute, compared as text: the
+ * parts below their common prefix are dirs the sandbox made). 0 or -1. */
+static int relative_to(const char *from, const char *to, char *out, size_t len)
+{
+	char fb[4200], tb[4200];
+	char *f[128], *t[128];
+	int nf = components(from, fb, sizeof fb, f, 128);
+	int nt = components(to, tb, sizeof tb, t, 128);
+	if (nf < 0 || nt < 0)
+		return -1;
+	int k = 0;
+	while (k < nf && k < nt && strcmp(f[k], t[k]) == 0)
+		k++;
+	size_t o = 0;
+	out[0] = '\0';
+	for (int i = k; i < nf; i++)
+		o += (size_t)snprintf(out + o, o < len ? len - o : 0, "%s..",
+				      o ? "/" : "");
+	for (int i = k; i < nt; i++)
+		o += (size_t)snprintf(out + o, o < len ? len - o : 0, "%s%s",
+				      o ? "/" : "", t[i]);
+	if (o == 0)
+		o = (size_t)snprintf(out, len, ".");
+	return o < len ? 0 : -1;
+}
+
+/* The image's layers relative to the generation dir (the host image's "/"
+ * stays "/"): the overlay's options show in the slot's mountinfo, which
+ * must not name the state dir. */
+static int relative_layers(const struct leader_cfg *lc, char *out, size_t len)
+{
+	size_t o = 0;
+	for (const char *p = lc->init->image_root; *p;) {
+		size_t n = strcspn(p, ":");
+		char layer[4200], rel[4200];
+		snprintf(layer, sizeof layer, "%.*s", (int)n, p);
+		if (layer[0] != '/' || strcmp(layer, "/") == 0)
+			snprintf(rel, sizeof rel, "%s", layer);
+		else if (relative_to(lc->gen_dir, layer, rel, sizeof rel) < 0)
+			return -1;
+		o += (size_t)snprintf(out + o, o < len ? len - o : 0, "%s%s",
+				      o ? ":" : "", rel);
+		if (o >= len)
+			return -1;
+		p += n + (p[n] == ':');
+	}
+	return 0;
+}
+
 static int mount_root_overlay(const struct leader_cfg *lc, const char *root,
 			      char *msg, size_t msglen)
 {
-	char opts[8400];
+	char opts[8400], lower[4200];
 	/* Relative to the generation dir: the options show in the slot's
 	 * mountinfo, which must not name host paths. */
 	if (chdir(lc->gen_dir) < 0)
 		return fail(msg, msglen, "chdir %s", lc->gen_dir);
+	if (relative_layers(lc, lower, sizeof lower) == 0) {
+		snprintf(opts, sizeof opts,
+			 "lowerdir=%s,upperdir=upper,workdir=work", lower);
+		if (mount_overlay(root, 0, opts) == 0)
+			return 0;
+	}
+	/* a layout the relative form does not fit: as given */
 	snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=upper,workdir=work",
 		 lc->init->image_root);
 	if (mount_overlay(root, 0, opts) < 0)

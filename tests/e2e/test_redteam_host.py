@@ -326,3 +326,31 @@ profiles:
     while empty_call_groups(d) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert empty_call_groups(d) == []
+
+
+def test_no_host_paths_in_mountinfo_with_a_store_image(make_daemon, tmp_path):
+    import imagekit
+    layout = imagekit.oci_layout(str(tmp_path / "oci"), [imagekit.rootfs_tar()],
+                                 env=["PATH=/usr/bin:/bin"], workdir="/")
+    d = make_daemon("""
+profiles:
+  default:
+    min_sandboxes: 0
+    slots_per_sandbox: 1
+  tiny:
+    image: "tiny:1"
+    min_sandboxes: 0
+    slots_per_sandbox: 1
+    acquire_timeout_s: 30
+""")
+    p = subprocess.run([os.path.join(os.path.dirname(SLOTBOXD), "slotbox"), "--socket",
+                        d.socket, "image", "import", "tiny:1", layout],
+                       capture_output=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    c = d.client()
+    s = acquire(c, profile="tiny")
+    text = bash(c, s, "cat /proc/self/mountinfo /proc/self/cgroup; "
+                      "cat /proc/1/cmdline | tr '\\0' ' '")
+    assert "lowerdir=" in text  # the overlay is there, with its options
+    for host in (d.tmp, d.state_dir):
+        assert host not in text, (host, text)
