@@ -206,6 +206,10 @@ json_t *json_profile(const struct sb_profile *p, bool active)
 			    json_integer(p->output_limit_bytes));
 	json_object_set_new(o, "max_file_bytes",
 			    json_integer(p->max_file_bytes));
+	json_object_set_new(o, "snapshot_max_bytes",
+			    json_integer(p->snapshot_max_bytes));
+	json_object_set_new(o, "snapshot_max_entries",
+			    json_integer(p->snapshot_max_entries));
 	json_object_set_new(o, "secrets", secrets);
 	json_object_set_new(o, "env_var_names", env_keys);
 	json_seccomp(o, p);

@@ -130,6 +130,14 @@ static void read_data(void *ud, const char *buf, size_t len)
 	c->seen += len;
 }
 
+/* What the slot sends: the whole file to hash it, else max_bytes. */
+static uint64_t read_expected(const struct read_ctx *c)
+{
+	if (c->sha || c->file_size < c->max_bytes)
+		return c->file_size;
+	return c->max_bytes;
+}
+
 static json_t *read_result(struct read_ctx *c, bool *ok)
 {
 	json_t *o = json_object();
@@ -198,7 +206,7 @@ static void read_end(void *ud, int ok, const char *why)
 		api_file_errno(c->err, &status, &code);
 		snprintf(msg, sizeof msg, "%s: %s", c->path,
 			 errno_text(c->err));
-	} else if (c->seen != c->file_size) {
+	} else if (c->seen != read_expected(c)) {
 		status = 409;
 		code = "conflict";
 		snprintf(msg, sizeof msg, "%s changed while it was read",
@@ -255,6 +263,9 @@ int api_read_start(struct sbx_slot *slot, struct http_request *req,
 	c->to = (struct answer_to){req, tool_done, tool_ud};
 	c->base64 = base64;
 	c->max_bytes = max_bytes;
+	/* sha256 is of the whole file: then the whole file is read */
+	fr.read_limited = !sha;
+	fr.read_limit = max_bytes;
 	if (sha) {
 		c->sha = EVP_MD_CTX_new();
 		if (!c->sha || !EVP_DigestInit_ex(c->sha, EVP_sha256(), NULL)) {

@@ -32,6 +32,7 @@
 #include "pool/snapshots.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp_bpf.h"
+#include "sandbox/uid_range.h"
 
 extern char **environ;
 
@@ -97,17 +98,32 @@ static int find_init(const struct daemon_opts *o, char *out, size_t len)
 	return -1;
 }
 
-static int read_token(const char *path, char **out)
+/* The bearer token: at least 16 characters on the first line of a file
+ * only root can read (a file others can read is refused, naming the path,
+ * never the content). 0, or -1 with why. */
+static int read_token(const char *path, char **out, char *why, size_t len)
 {
 	char buf[4096];
-	if (sb_read_small(path, buf, sizeof buf) < 0)
+	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, len, "cannot open: %s", strerror(errno));
 		return -1;
+	}
+	if (sb_check_private_fd(fd, why, len) < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	buf[n > 0 ? n : 0] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	if (strlen(buf) < 16) {
-		errno = EINVAL;
+		explicit_bzero(buf, sizeof buf);
+		snprintf(why, len,
+			 "cannot read a token of at least 16 characters");
 		return -1;
 	}
 	*out = strdup(buf);
+	explicit_bzero(buf, sizeof buf);
+	if (!*out)
+		snprintf(why, len, "out of memory");
 	return *out ? 0 : -1;
 }
 
@@ -343,6 +359,49 @@ static bool template_in_use(const char *id, void *ud)
 	return false;
 }
 
+/* What slots must not see of the daemon's own files: its state and socket
+ * dirs, the secrets dir, the token and config files. Resolved here (the
+ * slot's root may hold other symlinks than the host's); a path that does
+ * not exist (yet) is hidden as given. */
+static void add_one_mask(struct sbx_env *env, const char *path)
+{
+	if (path[0] != '/' || strcmp(path, "/") == 0 ||
+	    env->n_masks >= SBX_MAX_MASKS)
+		return;
+	for (int i = 0; i < env->n_masks; i++)
+		if (strcmp(env->masks[i], path) == 0)
+			return;
+	snprintf(env->masks[env->n_masks++], PATH_MAX, "%s", path);
+}
+
+static void add_mask(struct sbx_env *env, const char *path)
+{
+	char real[PATH_MAX], dir[PATH_MAX], real_dir[PATH_MAX];
+	struct stat st;
+	if (!path)
+		return;
+	if (!realpath(path, real))
+		snprintf(real, sizeof real, "%s", path);
+	add_one_mask(env, real);
+	/* A symlink to the file (a Kubernetes Secret's token, ..data/...)
+	 * goes too, when its own dir has no link in its path. */
+	snprintf(dir, sizeof dir, "%s", path);
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
+	    realpath(dirname(dir), real_dir) &&
+	    strncmp(path, real_dir, strlen(real_dir)) == 0 &&
+	    path[strlen(real_dir)] == '/')
+		add_one_mask(env, path);
+}
+
+static void collect_masks(const struct daemon_opts *o, struct sbx_env *env)
+{
+	add_mask(env, env->state_dir);
+	add_mask(env, env->socket_dir);
+	add_mask(env, o->secrets_dir ? o->secrets_dir : SB_SECRETS_DEFAULT_DIR);
+	add_mask(env, o->token_file);
+	add_mask(env, o->config_path);
+}
+
 /* Copies of deep trees hold two descriptors per level; allow what the
  * hard limit allows. */
 static void raise_fd_limit(struct sbx_env *env)
@@ -424,6 +483,13 @@ static int setup(struct daemon *d)
 	if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0)
 		return die(lock, "another slotboxd uses this state dir");
 	/* lfd stays open for the daemon's life: the lock is the point. */
+	if (uid_range_take(UID_RANGE_DIR, o->state_dir, &d->env.uid_base,
+			   &d->env.uid_lock_fd, &err) < 0)
+		return die("slot uids", err.msg);
+	char range[64];
+	snprintf(range, sizeof range, "%u-%u", (unsigned)d->env.uid_base,
+		 (unsigned)(d->env.uid_base + SBX_RANGE_UIDS - 1));
+	sb_log(SB_LOG_INFO, "uid_range", "uids", range, SB_LOG_END);
 	if (journal_open(&d->journal, o->state_dir, &err) < 0)
 		return die("journal", err.msg);
 	/* Before anything listens: a template to copy can take a while,
@@ -432,6 +498,7 @@ static int setup(struct daemon *d)
 		return die("template", err.msg);
 	if (snapshots_open(&d->snapshots, d->loop, o->state_dir, &err) < 0)
 		return die("snapshots", err.msg);
+	d->snapshots.max_bytes = (uint64_t)o->snapshot_store_max_bytes;
 	d->api.snapshots = &d->snapshots;
 	snprintf(lock, sizeof lock, "%s/ctl", o->state_dir);
 	if (mkdir(lock, 0700) < 0 && errno != EEXIST)
@@ -446,6 +513,7 @@ static int setup(struct daemon *d)
 	snprintf(sock_copy, sizeof sock_copy, "%s", o->socket_path);
 	snprintf(env->socket_dir, sizeof env->socket_dir, "%s",
 		 dirname(sock_copy));
+	collect_masks(o, env);
 	if (find_init(o, env->init_path, sizeof env->init_path) < 0)
 		return die("slotbox-init",
 			   "not found next to slotboxd (use --init PATH)");
@@ -475,9 +543,9 @@ static int setup(struct daemon *d)
 	hopts.max_body_bytes = 96u << 20;
 	hopts.header_timeout_s = o->header_timeout_s;
 	char *token = NULL;
-	if (o->token_file && read_token(o->token_file, &token) < 0)
-		return die(o->token_file,
-			   "cannot read a token of at least 16 characters");
+	if (o->token_file &&
+	    read_token(o->token_file, &token, why, sizeof why) < 0)
+		return die(o->token_file, why);
 	hopts.token = token;
 	hopts.login_path = "/"; /* the dashboard: GET /?token=T */
 	/* kubelet's httpGet probes carry no token: see --public-health */
@@ -549,6 +617,7 @@ int daemon_run(const struct daemon_opts *opts)
 	d.loop = uv_default_loop();
 	d.journal.dirfd = -1;
 	d.snapshots.dirfd = -1;
+	d.env.uid_lock_fd = -1;
 	if (setup(&d) != 0) {
 		/* Groups of sandboxes a previous daemon kept stay for the
 		 * next start that succeeds. */

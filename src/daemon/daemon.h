@@ -23,6 +23,8 @@ struct daemon_opts {
 	bool keep_sandboxes;	  /* SIGTERM leaves them for the next start */
 	double header_timeout_s;  /* a request line and headers arrive within */
 	bool public_health;	  /* GET /v1/health on TCP needs no token */
+	/* Cap on what all snapshots cost on disk (snapshots.h); 0: none. */
+	long long snapshot_store_max_bytes;
 	enum sb_log_format log_format;
 	enum sb_log_level log_level;
 };

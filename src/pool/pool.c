@@ -11,7 +11,7 @@
 #include "pool/seed.h"
 
 #define POOL_TICK_MS 1000
-#define POOL_MAX_NUMBERS 100000
+#define POOL_MAX_NUMBERS SBX_RANGE_SANDBOXES
 #define POOL_SLOT_RESTARTS 3
 
 static int take_number(struct pools *ps)

@@ -45,6 +45,8 @@ static const struct sb_key keys[] = {
 	{"workspace_base", SB_F_WORKSPACE, SB_KEY_SCALAR}, /* seed's name */
 	{"output_limit_bytes", SB_F_OUTPUT_LIMIT, SB_KEY_SCALAR},
 	{"max_file_bytes", SB_F_MAX_FILE, SB_KEY_SCALAR},
+	{"snapshot_max_bytes", SB_F_SNAPSHOT_BYTES, SB_KEY_SCALAR},
+	{"snapshot_max_entries", SB_F_SNAPSHOT_ENTRIES, SB_KEY_SCALAR},
 	{"secrets", SB_F_SECRETS, SB_KEY_LIST},
 	{"env_vars", SB_F_ENV_VARS, SB_KEY_MAP},
 	{"seccomp", SB_F_SECCOMP, SB_KEY_SCALAR},
@@ -104,6 +106,8 @@ void sb_profile_defaults(struct sb_profile *p, const char *name)
 	p->workspace_dir = strdup("/workspace");
 	p->output_limit_bytes = INT64_C(1) << 20;
 	p->max_file_bytes = INT64_C(64) << 20;
+	p->snapshot_max_bytes = 0; /* disk_mb's */
+	p->snapshot_max_entries = 200000;
 	p->seccomp = SB_SECCOMP_DEFAULT;
 	p->seccomp_fd = -1;
 }
@@ -819,6 +823,12 @@ int sb_profile_set_key(struct sb_profile *p, const char *key, const char *value,
 	case SB_F_MAX_FILE:
 		return set_i64(&p->max_file_bytes, key, value, 1,
 			       INT64_C(4) << 30, err);
+	case SB_F_SNAPSHOT_BYTES:
+		return set_i64(&p->snapshot_max_bytes, key, value, 0,
+			       INT64_C(1) << 50, err);
+	case SB_F_SNAPSHOT_ENTRIES:
+		return set_i64(&p->snapshot_max_entries, key, value, 1,
+			       10000000, err);
 	case SB_F_SECRETS:
 	case SB_F_SECCOMP_DENY:
 	case SB_F_SECCOMP_ALLOW:

@@ -85,24 +85,32 @@ static int op_read(const struct sb_file_req *req,
 		return reply(out, EINVAL, 0); /* FIFOs and devices never */
 	if (reply(out, 0, (uint64_t)st.st_size) < 0)
 		return -1;
-	for (;;) {
-		ssize_t n = sendfile(out, fd, NULL, 1 << 20);
+	/* Only what the caller keeps is read: max_bytes of a huge (or
+	 * sparse) file costs max_bytes, not the file's size. */
+	uint64_t left = req->read_limited ? req->read_limit : UINT64_MAX;
+	while (left > 0) {
+		size_t chunk = left < (1u << 20) ? (size_t)left : 1u << 20;
+		ssize_t n = sendfile(out, fd, NULL, chunk);
 		if (n == 0)
 			return 0;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			break;
+		left -= (uint64_t)n;
 	}
 	/* sendfile refused (old kernel, odd fs): copy by hand */
 	char buf[65536];
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof buf);
+	while (left > 0) {
+		size_t chunk = left < sizeof buf ? (size_t)left : sizeof buf;
+		ssize_t n = read(fd, buf, chunk);
 		if (n == 0)
 			return 0;
 		if (n < 0 || write_all(out, buf, (size_t)n) < 0)
 			return -1;
+		left -= (uint64_t)n;
 	}
+	return 0;
 }
 
 /* Split "a/b/c" into dir "a/b" and name "c"; refuse names that cannot be

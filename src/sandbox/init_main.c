@@ -4,11 +4,12 @@
  *   --workspace-dir DIR --slots N --uid-base UID --cg-mode none|v1|v2
  *   [--mask DIR]... [--tmpfs-bytes N] [--slot-disk-bytes N]
  *   [--seccomp-fd N] [--ctl-socket PATH [--orphan-timeout S]]
- *   [--template DIR] [--network none|host] [--ptys-max N]
+ *   [--template DIR] [--uid-lock-fd N] [--network none|host] [--ptys-max N]
  *   [--gpu all|0,1 [--slot-gpus "0;1,2;none"]
  *   [--gpu-lib SONAME=PATH]... [--gpu-bin PATH=NAME]... [--gpu-dir DIR]...]
  * with the control channel on fd 3, the sandbox cgroup dir on fd 4 and the
- * profile's seccomp program (a sealed memfd) on the --seccomp-fd.
+ * profile's seccomp program (a sealed memfd) on the --seccomp-fd, and
+ * the daemon's locked uid range file on --uid-lock-fd.
  * It reaps every orphan of the sandbox, starts the slots' leaders and
  * restarts a slot's leader when the daemon releases it. If the daemon's
  * channel closes, the sandbox waits on --ctl-socket for a restarted daemon
@@ -70,6 +71,7 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 		{"gpu-dir", required_argument, NULL, 'R'},
 		{"network", required_argument, NULL, 'N'},
 		{"ptys-max", required_argument, NULL, 'P'},
+		{"uid-lock-fd", required_argument, NULL, 'U'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -169,6 +171,14 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 			cfg->ptys_max =
 				(int)parse_num(optarg, 1, 4096, "--ptys-max");
 			break;
+		case 'U': {
+			/* The daemon's uid range stays held while we live
+			 * (uid_range.h); nothing we exec gets it. */
+			int fd = (int)parse_num(optarg, 3, 1023,
+						"--uid-lock-fd");
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+			break;
+		}
 		case 'O':
 			cfg->orphan_timeout_s = (int)parse_num(
 				optarg, 1, 30L * 86400, "--orphan-timeout");

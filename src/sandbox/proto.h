@@ -66,9 +66,10 @@ struct sb_file_req {
 	char path[SB_FILE_PATH_MAX]; /* NUL-terminated */
 	/* Added after path, so that a leader of an older build (adopted)
 	 * reads the fields it knows and ignores these. */
-	uint32_t list_long; /* list: records "D SIZE SEC NSEC NAME" */
-	uint32_t unused;
-	uint64_t max_bytes; /* unpack: bound on the bytes unpacked */
+	uint32_t list_long;    /* list: records "D SIZE SEC NSEC NAME" */
+	uint32_t read_limited; /* read: send at most read_limit bytes */
+	uint64_t max_bytes;    /* unpack: bound on the bytes unpacked */
+	uint64_t read_limit;
 };
 
 struct sb_file_reply {

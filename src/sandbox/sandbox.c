@@ -296,7 +296,8 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 	argv[n++] = "--slots";
 	argv[n++] = bufs[0];
 	snprintf(bufs[1], 64, "%u",
-		 SBX_UID_BASE + (unsigned)sb->number * 1000u);
+		 (unsigned)sb->uid_base +
+			 (unsigned)sb->number * SBX_UIDS_PER_SANDBOX);
 	argv[n++] = "--uid-base";
 	argv[n++] = bufs[1];
 	argv[n++] = "--cg-mode";
@@ -304,10 +305,10 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 	snprintf(bufs[2], 64, "%lld", (long long)p->disk_mb << 20);
 	argv[n++] = "--slot-disk-bytes";
 	argv[n++] = bufs[2];
-	argv[n++] = "--mask";
-	argv[n++] = (char *)env->state_dir;
-	argv[n++] = "--mask";
-	argv[n++] = (char *)env->socket_dir;
+	for (int i = 0; i < env->n_masks && n + 2 < max; i++) {
+		argv[n++] = "--mask";
+		argv[n++] = (char *)env->masks[i];
+	}
 	if (sb->template_id[0] && p->template_dir) {
 		argv[n++] = "--template";
 		argv[n++] = p->template_dir;
@@ -331,6 +332,10 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 		for (size_t i = 0; i < env->n_gpu_args && n + 12 < max; i++)
 			argv[n++] = env->gpu_args[i];
 	}
+	if (env->uid_lock_fd >= 0) {
+		argv[n++] = "--uid-lock-fd";
+		argv[n++] = "6"; /* spawn_init puts it there */
+	}
 	if (env->orphan_timeout_s > 0) {
 		argv[n++] = "--ctl-socket";
 		argv[n++] = sb->ctl_path;
@@ -348,7 +353,7 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
  * files) and start it; -1 with errno. */
 static pid_t start_init(struct sandbox *sb, int ctl_child)
 {
-	size_t max = 48 + sb->env->n_gpu_args;
+	size_t max = 48 + 2 * SBX_MAX_MASKS + sb->env->n_gpu_args;
 	_cleanup_free_ char **argv = calloc(max, sizeof *argv);
 	_cleanup_free_ char *slot_gpus = slot_gpus_arg(sb);
 	char bufs[5][64];
@@ -393,7 +398,12 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 	 * 5: its memfd may sit on 3 or 4 (overwritten below) or on 5 itself
 	 * (where dup2 would keep close-on-exec). */
 	int filter = sb->profile->seccomp_fd;
-	if (filter >= 0 && (filter = fcntl(filter, F_DUPFD, 6)) < 0)
+	if (filter >= 0 && (filter = fcntl(filter, F_DUPFD, 7)) < 0)
+		_exit(127);
+	/* The daemon's locked uid range file goes to fd 6 the same way: the
+	 * sandbox holds the range while it lives, even without us. */
+	int uid_lock = sb->env->uid_lock_fd;
+	if (uid_lock >= 0 && (uid_lock = fcntl(uid_lock, F_DUPFD, 7)) < 0)
 		_exit(127);
 	if (dup2(sb->env->devnull, 0) < 0 || dup2(ctl_child, 3) < 0)
 		_exit(127);
@@ -403,9 +413,11 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 	} else {
 		close(4);
 	}
-	if (filter >= 0 && dup2(filter, 5) < 0)
+	if (filter >= 0 ? dup2(filter, 5) < 0 : (close(5), false))
 		_exit(127);
-	syscall(SYS_close_range, filter >= 0 ? 6U : 5U, ~0U, 0U);
+	if (uid_lock >= 0 ? dup2(uid_lock, 6) < 0 : (close(6), false))
+		_exit(127);
+	syscall(SYS_close_range, 7U, ~0U, 0U);
 	execve(argv[0], argv, envp);
 	_exit(127);
 }
@@ -459,6 +471,7 @@ struct sandbox *sandbox_alloc(struct sbx_env *env,
 	sb->profile = profile;
 	sb->owner = owner;
 	sb->number = number;
+	sb->uid_base = env->uid_base;
 	sb->pidfd = sb->ctl = sb->cg_fd = -1;
 	sb->created_mono = sb->idle_since = sb_now_mono();
 	sb->created_wall = sb_now_wall();
@@ -469,7 +482,8 @@ struct sandbox *sandbox_alloc(struct sbx_env *env,
 		s->index = i;
 		s->oom_fd = -1;
 		s->state = SLOT_STARTING;
-		s->uid = SBX_UID_BASE + (uid_t)number * 1000u + (uid_t)i;
+		s->uid = env->uid_base + (uid_t)number * SBX_UIDS_PER_SANDBOX +
+			 (uid_t)i;
 		snprintf(s->id, sizeof s->id, "%s_slot_%d", sb->id, i);
 		s->base_len = strlen(s->id);
 	}
@@ -477,6 +491,15 @@ struct sandbox *sandbox_alloc(struct sbx_env *env,
 		 env->state_dir, sb->id);
 	sandbox_ctl_path(env, sb->id, sb->ctl_path, sizeof sb->ctl_path);
 	return sb;
+}
+
+void sandbox_set_uid_base(struct sandbox *sb, uid_t base)
+{
+	sb->uid_base = base;
+	for (int i = 0; i < sb->n_slots; i++)
+		sb->slots[i].uid = base +
+				   (uid_t)sb->number * SBX_UIDS_PER_SANDBOX +
+				   (uid_t)i;
 }
 
 void sandbox_struct_free(struct sandbox *sb)

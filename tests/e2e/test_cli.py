@@ -27,6 +27,7 @@ def cli_daemon():
     token = os.path.join(tmp, "token")
     with open(token, "w") as f:
         f.write("s3cret-token-0123456789\n")
+    os.chmod(token, 0o600)  # a token others can read is refused
     d = Daemon(tmp, SMALL_POOL, args=["--listen", "tcp://127.0.0.1:0",
                                       "--token-file", token])
     d.token_file = token
