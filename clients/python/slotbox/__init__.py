@@ -8,8 +8,9 @@
 from .errors import (AcquireTimeout, BadRequest, InsufficientStorage, NodeUnavailable, NotFound,
                      PathOutsideWorkspace, PayloadTooLarge, SandboxLost, SlotboxError,
                      SlotNotLeased, SnapshotExists, SnapshotNotFound, TemplateMismatch,
-                     UnknownProfile, Unauthorized)
+                     UnknownProfile, Unauthorized, PortUnreachable)
 from .types import ExecutionResult, Slot, SlotState, ToolResult
+from .procs import AsyncProcess, PortResponse, Process, ProcessOutput, StreamEvent
 from .aio import AsyncClient
 from .client import Client
 from .cluster import ClusterClient
@@ -20,5 +21,6 @@ __all__ = [
     "SlotboxError", "AcquireTimeout", "SlotNotLeased", "SandboxLost", "NotFound",
     "UnknownProfile", "BadRequest", "PayloadTooLarge", "PathOutsideWorkspace",
     "Unauthorized", "InsufficientStorage", "SnapshotNotFound", "SnapshotExists",
-    "TemplateMismatch", "NodeUnavailable",
+    "TemplateMismatch", "NodeUnavailable", "PortUnreachable",
+    "Process", "AsyncProcess", "ProcessOutput", "StreamEvent", "PortResponse",
 ]

@@ -15,10 +15,13 @@ import asyncio
 import json
 import urllib.parse
 import uuid
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, AsyncIterator, Dict, Iterable, List, Optional, Tuple
 
 from . import archives
 from .errors import SlotboxError, error_for
+from .procs import (MAX_EVENT_LINE, AsyncProcess, PortResponse, ProcessOutput, StreamEvent,
+                    parse_event_line, port_path, port_url, process_body, process_path, pty_body,
+                    signal_name)
 from .transport import default_endpoint, default_token, tune_tcp
 from .types import ExecutionResult, Slot
 
@@ -124,21 +127,27 @@ class AsyncTransport:
         when no answer came within timeout (default: the transport's)."""
         status, _, data = await self.request_full(method, path, body, raw, headers, timeout)
         if status >= 400:
-            try:
-                err = json.loads(data)["error"]
-            except (ValueError, KeyError, TypeError):
-                raise SlotboxError(status, "internal", data[:200].decode(errors="replace")) from None
-            raise error_for(status, err.get("code", "internal"), err.get("message", ""))
+            self._raise(status, data)
         if not expect_json:
             return status, data
         return status, (json.loads(data) if data else None)
 
     async def request_full(self, method, path, body=None, raw=False, headers=None, timeout=None):
         """(status, headers dict with lowercase names, body bytes), any status."""
+        payload = self._payload(method, path, body, raw, headers)
+        self._bind_loop()
+        limit = self.timeout if timeout is None else timeout
+        async with self._sem:
+            if limit == NO_DEADLINE:
+                return await self._exchange(method, payload)
+            return await asyncio.wait_for(self._exchange(method, payload), limit)
+
+    def _payload(self, method, path, body, raw, headers):
         if body is not None and not raw:
             body = json.dumps(body).encode()
         head = [f"{method} {path} HTTP/1.1", f"Host: {self._host}"]
-        if body is not None:
+        names = {k.lower() for k in (headers or {})}
+        if body is not None and "content-type" not in names:
             ctype = "application/octet-stream" if raw else "application/json"
             head.append(f"Content-Type: {ctype}")
         if body is not None or method in ("POST", "PUT", "PATCH"):
@@ -146,8 +155,11 @@ class AsyncTransport:
         if self.token:
             head.append(f"Authorization: Bearer {self.token}")
         for k, v in (headers or {}).items():
-            head.append(f"{k}: {v}")
-        payload = ("\r\n".join(head) + "\r\n\r\n").encode() + (body or b"")
+            if k.lower() not in ("content-length", "host", "transfer-encoding"):
+                head.append(f"{k}: {v}")
+        return ("\r\n".join(head) + "\r\n\r\n").encode() + (body or b"")
+
+    def _bind_loop(self):
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             # Streams belong to the loop that made them: a client used from
@@ -155,11 +167,108 @@ class AsyncTransport:
             # (the old loop is closed; its connections go with it).
             self._idle, self._loop = [], loop
             self._sem = asyncio.Semaphore(self._max_connections)
+        return loop
+
+    async def stream(self, method, path, body=None, timeout=None):
+        """Send a JSON request whose answer is NDJSON; yield each line
+        (bytes) as it arrives. Error answers raise as in request(); timeout
+        bounds the whole answer (NO_DEADLINE: none). Leaving the iteration
+        early closes the connection, which cancels a call daemon-side."""
+        payload = self._payload(method, path, body, False, None)
+        loop = self._bind_loop()
         limit = self.timeout if timeout is None else timeout
+        deadline = None if limit == NO_DEADLINE else loop.time() + limit
+
+        def left():
+            return None if deadline is None else max(0.0, deadline - loop.time())
+
         async with self._sem:
-            if limit == NO_DEADLINE:
-                return await self._exchange(method, payload)
-            return await asyncio.wait_for(self._exchange(method, payload), limit)
+            conn = self._take_idle()
+            reused = conn is not None
+            try:
+                try:
+                    if conn is None:
+                        conn = await self._connect()
+                    status, hdrs = await asyncio.wait_for(self._send_head(conn, payload), left())
+                except (ConnectionError, asyncio.IncompleteReadError):
+                    if not reused:
+                        raise
+                    conn.close()
+                    conn = await self._connect()
+                    status, hdrs = await asyncio.wait_for(self._send_head(conn, payload), left())
+                if status >= 400:
+                    data, _ = await asyncio.wait_for(self._read_body(conn, method, status, hdrs),
+                                                     left())
+                    conn.close()
+                    self._raise(status, data)
+                reusable = hdrs.get("connection", "").lower() != "close"
+                async for line in self._body_lines(conn, hdrs, left):
+                    yield line
+                if "chunked" not in hdrs.get("transfer-encoding", "").lower() and \
+                        "content-length" not in hdrs:
+                    reusable = False
+            except BaseException:
+                conn is not None and conn.close()
+                raise
+            if reusable:
+                self._put(conn)
+            else:
+                conn.close()
+
+    @staticmethod
+    async def _send_head(conn, payload):
+        conn.writer.write(payload)
+        await conn.writer.drain()
+        return await AsyncTransport._read_head(conn)
+
+    @staticmethod
+    async def _body_lines(conn, hdrs, left):
+        """The body's lines, as its chunks come in."""
+        buf = bytearray()
+        chunked = "chunked" in hdrs.get("transfer-encoding", "").lower()
+        remaining = int(hdrs["content-length"]) if "content-length" in hdrs and not chunked else None
+        while True:
+            if chunked:
+                size_line = await asyncio.wait_for(conn.reader.readuntil(b"\r\n"), left())
+                size = int(size_line.split(b";", 1)[0].strip(), 16)
+                if size == 0:
+                    while await asyncio.wait_for(conn.reader.readuntil(b"\r\n"), left()) != b"\r\n":
+                        pass  # trailers
+                    break
+                data = await asyncio.wait_for(conn.reader.readexactly(size), left())
+                await asyncio.wait_for(conn.reader.readexactly(2), left())
+            elif remaining is not None:
+                if remaining == 0:
+                    break
+                data = await asyncio.wait_for(conn.reader.read(min(remaining, 65536)), left())
+                if not data:
+                    raise ConnectionError("the answer ended early")
+                remaining -= len(data)
+            else:
+                data = await asyncio.wait_for(conn.reader.read(65536), left())
+                if not data:
+                    break
+            buf += data
+            if len(buf) > MAX_EVENT_LINE and b"\n" not in buf:
+                raise SlotboxError(200, "protocol", "an NDJSON line is too long")
+            while True:
+                nl = buf.find(b"\n")
+                if nl < 0:
+                    break
+                line = bytes(buf[:nl])
+                del buf[:nl + 1]
+                if line.strip():
+                    yield line
+        if buf.strip():
+            yield bytes(buf)
+
+    @staticmethod
+    def _raise(status, data):
+        try:
+            err = json.loads(data)["error"]
+        except (ValueError, KeyError, TypeError):
+            raise SlotboxError(status, "internal", data[:200].decode(errors="replace")) from None
+        raise error_for(status, err.get("code", "internal"), err.get("message", ""))
 
     async def _exchange(self, method, payload):
         conn = self._take_idle()
@@ -397,6 +506,103 @@ class AsyncClient:
         data = await asyncio.get_running_loop().run_in_executor(None, archives.tar_gz_dir, local_dir)
         return await self.upload_archive(slot, data, path, "tar.gz")
 
+
+    # streamed exec, processes and ports (API 1.1)
+    async def exec_stream(self, slot, command: str, timeout_s: Optional[float] = None,
+                          execution_id: Optional[str] = None,
+                          **args) -> AsyncIterator[StreamEvent]:
+        """bash -c command with its output as it is written: an async
+        iterator of StreamEvents ("stdout"/"stderr" chunks in order, then
+        one "result" whose .result is the ExecutionResult). args: stdin,
+        env, cwd, merge_output, pty=(rows, cols). Leaving the loop early
+        (or cancelling the task) cancels the call."""
+        if "pty" in args:
+            args["pty"] = pty_body(args["pty"])
+            if args["pty"] is None:
+                del args["pty"]
+        body = {"tool": "bash", "args": dict(command=command, **args), "stream": True,
+                "execution_id": execution_id or new_execution_id()}
+        if timeout_s is not None:
+            body["timeout_s"] = timeout_s
+        async for line in self.transport.stream("POST", f"/v1/slots/{_sid(slot)}/exec", body,
+                                                self._limit(timeout_s)):
+            ev = parse_event_line(line)
+            if ev is not None:
+                yield ev
+
+    async def start_process(self, slot, command: str, env: Optional[Dict[str, str]] = None,
+                            cwd: Optional[str] = None, pty=None) -> AsyncProcess:
+        """Start bash -c command in the background; its handle (see
+        Client.start_process)."""
+        sid = _sid(slot)
+        d = await self._json("POST", f"/v1/slots/{sid}/processes",
+                             process_body(command, env, cwd, pty))
+        return AsyncProcess(self, sid, d["process_id"], d.get("pid"), d)
+
+    async def processes(self, slot) -> List[Dict[str, Any]]:
+        return (await self._json("GET", f"/v1/slots/{_sid(slot)}/processes"))["processes"]
+
+    async def process(self, slot, process_id: str) -> AsyncProcess:
+        """A handle on a process started earlier, to re-attach."""
+        sid = _sid(slot)
+        for p in await self.processes(sid):
+            if p.get("process_id") == process_id:
+                return AsyncProcess(self, sid, process_id, p.get("pid"), p)
+        raise SlotboxError(404, "not_found", f"no process {process_id} in slot {sid}")
+
+    async def process_output(self, slot, process_id: str, since: int = 0,
+                             wait_s: float = 0.0) -> ProcessOutput:
+        q = _q(since=int(since), wait_s=(wait_s or None))
+        d = await self._json("GET", process_path(_sid(slot), process_id, "/output" + q),
+                             timeout=float(wait_s) + self.margin_s)
+        return ProcessOutput.from_api(d)
+
+    async def process_stream(self, slot, process_id: str,
+                             since: int = 0) -> AsyncIterator[StreamEvent]:
+        path = process_path(_sid(slot), process_id, "/output" + _q(since=int(since),
+                                                                    stream="true"))
+        async for line in self.transport.stream("GET", path, None, NO_DEADLINE):
+            ev = parse_event_line(line)
+            if ev is not None:
+                yield ev
+
+    async def process_stdin(self, slot, process_id: str, data=b"", eof: bool = False) -> None:
+        if isinstance(data, str):
+            data = data.encode()
+        await self.transport.request("POST", process_path(_sid(slot), process_id, "/stdin" +
+                                                          (_q(eof="true") if eof else "")),
+                                     bytes(data), raw=True)
+
+    async def process_signal(self, slot, process_id: str, sig="INT") -> None:
+        await self._json("POST", process_path(_sid(slot), process_id, "/signal"),
+                         {"signal": signal_name(sig)})
+
+    async def process_resize(self, slot, process_id: str, rows: int, cols: int) -> None:
+        await self._json("POST", process_path(_sid(slot), process_id, "/resize"),
+                         {"rows": int(rows), "cols": int(cols)})
+
+    async def kill_process(self, slot, process_id: str) -> None:
+        await self.transport.request("DELETE", process_path(_sid(slot), process_id))
+
+    def slot_url(self, slot, port: int, path: str = "") -> str:
+        """See Client.slot_url."""
+        return port_url(self.endpoint, _sid(slot), port, path)
+
+    def auth_headers(self) -> Dict[str, str]:
+        t = self.transport.token
+        return {"Authorization": f"Bearer {t}"} if t else {}
+
+    async def port_request(self, slot, port: int, method: str = "GET", path: str = "/",
+                           body=None, headers: Optional[Dict[str, str]] = None,
+                           timeout: Optional[float] = None) -> PortResponse:
+        """One HTTP request to the server on port inside the slot; its
+        answer whatever its status (see Client.port_request)."""
+        if isinstance(body, str):
+            body = body.encode()
+        status, hdrs, data = await self.transport.request_full(
+            method, port_path(_sid(slot), port, path), None if body is None else bytes(body),
+            True, headers, timeout)
+        return PortResponse(status, hdrs, data)
 
 def fork_slots(answer, endpoint) -> List[Slot]:
     """The fork's slots, each keeping the fork's figures (copied bytes and

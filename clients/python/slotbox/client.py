@@ -1,10 +1,12 @@
 """Synchronous client: one method per endpoint of API.md."""
 import urllib.parse
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from . import archives
 from .aio import MARGIN_S, NO_DEADLINE, fork_slots, new_execution_id
 from .errors import SlotboxError
+from .procs import (PortResponse, Process, ProcessOutput, StreamEvent, parse_event_line,
+                    port_path, port_url, process_body, process_path, pty_body, signal_name)
 from .transport import Transport
 from .types import ExecutionResult, Slot
 
@@ -184,3 +186,115 @@ class Client:
     def upload_dir(self, slot, local_dir: str, path: str = ".") -> Dict[str, Any]:
         """Copy a local directory's contents under path in the workspace."""
         return self.upload_archive(slot, archives.tar_gz_dir(local_dir), path, "tar.gz")
+
+    # streamed exec, processes and ports (API 1.1)
+    def exec_stream(self, slot, command: str, timeout_s: Optional[float] = None,
+                    execution_id: Optional[str] = None, **args) -> Iterator[StreamEvent]:
+        """bash -c command with its output as it is written: yields
+        StreamEvents ("stdout"/"stderr" chunks in order, then one "result"
+        whose .result is the ExecutionResult). args: stdin, env, cwd,
+        merge_output, pty=(rows, cols). Closing the generator early cancels
+        the call."""
+        sid = getattr(slot, "slot_id", slot)
+        if "pty" in args:
+            args["pty"] = pty_body(args["pty"])
+            if args["pty"] is None:
+                del args["pty"]
+        body = {"tool": "bash", "args": dict(command=command, **args), "stream": True,
+                "execution_id": execution_id or new_execution_id()}
+        if timeout_s is not None:
+            body["timeout_s"] = timeout_s
+        for line in self.transport.stream("POST", f"/v1/slots/{sid}/exec", body,
+                                          self._limit(timeout_s)):
+            ev = parse_event_line(line)
+            if ev is not None:
+                yield ev
+
+    def start_process(self, slot, command: str, env: Optional[Dict[str, str]] = None,
+                      cwd: Optional[str] = None, pty=None) -> Process:
+        """Start bash -c command in the background; its handle. pty: True
+        (24x80) or (rows, cols) runs it on a terminal. It runs until it
+        ends, is killed, or the lease ends."""
+        sid = getattr(slot, "slot_id", slot)
+        d = self._json("POST", f"/v1/slots/{sid}/processes", process_body(command, env, cwd, pty))
+        return Process(self, sid, d["process_id"], d.get("pid"), d)
+
+    def processes(self, slot) -> List[Dict[str, Any]]:
+        """The slot's processes: {process_id, command, running, exit_code,
+        started_at, ended_at}."""
+        sid = getattr(slot, "slot_id", slot)
+        return self._json("GET", f"/v1/slots/{sid}/processes")["processes"]
+
+    def process(self, slot, process_id: str) -> Process:
+        """A handle on a process started earlier (by anyone), to re-attach."""
+        sid = getattr(slot, "slot_id", slot)
+        for p in self.processes(sid):
+            if p.get("process_id") == process_id:
+                return Process(self, sid, process_id, p.get("pid"), p)
+        raise SlotboxError(404, "not_found", f"no process {process_id} in slot {sid}")
+
+    def process_output(self, slot, process_id: str, since: int = 0,
+                       wait_s: float = 0.0) -> ProcessOutput:
+        """Its output past offset since, waiting up to wait_s for some."""
+        sid = getattr(slot, "slot_id", slot)
+        q = _q(since=int(since), wait_s=(wait_s or None))
+        return ProcessOutput.from_api(self._json("GET", process_path(sid, process_id, "/output" + q),
+                                                 timeout=float(wait_s) + self.margin_s))
+
+    def process_stream(self, slot, process_id: str, since: int = 0) -> Iterator[StreamEvent]:
+        """Its output past since as events, live, until it ends."""
+        sid = getattr(slot, "slot_id", slot)
+        path = process_path(sid, process_id, "/output" + _q(since=int(since), stream="true"))
+        for line in self.transport.stream("GET", path, None, NO_DEADLINE):
+            ev = parse_event_line(line)
+            if ev is not None:
+                yield ev
+
+    def process_stdin(self, slot, process_id: str, data=b"", eof: bool = False) -> None:
+        sid = getattr(slot, "slot_id", slot)
+        if isinstance(data, str):
+            data = data.encode()
+        self.transport.request("POST", process_path(sid, process_id, "/stdin" +
+                                                    (_q(eof="true") if eof else "")),
+                               bytes(data), raw=True)
+
+    def process_signal(self, slot, process_id: str, sig="INT") -> None:
+        """sig: "INT", "TERM", "KILL", ... or a number (INT goes to its
+        foreground process group)."""
+        sid = getattr(slot, "slot_id", slot)
+        self._json("POST", process_path(sid, process_id, "/signal"), {"signal": signal_name(sig)})
+
+    def process_resize(self, slot, process_id: str, rows: int, cols: int) -> None:
+        sid = getattr(slot, "slot_id", slot)
+        self._json("POST", process_path(sid, process_id, "/resize"),
+                   {"rows": int(rows), "cols": int(cols)})
+
+    def kill_process(self, slot, process_id: str) -> None:
+        """Kill the process's whole tree."""
+        sid = getattr(slot, "slot_id", slot)
+        self.transport.request("DELETE", process_path(sid, process_id))
+
+    def slot_url(self, slot, port: int, path: str = "") -> str:
+        """The URL of a server listening on 127.0.0.1:port inside the slot,
+        through the daemon's proxy: http://host:port/v1/slots/ID/ports/PORT/
+        over TCP (send auth_headers() with it), http+unix://SOCKET/... on a
+        unix socket."""
+        return port_url(self.endpoint, getattr(slot, "slot_id", slot), port, path)
+
+    def auth_headers(self) -> Dict[str, str]:
+        """The headers a request to slot_url() needs (the bearer token)."""
+        t = self.transport.token
+        return {"Authorization": f"Bearer {t}"} if t else {}
+
+    def port_request(self, slot, port: int, method: str = "GET", path: str = "/",
+                     body=None, headers: Optional[Dict[str, str]] = None,
+                     timeout: Optional[float] = None) -> PortResponse:
+        """One HTTP request to the server on port inside the slot (over this
+        client's socket or TCP connection); its answer whatever its status.
+        A 502 with error_code "port_unreachable" means nothing listens."""
+        if isinstance(body, str):
+            body = body.encode()
+        status, hdrs, data = self.transport.request_raw(
+            method, port_path(getattr(slot, "slot_id", slot), port, path),
+            None if body is None else bytes(body), headers, timeout)
+        return PortResponse(status, hdrs, data)

@@ -25,6 +25,8 @@ class InsufficientStorage(SlotboxError): pass
 class SnapshotNotFound(NotFound): pass
 class SnapshotExists(SlotboxError): pass
 class TemplateMismatch(SlotboxError): pass
+class PortUnreachable(SlotboxError):
+    """Nothing listens on that port inside the slot (502 from the proxy)."""
 class NodeUnavailable(SlotboxError):
     """ClusterClient: no node could be reached for a call that holds no
     slot yet (acquire, status, ...). Code node_unavailable, status 503;
@@ -46,6 +48,7 @@ _BY_CODE = {
     "snapshot_exists": SnapshotExists,
     "snapshot_profile_mismatch": TemplateMismatch,
     "template_mismatch": TemplateMismatch,
+    "port_unreachable": PortUnreachable,
 }
 
 

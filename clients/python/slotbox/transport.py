@@ -9,6 +9,8 @@ import urllib.parse
 from .errors import SlotboxError, error_for
 
 DEFAULT_SOCKET = "/run/slotbox/slotbox.sock"
+# The longest NDJSON line a streamed answer may carry.
+MAX_LINE = 64 << 20
 
 
 def default_endpoint():
@@ -117,6 +119,15 @@ class Transport:
                 return
         conn.close()
 
+    def _headers(self, body, raw, headers):
+        hdrs = {}
+        if body is not None:
+            hdrs["Content-Type"] = "application/octet-stream" if raw else "application/json"
+        if self.token:
+            hdrs["Authorization"] = f"Bearer {self.token}"
+        hdrs.update(headers or {})
+        return hdrs
+
     def request(self, method, path, body=None, raw=False, headers=None, expect_json=True,
                 timeout=None):
         """Send one request; returns (status, parsed JSON or bytes).
@@ -124,43 +135,84 @@ class Transport:
         this request's socket timeout instead of the transport's."""
         if body is not None and not raw:
             body = json.dumps(body).encode()
-        hdrs = {}
+        hdrs = self._headers(body, raw, headers)
+        resp, conn = self._roundtrip(method, path, body, hdrs, timeout)
+        try:
+            data = resp.read()
+        except BaseException:
+            conn.close()
+            raise
+        self._finish(conn, resp)
+        if resp.status >= 400:
+            self._raise(resp.status, data)
+        if not expect_json:
+            return resp.status, data
+        return resp.status, (json.loads(data) if data else None)
+
+    def request_raw(self, method, path, body=None, headers=None, timeout=None):
+        """Any answer as (status, headers dict with lowercase names, body
+        bytes), errors included: for a server behind the port proxy, whose
+        answers are its own. body: bytes or None; headers pass through."""
+        hdrs = self._headers(None, True, headers)
+        resp, conn = self._roundtrip(method, path, body, hdrs, timeout)
+        try:
+            data = resp.read()
+        except BaseException:
+            conn.close()
+            raise
+        self._finish(conn, resp)
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+
+    def stream(self, method, path, body=None, timeout=None):
+        """Send a JSON request whose answer is NDJSON; yield each line as
+        it arrives (bytes). Error answers raise as in request(). Closing
+        the generator early closes the connection (which cancels a call
+        daemon-side)."""
         if body is not None:
-            hdrs["Content-Type"] = "application/octet-stream" if raw else "application/json"
-        if self.token:
-            hdrs["Authorization"] = f"Bearer {self.token}"
-        hdrs.update(headers or {})
+            body = json.dumps(body).encode()
+        hdrs = self._headers(body, False, None)
+        resp, conn = self._roundtrip(method, path, body, hdrs, timeout)
+        done = False
+        try:
+            if resp.status >= 400:
+                data = resp.read()
+                done = True
+                self._raise(resp.status, data)
+            while True:
+                line = resp.readline(MAX_LINE + 1)
+                if not line:
+                    break
+                if len(line) > MAX_LINE:
+                    raise SlotboxError(resp.status, "protocol", "an NDJSON line is too long")
+                if line.strip():
+                    yield line
+            done = True
+        finally:
+            if done:
+                self._finish(conn, resp)
+            else:
+                conn.close()
+
+    def _roundtrip(self, method, path, body, hdrs, timeout):
+        """Send and read the answer's head: (response, connection), the
+        body still to read. A kept-alive connection the server had closed
+        is retried once on a fresh one (the request never reached it)."""
         conn, reused = self._get()
         try:
-            resp, data = self._send(conn, method, path, body, hdrs, timeout)
+            return self._send(conn, method, path, body, hdrs, timeout), conn
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
             conn.close()
             if not reused:
                 raise
-            # A kept-alive connection the server had closed: retry once on
-            # a fresh one (the request never reached the server).
-            conn = self._new()
-            try:
-                resp, data = self._send(conn, method, path, body, hdrs, timeout)
-            except BaseException:
-                conn.close()
-                raise
         except BaseException:
             conn.close()
             raise
-        if resp.getheader("Connection", "").lower() == "close":
+        conn = self._new()
+        try:
+            return self._send(conn, method, path, body, hdrs, timeout), conn
+        except BaseException:
             conn.close()
-        else:
-            self._put(conn)
-        if resp.status >= 400:
-            try:
-                err = json.loads(data)["error"]
-                raise error_for(resp.status, err.get("code", "internal"), err.get("message", ""))
-            except (ValueError, KeyError, TypeError):
-                raise SlotboxError(resp.status, "internal", data[:200].decode(errors="replace"))
-        if not expect_json:
-            return resp.status, data
-        return resp.status, (json.loads(data) if data else None)
+            raise
 
     def _send(self, conn, method, path, body, hdrs, timeout):
         if timeout is not None:
@@ -169,13 +221,26 @@ class Transport:
             if conn.sock is not None:
                 conn.sock.settimeout(t)
         conn.request(method, path, body=body, headers=hdrs)
-        resp = conn.getresponse()
-        data = resp.read()
-        if timeout is not None:  # back to the transport's for the next user
-            conn.timeout = self.timeout
-            if conn.sock is not None:
-                conn.sock.settimeout(self.timeout)
-        return resp, data
+        return conn.getresponse()
+
+    def _finish(self, conn, resp):
+        """The answer was read whole: keep the connection for reuse, with
+        the transport's own timeout back."""
+        if resp.getheader("Connection", "").lower() == "close" or not resp.isclosed():
+            conn.close()
+            return
+        conn.timeout = self.timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(self.timeout)
+        self._put(conn)
+
+    @staticmethod
+    def _raise(status, data):
+        try:
+            err = json.loads(data)["error"]
+        except (ValueError, KeyError, TypeError):
+            raise SlotboxError(status, "internal", data[:200].decode(errors="replace")) from None
+        raise error_for(status, err.get("code", "internal"), err.get("message", ""))
 
     def close(self):
         with self._lock:
