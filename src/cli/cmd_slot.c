@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cmd_proc.h"
 
 #define MAX_ENV 256
 #define MAX_STDIN ((size_t)64 << 20)
@@ -21,6 +22,7 @@ struct exec_opts {
 	const char *env[MAX_ENV + 1];
 	size_t n_env;
 	bool send_stdin;
+	bool tty;		/* -t: on a pseudo-terminal, as a process */
 	const char *shell_line; /* -c */
 	char *command;		/* owned: the bash command line */
 	char *stdin_data;	/* owned */
@@ -48,6 +50,7 @@ static const struct option all_opts[] = {
 	{"cwd", required_argument, NULL, OPT_CWD},
 	{"env", required_argument, NULL, 'e'},
 	{"stdin", no_argument, NULL, 'i'},
+	{"tty", no_argument, NULL, 't'},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"keep-workspace", no_argument, NULL, OPT_KEEP},
 	{"ttl", required_argument, NULL, OPT_TTL},
@@ -75,6 +78,8 @@ static bool allowed(const char *cmd, int opt)
 		return acq || run || exec;
 	case OPT_KEEP:
 		return strcmp(cmd, "release") == 0;
+	case 't':
+		return exec;
 	case OPT_TTL:
 		return acq || strcmp(cmd, "renew") == 0;
 	default: /* -e -i -c --cwd --merge --id */
@@ -87,7 +92,7 @@ static int parse_opts(struct cli *cli, int argc, char **argv,
 {
 	const char *cmd = argv[0];
 	int c;
-	while ((c = getopt_long(argc, argv, "e:ic:", all_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "e:ic:t", all_opts, NULL)) != -1) {
 		if (c == '?' || c == ':' || !allowed(cmd, c))
 			return cli_usage_error("bad option for %s", cmd);
 		switch (c) {
@@ -123,6 +128,9 @@ static int parse_opts(struct cli *cli, int argc, char **argv,
 			break;
 		case 'i':
 			o->send_stdin = true;
+			break;
+		case 't':
+			o->tty = true;
 			break;
 		case 'c':
 			o->shell_line = optarg;
@@ -253,7 +261,7 @@ static int prepare_command(struct exec_opts *o, int argc, char **argv)
 	o->bash.command = o->command;
 	o->env[o->n_env] = NULL;
 	o->bash.env = o->env;
-	if (o->send_stdin) {
+	if (o->send_stdin && !o->tty) {
 		o->stdin_data = read_all_stdin();
 		if (!o->stdin_data)
 			return CLI_FAILED;
@@ -320,8 +328,18 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
 	if (optind >= argc)
 		return cli_usage_error("exec needs a SLOT");
 	const char *slot = argv[optind++];
+	if (o.tty && (o.bash.timeout_s > 0 || o.bash.merge_output ||
+		      o.bash.execution_id))
+		return cli_usage_error("exec -t takes no --timeout, --merge "
+				       "or --id (it runs as a process)");
 	rc = prepare_command(&o, argc - optind, argv + optind);
-	if (rc == 0) {
+	if (rc == 0 && o.tty) {
+		struct cli_tty_exec x = {.command = o.command,
+					 .cwd = o.bash.cwd,
+					 .env = o.env,
+					 .forward_stdin = o.send_stdin};
+		rc = cli_exec_tty(cli, slot, &x);
+	} else if (rc == 0) {
 		struct sbc *c = cli_slot_client(cli, slot);
 		rc = c ? run_in_slot(cli, c, slot, &o) : CLI_FAILED;
 	}

@@ -32,6 +32,16 @@ static const char usage_text[] =
 	"  exec [OPTIONS] SLOT -- CMD [ARG]...\n"
 	"  exec [OPTIONS] SLOT -c 'SHELL COMMAND LINE'\n"
 	"                             run a command in a leased slot\n"
+	"  exec -it SLOT -- CMD...    ...on a terminal: interactive (raw "
+	"mode,\n"
+	"                             window size, exit status passed on)\n"
+	"  attach [--no-stdin] SLOT PROCESS_ID\n"
+	"                             re-attach to a running process "
+	"(Ctrl-]\n"
+	"                             detaches)\n"
+	"  ps SLOT                    the slot's background processes\n"
+	"  kill [-s SIG] SLOT PROCESS_ID\n"
+	"                             kill a process's tree (-s: send SIG)\n"
 	"  cancel EXECUTION_ID        kill a running call (exec --id names "
 	"one)\n"
 	"  release [--keep-workspace] SLOT\n"
@@ -53,7 +63,8 @@ static const char usage_text[] =
 	"Exec options: --timeout S, --cwd DIR, -e KEY=VALUE (repeatable),\n"
 	"  -i (send this program's stdin to the command), --merge (stdout\n"
 	"  and stderr as one stream, in write order), --id ID (name the call\n"
-	"  for cancel)\n"
+	"  for cancel), -t (on a pseudo-terminal, as a background process;\n"
+	"  with -i the local terminal is raw and keys go to it)\n"
 	"\n"
 	"Global options:\n"
 	"  --socket PATH      daemon socket ($SLOTBOX_SOCKET, default "
@@ -294,6 +305,8 @@ static const struct {
 	{"renew", cmd_renew},	    {"image", cmd_image},
 	{"top", cmd_top},	    {"fork", cmd_fork},
 	{"snapshot", cmd_snapshot}, {"snapshots", cmd_snapshots},
+	{"attach", cmd_attach},	    {"ps", cmd_ps},
+	{"kill", cmd_kill},
 };
 
 static int dispatch(struct cli *cli, int argc, char **argv)

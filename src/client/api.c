@@ -238,7 +238,7 @@ static char *dup_string(json_t *s, size_t *len)
 	return out;
 }
 
-static int fill_result(struct sbc_exec_result *r, struct sbc_error *err)
+int sbc_exec_result_fill(struct sbc_exec_result *r, struct sbc_error *err)
 {
 	json_t *md = json_object_get(r->raw, "metadata");
 	if (!json_is_object(r->raw) || !json_is_object(md))
@@ -263,7 +263,7 @@ static int fill_result(struct sbc_exec_result *r, struct sbc_error *err)
 	return 0;
 }
 
-static json_t *bash_args(const struct sbc_bash *req, struct sbc_error *err)
+json_t *sbc_bash_args(const struct sbc_bash *req, struct sbc_error *err)
 {
 	json_t *args = json_object();
 	json_t *env = json_object();
@@ -277,6 +277,9 @@ static json_t *bash_args(const struct sbc_bash *req, struct sbc_error *err)
 		json_object_set_new(args, "cwd", json_string(req->cwd));
 	if (req->merge_output)
 		json_object_set_new(args, "merge_output", json_true());
+	if (req->pty_rows > 0 && req->pty_cols > 0)
+		json_object_set_new(args, "pty",
+				    sbc_pty_json(req->pty_rows, req->pty_cols));
 	for (const char *const *e = req->env; e && *e; e++) {
 		const char *eq = strchr(*e, '=');
 		if (!eq || eq == *e) {
@@ -305,7 +308,7 @@ int sbc_bash(struct sbc *c, const char *slot_id, const struct sbc_bash *req,
 		return -1;
 	if (!req || !req->command)
 		return sbc_fail(err, 0, "bad_argument", "a command is needed");
-	json_t *args = bash_args(req, err);
+	json_t *args = sbc_bash_args(req, err);
 	if (!args)
 		return -1;
 	json_t *body = json_pack("{s:s, s:o}", "tool", "bash", "args", args);
@@ -324,7 +327,7 @@ int sbc_bash(struct sbc *c, const char *slot_id, const struct sbc_bash *req,
 	free(path);
 	json_decref(body);
 	if (rc == 0)
-		rc = fill_result(out, err);
+		rc = sbc_exec_result_fill(out, err);
 	if (rc < 0)
 		sbc_exec_result_free(out);
 	return rc;

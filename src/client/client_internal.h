@@ -64,4 +64,22 @@ bool sbc_snapshot_named(const char *snapshot, struct sbc_slot *out,
 /* Open c->fd to the endpoint. */
 int sbc_connect(struct sbc *c, struct sbc_error *err);
 
+/* The caller's cancel flag is set. */
+bool sbc_cancelled(const struct sbc *c);
+/* Wait until c->fd is ready for events within the idle timeout; -1 with
+ * errno (ETIMEDOUT, EINTR) otherwise. */
+int sbc_wait_ready(const struct sbc *c, short events);
+/* Send one request's head and body on c->fd (connected); -1 with errno. */
+int sbc_send_request(struct sbc *c, const char *method, const char *path,
+		     const void *body, size_t len, const char *ctype);
+/* Close c->fd; the next request connects afresh. */
+void sbc_drop_connection(struct sbc *c);
+
+/* Fill r's fields from r->raw (an ExecutionResult, owned by r). */
+int sbc_exec_result_fill(struct sbc_exec_result *r, struct sbc_error *err);
+/* The "args" object of a bash call (owned), or NULL with err. */
+json_t *sbc_bash_args(const struct sbc_bash *req, struct sbc_error *err);
+/* {"rows", "cols"} for a pty, owned; NULL on OOM. */
+json_t *sbc_pty_json(int rows, int cols);
+
 #endif

@@ -162,6 +162,9 @@ struct sbc_bash {
 	const char *execution_id;
 	/* stdout and stderr as one stream in write order (out; err empty) */
 	bool merge_output;
+	/* > 0 both: run on a pseudo-terminal of that size (API 1.1; its
+	 * terminal stream is stdout) */
+	int pty_rows, pty_cols;
 };
 
 struct sbc_exec_result {
@@ -202,6 +205,130 @@ int sbc_read_file(struct sbc *c, const char *slot_id, const char *path,
 /* Write (create or replace) a file in the slot, parents created. */
 int sbc_write_file(struct sbc *c, const char *slot_id, const char *path,
 		   const void *data, size_t len, struct sbc_error *err);
+
+/* ---- API 1.1: streams, processes, ports -------------------------------- */
+
+/* One event of an NDJSON answer (a streamed exec, a process's output).
+ * type "stdout"/"stderr": data/len are the output bytes (base64 already
+ * decoded; NUL-terminated, may hold NULs). type "result": doc's "result"
+ * is the ExecutionResult. Other types (a process's end, ...) as the daemon
+ * sends them, with exit_code in doc. Everything is borrowed for the call. */
+struct sbc_event {
+	const char *type;
+	const char *data;
+	size_t len;
+	json_t *doc; /* the whole event */
+};
+/* Called once per event, in order; a nonzero return stops the stream
+ * (the call then fails with code "stopped" and the connection closes). */
+typedef int (*sbc_event_fn)(const struct sbc_event *ev, void *ud);
+
+/* Run one bash command and receive its output as it is written: fn gets
+ * each chunk as an event, then the "result" event; *out gets the final
+ * ExecutionResult as sbc_bash would (its out/err hold the output too,
+ * under the usual caps). */
+int sbc_bash_stream(struct sbc *c, const char *slot_id,
+		    const struct sbc_bash *req, sbc_event_fn fn, void *ud,
+		    struct sbc_exec_result *out, struct sbc_error *err);
+
+/* An NDJSON answer being read, for callers with their own poll() loop. It
+ * holds c's connection until it ends or is closed (use another struct sbc
+ * for other calls meanwhile). */
+struct sbc_stream;
+/* Send a request whose answer streams (body borrowed, may be NULL); fn is
+ * called for every event that arrives, from here on. A non-2xx answer
+ * fails with its API error. */
+int sbc_stream_open(struct sbc *c, const char *method, const char *path,
+		    json_t *body, sbc_event_fn fn, void *ud,
+		    struct sbc_stream **out, struct sbc_error *err);
+/* The descriptor to poll() for POLLIN; sbc_stream_read after it fires. */
+int sbc_stream_fd(const struct sbc_stream *s);
+/* Read what has arrived (waiting for some when none has), handing each
+ * complete event to fn: 1 when the answer has ended, 0 when more may come,
+ * -1 on failure. */
+int sbc_stream_read(struct sbc_stream *s, struct sbc_error *err);
+/* sbc_stream_read until the end: 0, or -1. */
+int sbc_stream_run(struct sbc_stream *s, struct sbc_error *err);
+bool sbc_stream_ended(const struct sbc_stream *s);
+/* Free the stream; one closed before its end closes the connection. */
+void sbc_stream_close(struct sbc_stream *s);
+
+/* A background command (POST /v1/slots/{id}/processes). */
+struct sbc_process_spec {
+	const char *command;	/* run as bash -c command */
+	const char *cwd;	/* NULL: the workspace */
+	const char *const *env; /* "KEY=VALUE", NULL-terminated; may be NULL */
+	int rows, cols;		/* > 0 both: on a pseudo-terminal this size */
+};
+struct sbc_process {
+	char *process_id; /* owned */
+	long pid;	  /* in the slot's view, 0 when not said */
+	json_t *raw;	  /* the answer, owned */
+};
+void sbc_process_free(struct sbc_process *p);
+
+/* Start a process; it runs until it ends, is killed, or the lease ends. */
+int sbc_process_start(struct sbc *c, const char *slot_id,
+		      const struct sbc_process_spec *spec,
+		      struct sbc_process *out, struct sbc_error *err);
+/* {"processes": [{process_id, command, running, exit_code, started_at,
+ * ended_at}]}, owned. */
+int sbc_process_list(struct sbc *c, const char *slot_id, json_t **out,
+		     struct sbc_error *err);
+
+struct sbc_process_output {
+	char *out, *err; /* owned, NUL-terminated (base64 decoded) */
+	size_t out_len, err_len;
+	long long next;	   /* the offset to ask from next */
+	bool running;	   /* false once it ended */
+	int exit_code;	   /* when !running */
+	long long dropped; /* bytes the ring lost before they were read */
+	json_t *raw;	   /* the answer, owned */
+};
+void sbc_process_output_free(struct sbc_process_output *o);
+
+/* Its output past offset since; waits up to wait_s (> 0) for some. */
+int sbc_process_output(struct sbc *c, const char *slot_id,
+		       const char *process_id, long long since, double wait_s,
+		       struct sbc_process_output *out, struct sbc_error *err);
+/* Its output past since as a live stream of events (fn as above) until
+ * it ends; the last event says how it ended. */
+int sbc_process_stream(struct sbc *c, const char *slot_id,
+		       const char *process_id, long long since, sbc_event_fn fn,
+		       void *ud, struct sbc_stream **out,
+		       struct sbc_error *err);
+/* Write len bytes to its stdin; eof then closes its stdin. */
+int sbc_process_stdin(struct sbc *c, const char *slot_id,
+		      const char *process_id, const void *data, size_t len,
+		      bool eof, struct sbc_error *err);
+/* Send a signal by name ("INT", "TERM", "KILL", "HUP", ...; INT goes to
+ * its foreground process group, as Ctrl-C would). */
+int sbc_process_signal(struct sbc *c, const char *slot_id,
+		       const char *process_id, const char *signal_name,
+		       struct sbc_error *err);
+/* Set its pseudo-terminal's size (it gets SIGWINCH). */
+int sbc_process_resize(struct sbc *c, const char *slot_id,
+		       const char *process_id, int rows, int cols,
+		       struct sbc_error *err);
+/* Kill its whole tree. */
+int sbc_process_kill(struct sbc *c, const char *slot_id, const char *process_id,
+		     struct sbc_error *err);
+
+/* The URL of 127.0.0.1:port inside the slot through the daemon's proxy:
+ * "http://HOST:PORT/v1/slots/ID/ports/P/PATH" over TCP (send the bearer
+ * token: "Authorization: Bearer ..."), or on a unix socket
+ * "http+unix://<percent-encoded socket path>/v1/slots/ID/ports/P/PATH"
+ * (curl: --unix-socket SOCKET http://localhost/v1/...). path may be NULL
+ * and may carry a query. Owned; NULL with err. */
+char *sbc_port_url(const struct sbc *c, const char *slot_id, int port,
+		   const char *path, struct sbc_error *err);
+/* One HTTP request to the server on port inside the slot, over c's own
+ * connection; *resp gets its answer whatever the status (502 with code
+ * port_unreachable when nothing listens there). */
+int sbc_port_request(struct sbc *c, const char *slot_id, int port,
+		     const char *method, const char *path, const void *body,
+		     size_t len, const char *content_type,
+		     struct sbc_response *resp, struct sbc_error *err);
 
 #ifdef __cplusplus
 }

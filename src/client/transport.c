@@ -105,14 +105,14 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static bool cancelled(const struct sbc *c)
+bool sbc_cancelled(const struct sbc *c)
 {
 	return c->cancel && *c->cancel;
 }
 
 /* Wait until fd is ready for events; -1 with ETIMEDOUT when the idle
  * timeout passes first. */
-static int wait_ready(const struct sbc *c, short events)
+int sbc_wait_ready(const struct sbc *c, short events)
 {
 	if (c->io_timeout_s <= 0)
 		return 0;
@@ -127,7 +127,7 @@ static int wait_ready(const struct sbc *c, short events)
 		int r = poll(&p, 1, (int)(left * 1000) + 1);
 		if (r > 0)
 			return 0;
-		if (r < 0 && (errno != EINTR || cancelled(c)))
+		if (r < 0 && (errno != EINTR || sbc_cancelled(c)))
 			return -1;
 	}
 }
@@ -137,12 +137,12 @@ static int wait_ready(const struct sbc *c, short events)
 static int send_all(struct sbc *c, struct iovec *iov, int n)
 {
 	while (n > 0) {
-		if (wait_ready(c, POLLOUT) < 0)
+		if (sbc_wait_ready(c, POLLOUT) < 0)
 			return -1;
 		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
 		ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
 		if (w < 0) {
-			if (errno == EINTR && !cancelled(c))
+			if (errno == EINTR && !sbc_cancelled(c))
 				continue;
 			return -1;
 		}
@@ -160,8 +160,8 @@ static int send_all(struct sbc *c, struct iovec *iov, int n)
 	return 0;
 }
 
-static int send_request(struct sbc *c, const char *method, const char *path,
-			const void *body, size_t len, const char *ctype)
+int sbc_send_request(struct sbc *c, const char *method, const char *path,
+		     const void *body, size_t len, const char *ctype)
 {
 	char head[4096];
 	int n = snprintf(head, sizeof head,
@@ -305,7 +305,7 @@ static int read_response(struct sbc *c, struct reader *r, bool *got,
 	p.data = r;
 	char buf[65536];
 	while (!r->complete) {
-		if (wait_ready(c, POLLIN) < 0)
+		if (sbc_wait_ready(c, POLLIN) < 0)
 			return errno == EINTR
 				       ? sbc_fail(err, 0, "interrupted",
 						  "interrupted")
@@ -313,7 +313,7 @@ static int read_response(struct sbc *c, struct reader *r, bool *got,
 						  "no answer from slotboxd: %s",
 						  strerror(errno));
 		ssize_t n = recv(c->fd, buf, sizeof buf, 0);
-		if (n < 0 && errno == EINTR && !cancelled(c))
+		if (n < 0 && errno == EINTR && !sbc_cancelled(c))
 			continue;
 		if (n < 0 && errno == EINTR)
 			return sbc_fail(err, 0, "interrupted", "interrupted");
@@ -352,7 +352,7 @@ static int read_response(struct sbc *c, struct reader *r, bool *got,
 	return 0;
 }
 
-static void drop_connection(struct sbc *c)
+void sbc_drop_connection(struct sbc *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
@@ -369,7 +369,7 @@ static int exchange(struct sbc *c, const char *method, const char *path,
 			return -1;
 		c->used = true;
 		bool got = false;
-		int rc = send_request(c, method, path, body, len, ctype);
+		int rc = sbc_send_request(c, method, path, body, len, ctype);
 		if (rc < 0) {
 			r->peer_closed = errno == EPIPE || errno == ECONNRESET;
 			sbc_fail(err, 0, "io", "sending to slotboxd: %s",
@@ -378,11 +378,11 @@ static int exchange(struct sbc *c, const char *method, const char *path,
 			rc = read_response(c, r, &got, err);
 		if (rc == 0) {
 			if (!c->keep_alive)
-				drop_connection(c);
+				sbc_drop_connection(c);
 			return 0;
 		}
-		drop_connection(c);
-		if (cancelled(c))
+		sbc_drop_connection(c);
+		if (sbc_cancelled(c))
 			return sbc_fail(err, 0, "interrupted", "interrupted");
 		/* Only a reused connection that the daemon closed is worth a
 		 * second try: it had timed out while idle and never saw the
