@@ -20,6 +20,7 @@ import concurrent.futures
 import os
 import posixpath
 import threading
+import time
 from typing import Any, Dict, Optional
 
 from .client import Client
@@ -28,6 +29,18 @@ from .transport import DEFAULT_SOCKET
 from .aio import new_execution_id
 
 NAME = "slotbox"
+# How long a background process interrupted during wait_background may
+# take to end by itself before it is killed.
+INTERRUPT_GRACE_S = 5.0
+# The most output wait_background keeps (the tail).
+MAX_WAIT_OUTPUT = 1 << 20
+
+
+def _code(exit_code) -> int:
+    """A shell's status: 128+N for a process a signal ended."""
+    if exit_code is None:
+        return 1
+    return 128 + (-exit_code & 127) if exit_code < 0 else int(exit_code)
 
 try:  # Hermes' own classes when this runs inside Hermes
     from agent.terminal_env_provider import TerminalEnvironmentProvider as _ProviderBase
@@ -93,6 +106,8 @@ class SlotboxEnvironment(_EnvBase):
         self._stop = threading.Event()
         self._merge = True  # API 1.1 merge_output; off against an older daemon
         self._released = False
+        self._procs: Dict[str, Any] = {}  # background processes by id
+        self._waiting = None  # the process wait_background waits on
 
     def _take_lease(self) -> _Lease:
         with _leases_lock:
@@ -216,8 +231,85 @@ class SlotboxEnvironment(_EnvBase):
         self.slot = slot
 
     def interrupt(self) -> None:
-        """Stop the running command (it answers 130); safe from any thread."""
+        """Stop the running command (it answers 130); safe from any thread.
+        A background process being waited for (wait_background) gets INT,
+        as Ctrl-C would send it, and is killed if it does not end."""
         self._stop.set()
+        waited = self._waiting
+        if waited is not None:
+            try:
+                waited.interrupt()
+            except (SlotboxError, OSError):
+                pass
+
+    # Background processes (API 1.1) ----------------------------------------
+
+    def run_background(self, command: str, cwd: str = "", pty: bool = False) -> str:
+        """Start command in the background in this slot (a dev server, a
+        long test run); its process id. It runs until it ends, is killed,
+        or the slot is released."""
+        p = self.client.start_process(self.slot, command, env=self.env or None,
+                                      cwd=self._map_cwd(cwd) or self.cwd, pty=pty or None)
+        self._procs[p.process_id] = p
+        return p.process_id
+
+    def _proc(self, process_id: str):
+        p = self._procs.get(process_id)
+        if p is None:
+            p = self._procs[process_id] = self.client.process(self.slot, process_id)
+        return p
+
+    def read_background(self, process_id: str) -> Dict[str, Any]:
+        """Output since the last read: {"output", "running", "returncode"}
+        (returncode None while it runs)."""
+        p = self._proc(process_id)
+        o = p.output()
+        return {"output": o.text, "running": o.running,
+                "returncode": None if o.running else _code(o.exit_code)}
+
+    def wait_background(self, process_id: str, timeout: Optional[float] = None
+                        ) -> Dict[str, Any]:
+        """Wait for a background process to end: {"output" (since the last
+        read), "returncode"}. interrupt() meanwhile sends it INT (its own
+        handler decides; it is killed if still running INTERRUPT_GRACE_S
+        later); timeout: returncode 124, the process left running."""
+        p = self._proc(process_id)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        chunks, size = [], 0
+        self._stop.clear()
+        self._waiting = p
+        sent_int = None
+        try:
+            while True:
+                if sent_int is None and (self._stop.is_set() or _interrupted()):
+                    try:
+                        p.interrupt()
+                    except SlotboxError:
+                        pass
+                    sent_int = time.monotonic()
+                elif sent_int is not None and time.monotonic() - sent_int > INTERRUPT_GRACE_S:
+                    p.kill()
+                o = p.output(wait_s=0.1)
+                text = o.text
+                if text:
+                    chunks.append(text)
+                    size += len(text)
+                    while size > MAX_WAIT_OUTPUT and len(chunks) > 1:
+                        size -= len(chunks.pop(0))
+                if not o.running:
+                    rc = _code(o.exit_code)
+                    if sent_int is not None and rc == 0:
+                        rc = 130
+                    return {"output": "".join(chunks), "returncode": rc}
+                if deadline is not None and time.monotonic() > deadline:
+                    return {"output": "".join(chunks) + f"\n[still running after {timeout}s]",
+                            "returncode": 124}
+        finally:
+            self._waiting = None
+
+    def kill_background(self, process_id: str) -> None:
+        """Kill a background process's whole tree."""
+        self._proc(process_id).kill()
 
     # Files (Hermes' file tools may use these when present) -----------------
 
