@@ -41,8 +41,10 @@ struct exec_call {
 	double timeout_s;
 	bool timed_out;
 	bool cancelled;
-	bool merged; /* stderr goes to out's pipe: err has no handle */
-	bool paused; /* on_output asked to stop reading */
+	bool merged;	 /* stderr goes to out's pipe: err has no handle */
+	bool paused;	 /* on_output asked to stop reading */
+	bool background; /* counted in the slot's n_bg */
+	void (*on_started)(void *ud, int pid);
 	exec_output_fn on_output;
 	void *output_ud;
 	bool oom_known;	     /* oom_before could be read */
@@ -52,6 +54,8 @@ struct exec_call {
 
 static uint64_t next_call_id = 1;
 static char discard_buf[EXEC_READ_CHUNK];
+/* a background call's chunk, handed to on_output and not kept */
+static char pass_buf[EXEC_READ_CHUNK];
 
 const char *exec_error_class_name(enum exec_error_class c)
 {
@@ -88,7 +92,10 @@ static void unlink_call(struct exec_call *c)
 	for (struct exec_call **pp = &slot->calls; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
-			slot->n_calls--;
+			if (c->background)
+				slot->n_bg--;
+			else
+				slot->n_calls--;
 			break;
 		}
 	}
@@ -127,6 +134,10 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct exec_stream *s = h->data;
 	(void)hint;
+	if (s->call->background) {
+		*buf = uv_buf_init(pass_buf, sizeof pass_buf);
+		return;
+	}
 	if (s->len >= s->limit) {
 		*buf = uv_buf_init(discard_buf, sizeof discard_buf);
 		return;
@@ -162,6 +173,9 @@ static void pause_output(struct exec_call *c)
 /* Returns what on_output said (1: stop reading). */
 static int take_bytes(struct exec_stream *s, const char *base, size_t n)
 {
+	struct exec_call *c = s->call;
+	if (base == pass_buf)
+		return c->on_output(c->output_ud, s->which, base, n);
 	if (base == discard_buf) {
 		if (n)
 			s->truncated = true;
@@ -169,7 +183,6 @@ static int take_bytes(struct exec_stream *s, const char *base, size_t n)
 	}
 	s->len += n;
 	s->buf[s->len] = '\0';
-	struct exec_call *c = s->call;
 	return c->on_output ? c->on_output(c->output_ud, s->which, base, n) : 0;
 }
 
@@ -237,6 +250,26 @@ void exec_resume_output(struct exec_call *c)
 	stream_resume(&c->out);
 	if (!c->merged)
 		stream_resume(&c->err);
+}
+
+void exec_signal(struct exec_call *c, int sig)
+{
+	if (!c->slot)
+		return;
+	struct sb_msg m = {.type = SB_MSG_SIGNAL, .id = c->id, .status = sig};
+	sandbox_slot_send(c->slot, &m, NULL, 0);
+}
+
+void exec_on_started(struct sbx_slot *slot, const struct sb_msg *m)
+{
+	struct exec_call *c = slot->calls;
+	while (c && c->id != m->id)
+		c = c->next;
+	if (c && c->on_started) {
+		void (*fn)(void *, int) = c->on_started;
+		c->on_started = NULL;
+		fn(c->ud, m->status);
+	}
 }
 
 void exec_cancel(struct exec_call *c)
@@ -483,6 +516,8 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	c->merged = merged;
 	c->on_output = spec->on_output;
 	c->output_ud = spec->output_ud;
+	c->background = spec->background && spec->on_output;
+	c->on_started = spec->on_started;
 	uv_timer_init(slot->sb->env->loop, &c->timer);
 	c->timer.data = c;
 	c->open_handles = 1;
@@ -496,7 +531,8 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 		      o_fd, c->merged ? o_fd : send[3]};
 	struct sb_msg m = {.type = SB_MSG_EXEC,
 			   .slot = (uint32_t)slot->index,
-			   .id = c->id};
+			   .id = c->id,
+			   .flags = c->on_started ? SB_EXEC_REPORT_PID : 0};
 	c->oom_known =
 		cg_slot_oom_kills(&slot->sb->env->cg, slot->sb->id, slot->index,
 				  &slot->oom_fd, &c->oom_before) == 0;
@@ -514,9 +550,12 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	close_fds(send, 4);
 	c->next = slot->calls;
 	slot->calls = c;
-	slot->n_calls++;
+	if (c->background)
+		slot->n_bg++;
+	else
+		slot->n_calls++;
 	double ms = spec->timeout_s * 1000.0;
-	if (!spec->no_timeout)
+	if (!c->background)
 		uv_timer_start(&c->timer, timer_cb, ms < 1 ? 1 : (uint64_t)ms,
 			       0);
 	if (out_call)

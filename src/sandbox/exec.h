@@ -50,8 +50,13 @@ struct exec_spec {
 	 * result still holds the output up to the cap, as without. */
 	exec_output_fn on_output;
 	void *output_ud;
-	/* No deadline (background processes): timeout_s is ignored. */
-	bool no_timeout;
+	/* A background process: no deadline (timeout_s is ignored), not
+	 * one of the slot's calls (n_bg, not n_calls: the lease's TTL runs
+	 * on), and the output is only handed to on_output, never kept. */
+	bool background;
+	/* Called once the leader said the command's pid (in the slot's pid
+	 * namespace); NULL: not asked. Never after the done callback. */
+	void (*on_started)(void *ud, int pid);
 	/* own_stdin: stdin_fd is the command's stdin instead of stdin_data
 	 * (taken by the call: a pipe the caller keeps writing to). */
 	bool own_stdin;
@@ -95,6 +100,12 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
  * from inside this call) with error_class EXEC_CANCELLED. A second cancel,
  * or one after a timeout began, changes nothing. */
 void exec_cancel(struct exec_call *call);
+
+/* Send signal sig to the call's process group (the command leads one). */
+void exec_signal(struct exec_call *call, int sig);
+
+/* The leader reported EXEC_STARTED. */
+void exec_on_started(struct sbx_slot *slot, const struct sb_msg *m);
 
 /* Read the call's pipes again after on_output returned 1. */
 void exec_resume_output(struct exec_call *call);

@@ -7,7 +7,9 @@
  *
  *   daemon <-> init   (one per sandbox):  CGROUPS, HELLO, SLOT_CHANNEL,
  *                                         SLOT_RELEASE, SEED_READY, SEED_DONE
- *   daemon <-> leader (one per slot):     HELLO, FAILED, EXEC, KILL, EXEC_DONE
+ *   daemon <-> leader (one per slot):     HELLO, FAILED, EXEC, KILL, EXEC_DONE,
+ *                                         RECYCLE, SIGNAL, EXEC_STARTED,
+ *                                         PTY_OPEN, PTY
  */
 #ifndef SLOTBOX_SANDBOX_PROTO_H
 #define SLOTBOX_SANDBOX_PROTO_H
@@ -35,6 +37,17 @@ enum sb_msg_type {
 	SB_MSG_RECYCLE,	   /* daemon -> leader: the lease ended and the
 			      workspace stays: end every process the slot
 			      started, then say HELLO (no new leader) */
+	/* Added for background processes (issue 21); a leader of an older
+	 * build ignores them. */
+	SB_MSG_SIGNAL,	     /* daemon -> leader: signal `status` to call
+				`id`'s process group */
+	SB_MSG_EXEC_STARTED, /* leader -> daemon: call `id` runs as pid
+				`status` (of the slot's pid namespace); only
+				for an EXEC with SB_EXEC_REPORT_PID */
+	SB_MSG_PTY_OPEN,     /* daemon -> leader: open a terminal of the
+				slot's devpts, `status` rows << 16 | cols */
+	SB_MSG_PTY,	     /* leader -> daemon: request `id`'s terminal,
+				fds master, slave (none: sys_errno says why) */
 };
 
 /* File operations run in a child of the leader, as the slot's uid, inside
@@ -98,6 +111,7 @@ struct sb_file_reply {
 
 #define SB_EXEC_SPAWN_FAILED 1u /* flags in EXEC_DONE: sys_errno says why */
 #define SB_EXEC_KILLED 2u	/* the tree was killed on request */
+#define SB_EXEC_REPORT_PID 4u	/* flags in EXEC: answer EXEC_STARTED */
 
 struct sb_msg {
 	uint32_t type;

@@ -86,7 +86,9 @@ struct sbx_slot {
 	uid_t uid;
 	struct sbx_chan *chan;
 	struct exec_call *calls; /* in flight, linked through exec_call */
-	int n_calls;
+	int n_calls;		 /* of them, those of API calls */
+	int n_bg;		 /* of them, background processes' */
+	void *procs;		 /* the API's background processes */
 	char trajectory_id[256];
 	double acquired_at;	       /* wall clock */
 	double last_used;	       /* monotonic */
