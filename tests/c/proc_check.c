@@ -46,6 +46,9 @@ static int collect_event(const struct sbc_event *ev, void *ud)
 		k->results++;
 	}
 	json_t *code = json_object_get(ev->doc, "exit_code");
+	if (!json_is_integer(code)) /* a process's end: its result */
+		code = json_object_get(json_object_get(ev->doc, "result"),
+				       "exit_code");
 	if (json_is_integer(code)) {
 		k->have_exit = true;
 		k->exit_code = (int)json_integer_value(code);
@@ -179,10 +182,10 @@ static void check_processes(struct sbc *c, const char *slot)
 	json_decref(list);
 	ok(listed, "the list shows it ended with 4");
 	struct sbc_process_output o;
-	ok(sbc_process_output(c, slot, p.process_id, 0, 0, &o, &err) == 0 &&
-		   strcmp(o.out, "hi c-client\ngot:xyz\ntail\n") == 0 &&
+	rc = sbc_process_output(c, slot, p.process_id, 0, 0, &o, &err);
+	ok(rc == 0 && strcmp(o.out, "hi c-client\ngot:xyz\ntail\n") == 0 &&
 		   !o.running,
-	   "output from offset 0 is all of it: %s", o.out ? o.out : "");
+	   "output from offset 0 is all of it: %s", rc ? err.message : o.out);
 	sbc_process_output_free(&o);
 	sbc_process_free(&p);
 
@@ -194,10 +197,26 @@ static void check_processes(struct sbc *c, const char *slot)
 	   "empty process id -> bad_argument");
 }
 
+/* process_id is in the list and running. */
+static bool listed_running(json_t *list, const char *process_id)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(list, "processes"), i, e)
+	{
+		const char *id =
+			json_string_value(json_object_get(e, "process_id"));
+		if (id && strcmp(id, process_id) == 0)
+			return json_is_true(json_object_get(e, "running"));
+	}
+	return false;
+}
+
 static void check_signals_and_pty(struct sbc *c, struct sbc *side,
 				  const char *slot)
 {
 	struct sbc_error err = {0};
+	int rc;
 	struct sbc_process p;
 	struct sbc_process_spec trap = {
 		.command = "trap 'echo caught; exit 7' INT; echo armed; "
@@ -226,8 +245,8 @@ static void check_signals_and_pty(struct sbc *c, struct sbc *side,
 		/* the stream on one connection, calls on the other */
 		struct collect k = {0};
 		struct sbc_stream *st = NULL;
-		int rc = sbc_process_stream(c, slot, p.process_id, 0,
-					    collect_event, &k, &st, &err);
+		rc = sbc_process_stream(c, slot, p.process_id, 0, collect_event,
+					&k, &st, &err);
 		ok(rc == 0, "process output streams (%s)",
 		   rc ? err.message : "");
 		bool resized = false;
@@ -264,9 +283,25 @@ static void check_signals_and_pty(struct sbc *c, struct sbc *side,
 
 	struct sbc_process_spec sleeper = {.command = "sleep 300"};
 	if (sbc_process_start(c, slot, &sleeper, &p, &err) == 0) {
-		ok(sbc_process_kill(c, slot, p.process_id, &err) == 0 &&
-			   wait_exit(c, slot, p.process_id) != -1000,
-		   "kill ends it");
+		rc = sbc_process_kill(c, slot, p.process_id, &err);
+		bool gone = false; /* killed, it leaves the list */
+		for (int i = 0; rc == 0 && i < 400 && !gone; i++) {
+			json_t *list = NULL;
+			if (sbc_process_list(c, slot, &list, &err) < 0)
+				break;
+			gone = !listed_running(list, p.process_id);
+			json_decref(list);
+			if (!gone)
+				usleep(50 * 1000);
+		}
+		struct sbc_process_output o;
+		int orc = gone ? sbc_process_output(c, slot, p.process_id, 0, 0,
+						    &o, &err)
+			       : 0;
+		if (orc == 0 && gone)
+			sbc_process_output_free(&o);
+		ok(gone && orc < 0 && err.http_status == 404,
+		   "kill ends it; then it is not found (%s)", err.code);
 		sbc_process_free(&p);
 	} else {
 		ok(false, "kill: %s", err.message);

@@ -5,6 +5,7 @@ tests/c/proc_check.c (libslotbox's API 1.1 calls, TAP).
 
 Every wait below ends as soon as the awaited text is on the screen;
 PATIENCE_S only bounds "never"."""
+import json
 import os
 import shutil
 import signal
@@ -49,10 +50,11 @@ class Tmux:
         if not shutil.which("tmux"):
             pytest.skip("tmux is not installed (scripts/deps installs it)")
         self.name = "sbtest-" + uuid.uuid4().hex[:8]
-        env = dict(os.environ, TERM="xterm-256color", PS1="local$ ")
+        env = dict(os.environ, TERM="xterm-256color")
         self.run("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", str(cols),
                  "-y", str(rows), "bash --norc --noprofile", env=env)
         self.run("set-option", "-t", "t", "status", "off")
+        self.line("PS1='loc''al$ '")  # typed so that the line itself does not match
         self.wait_for("local$")
 
     def run(self, *args, env=None):
@@ -111,9 +113,12 @@ def sb_line(daemon, *args):
 def local_stty(tmux, tag):
     """The local terminal's settings (stty -g) as the local shell sees them."""
     tmux.line(f"echo {tag}=$(stty -g)")
-    for ln in reversed(tmux.wait_for(f"{tag}=", count=1)):
-        if ln.startswith(f"{tag}=") and ":" in ln:
-            return ln.split("=", 1)[1]
+    deadline = time.monotonic() + PATIENCE_S
+    while time.monotonic() < deadline:
+        for ln in tmux.lines():
+            if ln.startswith(f"{tag}=") and ":" in ln:
+                return ln.split("=", 1)[1]
+        time.sleep(0.05)
     raise AssertionError(tmux.screen())
 
 
@@ -263,12 +268,17 @@ def test_ps_and_kill(tty_daemon, slot):
         p = subprocess.run(sb + ["kill", slot, b.process_id], capture_output=True,
                            timeout=PATIENCE_S)
         assert p.returncode == 0, p.stderr
-        b.wait(timeout=PATIENCE_S)
-        import json
-        doc = json.loads(subprocess.run(sb + ["ps", "--json", slot], capture_output=True,
-                                        timeout=PATIENCE_S, check=True).stdout)
-        ended = {x["process_id"]: x for x in doc["processes"]}
-        assert ended[a.process_id]["exit_code"] == 9 and not ended[b.process_id]["running"]
+
+        def listed():
+            doc = json.loads(subprocess.run(sb + ["ps", "--json", slot], capture_output=True,
+                                            timeout=PATIENCE_S, check=True).stdout)
+            return {x["process_id"]: x for x in doc["processes"]}
+        deadline = time.monotonic() + PATIENCE_S
+        while b.process_id in listed() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        now = listed()
+        assert b.process_id not in now  # killed: its tree is gone and so is its record
+        assert now[a.process_id]["exit_code"] == 9 and not now[a.process_id]["running"]
         p = subprocess.run(sb + ["kill", slot, "no-such-process"], capture_output=True,
                            timeout=PATIENCE_S)
         assert p.returncode == 125 and b"404" in p.stderr
@@ -279,7 +289,7 @@ def test_ps_and_kill(tty_daemon, slot):
 
 def test_c_library_process_checks(tty_daemon):
     p = subprocess.run([os.path.join(BUILD, "proc_check"), tty_daemon.socket],
-                       capture_output=True, text=True, timeout=180)
+                       capture_output=True, encoding="utf-8", errors="replace", timeout=180)
     assert "not ok" not in p.stdout, p.stdout + p.stderr
     assert p.returncode == 0, p.stdout + p.stderr
     assert "1..27" in p.stdout, p.stdout

@@ -19,7 +19,7 @@ import pytest
 
 from conftest import SMALL_POOL, Daemon
 from slotbox import (AsyncClient, AsyncProcess, BadRequest, Client, ExecutionResult, NotFound,
-                     Process, SlotboxError, StreamEvent)
+                     Process, ProcessNotFound, SlotboxError, StreamEvent)
 
 # A bound for "never" while waiting for something the test caused (not a
 # timing figure: each wait ends as soon as the awaited thing is seen).
@@ -171,8 +171,9 @@ def test_process_stream_reattach_and_since(c, slot):
     assert p.output(since=first.next).stdout == "two\n"
     with pytest.raises(NotFound):
         c.process(slot, "no-such-process")
-    with pytest.raises(NotFound):
+    with pytest.raises(ProcessNotFound) as e:
         c.process_output(slot, "no-such-process")
+    assert e.value.status == 404
 
 
 def test_process_interrupt_signal_and_kill(c, slot):
@@ -189,12 +190,15 @@ def test_process_interrupt_signal_and_kill(c, slot):
     q.signal("SIGTERM")
     assert q.wait(timeout=PATIENCE_S) == 9
 
-    k = c.start_process(slot, "sleep 300 & sleep 300; echo never")
-    k.kill()
-    k.wait(timeout=PATIENCE_S)
-    assert not k.running and "never" not in k.output(since=0).stdout
     with pytest.raises(BadRequest):
-        c.process_signal(slot, k.process_id, "NOT-A-SIGNAL")
+        c.process_signal(slot, q.process_id, "NOT-A-SIGNAL")
+    k = c.start_process(slot, "sleep 300 & sleep 300; echo never")
+    k.kill()  # its tree dies and the daemon forgets it
+    assert k.wait(timeout=PATIENCE_S) is None and not k.running
+    until(lambda: all(x["process_id"] != k.process_id for x in c.processes(slot)),
+          "the killed process to leave the list")
+    with pytest.raises(ProcessNotFound):
+        c.process_output(slot, k.process_id)
 
 
 def test_process_on_a_pty_sees_a_terminal_and_resizes(c, slot):
@@ -242,9 +246,13 @@ def test_async_process_handle(daemon):
             assert await q.wait(timeout=PATIENCE_S) == 7
             k = await ac.start_process(s, "sleep 300")
             await k.kill()
-            await k.wait(timeout=PATIENCE_S)
-            assert any(x["process_id"] == k.process_id and not x["running"]
-                       for x in await ac.processes(s))
+            assert await k.wait(timeout=PATIENCE_S) is None
+            for _ in range(PATIENCE_S * 20):
+                if all(x["process_id"] != k.process_id for x in await ac.processes(s)):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the killed process never left the list")
             await ac.release(s)
     asyncio.run(main())
 
@@ -320,7 +328,7 @@ def tcp_daemon():
 
 def tcp_url(d):
     import re
-    m = re.search(r"127\.0\.0\.1:(\d+)", d.read_log())
+    m = re.search(r"listening.*?port\W+(\d+)", d.read_log())
     assert m, d.read_log()
     return f"http://127.0.0.1:{m.group(1)}"
 

@@ -8,7 +8,7 @@
 from .errors import (AcquireTimeout, BadRequest, InsufficientStorage, NodeUnavailable, NotFound,
                      PathOutsideWorkspace, PayloadTooLarge, SandboxLost, SlotboxError,
                      SlotNotLeased, SnapshotExists, SnapshotNotFound, TemplateMismatch,
-                     UnknownProfile, Unauthorized, PortUnreachable)
+                     UnknownProfile, Unauthorized, PortUnreachable, ProcessNotFound)
 from .types import ExecutionResult, Slot, SlotState, ToolResult
 from .procs import AsyncProcess, PortResponse, Process, ProcessOutput, StreamEvent
 from .aio import AsyncClient
@@ -21,6 +21,6 @@ __all__ = [
     "SlotboxError", "AcquireTimeout", "SlotNotLeased", "SandboxLost", "NotFound",
     "UnknownProfile", "BadRequest", "PayloadTooLarge", "PathOutsideWorkspace",
     "Unauthorized", "InsufficientStorage", "SnapshotNotFound", "SnapshotExists",
-    "TemplateMismatch", "NodeUnavailable", "PortUnreachable",
+    "TemplateMismatch", "NodeUnavailable", "PortUnreachable", "ProcessNotFound",
     "Process", "AsyncProcess", "ProcessOutput", "StreamEvent", "PortResponse",
 ]

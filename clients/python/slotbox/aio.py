@@ -18,7 +18,7 @@ import uuid
 from typing import Any, AsyncIterator, Dict, Iterable, List, Optional, Tuple
 
 from . import archives
-from .errors import SlotboxError, error_for
+from .errors import NotFound, SlotboxError, error_for
 from .procs import (MAX_EVENT_LINE, AsyncProcess, PortResponse, ProcessOutput, StreamEvent,
                     parse_event_line, port_path, port_url, process_body, process_path, pty_body,
                     signal_name)
@@ -548,7 +548,7 @@ class AsyncClient:
         for p in await self.processes(sid):
             if p.get("process_id") == process_id:
                 return AsyncProcess(self, sid, process_id, p.get("pid"), p)
-        raise SlotboxError(404, "not_found", f"no process {process_id} in slot {sid}")
+        raise NotFound(404, "not_found", f"no process {process_id} in slot {sid}")
 
     async def process_output(self, slot, process_id: str, since: int = 0,
                              wait_s: float = 0.0) -> ProcessOutput:

@@ -4,7 +4,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from . import archives
 from .aio import MARGIN_S, NO_DEADLINE, fork_slots, new_execution_id
-from .errors import SlotboxError
+from .errors import NotFound, SlotboxError
 from .procs import (PortResponse, Process, ProcessOutput, StreamEvent, parse_event_line,
                     port_path, port_url, process_body, process_path, pty_body, signal_name)
 from .transport import Transport
@@ -231,7 +231,7 @@ class Client:
         for p in self.processes(sid):
             if p.get("process_id") == process_id:
                 return Process(self, sid, process_id, p.get("pid"), p)
-        raise SlotboxError(404, "not_found", f"no process {process_id} in slot {sid}")
+        raise NotFound(404, "not_found", f"no process {process_id} in slot {sid}")
 
     def process_output(self, slot, process_id: str, since: int = 0,
                        wait_s: float = 0.0) -> ProcessOutput:

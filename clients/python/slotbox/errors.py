@@ -25,6 +25,8 @@ class InsufficientStorage(SlotboxError): pass
 class SnapshotNotFound(NotFound): pass
 class SnapshotExists(SlotboxError): pass
 class TemplateMismatch(SlotboxError): pass
+class ProcessNotFound(NotFound):
+    """No such background process in the slot (never was, or killed)."""
 class PortUnreachable(SlotboxError):
     """Nothing listens on that port inside the slot (502 from the proxy)."""
 class NodeUnavailable(SlotboxError):
@@ -49,6 +51,7 @@ _BY_CODE = {
     "snapshot_profile_mismatch": TemplateMismatch,
     "template_mismatch": TemplateMismatch,
     "port_unreachable": PortUnreachable,
+    "process_not_found": ProcessNotFound,
 }
 
 

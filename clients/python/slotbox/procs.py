@@ -68,13 +68,25 @@ class StreamEvent:
         ev = cls(type=t, raw=d)
         if t in ("stdout", "stderr"):
             ev.data = _decode(d.get("data"), d.get("encoding"))
-        if isinstance(d.get("result"), dict):
-            ev.result = ExecutionResult.from_api(d["result"])
-            rc = ev.result.metadata.get("returncode")
-            ev.exit_code = rc if isinstance(rc, int) else None
+        res = d.get("result")
+        if isinstance(res, dict):
+            if "metadata" in res or "success" in res:  # exec's ExecutionResult
+                ev.result = ExecutionResult.from_api(res)
+                rc = ev.result.metadata.get("returncode")
+                ev.exit_code = rc if isinstance(rc, int) else None
+            elif isinstance(res.get("exit_code"), int):  # a process's end
+                ev.exit_code = res["exit_code"]
         if isinstance(d.get("exit_code"), int):
             ev.exit_code = d["exit_code"]
         return ev
+
+    @property
+    def size(self) -> int:
+        """Bytes of output this event carries (what it moves a process's
+        output offset by)."""
+        if not self.is_output:
+            return 0
+        return len(self.data) if isinstance(self.data, bytes) else len(self.data.encode())
 
 
 def parse_event_line(line: bytes) -> Optional[StreamEvent]:
@@ -137,6 +149,19 @@ class PortResponse:
             return self.json()["error"]["code"]
         except (ValueError, KeyError, TypeError):
             return None
+
+
+def _next_offset(offset, ev) -> int:
+    """A process's output offset after ev: its bytes, a drop, or the end's
+    own figure."""
+    res = ev.raw.get("result")
+    if isinstance(res, dict) and isinstance(res.get("next"), int):
+        return res["next"]
+    if isinstance(ev.raw.get("next"), int):
+        return ev.raw["next"]
+    if ev.type == "dropped" and isinstance(ev.raw.get("bytes"), int):
+        return offset + ev.raw["bytes"]
+    return offset + ev.size
 
 
 def signal_name(sig) -> str:
@@ -240,9 +265,9 @@ class Process:
         last event says how it ended); from self.offset by default."""
         for ev in self.client.process_stream(self.slot_id, self.process_id,
                                              self.offset if since is None else since):
-            if since is None and isinstance(ev.raw.get("next"), int):
-                self.offset = ev.raw["next"]
-            if not ev.is_output and ev.exit_code is not None:
+            if since is None:
+                self.offset = _next_offset(self.offset, ev)
+            if ev.type == "result":
                 self._seen(False, ev.exit_code)
             yield ev
 
@@ -263,8 +288,10 @@ class Process:
         self.client.process_resize(self.slot_id, self.process_id, rows, cols)
 
     def kill(self) -> None:
-        """Kill its whole tree."""
+        """Kill its whole tree; the daemon then forgets it (later calls on
+        it raise ProcessNotFound; wait() returns None at once)."""
         self.client.kill_process(self.slot_id, self.process_id)
+        self._seen(False, None)
 
     def poll(self) -> Optional[int]:
         """The exit code once it ended, else None (reads nothing away)."""
@@ -304,9 +331,9 @@ class AsyncProcess(Process):
     async def stream(self, since: Optional[int] = None):
         async for ev in self.client.process_stream(self.slot_id, self.process_id,
                                                    self.offset if since is None else since):
-            if since is None and isinstance(ev.raw.get("next"), int):
-                self.offset = ev.raw["next"]
-            if not ev.is_output and ev.exit_code is not None:
+            if since is None:
+                self.offset = _next_offset(self.offset, ev)
+            if ev.type == "result":
                 self._seen(False, ev.exit_code)
             yield ev
 
@@ -327,6 +354,7 @@ class AsyncProcess(Process):
 
     async def kill(self) -> None:
         await self.client.kill_process(self.slot_id, self.process_id)
+        self._seen(False, None)
 
     async def poll(self) -> Optional[int]:
         if self.running:
