@@ -287,3 +287,24 @@ def test_stream_output_as_ndjson(daemon, client):
     evs = list(events(resp))
     conn.close()
     assert [e for _, e in evs if e["type"] == "stdout"] == [{"type": "stdout", "data": "b\n"}]
+
+
+def test_stream_reader_that_stops_reading_costs_bounded_memory(daemon, client):
+    """A fast producer and a stream client that reads nothing: the ring
+    keeps 1 MiB and the connection's queue stops at its high-water mark,
+    so the daemon does not grow with the 200 MB the process writes."""
+    sid = acquire(client)
+    base = daemon.rss_kib()
+    pid = start(client, sid, "head -c 200000000 /dev/zero | tr '\\0' a; sleep 300")["process_id"]
+    conn, resp = open_stream(daemon.socket, "GET",
+                             f"/v1/slots/{sid}/processes/{pid}/output?stream=true")
+    assert resp.status == 200
+    with daemon.peak_rss() as w:
+        # a "since" past the end answers no bytes, only where the end is
+        assert wait_for(lambda: output(client, sid, pid, since=10**15)["next"]
+                        >= 200000000, 120)
+    assert output(client, sid, pid, since=10**15)["next"] == 200000000
+    grown_kib = w.kib - base
+    assert grown_kib < 48 * 1024, grown_kib
+    conn.close()
+    api(client, "DELETE", f"/v1/slots/{sid}/processes/{pid}", None, 204)
