@@ -52,6 +52,11 @@ SECTIONS = [
      "(a sync Client call per `asyncio.to_thread`, the default thread pool); p50 is the wall "
      "time of the whole run, against the 2 s ideal. Then `bash -c 'echo hi'` one call at a "
      "time from AsyncClient and from the sync Client, against the host's spawn (the limit)."),
+    ("stream", "Streamed exec",
+     "`bash -c 'echo hi'` on one slot with `\"stream\": true` (NDJSON events, chunked, then "
+     "the result) and without (one JSON answer), the two taking turns on one keep-alive "
+     "connection of the same minimal client (http.client over the unix socket), so the "
+     "difference is the daemon's. Target: streamed p50 at most 1.1x plain."),
     ("scale", "Scale",
      "A fresh daemon whose only profile has 10 slots per sandbox; every slot leased (the "
      "counts are in the rows). Memory is what the daemon's memory cgroup (cgroup v1, kernel "

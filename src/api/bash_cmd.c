@@ -219,3 +219,23 @@ oom:
 	snprintf(msg, msglen, "out of memory");
 	return -1;
 }
+
+int bash_cmd_pty(json_t *v, unsigned *rows, unsigned *cols)
+{
+	*rows = *cols = 0;
+	if (!v || json_is_null(v) || json_is_false(v))
+		return 0;
+	if (json_is_true(v)) {
+		*rows = 24;
+		*cols = 80;
+		return 0;
+	}
+	json_t *r = json_object_get(v, "rows"), *c = json_object_get(v, "cols");
+	if (!json_is_object(v) || !json_is_integer(r) || !json_is_integer(c) ||
+	    json_integer_value(r) < 1 || json_integer_value(r) > BASH_PTY_MAX ||
+	    json_integer_value(c) < 1 || json_integer_value(c) > BASH_PTY_MAX)
+		return -1;
+	*rows = (unsigned)json_integer_value(r);
+	*cols = (unsigned)json_integer_value(c);
+	return 0;
+}

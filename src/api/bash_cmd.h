@@ -39,4 +39,10 @@ int bash_cmd_env_push(struct bash_cmd *c, const char *k, const char *v);
 
 void bash_cmd_free(struct bash_cmd *c);
 
+#define BASH_PTY_MAX 1000u
+
+/* A "pty" value: absent, null or false (none: rows = cols = 0), true
+ * (24 x 80) or {"rows": 1-1000, "cols": 1-1000}. 0 or -1 when bad. */
+int bash_cmd_pty(json_t *v, unsigned *rows, unsigned *cols);
+
 #endif

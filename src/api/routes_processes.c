@@ -24,7 +24,6 @@
 #include "common/util.h"
 
 #define PROC_WAIT_MAX_S 300.0
-#define PROC_PTY_MAX 1000u
 #define PROC_CHUNK (64u << 10)
 
 static json_t *exit_json(const struct proc *p)
@@ -57,27 +56,6 @@ static void started(struct proc *p, int err, const char *why)
 		json_pack("{s:s,s:i}", "process_id", p->id, "pid", p->pid));
 }
 
-/* pty: absent/null/false (none), true (24x80) or {"rows", "cols"}. */
-static int parse_pty(json_t *v, unsigned *rows, unsigned *cols)
-{
-	*rows = *cols = 0;
-	if (!v || json_is_null(v) || json_is_false(v))
-		return 0;
-	if (json_is_true(v)) {
-		*rows = 24;
-		*cols = 80;
-		return 0;
-	}
-	json_t *r = json_object_get(v, "rows"), *c = json_object_get(v, "cols");
-	if (!json_is_object(v) || !json_is_integer(r) || !json_is_integer(c) ||
-	    json_integer_value(r) < 1 || json_integer_value(r) > PROC_PTY_MAX ||
-	    json_integer_value(c) < 1 || json_integer_value(c) > PROC_PTY_MAX)
-		return -1;
-	*rows = (unsigned)json_integer_value(r);
-	*cols = (unsigned)json_integer_value(c);
-	return 0;
-}
-
 static void post_process(struct http_request *req, struct sbx_slot *slot)
 {
 	json_t *doc = api_parse_body(req);
@@ -90,11 +68,11 @@ static void post_process(struct http_request *req, struct sbx_slot *slot)
 	bool merge;
 	unsigned rows, cols;
 	json_t *env = json_object_get(doc, "env");
-	if (parse_pty(json_object_get(doc, "pty"), &rows, &cols) < 0) {
+	if (bash_cmd_pty(json_object_get(doc, "pty"), &rows, &cols) < 0) {
 		http_respond_error(req, 400, "bad_request",
 				   "pty must be {\"rows\": 1-%u, \"cols\": "
 				   "1-%u}",
-				   PROC_PTY_MAX, PROC_PTY_MAX);
+				   BASH_PTY_MAX, BASH_PTY_MAX);
 	} else if (bash_cmd_prepare(&cmd, slot, doc, "", msg, sizeof msg, &in,
 				    &in_len, &merge) < 0) {
 		http_respond_error(req, 400, "bad_request", "%s", msg);
@@ -452,10 +430,10 @@ static void post_resize(struct http_request *req, struct proc *p)
 	if (!doc)
 		return;
 	unsigned rows, cols;
-	if (parse_pty(doc, &rows, &cols) < 0 || !rows)
+	if (bash_cmd_pty(doc, &rows, &cols) < 0 || !rows)
 		http_respond_error(req, 400, "bad_request",
 				   "rows and cols must be integers in 1-%u",
-				   PROC_PTY_MAX);
+				   BASH_PTY_MAX);
 	else if (!p->pty)
 		http_respond_error(req, 409, "not_a_terminal",
 				   "process %s has no pty", p->id);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "api/bash_cmd.h"
@@ -14,6 +15,7 @@
 #include "common/base64.h"
 #include "common/util.h"
 #include "pool/metrics.h"
+#include "sandbox/slot_pty.h"
 
 #define API_MAX_BATCH 4096
 
@@ -33,6 +35,10 @@ struct exec_ctx {
 	 * the result */
 	bool stream;
 	struct ndjson_utf8 u8[2]; /* stdout's and stderr's held bytes */
+	/* a call with a pty waits for its terminal (slot_pty.h) first,
+	 * then starts as this spec says */
+	bool pty_wait;
+	double timeout_s;
 	/* exactly one of these two owners is set */
 	struct http_request *req;
 	struct batch *batch;
@@ -316,6 +322,77 @@ static void stream_drain(struct http_request *req, void *ud)
 		exec_resume_output(c->call);
 }
 
+/* The terminal of a call with a pty came (or could not be had): start
+ * the call on it, or answer the failure. A call cancelled meanwhile was
+ * answered then; ctx goes now. */
+static void pty_ready(void *ud, int master, int slave, int err)
+{
+	struct exec_ctx *c = ud;
+	struct sb_err e;
+	const struct sb_profile *p = c->slot->sb->profile;
+	c->pty_wait = false;
+	if (c->delivered) {
+		if (!err) {
+			close(master);
+			close(slave);
+		}
+		pool_slot_exec_end(c->slot);
+		ctx_free(c);
+		return;
+	}
+	if (err) {
+		snprintf(e.msg, sizeof e.msg,
+			 "could not open a terminal in the slot: %s",
+			 strerror(err));
+	} else {
+		struct exec_spec spec = {
+			.argv = c->bc.argv,
+			.cwd = c->bc.cwd,
+			.envp = c->bc.envp,
+			.timeout_s = c->timeout_s,
+			.output_limit = (size_t)p->output_limit_bytes,
+			.on_output = c->stream ? stream_output : NULL,
+			.output_ud = c,
+			.tty = true,
+			.tty_fd = slave,
+			.out_fd = master,
+		};
+		if (exec_start(c->slot, &spec, exec_done, c, &c->call, &e) == 0)
+			return;
+	}
+	pool_slot_exec_end(c->slot);
+	deliver(c,
+		json_exec_error(c->slot_id, EXEC_INFRA, "sandbox_lost", e.msg));
+}
+
+/* A call with a pty: TERM set, and its terminal asked of the slot. */
+static int start_pty_call(struct exec_ctx *c, unsigned rows, unsigned cols,
+			  double timeout, int *status, const char **code,
+			  char *msg, size_t msglen)
+{
+	struct sb_err err;
+	bool has_term = false;
+	for (size_t i = 0; i < c->bc.envc; i++)
+		has_term |= strncmp(c->bc.envp[i], "TERM=", 5) == 0;
+	if (!has_term &&
+	    bash_cmd_env_push(&c->bc, "TERM", "xterm-256color") < 0) {
+		*status = 500;
+		*code = "internal";
+		snprintf(msg, msglen, "out of memory");
+		return -1;
+	}
+	c->timeout_s = timeout;
+	if (slot_pty_open(c->slot, rows, cols, pty_ready, c, &err) < 0) {
+		*status = 502;
+		*code = "sandbox_lost";
+		snprintf(msg, msglen, "%s", err.msg);
+		return -1;
+	}
+	c->pty_wait = true;
+	pool_slot_exec_begin(c->slot);
+	return 0;
+}
+
 /* Validate and start one call. On a failure before anything ran, returns
  * -1 with *status / code / msg set (the caller reports it its way). */
 static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
@@ -378,9 +455,24 @@ static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
 			 name);
 		r = -1;
 	}
+	unsigned rows = 0, cols = 0;
+	json_t *pty = json_object_get(item, "pty");
+	if (r == 0 && bash_cmd_pty(pty ? pty : json_object_get(args, "pty"),
+				   &rows, &cols) < 0) {
+		snprintf(msg, msglen,
+			 "pty must be {\"rows\": 1-%u, \"cols\": 1-%u}",
+			 BASH_PTY_MAX, BASH_PTY_MAX);
+		r = -1;
+	} else if (r == 0 && rows && stdin_data) {
+		snprintf(msg, msglen, "args.stdin cannot go with a pty");
+		r = -1;
+	}
 	json_decref(empty);
 	if (r < 0)
 		return -1;
+	if (rows)
+		return start_pty_call(c, rows, cols, timeout, status, code, msg,
+				      msglen);
 	struct exec_spec spec = {
 		.argv = c->bc.argv,
 		.cwd = c->bc.cwd,

@@ -77,8 +77,8 @@ int slot_pty_open(struct sbx_slot *slot, unsigned rows, unsigned cols,
 	return 0;
 }
 
-void slot_pty_on_reply(struct sbx_slot *slot, const struct sb_msg *m, int *fds,
-		       size_t nfds)
+void slot_pty_on_reply(const struct sbx_slot *slot, const struct sb_msg *m,
+		       int *fds, size_t nfds)
 {
 	struct pty_req *r = pending;
 	while (r && (r->slot != slot || r->id != m->id))
@@ -94,7 +94,7 @@ void slot_pty_on_reply(struct sbx_slot *slot, const struct sb_msg *m, int *fds,
 	}
 }
 
-void slot_pty_fail_all(struct sbx_slot *slot)
+void slot_pty_fail_all(const struct sbx_slot *slot)
 {
 	/* from the list's head each time: a callback may change it */
 	for (;;) {

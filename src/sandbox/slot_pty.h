@@ -25,10 +25,10 @@ int slot_pty_open(struct sbx_slot *slot, unsigned rows, unsigned cols,
 		  slot_pty_fn cb, void *ud, struct sb_err *err);
 
 /* The leader's PTY answer; takes fds it keeps (set to -1). */
-void slot_pty_on_reply(struct sbx_slot *slot, const struct sb_msg *m, int *fds,
-		       size_t nfds);
+void slot_pty_on_reply(const struct sbx_slot *slot, const struct sb_msg *m,
+		       int *fds, size_t nfds);
 
 /* The slot's channel is gone: every request of it fails (EPIPE). */
-void slot_pty_fail_all(struct sbx_slot *slot);
+void slot_pty_fail_all(const struct sbx_slot *slot);
 
 #endif
