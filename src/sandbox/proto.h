@@ -35,6 +35,9 @@ enum sb_msg_type {
 	SB_MSG_RECYCLE,	   /* daemon -> leader: the lease ended and the
 			      workspace stays: end every process the slot
 			      started, then say HELLO (no new leader) */
+	SB_MSG_NETNS,	   /* daemon -> leader: send your network namespace;
+			      leader -> daemon: `id` echoed, fd = its nsfs
+			      descriptor, or none and sys_errno */
 };
 
 /* File operations run in a child of the leader, as the slot's uid, inside

@@ -50,6 +50,7 @@ static void chan_free_cb(uv_handle_t *h)
 static void chan_close(struct sbx_slot *slot)
 {
 	struct sbx_chan *c = slot->chan;
+	sandbox_lease_end(slot); /* that leader's namespaces are gone */
 	if (!c)
 		return;
 	slot->chan = NULL;
@@ -90,8 +91,11 @@ static void chan_cb(uv_poll_t *h, int status, int events)
 		int r = status < 0 ? -1 : sb_msg_recv(c->fd, &m, fds, &nfds);
 		if (r < 0 && errno == EAGAIN)
 			return;
+		if (r > 0 && m.type == SB_MSG_NETNS)
+			sandbox_netns_reply(slot, &m, fds, nfds);
 		for (size_t i = 0; i < nfds; i++)
-			close(fds[i]);
+			if (fds[i] >= 0)
+				close(fds[i]);
 		if (r <= 0) {
 			slot_channel_lost(slot, "slot leader exited");
 			return;
@@ -481,6 +485,7 @@ struct sandbox *sandbox_alloc(struct sbx_env *env,
 		s->sb = sb;
 		s->index = i;
 		s->oom_fd = -1;
+		s->netns_fd = -1;
 		s->state = SLOT_STARTING;
 		s->uid = env->uid_base + (uid_t)number * SBX_UIDS_PER_SANDBOX +
 			 (uid_t)i;
@@ -654,6 +659,7 @@ static bool recycle_slot(struct sbx_slot *slot)
 
 void sandbox_release_slot(struct sbx_slot *slot, bool reset)
 {
+	sandbox_lease_end(slot);
 	if (!reset && recycle_slot(slot))
 		return;
 	sandbox_restart_slot(slot, reset ? SB_RELEASE_RESET : 0);
