@@ -313,9 +313,11 @@ def test_slow_reader_costs_bounded_memory(world):
     assert st == 200
 
 
-def test_release_ends_proxied_connections(world):
+@pytest.mark.parametrize("end", ["release", "reset", "expiry"])
+def test_lease_end_ends_proxied_connections(world, end):
     d, c, a, b = world
-    lease = api(c, "POST", "/v1/slots", {}, 201)["slot_id"]  # a third slot
+    ttl = {"ttl_s": 3} if end == "expiry" else {}
+    lease = api(c, "POST", "/v1/slots", ttl, 201)["slot_id"]  # a third slot
     start_server(c, lease, PORT, "C")
     # a response that never ends, and a WebSocket
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -327,9 +329,11 @@ def test_release_ends_proxied_connections(world):
     ws = ws_connect(d, lease, PORT)
     ws_send(ws, b"ping")
     assert ws_recv(ws) == (1, b"C:ping")
-    api(c, "DELETE", "/v1/slots/%s?reset=false" % lease, None, 204)
+    if end != "expiry":
+        api(c, "DELETE", "/v1/slots/%s?reset=%s" % (
+            lease, "true" if end == "reset" else "false"), None, 204)
     for sock in (s, ws):
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         while True:  # drains what was in flight, then EOF
             try:
                 if not sock.recv(1 << 20):
