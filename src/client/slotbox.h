@@ -94,6 +94,25 @@ int sbc_request_json(struct sbc *c, const char *method, const char *path,
 /* Percent-encode s for a path segment or query value. Owned result. */
 char *sbc_path_escape(const char *s);
 
+/* ---- ports: reach a server inside a slot ----------------------------- */
+
+/* The daemon proxies /v1/slots/{id}/ports/{port}/{path...} to
+ * 127.0.0.1:{port} inside the slot's own network namespace (HTTP/1.1 and
+ * WebSocket; API.md "Ports"). path is the server's own path, already
+ * URL-encoded, with its query if any; NULL or "" means "/". port must be
+ * 1-65535 (else bad_argument). Owned results (free()).
+ *
+ * sbc_slot_port_path: the request path, for sbc_request on this client
+ * (its socket or URL and token). */
+char *sbc_slot_port_path(const char *slot_id, int port, const char *path,
+			 struct sbc_error *err);
+/* sbc_slot_port_url: the same as a whole URL for another HTTP client or a
+ * browser: "http://HOST:PORT/v1/slots/..." over TCP (send the token as
+ * Authorization: Bearer), "http://localhost/v1/slots/..." on the unix
+ * socket (curl --unix-socket SOCKET URL). */
+char *sbc_slot_port_url(const struct sbc *c, const char *slot_id, int port,
+			const char *path, struct sbc_error *err);
+
 /* ---- the API ------------------------------------------------------------ */
 
 /* GET /v1/status and /v1/profiles: *out is owned (json_decref). */
