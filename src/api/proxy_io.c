@@ -33,6 +33,19 @@ static struct proxy *of_parser(llhttp_t *lp)
 
 static void side_read(struct proxy_side *s);
 
+/* A side failed (reset, write error): before any answer went out, the
+ * client still gets one. */
+static void side_lost(struct proxy_side *s)
+{
+	struct proxy *p = s->p;
+	if (s == &p->up && !p->r_sent && !p->lingering)
+		proxy_fail(p, 502, "upstream_error",
+			   "the server in the slot reset the connection "
+			   "before it answered");
+	else
+		proxy_close(p);
+}
+
 static void side_stop(struct proxy_side *s)
 {
 	if (s->reading)
@@ -49,7 +62,7 @@ static void write_cb(uv_write_t *w, int status)
 	if (p->closing)
 		return;
 	if (status < 0) {
-		proxy_close(p); /* that side is gone */
+		side_lost(to); /* that side is gone */
 		return;
 	}
 	proxy_touch(p);
@@ -398,7 +411,7 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 		if (n == UV_EOF)
 			side_eof(s);
 		else
-			proxy_close(p);
+			side_lost(s);
 		return;
 	}
 	proxy_touch(p);

@@ -228,6 +228,42 @@ def test_unknown_slot_and_ended_lease(world):
     assert st == 409 and json.loads(body)["error"]["code"] == "slot_not_leased"
 
 
+BAD_SERVER = """
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+while True:
+    c, _ = s.accept()
+    if sys.argv[2] == "reset":      # reads a little, closes with data unread
+        c.recv(10)
+    elif sys.argv[2] == "eof":      # reads the request, ends without answer
+        c.recv(65536)
+        c.shutdown(socket.SHUT_WR)
+        c.recv(65536)
+    else:                           # answers something that is not HTTP
+        c.recv(65536)
+        c.sendall(b"SSH-2.0-OpenSSH\\r\\n\\r\\n")
+    c.close()
+"""
+
+
+def test_misbehaving_servers_get_502(world):
+    d, c, a, b = world
+    code, body = c.request("PUT", "/v1/slots/%s/file?path=bad.py" % a,
+                           BAD_SERVER.encode(), raw=True)
+    assert code in (200, 201), body
+    for port, mode in ((8101, "reset"), (8102, "eof"), (8103, "garbage")):
+        bash(c, a, "setsid nohup python3 bad.py %d %s >/dev/null 2>&1 </dev/null & %s"
+             % (port, mode, WAIT_LISTEN % port))
+        st, h, body = px(d, a, port, "/x", method="POST", body=b"y" * 100000)
+        assert st == 502, (mode, body)
+        assert json.loads(body)["error"]["code"] == "upstream_error", body
+    # the daemon is fine
+    st, h, body = px(d, a, PORT, "/ok")
+    assert st == 200
+
+
 def ws_connect(d, slot, port):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(10)
