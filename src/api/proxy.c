@@ -100,8 +100,8 @@ static void answer_close(struct proxy *p, int status, const char *code,
 static void timer_cb(uv_timer_t *t)
 {
 	struct proxy *p = t->data;
-	char msg[160];
 	if (p->req) {
+		char msg[160];
 		snprintf(msg, sizeof msg,
 			 "port %d did not accept a connection within %g s",
 			 p->port, PROXY_CONNECT_S);
@@ -191,11 +191,11 @@ static char *client_head(struct http_request *req, size_t *len)
 static void connect_cb(uv_connect_t *cr, int status)
 {
 	struct proxy *p = cr->data;
-	char msg[192];
 	p->connecting = false;
 	if (p->closing)
 		return;
 	if (status < 0) {
+		char msg[192];
 		snprintf(msg, sizeof msg,
 			 "nothing listens on port %d in slot %s (%s)", p->port,
 			 p->slot->id, uv_strerror(status));

@@ -40,10 +40,10 @@ void sandbox_lease_leave(struct sbx_slot *slot, struct sbx_lease_user *u)
 
 int sandbox_slot_netns(struct sbx_slot *slot, struct sbx_lease_user *u)
 {
-	static uint64_t next_id;
 	if (slot->netns_fd >= 0)
 		return slot->netns_fd;
 	if (!slot->netns_ask) {
+		static uint64_t next_id;
 		struct sb_msg m = {.type = SB_MSG_NETNS,
 				   .slot = (uint32_t)slot->index,
 				   .id = ++next_id};
