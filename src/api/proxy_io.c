@@ -59,7 +59,7 @@ static void write_cb(uv_write_t *w, int status)
 	struct proxy_side *to = wr->to;
 	struct proxy *p = to->p;
 	free(wr);
-	if (p->closing)
+	if (p->closing || !to->open) /* ended on purpose: writes cancelled */
 		return;
 	if (status < 0) {
 		side_lost(to); /* that side is gone */
@@ -149,6 +149,10 @@ static void linger_cb(uv_shutdown_t *sr, int status)
 	}
 	/* our FIN is out: read (and drop) what the client still sends for a
 	 * moment, so that it gets the answer rather than a reset */
+	if (p->cl.eof) { /* the client has said all it will */
+		proxy_close(p);
+		return;
+	}
 	p->lingering = true;
 	proxy_timer(p, PROXY_LINGER_S);
 	p->cl.held = false;
