@@ -183,7 +183,8 @@ static char *client_head(struct http_request *req, size_t *len)
 		return NULL;
 	}
 	memcpy(h + o, req->raw_headers, req->raw_headers_len);
-	memcpy(h + o + req->raw_headers_len, "\r\n", 2);
+	h[o + req->raw_headers_len] = '\r';
+	h[o + req->raw_headers_len + 1] = '\n';
 	*len = (size_t)o + req->raw_headers_len + 2;
 	return h;
 }

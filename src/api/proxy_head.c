@@ -173,25 +173,31 @@ static char *out_done(struct out *o, size_t *len)
 static void add_cookie(struct out *o, const char *v)
 {
 	static const char ours[] = HTTP_COOKIE_NAME "=";
-	char *copy = strdup(v), *save = NULL, *kept = calloc(1, strlen(v) + 1);
-	if (!copy || !kept) {
+	size_t vl = strlen(v), kl = 0;
+	char *kept = malloc(2 * vl + 1); /* "a;b" becomes "a; b" */
+	if (!kept) {
 		o->oom = true;
-		free(copy);
-		free(kept);
 		return;
 	}
-	for (char *c = strtok_r(copy, ";", &save); c;
-	     c = strtok_r(NULL, ";", &save)) {
-		c += strspn(c, " \t");
-		if (!*c || strncmp(c, ours, sizeof ours - 1) == 0)
-			continue;
-		if (*kept)
-			strcat(kept, "; ");
-		strcat(kept, c);
+	while (*v) {
+		v += strspn(v, " \t;");
+		size_t n = strcspn(v, ";");
+		size_t end = n;
+		while (end && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+			end--;
+		if (end && strncmp(v, ours, sizeof ours - 1) != 0) {
+			if (kl) {
+				memcpy(kept + kl, "; ", 2);
+				kl += 2;
+			}
+			memcpy(kept + kl, v, end);
+			kl += end;
+		}
+		v += n;
 	}
-	if (*kept)
+	kept[kl] = '\0';
+	if (kl)
 		out_add(o, "Cookie: ", kept, "\r\n", (char *)NULL);
-	free(copy);
 	free(kept);
 }
 
