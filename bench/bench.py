@@ -35,6 +35,7 @@ from slotbox import Client  # noqa: E402
 
 import forks  # noqa: E402
 import peers  # noqa: E402
+import ports  # noqa: E402
 import pyclient  # noqa: E402
 import streamed  # noqa: E402
 import report  # noqa: E402
@@ -91,6 +92,7 @@ EXPECTED = (
     + list(forks.EXPECTED)
     + list(pyclient.EXPECTED)
     + list(streamed.EXPECTED)
+    + list(ports.EXPECTED)
     + [("scale", s, scen) for s, scen in (
         ("slotbox", "lease all slots"),
         ("slotbox daemon", "RSS with all slots leased"),
@@ -802,6 +804,7 @@ class Bench:
             "cold": (("bare clone+overlay+exec (coldprobe)",), "probe", 3, 2),
             "reset": (("host rm -rf on tmpfs (baseline)",), "rm -rf", 3, 3),
             "fork": ((forks.CP1, forks.CP8), "cp -a", 1, 3),
+            "proxy": ((ports.BASE,), "direct", 3, 2),
         }
         for r in self.rows:
             if not r.get("n") or r["section"] == "scale" and r.get("value") not in (None, ""):
@@ -849,6 +852,7 @@ class Bench:
             self.phase("slotbox daemon", self.phase_slotbox)
             self.phase("templates, forks and snapshots", lambda: forks.phase(self, Daemon))
             self.phase("Python client under asyncio", lambda: pyclient.phase(self, Daemon))
+            self.phase("port proxy", lambda: ports.phase(self, Daemon))
             self.phase("peers", self.phase_peers)
             self.phase("scale", self.phase_scale)
         finally:

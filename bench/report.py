@@ -57,6 +57,12 @@ SECTIONS = [
      "the result) and without (one JSON answer), the two taking turns on one keep-alive "
      "connection of the same minimal client (http.client over the unix socket), so the "
      "difference is the daemon's. Target: streamed p50 at most 1.1x plain."),
+    ("proxy", "Port proxy",
+     "A small GET (`python3 -m http.server`, a 1 KiB file) through "
+     "`/v1/slots/{id}/ports/{port}/` over the daemon's unix socket and over TCP with the "
+     "token, next to the same GET straight to the same server on the host's loopback (the "
+     "baseline); http.client, a new connection per request on every row (proxied answers "
+     "close their connection), rows measured in turns."),
     ("scale", "Scale",
      "A fresh daemon whose only profile has 10 slots per sandbox; every slot leased (the "
      "counts are in the rows). Memory is what the daemon's memory cgroup (cgroup v1, kernel "

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/proxy.h"
 #include "fuzz.h"
 #include "pool/gpu_metrics.h"
 #include "pool/metrics.h"
@@ -526,4 +527,15 @@ void api_images(struct api *a, struct http_request *req, const char *rest)
 	(void)a;
 	(void)rest;
 	http_respond_error(req, 404, "not_found", "no images here");
+}
+
+/* ---- proxy.h: the port proxy needs a real slot; here it only answers ---- */
+
+void proxy_start(struct http_request *req, struct sbx_slot *slot, bool stale,
+		 const char *rest)
+{
+	(void)slot;
+	(void)stale;
+	(void)rest;
+	http_respond_error(req, 502, "port_unreachable", "no slots here");
 }

@@ -49,6 +49,14 @@ struct http_request {
 	const char *request_id;	  /* X-Request-Id, see above */
 	bool via_tcp;		  /* arrived on a TCP listener */
 	void *user;		  /* free for the handler's use */
+	/* A takeover request (opts.takeover claimed its path): handed over
+	 * as soon as its headers are in, body unread (body_len 0); see
+	 * http_request_takeover. */
+	bool takeover;
+	int http_minor;		 /* HTTP/1.<minor> */
+	const char *raw_target;	 /* the request target as sent */
+	const char *raw_headers; /* every header, "Name: value\r\n" lines */
+	size_t raw_headers_len;
 };
 
 typedef void (*http_handler_fn)(struct http_request *req, void *ud);
@@ -68,6 +76,11 @@ struct http_server_opts {
 	 * without the token: for probes that cannot send one (kubelet's
 	 * httpGet, load balancers). NULL: every path needs it. Copied. */
 	const char *public_path;
+	/* Paths (percent-decoded, no query) this returns true for are
+	 * takeover requests (the port proxy): auth and header limits apply
+	 * as to any request, then the handler gets it before its body is
+	 * read. NULL: none. */
+	bool (*takeover)(const char *path);
 };
 
 #define HTTP_REQUEST_ID_MAX 64
@@ -144,6 +157,18 @@ void http_request_on_abort(struct http_request *req, http_abort_fn fn,
  * may contain any byte except NUL (a %00 is malformed). */
 int http_query_get(const char *query, const char *name, char *out,
 		   size_t outlen);
+
+/* Take a takeover request's connection away from the server: *fd gets a
+ * descriptor of the client's socket (blocking mode as it was: libuv's
+ * non-blocking), *rest the bytes already read after the headers (malloc'd,
+ * may be NULL with *rest_len 0). The request counts as answered (logged
+ * with status 101) and the server forgets the connection. 0, or -1 if the
+ * client is gone or the request is not a takeover request (answer it
+ * normally then). A takeover request answered normally instead closes its
+ * connection after the answer: its unread body cannot be told from a next
+ * request. */
+int http_request_takeover(struct http_request *req, int *fd, char **rest,
+			  size_t *rest_len);
 
 /* Human reason phrase of a status ("Not Found"). */
 const char *http_status_text(int status);

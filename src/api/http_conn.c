@@ -77,6 +77,10 @@ static void conn_reset_msg(struct http_conn *c)
 	c->fname_len = 0;
 	c->hcur = -1;
 	c->seen = 0;
+	free(c->rawhdr);
+	c->rawhdr = NULL;
+	c->rawhdr_len = 0;
+	c->tk = false;
 	http_req_free(c->building);
 	c->building = NULL;
 }
@@ -204,6 +208,7 @@ void http_conn_flushed(struct http_conn *c)
 		return;
 	c->answer_done = false;
 	c->busy = false;
+	c->raw_busy = false;
 	http_conn_timer(c, HTTP_T_NONE, 0);
 	if (c->close_after) {
 		conn_linger(c);
@@ -295,10 +300,33 @@ static int on_url(llhttp_t *p, const char *at, size_t n)
 	return append(c, &c->url, &c->url_len, at, n);
 }
 
+/* Is the request a takeover request? Decided on the decoded path, as the
+ * handler will see it (a bad escape is not one: it fails later). */
+static int on_url_complete(llhttp_t *p)
+{
+	struct http_conn *c = conn_of(p);
+	bool (*tk)(const char *) = c->srv->opts.takeover;
+	if (!tk || !c->url)
+		return 0;
+	size_t plen = strcspn(c->url, "?");
+	char *path = plen <= HTTP_MAX_PATH ? malloc(plen + 1) : NULL;
+	if (path && http_pct_decode(c->url, plen, path, plen + 1, false) == 0)
+		c->tk = tk(path);
+	free(path);
+	return 0;
+}
+
+/* A takeover request keeps its headers as sent (bounded by the header
+ * budget) for the handler to pass on. */
+static int raw_add(struct http_conn *c, const char *at, size_t n)
+{
+	return c->tk ? append(c, &c->rawhdr, &c->rawhdr_len, at, n) : 0;
+}
+
 static int on_header_field(llhttp_t *p, const char *at, size_t n)
 {
 	struct http_conn *c = conn_of(p);
-	if (budget(c, n) < 0)
+	if (budget(c, n) < 0 || raw_add(c, at, n) < 0)
 		return -1;
 	size_t room = sizeof c->fname - 1 - c->fname_len;
 	/* past the room the name is too long to be one we keep; its
@@ -318,6 +346,8 @@ static int on_header_field_complete(llhttp_t *p)
 		[HTTP_H_REQID] = "x-request-id",
 	};
 	struct http_conn *c = conn_of(p);
+	if (raw_add(c, ": ", 2) < 0)
+		return -1;
 	c->fname[c->fname_len] = '\0';
 	c->fname_len = 0;
 	c->hcur = -1;
@@ -338,7 +368,7 @@ static int on_header_field_complete(llhttp_t *p)
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
 	struct http_conn *c = conn_of(p);
-	if (budget(c, n) < 0)
+	if (budget(c, n) < 0 || raw_add(c, at, n) < 0)
 		return -1;
 	if (c->hcur < 0)
 		return 0;
@@ -350,6 +380,8 @@ static int on_header_value_complete(llhttp_t *p)
 	struct http_conn *c = conn_of(p);
 	int i = c->hcur;
 	c->hcur = -1;
+	if (raw_add(c, "\r\n", 2) < 0)
+		return -1;
 	if (i < 0)
 		return 0;
 	if (!c->hval[i] && append(c, &c->hval[i], &c->hval_len[i], "", 0) < 0)
@@ -401,7 +433,23 @@ static int build_request(struct http_conn *c, llhttp_t *p)
 	r->login = c->login;
 	r->head = p->method == HTTP_HEAD;
 	r->http10 = p->http_minor == 0;
+	r->pub.http_minor = p->http_minor;
 	c->building = r;
+	if (!c->tk)
+		return 0;
+	/* raw target, NUL, raw headers, NUL */
+	r->raw = malloc(c->url_len + c->rawhdr_len + 2);
+	if (!r->raw)
+		return fail(c, 500, "internal", "out of memory");
+	memcpy(r->raw, url, c->url_len);
+	r->raw[c->url_len] = '\0';
+	memcpy(r->raw + c->url_len + 1, c->rawhdr ? c->rawhdr : "",
+	       c->rawhdr_len);
+	r->raw[c->url_len + 1 + c->rawhdr_len] = '\0';
+	r->pub.takeover = true;
+	r->pub.raw_target = r->raw;
+	r->pub.raw_headers = r->raw + c->url_len + 1;
+	r->pub.raw_headers_len = c->rawhdr_len;
 	return 0;
 }
 
@@ -427,6 +475,15 @@ static int on_headers_complete(llhttp_t *p)
 		return fail(c, 400, "bad_request", "only HTTP/1.x is served");
 	if (build_request(c, p) < 0)
 		return -1;
+	if (c->tk) {
+		/* the handler reads the body itself, if it takes over; an
+		 * Expect: 100-continue is its to answer */
+		free(c->url);
+		c->url = NULL;
+		c->url_len = 0;
+		http_conn_timer(c, HTTP_T_NONE, 0);
+		return HPE_PAUSED;
+	}
 	bool has_len = p->flags & F_CONTENT_LENGTH;
 	bool chunked = p->flags & F_CHUNKED;
 	if (has_len && !chunked && p->content_length > srv->opts.max_body_bytes)
@@ -502,6 +559,7 @@ static const llhttp_settings_t parser_settings = {
 	.on_method = on_span,
 	.on_version = on_span,
 	.on_url = on_url,
+	.on_url_complete = on_url_complete,
 	.on_header_field = on_header_field,
 	.on_header_field_complete = on_header_field_complete,
 	.on_header_value = on_header_value,
@@ -523,6 +581,7 @@ static void conn_dispatch(struct http_conn *c)
 	c->req = r;
 	r->conn = c;
 	c->busy = true;
+	c->raw_busy = r->pub.takeover;
 	http_conn_timer(c, HTTP_T_NONE, 0); /* the handler takes its time */
 	r->holds++;
 	if (r->login) /* the server's own answer: the handler never sees it */

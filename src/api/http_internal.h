@@ -82,6 +82,7 @@ struct http_req {
 	bool login;	 /* answered by http_auth_login, not the handler */
 	int status;	 /* of the answer, for the request log */
 	uint64_t t0;	 /* uv_hrtime() when its headers were complete */
+	char *raw;	 /* takeover: raw target, NUL, raw headers, NUL */
 	char *xhdr;	 /* extra response headers, "Name: value\r\n"... */
 	size_t xhdr_len; /* bounded by HTTP_XHDR_MAX */
 	char rid[HTTP_REQUEST_ID_MAX + 1];
@@ -122,7 +123,11 @@ struct http_conn {
 	char *pending;
 	size_t pending_len;
 	size_t discarded; /* while lingering */
-	unsigned writes;  /* uv_write requests in flight */
+	char *rawhdr;	  /* takeover: the headers as sent, NUL-terminated */
+	size_t rawhdr_len;
+	bool tk;	 /* the request being parsed is a takeover request */
+	bool raw_busy;	 /* a takeover request is with the handler */
+	unsigned writes; /* uv_write requests in flight */
 	int closed_handles;
 	enum http_tstate tstate;
 	bool via_tcp;
@@ -189,6 +194,7 @@ void http_conn_error(struct http_conn *c, int status, const char *code,
 		     const char *msg);
 void http_req_free(struct http_req *r);
 void http_req_release(struct http_req *r);
+void http_req_answered(struct http_req *r, bool gone);
 int http_pct_decode(const char *src, size_t len, char *out, size_t outlen,
 		    bool plus);
 

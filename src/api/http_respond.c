@@ -180,6 +180,7 @@ void http_req_free(struct http_req *r)
 	if (!r)
 		return;
 	free(r->xhdr);
+	free(r->raw);
 	free(r->body);
 	free(r);
 }
@@ -210,6 +211,11 @@ static void req_answered(struct http_req *r, bool gone)
 	r->answered = true;
 	if (r->holds == 0)
 		http_req_free(r);
+}
+
+void http_req_answered(struct http_req *r, bool gone)
+{
+	req_answered(r, gone);
 }
 
 /* ---- writing ---- */
@@ -413,6 +419,8 @@ void http_respond(struct http_request *pub, int status,
 	r->status = sane_status(status);
 	if (c) {
 		char head[HTTP_HEAD_MAX];
+		if (c->raw_busy) /* its unread body follows: cannot go on */
+			c->close_after = true;
 		status = r->status;
 		bool empty = status == 204 || status == 304;
 		size_t hl =
@@ -540,6 +548,8 @@ void http_respond_stream_begin(struct http_request *pub, int status,
 	struct http_conn *c = r->conn;
 	if (!c)
 		return;
+	if (c->raw_busy)
+		c->close_after = true;
 	r->nobody = r->head || status == 204 || status == 304;
 	r->chunked = !r->http10 && !r->nobody;
 	if (r->http10 && !r->nobody)

@@ -78,8 +78,10 @@ static int on_event(const struct sbc_event *ev, void *ud)
 	json_t *code = json_object_get(ev->doc, "exit_code");
 	json_t *result = json_object_get(ev->doc, "result");
 	if (!json_is_integer(code) && json_is_object(result))
+		code = json_object_get(result, "exit_code"); /* a process's */
+	if (!json_is_integer(code) && json_is_object(result))
 		code = json_object_get(json_object_get(result, "metadata"),
-				       "returncode");
+				       "returncode"); /* an exec's */
 	if (json_is_integer(code)) {
 		s->have_exit = true;
 		s->exit_code = (int)json_integer_value(code);

@@ -1,5 +1,5 @@
 /* process.c - libslotbox's API 1.1 calls: streamed exec, background
- * processes with handles, and the port proxy's URL and requests. */
+ * processes with handles, and requests through the port proxy. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,63 +347,6 @@ int sbc_process_kill(struct sbc *c, const char *slot_id, const char *process_id,
 
 /* ---- ports ----------------------------------------------------------- */
 
-/* "/v1/slots/<slot>/ports/<port>/<path>", owned; path kept as given (it
- * may carry a query) but never a byte that could end the request line. */
-static char *port_path(const char *slot_id, int port, const char *path,
-		       struct sbc_error *err)
-{
-	if (!sbc_slot_id_ok(slot_id, err))
-		return NULL;
-	if (port < 1 || port > 65535) {
-		sbc_fail(err, 0, "bad_argument", "port %d is outside 1-65535",
-			 port);
-		return NULL;
-	}
-	path = path ? path : "";
-	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
-		if (*p <= 0x20 || *p == 0x7f) {
-			sbc_fail(err, 0, "bad_argument",
-				 "a URL path has no blanks or control "
-				 "characters (percent-encode them)");
-			return NULL;
-		}
-	while (*path == '/')
-		path++;
-	char suffix[32];
-	snprintf(suffix, sizeof suffix, "/ports/%d/", port);
-	char *head = sbc_slot_path(slot_id, suffix, err), *p = NULL;
-	if (head && asprintf(&p, "%s%s", head, path) < 0) {
-		p = NULL;
-		sbc_fail(err, 0, "out_of_memory", "out of memory");
-	}
-	free(head);
-	return p;
-}
-
-char *sbc_port_url(const struct sbc *c, const char *slot_id, int port,
-		   const char *path, struct sbc_error *err)
-{
-	char *p = port_path(slot_id, port, path, err), *url = NULL;
-	if (!p)
-		return NULL;
-	int rc;
-	if (c->host) {
-		bool v6 = strchr(c->host, ':') != NULL;
-		rc = asprintf(&url, "http://%s%s%s:%s%s", v6 ? "[" : "",
-			      c->host, v6 ? "]" : "", c->port, p);
-	} else {
-		char *sock = sbc_path_escape(c->unix_path);
-		rc = sock ? asprintf(&url, "http+unix://%s%s", sock, p) : -1;
-		free(sock);
-	}
-	free(p);
-	if (rc < 0) {
-		sbc_fail(err, 0, "out_of_memory", "out of memory");
-		return NULL;
-	}
-	return url;
-}
-
 int sbc_port_request(struct sbc *c, const char *slot_id, int port,
 		     const char *method, const char *path, const void *body,
 		     size_t len, const char *content_type,
@@ -412,7 +355,14 @@ int sbc_port_request(struct sbc *c, const char *slot_id, int port,
 	memset(resp, 0, sizeof *resp);
 	if (!method || !*method || strpbrk(method, " \r\n\t"))
 		return sbc_fail(err, 0, "bad_argument", "a method is needed");
-	char *p = port_path(slot_id, port, path, err);
+	/* never a byte that could end the request line */
+	for (const unsigned char *p = (const unsigned char *)(path ? path : "");
+	     *p; p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			return sbc_fail(err, 0, "bad_argument",
+					"a URL path has no blanks or control "
+					"characters (percent-encode them)");
+	char *p = sbc_slot_port_path(slot_id, port, path, err);
 	if (!p)
 		return -1;
 	int rc = sbc_request(c, method, p, body, len, content_type, resp, err);

@@ -94,6 +94,25 @@ int sbc_request_json(struct sbc *c, const char *method, const char *path,
 /* Percent-encode s for a path segment or query value. Owned result. */
 char *sbc_path_escape(const char *s);
 
+/* ---- ports: reach a server inside a slot ----------------------------- */
+
+/* The daemon proxies /v1/slots/{id}/ports/{port}/{path...} to
+ * 127.0.0.1:{port} inside the slot's own network namespace (HTTP/1.1 and
+ * WebSocket; API.md "Ports"). path is the server's own path, already
+ * URL-encoded, with its query if any; NULL or "" means "/". port must be
+ * 1-65535 (else bad_argument). Owned results (free()).
+ *
+ * sbc_slot_port_path: the request path, for sbc_request on this client
+ * (its socket or URL and token). */
+char *sbc_slot_port_path(const char *slot_id, int port, const char *path,
+			 struct sbc_error *err);
+/* sbc_slot_port_url: the same as a whole URL for another HTTP client or a
+ * browser: "http://HOST:PORT/v1/slots/..." over TCP (send the token as
+ * Authorization: Bearer), "http://localhost/v1/slots/..." on the unix
+ * socket (curl --unix-socket SOCKET URL). */
+char *sbc_slot_port_url(const struct sbc *c, const char *slot_id, int port,
+			const char *path, struct sbc_error *err);
+
 /* ---- the API ------------------------------------------------------------ */
 
 /* GET /v1/status and /v1/profiles: *out is owned (json_decref). */
@@ -210,9 +229,11 @@ int sbc_write_file(struct sbc *c, const char *slot_id, const char *path,
 
 /* One event of an NDJSON answer (a streamed exec, a process's output).
  * type "stdout"/"stderr": data/len are the output bytes (base64 already
- * decoded; NUL-terminated, may hold NULs). type "result": doc's "result"
- * is the ExecutionResult. Other types (a process's end, ...) as the daemon
- * sends them, with exit_code in doc. Everything is borrowed for the call. */
+ * decoded; NUL-terminated, may hold NULs). type "result": the last one;
+ * doc's "result" is the ExecutionResult of a streamed exec, or a process's
+ * end {"exit_code", "next", "dropped"}. Other types ("dropped": output the
+ * ring lost, with "bytes") as the daemon sends them. Everything is
+ * borrowed for the call. */
 struct sbc_event {
 	const char *type;
 	const char *data;
@@ -314,16 +335,9 @@ int sbc_process_resize(struct sbc *c, const char *slot_id,
 int sbc_process_kill(struct sbc *c, const char *slot_id, const char *process_id,
 		     struct sbc_error *err);
 
-/* The URL of 127.0.0.1:port inside the slot through the daemon's proxy:
- * "http://HOST:PORT/v1/slots/ID/ports/P/PATH" over TCP (send the bearer
- * token: "Authorization: Bearer ..."), or on a unix socket
- * "http+unix://<percent-encoded socket path>/v1/slots/ID/ports/P/PATH"
- * (curl: --unix-socket SOCKET http://localhost/v1/...). path may be NULL
- * and may carry a query. Owned; NULL with err. */
-char *sbc_port_url(const struct sbc *c, const char *slot_id, int port,
-		   const char *path, struct sbc_error *err);
 /* One HTTP request to the server on port inside the slot, over c's own
- * connection; *resp gets its answer whatever the status (502 with code
+ * connection (path as for sbc_slot_port_path; no blanks or control
+ * characters); *resp gets its answer whatever the status (502 with code
  * port_unreachable when nothing listens there). */
 int sbc_port_request(struct sbc *c, const char *slot_id, int port,
 		     const char *method, const char *path, const void *body,

@@ -19,6 +19,7 @@
 
 #include "api/api.h"
 #include "api/http.h"
+#include "api/proxy.h"
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "daemon/gpu_driver.h"
@@ -551,6 +552,7 @@ static int setup(struct daemon *d)
 	/* kubelet's httpGet probes carry no token: see --public-health */
 	if (o->public_health)
 		hopts.public_path = "/v1/health";
+	hopts.takeover = proxy_is_path; /* the port proxy reads its body */
 	d->api.pools = &d->pools;
 	d->api.cfg = &d->cfg;
 	int r = http_server_new(d->loop, &hopts, api_handle, &d->api, &d->http,

@@ -418,6 +418,24 @@ static void recycle(struct leader *l)
 	next_spare(l);
 }
 
+/* The daemon's port proxy creates its sockets in the slot's network
+ * namespace: hand it the one this lease runs in. Answered in message order,
+ * so a request sent before a RECYCLE gets the old lease's namespace and
+ * one sent after it the renewed one. */
+static void send_netns(struct leader *l, const struct sb_msg *m)
+{
+	struct sb_msg r = {.type = SB_MSG_NETNS,
+			   .slot = (uint32_t)l->cfg->index,
+			   .id = m->id};
+	int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		r.sys_errno = errno ? errno : EIO;
+	l->ns_used = true; /* the daemon may reach it: renew at the end */
+	sb_msg_send(l->cfg->chan, &r, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
+	if (fd >= 0)
+		close(fd);
+}
+
 static void handle_msg(struct leader *l)
 {
 	struct sb_msg m;
@@ -450,6 +468,8 @@ static void handle_msg(struct leader *l)
 		handle_signal(l, &m);
 	} else if (m.type == SB_MSG_PTY_OPEN) {
 		leader_pty_open(l->cfg->chan, l->cfg->index, l->cfg->uid, &m);
+	} else if (m.type == SB_MSG_NETNS) {
+		send_netns(l, &m);
 	} else if (m.type == SB_MSG_KILL) {
 		struct call *c = find_call(l, m.id);
 		if (c)

@@ -51,6 +51,7 @@ static void chan_free_cb(uv_handle_t *h)
 static void chan_close(struct sbx_slot *slot)
 {
 	struct sbx_chan *c = slot->chan;
+	sandbox_lease_end(slot); /* that leader's namespaces are gone */
 	if (!c)
 		return;
 	slot->chan = NULL;
@@ -94,6 +95,8 @@ static void chan_cb(uv_poll_t *h, int status, int events)
 			return;
 		if (r > 0 && m.type == SB_MSG_PTY) /* takes its fds */
 			slot_pty_on_reply(slot, &m, fds, nfds);
+		if (r > 0 && m.type == SB_MSG_NETNS)
+			sandbox_netns_reply(slot, &m, fds, nfds);
 		for (size_t i = 0; i < nfds; i++)
 			if (fds[i] >= 0)
 				close(fds[i]);
@@ -490,6 +493,7 @@ struct sandbox *sandbox_alloc(struct sbx_env *env,
 		s->sb = sb;
 		s->index = i;
 		s->oom_fd = -1;
+		s->netns_fd = -1;
 		s->state = SLOT_STARTING;
 		s->uid = env->uid_base + (uid_t)number * SBX_UIDS_PER_SANDBOX +
 			 (uid_t)i;
@@ -664,6 +668,7 @@ static bool recycle_slot(struct sbx_slot *slot)
 
 void sandbox_release_slot(struct sbx_slot *slot, bool reset)
 {
+	sandbox_lease_end(slot);
 	if (!reset && recycle_slot(slot))
 		return;
 	sandbox_restart_slot(slot, reset ? SB_RELEASE_RESET : 0);

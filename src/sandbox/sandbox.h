@@ -22,6 +22,7 @@
 struct sandbox;
 struct sbx_slot;
 struct exec_call;
+struct sb_msg;
 
 #define SBX_MAX_MASKS 8
 
@@ -71,6 +72,19 @@ struct sandbox_ops {
 
 struct sbx_chan; /* a slot's channel to its leader (private) */
 
+/* Something that lives as long as a slot's lease generation (a port
+ * proxy's connection): lease_end runs once when the lease ends (release,
+ * reset, expiry) or its leader goes (a new generation, a lost sandbox);
+ * netns_ready runs once for a user waiting in sandbox_slot_netns (nsfd
+ * borrowed, valid during the call; -1 and err on failure). Both may free
+ * the user; neither may join or leave other users. */
+struct sbx_lease_user {
+	void (*netns_ready)(struct sbx_lease_user *u, int nsfd, int err);
+	void (*lease_end)(struct sbx_lease_user *u);
+	struct sbx_lease_user *prev, *next;
+	bool waiting; /* for netns_ready */
+};
+
 struct sbx_slot {
 	struct sandbox *sb;
 	int index;
@@ -101,6 +115,11 @@ struct sbx_slot {
 	bool recycles;	/* its leader understands SB_MSG_RECYCLE */
 	bool recycling; /* sent one, waiting for the HELLO */
 	bool no_bash;	/* its root has no /bin/bash (leader's HELLO) */
+	/* The lease generation's network namespace (slot_netns.c): an nsfs
+	 * descriptor once the leader sent it, -1 before; users ride on it. */
+	int netns_fd;
+	uint64_t netns_ask; /* id of the request in flight, 0 if none */
+	struct sbx_lease_user *users;
 };
 
 enum sbx_state { SBX_STARTING, SBX_RUNNING, SBX_DEAD };
@@ -216,6 +235,20 @@ void sandbox_ws_path(const struct sbx_slot *slot, unsigned gen, char *buf,
 /* Send a message to a slot's leader with fds; 0 or -1/errno. */
 int sandbox_slot_send(struct sbx_slot *slot, const void *msg, const int *fds,
 		      size_t nfds);
+
+/* slot_netns.c: the lease's network namespace and its users. */
+void sandbox_lease_join(struct sbx_slot *slot, struct sbx_lease_user *u);
+void sandbox_lease_leave(struct sbx_slot *slot, struct sbx_lease_user *u);
+/* The slot's network namespace: its descriptor (borrowed, valid until the
+ * lease ends) when known; else -1 with errno EINPROGRESS: the leader is
+ * asked and u (joined) gets netns_ready; or -1 with another errno. */
+int sandbox_slot_netns(struct sbx_slot *slot, struct sbx_lease_user *u);
+/* The lease generation ended: every user (waiting or not) gets lease_end
+ * and leaves, the descriptor is closed, a late answer is ignored. */
+void sandbox_lease_end(struct sbx_slot *slot);
+/* The leader's SB_MSG_NETNS answer; takes fds[0] (set to -1). */
+void sandbox_netns_reply(struct sbx_slot *slot, const struct sb_msg *m,
+			 int *fds, size_t nfds);
 
 #define SBX_UID_BASE 1000000u
 #define SBX_UIDS_PER_SANDBOX 1000u

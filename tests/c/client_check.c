@@ -193,6 +193,46 @@ static void check_keep_alive(struct sbc *c, const char *slot)
 	ok(good == 50, "50 calls on one connection (%d good)", good);
 }
 
+/* The port proxy: a server started in the slot, reached through the
+ * daemon at the path sbc_slot_port_path gives. */
+static void check_ports(struct sbc *c, const char *slot)
+{
+	struct sbc_bash b = {
+		.command =
+			"mkdir -p site && echo port-ok > site/p.txt && cd site "
+			"&& setsid nohup python3 -m http.server 8123 --bind "
+			"127.0.0.1 >/dev/null 2>&1 </dev/null & for i in "
+			"$(seq 100); do python3 -c 'import socket; "
+			"socket.create_connection((\"127.0.0.1\", 8123))' "
+			"2>/dev/null && exit 0; sleep 0.05; done; exit 1",
+	};
+	struct sbc_exec_result r;
+	struct sbc_error err = {0};
+	int rc = sbc_bash(c, slot, &b, &r, &err);
+	ok(rc == 0 && r.success, "a server starts in the slot");
+	if (rc == 0)
+		sbc_exec_result_free(&r);
+	char *path = sbc_slot_port_path(slot, 8123, "/p.txt", &err);
+	struct sbc_response resp = {0};
+	rc = path ? sbc_request(c, "GET", path, NULL, 0, NULL, &resp, &err)
+		  : -1;
+	ok(rc == 0 && resp.status == 200 && strcmp(resp.body, "port-ok\n") == 0,
+	   "GET through the port proxy (%d)", resp.status);
+	sbc_response_free(&resp);
+	free(path);
+	char *url = sbc_slot_port_url(c, slot, 8123, "?x=1", &err);
+	ok(url && strncmp(url, "http://localhost/v1/slots/", 26) == 0 &&
+		   strstr(url, "/ports/8123/?x=1"),
+	   "port URL on the socket: %s", url ? url : err.message);
+	free(url);
+	ok(!sbc_slot_port_path(slot, 0, NULL, &err) &&
+		   strcmp(err.code, "bad_argument") == 0,
+	   "port 0 -> bad_argument");
+	ok(!sbc_slot_port_path(slot, 65536, NULL, &err) &&
+		   strcmp(err.code, "bad_argument") == 0,
+	   "port 65536 -> bad_argument");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -223,6 +263,7 @@ int main(int argc, char **argv)
 		check_exec_v11(c, argv[1], s.slot_id);
 		check_files(c, s.slot_id);
 		check_keep_alive(c, s.slot_id);
+		check_ports(c, s.slot_id);
 		ok(sbc_renew(c, s.slot_id, 120, &err) == 0, "renew");
 		ok(sbc_release(c, s.slot_id, true, &err) == 0, "release");
 		rc = sbc_release(c, s.slot_id, true, &err);

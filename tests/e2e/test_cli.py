@@ -63,7 +63,7 @@ def test_c_library_checks(cli_daemon):
                        capture_output=True, text=True, timeout=120)
     assert "not ok" not in p.stdout, p.stdout
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "1..29" in p.stdout
+    assert "1..34" in p.stdout
 
 
 def test_status_and_profiles_tables_and_json(cli_daemon):
