@@ -241,14 +241,14 @@ static enum loop_end run_loop(struct session *s, struct sbc_stream *st,
  * terminal wiring; the exit status to return. kill_on_signal: a signal
  * that ends us hangs the process up (exec), else it keeps running. */
 static int interact(struct cli *cli, const char *slot, const char *process_id,
-		    bool forward_stdin, bool kill_on_signal)
+		    bool forward_stdin, bool raw, bool kill_on_signal)
 {
 	struct session s = {.slot = slot, .process_id = process_id};
 	s.ctl = open_second(cli);
 	if (!s.ctl)
 		return CLI_FAILED;
 	struct loop_opts lo = {.forward_stdin = forward_stdin,
-			       .detach_key = forward_stdin,
+			       .detach_key = forward_stdin && raw,
 			       .sigfd = term_signals_init()};
 	int rc = CLI_FAILED;
 	struct sbc_stream *st = NULL;
@@ -262,7 +262,7 @@ static int interact(struct cli *cli, const char *slot, const char *process_id,
 		rc = cli_fail("output", &err);
 		goto out;
 	}
-	if (forward_stdin)
+	if (forward_stdin && raw)
 		(void)term_raw(STDIN_FILENO);
 	send_size(&s);
 	int sig = 0;
@@ -321,7 +321,8 @@ int cli_exec_tty(struct cli *cli, const char *slot,
 	struct sbc_error err = {0};
 	if (sbc_process_start(c, slot, &spec, &p, &err) < 0)
 		return cli_fail("exec", &err);
-	int rc = interact(cli, slot, p.process_id, x->forward_stdin, true);
+	int rc =
+		interact(cli, slot, p.process_id, x->forward_stdin, true, true);
 	sbc_process_free(&p);
 	return rc;
 }
@@ -342,9 +343,35 @@ int cmd_attach(struct cli *cli, int argc, char **argv)
 	}
 	if (optind + 2 != argc)
 		return cli_usage_error("attach takes SLOT PROCESS_ID");
-	if (!cli_slot_client(cli, argv[optind]))
+	struct sbc *c = cli_slot_client(cli, argv[optind]);
+	if (!c)
 		return CLI_FAILED;
-	return interact(cli, argv[optind], argv[optind + 1], forward, false);
+	/* Raw keys for a process on a terminal (its pty echoes and edits);
+	 * one on pipes gets lines from this terminal as it is. */
+	json_t *list = NULL;
+	struct sbc_error err = {0};
+	if (sbc_process_list(c, argv[optind], &list, &err) < 0)
+		return cli_fail("attach", &err);
+	bool pty = false, found = false;
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(list, "processes"), i, p)
+	{
+		const char *id =
+			json_string_value(json_object_get(p, "process_id"));
+		if (id && strcmp(id, argv[optind + 1]) == 0) {
+			found = true;
+			pty = !json_is_false(json_object_get(p, "pty"));
+		}
+	}
+	json_decref(list);
+	if (!found) {
+		fprintf(stderr, "slotbox: attach: no process %s in slot %s\n",
+			argv[optind + 1], argv[optind]);
+		return CLI_FAILED;
+	}
+	return interact(cli, argv[optind], argv[optind + 1], forward, pty,
+			false);
 }
 
 static void print_processes(json_t *list)

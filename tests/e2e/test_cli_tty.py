@@ -229,6 +229,24 @@ def test_attach_gets_the_ring_then_live_output(tty_daemon, slot, tmux):
         q.kill()
 
 
+def test_attach_to_a_process_on_pipes(tty_daemon, slot, tmux):
+    """No pty: the local terminal stays as it is (lines as typed, echoed
+    here) and Ctrl-C is sent on as INT."""
+    with Client(tty_daemon.socket) as c:
+        p = c.start_process(slot, "trap 'echo got-int; exit 8' INT; echo ready; "
+                                  "while read l; do echo line:$l; done")
+        assert p.output(wait_s=5).text == "ready\n"
+        before = local_stty(tmux, "BEFORE")
+        tmux.line(sb_line(tty_daemon, "attach", slot, p.process_id) + "; echo EXIT=$?")
+        tmux.wait_for("ready", exact_line=True)
+        tmux.line("abc")
+        tmux.wait_for("line:abc", exact_line=True)
+        tmux.send("C-c")
+        tmux.wait_for("got-int")  # after the "^C" the local terminal echoed
+        tmux.wait_for("EXIT=8", exact_line=True)
+        assert local_stty(tmux, "AFTER") == before
+
+
 def test_exec_t_without_a_terminal(tty_daemon, slot):
     sb = [SLOTBOX, "--socket", tty_daemon.socket]
     p = subprocess.run(sb + ["exec", "-t", slot, "--", "tty"], capture_output=True,
