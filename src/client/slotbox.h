@@ -262,7 +262,9 @@ struct sbc_stream;
 int sbc_stream_open(struct sbc *c, const char *method, const char *path,
 		    json_t *body, sbc_event_fn fn, void *ud,
 		    struct sbc_stream **out, struct sbc_error *err);
-/* The descriptor to poll() for POLLIN; sbc_stream_read after it fires. */
+/* The options' io_timeout_s applies to a stream as to any answer: a
+ * process silent for longer ends its stream with code "io" (0: no limit).
+ * The descriptor to poll() for POLLIN; sbc_stream_read after it fires. */
 int sbc_stream_fd(const struct sbc_stream *s);
 /* Read what has arrived (waiting for some when none has), handing each
  * complete event to fn: 1 when the answer has ended, 0 when more may come,

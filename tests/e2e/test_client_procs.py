@@ -372,3 +372,33 @@ def test_hermes_interrupt_stops_a_background_process(daemon):
         assert env.execute("echo still here")["output"] == "still here\n"
     finally:
         env.cleanup()
+
+
+def test_hermes_interrupt_kills_a_process_that_ignores_int(daemon, monkeypatch):
+    import threading
+
+    from slotbox import hermes
+    monkeypatch.setattr(hermes, "INTERRUPT_GRACE_S", 0.5)
+    env = hermes.SlotboxEnvironment(task_id="procs-hermes-2", endpoint=daemon.socket)
+    try:
+        pid = env.run_background("trap '' INT; echo armed; sleep 300")
+        until(lambda: "armed" in env.read_background(pid)["output"], "the process to start")
+
+        def press_stop():
+            until(lambda: env._waiting is not None, "wait_background to run")
+            env.interrupt()
+        t = threading.Thread(target=press_stop)
+        t.start()
+        r = env.wait_background(pid, timeout=PATIENCE_S)
+        t.join()
+        assert r["returncode"] == 130 and "[Command interrupted]" in r["output"]
+        until(lambda: all(x["process_id"] != pid for x in env.client.processes(env.slot)),
+              "the killed process to leave the list")
+        # a wait that times out leaves the process running
+        pid2 = env.run_background("sleep 300")
+        r = env.wait_background(pid2, timeout=0.3)
+        assert r["returncode"] == 124
+        assert env.read_background(pid2)["running"] is True
+        env.kill_background(pid2)
+    finally:
+        env.cleanup()

@@ -288,7 +288,9 @@ class SlotboxEnvironment(_EnvBase):
                         pass
                     sent_int = time.monotonic()
                 elif sent_int is not None and time.monotonic() - sent_int > INTERRUPT_GRACE_S:
-                    p.kill()
+                    p.kill()  # the daemon forgets it: nothing more to read
+                    return {"output": "".join(chunks) + "\n[Command interrupted]",
+                            "returncode": 130}
                 o = p.output(wait_s=0.1)
                 text = o.text
                 if text:
