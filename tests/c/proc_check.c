@@ -86,6 +86,13 @@ static void check_stream_exec(struct sbc *c, struct sbc *side, const char *slot)
 	rc = sbc_bash_stream(c, slot, &slow, collect_event, &stop, &r, &err);
 	ok(rc < 0 && strcmp(err.code, "stopped") == 0,
 	   "a callback that stops ends the call (%s)", err.code);
+	struct sbc_bash tty = {
+		.command = "stty size", .pty_rows = 19, .pty_cols = 59};
+	rc = sbc_bash(c, slot, &tty, &r, &err);
+	ok(rc == 0 && strcmp(r.out, "19 59\r\n") == 0,
+	   "sbc_bash on a pty of the asked size: %s", rc ? err.message : r.out);
+	if (rc == 0)
+		sbc_exec_result_free(&r);
 	struct sbc_bash echo = {.command = "echo again"};
 	rc = sbc_bash(c, slot, &echo, &r, &err);
 	ok(rc == 0 && strcmp(r.out, "again\n") == 0,

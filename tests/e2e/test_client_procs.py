@@ -103,6 +103,16 @@ def test_exec_stream_errors_raise(c, slot):
     assert [e.type for e in c.exec_stream(slot, "true")] == ["result"]
 
 
+def test_exec_stream_on_a_pty(c, slot):
+    evs = list(c.exec_stream(slot, "tty; stty size; [ -t 0 ] && echo isatty", pty=(20, 60)))
+    out = text_of(evs)
+    assert out.startswith("/dev/pts/") and "20 60\r\n" in out and "isatty" in out
+    assert evs[-1].result.success
+    # the plain (unstreamed) exec takes it too
+    r = c.bash(slot, "stty size", pty={"rows": 21, "cols": 61})
+    assert r.output.strip() == "21 61"
+
+
 def test_async_exec_stream(daemon):
     async def main():
         async with AsyncClient(daemon.socket) as ac:
