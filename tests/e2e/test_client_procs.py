@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -412,3 +413,25 @@ def test_hermes_interrupt_kills_a_process_that_ignores_int(daemon, monkeypatch):
         env.kill_background(pid2)
     finally:
         env.cleanup()
+
+
+def test_cluster_client_routes_processes_and_ports_to_the_slots_node(daemon, make_daemon):
+    """Two daemons: every API 1.1 call goes to the node holding the slot."""
+    from slotbox import ClusterClient
+    other = make_daemon(SMALL_POOL)
+    with ClusterClient([other.socket, daemon.socket]) as cc:
+        slots = [cc.acquire(f"procs-cluster-{i}") for i in range(4)]
+        by_node = {s.endpoint for s in slots}
+        for s in slots:
+            p = cc.start_process(s, "read x; echo got:$x")
+            p.write_stdin("hi\n")
+            assert p.wait(timeout=PATIENCE_S) == 0 and p.output().stdout == "got:hi\n"
+            assert [x["process_id"] for x in cc.processes(s)] == [p.process_id]
+            assert text_of(cc.exec_stream(s, "echo streamed")) == "streamed\n"
+            r = cc.port_request(s, 8799, "GET", "/")
+            assert r.status == 502 and r.error_code == "port_unreachable"
+            assert cc.slot_url(s, 8799).startswith("http+unix://" + urllib.parse.quote(
+                s.endpoint, safe=""))
+        for s in slots:
+            cc.release(s)
+    assert by_node  # (placement is the cluster's business; routing is what is tested)

@@ -44,6 +44,7 @@ class ClusterClient:
         self.endpoint = ",".join(self.endpoints)
         if token is None and any(e.startswith("http://") for e in self.endpoints):
             token = default_token()
+        self.token = token
         self.connect_timeout_s, self.probe_wait_s = connect_timeout_s, probe_wait_s
         self._set = NodeSet(self.endpoints, token, timeout, status_ttl_s, resolve_ttl_s,
                             connect_timeout_s, down_s)
@@ -391,6 +392,49 @@ class ClusterClient:
     def archive(self, slot, path: str = ".", format: str = "tar.gz",
                 max_bytes: Optional[int] = None) -> bytes:
         return self._on(slot, "archive", path, format, max_bytes)
+
+    # ---- streams, processes, ports (API 1.1): on the slot's node ----
+    def exec_stream(self, slot, command: str, timeout_s: Optional[float] = None, **args):
+        return self._on(slot, "exec_stream", command, timeout_s, **args)
+
+    def start_process(self, slot, command: str, env=None, cwd=None, pty=None):
+        """The handle talks to the slot's node directly."""
+        return self._on(slot, "start_process", command, env, cwd, pty)
+
+    def processes(self, slot) -> List[Dict[str, Any]]:
+        return self._on(slot, "processes")
+
+    def process(self, slot, process_id: str):
+        return self._on(slot, "process", process_id)
+
+    def process_output(self, slot, process_id: str, since: int = 0, wait_s: float = 0.0):
+        return self._on(slot, "process_output", process_id, since, wait_s)
+
+    def process_stream(self, slot, process_id: str, since: int = 0):
+        return self._on(slot, "process_stream", process_id, since)
+
+    def process_stdin(self, slot, process_id: str, data=b"", eof: bool = False) -> None:
+        return self._on(slot, "process_stdin", process_id, data, eof)
+
+    def process_signal(self, slot, process_id: str, sig="INT") -> None:
+        return self._on(slot, "process_signal", process_id, sig)
+
+    def process_resize(self, slot, process_id: str, rows: int, cols: int) -> None:
+        return self._on(slot, "process_resize", process_id, rows, cols)
+
+    def kill_process(self, slot, process_id: str) -> None:
+        return self._on(slot, "kill_process", process_id)
+
+    def slot_url(self, slot, port: int, path: str = "") -> str:
+        """The URL on the node that holds the slot."""
+        return self._on(slot, "slot_url", port, path)
+
+    def auth_headers(self) -> Dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def port_request(self, slot, port: int, method: str = "GET", path: str = "/", body=None,
+                     headers: Optional[Dict[str, str]] = None, timeout: Optional[float] = None):
+        return self._on(slot, "port_request", port, method, path, body, headers, timeout)
 
 
 def _failed(slot_id: str, e: SlotboxError, error_class: str) -> ExecutionResult:
