@@ -48,9 +48,9 @@ enum sb_msg_type {
 				slot's devpts, `status` rows << 16 | cols */
 	SB_MSG_PTY,	     /* leader -> daemon: request `id`'s terminal,
 				fds master, slave (none: sys_errno says why) */
-	SB_MSG_NETNS,	   /* daemon -> leader: send your network namespace;
-			      leader -> daemon: `id` echoed, fd = its nsfs
-			      descriptor, or none and sys_errno */
+	SB_MSG_NETNS,	     /* daemon -> leader: send your network namespace;
+				leader -> daemon: `id` echoed, fd = its nsfs
+				descriptor, or none and sys_errno */
 };
 
 /* File operations run in a child of the leader, as the slot's uid, inside

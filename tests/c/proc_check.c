@@ -154,7 +154,7 @@ static void check_processes(struct sbc *c, const char *slot)
 	int rc = sbc_process_start(c, slot, &spec, &p, &err);
 	ok(rc == 0 && p.process_id && *p.process_id, "process starts (%s)",
 	   rc ? err.message : "");
-	if (rc)
+	if (rc || !p.process_id)
 		return;
 	char acc[4096] = "";
 	long long next = 0;
