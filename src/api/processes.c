@@ -231,6 +231,7 @@ static int launch(struct proc *p, struct sbx_slot *slot, int stdin_fd,
 		.on_output = proc_output,
 		.output_ud = p,
 		.background = true,
+		.merge_output = p->merge,
 		.on_started = proc_started,
 		.own_stdin = stdin_fd >= 0,
 		.stdin_fd = stdin_fd,
@@ -289,7 +290,7 @@ static void pty_ready(void *ud, int master, int slave, int err)
 }
 
 struct proc *proc_start(struct sbx_slot *slot, struct bash_cmd *cmd,
-			unsigned rows, unsigned cols,
+			unsigned rows, unsigned cols, bool merge,
 			void (*started)(struct proc *p, int err,
 					const char *why),
 			void *ud, struct sb_err *err)
@@ -309,6 +310,7 @@ struct proc *proc_start(struct sbx_slot *slot, struct bash_cmd *cmd,
 	memset(cmd, 0, sizeof *cmd);
 	p->slot = slot;
 	p->pty = rows > 0;
+	p->merge = merge;
 	p->rows = rows;
 	p->cols = cols;
 	p->started = started;

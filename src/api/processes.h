@@ -49,6 +49,7 @@ struct proc {
 	int exit_code; /* the exit status, or -signal */
 	bool deleted;  /* DELETE'd: hidden, goes once ended */
 	bool pty;
+	bool merge;		     /* stdout and stderr share one pipe */
 	double started_at, ended_at; /* wall clock */
 	struct exec_call *call;	     /* while it runs */
 	struct proc_ring ring;
@@ -85,10 +86,11 @@ bool proc_room(struct sbx_slot *slot);
  * could not start (the record is gone after the callback). rows/cols 0:
  * no pty. */
 struct proc *proc_start(struct sbx_slot *slot, struct bash_cmd *cmd,
-			unsigned rows, unsigned cols,
+			unsigned rows, unsigned cols, bool merge,
 			void (*started)(struct proc *p, int err,
 					const char *why),
 			void *ud, struct sb_err *err);
+/* (merge: stdout and stderr on one pipe, as exec's merge_output.) */
 
 /* Queue bytes for its stdin (then close it when eof). 0, or -1 with
  * errno: EPIPE (closed or ended), EAGAIN (too much waiting). */

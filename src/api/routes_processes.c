@@ -76,6 +76,10 @@ static void post_process(struct http_request *req, struct sbx_slot *slot)
 	} else if (bash_cmd_prepare(&cmd, slot, doc, "", msg, sizeof msg, &in,
 				    &in_len, &merge) < 0) {
 		http_respond_error(req, 400, "bad_request", "%s", msg);
+	} else if (rows && in) {
+		http_respond_error(req, 400, "bad_request",
+				   "stdin cannot go with a pty: write it to "
+				   "the process's stdin");
 	} else if (rows && !json_object_get(env, "TERM") &&
 		   bash_cmd_env_push(&cmd, "TERM", "xterm-256color") < 0) {
 		http_respond_error(req, 500, "internal", "out of memory");
@@ -85,10 +89,14 @@ static void post_process(struct http_request *req, struct sbx_slot *slot)
 				   slot->id, PROC_MAX_PER_SLOT);
 	} else {
 		struct sb_err err;
-		if (!proc_start(slot, &cmd, rows, cols, started, req, &err))
+		struct proc *p = proc_start(slot, &cmd, rows, cols, merge,
+					    started, req, &err);
+		if (!p)
 			http_respond_error(req, 502, "spawn_failed",
 					   "could not start the process: %s",
 					   err.msg);
+		else if (in) /* its first input, as exec's stdin */
+			(void)proc_stdin(p, in, in_len, false);
 	}
 	bash_cmd_free(&cmd);
 	json_decref(doc);

@@ -308,3 +308,20 @@ def test_stream_reader_that_stops_reading_costs_bounded_memory(daemon, client):
     assert grown_kib < 48 * 1024, grown_kib
     conn.close()
     api(client, "DELETE", f"/v1/slots/{sid}/processes/{pid}", None, 204)
+
+
+def test_first_stdin_env_cwd_and_merged_output(client):
+    sid = acquire(client)
+    api(client, "POST", f"/v1/slots/{sid}/exec",
+        {"tool": "bash", "args": {"command": "mkdir -p sub"}}, 200)
+    pid = start(client, sid, "cat; echo $FOO; pwd; echo e >&2",
+                stdin="line\n", env={"FOO": "bar"}, cwd="sub")["process_id"]
+    client.request("POST", f"/v1/slots/{sid}/processes/{pid}/stdin?eof=true", b"", raw=True)
+    out, err, r = wait_exit(client, sid, pid)
+    assert out.splitlines()[:2] == ["line", "bar"] and out.endswith("/sub\n")
+    assert err == "e\n" and r["exit_code"] == 0
+    pid = start(client, sid, "echo a; echo b >&2; echo c", merge_output=True)["process_id"]
+    out, err, r = wait_exit(client, sid, pid)
+    assert out == "a\nb\nc\n" and err == ""
+    r = start(client, sid, "cat", status=400, stdin="x", pty=True)
+    assert "stdin" in r["error"]["message"]
