@@ -200,12 +200,13 @@ static void proc_done(const struct exec_result *r, void *ud)
 	p->has_exit = r->error_class != EXEC_INFRA;
 	p->exit_code = r->returncode;
 	if (p->started) {
-		/* the leader could not start it */
+		/* The leader could not start it. The call's reference goes
+		 * first: start_failed holds p while it needs it. */
+		p->refs--;
 		start_failed(p, EIO,
 			     r->error && *r->error
 				     ? r->error
 				     : "could not start the command");
-		unref(p); /* the call's reference */
 		return;
 	}
 	close_in(p);
@@ -274,17 +275,24 @@ static void pty_ready(void *ud, int master, int slave, int err)
 	if (!err && (!slot->leased || strcmp(slot->id, p->slot_id) != 0))
 		err = ESRCH; /* its lease ended meanwhile */
 	int keep = err ? -1 : fcntl(master, F_DUPFD_CLOEXEC, 3);
-	if (err || keep < 0 || open_in(p, keep) < 0) {
+	if (!err && keep < 0)
+		err = errno;
+	if (!err && open_in(p, keep) < 0)
+		err = EIO;
+	if (err) {
 		if (master >= 0)
 			close(master);
 		if (slave >= 0)
 			close(slave);
-		start_failed(p, err ? err : errno,
-			     "could not open a terminal in the slot");
-	} else {
-		struct sb_err e;
-		if (launch(p, slot, -1, master, slave, &e) < 0)
-			start_failed(p, e.sys_errno, e.msg);
+		p->refs--; /* the request's (start_failed holds p) */
+		start_failed(p, err, "could not open a terminal in the slot");
+		return;
+	}
+	struct sb_err e;
+	if (launch(p, slot, -1, master, slave, &e) < 0) {
+		p->refs--; /* the request's (start_failed holds p) */
+		start_failed(p, e.sys_errno, e.msg);
+		return;
 	}
 	unref(p); /* the request's */
 }
