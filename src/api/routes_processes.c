@@ -380,7 +380,11 @@ static void post_stdin(struct http_request *req, struct proc *p)
 	bool eof;
 	if (api_query_bool(req, "eof", false, &eof) < 0)
 		return;
-	if (proc_stdin(p, req->body, req->body_len, eof) == 0)
+	if (req->body_len > PROC_STDIN_QUEUE_MAX)
+		http_respond_error(req, 413, "payload_too_large",
+				   "write at most %u bytes of stdin at a time",
+				   PROC_STDIN_QUEUE_MAX);
+	else if (proc_stdin(p, req->body, req->body_len, eof) == 0)
 		http_respond(req, 204, NULL, NULL, 0);
 	else if (errno == EAGAIN)
 		http_respond_error(req, 429, "stdin_full",

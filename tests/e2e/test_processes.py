@@ -203,6 +203,13 @@ def test_int_reaches_the_process_group(client):
 def test_bad_requests(client):
     sid = acquire(client)
     pid = start(client, sid, "sleep 300")["process_id"]
+    code, body = client.request("POST", f"/v1/slots/{sid}/processes/{pid}/stdin",
+                                b"x" * (1024 * 1024 + 1), raw=True)
+    assert code == 413, body
+    # a process that reads nothing: stdin queues up to its bound, then 429
+    codes = [client.request("POST", f"/v1/slots/{sid}/processes/{pid}/stdin",
+                            b"y" * (1024 * 1024), raw=True)[0] for _ in range(4)]
+    assert codes[0] == 204 and 429 in codes, codes
     for bad in ({"signal": "BOGUS"}, {"signal": 9}, {}):
         r = api(client, "POST", f"/v1/slots/{sid}/processes/{pid}/signal", bad, 400)
         assert r["error"]["code"] == "bad_request"
