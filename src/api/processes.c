@@ -105,7 +105,7 @@ bool proc_room(struct sbx_slot *slot)
 		if (!p->running && !p->call && !p->started && !oldest_ended)
 			oldest_ended = p;
 	}
-	if (n < PROC_MAX_PER_SLOT)
+	if (n < (size_t)slot->sb->profile->max_processes)
 		return true;
 	if (!oldest_ended)
 		return false;
@@ -309,7 +309,8 @@ struct proc *proc_start(struct sbx_slot *slot, struct bash_cmd *cmd,
 		sb_err_set(err, ENOMEM, "out of memory");
 		return NULL;
 	}
-	proc_ring_init(&p->ring, PROC_RING_MAX);
+	proc_ring_init(&p->ring,
+		       (size_t)slot->sb->profile->process_output_bytes);
 	if (sb_random_hex(p->id, PROC_ID_LEN / 2) < 0)
 		snprintf(p->id, sizeof p->id, "%016llx",
 			 (unsigned long long)(uintptr_t)p);

@@ -9,8 +9,10 @@
  * expiry restarts the slot (sandbox.c does not recycle a slot with
  * processes), which kills it, and the lease's records are forgotten.
  *
- * A slot holds at most PROC_MAX_PER_SLOT records; a new one evicts the
- * oldest that has ended, and is refused while all of them run. */
+ * A slot holds at most the profile's max_processes records (16 by
+ * default); a new one evicts the oldest that has ended, and is refused
+ * while all of them run. Each keeps the profile's process_output_bytes of
+ * output (1 MiB by default). */
 #ifndef SLOTBOX_API_PROCESSES_H
 #define SLOTBOX_API_PROCESSES_H
 
@@ -27,7 +29,6 @@ struct exec_call;
 struct pools;
 struct proc;
 
-#define PROC_MAX_PER_SLOT 16
 #define PROC_ID_LEN 16
 #define PROC_STDIN_QUEUE_MAX (1u << 20) /* stdin bytes waiting at most */
 

@@ -85,8 +85,10 @@ static void post_process(struct http_request *req, struct sbx_slot *slot)
 		http_respond_error(req, 500, "internal", "out of memory");
 	} else if (!proc_room(slot)) {
 		http_respond_error(req, 429, "too_many_processes",
-				   "slot %s already runs %d processes",
-				   slot->id, PROC_MAX_PER_SLOT);
+				   "slot %s already runs %lld processes "
+				   "(the profile's max_processes)",
+				   slot->id,
+				   (long long)slot->sb->profile->max_processes);
 	} else {
 		struct sb_err err;
 		struct proc *p = proc_start(slot, &cmd, rows, cols, merge,

@@ -332,3 +332,35 @@ def test_first_stdin_env_cwd_and_merged_output(client):
     assert out == "a\nb\nc\n" and err == ""
     r = start(client, sid, "cat", status=400, stdin="x", pty=True)
     assert "stdin" in r["error"]["message"]
+
+
+SMALL = """
+profiles:
+  default:
+    slots_per_sandbox: 1
+    min_sandboxes: 1
+    max_sandboxes: 1
+    max_processes: 2
+    process_output_bytes: 4096
+"""
+
+
+def test_profile_bounds_processes_and_ring(make_daemon):
+    d = make_daemon(SMALL)
+    c = d.client()
+    prof = api(c, "GET", "/v1/profiles", None, 200)["profiles"]["default"]
+    assert prof["max_processes"] == 2 and prof["process_output_bytes"] == 4096
+    sid = acquire(c)
+    a = start(c, sid, "sleep 300")["process_id"]
+    pid = start(c, sid, "seq 1 10000; sleep 300")["process_id"]
+    r = start(c, sid, "true", status=429)
+    assert "max_processes" in r["error"]["message"]
+    want = "".join(f"{i}\n" for i in range(1, 10001))
+    assert wait_for(lambda: output(c, sid, pid, since=10**15)["next"] == len(want))
+    r = output(c, sid, pid)
+    # the ring kept the last 4096 bytes; the rest is counted as dropped
+    assert r["dropped"] == len(want) - 4096 and r["stdout"] == want[-4096:]
+    r = output(c, sid, pid, since=len(want) - 10)
+    assert r["dropped"] == 0 and r["stdout"] == want[-10:]
+    api(c, "DELETE", f"/v1/slots/{sid}/processes/{a}", None, 204)
+    start(c, sid, "true")
