@@ -83,6 +83,12 @@ static void post_process(struct http_request *req, struct sbx_slot *slot)
 	} else if (rows && !json_object_get(env, "TERM") &&
 		   bash_cmd_env_push(&cmd, "TERM", "xterm-256color") < 0) {
 		http_respond_error(req, 500, "internal", "out of memory");
+	} else if (!slot->processes) {
+		http_respond_error(req, 409, "sandbox_too_old",
+				   "slot %s runs in a sandbox of an older "
+				   "slotboxd (adopted), which has no "
+				   "background processes",
+				   slot->id);
 	} else if (!proc_room(slot)) {
 		http_respond_error(req, 429, "too_many_processes",
 				   "slot %s already runs %lld processes "

@@ -314,7 +314,7 @@ static bool grouped(const struct leader *l)
 static uint32_t hello_flags(const struct leader *l)
 {
 	return (grouped(l) || getpid() == 1 ? SB_HELLO_RECYCLES : 0) |
-	       (l->no_bash ? SB_HELLO_NO_BASH : 0);
+	       (l->no_bash ? SB_HELLO_NO_BASH : 0) | SB_HELLO_PROCESSES;
 }
 
 /* How long a recycle waits for the killed to be gone before it says

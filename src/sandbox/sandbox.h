@@ -101,6 +101,9 @@ struct sbx_slot {
 	bool recycles;	/* its leader understands SB_MSG_RECYCLE */
 	bool recycling; /* sent one, waiting for the HELLO */
 	bool no_bash;	/* its root has no /bin/bash (leader's HELLO) */
+	/* its leader runs background processes and terminals (a leader of
+	 * an older build, adopted, does not) */
+	bool processes;
 };
 
 enum sbx_state { SBX_STARTING, SBX_RUNNING, SBX_DEAD };

@@ -364,3 +364,24 @@ def test_profile_bounds_processes_and_ring(make_daemon):
     assert r["dropped"] == 0 and r["stdout"] == want[-10:]
     api(c, "DELETE", f"/v1/slots/{sid}/processes/{a}", None, 204)
     start(c, sid, "true")
+
+
+def test_after_a_daemon_restart(make_daemon):
+    """The daemon is killed (sandboxes kept) and restarted: the processes
+    of the lost daemon end with their calls' channel, and the adopted
+    slot runs new processes and terminals."""
+    from test_faults import kill9
+    d = make_daemon(SMALL)
+    c = d.client()
+    sid = acquire(c)
+    mark = marker()
+    start(c, sid, sleeper(mark))
+    assert wait_for(lambda: host_pids(mark))
+    kill9(d)
+    assert wait_for(lambda: not host_pids(mark))
+    d.start()
+    c = d.client()
+    assert api(c, "GET", f"/v1/slots/{sid}/processes", None, 200) == {"processes": []}
+    pid = start(c, sid, "stty size", pty={"rows": 7, "cols": 9})["process_id"]
+    out, _, r = wait_exit(c, sid, pid)
+    assert out == "7 9\r\n" and r["exit_code"] == 0
