@@ -56,7 +56,9 @@ SECTIONS = [
      "`bash -c 'echo hi'` on one slot with `\"stream\": true` (NDJSON events, chunked, then "
      "the result) and without (one JSON answer), the two taking turns on one keep-alive "
      "connection of the same minimal client (http.client over the unix socket), so the "
-     "difference is the daemon's. Target: streamed p50 at most 1.1x plain."),
+     "difference is the daemon's. Target: streamed p50 at most 1.1x plain. Then the time "
+     "from sending a streamed `echo first; sleep 0.2` to its first stdout event, while the "
+     "command still runs (target: 50 ms)."),
     ("proxy", "Port proxy",
      "A small GET (`python3 -m http.server`, a 1 KiB file) through "
      "`/v1/slots/{id}/ports/{port}/` over the daemon's unix socket and over TCP with the "

@@ -18,7 +18,11 @@ PLAIN = "slotbox plain exec (http.client)"
 STREAMED = "slotbox streamed exec (http.client)"
 TARGET = 1.1
 
-EXPECTED = [("stream", PLAIN, S_HI), ("stream", STREAMED, S_HI)]
+S_FIRST = "first event of bash -c 'echo first; sleep 0.2'"
+FIRST = "slotbox streamed exec (http.client)"
+FIRST_TARGET_MS = 50
+
+EXPECTED = [("stream", PLAIN, S_HI), ("stream", STREAMED, S_HI), ("stream", FIRST, S_FIRST)]
 
 
 class _Conn(http.client.HTTPConnection):
@@ -56,6 +60,26 @@ def _call(conn, slot_id, stream):
         raise RuntimeError(f"exec (stream={stream}) gave {out!r}")
 
 
+def _first_event(conn, slot_id):
+    """Microseconds from sending a streamed call to its first output
+    event, for a command that goes on for 0.2 s after printing."""
+    import time
+    body = {"tool": "bash", "stream": True,
+            "args": {"command": "echo first; sleep 0.2"}}
+    t = time.perf_counter()
+    conn.request("POST", f"/v1/slots/{slot_id}/exec", body=json.dumps(body).encode(),
+                 headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    first = json.loads(resp.readline())
+    dt = (time.perf_counter() - t) * 1e6
+    if first != {"type": "stdout", "data": "first\n"}:
+        raise RuntimeError(f"first event {first!r}")
+    rest = [json.loads(x) for x in resp]
+    if rest[-1]["type"] != "result":
+        raise RuntimeError("no result")
+    return dt
+
+
 def phase(bench, d, slot_id, n):
     """Measure n calls of each kind in turns on slot_id of daemon d."""
     import time
@@ -77,3 +101,10 @@ def phase(bench, d, slot_id, n):
     ratio = streamed["p50_us"] / plain["p50_us"]
     streamed["notes"] += f"; p50 {ratio:.2f}x plain (target <= {TARGET}x)"
     bench.ok(STREAMED, f"streamed echo hi gave hi; p50 {ratio:.2f}x plain")
+    conn = _Conn(d.socket)
+    k = max(5, n // 20)
+    xs = [_first_event(conn, slot_id) for _ in range(k)]
+    conn.close()
+    bench.add("stream", FIRST, S_FIRST, xs,
+              notes=f"time to the first stdout event, the command still running "
+                    f"(target <= {FIRST_TARGET_MS} ms); compare the plain call's p50 above")

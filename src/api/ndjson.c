@@ -90,29 +90,35 @@ static int event(struct http_request *req, const char *type,
 	return ndjson_line(req, o);
 }
 
-int ndjson_output(struct http_request *req, struct ndjson_utf8 *h,
-		  const char *type, const char *data, size_t len)
+/* The events of bytes d[0..len) (held bytes already in front). */
+static int output_joined(struct http_request *req, struct ndjson_utf8 *h,
+			 const char *type, const unsigned char *d, size_t len)
 {
-	const unsigned char *d = (const unsigned char *)data;
-	_cleanup_free_ unsigned char *joined = NULL;
-	if (h->n) {
-		joined = malloc(h->n + len);
-		if (!joined)
-			return -1;
-		memcpy(joined, h->held, h->n);
-		memcpy(joined + h->n, data, len);
-		d = joined;
-		len += h->n;
-		h->n = 0;
-	}
-	if (!len)
-		return 0;
 	size_t cut = ndjson_utf8_cut(d, len);
 	if (!ndjson_utf8_valid(d, cut))
 		return event(req, type, d, len, false);
 	memcpy(h->held, d + cut, len - cut);
 	h->n = len - cut;
 	return cut ? event(req, type, d, cut, true) : 0;
+}
+
+int ndjson_output(struct http_request *req, struct ndjson_utf8 *h,
+		  const char *type, const char *data, size_t len)
+{
+	if (!h->n)
+		return len ? output_joined(req, h, type,
+					   (const unsigned char *)data, len)
+			   : 0;
+	unsigned char *joined = malloc(h->n + len);
+	if (!joined)
+		return -1;
+	memcpy(joined, h->held, h->n);
+	memcpy(joined + h->n, data, len);
+	size_t n = h->n + len;
+	h->n = 0;
+	int r = output_joined(req, h, type, joined, n);
+	free(joined);
+	return r;
 }
 
 int ndjson_output_flush(struct http_request *req, struct ndjson_utf8 *h,

@@ -144,6 +144,8 @@ int proc_ring_run_at(const struct proc_ring *r, uint64_t off, uint64_t *run_end)
 void proc_ring_copy(const struct proc_ring *r, uint64_t from, uint64_t to,
 		    char *out)
 {
+	if (!r->cap) /* holds nothing */
+		return;
 	while (from < to) {
 		size_t pos = (size_t)(from % r->cap);
 		size_t k = r->cap - pos;

@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROC_RING_MAX (1u << 20)     /* bytes a ring keeps at most */
 #define PROC_RING_TOTAL (256u << 20) /* of all rings together */
 #define PROC_RING_RUNS_MAX 4096u     /* stream switches remembered */
 

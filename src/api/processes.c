@@ -105,7 +105,7 @@ bool proc_room(struct sbx_slot *slot)
 		if (!p->running && !p->call && !p->started && !oldest_ended)
 			oldest_ended = p;
 	}
-	if (n < PROC_MAX_PER_SLOT)
+	if (n < (size_t)slot->sb->profile->max_processes)
 		return true;
 	if (!oldest_ended)
 		return false;
@@ -200,12 +200,13 @@ static void proc_done(const struct exec_result *r, void *ud)
 	p->has_exit = r->error_class != EXEC_INFRA;
 	p->exit_code = r->returncode;
 	if (p->started) {
-		/* the leader could not start it */
+		/* The leader could not start it. The call's reference goes
+		 * first: start_failed holds p while it needs it. */
+		p->refs--;
 		start_failed(p, EIO,
 			     r->error && *r->error
 				     ? r->error
 				     : "could not start the command");
-		unref(p); /* the call's reference */
 		return;
 	}
 	close_in(p);
@@ -231,6 +232,7 @@ static int launch(struct proc *p, struct sbx_slot *slot, int stdin_fd,
 		.on_output = proc_output,
 		.output_ud = p,
 		.background = true,
+		.merge_output = p->merge,
 		.on_started = proc_started,
 		.own_stdin = stdin_fd >= 0,
 		.stdin_fd = stdin_fd,
@@ -273,23 +275,30 @@ static void pty_ready(void *ud, int master, int slave, int err)
 	if (!err && (!slot->leased || strcmp(slot->id, p->slot_id) != 0))
 		err = ESRCH; /* its lease ended meanwhile */
 	int keep = err ? -1 : fcntl(master, F_DUPFD_CLOEXEC, 3);
-	if (err || keep < 0 || open_in(p, keep) < 0) {
+	if (!err && keep < 0)
+		err = errno;
+	if (!err && open_in(p, keep) < 0)
+		err = EIO;
+	if (err) {
 		if (master >= 0)
 			close(master);
 		if (slave >= 0)
 			close(slave);
-		start_failed(p, err ? err : errno,
-			     "could not open a terminal in the slot");
-	} else {
-		struct sb_err e;
-		if (launch(p, slot, -1, master, slave, &e) < 0)
-			start_failed(p, e.sys_errno, e.msg);
+		p->refs--; /* the request's (start_failed holds p) */
+		start_failed(p, err, "could not open a terminal in the slot");
+		return;
+	}
+	struct sb_err e;
+	if (launch(p, slot, -1, master, slave, &e) < 0) {
+		p->refs--; /* the request's (start_failed holds p) */
+		start_failed(p, e.sys_errno, e.msg);
+		return;
 	}
 	unref(p); /* the request's */
 }
 
 struct proc *proc_start(struct sbx_slot *slot, struct bash_cmd *cmd,
-			unsigned rows, unsigned cols,
+			unsigned rows, unsigned cols, bool merge,
 			void (*started)(struct proc *p, int err,
 					const char *why),
 			void *ud, struct sb_err *err)
@@ -300,7 +309,8 @@ struct proc *proc_start(struct sbx_slot *slot, struct bash_cmd *cmd,
 		sb_err_set(err, ENOMEM, "out of memory");
 		return NULL;
 	}
-	proc_ring_init(&p->ring, PROC_RING_MAX);
+	proc_ring_init(&p->ring,
+		       (size_t)slot->sb->profile->process_output_bytes);
 	if (sb_random_hex(p->id, PROC_ID_LEN / 2) < 0)
 		snprintf(p->id, sizeof p->id, "%016llx",
 			 (unsigned long long)(uintptr_t)p);
@@ -309,6 +319,7 @@ struct proc *proc_start(struct sbx_slot *slot, struct bash_cmd *cmd,
 	memset(cmd, 0, sizeof *cmd);
 	p->slot = slot;
 	p->pty = rows > 0;
+	p->merge = merge;
 	p->rows = rows;
 	p->cols = cols;
 	p->started = started;

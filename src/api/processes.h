@@ -9,8 +9,10 @@
  * expiry restarts the slot (sandbox.c does not recycle a slot with
  * processes), which kills it, and the lease's records are forgotten.
  *
- * A slot holds at most PROC_MAX_PER_SLOT records; a new one evicts the
- * oldest that has ended, and is refused while all of them run. */
+ * A slot holds at most the profile's max_processes records (16 by
+ * default); a new one evicts the oldest that has ended, and is refused
+ * while all of them run. Each keeps the profile's process_output_bytes of
+ * output (1 MiB by default). */
 #ifndef SLOTBOX_API_PROCESSES_H
 #define SLOTBOX_API_PROCESSES_H
 
@@ -27,7 +29,6 @@ struct exec_call;
 struct pools;
 struct proc;
 
-#define PROC_MAX_PER_SLOT 16
 #define PROC_ID_LEN 16
 #define PROC_STDIN_QUEUE_MAX (1u << 20) /* stdin bytes waiting at most */
 
@@ -49,6 +50,7 @@ struct proc {
 	int exit_code; /* the exit status, or -signal */
 	bool deleted;  /* DELETE'd: hidden, goes once ended */
 	bool pty;
+	bool merge;		     /* stdout and stderr share one pipe */
 	double started_at, ended_at; /* wall clock */
 	struct exec_call *call;	     /* while it runs */
 	struct proc_ring ring;
@@ -85,10 +87,11 @@ bool proc_room(struct sbx_slot *slot);
  * could not start (the record is gone after the callback). rows/cols 0:
  * no pty. */
 struct proc *proc_start(struct sbx_slot *slot, struct bash_cmd *cmd,
-			unsigned rows, unsigned cols,
+			unsigned rows, unsigned cols, bool merge,
 			void (*started)(struct proc *p, int err,
 					const char *why),
 			void *ud, struct sb_err *err);
+/* (merge: stdout and stderr on one pipe, as exec's merge_output.) */
 
 /* Queue bytes for its stdin (then close it when eof). 0, or -1 with
  * errno: EPIPE (closed or ended), EAGAIN (too much waiting). */

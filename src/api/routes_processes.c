@@ -76,19 +76,35 @@ static void post_process(struct http_request *req, struct sbx_slot *slot)
 	} else if (bash_cmd_prepare(&cmd, slot, doc, "", msg, sizeof msg, &in,
 				    &in_len, &merge) < 0) {
 		http_respond_error(req, 400, "bad_request", "%s", msg);
+	} else if (rows && in) {
+		http_respond_error(req, 400, "bad_request",
+				   "stdin cannot go with a pty: write it to "
+				   "the process's stdin");
 	} else if (rows && !json_object_get(env, "TERM") &&
 		   bash_cmd_env_push(&cmd, "TERM", "xterm-256color") < 0) {
 		http_respond_error(req, 500, "internal", "out of memory");
+	} else if (!slot->processes) {
+		http_respond_error(req, 409, "sandbox_too_old",
+				   "slot %s runs in a sandbox of an older "
+				   "slotboxd (adopted), which has no "
+				   "background processes",
+				   slot->id);
 	} else if (!proc_room(slot)) {
 		http_respond_error(req, 429, "too_many_processes",
-				   "slot %s already runs %d processes",
-				   slot->id, PROC_MAX_PER_SLOT);
+				   "slot %s already runs %lld processes "
+				   "(the profile's max_processes)",
+				   slot->id,
+				   (long long)slot->sb->profile->max_processes);
 	} else {
 		struct sb_err err;
-		if (!proc_start(slot, &cmd, rows, cols, started, req, &err))
+		struct proc *p = proc_start(slot, &cmd, rows, cols, merge,
+					    started, req, &err);
+		if (!p)
 			http_respond_error(req, 502, "spawn_failed",
 					   "could not start the process: %s",
 					   err.msg);
+		else if (in) /* its first input, as exec's stdin */
+			(void)proc_stdin(p, in, in_len, false);
 	}
 	bash_cmd_free(&cmd);
 	json_decref(doc);
@@ -372,7 +388,11 @@ static void post_stdin(struct http_request *req, struct proc *p)
 	bool eof;
 	if (api_query_bool(req, "eof", false, &eof) < 0)
 		return;
-	if (proc_stdin(p, req->body, req->body_len, eof) == 0)
+	if (req->body_len > PROC_STDIN_QUEUE_MAX)
+		http_respond_error(req, 413, "payload_too_large",
+				   "write at most %u bytes of stdin at a time",
+				   PROC_STDIN_QUEUE_MAX);
+	else if (proc_stdin(p, req->body, req->body_len, eof) == 0)
 		http_respond(req, 204, NULL, NULL, 0);
 	else if (errno == EAGAIN)
 		http_respond_error(req, 429, "stdin_full",

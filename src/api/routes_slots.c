@@ -470,6 +470,15 @@ static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
 	json_decref(empty);
 	if (r < 0)
 		return -1;
+	if (rows && !c->slot->processes) {
+		*status = 409;
+		*code = "sandbox_too_old";
+		snprintf(msg, msglen,
+			 "slot %s runs in a sandbox of an older slotboxd "
+			 "(adopted), which has no terminals",
+			 c->slot->id);
+		return -1;
+	}
 	if (rows)
 		return start_pty_call(c, rows, cols, timeout, status, code, msg,
 				      msglen);

@@ -480,11 +480,9 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	send[0] = make_payload(spec, err);
 	if (send[0] < 0)
 		goto fail;
-	if (spec->tty) {
-		/* one descriptor behind fds 0, 1 and 2: the slave */
-	} else if (spec->own_stdin) {
-		/* taken above */
-	} else if (spec->stdin_data) {
+	/* (a terminal: the slave behind fds 0, 1 and 2; own_stdin: taken
+	 * above) */
+	if (!spec->tty && !spec->own_stdin && spec->stdin_data) {
 		send[1] = sb_sealed_memfd("slotbox-stdin", spec->stdin_data,
 					  spec->stdin_len, err);
 		if (send[1] < 0)

@@ -176,12 +176,16 @@ static void handle_exec(struct leader *l, const struct sb_msg *m, int fds[4])
 }
 
 /* A signal to a call's process group: the call's process leads a session
- * and a group of its own (spare.c), so its group is its pid. */
+ * and a group of its own (spare.c), so its group is its pid. A spare
+ * handed its call right after it was forked may not have made its
+ * session yet: then the process itself gets it (pending until its mask
+ * is cleared just before the exec, so it still ends the command). */
 static void handle_signal(struct leader *l, const struct sb_msg *m)
 {
 	struct call *c = find_call(l, m->id);
-	if (c && m->status > 0 && m->status < SIGRTMIN)
-		kill(-c->pid, m->status);
+	if (c && m->status > 0 && m->status < SIGRTMIN &&
+	    kill(-c->pid, m->status) < 0 && errno == ESRCH)
+		kill(c->pid, m->status);
 }
 
 /* A file tool runs in a forked child as the slot's uid, so the leader's
@@ -310,7 +314,7 @@ static bool grouped(const struct leader *l)
 static uint32_t hello_flags(const struct leader *l)
 {
 	return (grouped(l) || getpid() == 1 ? SB_HELLO_RECYCLES : 0) |
-	       (l->no_bash ? SB_HELLO_NO_BASH : 0);
+	       (l->no_bash ? SB_HELLO_NO_BASH : 0) | SB_HELLO_PROCESSES;
 }
 
 /* How long a recycle waits for the killed to be gone before it says

@@ -106,6 +106,9 @@ struct sb_file_reply {
 /* flags in a leader's HELLO: the slot's root has no /bin/bash; bash calls
  * run through /bin/sh (decided once per slot generation, not per call). */
 #define SB_HELLO_NO_BASH 4u
+/* flags in a leader's HELLO: it understands SIGNAL, PTY_OPEN and
+ * SB_EXEC_REPORT_PID (background processes and terminals, API 1.1). */
+#define SB_HELLO_PROCESSES 8u
 #define SB_RELEASE_RESET 1u /* start the next lease with a fresh workspace */
 /* With RESET: stop after making the new generation and answer SEED_READY;
  * the leader starts on SEED_DONE (fork, snapshot restore). A plain

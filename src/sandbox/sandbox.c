@@ -108,6 +108,7 @@ static void chan_cb(uv_poll_t *h, int status, int events)
 		case SB_MSG_HELLO:
 			slot->recycles = (m.flags & SB_HELLO_RECYCLES) != 0;
 			slot->no_bash = (m.flags & SB_HELLO_NO_BASH) != 0;
+			slot->processes = (m.flags & SB_HELLO_PROCESSES) != 0;
 			slot->recycling = false;
 			slot->sb->env->ops->slot_ready(slot);
 			break;

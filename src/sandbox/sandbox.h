@@ -120,6 +120,9 @@ struct sbx_slot {
 	int netns_fd;
 	uint64_t netns_ask; /* id of the request in flight, 0 if none */
 	struct sbx_lease_user *users;
+	/* its leader runs background processes and terminals (a leader of
+	 * an older build, adopted, does not) */
+	bool processes;
 };
 
 enum sbx_state { SBX_STARTING, SBX_RUNNING, SBX_DEAD };

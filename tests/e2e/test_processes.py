@@ -203,6 +203,13 @@ def test_int_reaches_the_process_group(client):
 def test_bad_requests(client):
     sid = acquire(client)
     pid = start(client, sid, "sleep 300")["process_id"]
+    code, body = client.request("POST", f"/v1/slots/{sid}/processes/{pid}/stdin",
+                                b"x" * (1024 * 1024 + 1), raw=True)
+    assert code == 413, body
+    # a process that reads nothing: stdin queues up to its bound, then 429
+    codes = [client.request("POST", f"/v1/slots/{sid}/processes/{pid}/stdin",
+                            b"y" * (1024 * 1024), raw=True)[0] for _ in range(4)]
+    assert codes[0] == 204 and 429 in codes, codes
     for bad in ({"signal": "BOGUS"}, {"signal": 9}, {}):
         r = api(client, "POST", f"/v1/slots/{sid}/processes/{pid}/signal", bad, 400)
         assert r["error"]["code"] == "bad_request"
@@ -308,3 +315,73 @@ def test_stream_reader_that_stops_reading_costs_bounded_memory(daemon, client):
     assert grown_kib < 48 * 1024, grown_kib
     conn.close()
     api(client, "DELETE", f"/v1/slots/{sid}/processes/{pid}", None, 204)
+
+
+def test_first_stdin_env_cwd_and_merged_output(client):
+    sid = acquire(client)
+    api(client, "POST", f"/v1/slots/{sid}/exec",
+        {"tool": "bash", "args": {"command": "mkdir -p sub"}}, 200)
+    pid = start(client, sid, "cat; echo $FOO; pwd; echo e >&2",
+                stdin="line\n", env={"FOO": "bar"}, cwd="sub")["process_id"]
+    client.request("POST", f"/v1/slots/{sid}/processes/{pid}/stdin?eof=true", b"", raw=True)
+    out, err, r = wait_exit(client, sid, pid)
+    assert out.splitlines()[:2] == ["line", "bar"] and out.endswith("/sub\n")
+    assert err == "e\n" and r["exit_code"] == 0
+    pid = start(client, sid, "echo a; echo b >&2; echo c", merge_output=True)["process_id"]
+    out, err, r = wait_exit(client, sid, pid)
+    assert out == "a\nb\nc\n" and err == ""
+    r = start(client, sid, "cat", status=400, stdin="x", pty=True)
+    assert "stdin" in r["error"]["message"]
+
+
+SMALL = """
+profiles:
+  default:
+    slots_per_sandbox: 1
+    min_sandboxes: 1
+    max_sandboxes: 1
+    max_processes: 2
+    process_output_bytes: 4096
+"""
+
+
+def test_profile_bounds_processes_and_ring(make_daemon):
+    d = make_daemon(SMALL)
+    c = d.client()
+    prof = api(c, "GET", "/v1/profiles", None, 200)["profiles"]["default"]
+    assert prof["max_processes"] == 2 and prof["process_output_bytes"] == 4096
+    sid = acquire(c)
+    a = start(c, sid, "sleep 300")["process_id"]
+    pid = start(c, sid, "seq 1 10000; sleep 300")["process_id"]
+    r = start(c, sid, "true", status=429)
+    assert "max_processes" in r["error"]["message"]
+    want = "".join(f"{i}\n" for i in range(1, 10001))
+    assert wait_for(lambda: output(c, sid, pid, since=10**15)["next"] == len(want))
+    r = output(c, sid, pid)
+    # the ring kept the last 4096 bytes; the rest is counted as dropped
+    assert r["dropped"] == len(want) - 4096 and r["stdout"] == want[-4096:]
+    r = output(c, sid, pid, since=len(want) - 10)
+    assert r["dropped"] == 0 and r["stdout"] == want[-10:]
+    api(c, "DELETE", f"/v1/slots/{sid}/processes/{a}", None, 204)
+    start(c, sid, "true")
+
+
+def test_after_a_daemon_restart(make_daemon):
+    """The daemon is killed (sandboxes kept) and restarted: the processes
+    of the lost daemon end with their calls' channel, and the adopted
+    slot runs new processes and terminals."""
+    from test_faults import kill9
+    d = make_daemon(SMALL)
+    c = d.client()
+    sid = acquire(c)
+    mark = marker()
+    start(c, sid, sleeper(mark))
+    assert wait_for(lambda: host_pids(mark))
+    kill9(d)
+    assert wait_for(lambda: not host_pids(mark))
+    d.start()
+    c = d.client()
+    assert api(c, "GET", f"/v1/slots/{sid}/processes", None, 200) == {"processes": []}
+    pid = start(c, sid, "stty size", pty={"rows": 7, "cols": 9})["process_id"]
+    out, _, r = wait_exit(c, sid, pid)
+    assert out == "7 9\r\n" and r["exit_code"] == 0
