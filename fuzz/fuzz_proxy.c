@@ -92,13 +92,14 @@ static int c_value_done(llhttp_t *lp)
 	else if (!strcasecmp(n, "host"))
 		S.host += S.request && !strcmp(S.value, "127.0.0.1:8000") ? 1
 									  : 100;
-	else if (!strcasecmp(n, "keep-alive") || !strcasecmp(n, "te") ||
-		 !strcasecmp(n, "trailer") || !strncasecmp(n, "proxy-", 6))
-		S.bad = true;
-	else if (S.request && S.via_tcp && !strcasecmp(n, "authorization"))
-		S.bad = true;
-	else if (S.request && !strcasecmp(n, "cookie") && has_ours(S.value))
-		S.bad = true;
+	else
+		S.bad |= !strcasecmp(n, "keep-alive") || !strcasecmp(n, "te") ||
+			 !strcasecmp(n, "trailer") ||
+			 !strncasecmp(n, "proxy-", 6) ||
+			 (S.request && S.via_tcp &&
+			  !strcasecmp(n, "authorization")) ||
+			 (S.request && !strcasecmp(n, "cookie") &&
+			  has_ours(S.value));
 	S.nlen = S.vlen = 0;
 	return 0;
 }
