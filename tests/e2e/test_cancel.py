@@ -119,6 +119,8 @@ def test_disconnect_kills_the_calls_tree(daemon, client):
     assert gone, f"processes of the disconnected call live on: {host_pids(mark)}"
     assert slot_sees(client, sid, mark) == 0
     assert wait_for(lambda: running_ids(client, sid) == [], 5)
+    log = [line for line in daemon.read_log().splitlines() if "exec_cancelled" in line]
+    assert len(log) == 1 and "by=disconnect" in log[0] and sid in log[0], log
     # the slot serves the next call as before
     r = api(client, "POST", f"/v1/slots/{sid}/exec",
             {"tool": "bash", "args": {"command": "echo still-here"}}, 200)
