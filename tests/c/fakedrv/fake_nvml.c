@@ -63,10 +63,14 @@ static int read_pids(unsigned *pids)
 {
 	const char *path = getenv("FAKE_NVML_PIDS");
 	FILE *f = path ? fopen(path, "r") : NULL;
+	char line[32];
 	int n = 0;
-	unsigned v;
-	while (f && n < MAX_PIDS && fscanf(f, "%u", &v) == 1)
-		pids[n++] = v;
+	while (f && n < MAX_PIDS && fgets(line, sizeof line, f)) {
+		char *end;
+		unsigned long v = strtoul(line, &end, 10);
+		if (end != line && v > 0)
+			pids[n++] = (unsigned)v;
+	}
 	if (f)
 		fclose(f);
 	return n;
