@@ -30,7 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 HOLD_MIB = 4096
-HOLD_TIMEOUT_S = 20  # the hold call is killed at this timeout
+HOLD_TIMEOUT_S = 25  # the hold call is killed at this timeout
 SAXPY_N = 1 << 25
 SAXPY_REPS = 100
 
@@ -277,6 +277,11 @@ class Run:
         self.fact("GPU", out.strip().replace("\n", "; "))
         self.gpus = host_gpus()
         self.fact("GPUs (minor, uuid)", ", ".join("%s=%s" % (g["minor"], g["uuid"]) for g in self.gpus))
+        try:
+            with open("/proc/driver/nvidia/version") as f:
+                self.fact("driver", f.readline().strip())
+        except OSError as e:
+            self.fact("driver", "/proc/driver/nvidia/version: %s" % e)
         self.fact("kernel", os.uname().release)
         rc, out = sh(["sh", "-c", ". /etc/os-release; echo $PRETTY_NAME"])
         self.fact("OS", out.strip())
@@ -588,11 +593,15 @@ profiles:
             # once the memory is held (or, to show what there is, after 10 s)
             if metrics_seen is None and (used - base >= HOLD_MIB * 0.9 or
                                          time.monotonic() - t0 > 10):
-                time.sleep(2.5)  # one NVML sampling period
-                st, body = self.api.req("GET", "/metrics")
-                metrics_text = body.decode(errors="replace")
-                metrics_seen = [l for l in metrics_text.splitlines()
-                                if l.startswith(("slotbox_gpu_", "slotbox_slot_gpu_"))]
+                # NVML is sampled every 2 s: up to three tries for the slot's row
+                for _ in range(3):
+                    time.sleep(2.2)
+                    st, body = self.api.req("GET", "/metrics")
+                    metrics_text = body.decode(errors="replace")
+                    metrics_seen = [l for l in metrics_text.splitlines()
+                                    if l.startswith(("slotbox_gpu_", "slotbox_slot_gpu_"))]
+                    if any(l.startswith("slotbox_slot_gpu_memory") for l in metrics_seen):
+                        break
                 rc, top_text = sh([os.path.join(self.args.bin, "slotbox"), "--socket", self.sock,
                                    "top", "--once"])
             time.sleep(0.5)
