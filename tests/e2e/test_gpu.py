@@ -311,3 +311,57 @@ def test_gpu_real_nvidia_smi_per_slot(make_daemon):
     assert r["success"] and "GPU 0" in out, r
     _, r = run(c, by[()], "test -e /dev/nvidia0 || nvidia-smi -L")
     assert "UUID" not in r["output"], r
+
+
+# ---- scripts/gpu-check and scripts/gpu-kit without a GPU ----
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def gpu_check(*args, env=None):
+    return subprocess.run(["bash", os.path.join(ROOT, "scripts", "gpu-check")] + list(args),
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_gpu_check_arguments_and_clear_failure_without_gpu(tmp_path):
+    p = gpu_check("--help")
+    assert p.returncode == 0 and "--kit DIR" in p.stdout, p
+    p = gpu_check("--bogus")
+    assert p.returncode == 2 and "unknown argument: --bogus" in p.stderr, p
+    p = gpu_check("--kit")
+    assert p.returncode != 0 and "--kit needs a directory" in p.stderr, p
+    if HAVE_GPU:
+        pytest.skip("this host has a GPU")
+    report = tmp_path / "r.md"
+    p = gpu_check("--kit", str(tmp_path / "nokit"), "--report", str(report))
+    # before anything else: no build, no daemon, the reason on stderr and in the report
+    assert p.returncode == 2, p
+    assert p.stderr.strip() == "gpu-check: no NVIDIA GPU: /dev/nvidiactl not found", p.stderr
+    assert p.stdout == ""
+    assert "NOT RUN: no NVIDIA GPU: /dev/nvidiactl not found" in report.read_text()
+
+
+def test_gpu_kit_is_self_contained(tmp_path):
+    if not shutil.which("patchelf"):
+        pytest.skip("patchelf is missing (scripts/deps installs it)")
+    kit = tmp_path / "kit"
+    p = subprocess.run([os.path.join(ROOT, "scripts", "gpu-kit"), str(kit), BUILD],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert sorted(os.listdir(kit / "bin")) == ["slotbox", "slotbox-image", "slotbox-init",
+                                               "slotboxd"]
+    libs = os.listdir(kit / "lib")
+    assert "libuv.so.1" in libs and "libjansson.so.4" in libs and "libslotbox.so.0" in libs
+    assert not [l for l in libs if l.startswith(("libc.so", "libm.so", "libstdc++", "ld-linux"))]
+    for b in os.listdir(kit / "bin"):
+        d = subprocess.run(["readelf", "-d", str(kit / "bin" / b)], capture_output=True,
+                           text=True).stdout
+        assert "[$ORIGIN/../lib]" in d, (b, d)
+        # every library it needs beyond glibc's resolves inside the kit
+        for line in subprocess.run(["ldd", str(kit / "bin" / b)], capture_output=True,
+                                   text=True).stdout.splitlines():
+            if "=>" in line and not re.search(r"lib(c|m|stdc\+\+|gcc_s)\.so", line):
+                assert str(kit / "lib") in line or "../lib" in line, (b, line)
+    p = subprocess.run([str(kit / "bin" / "slotboxd"), "--version"], capture_output=True,
+                       text=True, env={})
+    assert p.returncode == 0 and "slotboxd" in p.stdout, p
