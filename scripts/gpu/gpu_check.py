@@ -176,7 +176,7 @@ def host_gpus():
 
 
 def uuids_in(text):
-    return re.findall(r"UUID: (GPU-[0-9a-fA-F-]+)", text)
+    return re.findall(r"UUID: (GPU-[0-9A-Za-z-]+)", text)
 
 
 def gpu_mem_used():

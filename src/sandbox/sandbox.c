@@ -345,12 +345,12 @@ static pid_t start_init(struct sandbox *sb, int ctl_child)
 	size_t max = 40 + sb->env->n_gpu_args;
 	char **argv = calloc(max, sizeof *argv);
 	char *slot_gpus = slot_gpus_arg(sb);
-	char bufs[4][64];
 	pid_t pid = -1;
 	if (!argv || (sb->profile->gpu && gpu_per_slot_choice(sb->profile) &&
 		      !slot_gpus)) {
 		errno = ENOMEM;
 	} else {
+		char bufs[4][64];
 		build_argv(sb, argv, bufs, slot_gpus, max);
 		pid = spawn_init(sb, ctl_child, sb->cg_fd, argv, &sb->pidfd);
 	}
