@@ -262,6 +262,7 @@ class Run:
         self.probe = None
         self.host_saxpy = None
         self.img_libdirs = []
+        self.uploaded = set()
 
     # ---- setup ----
     def fact(self, k, v):
@@ -414,11 +415,15 @@ profiles:
         return a, b
 
     def put_probe(self, slot):
+        """Upload the probe into the slot's workspace (once per slot)."""
+        if slot["slot_id"] in self.uploaded:
+            return
         with open(self.probe, "rb") as f:
             self.api.upload(slot, "gpu_probe", f.read())
         res = self.api.bash(slot, "chmod 755 gpu_probe && echo ok")
         if "ok" not in res.get("output", ""):
             raise RuntimeError("chmod in slot: " + out_of(res))
+        self.uploaded.add(slot["slot_id"])
 
     # ---- checks ----
     def check_a(self):
@@ -519,6 +524,7 @@ profiles:
         other = "/dev/nvidia%s" % (b.get("gpus") or ["1"])[0] if self.second != "none" else None
         probe = self.probe is not None
         if probe:
+            self.put_probe(a)
             self.put_probe(b)
         # B: the slot without GPU 0
         # nvidia-modprobe (setuid root where installed) makes missing nodes:
@@ -566,6 +572,7 @@ profiles:
             self.checks.add(name_f, "SKIP", "no nvcc (nothing to hold GPU memory)")
             return
         a = self.slot_a
+        self.put_probe(a)
         minor = int(a["gpus"][0])
         index = next((i for i, g in enumerate(self.gpus) if g["minor"] == minor), 0)
         base = gpu_mem_used().get(index, 0)
