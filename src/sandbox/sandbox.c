@@ -354,16 +354,22 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 static pid_t start_init(struct sandbox *sb, int ctl_child)
 {
 	size_t max = 48 + 2 * SBX_MAX_MASKS + sb->env->n_gpu_args;
-	_cleanup_free_ char **argv = calloc(max, sizeof *argv);
-	_cleanup_free_ char *slot_gpus = slot_gpus_arg(sb);
-	char bufs[5][64];
+	char **argv = calloc(max, sizeof *argv);
+	char *slot_gpus = slot_gpus_arg(sb);
+	pid_t pid = -1;
 	if (!argv || (sb->profile->gpu && gpu_per_slot_choice(sb->profile) &&
 		      !slot_gpus)) {
 		errno = ENOMEM;
-		return -1;
+	} else {
+		char bufs[5][64];
+		build_argv(sb, argv, bufs, slot_gpus, max);
+		pid = spawn_init(sb, ctl_child, sb->cg_fd, argv, &sb->pidfd);
 	}
-	build_argv(sb, argv, bufs, slot_gpus, max);
-	return spawn_init(sb, ctl_child, sb->cg_fd, argv, &sb->pidfd);
+	int saved = errno;
+	free(argv);
+	free(slot_gpus);
+	errno = saved;
+	return pid;
 }
 
 /* clone3 straight into the namespaces, then only async-signal-safe calls
