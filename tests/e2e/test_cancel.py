@@ -322,6 +322,7 @@ def test_disconnect_over_tcp_cancels_too(make_daemon, tmp_path):
     import re
     token = tmp_path / "token"
     token.write_text("cancel-tcp-token-0123456789\n")
+    token.chmod(0o600)  # a token others can read is refused
     d = make_daemon("""
 profiles:
   default:
