@@ -401,7 +401,7 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 	if (sb->env->nofile_set)
 		setrlimit(RLIMIT_NOFILE, &sb->env->nofile);
 	/* The profile's seccomp program goes to fd 5 last, from a copy above
-	 * 5: its memfd may sit on 3 or 4 (overwritten below) or on 5 itself
+	 * 6: its memfd may sit on 3 to 6 (overwritten below) or on 5 itself
 	 * (where dup2 would keep close-on-exec). */
 	int filter = sb->profile->seccomp_fd;
 	if (filter >= 0 && (filter = fcntl(filter, F_DUPFD, 7)) < 0)
@@ -419,9 +419,13 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 	} else {
 		close(4);
 	}
-	if (filter >= 0 ? dup2(filter, 5) < 0 : (close(5), false))
+	if (filter < 0)
+		close(5);
+	else if (dup2(filter, 5) < 0)
 		_exit(127);
-	if (uid_lock >= 0 ? dup2(uid_lock, 6) < 0 : (close(6), false))
+	if (uid_lock < 0)
+		close(6);
+	else if (dup2(uid_lock, 6) < 0)
 		_exit(127);
 	syscall(SYS_close_range, 7U, ~0U, 0U);
 	execve(argv[0], argv, envp);
