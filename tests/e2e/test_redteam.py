@@ -256,7 +256,7 @@ libc = ctypes.CDLL(None, use_errno=True)
 NR = {"x86_64": (206, 209, 425), "aarch64": (0, 2, 425)}[os.uname().machine]
 ctx = ctypes.c_ulong(0)
 out = {}
-r = libc.syscall(NR[0], 65536, ctypes.byref(ctx))
+r = libc.syscall(NR[0], 128, ctypes.byref(ctx))
 out["io_setup"] = 0 if r == 0 else ctypes.get_errno()
 out["io_submit"] = 0 if libc.syscall(NR[1], ctx, 0, None) >= 0 else ctypes.get_errno()
 params = ctypes.create_string_buffer(120)
@@ -324,3 +324,16 @@ def test_network_host_still_keeps_ipc_per_slot(make_daemon):
     api(c, "DELETE", "/v1/slots/%s?reset=false" % a, None, 204)
     again = acquire(c, "hostnet")
     assert py(c, again, IPC, "look") == NOTHING
+
+
+def test_a_profile_can_opt_in_to_aio(make_daemon):
+    """seccomp_allow takes AIO off the default list (docs: fs.aio-max-nr is
+    host-wide, so such a profile trusts its slots with it)."""
+    d = make_daemon("profiles:\n  default:\n    seccomp_allow: [io_setup, "
+                    "io_submit]\n")
+    c = d.client()
+    a = acquire(c)
+    got = py(c, a, AIO)
+    assert got["io_setup"] == 0 and got["io_uring_setup"] == 38, got
+    rules = api(c, "GET", "/v1/profiles")["profiles"]["default"]["seccomp_rules"]
+    assert "io_setup" not in rules and rules["io_uring_setup"] == "ENOSYS"
