@@ -297,9 +297,14 @@ def test_each_lease_has_one_network_of_its_own(make_daemon, reset, idle):
     d = make_daemon(PROFILES)
     c = d.client()
     slot = None
+    lo_bytes = "cat /sys/class/net/lo/statistics/rx_bytes"
     for lease in range(3):
         slot = acquire(c, "single")
         if lease:
+            # sysfs too shows the new namespace's loopback, not the
+            # previous lease's traffic
+            r = bash(c, slot, lo_bytes)
+            assert int(r["metadata"]["stdout"]) < before, (r, before)
             assert py(c, slot, PROBE)["tcp"] == "error:ConnectionRefusedError"
             assert py(c, slot, IPC, "look") == NOTHING
         assert bash(c, slot, "rm -f /tmp/up")["success"]
@@ -307,6 +312,8 @@ def test_each_lease_has_one_network_of_its_own(make_daemon, reset, idle):
         assert py(c, slot, PROBE)["tcp"] == "L%d" % lease
         assert all(x >= 0 for x in py(c, slot, IPC, "make"))
         assert py(c, slot, IPC, "look") == {k: True for k in NOTHING}
+        before = int(bash(c, slot, lo_bytes)["metadata"]["stdout"])
+        assert before > 0
         time.sleep(idle)
         api(c, "DELETE", "/v1/slots/%s?reset=%s" % (slot, reset), None, 204)
 
