@@ -972,8 +972,10 @@ static void test_seccomp_policy(void **state)
 			     "io_uring_enter", "io_uring_register"};
 	for (size_t i = 0; i < sizeof aio / sizeof aio[0]; i++) {
 		int at = find_rule(&all, aio[i]);
-		if (at < 0)
+		if (at < 0) {
 			fail_msg("%s is not on the default list", aio[i]);
+			continue;
+		}
 		assert_int_equal(all.err[at], ENOSYS);
 		assert_int_equal(all.n_cond[at], 0);
 	}
