@@ -35,6 +35,7 @@ from slotbox import Client  # noqa: E402
 
 import forks  # noqa: E402
 import peers  # noqa: E402
+import pyclient  # noqa: E402
 import report  # noqa: E402
 
 S_TRUE = "exec bash -c 'true'"
@@ -87,6 +88,7 @@ EXPECTED = (
         "host rm -rf on tmpfs (baseline)", "slotbox release(reset=true)",
         "slotbox next acquire + first exec")]
     + list(forks.EXPECTED)
+    + list(pyclient.EXPECTED)
     + [("scale", s, scen) for s, scen in (
         ("slotbox", "lease all slots"),
         ("slotbox daemon", "RSS with all slots leased"),
@@ -842,6 +844,7 @@ class Bench:
         try:
             self.phase("slotbox daemon", self.phase_slotbox)
             self.phase("templates, forks and snapshots", lambda: forks.phase(self, Daemon))
+            self.phase("Python client under asyncio", lambda: pyclient.phase(self, Daemon))
             self.phase("peers", self.phase_peers)
             self.phase("scale", self.phase_scale)
         finally:

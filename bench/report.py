@@ -46,6 +46,12 @@ SECTIONS = [
      "children's tree hashes are checked against the source's. Snapshot: save, and restore "
      "(acquire with `snapshot` + first exec). Baseline: `cp -a` of the whole template into a "
      "tmpfs, once and 8 times, which is what instantiating and forking by copy cost."),
+    ("python", "Python client under asyncio",
+     "64 asyncio tasks, each acquire + `bash sleep 2` + release, all at once: through "
+     "SlotboxToolBackend (the asyncio client, no thread per call) and the previous backend's way "
+     "(a sync Client call per `asyncio.to_thread`, the default thread pool); p50 is the wall "
+     "time of the whole run, against the 2 s ideal. Then `bash -c 'echo hi'` one call at a "
+     "time from AsyncClient and from the sync Client, against the host's spawn (the limit)."),
     ("scale", "Scale",
      "A fresh daemon whose only profile has 10 slots per sandbox; every slot leased (the "
      "counts are in the rows). Memory is what the daemon's memory cgroup (cgroup v1, kernel "

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "pool/gpu_metrics.h"
 #include "pool/metrics.h"
 #include "pool/seed.h"
 #include "pool/snapshots.h"
@@ -221,11 +222,14 @@ static void exec_finish(struct job *j)
 				.err = "",
 				.error = "",
 				.duration_ms = 1};
+	if (j->cancelled)
+		r.error_class = EXEC_CANCELLED;
 	j->exec_cb(&r, j->ud);
 }
 
 int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
-	       exec_done_fn cb, void *ud, struct sb_err *err)
+	       exec_done_fn cb, void *ud, struct exec_call **out,
+	       struct sb_err *err)
 {
 	(void)err;
 	FUZZ_CHECK(slot->leased, "exec on a slot not leased");
@@ -244,13 +248,21 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	struct job *j = job_later(exec_finish);
 	j->exec_cb = cb;
 	j->ud = ud;
+	if (out)
+		*out = (struct exec_call *)j;
 	return 0;
+}
+
+void exec_cancel(struct exec_call *call)
+{
+	((struct job *)call)->cancelled = true;
 }
 
 const char *exec_error_class_name(enum exec_error_class c)
 {
-	static const char *const names[] = {"none", "task", "timeout", "infra"};
-	return c <= EXEC_INFRA ? names[c] : "infra";
+	static const char *const names[] = {"none", "task", "timeout", "infra",
+					    "cancelled"};
+	return c <= EXEC_CANCELLED ? names[c] : "infra";
 }
 
 /* ---- files.h ---- */
@@ -267,6 +279,8 @@ static void file_finish(struct job *j)
 		else if (j->op == SB_FILE_ARCHIVE)
 			for (int i = 0; i < 4 && !j->cancelled; i++)
 				j->cbs->data(j->ud, "0123456789", 10);
+		else if (j->op == SB_FILE_UNPACK)
+			j->cbs->data(j->ud, "3", 1);
 	}
 	j->cbs->end(j->ud, !j->cancelled, j->cancelled ? "cancelled" : "");
 }
@@ -283,7 +297,7 @@ int file_op_start(struct sbx_slot *slot, const struct sb_file_req *req,
 	FUZZ_CHECK(memchr(req->path, '\0', sizeof req->path) && req->path[0],
 		   "path not a non-empty string");
 	FUZZ_CHECK(timeout_s > 0, "file op timeout %g", timeout_s);
-	FUZZ_CHECK(req->op != SB_FILE_WRITE ||
+	FUZZ_CHECK((req->op != SB_FILE_WRITE && req->op != SB_FILE_UNPACK) ||
 			   (int64_t)in_len <= profile.max_file_bytes,
 		   "write of %zu bytes", in_len);
 	struct job *j = job_later(file_finish);
@@ -450,6 +464,13 @@ char *metrics_render(const struct pools *ps, size_t *len)
 	(void)ps;
 	*len = 0;
 	return strdup("");
+}
+
+/* No NVML in the fuzz world: GET /v1/status has no "gpus". */
+json_t *gpu_metrics_json(const struct pools *ps)
+{
+	(void)ps;
+	return NULL;
 }
 
 const char *cg_mode_name(enum cg_mode mode)

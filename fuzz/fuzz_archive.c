@@ -1,20 +1,28 @@
 /* fuzz_archive.c - layer and image archives as extract_tar unpacks them
- * (src/image/extract.c, run by slotbox-image on untrusted input).
+ * (src/image/extract.c, run by slotbox-image on untrusted input), and
+ * uploads into a slot as extract_archive's workspace policy unpacks them
+ * (fileops_unpack.c, PUT /v1/slots/{id}/archive).
  *
  * Input: one flag byte (bit 0: OCI whiteouts on, as for a layer; off, as
  * for the outer archive of an import; bit 1: fix the tar checksums, see
- * tarfix.h), then the archive (any filter libarchive knows, tar format). It is
+ * tarfix.h; bit 2: the upload policy instead; bit 3: with it, read a zip),
+ * then the archive (any filter libarchive knows, tar format, or zip). It is
  * unpacked into a fresh directory on the scratch tmpfs, beside a canary
  * directory. Checks: whatever the archive holds, nothing outside the
  * destination is created or changed, no device node appears (only 0:0
- * whiteouts, with whiteouts on), the size bound holds, and a refusal comes with
- * a message. */
+ * whiteouts, with whiteouts on), the size bound holds, and a refusal comes
+ * with a message; under the upload policy also: no FIFO, socket or
+ * set-id file, no symlink that resolves out of the destination, and the
+ * entry bound holds. */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -24,6 +32,7 @@
 #include "tarfix.h"
 
 #define MAX_BYTES (1u << 20)
+#define MAX_ENTRIES 1000
 
 static char top[4096], dest[4200], outside[4200];
 
@@ -37,30 +46,62 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* Under the upload policy: a symlink must not lead out of the
+ * destination (the kernel says, resolving it beneath the root). */
+static void check_upload_entry(int root, const char *rel, const struct stat *st)
+{
+	FUZZ_CHECK(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) ||
+			   S_ISLNK(st->st_mode),
+		   "%s: mode %o unpacked by an upload", rel, st->st_mode);
+	FUZZ_CHECK(!(st->st_mode & (S_ISUID | S_ISGID)) || S_ISDIR(st->st_mode),
+		   "%s: set-id bit kept by an upload", rel);
+	if (!S_ISLNK(st->st_mode))
+		return;
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+			       .resolve =
+				       RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+	int fd = (int)syscall(SYS_openat2, root, rel, &how, sizeof how);
+	FUZZ_CHECK(fd >= 0 || errno != EXDEV,
+		   "%s: symlink out of the destination", rel);
+	if (fd >= 0)
+		close(fd);
+}
+
+struct walk {
+	bool oci, upload;
+	int root;
+	uint64_t total;
+};
+
 /* Walk what was unpacked: no device but a whiteout, bounded sizes. */
-static void check_tree(int dfd, bool oci, uint64_t *total, int depth)
+static void check_tree(struct walk *w, int dfd, const char *prefix, int depth)
 {
 	DIR *d = fdopendir(dfd);
 	struct dirent *e;
 	FUZZ_SETUP(d != NULL);
 	while ((e = readdir(d))) {
 		struct stat st;
+		char rel[4096];
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
+		snprintf(rel, sizeof rel, "%s%s%s", prefix, *prefix ? "/" : "",
+			 e->d_name);
 		FUZZ_SETUP(fstatat(dirfd(d), e->d_name, &st,
 				   AT_SYMLINK_NOFOLLOW) == 0);
 		if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
-			FUZZ_CHECK(oci && S_ISCHR(st.st_mode) &&
+			FUZZ_CHECK(w->oci && S_ISCHR(st.st_mode) &&
 					   st.st_rdev == makedev(0, 0),
 				   "device node %s unpacked", e->d_name);
+		if (w->upload)
+			check_upload_entry(w->root, rel, &st);
 		if (S_ISREG(st.st_mode))
-			*total += (uint64_t)st.st_blocks * 512;
+			w->total += (uint64_t)st.st_blocks * 512;
 		if (S_ISDIR(st.st_mode) && depth < 64) {
 			int sub = openat(dirfd(d), e->d_name,
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 						 O_CLOEXEC);
 			if (sub >= 0)
-				check_tree(sub, oci, total, depth + 1);
+				check_tree(w, sub, rel, depth + 1);
 		}
 	}
 	closedir(d);
@@ -76,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	bool oci = data[0] & 1;
+	bool oci = data[0] & 1, upload = data[0] & 4;
 	sb_rm_rf(dest);
 	sb_rm_rf(outside);
 	FUZZ_SETUP(mkdir(dest, 0755) == 0 && mkdir(outside, 0755) == 0);
@@ -97,18 +138,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   lseek(fd, 0, SEEK_SET) == 0);
 	free(tar);
 	struct sb_err err = {0};
-	int rc = extract_tar(fd, dest, oci, MAX_BYTES, &err);
+	struct extract_stats stats = {0};
+	struct extract_policy pol = {.workspace = true,
+				     .zip = data[0] & 8,
+				     .max_bytes = MAX_BYTES,
+				     .max_entries = MAX_ENTRIES};
+	int rc = upload ? extract_archive(fd, dest, &pol, &stats, &err)
+			: extract_tar(fd, dest, oci, MAX_BYTES, &err);
 	close(fd);
+	FUZZ_CHECK(stats.entries <= MAX_ENTRIES && stats.bytes <= MAX_BYTES,
+		   "%llu entries, %llu bytes past the bounds",
+		   (unsigned long long)stats.entries,
+		   (unsigned long long)stats.bytes);
 	FUZZ_CHECK(rc == 0 || err.msg[0], "refused without a message");
 	if (getenv("FUZZ_DEBUG")) /* the verdict, for people */
 		fprintf(stderr, "extract: %s\n", rc == 0 ? "ok" : err.msg);
-	uint64_t total = 0;
 	int dfd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	FUZZ_CHECK(dfd >= 0, "the destination is no longer a directory");
-	check_tree(dfd, oci, &total, 0);
+	struct walk w = {.oci = oci && !upload,
+			 .upload = upload,
+			 .root = open(dest, O_PATH | O_DIRECTORY | O_CLOEXEC)};
+	FUZZ_SETUP(w.root >= 0);
+	check_tree(&w, dfd, "", 0);
+	close(w.root);
 	/* data bytes are bounded; blocks add at most a page a file */
-	FUZZ_CHECK(rc < 0 || total <= MAX_BYTES + (64u << 20),
-		   "%llu bytes unpacked", (unsigned long long)total);
+	FUZZ_CHECK(rc < 0 || w.total <= MAX_BYTES + (64u << 20),
+		   "%llu bytes unpacked", (unsigned long long)w.total);
 	check_outside();
 	return 0;
 }

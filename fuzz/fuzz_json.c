@@ -31,6 +31,7 @@ static const struct {
 	{"POST", SLOT "/fork"},	   {"POST", SLOT "/snapshot"},
 	{"GET", SLOT "/file?"},	   {"GET", SLOT "/list?"},
 	{"GET", SLOT "/archive?"}, {"PUT", SLOT "/file?"},
+	{"PUT", SLOT "/archive?"},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 

@@ -60,6 +60,11 @@ void api_file_put(struct http_request *req, struct sbx_slot *slot);
 void api_file_list(struct http_request *req, struct sbx_slot *slot);
 void api_file_archive(struct http_request *req, struct sbx_slot *slot);
 void api_file_errno(int e, int *status, const char **code);
+/* "tar", "tar.gz" (or "tgz"), "zip" -> enum sb_archive_format and its
+ * Content-Type; -1 for anything else. */
+int api_archive_format(const char *name, uint32_t *format, const char **ctype);
+/* routes_upload.c: PUT archive, extracted into the slot. */
+void api_file_upload(struct http_request *req, struct sbx_slot *slot);
 /* Start a read (req for HTTP, or tool_done for the read_file tool). On
  * failure returns -1 with msg and answers nothing. */
 int api_read_start(struct sbx_slot *slot, struct http_request *req,
@@ -75,6 +80,8 @@ int api_write_start(struct sbx_slot *slot, struct http_request *req,
 
 /* json_out.c */
 json_t *json_slot(const struct sbx_slot *slot);
+/* A wall-clock time as an ISO 8601 UTC string with milliseconds. */
+json_t *json_time_iso(double t);
 json_t *json_profile(const struct sb_profile *p, bool active);
 /* Every sandbox of every pool with its slots, for GET
  * /v1/status?sandboxes=true (the dashboard's table). */

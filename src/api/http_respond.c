@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/http_internal.h"
+#include "common/json_text.h"
 
 struct http_wreq {
 	uv_write_t w;
@@ -447,7 +448,7 @@ static char *error_body(const char *code, const char *msg)
 	}
 	json_t *o = json_pack("{s:{s:s, s:o*}}", "error", "code",
 			      code ? code : "internal", "message", m);
-	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	char *s = o ? sb_json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return s;
 }
@@ -470,7 +471,7 @@ static void respond_json_text(struct http_request *req, int status, char *s)
 
 void http_respond_json(struct http_request *req, int status, json_t *doc)
 {
-	char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	char *s = doc ? sb_json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
 	respond_json_text(req, status, s);
 }

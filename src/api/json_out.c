@@ -4,9 +4,10 @@
 
 #include "api/api.h"
 #include "common/util.h"
+#include "pool/gpu_assign.h"
 #include "pool/seccomp_policy.h"
 
-static json_t *iso_time(double t)
+json_t *json_time_iso(double t)
 {
 	char buf[40];
 	struct tm tm;
@@ -36,7 +37,7 @@ json_t *json_slot(const struct sbx_slot *slot)
 	json_object_set_new(o, "state",
 			    json_string(slot_state_name(slot->state)));
 	json_object_set_new(o, "acquired_at",
-			    slot->leased ? iso_time(slot->acquired_at)
+			    slot->leased ? json_time_iso(slot->acquired_at)
 					 : json_null());
 	if (slot->leased && slot->ttl_s > 0) {
 		json_object_set_new(o, "ttl_s", json_real(slot->ttl_s));
@@ -46,6 +47,18 @@ json_t *json_slot(const struct sbx_slot *slot)
 	}
 	if (slot->state == SLOT_ERROR && slot->error[0])
 		json_object_set_new(o, "error", json_string(slot->error));
+	if (sb->profile->gpu) {
+		int devs[SB_GPU_MAX];
+		int n = gpu_assign_slot(sb->profile, sb->number, slot->index,
+					devs);
+		json_t *g = json_array();
+		for (int i = 0; i < n; i++) {
+			char num[16];
+			snprintf(num, sizeof num, "%d", devs[i]);
+			json_array_append_new(g, json_string(num));
+		}
+		json_object_set_new(o, "gpus", g);
+	}
 	return o;
 }
 
@@ -158,6 +171,15 @@ json_t *json_profile(const struct sb_profile *p, bool active)
 	json_object_set_new(o, "image", json_string(p->image));
 	json_object_set_new(o, "gpu",
 			    p->gpu ? json_string(p->gpu) : json_null());
+	if (p->gpu_per_slot)
+		json_object_set_new(o, "gpu_per_slot",
+				    json_integer(p->gpu_per_slot));
+	if (p->n_slot_gpus) {
+		json_t *l = json_array();
+		for (size_t i = 0; i < p->n_slot_gpus; i++)
+			json_array_append_new(l, json_string(p->slot_gpus[i]));
+		json_object_set_new(o, "slot_gpus", l);
+	}
 	json_object_set_new(o, "cpu", json_real(p->cpu));
 	json_object_set_new(o, "memory_mb", json_integer(p->memory_mb));
 	json_object_set_new(o, "memory", json_integer(p->memory_mb));
@@ -184,6 +206,10 @@ json_t *json_profile(const struct sb_profile *p, bool active)
 			    json_integer(p->output_limit_bytes));
 	json_object_set_new(o, "max_file_bytes",
 			    json_integer(p->max_file_bytes));
+	json_object_set_new(o, "snapshot_max_bytes",
+			    json_integer(p->snapshot_max_bytes));
+	json_object_set_new(o, "snapshot_max_entries",
+			    json_integer(p->snapshot_max_entries));
 	json_object_set_new(o, "secrets", secrets);
 	json_object_set_new(o, "env_var_names", env_keys);
 	json_seccomp(o, p);

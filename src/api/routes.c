@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/executions.h"
 #include "common/util.h"
+#include "pool/gpu_metrics.h"
 #include "pool/metrics.h"
 
 json_t *api_parse_body(struct http_request *req)
@@ -91,6 +93,9 @@ static void get_status(struct api *a, struct http_request *req)
 	json_object_set_new(o, "default_profile",
 			    json_string(a->cfg->default_profile));
 	json_object_set_new(o, "pools", pools);
+	json_t *gpus = gpu_metrics_json(a->pools);
+	if (gpus) /* where NVML is present: the latest sample */
+		json_object_set_new(o, "gpus", gpus);
 	if (detail) /* opt-in: trainers poll the counts, not every slot */
 		json_object_set_new(o, "sandboxes", json_sandboxes(a->pools));
 	http_respond_json(req, 200, o);
@@ -364,7 +369,9 @@ static void slot_route(struct api *a, struct http_request *req,
 	bool get = api_is_get(req);
 	bool post = strcmp(req->method, "POST") == 0;
 	if (!*sub && get) {
-		http_respond_json(req, 200, json_slot(slot));
+		json_t *o = json_slot(slot);
+		json_object_set_new(o, "executions", executions_json(slot));
+		http_respond_json(req, 200, o);
 	} else if (!*sub && strcmp(req->method, "DELETE") == 0) {
 		bool reset;
 		if (api_query_bool(req, "reset", true, &reset) < 0)
@@ -394,6 +401,10 @@ static void slot_route(struct api *a, struct http_request *req,
 	} else if (strcmp(sub, "archive") == 0 && get) {
 		if (api_check_leased(req, slot, stale) == 0)
 			api_file_archive(req, slot);
+	} else if (strcmp(sub, "archive") == 0 &&
+		   strcmp(req->method, "PUT") == 0) {
+		if (api_check_leased(req, slot, stale) == 0)
+			api_file_upload(req, slot);
 	} else if (strcmp(sub, "renew") == 0 && post) {
 		renew_slot(req, slot, stale);
 	} else if (strcmp(sub, "fork") == 0 && post) {
@@ -434,6 +445,8 @@ void api_handle(struct http_request *req, void *ud)
 		api_exec_batch(a, req);
 	else if (strncmp(path, "/v1/slots/", 10) == 0)
 		slot_route(a, req, path + 10);
+	else if (strncmp(path, "/v1/executions/", 15) == 0)
+		api_executions(a, req, path + 15);
 	else if (strcmp(path, "/v1/images") == 0 ||
 		 strncmp(path, "/v1/images/", 11) == 0)
 		api_images(a, req, path + 10);

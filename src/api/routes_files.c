@@ -130,6 +130,14 @@ static void read_data(void *ud, const char *buf, size_t len)
 	c->seen += len;
 }
 
+/* What the slot sends: the whole file to hash it, else max_bytes. */
+static uint64_t read_expected(const struct read_ctx *c)
+{
+	if (c->sha || c->file_size < c->max_bytes)
+		return c->file_size;
+	return c->max_bytes;
+}
+
 static json_t *read_result(struct read_ctx *c, bool *ok)
 {
 	json_t *o = json_object();
@@ -198,7 +206,7 @@ static void read_end(void *ud, int ok, const char *why)
 		api_file_errno(c->err, &status, &code);
 		snprintf(msg, sizeof msg, "%s: %s", c->path,
 			 errno_text(c->err));
-	} else if (c->seen != c->file_size) {
+	} else if (c->seen != read_expected(c)) {
 		status = 409;
 		code = "conflict";
 		snprintf(msg, sizeof msg, "%s changed while it was read",
@@ -255,6 +263,9 @@ int api_read_start(struct sbx_slot *slot, struct http_request *req,
 	c->to = (struct answer_to){req, tool_done, tool_ud};
 	c->base64 = base64;
 	c->max_bytes = max_bytes;
+	/* sha256 is of the whole file: then the whole file is read */
+	fr.read_limited = !sha;
+	fr.read_limit = max_bytes;
 	if (sha) {
 		c->sha = EVP_MD_CTX_new();
 		if (!c->sha || !EVP_DigestInit_ex(c->sha, EVP_sha256(), NULL)) {
@@ -380,6 +391,7 @@ int api_write_start(struct sbx_slot *slot, struct http_request *req,
 struct list_ctx {
 	struct http_request *req;
 	uint64_t max_entries;
+	bool long_fmt;
 	int err;
 	char *buf;
 	size_t len, cap;
@@ -414,6 +426,37 @@ static void list_data(void *ud, const char *buf, size_t len)
 	c->len += len;
 }
 
+/* One record of the sandbox's listing (see fileops.c) as an entry: the
+ * name, or {"path", "is_dir", "size", "mtime"} in the long form. NULL for
+ * a garbled record. */
+static json_t *list_entry(const char *rec, size_t len, bool long_fmt)
+{
+	if (!long_fmt)
+		return sb_json_string_lossy(rec, len, NULL);
+	/* "d|f SIZE SEC NSEC NAME", made by fileops.c: numbers, then the
+	 * name after the fourth space */
+	unsigned long long num[3];
+	const char *p = rec + 2;
+	char *end;
+	if (len < 2 || (rec[0] != 'd' && rec[0] != 'f') || rec[1] != ' ')
+		return NULL;
+	for (int i = 0; i < 3; i++) {
+		errno = 0;
+		num[i] = strtoull(p, &end, 10);
+		if (errno || end == p || *end != ' ')
+			return NULL;
+		p = end + 1;
+	}
+	if ((size_t)(p - rec) > len)
+		return NULL;
+	/* SEC is signed (a file may be older than 1970) */
+	double mtime = (double)(long long)num[1] + (double)num[2] / 1e9;
+	return json_pack("{s:o, s:b, s:I, s:f}", "path",
+			 sb_json_string_lossy(p, len - (size_t)(p - rec), NULL),
+			 "is_dir", rec[0] == 'd', "size", (json_int_t)num[0],
+			 "mtime", mtime);
+}
+
 static void list_end(void *ud, int ok, const char *why)
 {
 	struct list_ctx *c = ud;
@@ -440,11 +483,11 @@ static void list_end(void *ud, int ok, const char *why)
 				truncated = true;
 				break;
 			}
-			json_array_append_new(
-				entries,
-				sb_json_string_lossy(
-					c->buf + i,
-					(size_t)(nul - (c->buf + i)), NULL));
+			json_t *entry = list_entry(c->buf + i,
+						   (size_t)(nul - (c->buf + i)),
+						   c->long_fmt);
+			if (entry)
+				json_array_append_new(entries, entry);
 			n++;
 			i = (size_t)(nul - c->buf) + 1;
 		}
@@ -536,6 +579,26 @@ static const struct file_op_cbs archive_cbs = {archive_header, archive_data,
 
 /* ---- HTTP handlers ---- */
 
+int api_archive_format(const char *name, uint32_t *format, const char **ctype)
+{
+	static const struct {
+		const char *name, *ctype;
+		uint32_t format;
+	} formats[] = {
+		{"tar", "application/x-tar", SB_ARCHIVE_TAR},
+		{"tar.gz", "application/gzip", SB_ARCHIVE_TAR_GZ},
+		{"tgz", "application/gzip", SB_ARCHIVE_TAR_GZ},
+		{"zip", "application/zip", SB_ARCHIVE_ZIP},
+	};
+	for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+		if (strcmp(name, formats[i].name) == 0) {
+			*format = formats[i].format;
+			*ctype = formats[i].ctype;
+			return 0;
+		}
+	return -1;
+}
+
 static int query_u64(struct http_request *req, const char *name, uint64_t dflt,
 		     uint64_t max, uint64_t *out)
 {
@@ -617,11 +680,12 @@ void api_file_list(struct http_request *req, struct sbx_slot *slot)
 {
 	char path[SB_FILE_PATH_MAX];
 	uint64_t max;
-	bool recursive;
+	bool recursive, long_fmt;
 	struct sb_err err;
 	struct file_op *op;
 	if (query_path(req, ".", path) < 0 ||
 	    api_query_bool(req, "recursive", false, &recursive) < 0 ||
+	    api_query_bool(req, "long", false, &long_fmt) < 0 ||
 	    query_u64(req, "max_entries", LIST_DEFAULT_ENTRIES,
 		      LIST_MAX_ENTRIES, &max) < 0)
 		return;
@@ -632,10 +696,12 @@ void api_file_list(struct http_request *req, struct sbx_slot *slot)
 	}
 	c->req = req;
 	c->max_entries = max;
+	c->long_fmt = long_fmt;
 	struct sb_file_req fr = {.magic = SB_FILE_MAGIC,
 				 .op = SB_FILE_LIST,
 				 .max_entries = max,
-				 .recursive = recursive};
+				 .recursive = recursive,
+				 .list_long = long_fmt};
 	memcpy(fr.path, path, sizeof fr.path);
 	if (file_op_start(slot, &fr, NULL, 0, FILE_OP_TIMEOUT_S, &list_cbs, c,
 			  &op, &err) < 0) {
@@ -658,18 +724,9 @@ void api_file_archive(struct http_request *req, struct sbx_slot *slot)
 	if (r == 0)
 		snprintf(fmt, sizeof fmt, "tar.gz");
 	const char *ctype;
-	if (r >= 0 && !strcmp(fmt, "tar")) {
-		fr.format = SB_ARCHIVE_TAR;
-		ctype = "application/x-tar";
-	} else if (r >= 0 && !strcmp(fmt, "tar.gz")) {
-		fr.format = SB_ARCHIVE_TAR_GZ;
-		ctype = "application/gzip";
-	} else if (r >= 0 && !strcmp(fmt, "zip")) {
-		fr.format = SB_ARCHIVE_ZIP;
-		ctype = "application/zip";
-	} else {
+	if (r < 0 || api_archive_format(fmt, &fr.format, &ctype) < 0) {
 		http_respond_error(req, 400, "bad_request",
-				   "format must be tar, tar.gz or zip");
+				   "format must be tar, tar.gz, tgz or zip");
 		return;
 	}
 	struct archive_ctx *c = calloc(1, sizeof *c);

@@ -3,13 +3,16 @@
  * call in a batch becomes that call's failed result, never the batch's. */
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "api/executions.h"
 #include "common/base64.h"
 #include "common/util.h"
+#include "pool/gpu_assign.h"
 #include "pool/metrics.h"
 
 #define API_MAX_COMMAND (1u << 20)
@@ -23,7 +26,12 @@ struct exec_ctx {
 	char tool[16];	  /* for the metrics: bash, read_file, write_file */
 	char profile[64]; /* the slot's profile, for the metrics */
 	char slot_id[128];
-	char execution_id[33];
+	struct execution ex;	/* its id; registered while it runs */
+	struct exec_call *call; /* a bash call, until its answer */
+	/* A file tool cancelled before it ended was answered at once; its
+	 * operation still ends by itself, and only then is ctx freed. */
+	bool delivered;
+	const char *shell; /* bash: the shell it runs in */
 	char *argv[4];
 	char **envp;
 	size_t envc;
@@ -39,10 +47,12 @@ struct batch {
 	struct http_request *req;
 	json_t *results;
 	size_t pending;
+	struct exec_ctx **calls; /* running ones, by index (for a cancel) */
 };
 
 static void ctx_free(struct exec_ctx *c)
 {
+	executions_remove(&c->ex);
 	for (size_t i = 0; i < c->envc; i++)
 		free(c->envp[i]);
 	free(c->envp);
@@ -88,10 +98,37 @@ static int env_push(struct exec_ctx *c, const char *k, const char *v)
 	return 0;
 }
 
+/* A GPU profile's slot: the driver's files where NVIDIA's CUDA images
+ * expect them, and its GPUs named as the NVIDIA container runtime names
+ * them: NVIDIA_VISIBLE_DEVICES the host's device numbers, and
+ * CUDA_VISIBLE_DEVICES the slot's own ordinals (the slot has only its
+ * GPUs' device nodes, so CUDA numbers them from 0). The isolation is the
+ * nodes; these only say the same. */
+static int env_push_gpu(struct exec_ctx *c)
+{
+	const struct sandbox *sb = c->slot->sb;
+	int devs[SB_GPU_MAX];
+	char vis[SB_GPU_MAX * 4], ord[SB_GPU_MAX * 4] = "";
+	int n = gpu_assign_slot(sb->profile, sb->number, c->slot->index, devs);
+	gpu_list_format(devs, n, vis, sizeof vis);
+	for (int i = 0; i < n; i++)
+		snprintf(ord + strlen(ord), sizeof ord - strlen(ord), "%s%d",
+			 i ? "," : "", i);
+	return env_push(c, "PATH",
+			"/usr/local/nvidia/bin:/usr/local/sbin:/usr/local/"
+			"bin:/usr/sbin:/usr/bin:/sbin:/bin") < 0 ||
+			       env_push(c, "LD_LIBRARY_PATH",
+					"/usr/local/nvidia/lib64") < 0 ||
+			       env_push(c, "NVIDIA_VISIBLE_DEVICES", vis) < 0 ||
+			       env_push(c, "CUDA_VISIBLE_DEVICES", ord) < 0
+		       ? -1
+		       : 0;
+}
+
 /* Validate a bash call and fill ctx; on error write a message into msg. */
 static int prepare_bash(struct exec_ctx *c, json_t *args, char *msg,
 			size_t msglen, const char **stdin_data,
-			size_t *stdin_len)
+			size_t *stdin_len, bool *merge_output)
 {
 	const struct sb_profile *p = c->slot->sb->profile;
 	json_t *cmd = json_object_get(args, "command");
@@ -101,15 +138,16 @@ static int prepare_bash(struct exec_ctx *c, json_t *args, char *msg,
 	const char *key;
 	json_t *val;
 
-	json_object_foreach(args, key, val)
-	{
-		if (strcmp(key, "command") && strcmp(key, "stdin") &&
-		    strcmp(key, "env") && strcmp(key, "cwd")) {
-			snprintf(msg, msglen, "unknown bash argument \"%.64s\"",
-				 key);
-			return -1;
-		}
+	json_t *merge = json_object_get(args, "merge_output");
+
+	/* Other keys are accepted and ignored: callers send their own
+	 * conventions (ToolExecutor's allow_network, require_sandbox...). */
+	if (merge && !json_is_null(merge) && !json_is_boolean(merge)) {
+		snprintf(msg, msglen,
+			 "args.merge_output must be true or false");
+		return -1;
 	}
+	*merge_output = json_is_true(merge);
 	if (!json_is_string(cmd) || json_string_length(cmd) > API_MAX_COMMAND ||
 	    strlen(json_string_value(cmd)) != json_string_length(cmd)) {
 		snprintf(msg, msglen,
@@ -148,7 +186,10 @@ static int prepare_bash(struct exec_ctx *c, json_t *args, char *msg,
 		c->cwd = NULL;
 	if (!c->command || !c->cwd)
 		goto oom;
-	c->argv[0] = "/bin/bash";
+	/* An image without bash runs the command with its /bin/sh (the
+	 * slot's leader looked once, metadata.shell says which). */
+	c->shell = c->slot->no_bash ? "/bin/sh" : "/bin/bash";
+	c->argv[0] = (char *)c->shell;
 	c->argv[1] = "-c";
 	c->argv[2] = c->command;
 	c->argv[3] = NULL;
@@ -159,10 +200,11 @@ static int prepare_bash(struct exec_ctx *c, json_t *args, char *msg,
 	    env_push(c, "USER", "slotbox") < 0 ||
 	    /* bash looks the user up in passwd (and dlopens NSS modules:
 	     * ~0.5 ms a call) when SHELL is unset */
-	    env_push(c, "SHELL", "/bin/bash") < 0 ||
+	    env_push(c, "SHELL", c->shell) < 0 ||
 	    env_push(c, "LANG", "C.UTF-8") < 0 ||
 	    env_push(c, "PWD", c->cwd) < 0 ||
-	    env_push(c, "SLOTBOX_SLOT_ID", c->slot->id) < 0)
+	    env_push(c, "SLOTBOX_SLOT_ID", c->slot->id) < 0 ||
+	    (p->gpu && env_push_gpu(c) < 0))
 		goto oom;
 	/* The image's own environment (PATH of a python image, ...) */
 	for (size_t i = 0; i < c->slot->sb->n_image_env; i++) {
@@ -211,6 +253,7 @@ oom:
 }
 
 static void deliver(struct exec_ctx *c, json_t *result);
+static void answer_call(struct exec_ctx *c, json_t *result);
 
 /* One call of a batch is settled; the last one answers the whole batch. */
 static void batch_step(struct batch *b)
@@ -220,6 +263,7 @@ static void batch_step(struct batch *b)
 	json_t *o = json_object();
 	json_object_set_new(o, "results", b->results);
 	http_respond_json(b->req, 200, o);
+	free(b->calls);
 	free(b);
 }
 
@@ -232,6 +276,12 @@ static void file_tool_done(void *ud, json_t *res, const char *code,
 	struct exec_ctx *c = ud;
 	struct exec_result r = {.out = "", .err = "", .error = ""};
 	char note[96];
+	if (c->delivered) { /* cancelled, and answered then */
+		json_decref(res);
+		pool_slot_exec_end(c->slot);
+		ctx_free(c);
+		return;
+	}
 	json_t *content = res ? json_object_get(res, "content") : NULL;
 	if (res && content) {
 		r.out = json_string_value(content);
@@ -252,7 +302,7 @@ static void file_tool_done(void *ud, json_t *res, const char *code,
 		r.error_class = strcmp(code, "sandbox_lost") == 0 ? EXEC_INFRA
 								  : EXEC_TASK;
 	}
-	json_t *out = json_exec_result(&r, c->slot_id, c->execution_id);
+	json_t *out = json_exec_result(&r, c->slot_id, c->ex.id);
 	if (res && content)
 		json_object_set(json_object_get(out, "metadata"), "encoding",
 				json_object_get(res, "encoding"));
@@ -338,9 +388,20 @@ static int start_file_tool(struct exec_ctx *c, const char *tool, json_t *args,
 	return r;
 }
 
-static void deliver(struct exec_ctx *c, json_t *result)
+/* Answer the call (its request, or its place in the batch) and forget its
+ * id; ctx stays for the caller to free. */
+static void answer_call(struct exec_ctx *c, json_t *result)
 {
 	json_t *md = json_object_get(result, "metadata");
+	executions_remove(&c->ex);
+	c->call = NULL;
+	if (c->shell) {
+		const struct sb_profile *p = c->slot->sb->profile;
+		json_object_set_new(md, "shell", json_string(c->shell));
+		json_object_set_new(
+			md, "network",
+			json_string(p->network ? p->network : "none"));
+	}
 	if (c->tool[0]) {
 		metrics_call(
 			c->profile, c->tool,
@@ -354,9 +415,15 @@ static void deliver(struct exec_ctx *c, json_t *result)
 	if (c->req) {
 		http_respond_json(c->req, 200, result);
 	} else {
+		c->batch->calls[c->index] = NULL;
 		json_array_set_new(c->batch->results, c->index, result);
 		batch_step(c->batch);
 	}
+}
+
+static void deliver(struct exec_ctx *c, json_t *result)
+{
+	answer_call(c, result);
 	ctx_free(c);
 }
 
@@ -364,7 +431,61 @@ static void exec_done(const struct exec_result *r, void *ud)
 {
 	struct exec_ctx *c = ud;
 	pool_slot_exec_end(c->slot);
-	deliver(c, json_exec_result(r, c->slot_id, c->execution_id));
+	deliver(c, json_exec_result(r, c->slot_id, c->ex.id));
+}
+
+/* executions.h's cancel: a bash call's tree is killed and it answers when
+ * the leader reports the end; a file tool is answered now (its operation
+ * is bounded and ends by itself; ctx goes when it has). */
+static void ctx_cancel(struct execution *e)
+{
+	struct exec_ctx *c =
+		(struct exec_ctx *)((char *)e - offsetof(struct exec_ctx, ex));
+	if (c->call) {
+		exec_cancel(c->call);
+		return;
+	}
+	struct exec_result r = {.returncode = -1,
+				.error_class = EXEC_CANCELLED,
+				.error = "cancelled",
+				.out = "",
+				.err = ""};
+	c->delivered = true;
+	answer_call(c, json_exec_result(&r, c->slot_id, c->ex.id));
+}
+
+/* The body's optional execution_id into c->ex.id (else the daemon's),
+ * then c is registered under it. */
+static int name_call(struct exec_ctx *c, json_t *item, int *status,
+		     const char **code, char *msg, size_t msglen)
+{
+	json_t *id = json_object_get(item, "execution_id");
+	if (id && !json_is_null(id)) {
+		if (!json_is_string(id) ||
+		    !execution_id_valid(json_string_value(id),
+					json_string_length(id))) {
+			snprintf(msg, msglen,
+				 "execution_id must be 1-%d characters of "
+				 "A-Za-z0-9_.-",
+				 EXECUTION_ID_MAX);
+			return -1;
+		}
+		snprintf(c->ex.id, sizeof c->ex.id, "%s",
+			 json_string_value(id));
+	}
+	c->ex.slot = c->slot;
+	c->ex.slot_id = c->slot_id;
+	c->ex.started_at = sb_now_wall();
+	c->ex.cancel = ctx_cancel;
+	if (executions_add(&c->ex) < 0) {
+		*status = 409;
+		*code = "execution_id_in_use";
+		snprintf(msg, msglen,
+			 "a running call already has execution id \"%s\"",
+			 c->ex.id);
+		return -1;
+	}
+	return 0;
 }
 
 /* Validate and start one call. On a failure before anything ran, returns
@@ -380,6 +501,7 @@ static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
 		dflt_timeout > 0 ? dflt_timeout : p->execution_timeout_s;
 	const char *stdin_data = NULL;
 	size_t stdin_len = 0;
+	bool merge = false;
 
 	*status = 400;
 	*code = "bad_request";
@@ -405,8 +527,16 @@ static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
 	snprintf(c->tool, sizeof c->tool, "%s", name);
 	snprintf(c->profile, sizeof c->profile, "%s",
 		 c->slot->sb->profile->name);
+	c->ex.tool = c->tool;
+	/* Named (and so cancellable) before it starts; ctx_free forgets
+	 * the name again if it does not. */
+	if (name_call(c, item, status, code, msg, msglen) < 0) {
+		json_decref(empty);
+		return -1;
+	}
 	if (strcmp(name, "bash") == 0) {
-		r = prepare_bash(c, args, msg, msglen, &stdin_data, &stdin_len);
+		r = prepare_bash(c, args, msg, msglen, &stdin_data, &stdin_len,
+				 &merge);
 	} else if (!strcmp(name, "read_file") || !strcmp(name, "write_file")) {
 		r = start_file_tool(c, name, args, msg, msglen);
 		json_decref(empty);
@@ -431,9 +561,10 @@ static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
 		.stdin_len = stdin_len,
 		.timeout_s = timeout,
 		.output_limit = (size_t)p->output_limit_bytes,
+		.merge_output = merge,
 	};
 	struct sb_err err;
-	if (exec_start(c->slot, &spec, exec_done, c, &err) < 0) {
+	if (exec_start(c->slot, &spec, exec_done, c, &c->call, &err) < 0) {
 		*status = 502;
 		*code = "sandbox_lost";
 		snprintf(msg, msglen, "%s", err.msg);
@@ -450,9 +581,17 @@ static struct exec_ctx *ctx_new(struct sbx_slot *slot)
 		return NULL;
 	c->slot = slot;
 	snprintf(c->slot_id, sizeof c->slot_id, "%s", slot->id);
-	if (sb_random_hex(c->execution_id, 16) < 0)
-		snprintf(c->execution_id, sizeof c->execution_id, "0");
+	if (sb_random_hex(c->ex.id, 16) < 0)
+		snprintf(c->ex.id, sizeof c->ex.id, "0");
 	return c;
+}
+
+/* The client of a call went away before its answer: kill the call. */
+static void exec_abort(struct http_request *req, void *ud)
+{
+	struct exec_ctx *c = ud;
+	(void)req;
+	executions_cancel(&c->ex, "disconnect");
 }
 
 void api_exec_one(struct api *a, struct http_request *req,
@@ -475,8 +614,25 @@ void api_exec_one(struct api *a, struct http_request *req,
 	if (start_call(c, doc, 0, &status, &code, msg, sizeof msg) < 0) {
 		ctx_free(c);
 		http_respond_error(req, status, code, "%s", msg);
+	} else {
+		(void)http_respond_header(req, "X-Execution-Id", c->ex.id);
+		http_request_on_abort(req, exec_abort, c);
 	}
 	json_decref(doc);
+}
+
+/* A batch's client went away: every call of it still running is
+ * cancelled. The extra pending count keeps b alive while cancels answer
+ * calls (a file tool's at once). */
+static void batch_abort(struct http_request *req, void *ud)
+{
+	struct batch *b = ud;
+	(void)req;
+	b->pending++;
+	for (size_t i = 0; i < json_array_size(b->results); i++)
+		if (b->calls[i])
+			executions_cancel(&b->calls[i]->ex, "disconnect");
+	batch_step(b);
 }
 
 /* Resolve and validate one batch item's slot; NULL with code/msg set. */
@@ -534,7 +690,10 @@ void api_exec_batch(struct api *a, struct http_request *req)
 	}
 	struct batch *b = calloc(1, sizeof *b);
 	size_t n = json_array_size(reqs);
-	if (!b || !(b->results = json_array())) {
+	if (!b || !(b->results = json_array()) ||
+	    !(b->calls = calloc(n ? n : 1, sizeof(struct exec_ctx *)))) {
+		if (b)
+			json_decref(b->results);
 		free(b);
 		http_respond_error(req, 500, "internal", "out of memory");
 		goto out;
@@ -565,20 +724,25 @@ void api_exec_batch(struct api *a, struct http_request *req)
 			c->batch = b;
 			c->index = i;
 			if (start_call(c, item, timeout, &status, &code, msg,
-				       sizeof msg) == 0)
+				       sizeof msg) == 0) {
+				b->calls[i] = c;
 				continue;
+			}
 			ctx_free(c);
 		} else if (slot) {
 			code = "internal";
 			snprintf(msg, sizeof msg, "out of memory");
 		}
-		enum exec_error_class cls = strcmp(code, "bad_request") == 0
-						    ? EXEC_TASK
-						    : EXEC_INFRA;
+		enum exec_error_class cls =
+			strcmp(code, "bad_request") == 0 ||
+					strcmp(code, "execution_id_in_use") == 0
+				? EXEC_TASK
+				: EXEC_INFRA;
 		json_array_set_new(b->results, i,
 				   json_exec_error(sid, cls, code, msg));
 		b->pending--; /* never the last: pending started at n + 1 */
 	}
+	http_request_on_abort(req, batch_abort, b);
 	batch_step(b);
 out:
 	json_decref(doc);

@@ -137,6 +137,72 @@ int cmd_profiles(struct cli *cli, int argc, char **argv)
 		    "default_profile");
 }
 
+/* One row per object of list, keys[i] as cells; bytes keys shown in MiB. */
+static int print_rows(json_t *list, const char *const *header,
+		      const char *const *keys)
+{
+	struct table t;
+	size_t i;
+	json_t *o;
+	if (table_init(&t, header) < 0)
+		goto oom;
+	json_array_foreach(list, i, o)
+	{
+		char bufs[TABLE_MAX_COLS][64];
+		const char *row[TABLE_MAX_COLS] = {0};
+		for (size_t k = 0; keys[k]; k++) {
+			json_t *v = json_object_get(o, keys[k]);
+			if (strstr(keys[k], "bytes") && json_is_integer(v)) {
+				snprintf(bufs[k], sizeof bufs[k], "%lld",
+					 (long long)(json_integer_value(v) >>
+						     20));
+				row[k] = bufs[k];
+			} else {
+				row[k] = cell(o, keys[k], bufs[k],
+					      sizeof bufs[k]);
+			}
+		}
+		if (table_add(&t, row) < 0)
+			goto oom;
+	}
+	table_print(&t);
+	table_free(&t);
+	return 0;
+oom:
+	table_free(&t);
+	fputs("slotbox: out of memory\n", stderr);
+	return CLI_FAILED;
+}
+
+/* The GPU rows of a status answer (daemons with NVML only). */
+static int print_gpus(json_t *gpus)
+{
+	static const char *const dev_header[] = {
+		"GPU", "NAME", "UTIL%", "MEM_USED_MIB", "MEM_TOTAL_MIB", NULL};
+	static const char *const dev_keys[] = {"gpu",
+					       "name",
+					       "utilization_percent",
+					       "memory_used_bytes",
+					       "memory_total_bytes",
+					       NULL};
+	static const char *const slot_header[] = {"SLOT",  "PROFILE", "GPU",
+						  "UTIL%", "MEM_MIB", NULL};
+	static const char *const slot_keys[] = {
+		"slot",		"profile", "gpu", "utilization_percent",
+		"memory_bytes", NULL};
+	if (!json_is_object(gpus))
+		return 0;
+	putchar('\n');
+	if (print_rows(json_object_get(gpus, "devices"), dev_header,
+		       dev_keys) != 0)
+		return CLI_FAILED;
+	json_t *slots = json_object_get(gpus, "slots");
+	if (json_array_size(slots) == 0)
+		return 0;
+	putchar('\n');
+	return print_rows(slots, slot_header, slot_keys);
+}
+
 /* `slotbox top [--interval S] [--once]`: the pools, refreshed in place. */
 int cmd_top(struct cli *cli, int argc, char **argv)
 {
@@ -176,6 +242,8 @@ int cmd_top(struct cli *cli, int argc, char **argv)
 		       interval);
 		int rc = print_by_profile(json_object_get(doc, "pools"),
 					  status_header, status_keys, NULL);
+		if (rc == 0)
+			rc = print_gpus(json_object_get(doc, "gpus"));
 		json_decref(doc);
 		fflush(stdout);
 		if (rc || once)

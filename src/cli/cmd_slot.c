@@ -1,4 +1,4 @@
-/* cmd_slot.c - `slotbox acquire`, `release`, `exec` and `run`. */
+/* cmd_slot.c - `slotbox acquire`, `release`, `exec`, `run` and `cancel`. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +36,8 @@ enum {
 	OPT_KEEP,
 	OPT_TTL,
 	OPT_SNAPSHOT,
+	OPT_MERGE,
+	OPT_ID,
 };
 
 static const struct option all_opts[] = {
@@ -50,6 +52,8 @@ static const struct option all_opts[] = {
 	{"keep-workspace", no_argument, NULL, OPT_KEEP},
 	{"ttl", required_argument, NULL, OPT_TTL},
 	{"snapshot", required_argument, NULL, OPT_SNAPSHOT},
+	{"merge", no_argument, NULL, OPT_MERGE},
+	{"id", required_argument, NULL, OPT_ID},
 	{0},
 };
 
@@ -73,7 +77,7 @@ static bool allowed(const char *cmd, int opt)
 		return strcmp(cmd, "release") == 0;
 	case OPT_TTL:
 		return acq || strcmp(cmd, "renew") == 0;
-	default: /* -e -i -c --cwd */
+	default: /* -e -i -c --cwd --merge --id */
 		return run || exec;
 	}
 }
@@ -128,6 +132,12 @@ static int parse_opts(struct cli *cli, int argc, char **argv,
 			break;
 		case OPT_KEEP:
 			o->keep_workspace = true;
+			break;
+		case OPT_MERGE:
+			o->bash.merge_output = true;
+			break;
+		case OPT_ID:
+			o->bash.execution_id = optarg;
 			break;
 		case OPT_TTL:
 			if (!cli_seconds(optarg, &o->ttl_s))
@@ -276,6 +286,10 @@ static int report_result(const struct cli *cli, const struct sbc_exec_result *r)
 		fprintf(stderr, "slotbox: command timed out\n");
 		return CLI_TIMED_OUT;
 	}
+	if (strcmp(r->error_class, "cancelled") == 0) {
+		fprintf(stderr, "slotbox: the call was cancelled\n");
+		return 130;
+	}
 	if (r->truncated)
 		fprintf(stderr, "slotbox: output was truncated\n");
 	if (r->returncode < 0)
@@ -375,6 +389,23 @@ int cmd_renew(struct cli *cli, int argc, char **argv)
 	struct sbc_error err = {0};
 	if (sbc_renew(c, argv[optind], o.ttl_s, &err) < 0)
 		return cli_fail("renew", &err);
+	return 0;
+}
+
+/* slotbox cancel EXECUTION_ID: kill a running call's tree (its exec
+ * then ends with "the call was cancelled"). */
+int cmd_cancel(struct cli *cli, int argc, char **argv)
+{
+	if (cli_json_only(cli, argc, argv) < 0)
+		return CLI_USAGE;
+	if (optind + 1 != argc)
+		return cli_usage_error("cancel takes one EXECUTION_ID");
+	struct sbc *c = cli_client(cli);
+	if (!c)
+		return CLI_FAILED;
+	struct sbc_error err = {0};
+	if (sbc_cancel(c, argv[optind], &err) < 0)
+		return cli_fail("cancel", &err);
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/json_text.h"
 
 #define TOKEN_MAX 4096
 
@@ -31,6 +32,8 @@ static const char usage_text[] =
 	"  exec [OPTIONS] SLOT -- CMD [ARG]...\n"
 	"  exec [OPTIONS] SLOT -c 'SHELL COMMAND LINE'\n"
 	"                             run a command in a leased slot\n"
+	"  cancel EXECUTION_ID        kill a running call (exec --id names "
+	"one)\n"
 	"  release [--keep-workspace] SLOT\n"
 	"                             end a lease (workspace reset by "
 	"default)\n"
@@ -48,7 +51,9 @@ static const char usage_text[] =
 	"  snapshots [rm NAME...]     list snapshots, or delete some\n"
 	"\n"
 	"Exec options: --timeout S, --cwd DIR, -e KEY=VALUE (repeatable),\n"
-	"  -i (send this program's stdin to the command)\n"
+	"  -i (send this program's stdin to the command), --merge (stdout\n"
+	"  and stderr as one stream, in write order), --id ID (name the call\n"
+	"  for cancel)\n"
 	"\n"
 	"Global options:\n"
 	"  --socket PATH      daemon socket ($SLOTBOX_SOCKET, default "
@@ -119,7 +124,11 @@ int cli_json_only(struct cli *cli, int argc, char **argv)
 
 void cli_print_json(json_t *doc)
 {
-	json_dumpf(doc, stdout, JSON_INDENT(2));
+	char *text = sb_json_dumps(doc, JSON_INDENT(2));
+	if (text) {
+		fputs(text, stdout);
+		free(text);
+	}
 	fputc('\n', stdout);
 }
 
@@ -278,19 +287,13 @@ static const struct {
 	const char *name;
 	int (*run)(struct cli *, int, char **);
 } commands[] = {
-	{"status", cmd_status},
-	{"profiles", cmd_profiles},
-	{"acquire", cmd_acquire},
-	{"release", cmd_release},
-	{"exec", cmd_exec},
-	{"run", cmd_run},
-	{"cp", cmd_cp},
-	{"renew", cmd_renew},
-	{"image", cmd_image},
-	{"top", cmd_top},
-	{"fork", cmd_fork},
-	{"snapshot", cmd_snapshot},
-	{"snapshots", cmd_snapshots},
+	{"status", cmd_status},	    {"profiles", cmd_profiles},
+	{"acquire", cmd_acquire},   {"release", cmd_release},
+	{"exec", cmd_exec},	    {"cancel", cmd_cancel},
+	{"run", cmd_run},	    {"cp", cmd_cp},
+	{"renew", cmd_renew},	    {"image", cmd_image},
+	{"top", cmd_top},	    {"fork", cmd_fork},
+	{"snapshot", cmd_snapshot}, {"snapshots", cmd_snapshots},
 };
 
 static int dispatch(struct cli *cli, int argc, char **argv)

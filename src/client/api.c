@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "client/client_internal.h"
+#include "common/json_text.h"
 
 int sbc_fail_from_answer(const struct sbc_response *resp, struct sbc_error *err)
 {
@@ -31,7 +32,7 @@ int sbc_request_json(struct sbc *c, const char *method, const char *path,
 		*out = NULL;
 	char *text = NULL;
 	if (body) {
-		text = json_dumps(body, JSON_COMPACT);
+		text = sb_json_dumps(body, JSON_COMPACT);
 		if (!text)
 			return sbc_fail(err, 0, "out_of_memory",
 					"out of memory");
@@ -274,6 +275,8 @@ static json_t *bash_args(const struct sbc_bash *req, struct sbc_error *err)
 				    json_string(req->stdin_data));
 	if (req->cwd)
 		json_object_set_new(args, "cwd", json_string(req->cwd));
+	if (req->merge_output)
+		json_object_set_new(args, "merge_output", json_true());
 	for (const char *const *e = req->env; e && *e; e++) {
 		const char *eq = strchr(*e, '=');
 		if (!eq || eq == *e) {
@@ -309,6 +312,9 @@ int sbc_bash(struct sbc *c, const char *slot_id, const struct sbc_bash *req,
 	if (body && req->timeout_s > 0)
 		json_object_set_new(body, "timeout_s",
 				    json_real(req->timeout_s));
+	if (body && req->execution_id)
+		json_object_set_new(body, "execution_id",
+				    json_string(req->execution_id));
 	char *path = sbc_slot_path(slot_id, "/exec", err);
 	int rc = -1;
 	if (!body)
@@ -321,5 +327,22 @@ int sbc_bash(struct sbc *c, const char *slot_id, const struct sbc_bash *req,
 		rc = fill_result(out, err);
 	if (rc < 0)
 		sbc_exec_result_free(out);
+	return rc;
+}
+
+int sbc_cancel(struct sbc *c, const char *execution_id, struct sbc_error *err)
+{
+	if (!execution_id || !*execution_id || strlen(execution_id) > 64)
+		return sbc_fail(err, 0, "bad_argument",
+				"an execution id is 1-64 characters");
+	char *id = sbc_path_escape(execution_id);
+	char *path = NULL;
+	if (!id || asprintf(&path, "/v1/executions/%s", id) < 0) {
+		free(id);
+		return sbc_fail(err, 0, "out_of_memory", "out of memory");
+	}
+	int rc = sbc_request_json(c, "DELETE", path, NULL, NULL, err);
+	free(path);
+	free(id);
 	return rc;
 }

@@ -156,13 +156,19 @@ struct sbc_bash {
 	const char *cwd;	/* may be NULL: the workspace */
 	const char *const *env; /* "KEY=VALUE" strings, NULL-terminated */
 	double timeout_s;	/* <= 0: the profile's execution timeout */
+	/* The call's execution id (1-64 of [A-Za-z0-9_.-], unique among
+	 * running calls), so that another connection can sbc_cancel it
+	 * before any answer; NULL: the daemon names it. */
+	const char *execution_id;
+	/* stdout and stderr as one stream in write order (out; err empty) */
+	bool merge_output;
 };
 
 struct sbc_exec_result {
 	bool success; /* returncode == 0 and nothing went wrong */
 	int returncode;
 	bool timed_out, truncated;
-	char error_class[16]; /* none, task, timeout, infra */
+	char error_class[16]; /* none, task, timeout, infra, cancelled */
 	double duration_ms;
 	char *out, *err; /* stdout and stderr, owned, NUL-terminated */
 	size_t out_len, err_len;
@@ -177,6 +183,14 @@ void sbc_exec_result_free(struct sbc_exec_result *r);
  * run at all fails. */
 int sbc_bash(struct sbc *c, const char *slot_id, const struct sbc_bash *req,
 	     struct sbc_exec_result *out, struct sbc_error *err);
+
+/* Cancel a running call by its execution id: its process tree is killed
+ * and its own answer says error_class "cancelled". Fails with not_found
+ * when no call with that id runs (any more). A struct sbc blocks in its
+ * call, so cancel from another one (another thread). A call whose
+ * connection closes before its answer (sbc_close, an interrupted call) is
+ * cancelled the same way. */
+int sbc_cancel(struct sbc *c, const char *execution_id, struct sbc_error *err);
 
 /* Read a file from the slot (relative paths resolve in the workspace).
  * max_bytes 0 means the profile's limit; *truncated says the file was

@@ -6,6 +6,7 @@
 #ifndef SLOTBOX_COMMON_CLEANUP_H
 #define SLOTBOX_COMMON_CLEANUP_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,14 @@ static inline void sb_cleanup_filep(FILE **f)
 		fclose(*f);
 }
 
+static inline void sb_cleanup_dirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
+
 #define _cleanup_fd_ __attribute__((cleanup(sb_cleanup_fdp)))
+#define _cleanup_dir_ __attribute__((cleanup(sb_cleanup_dirp)))
 #define _cleanup_free_ __attribute__((cleanup(sb_cleanup_freep)))
 #define _cleanup_file_ __attribute__((cleanup(sb_cleanup_filep)))
 

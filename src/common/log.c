@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/json_text.h"
 #include "common/util.h"
 
 #define LOG_LINE_MAX 16384 /* text lines; a longer one is cut */
@@ -222,7 +223,7 @@ static void log_json(struct line *l, const char *ts, enum sb_log_level level,
 		if (v)
 			json_object_set_new(o, k, json_value(v));
 	}
-	char *s = json_dumps(o, JSON_COMPACT);
+	char *s = sb_json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (!s)
 		return;

@@ -37,6 +37,11 @@ DIR *sb_opendir_at(int dirfd);
  * them; the byte count, or -1 when it cannot be read or is empty. */
 ssize_t sb_read_small(const char *path, char *buf, size_t len);
 
+/* Is the open file fd private to root: owned by uid 0, with no group or
+ * other permission bits (what secret and token files must be)? 0, or -1
+ * with EPERM and why (naming the owner and mode, never the content). */
+int sb_check_private_fd(int fd, char *why, size_t whylen);
+
 /* The start time of process pid (clock ticks since boot, field 22 of
  * /proc/<pid>/stat): with the pid, it names one process for good. */
 int sb_proc_start_time(pid_t pid, uint64_t *out);

@@ -21,14 +21,18 @@
 #include "api/http.h"
 #include "common/cleanup.h"
 #include "common/util.h"
+#include "daemon/gpu_driver.h"
 #include "daemon/journal.h"
 #include "daemon/templates.h"
 #include "image/image.h"
+#include "pool/gpu_assign.h"
+#include "pool/gpu_metrics.h"
 #include "pool/metrics.h"
 #include "pool/pool.h"
 #include "pool/snapshots.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp_bpf.h"
+#include "sandbox/uid_range.h"
 
 extern char **environ;
 
@@ -39,6 +43,7 @@ struct daemon {
 	struct journal journal;
 	struct sb_secret_env *secrets; /* one per profile */
 	struct sbx_env env;
+	struct gpu_driver gpu_driver; /* env.gpu_args points into it */
 	struct pools pools;
 	struct snapshot_store snapshots;
 	struct api api;
@@ -93,17 +98,32 @@ static int find_init(const struct daemon_opts *o, char *out, size_t len)
 	return -1;
 }
 
-static int read_token(const char *path, char **out)
+/* The bearer token: at least 16 characters on the first line of a file
+ * only root can read (a file others can read is refused, naming the path,
+ * never the content). 0, or -1 with why. */
+static int read_token(const char *path, char **out, char *why, size_t len)
 {
 	char buf[4096];
-	if (sb_read_small(path, buf, sizeof buf) < 0)
+	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, len, "cannot open: %s", strerror(errno));
 		return -1;
+	}
+	if (sb_check_private_fd(fd, why, len) < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	buf[n > 0 ? n : 0] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	if (strlen(buf) < 16) {
-		errno = EINVAL;
+		explicit_bzero(buf, sizeof buf);
+		snprintf(why, len,
+			 "cannot read a token of at least 16 characters");
 		return -1;
 	}
 	*out = strdup(buf);
+	explicit_bzero(buf, sizeof buf);
+	if (!*out)
+		snprintf(why, len, "out of memory");
 	return *out ? 0 : -1;
 }
 
@@ -156,6 +176,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	d->stopping = true;
 	sb_log(SB_LOG_INFO, "stopping", "signal", strsignal(signum),
 	       SB_LOG_END);
+	gpu_metrics_stop();
 	pools_shutdown(&d->pools, pools_stopped, d);
 }
 
@@ -236,20 +257,93 @@ static void close_filters(struct sb_config *cfg)
 	}
 }
 
-/* A profile that asks for a GPU on a host without one would only fail
- * later, sandbox by sandbox: say so at start. */
-static int check_gpus(const struct daemon *d)
+static char why_buf[256];
+
+/* The profile's gpu set as device numbers: "all" is the host's GPUs, a
+ * list must name GPUs the host has; per-slot choices must fit the set. */
+static int resolve_gpus(struct sb_profile *p, const int *host, int n_host,
+			char *why, size_t whylen)
 {
+	p->n_gpu_devs = 0;
+	if (strcmp(p->gpu, "all") == 0) {
+		memcpy(p->gpu_devs, host, (size_t)n_host * sizeof *host);
+		p->n_gpu_devs = n_host;
+	} else if (gpu_list_parse(p->gpu, p->gpu_devs, &p->n_gpu_devs)) {
+		for (int i = 0; i < p->n_gpu_devs; i++) {
+			bool found = false;
+			for (int j = 0; j < n_host; j++)
+				found = found || host[j] == p->gpu_devs[i];
+			if (!found) {
+				snprintf(why, whylen,
+					 "gpu \"%s\": /dev/nvidia%d is "
+					 "missing on this host",
+					 p->gpu, p->gpu_devs[i]);
+				return -1;
+			}
+		}
+	}
+	if (gpu_per_slot_choice(p) && p->n_gpu_devs == 0) {
+		snprintf(why, whylen,
+			 "gpu_per_slot/slot_gpus: this host has "
+			 "no /dev/nvidiaN to give slots");
+		return -1;
+	}
+	if (p->gpu_per_slot > p->n_gpu_devs) {
+		snprintf(why, whylen,
+			 "gpu_per_slot %d is more than the %d GPU(s) this "
+			 "host has",
+			 p->gpu_per_slot, p->n_gpu_devs);
+		return -1;
+	}
+	for (size_t i = 0; i < p->n_slot_gpus; i++) {
+		int item[SB_GPU_MAX], k = 0;
+		if (!gpu_list_parse(p->slot_gpus[i], item, &k))
+			continue;
+		for (int j = 0; j < k; j++) {
+			bool in = false;
+			for (int m = 0; m < p->n_gpu_devs; m++)
+				in = in || p->gpu_devs[m] == item[j];
+			if (!in) {
+				snprintf(why, whylen,
+					 "slot_gpus item #%zu names GPU %d: "
+					 "/dev/nvidia%d is missing on this "
+					 "host",
+					 i + 1, item[j], item[j]);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* A profile that asks for a GPU on a host without one would only fail
+ * later, sandbox by sandbox: say so at start. The driver's files for the
+ * slots are found here too, once. */
+static int check_gpus(struct daemon *d)
+{
+	int host[SB_GPU_MAX];
+	int n_host = gpu_host_devices("/dev", host);
+	bool any = false;
 	for (size_t i = 0; i < d->cfg.n_profiles; i++) {
-		const struct sb_profile *p = &d->cfg.profiles[i];
-		if (p->gpu && access("/dev/nvidiactl", F_OK) < 0) {
-			char what[128];
-			snprintf(what, sizeof what, "profile \"%s\"", p->name);
+		struct sb_profile *p = &d->cfg.profiles[i];
+		char what[128], why[256];
+		snprintf(what, sizeof what, "profile \"%s\"", p->name);
+		if (!p->gpu)
+			continue;
+		any = true;
+		if (access("/dev/nvidiactl", F_OK) < 0)
 			return die(what, "asks for a GPU (gpu: ...) but this "
 					 "host has none: /dev/nvidiactl is "
 					 "missing");
-		}
+		if (resolve_gpus(p, host, n_host, why, sizeof why) < 0)
+			return die(what, why);
 	}
+	if (!any)
+		return 0;
+	if (gpu_driver_discover(&d->gpu_driver, why_buf, sizeof why_buf) < 0)
+		return die("gpu", why_buf);
+	d->env.gpu_args = d->gpu_driver.args;
+	d->env.n_gpu_args = d->gpu_driver.n_args;
 	return 0;
 }
 
@@ -263,6 +357,49 @@ static bool template_in_use(const char *id, void *ud)
 			if (strcmp(sb->template_id, id) == 0)
 				return true;
 	return false;
+}
+
+/* What slots must not see of the daemon's own files: its state and socket
+ * dirs, the secrets dir, the token and config files. Resolved here (the
+ * slot's root may hold other symlinks than the host's); a path that does
+ * not exist (yet) is hidden as given. */
+static void add_one_mask(struct sbx_env *env, const char *path)
+{
+	if (path[0] != '/' || strcmp(path, "/") == 0 ||
+	    env->n_masks >= SBX_MAX_MASKS)
+		return;
+	for (int i = 0; i < env->n_masks; i++)
+		if (strcmp(env->masks[i], path) == 0)
+			return;
+	snprintf(env->masks[env->n_masks++], PATH_MAX, "%s", path);
+}
+
+static void add_mask(struct sbx_env *env, const char *path)
+{
+	char real[PATH_MAX], dir[PATH_MAX], real_dir[PATH_MAX];
+	struct stat st;
+	if (!path)
+		return;
+	if (!realpath(path, real))
+		snprintf(real, sizeof real, "%s", path);
+	add_one_mask(env, real);
+	/* A symlink to the file (a Kubernetes Secret's token, ..data/...)
+	 * goes too, when its own dir has no link in its path. */
+	snprintf(dir, sizeof dir, "%s", path);
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
+	    realpath(dirname(dir), real_dir) &&
+	    strncmp(path, real_dir, strlen(real_dir)) == 0 &&
+	    path[strlen(real_dir)] == '/')
+		add_one_mask(env, path);
+}
+
+static void collect_masks(const struct daemon_opts *o, struct sbx_env *env)
+{
+	add_mask(env, env->state_dir);
+	add_mask(env, env->socket_dir);
+	add_mask(env, o->secrets_dir ? o->secrets_dir : SB_SECRETS_DEFAULT_DIR);
+	add_mask(env, o->token_file);
+	add_mask(env, o->config_path);
 }
 
 /* Copies of deep trees hold two descriptors per level; allow what the
@@ -280,6 +417,33 @@ static void raise_fd_limit(struct sbx_env *env)
 	}
 }
 
+/* A profile's store image must be there when the profile starts
+ * sandboxes at once (min_sandboxes > 0): else the daemon stops here, with
+ * the command that imports it, rather than retrying in the background.
+ * One with nothing to start may have its image imported later. */
+static int check_images(const struct sb_config *cfg, const char *store,
+			struct sb_err *err)
+{
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		const struct sb_profile *p = &cfg->profiles[i];
+		struct sb_image img;
+		if (!strcmp(p->image, "host") || !strncmp(p->image, "dir:", 4))
+			continue;
+		if (image_load(store, p->image, &img, err) == 0) {
+			image_free(&img);
+			continue;
+		}
+		if (p->min_sandboxes > 0)
+			return sb_err_prefix(err,
+					     "profile \"%s\" (min_sandboxes "
+					     "%d)",
+					     p->name, p->min_sandboxes);
+		sb_log(SB_LOG_WARN, "image_missing", "profile", p->name,
+		       "image", p->image, "why", err->msg, SB_LOG_END);
+	}
+	return 0;
+}
+
 static int setup(struct daemon *d)
 {
 	const struct daemon_opts *o = d->opts;
@@ -290,8 +454,21 @@ static int setup(struct daemon *d)
 	if (geteuid() != 0)
 		return die("start", "slotboxd must run as root (it creates "
 				    "namespaces, mounts and cgroups)");
+	if (o->config_from_atropos)
+		sb_log(SB_LOG_WARN, "config", "what",
+		       o->config_path ? "environment variable "
+					"ATROPOS_MODAL_PROFILES_FILE used as "
+					"--config"
+				      : "environment variable "
+					"ATROPOS_MODAL_PROFILES_FILE ignored: "
+					"no such file",
+		       "path", getenv("ATROPOS_MODAL_PROFILES_FILE"),
+		       SB_LOG_END);
 	if (sb_config_load(&d->cfg, o->config_path, environ, &err) < 0)
 		return die("config", err.msg);
+	for (size_t i = 0; i < d->cfg.n_warnings; i++)
+		sb_log(SB_LOG_WARN, "config", "what", d->cfg.warnings[i],
+		       SB_LOG_END);
 	if (load_secrets(d) != 0 || compile_filters(d) != 0 ||
 	    check_gpus(d) != 0)
 		return 1;
@@ -306,6 +483,13 @@ static int setup(struct daemon *d)
 	if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0)
 		return die(lock, "another slotboxd uses this state dir");
 	/* lfd stays open for the daemon's life: the lock is the point. */
+	if (uid_range_take(UID_RANGE_DIR, o->state_dir, &d->env.uid_base,
+			   &d->env.uid_lock_fd, &err) < 0)
+		return die("slot uids", err.msg);
+	char range[64];
+	snprintf(range, sizeof range, "%u-%u", (unsigned)d->env.uid_base,
+		 (unsigned)(d->env.uid_base + SBX_RANGE_UIDS - 1));
+	sb_log(SB_LOG_INFO, "uid_range", "uids", range, SB_LOG_END);
 	if (journal_open(&d->journal, o->state_dir, &err) < 0)
 		return die("journal", err.msg);
 	/* Before anything listens: a template to copy can take a while,
@@ -314,6 +498,7 @@ static int setup(struct daemon *d)
 		return die("template", err.msg);
 	if (snapshots_open(&d->snapshots, d->loop, o->state_dir, &err) < 0)
 		return die("snapshots", err.msg);
+	d->snapshots.max_bytes = (uint64_t)o->snapshot_store_max_bytes;
 	d->api.snapshots = &d->snapshots;
 	snprintf(lock, sizeof lock, "%s/ctl", o->state_dir);
 	if (mkdir(lock, 0700) < 0 && errno != EEXIST)
@@ -328,6 +513,7 @@ static int setup(struct daemon *d)
 	snprintf(sock_copy, sizeof sock_copy, "%s", o->socket_path);
 	snprintf(env->socket_dir, sizeof env->socket_dir, "%s",
 		 dirname(sock_copy));
+	collect_masks(o, env);
 	if (find_init(o, env->init_path, sizeof env->init_path) < 0)
 		return die("slotbox-init",
 			   "not found next to slotboxd (use --init PATH)");
@@ -340,6 +526,8 @@ static int setup(struct daemon *d)
 			 sizeof env->image_store);
 	snprintf(d->api.image_store, sizeof d->api.image_store, "%s",
 		 env->image_store);
+	if (check_images(&d->cfg, env->image_store, &err) < 0)
+		return die("config", err.msg);
 	env->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (env->devnull < 0)
 		return die("/dev/null", strerror(errno));
@@ -355,9 +543,9 @@ static int setup(struct daemon *d)
 	hopts.max_body_bytes = 96u << 20;
 	hopts.header_timeout_s = o->header_timeout_s;
 	char *token = NULL;
-	if (o->token_file && read_token(o->token_file, &token) < 0)
-		return die(o->token_file,
-			   "cannot read a token of at least 16 characters");
+	if (o->token_file &&
+	    read_token(o->token_file, &token, why, sizeof why) < 0)
+		return die(o->token_file, why);
 	hopts.token = token;
 	hopts.login_path = "/"; /* the dashboard: GET /?token=T */
 	/* kubelet's httpGet probes carry no token: see --public-health */
@@ -384,7 +572,7 @@ static int setup(struct daemon *d)
 		return die("pools", err.msg);
 	for (size_t i = 0; i < d->pools.n; i++)
 		d->pools.items[i].secrets = &d->secrets[i];
-	if (metrics_init(&d->pools) < 0)
+	if (metrics_init(&d->pools) < 0 || gpu_metrics_start(d->loop) < 0)
 		return die("metrics", "out of memory");
 	templates_sweep(&d->cfg, o->state_dir, template_in_use, &d->pools);
 	uv_signal_init(d->loop, &d->sigterm);
@@ -429,6 +617,7 @@ int daemon_run(const struct daemon_opts *opts)
 	d.loop = uv_default_loop();
 	d.journal.dirfd = -1;
 	d.snapshots.dirfd = -1;
+	d.env.uid_lock_fd = -1;
 	if (setup(&d) != 0) {
 		/* Groups of sandboxes a previous daemon kept stay for the
 		 * next start that succeeds. */
@@ -447,5 +636,6 @@ int daemon_run(const struct daemon_opts *opts)
 	free(d.secrets);
 	close_filters(&d.cfg);
 	sb_config_free(&d.cfg);
+	gpu_driver_free(&d.gpu_driver);
 	return d.exit_code;
 }

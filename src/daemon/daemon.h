@@ -11,7 +11,10 @@ struct daemon_opts {
 	const char *socket_path;
 	const char *state_dir;
 	const char *config_path; /* NULL: built-in default + environment */
-	const char *listen;	 /* "tcp://HOST:PORT" or NULL */
+	/* ATROPOS_MODAL_PROFILES_FILE was read: config_path is it, or NULL
+	 * when that file does not exist */
+	bool config_from_atropos;
+	const char *listen; /* "tcp://HOST:PORT" or NULL */
 	const char *token_file;
 	const char *init_path;	  /* NULL: next to slotboxd */
 	const char *cgroup_mount; /* NULL: detect; "none": no cgroups */
@@ -20,6 +23,8 @@ struct daemon_opts {
 	bool keep_sandboxes;	  /* SIGTERM leaves them for the next start */
 	double header_timeout_s;  /* a request line and headers arrive within */
 	bool public_health;	  /* GET /v1/health on TCP needs no token */
+	/* Cap on what all snapshots cost on disk (snapshots.h); 0: none. */
+	long long snapshot_store_max_bytes;
 	enum sb_log_format log_format;
 	enum sb_log_level log_level;
 };

@@ -1,10 +1,13 @@
 /* slotboxd - the slotbox daemon. See README.md and API.md. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "pool/snapshots.h"
 
 static void usage(FILE *f)
 {
@@ -17,7 +20,8 @@ static void usage(FILE *f)
 		"                [--init PATH] [--cgroup MOUNT|none] "
 		"[--secrets-dir DIR]\n"
 		"                [--orphan-timeout S] [--keep-sandboxes]\n"
-		"                [--header-timeout S]\n"
+		"                [--header-timeout S] "
+		"[--snapshot-store-max-bytes N]\n"
 		"                [--version]\n"
 		"\n"
 		"Serves the slotbox HTTP API on a unix socket (default\n"
@@ -35,6 +39,11 @@ static void usage(FILE *f)
 		"\n"
 		"A client must send a request's line and headers within\n"
 		"--header-timeout seconds (default 10) or is disconnected.\n"
+		"\n"
+		"--snapshot-store-max-bytes caps what all snapshots cost on\n"
+		"disk (each file, dir or link 4 KiB plus its data; default\n"
+		"64 GiB, 0: no cap); a snapshot that would pass it is "
+		"refused.\n"
 		"\n"
 		"--public-health answers GET/HEAD /v1/health on TCP without\n"
 		"the token (for kubelet httpGet probes and load balancers);\n"
@@ -64,6 +73,7 @@ int main(int argc, char **argv)
 		{"keep-sandboxes", no_argument, NULL, 'K'},
 		{"header-timeout", required_argument, NULL, 'H'},
 		{"public-health", no_argument, NULL, 'P'},
+		{"snapshot-store-max-bytes", required_argument, NULL, 'Z'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -78,6 +88,7 @@ int main(int argc, char **argv)
 		.secrets_dir = env_or("SLOTBOX_SECRETS_DIR", NULL),
 		.orphan_timeout_s = 600,
 		.header_timeout_s = 10,
+		.snapshot_store_max_bytes = SNAPSHOT_DEFAULT_STORE_BYTES,
 		.keep_sandboxes =
 			env_or("SLOTBOX_KEEP_SANDBOXES", NULL) != NULL,
 		.log_format = SB_LOG_TEXT,
@@ -140,6 +151,19 @@ int main(int argc, char **argv)
 		case 'P':
 			o.public_health = true;
 			break;
+		case 'Z': {
+			char *end;
+			errno = 0;
+			long long v = strtoll(optarg, &end, 10);
+			if (errno || *end || end == optarg || v < 0) {
+				fprintf(stderr, "slotboxd: --snapshot-store-"
+						"max-bytes takes bytes (0: no "
+						"cap)\n");
+				return 2;
+			}
+			o.snapshot_store_max_bytes = v;
+			break;
+		}
 		case 'f':
 			if (strcmp(optarg, "json") == 0) {
 				o.log_format = SB_LOG_JSON;
@@ -174,6 +198,14 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	/* The seed's profiles file, when nothing of ours names one; as the
+	 * seed does, only if it exists (a warning says so otherwise). */
+	const char *seed_file = env_or("ATROPOS_MODAL_PROFILES_FILE", NULL);
+	if (!o.config_path && seed_file) {
+		o.config_from_atropos = true;
+		if (access(seed_file, F_OK) == 0)
+			o.config_path = seed_file;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "slotboxd: unexpected argument '%s'\n",

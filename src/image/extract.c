@@ -1,4 +1,6 @@
-/* extract.c - safe, whiteout-aware tar extraction (see extract.h). */
+/* extract.c - safe, whiteout-aware archive extraction (see extract.h):
+ * image layers (slotbox-image, as root) and uploads into a slot
+ * (fileops_unpack.c, as the slot's uid), with a policy each. */
 #include "image/extract.h"
 
 #include <archive.h>
@@ -33,6 +35,39 @@ int extract_path_ok(const char *path)
 		p += n;
 		while (*p == '/')
 			p++;
+	}
+	return 0;
+}
+
+int extract_symlink_ok(const char *path, const char *target)
+{
+	if (!target || !*target || target[0] == '/' || !path)
+		return -1;
+	/* depth of path's directory: its components but the last */
+	long depth = 0;
+	for (const char *p = path; *p;) {
+		size_t n = strcspn(p, "/");
+		bool last = !p[n] || !p[n + strspn(p + n, "/")];
+		if (!last && n && !(n == 1 && p[0] == '.'))
+			depth++;
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	/* leading ".." only: after a name, ".." could climb from wherever
+	 * that name (itself a link) leads */
+	bool named = false;
+	for (const char *t = target; *t;) {
+		size_t n = strcspn(t, "/");
+		if (n == 2 && t[0] == '.' && t[1] == '.') {
+			if (named || --depth < 0)
+				return -1;
+		} else if (n && !(n == 1 && t[0] == '.')) {
+			named = true;
+		}
+		t += n;
+		while (*t == '/')
+			t++;
 	}
 	return 0;
 }
@@ -116,7 +151,29 @@ static bool names_root(const char *path)
 	return true;
 }
 
-static int check_entry(struct archive_entry *e, struct sb_err *err)
+/* The upload policy's own checks: ordinary entries only, links inside,
+ * no set-id bit (a slot's files are its user's). */
+static int check_workspace_entry(struct archive_entry *e, const char *path,
+				 const char *hard, mode_t type,
+				 struct sb_err *err)
+{
+	if (!hard && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
+		return sb_err_set(err, EPERM,
+				  "%.200s: devices, FIFOs and sockets are "
+				  "refused",
+				  path);
+	if (!hard && type == AE_IFLNK &&
+	    extract_symlink_ok(path, archive_entry_symlink(e)) < 0)
+		return sb_err_set(err, EPERM,
+				  "%.200s: symlink out of the archive's "
+				  "directory refused",
+				  path);
+	archive_entry_set_perm(e, archive_entry_perm(e) & 01777);
+	return 0;
+}
+
+static int check_entry(struct archive_entry *e,
+		       const struct extract_policy *pol, struct sb_err *err)
 {
 	const char *path = archive_entry_pathname(e);
 	const char *hard = archive_entry_hardlink(e);
@@ -142,6 +199,8 @@ static int check_entry(struct archive_entry *e, struct sb_err *err)
 				  "entry in place of the archive's root "
 				  "refused: %.200s",
 				  path);
+	if (pol->workspace)
+		return check_workspace_entry(e, path, hard, type, err);
 	return 0;
 }
 
@@ -178,6 +237,32 @@ static bool is_whiteout(const char *path)
 	return strncmp(base, WH_PREFIX, strlen(WH_PREFIX)) == 0;
 }
 
+/* A write error: the disk's own errno (ENOSPC, EDQUOT) is kept, so the
+ * caller can tell "full" from "refused". */
+static int write_error(struct archive *out, const char *path,
+		       struct sb_err *err)
+{
+	int e = archive_errno(out);
+	if (e != ENOSPC && e != EDQUOT && e != EFBIG)
+		e = EIO;
+	return sb_err_set(err, e, "%.200s: %s", path,
+			  archive_error_string(out));
+}
+
+/* A hard link's target must be a file the archive already put in the
+ * tree, reached without any symlink. */
+static int hardlink_inside(int root, const char *target)
+{
+	struct open_how how = {.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+			       .resolve = RESOLVE_BENEATH |
+					  RESOLVE_NO_SYMLINKS |
+					  RESOLVE_NO_MAGICLINKS};
+	_cleanup_fd_ int fd =
+		(int)syscall(SYS_openat2, root, target, &how, sizeof how);
+	struct stat st;
+	return fd >= 0 && fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
 static int copy_data(struct archive *in, struct archive *out, uint64_t *total,
 		     uint64_t max, struct sb_err *err)
 {
@@ -198,8 +283,7 @@ static int copy_data(struct archive *in, struct archive *out, uint64_t *total,
 					  "bytes",
 					  (unsigned long long)max);
 		if (archive_write_data_block(out, buf, len, off) < ARCHIVE_OK)
-			return sb_err_set(err, EIO, "write: %s",
-					  archive_error_string(out));
+			return write_error(out, "write", err);
 	}
 }
 
@@ -211,12 +295,12 @@ static bool join(char *buf, size_t size, const char *dir, const char *rel)
 }
 
 static int extract_entries(struct archive *in, struct archive *out, int root,
-			   const char *dest, bool oci, uint64_t max,
-			   struct sb_err *err)
+			   const char *dest, const struct extract_policy *pol,
+			   struct extract_stats *st, struct sb_err *err)
 {
 	struct archive_entry *e;
-	uint64_t total = 0;
 	char full[8192];
+	bool oci = pol->oci_whiteouts;
 	for (;;) {
 		int r = archive_read_next_header(in, &e);
 		if (r == ARCHIVE_EOF)
@@ -224,7 +308,11 @@ static int extract_entries(struct archive *in, struct archive *out, int root,
 		if (r < ARCHIVE_OK)
 			return sb_err_set(err, EIO, "read: %s",
 					  archive_error_string(in));
-		if (check_entry(e, err) < 0)
+		if (pol->max_entries && st->entries >= pol->max_entries)
+			return sb_err_set(err, EFBIG,
+					  "archive has more than %llu entries",
+					  (unsigned long long)pol->max_entries);
+		if (check_entry(e, pol, err) < 0)
 			return -1;
 		const char *path = archive_entry_pathname(e);
 		if (through_symlink(root, path) < 0)
@@ -248,6 +336,11 @@ static int extract_entries(struct archive *in, struct archive *out, int root,
 		/* that freed what path pointed to: our copy from here on */
 		path = full + strlen(dest) + 1;
 		const char *hard = archive_entry_hardlink(e);
+		if (hard && pol->workspace && hardlink_inside(root, hard) < 0)
+			return sb_err_set(err, EPERM,
+					  "%.200s: hard link to something "
+					  "that is not a file of the archive",
+					  path);
 		if (hard) {
 			char link[8192];
 			if (!join(link, sizeof link, dest, hard))
@@ -257,21 +350,30 @@ static int extract_entries(struct archive *in, struct archive *out, int root,
 						  path);
 			archive_entry_copy_hardlink(e, link);
 		}
-		if (archive_write_header(out, e) < ARCHIVE_OK)
+		if (archive_write_header(out, e) < ARCHIVE_OK) {
+			int e2 = archive_errno(out);
+			if (e2 == ENOSPC || e2 == EDQUOT)
+				return write_error(out, path, err);
 			return sb_err_set(err, EPERM, "%.200s: %s", path,
 					  archive_error_string(out));
+		}
+		st->entries++;
 		if (archive_entry_size(e) > 0 &&
-		    copy_data(in, out, &total, max, err) < 0)
+		    copy_data(in, out, &st->bytes, pol->max_bytes, err) < 0)
 			return -1;
 		if (archive_write_finish_entry(out) < ARCHIVE_OK)
-			return sb_err_set(err, EIO, "%.200s: %s", path,
-					  archive_error_string(out));
+			return write_error(out, path, err);
 	}
 }
 
-int extract_tar(int archive_fd, const char *dest_in, bool oci_whiteouts,
-		uint64_t max_bytes, struct sb_err *err)
+int extract_archive(int archive_fd, const char *dest_in,
+		    const struct extract_policy *pol,
+		    struct extract_stats *stats, struct sb_err *err)
 {
+	struct extract_stats own = {0};
+	if (!stats)
+		stats = &own;
+	*stats = own;
 	/* libarchive's symlink check walks the whole path it is given: hand
 	 * it one without symlinks in the part we own. */
 	_cleanup_free_ char *dest = realpath(dest_in, NULL);
@@ -288,28 +390,43 @@ int extract_tar(int archive_fd, const char *dest_in, bool oci_whiteouts,
 		sb_err_set(err, ENOMEM, "out of memory");
 		goto done;
 	}
-	archive_read_support_filter_all(in);
-	archive_read_support_format_tar(in);
-	/* Absolute paths, "..", and writing through symlinks are refused
-	 * by libarchive too; owners, modes, times and xattrs are kept. */
-	archive_write_disk_set_options(
-		out, ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-			     ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-			     ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM |
-			     ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
-			     ARCHIVE_EXTRACT_UNLINK);
-	archive_write_disk_set_standard_lookup(out);
+	if (pol->zip) {
+		archive_read_support_format_zip(in);
+	} else {
+		archive_read_support_filter_all(in);
+		archive_read_support_format_tar(in);
+	}
+	/* Paths reach libarchive joined to dest (absolute); "..", and
+	 * writing through symlinks are refused by libarchive too; modes and
+	 * times are kept, owners and xattrs only where the policy says (an
+	 * upload's files are its user's). */
+	int flags = ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+		    ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_PERM |
+		    ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_UNLINK;
+	if (pol->keep_owners)
+		flags |= ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_XATTR;
+	archive_write_disk_set_options(out, flags);
+	if (pol->keep_owners)
+		archive_write_disk_set_standard_lookup(out);
 	if (archive_read_open_fd(in, archive_fd, 65536) != ARCHIVE_OK) {
 		sb_err_set(err, EIO, "not an archive: %s",
 			   archive_error_string(in));
 		goto done;
 	}
-	rc = extract_entries(in, out, root, dest, oci_whiteouts, max_bytes,
-			     err);
+	rc = extract_entries(in, out, root, dest, pol, stats, err);
 done:
 	if (in)
 		archive_read_free(in);
 	if (out)
 		archive_write_free(out);
 	return rc;
+}
+
+int extract_tar(int archive_fd, const char *dest, bool oci_whiteouts,
+		uint64_t max_bytes, struct sb_err *err)
+{
+	struct extract_policy pol = {.oci_whiteouts = oci_whiteouts,
+				     .keep_owners = true,
+				     .max_bytes = max_bytes};
+	return extract_archive(archive_fd, dest, &pol, NULL, err);
 }

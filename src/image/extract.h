@@ -13,16 +13,46 @@
 
 #include "common/err.h"
 
-/* Unpack the (possibly compressed) tar read from archive_fd (from its
- * current offset) into the existing empty
- * directory dest. With oci_whiteouts, ".wh.NAME" entries become overlayfs
- * whiteouts (char 0:0) and ".wh..wh..opq" marks its directory opaque.
- * max_bytes bounds the total unpacked size. */
+/* What an extraction allows beyond the checks above. */
+struct extract_policy {
+	/* ".wh.NAME" entries become overlayfs whiteouts (char 0:0) and
+	 * ".wh..wh..opq" marks its directory opaque (image layers). */
+	bool oci_whiteouts;
+	bool zip;	  /* read zip archives (else tar, any filter) */
+	bool keep_owners; /* chown to the archive's owners (as root) */
+	/* Uploads into a slot: only files, directories, symlinks and hard
+	 * links (no FIFO, socket or device); a symlink's target relative
+	 * and never climbing above the extraction root; set-id bits
+	 * dropped. */
+	bool workspace;
+	uint64_t max_bytes;   /* bound on the data unpacked */
+	uint64_t max_entries; /* bound on the entries; 0 = none */
+};
+
+struct extract_stats {
+	uint64_t entries, bytes;
+};
+
+/* Unpack the archive read from archive_fd (from its current offset) into
+ * the existing empty directory dest under pol. On failure err's code says
+ * why: EPERM a refused entry, EFBIG a bound passed, ENOSPC/EDQUOT the
+ * disk, EIO a malformed archive. stats (may be NULL) counts what was
+ * written. */
+int extract_archive(int archive_fd, const char *dest,
+		    const struct extract_policy *pol,
+		    struct extract_stats *stats, struct sb_err *err);
+
+/* A (possibly compressed) tar of an image, owners kept. */
 int extract_tar(int archive_fd, const char *dest, bool oci_whiteouts,
 		uint64_t max_bytes, struct sb_err *err);
 
 /* The checks, exposed for unit tests: 0 if an entry path (or a hard
  * link's target) may be written under the extraction root. */
 int extract_path_ok(const char *path);
+
+/* 0 if a symlink at path (relative to the root) with this target stays
+ * inside the root: a relative target whose ".." components all come
+ * first and climb no higher than path's own directory. */
+int extract_symlink_ok(const char *path, const char *target);
 
 #endif

@@ -58,7 +58,8 @@ int image_load(const char *store, const char *name, struct sb_image *out,
 	if (!ref)
 		return sb_err_set(err, ENOENT,
 				  "image %s is not in the store (import it "
-				  "with: slotbox image import %s FILE)",
+				  "with: slotbox image import %s FILE.tar, a "
+				  "docker save or OCI archive)",
 				  name, name);
 	json_t *layers = json_object_get(ref, "layers");
 	json_t *env = json_object_get(ref, "env");

@@ -28,6 +28,34 @@ static int copy_one(const struct copy_plan *cp, const char *src,
 	return tree_copy(s, t, &o, st, err);
 }
 
+static int prescan(struct copy_plan *cp)
+{
+	_cleanup_fd_ int s = open(cp->src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s < 0)
+		return sb_err_sys(&cp->err, "open the source workspace");
+	bool room_first = cp->scan_room < cp->scan_max_bytes;
+	uint64_t max = room_first ? cp->scan_room : cp->scan_max_bytes;
+	struct sb_err e;
+	if (tree_scan(s, max ? max : 1, cp->scan_max_entries, &cp->scan, &e) ==
+	    0)
+		return 0;
+	if (e.sys_errno != EFBIG)
+		return sb_err_set(&cp->err, e.sys_errno, "%s", e.msg);
+	if (cp->scan_max_entries && cp->scan.entries > cp->scan_max_entries)
+		return sb_err_set(&cp->err, EFBIG,
+				  "the workspace has more than %llu entries "
+				  "(snapshot_max_entries)",
+				  (unsigned long long)cp->scan_max_entries);
+	return sb_err_set(&cp->err, EFBIG,
+			  "the workspace counts more than %llu bytes (%s; "
+			  "every file, dir and link counts %u bytes plus its "
+			  "data in whole %u-byte blocks)",
+			  (unsigned long long)max,
+			  room_first ? "what the snapshot store has left"
+				     : "snapshot_max_bytes",
+			  TREE_SCAN_ENTRY_BYTES, TREE_SCAN_ENTRY_BYTES);
+}
+
 void copy_plan_run(struct copy_plan *cp)
 {
 	double t0 = sb_now_mono();
@@ -37,7 +65,9 @@ void copy_plan_run(struct copy_plan *cp)
 	 * the copy goes on with a running source, as the docs say. */
 	if (cp->freeze[0])
 		cp->frozen = cg_freeze(cp->freeze, cp->cg_mode, true) == 0;
-	if (cp->n > 0)
+	if (cp->prescan)
+		cp->rc = prescan(cp);
+	if (cp->n > 0 && cp->rc == 0)
 		cp->rc = copy_one(cp, cp->src, &cp->dst[0], &cp->st, &cp->err);
 	if (cp->freeze[0])
 		cg_freeze(cp->freeze, cp->cg_mode, false);

@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "sandbox/calltree.h"
 #include "sandbox/tree_copy.h"
+#include "sandbox/tree_scan.h"
 
 struct copy_dst {
 	char path[PATH_MAX]; /* an existing, empty directory */
@@ -28,6 +29,12 @@ struct copy_plan {
 	enum cg_mode cg_mode;
 	bool overlay; /* src is an overlay upper layer (tree_copy.h) */
 	uint64_t max_bytes, max_entries;
+	/* With prescan, src is scanned (tree_scan.h) before anything is
+	 * copied, against scan_max_entries and the smaller of
+	 * scan_max_bytes (the profile's) and scan_room (the store's): too
+	 * large fails with EFBIG and nothing written. */
+	bool prescan;
+	uint64_t scan_max_bytes, scan_room, scan_max_entries;
 	int n;
 	struct copy_dst *dst;		    /* n entries, the caller's */
 	void (*done)(struct copy_plan *cp); /* on the loop thread */
@@ -35,7 +42,8 @@ struct copy_plan {
 	/* out */
 	int rc; /* 0 or -1 with err */
 	struct sb_err err;
-	struct tree_copy_stats st; /* of the first copy */
+	struct tree_copy_stats st;   /* of the first copy */
+	struct tree_scan_stats scan; /* with prescan */
 	double copy_ms, frozen_ms;
 	bool frozen; /* the source was frozen for its copy */
 	/* private */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool/gpu_metrics.h"
 #include "pool/pool.h"
 
 /* Seconds: from a warm acquire (~100 us) to a long command. */
@@ -15,9 +16,11 @@ static const double bounds[] = {
 #define N_BOUNDS (sizeof bounds / sizeof bounds[0])
 
 static const char *const tools[] = {"bash", "read_file", "write_file", "other"};
-static const char *const classes[] = {"none", "task", "timeout", "infra"};
+/* infra last: an unknown class counts as infra (index_of) */
+static const char *const classes[] = {"none", "task", "timeout", "cancelled",
+				      "infra"};
 #define N_TOOLS 4
-#define N_CLASSES 4
+#define N_CLASSES 5
 
 struct hist {
 	uint64_t buckets[N_BOUNDS + 1]; /* last: +Inf */
@@ -246,6 +249,10 @@ char *metrics_render(const struct pools *ps, size_t *len)
 		  "Time from clone to a sandbox's init being ready.",
 		  MH_SANDBOX_START);
 	counters(&pg);
+	char *gpu = gpu_metrics_text(ps);
+	if (gpu)
+		out(&pg, "%s", gpu);
+	free(gpu);
 	if (pg.oom) {
 		free(pg.buf);
 		return NULL;

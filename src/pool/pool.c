@@ -11,7 +11,7 @@
 #include "pool/seed.h"
 
 #define POOL_TICK_MS 1000
-#define POOL_MAX_NUMBERS 100000
+#define POOL_MAX_NUMBERS SBX_RANGE_SANDBOXES
 #define POOL_SLOT_RESTARTS 3
 
 static int take_number(struct pools *ps)
@@ -95,10 +95,10 @@ void pool_scale(struct pool *p)
 	if (sb_now_mono() < p->backoff_until)
 		return;
 	const struct sb_profile *prof = p->profile;
-	int min = p->active || strcmp(prof->name,
-				      p->owner->cfg->default_profile) == 0
-			  ? prof->min_sandboxes
-			  : 0;
+	/* Every profile keeps its min_sandboxes warm from the start, as the
+	 * seed's start(profiles_to_start=...) does: a first acquire of a
+	 * non-default profile no longer waits for a cold start. */
+	int min = prof->min_sandboxes;
 	while (p->n_live < prof->max_sandboxes &&
 	       p->n_starting < POOL_MAX_STARTING) {
 		bool need = p->n_live < min || p->n_waiters > soon_available(p);
@@ -392,6 +392,7 @@ int pools_init(struct pools *ps, struct sb_config *cfg, struct sbx_env *env,
 	for (size_t i = 0; i < ps->n; i++) {
 		ps->items[i].owner = ps;
 		ps->items[i].profile = &cfg->profiles[i];
+		ps->items[i].active = cfg->profiles[i].min_sandboxes > 0;
 	}
 	uv_timer_init(env->loop, &ps->tick);
 	ps->tick.data = ps;

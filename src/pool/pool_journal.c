@@ -49,8 +49,9 @@ void pool_journal_sandbox(struct pools *ps, const struct sandbox *sb)
 	char name[JOURNAL_NAME_MAX + 1];
 	snprintf(name, sizeof name, "sb-%s", sb->id);
 	put(ps, name,
-	    json_pack("{s:s, s:s, s:i, s:i, s:I, s:i, s:f, s:s}", "id", sb->id,
-		      "profile", sb->profile->name, "number", sb->number, "pid",
+	    json_pack("{s:s, s:s, s:i, s:I, s:i, s:I, s:i, s:f, s:s}", "id",
+		      sb->id, "profile", sb->profile->name, "number",
+		      sb->number, "uid_base", (json_int_t)sb->uid_base, "pid",
 		      (int)sb->pid, "start_time", (json_int_t)sb->start_time,
 		      "n_slots", sb->n_slots, "created_wall", sb->created_wall,
 		      "template", sb->template_id));
@@ -118,13 +119,19 @@ static int parse_record(json_t *doc, int max_numbers, struct sbx_record *rec,
 	if (tpl && (strlen(tpl) > 16 ||
 		    strspn(tpl, "0123456789abcdef") != strlen(tpl)))
 		return -1;
+	/* Records of daemons before uid ranges have none (SBX_UID_BASE). */
+	json_int_t uid_base =
+		json_integer_value(json_object_get(doc, "uid_base"));
+	if (uid_base < 0 || uid_base > 0x7fff0000)
+		return -1;
 	*rec = (struct sbx_record){.id = id,
 				   .number = (int)number,
 				   .pid = (pid_t)pid,
 				   .start_time = (uint64_t)start,
 				   .n_slots = (int)n_slots,
 				   .created_wall = created,
-				   .template_id = tpl ? tpl : ""};
+				   .template_id = tpl ? tpl : "",
+				   .uid_base = (uid_t)uid_base};
 	return 0;
 }
 

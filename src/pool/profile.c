@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "common/cleanup.h"
 #include "image/image.h"
+#include "pool/gpu_assign.h"
 #include "pool/profile_internal.h"
 #include "pool/seccomp_policy.h"
 
@@ -43,12 +45,16 @@ static const struct sb_key keys[] = {
 	{"workspace_base", SB_F_WORKSPACE, SB_KEY_SCALAR}, /* seed's name */
 	{"output_limit_bytes", SB_F_OUTPUT_LIMIT, SB_KEY_SCALAR},
 	{"max_file_bytes", SB_F_MAX_FILE, SB_KEY_SCALAR},
+	{"snapshot_max_bytes", SB_F_SNAPSHOT_BYTES, SB_KEY_SCALAR},
+	{"snapshot_max_entries", SB_F_SNAPSHOT_ENTRIES, SB_KEY_SCALAR},
 	{"secrets", SB_F_SECRETS, SB_KEY_LIST},
 	{"env_vars", SB_F_ENV_VARS, SB_KEY_MAP},
 	{"seccomp", SB_F_SECCOMP, SB_KEY_SCALAR},
 	{"seccomp_deny", SB_F_SECCOMP_DENY, SB_KEY_LIST},
 	{"seccomp_allow", SB_F_SECCOMP_ALLOW, SB_KEY_LIST},
 	{"workspace_template", SB_F_TEMPLATE, SB_KEY_SCALAR},
+	{"gpu_per_slot", SB_F_GPU_PER_SLOT, SB_KEY_SCALAR},
+	{"slot_gpus", SB_F_SLOT_GPUS, SB_KEY_LIST}, /* "0;1,2;none" in env */
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -100,6 +106,8 @@ void sb_profile_defaults(struct sb_profile *p, const char *name)
 	p->workspace_dir = strdup("/workspace");
 	p->output_limit_bytes = INT64_C(1) << 20;
 	p->max_file_bytes = INT64_C(64) << 20;
+	p->snapshot_max_bytes = 0; /* disk_mb's */
+	p->snapshot_max_entries = 200000;
 	p->seccomp = SB_SECCOMP_DEFAULT;
 	p->seccomp_fd = -1;
 }
@@ -312,21 +320,43 @@ static int set_template(struct sb_profile *p, const char *key, const char *v,
 	return set_abs_path(&p->workspace_template, key, v, err);
 }
 
+bool image_store_name(const char *ref, char *out, size_t size)
+{
+	static const char *const hub[] = {"docker.io/", "index.docker.io/",
+					  "registry-1.docker.io/"};
+	for (size_t i = 0; i < sizeof hub / sizeof hub[0]; i++)
+		if (strncmp(ref, hub[i], strlen(hub[i])) == 0) {
+			ref += strlen(hub[i]);
+			break;
+		}
+	if (strncmp(ref, "library/", 8) == 0)
+		ref += 8;
+	if (strlen(ref) >= size)
+		return false;
+	snprintf(out, size, "%s", ref);
+	return image_name_valid(out);
+}
+
 /* "host", "dir:/abs/path", or the name of an image in the store (looked
  * up when a sandbox starts: it may be imported after the daemon). */
 static int set_image(struct sb_profile *p, const char *key, const char *v,
 		     struct sb_err *err)
 {
-	char q[SB_CFG_QUOTE_MAX];
-	if (strcmp(v, "host") == 0 ||
-	    (strncmp(v, "dir:", 4) != 0 && image_name_valid(v)))
+	char q[SB_CFG_QUOTE_MAX], name[IMAGE_NAME_MAX + 1];
+	if (strcmp(v, "host") == 0)
 		return replace_str(&p->image, v, err);
+	if (strncmp(v, "dir:", 4) != 0 &&
+	    image_store_name(v, name, sizeof name))
+		return replace_str(&p->image, name, err);
 	sb_cfg_quote(q, sizeof q, v);
 	if (strncmp(v, "dir:", 4) != 0)
 		return sb_err_set(err, EINVAL,
 				  "key \"%s\": image %s is not valid (use "
 				  "host, dir:/absolute/path or an image name: "
-				  "letters, digits, . _ : -)",
+				  "letters, digits, . _ : -, optionally after "
+				  "docker.io/library/; import a registry "
+				  "image under such a name with: slotbox "
+				  "image import NAME FILE.tar)",
 				  key, q);
 	const char *why;
 	char *path = normalise_path(v + 4, &why);
@@ -425,6 +455,9 @@ static struct names names_of(struct sb_profile *p, enum sb_field f)
 	case SB_F_SECCOMP_ALLOW:
 		return (struct names){&p->seccomp_allow, &p->n_seccomp_allow,
 				      "seccomp_allow"};
+	case SB_F_SLOT_GPUS:
+		return (struct names){&p->slot_gpus, &p->n_slot_gpus,
+				      "slot_gpus"};
 	case SB_F_SECRETS:
 	default:
 		return (struct names){&p->secrets, &p->n_secrets, "secrets"};
@@ -531,13 +564,33 @@ static int check_syscall(const struct names *l, enum sb_field f,
 	return 0;
 }
 
+/* One slot's GPUs: "none", "all" or device numbers "0,1" (gpu_assign.h);
+ * at most one item per slot. */
+static int check_slot_gpu(const struct names *l, const char *name,
+			  struct sb_err *err)
+{
+	char q[SB_CFG_QUOTE_MAX];
+	if (*l->n >= SB_CFG_MAX_SLOT_GPUS)
+		return sb_err_set(err, E2BIG,
+				  "key \"slot_gpus\": more than %d items",
+				  SB_CFG_MAX_SLOT_GPUS);
+	if (gpu_slot_item_valid(name))
+		return 0;
+	sb_cfg_quote(q, sizeof q, name);
+	return sb_err_set(err, EINVAL,
+			  "key \"slot_gpus\": item #%zu %s is not none, all "
+			  "or a list of distinct GPU numbers 0-%d like \"0,1\"",
+			  *l->n + 1, q, SB_GPU_MAX - 1);
+}
+
 int sb_profile_add_to_list(struct sb_profile *p, enum sb_field f,
 			   const char *name, struct sb_err *err)
 {
 	struct names l = names_of(p, f);
 	bool syscalls = f == SB_F_SECCOMP_DENY || f == SB_F_SECCOMP_ALLOW;
-	int r = syscalls ? check_syscall(&l, f, name, err)
-			 : check_secret(&l, name, err);
+	int r = syscalls	      ? check_syscall(&l, f, name, err)
+		: f == SB_F_SLOT_GPUS ? check_slot_gpu(&l, name, err)
+				      : check_secret(&l, name, err);
 	if (r < 0)
 		return -1;
 	char **n = realloc(*l.items, (*l.n + 1) * sizeof *n);
@@ -627,8 +680,10 @@ static int set_list_text(struct sb_profile *p, enum sb_field f, const char *v,
 	int rc = 0;
 	if (!copy)
 		return sb_err_set(err, ENOMEM, "out of memory");
-	for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0;
-	     tok = strtok_r(NULL, ",", &save)) {
+	/* slot_gpus items hold commas ("0,1"): ';' separates them */
+	const char *sep = f == SB_F_SLOT_GPUS ? ";" : ",";
+	for (char *tok = strtok_r(copy, sep, &save); tok && rc == 0;
+	     tok = strtok_r(NULL, sep, &save)) {
 		tok = trim(tok);
 		if (*tok)
 			rc = sb_profile_add_to_list(&tmp, f, tok, err);
@@ -704,6 +759,7 @@ int sb_profile_set_key(struct sb_profile *p, const char *key, const char *value,
 		case SB_F_SECRETS:
 		case SB_F_SECCOMP_DENY:
 		case SB_F_SECCOMP_ALLOW:
+		case SB_F_SLOT_GPUS:
 			sb_profile_clear_list(p, k->field);
 			return 0;
 		case SB_F_ENV_VARS:
@@ -767,10 +823,20 @@ int sb_profile_set_key(struct sb_profile *p, const char *key, const char *value,
 	case SB_F_MAX_FILE:
 		return set_i64(&p->max_file_bytes, key, value, 1,
 			       INT64_C(4) << 30, err);
+	case SB_F_SNAPSHOT_BYTES:
+		return set_i64(&p->snapshot_max_bytes, key, value, 0,
+			       INT64_C(1) << 50, err);
+	case SB_F_SNAPSHOT_ENTRIES:
+		return set_i64(&p->snapshot_max_entries, key, value, 1,
+			       10000000, err);
 	case SB_F_SECRETS:
 	case SB_F_SECCOMP_DENY:
 	case SB_F_SECCOMP_ALLOW:
+	case SB_F_SLOT_GPUS:
 		return set_list_text(p, k->field, value, err);
+	case SB_F_GPU_PER_SLOT:
+		return set_int(&p->gpu_per_slot, key, value, 0, SB_GPU_MAX,
+			       err);
 	case SB_F_ENV_VARS:
 		return set_env_vars_text(p, value, err);
 	case SB_F_SECCOMP:
@@ -796,6 +862,7 @@ void sb_profile_free(struct sb_profile *p)
 	sb_profile_clear_list(p, SB_F_SECRETS);
 	sb_profile_clear_list(p, SB_F_SECCOMP_DENY);
 	sb_profile_clear_list(p, SB_F_SECCOMP_ALLOW);
+	sb_profile_clear_list(p, SB_F_SLOT_GPUS);
 	sb_profile_clear_env_vars(p);
 	memset(p, 0, sizeof *p);
 }
@@ -825,6 +892,8 @@ int sb_profile_copy(struct sb_profile *dst, const struct sb_profile *src,
 	dst->template_id[0] = '\0';
 	dst->secrets = dst->seccomp_deny = dst->seccomp_allow = NULL;
 	dst->n_secrets = dst->n_seccomp_deny = dst->n_seccomp_allow = 0;
+	dst->slot_gpus = NULL;
+	dst->n_slot_gpus = 0;
 	dst->env_vars = NULL;
 	dst->n_env_vars = 0;
 	dst->seccomp_fd = -1; /* each profile compiles its own */
@@ -840,7 +909,9 @@ int sb_profile_copy(struct sb_profile *dst, const struct sb_profile *src,
 	    copy_names(&dst->seccomp_deny, &dst->n_seccomp_deny,
 		       src->seccomp_deny, src->n_seccomp_deny) < 0 ||
 	    copy_names(&dst->seccomp_allow, &dst->n_seccomp_allow,
-		       src->seccomp_allow, src->n_seccomp_allow) < 0)
+		       src->seccomp_allow, src->n_seccomp_allow) < 0 ||
+	    copy_names(&dst->slot_gpus, &dst->n_slot_gpus, src->slot_gpus,
+		       src->n_slot_gpus) < 0)
 		goto oom;
 	if (src->n_env_vars) {
 		dst->env_vars = calloc(src->n_env_vars, sizeof *dst->env_vars);
@@ -861,8 +932,57 @@ oom:
 	return sb_err_set(err, ENOMEM, "out of memory");
 }
 
+/* gpu_per_slot and slot_gpus choose among the gpu set: they need one
+ * made of device numbers, exclude each other, and with a listed set stay
+ * inside it ("all" is checked against the host by the daemon). */
+static int check_gpu_choice(const struct sb_profile *p, struct sb_err *err)
+{
+	int devs[SB_GPU_MAX], n = 0, item[SB_GPU_MAX], k = 0;
+	if (!gpu_per_slot_choice(p))
+		return 0;
+	if (p->gpu_per_slot && p->n_slot_gpus)
+		return sb_err_set(err, EINVAL,
+				  "profile \"%s\": gpu_per_slot and slot_gpus "
+				  "exclude each other (use one)",
+				  p->name);
+	bool all = p->gpu && strcmp(p->gpu, "all") == 0;
+	if (!p->gpu || (!all && !gpu_list_parse(p->gpu, devs, &n)))
+		return sb_err_set(err, EINVAL,
+				  "profile \"%s\": %s needs gpu: all or a list "
+				  "of GPU numbers like \"0,1\"",
+				  p->name,
+				  p->gpu_per_slot ? "gpu_per_slot"
+						  : "slot_gpus");
+	if (all)
+		return 0;
+	if (p->gpu_per_slot > n)
+		return sb_err_set(err, EINVAL,
+				  "profile \"%s\": gpu_per_slot %d is more "
+				  "than the %d GPU(s) of gpu \"%s\"",
+				  p->name, p->gpu_per_slot, n, p->gpu);
+	for (size_t i = 0; i < p->n_slot_gpus; i++) {
+		if (!gpu_list_parse(p->slot_gpus[i], item, &k))
+			continue; /* none, all */
+		for (int j = 0; j < k; j++) {
+			bool in = false;
+			for (int m = 0; m < n; m++)
+				in = in || devs[m] == item[j];
+			if (!in)
+				return sb_err_set(
+					err, EINVAL,
+					"profile \"%s\": slot_gpus item #%zu "
+					"names GPU %d, which is not in gpu "
+					"\"%s\"",
+					p->name, i + 1, item[j], p->gpu);
+		}
+	}
+	return 0;
+}
+
 int sb_profile_check(const struct sb_profile *p, struct sb_err *err)
 {
+	if (check_gpu_choice(p, err) < 0)
+		return -1;
 	if (p->min_sandboxes > p->max_sandboxes)
 		return sb_err_set(err, EINVAL,
 				  "profile \"%s\": min_sandboxes (%d) is "
@@ -932,10 +1052,29 @@ struct sb_profile *sb_config_add(struct sb_config *cfg,
 	return p;
 }
 
+void sb_config_warn(struct sb_config *cfg, const char *fmt, ...)
+{
+	char msg[SB_ERR_MSG_MAX];
+	va_list ap;
+	if (cfg->n_warnings >= SB_CFG_MAX_WARNINGS)
+		return;
+	if (!cfg->warnings && !(cfg->warnings = calloc(SB_CFG_MAX_WARNINGS,
+						       sizeof *cfg->warnings)))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if ((cfg->warnings[cfg->n_warnings] = strdup(msg)))
+		cfg->n_warnings++;
+}
+
 void sb_config_free(struct sb_config *cfg)
 {
 	if (!cfg)
 		return;
+	for (size_t i = 0; i < cfg->n_warnings; i++)
+		free(cfg->warnings[i]);
+	free(cfg->warnings);
 	for (size_t i = 0; i < cfg->n_profiles; i++)
 		sb_profile_free(&cfg->profiles[i]);
 	free(cfg->profiles);

@@ -15,6 +15,7 @@
 #include "common/err.h"
 
 #define SB_PROFILE_NAME_MAX 63
+#define SB_GPU_MAX 64 /* /dev/nvidia0 .. /dev/nvidia63 */
 
 struct sb_kv {
 	char *key;
@@ -30,9 +31,15 @@ struct sb_profile {
 	char name[SB_PROFILE_NAME_MAX + 1]; /* [A-Za-z0-9_-]+ */
 	char *image;			    /* "host" or "dir:/abs/path" */
 	char *gpu;			    /* NULL when no GPU is wanted */
-	double cpu;			    /* CPUs, fractional; > 0 */
-	int64_t memory_mb;		    /* > 0 */
-	int64_t pids_max;		    /* > 0 */
+	/* Per-slot GPU choice (gpu_assign.h): each slot gets gpu_per_slot
+	 * GPUs of the gpu set in turn (0 = the whole set), or slot i gets
+	 * slot_gpus[i mod n] ("none", "all" or "0,1"). */
+	int gpu_per_slot;
+	char **slot_gpus;
+	size_t n_slot_gpus;
+	double cpu;		  /* CPUs, fractional; > 0 */
+	int64_t memory_mb;	  /* > 0 */
+	int64_t pids_max;	  /* > 0 */
 	int64_t disk_mb;	  /* per-slot cap on written bytes, 0 = none */
 	char *network;		  /* "none" or "host" */
 	int slots_per_sandbox;	  /* 1..1000 */
@@ -51,6 +58,10 @@ struct sb_profile {
 	/* devpts max= of each slot generation (1..4096): one slot cannot
 	 * take the host's ptys */
 	int64_t ptys_max;
+	/* A snapshot's bound (tree_scan.h): its cost on the host's disk, 0 =
+	 * disk_mb's (16 GiB without disk_mb), and its entries. */
+	int64_t snapshot_max_bytes;
+	int64_t snapshot_max_entries;
 	char **secrets; /* names only, never values */
 	size_t n_secrets;
 	struct sb_kv *env_vars;
@@ -67,12 +78,21 @@ struct sb_profile {
 	 * template (templates.h) and its identity (hex); NULL / "" for none. */
 	char *template_dir;
 	char template_id[17];
+	/* Not configuration: the gpu set as device numbers (/dev/nvidiaN),
+	 * "all" resolved against the host by the daemon at start. */
+	int gpu_devs[SB_GPU_MAX];
+	int n_gpu_devs;
 };
 
 struct sb_config {
 	struct sb_profile *profiles; /* "default" is always present */
 	size_t n_profiles;
 	char *default_profile; /* name of the profile used when none is asked */
+	/* What was accepted but deserves a log line: keys of the seed's
+	 * files that mean nothing here (app_name), ATROPOS_MODAL_* variables
+	 * read as a fallback... The daemon logs them once loaded. */
+	char **warnings;
+	size_t n_warnings;
 };
 
 /* Built-in defaults of every key, applied before anything else. */
@@ -91,6 +111,13 @@ int sb_config_load_string(struct sb_config *cfg, const char *yaml, size_t len,
 			  struct sb_err *err);
 
 void sb_config_free(struct sb_config *cfg);
+
+/* A registry reference as the seed writes it ("python:3.11",
+ * "docker.io/library/python:3.11") as the name of the store image it
+ * means: Docker Hub's registry and its "library/" dropped. False when the
+ * rest is not a valid store name (store names have no '/') or does not
+ * fit in size. */
+bool image_store_name(const char *ref, char *out, size_t size);
 
 /* NULL when there is no such profile. */
 const struct sb_profile *sb_config_find(const struct sb_config *cfg,

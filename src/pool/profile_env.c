@@ -6,7 +6,13 @@
  * adds profiles. NAME is the profile name upper-cased with '-' as '_'.
  * Other SLOTBOX_* variables (SOCKET, STATE_DIR, TOKEN...) belong to the
  * daemon and are ignored here. Errors name the variable, never a value
- * that may be secret. */
+ * that may be secret.
+ *
+ * The seed's ATROPOS_MODAL_<KEY>, ATROPOS_MODAL_PROFILE_<NAME>_<KEY> and
+ * ATROPOS_MODAL_PROFILES are read the same way as a fallback: one counts
+ * only where no SLOTBOX_ variable sets the same thing, and each one used
+ * or passed over is named in a warning. Being another program's, one that
+ * matches no profile or key is passed over rather than refused. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
@@ -16,9 +22,22 @@
 
 #include "pool/profile_internal.h"
 
-#define GLOBAL_PREFIX "SLOTBOX_"
-#define PROFILE_PREFIX "SLOTBOX_PROFILE_"
 #define VAR_MAX 128 /* room for a variable name in a message */
+
+/* The two families of variables, in order of precedence. */
+struct family {
+	const char *global;  /* prefix of <KEY> */
+	const char *profile; /* prefix of <NAME>_<KEY> */
+	const char *list;    /* the list of profile names */
+	bool fallback;
+};
+
+static const struct family families[] = {
+	{"SLOTBOX_", "SLOTBOX_PROFILE_", "SLOTBOX_PROFILES", false},
+	{"ATROPOS_MODAL_", "ATROPOS_MODAL_PROFILE_", "ATROPOS_MODAL_PROFILES",
+	 true},
+};
+#define N_FAMILIES (sizeof families / sizeof families[0])
 
 /* NAME=VALUE: the length of NAME and the value; false without '='. */
 static bool split(const char *entry, size_t *name_len, const char **value)
@@ -85,29 +104,61 @@ static int note_field(size_t *set_by, const struct sb_key *k, size_t i,
 	return 0;
 }
 
-int sb_env_apply_global(struct sb_profile *tmpl, char *const *envp,
-			struct sb_err *err)
+/* A fallback variable for a field the first family already set: passed
+ * over, and said so. */
+static bool overridden(struct sb_config *cfg, const size_t *set_by,
+		       const struct sb_key *k, char *const *envp,
+		       const struct family *fam, const char *var)
+{
+	size_t prev = set_by[k->field];
+	if (!fam->fallback || prev == SIZE_MAX ||
+	    strncmp(envp[prev], fam->global, strlen(fam->global)) == 0)
+		return false;
+	char other[VAR_MAX];
+	size_t len = strcspn(envp[prev], "=");
+	var_name(other, sizeof other, envp[prev], len);
+	sb_config_warn(cfg, "environment variable %s ignored: %s is set", var,
+		       other);
+	return true;
+}
+
+int sb_env_apply_global(struct sb_config *cfg, struct sb_profile *tmpl,
+			char *const *envp, struct sb_err *err)
 {
 	size_t set_by[SB_F_COUNT];
 	for (size_t f = 0; f < SB_F_COUNT; f++)
 		set_by[f] = SIZE_MAX;
-	for (size_t i = 0; envp[i]; i++) {
-		const char *e = envp[i], *value;
-		size_t len;
-		if (strncmp(e, GLOBAL_PREFIX, 8) != 0 ||
-		    !split(e, &len, &value))
-			continue;
-		/* Not a key (SLOTBOX_SOCKET, SLOTBOX_PROFILES...): not ours. */
-		const struct sb_key *k = sb_profile_env_key(e + 8, len - 8);
-		if (!k || shadowed(envp, i, len))
-			continue;
-		char var[VAR_MAX];
-		var_name(var, sizeof var, e, len);
-		if (note_field(set_by, k, i, envp, var, err) < 0)
-			return -1;
-		if (sb_profile_set_key(tmpl, k->name, value, err) < 0)
-			return sb_err_prefix(err, "environment variable %s",
-					     var);
+	for (size_t fi = 0; fi < N_FAMILIES; fi++) {
+		const struct family *fam = &families[fi];
+		size_t plen = strlen(fam->global);
+		for (size_t i = 0; envp[i]; i++) {
+			const char *e = envp[i], *value;
+			size_t len;
+			if (strncmp(e, fam->global, plen) != 0 ||
+			    !split(e, &len, &value))
+				continue;
+			/* Not a key (SLOTBOX_SOCKET, SLOTBOX_PROFILES...):
+			 * not ours. */
+			const struct sb_key *k =
+				sb_profile_env_key(e + plen, len - plen);
+			if (!k || shadowed(envp, i, len))
+				continue;
+			char var[VAR_MAX];
+			var_name(var, sizeof var, e, len);
+			if (overridden(cfg, set_by, k, envp, fam, var))
+				continue;
+			if (note_field(set_by, k, i, envp, var, err) < 0)
+				return -1;
+			if (sb_profile_set_key(tmpl, k->name, value, err) < 0)
+				return sb_err_prefix(
+					err, "environment variable %s", var);
+			if (fam->fallback)
+				sb_config_warn(cfg,
+					       "environment variable %s used "
+					       "as SLOTBOX_%.*s",
+					       var, (int)(len - plen),
+					       e + plen);
+		}
 	}
 	return 0;
 }
@@ -116,7 +167,19 @@ int sb_env_apply_global(struct sb_profile *tmpl, char *const *envp,
 static int add_listed(struct sb_config *cfg, const struct sb_profile *tmpl,
 		      char *const *envp, struct sb_err *err)
 {
-	const char *list = env_lookup(envp, "SLOTBOX_PROFILES");
+	const char *var = families[0].list;
+	const char *list = env_lookup(envp, var);
+	const char *fallback = env_lookup(envp, families[1].list);
+	if (!list && fallback) {
+		var = families[1].list;
+		list = fallback;
+		sb_config_warn(cfg, "environment variable %s used as %s", var,
+			       families[0].list);
+	} else if (list && fallback) {
+		sb_config_warn(cfg,
+			       "environment variable %s ignored: %s is set",
+			       families[1].list, var);
+	}
 	if (!list)
 		return 0;
 	char *copy = strdup(list), *save = NULL;
@@ -135,15 +198,13 @@ static int add_listed(struct sb_config *cfg, const struct sb_profile *tmpl,
 		if (!sb_profile_name_valid(tok, n)) {
 			char q[SB_CFG_QUOTE_MAX];
 			sb_cfg_quote(q, sizeof q, tok);
-			rc = sb_err_set(
-				err, EINVAL,
-				"environment variable SLOTBOX_PROFILES: "
-				"invalid profile name %s (1-%d of A-Z "
-				"a-z 0-9 _ -)",
-				q, SB_PROFILE_NAME_MAX);
+			rc = sb_err_set(err, EINVAL,
+					"environment variable %s: invalid "
+					"profile name %s (1-%d of A-Z a-z 0-9 "
+					"_ -)",
+					var, q, SB_PROFILE_NAME_MAX);
 		} else if (!sb_config_add(cfg, tmpl, tok, err)) {
-			rc = sb_err_prefix(err, "environment variable "
-						"SLOTBOX_PROFILES");
+			rc = sb_err_prefix(err, "environment variable %s", var);
 		}
 	}
 	free(copy);
@@ -220,6 +281,60 @@ static int match_var(struct sb_config *cfg, const size_t *order,
 			  var);
 }
 
+/* One family's SLOTBOX_PROFILE_<NAME>_<KEY> variables. A fallback's
+ * variable that matches nothing is passed over with a warning. */
+static int apply_family(struct sb_config *cfg, const size_t *order,
+			size_t *set_by, const struct family *fam,
+			char *const *envp, struct sb_err *err)
+{
+	size_t plen = strlen(fam->profile);
+	for (size_t i = 0; envp[i]; i++) {
+		const char *e = envp[i], *value;
+		size_t len;
+		if (strncmp(e, fam->profile, plen) != 0 ||
+		    !split(e, &len, &value) || shadowed(envp, i, len))
+			continue;
+		char var[VAR_MAX];
+		struct match m;
+		struct sb_err why;
+		var_name(var, sizeof var, e, len);
+		if (match_var(cfg, order, e + plen, len - plen, var, &m,
+			      fam->fallback ? &why : err) < 0) {
+			if (!fam->fallback)
+				return -1;
+			sb_config_warn(cfg, "%s; ignored", why.msg);
+			continue;
+		}
+		if (!m.p || !m.k)
+			continue;
+		size_t pi = (size_t)(m.p - cfg->profiles);
+		size_t *sb = set_by + pi * SB_F_COUNT;
+		/* overridden() compares with the global prefix; here the
+		 * first family's profile prefix is the one that wins. */
+		if (fam->fallback && sb[m.k->field] != SIZE_MAX &&
+		    strncmp(envp[sb[m.k->field]], families[0].profile,
+			    strlen(families[0].profile)) == 0) {
+			sb_config_warn(cfg,
+				       "environment variable %s ignored: a "
+				       "SLOTBOX_PROFILE_ variable sets the "
+				       "same key",
+				       var);
+			continue;
+		}
+		if (note_field(sb, m.k, i, envp, var, err) < 0)
+			return -1;
+		if (sb_profile_set_key(m.p, m.k->name, value, err) < 0)
+			return sb_err_prefix(err, "environment variable %s",
+					     var);
+		if (fam->fallback)
+			sb_config_warn(cfg,
+				       "environment variable %s used for "
+				       "profile \"%s\" key %s",
+				       var, m.p->name, m.k->name);
+	}
+	return 0;
+}
+
 static int apply_per_profile(struct sb_config *cfg, char *const *envp,
 			     struct sb_err *err)
 {
@@ -242,25 +357,8 @@ static int apply_per_profile(struct sb_config *cfg, char *const *envp,
 		}
 		order[j] = i;
 	}
-	for (size_t i = 0; envp[i] && rc == 0; i++) {
-		const char *e = envp[i], *value;
-		size_t len;
-		if (strncmp(e, PROFILE_PREFIX, 16) != 0 ||
-		    !split(e, &len, &value) || shadowed(envp, i, len))
-			continue;
-		char var[VAR_MAX];
-		struct match m;
-		var_name(var, sizeof var, e, len);
-		rc = match_var(cfg, order, e + 16, len - 16, var, &m, err);
-		if (rc < 0 || !m.p || !m.k)
-			break;
-		size_t pi = (size_t)(m.p - cfg->profiles);
-		rc = note_field(set_by + pi * SB_F_COUNT, m.k, i, envp, var,
-				err);
-		if (rc == 0 &&
-		    sb_profile_set_key(m.p, m.k->name, value, err) < 0)
-			rc = sb_err_prefix(err, "environment variable %s", var);
-	}
+	for (size_t fi = 0; fi < N_FAMILIES && rc == 0; fi++)
+		rc = apply_family(cfg, order, set_by, &families[fi], envp, err);
 out:
 	free(order);
 	free(set_by);

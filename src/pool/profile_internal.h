@@ -13,13 +13,15 @@
 
 /* Bounds on untrusted input, so a hostile file cannot eat the daemon. */
 #define SB_CFG_MAX_PROFILES 256
-#define SB_CFG_MAX_ENV_VARS 1024 /* per profile */
-#define SB_CFG_MAX_SECRETS 256	 /* per profile */
-#define SB_CFG_MAX_STRING 65536	 /* bytes in any one string */
+#define SB_CFG_MAX_ENV_VARS 1024  /* per profile */
+#define SB_CFG_MAX_SECRETS 256	  /* per profile */
+#define SB_CFG_MAX_SLOT_GPUS 1000 /* one per slot at most */
+#define SB_CFG_MAX_STRING 65536	  /* bytes in any one string */
 #define SB_CFG_MAX_FILE (16 << 20)
 #define SB_CFG_ENV_NAME_MAX 255 /* bytes in an env_vars name */
 #define SB_CFG_SECRET_NAME_MAX 128
 #define SB_CFG_SYSCALL_NAME_MAX 64
+#define SB_CFG_MAX_WARNINGS 64
 
 /* Room for a value quoted by sb_cfg_quote() (it truncates). */
 #define SB_CFG_QUOTE_MAX 80
@@ -45,12 +47,16 @@ enum sb_field {
 	SB_F_WORKSPACE,
 	SB_F_OUTPUT_LIMIT,
 	SB_F_MAX_FILE,
+	SB_F_SNAPSHOT_BYTES,
+	SB_F_SNAPSHOT_ENTRIES,
 	SB_F_SECRETS,
 	SB_F_ENV_VARS,
 	SB_F_SECCOMP,
 	SB_F_SECCOMP_DENY,
 	SB_F_SECCOMP_ALLOW,
 	SB_F_TEMPLATE,
+	SB_F_GPU_PER_SLOT,
+	SB_F_SLOT_GPUS,
 	SB_F_COUNT
 };
 
@@ -115,10 +121,15 @@ struct sb_profile *sb_config_add(struct sb_config *cfg,
 				 const struct sb_profile *tmpl,
 				 const char *name, struct sb_err *err);
 
-/* Built-in defaults plus every global SLOTBOX_<KEY> into tmpl, the base of
- * every profile (profile_env.c). */
-int sb_env_apply_global(struct sb_profile *tmpl, char *const *envp,
-			struct sb_err *err);
+/* Add a warning to cfg->warnings (at most SB_CFG_MAX_WARNINGS kept). */
+void sb_config_warn(struct sb_config *cfg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Built-in defaults plus every global SLOTBOX_<KEY> (else its
+ * ATROPOS_MODAL_<KEY>) into tmpl, the base of every profile
+ * (profile_env.c); cfg gets the warnings. */
+int sb_env_apply_global(struct sb_config *cfg, struct sb_profile *tmpl,
+			char *const *envp, struct sb_err *err);
 
 /* After the file: add the SLOTBOX_PROFILES and "default" profiles, apply
  * SLOTBOX_PROFILE_<NAME>_<KEY>, settle default_profile and check every

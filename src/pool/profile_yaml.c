@@ -28,6 +28,7 @@ struct yp {
 	size_t len;
 	const char *origin;
 	struct sb_err *err;
+	struct sb_config *cfg; /* for warnings */
 };
 
 static size_t line_of(const struct yp *y)
@@ -161,11 +162,13 @@ struct ctx {
 	char key[SB_PROFILE_NAME_MAX + 48];
 };
 
-/* A list of names: secrets, seccomp_deny, seccomp_allow. */
+/* A list of names: secrets, seccomp_deny, seccomp_allow, slot_gpus. */
 static int parse_list(struct yp *y, struct sb_profile *p, enum sb_field f,
 		      const struct ctx *c)
 {
-	const char *what = f == SB_F_SECRETS ? "secret" : "system call";
+	const char *what = f == SB_F_SECRETS	 ? "secret"
+			   : f == SB_F_SLOT_GPUS ? "slot GPU"
+						 : "system call";
 	sb_profile_clear_list(p, f);
 	if (is_null(y))
 		return 0;
@@ -249,6 +252,33 @@ static int parse_env_vars(struct yp *y, struct sb_profile *p,
 	}
 }
 
+/* Keys of the seed's profiles that mean nothing here: their value is
+ * read (a scalar or null) and passed over with a warning. */
+static bool seed_only_key(const char *key)
+{
+	return strcmp(key, "app_name") == 0;
+}
+
+static int skip_seed_key(struct yp *y, const struct sb_profile *p,
+			 const char *key)
+{
+	char name[32];
+	size_t line = line_of(y);
+	snprintf(name, sizeof name, "%s", key);
+	if (next(y) < 0)
+		return -1;
+	if (y->ev.type != YAML_SCALAR_EVENT)
+		return yerr(y,
+			    "profile \"%s\": key \"%s\": expected a single "
+			    "value, got %s",
+			    p->name, name, shape(y));
+	sb_config_warn(y->cfg,
+		       "%s:%zu: profile \"%s\": key \"%s\" ignored (the "
+		       "seed's Modal app name: slotboxd's pools need none)",
+		       y->origin, line, p->name, name);
+	return 0;
+}
+
 static int parse_profile(struct yp *y, struct sb_profile *p)
 {
 	struct ctx c;
@@ -273,6 +303,11 @@ static int parse_profile(struct yp *y, struct sb_profile *p)
 		snprintf(c.key, sizeof c.key, "%s: ", c.profile);
 		if (scalar(y, c.key, &key) < 0)
 			return -1;
+		if (seed_only_key(key)) {
+			if (skip_seed_key(y, p, key) < 0)
+				return -1;
+			continue;
+		}
 		const struct sb_key *k = sb_profile_key(key, strlen(key));
 		if (!k) {
 			char q[SB_CFG_QUOTE_MAX];
@@ -491,7 +526,7 @@ int sb_config_load_string(struct sb_config *cfg, const char *yaml, size_t len,
 		sb_err_set(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	if (sb_env_apply_global(&tmpl, envp, err) < 0)
+	if (sb_env_apply_global(cfg, &tmpl, envp, err) < 0)
 		goto out;
 
 	/* the file */
@@ -499,7 +534,8 @@ int sb_config_load_string(struct sb_config *cfg, const char *yaml, size_t len,
 		struct yp y = {.input = yaml,
 			       .len = len,
 			       .origin = origin,
-			       .err = err};
+			       .err = err,
+			       .cfg = cfg};
 		if (!yaml_parser_initialize(&y.parser)) {
 			sb_err_set(err, ENOMEM, "out of memory");
 			goto out;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/util.h"
 #include "pool/secrets.h"
 
 static bool key_ok(const char *k, size_t n)
@@ -24,7 +25,8 @@ static bool key_ok(const char *k, size_t n)
 }
 
 /* Read the whole file (bounded), refusing what someone else could have
- * planted: symlinks, non-regular files, group/world-writable files. */
+ * planted or read: symlinks, non-regular files, files not owned by root or
+ * with any group/other permission bit. */
 static int read_secret_file(int dirfd, const char *dir, const char *name,
 			    char *buf, size_t *len, struct sb_err *err)
 {
@@ -42,11 +44,10 @@ static int read_secret_file(int dirfd, const char *dir, const char *name,
 		return sb_err_set(err, EINVAL,
 				  "secret \"%s\": %s/%s is not a regular file",
 				  name, dir, name);
-	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return sb_err_set(err, EPERM,
-				  "secret \"%s\": %s/%s is group- or "
-				  "world-writable",
-				  name, dir, name);
+	char why[192];
+	if (sb_check_private_fd(fd, why, sizeof why) < 0)
+		return sb_err_set(err, EPERM, "secret \"%s\": %s/%s %s", name,
+				  dir, name, why);
 	if (st.st_size > SB_SECRET_FILE_MAX)
 		return sb_err_set(err, EFBIG,
 				  "secret \"%s\": larger than %d bytes", name,

@@ -22,7 +22,8 @@ struct sb_secret_env {
 
 /* Read the secrets `names` (n_names of them) from dir into out. A later
  * file's KEY replaces an earlier one's. Fails, naming the file and line,
- * on a missing, unreadable, group- or world-writable or non-regular file,
+ * on a missing, unreadable or non-regular file, one not owned by root or
+ * with any group or other permission bit (readable or writable),
  * or a line that is not KEY=VALUE (blank lines and # comments are fine). */
 int sb_secrets_load(const char *dir, char *const *names, size_t n_names,
 		    struct sb_secret_env *out, struct sb_err *err);

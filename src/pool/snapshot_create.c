@@ -14,6 +14,7 @@
 #include "pool/copy_plan.h"
 #include "pool/seed.h"
 #include "pool/snapshots.h"
+#include "sandbox/tree_scan.h"
 
 struct snap_job {
 	struct snapshot_store *st;
@@ -32,13 +33,19 @@ static void done(struct copy_plan *cp)
 {
 	struct snap_job *j = cp->ud;
 	struct sb_err err;
+	/* Others may have filled the store meanwhile: the cap holds. */
+	if (cp->rc == 0 && j->st->max_bytes &&
+	    cp->scan.charged > snapshots_room(j->st))
+		cp->rc = sb_err_set(&cp->err, EFBIG, "%s",
+				    "the snapshot store has no room left for "
+				    "it (--snapshot-store-max-bytes)");
 	if (cp->rc < 0) {
 		int e = cp->err.sys_errno;
 		snapshot_abandon(j->st, j->tmp);
 		j->cb(e == EFBIG    ? 413
 		      : e == ENOSPC ? 507
 				    : 500,
-		      e == EFBIG    ? "payload_too_large"
+		      e == EFBIG    ? "snapshot_too_large"
 		      : e == ENOSPC ? "insufficient_storage"
 				    : "internal",
 		      cp->err.msg, NULL, j->ud);
@@ -46,11 +53,12 @@ static void done(struct copy_plan *cp)
 		return;
 	}
 	json_t *meta = json_pack(
-		"{s:s, s:s, s:s, s:f, s:I, s:I, s:f, s:b}", "profile",
+		"{s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:f, s:b}", "profile",
 		j->profile, "template", j->template_id, "source_slot",
 		j->source, "created_at", sb_now_wall(), "bytes",
 		(json_int_t)cp->st.bytes, "entries", (json_int_t)cp->st.entries,
-		"copy_ms", cp->copy_ms, "frozen", cp->frozen);
+		"charged", (json_int_t)cp->scan.charged, "copy_ms", cp->copy_ms,
+		"frozen", cp->frozen);
 	if (!meta || snapshot_commit(j->st, j->tmp, j->name, meta, &err) < 0) {
 		bool taken = meta && err.sys_errno == EEXIST;
 		snapshot_abandon(j->st, j->tmp);
@@ -102,6 +110,13 @@ int pool_snapshot(struct snapshot_store *st, struct sbx_slot *slot,
 	if (snapshots_count(st) >= SNAPSHOT_MAX_COUNT)
 		return refuse(status, code, 507, "insufficient_storage", msg,
 			      msglen, "%s", "too many snapshots");
+	if (snapshots_room(st) < TREE_SCAN_ENTRY_BYTES)
+		return refuse(status, code, 413, "snapshot_too_large", msg,
+			      msglen,
+			      "the snapshot store is full: %llu of %llu bytes "
+			      "used (--snapshot-store-max-bytes)",
+			      (unsigned long long)st->used,
+			      (unsigned long long)st->max_bytes);
 	if (strcmp(sb->template_id, sb->profile->template_id) != 0)
 		return refuse(status, code, 409, "template_mismatch", msg,
 			      msglen, "%s",
@@ -136,6 +151,14 @@ int pool_snapshot(struct snapshot_store *st, struct sbx_slot *slot,
 				? (uint64_t)sb->profile->disk_mb << 20
 				: (uint64_t)SNAPSHOT_MAX_BYTES;
 	cp->max_entries = SEED_MAX_ENTRIES;
+	/* Counted before anything is written: entries and their cost on
+	 * the host's disk against the profile and the store (tree_scan.h). */
+	cp->prescan = true;
+	cp->scan_max_bytes = sb->profile->snapshot_max_bytes > 0
+				     ? (uint64_t)sb->profile->snapshot_max_bytes
+				     : cp->max_bytes;
+	cp->scan_room = snapshots_room(st);
+	cp->scan_max_entries = (uint64_t)sb->profile->snapshot_max_entries;
 	cp->n = 1;
 	cp->dst = &j->dst;
 	cp->done = done;

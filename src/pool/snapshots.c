@@ -74,6 +74,39 @@ static void remove_later(struct snapshot_store *s, const char *name)
 	tree_remove(s->dirfd, name); /* no thread: do it here */
 }
 
+static json_t *read_meta(int dirfd, const char *name)
+{
+	char path[NAME_MAX + 16];
+	snprintf(path, sizeof path, "%s/meta.json", name);
+	_cleanup_fd_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	char buf[META_MAX];
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+	if (n <= 0)
+		return NULL;
+	json_t *doc = json_loadb(buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
+	if (doc && !json_is_object(doc)) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+/* What a snapshot counts against the store's cap: its meta's "charged",
+ * or for one made before there was a charge, its bytes and 4 KiB per
+ * entry. */
+static uint64_t charged_of(int dirfd, const char *name)
+{
+	json_t *m = read_meta(dirfd, name);
+	if (!m)
+		return 0;
+	json_int_t c = json_integer_value(json_object_get(m, "charged"));
+	if (c <= 0)
+		c = json_integer_value(json_object_get(m, "bytes")) +
+		    json_integer_value(json_object_get(m, "entries")) * 4096;
+	json_decref(m);
+	return c > 0 ? (uint64_t)c : 0;
+}
+
 int snapshots_open(struct snapshot_store *s, uv_loop_t *loop,
 		   const char *state_dir, struct sb_err *err)
 {
@@ -90,12 +123,22 @@ int snapshots_open(struct snapshot_store *s, uv_loop_t *loop,
 	if (!d)
 		return sb_err_sys(err, "read %s", s->dir);
 	struct dirent *e;
-	while ((e = readdir(d)))
+	while ((e = readdir(d))) {
 		if (!strncmp(e->d_name, ".tmp-", 5) ||
 		    !strncmp(e->d_name, ".trash-", 7))
 			tree_remove(s->dirfd, e->d_name);
+		else if (snapshot_name_valid(e->d_name))
+			s->used += charged_of(s->dirfd, e->d_name);
+	}
 	closedir(d);
 	return 0;
+}
+
+uint64_t snapshots_room(const struct snapshot_store *s)
+{
+	if (!s->max_bytes)
+		return UINT64_MAX;
+	return s->used < s->max_bytes ? s->max_bytes - s->used : 0;
 }
 
 void snapshots_close(struct snapshot_store *s)
@@ -103,23 +146,6 @@ void snapshots_close(struct snapshot_store *s)
 	if (s->dirfd >= 0)
 		close(s->dirfd);
 	s->dirfd = -1;
-}
-
-static json_t *read_meta(int dirfd, const char *name)
-{
-	char path[NAME_MAX + 16];
-	snprintf(path, sizeof path, "%s/meta.json", name);
-	_cleanup_fd_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-	char buf[META_MAX];
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-	if (n <= 0)
-		return NULL;
-	json_t *doc = json_loadb(buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
-	if (doc && !json_is_object(doc)) {
-		json_decref(doc);
-		return NULL;
-	}
-	return doc;
 }
 
 static int by_name(const void *a, const void *b)
@@ -258,10 +284,12 @@ int snapshot_delete(struct snapshot_store *s, const char *name,
 	if (sb_random_hex(hex, 8) < 0)
 		return sb_err_set(err, EIO, "no randomness");
 	snprintf(trash, sizeof trash, ".trash-%s", hex);
+	uint64_t charged = charged_of(s->dirfd, name);
 	if (renameat(s->dirfd, name, s->dirfd, trash) < 0)
 		return errno == ENOENT ? sb_err_set(err, ENOENT,
 						    "no snapshot \"%s\"", name)
 				       : sb_err_sys(err, "delete %s", name);
+	s->used = s->used > charged ? s->used - charged : 0;
 	struct snapshot_use *u = find_use(s, st.st_dev, st.st_ino);
 	if (u)
 		snprintf(u->trash, sizeof u->trash, "%s", trash);
@@ -318,6 +346,8 @@ int snapshot_commit(struct snapshot_store *s, const char *tmp, const char *name,
 					  "a snapshot \"%s\" exists", name);
 		return sb_err_sys(err, "name the snapshot %s", name);
 	}
+	json_int_t c = json_integer_value(json_object_get(meta, "charged"));
+	s->used += c > 0 ? (uint64_t)c : 0;
 	return 0;
 }
 

@@ -25,6 +25,9 @@
 #define SNAPSHOT_MAX_COUNT 10000
 #define SNAPSHOT_MAX_BYTES (INT64_C(16) << 30) /* with disk_mb: 0 */
 #define SNAPSHOT_OWNER 65534u
+/* Defaults: a profile's snapshot_max_entries, the store-wide cap. */
+#define SNAPSHOT_DEFAULT_MAX_ENTRIES 200000
+#define SNAPSHOT_DEFAULT_STORE_BYTES (INT64_C(64) << 30)
 
 struct snapshot_use;
 
@@ -33,6 +36,11 @@ struct snapshot_store {
 	int dirfd;
 	uv_loop_t *loop;
 	struct snapshot_use *uses; /* restores reading a snapshot now */
+	/* What the snapshots cost on disk (their metas' "charged": each
+	 * entry 4 KiB plus its data in whole blocks, tree_scan.h), and the
+	 * store-wide cap on it (0: none) that a new snapshot must fit. */
+	uint64_t used;
+	uint64_t max_bytes;
 };
 
 /* What a restore needs to know of a snapshot. */
@@ -76,6 +84,10 @@ int snapshot_stage(struct snapshot_store *s, char *tmp, char *tree,
 int snapshot_commit(struct snapshot_store *s, const char *tmp, const char *name,
 		    json_t *meta, struct sb_err *err);
 void snapshot_abandon(struct snapshot_store *s, const char *tmp);
+
+/* How many bytes a snapshot may still take: max_bytes - used (or
+ * UINT64_MAX without a cap). */
+uint64_t snapshots_room(const struct snapshot_store *s);
 
 /* Does a snapshot of this name exist (complete)? How many are there? */
 bool snapshot_exists(struct snapshot_store *s, const char *name);

@@ -117,6 +117,9 @@ int sandbox_adopt(struct sbx_env *env, const struct sb_profile *profile,
 					   rec->id, rec->n_slots);
 	if (!sb)
 		return sb_err_set(err, ENOMEM, "out of memory");
+	/* Its uids are those it started with (a record of an older daemon
+	 * names none: the fixed base of then). */
+	sandbox_set_uid_base(sb, rec->uid_base ? rec->uid_base : SBX_UID_BASE);
 	_cleanup_fd_ int ctl = connect_ctl(sb->ctl_path);
 	if (ctl < 0) {
 		sb_err_sys(err, "connect to %s", sb->ctl_path);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,12 +105,63 @@ void calltree_kill_dir(int dir_fd, enum cg_mode mode)
 	}
 }
 
+/* Does the group list no process? cgroup.procs leaves out the dead and
+ * the dying; the group may still count them as members for a moment. */
+static bool group_has_no_procs(int parent, const char *name)
+{
+	char path[64], c;
+	snprintf(path, sizeof path, "%s/cgroup.procs", name);
+	_cleanup_fd_ int fd = openat(parent, path, O_RDONLY | O_CLOEXEC);
+	return fd >= 0 && read(fd, &c, 1) == 0;
+}
+
+/* rmdir a call group. Its last members, killed and reaped, leave it a
+ * little after their parent saw them die (the kernel unlinks a dead task
+ * from its cgroup once it is off the CPU): while it lists no process, an
+ * EBUSY is retried for up to 5 ms, else the empty group would stay until
+ * some later event. -1/EBUSY while it has live processes. */
+static int remove_group(int parent, const char *name)
+{
+	for (int i = 0;; i++) {
+		if (unlinkat(parent, name, AT_REMOVEDIR) == 0 ||
+		    errno == ENOENT)
+			return 0;
+		if (errno != EBUSY || i >= 50 ||
+		    !group_has_no_procs(parent, name)) {
+			errno = EBUSY;
+			return -1;
+		}
+		usleep(100);
+	}
+}
+
+/* Remove the slot's call groups that are empty: after a leader's end its
+ * spare's group and those of calls it had left would stay, empty, for the
+ * sandbox's life (one more per restart of the slot). */
+static void remove_empty_calls(int slot_fd)
+{
+	int fd = dup(slot_fd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rewinddir(d); /* a dup shares the offset a previous walk moved */
+	const struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] == 'c' && e->d_type == DT_DIR)
+			remove_group(slot_fd, e->d_name);
+	closedir(d);
+}
+
 void calltree_kill_slot(int slot_fd, enum cg_mode mode)
 {
 	if (slot_fd < 0)
 		return;
 	if (mode != CG_V2) {
 		calltree_kill_dir(slot_fd, mode);
+		remove_empty_calls(slot_fd);
 		return;
 	}
 	int fd = dup(slot_fd);
@@ -119,6 +171,8 @@ void calltree_kill_slot(int slot_fd, enum cg_mode mode)
 			close(fd);
 	} else {
 		const struct dirent *e;
+		rewinddir(
+			d); /* a dup shares the offset an earlier walk moved */
 		while ((e = readdir(d))) {
 			if (e->d_name[0] != 'c' || e->d_type != DT_DIR)
 				continue;
@@ -134,6 +188,7 @@ void calltree_kill_slot(int slot_fd, enum cg_mode mode)
 	 * which do not fork: a few rounds of SIGKILL empty it. */
 	for (int round = 0; round < 8 && kill_listed(slot_fd) > 0; round++)
 		;
+	remove_empty_calls(slot_fd);
 }
 
 void calltree_kill(int slot_fd, enum cg_mode mode, uint64_t id, pid_t pgid)
@@ -163,7 +218,5 @@ int calltree_remove(int slot_fd, enum cg_mode mode, uint64_t id)
 	if (mode == CG_NONE || slot_fd < 0)
 		return 0;
 	call_name(name, sizeof name, id);
-	if (unlinkat(slot_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		return -1;
-	return 0;
+	return remove_group(slot_fd, name);
 }

@@ -37,6 +37,8 @@ int calltree_remove(int slot_fd, enum cg_mode mode, uint64_t id);
 void calltree_kill_dir(int dir_fd, enum cg_mode mode);
 
 /* Kill everything in a slot's group and its call groups (slot release),
+ * then remove the call groups that are empty (all, once the slot's leader
+ * and its pid namespace are gone),
  * without cgroup.kill on the slot's group itself: on Linux 6.18 here, once
  * a group was cgroup.kill'ed, a child its members clone3 with
  * CLONE_INTO_CGROUP into a new group below it is SIGKILLed at birth (the

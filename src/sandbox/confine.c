@@ -5,17 +5,21 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/prctl.h>
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/util.h"
 
 static int fail(char *msg, size_t msglen, const char *what)
 {
@@ -86,10 +90,58 @@ static int cap_last(void)
 	return c - 1;
 }
 
+/* The leader is PID 1 of its slot, and its argv is init's, full of host
+ * paths (state dir, image, control socket): point its command line at a
+ * short name instead. PR_SET_MM_MAP, unlike the single PR_SET_MM fields,
+ * needs no CAP_SYS_RESOURCE (containers often lack it); it takes the whole
+ * map, so the rest is read back from /proc/self/stat. The name lives in an
+ * anonymous page: /proc/<pid>/cmdline reads anonymous memory only. Best
+ * effort: a kernel without it keeps the old command line. */
+static void hide_argv(void)
+{
+	static const char name[] = "slotbox-leader";
+	char buf[1024];
+	unsigned long long f[52] = {0};
+
+	if (sb_read_small("/proc/self/stat", buf, sizeof buf) < 0)
+		return;
+	char *p = strrchr(buf, ')');
+	for (int field = 2; p && field < 51;) {
+		p = strchr(p + 1, ' ');
+		if (p)
+			f[++field] = strtoull(p + 1, NULL, 10);
+	}
+	if (!f[51])
+		return;
+	char *page = mmap(NULL, sizeof name, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED)
+		return;
+	memcpy(page, name, sizeof name);
+	struct prctl_mm_map m = {
+		.start_code = f[26],
+		.end_code = f[27],
+		.start_stack = f[28],
+		.start_data = f[45],
+		.end_data = f[46],
+		.start_brk = f[47],
+		.brk = (uint64_t)syscall(SYS_brk, 0),
+		.arg_start = (uint64_t)(uintptr_t)page,
+		.arg_end = (uint64_t)(uintptr_t)(page + sizeof name),
+		.env_start = f[50],
+		.env_end = f[51],
+		.exe_fd = (uint32_t)-1,
+	};
+	if (prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&m, sizeof m, 0) < 0)
+		munmap(page, sizeof name);
+}
+
 int confine_leader(char *msg, size_t msglen)
 {
 	int last = cap_last();
 	char what[64];
+
+	hide_argv();
 
 	if (last < 0) {
 		errno = ENOSYS;

@@ -39,6 +39,8 @@ struct exec_call {
 	double start;
 	double timeout_s;
 	bool timed_out;
+	bool cancelled;
+	bool merged;	     /* stderr goes to out's pipe: err has no handle */
 	bool oom_known;	     /* oom_before could be read */
 	uint64_t oom_before; /* the slot's OOM kill count at the start */
 	int open_handles;
@@ -56,6 +58,8 @@ const char *exec_error_class_name(enum exec_error_class c)
 		return "task";
 	case EXEC_TIMEOUT:
 		return "timeout";
+	case EXEC_CANCELLED:
+		return "cancelled";
 	default:
 		return "infra";
 	}
@@ -101,7 +105,8 @@ static void finish(struct exec_call *c, struct exec_result *r)
 	unlink_call(c);
 	c->cb(r, c->ud);
 	uv_close((uv_handle_t *)&c->out.pipe, call_handle_closed);
-	uv_close((uv_handle_t *)&c->err.pipe, call_handle_closed);
+	if (!c->merged)
+		uv_close((uv_handle_t *)&c->err.pipe, call_handle_closed);
 	uv_close((uv_handle_t *)&c->timer, call_handle_closed);
 }
 
@@ -186,7 +191,7 @@ static void drain(struct exec_stream *s)
 static void timer_cb(uv_timer_t *t)
 {
 	struct exec_call *c = t->data;
-	if (c->timed_out) {
+	if (c->timed_out || c->cancelled) {
 		/* The leader did not report the kill: treat the slot as
 		 * broken rather than hang the caller. */
 		finish_infra(c, "sandbox_lost",
@@ -196,6 +201,19 @@ static void timer_cb(uv_timer_t *t)
 	c->timed_out = true;
 	struct sb_msg m = {.type = SB_MSG_KILL, .id = c->id};
 	sandbox_slot_send(c->slot, &m, NULL, 0);
+	uv_timer_start(&c->timer, timer_cb,
+		       (uint64_t)(EXEC_KILL_GRACE_S * 1000), 0);
+}
+
+void exec_cancel(struct exec_call *c)
+{
+	if (c->cancelled || c->timed_out || !c->slot)
+		return;
+	c->cancelled = true;
+	struct sb_msg m = {.type = SB_MSG_KILL, .id = c->id};
+	sandbox_slot_send(c->slot, &m, NULL, 0);
+	/* As after a timeout: a leader that does not report the kill within
+	 * the grace period fails the call rather than hang its caller. */
 	uv_timer_start(&c->timer, timer_cb,
 		       (uint64_t)(EXEC_KILL_GRACE_S * 1000), 0);
 }
@@ -222,7 +240,8 @@ void exec_on_done(struct sbx_slot *slot, const struct sb_msg *m)
 	if (!c)
 		return;
 	drain(&c->out);
-	drain(&c->err);
+	if (!c->merged)
+		drain(&c->err);
 	struct exec_result r = {.error = "", .error_class = EXEC_OK};
 	char text[160];
 	if (m->flags & SB_EXEC_SPAWN_FAILED) {
@@ -245,7 +264,12 @@ void exec_on_done(struct sbx_slot *slot, const struct sb_msg *m)
 	r.cpu_user_ms = (double)m->cpu_user_us / 1000.0;
 	r.cpu_sys_ms = (double)m->cpu_sys_us / 1000.0;
 	r.peak_memory_bytes = m->max_rss_kib * 1024u;
-	if (c->timed_out) {
+	if (c->cancelled && !WIFEXITED(m->status)) {
+		/* (one that exited by itself before the kill reached it
+		 * keeps its own result) */
+		r.error_class = EXEC_CANCELLED;
+		r.error = "cancelled";
+	} else if (c->timed_out) {
 		r.error_class = EXEC_TIMEOUT;
 		snprintf(text, sizeof text, "Command timed out after %gs",
 			 c->timeout_s);
@@ -369,7 +393,8 @@ static int stream_open(struct exec_call *c, struct exec_stream *s, int fd,
 }
 
 int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
-	       exec_done_fn cb, void *ud, struct sb_err *err)
+	       exec_done_fn cb, void *ud, struct exec_call **out_call,
+	       struct sb_err *err)
 {
 	/* payload, stdin, stdout write end, stderr write end */
 	int send[4] = {-1, -1, -1, -1};
@@ -386,7 +411,10 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 		if (send[1] < 0)
 			goto fail;
 	}
-	if (make_pipe(out, err) < 0 || make_pipe(errp, err) < 0)
+	/* merge_output: one pipe behind both fds 1 and 2 of the command,
+	 * so the bytes keep the order in which they were written. */
+	if (make_pipe(out, err) < 0 ||
+	    (!spec->merge_output && make_pipe(errp, err) < 0))
 		goto fail;
 	send[2] = out[1];
 	send[3] = errp[1];
@@ -403,14 +431,17 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	c->ud = ud;
 	c->start = sb_now_mono();
 	c->timeout_s = spec->timeout_s;
+	c->merged = spec->merge_output;
 	uv_timer_init(slot->sb->env->loop, &c->timer);
 	c->timer.data = c;
 	c->open_handles = 1;
 	/* From here on the call owns the read ends, even on failure. */
 	int o = stream_open(c, &c->out, out[0], spec->output_limit);
-	int e = stream_open(c, &c->err, errp[0], spec->output_limit);
+	int e = c->merged
+			? 0
+			: stream_open(c, &c->err, errp[0], spec->output_limit);
 	int fds[4] = {send[0], send[1] >= 0 ? send[1] : slot->sb->env->devnull,
-		      send[2], send[3]};
+		      send[2], c->merged ? send[2] : send[3]};
 	struct sb_msg m = {.type = SB_MSG_EXEC,
 			   .slot = (uint32_t)slot->index,
 			   .id = c->id};
@@ -422,7 +453,9 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 		close_fds(send, 4);
 		/* Never linked to the slot: just close, no callback. */
 		uv_close((uv_handle_t *)&c->out.pipe, call_handle_closed);
-		uv_close((uv_handle_t *)&c->err.pipe, call_handle_closed);
+		if (!c->merged)
+			uv_close((uv_handle_t *)&c->err.pipe,
+				 call_handle_closed);
 		uv_close((uv_handle_t *)&c->timer, call_handle_closed);
 		return -1;
 	}
@@ -432,6 +465,8 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	slot->n_calls++;
 	double ms = spec->timeout_s * 1000.0;
 	uv_timer_start(&c->timer, timer_cb, ms < 1 ? 1 : (uint64_t)ms, 0);
+	if (out_call)
+		*out_call = c;
 	return 0;
 fail:
 	close_fds(send, 4);

@@ -17,12 +17,14 @@
 
 struct sbx_slot;
 struct sb_msg;
+struct exec_call;
 
 enum exec_error_class {
-	EXEC_OK,      /* "none" */
-	EXEC_TASK,    /* the command ran and failed */
-	EXEC_TIMEOUT, /* killed at the deadline */
-	EXEC_INFRA,   /* the sandbox or the pool failed */
+	EXEC_OK,	/* "none" */
+	EXEC_TASK,	/* the command ran and failed */
+	EXEC_TIMEOUT,	/* killed at the deadline */
+	EXEC_INFRA,	/* the sandbox or the pool failed */
+	EXEC_CANCELLED, /* the caller cancelled it (exec_cancel) */
 };
 
 struct exec_spec {
@@ -33,6 +35,9 @@ struct exec_spec {
 	size_t stdin_len;
 	double timeout_s;
 	size_t output_limit; /* bytes per stream */
+	/* stdout and stderr share one pipe (the result's out, in write
+	 * order; err stays empty) */
+	bool merge_output;
 };
 
 struct exec_result {
@@ -56,9 +61,16 @@ struct exec_result {
 typedef void (*exec_done_fn)(const struct exec_result *res, void *ud);
 
 /* Start spec in slot. cb is called exactly once, later (never from inside
- * exec_start), unless exec_start fails (returns -1, cb never called). */
+ * exec_start), unless exec_start fails (returns -1, cb never called).
+ * *out (may be NULL) is the call, valid until cb runs (for exec_cancel). */
 int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
-	       exec_done_fn cb, void *ud, struct sb_err *err);
+	       exec_done_fn cb, void *ud, struct exec_call **out,
+	       struct sb_err *err);
+
+/* Kill the call's whole process tree now; its cb follows (later, never
+ * from inside this call) with error_class EXEC_CANCELLED. A second cancel,
+ * or one after a timeout began, changes nothing. */
+void exec_cancel(struct exec_call *call);
 
 /* The leader reported EXEC_DONE. */
 void exec_on_done(struct sbx_slot *slot, const struct sb_msg *m);

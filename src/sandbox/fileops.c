@@ -85,24 +85,32 @@ static int op_read(const struct sb_file_req *req,
 		return reply(out, EINVAL, 0); /* FIFOs and devices never */
 	if (reply(out, 0, (uint64_t)st.st_size) < 0)
 		return -1;
-	for (;;) {
-		ssize_t n = sendfile(out, fd, NULL, 1 << 20);
+	/* Only what the caller keeps is read: max_bytes of a huge (or
+	 * sparse) file costs max_bytes, not the file's size. */
+	uint64_t left = req->read_limited ? req->read_limit : UINT64_MAX;
+	while (left > 0) {
+		size_t chunk = left < (1u << 20) ? (size_t)left : 1u << 20;
+		ssize_t n = sendfile(out, fd, NULL, chunk);
 		if (n == 0)
 			return 0;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			break;
+		left -= (uint64_t)n;
 	}
 	/* sendfile refused (old kernel, odd fs): copy by hand */
 	char buf[65536];
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof buf);
+	while (left > 0) {
+		size_t chunk = left < sizeof buf ? (size_t)left : sizeof buf;
+		ssize_t n = read(fd, buf, chunk);
 		if (n == 0)
 			return 0;
 		if (n < 0 || write_all(out, buf, (size_t)n) < 0)
 			return -1;
+		left -= (uint64_t)n;
 	}
+	return 0;
 }
 
 /* Split "a/b/c" into dir "a/b" and name "c"; refuse names that cannot be
@@ -211,8 +219,29 @@ struct walk {
 	uint64_t max_entries;
 	uint64_t emitted;
 	int recursive;
+	int long_fmt;	    /* list: "D SIZE SEC NSEC NAME" records */
 	struct archive *ar; /* archive mode when set */
 };
+
+/* One listing record: the name, or with long_fmt its type, size and
+ * mtime first (the name last: it may hold spaces, never a NUL). */
+static int emit_entry(const struct walk *w, const char *rel,
+		      const struct stat *st)
+{
+	if (!w->long_fmt)
+		return write_all(w->out, rel, strlen(rel) + 1);
+	char head[96];
+	int n = snprintf(head, sizeof head, "%c %llu %lld %ld ",
+			 S_ISDIR(st->st_mode) ? 'd' : 'f',
+			 (unsigned long long)st->st_size,
+			 (long long)st->st_mtim.tv_sec,
+			 (long)st->st_mtim.tv_nsec);
+	if (n < 0 || (size_t)n >= sizeof head)
+		return -1;
+	if (write_all(w->out, head, (size_t)n) < 0)
+		return -1;
+	return write_all(w->out, rel, strlen(rel) + 1);
+}
 
 static int cmp_names(const void *a, const void *b)
 {
@@ -318,7 +347,7 @@ static int walk_dir(struct walk *w, int dfd, const char *prefix, int depth)
 		} else if (!w->recursive || !is_dir) {
 			/* Emit one entry past the limit so the daemon can
 			 * tell "exactly max" from "truncated", then stop. */
-			if (write_all(w->out, rel, strlen(rel) + 1) < 0) {
+			if (emit_entry(w, rel, &st) < 0) {
 				rc = -1;
 				break;
 			}
@@ -359,7 +388,8 @@ static int op_list(const struct sb_file_req *req,
 		return -1;
 	struct walk w = {.out = out,
 			 .max_entries = req->max_entries,
-			 .recursive = (int)req->recursive};
+			 .recursive = (int)req->recursive,
+			 .long_fmt = (int)req->list_long};
 	return walk_dir(&w, fd, "", 0) < 0 ? -1 : 0;
 }
 
@@ -411,6 +441,9 @@ int fileops_run(const struct sb_file_req *req, const struct fileops_dirs *dirs,
 		break;
 	case SB_FILE_ARCHIVE:
 		r = op_archive(req, dirs, out_fd);
+		break;
+	case SB_FILE_UNPACK:
+		r = fileops_unpack(req, dirs, in_fd, out_fd);
 		break;
 	default:
 		r = reply(out_fd, EINVAL, 0);

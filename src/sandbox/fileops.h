@@ -24,6 +24,15 @@ struct fileops_dirs {
 int fileops_run(const struct sb_file_req *req, const struct fileops_dirs *dirs,
 		int in_fd, int out_fd);
 
+/* SB_FILE_UNPACK (fileops_unpack.c): extract the archive in in_fd under
+ * req->path (created), as the caller's uid, all or nothing. The reply's
+ * size is the bytes unpacked; its data the entry count, or on failure a
+ * message (err EBADMSG: a refused or malformed archive; EFBIG, ENOSPC,
+ * EDQUOT: a bound or the disk; EEXIST: it would replace a directory with
+ * a file or the reverse). */
+int fileops_unpack(const struct sb_file_req *req,
+		   const struct fileops_dirs *dirs, int in, int out);
+
 /* Open path (resolved as described above) with flags; -1/errno. EXDEV
  * and ELOOP mean the path tried to leave its root. */
 int fileops_open(const struct fileops_dirs *dirs, const char *path, int flags,

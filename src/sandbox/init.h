@@ -52,9 +52,16 @@ struct init_cfg {
 	int n_cg_more;
 	const char *ctl_socket; /* where a restarted daemon reconnects */
 	const char *gpu;	/* "all", "0,1", or NULL */
-	bool own_net;		/* network none: a netns per slot generation */
-	int ptys_max;		/* devpts max= of each slot generation */
-	int orphan_timeout_s;	/* how long to wait for it */
+	/* Each slot's GPUs, "0;1,2;none" (item i for slot i), or NULL: every
+	 * slot gets gpu. */
+	const char *slot_gpus;
+	/* The driver's files (daemon/gpu_driver.h): "SONAME=/real/path",
+	 * "/real/path=NAME", "/host/dir". */
+	const char **gpu_libs, **gpu_bins, **gpu_dirs;
+	int n_gpu_libs, n_gpu_bins, n_gpu_dirs;
+	bool own_net;	      /* network none: a netns per slot generation */
+	int ptys_max;	      /* devpts max= of each slot generation */
+	int orphan_timeout_s; /* how long to wait for it */
 };
 
 struct init_slot {
@@ -114,6 +121,15 @@ int init_slot_rechannel(const struct init_cfg *cfg, struct init_slot *s);
 int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
 			   size_t msglen);
 int mounts_setup_sandbox(const struct init_cfg *cfg, char *msg, size_t msglen);
+/* mkdir -p; path is modified and restored. 0 or -1 with errno. */
+int mounts_mkdir_p(char *path, mode_t mode);
+
+/* gpu_mounts.c: the sandbox's driver tree (once, in init), and a slot's
+ * device nodes and driver files (in its leader, root not yet pivoted).
+ * 0 or -1 with msg. */
+int gpu_tree_prepare(const struct init_cfg *cfg, char *msg, size_t msglen);
+int gpu_setup_slot(const struct leader_cfg *lc, const char *root, char *msg,
+		   size_t msglen);
 
 /* idmap.c: attach at target a read-only mount of tree in which uid and
  * gid 0 show as uid. proc is a procfs of the caller's pid namespace. 0 or

@@ -4,9 +4,12 @@
  *   --workspace-dir DIR --slots N --uid-base UID --cg-mode none|v1|v2
  *   [--mask DIR]... [--tmpfs-bytes N] [--slot-disk-bytes N]
  *   [--seccomp-fd N] [--ctl-socket PATH [--orphan-timeout S]]
- *   [--template DIR] [--network none|host] [--ptys-max N]
+ *   [--template DIR] [--uid-lock-fd N] [--network none|host] [--ptys-max N]
+ *   [--gpu all|0,1 [--slot-gpus "0;1,2;none"]
+ *   [--gpu-lib SONAME=PATH]... [--gpu-bin PATH=NAME]... [--gpu-dir DIR]...]
  * with the control channel on fd 3, the sandbox cgroup dir on fd 4 and the
- * profile's seccomp program (a sealed memfd) on the --seccomp-fd.
+ * profile's seccomp program (a sealed memfd) on the --seccomp-fd, and
+ * the daemon's locked uid range file on --uid-lock-fd.
  * It reaps every orphan of the sandbox, starts the slots' leaders and
  * restarts a slot's leader when the daemon releases it. If the daemon's
  * channel closes, the sandbox waits on --ctl-socket for a restarted daemon
@@ -62,13 +65,26 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 		{"gpu", required_argument, NULL, 'G'},
 		{"orphan-timeout", required_argument, NULL, 'O'},
 		{"template", required_argument, NULL, 'T'},
+		{"slot-gpus", required_argument, NULL, 'g'},
+		{"gpu-lib", required_argument, NULL, 'L'},
+		{"gpu-bin", required_argument, NULL, 'B'},
+		{"gpu-dir", required_argument, NULL, 'R'},
 		{"network", required_argument, NULL, 'N'},
 		{"ptys-max", required_argument, NULL, 'P'},
+		{"uid-lock-fd", required_argument, NULL, 'U'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 
 	memset(cfg, 0, sizeof *cfg);
+	/* no more of each than there are arguments */
+	cfg->gpu_libs = calloc((size_t)argc, sizeof *cfg->gpu_libs);
+	cfg->gpu_bins = calloc((size_t)argc, sizeof *cfg->gpu_bins);
+	cfg->gpu_dirs = calloc((size_t)argc, sizeof *cfg->gpu_dirs);
+	if (!cfg->gpu_libs || !cfg->gpu_bins || !cfg->gpu_dirs) {
+		fprintf(stderr, "slotbox-init: out of memory\n");
+		exit(2);
+	}
 	cfg->cg_fd = -1;
 	cfg->orphan_timeout_s = 600;
 	cfg->seccomp_fd = -1;
@@ -129,6 +145,18 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 		case 'T':
 			cfg->template_dir = optarg;
 			break;
+		case 'g':
+			cfg->slot_gpus = optarg;
+			break;
+		case 'L':
+			cfg->gpu_libs[cfg->n_gpu_libs++] = optarg;
+			break;
+		case 'B':
+			cfg->gpu_bins[cfg->n_gpu_bins++] = optarg;
+			break;
+		case 'R':
+			cfg->gpu_dirs[cfg->n_gpu_dirs++] = optarg;
+			break;
 		case 'N':
 			if (strcmp(optarg, "none") != 0 &&
 			    strcmp(optarg, "host") != 0) {
@@ -143,6 +171,14 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 			cfg->ptys_max =
 				(int)parse_num(optarg, 1, 4096, "--ptys-max");
 			break;
+		case 'U': {
+			/* The daemon's uid range stays held while we live
+			 * (uid_range.h); nothing we exec gets it. */
+			int fd = (int)parse_num(optarg, 3, 1023,
+						"--uid-lock-fd");
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+			break;
+		}
 		case 'O':
 			cfg->orphan_timeout_s = (int)parse_num(
 				optarg, 1, 30L * 86400, "--orphan-timeout");
@@ -313,6 +349,7 @@ int main(int argc, char **argv)
 	}
 	if (sfd < 0 || init_cg_receive(&cfg, msg, sizeof msg) < 0 ||
 	    mounts_setup_sandbox(&cfg, msg, sizeof msg) < 0 ||
+	    gpu_tree_prepare(&cfg, msg, sizeof msg) < 0 ||
 	    init_slots_setup(&cfg, slots) < 0) {
 		if (sfd < 0 || !msg[0])
 			snprintf(msg, sizeof msg, "init setup: %s",

@@ -53,6 +53,7 @@ struct leader {
 	/* a file tool or a stale group did not fit in files[] or stale[]:
 	 * the next recycle uses kill(-1) */
 	bool untracked;
+	bool no_bash; /* the slot's root has no /bin/bash */
 	/* a call ran in this generation's IPC and network namespaces: a
 	 * recycle must renew them (slot_ns.c) */
 	bool ns_used;
@@ -292,7 +293,8 @@ static bool grouped(const struct leader *l)
  * of the slot's pid namespace (where kill(-1) reaches only the slot). */
 static uint32_t hello_flags(const struct leader *l)
 {
-	return grouped(l) || getpid() == 1 ? SB_HELLO_RECYCLES : 0;
+	return (grouped(l) || getpid() == 1 ? SB_HELLO_RECYCLES : 0) |
+	       (l->no_bash ? SB_HELLO_NO_BASH : 0);
 }
 
 /* How long a recycle waits for the killed to be gone before it says
@@ -501,6 +503,9 @@ void leader_main(struct leader_cfg *lc)
 		init_send_failed(lc->chan, (uint32_t)lc->index, errno, msg);
 		_exit(1);
 	}
+	/* An image without bash (busybox, alpine): the daemon then runs
+	 * bash calls through /bin/sh. Looked up once, in the slot's root. */
+	l.no_bash = access("/bin/bash", X_OK) != 0;
 	struct sb_msg hello = {.type = SB_MSG_HELLO,
 			       .slot = (uint32_t)lc->index,
 			       .flags = hello_flags(&l)};

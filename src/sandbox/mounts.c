@@ -57,7 +57,7 @@ int mounts_setup_sandbox(const struct init_cfg *cfg, char *msg, size_t msglen)
 	return 0;
 }
 
-static int mkdir_p(char *path, mode_t mode)
+int mounts_mkdir_p(char *path, mode_t mode)
 {
 	for (char *p = path + 1; *p; p++) {
 		if (*p != '/')
@@ -82,52 +82,6 @@ static const struct devnode devnodes[] = {
 	{"null", 1, 3},	  {"zero", 1, 5},    {"full", 1, 7},
 	{"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 };
-
-/* Bind host device node /dev/name over an empty file in the slot's /dev;
- * a missing optional node is skipped. */
-static int bind_dev(const char *root, const char *name, bool optional)
-{
-	char host[128], target[4200];
-	snprintf(host, sizeof host, "/dev/%s", name);
-	snprintf(target, sizeof target, "%s/dev/%s", root, name);
-	if (access(host, F_OK) < 0)
-		return optional ? 0 : -1;
-	int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
-	if (fd < 0)
-		return -1;
-	close(fd);
-	return mount(host, target, NULL, MS_BIND, NULL);
-}
-
-/* The NVIDIA nodes a GPU profile gets (what nvidia-container-toolkit
- * does for devices): the control nodes and the GPUs in the list ("all"
- * or "0,2"). The driver's user-space libraries come with the image:
- * the host image has them. */
-static int setup_gpu(const char *root, const char *gpus, char *msg,
-		     size_t msglen)
-{
-	static const char *const ctl[] = {"nvidiactl", "nvidia-uvm",
-					  "nvidia-uvm-tools", "nvidia-modeset"};
-	for (size_t i = 0; i < sizeof ctl / sizeof ctl[0]; i++)
-		if (bind_dev(root, ctl[i], i > 0) < 0)
-			return fail(msg, msglen, "gpu: bind /dev/%s", ctl[i]);
-	char name[32];
-	for (int n = 0; n < 64; n++) {
-		char want[16];
-		snprintf(want, sizeof want, "%d", n);
-		bool listed = strcmp(gpus, "all") == 0;
-		for (const char *p = gpus; !listed && *p;) {
-			size_t len = strcspn(p, ",");
-			listed = len == strlen(want) && !strncmp(p, want, len);
-			p += len + (p[len] == ',');
-		}
-		snprintf(name, sizeof name, "nvidia%d", n);
-		if (listed &&
-		    bind_dev(root, name, strcmp(gpus, "all") == 0) < 0)
-			return fail(msg, msglen, "gpu: bind /dev/%s", name);
-	}
-	return 0;
-}
 
 /* The slot's own devpts, with max= so that one slot cannot take the
  * host's ptys (kernel.pty.max counts every instance's). */
@@ -185,19 +139,65 @@ static int bind_scratch(const struct leader_cfg *lc, const char *root,
 	return 0;
 }
 
-/* Hide a host path (the daemon's state and socket dirs) that the image
- * layer would otherwise show read-only. */
-static int mask_path(const char *root, const char *host_path)
+/* lstat host_path in the first of the image's lower layers (a
+ * colon-separated list, "/" for the host image) that has it. */
+static int lower_stat(const char *layers, const char *host_path,
+		      struct stat *st)
 {
-	char path[4200];
+	char path[8400];
+	for (const char *p = layers; *p;) {
+		size_t len = strcspn(p, ":");
+		bool slash = len == 1 && p[0] == '/';
+		snprintf(path, sizeof path, "%.*s%s", slash ? 0 : (int)len, p,
+			 host_path);
+		if (lstat(path, st) == 0)
+			return 0;
+		p += len + (p[len] == ':');
+	}
+	return -1;
+}
+
+/* Hide a host path (the daemon's state and socket dirs, its secrets, token
+ * and config) that the image layer would otherwise show, with a whiteout
+ * in the generation's upper layer: the path is absent from the slot's
+ * root, and unlike a mount over it, it appears in no mountinfo. The
+ * parents made in the upper layer take their lower twins' owner and mode.
+ * host_path is absolute and free of symlinks (the daemon resolves it). */
+static int mask_path(const struct leader_cfg *lc, const char *host_path)
+{
+	char upper[8400];
 	struct stat st;
 
-	snprintf(path, sizeof path, "%s%s", root, host_path);
-	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+	if (host_path[0] != '/' || !host_path[1] ||
+	    lower_stat(lc->init->image_root, host_path, &st) < 0)
 		return 0;
-	return mount("tmpfs", path, "tmpfs",
-		     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		     "mode=0755,size=4096");
+	int n = snprintf(upper, sizeof upper, "%s/upper", lc->gen_dir);
+	if (n < 0 || (size_t)n >= sizeof upper)
+		return -1;
+	size_t base = (size_t)n;
+	snprintf(upper + base, sizeof upper - base, "%s", host_path);
+	for (char *p = upper + base + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(upper, 0755) == 0) {
+			if (lower_stat(lc->init->image_root, upper + base,
+				       &st) == 0) {
+				chmod(upper, st.st_mode & 07777);
+				if (chown(upper, st.st_uid, st.st_gid) < 0) {
+					*p = '/';
+					return -1;
+				}
+			}
+		} else if (errno != EEXIST) {
+			*p = '/';
+			return -1;
+		}
+		*p = '/';
+	}
+	if (mknod(upper, S_IFCHR, makedev(0, 0)) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
 }
 
 /* A released leader's namespace can take a moment to let go of the same
@@ -216,13 +216,89 @@ static int mount_overlay(const char *target, unsigned long flags,
 	return -1;
 }
 
+/* Split an absolute path into its components (in buf); their count, or
+ * -1 when there are too many. */
+static int components(const char *path, char *buf, size_t len, char **out,
+		      int max)
+{
+	int n = 0;
+	char *save = NULL;
+	snprintf(buf, len, "%s", path);
+	for (char *c = strtok_r(buf, "/", &save); c;
+	     c = strtok_r(NULL, "/", &save)) {
+		if (n == max)
+			return -1;
+		out[n++] = c;
+	}
+	return n;
+}
+
+/* to, relative to the dir from (both absolute, compared as text: the
+ * parts below their common prefix are dirs the sandbox made). 0 or -1. */
+static int relative_to(const char *from, const char *to, char *out, size_t len)
+{
+	char fb[4200], tb[4200];
+	char *f[128], *t[128];
+	int nf = components(from, fb, sizeof fb, f, 128);
+	int nt = components(to, tb, sizeof tb, t, 128);
+	if (nf < 0 || nt < 0)
+		return -1;
+	int k = 0;
+	while (k < nf && k < nt && strcmp(f[k], t[k]) == 0)
+		k++;
+	size_t o = 0;
+	out[0] = '\0';
+	for (int i = k; i < nf; i++)
+		o += (size_t)snprintf(out + o, o < len ? len - o : 0, "%s..",
+				      o ? "/" : "");
+	for (int i = k; i < nt; i++)
+		o += (size_t)snprintf(out + o, o < len ? len - o : 0, "%s%s",
+				      o ? "/" : "", t[i]);
+	if (o == 0)
+		o = (size_t)snprintf(out, len, ".");
+	return o < len ? 0 : -1;
+}
+
+/* The image's layers relative to the generation dir (the host image's "/"
+ * stays "/"): the overlay's options show in the slot's mountinfo, which
+ * must not name the state dir. */
+static int relative_layers(const struct leader_cfg *lc, char *out, size_t len)
+{
+	size_t o = 0;
+	for (const char *p = lc->init->image_root; *p;) {
+		size_t n = strcspn(p, ":");
+		char layer[4200], rel[4200];
+		snprintf(layer, sizeof layer, "%.*s", (int)n, p);
+		if (layer[0] != '/' || strcmp(layer, "/") == 0)
+			snprintf(rel, sizeof rel, "%s", layer);
+		else if (relative_to(lc->gen_dir, layer, rel, sizeof rel) < 0)
+			return -1;
+		o += (size_t)snprintf(out + o, o < len ? len - o : 0, "%s%s",
+				      o ? ":" : "", rel);
+		if (o >= len)
+			return -1;
+		p += n + (p[n] == ':');
+	}
+	return 0;
+}
+
 static int mount_root_overlay(const struct leader_cfg *lc, const char *root,
 			      char *msg, size_t msglen)
 {
-	char opts[8400];
-	snprintf(opts, sizeof opts,
-		 "lowerdir=%s,upperdir=%s/upper,workdir=%s/work",
-		 lc->init->image_root, lc->gen_dir, lc->gen_dir);
+	char opts[8400], lower[4200];
+	/* Relative to the generation dir: the options show in the slot's
+	 * mountinfo, which must not name host paths. */
+	if (chdir(lc->gen_dir) < 0)
+		return fail(msg, msglen, "chdir %s", lc->gen_dir);
+	if (relative_layers(lc, lower, sizeof lower) == 0) {
+		snprintf(opts, sizeof opts,
+			 "lowerdir=%s,upperdir=upper,workdir=work", lower);
+		if (mount_overlay(root, 0, opts) == 0)
+			return 0;
+	}
+	/* a layout the relative form does not fit: as given */
+	snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=upper,workdir=work",
+		 lc->init->image_root);
 	if (mount_overlay(root, 0, opts) < 0)
 		return fail(msg, msglen, "mount overlay root");
 	return 0;
@@ -250,9 +326,9 @@ static int mount_workspace(const struct leader_cfg *lc, const char *root,
 	if (idmap_mount_template(lc->init->template_dir, lc->uid, proc, ws, msg,
 				 msglen) < 0)
 		return -1;
-	snprintf(opts, sizeof opts,
-		 "lowerdir=%s/tpl,upperdir=%s/wsu,workdir=%s/wsw", lc->gen_dir,
-		 lc->gen_dir, lc->gen_dir);
+	if (chdir(lc->gen_dir) < 0)
+		return fail(msg, msglen, "chdir %s", lc->gen_dir);
+	snprintf(opts, sizeof opts, "lowerdir=tpl,upperdir=wsu,workdir=wsw");
 	if (mount_overlay(target, MS_NOSUID | MS_NODEV, opts) < 0)
 		return fail(msg, msglen, "mount workspace overlay");
 	return 0;
@@ -267,6 +343,9 @@ int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
 	snprintf(root, sizeof root, "%s/root", lc->gen_dir);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return fail(msg, msglen, "make / private");
+	for (int i = 0; i < cfg->n_masks; i++)
+		if (mask_path(lc, cfg->masks[i]) < 0)
+			return fail(msg, msglen, "mask %s", cfg->masks[i]);
 	if (mount_root_overlay(lc, root, msg, msglen) < 0)
 		return -1;
 	snprintf(path, sizeof path, "%s/proc", root);
@@ -276,7 +355,7 @@ int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
 		return fail(msg, msglen, "mount /proc");
 	if (setup_dev(root, cfg->ptys_max, msg, msglen) < 0)
 		return -1;
-	if (cfg->gpu && setup_gpu(root, cfg->gpu, msg, msglen) < 0)
+	if (cfg->gpu && gpu_setup_slot(lc, root, msg, msglen) < 0)
 		return -1;
 	if (bind_scratch(lc, root, "tmp", "/tmp", msg, msglen) < 0 ||
 	    bind_scratch(lc, root, "shm", "/dev/shm", msg, msglen) < 0)
@@ -287,11 +366,8 @@ int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
 	 * still gets a working sandbox. */
 	mount("sysfs", path, "sysfs",
 	      MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-	for (int i = 0; i < cfg->n_masks; i++)
-		if (mask_path(root, cfg->masks[i]) < 0)
-			return fail(msg, msglen, "mask %s", cfg->masks[i]);
 	snprintf(path, sizeof path, "%s%s", root, cfg->workspace_dir);
-	if (mkdir_p(path, 0755) < 0)
+	if (mounts_mkdir_p(path, 0755) < 0)
 		return fail(msg, msglen, "create %s", cfg->workspace_dir);
 	if (mount_workspace(lc, root, path, msg, msglen) < 0)
 		return -1;

@@ -45,6 +45,7 @@ enum sb_file_op {
 	SB_FILE_WRITE = 2,
 	SB_FILE_LIST = 3,
 	SB_FILE_ARCHIVE = 4,
+	SB_FILE_UNPACK = 5, /* data: an archive to extract under path */
 };
 
 enum sb_archive_format {
@@ -63,12 +64,20 @@ struct sb_file_req {
 	uint32_t recursive;	     /* list */
 	uint32_t format;	     /* archive: enum sb_archive_format */
 	char path[SB_FILE_PATH_MAX]; /* NUL-terminated */
+	/* Added after path, so that a leader of an older build (adopted)
+	 * reads the fields it knows and ignores these. */
+	uint32_t list_long;    /* list: records "D SIZE SEC NSEC NAME" */
+	uint32_t read_limited; /* read: send at most read_limit bytes */
+	uint64_t max_bytes;    /* unpack: bound on the bytes unpacked */
+	uint64_t read_limit;
 };
 
 struct sb_file_reply {
 	uint32_t magic;
 	int32_t err;   /* errno, 0 on success */
-	uint64_t size; /* read: file size; write: bytes written */
+	uint64_t size; /* read: file size; write: bytes written; unpack:
+			  bytes unpacked (then "ENTRIES" or, on error, a
+			  message as data) */
 };
 
 /* flags in HELLO: sent on a connection that adopts a running sandbox (by
@@ -78,6 +87,9 @@ struct sb_file_reply {
 /* flags in a leader's HELLO: it understands RECYCLE (a leader from an
  * older build, adopted, does not: its slots restart as before). */
 #define SB_HELLO_RECYCLES 2u
+/* flags in a leader's HELLO: the slot's root has no /bin/bash; bash calls
+ * run through /bin/sh (decided once per slot generation, not per call). */
+#define SB_HELLO_NO_BASH 4u
 #define SB_RELEASE_RESET 1u /* start the next lease with a fresh workspace */
 /* With RESET: stop after making the new generation and answer SEED_READY;
  * the leader starts on SEED_DONE (fork, snapshot restore). A plain

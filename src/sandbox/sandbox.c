@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "image/image.h"
+#include "pool/gpu_assign.h"
 #include "sandbox/exec.h"
 #include "sandbox/proto.h"
 #include "sandbox/sandbox_internal.h"
@@ -98,6 +99,7 @@ static void chan_cb(uv_poll_t *h, int status, int events)
 		switch (m.type) {
 		case SB_MSG_HELLO:
 			slot->recycles = (m.flags & SB_HELLO_RECYCLES) != 0;
+			slot->no_bash = (m.flags & SB_HELLO_NO_BASH) != 0;
 			slot->recycling = false;
 			slot->sb->env->ops->slot_ready(slot);
 			break;
@@ -251,8 +253,31 @@ static void pid_cb(uv_poll_t *h, int status, int events)
 	sandbox_died(sb, why);
 }
 
+/* Each slot's GPUs, "0;1,2;none" (one item per slot), for a profile that
+ * chooses them per slot; NULL otherwise or out of memory. */
+static char *slot_gpus_arg(const struct sandbox *sb)
+{
+	const struct sb_profile *p = sb->profile;
+	if (!p->gpu || !gpu_per_slot_choice(p))
+		return NULL;
+	size_t cap = (size_t)p->slots_per_sandbox * (SB_GPU_MAX * 3 + 1) + 1;
+	char *out = malloc(cap), one[SB_GPU_MAX * 3 + 8];
+	size_t o = 0;
+	int devs[SB_GPU_MAX];
+	if (!out)
+		return NULL;
+	out[0] = '\0';
+	for (int i = 0; i < p->slots_per_sandbox; i++) {
+		int k = gpu_assign_slot(p, sb->number, i, devs);
+		gpu_list_format(devs, k, one, sizeof one);
+		o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? ";" : "",
+				      one);
+	}
+	return out;
+}
+
 static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
-		       size_t max)
+		       char *slot_gpus, size_t max)
 {
 	const struct sbx_env *env = sb->env;
 	const struct sb_profile *p = sb->profile;
@@ -271,7 +296,8 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 	argv[n++] = "--slots";
 	argv[n++] = bufs[0];
 	snprintf(bufs[1], 64, "%u",
-		 SBX_UID_BASE + (unsigned)sb->number * 1000u);
+		 (unsigned)sb->uid_base +
+			 (unsigned)sb->number * SBX_UIDS_PER_SANDBOX);
 	argv[n++] = "--uid-base";
 	argv[n++] = bufs[1];
 	argv[n++] = "--cg-mode";
@@ -279,10 +305,10 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 	snprintf(bufs[2], 64, "%lld", (long long)p->disk_mb << 20);
 	argv[n++] = "--slot-disk-bytes";
 	argv[n++] = bufs[2];
-	argv[n++] = "--mask";
-	argv[n++] = (char *)env->state_dir;
-	argv[n++] = "--mask";
-	argv[n++] = (char *)env->socket_dir;
+	for (int i = 0; i < env->n_masks && n + 2 < max; i++) {
+		argv[n++] = "--mask";
+		argv[n++] = (char *)env->masks[i];
+	}
 	if (sb->template_id[0] && p->template_dir) {
 		argv[n++] = "--template";
 		argv[n++] = p->template_dir;
@@ -299,6 +325,16 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 	if (p->gpu) {
 		argv[n++] = "--gpu";
 		argv[n++] = p->gpu;
+		if (slot_gpus) {
+			argv[n++] = "--slot-gpus";
+			argv[n++] = slot_gpus;
+		}
+		for (size_t i = 0; i < env->n_gpu_args && n + 12 < max; i++)
+			argv[n++] = env->gpu_args[i];
+	}
+	if (env->uid_lock_fd >= 0) {
+		argv[n++] = "--uid-lock-fd";
+		argv[n++] = "6"; /* spawn_init puts it there */
 	}
 	if (env->orphan_timeout_s > 0) {
 		argv[n++] = "--ctl-socket";
@@ -308,7 +344,32 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 		argv[n++] = bufs[3];
 	}
 	argv[n] = NULL;
-	(void)max;
+}
+
+static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
+			char **argv, int *pidfd);
+
+/* Build init's arguments (their number grows with the GPU driver's
+ * files) and start it; -1 with errno. */
+static pid_t start_init(struct sandbox *sb, int ctl_child)
+{
+	size_t max = 48 + 2 * SBX_MAX_MASKS + sb->env->n_gpu_args;
+	char **argv = calloc(max, sizeof *argv);
+	char *slot_gpus = slot_gpus_arg(sb);
+	pid_t pid = -1;
+	if (!argv || (sb->profile->gpu && gpu_per_slot_choice(sb->profile) &&
+		      !slot_gpus)) {
+		errno = ENOMEM;
+	} else {
+		char bufs[5][64];
+		build_argv(sb, argv, bufs, slot_gpus, max);
+		pid = spawn_init(sb, ctl_child, sb->cg_fd, argv, &sb->pidfd);
+	}
+	int saved = errno;
+	free(argv);
+	free(slot_gpus);
+	errno = saved;
+	return pid;
 }
 
 /* clone3 straight into the namespaces, then only async-signal-safe calls
@@ -343,7 +404,12 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 	 * 5: its memfd may sit on 3 or 4 (overwritten below) or on 5 itself
 	 * (where dup2 would keep close-on-exec). */
 	int filter = sb->profile->seccomp_fd;
-	if (filter >= 0 && (filter = fcntl(filter, F_DUPFD, 6)) < 0)
+	if (filter >= 0 && (filter = fcntl(filter, F_DUPFD, 7)) < 0)
+		_exit(127);
+	/* The daemon's locked uid range file goes to fd 6 the same way: the
+	 * sandbox holds the range while it lives, even without us. */
+	int uid_lock = sb->env->uid_lock_fd;
+	if (uid_lock >= 0 && (uid_lock = fcntl(uid_lock, F_DUPFD, 7)) < 0)
 		_exit(127);
 	if (dup2(sb->env->devnull, 0) < 0 || dup2(ctl_child, 3) < 0)
 		_exit(127);
@@ -353,9 +419,11 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 	} else {
 		close(4);
 	}
-	if (filter >= 0 && dup2(filter, 5) < 0)
+	if (filter >= 0 ? dup2(filter, 5) < 0 : (close(5), false))
 		_exit(127);
-	syscall(SYS_close_range, filter >= 0 ? 6U : 5U, ~0U, 0U);
+	if (uid_lock >= 0 ? dup2(uid_lock, 6) < 0 : (close(6), false))
+		_exit(127);
+	syscall(SYS_close_range, 7U, ~0U, 0U);
 	execve(argv[0], argv, envp);
 	_exit(127);
 }
@@ -409,6 +477,7 @@ struct sandbox *sandbox_alloc(struct sbx_env *env,
 	sb->profile = profile;
 	sb->owner = owner;
 	sb->number = number;
+	sb->uid_base = env->uid_base;
 	sb->pidfd = sb->ctl = sb->cg_fd = -1;
 	sb->created_mono = sb->idle_since = sb_now_mono();
 	sb->created_wall = sb_now_wall();
@@ -419,7 +488,8 @@ struct sandbox *sandbox_alloc(struct sbx_env *env,
 		s->index = i;
 		s->oom_fd = -1;
 		s->state = SLOT_STARTING;
-		s->uid = SBX_UID_BASE + (uid_t)number * 1000u + (uid_t)i;
+		s->uid = env->uid_base + (uid_t)number * SBX_UIDS_PER_SANDBOX +
+			 (uid_t)i;
 		snprintf(s->id, sizeof s->id, "%s_slot_%d", sb->id, i);
 		s->base_len = strlen(s->id);
 	}
@@ -427,6 +497,15 @@ struct sandbox *sandbox_alloc(struct sbx_env *env,
 		 env->state_dir, sb->id);
 	sandbox_ctl_path(env, sb->id, sb->ctl_path, sizeof sb->ctl_path);
 	return sb;
+}
+
+void sandbox_set_uid_base(struct sandbox *sb, uid_t base)
+{
+	sb->uid_base = base;
+	for (int i = 0; i < sb->n_slots; i++)
+		sb->slots[i].uid = base +
+				   (uid_t)sb->number * SBX_UIDS_PER_SANDBOX +
+				   (uid_t)i;
 }
 
 void sandbox_struct_free(struct sandbox *sb)
@@ -509,10 +588,7 @@ int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 	}
 	if (open_cgroups(sb, sv[0], err) < 0)
 		goto fail;
-	char *argv[48];
-	char bufs[5][64];
-	build_argv(sb, argv, bufs, 48);
-	pid_t pid = spawn_init(sb, sv[1], sb->cg_fd, argv, &sb->pidfd);
+	pid_t pid = start_init(sb, sv[1]);
 	close(sv[1]);
 	sv[1] = -1;
 	if (pid < 0) {

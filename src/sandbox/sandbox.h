@@ -23,6 +23,8 @@ struct sandbox;
 struct sbx_slot;
 struct exec_call;
 
+#define SBX_MAX_MASKS 8
+
 /* Things every sandbox of this daemon shares. */
 struct sbx_env {
 	uv_loop_t *loop;
@@ -40,6 +42,18 @@ struct sbx_env {
 	 * own); sandboxes get this one. */
 	struct rlimit nofile;
 	bool nofile_set;
+	/* slotbox-init arguments binding the NVIDIA driver's files into
+	 * GPU profiles' slots (daemon/gpu_driver.h); none without. */
+	char *const *gpu_args;
+	size_t n_gpu_args;
+	/* Host paths slots must not see (state and socket dirs, secrets
+	 * dir, token and config files), absolute and free of symlinks. */
+	char masks[SBX_MAX_MASKS][PATH_MAX];
+	int n_masks;
+	/* This daemon's slot uid range (uid_alloc.h): its first uid, and the
+	 * locked range file every init inherits (-1: none). */
+	uid_t uid_base;
+	int uid_lock_fd;
 };
 
 struct sandbox_ops {
@@ -84,6 +98,7 @@ struct sbx_slot {
 	int oom_fd;	/* its OOM kill counter file, -1 until first read */
 	bool recycles;	/* its leader understands SB_MSG_RECYCLE */
 	bool recycling; /* sent one, waiting for the HELLO */
+	bool no_bash;	/* its root has no /bin/bash (leader's HELLO) */
 };
 
 enum sbx_state { SBX_STARTING, SBX_RUNNING, SBX_DEAD };
@@ -94,6 +109,8 @@ struct sandbox {
 	const struct sb_profile *profile;
 	void *owner; /* the pool */
 	int number;  /* small integer unique among live sandboxes (uids) */
+	/* Its slots' uids: uid_base + number * SBX_UIDS_PER_SANDBOX + i. */
+	uid_t uid_base;
 	enum sbx_state state;
 	pid_t pid;
 	int pidfd;
@@ -125,7 +142,8 @@ struct sandbox {
 };
 
 /* Start a sandbox for profile; slots become usable as ops->slot_ready
- * fires. number selects the slots' uids (uid_base + number*1000 + i). */
+ * fires. number selects the slots' uids (env->uid_base + number*1000 +
+ * i). */
 int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 		  void *owner, int number, struct sandbox **out,
 		  struct sb_err *err);
@@ -144,6 +162,7 @@ struct sbx_record {
 	int n_slots;
 	double created_wall;
 	const char *template_id; /* "" or NULL: none */
+	uid_t uid_base; /* of its daemon's range; 0: SBX_UID_BASE (older) */
 };
 
 /* Take over a running sandbox after a restart: check that rec->pid is
@@ -197,5 +216,9 @@ int sandbox_slot_send(struct sbx_slot *slot, const void *msg, const int *fds,
 		      size_t nfds);
 
 #define SBX_UID_BASE 1000000u
+#define SBX_UIDS_PER_SANDBOX 1000u
+/* A daemon's uid range (uid_range.h) holds this many sandboxes' uids. */
+#define SBX_RANGE_SANDBOXES 10000
+#define SBX_RANGE_UIDS (SBX_RANGE_SANDBOXES * SBX_UIDS_PER_SANDBOX)
 
 #endif

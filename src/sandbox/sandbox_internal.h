@@ -8,6 +8,10 @@
 struct sandbox *sandbox_alloc(struct sbx_env *env,
 			      const struct sb_profile *profile, void *owner,
 			      int number, const char *id, int n_slots);
+/* Give the sandbox's slots the uids of the range at base (adoption of a
+ * sandbox whose record names its range). */
+void sandbox_set_uid_base(struct sandbox *sb, uid_t base);
+
 /* Free what sandbox_alloc() allocated (nothing may be running). */
 void sandbox_struct_free(struct sandbox *sb);
 /* Find the profile's image: the overlay's lower layers and, for a store

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client/slotbox.h"
@@ -68,6 +70,66 @@ static void check_exec(struct sbc *c, const char *slot)
 	ok(sbc_bash(c, slot, &be, &r, &err) < 0 &&
 		   strcmp(err.code, "bad_argument") == 0,
 	   "env without = -> bad_argument");
+}
+
+/* A second process waits until the named call runs, then cancels it
+ * through a connection of its own: 0 when the cancel was taken. */
+static int cancel_from_child(const char *socket, const char *id)
+{
+	struct sbc_options opt = {.socket_path = socket};
+	struct sbc_error err = {0};
+	struct sbc *c = sbc_open(&opt, &err);
+	char path[128];
+	snprintf(path, sizeof path, "/v1/executions/%s", id);
+	for (int i = 0; c && i < 3000; i++) {
+		json_t *o = NULL;
+		if (sbc_request_json(c, "GET", path, NULL, &o, &err) == 0) {
+			json_decref(o);
+			int rc = sbc_cancel(c, id, &err);
+			sbc_close(c);
+			return rc == 0 ? 0 : 1;
+		}
+		nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+	}
+	sbc_close(c);
+	return 1;
+}
+
+static void check_exec_v11(struct sbc *c, const char *socket, const char *slot)
+{
+	struct sbc_exec_result r;
+	struct sbc_error err = {0};
+	struct sbc_bash m = {.command = "echo a; echo b >&2; echo c",
+			     .merge_output = true,
+			     .execution_id = "cc-merge"};
+	int rc = sbc_bash(c, slot, &m, &r, &err);
+	ok(rc == 0 && strcmp(r.out, "a\nb\nc\n") == 0 && r.err_len == 0 &&
+		   strcmp(r.execution_id, "cc-merge") == 0,
+	   "merge_output: one stream in write order, the chosen id");
+	sbc_exec_result_free(&r);
+
+	ok(sbc_cancel(c, "cc-no-such-call", &err) < 0 &&
+		   strcmp(err.code, "not_found") == 0 && err.http_status == 404,
+	   "cancel of an id that does not run -> not_found 404");
+	ok(sbc_cancel(c, "", &err) < 0 && strcmp(err.code, "bad_argument") == 0,
+	   "empty execution id -> bad_argument");
+
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(cancel_from_child(socket, "cc-cancel"));
+	struct sbc_bash s = {.command = "sleep 30",
+			     .execution_id = "cc-cancel"};
+	rc = sbc_bash(c, slot, &s, &r, &err);
+	int st = -1;
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+	ok(pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	   "sbc_cancel from another connection is taken");
+	ok(rc == 0 && !r.success && strcmp(r.error_class, "cancelled") == 0,
+	   "the cancelled call answers error_class cancelled (%s)",
+	   rc ? err.message : r.error_class);
+	sbc_exec_result_free(&r);
 }
 
 static void check_files(struct sbc *c, const char *slot)
@@ -158,6 +220,7 @@ int main(int argc, char **argv)
 	   rc || !s.slot_id ? err.message : s.slot_id);
 	if (rc == 0) {
 		check_exec(c, s.slot_id);
+		check_exec_v11(c, argv[1], s.slot_id);
 		check_files(c, s.slot_id);
 		check_keep_alive(c, s.slot_id);
 		ok(sbc_renew(c, s.slot_id, 120, &err) == 0, "renew");

@@ -40,6 +40,7 @@ class Hosts:
         self.token_file = os.path.join(self.tmp, "token")
         with open(self.token_file, "w") as f:
             f.write(TOKEN + "\n")
+        os.chmod(self.token_file, 0o600)  # others may not read it
         self.netns, self.links, self.daemons, self.addrs, self.ns_links = [], [], [], [], []
         try:
             for i in range(n):

@@ -40,6 +40,7 @@ def start_daemon(header_timeout=None):
     token = os.path.join(tmp, "token")
     with open(token, "w") as f:
         f.write(TOKEN + "\n")
+    os.chmod(token, 0o600)  # a token others can read is refused
     args = ["--listen", "tcp://127.0.0.1:0", "--token-file", token]
     if header_timeout is not None:
         args += ["--header-timeout", str(header_timeout)]

@@ -27,6 +27,7 @@ def cli_daemon():
     token = os.path.join(tmp, "token")
     with open(token, "w") as f:
         f.write("s3cret-token-0123456789\n")
+    os.chmod(token, 0o600)  # a token others can read is refused
     d = Daemon(tmp, SMALL_POOL, args=["--listen", "tcp://127.0.0.1:0",
                                       "--token-file", token])
     d.token_file = token
@@ -62,7 +63,7 @@ def test_c_library_checks(cli_daemon):
                        capture_output=True, text=True, timeout=120)
     assert "not ok" not in p.stdout, p.stdout
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "1..24" in p.stdout
+    assert "1..29" in p.stdout
 
 
 def test_status_and_profiles_tables_and_json(cli_daemon):

@@ -45,7 +45,7 @@ profiles:
         art = await backend.read_artifact(slots[2], "out.txt", include_sha256=True)
         assert art["success"] and art["content"] == "VALUE 2\n" and len(art["sha256"]) == 64
         lst = await backend.list_artifacts(slots[2], ".")
-        assert lst["entries"] == ["in.txt", "out.txt"]
+        assert [e["path"] for e in lst["entries"]] == ["in.txt", "out.txt"]  # {path, is_dir, size, mtime}
         arc = await backend.archive_artifacts(slots[2], ".", archive_format="tar.gz")
         names = tarfile.open(fileobj=io.BytesIO(base64.b64decode(arc["archive_base64"]))).getnames()
         assert sorted(names) == ["in.txt", "out.txt"]

@@ -43,6 +43,7 @@ XSS = '<img src=x onerror="document.title=\'pwned\'">'
 def start(make_daemon, tmp_path, config=PROFILE):
     tok = tmp_path / "token"
     tok.write_text(TOKEN + "\n")
+    tok.chmod(0o600)  # a token others can read is refused
     d = make_daemon(config, args=["--listen", "tcp://127.0.0.1:0",
                                   "--token-file", str(tok), "--log-level", "debug"])
     m = re.search(r"listening.*?port\W+(\d+)", d.read_log())

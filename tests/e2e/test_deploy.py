@@ -205,6 +205,7 @@ def start_as_in_the_pod(pod, manifests, token):
     token_file = os.path.join(tmp, "token")
     with open(token_file, "w") as fh:
         fh.write(token + "\n")
+    os.chmod(token_file, 0o400)  # as the Secret's defaultMode mounts it
     cm = one(docs, "ConfigMap")
     args = []
     for k, v in f.items():

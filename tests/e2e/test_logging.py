@@ -38,6 +38,7 @@ def start(make_daemon, tmp_path, fmt="text", env=None, journal=None):
     (sdir / "creds").chmod(0o600)
     tok = tmp_path / "token"
     tok.write_text(TOKEN + "\n")
+    tok.chmod(0o600)  # a token others can read is refused
     d = make_daemon(PROFILE, env=env, start=False, args=[
         "--listen", "tcp://127.0.0.1:0", "--token-file", str(tok),
         "--secrets-dir", str(sdir), "--log-level", "debug",

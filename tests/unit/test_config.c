@@ -22,6 +22,8 @@
 
 static char *no_env[] = {NULL};
 
+#define IMAGE_NAME_MAX_TEST 129
+
 static int load(struct sb_config *c, const char *yaml, char **env,
 		struct sb_err *err)
 {
@@ -299,8 +301,9 @@ static void test_unknown_keys(void **state)
 	(void)state;
 	FAIL("profiles:\n  default:\n    cpux: 1\n", NULL,
 	     "p.yaml:3: profile \"default\": key \"cpux\": unknown key");
-	FAIL("profiles:\n  default:\n    cpu: 1\n\n    app_name: x\n", NULL,
-	     "p.yaml:5: profile \"default\": key \"app_name\": unknown key");
+	/* (app_name, the seed's, is passed over: test_seed_file) */
+	FAIL("profiles:\n  default:\n    cpu: 1\n\n    app_names: x\n", NULL,
+	     "p.yaml:5: profile \"default\": key \"app_names\": unknown key");
 	FAIL("colour: red\n", NULL,
 	     "p.yaml:1: key \"colour\": unknown top-level key");
 	FAIL("profiles: {}\nprofile:\n  a: {}\n", NULL,
@@ -735,6 +738,63 @@ static void test_network(void **state)
 	     "mode \"slirp\" is not supported (use none or host)");
 }
 
+/* gpu_per_slot and slot_gpus: forms, env forms ("0;1,2;none"), and the
+ * checks that span keys. */
+static void test_gpu_per_slot_keys(void **state)
+{
+	(void)state;
+	struct sb_config c;
+	ok(&c,
+	   "profiles:\n  a:\n    gpu: all\n    slot_gpus: [\"0\", \"1,2\", "
+	   "none, "
+	   "all]\n  b:\n    gpu: \"0,1\"\n    gpu_per_slot: 2\n",
+	   NULL);
+	const struct sb_profile *a = get(&c, "a"), *b = get(&c, "b");
+	assert_int_equal(a->n_slot_gpus, 4);
+	assert_string_equal(a->slot_gpus[1], "1,2");
+	assert_string_equal(a->slot_gpus[2], "none");
+	assert_int_equal(a->gpu_per_slot, 0);
+	assert_int_equal(b->gpu_per_slot, 2);
+	assert_int_equal(b->n_slot_gpus, 0);
+	sb_config_free(&c);
+	char *env[] = {"SLOTBOX_PROFILE_A_SLOT_GPUS=0; 1,2 ;none",
+		       "SLOTBOX_PROFILE_B_GPU_PER_SLOT=1", NULL};
+	ok(&c, "profiles:\n  a:\n    gpu: all\n  b:\n    gpu: '3'\n", env);
+	a = get(&c, "a");
+	assert_int_equal(a->n_slot_gpus, 3);
+	assert_string_equal(a->slot_gpus[0], "0");
+	assert_string_equal(a->slot_gpus[1], "1,2");
+	assert_string_equal(a->slot_gpus[2], "none");
+	assert_int_equal(get(&c, "b")->gpu_per_slot, 1);
+	sb_config_free(&c);
+	key_bad("slot_gpus", "[\"0,\"]", "item #1 \"0,\" is not none, all");
+	key_bad("slot_gpus", "[\"64\"]", "GPU numbers 0-63");
+	key_bad("slot_gpus", "[\" 1\"]", "item #1");
+	key_bad("slot_gpus", "[\"1,1\"]", "item #1");
+	key_bad("slot_gpus", "[\"-1\"]", "item #1");
+	key_bad("gpu_per_slot", "65", NULL);
+	key_bad("gpu_per_slot", "x", NULL);
+	FAIL("profiles:\n  a:\n    gpu_per_slot: 1\n", NULL,
+	     "profile \"a\": gpu_per_slot needs gpu: all or a list");
+	FAIL("profiles:\n  a:\n    gpu: H100\n    slot_gpus: [none]\n", NULL,
+	     "profile \"a\": slot_gpus needs gpu: all or a list");
+	FAIL("profiles:\n  a:\n    gpu: all\n    gpu_per_slot: 1\n    "
+	     "slot_gpus: [\"0\"]\n",
+	     NULL, "gpu_per_slot and slot_gpus exclude each other");
+	FAIL("profiles:\n  a:\n    gpu: \"0,2\"\n    slot_gpus: [\"2\", "
+	     "\"0,1\"]\n",
+	     NULL,
+	     "slot_gpus item #2 names GPU 1, which is not in gpu \"0,2\"");
+	FAIL("profiles:\n  a:\n    gpu: \"5\"\n    gpu_per_slot: 2\n", NULL,
+	     "gpu_per_slot 2 is more than the 1 GPU(s)");
+	/* a copy (profile from a template) keeps the list */
+	char *env2[] = {"SLOTBOX_GPU=all", "SLOTBOX_SLOT_GPUS=none;0", NULL};
+	ok(&c, "profiles:\n  x: {}\n", env2);
+	assert_int_equal(get(&c, "x")->n_slot_gpus, 2);
+	assert_string_equal(get(&c, "x")->slot_gpus[1], "0");
+	sb_config_free(&c);
+}
+
 static void test_gpu_and_image(void **state)
 {
 	(void)state;
@@ -768,6 +828,144 @@ static void test_gpu_and_image(void **state)
 	key_bad("image", "dir:relative", "must be an absolute path");
 	key_bad("image", "dir:/srv/../etc", "must not contain \"..\"");
 	key_bad("image", "''", "is not valid");
+}
+
+/* ---- the seed's files and variables (issue 18) ---- */
+
+static bool has_warning(const struct sb_config *c, const char *needle)
+{
+	for (size_t i = 0; i < c->n_warnings; i++)
+		if (strstr(c->warnings[i], needle))
+			return true;
+	return false;
+}
+
+/* The seed's load_profiles() YAML, as its users write it. */
+static void test_seed_file(void **state)
+{
+	(void)state;
+	struct sb_config c;
+	ok(&c,
+	   "profiles:\n"
+	   "  default:\n"
+	   "    app_name: my-training\n"
+	   "    image: python:3.11\n"
+	   "    gpu: null\n"
+	   "    cpu: 1.0\n"
+	   "    memory: 2048\n"
+	   "    slots_per_sandbox: 10\n"
+	   "    min_sandboxes: 1\n"
+	   "    max_sandboxes: 5\n"
+	   "    idle_timeout: 120\n"
+	   "    max_lifetime: 3600\n"
+	   "    acquire_timeout_s: 60.0\n"
+	   "    execution_timeout_s: 30.0\n"
+	   "    secrets: []\n"
+	   "    env_vars: {PYTHONUNBUFFERED: '1'}\n"
+	   "    workspace_base: /data\n"
+	   "  pytorch-gpu:\n"
+	   "    image: docker.io/library/python:3.11-slim\n"
+	   "    gpu: T4\n"
+	   "    memory: 16384\n"
+	   "    app_name: ~\n",
+	   NULL);
+	const struct sb_profile *d = get(&c, "default");
+	assert_string_equal(d->image, "python:3.11");
+	assert_null(d->gpu);
+	assert_int_equal(d->memory_mb, 2048);
+	assert_int_equal(d->slots_per_sandbox, 10);
+	assert_int_equal(d->max_sandboxes, 5);
+	assert_true(d->acquire_timeout_s == 60.0);
+	assert_string_equal(d->workspace_dir, "/data");
+	assert_int_equal(d->n_env_vars, 1);
+	const struct sb_profile *g = get(&c, "pytorch-gpu");
+	assert_string_equal(g->image, "python:3.11-slim");
+	assert_string_equal(g->gpu, "T4");
+	assert_int_equal(c.n_warnings, 2);
+	assert_true(has_warning(&c, "p.yaml:3: profile \"default\": key "
+				    "\"app_name\" ignored"));
+	assert_true(has_warning(&c, "p.yaml:22: profile \"pytorch-gpu\": key "
+				    "\"app_name\" ignored"));
+	sb_config_free(&c);
+	assert_null(c.warnings);
+
+	char name[IMAGE_NAME_MAX_TEST];
+	assert_true(
+		image_store_name("library/ubuntu:22.04", name, sizeof name));
+	assert_string_equal(name, "ubuntu:22.04");
+	assert_true(image_store_name("index.docker.io/library/python:3.11",
+				     name, sizeof name));
+	assert_string_equal(name, "python:3.11");
+	assert_false(image_store_name("ghcr.io/org/img:1", name, sizeof name));
+	assert_false(image_store_name("python:3.11", name, 5));
+	key_bad("app_name", "[a]", "expected a single value");
+	key_bad("image", "docker.io/pytorch/pytorch:2.1",
+		"slotbox image import NAME FILE.tar");
+}
+
+/* ATROPOS_MODAL_*: a fallback to SLOTBOX_*, each one used or passed over
+ * said in a warning; never an error for a variable that matches nothing. */
+static void test_atropos_env(void **state)
+{
+	(void)state;
+	struct sb_config c;
+	char *env[] = {"ATROPOS_MODAL_MEMORY=512",
+		       "SLOTBOX_CPU=2",
+		       "ATROPOS_MODAL_CPU=3",
+		       "ATROPOS_MODAL_ACQUIRE_TIMEOUT=12.5",
+		       "ATROPOS_MODAL_ENV_VARS=K=v;L=w",
+		       "ATROPOS_MODAL_SECRETS=s1,s2",
+		       "ATROPOS_MODAL_PROFILES=a,b",
+		       "ATROPOS_MODAL_PROFILE_A_MAX_SANDBOXES=3",
+		       "SLOTBOX_PROFILE_B_MAX_SANDBOXES=4",
+		       "ATROPOS_MODAL_PROFILE_B_MAX_SANDBOXES=9",
+		       "ATROPOS_MODAL_PROFILE_NOPE_IMAGE=x",
+		       "ATROPOS_MODAL_PROFILE_A_COLOUR=red",
+		       "ATROPOS_MODAL_PROFILES_FILE=/nonexistent.yaml",
+		       NULL};
+	ok(&c, NULL, env);
+	const struct sb_profile *a = get(&c, "a"), *b = get(&c, "b");
+	const struct sb_profile *d = get(&c, "default");
+	assert_int_equal(d->memory_mb, 512);
+	assert_true(d->cpu == 2.0);
+	assert_true(d->acquire_timeout_s == 12.5);
+	assert_int_equal(d->n_env_vars, 2);
+	assert_int_equal(d->n_secrets, 2);
+	assert_int_equal(a->max_sandboxes, 3);
+	assert_int_equal(b->max_sandboxes, 4);
+	assert_int_equal(b->memory_mb, 512);
+	assert_true(has_warning(&c, "ATROPOS_MODAL_MEMORY used as "
+				    "SLOTBOX_MEMORY"));
+	assert_true(has_warning(&c, "ATROPOS_MODAL_CPU ignored: SLOTBOX_CPU "
+				    "is set"));
+	assert_true(has_warning(&c, "ATROPOS_MODAL_PROFILES used as "
+				    "SLOTBOX_PROFILES"));
+	assert_true(has_warning(&c, "ATROPOS_MODAL_PROFILE_A_MAX_SANDBOXES "
+				    "used for profile \"a\""));
+	assert_true(has_warning(&c, "ATROPOS_MODAL_PROFILE_B_MAX_SANDBOXES "
+				    "ignored"));
+	assert_true(has_warning(&c, "ATROPOS_MODAL_PROFILE_NOPE_IMAGE: matches "
+				    "no profile"));
+	assert_true(has_warning(&c, "ATROPOS_MODAL_PROFILE_A_COLOUR: unknown "
+				    "key"));
+	sb_config_free(&c);
+
+	/* SLOTBOX_PROFILES wins over ATROPOS_MODAL_PROFILES */
+	char *env2[] = {"ATROPOS_MODAL_PROFILES=x", "SLOTBOX_PROFILES=y", NULL};
+	ok(&c, NULL, env2);
+	assert_null(sb_config_find(&c, "x"));
+	get(&c, "y");
+	assert_true(has_warning(&c, "ATROPOS_MODAL_PROFILES ignored"));
+	sb_config_free(&c);
+
+	/* a bad value is refused like its SLOTBOX_ twin, naming the variable */
+	char *bad[] = {"ATROPOS_MODAL_MEMORY=lots", NULL};
+	FAIL(NULL, bad,
+	     "environment variable ATROPOS_MODAL_MEMORY: key \"memory\"");
+	/* without any, no warning at all */
+	ok(&c, NULL, NULL);
+	assert_int_equal(c.n_warnings, 0);
+	sb_config_free(&c);
 }
 
 /* ---- seccomp ---- */
@@ -1362,6 +1560,9 @@ int main(void)
 		cmocka_unit_test(test_workspace_dir),
 		cmocka_unit_test(test_network),
 		cmocka_unit_test(test_gpu_and_image),
+		cmocka_unit_test(test_gpu_per_slot_keys),
+		cmocka_unit_test(test_seed_file),
+		cmocka_unit_test(test_atropos_env),
 		cmocka_unit_test(test_seccomp_keys),
 		cmocka_unit_test(test_seccomp_rejections),
 		cmocka_unit_test(test_seccomp_policy),

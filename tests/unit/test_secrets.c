@@ -84,6 +84,11 @@ static void refuses_bad_files_without_leaking(void **state)
 	expect_refusal("badkey", "line 1");
 	put("writable", "K=TOPSECRET\n", 0622);
 	expect_refusal("writable", "writable");
+	/* readable by others is refused too, and so is any group bit */
+	put("readable", "K=TOPSECRET\n", 0644);
+	expect_refusal("readable", "group or other");
+	put("groupx", "K=TOPSECRET\n", 0610);
+	expect_refusal("groupx", "mode 0610");
 	expect_refusal("missing", "missing");
 	expect_refusal("../etc", "bad name");
 	char target[256], link[256];

@@ -1,6 +1,7 @@
 """slotbox: a standard-library client for slotboxd.
 
     from slotbox import SlotboxToolBackend      # asyncio, drop-in ToolBackend
+    from slotbox import AsyncClient             # asyncio, every endpoint
     from slotbox import Client                  # synchronous, for scripts
     from slotbox import ClusterClient           # Client over many nodes
 """
@@ -8,13 +9,14 @@ from .errors import (AcquireTimeout, BadRequest, InsufficientStorage, NodeUnavai
                      PathOutsideWorkspace, PayloadTooLarge, SandboxLost, SlotboxError,
                      SlotNotLeased, SnapshotExists, SnapshotNotFound, TemplateMismatch,
                      UnknownProfile, Unauthorized)
-from .types import ExecutionResult, Slot, SlotState
+from .types import ExecutionResult, Slot, SlotState, ToolResult
+from .aio import AsyncClient
 from .client import Client
 from .cluster import ClusterClient
 from .backend import SlotboxToolBackend
 
 __all__ = [
-    "Client", "ClusterClient", "SlotboxToolBackend", "Slot", "SlotState", "ExecutionResult",
+    "Client", "AsyncClient", "ClusterClient", "ToolResult", "SlotboxToolBackend", "Slot", "SlotState", "ExecutionResult",
     "SlotboxError", "AcquireTimeout", "SlotNotLeased", "SandboxLost", "NotFound",
     "UnknownProfile", "BadRequest", "PayloadTooLarge", "PathOutsideWorkspace",
     "Unauthorized", "InsufficientStorage", "SnapshotNotFound", "SnapshotExists",

@@ -2,6 +2,9 @@
 import urllib.parse
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
+from . import archives
+from .aio import MARGIN_S, NO_DEADLINE, fork_slots, new_execution_id
+from .errors import SlotboxError
 from .transport import Transport
 from .types import ExecutionResult, Slot
 
@@ -16,9 +19,16 @@ def _bool(v):
 
 class Client:
     def __init__(self, endpoint: Optional[str] = None, token: Optional[str] = None,
-                 timeout: float = 300.0):
+                 timeout: float = 300.0, margin_s: float = MARGIN_S):
+        """A call that runs work (exec, acquire, fork) may take its
+        timeout_s + margin_s, or without timeout_s as long as the daemon's
+        own deadline lets it; other requests may take timeout seconds."""
         self.transport = Transport(endpoint, token, timeout)
         self.endpoint = self.transport.endpoint
+        self.margin_s = margin_s
+
+    def _limit(self, timeout_s):
+        return NO_DEADLINE if timeout_s is None else float(timeout_s) + self.margin_s
 
     def close(self):
         self.transport.close()
@@ -29,8 +39,8 @@ class Client:
     def __exit__(self, *exc):
         self.close()
 
-    def _json(self, method, path, body=None):
-        return self.transport.request(method, path, body)[1]
+    def _json(self, method, path, body=None, timeout=None):
+        return self.transport.request(method, path, body, timeout=timeout)[1]
 
     # pool
     def health(self) -> Dict[str, Any]:
@@ -53,7 +63,8 @@ class Client:
         body = {k: v for k, v in (("trajectory_id", trajectory_id), ("profile", profile),
                                   ("timeout_s", timeout_s), ("ttl_s", ttl_s),
                                   ("snapshot", snapshot)) if v is not None}
-        return Slot.from_api(self._json("POST", "/v1/slots", body), self.endpoint)
+        return Slot.from_api(self._json("POST", "/v1/slots", body, self._limit(timeout_s)),
+                             self.endpoint)
 
     # forks and snapshots
     def fork(self, slot, count: int = 1, trajectory_ids: Optional[List[str]] = None,
@@ -67,8 +78,8 @@ class Client:
                      ("timeout_s", timeout_s)):
             if v is not None:
                 body[k] = list(v) if k == "trajectory_ids" else v
-        r = self._json("POST", f"/v1/slots/{sid}/fork", body)
-        return [Slot.from_api(s, self.endpoint) for s in r["slots"]]
+        r = self._json("POST", f"/v1/slots/{sid}/fork", body, self._limit(timeout_s))
+        return fork_slots(r, self.endpoint)
 
     def snapshot(self, slot, name: str) -> Dict[str, Any]:
         """Save slot's workspace as snapshot `name` (kept across daemon
@@ -96,16 +107,31 @@ class Client:
         self.transport.request("DELETE", f"/v1/slots/{sid}" + _q(reset=_bool(reset)))
 
     # tools
-    def exec(self, slot, tool: str, args: Dict[str, Any],
-             timeout_s: Optional[float] = None) -> ExecutionResult:
+    def exec(self, slot, tool: str, args: Dict[str, Any], timeout_s: Optional[float] = None,
+             execution_id: Optional[str] = None) -> ExecutionResult:
+        """execution_id names the call (default: a fresh one) so another
+        thread can cancel(execution_id) it."""
         sid = getattr(slot, "slot_id", slot)
-        body = {"tool": tool, "args": args}
+        body = {"tool": tool, "args": args, "execution_id": execution_id or new_execution_id()}
         if timeout_s is not None:
             body["timeout_s"] = timeout_s
-        return ExecutionResult.from_api(self._json("POST", f"/v1/slots/{sid}/exec", body))
+        return ExecutionResult.from_api(self._json("POST", f"/v1/slots/{sid}/exec", body,
+                                                   self._limit(timeout_s)))
 
-    def bash(self, slot, command: str, timeout_s: Optional[float] = None, **args) -> ExecutionResult:
-        return self.exec(slot, "bash", dict(command=command, **args), timeout_s)
+    def bash(self, slot, command: str, timeout_s: Optional[float] = None,
+             execution_id: Optional[str] = None, **args) -> ExecutionResult:
+        return self.exec(slot, "bash", dict(command=command, **args), timeout_s, execution_id)
+
+    def cancel(self, execution_id: str) -> bool:
+        """Kill a running call's process tree; False when none of that id runs."""
+        try:
+            self.transport.request("DELETE", "/v1/executions/" +
+                                   urllib.parse.quote(execution_id, safe=""), timeout=10)
+        except SlotboxError as e:
+            if e.status in (404, 405, 409):
+                return False
+            raise
+        return True
 
     def exec_batch(self, requests: Iterable[Tuple[Any, str, Dict[str, Any]]],
                    timeout_s: Optional[float] = None) -> List[ExecutionResult]:
@@ -115,7 +141,8 @@ class Client:
         body = {"requests": reqs}
         if timeout_s is not None:
             body["timeout_s"] = timeout_s
-        return [ExecutionResult.from_api(r) for r in self._json("POST", "/v1/exec", body)["results"]]
+        r = self._json("POST", "/v1/exec", body, self._limit(timeout_s))
+        return [ExecutionResult.from_api(x) for x in r["results"]]
 
     # files
     def read_file(self, slot, path: str, encoding: str = "text", max_bytes: Optional[int] = None,
@@ -131,14 +158,29 @@ class Client:
         return self.transport.request("PUT", f"/v1/slots/{sid}/file" + _q(path=path), data, raw=True)[1]
 
     def list(self, slot, path: str = ".", recursive: bool = False,
-             max_entries: Optional[int] = None) -> Dict[str, Any]:
+             max_entries: Optional[int] = None, long: bool = False) -> Dict[str, Any]:
+        """long: entries as {path, is_dir, size, mtime} (API 1.1)."""
         sid = getattr(slot, "slot_id", slot)
         return self._json("GET", f"/v1/slots/{sid}/list" + _q(path=path, recursive=_bool(recursive),
-                                                              max_entries=max_entries))
+                                                              max_entries=max_entries,
+                                                              long="true" if long else None))
 
     def archive(self, slot, path: str = ".", format: str = "tar.gz",
                 max_bytes: Optional[int] = None) -> bytes:
         sid = getattr(slot, "slot_id", slot)
+        fmt = "tar.gz" if format == "tgz" else format
         return self.transport.request("GET", f"/v1/slots/{sid}/archive" +
-                                      _q(path=path, format=format, max_bytes=max_bytes),
+                                      _q(path=path, format=fmt, max_bytes=max_bytes),
                                       expect_json=False)[1]
+
+    def upload_archive(self, slot, data: bytes, path: str = ".",
+                       format: str = "tar.gz") -> Dict[str, Any]:
+        """Extract an archive under path in the workspace (API 1.1)."""
+        sid = getattr(slot, "slot_id", slot)
+        fmt = "tar.gz" if format == "tgz" else format
+        return self.transport.request("PUT", f"/v1/slots/{sid}/archive" + _q(path=path, format=fmt),
+                                      bytes(data), raw=True)[1]
+
+    def upload_dir(self, slot, local_dir: str, path: str = ".") -> Dict[str, Any]:
+        """Copy a local directory's contents under path in the workspace."""
+        return self.upload_archive(slot, archives.tar_gz_dir(local_dir), path, "tar.gz")

@@ -385,8 +385,8 @@ class ClusterClient:
         return self._on(slot, "write_file", path, data)
 
     def list(self, slot, path: str = ".", recursive: bool = False,
-             max_entries: Optional[int] = None) -> Dict[str, Any]:
-        return self._on(slot, "list", path, recursive, max_entries)
+             max_entries: Optional[int] = None, long: bool = False) -> Dict[str, Any]:
+        return self._on(slot, "list", path, recursive, max_entries, long=long)
 
     def archive(self, slot, path: str = ".", format: str = "tar.gz",
                 max_bytes: Optional[int] = None) -> bytes:

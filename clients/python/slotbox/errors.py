@@ -16,7 +16,8 @@ class Unauthorized(SlotboxError): pass
 class NotFound(SlotboxError): pass
 class UnknownProfile(NotFound): pass
 class SlotNotLeased(SlotboxError): pass
-class AcquireTimeout(SlotboxError): pass
+class AcquireTimeout(SlotboxError, TimeoutError):
+    """No slot within the deadline; also a TimeoutError, as upstream pools raise."""
 class PayloadTooLarge(SlotboxError): pass
 class PathOutsideWorkspace(SlotboxError): pass
 class SandboxLost(SlotboxError): pass

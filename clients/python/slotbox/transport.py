@@ -164,9 +164,10 @@ class Transport:
 
     def _send(self, conn, method, path, body, hdrs, timeout):
         if timeout is not None:
-            conn.timeout = timeout  # used by connect()
+            t = None if timeout == float("inf") else timeout  # inf: no deadline
+            conn.timeout = t  # used by connect()
             if conn.sock is not None:
-                conn.sock.settimeout(timeout)
+                conn.sock.settimeout(t)
         conn.request(method, path, body=body, headers=hdrs)
         resp = conn.getresponse()
         data = resp.read()

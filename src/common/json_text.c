@@ -1,0 +1,121 @@
+/* json_text.c - jansson's serialiser with shortest round-trip reals.
+ *
+ * jansson prints every real with %.17g (the precision that always round-
+ * trips), so 4.905 comes out as 4.9050000000000002. It has no option for
+ * the shortest form, but json_dump_callback hands over each real as one
+ * chunk of its own: outside strings such a chunk is rewritten here. A
+ * string is opened and closed by lone '"' chunks (a quote inside one is
+ * always the two-byte escape), which is how a string's content that
+ * merely looks like a number is told apart. */
+#include "common/json_text.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct dump_buf {
+	char *data;
+	size_t len, cap;
+	bool in_string;
+	bool failed;
+};
+
+static int buf_add(struct dump_buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *nd = realloc(b->data, cap);
+		if (!nd) {
+			b->failed = true;
+			return -1;
+		}
+		b->data = nd;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int sb_json_real_text(double v, char *out, size_t len)
+{
+	int n = 0;
+	/* For a normal double, %.15g that reads back is the shortest form
+	 * (any decimal of up to 15 digits survives the trip through a
+	 * double); a subnormal has fewer digits of its own. */
+	int first = v != 0 && fabs(v) < DBL_MIN ? 1 : 15;
+	for (int prec = first; prec <= 17; prec++) {
+		n = snprintf(out, len, "%.*g", prec, v);
+		if (n < 0 || (size_t)n >= len)
+			return -1;
+		if (strtod(out, NULL) == v)
+			break;
+	}
+	/* JSON's form, as jansson writes it: "1e+20" -> "1e20", and a
+	 * real always shows it is one ("3" -> "3.0"). */
+	char *e = strchr(out, 'e');
+	if (e) {
+		char *src = e + 1, *dst = e + 1;
+		if (*src == '+')
+			src++;
+		else if (*src == '-')
+			*dst++ = *src++;
+		while (*src == '0' && src[1])
+			src++;
+		memmove(dst, src, strlen(src) + 1);
+		n = (int)strlen(out);
+	} else if (!strchr(out, '.') && (size_t)n + 2 < len) {
+		memcpy(out + n, ".0", 3);
+		n += 2;
+	}
+	return n;
+}
+
+/* Is chunk a real number as jansson writes it (digits with '.' or 'e')? */
+static bool is_real_chunk(const char *s, size_t n)
+{
+	if (n == 0 || n > 40 || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
+		return false;
+	bool mark = false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (ch == '.' || ch == 'e' || ch == 'E')
+			mark = true;
+		else if (!(ch == '-' || ch == '+' || (ch >= '0' && ch <= '9')))
+			return false;
+	}
+	return mark;
+}
+
+static int dump_cb(const char *s, size_t n, void *ud)
+{
+	struct dump_buf *b = ud;
+	if (n == 1 && s[0] == '"') {
+		b->in_string = !b->in_string;
+	} else if (!b->in_string && is_real_chunk(s, n)) {
+		char in[48], out[40];
+		memcpy(in, s, n);
+		in[n] = '\0';
+		int len = sb_json_real_text(strtod(in, NULL), out, sizeof out);
+		if (len > 0)
+			return buf_add(b, out, (size_t)len);
+	}
+	return buf_add(b, s, n);
+}
+
+char *sb_json_dumps(const json_t *doc, size_t flags)
+{
+	struct dump_buf b = {0};
+	if (json_dump_callback(doc, dump_cb, &b, flags) < 0 || b.failed ||
+	    !b.data) {
+		free(b.data);
+		return NULL;
+	}
+	return b.data;
+}

@@ -1,0 +1,98 @@
+/* Unit tests of json_text.c: reals in the fewest digits that read back as
+ * the same double, everything else exactly as jansson writes it. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/json_text.h"
+
+static void expect_real(double v, const char *text)
+{
+	char buf[40];
+	int n = sb_json_real_text(v, buf, sizeof buf);
+	assert_int_equal(n, (int)strlen(text));
+	assert_string_equal(buf, text);
+}
+
+static void test_real_text(void **state)
+{
+	(void)state;
+	expect_real(4.905, "4.905");
+	expect_real(0.1, "0.1");
+	expect_real(0.3, "0.3");
+	expect_real(0.1 + 0.2, "0.30000000000000004"); /* needs all 17 */
+	expect_real(1.0 / 3.0, "0.3333333333333333");  /* 16 */
+	expect_real(3, "3.0");
+	expect_real(-2.5, "-2.5");
+	expect_real(0, "0.0");
+	expect_real(1e20, "1e20");
+	expect_real(1.5e-7, "1.5e-7");
+	expect_real(-1e-300, "-1e-300");
+	expect_real(1733333333.123, "1733333333.123");
+	expect_real(5e-324, "5e-324");
+}
+
+/* Every text reads back as the very same double. */
+static void test_round_trip(void **state)
+{
+	(void)state;
+	uint64_t x = 88172645463325252u;
+	for (int i = 0; i < 100000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		double v;
+		memcpy(&v, &x, sizeof v);
+		if (!isfinite(v))
+			continue;
+		char buf[40];
+		assert_true(sb_json_real_text(v, buf, sizeof buf) > 0);
+		assert_true(strtod(buf, NULL) == v);
+	}
+}
+
+static void test_dumps(void **state)
+{
+	(void)state;
+	json_t *doc = json_pack(
+		"{s:f, s:s, s:s, s:i, s:[f, f], s:{s:f}, s:b, s:n, s:s}", "a",
+		4.905, "looks_like_a_real", "4.9050000000000002", "quoted",
+		"say \"1.10000000000000009\" here", "n", 42, "list", 0.1, 2.0,
+		"nested", "x", 1e-7, "t", 1, "z", "\"", "e");
+	assert_non_null(doc);
+	char *s = sb_json_dumps(doc, JSON_COMPACT);
+	assert_non_null(s);
+	assert_string_equal(
+		s,
+		"{\"a\":4.905,\"looks_like_a_real\":\"4.9050000000000002\","
+		"\"quoted\":\"say \\\"1.10000000000000009\\\" here\",\"n\":42,"
+		"\"list\":[0.1,2.0],\"nested\":{\"x\":1e-7},\"t\":true,"
+		"\"z\":null,\"\\\"\":\"e\"}");
+	free(s);
+	/* indentation and the other flags pass through */
+	s = sb_json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+	char *plain = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS |
+					      JSON_REAL_PRECISION(15));
+	assert_non_null(s);
+	assert_non_null(plain);
+	assert_string_equal(s, plain); /* all its reals fit in 15 digits */
+	free(s);
+	free(plain);
+	json_decref(doc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_real_text),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_dumps),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
