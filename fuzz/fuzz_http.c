@@ -9,6 +9,8 @@
  * answer has a status, error answers carry the API's error body, and the
  * server lets go of the connection (no hang, no leak). */
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "fuzz.h"
 #include "http_harness.h"
@@ -40,11 +42,42 @@ static void on_abort(struct http_request *req, void *ud)
 	(void)ud; /* the timer still answers */
 }
 
+/* Takeover requests (the port proxy's kind): "/tk/take..." takes the
+ * connection and answers on the raw socket; any other is answered as
+ * usual (the server must then close the connection). */
+static bool takeover(const char *path)
+{
+	return strncmp(path, "/tk", 3) == 0;
+}
+
+static void take(struct http_request *req)
+{
+	static const char ans[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+				  "Connection: close\r\n\r\nok";
+	int fd = -1;
+	char *rest = NULL;
+	size_t rest_len = 0;
+	FUZZ_CHECK(req->body_len == 0 && req->raw_target && req->raw_headers,
+		   "takeover request with a body or without its raw head");
+	if (http_request_takeover(req, &fd, &rest, &rest_len) < 0)
+		return; /* the client is gone: the server answered nothing */
+	FUZZ_CHECK(rest_len <= (64u << 10), "read ahead %zu bytes", rest_len);
+	free(rest);
+	(void)send(fd, ans, sizeof ans - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+}
+
 static void handler(struct http_request *req, void *ud)
 {
 	char v[256];
 	(void)ud;
 	FUZZ_CHECK(req->path[0] == '/', "path %s", req->path);
+	FUZZ_CHECK(req->takeover == takeover(req->path), "takeover %d for %s",
+		   req->takeover, req->path);
+	if (strncmp(req->path, "/tk/take", 8) == 0) {
+		take(req);
+		return;
+	}
 	FUZZ_CHECK(req->body[req->body_len] == '\0', "body not terminated");
 	/* the query decoder sees whatever the client wrote */
 	int q = http_query_get(req->query, "path", v, sizeof v);
@@ -86,7 +119,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	harness_init(handler, NULL, NULL);
+	struct http_server_opts o;
+	http_server_opts_default(&o);
+	o.max_body_bytes = 4096;
+	o.max_header_bytes = 2048;
+	o.takeover = takeover;
+	harness_init(handler, NULL, &o);
 	return 0;
 }
 

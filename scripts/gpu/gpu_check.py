@@ -30,7 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 HOLD_MIB = 4096
-HOLD_TIMEOUT_S = 20  # the hold call is killed at this timeout
+HOLD_TIMEOUT_S = 25  # the hold call is killed at this timeout
 SAXPY_N = 1 << 25
 SAXPY_REPS = 100
 
@@ -176,7 +176,7 @@ def host_gpus():
 
 
 def uuids_in(text):
-    return re.findall(r"UUID: (GPU-[0-9a-fA-F-]+)", text)
+    return re.findall(r"UUID: (GPU-[0-9A-Za-z-]+)", text)
 
 
 def gpu_mem_used():
@@ -262,6 +262,7 @@ class Run:
         self.probe = None
         self.host_saxpy = None
         self.img_libdirs = []
+        self.uploaded = set()
 
     # ---- setup ----
     def fact(self, k, v):
@@ -277,6 +278,11 @@ class Run:
         self.fact("GPU", out.strip().replace("\n", "; "))
         self.gpus = host_gpus()
         self.fact("GPUs (minor, uuid)", ", ".join("%s=%s" % (g["minor"], g["uuid"]) for g in self.gpus))
+        try:
+            with open("/proc/driver/nvidia/version") as f:
+                self.fact("driver", f.readline().strip())
+        except OSError as e:
+            self.fact("driver", "/proc/driver/nvidia/version: %s" % e)
         self.fact("kernel", os.uname().release)
         rc, out = sh(["sh", "-c", ". /etc/os-release; echo $PRETTY_NAME"])
         self.fact("OS", out.strip())
@@ -409,11 +415,15 @@ profiles:
         return a, b
 
     def put_probe(self, slot):
+        """Upload the probe into the slot's workspace (once per slot)."""
+        if slot["slot_id"] in self.uploaded:
+            return
         with open(self.probe, "rb") as f:
             self.api.upload(slot, "gpu_probe", f.read())
         res = self.api.bash(slot, "chmod 755 gpu_probe && echo ok")
         if "ok" not in res.get("output", ""):
             raise RuntimeError("chmod in slot: " + out_of(res))
+        self.uploaded.add(slot["slot_id"])
 
     # ---- checks ----
     def check_a(self):
@@ -514,6 +524,7 @@ profiles:
         other = "/dev/nvidia%s" % (b.get("gpus") or ["1"])[0] if self.second != "none" else None
         probe = self.probe is not None
         if probe:
+            self.put_probe(a)
             self.put_probe(b)
         # B: the slot without GPU 0
         # nvidia-modprobe (setuid root where installed) makes missing nodes:
@@ -561,6 +572,7 @@ profiles:
             self.checks.add(name_f, "SKIP", "no nvcc (nothing to hold GPU memory)")
             return
         a = self.slot_a
+        self.put_probe(a)
         minor = int(a["gpus"][0])
         index = next((i for i, g in enumerate(self.gpus) if g["minor"] == minor), 0)
         base = gpu_mem_used().get(index, 0)
@@ -588,11 +600,15 @@ profiles:
             # once the memory is held (or, to show what there is, after 10 s)
             if metrics_seen is None and (used - base >= HOLD_MIB * 0.9 or
                                          time.monotonic() - t0 > 10):
-                time.sleep(2.5)  # one NVML sampling period
-                st, body = self.api.req("GET", "/metrics")
-                metrics_text = body.decode(errors="replace")
-                metrics_seen = [l for l in metrics_text.splitlines()
-                                if l.startswith(("slotbox_gpu_", "slotbox_slot_gpu_"))]
+                # NVML is sampled every 2 s: up to three tries for the slot's row
+                for _ in range(3):
+                    time.sleep(2.2)
+                    st, body = self.api.req("GET", "/metrics")
+                    metrics_text = body.decode(errors="replace")
+                    metrics_seen = [l for l in metrics_text.splitlines()
+                                    if l.startswith(("slotbox_gpu_", "slotbox_slot_gpu_"))]
+                    if any(l.startswith("slotbox_slot_gpu_memory") for l in metrics_seen):
+                        break
                 rc, top_text = sh([os.path.join(self.args.bin, "slotbox"), "--socket", self.sock,
                                    "top", "--once"])
             time.sleep(0.5)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "common/log.h"
 #include "sandbox/sandbox.h"
 
 #define EXECUTIONS_BUCKETS 4096u
@@ -85,11 +86,13 @@ void executions_remove(struct execution *e)
 	e->registered = false;
 }
 
-void executions_cancel(struct execution *e)
+void executions_cancel(struct execution *e, const char *by)
 {
 	if (e->cancelling || !e->cancel)
 		return;
 	e->cancelling = true;
+	sb_log(SB_LOG_INFO, "exec_cancelled", "execution_id", e->id, "tool",
+	       e->tool, "slot", e->slot_id, "by", by, SB_LOG_END);
 	e->cancel(e);
 }
 
@@ -135,7 +138,7 @@ void api_executions(struct api *a, struct http_request *req, const char *rest)
 		 * (a file tool), and e is not to be touched after it. */
 		json_object_set_new(o, "cancelled", json_true());
 		http_respond_json(req, 202, o);
-		executions_cancel(e);
+		executions_cancel(e, "request");
 		return;
 	}
 	json_object_set_new(o, "cancelling", json_boolean(e->cancelling));

@@ -42,8 +42,9 @@ bool execution_id_valid(const char *s, size_t len);
 int executions_add(struct execution *e);
 /* Forget e (no-op when it is not registered). */
 void executions_remove(struct execution *e);
-/* Cancel e once (later cancels are no-ops). */
-void executions_cancel(struct execution *e);
+/* Cancel e once (later cancels are no-ops); by says who asked (a log
+ * line's field: "request", "disconnect"). */
+void executions_cancel(struct execution *e, const char *by);
 
 /* {"execution_id", "tool", "started_at"} of each running call of slot's
  * current lease, oldest first. */

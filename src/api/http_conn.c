@@ -308,11 +308,15 @@ static int on_url_complete(llhttp_t *p)
 	bool (*tk)(const char *) = c->srv->opts.takeover;
 	if (!tk || !c->url)
 		return 0;
+	char small[256];
 	size_t plen = strcspn(c->url, "?");
-	char *path = plen <= HTTP_MAX_PATH ? malloc(plen + 1) : NULL;
+	char *path = plen < sizeof small     ? small
+		     : plen <= HTTP_MAX_PATH ? malloc(plen + 1)
+					     : NULL;
 	if (path && http_pct_decode(c->url, plen, path, plen + 1, false) == 0)
 		c->tk = tk(path);
-	free(path);
+	if (path != small)
+		free(path);
 	return 0;
 }
 

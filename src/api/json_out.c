@@ -6,6 +6,7 @@
 #include "common/util.h"
 #include "pool/gpu_assign.h"
 #include "pool/seccomp_policy.h"
+#include "pool/snapshots.h"
 
 json_t *json_time_iso(double t)
 {
@@ -209,8 +210,12 @@ json_t *json_profile(const struct sb_profile *p, bool active)
 			    json_integer(p->output_limit_bytes));
 	json_object_set_new(o, "max_file_bytes",
 			    json_integer(p->max_file_bytes));
+	/* the bound in force: unset, it is disk_mb's (snapshot_create.c) */
 	json_object_set_new(o, "snapshot_max_bytes",
-			    json_integer(p->snapshot_max_bytes));
+			    json_integer(p->snapshot_max_bytes
+						 ? p->snapshot_max_bytes
+					 : p->disk_mb ? p->disk_mb << 20
+						      : SNAPSHOT_MAX_BYTES));
 	json_object_set_new(o, "snapshot_max_entries",
 			    json_integer(p->snapshot_max_entries));
 	json_object_set_new(o, "secrets", secrets);

@@ -295,7 +295,10 @@ static int r_headers_complete(llhttp_t *lp)
 	bool interim = status >= 100 && status < 200 && status != 101;
 	if (status == 101 && !p->ws)
 		return -1; /* a switch nobody asked for */
-	p->r_chunked = !interim && status != 101 && (lp->flags & F_CHUNKED) &&
+	/* chunked again only where a body follows (not HEAD, 204, 304) and
+	 * the client speaks HTTP/1.1 */
+	p->r_chunked = !interim && status != 101 && status != 204 &&
+		       status != 304 && (lp->flags & F_CHUNKED) &&
 		       p->http_minor >= 1 && !p->head;
 	size_t len;
 	char *head = proxy_head_response(p, status, &len);

@@ -522,7 +522,7 @@ static void exec_abort(struct http_request *req, void *ud)
 {
 	struct exec_ctx *c = ud;
 	(void)req;
-	executions_cancel(&c->ex);
+	executions_cancel(&c->ex, "disconnect");
 }
 
 void api_exec_one(struct api *a, struct http_request *req,
@@ -582,7 +582,7 @@ static void batch_abort(struct http_request *req, void *ud)
 	b->pending++;
 	for (size_t i = 0; i < json_array_size(b->results); i++)
 		if (b->calls[i])
-			executions_cancel(&b->calls[i]->ex);
+			executions_cancel(&b->calls[i]->ex, "disconnect");
 	batch_step(b);
 }
 

@@ -189,6 +189,25 @@ DIR *sb_opendir_at(int dirfd)
 	return d;
 }
 
+int sb_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 ssize_t sb_read_small(const char *path, char *buf, size_t len)
 {
 	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);

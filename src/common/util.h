@@ -33,6 +33,10 @@ int sb_rm_rf(const char *path);
  * closedir() it. */
 DIR *sb_opendir_at(int dirfd);
 
+/* Write all of buf to fd (a pipe or socket may take it in parts),
+ * retrying on EINTR; 0, or -1 with errno. */
+int sb_write_all(int fd, const void *buf, size_t len);
+
 /* Read up to len - 1 bytes of a small file (one read) and NUL-terminate
  * them; the byte count, or -1 when it cannot be read or is empty. */
 ssize_t sb_read_small(const char *path, char *buf, size_t len);

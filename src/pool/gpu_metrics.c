@@ -310,8 +310,10 @@ int gpu_metrics_start(uv_loop_t *loop)
 	}
 	double every = 2;
 	const char *e = getenv("SLOTBOX_GPU_SAMPLE_S");
-	if (e && atof(e) >= 0.1 && atof(e) <= 3600)
-		every = atof(e);
+	char *end = NULL;
+	double v = e ? strtod(e, &end) : 0;
+	if (e && end != e && !*end && v >= 0.1 && v <= 3600)
+		every = v;
 	st.loop = loop;
 	if (uv_timer_init(loop, &st.timer) < 0)
 		return -1;
@@ -351,8 +353,8 @@ static const struct sbx_slot *slot_of(const struct pools *ps,
 /* Per slot and device: the sums of its processes. */
 struct slot_sum {
 	const struct sbx_slot *slot;
-	int dev;
 	unsigned long long mem;
+	int dev;
 	unsigned sm;
 };
 
@@ -371,7 +373,7 @@ static size_t sum_slots(const struct pools *ps, const struct sample *s,
 		if (j == n) {
 			if (n == max)
 				continue;
-			out[n++] = (struct slot_sum){slot, p->dev, 0, 0};
+			out[n++] = (struct slot_sum){slot, 0, p->dev, 0};
 		}
 		out[j].mem += p->mem;
 		out[j].sm = out[j].sm + p->sm > 100 ? 100 : out[j].sm + p->sm;

@@ -19,8 +19,9 @@ struct sock_fprog;
 int confine_load_filter(int fd, const struct sock_fprog **prog, char *msg,
 			size_t msglen);
 
-/* The leader, before it starts anything: empty the bounding set and lock
- * the securebits. The leader's own capabilities stay. 0 or -1 with msg. */
+/* The leader, before it starts anything: show a command line without host
+ * paths (it is the slot's PID 1), empty the bounding set and lock the
+ * securebits. The leader's own capabilities stay. 0 or -1 with msg. */
 int confine_leader(char *msg, size_t msglen);
 
 /* A child of the leader, before it runs anything: become uid (groups

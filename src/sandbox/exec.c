@@ -331,7 +331,9 @@ void exec_on_done(struct sbx_slot *slot, const struct sb_msg *m)
 	r.cpu_user_ms = (double)m->cpu_user_us / 1000.0;
 	r.cpu_sys_ms = (double)m->cpu_sys_us / 1000.0;
 	r.peak_memory_bytes = m->max_rss_kib * 1024u;
-	if (c->cancelled) {
+	if (c->cancelled && !WIFEXITED(m->status)) {
+		/* (one that exited by itself before the kill reached it
+		 * keeps its own result) */
 		r.error_class = EXEC_CANCELLED;
 		r.error = "cancelled";
 	} else if (c->timed_out) {

@@ -16,29 +16,15 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/util.h"
 
 #define WALK_MAX_DEPTH 64
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 static int reply(int out, int err, uint64_t size)
 {
 	struct sb_file_reply r = {
 		.magic = SB_FILE_MAGIC, .err = err, .size = size};
-	return write_all(out, &r, sizeof r);
+	return sb_write_all(out, &r, sizeof r);
 }
 
 int fileops_open(const struct fileops_dirs *dirs, const char *path, int flags,
@@ -106,7 +92,7 @@ static int op_read(const struct sb_file_req *req,
 		ssize_t n = read(fd, buf, chunk);
 		if (n == 0)
 			return 0;
-		if (n < 0 || write_all(out, buf, (size_t)n) < 0)
+		if (n < 0 || sb_write_all(out, buf, (size_t)n) < 0)
 			return -1;
 		left -= (uint64_t)n;
 	}
@@ -229,7 +215,7 @@ static int emit_entry(const struct walk *w, const char *rel,
 		      const struct stat *st)
 {
 	if (!w->long_fmt)
-		return write_all(w->out, rel, strlen(rel) + 1);
+		return sb_write_all(w->out, rel, strlen(rel) + 1);
 	char head[96];
 	int n = snprintf(head, sizeof head, "%c %llu %lld %ld ",
 			 S_ISDIR(st->st_mode) ? 'd' : 'f',
@@ -238,9 +224,9 @@ static int emit_entry(const struct walk *w, const char *rel,
 			 (long)st->st_mtim.tv_nsec);
 	if (n < 0 || (size_t)n >= sizeof head)
 		return -1;
-	if (write_all(w->out, head, (size_t)n) < 0)
+	if (sb_write_all(w->out, head, (size_t)n) < 0)
 		return -1;
-	return write_all(w->out, rel, strlen(rel) + 1);
+	return sb_write_all(w->out, rel, strlen(rel) + 1);
 }
 
 static int cmp_names(const void *a, const void *b)

@@ -19,35 +19,21 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/util.h"
 #include "image/extract.h"
 #include "sandbox/fileops.h"
 
 #define MERGE_MAX_DEPTH 256
 #define UNPACK_MAX_ENTRIES_DEFAULT 100000
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Header, then the message (error) or the entry count (success). */
 static int answer(int out, int err, uint64_t bytes, const char *text)
 {
 	struct sb_file_reply r = {
 		.magic = SB_FILE_MAGIC, .err = err, .size = bytes};
-	if (write_all(out, &r, sizeof r) < 0)
+	if (sb_write_all(out, &r, sizeof r) < 0)
 		return -1;
-	return text ? write_all(out, text, strlen(text)) : 0;
+	return text ? sb_write_all(out, text, strlen(text)) : 0;
 }
 
 /* Remove name in dfd and everything below it; directories are made

@@ -34,7 +34,8 @@ struct init_cfg {
 	/* The profile's prepared workspace template (a root-owned tree), or
 	 * NULL: the workspace is then a plain dir of the generation. */
 	const char *template_dir;
-	const char *masks[INIT_MAX_MASKS]; /* host paths hidden from slots */
+	/* Host paths absent from every slot's root (whiteouts, mounts.c) */
+	const char *masks[INIT_MAX_MASKS];
 	int n_masks;
 	int n_slots;
 	uid_t uid_base; /* slot i runs as uid_base + i */

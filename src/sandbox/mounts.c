@@ -183,8 +183,8 @@ static int mask_path(const struct leader_cfg *lc, const char *host_path)
 		if (mkdir(upper, 0755) == 0) {
 			if (lower_stat(lc->init->image_root, upper + base,
 				       &st) == 0) {
-				chmod(upper, st.st_mode & 07777);
-				if (chown(upper, st.st_uid, st.st_gid) < 0) {
+				if (chmod(upper, st.st_mode & 07777) < 0 ||
+				    chown(upper, st.st_uid, st.st_gid) < 0) {
 					*p = '/';
 					return -1;
 				}
@@ -233,6 +233,17 @@ static int components(const char *path, char *buf, size_t len, char **out,
 	return n;
 }
 
+/* Append a and b to out (len bytes, *o used). 0 or -1 when full. */
+static int append(char *out, size_t len, size_t *o, const char *a,
+		  const char *b)
+{
+	int n = snprintf(out + *o, len - *o, "%s%s", a, b);
+	if (n < 0 || (size_t)n >= len - *o)
+		return -1;
+	*o += (size_t)n;
+	return 0;
+}
+
 /* to, relative to the dir from (both absolute, compared as text: the
  * parts below their common prefix are dirs the sandbox made). 0 or -1. */
 static int relative_to(const char *from, const char *to, char *out, size_t len)
@@ -249,14 +260,12 @@ static int relative_to(const char *from, const char *to, char *out, size_t len)
 	size_t o = 0;
 	out[0] = '\0';
 	for (int i = k; i < nf; i++)
-		o += (size_t)snprintf(out + o, o < len ? len - o : 0, "%s..",
-				      o ? "/" : "");
+		if (append(out, len, &o, o ? "/" : "", "..") < 0)
+			return -1;
 	for (int i = k; i < nt; i++)
-		o += (size_t)snprintf(out + o, o < len ? len - o : 0, "%s%s",
-				      o ? "/" : "", t[i]);
-	if (o == 0)
-		o = (size_t)snprintf(out, len, ".");
-	return o < len ? 0 : -1;
+		if (append(out, len, &o, o ? "/" : "", t[i]) < 0)
+			return -1;
+	return o ? 0 : append(out, len, &o, ".", "");
 }
 
 /* The image's layers relative to the generation dir (the host image's "/"
@@ -265,6 +274,7 @@ static int relative_to(const char *from, const char *to, char *out, size_t len)
 static int relative_layers(const struct leader_cfg *lc, char *out, size_t len)
 {
 	size_t o = 0;
+	out[0] = '\0';
 	for (const char *p = lc->init->image_root; *p;) {
 		size_t n = strcspn(p, ":");
 		char layer[4200], rel[4200];
@@ -273,9 +283,7 @@ static int relative_layers(const struct leader_cfg *lc, char *out, size_t len)
 			snprintf(rel, sizeof rel, "%s", layer);
 		else if (relative_to(lc->gen_dir, layer, rel, sizeof rel) < 0)
 			return -1;
-		o += (size_t)snprintf(out + o, o < len ? len - o : 0, "%s%s",
-				      o ? ":" : "", rel);
-		if (o >= len)
+		if (append(out, len, &o, o ? ":" : "", rel) < 0)
 			return -1;
 		p += n + (p[n] == ':');
 	}

@@ -367,16 +367,22 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 static pid_t start_init(struct sandbox *sb, int ctl_child)
 {
 	size_t max = 48 + 2 * SBX_MAX_MASKS + sb->env->n_gpu_args;
-	_cleanup_free_ char **argv = calloc(max, sizeof *argv);
-	_cleanup_free_ char *slot_gpus = slot_gpus_arg(sb);
-	char bufs[5][64];
+	char **argv = calloc(max, sizeof *argv);
+	char *slot_gpus = slot_gpus_arg(sb);
+	pid_t pid = -1;
 	if (!argv || (sb->profile->gpu && gpu_per_slot_choice(sb->profile) &&
 		      !slot_gpus)) {
 		errno = ENOMEM;
-		return -1;
+	} else {
+		char bufs[5][64];
+		build_argv(sb, argv, bufs, slot_gpus, max);
+		pid = spawn_init(sb, ctl_child, sb->cg_fd, argv, &sb->pidfd);
 	}
-	build_argv(sb, argv, bufs, slot_gpus, max);
-	return spawn_init(sb, ctl_child, sb->cg_fd, argv, &sb->pidfd);
+	int saved = errno;
+	free(argv);
+	free(slot_gpus);
+	errno = saved;
+	return pid;
 }
 
 /* clone3 straight into the namespaces, then only async-signal-safe calls
@@ -408,7 +414,7 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 	if (sb->env->nofile_set)
 		setrlimit(RLIMIT_NOFILE, &sb->env->nofile);
 	/* The profile's seccomp program goes to fd 5 last, from a copy above
-	 * 5: its memfd may sit on 3 or 4 (overwritten below) or on 5 itself
+	 * 6: its memfd may sit on 3 to 6 (overwritten below) or on 5 itself
 	 * (where dup2 would keep close-on-exec). */
 	int filter = sb->profile->seccomp_fd;
 	if (filter >= 0 && (filter = fcntl(filter, F_DUPFD, 7)) < 0)
@@ -426,9 +432,13 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 	} else {
 		close(4);
 	}
-	if (filter >= 0 ? dup2(filter, 5) < 0 : (close(5), false))
+	if (filter < 0)
+		close(5);
+	else if (dup2(filter, 5) < 0)
 		_exit(127);
-	if (uid_lock >= 0 ? dup2(uid_lock, 6) < 0 : (close(6), false))
+	if (uid_lock < 0)
+		close(6);
+	else if (dup2(uid_lock, 6) < 0)
 		_exit(127);
 	syscall(SYS_close_range, 7U, ~0U, 0U);
 	execve(argv[0], argv, envp);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -58,7 +59,17 @@ int uid_range_take(const char *dir, const char *state_dir, uid_t *base,
 	char owner[PATH_MAX];
 	if (!realpath(state_dir, owner))
 		return sb_err_sys(err, "resolve %s", state_dir);
-	if (sb_mkdir_p(dir, 0700) < 0)
+	/* The parents are shared (/run/slotbox holds the default socket,
+	 * which its group must reach): 0755 like the daemon makes it. */
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof parent, "%s", dir);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		if (sb_mkdir_p(parent, 0755) < 0)
+			return sb_err_sys(err, "create %s", parent);
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return sb_err_sys(err, "create %s", dir);
 	_cleanup_fd_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)

@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "clients", "python"))
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("SLOTBOX_BUILD", os.path.join(ROOT, "build"))
+BUILD = os.path.abspath(os.environ.get("SLOTBOX_BUILD", os.path.join(ROOT, "build")))
 SLOTBOXD = os.path.join(BUILD, "slotboxd")
 
 

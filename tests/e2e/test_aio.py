@@ -229,6 +229,7 @@ def test_tcp_with_token_from_the_environment(make_daemon, tmp_path, monkeypatch)
     is refused with the typed error; big bodies cross both ways."""
     token = tmp_path / "token"
     token.write_text("aio-token-0123456789abcdef\n")
+    token.chmod(0o600)  # a token others can read is refused
     d = make_daemon(POOL, args=["--listen", "tcp://127.0.0.1:0", "--token-file", str(token)])
     m = re.search(r'listening.*?port\W+(\d+)', d.read_log())
     assert m, d.read_log()

@@ -54,6 +54,9 @@ ROWS = (
         "asyncio.to_thread + sync Client (previous backend)")]
     + [("python", s, "exec bash -c 'echo hi' one at a time") for s in (
         "host posix_spawn (limit)", "slotbox AsyncClient", "slotbox Client (sync)")]
+    + [("proxy", s, "GET 1 KiB file (new connection each)") for s in (
+        "host loopback, direct (baseline)", "slotbox port proxy (unix socket)",
+        "slotbox port proxy (TCP + token)")]
 )
 
 

@@ -119,6 +119,8 @@ def test_disconnect_kills_the_calls_tree(daemon, client):
     assert gone, f"processes of the disconnected call live on: {host_pids(mark)}"
     assert slot_sees(client, sid, mark) == 0
     assert wait_for(lambda: running_ids(client, sid) == [], 5)
+    log = [line for line in daemon.read_log().splitlines() if "exec_cancelled" in line]
+    assert len(log) == 1 and "by=disconnect" in log[0] and sid in log[0], log
     # the slot serves the next call as before
     r = api(client, "POST", f"/v1/slots/{sid}/exec",
             {"tool": "bash", "args": {"command": "echo still-here"}}, 200)
@@ -314,3 +316,33 @@ def test_cli_exec_id_merge_and_cancel(daemon, client):
     assert not host_pids(mark)
     p = subprocess.run(sb + ["cancel", "cli-call"], capture_output=True, timeout=60)
     assert p.returncode == 125 and b"not_found" in p.stderr or b"no running call" in p.stderr, p.stderr
+
+
+def test_disconnect_over_tcp_cancels_too(make_daemon, tmp_path):
+    import re
+    token = tmp_path / "token"
+    token.write_text("cancel-tcp-token-0123456789\n")
+    token.chmod(0o600)  # a token others can read is refused
+    d = make_daemon("""
+profiles:
+  default:
+    slots_per_sandbox: 1
+    min_sandboxes: 1
+    max_sandboxes: 1
+""", args=["--listen", "tcp://127.0.0.1:0", "--token-file", str(token)])
+    port = int(re.search(r"listening.*?port\W+(\d+)", d.read_log()).group(1))
+    c = d.client()
+    sid = acquire(c)
+    mark = marker()
+    body = json.dumps({"tool": "bash", "args": {"command": tree_command(mark)}}).encode()
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(f"POST /v1/slots/{sid}/exec HTTP/1.1\r\nHost: x\r\n"
+              f"Authorization: Bearer cancel-tcp-token-0123456789\r\n"
+              f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+              + body)
+    try:
+        assert wait_for(lambda: len(host_pids(mark)) == 3, 30), host_pids(mark)
+    finally:
+        s.close()
+    assert wait_for(lambda: not host_pids(mark), GONE_WITHIN_S), host_pids(mark)
+    assert slot_sees(c, sid, mark) == 0

@@ -70,8 +70,7 @@ mkdir "$T/ovl/u" "$T/ovl/w"
 # /dev with fake NVIDIA nodes (an overlay: the host's /dev is untouched)
 mount -t overlay overlay -o "lowerdir=/dev,upperdir=$T/ovl/u,workdir=$T/ovl/w" /dev
 mknod -m 666 /dev/nvidiactl c 195 255
-mknod -m 666 /dev/nvidia0 c 195 0
-mknod -m 666 /dev/nvidia1 c 195 1
+for n in ${FAKE_GPUS:-0 1}; do mknod -m 666 /dev/nvidia$n c 195 $n; done
 mknod -m 666 /dev/nvidia-uvm c 238 0
 mkdir /dev/nvidia-caps
 mknod -m 400 /dev/nvidia-caps/nvidia-cap1 c 239 1
@@ -84,7 +83,7 @@ mount -t tmpfs tmpfs /usr/local
 mkdir -p /usr/local/nvidia
 mount -t tmpfs tmpfs /usr/local/nvidia
 mkdir /usr/local/nvidia/bin /usr/local/nvidia/glibc
-cp /bin/true /usr/local/nvidia/bin/nvidia-smi
+cp "${FAKE_SMI:-/bin/true}" /usr/local/nvidia/bin/nvidia-smi
 echo driver-glibc > /usr/local/nvidia/glibc/marker
 mount -o remount,ro /usr/local/nvidia
 exec "$@"
@@ -311,3 +310,102 @@ def test_gpu_real_nvidia_smi_per_slot(make_daemon):
     assert r["success"] and "GPU 0" in out, r
     _, r = run(c, by[()], "test -e /dev/nvidia0 || nvidia-smi -L")
     assert "UUID" not in r["output"], r
+
+
+# ---- scripts/gpu-check and scripts/gpu-kit without a GPU ----
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def gpu_check(*args, env=None):
+    return subprocess.run(["bash", os.path.join(ROOT, "scripts", "gpu-check")] + list(args),
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_gpu_check_arguments_and_clear_failure_without_gpu(tmp_path):
+    p = gpu_check("--help")
+    assert p.returncode == 0 and "--kit DIR" in p.stdout, p
+    p = gpu_check("--bogus")
+    assert p.returncode == 2 and "unknown argument: --bogus" in p.stderr, p
+    p = gpu_check("--kit")
+    assert p.returncode != 0 and "--kit needs a directory" in p.stderr, p
+    if HAVE_GPU:
+        pytest.skip("this host has a GPU")
+    report = tmp_path / "r.md"
+    p = gpu_check("--kit", str(tmp_path / "nokit"), "--report", str(report))
+    # before anything else: no build, no daemon, the reason on stderr and in the report
+    assert p.returncode == 2, p
+    assert p.stderr.strip() == "gpu-check: no NVIDIA GPU: /dev/nvidiactl not found", p.stderr
+    assert p.stdout == ""
+    assert "NOT RUN: no NVIDIA GPU: /dev/nvidiactl not found" in report.read_text()
+
+
+def test_gpu_kit_is_self_contained(tmp_path):
+    if not shutil.which("patchelf"):
+        pytest.skip("patchelf is missing (scripts/deps installs it)")
+    kit = tmp_path / "kit"
+    p = subprocess.run([os.path.join(ROOT, "scripts", "gpu-kit"), str(kit), BUILD],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert sorted(os.listdir(kit / "bin")) == ["slotbox", "slotbox-image", "slotbox-init",
+                                               "slotboxd"]
+    libs = os.listdir(kit / "lib")
+    assert "libuv.so.1" in libs and "libjansson.so.4" in libs and "libslotbox.so.0" in libs
+    assert not [l for l in libs if l.startswith(("libc.so", "libm.so", "libstdc++", "ld-linux"))]
+    for b in os.listdir(kit / "bin"):
+        d = subprocess.run(["readelf", "-d", str(kit / "bin" / b)], capture_output=True,
+                           text=True).stdout
+        assert "[$ORIGIN/../lib]" in d, (b, d)
+        # every library it needs beyond glibc's resolves inside the kit
+        for line in subprocess.run(["ldd", str(kit / "bin" / b)], capture_output=True,
+                                   text=True).stdout.splitlines():
+            if "=>" in line and not re.search(r"lib(c|m|stdc\+\+|gcc_s)\.so", line):
+                assert str(kit / "lib") in line or "../lib" in line, (b, line)
+    p = subprocess.run([str(kit / "bin" / "slotboxd"), "--version"], capture_output=True,
+                       text=True, env={})
+    assert p.returncode == 0 and "slotboxd" in p.stdout, p
+
+
+def test_gpu_check_dry_run_on_a_fake_gpu(tmp_path):
+    """The whole of scripts/gpu-check with --kit, on one fake GPU: device
+    nodes, driver files and NVML from tests/c/fakedrv (nvidia-smi too),
+    and a fake nvcc whose probe is a bash script. Proves the plumbing of
+    the script (every check, the report) where no GPU exists; only a real
+    GPU proves CUDA."""
+    if HAVE_GPU:
+        pytest.skip("this host has a real GPU: run scripts/gpu-check itself")
+    if not shutil.which("patchelf") or not shutil.which("unshare"):
+        pytest.skip("patchelf or unshare is missing")
+    kit = tmp_path / "kit"
+    p = subprocess.run([os.path.join(ROOT, "scripts", "gpu-kit"), str(kit), BUILD],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    ns = tmp_path / "ns"
+    (ns / "ovl").mkdir(parents=True)
+    (ns / "drv").mkdir()
+    for name in os.listdir(FAKEDRV):
+        src = os.path.join(FAKEDRV, name)
+        if name.startswith("lib") and ".so" in name and not name.endswith(".p"):
+            if os.path.islink(src):
+                os.symlink(os.readlink(src), ns / "drv" / name)
+            else:
+                shutil.copy2(src, ns / "drv" / name)
+    (ns / "ld.so.conf").write_text(str(ns / "drv") + "\n")
+    report = tmp_path / "report.md"
+    env = dict(os.environ, FAKE_GPUS="0", FAKE_SMI=os.path.join(FAKEDRV, "nvidia-smi"),
+               NVCC=os.path.join(ROOT, "tests", "e2e", "gpufake", "nvcc"),
+               FAKE_NVML_MATCH="gpu_probe", FAKE_NVML_PROC_MEM=str(4200 << 20))
+    env["PATH"] = "/usr/local/nvidia/bin:" + env["PATH"]
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", SETUP, "sh",
+                        str(ns), "bash", os.path.join(ROOT, "scripts", "gpu-check"),
+                        "--kit", str(kit), "--report", str(report)],
+                       capture_output=True, text=True, timeout=300, env=env)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out
+    for check in "abcdef":
+        assert re.search(r"^PASS %s\. " % check, out, re.M), (check, out)
+    assert "6 checks: 6 passed, 0 failed, 0 skipped" in out, out
+    assert "ratio 1.000" in out  # the fake probe's kernel time is the same everywhere
+    text = report.read_text()
+    assert "| a. nvidia-smi -L in a slot lists its GPUs only | PASS |" in text, text
+    assert "GPU-fake-0000" in text and "## slotboxd log" in text

@@ -407,3 +407,40 @@ def test_tcp_needs_the_token_and_never_forwards_it(make_daemon, tmp_path):
     assert "authorization" not in seen
     assert "s3cret" not in body.decode()
     assert seen["x-forwarded-for"] == "127.0.0.1"
+
+
+def test_concurrent_requests_and_no_descriptor_leak(world):
+    d, c, a, b = world
+
+    def fds():
+        return len(os.listdir("/proc/%d/fd" % d.proc.pid))
+
+    px(d, a, PORT, "/warm")
+    px(d, b, PORT, "/warm")
+    before = fds()
+    errors = []
+
+    def worker(i):
+        try:
+            slot, name = (a, "A") if i % 2 else (b, "B")
+            for j in range(10):
+                st, h, body = px(d, slot, PORT, "/c%d/%d" % (i, j), method="POST",
+                                 body=b"%d-%d" % (i, j))
+                doc = json.loads(body)
+                assert st == 200 and doc["name"] == name
+                assert doc["body"] == "%d-%d" % (i, j)
+                st, h, body = px(d, slot, 8999, "/")  # nothing listens
+                assert st == 502
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    deadline = time.monotonic() + 10
+    while fds() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fds() <= before, (before, fds())

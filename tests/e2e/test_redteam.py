@@ -256,7 +256,7 @@ libc = ctypes.CDLL(None, use_errno=True)
 NR = {"x86_64": (206, 209, 425), "aarch64": (0, 2, 425)}[os.uname().machine]
 ctx = ctypes.c_ulong(0)
 out = {}
-r = libc.syscall(NR[0], 65536, ctypes.byref(ctx))
+r = libc.syscall(NR[0], 128, ctypes.byref(ctx))
 out["io_setup"] = 0 if r == 0 else ctypes.get_errno()
 out["io_submit"] = 0 if libc.syscall(NR[1], ctx, 0, None) >= 0 else ctypes.get_errno()
 params = ctypes.create_string_buffer(120)
@@ -297,9 +297,14 @@ def test_each_lease_has_one_network_of_its_own(make_daemon, reset, idle):
     d = make_daemon(PROFILES)
     c = d.client()
     slot = None
+    lo_bytes = "cat /sys/class/net/lo/statistics/rx_bytes"
     for lease in range(3):
         slot = acquire(c, "single")
         if lease:
+            # sysfs too shows the new namespace's loopback, not the
+            # previous lease's traffic
+            r = bash(c, slot, lo_bytes)
+            assert int(r["metadata"]["stdout"]) < before, (r, before)
             assert py(c, slot, PROBE)["tcp"] == "error:ConnectionRefusedError"
             assert py(c, slot, IPC, "look") == NOTHING
         assert bash(c, slot, "rm -f /tmp/up")["success"]
@@ -307,6 +312,8 @@ def test_each_lease_has_one_network_of_its_own(make_daemon, reset, idle):
         assert py(c, slot, PROBE)["tcp"] == "L%d" % lease
         assert all(x >= 0 for x in py(c, slot, IPC, "make"))
         assert py(c, slot, IPC, "look") == {k: True for k in NOTHING}
+        before = int(bash(c, slot, lo_bytes)["metadata"]["stdout"])
+        assert before > 0
         time.sleep(idle)
         api(c, "DELETE", "/v1/slots/%s?reset=%s" % (slot, reset), None, 204)
 
@@ -324,3 +331,16 @@ def test_network_host_still_keeps_ipc_per_slot(make_daemon):
     api(c, "DELETE", "/v1/slots/%s?reset=false" % a, None, 204)
     again = acquire(c, "hostnet")
     assert py(c, again, IPC, "look") == NOTHING
+
+
+def test_a_profile_can_opt_in_to_aio(make_daemon):
+    """seccomp_allow takes AIO off the default list (docs: fs.aio-max-nr is
+    host-wide, so such a profile trusts its slots with it)."""
+    d = make_daemon("profiles:\n  default:\n    seccomp_allow: [io_setup, "
+                    "io_submit]\n")
+    c = d.client()
+    a = acquire(c)
+    got = py(c, a, AIO)
+    assert got["io_setup"] == 0 and got["io_uring_setup"] == 38, got
+    rules = api(c, "GET", "/v1/profiles")["profiles"]["default"]["seccomp_rules"]
+    assert "io_setup" not in rules and rules["io_uring_setup"] == "ENOSYS"

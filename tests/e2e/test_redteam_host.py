@@ -200,6 +200,8 @@ profiles:
     disk_mb: 64
 """)
     c = d.client()
+    prof = api(c, "GET", "/v1/profiles")["profiles"]["default"]
+    assert prof["snapshot_max_bytes"] == 64 << 20 and prof["snapshot_max_entries"] == 200000
     s = acquire(c)
     bash(c, s, "mkdir d && cd d && seq 1 30000 | xargs mkdir && ls | wc -l")
     code, body = c.request("POST", f"/v1/slots/{s}/snapshot", {"name": "dirs"})

@@ -129,6 +129,7 @@ static void test_builtin_defaults(void **state)
 	assert_int_equal(p.pids_max, 1024);
 	assert_int_equal(p.disk_mb, 1024);
 	assert_string_equal(p.network, "none");
+	assert_int_equal(p.ptys_max, 64);
 	assert_int_equal(p.slots_per_sandbox, 4);
 	assert_int_equal(p.min_sandboxes, 1);
 	assert_int_equal(p.max_sandboxes, 8);
@@ -589,6 +590,11 @@ static void test_bad_numbers(void **state)
 	key_ok("pids_max", "8");
 	key_bad("pids_max", "7", NULL);
 	key_bad("pids_max", "4194305", NULL);
+	key_ok("ptys_max", "1");
+	key_ok("ptys_max", "4096");
+	key_bad("ptys_max", "0", NULL);
+	key_bad("ptys_max", "4097", NULL);
+	key_bad("ptys_max", "many", "expected an integer");
 	key_ok("disk_mb", "0");
 	key_ok("disk_mb", "16777216");
 	key_bad("disk_mb", "16777217", NULL);
@@ -724,6 +730,8 @@ static void test_network(void **state)
 	key_bad("network", "bridge",
 		"network mode \"bridge\" is not supported (use none or host)");
 	key_bad("network", "Host", "is not supported (use none or host)");
+	/* not built yet (docs/isolation.md): refused, not run as none */
+	key_bad("network", "egress", "is not supported (use none or host)");
 	char *env[] = {"SLOTBOX_NETWORK=slirp", NULL};
 	FAIL(NULL, env,
 	     "environment variable SLOTBOX_NETWORK: key \"network\": network "
@@ -1156,6 +1164,18 @@ static void test_seccomp_policy(void **state)
 		assert_int_equal(all.err[at], strcmp(must[i], "clone3") == 0
 						      ? ENOSYS
 						      : EPERM);
+	}
+	/* host-wide I/O pools (issue 19): ENOSYS, so programs fall back */
+	const char *aio[] = {"io_setup", "io_submit", "io_uring_setup",
+			     "io_uring_enter", "io_uring_register"};
+	for (size_t i = 0; i < sizeof aio / sizeof aio[0]; i++) {
+		int at = find_rule(&all, aio[i]);
+		if (at < 0) {
+			fail_msg("%s is not on the default list", aio[i]);
+			continue;
+		}
+		assert_int_equal(all.err[at], ENOSYS);
+		assert_int_equal(all.n_cond[at], 0);
 	}
 	assert_int_equal(all.n_cond[find_rule(&all, "clone")], 1);
 	assert_int_equal(all.n_cond[find_rule(&all, "unshare")], 1);

@@ -228,11 +228,11 @@ class ClusterClient:
                     w = self.probe_wait_s if left is None else min(left, self.probe_wait_s)
                 try:
                     return self._acquire_on(n, profile, dict(body, timeout_s=w) if w else body, w)
+                except AcquireTimeout as e:  # first: it is a TimeoutError (an OSError) too
+                    last = e
                 except NODE_ERRORS as e:
                     self._set.failed(n)
                     last = NodeUnavailable(503, "node_unavailable", f"{n.url}: {e!r}")
-                except AcquireTimeout as e:
-                    last = e
                 except SlotboxError as e:
                     if e.status < 500:  # the request itself is wrong: same everywhere
                         raise

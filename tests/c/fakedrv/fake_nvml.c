@@ -1,9 +1,11 @@
 /* fake_nvml.c - a stand-in libnvidia-ml.so.1 for the e2e tests (no GPU in
  * CI): one device, "Fake GPU 9000", minor number 0, 37 % busy, 3 GiB of
  * 16 GiB used; its compute processes are the pids listed (one per line) in
- * the file $FAKE_NVML_PIDS, each using $FAKE_NVML_PROC_MEM bytes (default
- * 123456789) and 42 % of the SMs. Just enough of NVML's C API for
- * slotboxd's sampler (src/pool/gpu_metrics.c), with nvml.h's layouts. */
+ * the file $FAKE_NVML_PIDS (or those $FAKE_NVML_MATCH finds), each using
+ * $FAKE_NVML_PROC_MEM bytes (default 123456789) and 42 % of the SMs. Just
+ * enough of NVML's C API for slotboxd's sampler (src/pool/gpu_metrics.c), with
+ * nvml.h's layouts. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,14 +61,58 @@ int nvmlDeviceGetProcessUtilization(nvmlDevice_t d,
 				    nvmlProcessUtilizationSample_t *s,
 				    unsigned *n, unsigned long long last);
 
+/* With $FAKE_NVML_MATCH=NAME: the processes whose command line has an
+ * argument "hold" right after one ending in NAME (scripts/gpu-check's
+ * probe holding GPU memory). */
+static int match_pids(const char *name, unsigned *pids)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	size_t nl = strlen(name);
+	int n = 0;
+	while (d && n < MAX_PIDS && (e = readdir(d))) {
+		char path[300], buf[4096];
+		char *end;
+		unsigned long pid = strtoul(e->d_name, &end, 10);
+		if (*end || pid == 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t len = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[len] = '\0';
+		for (size_t o = 0; o < len; o += strlen(buf + o) + 1) {
+			size_t l = strlen(buf + o);
+			if (l >= nl && strcmp(buf + o + l - nl, name) == 0 &&
+			    o + l + 1 < len &&
+			    strcmp(buf + o + l + 1, "hold") == 0) {
+				pids[n++] = (unsigned)pid;
+				break;
+			}
+		}
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
 static int read_pids(unsigned *pids)
 {
+	const char *match = getenv("FAKE_NVML_MATCH");
+	if (match && *match)
+		return match_pids(match, pids);
 	const char *path = getenv("FAKE_NVML_PIDS");
 	FILE *f = path ? fopen(path, "r") : NULL;
+	char line[32];
 	int n = 0;
-	unsigned v;
-	while (f && n < MAX_PIDS && fscanf(f, "%u", &v) == 1)
-		pids[n++] = v;
+	while (f && n < MAX_PIDS && fgets(line, sizeof line, f)) {
+		char *end;
+		unsigned long v = strtoul(line, &end, 10);
+		if (end != line && v > 0)
+			pids[n++] = (unsigned)v;
+	}
 	if (f)
 		fclose(f);
 	return n;
