@@ -3,9 +3,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client/client_internal.h"
 #include "common/base64.h"
+
+/* The most stdin one request carries (the daemon's bound), and how long a
+ * write waits in all while the process's queue stays full (429). */
+#define SBC_STDIN_CHUNK ((size_t)1 << 20)
+#define SBC_STDIN_FULL_WAIT_MS 60000L
 
 json_t *sbc_pty_json(int rows, int cols)
 {
@@ -146,6 +152,11 @@ int sbc_process_start(struct sbc *c, const char *slot_id,
 		json_pack("{s:s, s:o}", "command", spec->command, "env", env);
 	if (body && spec->cwd)
 		json_object_set_new(body, "cwd", json_string(spec->cwd));
+	if (body && spec->stdin_data)
+		json_object_set_new(body, "stdin",
+				    json_string(spec->stdin_data));
+	if (body && spec->merge_output)
+		json_object_set_new(body, "merge_output", json_true());
 	if (body && spec->rows > 0 && spec->cols > 0)
 		json_object_set_new(body, "pty",
 				    sbc_pty_json(spec->rows, spec->cols));
@@ -294,22 +305,57 @@ static int post_simple(struct sbc *c, const char *method, char *path,
 	return rc;
 }
 
+/* One stdin request: 0, 1 when the process's queue is full (429), -1. */
+static int stdin_once(struct sbc *c, const char *path, const char *data,
+		      size_t len, struct sbc_error *err)
+{
+	struct sbc_response resp;
+	int rc = sbc_request(c, "POST", path, data, len,
+			     "application/octet-stream", &resp, err);
+	if (rc == 0 && resp.status == 429)
+		rc = 1;
+	else if (rc == 0 && (resp.status < 200 || resp.status >= 300))
+		rc = sbc_fail_from_answer(&resp, err);
+	if (rc == 1)
+		(void)sbc_fail_from_answer(&resp, err);
+	sbc_response_free(&resp);
+	return rc;
+}
+
 int sbc_process_stdin(struct sbc *c, const char *slot_id,
 		      const char *process_id, const void *data, size_t len,
 		      bool eof, struct sbc_error *err)
 {
-	char *path = process_path(slot_id, process_id,
-				  eof ? "/stdin?eof=true" : "/stdin", err);
-	if (!path)
-		return -1;
-	struct sbc_response resp;
-	int rc = sbc_request(c, "POST", path, data ? data : "", data ? len : 0,
-			     "application/octet-stream", &resp, err);
+	char *path = process_path(slot_id, process_id, "/stdin", err);
+	char *eof_path =
+		process_path(slot_id, process_id, "/stdin?eof=true", err);
+	const char *p = data ? data : "";
+	if (!data)
+		len = 0;
+	int rc = path && eof_path ? 0 : -1;
+	do {
+		size_t n = len < SBC_STDIN_CHUNK ? len : SBC_STDIN_CHUNK;
+		bool last = n == len;
+		long pause_ms = 10, waited_ms = 0;
+		while (rc == 0 &&
+		       (rc = stdin_once(c, last && eof ? eof_path : path, p, n,
+					err)) == 1 &&
+		       waited_ms < SBC_STDIN_FULL_WAIT_MS &&
+		       !sbc_cancelled(c)) {
+			struct timespec ts = {.tv_sec = pause_ms / 1000,
+					      .tv_nsec = pause_ms % 1000 *
+							 1000000};
+			(void)nanosleep(&ts, NULL);
+			waited_ms += pause_ms;
+			pause_ms = pause_ms * 2 > 200 ? 200 : pause_ms * 2;
+			rc = 0;
+		}
+		p += n;
+		len -= n;
+	} while (rc == 0 && len > 0);
 	free(path);
-	if (rc == 0 && (resp.status < 200 || resp.status >= 300))
-		rc = sbc_fail_from_answer(&resp, err);
-	sbc_response_free(&resp);
-	return rc;
+	free(eof_path);
+	return rc == 0 ? 0 : -1;
 }
 
 int sbc_process_signal(struct sbc *c, const char *slot_id,

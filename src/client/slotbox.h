@@ -282,6 +282,8 @@ struct sbc_process_spec {
 	const char *cwd;	/* NULL: the workspace */
 	const char *const *env; /* "KEY=VALUE", NULL-terminated; may be NULL */
 	int rows, cols;		/* > 0 both: on a pseudo-terminal this size */
+	const char *stdin_data; /* its first input (text; not with a pty) */
+	bool merge_output;	/* stdout and stderr as one stream */
 };
 struct sbc_process {
 	char *process_id; /* owned */
@@ -320,7 +322,9 @@ int sbc_process_stream(struct sbc *c, const char *slot_id,
 		       const char *process_id, long long since, sbc_event_fn fn,
 		       void *ud, struct sbc_stream **out,
 		       struct sbc_error *err);
-/* Write len bytes to its stdin; eof then closes its stdin. */
+/* Write len bytes to its stdin (in requests of at most 1 MiB, each
+ * retried for up to a minute while the process has a MiB unread: 429
+ * stdin_full); eof then closes its stdin. */
 int sbc_process_stdin(struct sbc *c, const char *slot_id,
 		      const char *process_id, const void *data, size_t len,
 		      bool eof, struct sbc_error *err);

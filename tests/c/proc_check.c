@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "client/slotbox.h"
@@ -143,7 +144,7 @@ static int wait_exit(struct sbc *c, const char *slot, const char *pid)
 	return -1000;
 }
 
-static void check_processes(struct sbc *c, const char *slot)
+static void check_processes(struct sbc *c, const char *sock, const char *slot)
 {
 	struct sbc_error err = {0};
 	struct sbc_process p;
@@ -195,6 +196,45 @@ static void check_processes(struct sbc *c, const char *slot)
 	   "output from offset 0 is all of it: %s", rc ? err.message : o.out);
 	sbc_process_output_free(&o);
 	sbc_process_free(&p);
+
+	/* 3 MiB while nothing reads yet: 1 MiB queues, the rest waits (429)
+	 * until the process reads */
+	struct sbc_process_spec wc = {.command = WAIT_FOR_GO "; wc -c",
+				      .stdin_data = ""};
+	size_t big = (size_t)3 << 20;
+	char *buf = malloc(big);
+	rc = buf ? sbc_process_start(c, slot, &wc, &p, &err) : -1;
+	if (rc == 0) {
+		memset(buf, 'x', big);
+		pid_t child = fork();
+		if (child == 0) { /* lets it read a second from now */
+			usleep(1000 * 1000);
+			struct sbc_options opt = {.socket_path = sock};
+			struct sbc *w = sbc_open(&opt, NULL);
+			_exit(w && sbc_write_file(w, slot, "go", "", 0, NULL) ==
+						      0
+				      ? 0
+				      : 1);
+		}
+		rc = sbc_process_stdin(c, slot, p.process_id, buf, big, true,
+				       &err);
+		char got[256] = "";
+		long long at = 0;
+		ok(rc == 0 && output_until(c, slot, p.process_id, "3145728",
+					   got, sizeof got, &at),
+		   "3 MiB of stdin get through a full queue: %s",
+		   rc ? err.message : got);
+		if (child > 0)
+			waitpid(child, NULL, 0);
+		sbc_process_free(&p);
+		struct sbc_exec_result r;
+		if (sbc_bash(c, slot, &(struct sbc_bash){.command = "rm -f go"},
+			     &r, &err) == 0)
+			sbc_exec_result_free(&r);
+	} else {
+		ok(false, "big stdin: %s", err.message);
+	}
+	free(buf);
 
 	rc = sbc_process_output(c, slot, "no-such-process", 0, 0, &o, &err);
 	ok(rc < 0 && err.http_status == 404, "unknown process -> 404 (%s)",
@@ -385,7 +425,7 @@ int main(int argc, char **argv)
 	ok(rc == 0 && rc2 == 0, "two slots (%s)", err.message);
 	if (rc == 0 && rc2 == 0) {
 		check_stream_exec(c, side, s.slot_id);
-		check_processes(c, s.slot_id);
+		check_processes(c, argv[1], s.slot_id);
 		check_signals_and_pty(c, side, s.slot_id);
 		check_ports(c, s.slot_id, o.slot_id);
 		ok(sbc_release(c, s.slot_id, true, &err) == 0 &&

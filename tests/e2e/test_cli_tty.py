@@ -218,8 +218,9 @@ def test_attach_gets_the_ring_then_live_output(tty_daemon, slot, tmux):
         tmux.wait_for("got-hello", exact_line=True)  # live
         tmux.wait_for("EXIT=6", exact_line=True)
 
-        q = c.start_process(slot, "cat", pty=True)
+        q = c.start_process(slot, "echo cat-ready; exec cat", pty=True)
         tmux.line(sb_line(tty_daemon, "attach", slot, q.process_id) + "; echo EXIT=$?")
+        tmux.wait_for("cat-ready", exact_line=True)  # attached: keys go there now
         tmux.line("ping")
         tmux.wait_for("ping", exact_line=True, count=2)
         tmux.send("C-]")  # detach: the process keeps running
@@ -310,4 +311,4 @@ def test_c_library_process_checks(tty_daemon):
                        capture_output=True, encoding="utf-8", errors="replace", timeout=180)
     assert "not ok" not in p.stdout, p.stdout + p.stderr
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "1..28" in p.stdout, p.stdout
+    assert "1..29" in p.stdout, p.stdout

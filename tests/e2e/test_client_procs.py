@@ -167,6 +167,27 @@ def test_process_close_stdin_and_env_cwd(c, slot):
     assert p.output(since=0).stdout == "hi\n/workspace/sub\nline\neof\n"
 
 
+def test_process_first_stdin_merge_and_a_big_write(c, slot):
+    p = c.start_process(slot, "cat; echo err >&2; echo out", stdin="first input\n",
+                        merge_output=True)
+    p.close_stdin()
+    assert p.wait(timeout=PATIENCE_S) == 0
+    o = p.output(since=0)
+    assert o.stdout == "first input\nerr\nout\n" and o.stderr == ""
+    # 3 MiB while nothing reads for a while: the daemon queues 1 MiB and
+    # answers 429 to the rest until the process reads; the client waits
+    # and goes on
+    q = c.start_process(slot, "while [ ! -e go ]; do sleep 0.02; done; wc -c")
+    import threading
+    t = threading.Timer(1.0, lambda: c.write_file(slot, "go", b""))
+    t.start()
+    q.write_stdin(b"x" * (3 << 20))
+    q.close_stdin()
+    t.join()
+    assert q.wait(timeout=PATIENCE_S) == 0
+    assert q.output(since=0).stdout.strip() == str(3 << 20)
+
+
 def test_process_stream_reattach_and_since(c, slot):
     p = c.start_process(slot, f"echo one; {WAIT_FOR_GO}; echo two; exit 5")
     first = p.output(wait_s=5)

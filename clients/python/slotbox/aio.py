@@ -20,8 +20,8 @@ from typing import Any, AsyncIterator, Dict, Iterable, List, Optional, Tuple
 from . import archives
 from .errors import NotFound, SlotboxError, error_for
 from .procs import (MAX_EVENT_LINE, AsyncProcess, PortResponse, ProcessOutput, StreamEvent,
-                    parse_event_line, port_path, port_url, process_body, process_path, pty_body,
-                    signal_name)
+                    STDIN_FULL_WAIT_S, parse_event_line, port_path, port_url, process_body,
+                    process_path, pty_body, signal_name, stdin_pieces)
 from .transport import default_endpoint, default_token, tune_tcp
 from .types import ExecutionResult, Slot
 
@@ -531,12 +531,13 @@ class AsyncClient:
                 yield ev
 
     async def start_process(self, slot, command: str, env: Optional[Dict[str, str]] = None,
-                            cwd: Optional[str] = None, pty=None) -> AsyncProcess:
+                            cwd: Optional[str] = None, pty=None, stdin: Optional[str] = None,
+                            merge_output: Optional[bool] = None) -> AsyncProcess:
         """Start bash -c command in the background; its handle (see
         Client.start_process)."""
         sid = _sid(slot)
         d = await self._json("POST", f"/v1/slots/{sid}/processes",
-                             process_body(command, env, cwd, pty))
+                             process_body(command, env, cwd, pty, stdin, merge_output))
         return AsyncProcess(self, sid, d["process_id"], d.get("pid"), d)
 
     async def processes(self, slot) -> List[Dict[str, Any]]:
@@ -567,11 +568,20 @@ class AsyncClient:
                 yield ev
 
     async def process_stdin(self, slot, process_id: str, data=b"", eof: bool = False) -> None:
-        if isinstance(data, str):
-            data = data.encode()
-        await self.transport.request("POST", process_path(_sid(slot), process_id, "/stdin" +
-                                                          (_q(eof="true") if eof else "")),
-                                     bytes(data), raw=True)
+        """See Client.process_stdin."""
+        loop = asyncio.get_running_loop()
+        for piece, last in stdin_pieces(data, eof):
+            path = process_path(_sid(slot), process_id, "/stdin" + (_q(eof="true") if last else ""))
+            deadline, pause = loop.time() + STDIN_FULL_WAIT_S, 0.01
+            while True:
+                try:
+                    await self.transport.request("POST", path, piece, raw=True)
+                    break
+                except SlotboxError as e:
+                    if e.status != 429 or loop.time() > deadline:
+                        raise
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.2)
 
     async def process_signal(self, slot, process_id: str, sig="INT") -> None:
         await self._json("POST", process_path(_sid(slot), process_id, "/signal"),

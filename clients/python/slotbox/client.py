@@ -1,4 +1,5 @@
 """Synchronous client: one method per endpoint of API.md."""
+import time
 import urllib.parse
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
@@ -6,7 +7,8 @@ from . import archives
 from .aio import MARGIN_S, NO_DEADLINE, fork_slots, new_execution_id
 from .errors import NotFound, SlotboxError
 from .procs import (PortResponse, Process, ProcessOutput, StreamEvent, parse_event_line,
-                    port_path, port_url, process_body, process_path, pty_body, signal_name)
+                    port_path, port_url, process_body, process_path, pty_body, signal_name,
+                    stdin_pieces, STDIN_FULL_WAIT_S)
 from .transport import Transport
 from .types import ExecutionResult, Slot
 
@@ -211,12 +213,15 @@ class Client:
                 yield ev
 
     def start_process(self, slot, command: str, env: Optional[Dict[str, str]] = None,
-                      cwd: Optional[str] = None, pty=None) -> Process:
+                      cwd: Optional[str] = None, pty=None, stdin: Optional[str] = None,
+                      merge_output: Optional[bool] = None) -> Process:
         """Start bash -c command in the background; its handle. pty: True
-        (24x80) or (rows, cols) runs it on a terminal. It runs until it
-        ends, is killed, or the lease ends."""
+        (24x80) or (rows, cols) runs it on a terminal. stdin: its first
+        input (not with a pty); merge_output: stdout and stderr as one
+        stream. It runs until it ends, is killed, or the lease ends."""
         sid = getattr(slot, "slot_id", slot)
-        d = self._json("POST", f"/v1/slots/{sid}/processes", process_body(command, env, cwd, pty))
+        d = self._json("POST", f"/v1/slots/{sid}/processes",
+                       process_body(command, env, cwd, pty, stdin, merge_output))
         return Process(self, sid, d["process_id"], d.get("pid"), d)
 
     def processes(self, slot) -> List[Dict[str, Any]]:
@@ -251,12 +256,21 @@ class Client:
                 yield ev
 
     def process_stdin(self, slot, process_id: str, data=b"", eof: bool = False) -> None:
+        """Write data to its stdin (in 1 MiB requests, each waiting while the
+        process has not read the last MiB yet); eof then closes it."""
         sid = getattr(slot, "slot_id", slot)
-        if isinstance(data, str):
-            data = data.encode()
-        self.transport.request("POST", process_path(sid, process_id, "/stdin" +
-                                                    (_q(eof="true") if eof else "")),
-                               bytes(data), raw=True)
+        for piece, last in stdin_pieces(data, eof):
+            path = process_path(sid, process_id, "/stdin" + (_q(eof="true") if last else ""))
+            deadline, pause = time.monotonic() + STDIN_FULL_WAIT_S, 0.01
+            while True:
+                try:
+                    self.transport.request("POST", path, piece, raw=True)
+                    break
+                except SlotboxError as e:
+                    if e.status != 429 or time.monotonic() > deadline:
+                        raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.2)
 
     def process_signal(self, slot, process_id: str, sig="INT") -> None:
         """sig: "INT", "TERM", "KILL", ... or a number (INT goes to its

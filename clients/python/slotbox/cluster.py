@@ -397,9 +397,10 @@ class ClusterClient:
     def exec_stream(self, slot, command: str, timeout_s: Optional[float] = None, **args):
         return self._on(slot, "exec_stream", command, timeout_s, **args)
 
-    def start_process(self, slot, command: str, env=None, cwd=None, pty=None):
+    def start_process(self, slot, command: str, env=None, cwd=None, pty=None, stdin=None,
+                      merge_output=None):
         """The handle talks to the slot's node directly."""
-        return self._on(slot, "start_process", command, env, cwd, pty)
+        return self._on(slot, "start_process", command, env, cwd, pty, stdin, merge_output)
 
     def processes(self, slot) -> List[Dict[str, Any]]:
         return self._on(slot, "processes")

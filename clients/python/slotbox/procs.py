@@ -184,8 +184,28 @@ def pty_body(pty) -> Optional[Dict[str, int]]:
     return {"rows": int(rows), "cols": int(cols)}
 
 
-def process_body(command, env=None, cwd=None, pty=None) -> Dict[str, Any]:
+# The most stdin one request carries (the daemon's bound); a longer write
+# goes in pieces, each retried while the process's queue is full (429).
+STDIN_CHUNK = 1 << 20
+STDIN_FULL_WAIT_S = 60.0
+
+
+def stdin_pieces(data, eof):
+    """(piece, eof) for each request of one write."""
+    if isinstance(data, str):
+        data = data.encode()
+    data = bytes(data)
+    pieces = [data[i:i + STDIN_CHUNK] for i in range(0, len(data), STDIN_CHUNK)] or [b""]
+    return [(piece, eof and i == len(pieces) - 1) for i, piece in enumerate(pieces)]
+
+
+def process_body(command, env=None, cwd=None, pty=None, stdin=None,
+                 merge_output=None) -> Dict[str, Any]:
     body: Dict[str, Any] = {"command": command}
+    if stdin is not None:
+        body["stdin"] = stdin
+    if merge_output is not None:
+        body["merge_output"] = bool(merge_output)
     if env:
         body["env"] = dict(env)
     if cwd:
