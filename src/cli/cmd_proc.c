@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -401,9 +402,13 @@ static void print_processes(json_t *list)
 		if (json_is_string(started))
 			snprintf(when, sizeof when, "%s",
 				 json_string_value(started));
-		else if (json_is_number(started))
-			snprintf(when, sizeof when, "%.0f",
-				 json_number_value(started));
+		else if (json_is_number(started)) {
+			time_t secs = (time_t)json_number_value(started);
+			struct tm tm;
+			if (gmtime_r(&secs, &tm))
+				strftime(when, sizeof when,
+					 "%Y-%m-%dT%H:%M:%SZ", &tm);
+		}
 		const char *row[] = {
 			json_string_value(json_object_get(p, "process_id")),
 			pid,

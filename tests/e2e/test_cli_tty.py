@@ -280,6 +280,9 @@ def test_ps_and_kill(tty_daemon, slot):
         assert out[0].split()[:3] == ["PROCESS_ID", "PID", "STATE"]
         rows = {ln.split()[0]: ln for ln in out[1:]}
         assert "running" in rows[a.process_id] and "sleep 300" in rows[b.process_id]
+        pid_col, state, started = rows[a.process_id].split()[1:4]
+        assert int(pid_col) > 0 and state == "running"
+        assert time.strftime("%Y-%m-%dT", time.gmtime()) in started  # ISO UTC
         p = subprocess.run(sb + ["kill", "-s", "TERM", slot, a.process_id], capture_output=True,
                            timeout=PATIENCE_S)
         assert p.returncode == 0, p.stderr
