@@ -19,6 +19,7 @@ struct sbc {
 	double connect_timeout_s;
 	size_t max_response;
 	const volatile int *cancel;
+	bool streaming; /* a struct sbc_stream reads fd (stream.c) */
 };
 
 /* Fill err (may be NULL) and return -1. */

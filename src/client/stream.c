@@ -283,6 +283,9 @@ int sbc_stream_open(struct sbc *c, const char *method, const char *path,
 		    struct sbc_stream **out, struct sbc_error *err)
 {
 	*out = NULL;
+	if (c->streaming)
+		return sbc_fail(err, 0, "bad_argument",
+				"an open stream holds this connection");
 	struct sbc_stream *s = calloc(1, sizeof *s);
 	char *text = body ? sb_json_dumps(body, JSON_COMPACT) : NULL;
 	if (!s || (body && !text)) {
@@ -295,8 +298,11 @@ int sbc_stream_open(struct sbc *c, const char *method, const char *path,
 	s->ud = ud;
 	int rc = stream_start(s, method, path, text, err);
 	free(text);
-	if (rc == 0 && (s->status < 200 || s->status >= 300))
+	c->streaming = rc == 0;
+	if (rc == 0 && (s->status < 200 || s->status >= 300)) {
+		c->streaming = false; /* read whole below */
 		rc = stream_error_answer(s, err);
+	}
 	if (rc < 0) {
 		sbc_stream_close(s);
 		return -1;
@@ -332,6 +338,7 @@ int sbc_stream_read(struct sbc_stream *s, struct sbc_error *err)
 	if (s->len) /* a last line without its newline */
 		(void)dispatch_line(s, s->buf, s->len);
 	s->len = 0;
+	s->c->streaming = false;
 	s->c->keep_alive = llhttp_should_keep_alive(&s->parser);
 	if (!s->c->keep_alive)
 		sbc_drop_connection(s->c);
@@ -350,8 +357,10 @@ void sbc_stream_close(struct sbc_stream *s)
 {
 	if (!s)
 		return;
-	if (!s->complete)
+	if (!s->complete) { /* it still holds the connection */
 		sbc_drop_connection(s->c);
+		s->c->streaming = false;
+	}
 	free(s->buf);
 	free(s);
 }

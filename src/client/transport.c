@@ -363,6 +363,10 @@ static int exchange(struct sbc *c, const char *method, const char *path,
 		    const void *body, size_t len, const char *ctype,
 		    struct reader *r, struct sbc_error *err)
 {
+	if (c->streaming)
+		return sbc_fail(err, 0, "bad_argument",
+				"an open stream holds this connection: use "
+				"another struct sbc meanwhile");
 	for (int attempt = 0;; attempt++) {
 		bool reused = c->fd >= 0 && c->used;
 		if (c->fd < 0 && sbc_connect(c, err) < 0)

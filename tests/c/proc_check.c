@@ -296,6 +296,11 @@ static void check_signals_and_pty(struct sbc *c, struct sbc *side,
 					&k, &st, &err);
 		ok(rc == 0, "process output streams (%s)",
 		   rc ? err.message : "");
+		struct sbc_error busy = {0};
+		json_t *none = NULL;
+		ok(rc == 0 && sbc_process_list(c, slot, &none, &busy) < 0 &&
+			   strcmp(busy.code, "bad_argument") == 0,
+		   "a connection an open stream holds refuses other calls");
 		bool resized = false;
 		for (int i = 0; rc == 0 && i < 400; i++) {
 			struct pollfd pf = {.fd = sbc_stream_fd(st),
