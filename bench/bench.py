@@ -37,6 +37,7 @@ import forks  # noqa: E402
 import peers  # noqa: E402
 import ports  # noqa: E402
 import pyclient  # noqa: E402
+import streamed  # noqa: E402
 import report  # noqa: E402
 
 S_TRUE = "exec bash -c 'true'"
@@ -91,6 +92,7 @@ EXPECTED = (
     + list(forks.EXPECTED)
     + list(pyclient.EXPECTED)
     + list(ports.EXPECTED)
+    + list(streamed.EXPECTED)
     + [("scale", s, scen) for s, scen in (
         ("slotbox", "lease all slots"),
         ("slotbox daemon", "RSS with all slots leased"),
@@ -504,6 +506,8 @@ class Bench:
             xs = self.timed(lambda: d.client.bash(slot, cmd), c["py_n"])
             self.add("exec", "slotbox (Python client)", scen, xs, notes="Client.bash, keep-alive")
         self.ok("slotbox (Python client)", "bash -c 'echo hi' printed hi")
+        self.log(f"  streamed vs plain exec: bash -c 'echo hi' x {c['py_n']} each, in turns")
+        streamed.phase(self, d, slot.slot_id, c["py_n"])
         d.client.release(slot)
         d.wait_settled("lat")
 

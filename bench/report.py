@@ -58,6 +58,13 @@ SECTIONS = [
      "token, next to the same GET straight to the same server on the host's loopback (the "
      "baseline); http.client, a new connection per request on every row (proxied answers "
      "close their connection), rows measured in turns."),
+    ("stream", "Streamed exec",
+     "`bash -c 'echo hi'` on one slot with `\"stream\": true` (NDJSON events, chunked, then "
+     "the result) and without (one JSON answer), the two taking turns on one keep-alive "
+     "connection of the same minimal client (http.client over the unix socket), so the "
+     "difference is the daemon's. Target: streamed p50 at most 1.1x plain. Then the time "
+     "from sending a streamed `echo first; sleep 0.2` to its first stdout event, while the "
+     "command still runs (target: 50 ms)."),
     ("scale", "Scale",
      "A fresh daemon whose only profile has 10 slots per sandbox; every slot leased (the "
      "counts are in the rows). Memory is what the daemon's memory cgroup (cgroup v1, kernel "

@@ -15,6 +15,7 @@
 #include "pool/seed.h"
 #include "pool/snapshots.h"
 #include "sandbox/files.h"
+#include "sandbox/slot_pty.h"
 
 static uv_loop_t *loop;
 static struct sb_profile profile;
@@ -257,6 +258,28 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 void exec_cancel(struct exec_call *call)
 {
 	((struct job *)call)->cancelled = true;
+}
+
+void exec_resume_output(struct exec_call *call)
+{
+	(void)call;
+}
+
+void exec_signal(struct exec_call *call, int sig)
+{
+	(void)call;
+	(void)sig;
+}
+
+int slot_pty_open(struct sbx_slot *slot, unsigned rows, unsigned cols,
+		  slot_pty_fn cb, void *ud, struct sb_err *err)
+{
+	(void)slot;
+	(void)rows;
+	(void)cols;
+	(void)cb;
+	(void)ud;
+	return sb_err_set(err, ENOSYS, "no terminals here");
 }
 
 const char *exec_error_class_name(enum exec_error_class c)

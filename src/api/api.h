@@ -43,6 +43,10 @@ void api_images(struct api *a, struct http_request *req, const char *rest);
 void api_exec_one(struct api *a, struct http_request *req,
 		  struct sbx_slot *slot);
 void api_exec_batch(struct api *a, struct http_request *req);
+/* routes_processes.c: /v1/slots/{id}/processes and below (rest: what
+ * follows "processes"). */
+void api_processes(struct api *a, struct http_request *req,
+		   struct sbx_slot *slot, bool stale, const char *rest);
 
 /* routes_seed.c: POST /v1/slots/{id}/fork, POST /v1/slots/{id}/snapshot,
  * POST /v1/slots with "snapshot" (doc is the parsed body, borrowed), and

@@ -188,6 +188,9 @@ json_t *json_profile(const struct sb_profile *p, bool active)
 	json_object_set_new(o, "disk_mb", json_integer(p->disk_mb));
 	json_object_set_new(o, "network", json_string(p->network));
 	json_object_set_new(o, "ptys_max", json_integer(p->ptys_max));
+	json_object_set_new(o, "max_processes", json_integer(p->max_processes));
+	json_object_set_new(o, "process_output_bytes",
+			    json_integer(p->process_output_bytes));
 	json_object_set_new(o, "slots_per_sandbox",
 			    json_integer(p->slots_per_sandbox));
 	json_object_set_new(o, "min_sandboxes", json_integer(p->min_sandboxes));

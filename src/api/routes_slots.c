@@ -1,23 +1,22 @@
 /* routes_slots.c - running tools: POST /v1/slots/{id}/exec and the batch
  * POST /v1/exec. Both validate every argument before anything runs; a bad
  * call in a batch becomes that call's failed result, never the batch's. */
-#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
+#include "api/bash_cmd.h"
 #include "api/executions.h"
+#include "api/ndjson.h"
 #include "common/base64.h"
 #include "common/util.h"
-#include "pool/gpu_assign.h"
 #include "pool/metrics.h"
+#include "sandbox/slot_pty.h"
 
-#define API_MAX_COMMAND (1u << 20)
-#define API_MAX_STDIN (16u << 20)
-#define API_MAX_ENV 256
 #define API_MAX_BATCH 4096
 
 /* Everything one call needs, owned until it ends. */
@@ -31,12 +30,15 @@ struct exec_ctx {
 	/* A file tool cancelled before it ended was answered at once; its
 	 * operation still ends by itself, and only then is ctx freed. */
 	bool delivered;
-	const char *shell; /* bash: the shell it runs in */
-	char *argv[4];
-	char **envp;
-	size_t envc;
-	char *cwd;
-	char *command;
+	struct bash_cmd bc; /* bash: its command */
+	/* a streamed answer (exec's "stream": true): output events, then
+	 * the result */
+	bool stream;
+	struct ndjson_utf8 u8[2]; /* stdout's and stderr's held bytes */
+	/* a call with a pty waits for its terminal (slot_pty.h) first,
+	 * then starts as this spec says */
+	bool pty_wait;
+	double timeout_s;
 	/* exactly one of these two owners is set */
 	struct http_request *req;
 	struct batch *batch;
@@ -53,203 +55,8 @@ struct batch {
 static void ctx_free(struct exec_ctx *c)
 {
 	executions_remove(&c->ex);
-	for (size_t i = 0; i < c->envc; i++)
-		free(c->envp[i]);
-	free(c->envp);
-	free(c->cwd);
-	free(c->command);
+	bash_cmd_free(&c->bc);
 	free(c);
-}
-
-static bool env_name_ok(const char *k)
-{
-	if (!*k || !(isalpha((unsigned char)*k) || *k == '_'))
-		return false;
-	for (const char *p = k; *p; p++)
-		if (!(isalnum((unsigned char)*p) || *p == '_'))
-			return false;
-	return strlen(k) <= 256;
-}
-
-static int env_push(struct exec_ctx *c, const char *k, const char *v)
-{
-	size_t kl = strlen(k);
-	/* A later definition of the same name replaces the earlier one, so
-	 * request env beats profile env beats the defaults. */
-	for (size_t i = 0; i < c->envc; i++) {
-		if (strncmp(c->envp[i], k, kl) == 0 && c->envp[i][kl] == '=') {
-			free(c->envp[i]);
-			c->envp[i] = NULL;
-			if (asprintf(&c->envp[i], "%s=%s", k, v) < 0) {
-				c->envp[i] = strdup("");
-				return -1;
-			}
-			return 0;
-		}
-	}
-	char **n = realloc(c->envp, (c->envc + 2) * sizeof *n);
-	if (!n)
-		return -1;
-	c->envp = n;
-	if (asprintf(&c->envp[c->envc], "%s=%s", k, v) < 0)
-		return -1;
-	c->envc++;
-	c->envp[c->envc] = NULL;
-	return 0;
-}
-
-/* A GPU profile's slot: the driver's files where NVIDIA's CUDA images
- * expect them, and its GPUs named as the NVIDIA container runtime names
- * them: NVIDIA_VISIBLE_DEVICES the host's device numbers, and
- * CUDA_VISIBLE_DEVICES the slot's own ordinals (the slot has only its
- * GPUs' device nodes, so CUDA numbers them from 0). The isolation is the
- * nodes; these only say the same. */
-static int env_push_gpu(struct exec_ctx *c)
-{
-	const struct sandbox *sb = c->slot->sb;
-	int devs[SB_GPU_MAX];
-	char vis[SB_GPU_MAX * 4], ord[SB_GPU_MAX * 4] = "";
-	int n = gpu_assign_slot(sb->profile, sb->number, c->slot->index, devs);
-	gpu_list_format(devs, n, vis, sizeof vis);
-	for (int i = 0; i < n; i++)
-		snprintf(ord + strlen(ord), sizeof ord - strlen(ord), "%s%d",
-			 i ? "," : "", i);
-	return env_push(c, "PATH",
-			"/usr/local/nvidia/bin:/usr/local/sbin:/usr/local/"
-			"bin:/usr/sbin:/usr/bin:/sbin:/bin") < 0 ||
-			       env_push(c, "LD_LIBRARY_PATH",
-					"/usr/local/nvidia/lib64") < 0 ||
-			       env_push(c, "NVIDIA_VISIBLE_DEVICES", vis) < 0 ||
-			       env_push(c, "CUDA_VISIBLE_DEVICES", ord) < 0
-		       ? -1
-		       : 0;
-}
-
-/* Validate a bash call and fill ctx; on error write a message into msg. */
-static int prepare_bash(struct exec_ctx *c, json_t *args, char *msg,
-			size_t msglen, const char **stdin_data,
-			size_t *stdin_len, bool *merge_output)
-{
-	const struct sb_profile *p = c->slot->sb->profile;
-	json_t *cmd = json_object_get(args, "command");
-	json_t *in = json_object_get(args, "stdin");
-	json_t *env = json_object_get(args, "env");
-	json_t *cwd = json_object_get(args, "cwd");
-	const char *key;
-	json_t *val;
-
-	json_t *merge = json_object_get(args, "merge_output");
-
-	/* Other keys are accepted and ignored: callers send their own
-	 * conventions (ToolExecutor's allow_network, require_sandbox...). */
-	if (merge && !json_is_null(merge) && !json_is_boolean(merge)) {
-		snprintf(msg, msglen,
-			 "args.merge_output must be true or false");
-		return -1;
-	}
-	*merge_output = json_is_true(merge);
-	if (!json_is_string(cmd) || json_string_length(cmd) > API_MAX_COMMAND ||
-	    strlen(json_string_value(cmd)) != json_string_length(cmd)) {
-		snprintf(msg, msglen,
-			 "args.command must be a string of at most %u bytes "
-			 "without NUL",
-			 API_MAX_COMMAND);
-		return -1;
-	}
-	if (in && !json_is_null(in) &&
-	    (!json_is_string(in) || json_string_length(in) > API_MAX_STDIN)) {
-		snprintf(msg, msglen,
-			 "args.stdin must be a string of at most %u bytes",
-			 API_MAX_STDIN);
-		return -1;
-	}
-	if (cwd && !json_is_null(cwd) &&
-	    (!json_is_string(cwd) || json_string_length(cwd) > 4000 ||
-	     strlen(json_string_value(cwd)) != json_string_length(cwd))) {
-		snprintf(msg, msglen, "args.cwd must be a path string");
-		return -1;
-	}
-	if (env && !json_is_null(env) &&
-	    (!json_is_object(env) || json_object_size(env) > API_MAX_ENV)) {
-		snprintf(msg, msglen,
-			 "args.env must be an object of at most %d strings",
-			 API_MAX_ENV);
-		return -1;
-	}
-	c->command = strdup(json_string_value(cmd));
-	const char *dir = json_is_string(cwd) ? json_string_value(cwd) : "";
-	if (!*dir)
-		c->cwd = strdup(p->workspace_dir);
-	else if (dir[0] == '/')
-		c->cwd = strdup(dir);
-	else if (asprintf(&c->cwd, "%s/%s", p->workspace_dir, dir) < 0)
-		c->cwd = NULL;
-	if (!c->command || !c->cwd)
-		goto oom;
-	/* An image without bash runs the command with its /bin/sh (the
-	 * slot's leader looked once, metadata.shell says which). */
-	c->shell = c->slot->no_bash ? "/bin/sh" : "/bin/bash";
-	c->argv[0] = (char *)c->shell;
-	c->argv[1] = "-c";
-	c->argv[2] = c->command;
-	c->argv[3] = NULL;
-	if (env_push(c, "PATH",
-		     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:"
-		     "/bin") < 0 ||
-	    env_push(c, "HOME", p->workspace_dir) < 0 ||
-	    env_push(c, "USER", "slotbox") < 0 ||
-	    /* bash looks the user up in passwd (and dlopens NSS modules:
-	     * ~0.5 ms a call) when SHELL is unset */
-	    env_push(c, "SHELL", c->shell) < 0 ||
-	    env_push(c, "LANG", "C.UTF-8") < 0 ||
-	    env_push(c, "PWD", c->cwd) < 0 ||
-	    env_push(c, "SLOTBOX_SLOT_ID", c->slot->id) < 0 ||
-	    (p->gpu && env_push_gpu(c) < 0))
-		goto oom;
-	/* The image's own environment (PATH of a python image, ...) */
-	for (size_t i = 0; i < c->slot->sb->n_image_env; i++) {
-		const char *kv = c->slot->sb->image_env[i];
-		const char *eq = strchr(kv, '=');
-		char name[256];
-		if (!eq || (size_t)(eq - kv) >= sizeof name)
-			continue;
-		memcpy(name, kv, (size_t)(eq - kv));
-		name[eq - kv] = 0;
-		if (env_name_ok(name) && env_push(c, name, eq + 1) < 0)
-			goto oom;
-	}
-	for (size_t i = 0; i < p->n_env_vars; i++)
-		if (env_push(c, p->env_vars[i].key, p->env_vars[i].value) < 0)
-			goto oom;
-	const struct pool *pool = c->slot->sb->owner;
-	const struct sb_secret_env *sec = pool->secrets;
-	for (size_t i = 0; sec && i < sec->n; i++)
-		if (env_push(c, sec->keys[i], sec->values[i]) < 0)
-			goto oom;
-	if (json_is_object(env)) {
-		json_object_foreach(env, key, val)
-		{
-			if (!env_name_ok(key) || !json_is_string(val) ||
-			    strlen(json_string_value(val)) !=
-				    json_string_length(val)) {
-				snprintf(msg, msglen,
-					 "args.env: \"%.64s\" must be a valid "
-					 "name with a string value",
-					 key);
-				return -1;
-			}
-			if (env_push(c, key, json_string_value(val)) < 0)
-				goto oom;
-		}
-	}
-	if (!c->envp && env_push(c, "PATH", "/usr/bin:/bin") < 0)
-		goto oom;
-	*stdin_data = json_is_string(in) ? json_string_value(in) : NULL;
-	*stdin_len = json_is_string(in) ? json_string_length(in) : 0;
-	return 0;
-oom:
-	snprintf(msg, msglen, "out of memory");
-	return -1;
 }
 
 static void deliver(struct exec_ctx *c, json_t *result);
@@ -395,9 +202,9 @@ static void answer_call(struct exec_ctx *c, json_t *result)
 	json_t *md = json_object_get(result, "metadata");
 	executions_remove(&c->ex);
 	c->call = NULL;
-	if (c->shell) {
+	if (c->bc.shell) {
 		const struct sb_profile *p = c->slot->sb->profile;
-		json_object_set_new(md, "shell", json_string(c->shell));
+		json_object_set_new(md, "shell", json_string(c->bc.shell));
 		json_object_set_new(
 			md, "network",
 			json_string(p->network ? p->network : "none"));
@@ -412,7 +219,14 @@ static void answer_call(struct exec_ctx *c, json_t *result)
 			json_number_value(json_object_get(md, "duration_ms")) /
 				1000.0);
 	}
-	if (c->req) {
+	if (c->stream) {
+		/* the rest of a split UTF-8 sequence, then the result */
+		ndjson_output_flush(c->req, &c->u8[0], "stdout");
+		ndjson_output_flush(c->req, &c->u8[1], "stderr");
+		ndjson_line(c->req, json_pack("{s:s,s:o}", "type", "result",
+					      "result", result));
+		http_respond_stream_end(c->req);
+	} else if (c->req) {
 		http_respond_json(c->req, 200, result);
 	} else {
 		c->batch->calls[c->index] = NULL;
@@ -488,6 +302,97 @@ static int name_call(struct exec_ctx *c, json_t *item, int *status,
 	return 0;
 }
 
+/* A streamed call's output chunk, as an event. A client that reads too
+ * slowly stops the reading of the command's pipes until it drained
+ * (stream_drain); one that is gone gets its call cancelled by the
+ * abort callback, and what is left is read and dropped. */
+static int stream_output(void *ud, int stream, const char *data, size_t len)
+{
+	struct exec_ctx *c = ud;
+	int r = ndjson_output(c->req, &c->u8[stream == 2],
+			      stream == 2 ? "stderr" : "stdout", data, len);
+	return r > 0;
+}
+
+static void stream_drain(struct http_request *req, void *ud)
+{
+	struct exec_ctx *c = ud;
+	(void)req;
+	if (c->call)
+		exec_resume_output(c->call);
+}
+
+/* The terminal of a call with a pty came (or could not be had): start
+ * the call on it, or answer the failure. A call cancelled meanwhile was
+ * answered then; ctx goes now. */
+static void pty_ready(void *ud, int master, int slave, int err)
+{
+	struct exec_ctx *c = ud;
+	struct sb_err e;
+	const struct sb_profile *p = c->slot->sb->profile;
+	c->pty_wait = false;
+	if (c->delivered) {
+		if (!err) {
+			close(master);
+			close(slave);
+		}
+		pool_slot_exec_end(c->slot);
+		ctx_free(c);
+		return;
+	}
+	if (err) {
+		snprintf(e.msg, sizeof e.msg,
+			 "could not open a terminal in the slot: %s",
+			 strerror(err));
+	} else {
+		struct exec_spec spec = {
+			.argv = c->bc.argv,
+			.cwd = c->bc.cwd,
+			.envp = c->bc.envp,
+			.timeout_s = c->timeout_s,
+			.output_limit = (size_t)p->output_limit_bytes,
+			.on_output = c->stream ? stream_output : NULL,
+			.output_ud = c,
+			.tty = true,
+			.tty_fd = slave,
+			.out_fd = master,
+		};
+		if (exec_start(c->slot, &spec, exec_done, c, &c->call, &e) == 0)
+			return;
+	}
+	pool_slot_exec_end(c->slot);
+	deliver(c,
+		json_exec_error(c->slot_id, EXEC_INFRA, "sandbox_lost", e.msg));
+}
+
+/* A call with a pty: TERM set, and its terminal asked of the slot. */
+static int start_pty_call(struct exec_ctx *c, unsigned rows, unsigned cols,
+			  double timeout, int *status, const char **code,
+			  char *msg, size_t msglen)
+{
+	struct sb_err err;
+	bool has_term = false;
+	for (size_t i = 0; i < c->bc.envc; i++)
+		has_term |= strncmp(c->bc.envp[i], "TERM=", 5) == 0;
+	if (!has_term &&
+	    bash_cmd_env_push(&c->bc, "TERM", "xterm-256color") < 0) {
+		*status = 500;
+		*code = "internal";
+		snprintf(msg, msglen, "out of memory");
+		return -1;
+	}
+	c->timeout_s = timeout;
+	if (slot_pty_open(c->slot, rows, cols, pty_ready, c, &err) < 0) {
+		*status = 502;
+		*code = "sandbox_lost";
+		snprintf(msg, msglen, "%s", err.msg);
+		return -1;
+	}
+	c->pty_wait = true;
+	pool_slot_exec_begin(c->slot);
+	return 0;
+}
+
 /* Validate and start one call. On a failure before anything ran, returns
  * -1 with *status / code / msg set (the caller reports it its way). */
 static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
@@ -535,8 +440,8 @@ static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
 		return -1;
 	}
 	if (strcmp(name, "bash") == 0) {
-		r = prepare_bash(c, args, msg, msglen, &stdin_data, &stdin_len,
-				 &merge);
+		r = bash_cmd_prepare(&c->bc, c->slot, args, "args.", msg,
+				     msglen, &stdin_data, &stdin_len, &merge);
 	} else if (!strcmp(name, "read_file") || !strcmp(name, "write_file")) {
 		r = start_file_tool(c, name, args, msg, msglen);
 		json_decref(empty);
@@ -550,18 +455,44 @@ static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
 			 name);
 		r = -1;
 	}
+	unsigned rows = 0, cols = 0;
+	json_t *pty = json_object_get(item, "pty");
+	if (r == 0 && bash_cmd_pty(pty ? pty : json_object_get(args, "pty"),
+				   &rows, &cols) < 0) {
+		snprintf(msg, msglen,
+			 "pty must be {\"rows\": 1-%u, \"cols\": 1-%u}",
+			 BASH_PTY_MAX, BASH_PTY_MAX);
+		r = -1;
+	} else if (r == 0 && rows && stdin_data) {
+		snprintf(msg, msglen, "args.stdin cannot go with a pty");
+		r = -1;
+	}
 	json_decref(empty);
 	if (r < 0)
 		return -1;
+	if (rows && !c->slot->processes) {
+		*status = 409;
+		*code = "sandbox_too_old";
+		snprintf(msg, msglen,
+			 "slot %s runs in a sandbox of an older slotboxd "
+			 "(adopted), which has no terminals",
+			 c->slot->id);
+		return -1;
+	}
+	if (rows)
+		return start_pty_call(c, rows, cols, timeout, status, code, msg,
+				      msglen);
 	struct exec_spec spec = {
-		.argv = c->argv,
-		.cwd = c->cwd,
-		.envp = c->envp,
+		.argv = c->bc.argv,
+		.cwd = c->bc.cwd,
+		.envp = c->bc.envp,
 		.stdin_data = stdin_data,
 		.stdin_len = stdin_len,
 		.timeout_s = timeout,
 		.output_limit = (size_t)p->output_limit_bytes,
 		.merge_output = merge,
+		.on_output = c->stream ? stream_output : NULL,
+		.output_ud = c,
 	};
 	struct sb_err err;
 	if (exec_start(c->slot, &spec, exec_done, c, &c->call, &err) < 0) {
@@ -611,13 +542,33 @@ void api_exec_one(struct api *a, struct http_request *req,
 	int status;
 	const char *code;
 	char msg[256];
+	json_t *stream = json_object_get(doc, "stream");
+	json_t *tool = json_object_get(doc, "tool");
+	if (stream && !json_is_null(stream) && !json_is_boolean(stream)) {
+		ctx_free(c);
+		http_respond_error(req, 400, "bad_request",
+				   "stream must be true or false");
+		goto out;
+	}
+	c->stream = json_is_true(stream);
+	if (c->stream && (!json_is_string(tool) ||
+			  strcmp(json_string_value(tool), "bash"))) {
+		ctx_free(c);
+		http_respond_error(req, 400, "bad_request",
+				   "stream is for the bash tool only");
+		goto out;
+	}
 	if (start_call(c, doc, 0, &status, &code, msg, sizeof msg) < 0) {
 		ctx_free(c);
 		http_respond_error(req, status, code, "%s", msg);
-	} else {
-		(void)http_respond_header(req, "X-Execution-Id", c->ex.id);
-		http_request_on_abort(req, exec_abort, c);
+		goto out;
 	}
+	(void)http_respond_header(req, "X-Execution-Id", c->ex.id);
+	http_request_on_abort(req, exec_abort, c);
+	if (c->stream)
+		http_respond_stream_begin(req, 200, NDJSON_CTYPE, stream_drain,
+					  c);
+out:
 	json_decref(doc);
 }
 

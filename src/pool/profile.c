@@ -55,6 +55,8 @@ static const struct sb_key keys[] = {
 	{"workspace_template", SB_F_TEMPLATE, SB_KEY_SCALAR},
 	{"gpu_per_slot", SB_F_GPU_PER_SLOT, SB_KEY_SCALAR},
 	{"slot_gpus", SB_F_SLOT_GPUS, SB_KEY_LIST}, /* "0;1,2;none" in env */
+	{"max_processes", SB_F_MAX_PROCESSES, SB_KEY_SCALAR}, /* per slot */
+	{"process_output_bytes", SB_F_PROCESS_OUTPUT, SB_KEY_SCALAR},
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -96,6 +98,8 @@ void sb_profile_defaults(struct sb_profile *p, const char *name)
 	p->disk_mb = 1024;
 	p->network = strdup("none");
 	p->ptys_max = 64;
+	p->max_processes = 16;
+	p->process_output_bytes = INT64_C(1) << 20;
 	p->slots_per_sandbox = 4;
 	p->min_sandboxes = 1;
 	p->max_sandboxes = 8;
@@ -795,6 +799,11 @@ int sb_profile_set_key(struct sb_profile *p, const char *key, const char *value,
 	case SB_F_PTYS_MAX:
 		/* kernel.pty.max is 4096 at most by default */
 		return set_i64(&p->ptys_max, key, value, 1, 4096, err);
+	case SB_F_MAX_PROCESSES:
+		return set_i64(&p->max_processes, key, value, 1, 256, err);
+	case SB_F_PROCESS_OUTPUT:
+		return set_i64(&p->process_output_bytes, key, value, 4096,
+			       INT64_C(64) << 20, err);
 	case SB_F_SLOTS:
 		return set_int(&p->slots_per_sandbox, key, value, 1, 1000, err);
 	case SB_F_MIN:

@@ -58,6 +58,10 @@ struct sb_profile {
 	/* devpts max= of each slot generation (1..4096): one slot cannot
 	 * take the host's ptys */
 	int64_t ptys_max;
+	/* background processes (API 1.1) a slot's lease may hold at once,
+	 * and the output ring each keeps */
+	int64_t max_processes;
+	int64_t process_output_bytes;
 	/* A snapshot's bound (tree_scan.h): its cost on the host's disk, 0 =
 	 * disk_mb's (16 GiB without disk_mb), and its entries. */
 	int64_t snapshot_max_bytes;

@@ -24,6 +24,7 @@ struct exec_stream {
 	struct exec_call *call;
 	char *buf;
 	size_t len, cap, limit;
+	int which; /* 1 stdout, 2 stderr (exec_output_fn) */
 	bool eof;
 	bool truncated;
 };
@@ -40,7 +41,12 @@ struct exec_call {
 	double timeout_s;
 	bool timed_out;
 	bool cancelled;
-	bool merged;	     /* stderr goes to out's pipe: err has no handle */
+	bool merged;	 /* stderr goes to out's pipe: err has no handle */
+	bool paused;	 /* on_output asked to stop reading */
+	bool background; /* counted in the slot's n_bg */
+	void (*on_started)(void *ud, int pid);
+	exec_output_fn on_output;
+	void *output_ud;
 	bool oom_known;	     /* oom_before could be read */
 	uint64_t oom_before; /* the slot's OOM kill count at the start */
 	int open_handles;
@@ -48,6 +54,8 @@ struct exec_call {
 
 static uint64_t next_call_id = 1;
 static char discard_buf[EXEC_READ_CHUNK];
+/* a background call's chunk, handed to on_output and not kept */
+static char pass_buf[EXEC_READ_CHUNK];
 
 const char *exec_error_class_name(enum exec_error_class c)
 {
@@ -84,7 +92,10 @@ static void unlink_call(struct exec_call *c)
 	for (struct exec_call **pp = &slot->calls; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
-			slot->n_calls--;
+			if (c->background)
+				slot->n_bg--;
+			else
+				slot->n_calls--;
 			break;
 		}
 	}
@@ -123,6 +134,10 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct exec_stream *s = h->data;
 	(void)hint;
+	if (s->call->background) {
+		*buf = uv_buf_init(pass_buf, sizeof pass_buf);
+		return;
+	}
 	if (s->len >= s->limit) {
 		*buf = uv_buf_init(discard_buf, sizeof discard_buf);
 		return;
@@ -147,22 +162,36 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 		(unsigned)(room < EXEC_READ_CHUNK ? room : EXEC_READ_CHUNK));
 }
 
-static void take_bytes(struct exec_stream *s, const char *base, size_t n)
+static void pause_output(struct exec_call *c)
 {
+	c->paused = true;
+	uv_read_stop((uv_stream_t *)&c->out.pipe);
+	if (!c->merged)
+		uv_read_stop((uv_stream_t *)&c->err.pipe);
+}
+
+/* Returns what on_output said (1: stop reading). */
+static int take_bytes(struct exec_stream *s, const char *base, size_t n)
+{
+	struct exec_call *c = s->call;
+	if (base == pass_buf)
+		return c->on_output(c->output_ud, s->which, base, n);
 	if (base == discard_buf) {
 		if (n)
 			s->truncated = true;
-		return;
+		return 0;
 	}
 	s->len += n;
 	s->buf[s->len] = '\0';
+	return c->on_output ? c->on_output(c->output_ud, s->which, base, n) : 0;
 }
 
 static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct exec_stream *s = st->data;
 	if (nread > 0) {
-		take_bytes(s, buf->base, (size_t)nread);
+		if (take_bytes(s, buf->base, (size_t)nread) > 0)
+			pause_output(s->call);
 	} else if (nread < 0) {
 		s->eof = true;
 		uv_read_stop(st);
@@ -182,7 +211,8 @@ static void drain(struct exec_stream *s)
 		ssize_t n = read(fd, b.base, b.len);
 		if (n <= 0)
 			break;
-		take_bytes(s, b.base, (size_t)n);
+		/* the rest is bounded by the pipe's size: no pause */
+		(void)take_bytes(s, b.base, (size_t)n);
 	}
 	uv_read_stop((uv_stream_t *)&s->pipe);
 	s->eof = true;
@@ -203,6 +233,43 @@ static void timer_cb(uv_timer_t *t)
 	sandbox_slot_send(c->slot, &m, NULL, 0);
 	uv_timer_start(&c->timer, timer_cb,
 		       (uint64_t)(EXEC_KILL_GRACE_S * 1000), 0);
+}
+
+static void stream_resume(struct exec_stream *s)
+{
+	if (!s->eof &&
+	    uv_read_start((uv_stream_t *)&s->pipe, alloc_cb, read_cb) < 0)
+		s->eof = true;
+}
+
+void exec_resume_output(struct exec_call *c)
+{
+	if (!c->paused || !c->slot)
+		return;
+	c->paused = false;
+	stream_resume(&c->out);
+	if (!c->merged)
+		stream_resume(&c->err);
+}
+
+void exec_signal(struct exec_call *c, int sig)
+{
+	if (!c->slot)
+		return;
+	struct sb_msg m = {.type = SB_MSG_SIGNAL, .id = c->id, .status = sig};
+	sandbox_slot_send(c->slot, &m, NULL, 0);
+}
+
+void exec_on_started(struct sbx_slot *slot, const struct sb_msg *m)
+{
+	struct exec_call *c = slot->calls;
+	while (c && c->id != m->id)
+		c = c->next;
+	if (c && c->on_started) {
+		void (*fn)(void *, int) = c->on_started;
+		c->on_started = NULL;
+		fn(c->ud, m->status);
+	}
 }
 
 void exec_cancel(struct exec_call *c)
@@ -379,9 +446,10 @@ static void close_fds(int *fds, size_t n)
 }
 
 static int stream_open(struct exec_call *c, struct exec_stream *s, int fd,
-		       size_t limit)
+		       size_t limit, int which)
 {
 	s->call = c;
+	s->which = which;
 	s->limit = limit;
 	if (uv_pipe_init(c->slot->sb->env->loop, &s->pipe, 0) < 0)
 		return -1;
@@ -400,12 +468,23 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	int send[4] = {-1, -1, -1, -1};
 	int out[2] = {-1, -1}, errp[2] = {-1, -1};
 
-	if (!slot->chan)
-		return sb_err_set(err, ENOTCONN, "the slot is not running");
+	/* a terminal's or a process's descriptors are the call's from here */
+	if (spec->own_stdin)
+		send[1] = spec->stdin_fd;
+	if (spec->tty) {
+		send[1] = spec->tty_fd;
+		out[0] = spec->out_fd;
+	}
+	if (!slot->chan) {
+		sb_err_set(err, ENOTCONN, "the slot is not running");
+		goto fail;
+	}
 	send[0] = make_payload(spec, err);
 	if (send[0] < 0)
-		return -1;
-	if (spec->stdin_data) {
+		goto fail;
+	/* (a terminal: the slave behind fds 0, 1 and 2; own_stdin: taken
+	 * above) */
+	if (!spec->tty && !spec->own_stdin && spec->stdin_data) {
 		send[1] = sb_sealed_memfd("slotbox-stdin", spec->stdin_data,
 					  spec->stdin_len, err);
 		if (send[1] < 0)
@@ -413,12 +492,15 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	}
 	/* merge_output: one pipe behind both fds 1 and 2 of the command,
 	 * so the bytes keep the order in which they were written. */
-	if (make_pipe(out, err) < 0 ||
-	    (!spec->merge_output && make_pipe(errp, err) < 0))
-		goto fail;
-	send[2] = out[1];
-	send[3] = errp[1];
-	out[1] = errp[1] = -1;
+	bool merged = spec->merge_output || spec->tty;
+	if (!spec->tty) {
+		if (make_pipe(out, err) < 0 ||
+		    (!merged && make_pipe(errp, err) < 0))
+			goto fail;
+		send[2] = out[1];
+		send[3] = errp[1];
+		out[1] = errp[1] = -1;
+	}
 
 	struct exec_call *c = calloc(1, sizeof *c);
 	if (!c) {
@@ -431,20 +513,26 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	c->ud = ud;
 	c->start = sb_now_mono();
 	c->timeout_s = spec->timeout_s;
-	c->merged = spec->merge_output;
+	c->merged = merged;
+	c->on_output = spec->on_output;
+	c->output_ud = spec->output_ud;
+	c->background = spec->background && spec->on_output;
+	c->on_started = spec->on_started;
 	uv_timer_init(slot->sb->env->loop, &c->timer);
 	c->timer.data = c;
 	c->open_handles = 1;
 	/* From here on the call owns the read ends, even on failure. */
-	int o = stream_open(c, &c->out, out[0], spec->output_limit);
-	int e = c->merged
-			? 0
-			: stream_open(c, &c->err, errp[0], spec->output_limit);
+	int o = stream_open(c, &c->out, out[0], spec->output_limit, 1);
+	int e = c->merged ? 0
+			  : stream_open(c, &c->err, errp[0], spec->output_limit,
+					2);
+	int o_fd = spec->tty ? send[1] : send[2];
 	int fds[4] = {send[0], send[1] >= 0 ? send[1] : slot->sb->env->devnull,
-		      send[2], c->merged ? send[2] : send[3]};
+		      o_fd, c->merged ? o_fd : send[3]};
 	struct sb_msg m = {.type = SB_MSG_EXEC,
 			   .slot = (uint32_t)slot->index,
-			   .id = c->id};
+			   .id = c->id,
+			   .flags = c->on_started ? SB_EXEC_REPORT_PID : 0};
 	c->oom_known =
 		cg_slot_oom_kills(&slot->sb->env->cg, slot->sb->id, slot->index,
 				  &slot->oom_fd, &c->oom_before) == 0;
@@ -462,9 +550,14 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	close_fds(send, 4);
 	c->next = slot->calls;
 	slot->calls = c;
-	slot->n_calls++;
+	if (c->background)
+		slot->n_bg++;
+	else
+		slot->n_calls++;
 	double ms = spec->timeout_s * 1000.0;
-	uv_timer_start(&c->timer, timer_cb, ms < 1 ? 1 : (uint64_t)ms, 0);
+	if (!c->background)
+		uv_timer_start(&c->timer, timer_cb, ms < 1 ? 1 : (uint64_t)ms,
+			       0);
 	if (out_call)
 		*out_call = c;
 	return 0;

@@ -27,6 +27,14 @@ enum exec_error_class {
 	EXEC_CANCELLED, /* the caller cancelled it (exec_cancel) */
 };
 
+/* A streamed call's output, chunk by chunk as the daemon reads it from the
+ * command's pipe (stream 1: stdout, 2: stderr; merged output is all 1).
+ * The bytes past the cap are not handed on. Return 1 to stop reading the
+ * call's pipes (back-pressure: the command blocks on a full pipe) until
+ * exec_resume_output(), 0 to go on. */
+typedef int (*exec_output_fn)(void *ud, int stream, const char *data,
+			      size_t len);
+
 struct exec_spec {
 	char *const *argv; /* argv[0] absolute */
 	const char *cwd;
@@ -38,6 +46,27 @@ struct exec_spec {
 	/* stdout and stderr share one pipe (the result's out, in write
 	 * order; err stays empty) */
 	bool merge_output;
+	/* NULL, or each chunk as it is read (see exec_output_fn); the
+	 * result still holds the output up to the cap, as without. */
+	exec_output_fn on_output;
+	void *output_ud;
+	/* A background process: no deadline (timeout_s is ignored), not
+	 * one of the slot's calls (n_bg, not n_calls: the lease's TTL runs
+	 * on), and the output is only handed to on_output, never kept. */
+	bool background;
+	/* Called once the leader said the command's pid (in the slot's pid
+	 * namespace); NULL: not asked. Never after the done callback. */
+	void (*on_started)(void *ud, int pid);
+	/* own_stdin: stdin_fd is the command's stdin instead of stdin_data
+	 * (taken by the call: a pipe the caller keeps writing to). */
+	bool own_stdin;
+	int stdin_fd;
+	/* tty: tty_fd, a terminal's slave, is the command's stdin, stdout
+	 * and stderr, and the output is read from out_fd, its master (both
+	 * taken by the call; stdin_data is not used). */
+	bool tty;
+	int tty_fd;
+	int out_fd;
 };
 
 struct exec_result {
@@ -71,6 +100,15 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
  * from inside this call) with error_class EXEC_CANCELLED. A second cancel,
  * or one after a timeout began, changes nothing. */
 void exec_cancel(struct exec_call *call);
+
+/* Send signal sig to the call's process group (the command leads one). */
+void exec_signal(struct exec_call *call, int sig);
+
+/* The leader reported EXEC_STARTED. */
+void exec_on_started(struct sbx_slot *slot, const struct sb_msg *m);
+
+/* Read the call's pipes again after on_output returned 1. */
+void exec_resume_output(struct exec_call *call);
 
 /* The leader reported EXEC_DONE. */
 void exec_on_done(struct sbx_slot *slot, const struct sb_msg *m);

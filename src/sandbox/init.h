@@ -163,6 +163,11 @@ int slot_ns_renew(const struct init_cfg *cfg, bool entered, char *msg,
 /* leader.c: never returns. */
 __attribute__((noreturn)) void leader_main(struct leader_cfg *lc);
 
+/* leader_pty.c: answer a PTY_OPEN with a terminal of the slot's own devpts
+ * (the leader runs in the slot's root): its master and its slave, owned
+ * by the slot's uid, at the size asked. */
+struct sb_msg;
+void leader_pty_open(int chan, int index, uid_t uid, const struct sb_msg *m);
 /* Write a FAILED message with text to a channel (best effort). */
 void init_send_failed(int chan, uint32_t slot, int err, const char *text);
 

@@ -166,6 +166,26 @@ static void handle_exec(struct leader *l, const struct sb_msg *m, int fds[4])
 	c->group = l->spare.group;
 	c->sock = l->spare.sock;
 	l->spare = (struct spare){.pid = 0, .sock = -1};
+	if ((m->flags & SB_EXEC_REPORT_PID) && l->cfg->chan >= 0) {
+		struct sb_msg r = {.type = SB_MSG_EXEC_STARTED,
+				   .slot = (uint32_t)l->cfg->index,
+				   .id = m->id,
+				   .status = c->pid};
+		sb_msg_send(l->cfg->chan, &r, NULL, 0);
+	}
+}
+
+/* A signal to a call's process group: the call's process leads a session
+ * and a group of its own (spare.c), so its group is its pid. A spare
+ * handed its call right after it was forked may not have made its
+ * session yet: then the process itself gets it (pending until its mask
+ * is cleared just before the exec, so it still ends the command). */
+static void handle_signal(struct leader *l, const struct sb_msg *m)
+{
+	struct call *c = find_call(l, m->id);
+	if (c && m->status > 0 && m->status < SIGRTMIN &&
+	    kill(-c->pid, m->status) < 0 && errno == ESRCH)
+		kill(c->pid, m->status);
 }
 
 /* A file tool runs in a forked child as the slot's uid, so the leader's
@@ -294,7 +314,7 @@ static bool grouped(const struct leader *l)
 static uint32_t hello_flags(const struct leader *l)
 {
 	return (grouped(l) || getpid() == 1 ? SB_HELLO_RECYCLES : 0) |
-	       (l->no_bash ? SB_HELLO_NO_BASH : 0);
+	       (l->no_bash ? SB_HELLO_NO_BASH : 0) | SB_HELLO_PROCESSES;
 }
 
 /* How long a recycle waits for the killed to be gone before it says
@@ -450,6 +470,10 @@ static void handle_msg(struct leader *l)
 		recycle(l);
 	} else if (m.type == SB_MSG_NETNS) {
 		send_netns(l, &m);
+	} else if (m.type == SB_MSG_SIGNAL) {
+		handle_signal(l, &m);
+	} else if (m.type == SB_MSG_PTY_OPEN) {
+		leader_pty_open(l->cfg->chan, l->cfg->index, l->cfg->uid, &m);
 	} else if (m.type == SB_MSG_KILL) {
 		struct call *c = find_call(l, m.id);
 		if (c)

@@ -7,7 +7,9 @@
  *
  *   daemon <-> init   (one per sandbox):  CGROUPS, HELLO, SLOT_CHANNEL,
  *                                         SLOT_RELEASE, SEED_READY, SEED_DONE
- *   daemon <-> leader (one per slot):     HELLO, FAILED, EXEC, KILL, EXEC_DONE
+ *   daemon <-> leader (one per slot):     HELLO, FAILED, EXEC, KILL, EXEC_DONE,
+ *                                         RECYCLE, SIGNAL, EXEC_STARTED,
+ *                                         PTY_OPEN, PTY
  */
 #ifndef SLOTBOX_SANDBOX_PROTO_H
 #define SLOTBOX_SANDBOX_PROTO_H
@@ -38,6 +40,17 @@ enum sb_msg_type {
 	SB_MSG_NETNS,	   /* daemon -> leader: send your network namespace;
 			      leader -> daemon: `id` echoed, fd = its nsfs
 			      descriptor, or none and sys_errno */
+	/* Added for background processes (issue 21); a leader of an older
+	 * build ignores them. */
+	SB_MSG_SIGNAL,	     /* daemon -> leader: signal `status` to call
+				`id`'s process group */
+	SB_MSG_EXEC_STARTED, /* leader -> daemon: call `id` runs as pid
+				`status` (of the slot's pid namespace); only
+				for an EXEC with SB_EXEC_REPORT_PID */
+	SB_MSG_PTY_OPEN,     /* daemon -> leader: open a terminal of the
+				slot's devpts, `status` rows << 16 | cols */
+	SB_MSG_PTY,	     /* leader -> daemon: request `id`'s terminal,
+				fds master, slave (none: sys_errno says why) */
 };
 
 /* File operations run in a child of the leader, as the slot's uid, inside
@@ -93,6 +106,9 @@ struct sb_file_reply {
 /* flags in a leader's HELLO: the slot's root has no /bin/bash; bash calls
  * run through /bin/sh (decided once per slot generation, not per call). */
 #define SB_HELLO_NO_BASH 4u
+/* flags in a leader's HELLO: it understands SIGNAL, PTY_OPEN and
+ * SB_EXEC_REPORT_PID (background processes and terminals, API 1.1). */
+#define SB_HELLO_PROCESSES 8u
 #define SB_RELEASE_RESET 1u /* start the next lease with a fresh workspace */
 /* With RESET: stop after making the new generation and answer SEED_READY;
  * the leader starts on SEED_DONE (fork, snapshot restore). A plain
@@ -101,6 +117,7 @@ struct sb_file_reply {
 
 #define SB_EXEC_SPAWN_FAILED 1u /* flags in EXEC_DONE: sys_errno says why */
 #define SB_EXEC_KILLED 2u	/* the tree was killed on request */
+#define SB_EXEC_REPORT_PID 4u	/* flags in EXEC: answer EXEC_STARTED */
 
 struct sb_msg {
 	uint32_t type;

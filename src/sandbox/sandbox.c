@@ -22,6 +22,7 @@
 #include "sandbox/exec.h"
 #include "sandbox/proto.h"
 #include "sandbox/sandbox_internal.h"
+#include "sandbox/slot_pty.h"
 
 struct sbx_chan {
 	uv_poll_t poll;
@@ -65,6 +66,7 @@ static void slot_channel_lost(struct sbx_slot *slot, const char *why)
 {
 	chan_close(slot);
 	exec_fail_all(slot, "sandbox_lost", why);
+	slot_pty_fail_all(slot);
 	if (slot->recycling) {
 		/* the leader could not recycle the slot: init starts a new
 		 * one, as a release without RECYCLE would */
@@ -93,6 +95,8 @@ static void chan_cb(uv_poll_t *h, int status, int events)
 			return;
 		if (r > 0 && m.type == SB_MSG_NETNS)
 			sandbox_netns_reply(slot, &m, fds, nfds);
+		if (r > 0 && m.type == SB_MSG_PTY) /* takes its fds */
+			slot_pty_on_reply(slot, &m, fds, nfds);
 		for (size_t i = 0; i < nfds; i++)
 			if (fds[i] >= 0)
 				close(fds[i]);
@@ -104,6 +108,7 @@ static void chan_cb(uv_poll_t *h, int status, int events)
 		case SB_MSG_HELLO:
 			slot->recycles = (m.flags & SB_HELLO_RECYCLES) != 0;
 			slot->no_bash = (m.flags & SB_HELLO_NO_BASH) != 0;
+			slot->processes = (m.flags & SB_HELLO_PROCESSES) != 0;
 			slot->recycling = false;
 			slot->sb->env->ops->slot_ready(slot);
 			break;
@@ -114,6 +119,9 @@ static void chan_cb(uv_poll_t *h, int status, int events)
 			return;
 		case SB_MSG_EXEC_DONE:
 			exec_on_done(slot, &m);
+			break;
+		case SB_MSG_EXEC_STARTED:
+			exec_on_started(slot, &m);
 			break;
 		default:
 			break;
@@ -163,6 +171,7 @@ static void sandbox_died(struct sandbox *sb, const char *why)
 	for (int i = 0; i < sb->n_slots; i++) {
 		chan_close(&sb->slots[i]);
 		exec_fail_all(&sb->slots[i], "sandbox_lost", why);
+		slot_pty_fail_all(&sb->slots[i]);
 	}
 	sb->env->ops->sandbox_gone(sb, why);
 }
@@ -633,6 +642,7 @@ int sandbox_restart_slot(struct sbx_slot *slot, uint32_t flags)
 	chan_close(slot);
 	slot->recycling = false;
 	exec_fail_all(slot, "slot_not_leased", "the slot was released");
+	slot_pty_fail_all(slot);
 	slot->seeding = (flags & SB_RELEASE_SEED) != 0;
 	if (sb->state == SBX_DEAD) {
 		errno = ESRCH;
@@ -659,7 +669,7 @@ int sandbox_restart_slot(struct sbx_slot *slot, uint32_t flags)
 static bool recycle_slot(struct sbx_slot *slot)
 {
 	if (!slot->recycles || !slot->chan || slot->n_calls > 0 ||
-	    slot->seeding || slot->sb->state != SBX_RUNNING)
+	    slot->n_bg > 0 || slot->seeding || slot->sb->state != SBX_RUNNING)
 		return false;
 	struct sb_msg m = {.type = SB_MSG_RECYCLE,
 			   .slot = (uint32_t)slot->index};
@@ -707,9 +717,11 @@ void sandbox_close_channels(struct sandbox *sb)
 
 void sandbox_detach(struct sandbox *sb)
 {
-	for (int i = 0; i < sb->n_slots; i++)
+	for (int i = 0; i < sb->n_slots; i++) {
 		exec_fail_all(&sb->slots[i], "sandbox_lost",
 			      "the daemon is stopping (the sandbox is kept)");
+		slot_pty_fail_all(&sb->slots[i]);
+	}
 	sandbox_close_channels(sb);
 	if (sb->cg_fd >= 0)
 		close(sb->cg_fd);

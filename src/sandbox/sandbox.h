@@ -100,7 +100,9 @@ struct sbx_slot {
 	uid_t uid;
 	struct sbx_chan *chan;
 	struct exec_call *calls; /* in flight, linked through exec_call */
-	int n_calls;
+	int n_calls;		 /* of them, those of API calls */
+	int n_bg;		 /* of them, background processes' */
+	void *procs;		 /* the API's background processes */
 	char trajectory_id[256];
 	double acquired_at;	       /* wall clock */
 	double last_used;	       /* monotonic */
@@ -118,6 +120,9 @@ struct sbx_slot {
 	int netns_fd;
 	uint64_t netns_ask; /* id of the request in flight, 0 if none */
 	struct sbx_lease_user *users;
+	/* its leader runs background processes and terminals (a leader of
+	 * an older build, adopted, does not) */
+	bool processes;
 };
 
 enum sbx_state { SBX_STARTING, SBX_RUNNING, SBX_DEAD };

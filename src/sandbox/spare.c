@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -67,6 +68,11 @@ __attribute__((noreturn)) static void run_call(int sock, const int fds[4])
 	/* stdio stays open from the leader, so the call's descriptors are
 	 * all above 2 and no dup2 clobbers another's source. */
 	if (dup2(fds[1], 0) < 0 || dup2(fds[2], 1) < 0 || dup2(fds[3], 2) < 0)
+		spare_fail(sock);
+	/* A terminal as stdin (a call with a pty): it becomes the controlling
+	 * terminal of the session this process leads, so ^C on it and job
+	 * control work as in a terminal. */
+	if (isatty(0) && ioctl(0, TIOCSCTTY, 0) < 0)
 		spare_fail(sock);
 	/* chdir as the slot's uid: it must be able to enter the directory
 	 * it asked for. */
