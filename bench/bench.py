@@ -91,8 +91,8 @@ EXPECTED = (
         "slotbox next acquire + first exec")]
     + list(forks.EXPECTED)
     + list(pyclient.EXPECTED)
-    + list(streamed.EXPECTED)
     + list(ports.EXPECTED)
+    + list(streamed.EXPECTED)
     + [("scale", s, scen) for s, scen in (
         ("slotbox", "lease all slots"),
         ("slotbox daemon", "RSS with all slots leased"),

@@ -52,6 +52,12 @@ SECTIONS = [
      "(a sync Client call per `asyncio.to_thread`, the default thread pool); p50 is the wall "
      "time of the whole run, against the 2 s ideal. Then `bash -c 'echo hi'` one call at a "
      "time from AsyncClient and from the sync Client, against the host's spawn (the limit)."),
+    ("proxy", "Port proxy",
+     "A small GET (`python3 -m http.server`, a 1 KiB file) through "
+     "`/v1/slots/{id}/ports/{port}/` over the daemon's unix socket and over TCP with the "
+     "token, next to the same GET straight to the same server on the host's loopback (the "
+     "baseline); http.client, a new connection per request on every row (proxied answers "
+     "close their connection), rows measured in turns."),
     ("stream", "Streamed exec",
      "`bash -c 'echo hi'` on one slot with `\"stream\": true` (NDJSON events, chunked, then "
      "the result) and without (one JSON answer), the two taking turns on one keep-alive "
@@ -59,12 +65,6 @@ SECTIONS = [
      "difference is the daemon's. Target: streamed p50 at most 1.1x plain. Then the time "
      "from sending a streamed `echo first; sleep 0.2` to its first stdout event, while the "
      "command still runs (target: 50 ms)."),
-    ("proxy", "Port proxy",
-     "A small GET (`python3 -m http.server`, a 1 KiB file) through "
-     "`/v1/slots/{id}/ports/{port}/` over the daemon's unix socket and over TCP with the "
-     "token, next to the same GET straight to the same server on the host's loopback (the "
-     "baseline); http.client, a new connection per request on every row (proxied answers "
-     "close their connection), rows measured in turns."),
     ("scale", "Scale",
      "A fresh daemon whose only profile has 10 slots per sandbox; every slot leased (the "
      "counts are in the rows). Memory is what the daemon's memory cgroup (cgroup v1, kernel "

@@ -406,12 +406,12 @@ static void slot_route(struct api *a, struct http_request *req,
 		   strcmp(req->method, "PUT") == 0) {
 		if (api_check_leased(req, slot, stale) == 0)
 			api_file_upload(req, slot);
-	} else if (strncmp(sub, "processes", 9) == 0 &&
-		   (sub[9] == '\0' || sub[9] == '/')) {
-		api_processes(a, req, slot, stale, sub + 9);
 	} else if (strncmp(sub, "ports", 5) == 0 &&
 		   (sub[5] == '/' || !sub[5])) {
 		proxy_start(req, slot, stale, sub + 5);
+	} else if (strncmp(sub, "processes", 9) == 0 &&
+		   (sub[9] == '\0' || sub[9] == '/')) {
+		api_processes(a, req, slot, stale, sub + 9);
 	} else if (strcmp(sub, "renew") == 0 && post) {
 		renew_slot(req, slot, stale);
 	} else if (strcmp(sub, "fork") == 0 && post) {

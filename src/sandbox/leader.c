@@ -468,12 +468,12 @@ static void handle_msg(struct leader *l)
 		handle_file(l, fds);
 	} else if (m.type == SB_MSG_RECYCLE) {
 		recycle(l);
+	} else if (m.type == SB_MSG_NETNS) {
+		send_netns(l, &m);
 	} else if (m.type == SB_MSG_SIGNAL) {
 		handle_signal(l, &m);
 	} else if (m.type == SB_MSG_PTY_OPEN) {
 		leader_pty_open(l->cfg->chan, l->cfg->index, l->cfg->uid, &m);
-	} else if (m.type == SB_MSG_NETNS) {
-		send_netns(l, &m);
 	} else if (m.type == SB_MSG_KILL) {
 		struct call *c = find_call(l, m.id);
 		if (c)

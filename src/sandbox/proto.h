@@ -37,6 +37,9 @@ enum sb_msg_type {
 	SB_MSG_RECYCLE,	   /* daemon -> leader: the lease ended and the
 			      workspace stays: end every process the slot
 			      started, then say HELLO (no new leader) */
+	SB_MSG_NETNS,	   /* daemon -> leader: send your network namespace;
+			      leader -> daemon: `id` echoed, fd = its nsfs
+			      descriptor, or none and sys_errno */
 	/* Added for background processes (issue 21); a leader of an older
 	 * build ignores them. */
 	SB_MSG_SIGNAL,	     /* daemon -> leader: signal `status` to call
@@ -48,9 +51,6 @@ enum sb_msg_type {
 				slot's devpts, `status` rows << 16 | cols */
 	SB_MSG_PTY,	     /* leader -> daemon: request `id`'s terminal,
 				fds master, slave (none: sys_errno says why) */
-	SB_MSG_NETNS,	     /* daemon -> leader: send your network namespace;
-				leader -> daemon: `id` echoed, fd = its nsfs
-				descriptor, or none and sys_errno */
 };
 
 /* File operations run in a child of the leader, as the slot's uid, inside

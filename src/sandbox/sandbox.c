@@ -93,10 +93,10 @@ static void chan_cb(uv_poll_t *h, int status, int events)
 		int r = status < 0 ? -1 : sb_msg_recv(c->fd, &m, fds, &nfds);
 		if (r < 0 && errno == EAGAIN)
 			return;
-		if (r > 0 && m.type == SB_MSG_PTY) /* takes its fds */
-			slot_pty_on_reply(slot, &m, fds, nfds);
 		if (r > 0 && m.type == SB_MSG_NETNS)
 			sandbox_netns_reply(slot, &m, fds, nfds);
+		if (r > 0 && m.type == SB_MSG_PTY) /* takes its fds */
+			slot_pty_on_reply(slot, &m, fds, nfds);
 		for (size_t i = 0; i < nfds; i++)
 			if (fds[i] >= 0)
 				close(fds[i]);
