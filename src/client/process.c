@@ -322,40 +322,49 @@ static int stdin_once(struct sbc *c, const char *path, const char *data,
 	return rc;
 }
 
+/* One piece, retried while the process's queue is full: 0 or -1. */
+static int stdin_piece(struct sbc *c, const char *path, const char *data,
+		       size_t len, struct sbc_error *err)
+{
+	long pause_ms = 10, waited_ms = 0;
+	for (;;) {
+		int rc = stdin_once(c, path, data, len, err);
+		if (rc != 1)
+			return rc;
+		if (waited_ms >= SBC_STDIN_FULL_WAIT_MS || sbc_cancelled(c))
+			return -1; /* err says stdin_full */
+		struct timespec ts = {.tv_sec = pause_ms / 1000,
+				      .tv_nsec = pause_ms % 1000 * 1000000};
+		(void)nanosleep(&ts, NULL);
+		waited_ms += pause_ms;
+		pause_ms = pause_ms * 2 > 200 ? 200 : pause_ms * 2;
+	}
+}
+
 int sbc_process_stdin(struct sbc *c, const char *slot_id,
 		      const char *process_id, const void *data, size_t len,
 		      bool eof, struct sbc_error *err)
 {
 	char *path = process_path(slot_id, process_id, "/stdin", err);
 	char *eof_path =
-		process_path(slot_id, process_id, "/stdin?eof=true", err);
-	const char *p = data ? data : "";
-	if (!data)
-		len = 0;
-	int rc = path && eof_path ? 0 : -1;
-	do {
-		size_t n = len < SBC_STDIN_CHUNK ? len : SBC_STDIN_CHUNK;
-		bool last = n == len;
-		long pause_ms = 10, waited_ms = 0;
-		while (rc == 0 &&
-		       (rc = stdin_once(c, last && eof ? eof_path : path, p, n,
-					err)) == 1 &&
-		       waited_ms < SBC_STDIN_FULL_WAIT_MS &&
-		       !sbc_cancelled(c)) {
-			struct timespec ts = {.tv_sec = pause_ms / 1000,
-					      .tv_nsec = pause_ms % 1000 *
-							 1000000};
-			(void)nanosleep(&ts, NULL);
-			waited_ms += pause_ms;
-			pause_ms = pause_ms * 2 > 200 ? 200 : pause_ms * 2;
-			rc = 0;
-		}
-		p += n;
-		len -= n;
-	} while (rc == 0 && len > 0);
+		path ? process_path(slot_id, process_id, "/stdin?eof=true", err)
+		     : NULL;
+	const char *bytes = data ? data : "";
+	size_t total = data ? len : 0, off = 0;
+	int rc = eof_path ? 0 : -1;
+	while (rc == 0) {
+		size_t n = total - off > SBC_STDIN_CHUNK ? SBC_STDIN_CHUNK
+							 : total - off;
+		bool final = off + n == total;
+		rc = stdin_piece(c, final && eof ? eof_path : path, bytes + off,
+				 n, err);
+		off += n;
+		if (final)
+			break;
+	}
 	free(path);
 	free(eof_path);
-	return rc == 0 ? 0 : -1;
+	return rc;
 }
 
 int sbc_process_signal(struct sbc *c, const char *slot_id,
