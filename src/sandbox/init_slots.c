@@ -132,9 +132,17 @@ int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
 
 	if (make_gen_dirs(cfg, s) < 0)
 		return -1;
+	/* network: egress: only init's side can make the veth pair, so
+	 * every generation's namespaces come from slot_ns_prepare. */
+	if (cfg->egress && s->ns_sock < 0)
+		s->ns_sock = slot_ns_prepare(cfg, s->index);
 	if (s->ns_sock >= 0 && slot_ns_take(s->ns_sock, ns) < 0)
 		ns[0] = ns[1] = -1;
 	s->ns_sock = -1;
+	if (cfg->egress && ns[0] < 0) {
+		errno = ENETUNREACH; /* "restart slot N: ..." */
+		return -1;
+	}
 	unsigned long flags = ns[0] >= 0
 				      ? CLONE_NEWNS | CLONE_NEWPID
 				      : (unsigned long)slot_ns_clone_flags(cfg);
@@ -225,7 +233,7 @@ void init_slot_release(const struct init_cfg *cfg, struct init_slot *s,
 		/* The next leader's namespaces are made while this one
 		 * dies (slot_ns.c). */
 		if (s->ns_sock < 0)
-			s->ns_sock = slot_ns_prepare(cfg);
+			s->ns_sock = slot_ns_prepare(cfg, s->index);
 		return; /* respawned once reaped */
 	}
 	/* No leader: never started, or a generation waiting for its seed,

@@ -293,7 +293,10 @@ static bool grouped(const struct leader *l)
  * of the slot's pid namespace (where kill(-1) reaches only the slot). */
 static uint32_t hello_flags(const struct leader *l)
 {
-	return (grouped(l) || getpid() == 1 ? SB_HELLO_RECYCLES : 0) |
+	/* network: egress: a recycle could not make the next generation's
+	 * veth pair (init does, slot_veth.c): the daemon restarts it. */
+	bool can = !l->cfg->init->egress && (grouped(l) || getpid() == 1);
+	return (can ? SB_HELLO_RECYCLES : 0) |
 	       (l->no_bash ? SB_HELLO_NO_BASH : 0);
 }
 
@@ -516,7 +519,7 @@ void leader_main(struct leader_cfg *lc)
 		struct pollfd pfd[3] = {{.fd = lc->chan, .events = POLLIN},
 					{.fd = sfd, .events = POLLIN},
 					{.fd = lc->line, .events = POLLIN}};
-		bool want_next = l.ns_used && !l.next.pid;
+		bool want_next = l.ns_used && !l.next.pid && !lc->init->egress;
 		int n = poll(pfd, 3, want_next ? NEXT_SPARE_IDLE_MS : -1);
 		if (n < 0) {
 			if (errno == EINTR)
