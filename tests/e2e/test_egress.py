@@ -38,6 +38,11 @@ profiles:
     slots_per_sandbox: 1
     min_sandboxes: 0
     max_sandboxes: 1
+  single:
+    network: egress
+    slots_per_sandbox: 1
+    min_sandboxes: 0
+    max_sandboxes: 1
   isolated:
     network: none
     slots_per_sandbox: 1
@@ -269,3 +274,30 @@ def test_bad_cidrs_are_refused_at_start(tmp_path, bad):
     assert p.returncode != 0
     assert 'key "allow_cidrs": item #1' in p.stderr, p.stderr
     assert "is not a network in CIDR notation" in p.stderr, p.stderr
+
+
+def host_links(net):
+    out = sh(*in_ns(net.d), "ip", "-o", "link", "show").stdout
+    return sorted(line.split(":")[1].strip().split("@")[0]
+                  for line in out.splitlines() if ": sb" in line)
+
+
+@pytest.mark.parametrize("reset", [False, True])
+def test_released_slot_gets_a_new_veth_and_still_egresses(egress, reset):
+    net, d, c = egress
+    a = acquire(c, "single")
+    put(c, a, "keep.txt", "kept")
+    assert probe(c, a, "198.18.0.2", "10.99.0.2") == {
+        "198.18.0.2": "remote", "10.99.0.2": "error:TimeoutError"}
+    before = host_links(net)
+    assert len(before) == 3, before  # one per slot: default's 2, single's 1
+    api(c, "DELETE", "/v1/slots/%s?reset=%s" % (a, str(reset).lower()), None, 204)
+    b = acquire(c, "single")
+    got = probe(c, b, "198.18.0.2", "10.99.0.2")
+    assert got == {"198.18.0.2": "remote", "10.99.0.2": "error:TimeoutError"}, got
+    # the same names: the old generation's pair was replaced, not added to
+    assert host_links(net) == before
+    r = api(c, "POST", "/v1/slots/%s/exec" % b,
+            {"tool": "bash", "args": {"command": "cat keep.txt 2>/dev/null || echo gone"}}, 200)
+    assert b.split(".")[0] == a.split(".")[0]  # the same slot, a new lease
+    assert r["metadata"]["stdout"].strip() == ("gone" if reset else "kept"), r
