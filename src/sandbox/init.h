@@ -62,8 +62,9 @@ struct init_cfg {
 	int n_gpu_libs, n_gpu_bins, n_gpu_dirs;
 	bool own_net; /* network none: a netns per slot generation */
 	/* network egress: ... with a veth pair each (slot_veth.c): link
-	 * egress_link + i of the /16 at egress_net (host order), the host
-	 * ends "sb<egress_instance>x<link>" in interface group egress_group */
+	 * egress_link + 2i or + 2i + 1 (generations alternate) of the /16 at
+	 * egress_net (host order), the host ends "sb<egress_instance>x<link>"
+	 * in interface group egress_group */
 	bool egress;
 	uint32_t egress_net, egress_link, egress_group;
 	unsigned egress_instance;
@@ -73,15 +74,16 @@ struct init_cfg {
 
 struct init_slot {
 	int index;
-	pid_t leader; /* 0 when not running */
-	unsigned gen; /* bumps on each reset */
-	bool respawn; /* start a new leader once the old one is reaped */
-	bool reset;   /* ... with a fresh workspace */
-	bool seed;    /* ... that the daemon fills first (SEED_READY) */
-	bool seeding; /* waiting for SEED_DONE; no leader runs */
-	int cg_fd;    /* slot's cgroup dir, -1 if none */
-	int line;     /* init's end of the line to the leader, -1 if none */
-	int ns_sock;  /* the next leader's namespaces, being made, or -1 */
+	pid_t leader;  /* 0 when not running */
+	unsigned gen;  /* bumps on each reset */
+	bool respawn;  /* start a new leader once the old one is reaped */
+	bool reset;    /* ... with a fresh workspace */
+	bool seed;     /* ... that the daemon fills first (SEED_READY) */
+	bool seeding;  /* waiting for SEED_DONE; no leader runs */
+	int cg_fd;     /* slot's cgroup dir, -1 if none */
+	int line;      /* init's end of the line to the leader, -1 if none */
+	int ns_sock;   /* the next leader's namespaces, being made, or -1 */
+	unsigned nets; /* network: egress: veth pairs made for the slot */
 };
 
 /* What a slot leader needs to build its root and serve calls. */
@@ -153,11 +155,11 @@ int slot_ns_setup(const struct init_cfg *cfg, char *msg, size_t msglen);
  * open them as descriptors (fds[0] IPC, fds[1] network; arg is the
  * init_cfg): a spare_cfg make_ns hook. 0 or -1. */
 int slot_ns_make(const void *arg, int fds[2]);
-/* Fork a child that makes them (with network: egress also slot's veth
- * pair, slot_veth_make) and sends them on the socket returned (-1 on
- * failure); slot_ns_take() waits up to a second for them and closes the
- * socket. 0 or -1. */
-int slot_ns_prepare(const struct init_cfg *cfg, int slot);
+/* Fork a child that makes them (with network: egress also the veth pair
+ * of link egress_link + link, slot_veth_make) and sends them on the
+ * socket returned (-1 on failure); slot_ns_take() waits up to a second
+ * for them and closes the socket. 0 or -1. */
+int slot_ns_prepare(const struct init_cfg *cfg, unsigned link);
 int slot_ns_take(int sock, int fds[2]);
 /* slot_veth.c: unshare(flags) and give the new network namespace slot's
  * veth pair (the caller is in the daemon's network namespace); fds as

@@ -320,9 +320,10 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 	argv[n++] = "--network";
 	argv[n++] = p->network;
 	if (strcmp(p->network, "egress") == 0) {
-		/* links number*stride .. +slots-1 of the egress network */
+		/* links 2*number*stride .. of the egress network, two per
+		 * slot (slot_veth.c) */
 		snprintf(bufs[5], 64, "%u",
-			 (unsigned)sb->number * env->egress_stride);
+			 2 * (unsigned)sb->number * env->egress_stride);
 		snprintf(bufs[6], 64, "%u", (unsigned)p->egress_group);
 		snprintf(bufs[7], 64, "%u", env->egress_instance);
 		argv[n++] = "--egress-net";

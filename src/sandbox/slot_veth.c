@@ -2,13 +2,15 @@
  * rtnetlink (libmnl) by the child that makes the generation's namespaces
  * (slot_ns_prepare), off the lease path.
  *
- * Link L = --egress-link + slot of the daemon's egress /16 is a /31: the
+ * Link L = --egress-link + 2 * slot (+ 1 for every other generation, so
+ * that a new pair never waits for the last one's teardown) of the
+ * daemon's egress /16 is a /31: the
  * host end "sb<K>x<L>" (daemon's network namespace, interface group of
  * the profile, which the daemon's nftables table filters on) holds
  * net + 2L, the slot end "eth0" net + 2L + 1 with a default route through
- * the host end. A stale pair of the same name (the slot's previous
- * generation, dying) is deleted first; the pair goes with the slot
- * generation's network namespace otherwise. */
+ * the host end. The pair goes with the generation's network namespace
+ * (the kernel's asynchronous cleanup_net); one of the same name still
+ * there (two generations back, or a crashed daemon's) is deleted first. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -172,6 +174,10 @@ int slot_veth_make(const struct init_cfg *cfg, int slot, int flags, int fds[2])
 	char host[IFNAMSIZ];
 
 	fds[0] = fds[1] = -1;
+	if (link >= 32768) { /* past the /16 */
+		errno = EADDRNOTAVAIL;
+		return -1;
+	}
 	snprintf(host, sizeof host, "sb%ux%u", cfg->egress_instance, link);
 	/* Opened here, these stay in the daemon's network namespace. */
 	__attribute__((cleanup(close_nl))) struct mnl_socket *hnl = nl_open();
