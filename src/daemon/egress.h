@@ -5,9 +5,9 @@
  * sandbox/slot_veth.c): "sb<K>x<L>" in the daemon's network namespace,
  * "eth0" in the slot's, with the /31 link L of the daemon's egress network
  * (the host end 2L, the slot end 2L+1, default route through the host);
- * each slot has two links that its generations alternate between, so a
- * daemon has room for 16384 egress slots (sandbox number * the largest
- * egress slots_per_sandbox, times two, below 32768).
+ * each slot has four links that its generations take in turn, so a
+ * daemon has room for 8192 egress slots (sandbox number * the largest
+ * egress slots_per_sandbox, times four, below 32768).
  * The host end carries the interface group of its profile, and the table
  * `inet slotbox_<K>` (K: the daemon's uid range number, unique on the
  * host) filters by group: from a slot, the profile's deny_cidrs, then its

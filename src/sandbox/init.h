@@ -62,7 +62,7 @@ struct init_cfg {
 	int n_gpu_libs, n_gpu_bins, n_gpu_dirs;
 	bool own_net; /* network none: a netns per slot generation */
 	/* network egress: ... with a veth pair each (slot_veth.c): link
-	 * egress_link + 2i or + 2i + 1 (generations alternate) of the /16 at
+	 * egress_link + 4i + (generation mod 4) of the /16 at
 	 * egress_net (host order), the host ends "sb<egress_instance>x<link>"
 	 * in interface group egress_group */
 	bool egress;

@@ -125,12 +125,12 @@ static void close_ns(int ns[2])
 	ns[0] = ns[1] = -1;
 }
 
-/* network: egress: generations of slot i alternate between links 2i and
- * 2i + 1, so that a new pair's name and addresses are free while the last
- * one is still being torn down. */
+/* network: egress: generations of slot i take links 4i .. 4i + 3 in turn,
+ * so that a new pair's name and addresses are free while the last ones are
+ * still being torn down (slot_veth.c). */
 static unsigned next_link(struct init_slot *s)
 {
-	return 2 * (unsigned)s->index + (s->nets++ & 1);
+	return 4 * (unsigned)s->index + (s->nets++ & 3);
 }
 
 int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)

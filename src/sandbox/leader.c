@@ -293,10 +293,7 @@ static bool grouped(const struct leader *l)
  * of the slot's pid namespace (where kill(-1) reaches only the slot). */
 static uint32_t hello_flags(const struct leader *l)
 {
-	/* network: egress: a recycle could not make the next generation's
-	 * veth pair (init does, slot_veth.c): the daemon restarts it. */
-	bool can = !l->cfg->init->egress && (grouped(l) || getpid() == 1);
-	return (can ? SB_HELLO_RECYCLES : 0) |
+	return (grouped(l) || getpid() == 1 ? SB_HELLO_RECYCLES : 0) |
 	       (l->no_bash ? SB_HELLO_NO_BASH : 0);
 }
 
@@ -382,6 +379,13 @@ static void renew_namespaces(struct leader *l)
 static void recycle(struct leader *l)
 {
 	bool by_groups = grouped(l) && !l->untracked;
+	/* network: egress: only init can make the next namespaces' veth
+	 * pair (slot_veth.c). Ending the leader ends the lease's processes
+	 * (it is PID 1 of the slot) and has the daemon restart the slot, in
+	 * the generation init made ahead; a lease that ran nothing keeps
+	 * its namespaces and is recycled as any other. */
+	if (l->ns_used && l->cfg->init->egress)
+		_exit(0);
 	if (kill_lease_processes(l, by_groups) < 0) {
 		init_send_failed(l->cfg->chan, (uint32_t)l->cfg->index,
 				 errno ? errno : EPERM,

@@ -320,10 +320,10 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 	argv[n++] = "--network";
 	argv[n++] = p->network;
 	if (strcmp(p->network, "egress") == 0) {
-		/* links 2*number*stride .. of the egress network, two per
+		/* links 4*number*stride .. of the egress network, four per
 		 * slot (slot_veth.c) */
 		snprintf(bufs[5], 64, "%u",
-			 2 * (unsigned)sb->number * env->egress_stride);
+			 4 * (unsigned)sb->number * env->egress_stride);
 		snprintf(bufs[6], 64, "%u", (unsigned)p->egress_group);
 		snprintf(bufs[7], 64, "%u", env->egress_instance);
 		argv[n++] = "--egress-net";
@@ -373,11 +373,11 @@ static pid_t start_init(struct sandbox *sb, int ctl_child)
 	char **argv = calloc(max, sizeof *argv);
 	char *slot_gpus = slot_gpus_arg(sb);
 	pid_t pid = -1;
-	/* network: egress: the sandbox's links must fit in the egress
-	 * network's 32768 (daemon/egress.h) */
+	/* network: egress: the sandbox's links (four per slot) must fit in the
+	 * egress network's 32768 (daemon/egress.h) */
 	bool egress = strcmp(sb->profile->network, "egress") == 0;
 	if (egress &&
-	    ((unsigned)sb->number + 1) * sb->env->egress_stride > 32768u) {
+	    4 * ((unsigned)sb->number + 1) * sb->env->egress_stride > 32768u) {
 		errno = EADDRNOTAVAIL;
 	} else if (!argv || (sb->profile->gpu &&
 			     gpu_per_slot_choice(sb->profile) && !slot_gpus)) {

@@ -2,8 +2,9 @@
  * rtnetlink (libmnl) by the child that makes the generation's namespaces
  * (slot_ns_prepare), off the lease path.
  *
- * Link L = --egress-link + 2 * slot (+ 1 for every other generation, so
- * that a new pair never waits for the last one's teardown) of the
+ * Link L = --egress-link + 4 * slot + (generation mod 4: a new pair then
+ * seldom finds an old one of its name still being torn down, which makes
+ * it wait for the kernel's RTNL and an RCU grace period) of the
  * daemon's egress /16 is a /31: the
  * host end "sb<K>x<L>" (daemon's network namespace, interface group of
  * the profile, which the daemon's nftables table filters on) holds
