@@ -210,6 +210,15 @@ def test_allow_cidrs_lets_a_private_network_through(egress):
     assert got["169.254.169.254"].startswith("error:"), got
 
 
+def test_profiles_show_the_networks_as_parsed(egress):
+    net, d, c = egress
+    ps = api(c, "GET", "/v1/profiles", None, 200)["profiles"]
+    assert ps["allowpriv"]["network"] == "egress"
+    assert ps["allowpriv"]["allow_cidrs"] == ["10.99.0.0/16"]
+    assert ps["denyremote"]["deny_cidrs"] == ["198.18.0.0/24"]
+    assert "allow_cidrs" not in ps["isolated"]
+
+
 def test_deny_cidrs_blocks_the_remote(egress):
     net, d, c = egress
     got = probe(c, acquire(c, "denyremote"), "198.18.0.2")
