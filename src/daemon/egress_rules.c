@@ -95,26 +95,31 @@ __attribute__((format(printf, 2, 3))) static void put(struct out *o,
 		o->used += (size_t)n;
 }
 
-/* A set of networks of one family from canonical texts (re-parsed: the
- * family decides the set), with extra fixed ones. */
+#define SET_MAX 264 /* a profile's list (256), or the refused ranges */
+
+/* Parse texts (canonical ones, or ours) into out, appending at *n. */
+static void parse_into(const char *const *texts, size_t count,
+		       struct sb_cidr *out, size_t *n)
+{
+	for (size_t i = 0; i < count && *n < SET_MAX; i++)
+		if (sb_cidr_parse(texts[i], &out[*n]))
+			(*n)++;
+}
+
+/* A set of the networks of one family in list, printed from the parsed
+ * bytes. */
 static void put_set(struct out *o, const char *name, int family,
-		    char *const *cidrs, size_t n, const char *const *more,
-		    size_t n_more, const struct sb_cidr *also)
+		    const struct sb_cidr *list, size_t n)
 {
 	bool first = true;
 	char text[SB_CIDR_TEXT_MAX];
 
 	put(o, "  set %s { type %s; flags interval; auto-merge;", name,
 	    family == AF_INET ? "ipv4_addr" : "ipv6_addr");
-	for (size_t i = 0; i < n + n_more + (also ? 1 : 0); i++) {
-		struct sb_cidr c;
-		if (i < n	     ? !sb_cidr_parse(cidrs[i], &c)
-		    : i < n + n_more ? !sb_cidr_parse(more[i - n], &c)
-				     : (c = *also, false))
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].family != family)
 			continue;
-		if (c.family != family)
-			continue;
-		sb_cidr_format(&c, text, sizeof text);
+		sb_cidr_format(&list[i], text, sizeof text);
 		put(o, "%s%s", first ? " elements = { " : ", ", text);
 		first = false;
 	}
@@ -147,25 +152,32 @@ int egress_ruleset(const struct egress *e, const struct sb_config *cfg,
 	put(&o, "add table inet %s\ndelete table inet %s\n", e->table,
 	    e->table);
 	put(&o, "table inet %s {\n", e->table);
-	put_set(&o, "refused4", AF_INET, NULL, 0, refused4,
-		sizeof refused4 / sizeof *refused4, &e->net);
-	put_set(&o, "refused6", AF_INET6, NULL, 0, refused6,
-		sizeof refused6 / sizeof *refused6, NULL);
+	struct sb_cidr list[SET_MAX];
+	size_t n = 0;
+	parse_into(refused4, sizeof refused4 / sizeof *refused4, list, &n);
+	parse_into(refused6, sizeof refused6 / sizeof *refused6, list, &n);
+	list[n++] = e->net;
+	put_set(&o, "refused4", AF_INET, list, n);
+	put_set(&o, "refused6", AF_INET6, list, n);
 	for (size_t i = 0; i < cfg->n_profiles; i++) {
 		const struct sb_profile *p = &cfg->profiles[i];
 		char name[32];
 		if (!is_egress(p))
 			continue;
 		static const int fams[2] = {AF_INET, AF_INET6};
+		struct sb_cidr allow[SET_MAX], deny[SET_MAX];
+		size_t n_allow = 0, n_deny = 0;
+		parse_into((const char *const *)p->allow_cidrs,
+			   p->n_allow_cidrs, allow, &n_allow);
+		parse_into((const char *const *)p->deny_cidrs, p->n_deny_cidrs,
+			   deny, &n_deny);
 		for (int f = 0; f < 2; f++) {
 			snprintf(name, sizeof name, "p%zu_allow%c", i,
 				 f ? '6' : '4');
-			put_set(&o, name, fams[f], p->allow_cidrs,
-				p->n_allow_cidrs, NULL, 0, NULL);
+			put_set(&o, name, fams[f], allow, n_allow);
 			snprintf(name, sizeof name, "p%zu_deny%c", i,
 				 f ? '6' : '4');
-			put_set(&o, name, fams[f], p->deny_cidrs,
-				p->n_deny_cidrs, NULL, 0, NULL);
+			put_set(&o, name, fams[f], deny, n_deny);
 		}
 		/* forwarded: deny_cidrs, allow_cidrs, the refused ranges */
 		put(&o,

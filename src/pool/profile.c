@@ -598,13 +598,13 @@ static int check_slot_gpu(const struct names *l, const char *name,
 static int check_cidr(const struct names *l, const char *name, char *canon,
 		      struct sb_err *err)
 {
-	char q[SB_CFG_QUOTE_MAX];
 	struct sb_cidr c;
 
 	if (*l->n >= SB_CFG_MAX_CIDRS)
 		return sb_err_set(err, E2BIG, "key \"%s\": more than %d items",
 				  l->key, SB_CFG_MAX_CIDRS);
 	if (!sb_cidr_parse(name, &c)) {
+		char q[SB_CFG_QUOTE_MAX];
 		sb_cfg_quote(q, sizeof q, name);
 		return sb_err_set(err, EINVAL,
 				  "key \"%s\": item #%zu %s is not a network "
