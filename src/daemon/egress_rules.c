@@ -147,6 +147,8 @@ int egress_ruleset(const struct egress *e, const struct sb_config *cfg,
 	char net[SB_CIDR_TEXT_MAX];
 
 	sb_cidr_format(&e->net, net, sizeof net);
+	char ifp[16]; /* our host ends' names: "sb<K>x<link>" */
+	snprintf(ifp, sizeof ifp, "sb%ux", e->instance);
 	/* add + delete + add: replaces a stale table of a crashed daemon
 	 * with the same number, atomically (one transaction). */
 	put(&o, "add table inet %s\ndelete table inet %s\n", e->table,
@@ -205,6 +207,7 @@ int egress_ruleset(const struct egress *e, const struct sb_config *cfg,
 	put(&o, "  chain forward {\n    type filter hook forward priority "
 		"filter - 10; policy accept;\n");
 	/* slot to slot, and a slot sending as another address */
+	put(&o, "    iifname \"%s*\" oifname \"%s*\" drop\n", ifp, ifp);
 	put(&o, "    iifgroup ");
 	put_groups(&o, e, cfg);
 	put(&o, " oifgroup ");
@@ -216,19 +219,21 @@ int egress_ruleset(const struct egress *e, const struct sb_config *cfg,
 		if (is_egress(&cfg->profiles[i]))
 			put(&o, "    iifgroup 0x%08x jump p%zu_out\n",
 			    egress_group(e, i), i);
-	/* towards a slot: replies only */
-	put(&o, "    oifgroup ");
-	put_groups(&o, e, cfg);
-	put(&o, " ct state established,related accept\n    oifgroup ");
-	put_groups(&o, e, cfg);
-	put(&o, " drop\n  }\n");
+	/* A pair of ours whose group is no profile's (a sandbox adopted
+	 * from a daemon whose profiles were ordered otherwise): nothing out,
+	 * rather than everything. Towards a slot: replies only. */
+	put(&o,
+	    "    iifname \"%s*\" drop\n"
+	    "    oifname \"%s*\" ct state established,related accept\n"
+	    "    oifname \"%s*\" drop\n  }\n",
+	    ifp, ifp, ifp);
 	put(&o, "  chain input {\n    type filter hook input priority filter "
 		"- 10; policy accept;\n");
 	for (size_t i = 0; i < cfg->n_profiles; i++)
 		if (is_egress(&cfg->profiles[i]))
 			put(&o, "    iifgroup 0x%08x jump p%zu_in\n",
 			    egress_group(e, i), i);
-	put(&o, "  }\n");
+	put(&o, "    iifname \"%s*\" drop\n  }\n", ifp);
 	put(&o,
 	    "  chain postrouting {\n    type nat hook postrouting priority "
 	    "srcnat; policy accept;\n    ip saddr %s ip daddr != %s "

@@ -116,6 +116,9 @@ static void ruleset_filters_by_group_and_masquerades(void **state)
 	assert_non_null(strstr(buf, "iifgroup { 0x5b030001 } oifgroup { "
 				    "0x5b030001 } drop"));
 	assert_non_null(strstr(buf, "masquerade"));
+	/* our pairs of no known group: dropped, not let through */
+	assert_non_null(strstr(buf, "iifname \"sb3x*\" drop\n"));
+	assert_non_null(strstr(buf, "oifname \"sb3x*\" drop\n"));
 	/* too small a buffer says so */
 	assert_int_equal(egress_ruleset(&e, &cfg, buf, 64), -1);
 	/* a bad --egress-net */
