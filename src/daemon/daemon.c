@@ -518,7 +518,7 @@ static int setup(struct daemon *d)
 	snprintf(range, sizeof range, "%u-%u", (unsigned)d->env.uid_base,
 		 (unsigned)(d->env.uid_base + SBX_RANGE_UIDS - 1));
 	sb_log(SB_LOG_INFO, "uid_range", "uids", range, SB_LOG_END);
-	if (setup_egress(d) < 0)
+	if (setup_egress(d) != 0)
 		return 1;
 	if (journal_open(&d->journal, o->state_dir, &err) < 0)
 		return die("journal", err.msg);

@@ -317,3 +317,15 @@ def test_released_slot_gets_a_new_veth_and_still_egresses(egress, reset):
             {"tool": "bash", "args": {"command": "cat keep.txt 2>/dev/null || echo gone"}}, 200)
     assert b.split(".")[0] == a.split(".")[0]  # the same slot, a new lease
     assert r["metadata"]["stdout"].strip() == ("gone" if reset else "kept"), r
+
+
+@pytest.mark.parametrize("bad", ["10.0.0.0/8", "10.200.0.1/16", "fd00::/16", "x"])
+def test_bad_egress_net_is_refused_at_start(tmp_path, bad):
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("profiles:\n  default:\n    network: egress\n")
+    p = subprocess.run([SLOTBOXD, "--socket", str(tmp_path / "s.sock"),
+                        "--state-dir", str(tmp_path / "st"), "--config", str(cfg),
+                        "--egress-net", bad],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode != 0, p.stderr
+    assert "--egress-net must be an IPv4 /16" in p.stderr, p.stderr
