@@ -1,8 +1,9 @@
 /* init.h - internals of slotbox-init, PID 1 of every sandbox.
  *
  * slotbox-init is exec'd by slotboxd inside fresh mount, pid, ipc and uts
- * namespaces (in the host's network namespace: it does no networking, and
- * each slot generation gets network, IPC and cgroup namespaces of its own,
+ * namespaces (in the daemon's network namespace: it does no networking but
+ * making network: egress slots' veth pairs there, slot_veth.c, and each
+ * slot generation gets network, IPC and cgroup namespaces of its own,
  * slot_ns.c), with the daemon's control channel on fd 3
  * and the sandbox's cgroup directory on fd 4 (or none), and the profile's
  * seccomp program on the fd --seccomp-fd names (if any). It starts one

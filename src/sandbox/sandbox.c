@@ -402,9 +402,11 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 	static char *const envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/"
 				     "sbin:/usr/bin:/sbin:/bin",
 				     NULL};
-	/* No CLONE_NEWNET: init does no networking, and every slot
-	 * generation gets a network namespace of its own (slot_ns.c); one
-	 * more per sandbox would cost its creation and teardown for nothing. */
+	/* No CLONE_NEWNET: init does no networking but egress slots' veth
+	 * pairs, whose host ends belong in the daemon's network namespace
+	 * (slot_veth.c), and every slot generation gets a network namespace
+	 * of its own (slot_ns.c); one more per sandbox would cost its
+	 * creation and teardown for nothing. */
 	uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
 			 CLONE_NEWUTS | CLONE_PIDFD;
 	struct clone_args ca = {
