@@ -187,6 +187,13 @@ json_t *json_profile(const struct sb_profile *p, bool active)
 	json_object_set_new(o, "pids_max", json_integer(p->pids_max));
 	json_object_set_new(o, "disk_mb", json_integer(p->disk_mb));
 	json_object_set_new(o, "network", json_string(p->network));
+	if (strcmp(p->network, "egress") == 0) {
+		json_object_set_new(
+			o, "allow_cidrs",
+			json_names(p->allow_cidrs, p->n_allow_cidrs));
+		json_object_set_new(o, "deny_cidrs",
+				    json_names(p->deny_cidrs, p->n_deny_cidrs));
+	}
 	json_object_set_new(o, "ptys_max", json_integer(p->ptys_max));
 	json_object_set_new(o, "max_processes", json_integer(p->max_processes));
 	json_object_set_new(o, "process_output_bytes",

@@ -1,6 +1,7 @@
 /* daemon.c - start-up, signals and shutdown of slotboxd. */
 #include "daemon/daemon.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -22,6 +23,7 @@
 #include "api/proxy.h"
 #include "common/cleanup.h"
 #include "common/util.h"
+#include "daemon/egress.h"
 #include "daemon/gpu_driver.h"
 #include "daemon/journal.h"
 #include "daemon/templates.h"
@@ -47,6 +49,7 @@ struct daemon {
 	struct gpu_driver gpu_driver; /* env.gpu_args points into it */
 	struct pools pools;
 	struct snapshot_store snapshots;
+	struct egress egress;
 	struct api api;
 	struct http_server *http;
 	uv_signal_t sigterm, sigint;
@@ -445,6 +448,31 @@ static int check_images(const struct sb_config *cfg, const char *store,
 	return 0;
 }
 
+/* network: egress: the table and forwarding, and what sandboxes need to
+ * make their veths (egress.h). Needs the uid range: its number names the
+ * table and the interfaces. */
+static int setup_egress(struct daemon *d)
+{
+	struct sb_err err = {0};
+	struct egress *e = &d->egress;
+	if (egress_plan(e, &d->cfg, d->env.uid_base, d->opts->egress_net,
+			&err) < 0)
+		return die("network: egress", err.msg);
+	if (!e->on)
+		return 0;
+	for (size_t i = 0; i < d->cfg.n_profiles; i++)
+		d->cfg.profiles[i].egress_group = egress_group(e, i);
+	inet_ntop(AF_INET, e->net.addr, d->env.egress_net,
+		  sizeof d->env.egress_net);
+	d->env.egress_stride = e->link_stride;
+	d->env.egress_instance = e->instance;
+	if (egress_apply(e, &d->cfg, &err) < 0) {
+		e->on = false; /* nothing to remove at stop */
+		return die("network: egress", err.msg);
+	}
+	return 0;
+}
+
 static int setup(struct daemon *d)
 {
 	const struct daemon_opts *o = d->opts;
@@ -491,6 +519,8 @@ static int setup(struct daemon *d)
 	snprintf(range, sizeof range, "%u-%u", (unsigned)d->env.uid_base,
 		 (unsigned)(d->env.uid_base + SBX_RANGE_UIDS - 1));
 	sb_log(SB_LOG_INFO, "uid_range", "uids", range, SB_LOG_END);
+	if (setup_egress(d) != 0)
+		return 1;
 	if (journal_open(&d->journal, o->state_dir, &err) < 0)
 		return die("journal", err.msg);
 	/* Before anything listens: a template to copy can take a while,
@@ -623,8 +653,10 @@ int daemon_run(const struct daemon_opts *opts)
 	if (setup(&d) != 0) {
 		/* Groups of sandboxes a previous daemon kept stay for the
 		 * next start that succeeds. */
-		if (!journal_has_sandboxes(&d.journal))
+		if (!journal_has_sandboxes(&d.journal)) {
 			cg_root_teardown(&d.env.cg);
+			egress_remove(&d.egress);
+		}
 		return 1;
 	}
 	sb_log(SB_LOG_INFO, "ready", "socket", opts->socket_path, "version",
@@ -633,6 +665,9 @@ int daemon_run(const struct daemon_opts *opts)
 	       SB_LOG_END);
 	notify_systemd("READY=1\nSTATUS=serving");
 	uv_run(d.loop, UV_RUN_DEFAULT);
+	/* Sandboxes kept for the next start keep their egress rules. */
+	if (!opts->keep_sandboxes)
+		egress_remove(&d.egress);
 	for (size_t i = 0; d.secrets && i < d.cfg.n_profiles; i++)
 		sb_secrets_free(&d.secrets[i]);
 	free(d.secrets);

@@ -25,6 +25,8 @@ struct daemon_opts {
 	bool public_health;	  /* GET /v1/health on TCP needs no token */
 	/* Cap on what all snapshots cost on disk (snapshots.h); 0: none. */
 	long long snapshot_store_max_bytes;
+	/* network: egress: the slots' /16 (daemon/egress.h); NULL: default */
+	const char *egress_net;
 	enum sb_log_format log_format;
 	enum sb_log_level log_level;
 };

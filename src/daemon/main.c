@@ -22,6 +22,7 @@ static void usage(FILE *f)
 		"                [--orphan-timeout S] [--keep-sandboxes]\n"
 		"                [--header-timeout S] "
 		"[--snapshot-store-max-bytes N]\n"
+		"                [--egress-net A.B.0.0/16]\n"
 		"                [--version]\n"
 		"\n"
 		"Serves the slotbox HTTP API on a unix socket (default\n"
@@ -47,7 +48,11 @@ static void usage(FILE *f)
 		"\n"
 		"--public-health answers GET/HEAD /v1/health on TCP without\n"
 		"the token (for kubelet httpGet probes and load balancers);\n"
-		"every other path still needs it.\n");
+		"every other path still needs it.\n"
+		"\n"
+		"--egress-net is the IPv4 /16 that network: egress slots get\n"
+		"their addresses from (default 10.<200+K>.0.0/16, K this\n"
+		"daemon's uid range number); see docs/isolation.md.\n");
 }
 
 static const char *env_or(const char *name, const char *dflt)
@@ -74,6 +79,7 @@ int main(int argc, char **argv)
 		{"header-timeout", required_argument, NULL, 'H'},
 		{"public-health", no_argument, NULL, 'P'},
 		{"snapshot-store-max-bytes", required_argument, NULL, 'Z'},
+		{"egress-net", required_argument, NULL, 'E'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -135,6 +141,9 @@ int main(int argc, char **argv)
 		}
 		case 'K':
 			o.keep_sandboxes = true;
+			break;
+		case 'E':
+			o.egress_net = optarg;
 			break;
 		case 'H': {
 			char *end;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/cidr.h"
 #include "common/cleanup.h"
 #include "image/image.h"
 #include "pool/gpu_assign.h"
@@ -57,6 +58,8 @@ static const struct sb_key keys[] = {
 	{"slot_gpus", SB_F_SLOT_GPUS, SB_KEY_LIST}, /* "0;1,2;none" in env */
 	{"max_processes", SB_F_MAX_PROCESSES, SB_KEY_SCALAR}, /* per slot */
 	{"process_output_bytes", SB_F_PROCESS_OUTPUT, SB_KEY_SCALAR},
+	{"allow_cidrs", SB_F_ALLOW_CIDRS, SB_KEY_LIST}, /* network: egress */
+	{"deny_cidrs", SB_F_DENY_CIDRS, SB_KEY_LIST},
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -432,12 +435,13 @@ static int set_network(struct sb_profile *p, const char *key, const char *v,
 		       struct sb_err *err)
 {
 	char q[SB_CFG_QUOTE_MAX];
-	if (strcmp(v, "none") == 0 || strcmp(v, "host") == 0)
+	if (strcmp(v, "none") == 0 || strcmp(v, "egress") == 0 ||
+	    strcmp(v, "host") == 0)
 		return replace_str(&p->network, v, err);
 	sb_cfg_quote(q, sizeof q, v);
 	return sb_err_set(err, EINVAL,
 			  "key \"%s\": network mode %s is not supported (use "
-			  "none or host)",
+			  "none, egress or host)",
 			  key, q);
 }
 
@@ -462,6 +466,12 @@ static struct names names_of(struct sb_profile *p, enum sb_field f)
 	case SB_F_SLOT_GPUS:
 		return (struct names){&p->slot_gpus, &p->n_slot_gpus,
 				      "slot_gpus"};
+	case SB_F_ALLOW_CIDRS:
+		return (struct names){&p->allow_cidrs, &p->n_allow_cidrs,
+				      "allow_cidrs"};
+	case SB_F_DENY_CIDRS:
+		return (struct names){&p->deny_cidrs, &p->n_deny_cidrs,
+				      "deny_cidrs"};
 	case SB_F_SECRETS:
 	default:
 		return (struct names){&p->secrets, &p->n_secrets, "secrets"};
@@ -587,16 +597,49 @@ static int check_slot_gpu(const struct names *l, const char *name,
 			  *l->n + 1, q, SB_GPU_MAX - 1);
 }
 
+/* A network of allow_cidrs or deny_cidrs, stored in canonical form
+ * (canon) so that the ruleset never sees the user's text. */
+static int check_cidr(const struct names *l, const char *name, char *canon,
+		      struct sb_err *err)
+{
+	struct sb_cidr c;
+
+	if (*l->n >= SB_CFG_MAX_CIDRS)
+		return sb_err_set(err, E2BIG, "key \"%s\": more than %d items",
+				  l->key, SB_CFG_MAX_CIDRS);
+	if (!sb_cidr_parse(name, &c)) {
+		char q[SB_CFG_QUOTE_MAX];
+		sb_cfg_quote(q, sizeof q, name);
+		return sb_err_set(err, EINVAL,
+				  "key \"%s\": item #%zu %s is not a network "
+				  "in CIDR notation with its host bits zero "
+				  "(like 10.1.0.0/16 or fd00::/8)",
+				  l->key, *l->n + 1, q);
+	}
+	sb_cidr_format(&c, canon, SB_CIDR_TEXT_MAX);
+	for (size_t i = 0; i < *l->n; i++)
+		if (strcmp((*l->items)[i], canon) == 0)
+			return sb_err_set(err, EINVAL,
+					  "key \"%s\": %s is listed twice",
+					  l->key, canon);
+	return 0;
+}
+
 int sb_profile_add_to_list(struct sb_profile *p, enum sb_field f,
 			   const char *name, struct sb_err *err)
 {
 	struct names l = names_of(p, f);
 	bool syscalls = f == SB_F_SECCOMP_DENY || f == SB_F_SECCOMP_ALLOW;
+	bool cidrs = f == SB_F_ALLOW_CIDRS || f == SB_F_DENY_CIDRS;
+	char canon[SB_CIDR_TEXT_MAX];
 	int r = syscalls	      ? check_syscall(&l, f, name, err)
+		: cidrs		      ? check_cidr(&l, name, canon, err)
 		: f == SB_F_SLOT_GPUS ? check_slot_gpu(&l, name, err)
 				      : check_secret(&l, name, err);
 	if (r < 0)
 		return -1;
+	if (cidrs)
+		name = canon;
 	char **n = realloc(*l.items, (*l.n + 1) * sizeof *n);
 	if (!n)
 		return sb_err_set(err, ENOMEM, "out of memory");
@@ -764,6 +807,8 @@ int sb_profile_set_key(struct sb_profile *p, const char *key, const char *value,
 		case SB_F_SECCOMP_DENY:
 		case SB_F_SECCOMP_ALLOW:
 		case SB_F_SLOT_GPUS:
+		case SB_F_ALLOW_CIDRS:
+		case SB_F_DENY_CIDRS:
 			sb_profile_clear_list(p, k->field);
 			return 0;
 		case SB_F_ENV_VARS:
@@ -842,6 +887,8 @@ int sb_profile_set_key(struct sb_profile *p, const char *key, const char *value,
 	case SB_F_SECCOMP_DENY:
 	case SB_F_SECCOMP_ALLOW:
 	case SB_F_SLOT_GPUS:
+	case SB_F_ALLOW_CIDRS:
+	case SB_F_DENY_CIDRS:
 		return set_list_text(p, k->field, value, err);
 	case SB_F_GPU_PER_SLOT:
 		return set_int(&p->gpu_per_slot, key, value, 0, SB_GPU_MAX,
@@ -872,6 +919,8 @@ void sb_profile_free(struct sb_profile *p)
 	sb_profile_clear_list(p, SB_F_SECCOMP_DENY);
 	sb_profile_clear_list(p, SB_F_SECCOMP_ALLOW);
 	sb_profile_clear_list(p, SB_F_SLOT_GPUS);
+	sb_profile_clear_list(p, SB_F_ALLOW_CIDRS);
+	sb_profile_clear_list(p, SB_F_DENY_CIDRS);
 	sb_profile_clear_env_vars(p);
 	memset(p, 0, sizeof *p);
 }
@@ -901,8 +950,8 @@ int sb_profile_copy(struct sb_profile *dst, const struct sb_profile *src,
 	dst->template_id[0] = '\0';
 	dst->secrets = dst->seccomp_deny = dst->seccomp_allow = NULL;
 	dst->n_secrets = dst->n_seccomp_deny = dst->n_seccomp_allow = 0;
-	dst->slot_gpus = NULL;
-	dst->n_slot_gpus = 0;
+	dst->slot_gpus = dst->allow_cidrs = dst->deny_cidrs = NULL;
+	dst->n_slot_gpus = dst->n_allow_cidrs = dst->n_deny_cidrs = 0;
 	dst->env_vars = NULL;
 	dst->n_env_vars = 0;
 	dst->seccomp_fd = -1; /* each profile compiles its own */
@@ -920,7 +969,11 @@ int sb_profile_copy(struct sb_profile *dst, const struct sb_profile *src,
 	    copy_names(&dst->seccomp_allow, &dst->n_seccomp_allow,
 		       src->seccomp_allow, src->n_seccomp_allow) < 0 ||
 	    copy_names(&dst->slot_gpus, &dst->n_slot_gpus, src->slot_gpus,
-		       src->n_slot_gpus) < 0)
+		       src->n_slot_gpus) < 0 ||
+	    copy_names(&dst->allow_cidrs, &dst->n_allow_cidrs, src->allow_cidrs,
+		       src->n_allow_cidrs) < 0 ||
+	    copy_names(&dst->deny_cidrs, &dst->n_deny_cidrs, src->deny_cidrs,
+		       src->n_deny_cidrs) < 0)
 		goto oom;
 	if (src->n_env_vars) {
 		dst->env_vars = calloc(src->n_env_vars, sizeof *dst->env_vars);

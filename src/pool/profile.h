@@ -41,7 +41,7 @@ struct sb_profile {
 	int64_t memory_mb;	  /* > 0 */
 	int64_t pids_max;	  /* > 0 */
 	int64_t disk_mb;	  /* per-slot cap on written bytes, 0 = none */
-	char *network;		  /* "none" or "host" */
+	char *network;		  /* "none", "egress" or "host" */
 	int slots_per_sandbox;	  /* 1..1000 */
 	int min_sandboxes;	  /* 0..max_sandboxes */
 	int max_sandboxes;	  /* 1..10000 */
@@ -75,6 +75,13 @@ struct sb_profile {
 	size_t n_seccomp_deny;
 	char **seccomp_allow; /* ... and taken out of it */
 	size_t n_seccomp_allow;
+	/* network: egress: networks let through although refused by
+	 * default, and networks refused besides; canonical CIDR text
+	 * (common/cidr.h), parsed again where the ruleset is made. */
+	char **allow_cidrs;
+	size_t n_allow_cidrs;
+	char **deny_cidrs;
+	size_t n_deny_cidrs;
 	/* Not configuration: the compiled filter, a sealed memfd the daemon
 	 * makes once the profiles are loaded (and closes); -1 for none. */
 	int seccomp_fd;
@@ -86,6 +93,9 @@ struct sb_profile {
 	 * "all" resolved against the host by the daemon at start. */
 	int gpu_devs[SB_GPU_MAX];
 	int n_gpu_devs;
+	/* Not configuration: network: egress's interface group of the
+	 * profile's slots (daemon/egress.h), set by the daemon at start. */
+	uint32_t egress_group;
 };
 
 struct sb_config {

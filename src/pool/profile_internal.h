@@ -14,6 +14,7 @@
 /* Bounds on untrusted input, so a hostile file cannot eat the daemon. */
 #define SB_CFG_MAX_PROFILES 256
 #define SB_CFG_MAX_ENV_VARS 1024  /* per profile */
+#define SB_CFG_MAX_CIDRS 256	  /* per list: allow_cidrs, deny_cidrs */
 #define SB_CFG_MAX_SECRETS 256	  /* per profile */
 #define SB_CFG_MAX_SLOT_GPUS 1000 /* one per slot at most */
 #define SB_CFG_MAX_STRING 65536	  /* bytes in any one string */
@@ -59,6 +60,8 @@ enum sb_field {
 	SB_F_SLOT_GPUS,
 	SB_F_MAX_PROCESSES,
 	SB_F_PROCESS_OUTPUT,
+	SB_F_ALLOW_CIDRS,
+	SB_F_DENY_CIDRS,
 	SB_F_COUNT
 };
 

@@ -162,12 +162,15 @@ struct ctx {
 	char key[SB_PROFILE_NAME_MAX + 48];
 };
 
-/* A list of names: secrets, seccomp_deny, seccomp_allow, slot_gpus. */
+/* A list of names: secrets, seccomp_deny, seccomp_allow, slot_gpus,
+ * allow_cidrs, deny_cidrs. */
 static int parse_list(struct yp *y, struct sb_profile *p, enum sb_field f,
 		      const struct ctx *c)
 {
+	bool cidrs = f == SB_F_ALLOW_CIDRS || f == SB_F_DENY_CIDRS;
 	const char *what = f == SB_F_SECRETS	 ? "secret"
 			   : f == SB_F_SLOT_GPUS ? "slot GPU"
+			   : cidrs		 ? "network"
 						 : "system call";
 	sb_profile_clear_list(p, f);
 	if (is_null(y))

@@ -1,8 +1,9 @@
 /* init.h - internals of slotbox-init, PID 1 of every sandbox.
  *
  * slotbox-init is exec'd by slotboxd inside fresh mount, pid, ipc and uts
- * namespaces (in the host's network namespace: it does no networking, and
- * each slot generation gets network, IPC and cgroup namespaces of its own,
+ * namespaces (in the daemon's network namespace: it does no networking but
+ * making network: egress slots' veth pairs there, slot_veth.c, and each
+ * slot generation gets network, IPC and cgroup namespaces of its own,
  * slot_ns.c), with the daemon's control channel on fd 3
  * and the sandbox's cgroup directory on fd 4 (or none), and the profile's
  * seccomp program on the fd --seccomp-fd names (if any). It starts one
@@ -60,22 +61,30 @@ struct init_cfg {
 	 * "/real/path=NAME", "/host/dir". */
 	const char **gpu_libs, **gpu_bins, **gpu_dirs;
 	int n_gpu_libs, n_gpu_bins, n_gpu_dirs;
-	bool own_net;	      /* network none: a netns per slot generation */
+	bool own_net; /* network none: a netns per slot generation */
+	/* network egress: ... with a veth pair each (slot_veth.c): link
+	 * egress_link + 4i + (generation mod 4) of the /16 at
+	 * egress_net (host order), the host ends "sb<egress_instance>x<link>"
+	 * in interface group egress_group */
+	bool egress;
+	uint32_t egress_net, egress_link, egress_group;
+	unsigned egress_instance;
 	int ptys_max;	      /* devpts max= of each slot generation */
 	int orphan_timeout_s; /* how long to wait for it */
 };
 
 struct init_slot {
 	int index;
-	pid_t leader; /* 0 when not running */
-	unsigned gen; /* bumps on each reset */
-	bool respawn; /* start a new leader once the old one is reaped */
-	bool reset;   /* ... with a fresh workspace */
-	bool seed;    /* ... that the daemon fills first (SEED_READY) */
-	bool seeding; /* waiting for SEED_DONE; no leader runs */
-	int cg_fd;    /* slot's cgroup dir, -1 if none */
-	int line;     /* init's end of the line to the leader, -1 if none */
-	int ns_sock;  /* the next leader's namespaces, being made, or -1 */
+	pid_t leader;  /* 0 when not running */
+	unsigned gen;  /* bumps on each reset */
+	bool respawn;  /* start a new leader once the old one is reaped */
+	bool reset;    /* ... with a fresh workspace */
+	bool seed;     /* ... that the daemon fills first (SEED_READY) */
+	bool seeding;  /* waiting for SEED_DONE; no leader runs */
+	int cg_fd;     /* slot's cgroup dir, -1 if none */
+	int line;      /* init's end of the line to the leader, -1 if none */
+	int ns_sock;   /* the next leader's namespaces, being made, or -1 */
+	unsigned nets; /* network: egress: veth pairs made for the slot */
 };
 
 /* What a slot leader needs to build its root and serve calls. */
@@ -147,11 +156,16 @@ int slot_ns_setup(const struct init_cfg *cfg, char *msg, size_t msglen);
  * open them as descriptors (fds[0] IPC, fds[1] network; arg is the
  * init_cfg): a spare_cfg make_ns hook. 0 or -1. */
 int slot_ns_make(const void *arg, int fds[2]);
-/* Fork a child that makes them and sends them on the socket returned (-1
- * on failure); slot_ns_take() waits up to a second for them and closes
- * the socket. 0 or -1. */
-int slot_ns_prepare(const struct init_cfg *cfg);
+/* Fork a child that makes them (with network: egress also the veth pair
+ * of link egress_link + link, slot_veth_make) and sends them on the
+ * socket returned (-1 on failure); slot_ns_take() waits up to a second
+ * for them and closes the socket. 0 or -1. */
+int slot_ns_prepare(const struct init_cfg *cfg, unsigned link);
 int slot_ns_take(int sock, int fds[2]);
+/* slot_veth.c: unshare(flags) and give the new network namespace slot's
+ * veth pair (the caller is in the daemon's network namespace); fds as
+ * slot_ns_make(). 0 or -1 with errno. */
+int slot_veth_make(const struct init_cfg *cfg, int slot, int flags, int fds[2]);
 /* Enter namespaces slot_ns_make() opened. 0 or -1. */
 int slot_ns_enter(const struct init_cfg *cfg, const int fds[2]);
 /* Finish a recycled leader's (reset=false) move to new IPC and network

@@ -4,7 +4,9 @@
  *   --workspace-dir DIR --slots N --uid-base UID --cg-mode none|v1|v2
  *   [--mask DIR]... [--tmpfs-bytes N] [--slot-disk-bytes N]
  *   [--seccomp-fd N] [--ctl-socket PATH [--orphan-timeout S]]
- *   [--template DIR] [--uid-lock-fd N] [--network none|host] [--ptys-max N]
+ *   [--template DIR] [--uid-lock-fd N] [--network none|egress|host]
+ *   [--egress-net A.B.0.0 --egress-link L --egress-group G
+ *    --egress-instance K] [--ptys-max N]
  *   [--gpu all|0,1 [--slot-gpus "0;1,2;none"]
  *   [--gpu-lib SONAME=PATH]... [--gpu-bin PATH=NAME]... [--gpu-dir DIR]...]
  * with the control channel on fd 3, the sandbox cgroup dir on fd 4 and the
@@ -15,6 +17,7 @@
  * channel closes, the sandbox waits on --ctl-socket for a restarted daemon
  * to adopt it (init_adopt.c), for --orphan-timeout seconds; then, or
  * without a socket, init exits, which tears the whole sandbox down. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -71,6 +74,10 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 		{"gpu-dir", required_argument, NULL, 'R'},
 		{"network", required_argument, NULL, 'N'},
 		{"ptys-max", required_argument, NULL, 'P'},
+		{"egress-net", required_argument, NULL, 'e'},
+		{"egress-link", required_argument, NULL, 'l'},
+		{"egress-group", required_argument, NULL, 'r'},
+		{"egress-instance", required_argument, NULL, 'K'},
 		{"uid-lock-fd", required_argument, NULL, 'U'},
 		{NULL, 0, NULL, 0},
 	};
@@ -158,7 +165,8 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 			cfg->gpu_dirs[cfg->n_gpu_dirs++] = optarg;
 			break;
 		case 'N':
-			if (strcmp(optarg, "none") != 0 &&
+			cfg->egress = strcmp(optarg, "egress") == 0;
+			if (strcmp(optarg, "none") != 0 && !cfg->egress &&
 			    strcmp(optarg, "host") != 0) {
 				fprintf(stderr,
 					"slotbox-init: bad --network: %s\n",
@@ -166,6 +174,29 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 				exit(2);
 			}
 			cfg->own_net = strcmp(optarg, "host") != 0;
+			break;
+		case 'e': {
+			struct in_addr a;
+			if (inet_pton(AF_INET, optarg, &a) != 1) {
+				fprintf(stderr,
+					"slotbox-init: bad --egress-net: %s\n",
+					optarg);
+				exit(2);
+			}
+			cfg->egress_net = ntohl(a.s_addr);
+			break;
+		}
+		case 'l':
+			cfg->egress_link = (uint32_t)parse_num(optarg, 0, 32767,
+							       "--egress-link");
+			break;
+		case 'r':
+			cfg->egress_group = (uint32_t)parse_num(
+				optarg, 0, UINT32_MAX, "--egress-group");
+			break;
+		case 'K':
+			cfg->egress_instance = (unsigned)parse_num(
+				optarg, 0, 255, "--egress-instance");
 			break;
 		case 'P':
 			cfg->ptys_max =

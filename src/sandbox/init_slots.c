@@ -125,6 +125,14 @@ static void close_ns(int ns[2])
 	ns[0] = ns[1] = -1;
 }
 
+/* network: egress: generations of slot i take links 4i .. 4i + 3 in turn,
+ * so that a new pair's name and addresses are free while the last ones are
+ * still being torn down (slot_veth.c). */
+static unsigned next_link(struct init_slot *s)
+{
+	return 4 * (unsigned)s->index + (s->nets++ & 3);
+}
+
 int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
 {
 	int sv[2], line[2];
@@ -132,9 +140,18 @@ int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
 
 	if (make_gen_dirs(cfg, s) < 0)
 		return -1;
+	/* network: egress: only init's side can make the veth pair, so
+	 * every generation's namespaces come from slot_ns_prepare (made
+	 * ahead, below, but for the first). */
+	if (cfg->egress && s->ns_sock < 0)
+		s->ns_sock = slot_ns_prepare(cfg, next_link(s));
 	if (s->ns_sock >= 0 && slot_ns_take(s->ns_sock, ns) < 0)
 		ns[0] = ns[1] = -1;
 	s->ns_sock = -1;
+	if (cfg->egress && ns[0] < 0) {
+		errno = ENETUNREACH; /* "restart slot N: ..." */
+		return -1;
+	}
 	unsigned long flags = ns[0] >= 0
 				      ? CLONE_NEWNS | CLONE_NEWPID
 				      : (unsigned long)slot_ns_clone_flags(cfg);
@@ -191,6 +208,11 @@ int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
 	close(sv[1]);
 	close(line[1]);
 	close_ns(ns);
+	/* The next generation's veth pair takes milliseconds to make (more
+	 * while the kernel tears others down): made now, while this one
+	 * runs, so that a release finds it ready. */
+	if (cfg->egress)
+		s->ns_sock = slot_ns_prepare(cfg, next_link(s));
 	s->leader = pid;
 	s->line = line[0];
 	struct sb_msg m = {.type = SB_MSG_SLOT_CHANNEL,
@@ -225,7 +247,7 @@ void init_slot_release(const struct init_cfg *cfg, struct init_slot *s,
 		/* The next leader's namespaces are made while this one
 		 * dies (slot_ns.c). */
 		if (s->ns_sock < 0)
-			s->ns_sock = slot_ns_prepare(cfg);
+			s->ns_sock = slot_ns_prepare(cfg, next_link(s));
 		return; /* respawned once reaped */
 	}
 	/* No leader: never started, or a generation waiting for its seed,

@@ -399,6 +399,13 @@ static void renew_namespaces(struct leader *l)
 static void recycle(struct leader *l)
 {
 	bool by_groups = grouped(l) && !l->untracked;
+	/* network: egress: only init can make the next namespaces' veth
+	 * pair (slot_veth.c). Ending the leader ends the lease's processes
+	 * (it is PID 1 of the slot) and has the daemon restart the slot, in
+	 * the generation init made ahead; a lease that ran nothing keeps
+	 * its namespaces and is recycled as any other. */
+	if (l->ns_used && l->cfg->init->egress)
+		_exit(0);
 	if (kill_lease_processes(l, by_groups) < 0) {
 		init_send_failed(l->cfg->chan, (uint32_t)l->cfg->index,
 				 errno ? errno : EPERM,
@@ -560,7 +567,7 @@ void leader_main(struct leader_cfg *lc)
 		struct pollfd pfd[3] = {{.fd = lc->chan, .events = POLLIN},
 					{.fd = sfd, .events = POLLIN},
 					{.fd = lc->line, .events = POLLIN}};
-		bool want_next = l.ns_used && !l.next.pid;
+		bool want_next = l.ns_used && !l.next.pid && !lc->init->egress;
 		int n = poll(pfd, 3, want_next ? NEXT_SPARE_IDLE_MS : -1);
 		if (n < 0) {
 			if (errno == EINTR)

@@ -332,6 +332,22 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 	}
 	argv[n++] = "--network";
 	argv[n++] = p->network;
+	if (strcmp(p->network, "egress") == 0) {
+		/* links 4*number*stride .. of the egress network, four per
+		 * slot (slot_veth.c) */
+		snprintf(bufs[5], 64, "%u",
+			 4 * (unsigned)sb->number * env->egress_stride);
+		snprintf(bufs[6], 64, "%u", (unsigned)p->egress_group);
+		snprintf(bufs[7], 64, "%u", env->egress_instance);
+		argv[n++] = "--egress-net";
+		argv[n++] = (char *)env->egress_net;
+		argv[n++] = "--egress-link";
+		argv[n++] = bufs[5];
+		argv[n++] = "--egress-group";
+		argv[n++] = bufs[6];
+		argv[n++] = "--egress-instance";
+		argv[n++] = bufs[7];
+	}
 	snprintf(bufs[4], 64, "%lld", (long long)p->ptys_max);
 	argv[n++] = "--ptys-max";
 	argv[n++] = bufs[4];
@@ -366,15 +382,21 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
  * files) and start it; -1 with errno. */
 static pid_t start_init(struct sandbox *sb, int ctl_child)
 {
-	size_t max = 48 + 2 * SBX_MAX_MASKS + sb->env->n_gpu_args;
+	size_t max = 56 + 2 * SBX_MAX_MASKS + sb->env->n_gpu_args;
 	char **argv = calloc(max, sizeof *argv);
 	char *slot_gpus = slot_gpus_arg(sb);
 	pid_t pid = -1;
-	if (!argv || (sb->profile->gpu && gpu_per_slot_choice(sb->profile) &&
-		      !slot_gpus)) {
+	/* network: egress: the sandbox's links (four per slot) must fit in the
+	 * egress network's 32768 (daemon/egress.h) */
+	bool egress = strcmp(sb->profile->network, "egress") == 0;
+	if (egress &&
+	    4 * ((unsigned)sb->number + 1) * sb->env->egress_stride > 32768u) {
+		errno = EADDRNOTAVAIL;
+	} else if (!argv || (sb->profile->gpu &&
+			     gpu_per_slot_choice(sb->profile) && !slot_gpus)) {
 		errno = ENOMEM;
 	} else {
-		char bufs[5][64];
+		char bufs[8][64];
 		build_argv(sb, argv, bufs, slot_gpus, max);
 		pid = spawn_init(sb, ctl_child, sb->cg_fd, argv, &sb->pidfd);
 	}
@@ -393,9 +415,11 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 	static char *const envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/"
 				     "sbin:/usr/bin:/sbin:/bin",
 				     NULL};
-	/* No CLONE_NEWNET: init does no networking, and every slot
-	 * generation gets a network namespace of its own (slot_ns.c); one
-	 * more per sandbox would cost its creation and teardown for nothing. */
+	/* No CLONE_NEWNET: init does no networking but egress slots' veth
+	 * pairs, whose host ends belong in the daemon's network namespace
+	 * (slot_veth.c), and every slot generation gets a network namespace
+	 * of its own (slot_ns.c); one more per sandbox would cost its
+	 * creation and teardown for nothing. */
 	uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
 			 CLONE_NEWUTS | CLONE_PIDFD;
 	struct clone_args ca = {

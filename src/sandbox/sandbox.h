@@ -55,6 +55,12 @@ struct sbx_env {
 	 * locked range file every init inherits (-1: none). */
 	uid_t uid_base;
 	int uid_lock_fd;
+	/* network: egress (daemon/egress.h): the egress network's first
+	 * address ("10.200.0.0"), links per sandbox number (0: no egress
+	 * profile) and the daemon's number K, unique on the host. */
+	char egress_net[16];
+	unsigned egress_stride;
+	unsigned egress_instance;
 };
 
 struct sandbox_ops {

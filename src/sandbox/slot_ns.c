@@ -106,7 +106,21 @@ int slot_ns_make(const void *arg, int fds[2])
 	return fds[0] < 0 || fds[1] < 0 ? -1 : 0;
 }
 
-int slot_ns_prepare(const struct init_cfg *cfg)
+/* The next generation's namespaces, in slot_ns_prepare's child. */
+static int make_for_slot(const struct init_cfg *cfg, unsigned link, int fds[2])
+{
+	if (!cfg->egress)
+		return slot_ns_make(cfg, fds);
+	if (slot_veth_make(cfg, link, renew_flags(cfg), fds) < 0 ||
+	    loopback_up() < 0) {
+		fprintf(stderr, "slotbox-init: egress link %u: %s\n",
+			cfg->egress_link + link, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int slot_ns_prepare(const struct init_cfg *cfg, unsigned link)
 {
 	int sv[2];
 
@@ -119,7 +133,7 @@ int slot_ns_prepare(const struct init_cfg *cfg)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if ((sv[1] > 3 && close_range(3, (unsigned)sv[1] - 1, 0) < 0) ||
 		    close_range((unsigned)sv[1] + 1, ~0U, 0) < 0 ||
-		    slot_ns_make(cfg, fds) < 0 ||
+		    make_for_slot(cfg, link, fds) < 0 ||
 		    sb_msg_send(sv[1], &m, fds, 2) < 0)
 			_exit(1);
 		_exit(0);

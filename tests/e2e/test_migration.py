@@ -220,7 +220,10 @@ profiles:
     assert p["warm"]["active"] is True and p["cold"]["active"] is False
     s = status(c)
     assert s["warm"]["sandboxes"] == 2 and s["cold"]["sandboxes"] == 0
-    up = wait_for(lambda: status(c)["warm"]["healthy_sandboxes"] == 2 and status(c))
+    # a sandbox is healthy once its init answers; each slot becomes
+    # available when its leader has said hello (its namespaces made)
+    up = wait_for(lambda: (lambda s: s["warm"]["healthy_sandboxes"] == 2
+                           and s["warm"]["available_slots"] == 4 and s)(status(c)))
     assert up and up["warm"]["available_slots"] == 4 and up["warm"]["total_slots"] == 4
     assert up["cold"]["sandboxes"] == 0 and up["default"]["healthy_sandboxes"] == 1
     # and kept: a lease and its release leave them there

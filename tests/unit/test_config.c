@@ -727,15 +727,23 @@ static void test_network(void **state)
 	(void)state;
 	key_ok("network", "none");
 	key_ok("network", "host");
+	key_ok("network", "egress");
 	key_bad("network", "bridge",
-		"network mode \"bridge\" is not supported (use none or host)");
-	key_bad("network", "Host", "is not supported (use none or host)");
-	/* not built yet (docs/isolation.md): refused, not run as none */
-	key_bad("network", "egress", "is not supported (use none or host)");
+		"network mode \"bridge\" is not supported (use none, egress "
+		"or host)");
+	key_bad("network", "Host",
+		"is not supported (use none, egress or "
+		"host)");
 	char *env[] = {"SLOTBOX_NETWORK=slirp", NULL};
 	FAIL(NULL, env,
 	     "environment variable SLOTBOX_NETWORK: key \"network\": network "
-	     "mode \"slirp\" is not supported (use none or host)");
+	     "mode \"slirp\" is not supported (use none, egress or host)");
+	/* egress's networks: parsed, stored canonical, bad ones refused */
+	key_ok("allow_cidrs", "[10.1.0.0/16, \"fd00::/8\"]");
+	key_ok("deny_cidrs", "[198.18.0.0/24]");
+	key_bad("allow_cidrs", "[10.1.0.1/16]", "is not a network in CIDR");
+	key_bad("deny_cidrs", "[300.1.0.0/16]", "is not a network in CIDR");
+	key_bad("deny_cidrs", "[10.0.0.0/8, 10.0.0.0/8]", "is listed twice");
 }
 
 /* gpu_per_slot and slot_gpus: forms, env forms ("0;1,2;none"), and the
