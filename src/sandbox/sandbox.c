@@ -434,7 +434,12 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	sigaction(SIGPIPE, &dfl, NULL);
+	/* Every signal back to its default: execve keeps ignored ones, and a
+	 * daemon started with nohup or `&` ignores HUP, INT or QUIT, which
+	 * every command of every slot would inherit (an INT trap, a pty's
+	 * hangup would never fire). SIGKILL and SIGSTOP fail harmlessly. */
+	for (int s = 1; s < NSIG; s++)
+		sigaction(s, &dfl, NULL);
 	if (sb->env->nofile_set)
 		setrlimit(RLIMIT_NOFILE, &sb->env->nofile);
 	/* The profile's seccomp program goes to fd 5 last, from a copy above
