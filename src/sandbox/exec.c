@@ -41,12 +41,21 @@ struct exec_call {
 	bool timed_out;
 	bool cancelled;
 	bool merged;	     /* stderr goes to out's pipe: err has no handle */
+	bool held;	     /* not sent yet: the leader runs its maximum */
+	int send[4];	     /* while held: the fds the EXEC will carry */
 	bool oom_known;	     /* oom_before could be read */
 	uint64_t oom_before; /* the slot's OOM kill count at the start */
 	int open_handles;
 };
 
 static uint64_t next_call_id = 1;
+
+static void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
 static char discard_buf[EXEC_READ_CHUNK];
 
 const char *exec_error_class_name(enum exec_error_class c)
@@ -91,9 +100,18 @@ static void unlink_call(struct exec_call *c)
 	c->slot = NULL;
 }
 
+static void send_held(struct sbx_slot *slot);
+
 /* Deliver the result once and start closing the call's handles. */
 static void finish(struct exec_call *c, struct exec_result *r)
 {
+	struct sbx_slot *slot = c->slot;
+	bool was_sent = !c->held;
+	if (c->held) {
+		close_fds(c->send, 4);
+		c->held = false;
+		slot->n_held--;
+	}
 	r->out = c->out.buf ? c->out.buf : "";
 	r->out_len = c->out.len;
 	r->err = c->err.buf ? c->err.buf : "";
@@ -108,6 +126,9 @@ static void finish(struct exec_call *c, struct exec_result *r)
 	if (!c->merged)
 		uv_close((uv_handle_t *)&c->err.pipe, call_handle_closed);
 	uv_close((uv_handle_t *)&c->timer, call_handle_closed);
+	/* A place in the leader is free: the oldest held call takes it. */
+	if (slot && was_sent)
+		send_held(slot);
 }
 
 static void finish_infra(struct exec_call *c, const char *code, const char *why)
@@ -188,9 +209,33 @@ static void drain(struct exec_stream *s)
 	s->eof = true;
 }
 
+/* A held call ends without having run: cancelled or past its deadline. */
+static void finish_unsent(struct exec_call *c)
+{
+	char text[160];
+	struct exec_result r = {.returncode = -1};
+	if (c->cancelled) {
+		r.error_class = EXEC_CANCELLED;
+		r.error = "cancelled";
+	} else {
+		r.error_class = EXEC_TIMEOUT;
+		snprintf(text, sizeof text,
+			 "Command timed out after %gs (waiting for a place in "
+			 "the slot)",
+			 c->timeout_s);
+		r.error = text;
+	}
+	finish(c, &r);
+}
+
 static void timer_cb(uv_timer_t *t)
 {
 	struct exec_call *c = t->data;
+	if (c->held) {
+		c->timed_out = !c->cancelled;
+		finish_unsent(c);
+		return;
+	}
 	if (c->timed_out || c->cancelled) {
 		/* The leader did not report the kill: treat the slot as
 		 * broken rather than hang the caller. */
@@ -210,6 +255,11 @@ void exec_cancel(struct exec_call *c)
 	if (c->cancelled || c->timed_out || !c->slot)
 		return;
 	c->cancelled = true;
+	if (c->held) {
+		/* answered from the loop, not from inside the caller */
+		uv_timer_start(&c->timer, timer_cb, 0, 0);
+		return;
+	}
 	struct sb_msg m = {.type = SB_MSG_KILL, .id = c->id};
 	sandbox_slot_send(c->slot, &m, NULL, 0);
 	/* As after a timeout: a leader that does not report the kill within
@@ -293,6 +343,15 @@ void exec_on_done(struct sbx_slot *slot, const struct sb_msg *m)
 
 void exec_fail_all(struct sbx_slot *slot, const char *code, const char *why)
 {
+	/* The held ones first, so that no place freed below sends one. */
+	while (slot->n_held > 0) {
+		struct exec_call *c = slot->calls;
+		while (c && !c->held)
+			c = c->next;
+		if (!c)
+			break;
+		finish_infra(c, code, why);
+	}
 	while (slot->calls)
 		finish_infra(slot->calls, code, why);
 }
@@ -369,11 +428,44 @@ static int make_pipe(int fds[2], struct sb_err *err)
 	return 0;
 }
 
-static void close_fds(int *fds, size_t n)
+/* Hand the call to the slot's leader: send[] = payload, stdin (-1: none),
+ * stdout's and stderr's write ends (-1 when merged), kept by the caller. */
+static int call_send(struct exec_call *c, const int send[4])
 {
-	for (size_t i = 0; i < n; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
+	struct sbx_slot *slot = c->slot;
+	int fds[4] = {send[0], send[1] >= 0 ? send[1] : slot->sb->env->devnull,
+		      send[2], c->merged ? send[2] : send[3]};
+	struct sb_msg m = {.type = SB_MSG_EXEC,
+			   .slot = (uint32_t)slot->index,
+			   .id = c->id};
+	c->oom_known =
+		cg_slot_oom_kills(&slot->sb->env->cg, slot->sb->id, slot->index,
+				  &slot->oom_fd, &c->oom_before) == 0;
+	return sandbox_slot_send(slot, &m, fds, 4);
+}
+
+/* Send held calls, oldest first, while the leader has places. A call that
+ * cannot be sent fails as infra (it is still held then: no recursion). */
+static void send_held(struct sbx_slot *slot)
+{
+	while (slot->n_held > 0 && slot->chan &&
+	       slot->n_calls - slot->n_held < SB_LEADER_MAX_CALLS) {
+		struct exec_call *oldest = NULL;
+		for (struct exec_call *c = slot->calls; c; c = c->next)
+			if (c->held)
+				oldest = c;
+		if (!oldest)
+			return;
+		if (call_send(oldest, oldest->send) < 0) {
+			finish_infra(oldest, "sandbox_lost",
+				     "could not send the command to the "
+				     "sandbox");
+			return;
+		}
+		close_fds(oldest->send, 4);
+		oldest->held = false;
+		slot->n_held--;
+	}
 }
 
 static int stream_open(struct exec_call *c, struct exec_stream *s, int fd,
@@ -438,15 +530,10 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	int e = c->merged
 			? 0
 			: stream_open(c, &c->err, errp[0], spec->output_limit);
-	int fds[4] = {send[0], send[1] >= 0 ? send[1] : slot->sb->env->devnull,
-		      send[2], c->merged ? send[2] : send[3]};
-	struct sb_msg m = {.type = SB_MSG_EXEC,
-			   .slot = (uint32_t)slot->index,
-			   .id = c->id};
-	c->oom_known =
-		cg_slot_oom_kills(&slot->sb->env->cg, slot->sb->id, slot->index,
-				  &slot->oom_fd, &c->oom_before) == 0;
-	if (o < 0 || e < 0 || sandbox_slot_send(slot, &m, fds, 4) < 0) {
+	/* Past the leader's maximum the call waits here, with its fds, for
+	 * a place (send_held); its deadline runs from now. */
+	bool hold = slot->n_calls - slot->n_held >= SB_LEADER_MAX_CALLS;
+	if (o < 0 || e < 0 || (!hold && call_send(c, send) < 0)) {
 		sb_err_sys(err, "send the command to the sandbox");
 		close_fds(send, 4);
 		/* Never linked to the slot: just close, no callback. */
@@ -457,7 +544,13 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 		uv_close((uv_handle_t *)&c->timer, call_handle_closed);
 		return -1;
 	}
-	close_fds(send, 4);
+	if (hold) {
+		memcpy(c->send, send, sizeof send);
+		c->held = true;
+		slot->n_held++;
+	} else {
+		close_fds(send, 4);
+	}
 	c->next = slot->calls;
 	slot->calls = c;
 	slot->n_calls++;

@@ -18,6 +18,7 @@
 #include "pool/profile.h"
 #include "pool/slot_state.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/sendq.h"
 
 struct sandbox;
 struct sbx_slot;
@@ -87,6 +88,7 @@ struct sbx_slot {
 	struct sbx_chan *chan;
 	struct exec_call *calls; /* in flight, linked through exec_call */
 	int n_calls;
+	int n_held; /* of them, waiting for a place in the leader (exec.c) */
 	char trajectory_id[256];
 	double acquired_at;	       /* wall clock */
 	double last_used;	       /* monotonic */
@@ -115,6 +117,8 @@ struct sandbox {
 	pid_t pid;
 	int pidfd;
 	int ctl;
+	struct sb_sendq ctl_q; /* to init, waiting for room (sendq.h) */
+	bool ctl_eof;	       /* init closed its end */
 	uv_poll_t ctl_poll;
 	uv_poll_t pid_poll;
 	int open_handles;
