@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "common/cleanup.h"
+#include "common/membudget.h"
 #include "common/util.h"
 #include "sandbox/proto.h"
 #include "sandbox/sandbox.h"
@@ -81,6 +82,8 @@ static void call_handle_closed(uv_handle_t *h)
 				      ? h->data
 				      : ((struct exec_stream *)h->data)->call;
 	if (--c->open_handles == 0) {
+		sb_membudget_give((c->out.cap + c->err.cap) *
+				  SB_MEMBUDGET_ANSWER_FACTOR);
 		free(c->out.buf);
 		free(c->err.buf);
 		free(c);
@@ -152,10 +155,16 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 		size_t ncap = s->cap ? s->cap * 2 : 16384;
 		if (ncap > s->limit)
 			ncap = s->limit;
-		char *nb = realloc(s->buf, ncap + 1);
-		if (nb) {
-			s->buf = nb;
-			s->cap = ncap;
+		/* within the daemon-wide budget, else the output is cut */
+		size_t cost = (ncap - s->cap) * SB_MEMBUDGET_ANSWER_FACTOR;
+		if (sb_membudget_take(cost)) {
+			char *nb = realloc(s->buf, ncap + 1);
+			if (nb) {
+				s->buf = nb;
+				s->cap = ncap;
+			} else {
+				sb_membudget_give(cost);
+			}
 		}
 	}
 	if (s->cap == s->len) {
