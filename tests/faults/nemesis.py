@@ -122,21 +122,30 @@ def host_violations(h, cl, workers):
 
 
 def client_checks(h, workers):
-    """Every held lease is valid (its files as written) or sandbox_lost."""
+    """Every held lease is valid (its files as written) or sandbox_lost;
+    a request the daemon does not answer in 30 s is a violation too."""
     for w in workers:
-        for sid in sorted(w.pending_release):
-            st, b = call(w.cl, "DELETE", f"/v1/slots/{sid}")
-            if st not in (204, 404, 409, 502):
-                w.violate(f"late release {sid}: {st} {b}")
-        w.pending_release.clear()
-        for lease in list(w.leases.values()):
-            st, b = call(w.cl, "GET", f"/v1/slots/{lease.slot_id}")
-            if st != 200:
-                w.judge(lease, st, b, "get")
-                continue
-            for path in sorted(lease.manifest):
-                if not w.check_file(lease, path):
-                    break
+        try:
+            client_check(w)
+        except (OSError, ValueError) as e:
+            w.violate(f"no answer during the checks: {type(e).__name__}: {e}")
+            w.cl.close()
+
+
+def client_check(w):
+    for sid in sorted(w.pending_release):
+        st, b = call(w.cl, "DELETE", f"/v1/slots/{sid}")
+        if st not in (204, 404, 409, 502):
+            w.violate(f"late release {sid}: {st} {b}")
+    w.pending_release.clear()
+    for lease in list(w.leases.values()):
+        st, b = call(w.cl, "GET", f"/v1/slots/{lease.slot_id}")
+        if st != 200:
+            w.judge(lease, st, b, "get")
+            continue
+        for path in sorted(lease.manifest):
+            if not w.check_file(lease, path):
+                break
 
 
 def settle(h, cl, workers, timeout):
