@@ -161,6 +161,15 @@ static void acquire_abort(struct http_request *req, void *ud)
 	}
 }
 
+void api_start_error(int sys_errno, int *status, const char **code)
+{
+	bool passes = sys_errno == EMFILE || sys_errno == ENFILE ||
+		      sys_errno == ENOMEM || sys_errno == EAGAIN ||
+		      sys_errno == ENOBUFS;
+	*status = passes ? 503 : 502;
+	*code = passes ? "unavailable" : "sandbox_lost";
+}
+
 int api_seconds(const json_t *v, double *out)
 {
 	if (!v || json_is_null(v))
