@@ -1,7 +1,9 @@
 #include "common/membudget.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
@@ -41,9 +43,14 @@ static uint64_t cgroup_memory_limit(void)
 	f = path[0] ? fopen(path, "re") : NULL;
 	if (!f)
 		return 0;
-	unsigned long long v;
-	if (fscanf(f, "%llu", &v) == 1 && v < (1ull << 60))
-		limit = v; /* "max" (v2) or a huge number (v1): none */
+	if (fgets(line, sizeof line, f)) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(line, &end, 10);
+		/* "max" (v2) or a huge number (v1): none */
+		if (!errno && end != line && v < (1ull << 60))
+			limit = v;
+	}
 	fclose(f);
 	return limit;
 }

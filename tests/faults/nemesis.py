@@ -184,10 +184,15 @@ def run(rounds, seed, n_workers=3, round_s=5.0, out=print, config=POOL):
             time.sleep(max(0.0, t0 + round_s - time.monotonic()))
             for w in workers:
                 w.pause()
+            died = []
+            if not h.alive():  # the nemesis restarts what it kills at once
+                died.append(f"slotboxd exited by itself: rc {h.d.proc.poll()}, log: "
+                            + h.log()[-1500:])
             h.restart()
             admin.close()
             client_checks(h, workers)
             v, unknown = settle(h, admin, workers, 20)
+            v = died + v
             for b, seq in unknown:  # release what lost answers left
                 call(admin, "DELETE", f"/v1/slots/{b}.{seq}")
             for w in workers:
