@@ -99,6 +99,10 @@ class Worker(threading.Thread):
         elif st in (503, 507, 404):
             # 404: a snapshot lost with a daemon killed while taking it
             self.note(f"acquire_{st}")
+        elif st == 502 and b["error"]["code"] == "sandbox_lost":
+            # from a snapshot: the sandbox of the slot being filled died
+            # (nothing granted; a leaked lease would fail the host check)
+            self.note("acquire_lost")
         else:
             self.violate(f"acquire: {st} {b}")
 
