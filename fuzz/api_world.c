@@ -209,10 +209,17 @@ void pool_counts(const struct pool *p, struct pool_counts *c)
 	memset(c, 0, sizeof *c);
 }
 
-void pool_journal_lease(struct pools *ps, const struct sbx_slot *slot)
+int pool_journal_lease(struct pools *ps, const struct sbx_slot *slot)
 {
 	(void)ps;
 	(void)slot;
+	return 0;
+}
+
+const char *pool_lease_error_code(int e)
+{
+	(void)e;
+	return "internal";
 }
 
 /* ---- exec.h ---- */

@@ -106,6 +106,11 @@ json_t *json_exec_error(const char *slot_id, enum exec_error_class cls,
  * (0, API_MAX_TIMEOUT_S], -1 otherwise. */
 int api_seconds(const json_t *v, double *out);
 
+/* Why a call or file operation could not be started, as an answer: 503
+ * "unavailable" when the daemon is short of descriptors or memory, or a
+ * slot's queue is full (it passes: retry), else 502 "sandbox_lost". */
+void api_start_error(int sys_errno, int *status, const char **code);
+
 /* api_seconds on doc[key], answering 400 when it is bad. */
 int api_opt_seconds(struct http_request *req, json_t *doc, const char *key,
 		    double *out);

@@ -9,10 +9,12 @@
 
 #include "api/http_internal.h"
 #include "common/json_text.h"
+#include "common/membudget.h"
 
 struct http_wreq {
 	uv_write_t w;
 	struct http_conn *conn;
+	size_t len; /* of data, charged to the memory budget */
 	char data[];
 };
 
@@ -224,6 +226,7 @@ static void write_cb(uv_write_t *w, int status)
 {
 	struct http_wreq *wr = (struct http_wreq *)w;
 	struct http_conn *c = wr->conn;
+	sb_membudget_give(wr->len);
 	free(wr);
 	c->writes--;
 	if (c->closing)
@@ -287,11 +290,14 @@ int http_conn_send(struct http_conn *c, const uv_buf_t *bufs, unsigned n,
 		off += bufs[i].len;
 	}
 	wr->conn = c;
+	wr->len = total;
 	uv_buf_t b = uv_buf_init(wr->data, (unsigned)total);
 	if (uv_write(&wr->w, &c->h.s, &b, 1, write_cb) < 0) {
 		free(wr);
 		return -1;
 	}
+	/* until written: output buffers give way to it (membudget.h) */
+	sb_membudget_charge(total);
 	c->writes++;
 	if (final)
 		c->answer_done = true;

@@ -136,7 +136,9 @@ static void acquire_done(struct sbx_slot *slot, const char *code,
 		metrics_acquire_failed(ctx->profile, code);
 	free(ctx);
 	if (!slot) {
-		int status = strcmp(code, "acquire_timeout") == 0 ? 503 : 500;
+		int status = strcmp(code, "acquire_timeout") == 0	 ? 503
+			     : strcmp(code, "insufficient_storage") == 0 ? 507
+									 : 500;
 		http_respond_error(req, status, code, "%s", msg);
 		return;
 	}
@@ -158,6 +160,15 @@ static void acquire_abort(struct http_request *req, void *ud)
 		http_respond_error(req, 503, "acquire_timeout",
 				   "the client went away");
 	}
+}
+
+void api_start_error(int sys_errno, int *status, const char **code)
+{
+	bool passes = sys_errno == EMFILE || sys_errno == ENFILE ||
+		      sys_errno == ENOMEM || sys_errno == EAGAIN ||
+		      sys_errno == ENOBUFS;
+	*status = passes ? 503 : 502;
+	*code = passes ? "unavailable" : "sandbox_lost";
 }
 
 int api_seconds(const json_t *v, double *out)
@@ -261,8 +272,12 @@ static void post_slots(struct api *a, struct http_request *req)
 	} else if (r == 0) {
 		http_request_on_abort(req, acquire_abort, ctx);
 	} else {
+		int e = errno;
 		free(ctx);
-		http_respond_error(req, 500, "internal", "out of memory");
+		const char *code = pool_lease_error_code(e);
+		http_respond_error(req, strcmp(code, "internal") ? 507 : 500,
+				   code, "cannot grant the lease: %s",
+				   strerror(e));
 	}
 out:
 	json_decref(doc);
@@ -337,12 +352,21 @@ static void renew_slot(struct http_request *req, struct sbx_slot *slot,
 				   "ttl_s must be 0 or seconds in (0, %g]",
 				   API_MAX_TIMEOUT_S);
 	} else if (api_check_leased(req, slot, stale) == 0) {
-		if (ttl) {
+		double was = slot->ttl_s;
+		struct pool *p = slot->sb->owner;
+		if (ttl)
 			slot->ttl_s = v;
-			struct pool *p = slot->sb->owner;
-			pool_journal_lease(p->owner, slot);
+		if (ttl && pool_journal_lease(p->owner, slot) < 0) {
+			/* what a restart would restore stays what holds */
+			int e = errno;
+			slot->ttl_s = was;
+			const char *code = pool_lease_error_code(e);
+			http_respond_error(
+				req, strcmp(code, "internal") ? 507 : 500, code,
+				"cannot record the new ttl: %s", strerror(e));
+		} else {
+			http_respond_json(req, 200, json_slot(slot));
 		}
-		http_respond_json(req, 200, json_slot(slot));
 	}
 	json_decref(doc);
 }

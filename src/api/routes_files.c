@@ -54,6 +54,16 @@ void api_file_errno(int e, int *status, const char **code)
 	}
 }
 
+/* A file operation that could not be started (api_start_error). */
+static void respond_start_error(struct http_request *req,
+				const struct sb_err *err)
+{
+	int status;
+	const char *code;
+	api_start_error(err->sys_errno, &status, &code);
+	http_respond_error(req, status, code, "%s", err->msg);
+}
+
 static const char *errno_text(int e)
 {
 	if (e == EXDEV || e == ELOOP)
@@ -280,6 +290,7 @@ int api_read_start(struct sbx_slot *slot, struct http_request *req,
 		EVP_MD_CTX_free(c->sha);
 		free(c);
 		snprintf(msg, msglen, "%s", err.msg);
+		errno = err.sys_errno; /* api_start_error() */
 		return -1;
 	}
 	return 0;
@@ -379,7 +390,8 @@ int api_write_start(struct sbx_slot *slot, struct http_request *req,
 	if (file_op_start(slot, &fr, data, len, FILE_OP_TIMEOUT_S, &write_cbs,
 			  c, &op, &err) < 0) {
 		free(c);
-		*status = 502;
+		const char *code;
+		api_start_error(err.sys_errno, status, &code);
 		snprintf(msg, msglen, "%s", err.msg);
 		return -1;
 	}
@@ -656,9 +668,14 @@ void api_file_get(struct http_request *req, struct sbx_slot *slot)
 				   "encoding must be text or base64");
 		return;
 	}
+	errno = 0;
 	if (api_read_start(slot, req, path, strcmp(enc, "base64") == 0, sha,
-			   (size_t)max, NULL, NULL, msg, sizeof msg) < 0)
-		http_respond_error(req, 502, "sandbox_lost", "%s", msg);
+			   (size_t)max, NULL, NULL, msg, sizeof msg) < 0) {
+		int status;
+		const char *code;
+		api_start_error(errno, &status, &code);
+		http_respond_error(req, status, code, "%s", msg);
+	}
 }
 
 void api_file_put(struct http_request *req, struct sbx_slot *slot)
@@ -672,6 +689,7 @@ void api_file_put(struct http_request *req, struct sbx_slot *slot)
 		http_respond_error(req, status,
 				   status == 413   ? "payload_too_large"
 				   : status == 400 ? "bad_request"
+				   : status == 503 ? "unavailable"
 						   : "sandbox_lost",
 				   "%s", msg);
 }
@@ -706,7 +724,7 @@ void api_file_list(struct http_request *req, struct sbx_slot *slot)
 	if (file_op_start(slot, &fr, NULL, 0, FILE_OP_TIMEOUT_S, &list_cbs, c,
 			  &op, &err) < 0) {
 		free(c);
-		http_respond_error(req, 502, "sandbox_lost", "%s", err.msg);
+		respond_start_error(req, &err);
 	}
 }
 
@@ -741,6 +759,6 @@ void api_file_archive(struct http_request *req, struct sbx_slot *slot)
 	if (file_op_start(slot, &fr, NULL, 0, 3600.0, &archive_cbs, c, &c->op,
 			  &err) < 0) {
 		free(c);
-		http_respond_error(req, 502, "sandbox_lost", "%s", err.msg);
+		respond_start_error(req, &err);
 	}
 }

@@ -43,6 +43,8 @@ static int code_status(const char *code)
 		return 400;
 	if (code && strcmp(code, "not_found") == 0)
 		return 404;
+	if (code && strcmp(code, "insufficient_storage") == 0)
+		return 507;
 	return 500;
 }
 

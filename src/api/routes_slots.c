@@ -496,8 +496,7 @@ static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
 	};
 	struct sb_err err;
 	if (exec_start(c->slot, &spec, exec_done, c, &c->call, &err) < 0) {
-		*status = 502;
-		*code = "sandbox_lost";
+		api_start_error(err.sys_errno, status, code);
 		snprintf(msg, msglen, "%s", err.msg);
 		return -1;
 	}

@@ -16,12 +16,15 @@
 
 static int fail(const struct sb_err *err)
 {
-	const char *code = err->sys_errno == ENOENT ? "not_found"
-			   : err->sys_errno == EINVAL ||
-					   err->sys_errno == EPERM ||
-					   err->sys_errno == E2BIG
-				   ? "bad_request"
-				   : "internal";
+	const char *code =
+		err->sys_errno == ENOENT ? "not_found"
+		: err->sys_errno == EINVAL || err->sys_errno == EPERM ||
+				err->sys_errno == E2BIG
+			? "bad_request"
+		/* the store's disk is full: the API answers 507 */
+		: err->sys_errno == ENOSPC || err->sys_errno == EDQUOT
+			? "insufficient_storage"
+			: "internal";
 	json_t *doc = json_pack("{s:{s:s, s:s}}", "error", "code", code,
 				"message", err->msg);
 	json_dumpf(doc, stdout, JSON_COMPACT);

@@ -1,4 +1,5 @@
 /* acquire.c - the FIFO of trajectories waiting for a slot. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,8 +60,9 @@ static void waiter_timeout(uv_timer_t *t)
 	cb(NULL, "acquire_timeout", msg, ud);
 }
 
-void pool_lease(struct sbx_slot *slot, const char *trajectory_id, double ttl_s)
+int pool_lease(struct sbx_slot *slot, const char *trajectory_id, double ttl_s)
 {
+	enum slot_state before = slot->state;
 	int next = slot_state_next(slot->state, SLOT_EV_ACQUIRE);
 	slot->state = next < 0 ? SLOT_ACQUIRED : (enum slot_state)next;
 	slot->leased = true;
@@ -73,7 +75,24 @@ void pool_lease(struct sbx_slot *slot, const char *trajectory_id, double ttl_s)
 	slot->acquired_at = sb_now_wall();
 	slot->last_used = sb_now_mono();
 	struct pool *p = slot->sb->owner;
-	pool_journal_lease(p->owner, slot);
+	if (pool_journal_lease(p->owner, slot) < 0) {
+		/* Not recorded: a restart would lose it, so it is not granted.
+		 */
+		int e = errno;
+		slot->state = before;
+		slot->leased = false;
+		slot->id[slot->base_len] = '\0';
+		slot->trajectory_id[0] = '\0';
+		slot->ttl_s = 0;
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+const char *pool_lease_error_code(int e)
+{
+	return e == ENOSPC || e == EDQUOT ? "insufficient_storage" : "internal";
 }
 
 void pool_reserve_slot(struct sbx_slot *slot, void *by)
@@ -105,10 +124,17 @@ void pool_offer(struct pool *p, struct sbx_slot *slot)
 		return;
 	pool_acquire_fn cb = w->cb;
 	void *ud = w->ud;
-	if (w->reserve)
+	if (w->reserve) {
 		pool_reserve_slot(slot, ud);
-	else
-		pool_lease(slot, w->trajectory_id, w->ttl_s);
+	} else if (pool_lease(slot, w->trajectory_id, w->ttl_s) < 0) {
+		char msg[200];
+		int e = errno;
+		snprintf(msg, sizeof msg, "cannot record the lease: %s",
+			 strerror(e));
+		waiter_unlink(w);
+		cb(NULL, pool_lease_error_code(e), msg, ud);
+		return;
+	}
 	waiter_unlink(w);
 	cb(slot, NULL, NULL, ud);
 }
@@ -136,15 +162,17 @@ static int enqueue(struct pool *p, const char *trajectory_id, double ttl_s,
 	if (slot) {
 		if (reserve)
 			pool_reserve_slot(slot, ud);
-		else
-			pool_lease(slot, trajectory_id, ttl_s);
+		else if (pool_lease(slot, trajectory_id, ttl_s) < 0)
+			return -1; /* errno says why */
 		*out = slot;
 		pool_scale(p);
 		return 1;
 	}
 	struct pool_waiter *w = calloc(1, sizeof *w);
-	if (!w)
+	if (!w) {
+		errno = ENOMEM;
 		return -1;
+	}
 	w->pool = p;
 	w->cb = cb;
 	w->ud = ud;

@@ -55,7 +55,8 @@ static void start_sandbox(struct pool *p)
 		       p->profile->name, "why", err.msg, SB_LOG_END);
 		return;
 	}
-	pool_journal_sandbox(ps, sb);
+	bool recorded = pool_journal_sandbox(ps, sb) == 0;
+	int e = errno;
 	/* Append: older sandboxes come first in acquire order. */
 	struct sandbox **pp = &p->sandboxes;
 	while (*pp)
@@ -64,6 +65,17 @@ static void start_sandbox(struct pool *p)
 	p->n_live++;
 	p->n_starting++;
 	p->created++;
+	if (!recorded) {
+		/* A sandbox the journal does not know would be lost, with its
+		 * leases, by a restart: end it and try again later. */
+		snprintf(p->last_error, sizeof p->last_error,
+			 "cannot record the sandbox in the state dir: %s",
+			 strerror(e));
+		start_failed(p);
+		sb->retiring = true;
+		sandbox_kill(sb);
+		return;
+	}
 	sb_log(SB_LOG_INFO, "sandbox_starting", "profile", p->profile->name,
 	       "sandbox", sb->id, SB_LOG_END);
 }

@@ -69,7 +69,9 @@ struct sbx_slot *pools_find_slot(struct pools *ps, const char *slot_id,
 				 bool *stale);
 
 /* Lease a slot. Returns 1 with *out set when one was free, 0 when queued
- * (cb fires later, *waiter set so the caller can cancel), -1 never. */
+ * (cb fires later, *waiter set so the caller can cancel), -1/errno when
+ * the lease could not be recorded (ENOSPC: pool_lease_error_code()) or
+ * memory is short. A queued one may end in cb with that code too. */
 int pool_acquire(struct pool *p, const char *trajectory_id, double ttl_s,
 		 double timeout_s, struct sbx_slot **out, pool_acquire_fn cb,
 		 void *ud, struct pool_waiter **waiter);
@@ -102,9 +104,9 @@ void pools_shutdown(struct pools *ps, void (*stopped)(void *), void *ud);
 
 /* pool_journal.c: record sandboxes and leases (no-ops without a journal),
  * and take over what a previous daemon recorded (called by pools_init). */
-void pool_journal_sandbox(struct pools *ps, const struct sandbox *sb);
+int pool_journal_sandbox(struct pools *ps, const struct sandbox *sb);
 void pool_journal_forget_sandbox(struct pools *ps, const struct sandbox *sb);
-void pool_journal_lease(struct pools *ps, const struct sbx_slot *slot);
+int pool_journal_lease(struct pools *ps, const struct sbx_slot *slot);
 void pool_journal_unlease(struct pools *ps, const struct sbx_slot *slot);
 void pools_adopt(struct pools *ps);
 
@@ -115,7 +117,10 @@ void pool_offer(struct pool *p, struct sbx_slot *slot);
 void pool_fail_waiters(struct pool *p, const char *code, const char *msg);
 void pool_scale(struct pool *p);
 struct sbx_slot *pool_find_available(struct pool *p);
-void pool_lease(struct sbx_slot *slot, const char *trajectory_id, double ttl_s);
+int pool_lease(struct sbx_slot *slot, const char *trajectory_id, double ttl_s);
+/* The API error code for pool_lease()'s errno: "insufficient_storage"
+ * (the state dir is full) or "internal". */
+const char *pool_lease_error_code(int e);
 void pool_reserve_slot(struct sbx_slot *slot, void *by);
 
 #endif

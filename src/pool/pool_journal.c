@@ -17,13 +17,24 @@
 #include "daemon/journal.h"
 #include "pool/pool.h"
 
-static void put(struct pools *ps, const char *name, json_t *doc)
+/* 0, or -1/errno (ENOSPC when the state dir is full): the caller must not
+ * grant what could not be recorded, or a restart would lose it. */
+static int put(struct pools *ps, const char *name, json_t *doc)
 {
-	struct sb_err err;
-	if (doc && journal_put(ps->journal, name, doc, &err) < 0)
+	struct sb_err err = {0};
+	int rc = 0;
+	if (!doc) {
+		err.sys_errno = ENOMEM;
+		rc = -1;
+	} else if (journal_put(ps->journal, name, doc, &err) < 0) {
 		sb_log(SB_LOG_ERROR, "journal_write_failed", "record", name,
 		       "why", err.msg, SB_LOG_END);
+		rc = -1;
+	}
 	json_decref(doc);
+	if (rc < 0)
+		errno = err.sys_errno ? err.sys_errno : EIO;
+	return rc;
 }
 
 static void drop(struct pools *ps, const char *name)
@@ -42,19 +53,20 @@ static void clear(struct pools *ps, const char *name)
 		       "why", err.msg, SB_LOG_END);
 }
 
-void pool_journal_sandbox(struct pools *ps, const struct sandbox *sb)
+int pool_journal_sandbox(struct pools *ps, const struct sandbox *sb)
 {
 	if (!ps->journal)
-		return;
+		return 0;
 	char name[JOURNAL_NAME_MAX + 1];
 	snprintf(name, sizeof name, "sb-%s", sb->id);
-	put(ps, name,
-	    json_pack("{s:s, s:s, s:i, s:I, s:i, s:I, s:i, s:f, s:s}", "id",
-		      sb->id, "profile", sb->profile->name, "number",
-		      sb->number, "uid_base", (json_int_t)sb->uid_base, "pid",
-		      (int)sb->pid, "start_time", (json_int_t)sb->start_time,
-		      "n_slots", sb->n_slots, "created_wall", sb->created_wall,
-		      "template", sb->template_id));
+	return put(ps, name,
+		   json_pack("{s:s, s:s, s:i, s:I, s:i, s:I, s:i, s:f, s:s}",
+			     "id", sb->id, "profile", sb->profile->name,
+			     "number", sb->number, "uid_base",
+			     (json_int_t)sb->uid_base, "pid", (int)sb->pid,
+			     "start_time", (json_int_t)sb->start_time,
+			     "n_slots", sb->n_slots, "created_wall",
+			     sb->created_wall, "template", sb->template_id));
 }
 
 static void lease_name(const struct sbx_slot *slot, char *buf, size_t len)
@@ -75,18 +87,19 @@ void pool_journal_forget_sandbox(struct pools *ps, const struct sandbox *sb)
 	drop(ps, name);
 }
 
-void pool_journal_lease(struct pools *ps, const struct sbx_slot *slot)
+int pool_journal_lease(struct pools *ps, const struct sbx_slot *slot)
 {
 	if (!ps->journal)
-		return;
+		return 0;
 	char name[JOURNAL_NAME_MAX + 1];
 	lease_name(slot, name, sizeof name);
 	json_t *traj = sb_json_string_lossy(slot->trajectory_id,
 					    strlen(slot->trajectory_id), NULL);
-	put(ps, name,
-	    json_pack("{s:I, s:o, s:f, s:f}", "lease_seq",
-		      (json_int_t)slot->lease_seq, "trajectory_id", traj,
-		      "acquired_at", slot->acquired_at, "ttl_s", slot->ttl_s));
+	return put(ps, name,
+		   json_pack("{s:I, s:o, s:f, s:f}", "lease_seq",
+			     (json_int_t)slot->lease_seq, "trajectory_id", traj,
+			     "acquired_at", slot->acquired_at, "ttl_s",
+			     slot->ttl_s));
 }
 
 void pool_journal_unlease(struct pools *ps, const struct sbx_slot *slot)

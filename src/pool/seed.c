@@ -167,12 +167,31 @@ static void job_fail(struct pool_seed *j, int status, const char *code,
 
 static void lease_all(struct pool_seed *j)
 {
+	int e = 0;
 	for (int i = 0; i < j->n; i++) {
 		struct sbx_slot *slot = j->t[i].slot;
 		slot->reserved = NULL;
 		j->t[i].slot = NULL;
-		pool_lease(slot, j->traj ? j->traj[i] : NULL, j->ttl_s);
+		if (e || pool_lease(slot, j->traj ? j->traj[i] : NULL,
+				    j->ttl_s) < 0) {
+			/* not recorded: all or none are granted */
+			if (!e)
+				e = errno ? errno : EIO;
+			pool_release(slot, true);
+			continue;
+		}
 		j->slots[i] = slot;
+	}
+	if (e) {
+		for (int i = 0; i < j->n; i++) {
+			if (j->slots[i])
+				pool_release(j->slots[i], true);
+			j->slots[i] = NULL;
+		}
+		const char *code = pool_lease_error_code(e);
+		job_fail(j, strcmp(code, "internal") ? 507 : 500, code,
+			 "cannot record the leases: %s", strerror(e));
+		return;
 	}
 	j->done = true;
 	uv_timer_stop(&j->timer);

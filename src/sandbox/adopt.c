@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -103,6 +104,22 @@ static int handshake(struct sandbox *sb, int fd, struct sb_err *err)
 	return 0;
 }
 
+/* A daemon killed while it copied a slot's workspace (fork, snapshot:
+ * cg_freeze.c) left that slot frozen, its leader included, and every call
+ * and file operation in it would hang: thaw them all before the leaders
+ * are asked to say hello (thawing a thawed group changes nothing). */
+static void thaw_slots(struct sbx_env *env, const struct sbx_record *rec)
+{
+	for (int i = 0; i < rec->n_slots; i++) {
+		char group[PATH_MAX];
+		cg_slot_path(&env->cg, rec->id, i, group, sizeof group);
+		if (group[0] && access(group, F_OK) == 0 &&
+		    cg_freeze(group, env->cg.mode, false) < 0)
+			sb_log(SB_LOG_WARN, "thaw_failed", "sandbox", rec->id,
+			       "why", strerror(errno), SB_LOG_END);
+	}
+}
+
 int sandbox_adopt(struct sbx_env *env, const struct sb_profile *profile,
 		  void *owner, const struct sbx_record *rec,
 		  struct sandbox **out, struct sb_err *err)
@@ -120,6 +137,7 @@ int sandbox_adopt(struct sbx_env *env, const struct sb_profile *profile,
 	/* Its uids are those it started with (a record of an older daemon
 	 * names none: the fixed base of then). */
 	sandbox_set_uid_base(sb, rec->uid_base ? rec->uid_base : SBX_UID_BASE);
+	thaw_slots(env, rec);
 	_cleanup_fd_ int ctl = connect_ctl(sb->ctl_path);
 	if (ctl < 0) {
 		sb_err_sys(err, "connect to %s", sb->ctl_path);

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "common/cleanup.h"
+#include "common/membudget.h"
 #include "common/util.h"
 #include "sandbox/proto.h"
 #include "sandbox/sandbox.h"
@@ -47,12 +48,22 @@ struct exec_call {
 	void (*on_started)(void *ud, int pid);
 	exec_output_fn on_output;
 	void *output_ud;
+	bool tty;	     /* fds 0-2 are a terminal's slave (send[1]) */
+	bool held;	     /* not sent yet: the leader runs its maximum */
+	int send[4];	     /* while held: the fds the EXEC will carry */
 	bool oom_known;	     /* oom_before could be read */
 	uint64_t oom_before; /* the slot's OOM kill count at the start */
 	int open_handles;
 };
 
 static uint64_t next_call_id = 1;
+
+static void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
 static char discard_buf[EXEC_READ_CHUNK];
 /* a background call's chunk, handed to on_output and not kept */
 static char pass_buf[EXEC_READ_CHUNK];
@@ -80,6 +91,8 @@ static void call_handle_closed(uv_handle_t *h)
 				      ? h->data
 				      : ((struct exec_stream *)h->data)->call;
 	if (--c->open_handles == 0) {
+		sb_membudget_give((c->out.cap + c->err.cap) *
+				  SB_MEMBUDGET_ANSWER_FACTOR);
 		free(c->out.buf);
 		free(c->err.buf);
 		free(c);
@@ -102,9 +115,18 @@ static void unlink_call(struct exec_call *c)
 	c->slot = NULL;
 }
 
+static void send_held(struct sbx_slot *slot);
+
 /* Deliver the result once and start closing the call's handles. */
 static void finish(struct exec_call *c, struct exec_result *r)
 {
+	struct sbx_slot *slot = c->slot;
+	bool was_sent = !c->held;
+	if (c->held) {
+		close_fds(c->send, 4);
+		c->held = false;
+		slot->n_held--;
+	}
 	r->out = c->out.buf ? c->out.buf : "";
 	r->out_len = c->out.len;
 	r->err = c->err.buf ? c->err.buf : "";
@@ -119,6 +141,9 @@ static void finish(struct exec_call *c, struct exec_result *r)
 	if (!c->merged)
 		uv_close((uv_handle_t *)&c->err.pipe, call_handle_closed);
 	uv_close((uv_handle_t *)&c->timer, call_handle_closed);
+	/* A place in the leader is free: the oldest held call takes it. */
+	if (slot && was_sent)
+		send_held(slot);
 }
 
 static void finish_infra(struct exec_call *c, const char *code, const char *why)
@@ -146,10 +171,16 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 		size_t ncap = s->cap ? s->cap * 2 : 16384;
 		if (ncap > s->limit)
 			ncap = s->limit;
-		char *nb = realloc(s->buf, ncap + 1);
-		if (nb) {
-			s->buf = nb;
-			s->cap = ncap;
+		/* within the daemon-wide budget, else the output is cut */
+		size_t cost = (ncap - s->cap) * SB_MEMBUDGET_ANSWER_FACTOR;
+		if (sb_membudget_take(cost)) {
+			char *nb = realloc(s->buf, ncap + 1);
+			if (nb) {
+				s->buf = nb;
+				s->cap = ncap;
+			} else {
+				sb_membudget_give(cost);
+			}
 		}
 	}
 	if (s->cap == s->len) {
@@ -218,9 +249,33 @@ static void drain(struct exec_stream *s)
 	s->eof = true;
 }
 
+/* A held call ends without having run: cancelled or past its deadline. */
+static void finish_unsent(struct exec_call *c)
+{
+	char text[160];
+	struct exec_result r = {.returncode = -1};
+	if (c->cancelled) {
+		r.error_class = EXEC_CANCELLED;
+		r.error = "cancelled";
+	} else {
+		r.error_class = EXEC_TIMEOUT;
+		snprintf(text, sizeof text,
+			 "Command timed out after %gs (waiting for a place in "
+			 "the slot)",
+			 c->timeout_s);
+		r.error = text;
+	}
+	finish(c, &r);
+}
+
 static void timer_cb(uv_timer_t *t)
 {
 	struct exec_call *c = t->data;
+	if (c->held) {
+		c->timed_out = !c->cancelled;
+		finish_unsent(c);
+		return;
+	}
 	if (c->timed_out || c->cancelled) {
 		/* The leader did not report the kill: treat the slot as
 		 * broken rather than hang the caller. */
@@ -277,6 +332,11 @@ void exec_cancel(struct exec_call *c)
 	if (c->cancelled || c->timed_out || !c->slot)
 		return;
 	c->cancelled = true;
+	if (c->held) {
+		/* answered from the loop, not from inside the caller */
+		uv_timer_start(&c->timer, timer_cb, 0, 0);
+		return;
+	}
 	struct sb_msg m = {.type = SB_MSG_KILL, .id = c->id};
 	sandbox_slot_send(c->slot, &m, NULL, 0);
 	/* As after a timeout: a leader that does not report the kill within
@@ -362,6 +422,15 @@ void exec_on_done(struct sbx_slot *slot, const struct sb_msg *m)
 
 void exec_fail_all(struct sbx_slot *slot, const char *code, const char *why)
 {
+	/* The held ones first, so that no place freed below sends one. */
+	while (slot->n_held > 0) {
+		struct exec_call *c = slot->calls;
+		while (c && !c->held)
+			c = c->next;
+		if (!c)
+			break;
+		finish_infra(c, code, why);
+	}
 	while (slot->calls)
 		finish_infra(slot->calls, code, why);
 }
@@ -438,11 +507,52 @@ static int make_pipe(int fds[2], struct sb_err *err)
 	return 0;
 }
 
-static void close_fds(int *fds, size_t n)
+/* Hand the call to the slot's leader: send[] = payload, stdin (-1: none),
+ * stdout's and stderr's write ends (-1 when merged), kept by the caller. */
+static int call_send(struct exec_call *c, const int send[4])
 {
-	for (size_t i = 0; i < n; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
+	struct sbx_slot *slot = c->slot;
+	int o_fd = c->tty ? send[1] : send[2];
+	int fds[4] = {send[0], send[1] >= 0 ? send[1] : slot->sb->env->devnull,
+		      o_fd, c->merged ? o_fd : send[3]};
+	struct sb_msg m = {.type = SB_MSG_EXEC,
+			   .slot = (uint32_t)slot->index,
+			   .id = c->id,
+			   .flags = c->on_started ? SB_EXEC_REPORT_PID : 0};
+	c->oom_known =
+		cg_slot_oom_kills(&slot->sb->env->cg, slot->sb->id, slot->index,
+				  &slot->oom_fd, &c->oom_before) == 0;
+	return sandbox_slot_send(slot, &m, fds, 4);
+}
+
+/* Has the slot's leader as many calls (background processes included)
+ * as it takes? Held calls are not in it yet. */
+static bool leader_busy(const struct sbx_slot *slot)
+{
+	return slot->n_calls + slot->n_bg - slot->n_held >= SB_LEADER_MAX_CALLS;
+}
+
+/* Send held calls, oldest first, while the leader has places. A call that
+ * cannot be sent fails as infra (it is still held then: no recursion). */
+static void send_held(struct sbx_slot *slot)
+{
+	while (slot->n_held > 0 && slot->chan && !leader_busy(slot)) {
+		struct exec_call *oldest = NULL;
+		for (struct exec_call *c = slot->calls; c; c = c->next)
+			if (c->held)
+				oldest = c;
+		if (!oldest)
+			return;
+		if (call_send(oldest, oldest->send) < 0) {
+			finish_infra(oldest, "sandbox_lost",
+				     "could not send the command to the "
+				     "sandbox");
+			return;
+		}
+		close_fds(oldest->send, 4);
+		oldest->held = false;
+		slot->n_held--;
+	}
 }
 
 static int stream_open(struct exec_call *c, struct exec_stream *s, int fd,
@@ -514,6 +624,7 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	c->start = sb_now_mono();
 	c->timeout_s = spec->timeout_s;
 	c->merged = merged;
+	c->tty = spec->tty;
 	c->on_output = spec->on_output;
 	c->output_ud = spec->output_ud;
 	c->background = spec->background && spec->on_output;
@@ -526,17 +637,10 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	int e = c->merged ? 0
 			  : stream_open(c, &c->err, errp[0], spec->output_limit,
 					2);
-	int o_fd = spec->tty ? send[1] : send[2];
-	int fds[4] = {send[0], send[1] >= 0 ? send[1] : slot->sb->env->devnull,
-		      o_fd, c->merged ? o_fd : send[3]};
-	struct sb_msg m = {.type = SB_MSG_EXEC,
-			   .slot = (uint32_t)slot->index,
-			   .id = c->id,
-			   .flags = c->on_started ? SB_EXEC_REPORT_PID : 0};
-	c->oom_known =
-		cg_slot_oom_kills(&slot->sb->env->cg, slot->sb->id, slot->index,
-				  &slot->oom_fd, &c->oom_before) == 0;
-	if (o < 0 || e < 0 || sandbox_slot_send(slot, &m, fds, 4) < 0) {
+	/* Past the leader's maximum the call waits here, with its fds, for
+	 * a place (send_held); its deadline runs from now. */
+	bool hold = leader_busy(slot);
+	if (o < 0 || e < 0 || (!hold && call_send(c, send) < 0)) {
 		sb_err_sys(err, "send the command to the sandbox");
 		close_fds(send, 4);
 		/* Never linked to the slot: just close, no callback. */
@@ -547,7 +651,13 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 		uv_close((uv_handle_t *)&c->timer, call_handle_closed);
 		return -1;
 	}
-	close_fds(send, 4);
+	if (hold) {
+		memcpy(c->send, send, sizeof send);
+		c->held = true;
+		slot->n_held++;
+	} else {
+		close_fds(send, 4);
+	}
 	c->next = slot->calls;
 	slot->calls = c;
 	if (c->background)

@@ -29,7 +29,7 @@
 #include "sandbox/proto.h"
 #include "sandbox/spare.h"
 
-#define LEADER_MAX_CALLS 256
+#define LEADER_MAX_CALLS SB_LEADER_MAX_CALLS
 #define LEADER_MAX_STALE 1024
 #define LEADER_MAX_FILES 64
 

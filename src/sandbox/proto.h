@@ -135,6 +135,10 @@ struct sb_msg {
 
 #define SB_MSG_MAX_FDS 4
 
+/* Calls a slot leader runs at once; the daemon holds back the EXECs past
+ * this many until one of them is done (exec.c). */
+#define SB_LEADER_MAX_CALLS 256
+
 /* Send one message with up to SB_MSG_MAX_FDS descriptors. 0 or -1/errno. */
 int sb_msg_send(int sock, const struct sb_msg *m, const int *fds, size_t nfds);
 

@@ -23,12 +23,16 @@
 #include "sandbox/proto.h"
 #include "sandbox/sandbox_internal.h"
 #include "sandbox/slot_pty.h"
+#include "sandbox/sendq.h"
 
 struct sbx_chan {
 	uv_poll_t poll;
 	int fd;
 	struct sbx_slot *slot; /* NULL once detached */
+	struct sb_sendq q;     /* messages waiting for room (sendq.h) */
 };
+
+#define CHAN_EVENTS (UV_READABLE | UV_DISCONNECT)
 
 static void handle_closed(uv_handle_t *h)
 {
@@ -36,6 +40,7 @@ static void handle_closed(uv_handle_t *h)
 	if (--sb->open_handles == 0 && sb->freeing) {
 		if (sb->ctl >= 0)
 			close(sb->ctl);
+		sb_sendq_clear(&sb->ctl_q);
 		if (sb->pidfd >= 0)
 			close(sb->pidfd);
 		sandbox_struct_free(sb);
@@ -57,6 +62,7 @@ static void chan_close(struct sbx_slot *slot)
 	slot->chan = NULL;
 	c->slot = NULL;
 	uv_poll_stop(&c->poll);
+	sb_sendq_clear(&c->q);
 	close(c->fd);
 	c->poll.data = c;
 	uv_close((uv_handle_t *)&c->poll, chan_free_cb);
@@ -78,14 +84,31 @@ static void slot_channel_lost(struct sbx_slot *slot, const char *why)
 		slot->sb->env->ops->slot_broken(slot, why);
 }
 
+static void chan_cb(uv_poll_t *h, int status, int events);
+
+/* The leader read some of what waits for it: send more; once all is
+ * sent, stop watching for room. */
+static void chan_flush(struct sbx_chan *c)
+{
+	int r = sb_sendq_flush(&c->q, c->fd);
+	if (r < 0)
+		slot_channel_lost(c->slot, "slot leader exited");
+	else if (r == 0)
+		uv_poll_start(&c->poll, CHAN_EVENTS, chan_cb);
+}
+
 static void chan_cb(uv_poll_t *h, int status, int events)
 {
 	struct sbx_chan *c = h->data;
 	struct sbx_slot *slot = c->slot;
-	(void)events;
 
 	if (!slot)
 		return;
+	if (status == 0 && (events & UV_WRITABLE)) {
+		chan_flush(c);
+		if (slot->chan != c)
+			return;
+	}
 	for (int budget = 0; budget < 64 && slot->chan == c; budget++) {
 		struct sb_msg m;
 		int fds[SB_MSG_MAX_FDS];
@@ -145,7 +168,7 @@ int sandbox_chan_attach(struct sbx_slot *slot, int fd)
 		return -1;
 	}
 	c->poll.data = c;
-	uv_poll_start(&c->poll, UV_READABLE | UV_DISCONNECT, chan_cb);
+	uv_poll_start(&c->poll, CHAN_EVENTS, chan_cb);
 	slot->chan = c;
 	return 0;
 }
@@ -157,7 +180,21 @@ int sandbox_slot_send(struct sbx_slot *slot, const void *msg, const int *fds,
 		errno = ENOTCONN;
 		return -1;
 	}
-	return sb_msg_send(slot->chan->fd, msg, fds, nfds);
+	struct sbx_chan *c = slot->chan;
+	int r = sb_sendq_send(&c->q, c->fd, msg, fds, nfds);
+	if (r == 1)
+		uv_poll_start(&c->poll, CHAN_EVENTS | UV_WRITABLE, chan_cb);
+	return r < 0 ? -1 : 0;
+}
+
+static void ctl_cb(uv_poll_t *h, int status, int events);
+
+int sandbox_ctl_send(struct sandbox *sb, const struct sb_msg *m)
+{
+	int r = sb_sendq_send(&sb->ctl_q, sb->ctl, m, NULL, 0);
+	if (r == 1 && !sb->ctl_eof)
+		uv_poll_start(&sb->ctl_poll, CHAN_EVENTS | UV_WRITABLE, ctl_cb);
+	return r < 0 ? -1 : 0;
 }
 
 static void sandbox_died(struct sandbox *sb, const char *why)
@@ -215,7 +252,12 @@ static void ctl_message(struct sandbox *sb, const struct sb_msg *m, int *fds,
 static void ctl_cb(uv_poll_t *h, int status, int events)
 {
 	struct sandbox *sb = h->data;
-	(void)events;
+
+	if (status == 0 && (events & UV_WRITABLE) && sb->state != SBX_DEAD) {
+		/* init's end is gone when this fails: the pidfd reports it */
+		if (sb_sendq_flush(&sb->ctl_q, sb->ctl) <= 0)
+			uv_poll_start(&sb->ctl_poll, CHAN_EVENTS, ctl_cb);
+	}
 
 	for (int budget = 0; budget < 64 && sb->state != SBX_DEAD; budget++) {
 		struct sb_msg m;
@@ -227,6 +269,7 @@ static void ctl_cb(uv_poll_t *h, int status, int events)
 		if (r <= 0) {
 			/* init closed its end: it is dying; the pidfd
 			 * reports when it is gone. */
+			sb->ctl_eof = true;
 			uv_poll_stop(&sb->ctl_poll);
 			return;
 		}
@@ -603,7 +646,7 @@ void sandbox_watch(struct sandbox *sb)
 	uv_poll_init(sb->env->loop, &sb->pid_poll, sb->pidfd);
 	sb->ctl_poll.data = sb->pid_poll.data = sb;
 	sb->open_handles = 2;
-	uv_poll_start(&sb->ctl_poll, UV_READABLE | UV_DISCONNECT, ctl_cb);
+	uv_poll_start(&sb->ctl_poll, CHAN_EVENTS, ctl_cb);
 	uv_poll_start(&sb->pid_poll, UV_READABLE, pid_cb);
 }
 
@@ -680,7 +723,7 @@ int sandbox_restart_slot(struct sbx_slot *slot, uint32_t flags)
 	struct sb_msg m = {.type = SB_MSG_SLOT_RELEASE,
 			   .slot = (uint32_t)slot->index,
 			   .flags = flags};
-	if (sb_msg_send(sb->ctl, &m, NULL, 0) < 0) {
+	if (sandbox_ctl_send(sb, &m) < 0) {
 		int e = errno;
 		sb_log(SB_LOG_ERROR, "release_failed", "slot", slot->id, "why",
 		       strerror(errno), SB_LOG_END);

@@ -18,6 +18,7 @@
 #include "pool/profile.h"
 #include "pool/slot_state.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/sendq.h"
 
 struct sandbox;
 struct sbx_slot;
@@ -109,6 +110,8 @@ struct sbx_slot {
 	int n_calls;		 /* of them, those of API calls */
 	int n_bg;		 /* of them, background processes' */
 	void *procs;		 /* the API's background processes */
+	int n_held; /* of the calls, waiting for a place in the leader (exec.c)
+		     */
 	char trajectory_id[256];
 	double acquired_at;	       /* wall clock */
 	double last_used;	       /* monotonic */
@@ -145,6 +148,8 @@ struct sandbox {
 	pid_t pid;
 	int pidfd;
 	int ctl;
+	struct sb_sendq ctl_q; /* to init, waiting for room (sendq.h) */
+	bool ctl_eof;	       /* init closed its end */
 	uv_poll_t ctl_poll;
 	uv_poll_t pid_poll;
 	int open_handles;

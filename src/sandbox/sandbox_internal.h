@@ -27,6 +27,9 @@ int sandbox_chan_attach(struct sbx_slot *slot, int fd);
 /* Kill the slot's leader through init with SB_RELEASE_* flags (its calls
  * fail as released). 0 or -1/errno (the sandbox is dead or unreachable). */
 int sandbox_restart_slot(struct sbx_slot *slot, uint32_t flags);
+/* Send m to the sandbox's init, queued behind earlier messages while its
+ * socket is full. 0 or -1/errno (sendq.h). */
+int sandbox_ctl_send(struct sandbox *sb, const struct sb_msg *m);
 /* Close every channel and the watches without killing anything. */
 void sandbox_close_channels(struct sandbox *sb);
 

@@ -27,7 +27,7 @@ int sandbox_seed_end(struct sbx_slot *slot)
 	struct sb_msg m = {.type = SB_MSG_SEED_DONE,
 			   .slot = (uint32_t)slot->index,
 			   .gen = slot->gen};
-	return sb_msg_send(sb->ctl, &m, NULL, 0);
+	return sandbox_ctl_send(sb, &m);
 }
 
 void sandbox_ws_path(const struct sbx_slot *slot, unsigned gen, char *buf,
