@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """slotbox's benchmark suite. Run it through bench/run (which installs what it
 needs and builds); see the README's Benchmarks section.
 

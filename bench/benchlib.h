@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* benchlib.h - what slotbench and coldprobe share: timing, latency
  * samples and the CSV rows bench/run reads.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """How fast a call's process tree is gone once its client leaves: N times,
 a client posts `sleep 60` (with a background child and a setsid child) on
 a connection of its own, waits until the host sees the three processes,

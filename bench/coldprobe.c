@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* coldprobe.c - the floor under a sandbox cold start: a bare clone into new
  * mount, pid, ipc, uts and network namespaces (the ones a slotbox sandbox
  * gets), a tmpfs, an overlay over the host's root on it, /proc, chroot and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A/B of the exec round trip between two builds of slotboxd, on this
 machine, in one run: both daemons run side by side with the same profile,
 and `slotbench exec` (the same client binary for both) measures one daemon,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Workspace templates, forks and snapshots against `cp -a` of the same tree.
 
 One phase of bench/run, with a daemon of its own whose profiles use a

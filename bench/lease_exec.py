@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """bench/lease_exec.py SOCKET PROFILE N LABEL [THINK_S]: acquire, one exec
 (bash true), [think, exec, think,] release(reset=false), N times; prints
 acquire + release p50/p99 and the parts (us). On a one-slot pool the next

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The systems slotbox is measured against, set up and torn down here.
 
 - a minimal root filesystem (bash, coreutils' true/sleep and their

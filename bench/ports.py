@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The port proxy: a small GET through /v1/slots/{id}/ports/{port}/ next to
 the same GET straight to the same kind of server on the host's loopback.
 One phase of bench/run (rows in section "proxy"), or on its own:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The Python client under asyncio: concurrent trajectories and per-call
 latency. One phase of bench/run (rows in section "python"), or on its own:
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Results: rows -> results.csv, samples -> samples.csv, results.md, latency.png."""
 import csv
 import os

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* slotbench.c - the C side of bench/run: slotbox through libslotbox, and the
  * host baselines measured in the same process.
  *

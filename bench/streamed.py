@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Streamed exec next to plain exec (issue 21): one phase of bench/run
 (rows in section "stream"), measured in the same run on the same daemon
 and slot, the two kinds of call taking turns (ABAB...) so that drift

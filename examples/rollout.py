@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A mini RL rollout against slotboxd, the way a trainer uses it.
 
 N trajectories run at once. Each acquires a slot, writes a task file, runs a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* api_world.c - see api_world.h. Each stub below replaces the function of
  * the same name from src/pool, src/sandbox or src/api (routes_images.c),
  * which the fuzz_json target does not link. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* api_world.h - a stand-in for the daemon's pools, sandboxes and jobs, so
  * that the real routes (src/api/routes*.c) can be fuzzed in one process
  * without namespaces, cgroups or children.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz.h - what every fuzz target and its two mains share.
  *
  * A target is one file defining LLVMFuzzerTestOneInput (and optionally

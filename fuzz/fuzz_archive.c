@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_archive.c - layer and image archives as extract_tar unpacks them
  * (src/image/extract.c, run by slotbox-image on untrusted input), and
  * uploads into a slot as extract_archive's workspace policy unpacks them

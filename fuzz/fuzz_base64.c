@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_base64.c - the strict base64 codec (write_file's content, file
  * reads of binary data, the C client).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_http.c - bytes on a socket, as slotboxd's HTTP server sees them.
  *
  * Input: one flag byte (bit 0: the TCP listener, which wants the bearer

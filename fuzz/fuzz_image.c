@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_image.c - a whole image import (src/image/import.c): the outer
  * archive, the OCI index or docker manifest, the config, the layers and
  * their digests, as `slotbox-image import` runs it.

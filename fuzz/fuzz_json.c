@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_json.c - request bodies (and query strings), as the routes parse
  * them into calls.
  *

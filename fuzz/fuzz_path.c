@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_path.c - the path rules of the file tools (src/sandbox/fileops.c).
  *
  * Input: one byte choosing the operation (read, write, list, recursive

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_profile.c - profiles: the YAML file and the SLOTBOX_* environment.
  *
  * Input: the YAML document, then optionally a NUL and environment entries

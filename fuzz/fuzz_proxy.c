@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_proxy.c - the port proxy's head rewriting (proxy_head.c) on heads
  * a client or, worse, a tenant's server in a slot may send.
  *

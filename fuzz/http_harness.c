@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* http_harness.c - see http_harness.h. */
 #include "http_harness.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* http_harness.h - the real HTTP server (src/api/http*.c) on a real
  * socket, fed by a fuzz input.
  *

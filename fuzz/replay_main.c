@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* replay_main.c - runs a fuzz target over files, without libFuzzer.
  *
  *   fuzz_TARGET PATH...    each PATH a corpus file or a directory of them

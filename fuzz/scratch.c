@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* scratch.c - the targets' scratch directory (fuzz.h). */
 #include <dirent.h>
 #include <stdbool.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tarfix.c - see tarfix.h. */
 #include "tarfix.h"
 

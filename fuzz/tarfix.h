@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tarfix.h - make a mutated tar's header checksums right again.
  *
  * Nearly every mutation of a tar header breaks its checksum, and

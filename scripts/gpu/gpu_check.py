@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """gpu_check.py - the checks of scripts/gpu-check (run that, not this).
 
 Starts slotboxd (binaries from --bin) with GPU profiles, leases slots and

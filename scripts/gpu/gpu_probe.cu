@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // gpu_probe.cu - the CUDA program scripts/gpu-check runs on the host and
 // inside slots. One binary, three modes, one line of key=value output:
 //   gpu_probe count             devices CUDA sees (0 when none, rc 0)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* api.h - slotbox's HTTP routes (API.md) on top of http.h and the pools. */
 #ifndef SLOTBOX_API_API_H
 #define SLOTBOX_API_API_H

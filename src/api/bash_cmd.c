@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bash_cmd.c - a bash command's argv, cwd and environment (bash_cmd.h). */
 #include "api/bash_cmd.h"
 

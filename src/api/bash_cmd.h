@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bash_cmd.h - a bash command as the API runs it: its argv, working
  * directory and environment (defaults, the image's, the profile's, the
  * pool's secrets, then the caller's), from a request's arguments. Shared

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* dashboard.h - the dashboard page, embedded at build time.
  *
  * gen_dashboard.py turns src/api/dashboard.html into a C array (no HTML

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* executions.c - see executions.h. A chained hash table (the ids are
  * looked up by DELETE and by every client-named call) plus a list in
  * start order (a slot's listing). The event loop is the only thread. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* executions.h - the calls running now, by execution id (API.md 1.1).
  *
  * Every exec call (one, or one of a batch) is registered here while it

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Embed the dashboard page into slotboxd: dashboard.html -> a C file with
 the page's bytes and its Content-Security-Policy (see dashboard.h).
 

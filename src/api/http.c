@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* http.c - the HTTP/1.1 server: options, listeners (unix socket, TCP
  * with a bearer token), accepting, and closing everything. Connections
  * live in http_conn.c, answers in http_respond.c. */

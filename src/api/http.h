@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* http.h - a small HTTP/1.1 server on libuv + llhttp.
  *
  * It owns sockets, parsing, limits, keep-alive, pipelining and the bearer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* http_auth.c - who may use the server: the bearer token on TCP
  * listeners, and the cookie a browser gets by opening the login path
  * with ?token=T (it cannot send an Authorization header when it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* http_conn.c - one HTTP connection: accept, parse with llhttp, enforce
  * the limits, dispatch one request at a time, time out, close.
  *

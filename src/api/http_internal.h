@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* http_internal.h - state shared by http.c (server, listeners),
  * http_conn.c (connections, parsing) and http_respond.c (answers, writes,
  * query strings). Not an API: only src/api/http*.c include it. */

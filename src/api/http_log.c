@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* http_log.c - request ids and the one log line per finished request.
  *
  * A client's own X-Request-Id is kept when it is short and plain (it goes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* http_respond.c - answers: status line and headers, whole bodies, JSON
  * and error bodies, chunked streams with back-pressure, the write path;
  * plus query-string decoding and reason phrases. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* http_takeover.c - hand a takeover request's connection to its handler
  * (the port proxy), which then speaks on the socket itself. */
 #include <fcntl.h>

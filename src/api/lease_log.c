@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lease_log.c - info lines for lease events (slot_acquired,
  * slot_released, snapshot_created), so that one trajectory's slot can be
  * followed through the log and tied to the request that caused it.

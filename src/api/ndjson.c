@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ndjson.c - events of streamed answers (see ndjson.h). */
 #include "api/ndjson.h"
 

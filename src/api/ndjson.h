@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ndjson.h - the events of a streamed answer (application/x-ndjson): one
  * JSON object a line, written to a chunked http_respond_stream_* answer.
  *

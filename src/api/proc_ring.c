@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* proc_ring.c - a process's output ring (proc_ring.h). */
 #include "api/proc_ring.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* proc_ring.h - a background process's output, kept in a bounded ring.
  *
  * Offsets count the bytes of the process's output in the order the daemon

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* processes.c - background processes of a slot's lease (processes.h). */
 #include "api/processes.h"
 

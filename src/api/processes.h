@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* processes.h - background processes of a slot's lease (API 1.1).
  *
  * A process is a bash command started with a handle and left running: an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* proxy.c - the port proxy's life: check the request, find the slot's
  * network namespace, connect inside it, take the client's connection over
  * from the http server, and end with the lease.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* proxy.h - the port proxy: /v1/slots/{id}/ports/{port}/{path...} is an
  * HTTP/1.1 reverse proxy to 127.0.0.1:{port} inside the slot's own network
  * namespace (API.md "Ports"), WebSocket upgrades included. */

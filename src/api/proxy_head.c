@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* proxy_head.c - the heads the port proxy sends: the client's request
  * head for the server in the slot and the server's response head for the
  * client, each without hop-by-hop headers (RFC 9110 7.6.1: Connection and

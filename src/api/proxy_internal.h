@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* proxy_internal.h - what proxy.c (setup, connect, teardown),
  * proxy_head.c (headers) and proxy_io.c (relaying) share. */
 #ifndef SLOTBOX_API_PROXY_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* proxy_io.c - relaying between the client and the server in the slot.
  *
  * The request and the response are each parsed (llhttp) so that heads can

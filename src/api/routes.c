@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* routes.c - dispatch and the pool-level endpoints of API.md. */
 #include <errno.h>
 #include <math.h>

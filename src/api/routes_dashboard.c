@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* routes_dashboard.c - GET / : the live dashboard (dashboard.html).
  *
  * The page is static; its script polls /v1/status?sandboxes=true and

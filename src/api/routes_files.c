@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* routes_files.c - the files section of API.md and the read_file /
  * write_file tools. Paths are confined inside the slot (fileops.c); this
  * file validates parameters, bounds sizes and shapes answers. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* routes_images.c - /v1/images: import, list and remove store images.
  *
  * Import and remove run in slotbox-image, a process of its own: parsing an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* routes_processes.c - /v1/slots/{id}/processes (API 1.1): background
  * processes (processes.h) started, listed, read, written, signalled,
  * resized and killed over HTTP.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* routes_seed.c - forks and snapshots (API.md "Snapshots and forks").
  *
  * POST /v1/slots/{id}/fork      N new leases whose workspaces start as a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* routes_slots.c - running tools: POST /v1/slots/{id}/exec and the batch
  * POST /v1/exec. Both validate every argument before anything runs; a bad
  * call in a batch becomes that call's failed result, never the batch's. */

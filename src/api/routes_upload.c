@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* routes_upload.c - PUT /v1/slots/{id}/archive: an archive extracted under
  * a directory of the slot (API.md, Version 1.1).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cli.h - the `slotbox` command line: shared state and the commands. */
 #ifndef SLOTBOX_CLI_H
 #define SLOTBOX_CLI_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_cp.c - `slotbox cp`: one file between here and a slot (or between
  * two slots). SLOT:PATH names a file in a slot (relative paths resolve in
  * its workspace); "-" is stdin or stdout. */

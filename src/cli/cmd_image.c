@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_image.c - `slotbox image import NAME FILE | ls | rm NAME`. */
 #include <getopt.h>
 #include <limits.h>

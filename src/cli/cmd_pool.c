@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_pool.c - `slotbox status` and `slotbox profiles`. */
 #include <getopt.h>
 #include <stdio.h>

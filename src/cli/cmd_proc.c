@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_proc.c - `slotbox exec -t/-it`, `attach`, `ps` and `kill`: the
  * background processes of API 1.1 from a terminal.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_proc.h - exec on a terminal (exec -t / -it), shared with cmd_slot.c. */
 #ifndef SLOTBOX_CLI_CMD_PROC_H
 #define SLOTBOX_CLI_CMD_PROC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_seed.c - `slotbox fork`, `snapshot` and `snapshots`. */
 #include <getopt.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_slot.c - `slotbox acquire`, `release`, `exec`, `run` and `cancel`. */
 #include <getopt.h>
 #include <signal.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* main.c - `slotbox`, the command line client of slotboxd.
  *
  * Global options come before the command, the command's own after it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* table.c - left-aligned text tables for the human output. */
 #include <stdio.h>
 #include <stdlib.h>

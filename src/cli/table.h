@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* table.h - left-aligned text tables for the human output. */
 #ifndef SLOTBOX_CLI_TABLE_H
 #define SLOTBOX_CLI_TABLE_H

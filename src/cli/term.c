@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* term.c - raw mode, window size and signals for the interactive CLI. */
 #include <errno.h>
 #include <fcntl.h>

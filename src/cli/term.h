@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* term.h - the local terminal for `slotbox exec -it` and `attach`: raw
  * mode restored on every way out, window size, and the signals the
  * interactive loop wakes for (through a self-pipe its poll() watches). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* api.c - libslotbox's typed calls over the JSON API (docs/API.md). */
 #include <stdio.h>
 #include <stdlib.h>

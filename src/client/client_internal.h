@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* client_internal.h - what libslotbox's modules share, never installed. */
 #ifndef SLOTBOX_CLIENT_INTERNAL_H
 #define SLOTBOX_CLIENT_INTERNAL_H

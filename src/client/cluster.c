@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cluster.c - libslotbox over many slotboxd nodes: acquires placed where
  * there is room, every later call sent to the slot's node, a node that
  * cannot be reached failing only its own slots (slotbox_cluster.h). */

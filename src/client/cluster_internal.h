@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cluster_internal.h - the nodes of a struct sbcc (cluster.c,
  * cluster_pool.c), found, ranked and connected to by nodes.c. Never
  * installed. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cluster_pool.c - a struct sbcc's calls that choose a node: acquires
  * (placed where there is room), snapshots (on the node that has them)
  * and the status of every node summed (slotbox_cluster.h). */

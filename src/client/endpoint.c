@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* endpoint.c - where libslotbox connects: a unix socket or HOST:PORT. */
 #include <errno.h>
 #include <fcntl.h>

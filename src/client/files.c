@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* files.c - libslotbox's file calls: raw bytes up, base64 down (JSON
  * carries no raw bytes, and the read answer also says whether the file was
  * longer than what came back). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nodes.c - the nodes of a struct sbcc: found from its endpoints (a host
  * name stands for each of its addresses, as a headless Service's name
  * does for each ready pod), their pools' figures, which are down, and

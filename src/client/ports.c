@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ports.c - where a server inside a slot is reached through the daemon's
  * port proxy (API.md "Ports"). */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* process.c - libslotbox's API 1.1 calls: streamed exec, background
  * processes with handles, and requests through the port proxy. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* seed.c - libslotbox's forks and snapshots (slotbox.h). */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* slotbox.h - libslotbox, a small blocking C client for slotboxd.
  *
  * One struct sbc is one keep-alive HTTP/1.1 connection to the daemon, over

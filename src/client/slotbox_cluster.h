@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* slotbox_cluster.h - libslotbox over many slotboxd nodes.
  *
  * A struct sbcc spreads leases over several daemons (one per machine, e.g.

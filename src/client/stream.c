@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* stream.c - NDJSON answers read as they arrive (API 1.1: streamed exec,
  * process output with stream=true).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* transport.c - libslotbox's one keep-alive HTTP/1.1 connection.
  *
  * Responses are parsed with llhttp (the parser the daemon uses), so

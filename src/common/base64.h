@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* base64.h - RFC 4648 base64, strict on decode (no whitespace, correct
  * padding), so what the API accepts is exactly what round-trips. */
 #ifndef SLOTBOX_COMMON_BASE64_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cidr.c - see cidr.h. */
 #include "common/cidr.h"
 

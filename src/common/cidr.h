@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cidr.h - IPv4/IPv6 networks in CIDR notation, parsed strictly.
  *
  * Profiles list networks (allow_cidrs, deny_cidrs) that end up in an

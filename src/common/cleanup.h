@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cleanup.h - scope-bound ownership in the style of bubblewrap.
  *
  * Declare `_cleanup_fd_ int fd = -1;` or `_cleanup_free_ char *p = NULL;`

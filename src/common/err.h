@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* err.h - the one error contract used at every module boundary.
  *
  * A function that can fail returns < 0 and fills a caller-provided

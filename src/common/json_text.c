@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* json_text.c - jansson's serialiser with shortest round-trip reals.
  *
  * jansson prints every real with %.17g (the precision that always round-

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* json_text.h - JSON text as slotbox writes it: jansson's output, except
  * that a real number is printed in the fewest digits that read back as
  * the same double (4.905, not jansson's %.17g 4.9050000000000002), so

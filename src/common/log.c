@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* log.c - one line per event on stderr, logfmt or JSON.
  *
  * Each line is built in memory and written with one write(2), so lines

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* log.h - one line per event, text (logfmt) or JSON, to stderr.
  *
  * Fields are key/value pairs so operators can grep and ship them; callers

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* membudget.h - how much memory the daemon may spend on call output.
  *
  * Each call's output is buffered up to the profile's output limit, and its

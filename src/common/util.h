@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* util.h - small helpers shared by the daemon's modules. */
 #ifndef SLOTBOX_COMMON_UTIL_H
 #define SLOTBOX_COMMON_UTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* daemon.c - start-up, signals and shutdown of slotboxd. */
 #include "daemon/daemon.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* daemon.h - slotboxd's process: options, start-up and clean shutdown. */
 #ifndef SLOTBOX_DAEMON_DAEMON_H
 #define SLOTBOX_DAEMON_DAEMON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* egress.c - load and remove the egress table (egress.h) with libnftables,
  * and turn on IPv4 forwarding in the daemon's network namespace. */
 #include "daemon/egress.h"

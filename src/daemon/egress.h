@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* egress.h - the host side of `network: egress`: one nftables table per
  * daemon and IPv4 forwarding.
  *

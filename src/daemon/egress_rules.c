@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* egress_rules.c - the plan and the nftables text of network: egress
  * (egress.h). Only parsed values reach the text: networks are printed
  * from struct sb_cidr, names are the daemon's own. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gpu_driver.c - find the NVIDIA driver's user-space files on the host
  * (see gpu_driver.h). */
 #include "daemon/gpu_driver.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gpu_driver.h - the NVIDIA driver's user-space files that GPU slots get.
  *
  * As nvidia-container-toolkit does: the driver libraries are found with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* journal.c - atomic JSON records in <state>/journal (see journal.h). */
 #include "daemon/journal.h"
 

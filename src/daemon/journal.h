@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* journal.h - what slotboxd must remember across its own death: the
  * sandboxes it started and the leases it granted, one small JSON record
  * each in <state>/journal.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* slotboxd - the slotbox daemon. See README.md and API.md. */
 #include <errno.h>
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* template_archive.c - a workspace template from a tar or zip archive.
  *
  * libarchive writes relative paths against the working directory, so the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* templates.c - prepare and sweep the profiles' templates (templates.h). */
 #include "daemon/templates.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* templates.h - each profile's workspace template, prepared once.
  *
  * A profile's workspace_template (a directory, or a .tar, .tar.gz, .tgz

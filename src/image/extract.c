@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* extract.c - safe, whiteout-aware archive extraction (see extract.h):
  * image layers (slotbox-image, as root) and uploads into a slot
  * (fileops_unpack.c, as the slot's uid), with a policy each. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* extract.h - unpack an image layer (or an image archive) safely.
  *
  * Every entry's path is checked before anything is written: no absolute

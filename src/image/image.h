@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* image.h - slotbox's image store: imported OCI and docker-archive images,
  * their layers unpacked once and shared, stacked as overlay lower layers.
  *

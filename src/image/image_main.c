@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* slotbox-image - the image store's worker: imports, lists and removes
  * images. slotboxd runs it for the API (so that parsing an untrusted
  * archive happens in a process of its own); root may run it by hand.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* import.c - OCI layouts and docker-save archives into the store.
  *
  * An archive is first unpacked (with the same checks as a layer) into a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* store.c - image refs and layers on disk (see image.h). */
 #include <dirent.h>
 #include <errno.h>

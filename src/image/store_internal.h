@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* store_internal.h - what the image store's modules share. */
 #ifndef SLOTBOX_IMAGE_STORE_INTERNAL_H
 #define SLOTBOX_IMAGE_STORE_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* acquire.c - the FIFO of trajectories waiting for a slot. */
 #include <errno.h>
 #include <stdio.h>

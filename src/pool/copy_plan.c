@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* copy_plan.c - see copy_plan.h. */
 #include "pool/copy_plan.h"
 

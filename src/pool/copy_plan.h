@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* copy_plan.h - copy one workspace to several places off the event loop.
  *
  * Forks, snapshots and restores copy trees whose size the client decides;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gpu_assign.c - per-slot GPU choice (see gpu_assign.h). */
 #include "pool/gpu_assign.h"
 

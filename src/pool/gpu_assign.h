@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gpu_assign.h - which of a GPU profile's GPUs each slot gets.
  *
  * GPUs are named by their device number N (/dev/nvidiaN). A profile's gpu

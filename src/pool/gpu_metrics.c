@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gpu_metrics.c - NVML sampling off the event loop (see gpu_metrics.h). */
 #include "pool/gpu_metrics.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gpu_metrics.h - GPU utilisation and memory, per device and per slot.
  *
  * Where NVML is present (libnvidia-ml.so.1, or the library the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* metrics.h - counters and latency histograms for GET /metrics.
  *
  * One registry for the daemon (its loop is single-threaded), indexed by

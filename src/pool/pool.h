@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* pool.h - one pool of warm sandboxes per profile, and the leases on their
  * slots.
  *

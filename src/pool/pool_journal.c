@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* pool_journal.c - the pools' memory across a daemon restart.
  *
  * Every sandbox is recorded when it starts ("sb-<id>") and forgotten when

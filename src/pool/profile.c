@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* profile.c - profile defaults, the key table and the one place each key is
  * parsed and checked; reading the profiles file. */
 #include <ctype.h>

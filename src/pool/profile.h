@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* profile.h - profiles: what a pool's sandboxes look like.
  *
  * Profiles come from built-in defaults, the global SLOTBOX_<KEY> environment

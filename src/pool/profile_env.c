@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* profile_env.c - the SLOTBOX_* environment, after the seed's
  * ATROPOS_MODAL_* variables.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* profile_internal.h - shared by profile.c, profile_yaml.c, profile_env.c.
  *
  * Every source of a value (the YAML file, SLOTBOX_<KEY>, SLOTBOX_PROFILE_*)

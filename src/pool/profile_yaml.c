@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* profile_yaml.c - the profiles file, read with libyaml's event parser, and
  * the load order around it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* seccomp_policy.c - the default deny list and a profile's changes to it. */
 #include "pool/seccomp_policy.h"
 

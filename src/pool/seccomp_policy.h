@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* seccomp_policy.h - the system calls a profile's commands may not make.
  *
  * The default list denies what an unprivileged process could use to reach

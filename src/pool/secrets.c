@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* secrets.c - load named secret files (see secrets.h). */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* secrets.h - named secrets: files of KEY=VALUE lines under a secrets
  * directory, injected into the environment of every command of the
  * profiles that name them.

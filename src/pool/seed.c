@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* seed.c - fork and restore jobs (seed.h).
  *
  * A job lives on the loop thread except for its copy (copy_plan.h). It

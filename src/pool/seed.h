@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* seed.h - lease slots that start from a given workspace: fork (a copy of
  * a leased slot's workspace) and acquire from a snapshot.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "pool/slot_state.h"
 
 int slot_state_next(enum slot_state s, enum slot_event ev)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* slot_state.h - the life of a slot as a pure state machine.
  *
  *   STARTING --ready--> AVAILABLE --acquire--> ACQUIRED <--exec_end(last)--

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* snapshot_create.c - save a slot's workspace as a snapshot (seed.h).
  *
  * The copy goes into a staging dir of the store on a worker thread, with

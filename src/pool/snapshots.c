@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* snapshots.c - the snapshot store (snapshots.h). Runs on the loop thread
  * except for the removal of large trees, which goes to the thread pool. */
 #include "pool/snapshots.h"

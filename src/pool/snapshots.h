@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* snapshots.h - saved workspaces, by name, in <state>/snapshots.
  *
  * A snapshot is what a slot's workspace holds beyond its profile's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* adopt.c - taking over the sandboxes of a daemon that died.
  *
  * A sandbox's init outlives its daemon and listens on a unix socket (see

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* calltree.h - track and kill the whole process tree of one call.
  *
  * Each call runs in a cgroup of its own below its slot's cgroup, so that a

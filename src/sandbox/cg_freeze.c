@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cg_freeze.c - hold a slot still while its workspace is copied.
  *
  * A fork or a snapshot copies a running slot's files; freezing the slot's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cgroup.c - find the hierarchies, keep this daemon's tree in each. */
 #include "sandbox/cgroup.h"
 

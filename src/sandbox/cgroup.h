@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cgroup.h - the daemon's side of cgroups: find the hierarchies, make the
  * groups of each sandbox and its slots with their resource limits, remove
  * them when the sandbox is gone.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cgroup_limits.c - the limit and counter files of one group, in the
  * cgroup v2 or v1 spelling. */
 #include <errno.h>

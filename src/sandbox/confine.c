@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* confine.c - capabilities, securebits and seccomp for a slot's commands. */
 #include "sandbox/confine.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* confine.h - what a slot's processes keep of root: nothing.
  *
  * The leader stays root (it moves calls between cgroups and changes uid),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* exec.h - one command in a slot, seen from the daemon.
  *
  * The daemon creates the call's pipes and hands their write ends to the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fileops.h - file tools inside a slot, never through a shell.
  *
  * Run in a child of the slot's leader that has dropped to the slot's uid:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fileops_unpack.c - an uploaded archive extracted into a slot.
  *
  * Runs like every file tool: in a child of the slot's leader, as the

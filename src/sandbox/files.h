@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* files.h - file tools seen from the daemon.
  *
  * A file operation is sent to the slot's leader, which forks a child

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gpu_mounts.c - what a GPU profile's slot sees of the NVIDIA driver.
  *
  * Once per sandbox, init builds the driver tree (the files the daemon

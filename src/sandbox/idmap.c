@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* idmap.c - the workspace template as the slot's own files.
  *
  * A profile's template is one private tree owned by root, shared by every

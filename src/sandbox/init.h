@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* init.h - internals of slotbox-init, PID 1 of every sandbox.
  *
  * slotbox-init is exec'd by slotboxd inside fresh mount, pid, ipc and uts

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* init_adopt.c - a sandbox outlives its daemon.
  *
  * When the daemon's channel closes, init does not end the sandbox: it

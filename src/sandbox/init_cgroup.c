@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* init_cgroup.c - slotbox-init's part of cgroups.
  *
  * The daemon creates the groups and sets their limits (cgroup.h); init

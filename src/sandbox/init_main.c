@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* init_main.c - slotbox-init: PID 1 of a sandbox.
  *
  * Usage (by slotboxd only): slotbox-init --id ID --scratch DIR --image DIR

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* init_slots.c - start, release and reset the slots of a sandbox. */
 #include <errno.h>
 #include <fcntl.h>

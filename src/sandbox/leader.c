@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* leader.c - a slot's resident leader: PID 1 of the slot's pid namespace.
  *
  * It builds the slot's root, then serves EXEC and KILL requests from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* leader_pty.c - terminals for calls and processes with a pty (API 1.1).
  *
  * The leader lives in the slot's root (pivoted), so /dev/pts/ptmx is the

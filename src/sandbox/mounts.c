@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mounts.c - the filesystem a sandbox and each of its slots see.
  *
  * The sandbox keeps all its writable state in one tmpfs mounted (in its own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* proto.h - messages between slotboxd, a sandbox's init and its slot leaders.
  *
  * Every channel is an AF_UNIX SOCK_SEQPACKET pair: one fixed-size message per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "sandbox/sandbox.h"
 
 #include <errno.h>
@@ -22,8 +23,8 @@
 #include "sandbox/exec.h"
 #include "sandbox/proto.h"
 #include "sandbox/sandbox_internal.h"
-#include "sandbox/slot_pty.h"
 #include "sandbox/sendq.h"
+#include "sandbox/slot_pty.h"
 
 struct sbx_chan {
 	uv_poll_t poll;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sandbox.h - the daemon's handle on one sandbox and its slots.
  *
  * This module is mechanism only: it starts slotbox-init in fresh

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sandbox_internal.h - what sandbox.c shares with adopt.c only. */
 #ifndef SLOTBOX_SANDBOX_INTERNAL_H
 #define SLOTBOX_SANDBOX_INTERNAL_H

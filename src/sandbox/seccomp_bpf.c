@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* seccomp_bpf.c - compile a profile's policy (pool/seccomp_policy.c) with
  * libseccomp and export it as BPF into a sealed memfd. */
 #include "sandbox/seccomp_bpf.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* seccomp_bpf.h - a profile's seccomp policy, compiled for slotbox-init.
  *
  * The daemon compiles each profile once, when the profiles are loaded,

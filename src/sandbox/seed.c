@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* seed.c - starting a slot from a given workspace (sandbox.h: seeding).
  *
  * The daemon never writes into a running slot's workspace: a seeded slot

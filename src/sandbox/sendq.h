@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sendq.h - messages waiting for room on a non-blocking channel.
  *
  * The daemon's ends of the channels to a sandbox's init and to its slot

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* slot_netns.c - the daemon's handle on a lease generation's network
  * namespace, and the things that must end with the lease.
  *

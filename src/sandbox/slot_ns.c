@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* slot_ns.c - the network, IPC and cgroup namespaces of a slot generation.
  *
  * Slots of one sandbox share no kernel object: each leader is cloned into

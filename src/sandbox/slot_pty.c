@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* slot_pty.c - terminals asked of a slot's leader (slot_pty.h). */
 #include "sandbox/slot_pty.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* slot_pty.h - a terminal of a slot's own devpts, asked of its leader.
  *
  * The leader opens it in the slot's root (leader_pty.c) and sends back

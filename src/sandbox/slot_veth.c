@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* slot_veth.c - a network: egress slot generation's veth pair, made with
  * rtnetlink (libmnl) by the child that makes the generation's namespaces
  * (slot_ns_prepare), off the lease path.

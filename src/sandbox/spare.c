@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* spare.c - a slot's next call process, made ready before the call comes
  * (see spare.h). */
 #include "sandbox/spare.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* spare.h - a slot's next call process, made ready before the call comes.
  *
  * Starting a command on the call's path used to cost a cgroup mkdir, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tree_copy.c - see tree_copy.h. */
 #include "sandbox/tree_copy.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tree_copy.h - copy a directory tree that its owner may still be changing.
  *
  * Forks and snapshots copy a slot's own workspace files (the upper layer

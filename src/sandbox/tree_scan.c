@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tree_scan.c - see tree_scan.h. */
 #include "sandbox/tree_scan.h"
 

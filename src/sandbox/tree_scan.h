@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tree_scan.h - what a copy of a tree would cost, before it is made.
  *
  * A snapshot lands on the host's disk, where every entry costs an inode

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uid_range.c - see uid_range.h. */
 #include "sandbox/uid_range.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uid_range.h - each daemon on a host its own range of slot uids.
  *
  * Per-user kernel limits (inotify instances, mqueue bytes, pipe pages,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* client_check.c - drives a live slotboxd through libslotbox and prints
  * TAP. Usage: client_check SOCKET. tests/e2e/test_cli.py starts the daemon
  * and runs this, so the C library is tested the way a C user calls it. */

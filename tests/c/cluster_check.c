@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cluster_check.c - drives several live slotboxd nodes through libslotbox's
  * struct sbcc (slotbox_cluster.h); tests/e2e/test_multinode.py starts the
  * nodes and runs it.

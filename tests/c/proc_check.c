@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* proc_check.c - libslotbox's API 1.1 calls against a live slotboxd, as
  * TAP: streamed exec, background processes (output, long-poll, stream,
  * stdin, signals, pty size, kill, list) and the port proxy. Usage:

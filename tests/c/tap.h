@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tap.h - the TAP output of the C programs the e2e suite runs. */
 #ifndef SLOTBOX_TESTS_TAP_H
 #define SLOTBOX_TESTS_TAP_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Fixtures that start the real slotboxd on a temporary socket and state dir.
 
 Every test talks to the daemon over its unix socket exactly as a client would.

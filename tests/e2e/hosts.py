@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Several slotboxd "hosts" on one machine: each daemon runs in a network
 namespace of its own, reached from the test's namespace over a veth pair
 with its own 10.x address, listening on TCP with a token, as daemons on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Build small OCI image layouts in Python for the image tests: a rootfs
 made of this host's bash and python3 (with the libraries they need), extra
 layers with whiteouts, and malicious layers."""

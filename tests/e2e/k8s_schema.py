@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A small offline schema for the Kubernetes kinds in deploy/kubernetes:
 the fields slotbox's manifests use (and their common neighbours), with
 types, required keys and value formats. Unknown keys are errors, so a

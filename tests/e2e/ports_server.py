@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A test server run inside a slot (python3 stdlib only): echoes requests
 as JSON, streams big and chunked bodies, speaks WebSocket (echo).
 Usage: python3 ports_server.py PORT NAME"""

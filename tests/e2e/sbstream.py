@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Reading the NDJSON answers of streamed exec and process output
 (API.md 1.1) event by event, with the time each one arrived."""
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Adversarial clients against the real daemon (issue 11).
 
 Slowloris, thousands of idle connections, oversized headers and bodies,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The asyncio client (slotbox.AsyncClient) against the real daemon: its own
 HTTP/1.1 transport, many calls in flight on one thread, cancellation that
 reaches the slot, and request deadlines that follow timeout_s."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """atropos-agent's tool path on slotbox with only the backend line changed.
 
 The test re-creates, in its own code, the call sequence of atropos-agent's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """bench/run --quick, the benchmark suite's smoke mode: every row with a few
 iterations. Asserts only that it exits 0 and that every row is in the CSV;
 no timing is ever asserted here (the figures are bench/run's business)."""

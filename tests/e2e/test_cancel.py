@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """End-to-end tests of issue 18's cancel (API.md 1.1, Exec): a client that
 closes its connection before its answer cancels its call, DELETE
 /v1/executions/{id} cancels one explicitly, client-named execution ids,

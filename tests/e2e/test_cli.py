@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The `slotbox` CLI and libslotbox against the real daemon.
 
 Every command is run as a user would run it, with its output and exit code

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`slotbox exec -it`, `attach`, `ps` and `kill` against the real daemon,
 driven through a real terminal: tmux runs a local shell, keys are sent
 with send-keys and the screen is read with capture-pane. Also runs

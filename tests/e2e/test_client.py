@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The Python client against the real daemon, through the call sequence the
 seed's ToolBackend users run: start; acquire x N; execute_batch mixing bash,
 read_file and write_file; read/list/archive artifacts; release with reset;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The Python client's API 1.1 helpers against the real daemon, sync and
 asyncio: streamed exec (exec_stream), background processes through their
 handles (Process / AsyncProcess), the port proxy helpers (slot_url,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """End-to-end tests of issue 2: acquire, exec, batch, release, isolation,
 timeouts, output caps, contention and error bodies, against the real daemon."""
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The dashboard page (GET /): its cookie login on the TCP listener, its
 headers, and what it shows, read back from a real headless Chromium and
 compared with /v1/status and /metrics taken around the same moment."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """deploy/kubernetes and contrib/systemd, checked offline: every manifest
 against a schema of its kind (k8s_schema.py), the references between
 them (Secret, ConfigMap, volumes, labels and selectors, ports, the image

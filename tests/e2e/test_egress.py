@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """network: egress. The daemon runs in a network namespace of the test's
 own ("D"), routed to two test hosts in namespaces of their own: a
 "remote" one on 198.18.0.2 (also answering as 169.254.169.254, the cloud

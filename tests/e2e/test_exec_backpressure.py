@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Back-pressure on a slot's channel: many concurrent calls into one sandbox
 queue in the daemon and all run; none is answered `sandbox_lost` because the
 channel to the slot's leader was momentarily full (EAGAIN on its

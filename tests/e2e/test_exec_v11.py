@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """End-to-end tests of issue 18's exec additions (API.md 1.1, Exec):
 merge_output, extra bash args that never fail a call, metadata.network,
 images without bash (calls run through /bin/sh), and JSON reals printed

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Crash-only reliability: the daemon dies (kill -9) and comes back, a
 sandbox's init dies, the daemon stops; nothing is lost, nothing hangs,
 nothing is left behind.

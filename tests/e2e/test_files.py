@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """End-to-end tests of issue 3: files and artifacts, binary-safe and confined."""
 import base64
 import hashlib

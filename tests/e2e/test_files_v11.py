@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """End-to-end tests of API.md "Version 1.1 / Files" (issue 18): long
 listings, the tgz alias, and archive upload (PUT archive) - extracted as the
 slot's uid, confined, all or nothing."""

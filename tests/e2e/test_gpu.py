@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """GPU profiles (docs/gpu.md).
 
 On any host: the per-slot GPU keys are checked at start; in a private mount

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Hermes-Agent's terminal backend on slotbox: the plugin registers the
 "slotbox" provider the way Hermes loads plugins (register(ctx)), and the
 environment it creates keeps the pool-era contract (one slot per task_id,

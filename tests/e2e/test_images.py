@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The image store: OCI layouts and docker-save archives imported with
 libarchive, layers stacked as overlay lowers with whiteouts, the config's
 Env honoured, malicious archives refused with nothing written outside the

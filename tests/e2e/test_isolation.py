@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Isolation between slots and from the host: disk caps, filesystem and
 network. Each test would fail if its protection were missing (the
 network test shows the same probe succeeding with `network: host`)."""

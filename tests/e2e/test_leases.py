@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Lease TTL, renewal, lease-unique slot ids and recycling.
 
 Waits are polls with generous deadlines: what is asserted is the

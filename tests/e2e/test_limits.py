@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """End-to-end tests of resource limits (issue 5): every slot gets the
 profile's cpu, memory_mb and pids_max in cgroups of its own, a fork bomb or
 an allocation that outgrows memory_mb stays in its slot, and an OOM kill is

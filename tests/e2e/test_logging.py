@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Request ids (X-Request-Id in, out and in the log), the request and lease
 log lines in both formats, no secret in any of them, and the journald
 form (syslog priority prefixes, no timestamp) when stderr is the journal."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """GET /metrics moves as acquires, calls and failures happen; results carry
 the call's CPU time and peak memory."""
 import re

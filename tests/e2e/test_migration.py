@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """End-to-end tests of the migration part of issue 18: slotboxd takes the
 seed's profiles YAML as written (app_name passed over with a warning,
 registry-style image names resolved in the store or a start refused with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Scale-out across machines (issue 12): three slotboxd "hosts", each in
 its own network namespace with its own address, on TCP with a token
 (hosts.py), driven by the Python ClusterClient: placement by free slots,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The port proxy (API 1.1 "Ports"): /v1/slots/{id}/ports/{port}/... reaches
 a server listening on 127.0.0.1:{port} inside that slot's own network
 namespace, and nothing else: not another slot's server on the same port,

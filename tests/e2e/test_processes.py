@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """End-to-end tests of background processes (API.md 1.1 "Processes", issue
 21): a process started with a handle outlives the call that started it,
 takes stdin, is signalled, read by offset (long-poll and NDJSON stream),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """End-to-end tests of terminals (API.md 1.1, "pty", issue 21): a command
 with a pty runs on a terminal of the slot's own devpts, sees a terminal
 of the size asked with TERM set, gets resized, and ^C written to its input

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A release that keeps the workspace (reset=false) recycles the slot: its
 leader (PID 1 of the slot's pid namespace) kills every other process in
 the slot and offers it again, instead of init starting a new leader. What

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Red team: an attacker slot A and a victim slot B (or the next tenant of
 A's slot), arbitrary code in A, as found in issue 19. Each test reproduces
 one finding against a build without the protection (it fails there) and

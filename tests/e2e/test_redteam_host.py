@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 19, the host's side of slot isolation: what a slot can learn or
 take of the host and of the daemon, reproduced as an attacker slot would.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Secrets and env_vars: injected into every command, never shown by the
 API, the logs or the state directory."""
 import json

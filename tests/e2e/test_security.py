@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """End-to-end tests of the seccomp filter and capability drop (issue 5):
 every command a slot runs (and every file operation) runs as the slot's uid
 with no capability in any set, an empty bounding set, no_new_privs and the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Commands start with every signal at its default disposition, whatever
 the daemon inherited: a daemon started with nohup ignores SIGHUP (and one
 started with `&` from a script ignores INT and QUIT), and execve keeps

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Calls run in spares: processes the slot's leader forks, puts into a new
 call group and confines before the call comes (src/sandbox/spare.h). What
 that must not change: a call sees none of the leader's descriptors, runs as

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """End-to-end tests of streamed exec (API.md 1.1, issue 21): "stream": true
 answers NDJSON, chunked, one event per chunk of output as the command
 writes it, then the result. Early arrival is judged against the command's

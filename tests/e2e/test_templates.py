@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 8: workspace templates, forks and snapshots, against the real daemon.
 
 Every workspace comparison is a tree hash computed inside the slot by one

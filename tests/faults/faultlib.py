@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What the fault suite shares: a daemon under test, a small HTTP helper and
 the host-side view of what a daemon left on the machine.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Clients that load the daemon and remember what they wrote.
 
 Each worker holds up to three leases. For each lease it keeps a manifest:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The nemesis loop: clients load the daemon while, at moments a seeded RNG
 picks, one process is killed with SIGKILL; after each round the invariants
 are checked (docs/faults.md lists them).

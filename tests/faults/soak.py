@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Soak: mixed load at a steady rate; every interval the daemon's RSS, open
 fds, threads, the sandboxes' cgroups and slot mounts, and the interval's
 exec p99 are sampled into soak.csv (and plotted to soak.png when matplotlib

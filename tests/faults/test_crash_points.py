@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Crash points the nemesis hits only by luck, made deterministic.
 
 A fork or a snapshot freezes the source slot's cgroup while it copies the

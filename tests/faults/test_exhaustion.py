@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Exhaustion: the state dir's filesystem full, the daemon at its fd limit,
 memory pressure on the daemon's cgroup. Each degrades to clear API errors
 (507 insufficient_storage, 503 with a reason), keeps serving what it can,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The nemesis loop in short mode (CI) and a check that its invariant
 checker catches what it is meant to catch.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The soak in short mode (CI): SLOTBOX_SOAK_S seconds (default 60) of
 steady mixed load, sampled every SLOTBOX_SOAK_INTERVAL_S (default 10);
 soak.csv and soak.png go to SLOTBOX_FAULTS_OUT (default a temp dir).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the cgroup limit files: what slotboxd writes for a
  * profile's cpu, memory and pids in the cgroup v2 and v1 spellings, and
  * how it reads the OOM kill counters. A plain directory with empty files

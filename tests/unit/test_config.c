@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of profile loading: built-in defaults, the YAML file, the
  * SLOTBOX_* environment and its precedence, and every rejection, with the
  * line and key its message must name. Tests pass their own envp, never the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_egress_rules.c - CIDR parsing (allow_cidrs, deny_cidrs) and the
  * nftables text of network: egress: only parsed values reach it. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the extractor's path rules (src/image/extract.c): which
  * entry paths and which symlink targets an upload may hold. Kernel-level
  * checks of the same rules are in fuzz/fuzz_archive.c and the e2e tests. */

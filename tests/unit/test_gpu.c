@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the GPU pieces that need no GPU: which GPUs each slot
  * gets (gpu_assign.c), which `ldconfig -p` lines name driver libraries
  * (gpu_driver.c), and which slot a process's cgroup names

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of query-string decoding (http_query_get) and reason phrases
  * (http_status_text). */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_journal.c - journal records: atomic replace, iteration by prefix,
  * removal, and what happens to torn or foreign files. */
 #include <fcntl.h>

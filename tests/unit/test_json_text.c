@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of json_text.c: reals in the fewest digits that read back as
  * the same double, everything else exactly as jansson writes it. */
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of proc_ring.c (a process's output ring: offsets, wrap,
  * drops, stream runs) and of ndjson.c's UTF-8 checks (valid, and where a
  * split sequence starts). */

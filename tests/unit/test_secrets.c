@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_secrets.c - named secret files: parsing, refusals, and that no
  * error message ever carries a secret's value. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the slot state machine: every allowed and refused move. */
 #include <setjmp.h>
 #include <stdarg.h>

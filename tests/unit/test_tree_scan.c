@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_tree_scan.c - what a snapshot of a tree counts, and that the scan
  * stops at its bounds. */
 #include <errno.h>

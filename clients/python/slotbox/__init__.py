@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """slotbox: a standard-library client for slotboxd.
 
     from slotbox import SlotboxToolBackend      # asyncio, drop-in ToolBackend

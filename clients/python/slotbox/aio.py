@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """asyncio-native client: one coroutine per endpoint of API.md, no thread per call.
 
     async with AsyncClient() as c:          # $SLOTBOX_URL / $SLOTBOX_SOCKET

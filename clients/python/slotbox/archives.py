@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Archives built and read in memory (standard library only)."""
 import io
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """SlotboxToolBackend: the asyncio ToolBackend of atropos-agent's Modal pool
 (start/stop, acquire/release, execute_batch, artifact helpers, get_status,
 list_profiles), backed by slotboxd. Switching is the one line that builds

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Synchronous client: one method per endpoint of API.md."""
 import time
 import urllib.parse

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """ClusterClient: Client's methods over many slotboxd nodes (one per
 machine, e.g. a Kubernetes DaemonSet behind a headless Service).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Hermes-Agent terminal backend on slotbox.
 
 The switch is configuration only:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The nodes of a ClusterClient: discovery (a list of endpoints, DNS names
 with many A/AAAA records) and what each node last said about its pools."""
 import http.client

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The nodes a ClusterClient knows: found from its endpoints (looked up
 again every resolve_ttl_s), their pools' figures (read at most every
 status_ttl_s), which are down, and their order for the next acquire."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """API 1.1 long-running work: streamed exec events, background processes
 with handles (sync Process, asyncio AsyncProcess) and answers from a server
 reached through a slot's port proxy.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """HTTP/1.1 keep-alive connections to slotboxd over a unix socket or TCP."""
 import http.client
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Slot, ExecutionResult and ToolResult with the shapes RL frameworks already
 use (atropos-agent's Slot / ExecutionResult / ToolResult), so code written
 against them reads and calls ours unchanged."""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fake_nvml.c - a stand-in libnvidia-ml.so.1 for the e2e tests (no GPU in
  * CI): one device, "Fake GPU 9000", minor number 0, 37 % busy, 3 GiB of
  * 16 GiB used; its compute processes are the pids listed (one per line) in

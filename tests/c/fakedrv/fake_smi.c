@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fake_smi.c - a stand-in nvidia-smi for the dry run of scripts/gpu-check
  * on a host without a GPU (tests/e2e/test_gpu.py). The GPUs are the
  * /dev/nvidiaN it can see ("Fake H200", UUID GPU-fake-000N); a process
