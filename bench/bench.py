@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """slotbox's benchmark suite. Run it through bench/run (which installs what it
-needs and builds); see the README's Benchmarks section.
+needs and builds); see docs/bench.md.
 
 Starts its own slotboxd on a temp socket and state dir, measures slotbox and
 the baselines and peers in the same run on the same machine, writes

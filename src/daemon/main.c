@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* slotboxd - the slotbox daemon. See README.md and API.md. */
+/* slotboxd - the slotbox daemon. See README.md, docs/API.md and
+ * docs/ARCHITECTURE.md. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
