@@ -7,7 +7,7 @@ closes the connection, and times until none is left (host view: /proc).
 With --baseline BUILD the same is run against that build first (a build
 without cancel-on-disconnect shows as "still running" after --give-up s).
 
-    sudo python3 bench/cancel_latency.py --build build --baseline /work/base-build -n 20
+    sudo python3 bench/cancel_latency.py --build build --baseline OLD/build -n 20
 """
 import argparse
 import json

@@ -7,7 +7,7 @@ then the other, in alternating rounds (A B B A ...), so that a noisy
 machine's drift hits both alike. Prints each round's p50/p99 (microseconds)
 and the median of the rounds' p50s per build.
 
-    sudo python3 bench/exec_ab.py --a /work/base-build --b build -n 400 --rounds 6
+    sudo python3 bench/exec_ab.py --a OLD/build --b build -n 400 --rounds 6
 
 Run as root (slotboxd creates namespaces, mounts, cgroups)."""
 import argparse
