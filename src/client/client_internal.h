@@ -71,6 +71,12 @@ bool sbc_cancelled(const struct sbc *c);
 /* Wait until c->fd is ready for events within the idle timeout; -1 with
  * errno (ETIMEDOUT, EINTR) otherwise. */
 int sbc_wait_ready(const struct sbc *c, short events);
+/* Wait until c's socket is readable and take what is there (at most
+ * len): the byte count, 0 at the end of the stream, or -1 with err
+ * (*reset set when the daemon reset the connection). A signal ends the
+ * wait only once the call is cancelled (sbc_cancelled). */
+ssize_t sbc_recv_some(struct sbc *c, char *buf, size_t len, bool *reset,
+		      struct sbc_error *err);
 /* Send one request's head and body on c->fd (connected); -1 with errno. */
 int sbc_send_request(struct sbc *c, const char *method, const char *path,
 		     const void *body, size_t len, const char *ctype);

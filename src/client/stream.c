@@ -187,24 +187,10 @@ static int stream_recv(struct sbc_stream *s, struct sbc_error *err)
 	struct sbc *c = s->c;
 	char buf[65536];
 	for (;;) {
-		if (sbc_wait_ready(c, POLLIN) < 0)
-			return errno == EINTR
-				       ? sbc_fail(err, 0, "interrupted",
-						  "interrupted")
-				       : sbc_fail(err, 0, "io",
-						  "no answer from slotboxd: %s",
-						  strerror(errno));
-		ssize_t n = recv(c->fd, buf, sizeof buf, 0);
-		if (n < 0 && errno == EINTR && !sbc_cancelled(c))
-			continue;
-		if (n < 0 && errno == EINTR)
-			return sbc_fail(err, 0, "interrupted", "interrupted");
-		if (n < 0) {
-			s->peer_closed = errno == ECONNRESET;
-			return sbc_fail(err, 0, "io",
-					"reading from slotboxd: %s",
-					strerror(errno));
-		}
+		ssize_t n =
+			sbc_recv_some(c, buf, sizeof buf, &s->peer_closed, err);
+		if (n < 0)
+			return -1;
 		if (n == 0) {
 			(void)llhttp_finish(&s->parser);
 			if (s->complete)

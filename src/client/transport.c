@@ -133,6 +133,32 @@ int sbc_wait_ready(const struct sbc *c, short events)
 	}
 }
 
+ssize_t sbc_recv_some(struct sbc *c, char *buf, size_t len, bool *reset,
+		      struct sbc_error *err)
+{
+	for (;;) {
+		if (sbc_wait_ready(c, POLLIN) < 0)
+			return errno == EINTR
+				       ? sbc_fail(err, 0, "interrupted",
+						  "interrupted")
+				       : sbc_fail(err, 0, "io",
+						  "no answer from slotboxd: %s",
+						  strerror(errno));
+		ssize_t n = recv(c->fd, buf, len, 0);
+		if (n < 0 && errno == EINTR && !sbc_cancelled(c))
+			continue;
+		if (n < 0 && errno == EINTR)
+			return sbc_fail(err, 0, "interrupted", "interrupted");
+		if (n < 0) {
+			*reset = errno == ECONNRESET;
+			return sbc_fail(err, 0, "io",
+					"reading from slotboxd: %s",
+					strerror(errno));
+		}
+		return n;
+	}
+}
+
 /* Send every byte of iov[0..n): one sendmsg for head and body, so the
  * daemon wakes once for the whole request. */
 static int send_all(struct sbc *c, struct iovec *iov, int n)
@@ -306,24 +332,10 @@ static int read_response(struct sbc *c, struct reader *r, bool *got,
 	p.data = r;
 	char buf[65536];
 	while (!r->complete) {
-		if (sbc_wait_ready(c, POLLIN) < 0)
-			return errno == EINTR
-				       ? sbc_fail(err, 0, "interrupted",
-						  "interrupted")
-				       : sbc_fail(err, 0, "io",
-						  "no answer from slotboxd: %s",
-						  strerror(errno));
-		ssize_t n = recv(c->fd, buf, sizeof buf, 0);
-		if (n < 0 && errno == EINTR && !sbc_cancelled(c))
-			continue;
-		if (n < 0 && errno == EINTR)
-			return sbc_fail(err, 0, "interrupted", "interrupted");
-		if (n < 0) {
-			r->peer_closed = errno == ECONNRESET;
-			return sbc_fail(err, 0, "io",
-					"reading from slotboxd: %s",
-					strerror(errno));
-		}
+		ssize_t n =
+			sbc_recv_some(c, buf, sizeof buf, &r->peer_closed, err);
+		if (n < 0)
+			return -1;
 		if (n == 0) {
 			(void)llhttp_finish(&p); /* may complete it */
 			if (r->complete)

@@ -23,7 +23,7 @@ from .errors import NotFound, SlotboxError, error_for
 from .procs import (MAX_EVENT_LINE, AsyncProcess, PortResponse, ProcessOutput, StreamEvent,
                     STDIN_FULL_WAIT_S, parse_event_line, port_path, port_url, process_body,
                     process_path, pty_body, signal_name, stdin_pieces)
-from .transport import default_endpoint, default_token, tune_tcp
+from .transport import resolve_endpoint, tune_tcp
 from .types import ExecutionResult, Slot
 
 # Seconds a request may run past its own timeout_s before the client gives
@@ -73,11 +73,7 @@ class AsyncTransport:
 
     def __init__(self, endpoint=None, token=None, timeout=300.0, connect_timeout=10.0,
                  max_connections=4096, max_idle=256):
-        endpoint = endpoint or default_endpoint()
-        if token is None and endpoint.startswith(("http://", "https://")):
-            token = default_token()
-        if endpoint.startswith("unix://"):
-            endpoint = endpoint[len("unix://"):]
+        endpoint, token = resolve_endpoint(endpoint, token)
         self.endpoint = endpoint
         self.token = token
         self.timeout = timeout

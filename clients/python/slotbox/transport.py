@@ -29,6 +29,18 @@ def default_token():
         return f.readline().strip() or None
 
 
+def resolve_endpoint(endpoint=None, token=None):
+    """(endpoint, token) as both clients use them: the default endpoint
+    when none is given, the token file's token for an http endpoint
+    without one, and a unix:// endpoint as its bare socket path."""
+    endpoint = endpoint or default_endpoint()
+    if token is None and endpoint.startswith(("http://", "https://")):
+        token = default_token()
+    if endpoint.startswith("unix://"):
+        endpoint = endpoint[len("unix://"):]
+    return endpoint, token
+
+
 class _UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path, timeout):
         super().__init__("localhost", timeout=timeout)
@@ -83,11 +95,7 @@ class Transport:
 
     def __init__(self, endpoint=None, token=None, timeout=300.0, max_idle=32,
                  connect_timeout=None):
-        endpoint = endpoint or default_endpoint()
-        if token is None and endpoint.startswith(("http://", "https://")):
-            token = default_token()
-        if endpoint.startswith("unix://"):
-            endpoint = endpoint[len("unix://"):]
+        endpoint, token = resolve_endpoint(endpoint, token)
         self.endpoint = endpoint
         self.token = token
         self.timeout = timeout
