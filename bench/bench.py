@@ -39,6 +39,7 @@ import peers  # noqa: E402
 import ports  # noqa: E402
 import pyclient  # noqa: E402
 import streamed  # noqa: E402
+import timing  # noqa: E402
 import report  # noqa: E402
 
 S_TRUE = "exec bash -c 'true'"
@@ -453,14 +454,7 @@ class Bench:
         self.log(f"   {name}: {time.monotonic() - t:.1f} s")
 
     def timed(self, fn, n, warm=10):
-        for _ in range(min(warm, n)):
-            fn()
-        xs = []
-        for _ in range(n):
-            t = time.perf_counter()
-            fn()
-            xs.append((time.perf_counter() - t) * 1e6)
-        return xs
+        return timing.timed(fn, n, warm)
 
     def ok(self, system, what):
         self.smoke.append(f"{system}: {what}")

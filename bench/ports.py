@@ -23,6 +23,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "clients", "python"))
+from timing import timed  # noqa: E402
 
 S_GET = "GET 1 KiB file (new connection each)"
 BASE = "host loopback, direct (baseline)"
@@ -57,17 +58,6 @@ def get(conn, path, headers=None):
     conn.close()
     if r.status != 200 or len(body) != 1024:
         raise RuntimeError(f"GET {path}: {r.status} {body[:200]!r}")
-
-
-def timed(fn, n, warm=10):
-    for _ in range(min(warm, n)):
-        fn()
-    xs = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        xs.append((time.perf_counter() - t) * 1e6)
-    return xs
 
 
 def measure(b, d, n):

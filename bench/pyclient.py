@@ -29,6 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "clients", "python"))
 
 from slotbox import AsyncClient, Client, SlotboxToolBackend  # noqa: E402
+from timing import timed  # noqa: E402
 
 N_TRAJ, SLEEP_S = 64, 2.0
 S_TRAJ = f"{N_TRAJ} trajectories x sleep {SLEEP_S:g} (wall)"
@@ -110,17 +111,6 @@ def per_call(socket, build, n):
         aio = asyncio.run(run())
         c.release(slot, reset=False)
     return aio, sync, limit
-
-
-def timed(fn, n, warm=10):
-    for _ in range(min(warm, n)):
-        fn()
-    xs = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        xs.append((time.perf_counter() - t) * 1e6)
-    return xs
 
 
 def host_limit(build, socket, slot_id, n):
