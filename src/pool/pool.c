@@ -124,7 +124,7 @@ void pool_scale(struct pool *p)
 	}
 }
 
-static void unlink_sandbox(struct pool *p, struct sandbox *sb)
+void pool_unlink_sandbox(struct pool *p, struct sandbox *sb)
 {
 	for (struct sandbox **pp = &p->sandboxes; *pp; pp = &(*pp)->next) {
 		if (*pp == sb) {
@@ -227,7 +227,7 @@ static void on_sandbox_gone(struct sandbox *sb, const char *why)
 	/* A dead sandbox with leases stays so its holders learn
 	 * sandbox_lost; at shutdown nobody is left to ask. */
 	if (!has_leases(sb) || p->owner->stopping)
-		unlink_sandbox(p, sb);
+		pool_unlink_sandbox(p, sb);
 	if (p->owner->stopping) {
 		bool any = false;
 		for (size_t i = 0; i < p->owner->n; i++)
@@ -261,7 +261,7 @@ void pool_release(struct sbx_slot *slot, bool reset)
 	slot->ttl_s = 0;
 	if (sb->state == SBX_DEAD) {
 		if (!has_leases(sb))
-			unlink_sandbox(p, sb);
+			pool_unlink_sandbox(p, sb);
 		return;
 	}
 	slot->state = SLOT_RELEASING;

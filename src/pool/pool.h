@@ -123,5 +123,8 @@ int pool_lease(struct sbx_slot *slot, const char *trajectory_id, double ttl_s);
  * (the state dir is full) or "internal". */
 const char *pool_lease_error_code(int e);
 void pool_reserve_slot(struct sbx_slot *slot, void *by);
+/* Take sb out of the pool and free it, with its journal records and its
+ * number (a dead sandbox whose last lease ended, a tombstone). */
+void pool_unlink_sandbox(struct pool *p, struct sandbox *sb);
 
 #endif

@@ -7,7 +7,10 @@
  * pools_adopt() takes over the recorded sandboxes that still run, restores
  * their leases (same lease ids, so holders carry on), resets their unleased
  * slots (a release may have been cut short), and removes everything else a
- * predecessor left: processes, cgroups, scratch dirs, sockets, records. */
+ * predecessor left: processes, cgroups, scratch dirs, sockets, records.
+ * A recorded sandbox that cannot be adopted (its init died meanwhile) with
+ * recorded leases stays as a tombstone (sandbox_tombstone()): its leases
+ * answer sandbox_lost until released or expired, then it goes. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,7 +201,22 @@ static int adopt_one(const char *name, json_t *doc, void *ud)
 	sb_log(SB_LOG_WARN, "sandbox_not_adopted", "sandbox", rec.id, "why",
 	       err.msg, SB_LOG_END);
 	sandbox_reap_record(ps->env, &rec);
-	drop(ps, name);
+	/* Its leases are lost, not unknown: a tombstone keeps them (and the
+	 * record) so that their holders get sandbox_lost until they release,
+	 * as for a sandbox lost while the daemon runs. One that gets no
+	 * lease goes at the end of pools_adopt. Without its pool or number
+	 * (both unexpected) the record is dropped, leases too. */
+	if (p && !ps->numbers[rec.number])
+		sb = sandbox_tombstone(ps->env, p->profile, p, &rec, err.msg);
+	if (!sb) {
+		drop(ps, name);
+		return 0;
+	}
+	struct sandbox **pp = &p->sandboxes;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = sb;
+	ps->numbers[sb->number] = 1; /* freed with it, as a live one's */
 	return 0;
 }
 
@@ -210,7 +228,7 @@ static int restore_lease(const char *name, json_t *doc, void *ud)
 	double at, ttl;
 	bool stale = true;
 	struct sbx_slot *slot = pools_find_slot(ps, name + 6, &stale);
-	if (!slot || stale || slot->leased || slot->sb->state == SBX_DEAD ||
+	if (!slot || stale || slot->leased ||
 	    json_unpack(doc, "{s:I, s:s, s:F, s:F}", "lease_seq", &seq,
 			"trajectory_id", &traj, "acquired_at", &at, "ttl_s",
 			&ttl) < 0 ||
@@ -220,10 +238,36 @@ static int restore_lease(const char *name, json_t *doc, void *ud)
 	}
 	slot->lease_seq = (unsigned)seq - 1;
 	pool_lease(slot, traj, ttl > 0 ? ttl : 0); /* bumps lease_seq back */
-	slot->state = SLOT_ACQUIRED;
 	slot->acquired_at = at;
+	if (slot->sb->state == SBX_DEAD) {
+		/* on a tombstone: held, answered sandbox_lost (slot->error) */
+		slot->state = SLOT_ERROR;
+		sb_log(SB_LOG_INFO, "lease_restored_lost", "slot", slot->id,
+		       "why", slot->sb->lost_reason, SB_LOG_END);
+		return 0;
+	}
+	slot->state = SLOT_ACQUIRED;
 	sb_log(SB_LOG_INFO, "lease_restored", "slot", slot->id, SB_LOG_END);
 	return 0;
+}
+
+static bool has_lease(const struct sandbox *sb)
+{
+	for (int i = 0; i < sb->n_slots; i++)
+		if (sb->slots[i].leased)
+			return true;
+	return false;
+}
+
+/* Tombstones that got no lease (none recorded, or none could be rewritten)
+ * go now, with their records. */
+static void drop_empty_tombstones(struct pool *p)
+{
+	for (struct sandbox *sb = p->sandboxes, *next; sb; sb = next) {
+		next = sb->next;
+		if (sb->state == SBX_DEAD && !has_lease(sb))
+			pool_unlink_sandbox(p, sb);
+	}
 }
 
 static bool is_adopted(const char *id, void *ud)
@@ -243,11 +287,15 @@ void pools_adopt(struct pools *ps)
 		journal_each(ps->journal, "sb-", adopt_one, ps);
 		journal_each(ps->journal, "lease-", restore_lease, ps);
 	}
+	for (size_t i = 0; i < ps->n; i++)
+		drop_empty_tombstones(&ps->items[i]);
 	/* An unleased slot may have been cut short in a release: start it
 	 * afresh rather than hand out a workspace someone else used. */
 	for (size_t i = 0; i < ps->n; i++) {
 		for (struct sandbox *sb = ps->items[i].sandboxes; sb;
 		     sb = sb->next) {
+			if (sb->state == SBX_DEAD)
+				continue;
 			sb->idle_since = sb_now_mono();
 			for (int k = 0; k < sb->n_slots; k++) {
 				struct sbx_slot *s = &sb->slots[k];

@@ -170,6 +170,29 @@ fail:
 	return -1;
 }
 
+struct sandbox *sandbox_tombstone(struct sbx_env *env,
+				  const struct sb_profile *profile, void *owner,
+				  const struct sbx_record *rec, const char *why)
+{
+	struct sandbox *sb = sandbox_alloc(env, profile, owner, rec->number,
+					   rec->id, rec->n_slots);
+	if (!sb)
+		return NULL;
+	sandbox_set_uid_base(sb, rec->uid_base ? rec->uid_base : SBX_UID_BASE);
+	sb->state = SBX_DEAD;
+	sb->up = true;
+	sb->created_wall = rec->created_wall;
+	double age = sb_now_wall() - rec->created_wall;
+	sb->created_mono = sb_now_mono() - (age > 0 ? age : 0);
+	snprintf(sb->lost_reason, sizeof sb->lost_reason, "%s", why);
+	for (int i = 0; i < sb->n_slots; i++) {
+		sb->slots[i].state = SLOT_ERROR;
+		snprintf(sb->slots[i].error, sizeof sb->slots[i].error,
+			 "sandbox lost while the daemon was down: %s", why);
+	}
+	return sb;
+}
+
 void sandbox_reap_record(struct sbx_env *env, const struct sbx_record *rec)
 {
 	int pidfd = pidfd_of(rec);

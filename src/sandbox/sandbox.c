@@ -777,6 +777,12 @@ void sandbox_free(struct sandbox *sb)
 	if (rmdir(sb->scratch) < 0 && errno != ENOENT)
 		sb_rm_rf(sb->scratch);
 	unlink(sb->ctl_path);
+	if (sb->open_handles == 0 && sb->pidfd < 0 && sb->ctl < 0) {
+		/* never watched (a tombstone): libuv holds nothing of it */
+		sb_sendq_clear(&sb->ctl_q);
+		sandbox_struct_free(sb);
+		return;
+	}
 	sb->freeing = true;
 	uv_close((uv_handle_t *)&sb->ctl_poll, handle_closed);
 	uv_close((uv_handle_t *)&sb->pid_poll, handle_closed);

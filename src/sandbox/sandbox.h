@@ -213,6 +213,16 @@ int sandbox_adopt(struct sbx_env *env, const struct sb_profile *profile,
  * (only if its pid is still that process), cgroups, scratch dir, socket. */
 void sandbox_reap_record(struct sbx_env *env, const struct sbx_record *rec);
 
+/* A record that could not be adopted, as a dead sandbox (state SBX_DEAD,
+ * every slot SLOT_ERROR naming why; no process, channel or libuv handle):
+ * the pool keeps it while leases restored onto it are held, so that their
+ * holders get sandbox_lost, as for a sandbox lost while the daemon runs,
+ * until they release. sandbox_free() frees it. NULL: out of memory. */
+struct sandbox *sandbox_tombstone(struct sbx_env *env,
+				  const struct sb_profile *profile, void *owner,
+				  const struct sbx_record *rec,
+				  const char *why);
+
 /* Remove what earlier daemons left in the state dir and the cgroups:
  * every sandbox whose id keep() does not claim. */
 void sandbox_sweep(struct sbx_env *env, bool (*keep)(const char *id, void *ud),
