@@ -223,6 +223,12 @@ const char *pool_lease_error_code(int e)
 	return "internal";
 }
 
+int pool_error_status(const char *code)
+{
+	(void)code;
+	return 500;
+}
+
 /* ---- exec.h ---- */
 
 static void exec_finish(struct job *j)

@@ -137,10 +137,8 @@ static void acquire_done(struct sbx_slot *slot, const char *code,
 		metrics_acquire_failed(ctx->profile, code);
 	free(ctx);
 	if (!slot) {
-		int status = strcmp(code, "acquire_timeout") == 0	 ? 503
-			     : strcmp(code, "insufficient_storage") == 0 ? 507
-									 : 500;
-		http_respond_error(req, status, code, "%s", msg);
+		http_respond_error(req, pool_error_status(code), code, "%s",
+				   msg);
 		return;
 	}
 	api_log_lease("slot_acquired", slot, slot->trajectory_id, req, NULL,
@@ -276,9 +274,8 @@ static void post_slots(struct api *a, struct http_request *req)
 		int e = errno;
 		free(ctx);
 		const char *code = pool_lease_error_code(e);
-		http_respond_error(req, strcmp(code, "internal") ? 507 : 500,
-				   code, "cannot grant the lease: %s",
-				   strerror(e));
+		http_respond_error(req, pool_error_status(code), code,
+				   "cannot grant the lease: %s", strerror(e));
 	}
 out:
 	json_decref(doc);
@@ -362,9 +359,9 @@ static void renew_slot(struct http_request *req, struct sbx_slot *slot,
 			int e = errno;
 			slot->ttl_s = was;
 			const char *code = pool_lease_error_code(e);
-			http_respond_error(
-				req, strcmp(code, "internal") ? 507 : 500, code,
-				"cannot record the new ttl: %s", strerror(e));
+			http_respond_error(req, pool_error_status(code), code,
+					   "cannot record the new ttl: %s",
+					   strerror(e));
 		} else {
 			http_respond_json(req, 200, json_slot(slot));
 		}

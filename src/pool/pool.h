@@ -120,8 +120,11 @@ void pool_scale(struct pool *p);
 struct sbx_slot *pool_find_available(struct pool *p);
 int pool_lease(struct sbx_slot *slot, const char *trajectory_id, double ttl_s);
 /* The API error code for pool_lease()'s errno: "insufficient_storage"
- * (the state dir is full) or "internal". */
+ * (the state dir is full), "unavailable" (out of fds or memory: retry) or
+ * "internal"; pool_error_status() gives the HTTP status of such a code
+ * (507, 503, else 500; 503 for "acquire_timeout" too). */
 const char *pool_lease_error_code(int e);
+int pool_error_status(const char *code);
 void pool_reserve_slot(struct sbx_slot *slot, void *by);
 /* Take sb out of the pool and free it, with its journal records and its
  * number (a dead sandbox whose last lease ended, a tombstone). */

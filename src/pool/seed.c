@@ -190,7 +190,7 @@ static void lease_all(struct pool_seed *j)
 			j->slots[i] = NULL;
 		}
 		const char *code = pool_lease_error_code(e);
-		job_fail(j, strcmp(code, "internal") ? 507 : 500, code,
+		job_fail(j, pool_error_status(code), code,
 			 "cannot record the leases: %s", strerror(e));
 		return;
 	}

@@ -160,7 +160,7 @@ def test_fd_limit_under_1000_connections(harness):
     keep = h.client(timeout=10)  # a connection made before the flood
     assert call(keep, "GET", "/v1/health")[0] == 200
     socks = []
-    answers = []
+    answers, acquires, granted = [], [], {}
     try:
         for _ in range(1000):
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -189,10 +189,25 @@ def test_fd_limit_under_1000_connections(harness):
             else:
                 assert b["metadata"]["stdout"] == "kept\n", b
         assert answers, "no answer at all on a connection made before"
+        # an acquire needs a descriptor for its journal record: 201 when
+        # it got one, else 503 saying why (the lease is not granted),
+        # never 500
+        for cl in [keep] * 2 + [h.client(timeout=5) for _ in range(2)]:
+            try:
+                st, b = call(cl, "POST", "/v1/slots", {"timeout_s": 2})
+            except OSError:
+                continue
+            acquires.append(st)
+            if st == 201:
+                granted[b["slot_id"]] = None
+            else:
+                assert st == 503 and b["error"]["code"] == "unavailable", (st, b)
+                assert "open files" in b["error"]["message"], b
+        assert acquires, "no acquire answered on a connection made before"
     finally:
         for s in socks:
             s.close()
-    print(f"fd limit: answers {answers}")
+    print(f"fd limit: answers {answers}, acquires {acquires}")
     # fds back: serves again by itself, the lease intact
     deadline = time.monotonic() + 10
     while True:
@@ -204,7 +219,10 @@ def test_fd_limit_under_1000_connections(harness):
                 raise
             time.sleep(0.2)
     assert out == "kept\n"
-    restart_and_check(h, {slot: "kept\n"})
+    st, b = call(h.client(timeout=5), "POST", "/v1/slots", {"timeout_s": 20})
+    assert st == 201, (st, b)
+    granted[b["slot_id"]] = None
+    restart_and_check(h, {slot: "kept\n"} | granted)
 
 
 def memory_group():
