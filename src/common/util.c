@@ -239,6 +239,19 @@ int sb_check_private_fd(int fd, char *why, size_t whylen)
 	return -1;
 }
 
+bool sb_proc_running(pid_t pid, uint64_t start_time)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (pid <= 0 || sb_read_small(path, buf, sizeof buf) < 0)
+		return false;
+	char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+		return false; /* exited, not yet reaped */
+	uint64_t st;
+	return sb_proc_start_time(pid, &st) == 0 && st == start_time;
+}
+
 int sb_proc_start_time(pid_t pid, uint64_t *out)
 {
 	char path[64], buf[1024];

@@ -758,6 +758,12 @@ void sandbox_release_slot(struct sbx_slot *slot, bool reset)
 	sandbox_restart_slot(slot, reset ? SB_RELEASE_RESET : 0);
 }
 
+bool sandbox_gone(const struct sandbox *sb)
+{
+	return sb->state == SBX_DEAD ||
+	       !sb_proc_running(sb->pid, sb->start_time);
+}
+
 void sandbox_kill(struct sandbox *sb)
 {
 	if (sb->pidfd >= 0 && sb->state != SBX_DEAD)

@@ -233,6 +233,10 @@ void sandbox_sweep(struct sbx_env *env, bool (*keep)(const char *id, void *ud),
  * sandbox is freed; no ops callback follows. */
 void sandbox_detach(struct sandbox *sb);
 
+/* Dead, or its init has exited and the loop has not yet heard (a copy
+ * through its root that failed meanwhile is a lost sandbox). */
+bool sandbox_gone(const struct sandbox *sb);
+
 /* Kill the sandbox; ops->sandbox_gone follows. */
 void sandbox_kill(struct sandbox *sb);
 

@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -175,3 +176,97 @@ def test_lease_of_a_sandbox_that_died_while_the_daemon_was_down():
         assert h.stop() == 0
     finally:
         h.cleanup()
+
+
+FORK_POOL = """
+profiles:
+  default:
+    slots_per_sandbox: 2
+    min_sandboxes: 2
+    max_sandboxes: 2
+    execution_timeout_s: 10
+"""
+
+
+def hold_off_freeze(group, mode, stop, seen):
+    """Thaw the group whenever a freeze is asked (seen set then), until
+    stop: a copy's freeze then cannot settle and its copy waits."""
+    path = os.path.join(group, "cgroup.freeze" if mode == "v2" else "freezer.state")
+    while not stop.is_set():
+        try:
+            with open(path) as f:
+                cur = f.read().strip()
+            if cur in ("1", "FREEZING", "FROZEN"):
+                seen.set()
+                with open(path, "w") as f:
+                    f.write("0" if mode == "v2" else "THAWED")
+        except OSError:
+            pass  # gone with its sandbox
+        time.sleep(0.001)
+
+
+def test_fork_whose_source_died_before_its_copy():
+    """A fork is under way when its source sandbox's init dies, before the
+    copy opens the workspace: the copy fails, and that is a lost sandbox
+    (502 sandbox_lost), not an internal error. The nemesis hit it (seed
+    1204, round 38: 500 "open the source workspace: No such file or
+    directory"). Made deterministic by holding off the copy's freeze of
+    the source slot (it waits for the freeze) while the init is killed."""
+    h = Harness(FORK_POOL).start()
+    try:
+        cl = h.client(timeout=30)
+        assert wait_until(lambda: call(cl, "GET", "/v1/status")[1]["pools"]["default"]
+                          ["available_slots"] == 4, 30)
+        got = []
+        for _ in range(2):
+            st, b = call(cl, "POST", "/v1/slots", {"timeout_s": 20})
+            assert st == 201, b
+            got.append(b)
+        assert got[0]["sandbox_id"] == got[1]["sandbox_id"], got
+        src, sandbox = got[0]["slot_id"], got[0]["sandbox_id"]
+        st, r = call(cl, "PUT", f"/v1/slots/{src}/file?path=mark", b"x" * 4096, raw=True)
+        assert st == 200, r
+        init = [p for p, s in inventory(h)["tree"]["inits"].items() if s == sandbox]
+        assert len(init) == 1, init
+        index = int(src.split("_slot_")[1].split(".")[0])
+        group, mode = kill_group(h.log(), sandbox, index)
+        stop, seen, answer = threading.Event(), threading.Event(), {}
+        holder = threading.Thread(target=hold_off_freeze, args=(group, mode, stop, seen))
+        holder.start()
+        fc = h.client(timeout=30)
+        try:
+            t = threading.Thread(target=lambda: answer.update(
+                r=call(fc, "POST", f"/v1/slots/{src}/fork", {"count": 1})))
+            t.start()
+            assert seen.wait(20), "the fork never froze its source"
+            os.kill(init[0], signal.SIGKILL)  # the copy waits for the freeze
+            assert wait_until(lambda: sandbox not in inits_running(h), 5)
+        finally:
+            stop.set()
+            holder.join()
+        t.join(30)
+        st, b = answer["r"]
+        assert st == 502 and b["error"]["code"] == "sandbox_lost", (st, b)
+        # nothing granted: no lease record besides the two lost ones
+        for s in (src, got[1]["slot_id"]):
+            st, r = call(cl, "DELETE", f"/v1/slots/{s}")
+            assert st == 204, (s, st, r)
+        assert wait_until(lambda: not [n for n, r in inventory(h)["journal"].items()
+                                       if r is not None and n.startswith("lease-")]), \
+            inventory(h)["journal"]
+        assert h.stop() == 0
+    finally:
+        h.cleanup()
+
+
+def inits_running(h):
+    """Sandbox ids of inits alive (not zombies)."""
+    out = []
+    for pid, sid in inventory(h)["tree"]["inits"].items():
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] not in "ZX":
+                    out.append(sid)
+        except OSError:
+            pass
+    return out
