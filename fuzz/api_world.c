@@ -193,6 +193,18 @@ void pool_release(struct sbx_slot *slot, bool reset)
 	FUZZ_CHECK(slot->leased, "release of a slot not leased");
 }
 
+int pool_journal_unlease(struct pools *ps, const struct sbx_slot *slot)
+{
+	(void)ps;
+	FUZZ_CHECK(slot->leased, "release of a slot not leased");
+	return 0;
+}
+
+void pool_end_lease(struct sbx_slot *slot, bool reset)
+{
+	pool_release(slot, reset);
+}
+
 void pool_slot_exec_begin(struct sbx_slot *slot)
 {
 	slot->n_calls++;

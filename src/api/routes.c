@@ -404,9 +404,18 @@ static void slot_route(struct api *a, struct http_request *req,
 					   "slot %s is not leased", id);
 			return;
 		}
+		if (pool_journal_unlease(a->pools, slot) < 0) {
+			/* the lease holds: a restart would bring it back */
+			int e = errno;
+			const char *code = pool_lease_error_code(e);
+			http_respond_error(req, pool_error_status(code), code,
+					   "cannot record the release: %s",
+					   strerror(e));
+			return;
+		}
 		api_log_lease("slot_released", slot, slot->trajectory_id, req,
 			      "reset", reset ? "true" : "false");
-		pool_release(slot, reset);
+		pool_end_lease(slot, reset); /* may free slot */
 		http_respond(req, 204, NULL, NULL, 0);
 	} else if (strcmp(sub, "exec") == 0 && post) {
 		if (api_check_leased(req, slot, stale) == 0)

@@ -249,12 +249,11 @@ const struct sandbox_ops pool_sandbox_ops = {
 
 /* ---- leases ---- */
 
-void pool_release(struct sbx_slot *slot, bool reset)
+void pool_end_lease(struct sbx_slot *slot, bool reset)
 {
 	struct sandbox *sb = slot->sb;
 	struct pool *p = sb->owner;
 
-	pool_journal_unlease(p->owner, slot);
 	slot->leased = false;
 	slot->trajectory_id[0] = '\0';
 	slot->id[slot->base_len] = '\0';
@@ -268,6 +267,22 @@ void pool_release(struct sbx_slot *slot, bool reset)
 	sandbox_release_slot(slot, reset);
 	if (!has_leases(sb))
 		sb->idle_since = sb_now_mono();
+}
+
+void pool_release(struct sbx_slot *slot, bool reset)
+{
+	struct pool *p = slot->sb->owner;
+	(void)pool_journal_unlease(p->owner, slot); /* logged */
+	pool_end_lease(slot, reset);
+}
+
+int pool_release_recorded(struct sbx_slot *slot, bool reset)
+{
+	struct pool *p = slot->sb->owner;
+	if (pool_journal_unlease(p->owner, slot) < 0)
+		return -1;
+	pool_end_lease(slot, reset);
+	return 0;
 }
 
 void pool_slot_exec_begin(struct sbx_slot *slot)
@@ -368,8 +383,9 @@ static void expire_leases(struct pool *p, double now)
 			       SB_LOG_END);
 			/* The last lease of a dead sandbox frees it. */
 			bool frees = sb->state == SBX_DEAD && leases == 1;
+			if (pool_release_recorded(s, true) < 0)
+				continue; /* not recorded: the next tick */
 			leases--;
-			pool_release(s, true);
 			if (frees)
 				break;
 		}

@@ -84,8 +84,18 @@ int pool_reserve(struct pool *p, double timeout_s, struct sbx_slot **out,
 /* Forget a queued waiter (client went away); cb never fires. */
 void pool_acquire_cancel(struct pool_waiter *w);
 
-/* End a lease. The slot must be leased (slot->leased). */
+/* End a lease. The slot must be leased (slot->leased). The lease ends
+ * even when its end cannot be recorded (logged; a restart restores it). */
 void pool_release(struct sbx_slot *slot, bool reset);
+/* End a lease only once its end is recorded: 0, or -1/errno with the
+ * lease untouched (EMFILE, ENOMEM: pool_lease_error_code()), so that a
+ * release answered as done is never undone by a restart. */
+int pool_release_recorded(struct sbx_slot *slot, bool reset);
+/* The two halves of pool_release_recorded(), for a caller that acts in
+ * between (the end is recorded, the slot not yet freed): record the end
+ * of the lease (0 or -1/errno), then end it. */
+int pool_journal_unlease(struct pools *ps, const struct sbx_slot *slot);
+void pool_end_lease(struct sbx_slot *slot, bool reset);
 
 /* Mark the slot busy/idle around a call. */
 void pool_slot_exec_begin(struct sbx_slot *slot);
@@ -108,7 +118,6 @@ void pools_shutdown(struct pools *ps, void (*stopped)(void *), void *ud);
 int pool_journal_sandbox(struct pools *ps, const struct sandbox *sb);
 void pool_journal_forget_sandbox(struct pools *ps, const struct sandbox *sb);
 int pool_journal_lease(struct pools *ps, const struct sbx_slot *slot);
-void pool_journal_unlease(struct pools *ps, const struct sbx_slot *slot);
 void pools_adopt(struct pools *ps);
 
 extern const struct sandbox_ops pool_sandbox_ops;

@@ -49,12 +49,16 @@ static void drop(struct pools *ps, const char *name)
 		       "why", err.msg, SB_LOG_END);
 }
 
-static void clear(struct pools *ps, const char *name)
+/* 0, or -1/errno (EMFILE: no descriptor to blank it with). */
+static int clear(struct pools *ps, const char *name)
 {
-	struct sb_err err;
-	if (journal_clear(ps->journal, name, &err) < 0)
-		sb_log(SB_LOG_ERROR, "journal_write_failed", "record", name,
-		       "why", err.msg, SB_LOG_END);
+	struct sb_err err = {0};
+	if (journal_clear(ps->journal, name, &err) == 0)
+		return 0;
+	sb_log(SB_LOG_ERROR, "journal_write_failed", "record", name, "why",
+	       err.msg, SB_LOG_END);
+	errno = err.sys_errno ? err.sys_errno : EIO;
+	return -1;
 }
 
 int pool_journal_sandbox(struct pools *ps, const struct sandbox *sb)
@@ -106,14 +110,14 @@ int pool_journal_lease(struct pools *ps, const struct sbx_slot *slot)
 			     slot->ttl_s));
 }
 
-void pool_journal_unlease(struct pools *ps, const struct sbx_slot *slot)
+int pool_journal_unlease(struct pools *ps, const struct sbx_slot *slot)
 {
 	if (!ps->journal)
-		return;
+		return 0;
 	char name[JOURNAL_NAME_MAX + 1];
 	lease_name(slot, name, sizeof name);
 	/* blanked, not removed: the slot's next lease rewrites it in place */
-	clear(ps, name);
+	return clear(ps, name);
 }
 
 /* ---- adoption at start ---- */

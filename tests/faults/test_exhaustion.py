@@ -157,6 +157,9 @@ def test_fd_limit_under_1000_connections(harness):
     assert st == 201, b
     slot = b["slot_id"]
     exec_ok(cl, slot, "echo kept > mark")
+    st, b = call(cl, "POST", "/v1/slots", {"timeout_s": 20})
+    assert st == 201, b
+    rel = b["slot_id"]  # released during the flood
     keep = h.client(timeout=10)  # a connection made before the flood
     assert call(keep, "GET", "/v1/health")[0] == 200
     socks = []
@@ -200,14 +203,24 @@ def test_fd_limit_under_1000_connections(harness):
             acquires.append(st)
             if st == 201:
                 granted[b["slot_id"]] = None
+            elif st == 503 and b["error"]["code"] == "acquire_timeout":
+                pass  # no slot free and no new sandbox (it needs fds too)
             else:
                 assert st == 503 and b["error"]["code"] == "unavailable", (st, b)
                 assert "open files" in b["error"]["message"], b
         assert acquires, "no acquire answered on a connection made before"
+        # a release needs a descriptor to blank its record: 204 only
+        # when it is recorded (a restart must not bring the lease back),
+        # else 503 saying why and the lease stays
+        st, b = call(keep, "DELETE", f"/v1/slots/{rel}")
+        released = st == 204
+        if not released:
+            assert st == 503 and b["error"]["code"] == "unavailable", (st, b)
+            assert "open files" in b["error"]["message"], b
     finally:
         for s in socks:
             s.close()
-    print(f"fd limit: answers {answers}, acquires {acquires}")
+    print(f"fd limit: answers {answers}, acquires {acquires}, release {st}")
     # fds back: serves again by itself, the lease intact
     deadline = time.monotonic() + 10
     while True:
@@ -219,10 +232,71 @@ def test_fd_limit_under_1000_connections(harness):
                 raise
             time.sleep(0.2)
     assert out == "kept\n"
-    st, b = call(h.client(timeout=5), "POST", "/v1/slots", {"timeout_s": 20})
+    cl = h.client(timeout=5)
+    if not released:
+        st, b = call(cl, "DELETE", f"/v1/slots/{rel}")
+        assert st == 204, (st, b)
+    st, b = call(cl, "POST", "/v1/slots", {"timeout_s": 20})
     assert st == 201, (st, b)
     granted[b["slot_id"]] = None
-    restart_and_check(h, {slot: "kept\n"} | granted)
+    cl = restart_and_check(h, {slot: "kept\n"} | granted)
+    # the release holds across the restart
+    st, b = call(cl, "POST", f"/v1/slots/{rel}/exec",
+                 {"tool": "bash", "args": {"command": "true"}})
+    assert st == 409 and b["error"]["code"] == "slot_not_leased", (st, b)
+
+
+def set_nofile(pid, soft):
+    """The daemon's soft fd limit, changed from outside (prlimit --pid)."""
+    with open(f"/proc/{pid}/limits") as f:
+        hard = next(l.split()[4] for l in f if l.startswith("Max open files"))
+    subprocess.run(["prlimit", "--pid", str(pid), f"--nofile={soft}:{hard}"],
+                   check=True)
+
+
+def test_fd_limit_reached_between_requests(harness):
+    """Every descriptor in use (the soft limit lowered to the daemon's open
+    fds) on a connection already open: a release or an acquire that cannot
+    open its journal record answers 503 `unavailable` saying why, and
+    changes nothing; a release answered 204 stays released across a
+    restart; with fds back both work without a restart."""
+    h = harness()
+    h.start()
+    cl = h.client()
+    leases = {}
+    for i in range(2):
+        st, b = call(cl, "POST", "/v1/slots", {"timeout_s": 20})
+        assert st == 201, b
+        exec_ok(cl, b["slot_id"], f"echo {i} > mark")
+        leases[b["slot_id"]] = f"{i}\n"
+    held, rel = list(leases)
+    assert call(cl, "GET", "/v1/health")[0] == 200
+    pid = h.d.proc.pid
+    used = {int(n) for n in os.listdir(f"/proc/{pid}/fd")}
+    set_nofile(pid, min(set(range(len(used) + 1)) - used))  # the lowest free
+    try:
+        # two slots are free: the acquire fails on its record only
+        st, b = call(cl, "POST", "/v1/slots", {"timeout_s": 2})
+        assert st == 503 and b["error"]["code"] == "unavailable", (st, b)
+        assert "open files" in b["error"]["message"], b
+        st, b = call(cl, "DELETE", f"/v1/slots/{rel}")
+        assert st == 503 and b["error"]["code"] == "unavailable", (st, b)
+        assert "open files" in b["error"]["message"], b
+        st, b = call(cl, "GET", f"/v1/slots/{rel}")
+        assert st == 200 and b["slot_id"] == rel and b["state"] == "acquired", (st, b)
+    finally:
+        set_nofile(pid, 1024)
+    assert exec_ok(cl, rel, "cat mark") == "1\n"
+    st, b = call(cl, "DELETE", f"/v1/slots/{rel}")
+    assert st == 204, (st, b)
+    del leases[rel]
+    st, b = call(cl, "POST", "/v1/slots", {"timeout_s": 20})
+    assert st == 201, (st, b)
+    leases[b["slot_id"]] = None
+    cl = restart_and_check(h, leases)
+    st, b = call(cl, "POST", f"/v1/slots/{rel}/exec",
+                 {"tool": "bash", "args": {"command": "true"}})
+    assert st == 409 and b["error"]["code"] == "slot_not_leased", (st, b)
 
 
 def memory_group():
