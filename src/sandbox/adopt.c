@@ -90,6 +90,12 @@ static int handshake(struct sandbox *sb, int fd, struct sb_err *err)
 		nfds = 0;
 		if (sb_msg_recv(fd, &c, fds, &nfds) <= 0)
 			return sb_err_sys(err, "no slot channel from init");
+		/* none: its leader was exiting; the slot is as one whose
+		 * leader init had reaped (its calls fail, a reset restarts
+		 * it) */
+		if (c.type == SB_MSG_SLOT_CHANNEL && nfds == 0 &&
+		    c.slot < (uint32_t)sb->n_slots)
+			continue;
 		if (c.type != SB_MSG_SLOT_CHANNEL || nfds != 1 ||
 		    c.slot >= (uint32_t)sb->n_slots || sb->slots[c.slot].chan) {
 			for (size_t i = 0; i < nfds; i++)

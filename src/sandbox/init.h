@@ -125,7 +125,10 @@ int init_adopt_listen(const struct init_cfg *cfg);
  * adopted, -1 when refused or failed (nothing changes then). */
 int init_adopt_accept(const struct init_cfg *cfg, int lfd,
 		      struct init_slot *slots, bool connected);
-/* Give a live leader a new channel and the daemon its other end. */
+/* Give a live leader a new channel and the daemon its other end; a
+ * leader that cannot take it (exiting) gets none, and the daemon a
+ * SLOT_CHANNEL without a descriptor. -1 only when the daemon's send
+ * fails. */
 int init_slot_rechannel(const struct init_cfg *cfg, struct init_slot *s);
 
 /* mounts.c: build the slot's root and pivot into it. 0 or -1 with msg. */

@@ -270,3 +270,49 @@ def inits_running(h):
         except OSError:
             pass
     return out
+
+
+RELEASE_POOL = """
+profiles:
+  default:
+    slots_per_sandbox: 4
+    min_sandboxes: 1
+    max_sandboxes: 1
+    execution_timeout_s: 10
+"""
+
+
+def test_daemon_killed_right_after_a_release_with_reset():
+    """A release with reset has init kill the slot's leader and start a
+    new one; a daemon killed right then is restarted while that leader is
+    still exiting (its line closed, not yet reaped). Adoption gave up on
+    the whole sandbox (its init closed the connection, "no slot channel
+    from init"), and every other lease of it was lost. The leader being
+    reset must cost nothing else. The window is a race: several tries;
+    the build before the fix lost the sandbox in about one of three."""
+    h = Harness(RELEASE_POOL).start()
+    try:
+        cl = h.client(timeout=30)
+        st, b = call(cl, "POST", "/v1/slots", {"timeout_s": 20})
+        assert st == 201, b
+        kept, sandbox = b["slot_id"], b["sandbox_id"]
+        exec_ok = {"tool": "bash", "args": {"command": "echo kept > mark"}}
+        st, b = call(cl, "POST", f"/v1/slots/{kept}/exec", exec_ok)
+        assert st == 200 and b["success"], b
+        for attempt in range(8):
+            others = []
+            for _ in range(3):
+                st, b = call(cl, "POST", "/v1/slots", {"timeout_s": 30})
+                assert st == 201 and b["sandbox_id"] == sandbox, (attempt, st, b)
+                others.append(b["slot_id"])
+            for s in others:
+                st, b = call(cl, "DELETE", f"/v1/slots/{s}?reset=true")
+                assert st == 204, (st, b)
+            h.kill9()
+            h.restart()
+            cl = h.client(timeout=30)
+            st, b = call(cl, "GET", f"/v1/slots/{kept}/file?path=mark")
+            assert st == 200 and b["content"] == "kept\n", (attempt, st, b)
+        assert h.stop() == 0
+    finally:
+        h.cleanup()

@@ -126,6 +126,23 @@ def test_state_dir_full(harness, tmp_path):
                                                ("etc/hello", "file", b"x" * 65536)])])
     st, b = call(cl, "POST", "/v1/images", {"name": "full", "path": lay})
     assert st == 507 and b["error"]["code"] == "insufficient_storage", (st, b)
+    # a fork writes lease records too: 201 only for what could be
+    # recorded (a slot's blanked record is rewritten in place), else 507
+    st, b = call(cl, "POST", f"/v1/slots/{slot0}/fork", {"count": 1})
+    print(f"state dir full: fork {st}")
+    if st == 201:
+        granted.update((s["slot_id"], None) for s in b["slots"])
+    else:
+        assert st == 507 and b["error"]["code"] == "insufficient_storage", (st, b)
+    # a renew with a TTL rewrites its record in place: it fits
+    st, b = call(cl, "POST", f"/v1/slots/{slot0}/renew", {"ttl_s": 600})
+    assert st == 200 and b["ttl_s"] == 600, (st, b)
+    # a release blanks its record in place: it needs no room, and a
+    # restart does not bring the lease back
+    gone = list(leases)[1]
+    st, b = call(cl, "DELETE", f"/v1/slots/{gone}")
+    assert st == 204, (st, b)
+    del leases[gone]
     # what needs no room keeps working
     for slot, content in leases.items():
         assert exec_ok(cl, slot, "cat mark") == content
@@ -134,6 +151,9 @@ def test_state_dir_full(harness, tmp_path):
     # every lease answered 201 survives a crash, even on a full disk
     leases.update(granted)
     cl = restart_and_check(h, leases)
+    st, b = call(cl, "POST", f"/v1/slots/{gone}/exec",
+                 {"tool": "bash", "args": {"command": "true"}})
+    assert st == 409 and b["error"]["code"] == "slot_not_leased", (st, b)
 
     # room again: everything works without a restart
     os.unlink(filler)
