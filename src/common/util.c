@@ -249,7 +249,8 @@ bool sb_proc_running(pid_t pid, uint64_t start_time)
 	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
 		return false; /* exited, not yet reaped */
 	uint64_t st;
-	return sb_proc_start_time(pid, &st) == 0 && st == start_time;
+	return start_time == 0 || /* not known: the pid alone */
+	       (sb_proc_start_time(pid, &st) == 0 && st == start_time);
 }
 
 int sb_proc_start_time(pid_t pid, uint64_t *out)
