@@ -490,8 +490,14 @@ void pools_shutdown(struct pools *ps, void (*stopped)(void *), void *ud)
 				sandbox_detach(sb);
 				continue;
 			}
-			if (sb->state == SBX_DEAD)
+			if (sb->state == SBX_DEAD) {
+				/* lost leases (a tombstone's too) end with a
+				 * stop that ends every lease: nobody is left
+				 * to ask, no record to keep */
+				if (!ps->keep_on_stop)
+					pool_unlink_sandbox(p, sb);
 				continue;
+			}
 			sb->retiring = true;
 			sandbox_kill(sb);
 			any = true;
