@@ -248,6 +248,14 @@ bool sb_proc_running(pid_t pid, uint64_t start_time)
 	char *p = strrchr(buf, ')');
 	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
 		return false; /* exited, not yet reaped */
+	/* Exiting: field 9 holds the task's flags, PF_EXITING (0x4) set
+	 * from the start of its exit (an init stays there while the
+	 * kernel ends the rest of its pid namespace). */
+	char *f = p;
+	for (int field = 2; f && field < 9; field++)
+		f = strchr(f + 1, ' ');
+	if (f && (strtoul(f + 1, NULL, 10) & 0x4))
+		return false;
 	uint64_t st;
 	return start_time == 0 || /* not known: the pid alone */
 	       (sb_proc_start_time(pid, &st) == 0 && st == start_time);

@@ -50,8 +50,8 @@ int sb_check_private_fd(int fd, char *why, size_t whylen);
 /* The start time of process pid (clock ticks since boot, field 22 of
  * /proc/<pid>/stat): with the pid, it names one process for good. */
 int sb_proc_start_time(pid_t pid, uint64_t *out);
-/* pid is that process (its start time; 0: not known, any) and has not
- * exited: false for a zombie, whose parent has not yet reaped it. */
+/* pid is that process (its start time; 0: not known, any) and is not
+ * exiting: false from the start of its exit, zombie included. */
 bool sb_proc_running(pid_t pid, uint64_t start_time);
 
 #endif
