@@ -237,7 +237,11 @@ const char *pool_lease_error_code(int e)
 
 int pool_error_status(const char *code)
 {
-	(void)code;
+	if (strcmp(code, "insufficient_storage") == 0)
+		return 507;
+	if (strcmp(code, "unavailable") == 0 ||
+	    strcmp(code, "acquire_timeout") == 0)
+		return 503;
 	return 500;
 }
 
