@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "common/util.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -123,6 +124,19 @@ json_t *sb_json_string_lossy(const char *s, size_t len, bool *lossy)
 	json_t *j = json_stringn(out, o);
 	free(out);
 	return j;
+}
+
+bool sb_env_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > SB_ENV_NAME_MAX || isdigit((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!isalnum(c) && c != '_')
+			return false;
+	}
+	return true;
 }
 
 int sb_mkdir_p(const char *path, unsigned mode)

@@ -22,6 +22,14 @@ int sb_random_hex(char *out, size_t n);
  * was replaced (may be NULL). */
 json_t *sb_json_string_lossy(const char *s, size_t len, bool *lossy);
 
+/* The longest environment variable name slotbox accepts anywhere (a
+ * profile's env_vars, an image's Env, a request's env), in bytes. */
+#define SB_ENV_NAME_MAX 255
+
+/* Is s a name for an environment variable: 1 to SB_ENV_NAME_MAX of
+ * A-Z a-z 0-9 _, not starting with a digit? */
+bool sb_env_name_valid(const char *s);
+
 /* Create path and its parents with mode; 0 or -1/errno. */
 int sb_mkdir_p(const char *path, unsigned mode);
 
