@@ -143,7 +143,7 @@ static int count_record(const char *name, json_t *doc, void *ud)
 static bool journal_has_sandboxes(struct journal *j)
 {
 	int n = 0;
-	if (j->dirfd >= 0)
+	if (j->dir.fd >= 0)
 		journal_each(j, "sb-", count_record, &n);
 	return n > 0;
 }
@@ -648,8 +648,8 @@ int daemon_run(const struct daemon_opts *opts)
 	signal(SIGPIPE, SIG_IGN);
 	d.opts = opts;
 	d.loop = uv_default_loop();
-	d.journal.dirfd = -1;
-	d.snapshots.dirfd = -1;
+	d.journal.dir.fd = -1;
+	d.snapshots.dir.fd = -1;
 	d.env.uid_lock_fd = -1;
 	if (setup(&d) != 0) {
 		/* Groups of sandboxes a previous daemon kept stay for the

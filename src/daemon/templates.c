@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "sandbox/tree_copy.h"
+#include "store/store.h"
 
 struct ident {
 	EVP_MD_CTX *md;
@@ -154,12 +155,9 @@ static int fill_tree(const char *src, bool archive, int dst, struct sb_err *err)
 static int build(int dir, const char *src, bool archive, const char *id,
 		 struct sb_err *err)
 {
-	char tmp[64], hex[17];
-	if (sb_random_hex(hex, 8) < 0)
-		return sb_err_set(err, EIO, "no randomness");
-	snprintf(tmp, sizeof tmp, ".tmp-%s", hex);
-	if (mkdirat(dir, tmp, 0700) < 0)
-		return sb_err_sys(err, "create a template dir");
+	char tmp[STORE_TMP_NAME_MAX];
+	if (store_mkdtemp(dir, tmp, err) < 0)
+		return sb_err_prefix(err, "template");
 	int dst = openat(dir, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int r = dst < 0 ? sb_err_sys(err, "open a template dir")
 			: fill_tree(src, archive, dst, err);
@@ -167,10 +165,9 @@ static int build(int dir, const char *src, bool archive, const char *id,
 		r = sb_err_sys(err, "chown a template dir");
 	if (dst >= 0)
 		close(dst);
-	if (r == 0 && renameat(dir, tmp, dir, id) < 0 && errno != ENOTEMPTY &&
-	    errno != EEXIST)
-		r = sb_err_sys(err, "rename a template dir");
-	tree_remove(dir, tmp); /* a failed build, or a twin already there */
+	if (r == 0 && store_publish(dir, tmp, dir, id, STORE_KEEP, err) < 0)
+		r = sb_err_prefix(err, "template");
+	store_remove(dir, tmp); /* a failed build, or a twin already there */
 	return r;
 }
 
@@ -216,29 +213,40 @@ int templates_prepare(struct sb_config *cfg, const char *state_dir,
 		any = any || cfg->profiles[i].workspace_template;
 	if (!any)
 		return 0;
-	if (mkdir(tdir, 0700) < 0 && errno != EEXIST)
-		return sb_err_sys(err, "create %s", tdir);
-	_cleanup_fd_ int dir = open(tdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0)
-		return sb_err_sys(err, "open %s", tdir);
-	for (size_t i = 0; i < cfg->n_profiles; i++) {
+	struct store_dir dir;
+	if (store_dir_open(&dir, state_dir, "templates", err) < 0)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < cfg->n_profiles; i++) {
 		struct sb_profile *p = &cfg->profiles[i];
-		if (p->workspace_template && prepare_one(p, dir, tdir, err) < 0)
-			return sb_err_prefix(err,
-					     "profile \"%s\": "
-					     "workspace_template",
-					     p->name);
+		if (p->workspace_template &&
+		    prepare_one(p, dir.fd, dir.path, err) < 0)
+			rc = sb_err_prefix(err,
+					   "profile \"%s\": "
+					   "workspace_template",
+					   p->name);
 	}
-	return 0;
+	store_dir_close(&dir);
+	return rc;
 }
 
-static bool in_use(const struct sb_config *cfg, const char *id,
-		   bool (*keep)(const char *id, void *ud), void *ud)
+struct sweep {
+	const struct sb_config *cfg;
+	bool (*keep)(const char *id, void *ud);
+	void *ud;
+};
+
+/* Neither a profile's template nor one kept (a snapshot's): remove. */
+static bool unused(const char *id, void *ud)
 {
-	for (size_t i = 0; i < cfg->n_profiles; i++)
-		if (strcmp(cfg->profiles[i].template_id, id) == 0)
-			return true;
-	return keep && keep(id, ud);
+	const struct sweep *w = ud;
+	for (size_t i = 0; i < w->cfg->n_profiles; i++)
+		if (strcmp(w->cfg->profiles[i].template_id, id) == 0)
+			return false;
+	if (w->keep && w->keep(id, w->ud))
+		return false;
+	sb_log(SB_LOG_INFO, "template_removed", "id", id, SB_LOG_END);
+	return true;
 }
 
 void templates_sweep(const struct sb_config *cfg, const char *state_dir,
@@ -247,19 +255,7 @@ void templates_sweep(const struct sb_config *cfg, const char *state_dir,
 	char tdir[PATH_MAX];
 	snprintf(tdir, sizeof tdir, "%s/templates", state_dir);
 	_cleanup_fd_ int dir = open(tdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0)
-		return;
-	DIR *d = sb_opendir_at(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
-		    in_use(cfg, e->d_name, keep, ud))
-			continue;
-		if (tree_remove(dir, e->d_name) == 0)
-			sb_log(SB_LOG_INFO, "template_removed", "id", e->d_name,
-			       SB_LOG_END);
-	}
-	closedir(d);
+	struct sweep w = {.cfg = cfg, .keep = keep, .ud = ud};
+	if (dir >= 0)
+		store_sweep(dir, unused, &w);
 }
