@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive/extract.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -126,10 +127,39 @@ static int template_ident(const char *src, bool archive, char out[17],
 	return 0;
 }
 
+bool template_is_archive(const char *path)
+{
+	static const char *const ext[] = {".tar", ".tar.gz", ".tgz", ".zip"};
+	size_t n = strlen(path);
+	for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+		size_t e = strlen(ext[i]);
+		if (n > e && strcmp(path + n - e, ext[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Unpack the archive src into the empty directory dst under the
+ * template policy (archive/extract.h): owner root, modes and times kept,
+ * within the bounds above. A .zip is read as zip, the rest as tar. */
+static int extract_into(const char *src, int dst, struct sb_err *err)
+{
+	size_t n = strlen(src);
+	bool zip = n > 4 && strcmp(src + n - 4, ".zip") == 0;
+	struct extract_policy pol = extract_policy_template(
+		zip, (uint64_t)TEMPLATE_MAX_BYTES, TEMPLATE_MAX_ENTRIES);
+	_cleanup_fd_ int fd = open(src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return sb_err_sys(err, "open %s", src);
+	char dest[64];
+	snprintf(dest, sizeof dest, "/proc/self/fd/%d", dst);
+	return extract_archive(fd, dest, &pol, NULL, err);
+}
+
 static int fill_tree(const char *src, bool archive, int dst, struct sb_err *err)
 {
 	if (archive)
-		return template_extract(src, dst, err);
+		return extract_into(src, dst, err);
 	_cleanup_fd_ int sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sfd < 0)
 		return sb_err_sys(err, "open %s", src);

@@ -19,9 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "archive/extract.h"
 #include "common/cleanup.h"
 #include "common/util.h"
-#include "image/extract.h"
 #include "image/image.h"
 #include "image/store_internal.h"
 #include "store/store.h"
