@@ -244,7 +244,7 @@ static int compile_filters(struct daemon *d)
 	for (size_t i = 0; i < d->cfg.n_profiles; i++) {
 		struct sb_profile *p = &d->cfg.profiles[i];
 		struct sb_err err;
-		if (sb_seccomp_compile(p, &p->seccomp_fd, &err) < 0) {
+		if (seccomp_bpf_compile(p, &p->seccomp_fd, &err) < 0) {
 			char what[128];
 			snprintf(what, sizeof what, "profile \"%s\"", p->name);
 			return die(what, err.msg);
