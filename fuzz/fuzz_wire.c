@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_wire.c - the daemon <-> init/leader wire protocol's decoders
- * (src/sandbox/proto.c), as the daemon reads what a sandbox sends and as
+ * (src/wire/proto.c), as the daemon reads what a sandbox sends and as
  * a slot's leader reads an exec payload.
  *
  * Input: a mode byte. Bit 0 clear: the rest is an exec payload for
@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
-#include "sandbox/proto.h"
+#include "wire/proto.h"
 
 #define FRAME_MAX 4096
 #define RAW_FDS_MAX 8

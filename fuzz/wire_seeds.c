@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sandbox/proto.h"
+#include "wire/proto.h"
 
 static int put(const char *dir, const char *name, unsigned char mode, int nfds,
 	       const void *data, size_t len)

@@ -20,8 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sandbox/proto.h"
-#include "sandbox/sendq.h"
+#include "wire/proto.h"
+#include "wire/sendq.h"
 
 static void pair(int sv[2], int flags)
 {
