@@ -42,27 +42,27 @@ static int payload(const char *dir, const char *name, const char *cwd,
 int main(int argc, char **argv)
 {
 	static const struct {
-		uint32_t type;
 		const char *name;
+		uint32_t type;
 		int nfds;
 	} frames[] = {
-		{SB_MSG_HELLO, "frame_hello", 0},
-		{SB_MSG_SLOT_CHANNEL, "frame_slot_channel", 1},
-		{SB_MSG_SLOT_RELEASE, "frame_slot_release", 0},
-		{SB_MSG_FAILED, "frame_failed", 0},
-		{SB_MSG_EXEC, "frame_exec", 4},
-		{SB_MSG_KILL, "frame_kill", 0},
-		{SB_MSG_EXEC_DONE, "frame_exec_done", 0},
-		{SB_MSG_FILE, "frame_file", 3},
-		{SB_MSG_CGROUPS, "frame_cgroups", 3},
-		{SB_MSG_SEED_READY, "frame_seed_ready", 0},
-		{SB_MSG_SEED_DONE, "frame_seed_done", 0},
-		{SB_MSG_RECYCLE, "frame_recycle", 0},
-		{SB_MSG_NETNS, "frame_netns", 1},
-		{SB_MSG_SIGNAL, "frame_signal", 0},
-		{SB_MSG_EXEC_STARTED, "frame_exec_started", 0},
-		{SB_MSG_PTY_OPEN, "frame_pty_open", 0},
-		{SB_MSG_PTY, "frame_pty", 2},
+		{"frame_hello", SB_MSG_HELLO, 0},
+		{"frame_slot_channel", SB_MSG_SLOT_CHANNEL, 1},
+		{"frame_slot_release", SB_MSG_SLOT_RELEASE, 0},
+		{"frame_failed", SB_MSG_FAILED, 0},
+		{"frame_exec", SB_MSG_EXEC, 4},
+		{"frame_kill", SB_MSG_KILL, 0},
+		{"frame_exec_done", SB_MSG_EXEC_DONE, 0},
+		{"frame_file", SB_MSG_FILE, 3},
+		{"frame_cgroups", SB_MSG_CGROUPS, 3},
+		{"frame_seed_ready", SB_MSG_SEED_READY, 0},
+		{"frame_seed_done", SB_MSG_SEED_DONE, 0},
+		{"frame_recycle", SB_MSG_RECYCLE, 0},
+		{"frame_netns", SB_MSG_NETNS, 1},
+		{"frame_signal", SB_MSG_SIGNAL, 0},
+		{"frame_exec_started", SB_MSG_EXEC_STARTED, 0},
+		{"frame_pty_open", SB_MSG_PTY_OPEN, 0},
+		{"frame_pty", SB_MSG_PTY, 2},
 	};
 	char *bash[] = {"/bin/bash", "-c", "echo hi; ls /workspace", NULL};
 	char *env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/workspace",
