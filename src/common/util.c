@@ -235,20 +235,18 @@ ssize_t sb_read_small(const char *path, char *buf, size_t len)
 	return n;
 }
 
-int sb_check_private_fd(int fd, char *why, size_t whylen)
+int sb_check_private_fd(int fd, struct sb_err *err)
 {
 	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		snprintf(why, whylen, "stat: %s", strerror(errno));
-		return -1;
-	}
+	if (fstat(fd, &st) < 0)
+		return sb_err_sys(err, "stat");
 	if (st.st_uid == 0 && !(st.st_mode & (S_IRWXG | S_IRWXO)))
 		return 0;
-	snprintf(why, whylen,
-		 "must be owned by root with no group or other permission "
-		 "(readable or writable) bits, e.g. chown root and chmod "
-		 "600; it is owned by uid %u with mode %04o",
-		 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+	sb_err_set(err, EPERM,
+		   "must be owned by root with no group or other permission "
+		   "(readable or writable) bits, e.g. chown root and chmod "
+		   "600; it is owned by uid %u with mode %04o",
+		   (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 	errno = EPERM;
 	return -1;
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/err.h"
+
 /* Seconds since the epoch / a monotonic origin, as doubles. */
 double sb_now_wall(void);
 double sb_now_mono(void);
@@ -52,8 +54,9 @@ ssize_t sb_read_small(const char *path, char *buf, size_t len);
 
 /* Is the open file fd private to root: owned by uid 0, with no group or
  * other permission bits (what secret and token files must be)? 0, or -1
- * with EPERM and why (naming the owner and mode, never the content). */
-int sb_check_private_fd(int fd, char *why, size_t whylen);
+ * with EPERM and err saying why (naming the owner and mode, never the
+ * content). */
+int sb_check_private_fd(int fd, struct sb_err *err);
 
 /* The start time of process pid (clock ticks since boot, field 22 of
  * /proc/<pid>/stat): with the pid, it names one process for good. */
