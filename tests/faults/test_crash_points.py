@@ -202,7 +202,54 @@ def hold_off_freeze(group, mode, stop, seen):
                     f.write("0" if mode == "v2" else "THAWED")
         except OSError:
             pass  # gone with its sandbox
-        time.sleep(0.001)
+        if seen.is_set():
+            time.sleep(0.001)
+        # else poll without a pause: a freeze, copy and thaw of a small
+        # workspace can all fit in a millisecond
+
+
+def fork_while_the_source_dies(h, cl):
+    """One try: two leases in one sandbox, a fork of the first while its
+    init is killed in the copy's freeze. The fork's answer, or None when
+    the freeze was not caught (the copy was over first)."""
+    assert wait_until(lambda: call(cl, "GET", "/v1/status")[1]["pools"]["default"]
+                      ["available_slots"] == 4, 60)
+    got = []
+    for _ in range(2):
+        st, b = call(cl, "POST", "/v1/slots", {"timeout_s": 20})
+        assert st == 201, b
+        got.append(b)
+    assert got[0]["sandbox_id"] == got[1]["sandbox_id"], got
+    src, sandbox = got[0]["slot_id"], got[0]["sandbox_id"]
+    st, r = call(cl, "PUT", f"/v1/slots/{src}/file?path=mark", b"x" * 4096, raw=True)
+    assert st == 200, r
+    init = [p for p, s in inventory(h)["tree"]["inits"].items() if s == sandbox]
+    assert len(init) == 1, init
+    index = int(src.split("_slot_")[1].split(".")[0])
+    group, mode = kill_group(h.log(), sandbox, index)
+    stop, seen, answer = threading.Event(), threading.Event(), {}
+    holder = threading.Thread(target=hold_off_freeze, args=(group, mode, stop, seen))
+    holder.start()
+    fc = h.client(timeout=30)
+    try:
+        t = threading.Thread(target=lambda: answer.update(
+            r=call(fc, "POST", f"/v1/slots/{src}/fork", {"count": 1})))
+        t.start()
+        caught = seen.wait(10)
+        os.kill(init[0], signal.SIGKILL)  # the copy waits for the freeze
+        assert wait_until(lambda: sandbox not in inits_running(h), 10)
+    finally:
+        stop.set()
+        holder.join()
+    t.join(30)
+    st, b = answer["r"]
+    held = [g["slot_id"] for g in got]
+    if st == 201:
+        held += [x["slot_id"] for x in b["slots"]]
+    for x in held:
+        st2, r = call(cl, "DELETE", f"/v1/slots/{x}")
+        assert st2 == 204, (x, st2, r)
+    return (st, b) if caught else None
 
 
 def test_fork_whose_source_died_before_its_copy():
@@ -210,47 +257,26 @@ def test_fork_whose_source_died_before_its_copy():
     copy opens the workspace: the copy fails, and that is a lost sandbox
     (502 sandbox_lost), not an internal error. The nemesis hit it (seed
     1204, round 38: 500 "open the source workspace: No such file or
-    directory"). Made deterministic by holding off the copy's freeze of
-    the source slot (it waits for the freeze) while the init is killed."""
+    directory"). The copy's freeze of the source slot is held off (it
+    waits for the freeze to settle) while the init is killed; a freeze,
+    copy and thaw can still all fit between two polls on an idle host, so
+    up to 8 tries: none may be anything but 201 (copied first) or 502,
+    and one at least must be 502."""
     h = Harness(FORK_POOL).start()
     try:
         cl = h.client(timeout=30)
-        assert wait_until(lambda: call(cl, "GET", "/v1/status")[1]["pools"]["default"]
-                          ["available_slots"] == 4, 30)
-        got = []
-        for _ in range(2):
-            st, b = call(cl, "POST", "/v1/slots", {"timeout_s": 20})
-            assert st == 201, b
-            got.append(b)
-        assert got[0]["sandbox_id"] == got[1]["sandbox_id"], got
-        src, sandbox = got[0]["slot_id"], got[0]["sandbox_id"]
-        st, r = call(cl, "PUT", f"/v1/slots/{src}/file?path=mark", b"x" * 4096, raw=True)
-        assert st == 200, r
-        init = [p for p, s in inventory(h)["tree"]["inits"].items() if s == sandbox]
-        assert len(init) == 1, init
-        index = int(src.split("_slot_")[1].split(".")[0])
-        group, mode = kill_group(h.log(), sandbox, index)
-        stop, seen, answer = threading.Event(), threading.Event(), {}
-        holder = threading.Thread(target=hold_off_freeze, args=(group, mode, stop, seen))
-        holder.start()
-        fc = h.client(timeout=30)
-        try:
-            t = threading.Thread(target=lambda: answer.update(
-                r=call(fc, "POST", f"/v1/slots/{src}/fork", {"count": 1})))
-            t.start()
-            assert seen.wait(20), "the fork never froze its source"
-            os.kill(init[0], signal.SIGKILL)  # the copy waits for the freeze
-            assert wait_until(lambda: sandbox not in inits_running(h), 5)
-        finally:
-            stop.set()
-            holder.join()
-        t.join(30)
-        st, b = answer["r"]
-        assert st == 502 and b["error"]["code"] == "sandbox_lost", (st, b)
-        # nothing granted: no lease record besides the two lost ones
-        for s in (src, got[1]["slot_id"]):
-            st, r = call(cl, "DELETE", f"/v1/slots/{s}")
-            assert st == 204, (s, st, r)
+        answers = []
+        for _ in range(8):
+            r = fork_while_the_source_dies(h, cl)
+            if r is None:
+                continue
+            st, b = r
+            assert st == 201 or (st == 502 and b["error"]["code"] == "sandbox_lost"), (st, b)
+            answers.append(st)
+            if st == 502:
+                break
+        assert 502 in answers, answers
+        # nothing granted: no lease record left
         assert wait_until(lambda: not [n for n, r in inventory(h)["journal"].items()
                                        if r is not None and n.startswith("lease-")]), \
             inventory(h)["journal"]
