@@ -59,6 +59,10 @@ struct sb_profile {
 	/* devpts max= of each slot generation (1..4096): one slot cannot
 	 * take the host's ptys */
 	int64_t ptys_max;
+	/* Each sandbox in a user namespace of its own (init_userns.c): its
+	 * root and its slots' uids are unprivileged uids of the daemon's
+	 * range on the host. */
+	bool userns;
 	/* background processes (API 1.1) a slot's lease may hold at once,
 	 * and the output ring each keeps */
 	int64_t max_processes;

@@ -63,6 +63,7 @@ enum sb_field {
 	SB_F_PROCESS_OUTPUT,
 	SB_F_ALLOW_CIDRS,
 	SB_F_DENY_CIDRS,
+	SB_F_USERNS,
 	SB_F_COUNT
 };
 
