@@ -61,8 +61,10 @@ struct sb_profile {
 	int64_t ptys_max;
 	/* Each sandbox in a user namespace of its own (init_userns.c): its
 	 * root and its slots' uids are unprivileged uids of the daemon's
-	 * range on the host. */
-	bool userns;
+	 * range on the host. 1 yes, 0 no; -1 (not set) is the default (off;
+	 * never with network: egress or gpu), settled by sb_profile_settle()
+	 * once every source is read. */
+	int userns;
 	/* background processes (API 1.1) a slot's lease may hold at once,
 	 * and the output ring each keeps */
 	int64_t max_processes;

@@ -231,8 +231,8 @@ static int mask_path(const struct leader_cfg *lc, const char *host_path)
 /* A released leader's namespace can take a moment to let go of the same
  * upper dir (reset=false: the next leader mounts it again); retry briefly
  * on EBUSY. */
-static int mount_overlay(const char *target, unsigned long flags,
-			 const char *opts)
+static int mount_overlay_as(const char *target, unsigned long flags,
+			    const char *opts)
 {
 	for (int i = 0; i < 50; i++) {
 		if (mount("overlay", target, "overlay", flags, opts) == 0)
@@ -242,6 +242,24 @@ static int mount_overlay(const char *target, unsigned long flags,
 		usleep(2000);
 	}
 	return -1;
+}
+
+/* In a user namespace (userns: true) the overlay keeps whiteouts, opaque
+ * dirs and redirects in user.overlay.* xattrs, trusted.* being the host
+ * root's: without them it renames no lower dir (EXDEV) and the kernel
+ * logs a warning per mount. An upper layer without user xattrs (tmpfs
+ * before Linux 6.6) refuses the option: then it goes without. */
+static int mount_overlay(const struct leader_cfg *lc, const char *target,
+			 unsigned long flags, const char *opts)
+{
+	if (lc->init->userns) {
+		char with[12900];
+		int n = snprintf(with, sizeof with, "%s,userxattr", opts);
+		if (n > 0 && (size_t)n < sizeof with &&
+		    mount_overlay_as(target, flags, with) == 0)
+			return 0;
+	}
+	return mount_overlay_as(target, flags, opts);
 }
 
 /* Split an absolute path into its components (in buf); their count, or
@@ -329,13 +347,13 @@ static int mount_root_overlay(const struct leader_cfg *lc, const char *root,
 	if (relative_layers(lc, lower, sizeof lower) == 0) {
 		snprintf(opts, sizeof opts,
 			 "lowerdir=%s,upperdir=upper,workdir=work", lower);
-		if (mount_overlay(root, 0, opts) == 0)
+		if (mount_overlay(lc, root, 0, opts) == 0)
 			return 0;
 	}
 	/* a layout the relative form does not fit: as given */
 	snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=upper,workdir=work",
 		 lc->init->image_root);
-	if (mount_overlay(root, 0, opts) < 0)
+	if (mount_overlay(lc, root, 0, opts) < 0)
 		return fail(msg, msglen, "mount overlay root");
 	return 0;
 }
@@ -371,7 +389,7 @@ static int mount_workspace(const struct leader_cfg *lc, const char *root,
 	if (chdir(lc->gen_dir) < 0)
 		return fail(msg, msglen, "chdir %s", lc->gen_dir);
 	snprintf(opts, sizeof opts, "lowerdir=tpl,upperdir=wsu,workdir=wsw");
-	if (mount_overlay(target, MS_NOSUID | MS_NODEV, opts) < 0)
+	if (mount_overlay(lc, target, MS_NOSUID | MS_NODEV, opts) < 0)
 		return fail(msg, msglen, "mount workspace overlay");
 	return 0;
 }

@@ -667,7 +667,7 @@ int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 	if (profile->template_dir)
 		snprintf(sb->template_id, sizeof sb->template_id, "%s",
 			 profile->template_id);
-	sb->userns = profile->userns;
+	sb->userns = profile->userns == 1;
 	if (sandbox_resolve_image(sb, err) < 0) {
 		sandbox_struct_free(sb);
 		return -1;

@@ -290,3 +290,27 @@ def test_profiles_userns_cannot_serve_are_refused(tmp_path, extra, why):
                        capture_output=True, text=True, timeout=30)
     assert p.returncode != 0
     assert "userns" in p.stderr and why in p.stderr, p.stderr
+
+
+def test_opt_in_and_shown_as_settled(make_daemon):
+    d = make_daemon("profiles:\n  default:\n    slots_per_sandbox: 1\n"
+                    "  on:\n    slots_per_sandbox: 1\n    min_sandboxes: 0\n"
+                    "  off:\n    slots_per_sandbox: 1\n    min_sandboxes: 0\n",
+                    env={"SLOTBOX_PROFILE_ON_USERNS": "true",
+                         "SLOTBOX_PROFILE_OFF_USERNS": "0"})
+    c = d.client()
+    ps = api(c, "GET", "/v1/profiles")["profiles"]
+    assert [ps[p]["userns"] for p in ("default", "on", "off")] == [False, True, False]
+    assert bash(c, acquire(c), "head -1 /proc/self/uid_map").split() == ["0", "0", "4294967295"]
+    first = bash(c, acquire(c, "on"), "head -1 /proc/self/uid_map").split()
+    assert first[0] == "0" and first[1] != "0"
+
+
+def test_bad_userns_value_is_refused(tmp_path):
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("profiles:\n  x:\n    userns: maybe\n")
+    p = subprocess.run([SLOTBOXD, "--socket", str(tmp_path / "s.sock"),
+                        "--state-dir", str(tmp_path / "st"), "--config", str(cfg)],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0
+    assert 'key "userns": expected true or false' in p.stderr, p.stderr
