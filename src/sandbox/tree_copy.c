@@ -68,13 +68,19 @@ static int path_push(struct walk *w, const char *name, size_t *saved)
 
 static bool xattr_allowed(const struct walk *w, const char *name)
 {
-	static const char *const overlay[] = {
-		"trusted.overlay.opaque", "trusted.overlay.redirect",
-		"trusted.overlay.whiteout", "trusted.overlay.whiteouts"};
-	if (strncmp(name, "user.", 5) == 0)
+	static const char *const overlay[] = {"opaque", "redirect", "whiteout",
+					      "whiteouts"};
+	/* An overlay mounted in a user namespace (userns: true) keeps its
+	 * own in user.overlay.* (userxattr), as trusted.overlay.* else. */
+	const char *own = NULL;
+	if (strncmp(name, "trusted.overlay.", 16) == 0)
+		own = name + 16;
+	else if (strncmp(name, "user.overlay.", 13) == 0)
+		own = name + 13;
+	else if (strncmp(name, "user.", 5) == 0)
 		return true;
-	for (size_t i = 0; w->o->overlay && i < 4; i++)
-		if (strcmp(name, overlay[i]) == 0)
+	for (size_t i = 0; own && w->o->overlay && i < 4; i++)
+		if (strcmp(own, overlay[i]) == 0)
 			return true;
 	/* trusted.overlay.origin names an inode of the source's layers and
 	 * is only a hint; security.* and ACLs are not the slot's to set. */
