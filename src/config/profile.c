@@ -1052,9 +1052,9 @@ static int check_gpu_choice(const struct sb_profile *p, struct sb_err *err)
 
 /* userns when a profile does not say: off for now. Cold start could not
  * be shown to stay within its 10 ms target with it (docs/isolation.md:
- * +3-5 ms of CPU per sandbox measured, on a host too loaded to time the
- * p50), nor the whole e2e suite run with it on. Turning it on keeps it
- * off where it cannot serve (egress, gpu, 1000 slots). */
+ * +0.7-1.6 ms of CPU per sandbox measured, on a host too loaded to time
+ * the p50), nor the whole e2e suite run with it on. Turning it on keeps
+ * it off where it cannot serve (egress, gpu, 1000 slots). */
 #define USERNS_DEFAULT false
 
 void sb_profile_settle(struct sb_profile *p)
