@@ -260,11 +260,12 @@ def test_workspace_template_is_the_slot_s_own(make_daemon, tmp_path):
 
 
 def test_adopted_after_a_daemon_restart(make_daemon):
-    d = make_daemon(PROFILES, args=["--keep-sandboxes"])
+    d = make_daemon(PROFILES)
     c = d.client()
     s = acquire(c)
     bash(c, s, "echo kept > k.txt")
-    d.stop()
+    d.proc.kill()  # a crash: the sandboxes wait for a daemon to adopt them
+    d.proc.wait()
     d.start()
     c = d.client()
     deadline = time.monotonic() + 10
