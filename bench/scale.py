@@ -154,6 +154,33 @@ def count_procs(pid):
     return n
 
 
+def cpu_ticks(pid):
+    """(starttime, utime + stime + cutime + cstime) of pid, in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return int(v[19]), sum(int(x) for x in v[11:15])
+
+
+def sandbox_cpu_ms(daemon_pid):
+    """CPU time (user + system, with their reaped children's) that each
+    sandbox's processes have used, in ms, oldest sandbox first: what it
+    cost to create, and unlike wall time barely moved by other load."""
+    hz = os.sysconf("SC_CLK_TCK")
+    out = []
+    for init in children_of(daemon_pid):
+        try:
+            start, total = cpu_ticks(init)
+            todo = children_of(init)
+            while todo:
+                p = todo.pop()
+                total += cpu_ticks(p)[1]
+                todo += children_of(p)
+        except OSError:
+            continue
+        out.append((start, total * 1000 / hz))
+    return [ms for _, ms in sorted(out)]
+
+
 def pct(v, p):
     v = sorted(v)
     return v[min(len(v) - 1, max(0, int(round(p / 100 * len(v) + 0.5)) - 1))]
@@ -213,6 +240,8 @@ def run_one(spec, a, log):
     slots, blocks = [], []
     try:
         t0 = tb = time.monotonic()
+        hz = os.sysconf("SC_CLK_TCK")
+        dcpu = [cpu_ticks(d.proc.pid)[1]]
         stop = None
         for i in range(a.n):
             slots.append(d.client.acquire(f"scale-{i}", timeout_s=300))
@@ -230,6 +259,7 @@ def run_one(spec, a, log):
             if (i + 1) % BLOCK == 0:
                 now = time.monotonic()
                 blocks.append(now - tb)
+                dcpu.append(cpu_ticks(d.proc.pid)[1])
                 tb = now
                 log(f"  {i + 1} slots: last {BLOCK} in {blocks[-1]:.2f} s, "
                     f"MemAvailable {avail / 2**20:.1f} GiB")
@@ -239,6 +269,12 @@ def run_one(spec, a, log):
         r["stop"] = stop
         if stop:
             log("  " + stop)
+        # the daemon makes the cgroups: their kernel cost is its CPU
+        r["dcpu"] = [(b - a_) * 1000 / hz / BLOCK for a_, b in zip(dcpu, dcpu[1:])]
+        cpu = sandbox_cpu_ms(d.proc.pid)
+        tenth = max(1, len(cpu) // 10)
+        r["cpu_first"] = sum(cpu[:tenth]) / (tenth * a.per)
+        r["cpu_last"] = sum(cpu[-tenth:]) / (tenth * a.per)
         if not stop:
             lat = []
             for s in random.Random(22).sample(slots, min(a.exec_n, len(slots))):
@@ -291,6 +327,12 @@ def show(r):
                      f"({b[0] / BLOCK * 1e3:.2f} ms/slot), last {b[-1]:.2f} s "
                      f"({b[-1] / BLOCK * 1e3:.2f} ms/slot), last/first {b[-1] / b[0]:.2f}; "
                      f"all: {' '.join(f'{x:.1f}' for x in b)}")
+    lines.append(f"  CPU time of the sandboxes' processes per slot (user + system, load-independent): "
+                 f"first tenth of the sandboxes {r['cpu_first']:.2f} ms, last tenth "
+                 f"{r['cpu_last']:.2f} ms, last/first {r['cpu_last'] / max(r['cpu_first'], 1e-9):.2f}")
+    if r["dcpu"]:
+        lines.append(f"  daemon CPU per slot (it makes the cgroups) per {BLOCK}-slot block: "
+                     + " ".join(f"{x:.2f}" for x in r["dcpu"]) + " ms")
     if "exec_p50" in r:
         lines.append(f"  exec echo hi in random leased slots (Python client): "
                      f"p50 {r['exec_p50']:.2f} ms, p99 {r['exec_p99']:.2f} ms")
