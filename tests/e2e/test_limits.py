@@ -279,12 +279,15 @@ def test_oom_is_reported_and_contained(layout, start, command):
     assert api(c, "GET", "/v1/health", status=200)["ok"] is True
 
 
-def test_sandbox_memory_cap_without_slot_groups(layout, start):
+@pytest.mark.parametrize("userns", [False, True])
+def test_sandbox_memory_cap_without_slot_groups(layout, start, userns):
     """memory_mb: 0 sets no per-slot memory limit, so no slot has a memory
     cgroup of its own (each costs the host kernel memory that grows with
     the number of mounts: issue 22); sandbox_memory_mb still caps the
-    sandbox as a whole, and an allocation past it is killed there."""
-    d, c, cg = start(memory_mb=0, sandbox_memory_mb=256)
+    sandbox as a whole, and an allocation past it is killed there. With
+    userns the sandbox's root places its leaders in the sandbox's group."""
+    keys = {"userns": "true"} if userns else {}
+    d, c, cg = start(memory_mb=0, sandbox_memory_mb=256, **keys)
     need(cg, layout, "memory")
     sa, sb = two_slots(c)
     groups = slot_groups(c, sa, layout)
