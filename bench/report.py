@@ -68,10 +68,12 @@ SECTIONS = [
      "command still runs (target: 50 ms)."),
     ("scale", "Scale",
      "A fresh daemon whose only profile has 10 slots per sandbox; every slot leased (the "
-     "counts are in the rows). Memory is what the daemon's memory cgroup (cgroup v1, kernel "
-     "objects, page tables and tmpfs included; the drop in MemAvailable where there is no v1 "
-     "memory hierarchy) gains from the sandboxes, divided by their number; the sum of the "
-     "sandbox processes' PSS is in the notes. Baseline: the same measure over bare namespaced "
+     "counts are in the rows). Memory is what the host loses: the drop in MemAvailable "
+     "(kernel objects, slab, page tables and tmpfs included; other tenants of the machine "
+     "move it too) from before the daemon started to all slots leased, divided by the number "
+     "of sandboxes; the unreclaimable slab's share, what the daemon's memory cgroup is charged "
+     "(which leaves out most kernel objects) and the sum of the sandbox processes' PSS are in "
+     "the notes. `bench/scale.py` leases 10,000 slots this way. Baseline: the same measure over bare namespaced "
      "processes (`unshare --fork --pid --mount --uts --ipc --net --mount-proc sleep`). Exec "
      "spreads its calls over all the leased slots, interleaved with the limit."),
 ]

@@ -529,15 +529,20 @@ static int open_cgroups(struct sandbox *sb, int ctl, struct sb_err *err)
 	const struct cg_root *cg = &sb->env->cg;
 	struct cg_limits lim = {.cpu = p->cpu,
 				.memory_mb = p->memory_mb,
-				.pids_max = p->pids_max};
+				.pids_max = p->pids_max,
+				.sandbox_memory_mb = p->sandbox_memory_mb};
 	struct sb_msg m = {.type = SB_MSG_CGROUPS};
-	int fds[CG_MAX_HIER];
+	int fds[CG_MAX_HIER], more[CG_MAX_HIER];
+	size_t n_more = 0;
 
 	if (cg_sandbox_create(cg, sb->id, sb->n_slots, &lim, fds, err) < 0)
 		return -1;
 	sb->cg_fd = fds[0];
-	size_t more = cg->n_hier > 1 ? (size_t)cg->n_hier - 1 : 0;
-	int r = sb_msg_send(ctl, &m, fds + 1, more);
+	/* hierarchies where the sandbox needs no group send none */
+	for (int i = 1; i < cg->n_hier; i++)
+		if (fds[i] >= 0)
+			more[n_more++] = fds[i];
+	int r = sb_msg_send(ctl, &m, more, n_more);
 	if (r < 0)
 		sb_err_sys(err, "send the cgroups to the sandbox");
 	for (int i = 1; i < CG_MAX_HIER; i++)
