@@ -27,6 +27,18 @@
 #include "sandbox/init.h"
 #include "sandbox/proto.h"
 
+/* Close every descriptor from 3 up but a and b (a < b): init's channel
+ * to the daemon and the other slots' lines have no business in a process
+ * of this slot's pid namespace. */
+static void close_all_but(int a, int b)
+{
+	if (a > 3)
+		close_range(3, (unsigned)a - 1, 0);
+	if (b > a + 1)
+		close_range((unsigned)a + 1, (unsigned)b - 1, 0);
+	close_range((unsigned)b + 1, ~0U, 0);
+}
+
 /* In the slot's pid namespace: build the root of generation gen and send
  * its mount namespace on the slot's line. */
 __attribute__((noreturn)) static void build_root(const struct init_cfg *cfg,
@@ -45,6 +57,10 @@ __attribute__((noreturn)) static void build_root(const struct init_cfg *cfg,
 	lc.cg_fd = s->cg_fd;
 	snprintf(lc.gen_dir, sizeof lc.gen_dir, "%s/s%d/g%u", cfg->scratch,
 		 s->index, gen);
+	if (s->line < netns)
+		close_all_but(s->line, netns);
+	else
+		close_all_but(netns, s->line);
 	if (unshare(CLONE_NEWNS) < 0) {
 		snprintf(msg, sizeof msg, "regen: new mount namespace: %s",
 			 strerror(errno));

@@ -7,6 +7,8 @@ previous lease reaches the next one: workspace, /tmp, /dev/shm, the
 root's upper layer, IPC objects, the network namespace, processes. A lease
 that touched nothing has nothing to reset. Snapshots and forks read the
 new generation."""
+import os
+
 import pytest
 
 from conftest import api
@@ -161,3 +163,46 @@ def test_snapshot_and_fork_read_the_new_generation(make_daemon, op):
         kid = api(c, "POST", "/v1/slots", {"snapshot": "after-reset",
                                             "timeout_s": 20}, 201)["slot_id"]
     assert bash(c, kid, "ls -A; cat new.txt") == "new.txt\nnew\n"
+
+
+def init_pid(sandbox_id):
+    """The pid of the sandbox's slotbox-init (argv: slotbox-init --id ID)."""
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            argv = open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if b"slotbox-init" in argv[0] and sandbox_id.encode() in argv:
+            return int(p)
+    raise AssertionError("no init for " + sandbox_id)
+
+
+def test_failed_reset_restarts_the_slot_on_a_fresh_generation(make_daemon):
+    """The next generation cannot be made (its name is taken by a file,
+    put there from the host): the leader gives up before it offers the
+    slot, the daemon restarts the slot on a fresh generation, and the next
+    lease gets a clean slot, never the dirty one."""
+    d = make_daemon(ONE_SLOT)
+    c = d.client()
+    sid = acquire(c)
+    first = leader_started(c, sid)
+    bash(c, sid, "echo x > f.txt; echo t > /tmp/t.txt")
+    sb_id = sid.split("_slot_")[0]
+    base = f"/proc/{init_pid(sb_id)}/root{d.state_dir}/sandboxes/{sb_id}/s0"
+    gens = sorted(int(n[1:]) for n in os.listdir(base) if n.startswith("g"))
+    with open(f"{base}/g{gens[-1] + 1}", "w"):
+        pass
+    api(c, "DELETE", f"/v1/slots/{sid}", status=204)
+    sid = acquire(c)
+    assert leader_started(c, sid) != first
+    assert bash(c, sid, "ls -A; ls -A /tmp; echo end") == "end\n"
+    # and the slot goes on resetting in place
+    second = leader_started(c, sid)
+    bash(c, sid, "echo y > g.txt")
+    api(c, "DELETE", f"/v1/slots/{sid}", status=204)
+    sid = acquire(c)
+    assert leader_started(c, sid) == second
+    assert bash(c, sid, "ls -A; echo end") == "end\n"
+    assert d.stop() == 0
