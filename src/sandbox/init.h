@@ -124,15 +124,20 @@ void init_gen_discard(const struct init_cfg *cfg, const struct init_slot *s);
 /* init_regen.c: a recycled leader asked for a new generation (REGEN, fds
  * its pid and network namespaces, taken): make it, and have a helper in
  * the slot's pid namespace build its root in a new mount namespace and
- * send that to the leader. The slot's gen moves on. 0 or -1 (then the
- * leader was told). */
+ * send that to the leader; with SB_REGEN_NEW_NS in flags (network:
+ * egress) also the IPC and network namespaces made ahead for the slot.
+ * The slot's gen moves on. 0 or -1 (then the leader was told). */
 int init_regen(const struct init_cfg *cfg, struct init_slot *s,
-	       const int fds[2]);
+	       const int fds[2], uint32_t flags);
+/* init_slots.c: have the slot's next network and IPC namespaces made
+ * (slot_ns_prepare, network: egress: on the slot's next link). */
+int init_slot_prepare_ns(const struct init_cfg *cfg, struct init_slot *s);
 /* leader_regen.c: ask init for the next generation and move this leader
  * into its mount namespace (root, /proc, /dev, /tmp, workspace all new).
  * The leader's processes are gone; it is in the namespaces the next lease
- * runs in. 0 or -1 with msg. */
-int leader_regen(struct leader_cfg *lc, char *msg, size_t msglen);
+ * runs in, or with new_ns (network: egress) init sends those too. 0 or -1
+ * with msg. */
+int leader_regen(struct leader_cfg *lc, bool new_ns, char *msg, size_t msglen);
 
 /* init_cgroup.c: take the cgroups message from the daemon; put a new
  * leader into its slot's group in every hierarchy. 0 or -1 with msg. */

@@ -27,23 +27,36 @@
 #include "sandbox/init.h"
 #include "sandbox/proto.h"
 
-/* Close every descriptor from 3 up but a and b (a < b): init's channel
- * to the daemon and the other slots' lines have no business in a process
- * of this slot's pid namespace. */
-static void close_all_but(int a, int b)
+/* Close every descriptor from 3 up but the n in keep (-1s ignored):
+ * init's channel to the daemon and the other slots' lines have no
+ * business in a process of this slot's pid namespace. */
+static void close_all_but(int *keep, int n)
 {
-	if (a > 3)
-		close_range(3, (unsigned)a - 1, 0);
-	if (b > a + 1)
-		close_range((unsigned)a + 1, (unsigned)b - 1, 0);
-	close_range((unsigned)b + 1, ~0U, 0);
+	for (int i = 1; i < n; i++) /* sort: n is at most 4 */
+		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	unsigned from = 3;
+	for (int i = 0; i < n; i++) {
+		if (keep[i] < (int)from)
+			continue;
+		if ((unsigned)keep[i] > from)
+			close_range(from, (unsigned)keep[i] - 1, 0);
+		from = (unsigned)keep[i] + 1;
+	}
+	close_range(from, ~0U, 0);
 }
 
-/* In the slot's pid namespace: build the root of generation gen and send
- * its mount namespace on the slot's line. */
+/* In the slot's pid namespace: build the root of generation gen with
+ * /sys of network namespace netns, and send its mount namespace on the
+ * slot's line, and after it made[] (the new IPC and network namespaces
+ * init made, network: egress) if made[0] >= 0. */
 __attribute__((noreturn)) static void build_root(const struct init_cfg *cfg,
 						 const struct init_slot *s,
-						 unsigned gen, int netns)
+						 unsigned gen, int netns,
+						 const int made[2])
 {
 	static struct leader_cfg lc;
 	char msg[192] = "";
@@ -57,10 +70,8 @@ __attribute__((noreturn)) static void build_root(const struct init_cfg *cfg,
 	lc.cg_fd = s->cg_fd;
 	snprintf(lc.gen_dir, sizeof lc.gen_dir, "%s/s%d/g%u", cfg->scratch,
 		 s->index, gen);
-	if (s->line < netns)
-		close_all_but(s->line, netns);
-	else
-		close_all_but(netns, s->line);
+	int keep[4] = {s->line, netns, made[0], made[1]};
+	close_all_but(keep, 4);
 	if (unshare(CLONE_NEWNS) < 0) {
 		snprintf(msg, sizeof msg, "regen: new mount namespace: %s",
 			 strerror(errno));
@@ -68,11 +79,13 @@ __attribute__((noreturn)) static void build_root(const struct init_cfg *cfg,
 		snprintf(msg, sizeof msg, "regen: enter the slot's network: %s",
 			 strerror(errno));
 	} else if (mounts_setup_slot_root(&lc, msg, sizeof msg) == 0) {
-		int fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+		int fds[3] = {open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC),
+			      made[0], made[1]};
 		struct sb_msg m = {.type = SB_MSG_REGEN,
 				   .slot = (uint32_t)s->index,
 				   .gen = gen};
-		if (fd >= 0 && sb_msg_send(s->line, &m, &fd, 1) == 0)
+		if (fds[0] >= 0 &&
+		    sb_msg_send(s->line, &m, fds, made[0] >= 0 ? 3 : 1) == 0)
 			_exit(0);
 		snprintf(msg, sizeof msg, "regen: send the namespace: %s",
 			 strerror(errno));
@@ -86,7 +99,8 @@ __attribute__((noreturn)) static void build_root(const struct init_cfg *cfg,
  * orphan. */
 __attribute__((noreturn)) static void helper(const struct init_cfg *cfg,
 					     const struct init_slot *s,
-					     unsigned gen, const int fds[2])
+					     unsigned gen, const int fds[2],
+					     const int made[2])
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	sigset_t none;
@@ -99,7 +113,7 @@ __attribute__((noreturn)) static void helper(const struct init_cfg *cfg,
 	}
 	pid_t pid = fork();
 	if (pid == 0)
-		build_root(cfg, s, gen, fds[1]);
+		build_root(cfg, s, gen, made[1] >= 0 ? made[1] : fds[1], made);
 	if (pid < 0) {
 		init_send_failed(s->line, (uint32_t)s->index, errno,
 				 "regen: fork");
@@ -112,10 +126,26 @@ __attribute__((noreturn)) static void helper(const struct init_cfg *cfg,
 }
 
 int init_regen(const struct init_cfg *cfg, struct init_slot *s,
-	       const int fds[2])
+	       const int fds[2], uint32_t flags)
 {
 	unsigned gen = s->gen + 1;
 	int rc = -1;
+	int made[2] = {-1, -1};
+
+	/* network: egress: the leader cannot make its next network (the
+	 * veth pair is made from init's side): take the one made ahead
+	 * (init_slots.c), and have the next one made now. */
+	if (flags & SB_REGEN_NEW_NS) {
+		if (!cfg->egress || s->ns_sock < 0 ||
+		    slot_ns_take(s->ns_sock, made) < 0) {
+			s->ns_sock = -1;
+			init_send_failed(s->line, (uint32_t)s->index,
+					 ENETUNREACH,
+					 "regen: no network made ahead");
+			goto out;
+		}
+		s->ns_sock = init_slot_prepare_ns(cfg, s);
+	}
 
 	/* A generation left over from a failed try is dropped first. */
 	if (init_gen_make(cfg, s, gen) == 0) {
@@ -130,7 +160,7 @@ int init_regen(const struct init_cfg *cfg, struct init_slot *s,
 	}
 	pid_t pid = fork(); /* reaped by init like any orphan */
 	if (pid == 0)
-		helper(cfg, s, gen, fds);
+		helper(cfg, s, gen, fds, made);
 	if (pid < 0) {
 		init_send_failed(s->line, (uint32_t)s->index, errno,
 				 "regen: fork");
@@ -142,5 +172,8 @@ int init_regen(const struct init_cfg *cfg, struct init_slot *s,
 out:
 	close(fds[0]);
 	close(fds[1]);
+	for (int i = 0; i < 2; i++)
+		if (made[i] >= 0)
+			close(made[i]);
 	return rc;
 }

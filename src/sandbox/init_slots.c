@@ -140,6 +140,11 @@ static unsigned next_link(struct init_slot *s)
 	return 4 * (unsigned)s->index + (s->nets++ & 3);
 }
 
+int init_slot_prepare_ns(const struct init_cfg *cfg, struct init_slot *s)
+{
+	return slot_ns_prepare(cfg, next_link(s));
+}
+
 int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
 {
 	int sv[2], line[2];
@@ -346,7 +351,7 @@ void init_slot_line(const struct init_cfg *cfg, struct init_slot *s)
 	}
 	if (m.type == SB_MSG_REGEN && nfds == 2 && m.gen == s->gen &&
 	    s->leader > 0 && !s->respawn) {
-		init_regen(cfg, s, fds);
+		init_regen(cfg, s, fds, m.flags);
 		nfds = 0; /* taken */
 	} else if (m.type == SB_MSG_REGEN) {
 		init_send_failed(s->line, (uint32_t)s->index, EPROTO,

@@ -409,8 +409,10 @@ static void regenerate(struct leader *l)
 	char msg[192] = "reset: new ipc/network namespace";
 	int fds[2] = {-1, -1};
 	bool entered = false;
+	/* network: egress: init sends them, made with their veth pair */
+	bool from_init = l->ns_used && cfg->egress;
 
-	if (l->ns_used) {
+	if (l->ns_used && !from_init) {
 		if (l->next.pid && spare_take_ns(&l->next, fds) == 0)
 			entered = slot_ns_enter(cfg, fds) == 0;
 		for (int i = 0; i < 2; i++)
@@ -426,7 +428,7 @@ static void regenerate(struct leader *l)
 	}
 	retire_spare(l);
 	retire(l, &l->next);
-	if (leader_regen(l->cfg, msg, sizeof msg) < 0)
+	if (leader_regen(l->cfg, from_init, msg, sizeof msg) < 0)
 		goto fail;
 	l->ns_used = false;
 	l->dirty = false;
@@ -448,11 +450,12 @@ static void recycle(struct leader *l, bool reset)
 	bool by_groups = grouped(l) && !l->untracked;
 	bool regen = reset && l->dirty;
 	/* network: egress: only init can make the next namespaces' veth
-	 * pair (slot_veth.c). Ending the leader ends the lease's processes
-	 * (it is PID 1 of the slot) and has the daemon restart the slot, in
-	 * the generation init made ahead; a lease that ran nothing keeps
-	 * its namespaces and is recycled as any other. */
-	if ((l->ns_used || regen) && l->cfg->init->egress)
+	 * pair (slot_veth.c). A reset gets them with its generation; without
+	 * one, ending the leader ends the lease's processes (it is PID 1 of
+	 * the slot) and has the daemon restart the slot, in the namespaces
+	 * init made ahead; a lease that ran nothing keeps its namespaces and
+	 * is recycled as any other. */
+	if (l->ns_used && !regen && l->cfg->init->egress)
 		_exit(0);
 	if (kill_lease_processes(l, by_groups) < 0) {
 		init_send_failed(l->cfg->chan, (uint32_t)l->cfg->index,

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,9 +29,10 @@ static int fail(char *msg, size_t len, int err, const char *what)
 	return -1;
 }
 
-/* The answer on the line: the new mount namespace, or FAILED. */
-static int wait_answer(struct leader_cfg *lc, unsigned gen, int *mntns,
-		       char *msg, size_t msglen)
+/* The answer on the line: the new mount namespace (and with new_ns the
+ * IPC and network namespaces: fds[3]), or FAILED. */
+static int wait_answer(struct leader_cfg *lc, unsigned gen, bool new_ns,
+		       int ns[3], char *msg, size_t msglen)
 {
 	struct pollfd pfd = {.fd = lc->line, .events = POLLIN};
 	struct sb_msg m;
@@ -52,8 +54,10 @@ static int wait_answer(struct leader_cfg *lc, unsigned gen, int *mntns,
 				    "read from init");
 		break;
 	}
-	if (m.type == SB_MSG_REGEN && m.gen == gen && nfds == 1) {
-		*mntns = fds[0];
+	if (m.type == SB_MSG_REGEN && m.gen == gen &&
+	    nfds == (new_ns ? 3 : 1)) {
+		for (size_t i = 0; i < nfds; i++)
+			ns[i] = fds[i];
 		return 0;
 	}
 	for (size_t i = 0; i < nfds; i++)
@@ -67,7 +71,14 @@ static int wait_answer(struct leader_cfg *lc, unsigned gen, int *mntns,
 	return fail(msg, msglen, EPROTO, "unexpected answer from init");
 }
 
-int leader_regen(struct leader_cfg *lc, char *msg, size_t msglen)
+static void close_ns(int ns[3])
+{
+	for (int i = 0; i < 3; i++)
+		if (ns[i] >= 0)
+			close(ns[i]);
+}
+
+int leader_regen(struct leader_cfg *lc, bool new_ns, char *msg, size_t msglen)
 {
 	_cleanup_fd_ int pidns =
 		open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
@@ -77,15 +88,24 @@ int leader_regen(struct leader_cfg *lc, char *msg, size_t msglen)
 		return fail(msg, msglen, errno, "open namespaces");
 	struct sb_msg m = {.type = SB_MSG_REGEN,
 			   .slot = (uint32_t)lc->index,
-			   .gen = lc->gen};
-	int ns[2] = {pidns, netns};
-	if (sb_msg_send(lc->line, &m, ns, 2) < 0)
+			   .gen = lc->gen,
+			   .flags = new_ns ? SB_REGEN_NEW_NS : 0};
+	int mine[2] = {pidns, netns};
+	if (sb_msg_send(lc->line, &m, mine, 2) < 0)
 		return fail(msg, msglen, errno, "ask init");
-	_cleanup_fd_ int mntns = -1;
-	if (wait_answer(lc, lc->gen + 1, &mntns, msg, msglen) < 0)
+	int ns[3] = {-1, -1, -1}; /* mnt, ipc, net */
+	if (wait_answer(lc, lc->gen + 1, new_ns, ns, msg, msglen) < 0)
 		return -1;
-	if (setns(mntns, CLONE_NEWNS) < 0)
-		return fail(msg, msglen, errno, "enter the new root");
+	/* the network first: the new root's /sys is of the new one */
+	int r = new_ns ? slot_ns_enter(lc->init, &ns[1]) : 0;
+	int err = errno;
+	if (r == 0 && setns(ns[0], CLONE_NEWNS) < 0) {
+		r = -1;
+		err = errno;
+	}
+	close_ns(ns);
+	if (r < 0)
+		return fail(msg, msglen, err, "enter the new namespaces");
 	if (chdir("/") < 0)
 		return fail(msg, msglen, errno, "chdir /");
 	lc->gen++;

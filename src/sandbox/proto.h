@@ -122,6 +122,9 @@ struct sb_file_reply {
 /* flags in RECYCLE: the next lease starts on a new workspace generation
  * (a release with reset), made in place by the same leader. */
 #define SB_RECYCLE_RESET 1u
+/* flags in a leader's REGEN: send new IPC and network namespaces too
+ * (network: egress, where init makes them: fds mnt, ipc, net). */
+#define SB_REGEN_NEW_NS 1u
 #define SB_RELEASE_RESET 1u /* start the next lease with a fresh workspace */
 /* With RESET: stop after making the new generation and answer SEED_READY;
  * the leader starts on SEED_DONE (fork, snapshot restore). A plain
