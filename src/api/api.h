@@ -5,7 +5,7 @@
 
 #include <jansson.h>
 
-#include "api/http.h"
+#include "http/http.h"
 #include "pool/pool.h"
 #include "sandbox/exec.h"
 

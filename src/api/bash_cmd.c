@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "pool/gpu_assign.h"
+#include "config/gpu_assign.h"
 
 void bash_cmd_free(struct bash_cmd *c)
 {
