@@ -2,12 +2,12 @@
 /* bash_cmd.c - a bash command's argv, cwd and environment (bash_cmd.h). */
 #include "api/bash_cmd.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "common/util.h"
 #include "config/gpu_assign.h"
 
 void bash_cmd_free(struct bash_cmd *c)
@@ -20,16 +20,6 @@ void bash_cmd_free(struct bash_cmd *c)
 	c->envp = NULL;
 	c->envc = 0;
 	c->cwd = c->command = NULL;
-}
-
-static bool env_name_ok(const char *k)
-{
-	if (!*k || !(isalpha((unsigned char)*k) || *k == '_'))
-		return false;
-	for (const char *p = k; *p; p++)
-		if (!(isalnum((unsigned char)*p) || *p == '_'))
-			return false;
-	return strlen(k) <= 256;
 }
 
 int bash_cmd_env_push(struct bash_cmd *c, const char *k, const char *v)
@@ -177,12 +167,13 @@ int bash_cmd_prepare(struct bash_cmd *c, struct sbx_slot *slot, json_t *args,
 	for (size_t i = 0; i < c->slot->sb->n_image_env; i++) {
 		const char *kv = c->slot->sb->image_env[i];
 		const char *eq = strchr(kv, '=');
-		char name[256];
+		char name[SB_ENV_NAME_MAX + 1];
 		if (!eq || (size_t)(eq - kv) >= sizeof name)
 			continue;
 		memcpy(name, kv, (size_t)(eq - kv));
 		name[eq - kv] = 0;
-		if (env_name_ok(name) && bash_cmd_env_push(c, name, eq + 1) < 0)
+		if (sb_env_name_valid(name) &&
+		    bash_cmd_env_push(c, name, eq + 1) < 0)
 			goto oom;
 	}
 	for (size_t i = 0; i < p->n_env_vars; i++)
@@ -197,7 +188,7 @@ int bash_cmd_prepare(struct bash_cmd *c, struct sbx_slot *slot, json_t *args,
 	if (json_is_object(env)) {
 		json_object_foreach(env, key, val)
 		{
-			if (!env_name_ok(key) || !json_is_string(val) ||
+			if (!sb_env_name_valid(key) || !json_is_string(val) ||
 			    strlen(json_string_value(val)) !=
 				    json_string_length(val)) {
 				snprintf(msg, msglen,

@@ -15,6 +15,7 @@
 
 #include "common/cidr.h"
 #include "common/cleanup.h"
+#include "common/util.h"
 #include "config/gpu_assign.h"
 #include "config/profile_internal.h"
 #include "config/seccomp_policy.h"
@@ -651,29 +652,16 @@ int sb_profile_add_to_list(struct sb_profile *p, enum sb_field f,
 	return 0;
 }
 
-static bool env_name_valid(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > SB_CFG_ENV_NAME_MAX || isdigit((unsigned char)s[0]))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (!isalnum(c) && c != '_')
-			return false;
-	}
-	return true;
-}
-
 /* Values may be credentials: errors name the variable, never the value. */
 int sb_profile_add_env_var(struct sb_profile *p, const char *key,
 			   const char *value, struct sb_err *err)
 {
-	if (!env_name_valid(key))
+	if (!sb_env_name_valid(key))
 		return sb_err_set(err, EINVAL,
 				  "key \"env_vars\": variable #%zu has an "
 				  "invalid name (1-%d of A-Z a-z 0-9 _, not "
 				  "starting with a digit)",
-				  p->n_env_vars + 1, SB_CFG_ENV_NAME_MAX);
+				  p->n_env_vars + 1, SB_ENV_NAME_MAX);
 	if (!value)
 		return sb_err_set(err, EINVAL,
 				  "key \"env_vars\": variable \"%s\" has no "

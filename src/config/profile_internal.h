@@ -20,7 +20,6 @@
 #define SB_CFG_MAX_SLOT_GPUS 1000 /* one per slot at most */
 #define SB_CFG_MAX_STRING 65536	  /* bytes in any one string */
 #define SB_CFG_MAX_FILE (16 << 20)
-#define SB_CFG_ENV_NAME_MAX 255 /* bytes in an env_vars name */
 #define SB_CFG_SECRET_NAME_MAX 128
 #define SB_CFG_SYSCALL_NAME_MAX 64
 #define SB_CFG_MAX_WARNINGS 64
