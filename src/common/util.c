@@ -251,6 +251,17 @@ int sb_check_private_fd(int fd, struct sb_err *err)
 	return -1;
 }
 
+bool sb_proc_in_userns(pid_t pid)
+{
+	char path[64], buf[256];
+	unsigned inside, outside;
+	snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
+	if (sb_read_small(path, buf, sizeof buf) < 0 ||
+	    sscanf(buf, "%u %u", &inside, &outside) != 2)
+		return false;
+	return !(inside == 0 && outside == 0);
+}
+
 int sb_proc_start_time(pid_t pid, uint64_t *out)
 {
 	char path[64], buf[1024];

@@ -6,9 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/securebits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -65,13 +68,19 @@ static int path_push(struct walk *w, const char *name, size_t *saved)
 
 static bool xattr_allowed(const struct walk *w, const char *name)
 {
-	static const char *const overlay[] = {
-		"trusted.overlay.opaque", "trusted.overlay.redirect",
-		"trusted.overlay.whiteout", "trusted.overlay.whiteouts"};
-	if (strncmp(name, "user.", 5) == 0)
+	static const char *const overlay[] = {"opaque", "redirect", "whiteout",
+					      "whiteouts"};
+	/* An overlay mounted in a user namespace (userns: true) keeps its
+	 * own in user.overlay.* (userxattr), as trusted.overlay.* else. */
+	const char *own = NULL;
+	if (strncmp(name, "trusted.overlay.", 16) == 0)
+		own = name + 16;
+	else if (strncmp(name, "user.overlay.", 13) == 0)
+		own = name + 13;
+	else if (strncmp(name, "user.", 5) == 0)
 		return true;
-	for (size_t i = 0; w->o->overlay && i < 4; i++)
-		if (strcmp(name, overlay[i]) == 0)
+	for (size_t i = 0; own && w->o->overlay && i < 4; i++)
+		if (strcmp(own, overlay[i]) == 0)
 			return true;
 	/* trusted.overlay.origin names an inode of the source's layers and
 	 * is only a hint; security.* and ACLs are not the slot's to set. */
@@ -414,8 +423,54 @@ static int copy_dir(struct walk *w, int src, int dst, int depth)
 	return r;
 }
 
+static int tree_copy_as(int src_dir, int dst_dir,
+			const struct tree_copy_opts *o,
+			struct tree_copy_stats *st, struct sb_err *err);
+
+/* A tmpfs of a sandbox in its own user namespace (userns: true) takes
+ * new files only from a creator whose fsuid and fsgid that namespace maps
+ * (EOVERFLOW otherwise), which root's are not: the copy creates as the
+ * new owner, keeping root's capabilities (SECBIT_NO_SETUID_FIXUP). Both
+ * are per thread, and put back after. -1 when the bits are locked. */
+static int creator_enter(const struct tree_copy_opts *o, int *bits)
+{
+	*bits = -1;
+	if (o->uid == 0 && o->gid == 0)
+		return 0;
+	int b = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+	if (b < 0 ||
+	    prctl(PR_SET_SECUREBITS, (unsigned long)b | SECBIT_NO_SETUID_FIXUP,
+		  0, 0, 0) < 0)
+		return -1;
+	*bits = b;
+	setfsgid(o->gid);
+	setfsuid(o->uid);
+	return 0;
+}
+
+static void creator_leave(int bits)
+{
+	if (bits < 0)
+		return;
+	setfsuid(0);
+	setfsgid(0);
+	prctl(PR_SET_SECUREBITS, (unsigned long)bits, 0, 0, 0);
+}
+
 int tree_copy(int src_dir, int dst_dir, const struct tree_copy_opts *o,
 	      struct tree_copy_stats *st, struct sb_err *err)
+{
+	int bits;
+	if (creator_enter(o, &bits) < 0)
+		return sb_err_sys(err, "take the new owner's fsuid");
+	int r = tree_copy_as(src_dir, dst_dir, o, st, err);
+	creator_leave(bits);
+	return r;
+}
+
+static int tree_copy_as(int src_dir, int dst_dir,
+			const struct tree_copy_opts *o,
+			struct tree_copy_stats *st, struct sb_err *err)
 {
 	struct tree_copy_stats local = {0};
 	struct walk w = {.o = o,
