@@ -17,6 +17,7 @@ from test_files import get, put
 from test_recycle import leader_started
 from test_redteam import IPC, NOTHING, PROBE, py, start_server
 from test_spares import ONE_SLOT
+from test_userns import with_userns
 
 TWO_SLOTS = """
 profiles:
@@ -50,8 +51,9 @@ def netns(c, sid):
     return bash(c, sid, "readlink /proc/self/ns/net").strip()
 
 
-def test_reset_keeps_the_leader_and_leaves_nothing_behind(make_daemon):
-    d = make_daemon(ONE_SLOT)
+@pytest.mark.parametrize("userns", [False, True])
+def test_reset_keeps_the_leader_and_leaves_nothing_behind(make_daemon, userns):
+    d = make_daemon(with_userns(ONE_SLOT) if userns else ONE_SLOT)
     c = d.client()
     sid = acquire(c)
     first = leader_started(c, sid)
