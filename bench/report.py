@@ -26,8 +26,10 @@ SECTIONS = [
      "`POST /v1/slots` + `DELETE /v1/slots/{id}` on a pool with free warm slots. The floor is "
      "two `GET /v1/health` round trips on the same connection. A release that keeps the "
      "workspace (`reset=false`) recycles the slot in place: its leader kills what the lease "
-     "started, group by group, and offers the slot again. A reset discards the workspace and "
-     "restarts the slot's leader in the background (not on this path)."),
+     "started, group by group, and offers the slot again. A reset recycles it in place too, on "
+     "a new workspace generation that init makes after the release has answered (not on this "
+     "path); these leases run nothing, and a lease that touched nothing has nothing to reset "
+     "(bench/lease_exec.py times a reset after a call)."),
     ("cold", "Sandbox cold start",
      "slotbox: an acquire that has to start a new sandbox (profile with one slot per sandbox, "
      "`min_sandboxes: 0`): clone3 into namespaces, cgroup, tmpfs, slotbox-init, the slot "

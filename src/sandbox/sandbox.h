@@ -124,7 +124,9 @@ struct sbx_slot {
 	int oom_fd;	/* its OOM kill counter file, -1 until first read */
 	bool recycles;	/* its leader understands SB_MSG_RECYCLE */
 	bool recycling; /* sent one, waiting for the HELLO */
-	bool no_bash;	/* its root has no /bin/bash (leader's HELLO) */
+	bool resets;	/* ... also with SB_RECYCLE_RESET (a new generation) */
+	bool recycle_reset; /* the one sent had SB_RECYCLE_RESET */
+	bool no_bash;	    /* its root has no /bin/bash (leader's HELLO) */
 	/* The lease generation's network namespace (slot_netns.c): an nsfs
 	 * descriptor once the leader sent it, -1 before; users ride on it. */
 	int netns_fd;
