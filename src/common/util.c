@@ -276,10 +276,15 @@ bool sb_proc_running(pid_t pid, uint64_t start_time)
 bool sb_proc_in_userns(pid_t pid)
 {
 	char path[64], buf[256];
-	unsigned inside, outside;
 	snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
-	if (sb_read_small(path, buf, sizeof buf) < 0 ||
-	    sscanf(buf, "%u %u", &inside, &outside) != 2)
+	if (sb_read_small(path, buf, sizeof buf) < 0)
+		return false;
+	/* The first line's inside and outside ids: "0 0 4294967295" is
+	 * the initial namespace's identity map. */
+	char *end1, *end2;
+	unsigned long inside = strtoul(buf, &end1, 10);
+	unsigned long outside = strtoul(end1, &end2, 10);
+	if (end1 == buf || end2 == end1)
 		return false;
 	return !(inside == 0 && outside == 0);
 }

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,7 +251,9 @@ static int read_overflow_uid(void)
 	_cleanup_fd_ int fd =
 		open("/proc/sys/kernel/overflowuid", O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-	return n > 0 ? atoi(buf) : 65534;
+	char *end = buf;
+	long v = n > 0 ? strtol(buf, &end, 10) : -1;
+	return end != buf && v >= 0 && v <= INT_MAX ? (int)v : 65534;
 }
 
 int init_userns_enter(struct init_cfg *cfg, char *msg, size_t len)

@@ -244,7 +244,8 @@ static int link_or_remember(struct walk *w, const struct stat *sb, int dst,
 			return 1;
 		}
 	}
-	if ((w->links_n + 1) * 2 > w->links_cap && links_grow(w) < 0)
+	if ((w->links_cap == 0 || (w->links_n + 1) * 2 > w->links_cap) &&
+	    links_grow(w) < 0)
 		return -1;
 	struct link_ent *e = &w->links[link_slot(w, sb->st_dev, sb->st_ino)];
 	if (!(e->path = strdup(w->path)))
