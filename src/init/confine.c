@@ -22,37 +22,29 @@
 #include "common/cleanup.h"
 #include "common/util.h"
 
-static int fail(char *msg, size_t msglen, const char *what)
-{
-	int saved = errno;
-	snprintf(msg, msglen, "%s: %s", what, strerror(saved));
-	errno = saved;
-	return -1;
-}
-
 /* Read once by init, inherited by every leader it clones. */
 static struct sock_filter filter_insns[BPF_MAXINSNS];
 static struct sock_fprog filter_prog;
 
-int confine_load_filter(int fd_in, const struct sock_fprog **prog, char *msg,
-			size_t msglen)
+int confine_load_filter(int fd_in, const struct sock_fprog **prog,
+			struct sb_err *err)
 {
 	_cleanup_fd_ int fd = fd_in;
 	struct stat st;
 	size_t got = 0;
 
 	if (fstat(fd, &st) < 0)
-		return fail(msg, msglen, "seccomp program: fstat");
+		return sb_err_sys(err, "seccomp program: fstat");
 	/* The daemon sealed it; unsealed means it is not the daemon's. */
 	int seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0 || !(seals & F_SEAL_WRITE)) {
 		errno = seals < 0 ? errno : EPERM;
-		return fail(msg, msglen, "seccomp program: not sealed");
+		return sb_err_sys(err, "seccomp program: not sealed");
 	}
 	if (st.st_size <= 0 || st.st_size % (off_t)sizeof(struct sock_filter) ||
 	    (size_t)st.st_size > sizeof filter_insns) {
 		errno = EINVAL;
-		return fail(msg, msglen, "seccomp program: bad size");
+		return sb_err_sys(err, "seccomp program: bad size");
 	}
 	while (got < (size_t)st.st_size) {
 		/* pread: every sandbox shares the memfd's offset */
@@ -62,7 +54,7 @@ int confine_load_filter(int fd_in, const struct sock_fprog **prog, char *msg,
 			continue;
 		if (n <= 0) {
 			errno = n < 0 ? errno : EIO;
-			return fail(msg, msglen, "seccomp program: read");
+			return sb_err_sys(err, "seccomp program: read");
 		}
 		got += (size_t)n;
 	}
@@ -137,23 +129,21 @@ static void hide_argv(void)
 		munmap(page, sizeof name);
 }
 
-int confine_leader(char *msg, size_t msglen)
+int confine_leader(struct sb_err *err)
 {
 	int last = cap_last();
-	char what[64];
 
 	hide_argv();
 
 	if (last < 0) {
 		errno = ENOSYS;
-		return fail(msg, msglen, "capability bounding set");
+		return sb_err_sys(err, "capability bounding set");
 	}
 	for (int c = 0; c <= last; c++) {
-		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
-			snprintf(what, sizeof what,
-				 "drop capability %d from the bounding set", c);
-			return fail(msg, msglen, what);
-		}
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
+			return sb_err_sys(
+				err, "drop capability %d from the bounding set",
+				c);
 	}
 	/* Locked for the leader and all it starts: uid 0 gets no capability
 	 * from execve, a uid change always clears them (keep-caps off) and
@@ -164,7 +154,7 @@ int confine_leader(char *msg, size_t msglen)
 			     SECBIT_NO_CAP_AMBIENT_RAISE |
 			     SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
 	if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)
-		return fail(msg, msglen, "set securebits");
+		return sb_err_sys(err, "set securebits");
 	return 0;
 }
 

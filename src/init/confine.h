@@ -10,20 +10,21 @@
 #ifndef SLOTBOX_INIT_CONFINE_H
 #define SLOTBOX_INIT_CONFINE_H
 
-#include <stddef.h>
 #include <sys/types.h>
+
+#include "common/err.h"
 
 struct sock_fprog;
 
 /* slotbox-init, once: read the BPF program the daemon compiled from fd
- * (a sealed memfd), close fd, and point *prog at it. 0 or -1 with msg. */
-int confine_load_filter(int fd, const struct sock_fprog **prog, char *msg,
-			size_t msglen);
+ * (a sealed memfd), close fd, and point *prog at it. 0 or -1 with err. */
+int confine_load_filter(int fd, const struct sock_fprog **prog,
+			struct sb_err *err);
 
 /* The leader, before it starts anything: show a command line without host
  * paths (it is the slot's PID 1), empty the bounding set and lock the
- * securebits. The leader's own capabilities stay. 0 or -1 with msg. */
-int confine_leader(char *msg, size_t msglen);
+ * securebits. The leader's own capabilities stay. 0 or -1 with err. */
+int confine_leader(struct sb_err *err);
 
 /* A child of the leader, before it runs anything: become uid (groups
  * cleared), drop every capability, set no_new_privs, install filter

@@ -107,7 +107,7 @@ static void add_dir(const char *tree, const char *src)
 		skip("directory", src);
 }
 
-int gpu_tree_prepare(const struct init_cfg *cfg, char *msg, size_t msglen)
+int gpu_tree_prepare(const struct init_cfg *cfg, struct sb_err *err)
 {
 	char tree[4200], sub[4300];
 	if (!cfg->gpu)
@@ -116,8 +116,7 @@ int gpu_tree_prepare(const struct init_cfg *cfg, char *msg, size_t msglen)
 	if ((mkdir(tree, 0755) < 0 && errno != EEXIST) ||
 	    mount("tmpfs", tree, "tmpfs", MS_NOSUID | MS_NODEV, TREE_OPTS) <
 		    0) {
-		snprintf(msg, msglen, "gpu: driver tree %s: %s", tree,
-			 strerror(errno));
+		sb_err_sys(err, "gpu: driver tree %s", tree);
 		return -1;
 	}
 	snprintf(sub, sizeof sub, "%s/lib64", tree);
@@ -137,7 +136,7 @@ int gpu_tree_prepare(const struct init_cfg *cfg, char *msg, size_t msglen)
 		goto fail;
 	return 0;
 fail:
-	snprintf(msg, msglen, "gpu: driver tree %s: %s", sub, strerror(errno));
+	sb_err_sys(err, "gpu: driver tree %s", sub);
 	return -1;
 }
 
@@ -199,8 +198,8 @@ static int bind_gpus(const char *root, const char *gpus)
 	return 0;
 }
 
-int gpu_setup_slot(const struct leader_cfg *lc, const char *root, char *msg,
-		   size_t msglen)
+int gpu_setup_slot(const struct leader_cfg *lc, const char *root,
+		   struct sb_err *err)
 {
 	static const char *const ctl[] = {"nvidiactl", "nvidia-uvm",
 					  "nvidia-uvm-tools", "nvidia-modeset"};
@@ -212,15 +211,14 @@ int gpu_setup_slot(const struct leader_cfg *lc, const char *root, char *msg,
 	const char *gpus = cfg->gpu;
 	if (cfg->slot_gpus) {
 		if (!slot_item(cfg->slot_gpus, lc->index, mine, sizeof mine)) {
-			snprintf(msg, msglen, "gpu: no GPUs for slot %d",
-				 lc->index);
+			sb_err_set(err, 0, "gpu: no GPUs for slot %d",
+				   lc->index);
 			return -1;
 		}
 		gpus = mine;
 	}
 	if (bind_gpus(root, gpus) < 0) {
-		snprintf(msg, msglen, "gpu: bind the device nodes of %s: %s",
-			 gpus, strerror(errno));
+		sb_err_sys(err, "gpu: bind the device nodes of %s", gpus);
 		return -1;
 	}
 	/* MIG capabilities, read-only as on the host */
@@ -230,22 +228,19 @@ int gpu_setup_slot(const struct leader_cfg *lc, const char *root, char *msg,
 	     mount("/dev/nvidia-caps", path, NULL, MS_BIND | MS_REC, NULL) <
 		     0 ||
 	     mount(NULL, path, NULL, RO_BIND | MS_NOEXEC, NULL) < 0)) {
-		snprintf(msg, msglen, "gpu: bind /dev/nvidia-caps: %s",
-			 strerror(errno));
+		sb_err_sys(err, "gpu: bind /dev/nvidia-caps");
 		return -1;
 	}
 	tree_path(cfg, tree, sizeof tree);
 	snprintf(path, sizeof path, "%s/usr/local/nvidia", root);
 	if (mounts_mkdir_p(path, 0755) < 0 ||
 	    mount(tree, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
-		snprintf(msg, msglen,
-			 "gpu: bind the driver's files on "
-			 "/usr/local/nvidia: %s",
-			 strerror(errno));
+		sb_err_sys(err, "gpu: bind the driver's files on "
+				"/usr/local/nvidia");
 		return -1;
 	}
 	return 0;
 fail_dev:
-	snprintf(msg, msglen, "gpu: bind /dev/nvidiactl: %s", strerror(errno));
+	sb_err_sys(err, "gpu: bind /dev/nvidiactl");
 	return -1;
 }

@@ -73,19 +73,17 @@ static int userns_for(const char *proc, uid_t uid)
 }
 
 int idmap_mount_template(const char *tree, uid_t uid, const char *proc,
-			 const char *target, char *msg, size_t msglen)
+			 const char *target, struct sb_err *err)
 {
 	_cleanup_fd_ int ns = userns_for(proc, uid);
 	if (ns < 0) {
-		snprintf(msg, msglen, "user namespace for the template: %s",
-			 strerror(errno));
+		sb_err_sys(err, "user namespace for the template");
 		return -1;
 	}
 	_cleanup_fd_ int mnt =
 		open_tree(AT_FDCWD, tree, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (mnt < 0) {
-		snprintf(msg, msglen, "open template %s: %s", tree,
-			 strerror(errno));
+		sb_err_sys(err, "open template %s", tree);
 		return -1;
 	}
 	/* Read-only: the tree is shared by every slot of the profile, and
@@ -96,14 +94,12 @@ int idmap_mount_template(const char *tree, uid_t uid, const char *proc,
 		.userns_fd = (uint64_t)ns,
 	};
 	if (mount_setattr(mnt, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
-		snprintf(msg, msglen, "idmap the template: %s",
-			 strerror(errno));
+		sb_err_sys(err, "idmap the template");
 		return -1;
 	}
 	if (move_mount(mnt, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) <
 	    0) {
-		snprintf(msg, msglen, "attach the template: %s",
-			 strerror(errno));
+		sb_err_sys(err, "attach the template");
 		return -1;
 	}
 	return 0;

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/err.h"
 #include "init/calltree.h"
 
 #define INIT_CTL_FD 3
@@ -141,14 +142,14 @@ int init_slot_prepare_ns(const struct init_cfg *cfg, struct init_slot *s);
  * into its mount namespace (root, /proc, /dev, /tmp, workspace all new).
  * The leader's processes are gone; it is in the namespaces the next lease
  * runs in, or with new_ns (network: egress) init sends those too. 0 or -1
- * with msg. */
-int leader_regen(struct leader_cfg *lc, bool new_ns, char *msg, size_t msglen);
+ * with err. */
+int leader_regen(struct leader_cfg *lc, bool new_ns, struct sb_err *err);
 
 /* init_cgroup.c: take the cgroups message from the daemon; put a new
- * leader into its slot's group in every hierarchy. 0 or -1 with msg. */
-int init_cg_receive(struct init_cfg *cfg, char *msg, size_t msglen);
+ * leader into its slot's group in every hierarchy. 0 or -1 with err. */
+int init_cg_receive(struct init_cfg *cfg, struct sb_err *err);
 int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
-		      char *msg, size_t msglen);
+		      struct sb_err *err);
 /* init_adopt.c: a daemon that restarts reconnects to the sandbox on
  * cfg->ctl_socket; init then hands every live leader a fresh channel. */
 int init_adopt_listen(const struct init_cfg *cfg);
@@ -162,31 +163,30 @@ int init_adopt_accept(const struct init_cfg *cfg, int lfd,
  * fails. */
 int init_slot_rechannel(const struct init_cfg *cfg, struct init_slot *s);
 
-/* mounts.c: build the slot's root and pivot into it. 0 or -1 with msg. */
-int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
-			   size_t msglen);
-int mounts_setup_sandbox(const struct init_cfg *cfg, char *msg, size_t msglen);
+/* mounts.c: build the slot's root and pivot into it. 0 or -1 with err. */
+int mounts_setup_slot_root(const struct leader_cfg *lc, struct sb_err *err);
+int mounts_setup_sandbox(const struct init_cfg *cfg, struct sb_err *err);
 /* mkdir -p; path is modified and restored. 0 or -1 with errno. */
 int mounts_mkdir_p(char *path, mode_t mode);
 
 /* gpu_mounts.c: the sandbox's driver tree (once, in init), and a slot's
  * device nodes and driver files (in its leader, root not yet pivoted).
- * 0 or -1 with msg. */
-int gpu_tree_prepare(const struct init_cfg *cfg, char *msg, size_t msglen);
-int gpu_setup_slot(const struct leader_cfg *lc, const char *root, char *msg,
-		   size_t msglen);
+ * 0 or -1 with err. */
+int gpu_tree_prepare(const struct init_cfg *cfg, struct sb_err *err);
+int gpu_setup_slot(const struct leader_cfg *lc, const char *root,
+		   struct sb_err *err);
 
 /* idmap.c: attach at target a read-only mount of tree in which uid and
  * gid 0 show as uid. proc is a procfs of the caller's pid namespace. 0 or
- * -1 with msg. */
+ * -1 with err. */
 int idmap_mount_template(const char *tree, uid_t uid, const char *proc,
-			 const char *target, char *msg, size_t msglen);
+			 const char *target, struct sb_err *err);
 
 /* slot_ns.c: the network, IPC and cgroup namespaces of a slot generation.
  * The leader is cloned with slot_ns_clone_flags(); slot_ns_setup() runs in
- * it once it is in its slot's cgroup (0 or -1 with msg). */
+ * it once it is in its slot's cgroup (0 or -1 with err). */
 int slot_ns_clone_flags(const struct init_cfg *cfg);
-int slot_ns_setup(const struct init_cfg *cfg, char *msg, size_t msglen);
+int slot_ns_setup(const struct init_cfg *cfg, struct sb_err *err);
 /* Make new IPC and network namespaces for the caller (loopback up) and
  * open them as descriptors (fds[0] IPC, fds[1] network; arg is the
  * init_cfg): a spare_cfg make_ns hook. 0 or -1. */
@@ -205,14 +205,13 @@ int slot_veth_make(const struct init_cfg *cfg, int slot, int flags, int fds[2]);
 int slot_ns_enter(const struct init_cfg *cfg, const int fds[2]);
 /* Finish a recycled leader's (reset=false) move to new IPC and network
  * namespaces: entered says whether slot_ns_enter() did; else they are made
- * here. 0 or -1 with msg. */
-int slot_ns_renew(const struct init_cfg *cfg, bool entered, char *msg,
-		  size_t msglen);
+ * here. 0 or -1 with err. */
+int slot_ns_renew(const struct init_cfg *cfg, bool entered, struct sb_err *err);
 
 /* init_userns.c: with cfg->userns, delegate the cgroups, move into the
  * staged root (cfg->scratch becomes "", image_root the staged layers) and
- * into the sandbox's user namespace as its root. 0 or -1 with msg. */
-int init_userns_enter(struct init_cfg *cfg, char *msg, size_t msglen);
+ * into the sandbox's user namespace as its root. 0 or -1 with err. */
+int init_userns_enter(struct init_cfg *cfg, struct sb_err *err);
 
 /* leader.c: never returns. */
 __attribute__((noreturn)) void leader_main(struct leader_cfg *lc);

@@ -18,7 +18,7 @@
 #include "init/init.h"
 #include "wire/proto.h"
 
-int init_cg_receive(struct init_cfg *cfg, char *msg, size_t msglen)
+int init_cg_receive(struct init_cfg *cfg, struct sb_err *err)
 {
 	struct sb_msg m;
 	int fds[SB_MSG_MAX_FDS];
@@ -29,12 +29,12 @@ int init_cg_receive(struct init_cfg *cfg, char *msg, size_t msglen)
 		r = sb_msg_recv(INIT_CTL_FD, &m, fds, &nfds);
 	while (r < 0 && errno == EINTR);
 	if (r <= 0 || m.type != SB_MSG_CGROUPS || nfds > INIT_MAX_CG_MORE) {
-		int err = r < 0 ? errno : EPROTO;
+		int e = r < 0 ? errno : EPROTO;
 		for (size_t i = 0; i < nfds; i++)
 			close(fds[i]);
-		snprintf(msg, msglen, "expected the cgroups message: %s",
-			 strerror(err));
-		errno = err;
+		sb_err_set(err, e, "expected the cgroups message: %s",
+			   strerror(e));
+		errno = e;
 		return -1;
 	}
 	for (size_t i = 0; i < nfds; i++)
@@ -43,13 +43,12 @@ int init_cg_receive(struct init_cfg *cfg, char *msg, size_t msglen)
 }
 
 int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
-		      char *msg, size_t msglen)
+		      struct sb_err *err)
 {
 	char path[32];
 
 	if (s->cg_fd >= 0 && calltree_join(s->cg_fd, "cgroup.procs") < 0) {
-		snprintf(msg, msglen, "join the cgroup of slot %d: %s",
-			 s->index, strerror(errno));
+		sb_err_sys(err, "join the cgroup of slot %d", s->index);
 		return -1;
 	}
 	snprintf(path, sizeof path, "s%d/cgroup.procs", s->index);
@@ -59,9 +58,8 @@ int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
 		if (calltree_join(cfg->cg_more[i], path) < 0 &&
 		    (errno != ENOENT ||
 		     calltree_join(cfg->cg_more[i], "cgroup.procs") < 0)) {
-			snprintf(msg, msglen,
-				 "join the cgroup v1 groups of slot %d: %s",
-				 s->index, strerror(errno));
+			sb_err_sys(err, "join the cgroup v1 groups of slot %d",
+				   s->index);
 			return -1;
 		}
 	}

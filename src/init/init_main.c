@@ -374,7 +374,7 @@ static int serve(const struct init_cfg *cfg, int sfd, int lfd)
 int main(int argc, char **argv)
 {
 	struct init_cfg cfg;
-	char msg[256] = "";
+	struct sb_err err = {0};
 	sigset_t mask;
 
 	parse_args(argc, argv, &cfg);
@@ -396,19 +396,17 @@ int main(int argc, char **argv)
 	/* No filter is a profile's choice; a filter we cannot read stops
 	 * the sandbox rather than running its commands unfiltered. */
 	if (cfg.seccomp_fd >= 0 &&
-	    confine_load_filter(cfg.seccomp_fd, &cfg.seccomp, msg, sizeof msg) <
-		    0) {
-		init_send_failed(INIT_CTL_FD, 0, errno, msg);
+	    confine_load_filter(cfg.seccomp_fd, &cfg.seccomp, &err) < 0) {
+		init_send_failed(INIT_CTL_FD, 0, errno, err.msg);
 		return 1;
 	}
-	if (sfd < 0 || init_cg_receive(&cfg, msg, sizeof msg) < 0 ||
-	    mounts_setup_sandbox(&cfg, msg, sizeof msg) < 0 ||
-	    gpu_tree_prepare(&cfg, msg, sizeof msg) < 0 ||
+	if (sfd < 0 || init_cg_receive(&cfg, &err) < 0 ||
+	    mounts_setup_sandbox(&cfg, &err) < 0 ||
+	    gpu_tree_prepare(&cfg, &err) < 0 ||
 	    init_slots_setup(&cfg, slots) < 0) {
-		if (sfd < 0 || !msg[0])
-			snprintf(msg, sizeof msg, "init setup: %s",
-				 strerror(errno));
-		init_send_failed(INIT_CTL_FD, 0, errno, msg);
+		if (sfd < 0 || !err.msg[0])
+			sb_err_sys(&err, "init setup");
+		init_send_failed(INIT_CTL_FD, 0, errno, err.msg);
 		return 1;
 	}
 	/* Without the socket the sandbox cannot outlive its daemon, which
@@ -418,8 +416,8 @@ int main(int argc, char **argv)
 	if (cfg.ctl_socket && lfd < 0)
 		fprintf(stderr, "slotbox-init %s: listen on %s: %s\n", cfg.id,
 			cfg.ctl_socket, strerror(errno));
-	if (cfg.userns && init_userns_enter(&cfg, msg, sizeof msg) < 0) {
-		init_send_failed(INIT_CTL_FD, 0, errno, msg);
+	if (cfg.userns && init_userns_enter(&cfg, &err) < 0) {
+		init_send_failed(INIT_CTL_FD, 0, errno, err.msg);
 		return 1;
 	}
 	struct sb_msg hello = {.type = SB_MSG_HELLO,
@@ -428,9 +426,9 @@ int main(int argc, char **argv)
 		return 1;
 	for (int i = 0; i < cfg.n_slots; i++) {
 		if (init_slot_spawn(&cfg, &slots[i]) < 0) {
-			snprintf(msg, sizeof msg, "start slot %d: %s", i,
-				 strerror(errno));
-			init_send_failed(INIT_CTL_FD, (uint32_t)i, errno, msg);
+			sb_err_sys(&err, "start slot %d", i);
+			init_send_failed(INIT_CTL_FD, (uint32_t)i, errno,
+					 err.msg);
 		}
 	}
 	return serve(&cfg, sfd, lfd);

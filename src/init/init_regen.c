@@ -59,7 +59,7 @@ __attribute__((noreturn)) static void build_root(const struct init_cfg *cfg,
 						 const int made[2])
 {
 	static struct leader_cfg lc;
-	char msg[192] = "";
+	struct sb_err err = {0};
 
 	lc.init = cfg;
 	lc.index = s->index;
@@ -73,12 +73,10 @@ __attribute__((noreturn)) static void build_root(const struct init_cfg *cfg,
 	int keep[4] = {s->line, netns, made[0], made[1]};
 	close_all_but(keep, 4);
 	if (unshare(CLONE_NEWNS) < 0) {
-		snprintf(msg, sizeof msg, "regen: new mount namespace: %s",
-			 strerror(errno));
+		sb_err_sys(&err, "regen: new mount namespace");
 	} else if (setns(netns, CLONE_NEWNET) < 0) {
-		snprintf(msg, sizeof msg, "regen: enter the slot's network: %s",
-			 strerror(errno));
-	} else if (mounts_setup_slot_root(&lc, msg, sizeof msg) == 0) {
+		sb_err_sys(&err, "regen: enter the slot's network");
+	} else if (mounts_setup_slot_root(&lc, &err) == 0) {
 		int fds[3] = {open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC),
 			      made[0], made[1]};
 		struct sb_msg m = {.type = SB_MSG_REGEN,
@@ -87,10 +85,10 @@ __attribute__((noreturn)) static void build_root(const struct init_cfg *cfg,
 		if (fds[0] >= 0 &&
 		    sb_msg_send(s->line, &m, fds, made[0] >= 0 ? 3 : 1) == 0)
 			_exit(0);
-		snprintf(msg, sizeof msg, "regen: send the namespace: %s",
-			 strerror(errno));
+		sb_err_sys(&err, "regen: send the namespace");
 	}
-	init_send_failed(s->line, (uint32_t)s->index, errno ? errno : EIO, msg);
+	init_send_failed(s->line, (uint32_t)s->index, errno ? errno : EIO,
+			 err.msg);
 	_exit(1);
 }
 

@@ -192,7 +192,7 @@ int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
 		return -1;
 	}
 	if (pid == 0) {
-		char msg[192];
+		struct sb_err err = {0};
 		close(sv[0]);
 		close(line[0]);
 		close(INIT_CTL_FD);
@@ -202,8 +202,9 @@ int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
 			_exit(1);
 		}
 		close_ns(ns);
-		if (init_cg_join_slot(cfg, s, msg, sizeof msg) < 0) {
-			init_send_failed(sv[1], (uint32_t)s->index, errno, msg);
+		if (init_cg_join_slot(cfg, s, &err) < 0) {
+			init_send_failed(sv[1], (uint32_t)s->index, errno,
+					 err.msg);
 			_exit(1);
 		}
 		static struct leader_cfg lc;

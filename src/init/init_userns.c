@@ -38,12 +38,9 @@
 #include "common/cleanup.h"
 #include "init/init.h"
 
-static int fail(char *msg, size_t len, const char *what)
+static int fail(struct sb_err *err, const char *what)
 {
-	int saved = errno;
-	snprintf(msg, len, "userns: %s: %s", what, strerror(saved));
-	errno = saved;
-	return -1;
+	return sb_err_sys(err, "userns: %s", what);
 }
 
 /* Hand dir (and the files that place and kill processes in it) to uid;
@@ -64,7 +61,7 @@ static int delegate(int parent, const char *name, uid_t uid)
 	return 0;
 }
 
-static int delegate_cgroups(const struct init_cfg *cfg, char *msg, size_t len)
+static int delegate_cgroups(const struct init_cfg *cfg, struct sb_err *err)
 {
 	char name[16];
 	if (cfg->cg_fd >= 0 && cfg->cg_mode == CG_V2) {
@@ -74,16 +71,16 @@ static int delegate_cgroups(const struct init_cfg *cfg, char *msg, size_t len)
 		if ((mkdirat(cfg->cg_fd, "init", 0755) < 0 &&
 		     errno != EEXIST) ||
 		    calltree_join(cfg->cg_fd, "init/cgroup.procs") < 0)
-			return fail(msg, len, "join the sandbox's cgroup");
+			return fail(err, "join the sandbox's cgroup");
 		if (fchownat(cfg->cg_fd, "cgroup.procs", cfg->userns_root,
 			     cfg->userns_root, 0) < 0)
-			return fail(msg, len, "delegate the sandbox's cgroup");
+			return fail(err, "delegate the sandbox's cgroup");
 	}
 	for (int i = 0; i < cfg->n_slots; i++) {
 		snprintf(name, sizeof name, "s%d", i);
 		if (cfg->cg_fd >= 0 &&
 		    delegate(cfg->cg_fd, name, cfg->userns_root) < 0)
-			return fail(msg, len, "delegate a slot's cgroup");
+			return fail(err, "delegate a slot's cgroup");
 		/* A v1 hierarchy without per-slot limits has no slot
 		 * groups: the leaders join the sandbox's (cgroup.c). */
 		for (int k = 0; k < cfg->n_cg_more; k++)
@@ -91,7 +88,7 @@ static int delegate_cgroups(const struct init_cfg *cfg, char *msg, size_t len)
 				    0 &&
 			    (errno != ENOENT || delegate(cfg->cg_more[k], ".",
 							 cfg->userns_root) < 0))
-				return fail(msg, len,
+				return fail(err,
 					    "delegate a slot's v1 cgroups");
 	}
 	return 0;
@@ -143,7 +140,7 @@ static int stage_dev(const char *scratch)
 
 /* The image's layers as /img/<k> of the new root; image_root becomes
  * their list. */
-static int stage_image(struct init_cfg *cfg, char *msg, size_t len)
+static int stage_image(struct init_cfg *cfg, struct sb_err *err)
 {
 	static char layers[4200];
 	char path[4200];
@@ -151,19 +148,19 @@ static int stage_image(struct init_cfg *cfg, char *msg, size_t len)
 	int k = 0;
 	snprintf(path, sizeof path, "%s/img", cfg->scratch);
 	if (make_dir(path, 0755) < 0)
-		return fail(msg, len, "stage the image");
+		return fail(err, "stage the image");
 	for (const char *p = cfg->image_root; *p; k++) {
 		size_t n = strcspn(p, ":");
 		char src[4200];
 		snprintf(src, sizeof src, "%.*s", (int)n, p);
 		snprintf(path, sizeof path, "%s/img/%d", cfg->scratch, k);
 		if (bind_dir(src, path, false) < 0)
-			return fail(msg, len, "bind an image layer");
+			return fail(err, "bind an image layer");
 		int w = snprintf(layers + o, sizeof layers - o, "%s/img/%d",
 				 o ? ":" : "", k);
 		if (w < 0 || (size_t)w >= sizeof layers - o) {
 			errno = ENAMETOOLONG;
-			return fail(msg, len, "stage the image");
+			return fail(err, "stage the image");
 		}
 		o += (size_t)w;
 		p += n + (p[n] == ':');
@@ -173,7 +170,7 @@ static int stage_image(struct init_cfg *cfg, char *msg, size_t len)
 }
 
 /* Each slot's workspace template, idmapped to its uid, at /tpl<i>. */
-static int stage_templates(const struct init_cfg *cfg, char *msg, size_t len)
+static int stage_templates(const struct init_cfg *cfg, struct sb_err *err)
 {
 	char proc[4200], path[4200];
 	if (!cfg->template_dir)
@@ -182,10 +179,10 @@ static int stage_templates(const struct init_cfg *cfg, char *msg, size_t len)
 	for (int i = 0; i < cfg->n_slots; i++) {
 		snprintf(path, sizeof path, "%s/tpl%d", cfg->scratch, i);
 		if (make_dir(path, 0755) < 0)
-			return fail(msg, len, "stage the template");
+			return fail(err, "stage the template");
 		if (idmap_mount_template(cfg->template_dir,
 					 cfg->uid_base + (uid_t)i, proc, path,
-					 msg, len) < 0)
+					 err) < 0)
 			return -1;
 	}
 	return 0;
@@ -193,7 +190,7 @@ static int stage_templates(const struct init_cfg *cfg, char *msg, size_t len)
 
 /* The new root: the scratch tmpfs with what the sandbox needs of the
  * host; the host's tree is detached. */
-static int stage_root(struct init_cfg *cfg, char *msg, size_t len)
+static int stage_root(struct init_cfg *cfg, struct sb_err *err)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/proc", cfg->scratch);
@@ -201,23 +198,22 @@ static int stage_root(struct init_cfg *cfg, char *msg, size_t len)
 	if (make_dir(path, 0555) < 0 ||
 	    mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  NULL) < 0)
-		return fail(msg, len, "mount /proc");
+		return fail(err, "mount /proc");
 	snprintf(path, sizeof path, "%s/sys", cfg->scratch);
 	if (bind_dir("/sys", path, true) < 0)
-		return fail(msg, len, "bind /sys");
+		return fail(err, "bind /sys");
 	if (stage_dev(cfg->scratch) < 0)
-		return fail(msg, len, "stage /dev");
+		return fail(err, "stage /dev");
 	for (int i = 0; i < cfg->n_slots; i++) {
 		snprintf(path, sizeof path, "%s/s%d", cfg->scratch, i);
 		if (chown(path, cfg->userns_root, cfg->userns_root) < 0)
-			return fail(msg, len, "chown a slot dir");
+			return fail(err, "chown a slot dir");
 	}
-	if (stage_image(cfg, msg, len) < 0 ||
-	    stage_templates(cfg, msg, len) < 0)
+	if (stage_image(cfg, err) < 0 || stage_templates(cfg, err) < 0)
 		return -1;
 	if (chdir(cfg->scratch) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
 	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
-		return fail(msg, len, "pivot into the scratch dir");
+		return fail(err, "pivot into the scratch dir");
 	cfg->scratch = "";
 	return 0;
 }
@@ -256,7 +252,7 @@ static int read_overflow_uid(void)
 	return end != buf && v >= 0 && v <= INT_MAX ? (int)v : 65534;
 }
 
-int init_userns_enter(struct init_cfg *cfg, char *msg, size_t len)
+int init_userns_enter(struct init_cfg *cfg, struct sb_err *err)
 {
 	char map[128];
 	uid_t r = cfg->userns_root;
@@ -266,17 +262,16 @@ int init_userns_enter(struct init_cfg *cfg, char *msg, size_t len)
 		 (unsigned)cfg->uid_base, (unsigned)cfg->uid_base,
 		 cfg->n_slots);
 	cfg->host_root_uid = (uid_t)read_overflow_uid();
-	if (delegate_cgroups(cfg, msg, len) < 0 ||
-	    stage_root(cfg, msg, len) < 0)
+	if (delegate_cgroups(cfg, err) < 0 || stage_root(cfg, err) < 0)
 		return -1;
 	int gate[2];
 	if (pipe2(gate, O_CLOEXEC) < 0)
-		return fail(msg, len, "pipe");
+		return fail(err, "pipe");
 	pid_t pid = fork();
 	if (pid < 0) {
 		close(gate[0]);
 		close(gate[1]);
-		return fail(msg, len, "fork the map writer");
+		return fail(err, "fork the map writer");
 	}
 	if (pid == 0) {
 		close(gate[1]);
@@ -291,14 +286,14 @@ int init_userns_enter(struct init_cfg *cfg, char *msg, size_t len)
 		;
 	if (r_unshare < 0) {
 		errno = saved;
-		return fail(msg, len, "unshare");
+		return fail(err, "unshare");
 	}
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		errno = WIFEXITED(st) ? WEXITSTATUS(st) : ECHILD;
-		return fail(msg, len, "write the uid and gid maps");
+		return fail(err, "write the uid and gid maps");
 	}
 	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 ||
 	    setresuid(0, 0, 0) < 0)
-		return fail(msg, len, "become root of the namespace");
+		return fail(err, "become root of the namespace");
 	return 0;
 }

@@ -372,7 +372,7 @@ static int kill_lease_processes(struct leader *l, bool by_groups)
 static void renew_namespaces(struct leader *l)
 {
 	const struct init_cfg *cfg = l->cfg->init;
-	char msg[192];
+	struct sb_err err = {0};
 	int fds[2];
 	bool entered = false;
 
@@ -383,9 +383,9 @@ static void renew_namespaces(struct leader *l)
 		close(fds[0]);
 		close(fds[1]);
 	}
-	if (slot_ns_renew(cfg, entered, msg, sizeof msg) < 0) {
+	if (slot_ns_renew(cfg, entered, &err) < 0) {
 		init_send_failed(l->cfg->chan, (uint32_t)l->cfg->index, errno,
-				 msg);
+				 err.msg);
 		_exit(1);
 	}
 	retire_spare(l);
@@ -406,7 +406,7 @@ static void renew_namespaces(struct leader *l)
 static void regenerate(struct leader *l)
 {
 	const struct init_cfg *cfg = l->cfg->init;
-	char msg[192] = "reset: new ipc/network namespace";
+	struct sb_err err = {.msg = "reset: new ipc/network namespace"};
 	int fds[2] = {-1, -1};
 	bool entered = false;
 	/* network: egress: init sends them, made with their veth pair */
@@ -428,14 +428,14 @@ static void regenerate(struct leader *l)
 	}
 	retire_spare(l);
 	retire(l, &l->next);
-	if (leader_regen(l->cfg, from_init, msg, sizeof msg) < 0)
+	if (leader_regen(l->cfg, from_init, &err) < 0)
 		goto fail;
 	l->ns_used = false;
 	l->dirty = false;
 	return;
 fail:
 	init_send_failed(l->cfg->chan, (uint32_t)l->cfg->index,
-			 errno ? errno : EIO, msg);
+			 errno ? errno : EIO, err.msg);
 	_exit(1);
 }
 
@@ -580,7 +580,7 @@ static void handle_line(struct leader *l)
 void leader_main(struct leader_cfg *lc)
 {
 	static struct leader l;
-	char msg[256] = "";
+	struct sb_err err = {0};
 	sigset_t mask;
 
 	l.cfg = lc;
@@ -604,13 +604,11 @@ void leader_main(struct leader_cfg *lc)
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	/* Before the first command: the bounding set is inherited, so
 	 * emptying it here holds for everything the slot ever runs. */
-	if (sfd < 0 || slot_ns_setup(lc->init, msg, sizeof msg) < 0 ||
-	    mounts_setup_slot_root(lc, msg, sizeof msg) < 0 ||
-	    confine_leader(msg, sizeof msg) < 0) {
-		if (!msg[0])
-			snprintf(msg, sizeof msg, "signalfd: %s",
-				 strerror(errno));
-		init_send_failed(lc->chan, (uint32_t)lc->index, errno, msg);
+	if (sfd < 0 || slot_ns_setup(lc->init, &err) < 0 ||
+	    mounts_setup_slot_root(lc, &err) < 0 || confine_leader(&err) < 0) {
+		if (!err.msg[0])
+			sb_err_sys(&err, "signalfd");
+		init_send_failed(lc->chan, (uint32_t)lc->index, errno, err.msg);
 		_exit(1);
 	}
 	/* An image without bash (busybox, alpine): the daemon then runs

@@ -22,17 +22,17 @@
  * systems: milliseconds, more on a loaded host). */
 #define REGEN_WAIT_MS 10000
 
-static int fail(char *msg, size_t len, int err, const char *what)
+static int fail(struct sb_err *err, int e, const char *what)
 {
-	snprintf(msg, len, "reset: %s: %s", what, strerror(err));
-	errno = err;
+	sb_err_set(err, e, "reset: %s: %s", what, strerror(e));
+	errno = e;
 	return -1;
 }
 
 /* The answer on the line: the new mount namespace (and with new_ns the
  * IPC and network namespaces: fds[3]), or FAILED. */
 static int wait_answer(struct leader_cfg *lc, unsigned gen, bool new_ns,
-		       int ns[3], char *msg, size_t msglen)
+		       int ns[3], struct sb_err *err)
 {
 	struct pollfd pfd = {.fd = lc->line, .events = POLLIN};
 	struct sb_msg m;
@@ -44,13 +44,13 @@ static int wait_answer(struct leader_cfg *lc, unsigned gen, bool new_ns,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return fail(msg, msglen, n == 0 ? ETIMEDOUT : errno,
+			return fail(err, n == 0 ? ETIMEDOUT : errno,
 				    "wait for init");
 		int r = sb_msg_recv(lc->line, &m, fds, &nfds);
 		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (r <= 0)
-			return fail(msg, msglen, r == 0 ? EPIPE : errno,
+			return fail(err, r == 0 ? EPIPE : errno,
 				    "read from init");
 		break;
 	}
@@ -64,11 +64,11 @@ static int wait_answer(struct leader_cfg *lc, unsigned gen, bool new_ns,
 		close(fds[i]);
 	if (m.type == SB_MSG_FAILED) {
 		m.text[sizeof m.text - 1] = '\0';
-		snprintf(msg, msglen, "%s", m.text);
+		sb_err_set(err, m.sys_errno, "%s", m.text);
 		errno = m.sys_errno ? m.sys_errno : EIO;
 		return -1;
 	}
-	return fail(msg, msglen, EPROTO, "unexpected answer from init");
+	return fail(err, EPROTO, "unexpected answer from init");
 }
 
 static void close_ns(int ns[3])
@@ -78,36 +78,36 @@ static void close_ns(int ns[3])
 			close(ns[i]);
 }
 
-int leader_regen(struct leader_cfg *lc, bool new_ns, char *msg, size_t msglen)
+int leader_regen(struct leader_cfg *lc, bool new_ns, struct sb_err *err)
 {
 	_cleanup_fd_ int pidns =
 		open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 	_cleanup_fd_ int netns =
 		open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (pidns < 0 || netns < 0)
-		return fail(msg, msglen, errno, "open namespaces");
+		return fail(err, errno, "open namespaces");
 	struct sb_msg m = {.type = SB_MSG_REGEN,
 			   .slot = (uint32_t)lc->index,
 			   .gen = lc->gen,
 			   .flags = new_ns ? SB_REGEN_NEW_NS : 0};
 	int mine[2] = {pidns, netns};
 	if (sb_msg_send(lc->line, &m, mine, 2) < 0)
-		return fail(msg, msglen, errno, "ask init");
+		return fail(err, errno, "ask init");
 	int ns[3] = {-1, -1, -1}; /* mnt, ipc, net */
-	if (wait_answer(lc, lc->gen + 1, new_ns, ns, msg, msglen) < 0)
+	if (wait_answer(lc, lc->gen + 1, new_ns, ns, err) < 0)
 		return -1;
 	/* the network first: the new root's /sys is of the new one */
 	int r = new_ns ? slot_ns_enter(lc->init, &ns[1]) : 0;
-	int err = errno;
+	int e = errno;
 	if (r == 0 && setns(ns[0], CLONE_NEWNS) < 0) {
 		r = -1;
-		err = errno;
+		e = errno;
 	}
 	close_ns(ns);
 	if (r < 0)
-		return fail(msg, msglen, err, "enter the new namespaces");
+		return fail(err, e, "enter the new namespaces");
 	if (chdir("/") < 0)
-		return fail(msg, msglen, errno, "chdir /");
+		return fail(err, errno, "chdir /");
 	lc->gen++;
 	return 0;
 }

@@ -23,29 +23,13 @@
 #include "common/cleanup.h"
 #include "init/init.h"
 
-static int fail(char *msg, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *msg, size_t len, const char *fmt, ...)
-{
-	int saved = errno;
-	char buf[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	snprintf(msg, len, "%s: %s", buf, strerror(saved));
-	errno = saved;
-	return -1;
-}
-
-int mounts_setup_sandbox(const struct init_cfg *cfg, char *msg, size_t msglen)
+int mounts_setup_sandbox(const struct init_cfg *cfg, struct sb_err *err)
 {
 	char opts[128] = "mode=0700";
 	size_t o = strlen(opts);
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return fail(msg, msglen, "make / private");
+		return sb_err_sys(err, "make / private");
 	if (cfg->tmpfs_bytes)
 		o += (size_t)snprintf(opts + o, sizeof opts - o, ",size=%llu",
 				      (unsigned long long)cfg->tmpfs_bytes);
@@ -56,11 +40,11 @@ int mounts_setup_sandbox(const struct init_cfg *cfg, char *msg, size_t msglen)
 			 (unsigned)cfg->userns_root);
 	if (mount("tmpfs", cfg->scratch, "tmpfs", MS_NOSUID | MS_NODEV, opts) <
 	    0)
-		return fail(msg, msglen, "mount tmpfs on %s", cfg->scratch);
+		return sb_err_sys(err, "mount tmpfs on %s", cfg->scratch);
 	char host[64];
 	snprintf(host, sizeof host, "slotbox-%.48s", cfg->id);
 	if (sethostname(host, strlen(host)) < 0)
-		return fail(msg, msglen, "sethostname");
+		return sb_err_sys(err, "sethostname");
 	return 0;
 }
 
@@ -111,22 +95,22 @@ static int make_devnode(const char *path, const struct devnode *d, bool userns)
 	return chmod(path, 0666); /* the umask must not narrow it */
 }
 
-static int setup_dev(const char *root, int ptys_max, bool userns, char *msg,
-		     size_t msglen)
+static int setup_dev(const char *root, int ptys_max, bool userns,
+		     struct sb_err *err)
 {
 	char path[4200], opts[96];
 
 	snprintf(path, sizeof path, "%s/dev", root);
 	if (mkdir(path, 0755) < 0 && errno != EEXIST)
-		return fail(msg, msglen, "create /dev");
+		return sb_err_sys(err, "create /dev");
 	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC,
 		  "mode=0755,size=65536") < 0)
-		return fail(msg, msglen, "mount /dev");
+		return sb_err_sys(err, "mount /dev");
 	for (size_t i = 0; i < sizeof devnodes / sizeof devnodes[0]; i++) {
 		snprintf(path, sizeof path, "%s/dev/%s", root,
 			 devnodes[i].name);
 		if (make_devnode(path, &devnodes[i], userns) < 0)
-			return fail(msg, msglen, "mknod %s", path);
+			return sb_err_sys(err, "mknod %s", path);
 	}
 	static const char *const links[][2] = {
 		{"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"},
@@ -136,14 +120,14 @@ static int setup_dev(const char *root, int ptys_max, bool userns, char *msg,
 	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
 		snprintf(path, sizeof path, "%s/dev/%s", root, links[i][1]);
 		if (symlink(links[i][0], path) < 0)
-			return fail(msg, msglen, "symlink %s", path);
+			return sb_err_sys(err, "symlink %s", path);
 	}
 	snprintf(path, sizeof path, "%s/dev/pts", root);
 	snprintf(opts, sizeof opts,
 		 "newinstance,ptmxmode=0666,mode=0620,max=%d", ptys_max);
 	if (mkdir(path, 0755) < 0 ||
 	    mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, opts) < 0)
-		return fail(msg, msglen, "mount /dev/pts");
+		return sb_err_sys(err, "mount /dev/pts");
 	return 0;
 }
 
@@ -151,8 +135,7 @@ static int setup_dev(const char *root, int ptys_max, bool userns, char *msg,
  * they are private, emptied by a reset, and count against disk_mb like
  * the workspace and the root overlay's upper layer. */
 static int bind_scratch(const struct leader_cfg *lc, const char *root,
-			const char *sub, const char *target, char *msg,
-			size_t msglen)
+			const char *sub, const char *target, struct sb_err *err)
 {
 	char from[4200], to[8400];
 
@@ -160,7 +143,7 @@ static int bind_scratch(const struct leader_cfg *lc, const char *root,
 	snprintf(to, sizeof to, "%s%s", root, target);
 	if ((mkdir(to, 01777) < 0 && errno != EEXIST) ||
 	    mount(from, to, NULL, MS_BIND, NULL) < 0)
-		return fail(msg, msglen, "mount %s", target);
+		return sb_err_sys(err, "mount %s", target);
 	return 0;
 }
 
@@ -337,13 +320,13 @@ static int relative_layers(const struct leader_cfg *lc, char *out, size_t len)
 }
 
 static int mount_root_overlay(const struct leader_cfg *lc, const char *root,
-			      char *msg, size_t msglen)
+			      struct sb_err *err)
 {
 	char opts[8400], lower[4200];
 	/* Relative to the generation dir: the options show in the slot's
 	 * mountinfo, which must not name host paths. */
 	if (chdir(lc->gen_dir) < 0)
-		return fail(msg, msglen, "chdir %s", lc->gen_dir);
+		return sb_err_sys(err, "chdir %s", lc->gen_dir);
 	if (relative_layers(lc, lower, sizeof lower) == 0) {
 		snprintf(opts, sizeof opts,
 			 "lowerdir=%s,upperdir=upper,workdir=work", lower);
@@ -354,7 +337,7 @@ static int mount_root_overlay(const struct leader_cfg *lc, const char *root,
 	snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=upper,workdir=work",
 		 lc->init->image_root);
 	if (mount_overlay(lc, root, 0, opts) < 0)
-		return fail(msg, msglen, "mount overlay root");
+		return sb_err_sys(err, "mount overlay root");
 	return 0;
 }
 
@@ -364,7 +347,7 @@ static int mount_root_overlay(const struct leader_cfg *lc, const char *root,
  * size costs one mount, a reset drops the upper layer with the generation,
  * and a fork copies that upper layer only. root/proc must be mounted. */
 static int mount_workspace(const struct leader_cfg *lc, const char *root,
-			   const char *target, char *msg, size_t msglen)
+			   const char *target, struct sb_err *err)
 {
 	char ws[4200], proc[4200], opts[12800];
 
@@ -372,7 +355,7 @@ static int mount_workspace(const struct leader_cfg *lc, const char *root,
 		snprintf(ws, sizeof ws, "%s/ws", lc->gen_dir);
 		if (mount(ws, target, NULL, MS_BIND | MS_NOSUID | MS_NODEV,
 			  NULL) < 0)
-			return fail(msg, msglen, "bind workspace");
+			return sb_err_sys(err, "bind workspace");
 		return 0;
 	}
 	snprintf(ws, sizeof ws, "%s/tpl", lc->gen_dir);
@@ -381,44 +364,43 @@ static int mount_workspace(const struct leader_cfg *lc, const char *root,
 		/* idmapped by init while it was the host's root */
 		snprintf(proc, sizeof proc, "/tpl%d", lc->index);
 		if (mount(proc, ws, NULL, MS_BIND, NULL) < 0)
-			return fail(msg, msglen, "bind the template");
+			return sb_err_sys(err, "bind the template");
 	} else if (idmap_mount_template(lc->init->template_dir, lc->uid, proc,
-					ws, msg, msglen) < 0) {
+					ws, err) < 0) {
 		return -1;
 	}
 	if (chdir(lc->gen_dir) < 0)
-		return fail(msg, msglen, "chdir %s", lc->gen_dir);
+		return sb_err_sys(err, "chdir %s", lc->gen_dir);
 	snprintf(opts, sizeof opts, "lowerdir=tpl,upperdir=wsu,workdir=wsw");
 	if (mount_overlay(lc, target, MS_NOSUID | MS_NODEV, opts) < 0)
-		return fail(msg, msglen, "mount workspace overlay");
+		return sb_err_sys(err, "mount workspace overlay");
 	return 0;
 }
 
-int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
-			   size_t msglen)
+int mounts_setup_slot_root(const struct leader_cfg *lc, struct sb_err *err)
 {
 	const struct init_cfg *cfg = lc->init;
 	char root[4200], path[8400];
 
 	snprintf(root, sizeof root, "%s/root", lc->gen_dir);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return fail(msg, msglen, "make / private");
+		return sb_err_sys(err, "make / private");
 	for (int i = 0; i < cfg->n_masks; i++)
 		if (mask_path(lc, cfg->masks[i]) < 0)
-			return fail(msg, msglen, "mask %s", cfg->masks[i]);
-	if (mount_root_overlay(lc, root, msg, msglen) < 0)
+			return sb_err_sys(err, "mask %s", cfg->masks[i]);
+	if (mount_root_overlay(lc, root, err) < 0)
 		return -1;
 	snprintf(path, sizeof path, "%s/proc", root);
 	mkdir(path, 0555);
 	if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  NULL) < 0)
-		return fail(msg, msglen, "mount /proc");
-	if (setup_dev(root, cfg->ptys_max, cfg->userns, msg, msglen) < 0)
+		return sb_err_sys(err, "mount /proc");
+	if (setup_dev(root, cfg->ptys_max, cfg->userns, err) < 0)
 		return -1;
-	if (cfg->gpu && gpu_setup_slot(lc, root, msg, msglen) < 0)
+	if (cfg->gpu && gpu_setup_slot(lc, root, err) < 0)
 		return -1;
-	if (bind_scratch(lc, root, "tmp", "/tmp", msg, msglen) < 0 ||
-	    bind_scratch(lc, root, "shm", "/dev/shm", msg, msglen) < 0)
+	if (bind_scratch(lc, root, "tmp", "/tmp", err) < 0 ||
+	    bind_scratch(lc, root, "shm", "/dev/shm", err) < 0)
 		return -1;
 	snprintf(path, sizeof path, "%s/sys", root);
 	mkdir(path, 0555);
@@ -428,19 +410,19 @@ int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
 	      MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	snprintf(path, sizeof path, "%s%s", root, cfg->workspace_dir);
 	if (mounts_mkdir_p(path, 0755) < 0)
-		return fail(msg, msglen, "create %s", cfg->workspace_dir);
-	if (mount_workspace(lc, root, path, msg, msglen) < 0)
+		return sb_err_sys(err, "create %s", cfg->workspace_dir);
+	if (mount_workspace(lc, root, path, err) < 0)
 		return -1;
 	if (chdir(root) < 0)
-		return fail(msg, msglen, "chdir root");
+		return sb_err_sys(err, "chdir root");
 	/* pivot_root(".", ".") stacks the old root under the new one; the
 	 * detach then drops it, and with it every path to the scratch tmpfs
 	 * and the other slots. */
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		return fail(msg, msglen, "pivot_root");
+		return sb_err_sys(err, "pivot_root");
 	if (umount2(".", MNT_DETACH) < 0)
-		return fail(msg, msglen, "detach old root");
+		return sb_err_sys(err, "detach old root");
 	if (chdir("/") < 0)
-		return fail(msg, msglen, "chdir /");
+		return sb_err_sys(err, "chdir /");
 	return 0;
 }

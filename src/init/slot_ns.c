@@ -37,14 +37,6 @@
 #include "init/init.h"
 #include "wire/proto.h"
 
-static int fail(char *msg, size_t len, const char *what)
-{
-	int saved = errno;
-	snprintf(msg, len, "%s: %s", what, strerror(saved));
-	errno = saved;
-	return -1;
-}
-
 /* A new network namespace starts with lo down. */
 static int loopback_up(void)
 {
@@ -67,14 +59,14 @@ int slot_ns_clone_flags(const struct init_cfg *cfg)
 	       (cfg->own_net ? CLONE_NEWNET : 0);
 }
 
-int slot_ns_setup(const struct init_cfg *cfg, char *msg, size_t msglen)
+int slot_ns_setup(const struct init_cfg *cfg, struct sb_err *err)
 {
 	/* Rooted at the slot's group: /proc/self/cgroup shows "/..." and no
 	 * path of the host's hierarchy. */
 	if (unshare(CLONE_NEWCGROUP) < 0)
-		return fail(msg, msglen, "new cgroup namespace");
+		return sb_err_sys(err, "new cgroup namespace");
 	if (cfg->own_net && loopback_up() < 0)
-		return fail(msg, msglen, "bring up loopback");
+		return sb_err_sys(err, "bring up loopback");
 	return 0;
 }
 
@@ -185,16 +177,15 @@ int slot_ns_enter(const struct init_cfg *cfg, const int fds[2])
 	return cfg->own_net ? setns(fds[1], CLONE_NEWNET) : 0;
 }
 
-int slot_ns_renew(const struct init_cfg *cfg, bool entered, char *msg,
-		  size_t msglen)
+int slot_ns_renew(const struct init_cfg *cfg, bool entered, struct sb_err *err)
 {
 	if (!entered) {
 		if (unshare(renew_flags(cfg)) < 0)
-			return fail(msg, msglen, "new ipc/network namespace");
+			return sb_err_sys(err, "new ipc/network namespace");
 		if (cfg->own_net && loopback_up() < 0)
-			return fail(msg, msglen, "bring up loopback");
+			return sb_err_sys(err, "bring up loopback");
 	}
 	if (cfg->own_net && remount_sys() < 0)
-		return fail(msg, msglen, "mount /sys again");
+		return sb_err_sys(err, "mount /sys again");
 	return 0;
 }
