@@ -11,7 +11,6 @@
  * /dev, and /tmp, /dev/shm and the workspace from the same tmpfs. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>

@@ -145,25 +145,23 @@ static int v1_find(const char *ctl, const char *at, char *mnt, size_t len)
 /* The hierarchy that kills: the --cgroup mount, else the unified
  * hierarchy (pure or hybrid), else the v1 freezer. */
 static int find_kill(struct cg_root *r, const char *override, char *mnt,
-		     size_t len, char *why, size_t whylen)
+		     size_t len, struct sb_err *err)
 {
 	if (override) {
 		char real[PATH_MAX];
 		if (!realpath(override, real)) {
-			snprintf(why, whylen, "%s: %s", override,
-				 strerror(errno));
-			return -1;
+			return sb_err_sys(err, "%s", override);
 		}
 		r->mode = fs_mode(real);
 		if (r->mode == CG_V1_FREEZER &&
 		    v1_find("freezer", real, NULL, 0) < 0)
 			r->mode = CG_NONE;
 		if (r->mode == CG_NONE) {
-			snprintf(why, whylen,
-				 "%s is neither a cgroup v2 mount nor a cgroup "
-				 "v1 freezer mount",
-				 override);
-			return -1;
+			return sb_err_set(
+				err, 0,
+				"%s is neither a cgroup v2 mount nor a "
+				"cgroup v1 freezer mount",
+				override);
 		}
 		snprintf(mnt, len, "%s", real);
 		return 0;
@@ -183,8 +181,7 @@ static int find_kill(struct cg_root *r, const char *override, char *mnt,
 		r->mode = CG_V1_FREEZER;
 		return 0;
 	}
-	snprintf(why, whylen, "no cgroup v2 or v1 freezer hierarchy found");
-	return -1;
+	return sb_err_set(err, 0, "no cgroup v2 or v1 freezer hierarchy found");
 }
 
 /* rmdir the children of dir (depth first), then dir itself from parent,
@@ -252,7 +249,7 @@ static int remove_children(const struct cg_hier *h,
  * or -1. What a predecessor left there goes in cg_sweep(), once the
  * sandboxes worth adopting are known. */
 static int hier_add(struct cg_root *r, const char *mnt, bool v2,
-		    const char *inst, char *why, size_t whylen)
+		    const char *inst, struct sb_err *err)
 {
 	struct cg_hier *h = &r->hier[r->n_hier];
 
@@ -260,14 +257,11 @@ static int hier_add(struct cg_root *r, const char *mnt, bool v2,
 	h->v2 = v2;
 	h->ctls = 0;
 	if (sb_mkdir_p(h->path, 0755) < 0) {
-		snprintf(why, whylen, "create %s: %s", h->path,
-			 strerror(errno));
-		return -1;
+		return sb_err_sys(err, "create %s", h->path);
 	}
 	h->fd = open(h->path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (h->fd < 0) {
-		snprintf(why, whylen, "open %s: %s", h->path, strerror(errno));
-		return -1;
+		return sb_err_sys(err, "open %s", h->path);
 	}
 	return r->n_hier++;
 }
@@ -351,20 +345,23 @@ static int use_v1(struct cg_root *r, const char *inst, enum cg_ctl c)
 	for (i = 0; i < r->n_hier; i++)
 		if (!r->hier[i].v2 && strcmp(r->hier[i].path, path) == 0)
 			break;
-	if (i == r->n_hier &&
-	    hier_add(r, mnt, false, inst, r->why[c], sizeof r->why[c]) < 0)
+	struct sb_err err = {0};
+	if (i == r->n_hier && hier_add(r, mnt, false, inst, &err) < 0) {
+		snprintf(r->why[c], sizeof r->why[c], "%s", err.msg);
 		return -1;
+	}
 	r->hier[i].ctls |= CG_BIT(c);
 	return 0;
 }
 
-/* Find the kill hierarchy and create this daemon's group in it. */
+/* Find the kill hierarchy and create this daemon's group in it; on
+ * failure mode becomes CG_NONE and err says why. */
 static void setup_kill(struct cg_root *r, const char *override,
-		       const char *inst, char *mnt, size_t len, char *why,
-		       size_t whylen)
+		       const char *inst, char *mnt, size_t len,
+		       struct sb_err *err)
 {
-	if (find_kill(r, override, mnt, len, why, whylen) < 0 ||
-	    hier_add(r, mnt, r->mode == CG_V2, inst, why, whylen) < 0)
+	if (find_kill(r, override, mnt, len, err) < 0 ||
+	    hier_add(r, mnt, r->mode == CG_V2, inst, err) < 0)
 		r->mode = CG_NONE;
 }
 
@@ -379,9 +376,12 @@ void cg_root_setup(struct cg_root *r, const char *mount_override,
 		r->hier[i].fd = -1;
 	if (mount_override && strcmp(mount_override, "none") == 0)
 		snprintf(why, whylen, "cgroups disabled by configuration");
-	else
-		setup_kill(r, mount_override, instance, mnt, sizeof mnt, why,
-			   whylen);
+	else {
+		struct sb_err err = {0};
+		setup_kill(r, mount_override, instance, mnt, sizeof mnt, &err);
+		if (r->mode == CG_NONE)
+			snprintf(why, whylen, "%s", err.msg);
+	}
 	if (r->mode == CG_NONE) {
 		for (int c = 0; c < CG_NCTL; c++)
 			snprintf(r->why[c], sizeof r->why[c], "%s", why);
