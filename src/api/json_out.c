@@ -30,25 +30,35 @@ json_t *json_slot(const struct sbx_slot *slot)
 	json_object_set_new(o, "profile", json_string(sb->profile->name));
 	json_object_set_new(o, "workspace_dir",
 			    json_string(sb->profile->workspace_dir));
-	json_object_set_new(o, "trajectory_id",
-			    slot->leased && slot->trajectory_id[0]
-				    ? sb_json_string_lossy(
-					      slot->trajectory_id,
-					      strlen(slot->trajectory_id), NULL)
-				    : json_null());
-	json_object_set_new(o, "state",
-			    json_string(slot_state_name(slot->state)));
-	json_object_set_new(o, "acquired_at",
-			    slot->leased ? json_time_iso(slot->acquired_at)
-					 : json_null());
-	if (slot->leased && slot->ttl_s > 0) {
-		json_object_set_new(o, "ttl_s", json_real(slot->ttl_s));
-		double left = slot->ttl_s - (sb_now_mono() - slot->last_used);
+	json_object_set_new(
+		o, "trajectory_id",
+		pool_slot_of(slot)->leased &&
+				pool_slot_of(slot)->trajectory_id[0]
+			? sb_json_string_lossy(
+				  pool_slot_of(slot)->trajectory_id,
+				  strlen(pool_slot_of(slot)->trajectory_id),
+				  NULL)
+			: json_null());
+	json_object_set_new(
+		o, "state",
+		json_string(slot_state_name(pool_slot_of(slot)->state)));
+	json_object_set_new(
+		o, "acquired_at",
+		pool_slot_of(slot)->leased
+			? json_time_iso(pool_slot_of(slot)->acquired_at)
+			: json_null());
+	if (pool_slot_of(slot)->leased && pool_slot_of(slot)->ttl_s > 0) {
+		json_object_set_new(o, "ttl_s",
+				    json_real(pool_slot_of(slot)->ttl_s));
+		double left = pool_slot_of(slot)->ttl_s -
+			      (sb_now_mono() - pool_slot_of(slot)->last_used);
 		json_object_set_new(o, "expires_in_s",
 				    json_real(left > 0 ? left : 0));
 	}
-	if (slot->state == SLOT_ERROR && slot->error[0])
-		json_object_set_new(o, "error", json_string(slot->error));
+	if (pool_slot_of(slot)->state == SLOT_ERROR &&
+	    pool_slot_of(slot)->error[0])
+		json_object_set_new(o, "error",
+				    json_string(pool_slot_of(slot)->error));
 	if (sb->profile->gpu) {
 		int devs[SB_GPU_MAX];
 		int n = gpu_assign_slot(sb->profile, sb->number, slot->index,
@@ -81,18 +91,22 @@ static json_t *json_slot_brief(const struct sbx_slot *s, double now_wall)
 	json_t *o = json_object();
 	json_object_set_new(o, "slot_id", json_string(s->id));
 	json_object_set_new(o, "index", json_integer(s->index));
-	json_object_set_new(o, "state", json_string(slot_state_name(s->state)));
-	json_object_set_new(o, "leased", json_boolean(s->leased));
+	json_object_set_new(
+		o, "state",
+		json_string(slot_state_name(pool_slot_of(s)->state)));
+	json_object_set_new(o, "leased", json_boolean(pool_slot_of(s)->leased));
 	json_object_set_new(
 		o, "trajectory_id",
-		s->leased && s->trajectory_id[0]
-			? sb_json_string_lossy(s->trajectory_id,
-					       strlen(s->trajectory_id), NULL)
+		pool_slot_of(s)->leased && pool_slot_of(s)->trajectory_id[0]
+			? sb_json_string_lossy(
+				  pool_slot_of(s)->trajectory_id,
+				  strlen(pool_slot_of(s)->trajectory_id), NULL)
 			: json_null());
-	double age = now_wall - s->acquired_at;
+	double age = now_wall - pool_slot_of(s)->acquired_at;
 	json_object_set_new(o, "lease_age_s",
-			    s->leased ? json_real(age > 0 ? age : 0)
-				      : json_null());
+			    pool_slot_of(s)->leased
+				    ? json_real(age > 0 ? age : 0)
+				    : json_null());
 	json_object_set_new(o, "calls", json_integer(s->n_calls));
 	return o;
 }

@@ -60,7 +60,7 @@ static void unlist(struct proc *p)
 
 static bool of_lease(const struct proc *p, const struct sbx_slot *slot)
 {
-	return p->listed && !p->deleted && slot->leased &&
+	return p->listed && !p->deleted && pool_slot_of(slot)->leased &&
 	       strcmp(p->slot_id, slot->id) == 0;
 }
 
@@ -74,7 +74,7 @@ void proc_sweep(struct pools *ps)
 		const struct sbx_slot *s =
 			p->deleted ? NULL
 				   : pools_find_slot(ps, p->slot_id, &stale);
-		if (!s || stale || !s->leased)
+		if (!s || stale || !pool_slot_of(s)->leased)
 			unlist(p);
 	}
 }
@@ -273,7 +273,8 @@ static void pty_ready(void *ud, int master, int slave, int err)
 {
 	struct proc *p = ud;
 	struct sbx_slot *slot = p->slot;
-	if (!err && (!slot->leased || strcmp(slot->id, p->slot_id) != 0))
+	if (!err &&
+	    (!pool_slot_of(slot)->leased || strcmp(slot->id, p->slot_id) != 0))
 		err = ESRCH; /* its lease ended meanwhile */
 	int keep = err ? -1 : fcntl(master, F_DUPFD_CLOEXEC, 3);
 	if (!err && keep < 0)

@@ -143,8 +143,8 @@ static void acquire_done(struct sbx_slot *slot, const char *code,
 		http_respond_error(req, status, code, "%s", msg);
 		return;
 	}
-	api_log_lease("slot_acquired", slot, slot->trajectory_id, req, NULL,
-		      NULL);
+	api_log_lease("slot_acquired", slot, pool_slot_of(slot)->trajectory_id,
+		      req, NULL, NULL);
 	http_respond_json(req, 201, json_slot(slot));
 }
 
@@ -267,8 +267,9 @@ static void post_slots(struct api *a, struct http_request *req)
 		metrics_observe(MH_ACQUIRE_WAIT, ctx->profile,
 				sb_now_mono() - ctx->started);
 		free(ctx);
-		api_log_lease("slot_acquired", slot, slot->trajectory_id, req,
-			      NULL, NULL);
+		api_log_lease("slot_acquired", slot,
+			      pool_slot_of(slot)->trajectory_id, req, NULL,
+			      NULL);
 		http_respond_json(req, 201, json_slot(slot));
 	} else if (r == 0) {
 		http_request_on_abort(req, acquire_abort, ctx);
@@ -318,18 +319,18 @@ int api_check_leased(struct http_request *req, struct sbx_slot *slot,
 			(int)slot->base_len, slot->id);
 		return -1;
 	}
-	if (!slot->leased) {
+	if (!pool_slot_of(slot)->leased) {
 		http_respond_error(req, 409, "slot_not_leased",
 				   "slot %s is not leased (state %s)", slot->id,
-				   slot_state_name(slot->state));
+				   slot_state_name(pool_slot_of(slot)->state));
 		return -1;
 	}
-	if (slot->state == SLOT_ERROR) {
+	if (pool_slot_of(slot)->state == SLOT_ERROR) {
 		http_respond_error(req, 502, "sandbox_lost", "slot %s: %s",
-				   slot->id, slot->error);
+				   slot->id, pool_slot_of(slot)->error);
 		return -1;
 	}
-	slot->last_used = sb_now_mono();
+	pool_slot_of(slot)->last_used = sb_now_mono();
 	return 0;
 }
 
@@ -353,14 +354,14 @@ static void renew_slot(struct http_request *req, struct sbx_slot *slot,
 				   "ttl_s must be 0 or seconds in (0, %g]",
 				   API_MAX_TIMEOUT_S);
 	} else if (api_check_leased(req, slot, stale) == 0) {
-		double was = slot->ttl_s;
+		double was = pool_slot_of(slot)->ttl_s;
 		struct pool *p = slot->sb->owner;
 		if (ttl)
-			slot->ttl_s = v;
+			pool_slot_of(slot)->ttl_s = v;
 		if (ttl && pool_journal_lease(p->owner, slot) < 0) {
 			/* what a restart would restore stays what holds */
 			int e = errno;
-			slot->ttl_s = was;
+			pool_slot_of(slot)->ttl_s = was;
 			const char *code = pool_lease_error_code(e);
 			http_respond_error(
 				req, strcmp(code, "internal") ? 507 : 500, code,
@@ -402,13 +403,14 @@ static void slot_route(struct api *a, struct http_request *req,
 		bool reset;
 		if (api_query_bool(req, "reset", true, &reset) < 0)
 			return;
-		if (stale || !slot->leased) {
+		if (stale || !pool_slot_of(slot)->leased) {
 			http_respond_error(req, 409, "slot_not_leased",
 					   "slot %s is not leased", id);
 			return;
 		}
-		api_log_lease("slot_released", slot, slot->trajectory_id, req,
-			      "reset", reset ? "true" : "false");
+		api_log_lease("slot_released", slot,
+			      pool_slot_of(slot)->trajectory_id, req, "reset",
+			      reset ? "true" : "false");
 		pool_release(slot, reset);
 		http_respond(req, 204, NULL, NULL, 0);
 	} else if (strcmp(sub, "exec") == 0 && post) {

@@ -48,7 +48,7 @@ static void seed_answer(const struct pool_seed_result *r, void *ud)
 	}
 	for (int i = 0; i < r->n; i++)
 		api_log_lease("slot_acquired", r->slots[i],
-			      r->slots[i]->trajectory_id, req,
+			      pool_slot_of(r->slots[i])->trajectory_id, req,
 			      is_fork ? "forked_from" : "snapshot",
 			      is_fork ? source : name);
 	json_t *o;

@@ -603,16 +603,18 @@ static struct sbx_slot *batch_slot(struct api *a, json_t *item,
 		*code = "not_found";
 		snprintf(msg, msglen, "no slot \"%.100s\"",
 			 json_string_value(id));
-	} else if (stale || !slot->leased) {
+	} else if (stale || !pool_slot_of(slot)->leased) {
 		*code = "slot_not_leased";
 		snprintf(msg, msglen, "slot %s is not leased", slot->id);
 		slot = NULL;
-	} else if (slot->state == SLOT_ERROR) {
+	} else if (pool_slot_of(slot)->state == SLOT_ERROR) {
 		*code = "sandbox_lost";
-		snprintf(msg, msglen, "slot %s: %s", slot->id, slot->error);
+		snprintf(msg, msglen, "slot %s: %s", slot->id,
+			 pool_slot_of(slot)->error);
 		slot = NULL;
 	} else {
-		slot->last_used = sb_now_mono(); /* a sign of life (TTL) */
+		pool_slot_of(slot)->last_used =
+			sb_now_mono(); /* a sign of life (TTL) */
 	}
 	return slot;
 }

@@ -94,13 +94,15 @@ int pool_journal_lease(struct pools *ps, const struct sbx_slot *slot)
 		return 0;
 	char name[JOURNAL_NAME_MAX + 1];
 	lease_name(slot, name, sizeof name);
-	json_t *traj = sb_json_string_lossy(slot->trajectory_id,
-					    strlen(slot->trajectory_id), NULL);
+	json_t *traj = sb_json_string_lossy(
+		pool_slot_of(slot)->trajectory_id,
+		strlen(pool_slot_of(slot)->trajectory_id), NULL);
 	return put(ps, name,
 		   json_pack("{s:I, s:o, s:f, s:f}", "lease_seq",
-			     (json_int_t)slot->lease_seq, "trajectory_id", traj,
-			     "acquired_at", slot->acquired_at, "ttl_s",
-			     slot->ttl_s));
+			     (json_int_t)pool_slot_of(slot)->lease_seq,
+			     "trajectory_id", traj, "acquired_at",
+			     pool_slot_of(slot)->acquired_at, "ttl_s",
+			     pool_slot_of(slot)->ttl_s));
 }
 
 void pool_journal_unlease(struct pools *ps, const struct sbx_slot *slot)
@@ -210,7 +212,8 @@ static int restore_lease(const char *name, json_t *doc, void *ud)
 	double at, ttl;
 	bool stale = true;
 	struct sbx_slot *slot = pools_find_slot(ps, name + 6, &stale);
-	if (!slot || stale || slot->leased || slot->sb->state == SBX_DEAD ||
+	if (!slot || stale || pool_slot_of(slot)->leased ||
+	    slot->sb->state == SBX_DEAD ||
 	    json_unpack(doc, "{s:I, s:s, s:F, s:F}", "lease_seq", &seq,
 			"trajectory_id", &traj, "acquired_at", &at, "ttl_s",
 			&ttl) < 0 ||
@@ -218,10 +221,12 @@ static int restore_lease(const char *name, json_t *doc, void *ud)
 		drop(ps, name);
 		return 0;
 	}
-	slot->lease_seq = (unsigned)seq - 1;
-	pool_lease(slot, traj, ttl > 0 ? ttl : 0); /* bumps lease_seq back */
-	slot->state = SLOT_ACQUIRED;
-	slot->acquired_at = at;
+	struct pool_slot *lease = pool_slot_of(slot);
+	lease->lease_seq = (unsigned)seq - 1;
+	/* bumps lease_seq back; the adopted slot is still starting */
+	if (pool_lease(slot, SLOT_EV_RESTORE, traj, ttl > 0 ? ttl : 0) < 0)
+		return 0; /* not recorded again: the slot starts afresh */
+	lease->acquired_at = at;
 	sb_log(SB_LOG_INFO, "lease_restored", "slot", slot->id, SB_LOG_END);
 	return 0;
 }
@@ -251,9 +256,10 @@ void pools_adopt(struct pools *ps)
 			sb->idle_since = sb_now_mono();
 			for (int k = 0; k < sb->n_slots; k++) {
 				struct sbx_slot *s = &sb->slots[k];
-				if (s->leased)
+				if (pool_slot_of(s)->leased)
 					continue;
-				s->state = SLOT_RELEASING;
+				pool_slot_move(pool_slot_of(s),
+					       SLOT_EV_RESTART);
 				sandbox_release_slot(s, true);
 			}
 		}
