@@ -311,27 +311,27 @@ int api_query_bool(struct http_request *req, const char *name, bool dflt,
 int api_check_leased(struct http_request *req, struct sbx_slot *slot,
 		     bool stale)
 {
-	if (stale) {
+	switch (slot_service_check(slot, stale)) {
+	case SLOT_LEASE_LIVE:
+		return 0;
+	case SLOT_LEASE_ENDED:
 		http_respond_error(
 			req, 409, "slot_not_leased",
 			"that lease of slot %.*s has ended (released "
 			"or expired)",
 			(int)slot->base_len, slot->id);
 		return -1;
-	}
-	if (!pool_slot_of(slot)->leased) {
+	case SLOT_LEASE_NONE:
 		http_respond_error(req, 409, "slot_not_leased",
 				   "slot %s is not leased (state %s)", slot->id,
 				   slot_state_name(pool_slot_of(slot)->state));
 		return -1;
+	case SLOT_LEASE_LOST:
+		break;
 	}
-	if (pool_slot_of(slot)->state == SLOT_ERROR) {
-		http_respond_error(req, 502, "sandbox_lost", "slot %s: %s",
-				   slot->id, pool_slot_of(slot)->error);
-		return -1;
-	}
-	pool_slot_of(slot)->last_used = sb_now_mono();
-	return 0;
+	http_respond_error(req, 502, "sandbox_lost", "slot %s: %s", slot->id,
+			   pool_slot_of(slot)->error);
+	return -1;
 }
 
 /* POST /v1/slots/{id}/renew [{"ttl_s": N}]: a sign of life without a
@@ -354,14 +354,8 @@ static void renew_slot(struct http_request *req, struct sbx_slot *slot,
 				   "ttl_s must be 0 or seconds in (0, %g]",
 				   API_MAX_TIMEOUT_S);
 	} else if (api_check_leased(req, slot, stale) == 0) {
-		double was = pool_slot_of(slot)->ttl_s;
-		struct pool *p = slot->sb->owner;
-		if (ttl)
-			pool_slot_of(slot)->ttl_s = v;
-		if (ttl && pool_journal_lease(p->owner, slot) < 0) {
-			/* what a restart would restore stays what holds */
+		if (ttl && slot_service_renew(slot, v) < 0) {
 			int e = errno;
-			pool_slot_of(slot)->ttl_s = was;
 			const char *code = pool_lease_error_code(e);
 			http_respond_error(
 				req, strcmp(code, "internal") ? 507 : 500, code,
@@ -411,7 +405,7 @@ static void slot_route(struct api *a, struct http_request *req,
 		api_log_lease("slot_released", slot,
 			      pool_slot_of(slot)->trajectory_id, req, "reset",
 			      reset ? "true" : "false");
-		pool_release(slot, reset);
+		slot_service_release(slot, reset);
 		http_respond(req, 204, NULL, NULL, 0);
 	} else if (strcmp(sub, "exec") == 0 && post) {
 		if (api_check_leased(req, slot, stale) == 0)
