@@ -121,8 +121,6 @@ static void get_metrics(struct api *a, struct http_request *req)
 struct acquire_ctx {
 	struct http_request *req;
 	struct pool_waiter *waiter;
-	const char *profile; /* the pool's, lives as long as the daemon */
-	double started;
 };
 
 static void acquire_done(struct sbx_slot *slot, const char *code,
@@ -130,11 +128,6 @@ static void acquire_done(struct sbx_slot *slot, const char *code,
 {
 	struct acquire_ctx *ctx = ud;
 	struct http_request *req = ctx->req;
-	if (slot)
-		metrics_observe(MH_ACQUIRE_WAIT, ctx->profile,
-				sb_now_mono() - ctx->started);
-	else
-		metrics_acquire_failed(ctx->profile, code);
 	free(ctx);
 	if (!slot) {
 		int status = strcmp(code, "acquire_timeout") == 0	 ? 503
@@ -258,14 +251,10 @@ static void post_slots(struct api *a, struct http_request *req)
 		goto out;
 	}
 	ctx->req = req;
-	ctx->profile = p->profile->name;
-	ctx->started = sb_now_mono();
 	struct sbx_slot *slot;
 	int r = pool_acquire(p, traj, ttl, timeout, &slot, acquire_done, ctx,
 			     &ctx->waiter);
 	if (r == 1) {
-		metrics_observe(MH_ACQUIRE_WAIT, ctx->profile,
-				sb_now_mono() - ctx->started);
 		free(ctx);
 		api_log_lease("slot_acquired", slot,
 			      pool_slot_of(slot)->trajectory_id, req, NULL,

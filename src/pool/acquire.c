@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "pool/metrics.h"
 #include "pool/pool.h"
 
 struct pool_waiter {
@@ -16,8 +17,23 @@ struct pool_waiter {
 	void *ud;
 	char trajectory_id[256];
 	double ttl_s;
-	bool reserve; /* for a seed job: reserve the slot, do not lease it */
+	double started; /* monotonic, when it asked */
+	bool reserve;	/* for a seed job: reserve the slot, do not lease it */
 };
+
+/* An acquire (not a seed job's reservation) ended: how long it waited,
+ * or why it failed. */
+static void acquire_metrics(const struct pool *p, bool reserve, double started,
+			    const char *fail_code)
+{
+	if (reserve)
+		return;
+	if (fail_code)
+		metrics_acquire_failed(p->profile->name, fail_code);
+	else
+		metrics_observe(MH_ACQUIRE_WAIT, p->profile->name,
+				sb_now_mono() - started);
+}
 
 static void waiter_free_cb(uv_handle_t *h)
 {
@@ -57,6 +73,7 @@ static void waiter_timeout(uv_timer_t *t)
 			msg, sizeof msg,
 			"no slot of profile %s became free before the deadline",
 			w->pool->profile->name);
+	acquire_metrics(w->pool, w->reserve, w->started, "acquire_timeout");
 	waiter_unlink(w);
 	cb(NULL, "acquire_timeout", msg, ud);
 }
@@ -138,10 +155,13 @@ void pool_offer(struct pool *p, struct sbx_slot *slot)
 		int e = errno;
 		snprintf(msg, sizeof msg, "cannot record the lease: %s",
 			 strerror(e));
+		acquire_metrics(p, w->reserve, w->started,
+				pool_lease_error_code(e));
 		waiter_unlink(w);
 		cb(NULL, pool_lease_error_code(e), msg, ud);
 		return;
 	}
+	acquire_metrics(p, w->reserve, w->started, NULL);
 	waiter_unlink(w);
 	cb(slot, NULL, NULL, ud);
 }
@@ -152,6 +172,7 @@ void pool_fail_waiters(struct pool *p, const char *code, const char *msg)
 		struct pool_waiter *w = p->wait_head;
 		pool_acquire_fn cb = w->cb;
 		void *ud = w->ud;
+		acquire_metrics(p, w->reserve, w->started, code);
 		waiter_unlink(w);
 		cb(NULL, code, msg, ud);
 	}
@@ -161,6 +182,7 @@ static int enqueue(struct pool *p, const char *trajectory_id, double ttl_s,
 		   double timeout_s, bool reserve, struct sbx_slot **out,
 		   pool_acquire_fn cb, void *ud, struct pool_waiter **waiter)
 {
+	double started = sb_now_mono();
 	*out = NULL;
 	*waiter = NULL;
 	p->active = true;
@@ -172,6 +194,7 @@ static int enqueue(struct pool *p, const char *trajectory_id, double ttl_s,
 		else if (pool_lease(slot, SLOT_EV_ACQUIRE, trajectory_id,
 				    ttl_s) < 0)
 			return -1; /* errno says why */
+		acquire_metrics(p, reserve, started, NULL);
 		*out = slot;
 		pool_scale(p);
 		return 1;
@@ -188,6 +211,7 @@ static int enqueue(struct pool *p, const char *trajectory_id, double ttl_s,
 	snprintf(w->trajectory_id, sizeof w->trajectory_id, "%s",
 		 trajectory_id ? trajectory_id : "");
 	w->ttl_s = ttl_s;
+	w->started = started;
 	uv_timer_init(p->owner->env->loop, &w->timer);
 	w->timer.data = w;
 	double ms = timeout_s * 1000.0;

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "pool/seed.h"
 #include "pool/slot_cmd.h"
 #include "sandbox/exec.h"
 #include "sandbox/files.h"
@@ -73,6 +74,29 @@ void slot_service_cancel(struct exec_call *call);
 /* Send sig to a running command's process group (a background process). */
 void slot_service_signal(struct exec_call *call, int sig);
 void slot_service_resume_output(struct exec_call *call);
+
+/* Does the slot's sandbox still start from its profile's template (a
+ * fork copies the workspace's difference from it)? */
+bool slot_service_template_current(const struct sbx_slot *slot);
+
+/* Fork a leased slot: sr (count, trajectory ids, ttl, timeout) gets the
+ * source and template filled in and runs as a seed job of the slot's
+ * pool (seed.h). */
+int slot_service_fork(struct sbx_slot *slot, struct pool_seed_req *sr,
+		      pool_seed_fn cb, void *ud, struct pool_seed **job,
+		      struct sb_err *err);
+
+/* Save a leased slot's workspace as a snapshot (seed.h pool_snapshot). */
+int slot_service_snapshot(struct snapshot_store *st, struct sbx_slot *slot,
+			  const char *name, pool_snapshot_fn cb, void *ud,
+			  int *status, const char **code, char *msg,
+			  size_t msglen);
+
+/* A user of the lease's network namespace (a port proxy's connection):
+ * join, leave, and the namespace (sandbox.h sandbox_slot_netns). */
+void slot_service_lease_join(struct sbx_slot *slot, struct sbx_lease_user *u);
+void slot_service_lease_leave(struct sbx_slot *slot, struct sbx_lease_user *u);
+int slot_service_netns(struct sbx_slot *slot, struct sbx_lease_user *u);
 
 /* Count one finished exec call of profile in the metrics: its tool, its
  * error class (NULL: none), whether its output was cut, how long it ran. */
