@@ -23,6 +23,7 @@ json_t *json_time_iso(double t)
 
 json_t *json_slot(const struct sbx_slot *slot)
 {
+	const struct pool_slot *lease = pool_slot_of(slot);
 	const struct sandbox *sb = slot->sb;
 	json_t *o = json_object();
 	json_object_set_new(o, "slot_id", json_string(slot->id));
@@ -32,33 +33,24 @@ json_t *json_slot(const struct sbx_slot *slot)
 			    json_string(sb->profile->workspace_dir));
 	json_object_set_new(
 		o, "trajectory_id",
-		pool_slot_of(slot)->leased &&
-				pool_slot_of(slot)->trajectory_id[0]
-			? sb_json_string_lossy(
-				  pool_slot_of(slot)->trajectory_id,
-				  strlen(pool_slot_of(slot)->trajectory_id),
-				  NULL)
+		lease->leased && lease->trajectory_id[0]
+			? sb_json_string_lossy(lease->trajectory_id,
+					       strlen(lease->trajectory_id),
+					       NULL)
 			: json_null());
-	json_object_set_new(
-		o, "state",
-		json_string(slot_state_name(pool_slot_of(slot)->state)));
-	json_object_set_new(
-		o, "acquired_at",
-		pool_slot_of(slot)->leased
-			? json_time_iso(pool_slot_of(slot)->acquired_at)
-			: json_null());
-	if (pool_slot_of(slot)->leased && pool_slot_of(slot)->ttl_s > 0) {
-		json_object_set_new(o, "ttl_s",
-				    json_real(pool_slot_of(slot)->ttl_s));
-		double left = pool_slot_of(slot)->ttl_s -
-			      (sb_now_mono() - pool_slot_of(slot)->last_used);
+	json_object_set_new(o, "state",
+			    json_string(slot_state_name(lease->state)));
+	json_object_set_new(o, "acquired_at",
+			    lease->leased ? json_time_iso(lease->acquired_at)
+					  : json_null());
+	if (lease->leased && lease->ttl_s > 0) {
+		json_object_set_new(o, "ttl_s", json_real(lease->ttl_s));
+		double left = lease->ttl_s - (sb_now_mono() - lease->last_used);
 		json_object_set_new(o, "expires_in_s",
 				    json_real(left > 0 ? left : 0));
 	}
-	if (pool_slot_of(slot)->state == SLOT_ERROR &&
-	    pool_slot_of(slot)->error[0])
-		json_object_set_new(o, "error",
-				    json_string(pool_slot_of(slot)->error));
+	if (lease->state == SLOT_ERROR && lease->error[0])
+		json_object_set_new(o, "error", json_string(lease->error));
 	if (sb->profile->gpu) {
 		int devs[SB_GPU_MAX];
 		int n = gpu_assign_slot(sb->profile, sb->number, slot->index,
@@ -88,25 +80,24 @@ static const char *sandbox_state_name(const struct sandbox *sb)
 
 static json_t *json_slot_brief(const struct sbx_slot *s, double now_wall)
 {
+	const struct pool_slot *lease = pool_slot_of(s);
 	json_t *o = json_object();
 	json_object_set_new(o, "slot_id", json_string(s->id));
 	json_object_set_new(o, "index", json_integer(s->index));
-	json_object_set_new(
-		o, "state",
-		json_string(slot_state_name(pool_slot_of(s)->state)));
-	json_object_set_new(o, "leased", json_boolean(pool_slot_of(s)->leased));
+	json_object_set_new(o, "state",
+			    json_string(slot_state_name(lease->state)));
+	json_object_set_new(o, "leased", json_boolean(lease->leased));
 	json_object_set_new(
 		o, "trajectory_id",
-		pool_slot_of(s)->leased && pool_slot_of(s)->trajectory_id[0]
-			? sb_json_string_lossy(
-				  pool_slot_of(s)->trajectory_id,
-				  strlen(pool_slot_of(s)->trajectory_id), NULL)
+		lease->leased && lease->trajectory_id[0]
+			? sb_json_string_lossy(lease->trajectory_id,
+					       strlen(lease->trajectory_id),
+					       NULL)
 			: json_null());
-	double age = now_wall - pool_slot_of(s)->acquired_at;
+	double age = now_wall - lease->acquired_at;
 	json_object_set_new(o, "lease_age_s",
-			    pool_slot_of(s)->leased
-				    ? json_real(age > 0 ? age : 0)
-				    : json_null());
+			    lease->leased ? json_real(age > 0 ? age : 0)
+					  : json_null());
 	json_object_set_new(o, "calls", json_integer(s->n_calls));
 	return o;
 }

@@ -89,9 +89,11 @@ static int soon_available(const struct pool *p)
 		if (sb->state == SBX_DEAD || sb->retiring || sb->draining)
 			continue;
 		for (int i = 0; i < sb->n_slots; i++) {
-			enum slot_state s = pool_slot_of(&sb->slots[i])->state;
+			const struct pool_slot *ps =
+				pool_slot_of(&sb->slots[i]);
+			enum slot_state s = ps->state;
 			/* a reserved slot is promised to a seed job */
-			if (pool_slot_of(&sb->slots[i])->reserved)
+			if (ps->reserved)
 				continue;
 			if (s == SLOT_AVAILABLE || s == SLOT_STARTING ||
 			    s == SLOT_RELEASING)
@@ -254,7 +256,6 @@ void pool_release(struct sbx_slot *slot, bool reset)
 {
 	struct sandbox *sb = slot->sb;
 	struct pool *p = sb->owner;
-
 	struct pool_slot *ps = pool_slot_of(slot);
 
 	pool_journal_unlease(p->owner, slot);
@@ -304,11 +305,10 @@ void pool_counts(const struct pool *p, struct pool_counts *c)
 			c->starting++;
 		c->total_slots += sb->n_slots;
 		for (int i = 0; i < sb->n_slots; i++) {
-			if (pool_slot_of(&sb->slots[i])->state ==
-			    SLOT_AVAILABLE)
-				c->available++;
-			if (pool_slot_of(&sb->slots[i])->leased)
-				c->leased++;
+			const struct pool_slot *ps =
+				pool_slot_of(&sb->slots[i]);
+			c->available += ps->state == SLOT_AVAILABLE;
+			c->leased += ps->leased;
 		}
 	}
 }

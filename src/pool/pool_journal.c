@@ -90,19 +90,18 @@ void pool_journal_forget_sandbox(struct pools *ps, const struct sandbox *sb)
 
 int pool_journal_lease(struct pools *ps, const struct sbx_slot *slot)
 {
+	const struct pool_slot *lease = pool_slot_of(slot);
 	if (!ps->journal)
 		return 0;
 	char name[JOURNAL_NAME_MAX + 1];
 	lease_name(slot, name, sizeof name);
-	json_t *traj = sb_json_string_lossy(
-		pool_slot_of(slot)->trajectory_id,
-		strlen(pool_slot_of(slot)->trajectory_id), NULL);
+	json_t *traj = sb_json_string_lossy(lease->trajectory_id,
+					    strlen(lease->trajectory_id), NULL);
 	return put(ps, name,
 		   json_pack("{s:I, s:o, s:f, s:f}", "lease_seq",
-			     (json_int_t)pool_slot_of(slot)->lease_seq,
-			     "trajectory_id", traj, "acquired_at",
-			     pool_slot_of(slot)->acquired_at, "ttl_s",
-			     pool_slot_of(slot)->ttl_s));
+			     (json_int_t)lease->lease_seq, "trajectory_id",
+			     traj, "acquired_at", lease->acquired_at, "ttl_s",
+			     lease->ttl_s));
 }
 
 void pool_journal_unlease(struct pools *ps, const struct sbx_slot *slot)
