@@ -13,7 +13,7 @@
 #include "fuzz.h"
 #include "pool/gpu_metrics.h"
 #include "pool/metrics.h"
-#include "pool/seed.h"
+#include "pool/seed_job.h"
 #include "pool/snapshots.h"
 #include "sandbox/files.h"
 #include "sandbox/slot_pty.h"
@@ -363,7 +363,7 @@ void file_op_cancel(struct file_op *op, const char *why)
 	((struct job *)op)->cancelled = true;
 }
 
-/* ---- seed.h, snapshots.h ---- */
+/* ---- seed_job.h, snapshots.h ---- */
 
 static void seed_finish(struct job *j)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fuzz_path.c - the path rules of the file tools (src/sandbox/fileops.c).
+/* fuzz_path.c - the path rules of the file tools (src/init/fileops.c).
  *
  * Input: one byte choosing the operation (read, write, list, recursive
  * list, archive), then the path (up to a NUL), then what a write writes.
@@ -25,7 +25,7 @@
 
 #include "common/util.h"
 #include "fuzz.h"
-#include "sandbox/fileops.h"
+#include "init/fileops.h"
 
 static char top[4096], root[4200], ws[4300], outside[4200];
 

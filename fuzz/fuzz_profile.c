@@ -9,8 +9,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "config/profile.h"
 #include "fuzz.h"
-#include "pool/profile.h"
 
 #define MAX_ENV 64
 

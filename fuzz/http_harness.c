@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/http_internal.h"
 #include "fuzz.h"
+#include "http/http_internal.h"
 
 /* A connection the server has not closed after this long is a hang: every
  * exchange half-closes, and no limit of the server is longer than that

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* http_harness.h - the real HTTP server (src/api/http*.c) on a real
+/* http_harness.h - the real HTTP server (src/http/http*.c) on a real
  * socket, fed by a fuzz input.
  *
  * One server per process, listening on a unix socket and on TCP
@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-#include "api/http.h"
+#include "http/http.h"
 
 #define HARNESS_TOKEN "fuzz-token-0123456789abcdef"
 

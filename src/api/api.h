@@ -5,7 +5,7 @@
 
 #include <jansson.h>
 
-#include "api/http.h"
+#include "http/http.h"
 #include "pool/pool.h"
 #include "pool/slot_service.h"
 #include "sandbox/exec.h"

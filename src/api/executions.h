@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "api/http.h"
+#include "http/http.h"
 
 #define EXECUTION_ID_MAX 64
 

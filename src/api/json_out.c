@@ -5,8 +5,8 @@
 
 #include "api/api.h"
 #include "common/util.h"
-#include "pool/gpu_assign.h"
-#include "pool/seccomp_policy.h"
+#include "config/gpu_assign.h"
+#include "config/seccomp_policy.h"
 #include "pool/snapshots.h"
 
 json_t *json_time_iso(double t)

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "api/http.h"
+#include "http/http.h"
 
 #define NDJSON_CTYPE "application/x-ndjson"
 

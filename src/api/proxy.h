@@ -7,7 +7,7 @@
 
 #include <stdbool.h>
 
-#include "api/http.h"
+#include "http/http.h"
 #include "sandbox/sandbox.h"
 
 /* The http server's takeover predicate: is path a port proxy path? */

@@ -2,7 +2,7 @@
 /* routes_seed.c - forks and snapshots (API.md "Snapshots and forks").
  *
  * POST /v1/slots/{id}/fork      N new leases whose workspaces start as a
- *                               copy of this one's (pool/seed.h)
+ *                               copy of this one's (pool/seed_job.h)
  * POST /v1/slots/{id}/snapshot  save this workspace under a name
  * POST /v1/slots {"snapshot"}   a new lease starting from a snapshot
  * GET /v1/snapshots, DELETE /v1/snapshots/{name}
@@ -15,7 +15,7 @@
 
 #include "api/api.h"
 #include "common/log.h"
-#include "pool/seed.h"
+#include "pool/seed_job.h"
 #include "pool/snapshots.h"
 
 struct seed_ctx {

@@ -15,7 +15,6 @@
 #include "api/ndjson.h"
 #include "common/base64.h"
 #include "common/util.h"
-#include "sandbox/slot_pty.h"
 
 #define API_MAX_BATCH 4096
 

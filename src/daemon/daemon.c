@@ -20,16 +20,15 @@
 #include <uv.h>
 
 #include "api/api.h"
-#include "api/http.h"
 #include "api/proxy.h"
 #include "common/cleanup.h"
 #include "common/util.h"
+#include "config/gpu_assign.h"
 #include "daemon/egress.h"
 #include "daemon/gpu_driver.h"
-#include "daemon/journal.h"
 #include "daemon/templates.h"
+#include "http/http.h"
 #include "image/image.h"
-#include "pool/gpu_assign.h"
 #include "pool/gpu_metrics.h"
 #include "pool/metrics.h"
 #include "pool/pool.h"
@@ -37,6 +36,7 @@
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp_bpf.h"
 #include "sandbox/uid_range.h"
+#include "store/journal.h"
 
 extern char **environ;
 

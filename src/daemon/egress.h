@@ -3,7 +3,7 @@
  * daemon and IPv4 forwarding.
  *
  * Each egress slot generation has a veth pair (slotbox-init makes it,
- * sandbox/slot_veth.c): "sb<K>x<L>" in the daemon's network namespace,
+ * init/slot_veth.c): "sb<K>x<L>" in the daemon's network namespace,
  * "eth0" in the slot's, with the /31 link L of the daemon's egress network
  * (the host end 2L, the slot end 2L+1, default route through the host);
  * each slot has four links that its generations take in turn, so a
@@ -29,7 +29,7 @@
 
 #include "common/cidr.h"
 #include "common/err.h"
-#include "pool/profile.h"
+#include "config/profile.h"
 
 #define EGRESS_LINKS 32768u /* /31 links in the /16 */
 

@@ -16,7 +16,7 @@
 #include <stdbool.h>
 
 #include "common/err.h"
-#include "pool/profile.h"
+#include "config/profile.h"
 
 /* Bounds on what a template may hold. */
 #define TEMPLATE_MAX_BYTES (INT64_C(16) << 30)

@@ -14,7 +14,7 @@
 #include <uv.h>
 
 #include "common/err.h"
-#include "sandbox/calltree.h"
+#include "init/calltree.h"
 #include "sandbox/tree_copy.h"
 #include "sandbox/tree_scan.h"
 

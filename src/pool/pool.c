@@ -9,7 +9,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "pool/seed.h"
+#include "pool/seed_job.h"
 
 #define POOL_TICK_MS 1000
 #define POOL_MAX_NUMBERS SBX_RANGE_SANDBOXES

@@ -15,9 +15,9 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "config/profile.h"
+#include "config/secrets.h"
 #include "pool/pool_slot.h"
-#include "pool/profile.h"
-#include "pool/secrets.h"
 #include "sandbox/sandbox.h"
 
 #define POOL_MAX_STARTING 4
@@ -79,7 +79,8 @@ int pool_acquire(struct pool *p, const char *trajectory_id, double ttl_s,
 		 void *ud, struct pool_waiter **waiter);
 /* Like pool_acquire, in the same queue, but the slot is reserved for
  * `ud` (its pool_slot's reserved = ud, state releasing) instead of leased: a
- * seed job (seed.h) restarts it with a given workspace and leases it itself. */
+ * seed job (seed_job.h) restarts it with a given workspace and leases it
+ * itself. */
 int pool_reserve(struct pool *p, double timeout_s, struct sbx_slot **out,
 		 pool_acquire_fn cb, void *ud, struct pool_waiter **waiter);
 /* Forget a queued waiter (client went away); cb never fires. */

@@ -15,8 +15,8 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "daemon/journal.h"
 #include "pool/pool.h"
+#include "store/journal.h"
 
 /* 0, or -1/errno (ENOSPC when the state dir is full): the caller must not
  * grant what could not be recorded, or a restart would lose it. */

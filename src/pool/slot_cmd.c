@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool/gpu_assign.h"
+#include "config/gpu_assign.h"
 #include "pool/pool.h"
 
 void slot_cmd_free(struct slot_cmd *c)

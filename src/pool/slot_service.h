@@ -7,7 +7,7 @@
  * checks, the command environment (slot_cmd.h), starting and ending
  * calls (the slot's state moves through slot_state_next), file
  * operations, renew and release, and the journal and metrics they imply.
- * Fork and snapshot jobs are seed.h's and snapshots.h's, behind the same
+ * Fork and snapshot jobs are seed_job.h's and snapshots.h's, behind the same
  * lease check. Answers go back through the callbacks the caller passes:
  * nothing here includes the API. */
 #ifndef SLOTBOX_POOL_SLOT_SERVICE_H
@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "pool/seed.h"
+#include "pool/seed_job.h"
 #include "pool/slot_cmd.h"
 #include "sandbox/exec.h"
 #include "sandbox/files.h"
@@ -81,12 +81,12 @@ bool slot_service_template_current(const struct sbx_slot *slot);
 
 /* Fork a leased slot: sr (count, trajectory ids, ttl, timeout) gets the
  * source and template filled in and runs as a seed job of the slot's
- * pool (seed.h). */
+ * pool (seed_job.h). */
 int slot_service_fork(struct sbx_slot *slot, struct pool_seed_req *sr,
 		      pool_seed_fn cb, void *ud, struct pool_seed **job,
 		      struct sb_err *err);
 
-/* Save a leased slot's workspace as a snapshot (seed.h pool_snapshot). */
+/* Save a leased slot's workspace as a snapshot (seed_job.h pool_snapshot). */
 int slot_service_snapshot(struct snapshot_store *st, struct sbx_slot *slot,
 			  const char *name, pool_snapshot_fn cb, void *ud,
 			  int *status, const char **code, char *msg,

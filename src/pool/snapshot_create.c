@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* snapshot_create.c - save a slot's workspace as a snapshot (seed.h).
+/* snapshot_create.c - save a slot's workspace as a snapshot (seed_job.h).
  *
  * The copy goes into a staging dir of the store on a worker thread, with
  * the slot frozen for its length; the loop thread then writes the meta and
@@ -13,7 +13,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "pool/copy_plan.h"
-#include "pool/seed.h"
+#include "pool/seed_job.h"
 #include "pool/snapshots.h"
 #include "sandbox/tree_scan.h"
 

@@ -24,8 +24,8 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "sandbox/proto.h"
 #include "sandbox/sandbox_internal.h"
+#include "wire/proto.h"
 
 #define ADOPT_TIMEOUT_MS 2000
 

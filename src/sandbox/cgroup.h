@@ -26,7 +26,7 @@
 #include <sys/types.h>
 
 #include "common/err.h"
-#include "sandbox/calltree.h"
+#include "init/calltree.h"
 
 enum cg_ctl { CG_CPU, CG_MEMORY, CG_PIDS, CG_NCTL };
 #define CG_BIT(c) (1u << (c))

@@ -15,8 +15,8 @@
 #include "common/cleanup.h"
 #include "common/membudget.h"
 #include "common/util.h"
-#include "sandbox/proto.h"
 #include "sandbox/sandbox.h"
+#include "wire/proto.h"
 
 #define EXEC_KILL_GRACE_S 5.0
 #define EXEC_READ_CHUNK 65536

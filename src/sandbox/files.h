@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
-#include "sandbox/proto.h"
+#include "wire/proto.h"
 
 struct sbx_slot;
 struct file_op;

@@ -18,13 +18,13 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "config/gpu_assign.h"
 #include "image/image.h"
-#include "pool/gpu_assign.h"
 #include "sandbox/exec.h"
-#include "sandbox/proto.h"
 #include "sandbox/sandbox_internal.h"
-#include "sandbox/sendq.h"
 #include "sandbox/slot_pty.h"
+#include "wire/proto.h"
+#include "wire/sendq.h"
 
 struct sbx_chan {
 	uv_poll_t poll;

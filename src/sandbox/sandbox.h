@@ -16,9 +16,9 @@
 #include <uv.h>
 
 #include "common/err.h"
-#include "pool/profile.h"
+#include "config/profile.h"
 #include "sandbox/cgroup.h"
-#include "sandbox/sendq.h"
+#include "wire/sendq.h"
 
 struct sandbox;
 struct sbx_slot;

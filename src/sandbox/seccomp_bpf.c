@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* seccomp_bpf.c - compile a profile's policy (pool/seccomp_policy.c) with
+/* seccomp_bpf.c - compile a profile's policy (config/seccomp_policy.c) with
  * libseccomp and export it as BPF into a sealed memfd. */
 #include "sandbox/seccomp_bpf.h"
 
@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
-#include "pool/seccomp_policy.h"
+#include "config/seccomp_policy.h"
 
 #define SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 

@@ -10,7 +10,7 @@
 #define SLOTBOX_SANDBOX_SECCOMP_BPF_H
 
 #include "common/err.h"
-#include "pool/profile.h"
+#include "config/profile.h"
 
 /* *fd is the program's memfd (read it with pread: sandboxes share its
  * offset), or -1 when the profile says seccomp: none. 0, or -1 with err. */

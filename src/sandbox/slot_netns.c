@@ -14,8 +14,8 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "sandbox/proto.h"
 #include "sandbox/sandbox.h"
+#include "wire/proto.h"
 
 void sandbox_lease_join(struct sbx_slot *slot, struct sbx_lease_user *u)
 {

@@ -7,8 +7,8 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "sandbox/proto.h"
 #include "sandbox/sandbox.h"
+#include "wire/proto.h"
 
 #define SLOT_PTY_WAIT_MS 5000
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Calls run in spares: processes the slot's leader forks, puts into a new
-call group and confines before the call comes (src/sandbox/spare.h). What
+call group and confines before the call comes (src/init/spare.h). What
 that must not change: a call sees none of the leader's descriptors, runs as
 the slot's uid in a call group of its own, and a slot whose processes kill
 the waiting spare (it is one of theirs) keeps working."""

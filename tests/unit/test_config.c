@@ -17,9 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pool/profile.h"
-#include "pool/profile_internal.h"
-#include "pool/seccomp_policy.h"
+#include "config/profile.h"
+#include "config/profile_internal.h"
+#include "config/seccomp_policy.h"
 
 static char *no_env[] = {NULL};
 

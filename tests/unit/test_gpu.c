@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config/gpu_assign.h"
 #include "daemon/gpu_driver.h"
-#include "pool/gpu_assign.h"
 #include "pool/gpu_metrics.h"
 
 static void test_list_parse(void **state)

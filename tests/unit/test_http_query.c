@@ -9,7 +9,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "api/http.h"
+#include "http/http.h"
 
 static void test_present_absent(void **state)
 {

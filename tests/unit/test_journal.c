@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "common/util.h"
-#include "daemon/journal.h"
+#include "store/journal.h"
 
 static char dir[] = "/tmp/sbx-journal-XXXXXX";
 

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "common/util.h"
-#include "pool/secrets.h"
+#include "config/secrets.h"
 
 static char dir[] = "/tmp/sbx-secrets-XXXXXX";
 

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* calltree.h - track and kill the whole process tree of one call.
+ *
+ * Each call runs in a cgroup of its own below its slot's cgroup, so that a
+ * timeout kills everything the call started, including processes that called
+ * setsid() or double-forked. cgroup v2 kills with cgroup.kill; cgroup v1
+ * freezes the freezer group, SIGKILLs every member and thaws. Without any
+ * usable cgroup the call's process group is killed instead (weaker: a
+ * process that calls setsid() escapes; the daemon logs this at start). */
+#ifndef SLOTBOX_INIT_CALLTREE_H
+#define SLOTBOX_INIT_CALLTREE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+enum cg_mode {
+	CG_NONE = 0,
+	CG_V1_FREEZER = 1,
+	CG_V2 = 2,
+};
+
+/* Create the call's group "c<id>" below slot_fd and open it (a directory
+ * fd, for CLONE_INTO_CGROUP or cgroup.procs). *dir_fd is -1 (and 0
+ * returned) in CG_NONE mode. */
+int calltree_create(int slot_fd, enum cg_mode mode, uint64_t id, int *dir_fd);
+
+/* Move the calling process into the group whose cgroup.procs is at
+ * procs_path below dir. 0 or -1 with errno. */
+int calltree_join(int dir, const char *procs_path);
+
+/* Kill the call's tree. pgid is the call's process group (CG_NONE). */
+void calltree_kill(int slot_fd, enum cg_mode mode, uint64_t id, pid_t pgid);
+
+/* Remove the call's group; -1/EBUSY while processes remain in it. */
+int calltree_remove(int slot_fd, enum cg_mode mode, uint64_t id);
+
+/* Kill everything in a cgroup directory and its children (teardown). */
+void calltree_kill_dir(int dir_fd, enum cg_mode mode);
+
+/* Kill everything in a slot's group and its call groups (slot release),
+ * then remove the call groups that are empty (all, once the slot's leader
+ * and its pid namespace are gone),
+ * without cgroup.kill on the slot's group itself: on Linux 6.18 here, once
+ * a group was cgroup.kill'ed, a child its members clone3 with
+ * CLONE_INTO_CGROUP into a new group below it is SIGKILLed at birth (the
+ * kernel compares the kill counts of the parent's group and of the new
+ * one). The slot's leader forks every call that way (spare.h). */
+void calltree_kill_slot(int slot_fd, enum cg_mode mode);
+
+#endif

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* init.h - internals of slotbox-init, PID 1 of every sandbox.
+ *
+ * slotbox-init is exec'd by slotboxd inside fresh mount, pid, ipc and uts
+ * namespaces (in the daemon's network namespace: it does no networking but
+ * making network: egress slots' veth pairs there, slot_veth.c, and each
+ * slot generation gets network, IPC and cgroup namespaces of its own,
+ * slot_ns.c), with the daemon's control channel on fd 3
+ * and the sandbox's cgroup directory on fd 4 (or none), and the profile's
+ * seccomp program on the fd --seccomp-fd names (if any). It starts one
+ * leader per slot, each PID 1 of its own pid namespace with its own mount
+ * namespace and root, and restarts a slot's leader when the daemon releases
+ * it. */
+#ifndef SLOTBOX_INIT_INIT_H
+#define SLOTBOX_INIT_INIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "init/calltree.h"
+
+#define INIT_CTL_FD 3
+#define INIT_CG_FD 4
+#define INIT_MAX_SLOTS 1000
+#define INIT_MAX_MASKS 8
+#define INIT_MAX_CG_MORE 3
+
+struct sock_fprog;
+
+struct init_cfg {
+	const char *id;		   /* sandbox id, for logs and hostname */
+	const char *scratch;	   /* empty dir: init mounts its tmpfs there */
+	const char *image_root;	   /* overlay lower layer ("/" for host) */
+	const char *workspace_dir; /* where each slot sees its workspace */
+	/* The profile's prepared workspace template (a root-owned tree), or
+	 * NULL: the workspace is then a plain dir of the generation. */
+	const char *template_dir;
+	/* Host paths absent from every slot's root (whiteouts, mounts.c) */
+	const char *masks[INIT_MAX_MASKS];
+	int n_masks;
+	int n_slots;
+	uid_t uid_base; /* slot i runs as uid_base + i */
+	int seccomp_fd; /* the profile's filter program, -1 if none */
+	const struct sock_fprog *seccomp; /* read from it; NULL: none */
+	enum cg_mode cg_mode;
+	int cg_fd;		  /* sandbox cgroup dir, -1 if none */
+	uint64_t tmpfs_bytes;	  /* size of the sandbox's scratch tmpfs, 0 =
+				     default */
+	uint64_t slot_disk_bytes; /* each slot generation's tmpfs, 0 = none */
+
+	/* The sandbox's group in the other hierarchies (cgroup v1 cpu,
+	 * memory, pids), from the daemon's CGROUPS message. */
+	int cg_more[INIT_MAX_CG_MORE];
+	int n_cg_more;
+	const char *ctl_socket; /* where a restarted daemon reconnects */
+	const char *gpu;	/* "all", "0,1", or NULL */
+	/* Each slot's GPUs, "0;1,2;none" (item i for slot i), or NULL: every
+	 * slot gets gpu. */
+	const char *slot_gpus;
+	/* The driver's files (daemon/gpu_driver.h): "SONAME=/real/path",
+	 * "/real/path=NAME", "/host/dir". */
+	const char **gpu_libs, **gpu_bins, **gpu_dirs;
+	int n_gpu_libs, n_gpu_bins, n_gpu_dirs;
+	bool own_net; /* network none: a netns per slot generation */
+	/* network egress: ... with a veth pair each (slot_veth.c): link
+	 * egress_link + 4i + (generation mod 4) of the /16 at
+	 * egress_net (host order), the host ends "sb<egress_instance>x<link>"
+	 * in interface group egress_group */
+	bool egress;
+	uint32_t egress_net, egress_link, egress_group;
+	unsigned egress_instance;
+	int ptys_max;	      /* devpts max= of each slot generation */
+	int orphan_timeout_s; /* how long to wait for it */
+};
+
+struct init_slot {
+	int index;
+	pid_t leader;  /* 0 when not running */
+	unsigned gen;  /* bumps on each reset */
+	bool respawn;  /* start a new leader once the old one is reaped */
+	bool reset;    /* ... with a fresh workspace */
+	bool seed;     /* ... that the daemon fills first (SEED_READY) */
+	bool seeding;  /* waiting for SEED_DONE; no leader runs */
+	int cg_fd;     /* slot's cgroup dir, -1 if none */
+	int line;      /* init's end of the line to the leader, -1 if none */
+	int ns_sock;   /* the next leader's namespaces, being made, or -1 */
+	unsigned nets; /* network: egress: veth pairs made for the slot */
+};
+
+/* What a slot leader needs to build its root and serve calls. */
+struct leader_cfg {
+	const struct init_cfg *init;
+	int index;
+	uid_t uid;
+	char gen_dir[4096]; /* scratch/s<i>/g<gen>: upper, work, root, ws,
+			       and wsu, wsw, tpl with a template */
+	int chan;	    /* SEQPACKET channel to the daemon, -1 while none */
+	int line;	    /* to init: new channels arrive here */
+	int cg_fd;
+};
+
+/* init_slots.c */
+int init_slots_setup(const struct init_cfg *cfg, struct init_slot *slots);
+int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s);
+void init_slot_release(const struct init_cfg *cfg, struct init_slot *s,
+		       uint32_t flags);
+void init_slot_reaped(const struct init_cfg *cfg, struct init_slot *s);
+/* The daemon filled generation gen of a seeding slot: start its leader. */
+void init_slot_seeded(const struct init_cfg *cfg, struct init_slot *s,
+		      unsigned gen);
+/* The generation dir that holds a slot's own workspace files: "ws", or
+ * "wsu" (the overlay's upper layer) with a template. */
+const char *init_ws_data_dir(const struct init_cfg *cfg);
+
+/* init_cgroup.c: take the cgroups message from the daemon; put a new
+ * leader into its slot's group in every hierarchy. 0 or -1 with msg. */
+int init_cg_receive(struct init_cfg *cfg, char *msg, size_t msglen);
+int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
+		      char *msg, size_t msglen);
+/* init_adopt.c: a daemon that restarts reconnects to the sandbox on
+ * cfg->ctl_socket; init then hands every live leader a fresh channel. */
+int init_adopt_listen(const struct init_cfg *cfg);
+/* Accept a daemon on lfd; its connection becomes INIT_CTL_FD. 0 when
+ * adopted, -1 when refused or failed (nothing changes then). */
+int init_adopt_accept(const struct init_cfg *cfg, int lfd,
+		      struct init_slot *slots, bool connected);
+/* Give a live leader a new channel and the daemon its other end. */
+int init_slot_rechannel(const struct init_cfg *cfg, struct init_slot *s);
+
+/* mounts.c: build the slot's root and pivot into it. 0 or -1 with msg. */
+int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
+			   size_t msglen);
+int mounts_setup_sandbox(const struct init_cfg *cfg, char *msg, size_t msglen);
+/* mkdir -p; path is modified and restored. 0 or -1 with errno. */
+int mounts_mkdir_p(char *path, mode_t mode);
+
+/* gpu_mounts.c: the sandbox's driver tree (once, in init), and a slot's
+ * device nodes and driver files (in its leader, root not yet pivoted).
+ * 0 or -1 with msg. */
+int gpu_tree_prepare(const struct init_cfg *cfg, char *msg, size_t msglen);
+int gpu_setup_slot(const struct leader_cfg *lc, const char *root, char *msg,
+		   size_t msglen);
+
+/* idmap.c: attach at target a read-only mount of tree in which uid and
+ * gid 0 show as uid. proc is a procfs of the caller's pid namespace. 0 or
+ * -1 with msg. */
+int idmap_mount_template(const char *tree, uid_t uid, const char *proc,
+			 const char *target, char *msg, size_t msglen);
+
+/* slot_ns.c: the network, IPC and cgroup namespaces of a slot generation.
+ * The leader is cloned with slot_ns_clone_flags(); slot_ns_setup() runs in
+ * it once it is in its slot's cgroup (0 or -1 with msg). */
+int slot_ns_clone_flags(const struct init_cfg *cfg);
+int slot_ns_setup(const struct init_cfg *cfg, char *msg, size_t msglen);
+/* Make new IPC and network namespaces for the caller (loopback up) and
+ * open them as descriptors (fds[0] IPC, fds[1] network; arg is the
+ * init_cfg): a spare_cfg make_ns hook. 0 or -1. */
+int slot_ns_make(const void *arg, int fds[2]);
+/* Fork a child that makes them (with network: egress also the veth pair
+ * of link egress_link + link, slot_veth_make) and sends them on the
+ * socket returned (-1 on failure); slot_ns_take() waits up to a second
+ * for them and closes the socket. 0 or -1. */
+int slot_ns_prepare(const struct init_cfg *cfg, unsigned link);
+int slot_ns_take(int sock, int fds[2]);
+/* slot_veth.c: unshare(flags) and give the new network namespace slot's
+ * veth pair (the caller is in the daemon's network namespace); fds as
+ * slot_ns_make(). 0 or -1 with errno. */
+int slot_veth_make(const struct init_cfg *cfg, int slot, int flags, int fds[2]);
+/* Enter namespaces slot_ns_make() opened. 0 or -1. */
+int slot_ns_enter(const struct init_cfg *cfg, const int fds[2]);
+/* Finish a recycled leader's (reset=false) move to new IPC and network
+ * namespaces: entered says whether slot_ns_enter() did; else they are made
+ * here. 0 or -1 with msg. */
+int slot_ns_renew(const struct init_cfg *cfg, bool entered, char *msg,
+		  size_t msglen);
+
+/* leader.c: never returns. */
+__attribute__((noreturn)) void leader_main(struct leader_cfg *lc);
+
+/* leader_pty.c: answer a PTY_OPEN with a terminal of the slot's own devpts
+ * (the leader runs in the slot's root): its master and its slave, owned
+ * by the slot's uid, at the size asked. */
+struct sb_msg;
+void leader_pty_open(int chan, int index, uid_t uid, const struct sb_msg *m);
+/* Write a FAILED message with text to a channel (best effort). */
+void init_send_failed(int chan, uint32_t slot, int err, const char *text);
+
+#endif

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* init_cgroup.c - slotbox-init's part of cgroups.
+ *
+ * The daemon creates the groups and sets their limits (cgroup.h); init
+ * only places processes. The sandbox's group in the kill hierarchy comes
+ * on fd 4; its groups in the other hierarchies (cgroup v1 cpu, memory,
+ * pids) come in the CGROUPS message, the first on the control channel.
+ * Each leader joins its slot's group in all of them before it does
+ * anything else, so that it and everything it starts are accounted to
+ * the slot; init itself stays where the daemon runs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "init/init.h"
+#include "wire/proto.h"
+
+int init_cg_receive(struct init_cfg *cfg, char *msg, size_t msglen)
+{
+	struct sb_msg m;
+	int fds[SB_MSG_MAX_FDS];
+	size_t nfds = 0;
+	int r;
+
+	do
+		r = sb_msg_recv(INIT_CTL_FD, &m, fds, &nfds);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0 || m.type != SB_MSG_CGROUPS || nfds > INIT_MAX_CG_MORE) {
+		int err = r < 0 ? errno : EPROTO;
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
+		snprintf(msg, msglen, "expected the cgroups message: %s",
+			 strerror(err));
+		errno = err;
+		return -1;
+	}
+	for (size_t i = 0; i < nfds; i++)
+		cfg->cg_more[cfg->n_cg_more++] = fds[i];
+	return 0;
+}
+
+int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
+		      char *msg, size_t msglen)
+{
+	char path[32];
+
+	if (s->cg_fd >= 0 && calltree_join(s->cg_fd, "cgroup.procs") < 0) {
+		snprintf(msg, msglen, "join the cgroup of slot %d: %s",
+			 s->index, strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof path, "s%d/cgroup.procs", s->index);
+	for (int i = 0; i < cfg->n_cg_more; i++) {
+		if (calltree_join(cfg->cg_more[i], path) < 0) {
+			snprintf(msg, msglen,
+				 "join the cgroup v1 groups of slot %d: %s",
+				 s->index, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,592 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* leader.c - a slot's resident leader: PID 1 of the slot's pid namespace.
+ *
+ * It builds the slot's root, then serves EXEC and KILL requests from the
+ * daemon. Each command runs in a process forked from here before the call
+ * came (a spare, spare.h: no per-call setns or sandbox start), which sits
+ * in a cgroup of its own so a timeout can kill its whole tree, as the
+ * slot's uid, without any capability and under the profile's seccomp
+ * filter (confine.h). The daemon owns the output pipes; the leader only
+ * reports how the command ended. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "init/confine.h"
+#include "init/fileops.h"
+#include "init/init.h"
+#include "init/spare.h"
+#include "wire/proto.h"
+
+#define LEADER_MAX_CALLS SB_LEADER_MAX_CALLS
+#define LEADER_MAX_STALE 1024
+#define LEADER_MAX_FILES 64
+
+struct call {
+	uint64_t id;	/* the daemon's */
+	pid_t pid;	/* 0 = free entry */
+	uint64_t group; /* its call group (calltree.h) */
+	int sock;	/* from its spare: an errno if it could not exec */
+};
+
+struct leader {
+	struct leader_cfg *cfg;
+	struct call calls[LEADER_MAX_CALLS];
+	uint64_t stale[LEADER_MAX_STALE]; /* call groups still populated */
+	int n_stale;
+	struct spare spare;
+	struct spare_cfg scfg;
+	uint64_t next_group;
+	pid_t files[LEADER_MAX_FILES]; /* file tools running */
+	int n_files;
+	/* a file tool or a stale group did not fit in files[] or stale[]:
+	 * the next recycle uses kill(-1) */
+	bool untracked;
+	bool no_bash; /* the slot's root has no /bin/bash */
+	/* a call ran in this generation's IPC and network namespaces: a
+	 * recycle must renew them (slot_ns.c) */
+	bool ns_used;
+	/* the next lease's spare, in the next namespaces (spare.h) */
+	struct spare next;
+};
+
+static void retry_stale(struct leader *l);
+
+/* A call group that still has processes: removed once empty. */
+static void add_stale(struct leader *l, uint64_t group)
+{
+	if (l->n_stale < LEADER_MAX_STALE)
+		l->stale[l->n_stale++] = group;
+	else
+		l->untracked = true; /* a recycle cannot end it by group */
+}
+
+/* Forget a spare: it died, or cannot take a call. Its group goes once
+ * it is empty. */
+static void retire(struct leader *l, struct spare *sp)
+{
+	if (!sp->pid)
+		return;
+	kill(sp->pid, SIGKILL);
+	close(sp->sock);
+	add_stale(l, sp->group);
+	*sp = (struct spare){.pid = 0, .sock = -1};
+}
+
+static void retire_spare(struct leader *l)
+{
+	retire(l, &l->spare);
+}
+
+static uint64_t tv_us(struct timeval tv)
+{
+	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+static void reply_done(struct leader *l, uint64_t id, int status,
+		       uint32_t flags, int err, const struct rusage *ru)
+{
+	struct sb_msg m = {.type = SB_MSG_EXEC_DONE,
+			   .slot = (uint32_t)l->cfg->index,
+			   .id = id,
+			   .status = status,
+			   .flags = flags,
+			   .sys_errno = err};
+	if (ru) {
+		m.cpu_user_us = tv_us(ru->ru_utime);
+		m.cpu_sys_us = tv_us(ru->ru_stime);
+		m.max_rss_kib = ru->ru_maxrss > 0 ? (uint64_t)ru->ru_maxrss : 0;
+	}
+	if (l->cfg->chan >= 0)
+		sb_msg_send(l->cfg->chan, &m, NULL, 0);
+}
+
+static struct call *find_call(struct leader *l, uint64_t id)
+{
+	for (int i = 0; i < LEADER_MAX_CALLS; i++)
+		if (l->calls[i].pid && l->calls[i].id == id)
+			return &l->calls[i];
+	return NULL;
+}
+
+/* The next call's process, started ahead (spare.h). */
+static void next_spare(struct leader *l)
+{
+	if (l->spare.pid)
+		return;
+	if (spare_start(&l->spare, &l->scfg, l->next_group++) < 0)
+		l->spare.pid = 0; /* tried again at the next call */
+}
+
+static void handle_exec(struct leader *l, const struct sb_msg *m, int fds[4])
+{
+	struct call *c = NULL;
+
+	for (int i = 0; i < LEADER_MAX_CALLS && !c; i++)
+		if (!l->calls[i].pid)
+			c = &l->calls[i];
+	if (!c) {
+		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, EAGAIN, NULL);
+		return;
+	}
+	/* A spare the slot's processes killed is reaped later; one retry
+	 * with a fresh spare. */
+	int rc = -1, err = EAGAIN;
+	for (int attempt = 0; attempt < 2 && rc < 0; attempt++) {
+		errno = 0;
+		next_spare(l);
+		if (!l->spare.pid) {
+			err = errno ? errno : EAGAIN;
+			break;
+		}
+		rc = spare_hand(&l->spare, fds);
+		if (rc < 0) {
+			err = errno;
+			retire_spare(l);
+		}
+	}
+	if (rc < 0) {
+		reply_done(l, m->id, 0, SB_EXEC_SPAWN_FAILED, err, NULL);
+		return;
+	}
+	l->ns_used = true;
+	c->id = m->id;
+	c->pid = l->spare.pid;
+	c->group = l->spare.group;
+	c->sock = l->spare.sock;
+	l->spare = (struct spare){.pid = 0, .sock = -1};
+	if ((m->flags & SB_EXEC_REPORT_PID) && l->cfg->chan >= 0) {
+		struct sb_msg r = {.type = SB_MSG_EXEC_STARTED,
+				   .slot = (uint32_t)l->cfg->index,
+				   .id = m->id,
+				   .status = c->pid};
+		sb_msg_send(l->cfg->chan, &r, NULL, 0);
+	}
+}
+
+/* A signal to a call's process group: the call's process leads a session
+ * and a group of its own (spare.c), so its group is its pid. A spare
+ * handed its call right after it was forked may not have made its
+ * session yet: then the process itself gets it (pending until its mask
+ * is cleared just before the exec, so it still ends the command). */
+static void handle_signal(struct leader *l, const struct sb_msg *m)
+{
+	struct call *c = find_call(l, m->id);
+	if (c && m->status > 0 && m->status < SIGRTMIN &&
+	    kill(-c->pid, m->status) < 0 && errno == ESRCH)
+		kill(c->pid, m->status);
+}
+
+/* A file tool runs in a forked child as the slot's uid, so the leader's
+ * loop never waits on a large file and permissions are the slot's own.
+ * The child's only output is the out pipe; the daemon reads it. */
+static void handle_file(struct leader *l, int fds[3])
+{
+	struct sb_file_req req;
+	if (pread(fds[0], &req, sizeof req, 0) != (ssize_t)sizeof req ||
+	    req.magic != SB_FILE_MAGIC)
+		return; /* the daemon sees EOF without a reply */
+	req.path[sizeof req.path - 1] = '\0';
+	pid_t pid = fork();
+	if (pid > 0 && l->n_files < LEADER_MAX_FILES)
+		l->files[l->n_files++] = pid; /* for a recycle to end */
+	else if (pid > 0)
+		l->untracked = true;
+	if (pid != 0)
+		return; /* reaped in reap_one */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	close(l->cfg->chan);
+	close(l->cfg->line);
+	if (confine_child(l->cfg->uid, l->cfg->init->seccomp) < 0 ||
+	    chdir("/") < 0)
+		_exit(1);
+	struct fileops_dirs dirs = {"/", l->cfg->init->workspace_dir};
+	_exit(fileops_run(&req, &dirs, fds[1], fds[2]));
+}
+
+static void retry_stale(struct leader *l)
+{
+	int keep = 0;
+	for (int i = 0; i < l->n_stale; i++)
+		if (calltree_remove(l->cfg->cg_fd, l->cfg->init->cg_mode,
+				    l->stale[i]) < 0)
+			l->stale[keep++] = l->stale[i];
+	l->n_stale = keep;
+}
+
+static void call_ended(struct leader *l, struct call *c, int status,
+		       const struct rusage *ru)
+{
+	int err = spare_spawn_errno(c->sock);
+	c->pid = 0;
+	c->sock = -1;
+	reply_done(l, c->id, status, err ? SB_EXEC_SPAWN_FAILED : 0, err, ru);
+	/* The next call's process gets ready now, while the daemon answers
+	 * this one: not while the call runs, when it would compete with the
+	 * command for the CPU. */
+	next_spare(l);
+	/* Background processes of the call may live on in its group; they
+	 * are killed with the slot. Remove the group once it is empty. */
+	if (calltree_remove(l->cfg->cg_fd, l->cfg->init->cg_mode, c->group) < 0)
+		add_stale(l, c->group);
+}
+
+/* How long the leader must have been idle, once a lease used its
+ * namespaces, before it starts the next lease's spare: not at once after
+ * a call, where a release that follows would wait for it (two cgroup
+ * mkdirs and a fork, ~1 ms). */
+#define NEXT_SPARE_IDLE_MS 20
+
+/* The next lease's spare, which makes the next namespaces (slot_ns.c);
+ * without one the recycle makes them itself, after its HELLO. */
+static void next_lease_spare(struct leader *l)
+{
+	struct spare_cfg nc = l->scfg;
+	nc.make_ns = slot_ns_make;
+	nc.make_ns_arg = l->cfg->init;
+	if (spare_start(&l->next, &nc, l->next_group++) < 0)
+		l->next.pid = 0;
+}
+
+/* pid was reaped: the spare (killed while waiting), a file tool, a call,
+ * or an orphan (nothing to do). */
+static void reap_one(struct leader *l, pid_t pid, int st,
+		     const struct rusage *ru)
+{
+	if (pid == l->spare.pid) {
+		retire_spare(l);
+		return;
+	}
+	if (pid == l->next.pid) {
+		retire(l, &l->next);
+		return;
+	}
+	for (int i = 0; i < l->n_files; i++) {
+		if (l->files[i] == pid) {
+			l->files[i] = l->files[--l->n_files];
+			return;
+		}
+	}
+	for (int i = 0; i < LEADER_MAX_CALLS; i++) {
+		if (l->calls[i].pid == pid) {
+			call_ended(l, &l->calls[i], st, ru);
+			return;
+		}
+	}
+}
+
+/* Reap every child that has ended; true when none is left at all. */
+static bool reap_children(struct leader *l)
+{
+	int st;
+	pid_t pid;
+	struct rusage ru;
+
+	while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0)
+		reap_one(l, pid, st, &ru);
+	bool none_left = pid < 0 && errno == ECHILD;
+	retry_stale(l);
+	return none_left;
+}
+
+/* Calls run in call groups (calltree.h): then a recycle ends a lease's
+ * processes group by group. */
+static bool grouped(const struct leader *l)
+{
+	return l->cfg->cg_fd >= 0 && l->cfg->init->cg_mode != CG_NONE;
+}
+
+/* What this leader's HELLO says it can do: recycle by groups, or as PID 1
+ * of the slot's pid namespace (where kill(-1) reaches only the slot). */
+static uint32_t hello_flags(const struct leader *l)
+{
+	return (grouped(l) || getpid() == 1 ? SB_HELLO_RECYCLES : 0) |
+	       (l->no_bash ? SB_HELLO_NO_BASH : 0) | SB_HELLO_PROCESSES;
+}
+
+/* How long a recycle waits for the killed to be gone before it says
+ * HELLO anyway (a process stuck in the kernel is reaped later). */
+#define RECYCLE_WAIT_US 2000000
+
+static bool lease_processes_left(const struct leader *l)
+{
+	if (l->n_files > 0 || l->n_stale > 0)
+		return true;
+	for (int i = 0; i < LEADER_MAX_CALLS; i++)
+		if (l->calls[i].pid)
+			return true;
+	return false;
+}
+
+/* SIGKILL every process the lease started. By groups: every process a
+ * call started is in its call group (running, or stale: left behind
+ * after the call), file tools are this leader's children; the spare, in a
+ * group of its own, has run nothing yet and stays. Else kill(-1), which
+ * as PID 1 of the slot's pid namespace reaches every other process in
+ * it, the spare too. */
+static int kill_lease_processes(struct leader *l, bool by_groups)
+{
+	if (!by_groups)
+		return getpid() == 1 && (kill(-1, SIGKILL) == 0 ||
+					 errno == ESRCH)
+			       ? 0
+			       : -1;
+	int mode = l->cfg->init->cg_mode;
+	for (int i = 0; i < LEADER_MAX_CALLS; i++)
+		if (l->calls[i].pid)
+			calltree_kill(l->cfg->cg_fd, mode, l->calls[i].group,
+				      l->calls[i].pid);
+	for (int i = 0; i < l->n_stale; i++)
+		calltree_kill(l->cfg->cg_fd, mode, l->stale[i], 0);
+	for (int i = 0; i < l->n_files; i++)
+		kill(l->files[i], SIGKILL);
+	return 0;
+}
+
+/* A lease whose calls used the slot's IPC and network namespaces leaves
+ * them behind: enter new ones, those the next lease's spare made (or make
+ * them now), and make that spare the slot's; the old one was made in the
+ * old namespaces. Done after the HELLO that offers the slot again, off the
+ * release path: the leader reads the next tenant's first request only
+ * once this is done. */
+static void renew_namespaces(struct leader *l)
+{
+	const struct init_cfg *cfg = l->cfg->init;
+	char msg[192];
+	int fds[2];
+	bool entered = false;
+
+	if (!l->ns_used)
+		return;
+	if (l->next.pid && spare_take_ns(&l->next, fds) == 0) {
+		entered = slot_ns_enter(cfg, fds) == 0;
+		close(fds[0]);
+		close(fds[1]);
+	}
+	if (slot_ns_renew(cfg, entered, msg, sizeof msg) < 0) {
+		init_send_failed(l->cfg->chan, (uint32_t)l->cfg->index, errno,
+				 msg);
+		_exit(1);
+	}
+	retire_spare(l);
+	if (entered && spare_promote(&l->next) == 0) {
+		l->spare = l->next;
+		l->next = (struct spare){.pid = 0, .sock = -1};
+	} else {
+		retire(l, &l->next);
+	}
+	l->ns_used = false;
+}
+
+/* The lease ended and the workspace stays (SB_MSG_RECYCLE): end every
+ * process it started, wait until they are gone, and offer the slot again
+ * with this leader and its mounts, in new IPC and network namespaces if
+ * the lease ran anything. A failure ends this leader; the daemon then
+ * restarts the slot. */
+static void recycle(struct leader *l)
+{
+	bool by_groups = grouped(l) && !l->untracked;
+	/* network: egress: only init can make the next namespaces' veth
+	 * pair (slot_veth.c). Ending the leader ends the lease's processes
+	 * (it is PID 1 of the slot) and has the daemon restart the slot, in
+	 * the generation init made ahead; a lease that ran nothing keeps
+	 * its namespaces and is recycled as any other. */
+	if (l->ns_used && l->cfg->init->egress)
+		_exit(0);
+	if (kill_lease_processes(l, by_groups) < 0) {
+		init_send_failed(l->cfg->chan, (uint32_t)l->cfg->index,
+				 errno ? errno : EPERM,
+				 "recycle: cannot end the slot's processes");
+		_exit(1);
+	}
+	for (long waited = 0; waited < RECYCLE_WAIT_US; waited += 100) {
+		bool no_children = reap_children(l);
+		if (by_groups ? !lease_processes_left(l) : no_children)
+			break;
+		usleep(100);
+	}
+	if (!by_groups)
+		l->untracked = false; /* all gone: counted afresh */
+	struct sb_msg hello = {.type = SB_MSG_HELLO,
+			       .slot = (uint32_t)l->cfg->index,
+			       .flags = hello_flags(l)};
+	if (sb_msg_send(l->cfg->chan, &hello, NULL, 0) < 0)
+		_exit(1);
+	renew_namespaces(l);
+	next_spare(l);
+}
+
+/* The daemon's port proxy creates its sockets in the slot's network
+ * namespace: hand it the one this lease runs in. Answered in message order,
+ * so a request sent before a RECYCLE gets the old lease's namespace and
+ * one sent after it the renewed one. */
+static void send_netns(struct leader *l, const struct sb_msg *m)
+{
+	struct sb_msg r = {.type = SB_MSG_NETNS,
+			   .slot = (uint32_t)l->cfg->index,
+			   .id = m->id};
+	int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		r.sys_errno = errno ? errno : EIO;
+	l->ns_used = true; /* the daemon may reach it: renew at the end */
+	sb_msg_send(l->cfg->chan, &r, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void handle_msg(struct leader *l)
+{
+	struct sb_msg m;
+	int fds[SB_MSG_MAX_FDS];
+	size_t nfds = 0;
+	int r = sb_msg_recv(l->cfg->chan, &m, fds, &nfds);
+
+	if (r < 0 && (errno == EAGAIN || errno == EINTR || errno == EPROTO))
+		return;
+	if (r <= 0) {
+		/* The daemon is gone (a release also kills us, via init).
+		 * Its calls' answers have nowhere to go: end them, keep the
+		 * workspace, and wait on the line for a restarted daemon. */
+		for (int i = 0; i < LEADER_MAX_CALLS; i++)
+			if (l->calls[i].pid)
+				calltree_kill(
+					l->cfg->cg_fd, l->cfg->init->cg_mode,
+					l->calls[i].group, l->calls[i].pid);
+		close(l->cfg->chan);
+		l->cfg->chan = -1;
+		return;
+	}
+	if (m.type == SB_MSG_EXEC && nfds == 4) {
+		handle_exec(l, &m, fds);
+	} else if (m.type == SB_MSG_FILE && nfds == 3) {
+		handle_file(l, fds);
+	} else if (m.type == SB_MSG_RECYCLE) {
+		recycle(l);
+	} else if (m.type == SB_MSG_NETNS) {
+		send_netns(l, &m);
+	} else if (m.type == SB_MSG_SIGNAL) {
+		handle_signal(l, &m);
+	} else if (m.type == SB_MSG_PTY_OPEN) {
+		leader_pty_open(l->cfg->chan, l->cfg->index, l->cfg->uid, &m);
+	} else if (m.type == SB_MSG_KILL) {
+		struct call *c = find_call(l, m.id);
+		if (c)
+			calltree_kill(l->cfg->cg_fd, l->cfg->init->cg_mode,
+				      c->group, c->pid);
+	}
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+}
+
+/* init hands over a channel to a restarted daemon (init_adopt.c). */
+static void handle_line(struct leader *l)
+{
+	struct sb_msg m;
+	int fds[SB_MSG_MAX_FDS];
+	size_t nfds = 0;
+	int r = sb_msg_recv(l->cfg->line, &m, fds, &nfds);
+
+	if (r < 0 && (errno == EAGAIN || errno == EINTR || errno == EPROTO))
+		return;
+	if (r <= 0)
+		_exit(1); /* init is gone: so is the slot */
+	if (m.type == SB_MSG_SLOT_CHANNEL && nfds == 1) {
+		if (l->cfg->chan >= 0)
+			close(l->cfg->chan);
+		l->cfg->chan = fds[0];
+		struct sb_msg hello = {.type = SB_MSG_HELLO,
+				       .slot = (uint32_t)l->cfg->index,
+				       .flags =
+					       SB_HELLO_ADOPT | hello_flags(l)};
+		sb_msg_send(l->cfg->chan, &hello, NULL, 0);
+		return;
+	}
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+}
+
+void leader_main(struct leader_cfg *lc)
+{
+	static struct leader l;
+	char msg[256] = "";
+	sigset_t mask;
+
+	l.cfg = lc;
+	l.scfg = (struct spare_cfg){.cg_fd = lc->cg_fd,
+				    .cg_mode = lc->init->cg_mode,
+				    .uid = lc->uid,
+				    .filter = lc->init->seccomp};
+	l.spare = (struct spare){.pid = 0, .sock = -1};
+	l.next = (struct spare){.pid = 0, .sock = -1};
+	/* Call group names must not meet a group an earlier generation of
+	 * the slot left behind: start from the clock. */
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	l.next_group =
+		(uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	signal(SIGPIPE, SIG_DFL); /* init ignores it; commands must not */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	/* Before the first command: the bounding set is inherited, so
+	 * emptying it here holds for everything the slot ever runs. */
+	if (sfd < 0 || slot_ns_setup(lc->init, msg, sizeof msg) < 0 ||
+	    mounts_setup_slot_root(lc, msg, sizeof msg) < 0 ||
+	    confine_leader(msg, sizeof msg) < 0) {
+		if (!msg[0])
+			snprintf(msg, sizeof msg, "signalfd: %s",
+				 strerror(errno));
+		init_send_failed(lc->chan, (uint32_t)lc->index, errno, msg);
+		_exit(1);
+	}
+	/* An image without bash (busybox, alpine): the daemon then runs
+	 * bash calls through /bin/sh. Looked up once, in the slot's root. */
+	l.no_bash = access("/bin/bash", X_OK) != 0;
+	struct sb_msg hello = {.type = SB_MSG_HELLO,
+			       .slot = (uint32_t)lc->index,
+			       .flags = hello_flags(&l)};
+	if (sb_msg_send(lc->chan, &hello, NULL, 0) < 0)
+		_exit(1);
+	next_spare(&l); /* so that even the first call finds one ready */
+	for (;;) {
+		struct pollfd pfd[3] = {{.fd = lc->chan, .events = POLLIN},
+					{.fd = sfd, .events = POLLIN},
+					{.fd = lc->line, .events = POLLIN}};
+		bool want_next = l.ns_used && !l.next.pid && !lc->init->egress;
+		int n = poll(pfd, 3, want_next ? NEXT_SPARE_IDLE_MS : -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(1);
+		}
+		if (n == 0 && want_next)
+			next_lease_spare(&l);
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) == sizeof si)
+				;
+			reap_children(&l);
+		}
+		if (lc->chan >= 0 &&
+		    (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			handle_msg(&l);
+		if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))
+			handle_line(&l);
+	}
+}

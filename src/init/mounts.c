@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* mounts.c - the filesystem a sandbox and each of its slots see.
+ *
+ * The sandbox keeps all its writable state in one tmpfs mounted (in its own
+ * mount namespace only) on its scratch directory, so that when the sandbox
+ * dies every byte it wrote goes with it: nothing to clean up on the host.
+ * Each slot generation (a lease's life until a reset) is a tmpfs of its own
+ * inside it, capped at the profile's disk_mb. The slot's root is an overlay
+ * whose lower layer is the image and whose upper layer lives in that
+ * generation tmpfs, with a fresh /proc (its own pid namespace), a minimal
+ * /dev, and /tmp, /dev/shm and the workspace from the same tmpfs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "init/init.h"
+
+static int fail(char *msg, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *msg, size_t len, const char *fmt, ...)
+{
+	int saved = errno;
+	char buf[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	snprintf(msg, len, "%s: %s", buf, strerror(saved));
+	errno = saved;
+	return -1;
+}
+
+int mounts_setup_sandbox(const struct init_cfg *cfg, char *msg, size_t msglen)
+{
+	char opts[64] = "mode=0700";
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return fail(msg, msglen, "make / private");
+	if (cfg->tmpfs_bytes)
+		snprintf(opts, sizeof opts, "mode=0700,size=%llu",
+			 (unsigned long long)cfg->tmpfs_bytes);
+	if (mount("tmpfs", cfg->scratch, "tmpfs", MS_NOSUID | MS_NODEV, opts) <
+	    0)
+		return fail(msg, msglen, "mount tmpfs on %s", cfg->scratch);
+	char host[64];
+	snprintf(host, sizeof host, "slotbox-%.48s", cfg->id);
+	if (sethostname(host, strlen(host)) < 0)
+		return fail(msg, msglen, "sethostname");
+	return 0;
+}
+
+int mounts_mkdir_p(char *path, mode_t mode)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		int r = mkdir(path, mode);
+		*p = '/';
+		if (r < 0 && errno != EEXIST)
+			return -1;
+	}
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+struct devnode {
+	const char *name;
+	unsigned maj, min;
+};
+
+static const struct devnode devnodes[] = {
+	{"null", 1, 3},	  {"zero", 1, 5},    {"full", 1, 7},
+	{"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+};
+
+/* The slot's own devpts, with max= so that one slot cannot take the
+ * host's ptys (kernel.pty.max counts every instance's). */
+static int setup_dev(const char *root, int ptys_max, char *msg, size_t msglen)
+{
+	char path[4200], opts[96];
+
+	snprintf(path, sizeof path, "%s/dev", root);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return fail(msg, msglen, "create /dev");
+	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC,
+		  "mode=0755,size=65536") < 0)
+		return fail(msg, msglen, "mount /dev");
+	for (size_t i = 0; i < sizeof devnodes / sizeof devnodes[0]; i++) {
+		snprintf(path, sizeof path, "%s/dev/%s", root,
+			 devnodes[i].name);
+		if (mknod(path, S_IFCHR | 0666,
+			  makedev(devnodes[i].maj, devnodes[i].min)) < 0)
+			return fail(msg, msglen, "mknod %s", path);
+		chmod(path, 0666); /* the umask must not narrow it */
+	}
+	static const char *const links[][2] = {
+		{"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"},
+		{"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
+		{"pts/ptmx", "ptmx"},
+	};
+	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+		snprintf(path, sizeof path, "%s/dev/%s", root, links[i][1]);
+		if (symlink(links[i][0], path) < 0)
+			return fail(msg, msglen, "symlink %s", path);
+	}
+	snprintf(path, sizeof path, "%s/dev/pts", root);
+	snprintf(opts, sizeof opts,
+		 "newinstance,ptmxmode=0666,mode=0620,max=%d", ptys_max);
+	if (mkdir(path, 0755) < 0 ||
+	    mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, opts) < 0)
+		return fail(msg, msglen, "mount /dev/pts");
+	return 0;
+}
+
+/* /tmp and /dev/shm are directories of the slot's generation tmpfs, so
+ * they are private, emptied by a reset, and count against disk_mb like
+ * the workspace and the root overlay's upper layer. */
+static int bind_scratch(const struct leader_cfg *lc, const char *root,
+			const char *sub, const char *target, char *msg,
+			size_t msglen)
+{
+	char from[4200], to[8400];
+
+	snprintf(from, sizeof from, "%s/%s", lc->gen_dir, sub);
+	snprintf(to, sizeof to, "%s%s", root, target);
+	if ((mkdir(to, 01777) < 0 && errno != EEXIST) ||
+	    mount(from, to, NULL, MS_BIND, NULL) < 0)
+		return fail(msg, msglen, "mount %s", target);
+	return 0;
+}
+
+/* lstat host_path in the first of the image's lower layers (a
+ * colon-separated list, "/" for the host image) that has it. */
+static int lower_stat(const char *layers, const char *host_path,
+		      struct stat *st)
+{
+	char path[8400];
+	for (const char *p = layers; *p;) {
+		size_t len = strcspn(p, ":");
+		bool slash = len == 1 && p[0] == '/';
+		snprintf(path, sizeof path, "%.*s%s", slash ? 0 : (int)len, p,
+			 host_path);
+		if (lstat(path, st) == 0)
+			return 0;
+		p += len + (p[len] == ':');
+	}
+	return -1;
+}
+
+/* Hide a host path (the daemon's state and socket dirs, its secrets, token
+ * and config) that the image layer would otherwise show, with a whiteout
+ * in the generation's upper layer: the path is absent from the slot's
+ * root, and unlike a mount over it, it appears in no mountinfo. The
+ * parents made in the upper layer take their lower twins' owner and mode.
+ * host_path is absolute and free of symlinks (the daemon resolves it). */
+static int mask_path(const struct leader_cfg *lc, const char *host_path)
+{
+	char upper[8400];
+	struct stat st;
+
+	if (host_path[0] != '/' || !host_path[1] ||
+	    lower_stat(lc->init->image_root, host_path, &st) < 0)
+		return 0;
+	int n = snprintf(upper, sizeof upper, "%s/upper", lc->gen_dir);
+	if (n < 0 || (size_t)n >= sizeof upper)
+		return -1;
+	size_t base = (size_t)n;
+	snprintf(upper + base, sizeof upper - base, "%s", host_path);
+	for (char *p = upper + base + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(upper, 0755) == 0) {
+			if (lower_stat(lc->init->image_root, upper + base,
+				       &st) == 0) {
+				if (chmod(upper, st.st_mode & 07777) < 0 ||
+				    chown(upper, st.st_uid, st.st_gid) < 0) {
+					*p = '/';
+					return -1;
+				}
+			}
+		} else if (errno != EEXIST) {
+			*p = '/';
+			return -1;
+		}
+		*p = '/';
+	}
+	if (mknod(upper, S_IFCHR, makedev(0, 0)) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/* A released leader's namespace can take a moment to let go of the same
+ * upper dir (reset=false: the next leader mounts it again); retry briefly
+ * on EBUSY. */
+static int mount_overlay(const char *target, unsigned long flags,
+			 const char *opts)
+{
+	for (int i = 0; i < 50; i++) {
+		if (mount("overlay", target, "overlay", flags, opts) == 0)
+			return 0;
+		if (errno != EBUSY)
+			break;
+		usleep(2000);
+	}
+	return -1;
+}
+
+/* Split an absolute path into its components (in buf); their count, or
+ * -1 when there are too many. */
+static int components(const char *path, char *buf, size_t len, char **out,
+		      int max)
+{
+	int n = 0;
+	char *save = NULL;
+	snprintf(buf, len, "%s", path);
+	for (char *c = strtok_r(buf, "/", &save); c;
+	     c = strtok_r(NULL, "/", &save)) {
+		if (n == max)
+			return -1;
+		out[n++] = c;
+	}
+	return n;
+}
+
+/* Append a and b to out (len bytes, *o used). 0 or -1 when full. */
+static int append(char *out, size_t len, size_t *o, const char *a,
+		  const char *b)
+{
+	int n = snprintf(out + *o, len - *o, "%s%s", a, b);
+	if (n < 0 || (size_t)n >= len - *o)
+		return -1;
+	*o += (size_t)n;
+	return 0;
+}
+
+/* to, relative to the dir from (both absolute, compared as text: the
+ * parts below their common prefix are dirs the sandbox made). 0 or -1. */
+static int relative_to(const char *from, const char *to, char *out, size_t len)
+{
+	char fb[4200], tb[4200];
+	char *f[128], *t[128];
+	int nf = components(from, fb, sizeof fb, f, 128);
+	int nt = components(to, tb, sizeof tb, t, 128);
+	if (nf < 0 || nt < 0)
+		return -1;
+	int k = 0;
+	while (k < nf && k < nt && strcmp(f[k], t[k]) == 0)
+		k++;
+	size_t o = 0;
+	out[0] = '\0';
+	for (int i = k; i < nf; i++)
+		if (append(out, len, &o, o ? "/" : "", "..") < 0)
+			return -1;
+	for (int i = k; i < nt; i++)
+		if (append(out, len, &o, o ? "/" : "", t[i]) < 0)
+			return -1;
+	return o ? 0 : append(out, len, &o, ".", "");
+}
+
+/* The image's layers relative to the generation dir (the host image's "/"
+ * stays "/"): the overlay's options show in the slot's mountinfo, which
+ * must not name the state dir. */
+static int relative_layers(const struct leader_cfg *lc, char *out, size_t len)
+{
+	size_t o = 0;
+	out[0] = '\0';
+	for (const char *p = lc->init->image_root; *p;) {
+		size_t n = strcspn(p, ":");
+		char layer[4200], rel[4200];
+		snprintf(layer, sizeof layer, "%.*s", (int)n, p);
+		if (layer[0] != '/' || strcmp(layer, "/") == 0)
+			snprintf(rel, sizeof rel, "%s", layer);
+		else if (relative_to(lc->gen_dir, layer, rel, sizeof rel) < 0)
+			return -1;
+		if (append(out, len, &o, o ? ":" : "", rel) < 0)
+			return -1;
+		p += n + (p[n] == ':');
+	}
+	return 0;
+}
+
+static int mount_root_overlay(const struct leader_cfg *lc, const char *root,
+			      char *msg, size_t msglen)
+{
+	char opts[8400], lower[4200];
+	/* Relative to the generation dir: the options show in the slot's
+	 * mountinfo, which must not name host paths. */
+	if (chdir(lc->gen_dir) < 0)
+		return fail(msg, msglen, "chdir %s", lc->gen_dir);
+	if (relative_layers(lc, lower, sizeof lower) == 0) {
+		snprintf(opts, sizeof opts,
+			 "lowerdir=%s,upperdir=upper,workdir=work", lower);
+		if (mount_overlay(root, 0, opts) == 0)
+			return 0;
+	}
+	/* a layout the relative form does not fit: as given */
+	snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=upper,workdir=work",
+		 lc->init->image_root);
+	if (mount_overlay(root, 0, opts) < 0)
+		return fail(msg, msglen, "mount overlay root");
+	return 0;
+}
+
+/* The workspace: the generation's ws dir, or with a template an overlay
+ * whose lower layer is the template (idmapped to the slot's uid) and whose
+ * upper layer is the generation's wsu: instantiating a template of any
+ * size costs one mount, a reset drops the upper layer with the generation,
+ * and a fork copies that upper layer only. root/proc must be mounted. */
+static int mount_workspace(const struct leader_cfg *lc, const char *root,
+			   const char *target, char *msg, size_t msglen)
+{
+	char ws[4200], proc[4200], opts[12800];
+
+	if (!lc->init->template_dir) {
+		snprintf(ws, sizeof ws, "%s/ws", lc->gen_dir);
+		if (mount(ws, target, NULL, MS_BIND | MS_NOSUID | MS_NODEV,
+			  NULL) < 0)
+			return fail(msg, msglen, "bind workspace");
+		return 0;
+	}
+	snprintf(ws, sizeof ws, "%s/tpl", lc->gen_dir);
+	snprintf(proc, sizeof proc, "%s/proc", root);
+	if (idmap_mount_template(lc->init->template_dir, lc->uid, proc, ws, msg,
+				 msglen) < 0)
+		return -1;
+	if (chdir(lc->gen_dir) < 0)
+		return fail(msg, msglen, "chdir %s", lc->gen_dir);
+	snprintf(opts, sizeof opts, "lowerdir=tpl,upperdir=wsu,workdir=wsw");
+	if (mount_overlay(target, MS_NOSUID | MS_NODEV, opts) < 0)
+		return fail(msg, msglen, "mount workspace overlay");
+	return 0;
+}
+
+int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
+			   size_t msglen)
+{
+	const struct init_cfg *cfg = lc->init;
+	char root[4200], path[8400];
+
+	snprintf(root, sizeof root, "%s/root", lc->gen_dir);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return fail(msg, msglen, "make / private");
+	for (int i = 0; i < cfg->n_masks; i++)
+		if (mask_path(lc, cfg->masks[i]) < 0)
+			return fail(msg, msglen, "mask %s", cfg->masks[i]);
+	if (mount_root_overlay(lc, root, msg, msglen) < 0)
+		return -1;
+	snprintf(path, sizeof path, "%s/proc", root);
+	mkdir(path, 0555);
+	if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL) < 0)
+		return fail(msg, msglen, "mount /proc");
+	if (setup_dev(root, cfg->ptys_max, msg, msglen) < 0)
+		return -1;
+	if (cfg->gpu && gpu_setup_slot(lc, root, msg, msglen) < 0)
+		return -1;
+	if (bind_scratch(lc, root, "tmp", "/tmp", msg, msglen) < 0 ||
+	    bind_scratch(lc, root, "shm", "/dev/shm", msg, msglen) < 0)
+		return -1;
+	snprintf(path, sizeof path, "%s/sys", root);
+	mkdir(path, 0555);
+	/* sysfs is a convenience (nproc, lscpu); a host that refuses it
+	 * still gets a working sandbox. */
+	mount("sysfs", path, "sysfs",
+	      MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	snprintf(path, sizeof path, "%s%s", root, cfg->workspace_dir);
+	if (mounts_mkdir_p(path, 0755) < 0)
+		return fail(msg, msglen, "create %s", cfg->workspace_dir);
+	if (mount_workspace(lc, root, path, msg, msglen) < 0)
+		return -1;
+	if (chdir(root) < 0)
+		return fail(msg, msglen, "chdir root");
+	/* pivot_root(".", ".") stacks the old root under the new one; the
+	 * detach then drops it, and with it every path to the scratch tmpfs
+	 * and the other slots. */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return fail(msg, msglen, "pivot_root");
+	if (umount2(".", MNT_DETACH) < 0)
+		return fail(msg, msglen, "detach old root");
+	if (chdir("/") < 0)
+		return fail(msg, msglen, "chdir /");
+	return 0;
+}

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* slot_ns.c - the network, IPC and cgroup namespaces of a slot generation.
+ *
+ * Slots of one sandbox share no kernel object: each leader is cloned into
+ * an IPC namespace of its own (SysV shm, semaphores, message queues and
+ * POSIX mqueues), a network namespace with only loopback (ports, abstract
+ * unix sockets, /proc/net; none with network: host) and, once in its slot's
+ * cgroup, a cgroup namespace rooted there. Every new leader (reset,
+ * restart) is a new generation of them. A release that keeps the workspace
+ * recycles the leader in place (leader.c): it then enters new IPC and
+ * network namespaces before the next tenant comes, and the old ones die
+ * with the lease's last process. Making a network namespace costs about
+ * 0.4 ms of kernel time (more while the kernel tears others down), too much
+ * for the release path, and the slot's spare was made in the old ones: so
+ * while a lease runs the leader starts the next lease's spare (spare.h),
+ * which first makes the next namespaces (slot_ns_make) and hands them back
+ * as nsfs descriptors; the recycle enters them with setns (microseconds)
+ * and promotes that spare. sysfs is mounted again then: a sysfs mount pins
+ * the network namespace it was made in. Likewise init has a restarted
+ * leader's namespaces made while the old leader dies (slot_ns_prepare). */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "init/init.h"
+#include "wire/proto.h"
+
+static int fail(char *msg, size_t len, const char *what)
+{
+	int saved = errno;
+	snprintf(msg, len, "%s: %s", what, strerror(saved));
+	errno = saved;
+	return -1;
+}
+
+/* A new network namespace starts with lo down. */
+static int loopback_up(void)
+{
+	_cleanup_fd_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr;
+
+	if (s < 0)
+		return -1;
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		return -1;
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	return ioctl(s, SIOCSIFFLAGS, &ifr);
+}
+
+int slot_ns_clone_flags(const struct init_cfg *cfg)
+{
+	return CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
+	       (cfg->own_net ? CLONE_NEWNET : 0);
+}
+
+int slot_ns_setup(const struct init_cfg *cfg, char *msg, size_t msglen)
+{
+	/* Rooted at the slot's group: /proc/self/cgroup shows "/..." and no
+	 * path of the host's hierarchy. */
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		return fail(msg, msglen, "new cgroup namespace");
+	if (cfg->own_net && loopback_up() < 0)
+		return fail(msg, msglen, "bring up loopback");
+	return 0;
+}
+
+/* /sys of the slot's root (the leader's "/" once pivoted), mounted again
+ * in the leader's current network namespace; none if there was none (a
+ * host that refuses sysfs). */
+static int remount_sys(void)
+{
+	if (umount2("/sys", MNT_DETACH) < 0)
+		return errno == EINVAL || errno == ENOENT ? 0 : -1;
+	return mount("sysfs", "/sys", "sysfs",
+		     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+}
+
+static int renew_flags(const struct init_cfg *cfg)
+{
+	return CLONE_NEWIPC | (cfg->own_net ? CLONE_NEWNET : 0);
+}
+
+int slot_ns_make(const void *arg, int fds[2])
+{
+	const struct init_cfg *cfg = arg;
+
+	fds[0] = fds[1] = -1;
+	if (unshare(renew_flags(cfg)) < 0 ||
+	    (cfg->own_net && loopback_up() < 0))
+		return -1;
+	fds[0] = open("/proc/self/ns/ipc", O_RDONLY | O_CLOEXEC);
+	fds[1] = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	return fds[0] < 0 || fds[1] < 0 ? -1 : 0;
+}
+
+/* The next generation's namespaces, in slot_ns_prepare's child. */
+static int make_for_slot(const struct init_cfg *cfg, unsigned link, int fds[2])
+{
+	if (!cfg->egress)
+		return slot_ns_make(cfg, fds);
+	if (slot_veth_make(cfg, link, renew_flags(cfg), fds) < 0 ||
+	    loopback_up() < 0) {
+		fprintf(stderr, "slotbox-init: egress link %u: %s\n",
+			cfg->egress_link + link, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int slot_ns_prepare(const struct init_cfg *cfg, unsigned link)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	pid_t pid = fork(); /* init reaps it like any orphan */
+	if (pid == 0) {
+		struct sb_msg m = {.type = SB_MSG_HELLO};
+		int fds[2];
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if ((sv[1] > 3 && close_range(3, (unsigned)sv[1] - 1, 0) < 0) ||
+		    close_range((unsigned)sv[1] + 1, ~0U, 0) < 0 ||
+		    make_for_slot(cfg, link, fds) < 0 ||
+		    sb_msg_send(sv[1], &m, fds, 2) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		return -1;
+	}
+	return sv[0];
+}
+
+int slot_ns_take(int sock, int fds[2])
+{
+	struct pollfd pfd = {.fd = sock, .events = POLLIN};
+	struct sb_msg m;
+	int got[SB_MSG_MAX_FDS];
+	size_t n = 0;
+	int rc = -1;
+
+	if (poll(&pfd, 1, 1000) == 1 && sb_msg_recv(sock, &m, got, &n) > 0 &&
+	    n == 2) {
+		fds[0] = got[0];
+		fds[1] = got[1];
+		n = 0;
+		rc = 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		close(got[i]);
+	close(sock);
+	return rc;
+}
+
+int slot_ns_enter(const struct init_cfg *cfg, const int fds[2])
+{
+	if (setns(fds[0], CLONE_NEWIPC) < 0)
+		return -1;
+	return cfg->own_net ? setns(fds[1], CLONE_NEWNET) : 0;
+}
+
+int slot_ns_renew(const struct init_cfg *cfg, bool entered, char *msg,
+		  size_t msglen)
+{
+	if (!entered) {
+		if (unshare(renew_flags(cfg)) < 0)
+			return fail(msg, msglen, "new ipc/network namespace");
+		if (cfg->own_net && loopback_up() < 0)
+			return fail(msg, msglen, "bring up loopback");
+	}
+	if (cfg->own_net && remount_sys() < 0)
+		return fail(msg, msglen, "mount /sys again");
+	return 0;
+}

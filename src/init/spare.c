@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* spare.c - a slot's next call process, made ready before the call comes
+ * (see spare.h). */
+#include "init/spare.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "init/confine.h"
+#include "wire/proto.h"
+
+__attribute__((noreturn)) static void spare_fail(int sock)
+{
+	int err = errno ? errno : EIO;
+	/* The leader reads this once it has reaped us. */
+	if (write(sock, &err, sizeof err) < 0)
+		_exit(126);
+	_exit(127);
+}
+
+/* Everything but stdio and sock: the leader's channel to the daemon and
+ * its other descriptors must not stay open in a slot's process. */
+static void close_all_but(int keep)
+{
+	if (close_range(3, (unsigned)keep - 1, 0) == 0 &&
+	    close_range((unsigned)keep + 1, ~0U, 0) == 0)
+		return;
+	long max = sysconf(_SC_OPEN_MAX);
+	for (int fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+		if (fd != keep)
+			close(fd);
+}
+
+static int map_payload(int fd, char **buf, size_t *len)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (st.st_size <= 0 || (uint64_t)st.st_size > SB_PAYLOAD_MAX) {
+		errno = EPROTO;
+		return -1;
+	}
+	*len = (size_t)st.st_size;
+	*buf = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	return *buf == MAP_FAILED ? -1 : 0;
+}
+
+/* The call itself: fds are the payload, stdin, stdout, stderr. */
+__attribute__((noreturn)) static void run_call(int sock, const int fds[4])
+{
+	struct sb_payload p;
+	char *buf;
+	size_t len;
+	sigset_t none;
+
+	if (map_payload(fds[0], &buf, &len) < 0 ||
+	    sb_payload_decode(buf, len, &p) < 0)
+		spare_fail(sock);
+	/* stdio stays open from the leader, so the call's descriptors are
+	 * all above 2 and no dup2 clobbers another's source. */
+	if (dup2(fds[1], 0) < 0 || dup2(fds[2], 1) < 0 || dup2(fds[3], 2) < 0)
+		spare_fail(sock);
+	/* A terminal as stdin (a call with a pty): it becomes the controlling
+	 * terminal of the session this process leads, so ^C on it and job
+	 * control work as in a terminal. */
+	if (isatty(0) && ioctl(0, TIOCSCTTY, 0) < 0)
+		spare_fail(sock);
+	/* chdir as the slot's uid: it must be able to enter the directory
+	 * it asked for. */
+	if (chdir(p.cwd) < 0)
+		spare_fail(sock);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(p.argv[0], p.argv, p.envp);
+	spare_fail(sock);
+}
+
+static int recv_msg(int sock, struct sb_msg *m, int *fds, size_t *nfds)
+{
+	int r;
+	do
+		r = sb_msg_recv(sock, m, fds, nfds);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+/* Make the next lease's namespaces and send them to the leader. */
+static void send_ns(const struct spare_cfg *cfg, int sock)
+{
+	struct sb_msg m = {.type = SB_MSG_HELLO};
+	int fds[2];
+	if (cfg->make_ns(cfg->make_ns_arg, fds) < 0 ||
+	    sb_msg_send(sock, &m, fds, 2) < 0)
+		spare_fail(sock);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+__attribute__((noreturn)) static void spare_main(const struct spare_cfg *cfg,
+						 int sock, int dir_fd,
+						 bool born_in_group)
+{
+	/* Without CLONE_INTO_CGROUP (cgroup v1, old kernels), a move: it may
+	 * wait for an RCU grace period, one more reason it happens here,
+	 * before any call. */
+	if (dir_fd >= 0 && !born_in_group &&
+	    calltree_join(dir_fd, "cgroup.procs") < 0)
+		spare_fail(sock);
+	if (cfg->make_ns)
+		send_ns(cfg, sock);
+	close_all_but(sock);
+	struct sb_msg m;
+	int fds[SB_MSG_MAX_FDS];
+	size_t nfds = 0;
+	/* A next lease's spare confines itself once promoted (HELLO). */
+	if (cfg->make_ns && (recv_msg(sock, &m, fds, &nfds) <= 0 ||
+			     m.type != SB_MSG_HELLO || nfds))
+		_exit(0);
+	if (setsid() < 0 || confine_child(cfg->uid, cfg->filter) < 0)
+		spare_fail(sock);
+	int r = recv_msg(sock, &m, fds, &nfds);
+	if (r <= 0)
+		_exit(0); /* retired by the leader, or the leader is gone */
+	if (m.type != SB_MSG_EXEC || nfds != 4) {
+		errno = EPROTO;
+		spare_fail(sock);
+	}
+	run_call(sock, fds);
+}
+
+/* A fork, born in the call group where the kernel can (clone3 with
+ * CLONE_INTO_CGROUP, cgroup v2, Linux 5.7): no cgroup.procs write at all,
+ * so no global lock. The leader is single-threaded, so the raw clone3
+ * child may go on like a fork() child. */
+static pid_t fork_into(int dir_fd, enum cg_mode mode, bool *born_in_group)
+{
+	*born_in_group = false;
+	if (dir_fd >= 0 && mode == CG_V2) {
+		struct clone_args ca = {.flags = CLONE_INTO_CGROUP,
+					.exit_signal = SIGCHLD,
+					.cgroup = (uint64_t)dir_fd};
+		pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+		if (pid >= 0) {
+			*born_in_group = true;
+			return pid;
+		}
+		if (errno != ENOSYS && errno != EINVAL && errno != E2BIG)
+			return -1;
+	}
+	return fork();
+}
+
+int spare_start(struct spare *s, const struct spare_cfg *cfg, uint64_t group)
+{
+	int sv[2], dir_fd = -1, err;
+	bool born_in_group;
+
+	if (calltree_create(cfg->cg_fd, cfg->cg_mode, group, &dir_fd) < 0)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		err = errno;
+		goto undo;
+	}
+	pid_t pid = fork_into(dir_fd, cfg->cg_mode, &born_in_group);
+	if (pid == 0) {
+		close(sv[0]);
+		spare_main(cfg, sv[1], dir_fd, born_in_group);
+	}
+	err = errno;
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		goto undo;
+	}
+	if (dir_fd >= 0)
+		close(dir_fd);
+	s->pid = pid;
+	s->sock = sv[0];
+	s->group = group;
+	return 0;
+undo:
+	if (dir_fd >= 0)
+		close(dir_fd);
+	calltree_remove(cfg->cg_fd, cfg->cg_mode, group);
+	errno = err;
+	return -1;
+}
+
+int spare_take_ns(const struct spare *s, int fds[2])
+{
+	struct pollfd pfd = {.fd = s->sock, .events = POLLIN};
+	struct sb_msg m;
+	int got[SB_MSG_MAX_FDS];
+	size_t n = 0;
+
+	if (poll(&pfd, 1, 1000) != 1 || sb_msg_recv(s->sock, &m, got, &n) <= 0)
+		return -1;
+	if (m.type == SB_MSG_HELLO && n == 2) {
+		fds[0] = got[0];
+		fds[1] = got[1];
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		close(got[i]);
+	errno = EPROTO;
+	return -1;
+}
+
+int spare_promote(const struct spare *s)
+{
+	struct sb_msg m = {.type = SB_MSG_HELLO};
+	return sb_msg_send(s->sock, &m, NULL, 0);
+}
+
+int spare_hand(const struct spare *s, const int fds[4])
+{
+	struct sb_msg m = {.type = SB_MSG_EXEC};
+	return sb_msg_send(s->sock, &m, fds, 4);
+}
+
+int spare_spawn_errno(int sock)
+{
+	int err = 0;
+	ssize_t n = recv(sock, &err, sizeof err, MSG_DONTWAIT);
+	close(sock);
+	return n == (ssize_t)sizeof err && err > 0 ? err : 0;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* spare.h - a slot's next call process, made ready before the call comes.
+ *
+ * Starting a command on the call's path used to cost a cgroup mkdir, a
+ * vfork, the move of the child into its call group and the compilation of
+ * the seccomp filter. The move was the worst: a cgroup.procs write takes a
+ * global rwsem whose writer waits for an RCU grace period unless another
+ * move happened a few ms before, so calls spaced like an agent's (tens of
+ * ms and more apart) paid 7-19 ms each here. A spare does all of it while
+ * the slot waits: forked from the leader and born in a new call group
+ * (clone3 with CLONE_INTO_CGROUP on cgroup v2: no move at all; a
+ * cgroup.procs write elsewhere), it drops to the slot's uid, sheds every
+ * capability, installs the filter and blocks. The leader hands it a call
+ * (payload and stdio over a socket pair); it dups its descriptors, changes
+ * directory and execs. The leader starts the next spare when a call
+ * ends (not while it runs: the fork would compete with the command).
+ *
+ * The spare is a process of the slot's uid, so the slot's own processes
+ * can see and kill it like any process of theirs; the leader then starts
+ * another. It holds nothing they do not already have.
+ *
+ * A next lease's spare (make_ns set) first makes that lease's namespaces
+ * and sends them to the leader, then waits as root, out of the current
+ * tenant's reach (signals, prlimit, renice), until spare_promote() when
+ * the lease has ended; only then does it confine itself. */
+#ifndef SLOTBOX_INIT_SPARE_H
+#define SLOTBOX_INIT_SPARE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "init/calltree.h"
+
+struct sock_fprog;
+
+struct spare_cfg {
+	int cg_fd; /* the slot's call-group parent, -1 without cgroups */
+	enum cg_mode cg_mode;
+	uid_t uid;
+	const struct sock_fprog *filter; /* NULL: no seccomp */
+	/* NULL, or run as root first: makes namespaces, fds[2] to send */
+	int (*make_ns)(const void *arg, int fds[2]);
+	const void *make_ns_arg;
+};
+
+struct spare {
+	pid_t pid;	/* 0: none */
+	int sock;	/* the leader's end, -1 when none */
+	uint64_t group; /* its call group "c<group>" */
+};
+
+/* Fork a spare into a new call group `group` (created here). The leader
+ * goes on at once; the spare gets ready by itself. 0 or -1 with errno. */
+int spare_start(struct spare *s, const struct spare_cfg *cfg, uint64_t group);
+
+/* A next lease's spare: receive the namespaces it made (waiting up to a
+ * second), the caller's to enter and close. 0 or -1. */
+int spare_take_ns(const struct spare *s, int fds[2]);
+
+/* ... and let it confine itself and wait for calls. 0 or -1 with errno. */
+int spare_promote(const struct spare *s);
+
+/* Give the spare its call: the payload memfd and stdin, stdout, stderr.
+ * 0, or -1 with errno (EPIPE: the spare is gone). */
+int spare_hand(const struct spare *s, const int fds[4]);
+
+/* Once the call's process was reaped: the errno it reported before it
+ * could exec, or 0 when it exec'd. Closes sock. */
+int spare_spawn_errno(int sock);
+
+#endif
