@@ -38,8 +38,8 @@ enum slot_lease_check slot_service_check(struct sbx_slot *slot, bool stale);
  * old TTL holds and -1/errno says why (pool_lease_error_code()). */
 int slot_service_renew(struct sbx_slot *slot, double ttl_s);
 
-/* End the slot's lease (slot_service_check said live, lost or ended but
- * leased): its processes die and it returns to the pool, reset or not. */
+/* End the slot's lease (it must hold one, lost or not): its processes
+ * die and it returns to the pool, its workspace reset or not. */
 void slot_service_release(struct sbx_slot *slot, bool reset);
 
 /* Start a command on a leased slot; done fires later unless this fails
