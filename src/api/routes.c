@@ -625,7 +625,7 @@ static bool route_method_ok(const struct route *r,
 static int route_slot(struct api *a, struct http_request *req,
 		      const char *id_at, size_t len, struct route_args *m)
 {
-	if (len == 0 || len >= sizeof m->id) {
+	if (!id_at || len == 0 || len >= sizeof m->id) {
 		http_respond_error(req, 404, "not_found", "no such slot");
 		return -1;
 	}
@@ -674,7 +674,9 @@ void api_handle(struct http_request *req, void *ud)
 				   req->path);
 		return;
 	}
-	if (slot_id && route_slot(a, req, slot_id, slot_len, &m) < 0)
+	/* (a leased route without {slot} would find no slot: 404) */
+	if ((slot_id || r->leased) &&
+	    route_slot(a, req, slot_id, slot_len, &m) < 0)
 		return;
 	if (!r->fn) {
 		http_respond_error(req, 404, "not_found", "no such endpoint");
