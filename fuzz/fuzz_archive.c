@@ -1,20 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fuzz_archive.c - layer and image archives as extract_tar unpacks them
- * (src/image/extract.c, run by slotbox-image on untrusted input), and
- * uploads into a slot as extract_archive's workspace policy unpacks them
- * (fileops_unpack.c, PUT /v1/slots/{id}/archive).
+/* fuzz_archive.c - slotbox's one extractor (src/archive/extract.c) under
+ * each of its policies: layer and image archives as extract_tar unpacks
+ * them (run by slotbox-image on untrusted input), uploads into a slot
+ * (extract_policy_upload: fileops_unpack.c, PUT /v1/slots/{id}/archive)
+ * and workspace templates (extract_policy_template: daemon/templates.c).
  *
  * Input: one flag byte (bit 0: OCI whiteouts on, as for a layer; off, as
  * for the outer archive of an import; bit 1: fix the tar checksums, see
- * tarfix.h; bit 2: the upload policy instead; bit 3: with it, read a zip),
- * then the archive (any filter libarchive knows, tar format, or zip). It is
- * unpacked into a fresh directory on the scratch tmpfs, beside a canary
- * directory. Checks: whatever the archive holds, nothing outside the
- * destination is created or changed, no device node appears (only 0:0
- * whiteouts, with whiteouts on), the size bound holds, and a refusal comes
- * with a message; under the upload policy also: no FIFO, socket or
- * set-id file, no symlink that resolves out of the destination, and the
- * entry bound holds. */
+ * tarfix.h; bit 2: the upload policy instead; bit 4: the template policy
+ * instead (bit 2 wins); bit 3: with either, read a zip), then the archive
+ * (any filter libarchive knows, tar format, or zip). It is unpacked into a
+ * fresh directory on the scratch tmpfs, beside a canary directory. Checks:
+ * whatever the archive holds, nothing outside the destination is created
+ * or changed, no device node appears (only 0:0 whiteouts, with whiteouts
+ * on), the size bound holds, and a refusal comes with a message; under
+ * the upload and template policies also: no FIFO or socket, and the entry
+ * bound holds; under the upload policy no set-id file and no symlink that
+ * resolves out of the destination; under the template policy every entry
+ * is the extracting user's, whatever owner the archive names. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,9 +30,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "archive/extract.h"
 #include "common/util.h"
 #include "fuzz.h"
-#include "image/extract.h"
 #include "tarfix.h"
 
 #define MAX_BYTES (1u << 20)
@@ -45,6 +48,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(dest, sizeof dest, "%s/dest", top);
 	snprintf(outside, sizeof outside, "%s/outside", top);
 	return 0;
+}
+
+/* Under the template policy: ordinary entries, all the extractor's. */
+static void check_template_entry(const char *rel, const struct stat *st)
+{
+	FUZZ_CHECK(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) ||
+			   S_ISLNK(st->st_mode),
+		   "%s: mode %o unpacked into a template", rel, st->st_mode);
+	FUZZ_CHECK(st->st_uid == geteuid() && st->st_gid == getegid(),
+		   "%s: owner %u:%u kept in a template", rel,
+		   (unsigned)st->st_uid, (unsigned)st->st_gid);
 }
 
 /* Under the upload policy: a symlink must not lead out of the
@@ -69,7 +83,7 @@ static void check_upload_entry(int root, const char *rel, const struct stat *st)
 }
 
 struct walk {
-	bool oci, upload;
+	bool oci, upload, template;
 	int root;
 	uint64_t total;
 };
@@ -95,6 +109,8 @@ static void check_tree(struct walk *w, int dfd, const char *prefix, int depth)
 				   "device node %s unpacked", e->d_name);
 		if (w->upload)
 			check_upload_entry(w->root, rel, &st);
+		if (w->template)
+			check_template_entry(rel, &st);
 		if (S_ISREG(st.st_mode))
 			w->total += (uint64_t)st.st_blocks * 512;
 		if (S_ISDIR(st.st_mode) && depth < 64) {
@@ -119,6 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	bool oci = data[0] & 1, upload = data[0] & 4;
+	bool template = !upload && (data[0] & 16);
 	sb_rm_rf(dest);
 	sb_rm_rf(outside);
 	FUZZ_SETUP(mkdir(dest, 0755) == 0 && mkdir(outside, 0755) == 0);
@@ -140,12 +157,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(tar);
 	struct sb_err err = {0};
 	struct extract_stats stats = {0};
-	struct extract_policy pol = {.workspace = true,
-				     .zip = data[0] & 8,
-				     .max_bytes = MAX_BYTES,
-				     .max_entries = MAX_ENTRIES};
-	int rc = upload ? extract_archive(fd, dest, &pol, &stats, &err)
-			: extract_tar(fd, dest, oci, MAX_BYTES, &err);
+	bool zip = data[0] & 8;
+	struct extract_policy pol =
+		upload ? extract_policy_upload(zip, MAX_BYTES, MAX_ENTRIES)
+		       : extract_policy_template(zip, MAX_BYTES, MAX_ENTRIES);
+	int rc = upload || template
+			 ? extract_archive(fd, dest, &pol, &stats, &err)
+			 : extract_tar(fd, dest, oci, MAX_BYTES, &err);
 	close(fd);
 	FUZZ_CHECK(stats.entries <= MAX_ENTRIES && stats.bytes <= MAX_BYTES,
 		   "%llu entries, %llu bytes past the bounds",
@@ -156,8 +174,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "extract: %s\n", rc == 0 ? "ok" : err.msg);
 	int dfd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	FUZZ_CHECK(dfd >= 0, "the destination is no longer a directory");
-	struct walk w = {.oci = oci && !upload,
+	struct walk w = {.oci = oci && !upload && !template,
 			 .upload = upload,
+			 .template = template,
 			 .root = open(dest, O_PATH | O_DIRECTORY | O_CLOEXEC)};
 	FUZZ_SETUP(w.root >= 0);
 	check_tree(&w, dfd, "", 0);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "common/util.h"
 
 int bash_cmd_prepare(struct slot_cmd *c, struct sbx_slot *slot, json_t *args,
 		     const char *where, char *msg, size_t msglen,
@@ -65,7 +66,7 @@ int bash_cmd_prepare(struct slot_cmd *c, struct sbx_slot *slot, json_t *args,
 	if (json_is_object(env)) {
 		json_object_foreach(env, key, val)
 		{
-			if (!slot_cmd_env_name_ok(key) ||
+			if (!sb_env_name_valid(key) ||
 			    !json_is_string(val) ||
 			    strlen(json_string_value(val)) !=
 				    json_string_length(val)) {

@@ -201,6 +201,7 @@ json_t *json_profile(const struct sb_profile *p, bool active)
 				    json_names(p->deny_cidrs, p->n_deny_cidrs));
 	}
 	json_object_set_new(o, "ptys_max", json_integer(p->ptys_max));
+	json_object_set_new(o, "userns", json_boolean(p->userns == 1));
 	json_object_set_new(o, "max_processes", json_integer(p->max_processes));
 	json_object_set_new(o, "process_output_bytes",
 			    json_integer(p->process_output_bytes));

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "common/util.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -125,6 +126,19 @@ json_t *sb_json_string_lossy(const char *s, size_t len, bool *lossy)
 	return j;
 }
 
+bool sb_env_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > SB_ENV_NAME_MAX || isdigit((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!isalnum(c) && c != '_')
+			return false;
+	}
+	return true;
+}
+
 int sb_mkdir_p(const char *path, unsigned mode)
 {
 	char buf[PATH_MAX];
@@ -221,22 +235,31 @@ ssize_t sb_read_small(const char *path, char *buf, size_t len)
 	return n;
 }
 
-int sb_check_private_fd(int fd, char *why, size_t whylen)
+int sb_check_private_fd(int fd, struct sb_err *err)
 {
 	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		snprintf(why, whylen, "stat: %s", strerror(errno));
-		return -1;
-	}
+	if (fstat(fd, &st) < 0)
+		return sb_err_sys(err, "stat");
 	if (st.st_uid == 0 && !(st.st_mode & (S_IRWXG | S_IRWXO)))
 		return 0;
-	snprintf(why, whylen,
-		 "must be owned by root with no group or other permission "
-		 "(readable or writable) bits, e.g. chown root and chmod "
-		 "600; it is owned by uid %u with mode %04o",
-		 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+	sb_err_set(err, EPERM,
+		   "must be owned by root with no group or other permission "
+		   "(readable or writable) bits, e.g. chown root and chmod "
+		   "600; it is owned by uid %u with mode %04o",
+		   (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 	errno = EPERM;
 	return -1;
+}
+
+bool sb_proc_in_userns(pid_t pid)
+{
+	char path[64], buf[256];
+	unsigned inside, outside;
+	snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
+	if (sb_read_small(path, buf, sizeof buf) < 0 ||
+	    sscanf(buf, "%u %u", &inside, &outside) != 2)
+		return false;
+	return !(inside == 0 && outside == 0);
 }
 
 int sb_proc_start_time(pid_t pid, uint64_t *out)

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/err.h"
+
 /* Seconds since the epoch / a monotonic origin, as doubles. */
 double sb_now_wall(void);
 double sb_now_mono(void);
@@ -21,6 +23,14 @@ int sb_random_hex(char *out, size_t n);
  * become U+FFFD so the result always serialises. Sets *lossy if any byte
  * was replaced (may be NULL). */
 json_t *sb_json_string_lossy(const char *s, size_t len, bool *lossy);
+
+/* The longest environment variable name slotbox accepts anywhere (a
+ * profile's env_vars, an image's Env, a request's env), in bytes. */
+#define SB_ENV_NAME_MAX 255
+
+/* Is s a name for an environment variable: 1 to SB_ENV_NAME_MAX of
+ * A-Z a-z 0-9 _, not starting with a digit? */
+bool sb_env_name_valid(const char *s);
 
 /* Create path and its parents with mode; 0 or -1/errno. */
 int sb_mkdir_p(const char *path, unsigned mode);
@@ -44,11 +54,15 @@ ssize_t sb_read_small(const char *path, char *buf, size_t len);
 
 /* Is the open file fd private to root: owned by uid 0, with no group or
  * other permission bits (what secret and token files must be)? 0, or -1
- * with EPERM and why (naming the owner and mode, never the content). */
-int sb_check_private_fd(int fd, char *why, size_t whylen);
+ * with EPERM and err saying why (naming the owner and mode, never the
+ * content). */
+int sb_check_private_fd(int fd, struct sb_err *err);
 
 /* The start time of process pid (clock ticks since boot, field 22 of
  * /proc/<pid>/stat): with the pid, it names one process for good. */
 int sb_proc_start_time(pid_t pid, uint64_t *out);
+/* Is pid in a user namespace that does not map the host's root (its
+ * uid_map does not start with "0 0")? false when unreadable. */
+bool sb_proc_in_userns(pid_t pid);
 
 #endif

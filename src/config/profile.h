@@ -59,6 +59,12 @@ struct sb_profile {
 	/* devpts max= of each slot generation (1..4096): one slot cannot
 	 * take the host's ptys */
 	int64_t ptys_max;
+	/* Each sandbox in a user namespace of its own (init_userns.c): its
+	 * root and its slots' uids are unprivileged uids of the daemon's
+	 * range on the host. 1 yes, 0 no; -1 (not set) is the default (off;
+	 * never with network: egress or gpu), settled by sb_profile_settle()
+	 * once every source is read. */
+	int userns;
 	/* background processes (API 1.1) a slot's lease may hold at once,
 	 * and the output ring each keeps */
 	int64_t max_processes;

@@ -400,8 +400,10 @@ int sb_env_finish(struct sb_config *cfg, const struct sb_profile *tmpl,
 	if (!(cfg->default_profile = strdup(name)))
 		return sb_err_set(err, ENOMEM, "out of memory");
 
-	for (size_t i = 0; i < cfg->n_profiles; i++)
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		sb_profile_settle(&cfg->profiles[i]);
 		if (sb_profile_check(&cfg->profiles[i], err) < 0)
 			return -1;
+	}
 	return 0;
 }

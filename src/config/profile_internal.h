@@ -20,7 +20,6 @@
 #define SB_CFG_MAX_SLOT_GPUS 1000 /* one per slot at most */
 #define SB_CFG_MAX_STRING 65536	  /* bytes in any one string */
 #define SB_CFG_MAX_FILE (16 << 20)
-#define SB_CFG_ENV_NAME_MAX 255 /* bytes in an env_vars name */
 #define SB_CFG_SECRET_NAME_MAX 128
 #define SB_CFG_SYSCALL_NAME_MAX 64
 #define SB_CFG_MAX_WARNINGS 64
@@ -63,6 +62,7 @@ enum sb_field {
 	SB_F_PROCESS_OUTPUT,
 	SB_F_ALLOW_CIDRS,
 	SB_F_DENY_CIDRS,
+	SB_F_USERNS,
 	SB_F_COUNT
 };
 
@@ -112,6 +112,8 @@ void sb_profile_free(struct sb_profile *p);
 /* Checks that span keys (min <= max, no system call both denied and
  * allowed), once every source is applied. */
 int sb_profile_check(const struct sb_profile *p, struct sb_err *err);
+/* Settle what depends on other keys (userns). */
+void sb_profile_settle(struct sb_profile *p);
 
 /* [A-Za-z0-9_-]{1,63} */
 bool sb_profile_name_valid(const char *name, size_t len);

@@ -45,10 +45,10 @@ static int read_secret_file(int dirfd, const char *dir, const char *name,
 		return sb_err_set(err, EINVAL,
 				  "secret \"%s\": %s/%s is not a regular file",
 				  name, dir, name);
-	char why[192];
-	if (sb_check_private_fd(fd, why, sizeof why) < 0)
+	struct sb_err why;
+	if (sb_check_private_fd(fd, &why) < 0)
 		return sb_err_set(err, EPERM, "secret \"%s\": %s/%s %s", name,
-				  dir, name, why);
+				  dir, name, why.msg);
 	if (st.st_size > SB_SECRET_FILE_MAX)
 		return sb_err_set(err, EFBIG,
 				  "secret \"%s\": larger than %d bytes", name,

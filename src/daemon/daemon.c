@@ -105,31 +105,29 @@ static int find_init(const struct daemon_opts *o, char *out, size_t len)
 
 /* The bearer token: at least 16 characters on the first line of a file
  * only root can read (a file others can read is refused, naming the path,
- * never the content). 0, or -1 with why. */
-static int read_token(const char *path, char **out, char *why, size_t len)
+ * never the content). 0, or -1 with err. */
+static int read_token(const char *path, char **out, struct sb_err *err)
 {
 	char buf[4096];
 	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(why, len, "cannot open: %s", strerror(errno));
-		return -1;
-	}
-	if (sb_check_private_fd(fd, why, len) < 0)
+	if (fd < 0)
+		return sb_err_sys(err, "cannot open");
+	if (sb_check_private_fd(fd, err) < 0)
 		return -1;
 	ssize_t n = read(fd, buf, sizeof buf - 1);
 	buf[n > 0 ? n : 0] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	if (strlen(buf) < 16) {
 		explicit_bzero(buf, sizeof buf);
-		snprintf(why, len,
-			 "cannot read a token of at least 16 characters");
-		return -1;
+		return sb_err_set(err, EINVAL,
+				  "cannot read a token of at least 16 "
+				  "characters");
 	}
 	*out = strdup(buf);
 	explicit_bzero(buf, sizeof buf);
 	if (!*out)
-		snprintf(why, len, "out of memory");
-	return *out ? 0 : -1;
+		return sb_err_set(err, ENOMEM, "out of memory");
+	return 0;
 }
 
 static int count_record(const char *name, json_t *doc, void *ud)
@@ -143,7 +141,7 @@ static int count_record(const char *name, json_t *doc, void *ud)
 static bool journal_has_sandboxes(struct journal *j)
 {
 	int n = 0;
-	if (j->dirfd >= 0)
+	if (j->dir.fd >= 0)
 		journal_each(j, "sb-", count_record, &n);
 	return n > 0;
 }
@@ -244,7 +242,7 @@ static int compile_filters(struct daemon *d)
 	for (size_t i = 0; i < d->cfg.n_profiles; i++) {
 		struct sb_profile *p = &d->cfg.profiles[i];
 		struct sb_err err;
-		if (sb_seccomp_compile(p, &p->seccomp_fd, &err) < 0) {
+		if (seccomp_bpf_compile(p, &p->seccomp_fd, &err) < 0) {
 			char what[128];
 			snprintf(what, sizeof what, "profile \"%s\"", p->name);
 			return die(what, err.msg);
@@ -262,12 +260,10 @@ static void close_filters(struct sb_config *cfg)
 	}
 }
 
-static char why_buf[256];
-
 /* The profile's gpu set as device numbers: "all" is the host's GPUs, a
  * list must name GPUs the host has; per-slot choices must fit the set. */
 static int resolve_gpus(struct sb_profile *p, const int *host, int n_host,
-			char *why, size_t whylen)
+			struct sb_err *err)
 {
 	p->n_gpu_devs = 0;
 	if (strcmp(p->gpu, "all") == 0) {
@@ -278,28 +274,22 @@ static int resolve_gpus(struct sb_profile *p, const int *host, int n_host,
 			bool found = false;
 			for (int j = 0; j < n_host; j++)
 				found = found || host[j] == p->gpu_devs[i];
-			if (!found) {
-				snprintf(why, whylen,
-					 "gpu \"%s\": /dev/nvidia%d is "
-					 "missing on this host",
-					 p->gpu, p->gpu_devs[i]);
-				return -1;
-			}
+			if (!found)
+				return sb_err_set(err, ENODEV,
+						  "gpu \"%s\": /dev/nvidia%d "
+						  "is missing on this host",
+						  p->gpu, p->gpu_devs[i]);
 		}
 	}
-	if (gpu_per_slot_choice(p) && p->n_gpu_devs == 0) {
-		snprintf(why, whylen,
-			 "gpu_per_slot/slot_gpus: this host has "
-			 "no /dev/nvidiaN to give slots");
-		return -1;
-	}
-	if (p->gpu_per_slot > p->n_gpu_devs) {
-		snprintf(why, whylen,
-			 "gpu_per_slot %d is more than the %d GPU(s) this "
-			 "host has",
-			 p->gpu_per_slot, p->n_gpu_devs);
-		return -1;
-	}
+	if (gpu_per_slot_choice(p) && p->n_gpu_devs == 0)
+		return sb_err_set(err, ENODEV,
+				  "gpu_per_slot/slot_gpus: this host has "
+				  "no /dev/nvidiaN to give slots");
+	if (p->gpu_per_slot > p->n_gpu_devs)
+		return sb_err_set(err, ENODEV,
+				  "gpu_per_slot %d is more than the %d GPU(s) "
+				  "this host has",
+				  p->gpu_per_slot, p->n_gpu_devs);
 	for (size_t i = 0; i < p->n_slot_gpus; i++) {
 		int item[SB_GPU_MAX], k = 0;
 		if (!gpu_list_parse(p->slot_gpus[i], item, &k))
@@ -308,14 +298,12 @@ static int resolve_gpus(struct sb_profile *p, const int *host, int n_host,
 			bool in = false;
 			for (int m = 0; m < p->n_gpu_devs; m++)
 				in = in || p->gpu_devs[m] == item[j];
-			if (!in) {
-				snprintf(why, whylen,
-					 "slot_gpus item #%zu names GPU %d: "
-					 "/dev/nvidia%d is missing on this "
-					 "host",
-					 i + 1, item[j], item[j]);
-				return -1;
-			}
+			if (!in)
+				return sb_err_set(err, ENODEV,
+						  "slot_gpus item #%zu names "
+						  "GPU %d: /dev/nvidia%d is "
+						  "missing on this host",
+						  i + 1, item[j], item[j]);
 		}
 	}
 	return 0;
@@ -331,7 +319,8 @@ static int check_gpus(struct daemon *d)
 	bool any = false;
 	for (size_t i = 0; i < d->cfg.n_profiles; i++) {
 		struct sb_profile *p = &d->cfg.profiles[i];
-		char what[128], why[256];
+		char what[128];
+		struct sb_err why;
 		snprintf(what, sizeof what, "profile \"%s\"", p->name);
 		if (!p->gpu)
 			continue;
@@ -340,13 +329,14 @@ static int check_gpus(struct daemon *d)
 			return die(what, "asks for a GPU (gpu: ...) but this "
 					 "host has none: /dev/nvidiactl is "
 					 "missing");
-		if (resolve_gpus(p, host, n_host, why, sizeof why) < 0)
-			return die(what, why);
+		if (resolve_gpus(p, host, n_host, &why) < 0)
+			return die(what, why.msg);
 	}
 	if (!any)
 		return 0;
-	if (gpu_driver_discover(&d->gpu_driver, why_buf, sizeof why_buf) < 0)
-		return die("gpu", why_buf);
+	struct sb_err why;
+	if (gpu_driver_discover(&d->gpu_driver, &why) < 0)
+		return die("gpu", why.msg);
 	d->env.gpu_args = d->gpu_driver.args;
 	d->env.n_gpu_args = d->gpu_driver.n_args;
 	return 0;
@@ -575,9 +565,9 @@ static int setup(struct daemon *d)
 	hopts.max_body_bytes = 96u << 20;
 	hopts.header_timeout_s = o->header_timeout_s;
 	char *token = NULL;
-	if (o->token_file &&
-	    read_token(o->token_file, &token, why, sizeof why) < 0)
-		return die(o->token_file, why);
+	struct sb_err terr;
+	if (o->token_file && read_token(o->token_file, &token, &terr) < 0)
+		return die(o->token_file, terr.msg);
 	hopts.token = token;
 	hopts.login_path = "/"; /* the dashboard: GET /?token=T */
 	/* kubelet's httpGet probes carry no token: see --public-health */
@@ -648,8 +638,8 @@ int daemon_run(const struct daemon_opts *opts)
 	signal(SIGPIPE, SIG_IGN);
 	d.opts = opts;
 	d.loop = uv_default_loop();
-	d.journal.dirfd = -1;
-	d.snapshots.dirfd = -1;
+	d.journal.dir.fd = -1;
+	d.snapshots.dir.fd = -1;
 	d.env.uid_lock_fd = -1;
 	if (setup(&d) != 0) {
 		/* Groups of sandboxes a previous daemon kept stay for the

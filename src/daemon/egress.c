@@ -18,21 +18,19 @@
 
 #define RULESET_MAX (1u << 20)
 
-/* Run nft commands; on failure the first line of nft's error into why. */
-static int nft_run(const char *text, char *why, size_t len)
+/* Run nft commands; on failure err holds the first line of nft's error. */
+static int nft_run(const char *text, struct sb_err *err)
 {
 	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-	if (!ctx) {
-		snprintf(why, len, "libnftables: out of memory");
-		return -1;
-	}
+	if (!ctx)
+		return sb_err_set(err, ENOMEM, "libnftables: out of memory");
 	nft_ctx_buffer_output(ctx);
 	nft_ctx_buffer_error(ctx);
 	int r = nft_run_cmd_from_buffer(ctx, text);
 	if (r != 0) {
 		const char *e = nft_ctx_get_error_buffer(ctx);
-		snprintf(why, len, "%.*s", (int)strcspn(e ? e : "", "\n"),
-			 e ? e : "");
+		sb_err_set(err, EIO, "%.*s", (int)strcspn(e ? e : "", "\n"),
+			   e ? e : "");
 	}
 	nft_ctx_free(ctx);
 	return r == 0 ? 0 : -1;
@@ -53,7 +51,7 @@ static int forwarding_on(void)
 int egress_apply(const struct egress *e, const struct sb_config *cfg,
 		 struct sb_err *err)
 {
-	char why[256] = "";
+	struct sb_err why;
 	if (!e->on)
 		return 0;
 	char *text = malloc(RULESET_MAX);
@@ -63,11 +61,11 @@ int egress_apply(const struct egress *e, const struct sb_config *cfg,
 		free(text);
 		return sb_err_set(err, E2BIG, "egress ruleset too large");
 	}
-	int r = nft_run(text, why, sizeof why);
+	int r = nft_run(text, &why);
 	free(text);
 	if (r < 0)
 		return sb_err_set(err, EIO, "nftables table inet %s: %s",
-				  e->table, why);
+				  e->table, why.msg);
 	if (forwarding_on() < 0) {
 		int saved = errno;
 		egress_remove(e);
@@ -83,13 +81,14 @@ int egress_apply(const struct egress *e, const struct sb_config *cfg,
 
 void egress_remove(const struct egress *e)
 {
-	char cmd[96], why[256] = "";
+	char cmd[96];
+	struct sb_err why;
 	if (!e->on)
 		return;
 	snprintf(cmd, sizeof cmd, "delete table inet %s\n", e->table);
-	if (nft_run(cmd, why, sizeof why) < 0)
+	if (nft_run(cmd, &why) < 0)
 		sb_log(SB_LOG_WARN, "egress_remove_failed", "table", e->table,
-		       "why", why, SB_LOG_END);
+		       "why", why.msg, SB_LOG_END);
 }
 
 #else

@@ -250,13 +250,12 @@ static int find_dirs(struct gpu_driver *g)
 	return 0;
 }
 
-int gpu_driver_discover(struct gpu_driver *g, char *why, size_t whylen)
+int gpu_driver_discover(struct gpu_driver *g, struct sb_err *err)
 {
 	memset(g, 0, sizeof *g);
 	if (find_libs(g) < 0 || find_bins(g) < 0 || find_dirs(g) < 0) {
 		gpu_driver_free(g);
-		snprintf(why, whylen, "out of memory");
-		return -1;
+		return sb_err_set(err, ENOMEM, "out of memory");
 	}
 	char libs[16], bins[16], dirs[16];
 	snprintf(libs, sizeof libs, "%zu", g->n_libs);

@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/err.h"
+
 struct gpu_driver {
 	/* slotbox-init arguments: "--gpu-lib" "SONAME=/real/path",
 	 * "--gpu-bin" "/real/path=NAME", "--gpu-dir" "/host/dir" */
@@ -26,7 +28,7 @@ struct gpu_driver {
 
 /* Fill g from the host; 0, or -1 with why (out of memory only: a host
  * without the files gets an empty list and a warning in the log). */
-int gpu_driver_discover(struct gpu_driver *g, char *why, size_t whylen);
+int gpu_driver_discover(struct gpu_driver *g, struct sb_err *err);
 void gpu_driver_free(struct gpu_driver *g);
 
 /* One line of `ldconfig -p` ("\tlibcuda.so.1 (libc6,x86-64) => /p"): the

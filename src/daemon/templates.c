@@ -12,10 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive/extract.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "sandbox/tree_copy.h"
+#include "store/store.h"
 
 struct ident {
 	EVP_MD_CTX *md;
@@ -125,10 +127,39 @@ static int template_ident(const char *src, bool archive, char out[17],
 	return 0;
 }
 
+bool template_is_archive(const char *path)
+{
+	static const char *const ext[] = {".tar", ".tar.gz", ".tgz", ".zip"};
+	size_t n = strlen(path);
+	for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+		size_t e = strlen(ext[i]);
+		if (n > e && strcmp(path + n - e, ext[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Unpack the archive src into the empty directory dst under the
+ * template policy (archive/extract.h): owner root, modes and times kept,
+ * within the bounds above. A .zip is read as zip, the rest as tar. */
+static int extract_into(const char *src, int dst, struct sb_err *err)
+{
+	size_t n = strlen(src);
+	bool zip = n > 4 && strcmp(src + n - 4, ".zip") == 0;
+	struct extract_policy pol = extract_policy_template(
+		zip, (uint64_t)TEMPLATE_MAX_BYTES, TEMPLATE_MAX_ENTRIES);
+	_cleanup_fd_ int fd = open(src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return sb_err_sys(err, "open %s", src);
+	char dest[64];
+	snprintf(dest, sizeof dest, "/proc/self/fd/%d", dst);
+	return extract_archive(fd, dest, &pol, NULL, err);
+}
+
 static int fill_tree(const char *src, bool archive, int dst, struct sb_err *err)
 {
 	if (archive)
-		return template_extract(src, dst, err);
+		return extract_into(src, dst, err);
 	_cleanup_fd_ int sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sfd < 0)
 		return sb_err_sys(err, "open %s", src);
@@ -154,12 +185,9 @@ static int fill_tree(const char *src, bool archive, int dst, struct sb_err *err)
 static int build(int dir, const char *src, bool archive, const char *id,
 		 struct sb_err *err)
 {
-	char tmp[64], hex[17];
-	if (sb_random_hex(hex, 8) < 0)
-		return sb_err_set(err, EIO, "no randomness");
-	snprintf(tmp, sizeof tmp, ".tmp-%s", hex);
-	if (mkdirat(dir, tmp, 0700) < 0)
-		return sb_err_sys(err, "create a template dir");
+	char tmp[STORE_TMP_NAME_MAX];
+	if (store_mkdtemp(dir, tmp, err) < 0)
+		return sb_err_prefix(err, "template");
 	int dst = openat(dir, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int r = dst < 0 ? sb_err_sys(err, "open a template dir")
 			: fill_tree(src, archive, dst, err);
@@ -167,10 +195,9 @@ static int build(int dir, const char *src, bool archive, const char *id,
 		r = sb_err_sys(err, "chown a template dir");
 	if (dst >= 0)
 		close(dst);
-	if (r == 0 && renameat(dir, tmp, dir, id) < 0 && errno != ENOTEMPTY &&
-	    errno != EEXIST)
-		r = sb_err_sys(err, "rename a template dir");
-	tree_remove(dir, tmp); /* a failed build, or a twin already there */
+	if (r == 0 && store_publish(dir, tmp, dir, id, STORE_KEEP, err) < 0)
+		r = sb_err_prefix(err, "template");
+	store_remove(dir, tmp); /* a failed build, or a twin already there */
 	return r;
 }
 
@@ -216,29 +243,40 @@ int templates_prepare(struct sb_config *cfg, const char *state_dir,
 		any = any || cfg->profiles[i].workspace_template;
 	if (!any)
 		return 0;
-	if (mkdir(tdir, 0700) < 0 && errno != EEXIST)
-		return sb_err_sys(err, "create %s", tdir);
-	_cleanup_fd_ int dir = open(tdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0)
-		return sb_err_sys(err, "open %s", tdir);
-	for (size_t i = 0; i < cfg->n_profiles; i++) {
+	struct store_dir dir;
+	if (store_dir_open(&dir, state_dir, "templates", err) < 0)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < cfg->n_profiles; i++) {
 		struct sb_profile *p = &cfg->profiles[i];
-		if (p->workspace_template && prepare_one(p, dir, tdir, err) < 0)
-			return sb_err_prefix(err,
-					     "profile \"%s\": "
-					     "workspace_template",
-					     p->name);
+		if (p->workspace_template &&
+		    prepare_one(p, dir.fd, dir.path, err) < 0)
+			rc = sb_err_prefix(err,
+					   "profile \"%s\": "
+					   "workspace_template",
+					   p->name);
 	}
-	return 0;
+	store_dir_close(&dir);
+	return rc;
 }
 
-static bool in_use(const struct sb_config *cfg, const char *id,
-		   bool (*keep)(const char *id, void *ud), void *ud)
+struct sweep {
+	const struct sb_config *cfg;
+	bool (*keep)(const char *id, void *ud);
+	void *ud;
+};
+
+/* Neither a profile's template nor one kept (a snapshot's): remove. */
+static bool unused(const char *id, void *ud)
 {
-	for (size_t i = 0; i < cfg->n_profiles; i++)
-		if (strcmp(cfg->profiles[i].template_id, id) == 0)
-			return true;
-	return keep && keep(id, ud);
+	const struct sweep *w = ud;
+	for (size_t i = 0; i < w->cfg->n_profiles; i++)
+		if (strcmp(w->cfg->profiles[i].template_id, id) == 0)
+			return false;
+	if (w->keep && w->keep(id, w->ud))
+		return false;
+	sb_log(SB_LOG_INFO, "template_removed", "id", id, SB_LOG_END);
+	return true;
 }
 
 void templates_sweep(const struct sb_config *cfg, const char *state_dir,
@@ -247,19 +285,7 @@ void templates_sweep(const struct sb_config *cfg, const char *state_dir,
 	char tdir[PATH_MAX];
 	snprintf(tdir, sizeof tdir, "%s/templates", state_dir);
 	_cleanup_fd_ int dir = open(tdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0)
-		return;
-	DIR *d = sb_opendir_at(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
-		    in_use(cfg, e->d_name, keep, ud))
-			continue;
-		if (tree_remove(dir, e->d_name) == 0)
-			sb_log(SB_LOG_INFO, "template_removed", "id", e->d_name,
-			       SB_LOG_END);
-	}
-	closedir(d);
+	struct sweep w = {.cfg = cfg, .keep = keep, .ud = ud};
+	if (dir >= 0)
+		store_sweep(dir, unused, &w);
 }

@@ -35,10 +35,6 @@ int templates_prepare(struct sb_config *cfg, const char *state_dir,
 void templates_sweep(const struct sb_config *cfg, const char *state_dir,
 		     bool (*keep)(const char *id, void *ud), void *ud);
 
-/* template_archive.c: extract archive into the empty directory dst_dir
- * (owner root, modes and times kept), within the bounds above. */
-int template_extract(const char *archive, int dst_dir, struct sb_err *err);
-
 /* Is path an archive by its name (.tar, .tar.gz, .tgz, .zip)? */
 bool template_is_archive(const char *path);
 

@@ -19,11 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "archive/extract.h"
 #include "common/cleanup.h"
 #include "common/util.h"
-#include "image/extract.h"
 #include "image/image.h"
 #include "image/store_internal.h"
+#include "store/store.h"
 
 #define MAX_JSON (4u << 20)
 #define MAX_OUTER ((uint64_t)64 << 30)
@@ -280,9 +281,9 @@ static int store_layer(const char *store, const char *work, int dir,
 		sb_err_prefix(err, "layer %d", i);
 		return -1;
 	}
-	if (rename(tmp, final) < 0 && errno != EEXIST && errno != ENOTEMPTY)
-		return sb_err_sys(err, "store layer %s", hex);
-	return 0;
+	if (store_publish(AT_FDCWD, tmp, AT_FDCWD, final, STORE_KEEP, err) < 0)
+		return sb_err_prefix(err, "store layer %s", hex);
+	return 0; /* a twin that won a race stays in work/, removed with it */
 }
 
 static json_t *config_strings(json_t *cfg, const char *key)
@@ -297,15 +298,18 @@ static json_t *config_strings(json_t *cfg, const char *key)
 static int write_ref(const char *store, const char *name, json_t *ref,
 		     struct sb_err *err)
 {
-	char path[4200], tmp[4300];
-	image_ref_path(store, name, path, sizeof path);
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	if (json_dump_file(ref, tmp, JSON_COMPACT) < 0 ||
-	    rename(tmp, path) < 0) {
-		unlink(tmp);
-		return sb_err_sys(err, "write %s", path);
-	}
-	return 0;
+	char dir[4200], file[IMAGE_NAME_MAX + 8];
+	snprintf(dir, sizeof dir, "%s/refs", store);
+	snprintf(file, sizeof file, "%s.json", name);
+	_cleanup_fd_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return sb_err_sys(err, "open %s", dir);
+	char *text = json_dumps(ref, JSON_COMPACT);
+	if (!text)
+		return sb_err_set(err, ENOMEM, "out of memory");
+	int rc = store_write_atomic(fd, file, text, strlen(text), err);
+	free(text);
+	return rc < 0 ? sb_err_prefix(err, "%s", dir) : 0;
 }
 
 /* The layout to read: src itself, or src unpacked into work/outer. */

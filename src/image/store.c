@@ -2,15 +2,18 @@
 /* store.c - image refs and layers on disk (see image.h). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
 #include "common/util.h"
 #include "image/image.h"
 #include "image/store_internal.h"
+#include "store/store.h"
 
 bool image_digest_valid(const char *hex)
 {
@@ -141,6 +144,24 @@ json_t *image_list(const char *store)
 	return out;
 }
 
+/* A layer no ref names (refs: image_list's array). */
+static bool unused_layer(const char *name, void *refs)
+{
+	if (!image_digest_valid(name))
+		return false;
+	size_t i, k;
+	json_t *ref, *hex;
+	json_array_foreach((json_t *)refs, i, ref)
+	{
+		json_array_foreach(json_object_get(ref, "layers"), k, hex)
+		{
+			if (strcmp(json_string_value(hex), name) == 0)
+				return false;
+		}
+	}
+	return true;
+}
+
 /* Layers no ref names any more go (an import in progress keeps its own
  * in tmp/ until it renames them into place). */
 static void collect_garbage(const char *store)
@@ -148,31 +169,9 @@ static void collect_garbage(const char *store)
 	json_t *refs = image_list(store);
 	char dir[4096];
 	snprintf(dir, sizeof dir, "%s/layers", store);
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (!image_digest_valid(e->d_name))
-			continue;
-		bool used = false;
-		size_t i, k;
-		json_t *ref, *hex;
-		json_array_foreach(refs, i, ref)
-		{
-			json_array_foreach(json_object_get(ref, "layers"), k,
-					   hex)
-			{
-				used = used || strcmp(json_string_value(hex),
-						      e->d_name) == 0;
-			}
-		}
-		if (!used) {
-			char path[4200];
-			snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-			sb_rm_rf(path);
-		}
-	}
-	if (d)
-		closedir(d);
+	_cleanup_fd_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0)
+		store_sweep(fd, unused_layer, refs);
 	json_decref(refs);
 }
 

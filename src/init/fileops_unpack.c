@@ -4,7 +4,7 @@
  * Runs like every file tool: in a child of the slot's leader, as the
  * slot's uid, in the slot's own mount view. The target directory is
  * resolved (and created) with fileops_open's confinement; the archive is
- * unpacked by the image extractor (src/image/extract.c) under its
+ * unpacked by the image extractor (src/archive/extract.c) under its
  * workspace policy into a hidden directory inside the target - the same
  * filesystem - and only once every entry passed is it moved into place.
  * A refused or failed upload removes that directory and any directory
@@ -19,9 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive/extract.h"
 #include "common/cleanup.h"
 #include "common/util.h"
-#include "image/extract.h"
 #include "init/fileops.h"
 
 #define MERGE_MAX_DEPTH 256
@@ -291,13 +291,10 @@ static int unpack_into(const struct sb_file_req *req, int dfd, const char *tmp,
 		dfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (tfd < 0 || fchdir(tfd) < 0)
 		return say_errno(why, size, "");
-	struct extract_policy pol = {
-		.zip = req->format == SB_ARCHIVE_ZIP,
-		.workspace = true,
-		.max_bytes = req->max_bytes,
-		.max_entries = req->max_entries ? req->max_entries
-						: UNPACK_MAX_ENTRIES_DEFAULT,
-	};
+	struct extract_policy pol = extract_policy_upload(
+		req->format == SB_ARCHIVE_ZIP, req->max_bytes,
+		req->max_entries ? req->max_entries
+				 : UNPACK_MAX_ENTRIES_DEFAULT);
 	struct sb_err err = {0};
 	int rc = extract_archive(in, ".", &pol, st, &err);
 	if (rc < 0) {

@@ -70,7 +70,12 @@ struct init_cfg {
 	bool egress;
 	uint32_t egress_net, egress_link, egress_group;
 	unsigned egress_instance;
-	int ptys_max;	      /* devpts max= of each slot generation */
+	int ptys_max; /* devpts max= of each slot generation */
+	/* userns: true (init_userns.c): the sandbox's own user namespace,
+	 * whose root is userns_root on the host; in it the host's root
+	 * shows as host_root_uid (the overflow uid). */
+	bool userns;
+	uid_t userns_root, host_root_uid;
 	int orphan_timeout_s; /* how long to wait for it */
 };
 
@@ -174,6 +179,11 @@ int slot_ns_enter(const struct init_cfg *cfg, const int fds[2]);
  * here. 0 or -1 with msg. */
 int slot_ns_renew(const struct init_cfg *cfg, bool entered, char *msg,
 		  size_t msglen);
+
+/* init_userns.c: with cfg->userns, delegate the cgroups, move into the
+ * staged root (cfg->scratch becomes "", image_root the staged layers) and
+ * into the sandbox's user namespace as its root. 0 or -1 with msg. */
+int init_userns_enter(struct init_cfg *cfg, char *msg, size_t msglen);
 
 /* leader.c: never returns. */
 __attribute__((noreturn)) void leader_main(struct leader_cfg *lc);

@@ -62,12 +62,16 @@ int init_slot_rechannel(const struct init_cfg *cfg, struct init_slot *s)
 	return r;
 }
 
-static bool peer_is_root(int fd)
+/* The host's root: in the sandbox's own user namespace (userns: true)
+ * it shows as the overflow uid, as every unmapped uid does; the socket's
+ * dir (the daemon's 0700 state dir) keeps those others out. */
+static bool peer_is_root(const struct init_cfg *cfg, int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof cred;
-	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
-	       cred.uid == 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	return cfg->userns ? cred.uid == cfg->host_root_uid : cred.uid == 0;
 }
 
 int init_adopt_accept(const struct init_cfg *cfg, int lfd,
@@ -78,7 +82,7 @@ int init_adopt_accept(const struct init_cfg *cfg, int lfd,
 		return -1;
 	/* One daemon at a time: a second one (or a stranger) is refused
 	 * while the current channel is open. */
-	if (!peer_is_root(fd) || connected) {
+	if (!peer_is_root(cfg, fd) || connected) {
 		close(fd);
 		errno = EBUSY;
 		return -1;

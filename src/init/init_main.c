@@ -80,6 +80,7 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 		{"egress-group", required_argument, NULL, 'r'},
 		{"egress-instance", required_argument, NULL, 'K'},
 		{"uid-lock-fd", required_argument, NULL, 'U'},
+		{"userns", no_argument, NULL, 'Y'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -211,6 +212,9 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 			fcntl(fd, F_SETFD, FD_CLOEXEC);
 			break;
 		}
+		case 'Y':
+			cfg->userns = true;
+			break;
 		case 'O':
 			cfg->orphan_timeout_s = (int)parse_num(
 				optarg, 1, 30L * 86400, "--orphan-timeout");
@@ -223,6 +227,13 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 	    !cfg->workspace_dir || !cfg->n_slots || !cfg->uid_base) {
 		fprintf(stderr, "slotbox-init: missing arguments (run by "
 				"slotboxd only)\n");
+		exit(2);
+	}
+	/* the sandbox's root: the last uid of its 1000 (profile.c keeps
+	 * slots_per_sandbox below it) */
+	cfg->userns_root = cfg->uid_base + 999;
+	if (cfg->userns && cfg->n_slots > 999) {
+		fprintf(stderr, "slotbox-init: --userns allows 999 slots\n");
 		exit(2);
 	}
 	if (cfg->cg_mode != CG_NONE && fcntl(INIT_CG_FD, F_GETFD) >= 0) {
@@ -390,11 +401,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* Without the socket the sandbox cannot outlive its daemon, which
-	 * is how it was before: a degraded mode, not a reason to fail. */
+	 * is how it was before: a degraded mode, not a reason to fail. Made
+	 * before a user namespace: its dir is the daemon's. */
 	int lfd = cfg.ctl_socket ? init_adopt_listen(&cfg) : -1;
 	if (cfg.ctl_socket && lfd < 0)
 		fprintf(stderr, "slotbox-init %s: listen on %s: %s\n", cfg.id,
 			cfg.ctl_socket, strerror(errno));
+	if (cfg.userns && init_userns_enter(&cfg, msg, sizeof msg) < 0) {
+		init_send_failed(INIT_CTL_FD, 0, errno, msg);
+		return 1;
+	}
 	struct sb_msg hello = {.type = SB_MSG_HELLO,
 			       .slot = (uint32_t)cfg.n_slots};
 	if (sb_msg_send(INIT_CTL_FD, &hello, NULL, 0) < 0)

@@ -41,13 +41,19 @@ static int fail(char *msg, size_t len, const char *fmt, ...)
 
 int mounts_setup_sandbox(const struct init_cfg *cfg, char *msg, size_t msglen)
 {
-	char opts[64] = "mode=0700";
+	char opts[128] = "mode=0700";
+	size_t o = strlen(opts);
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return fail(msg, msglen, "make / private");
 	if (cfg->tmpfs_bytes)
-		snprintf(opts, sizeof opts, "mode=0700,size=%llu",
-			 (unsigned long long)cfg->tmpfs_bytes);
+		o += (size_t)snprintf(opts + o, sizeof opts - o, ",size=%llu",
+				      (unsigned long long)cfg->tmpfs_bytes);
+	/* the sandbox's root owns it (init_userns.c) */
+	if (cfg->userns)
+		snprintf(opts + o, sizeof opts - o, ",uid=%u,gid=%u",
+			 (unsigned)cfg->userns_root,
+			 (unsigned)cfg->userns_root);
 	if (mount("tmpfs", cfg->scratch, "tmpfs", MS_NOSUID | MS_NODEV, opts) <
 	    0)
 		return fail(msg, msglen, "mount tmpfs on %s", cfg->scratch);
@@ -86,7 +92,27 @@ static const struct devnode devnodes[] = {
 
 /* The slot's own devpts, with max= so that one slot cannot take the
  * host's ptys (kernel.pty.max counts every instance's). */
-static int setup_dev(const char *root, int ptys_max, char *msg, size_t msglen)
+/* A device node of the slot's /dev: made, or in a user namespace (no
+ * mknod there) bound from the one init staged (init_userns.c). */
+static int make_devnode(const char *path, const struct devnode *d, bool userns)
+{
+	if (userns) {
+		char src[64];
+		snprintf(src, sizeof src, "/dev/%s", d->name);
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			      0666);
+		if (fd < 0)
+			return -1;
+		close(fd);
+		return mount(src, path, NULL, MS_BIND, NULL);
+	}
+	if (mknod(path, S_IFCHR | 0666, makedev(d->maj, d->min)) < 0)
+		return -1;
+	return chmod(path, 0666); /* the umask must not narrow it */
+}
+
+static int setup_dev(const char *root, int ptys_max, bool userns, char *msg,
+		     size_t msglen)
 {
 	char path[4200], opts[96];
 
@@ -99,10 +125,8 @@ static int setup_dev(const char *root, int ptys_max, char *msg, size_t msglen)
 	for (size_t i = 0; i < sizeof devnodes / sizeof devnodes[0]; i++) {
 		snprintf(path, sizeof path, "%s/dev/%s", root,
 			 devnodes[i].name);
-		if (mknod(path, S_IFCHR | 0666,
-			  makedev(devnodes[i].maj, devnodes[i].min)) < 0)
+		if (make_devnode(path, &devnodes[i], userns) < 0)
 			return fail(msg, msglen, "mknod %s", path);
-		chmod(path, 0666); /* the umask must not narrow it */
 	}
 	static const char *const links[][2] = {
 		{"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"},
@@ -184,8 +208,11 @@ static int mask_path(const struct leader_cfg *lc, const char *host_path)
 		if (mkdir(upper, 0755) == 0) {
 			if (lower_stat(lc->init->image_root, upper + base,
 				       &st) == 0) {
+				/* EINVAL: an owner the sandbox's user
+				 * namespace does not map (root's) */
 				if (chmod(upper, st.st_mode & 07777) < 0 ||
-				    chown(upper, st.st_uid, st.st_gid) < 0) {
+				    (chown(upper, st.st_uid, st.st_gid) < 0 &&
+				     errno != EINVAL)) {
 					*p = '/';
 					return -1;
 				}
@@ -204,8 +231,8 @@ static int mask_path(const struct leader_cfg *lc, const char *host_path)
 /* A released leader's namespace can take a moment to let go of the same
  * upper dir (reset=false: the next leader mounts it again); retry briefly
  * on EBUSY. */
-static int mount_overlay(const char *target, unsigned long flags,
-			 const char *opts)
+static int mount_overlay_as(const char *target, unsigned long flags,
+			    const char *opts)
 {
 	for (int i = 0; i < 50; i++) {
 		if (mount("overlay", target, "overlay", flags, opts) == 0)
@@ -215,6 +242,24 @@ static int mount_overlay(const char *target, unsigned long flags,
 		usleep(2000);
 	}
 	return -1;
+}
+
+/* In a user namespace (userns: true) the overlay keeps whiteouts, opaque
+ * dirs and redirects in user.overlay.* xattrs, trusted.* being the host
+ * root's: without them it renames no lower dir (EXDEV) and the kernel
+ * logs a warning per mount. An upper layer without user xattrs (tmpfs
+ * before Linux 6.6) refuses the option: then it goes without. */
+static int mount_overlay(const struct leader_cfg *lc, const char *target,
+			 unsigned long flags, const char *opts)
+{
+	if (lc->init->userns) {
+		char with[12900];
+		int n = snprintf(with, sizeof with, "%s,userxattr", opts);
+		if (n > 0 && (size_t)n < sizeof with &&
+		    mount_overlay_as(target, flags, with) == 0)
+			return 0;
+	}
+	return mount_overlay_as(target, flags, opts);
 }
 
 /* Split an absolute path into its components (in buf); their count, or
@@ -302,13 +347,13 @@ static int mount_root_overlay(const struct leader_cfg *lc, const char *root,
 	if (relative_layers(lc, lower, sizeof lower) == 0) {
 		snprintf(opts, sizeof opts,
 			 "lowerdir=%s,upperdir=upper,workdir=work", lower);
-		if (mount_overlay(root, 0, opts) == 0)
+		if (mount_overlay(lc, root, 0, opts) == 0)
 			return 0;
 	}
 	/* a layout the relative form does not fit: as given */
 	snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=upper,workdir=work",
 		 lc->init->image_root);
-	if (mount_overlay(root, 0, opts) < 0)
+	if (mount_overlay(lc, root, 0, opts) < 0)
 		return fail(msg, msglen, "mount overlay root");
 	return 0;
 }
@@ -332,13 +377,19 @@ static int mount_workspace(const struct leader_cfg *lc, const char *root,
 	}
 	snprintf(ws, sizeof ws, "%s/tpl", lc->gen_dir);
 	snprintf(proc, sizeof proc, "%s/proc", root);
-	if (idmap_mount_template(lc->init->template_dir, lc->uid, proc, ws, msg,
-				 msglen) < 0)
+	if (lc->init->userns) {
+		/* idmapped by init while it was the host's root */
+		snprintf(proc, sizeof proc, "/tpl%d", lc->index);
+		if (mount(proc, ws, NULL, MS_BIND, NULL) < 0)
+			return fail(msg, msglen, "bind the template");
+	} else if (idmap_mount_template(lc->init->template_dir, lc->uid, proc,
+					ws, msg, msglen) < 0) {
 		return -1;
+	}
 	if (chdir(lc->gen_dir) < 0)
 		return fail(msg, msglen, "chdir %s", lc->gen_dir);
 	snprintf(opts, sizeof opts, "lowerdir=tpl,upperdir=wsu,workdir=wsw");
-	if (mount_overlay(target, MS_NOSUID | MS_NODEV, opts) < 0)
+	if (mount_overlay(lc, target, MS_NOSUID | MS_NODEV, opts) < 0)
 		return fail(msg, msglen, "mount workspace overlay");
 	return 0;
 }
@@ -362,7 +413,7 @@ int mounts_setup_slot_root(const struct leader_cfg *lc, char *msg,
 	if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  NULL) < 0)
 		return fail(msg, msglen, "mount /proc");
-	if (setup_dev(root, cfg->ptys_max, msg, msglen) < 0)
+	if (setup_dev(root, cfg->ptys_max, cfg->userns, msg, msglen) < 0)
 		return -1;
 	if (cfg->gpu && gpu_setup_slot(lc, root, msg, msglen) < 0)
 		return -1;

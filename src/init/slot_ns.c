@@ -83,10 +83,20 @@ int slot_ns_setup(const struct init_cfg *cfg, char *msg, size_t msglen)
  * host that refuses sysfs). */
 static int remount_sys(void)
 {
+	/* Made before the old one goes: in a user namespace (userns: true)
+	 * a sysfs may be mounted only while one is fully visible. */
+	_cleanup_fd_ int fs = fsopen("sysfs", FSOPEN_CLOEXEC);
+	_cleanup_fd_ int mnt = -1;
+	if (fs >= 0 && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+		mnt = fsmount(fs, FSMOUNT_CLOEXEC,
+			      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+				      MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	/* none before (the host refused it): none now either */
 	if (umount2("/sys", MNT_DETACH) < 0)
 		return errno == EINVAL || errno == ENOENT ? 0 : -1;
-	return mount("sysfs", "/sys", "sysfs",
-		     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	if (mnt < 0)
+		return -1;
+	return move_mount(mnt, "", AT_FDCWD, "/sys", MOVE_MOUNT_F_EMPTY_PATH);
 }
 
 static int renew_flags(const struct init_cfg *cfg)

@@ -2,11 +2,11 @@
 /* slot_cmd.c - a shell command's argv, cwd and environment (slot_cmd.h). */
 #include "pool/slot_cmd.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "config/gpu_assign.h"
 #include "pool/pool.h"
 
@@ -20,16 +20,6 @@ void slot_cmd_free(struct slot_cmd *c)
 	c->envp = NULL;
 	c->envc = 0;
 	c->cwd = c->command = NULL;
-}
-
-bool slot_cmd_env_name_ok(const char *k)
-{
-	if (!*k || !(isalpha((unsigned char)*k) || *k == '_'))
-		return false;
-	for (const char *p = k; *p; p++)
-		if (!(isalnum((unsigned char)*p) || *p == '_'))
-			return false;
-	return strlen(k) <= 256;
 }
 
 int slot_cmd_env_push(struct slot_cmd *c, const char *k, const char *v)
@@ -113,12 +103,12 @@ static int env_push_slot(struct slot_cmd *c)
 	for (size_t i = 0; i < sb->n_image_env; i++) {
 		const char *kv = sb->image_env[i];
 		const char *eq = strchr(kv, '=');
-		char name[256];
+		char name[SB_ENV_NAME_MAX + 1];
 		if (!eq || (size_t)(eq - kv) >= sizeof name)
 			continue;
 		memcpy(name, kv, (size_t)(eq - kv));
 		name[eq - kv] = 0;
-		if (slot_cmd_env_name_ok(name) &&
+		if (sb_env_name_valid(name) &&
 		    slot_cmd_env_push(c, name, eq + 1) < 0)
 			return -1;
 	}

@@ -32,10 +32,6 @@ int slot_cmd_init(struct slot_cmd *c, struct sbx_slot *slot,
 /* Add or replace NAME=value in c's environment. 0 or -1 (no memory). */
 int slot_cmd_env_push(struct slot_cmd *c, const char *k, const char *v);
 
-/* Is k a variable name a command may be given (C identifier, at most 256
- * bytes)? */
-bool slot_cmd_env_name_ok(const char *k);
-
 void slot_cmd_free(struct slot_cmd *c);
 
 #endif

@@ -15,7 +15,6 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "sandbox/tree_copy.h"
 
 #define META_MAX 8192
 
@@ -48,7 +47,7 @@ bool snapshot_name_valid(const char *name)
 static void removal_work(uv_work_t *w)
 {
 	struct removal *r = w->data;
-	tree_remove(r->dirfd, r->name);
+	store_remove(r->dirfd, r->name);
 }
 
 static void removal_done(uv_work_t *w, int status)
@@ -63,7 +62,7 @@ static void removal_done(uv_work_t *w, int status)
 static void remove_later(struct snapshot_store *s, const char *name)
 {
 	struct removal *r = calloc(1, sizeof *r);
-	if (r && (r->dirfd = dup(s->dirfd)) >= 0) {
+	if (r && (r->dirfd = dup(s->dir.fd)) >= 0) {
 		snprintf(r->name, sizeof r->name, "%s", name);
 		r->work.data = r;
 		if (uv_queue_work(s->loop, &r->work, removal_work,
@@ -72,7 +71,7 @@ static void remove_later(struct snapshot_store *s, const char *name)
 		close(r->dirfd);
 	}
 	free(r);
-	tree_remove(s->dirfd, name); /* no thread: do it here */
+	store_remove(s->dir.fd, name); /* no thread: do it here */
 }
 
 static json_t *read_meta(int dirfd, const char *name)
@@ -113,24 +112,16 @@ int snapshots_open(struct snapshot_store *s, uv_loop_t *loop,
 {
 	memset(s, 0, sizeof *s);
 	s->loop = loop;
-	s->dirfd = -1;
-	snprintf(s->dir, sizeof s->dir, "%s/snapshots", state_dir);
-	if (mkdir(s->dir, 0700) < 0 && errno != EEXIST)
-		return sb_err_sys(err, "create %s", s->dir);
-	s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->dirfd < 0)
-		return sb_err_sys(err, "open %s", s->dir);
-	DIR *d = sb_opendir_at(s->dirfd);
-	if (!d)
-		return sb_err_sys(err, "read %s", s->dir);
+	if (store_dir_open(&s->dir, state_dir, "snapshots", err) < 0)
+		return -1;
+	DIR *d = NULL;
+	if (store_sweep(s->dir.fd, store_name_temporary, NULL) < 0 ||
+	    !(d = sb_opendir_at(s->dir.fd)))
+		return sb_err_sys(err, "read %s", s->dir.path);
 	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (!strncmp(e->d_name, ".tmp-", 5) ||
-		    !strncmp(e->d_name, ".trash-", 7))
-			tree_remove(s->dirfd, e->d_name);
-		else if (snapshot_name_valid(e->d_name))
-			s->used += charged_of(s->dirfd, e->d_name);
-	}
+	while ((e = readdir(d)))
+		if (snapshot_name_valid(e->d_name))
+			s->used += charged_of(s->dir.fd, e->d_name);
 	closedir(d);
 	return 0;
 }
@@ -144,9 +135,7 @@ uint64_t snapshots_room(const struct snapshot_store *s)
 
 void snapshots_close(struct snapshot_store *s)
 {
-	if (s->dirfd >= 0)
-		close(s->dirfd);
-	s->dirfd = -1;
+	store_dir_close(&s->dir);
 }
 
 static int by_name(const void *a, const void *b)
@@ -161,12 +150,12 @@ static int by_name(const void *a, const void *b)
 json_t *snapshots_list(struct snapshot_store *s)
 {
 	json_t *arr = json_array();
-	DIR *d = sb_opendir_at(s->dirfd);
+	DIR *d = sb_opendir_at(s->dir.fd);
 	struct dirent *e;
 	while (d && (e = readdir(d))) {
 		if (!snapshot_name_valid(e->d_name))
 			continue;
-		json_t *m = read_meta(s->dirfd, e->d_name);
+		json_t *m = read_meta(s->dir.fd, e->d_name);
 		if (!m)
 			continue; /* not a snapshot (or a damaged one) */
 		json_object_set_new(m, "name", json_string(e->d_name));
@@ -193,13 +182,13 @@ bool snapshot_exists(struct snapshot_store *s, const char *name)
 {
 	struct stat st;
 	return snapshot_name_valid(name) &&
-	       fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	       fstatat(s->dir.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 int snapshots_count(struct snapshot_store *s)
 {
 	int n = 0;
-	DIR *d = sb_opendir_at(s->dirfd);
+	DIR *d = sb_opendir_at(s->dir.fd);
 	if (!d)
 		return 0;
 	struct dirent *e;
@@ -225,12 +214,12 @@ int snapshot_acquire(struct snapshot_store *s, const char *name,
 	if (!snapshot_name_valid(name))
 		return sb_err_set(err, ENOENT, "no snapshot \"%.64s\"", name);
 	_cleanup_fd_ int dir =
-		openat(s->dirfd, name,
+		openat(s->dir.fd, name,
 		       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
 	if (dir < 0 || fstat(dir, &st) < 0)
 		return sb_err_set(err, ENOENT, "no snapshot \"%s\"", name);
-	json_t *m = read_meta(s->dirfd, name);
+	json_t *m = read_meta(s->dir.fd, name);
 	const char *profile = NULL, *tpl = NULL;
 	if (!m || json_unpack(m, "{s:s, s:s}", "profile", &profile, "template",
 			      &tpl) < 0) {
@@ -277,16 +266,15 @@ void snapshot_release(struct snapshot_store *s, struct snapshot_use *use)
 int snapshot_delete(struct snapshot_store *s, const char *name,
 		    struct sb_err *err)
 {
-	char trash[NAME_MAX + 1], hex[17];
+	char trash[STORE_TMP_NAME_MAX];
 	struct stat st;
 	if (!snapshot_name_valid(name) ||
-	    fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	    fstatat(s->dir.fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return sb_err_set(err, ENOENT, "no snapshot \"%.64s\"", name);
-	if (sb_random_hex(hex, 8) < 0)
-		return sb_err_set(err, EIO, "no randomness");
-	snprintf(trash, sizeof trash, ".trash-%s", hex);
-	uint64_t charged = charged_of(s->dirfd, name);
-	if (renameat(s->dirfd, name, s->dirfd, trash) < 0)
+	if (store_trash_name(trash, err) < 0)
+		return -1;
+	uint64_t charged = charged_of(s->dir.fd, name);
+	if (renameat(s->dir.fd, name, s->dir.fd, trash) < 0)
 		return errno == ENOENT ? sb_err_set(err, ENOENT,
 						    "no snapshot \"%s\"", name)
 				       : sb_err_sys(err, "delete %s", name);
@@ -302,19 +290,18 @@ int snapshot_delete(struct snapshot_store *s, const char *name,
 int snapshot_stage(struct snapshot_store *s, char *tmp, char *tree,
 		   size_t treelen, struct sb_err *err)
 {
-	char hex[17];
-	if (sb_random_hex(hex, 8) < 0)
-		return sb_err_set(err, EIO, "no randomness");
-	snprintf(tmp, NAME_MAX + 1, ".tmp-%s", hex);
+	char name[STORE_TMP_NAME_MAX];
+	if (store_mkdtemp(s->dir.fd, name, err) < 0)
+		return sb_err_prefix(err, "snapshot");
+	snprintf(tmp, NAME_MAX + 1, "%s", name);
 	char sub[NAME_MAX + 8];
 	snprintf(sub, sizeof sub, "%s/tree", tmp);
-	if (mkdirat(s->dirfd, tmp, 0700) < 0 ||
-	    mkdirat(s->dirfd, sub, 0700) < 0) {
+	if (mkdirat(s->dir.fd, sub, 0700) < 0) {
 		sb_err_sys(err, "create a snapshot dir");
-		tree_remove(s->dirfd, tmp);
+		store_remove(s->dir.fd, tmp);
 		return -1;
 	}
-	snprintf(tree, treelen, "%s/%s", s->dir, sub);
+	snprintf(tree, treelen, "%s/%s", s->dir.path, sub);
 	return 0;
 }
 
@@ -339,13 +326,14 @@ static int write_meta(int dirfd, const char *tmp, json_t *meta,
 int snapshot_commit(struct snapshot_store *s, const char *tmp, const char *name,
 		    json_t *meta, struct sb_err *err)
 {
-	if (write_meta(s->dirfd, tmp, meta, err) < 0)
+	if (write_meta(s->dir.fd, tmp, meta, err) < 0)
 		return -1;
-	if (renameat2(s->dirfd, tmp, s->dirfd, name, RENAME_NOREPLACE) < 0) {
-		if (errno == EEXIST)
+	if (store_publish(s->dir.fd, tmp, s->dir.fd, name, STORE_NOREPLACE,
+			  err) < 0) {
+		if (err && err->sys_errno == EEXIST)
 			return sb_err_set(err, EEXIST,
 					  "a snapshot \"%s\" exists", name);
-		return sb_err_sys(err, "name the snapshot %s", name);
+		return sb_err_prefix(err, "name the snapshot");
 	}
 	json_int_t c = json_integer_value(json_object_get(meta, "charged"));
 	s->used += c > 0 ? (uint64_t)c : 0;

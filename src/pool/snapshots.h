@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "common/err.h"
+#include "store/store.h"
 
 #define SNAPSHOT_NAME_MAX 64
 #define SNAPSHOT_MAX_COUNT 10000
@@ -33,8 +34,7 @@
 struct snapshot_use;
 
 struct snapshot_store {
-	char dir[PATH_MAX];
-	int dirfd;
+	struct store_dir dir; /* <state>/snapshots (store.h) */
 	uv_loop_t *loop;
 	struct snapshot_use *uses; /* restores reading a snapshot now */
 	/* What the snapshots cost on disk (their metas' "charged": each

@@ -148,6 +148,8 @@ int sandbox_adopt(struct sbx_env *env, const struct sb_profile *profile,
 		goto fail;
 	sb->pid = rec->pid;
 	sb->start_time = rec->start_time;
+	/* as it was started, whatever the profile says now */
+	sb->userns = sb_proc_in_userns(rec->pid);
 	snprintf(sb->template_id, sizeof sb->template_id, "%s",
 		 rec->template_id ? rec->template_id : "");
 	sb->pidfd = steal_fd(&pidfd);

@@ -13,8 +13,8 @@
 #include <uv.h>
 
 #include "common/cleanup.h"
-#include "common/membudget.h"
 #include "common/util.h"
+#include "sandbox/exec_outbuf.h"
 #include "sandbox/sandbox.h"
 #include "wire/proto.h"
 
@@ -24,11 +24,9 @@
 struct exec_stream {
 	uv_pipe_t pipe;
 	struct exec_call *call;
-	char *buf;
-	size_t len, cap, limit;
-	int which; /* 1 stdout, 2 stderr (exec_output_fn) */
+	struct exec_outbuf kept; /* what the result holds */
+	int which;		 /* 1 stdout, 2 stderr (exec_output_fn) */
 	bool eof;
-	bool truncated;
 };
 
 struct exec_call {
@@ -92,10 +90,8 @@ static void call_handle_closed(uv_handle_t *h)
 				      ? h->data
 				      : ((struct exec_stream *)h->data)->call;
 	if (--c->open_handles == 0) {
-		sb_membudget_give((c->out.cap + c->err.cap) *
-				  SB_MEMBUDGET_ANSWER_FACTOR);
-		free(c->out.buf);
-		free(c->err.buf);
+		exec_outbuf_free(&c->out.kept);
+		exec_outbuf_free(&c->err.kept);
 		free(c);
 	}
 }
@@ -128,11 +124,11 @@ static void finish(struct exec_call *c, struct exec_result *r)
 		c->held = false;
 		slot->n_held--;
 	}
-	r->out = c->out.buf ? c->out.buf : "";
-	r->out_len = c->out.len;
-	r->err = c->err.buf ? c->err.buf : "";
-	r->err_len = c->err.len;
-	r->truncated = c->out.truncated || c->err.truncated;
+	r->out = c->out.kept.buf ? c->out.kept.buf : "";
+	r->out_len = c->out.kept.len;
+	r->err = c->err.kept.buf ? c->err.kept.buf : "";
+	r->err_len = c->err.kept.len;
+	r->truncated = c->out.kept.truncated || c->err.kept.truncated;
 	r->timed_out = c->timed_out;
 	r->duration_ms = (sb_now_mono() - c->start) * 1000.0;
 	uv_timer_stop(&c->timer);
@@ -164,34 +160,12 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 		*buf = uv_buf_init(pass_buf, sizeof pass_buf);
 		return;
 	}
-	if (s->len >= s->limit) {
+	size_t room;
+	char *at = exec_outbuf_room(&s->kept, EXEC_READ_CHUNK, &room);
+	if (!at)
 		*buf = uv_buf_init(discard_buf, sizeof discard_buf);
-		return;
-	}
-	if (s->cap - s->len < 4096 && s->cap < s->limit) {
-		size_t ncap = s->cap ? s->cap * 2 : 16384;
-		if (ncap > s->limit)
-			ncap = s->limit;
-		/* within the daemon-wide budget, else the output is cut */
-		size_t cost = (ncap - s->cap) * SB_MEMBUDGET_ANSWER_FACTOR;
-		if (sb_membudget_take(cost)) {
-			char *nb = realloc(s->buf, ncap + 1);
-			if (nb) {
-				s->buf = nb;
-				s->cap = ncap;
-			} else {
-				sb_membudget_give(cost);
-			}
-		}
-	}
-	if (s->cap == s->len) {
-		*buf = uv_buf_init(discard_buf, sizeof discard_buf);
-		return;
-	}
-	size_t room = s->cap - s->len;
-	*buf = uv_buf_init(
-		s->buf + s->len,
-		(unsigned)(room < EXEC_READ_CHUNK ? room : EXEC_READ_CHUNK));
+	else
+		*buf = uv_buf_init(at, (unsigned)room);
 }
 
 static void pause_output(struct exec_call *c)
@@ -208,13 +182,9 @@ static int take_bytes(struct exec_stream *s, const char *base, size_t n)
 	struct exec_call *c = s->call;
 	if (base == pass_buf)
 		return c->on_output(c->output_ud, s->which, base, n);
-	if (base == discard_buf) {
-		if (n)
-			s->truncated = true;
+	exec_outbuf_took(&s->kept, base != discard_buf, n);
+	if (base == discard_buf)
 		return 0;
-	}
-	s->len += n;
-	s->buf[s->len] = '\0';
 	return c->on_output ? c->on_output(c->output_ud, s->which, base, n) : 0;
 }
 
@@ -468,37 +438,17 @@ int sb_sealed_memfd(const char *name, const void *data, size_t len,
 /* Payload memfd: header + cwd + argv + envp, sealed against writes. */
 static int make_payload(const struct exec_spec *spec, struct sb_err *err)
 {
-	struct sb_payload_hdr h = {.magic = SB_PAYLOAD_MAGIC};
-	size_t total = sizeof h + strlen(spec->cwd) + 1;
-
-	for (; spec->argv[h.argc]; h.argc++)
-		total += strlen(spec->argv[h.argc]) + 1;
-	for (; spec->envp[h.envc]; h.envc++)
-		total += strlen(spec->envp[h.envc]) + 1;
-	if (total > SB_PAYLOAD_MAX || h.argc > SB_PAYLOAD_MAX_STRINGS ||
-	    h.envc > SB_PAYLOAD_MAX_STRINGS)
-		return sb_err_set(err, E2BIG,
-				  "command and environment are too large");
-	_cleanup_free_ char *buf = malloc(total);
-	if (!buf)
-		return sb_err_set(err, ENOMEM, "out of memory");
-	size_t pos = 0;
-	memcpy(buf, &h, sizeof h);
-	pos += sizeof h;
-#define PUT(s)                                                                 \
-	do {                                                                   \
-		size_t l_ = strlen(s) + 1;                                     \
-		memcpy(buf + pos, s, l_);                                      \
-		pos += l_;                                                     \
-	} while (0)
-	PUT(spec->cwd);
-	for (uint32_t i = 0; i < h.argc; i++)
-		PUT(spec->argv[i]);
-	for (uint32_t i = 0; i < h.envc; i++)
-		PUT(spec->envp[i]);
-#undef PUT
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	if (sb_payload_encode(spec->cwd, spec->argv, spec->envp, &buf, &len) <
+	    0)
+		return errno == E2BIG
+			       ? sb_err_set(err, E2BIG,
+					    "command and environment are too "
+					    "large")
+			       : sb_err_set(err, ENOMEM, "out of memory");
 	/* buf is freed by its cleanup attribute */
-	return sb_sealed_memfd("slotbox-payload", buf, pos, err); // NOLINT
+	return sb_sealed_memfd("slotbox-payload", buf, len, err); // NOLINT
 }
 
 static int make_pipe(int fds[2], struct sb_err *err)
@@ -561,7 +511,7 @@ static int stream_open(struct exec_call *c, struct exec_stream *s, int fd,
 {
 	s->call = c;
 	s->which = which;
-	s->limit = limit;
+	s->kept.limit = limit;
 	if (uv_pipe_init(c->slot->sb->env->loop, &s->pipe, 0) < 0)
 		return -1;
 	s->pipe.data = s;

@@ -395,6 +395,8 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 	snprintf(bufs[4], 64, "%lld", (long long)p->ptys_max);
 	argv[n++] = "--ptys-max";
 	argv[n++] = bufs[4];
+	if (sb->userns)
+		argv[n++] = "--userns";
 	if (p->gpu) {
 		argv[n++] = "--gpu";
 		argv[n++] = p->gpu;
@@ -670,6 +672,7 @@ int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 	if (profile->template_dir)
 		snprintf(sb->template_id, sizeof sb->template_id, "%s",
 			 profile->template_id);
+	sb->userns = profile->userns == 1;
 	if (sandbox_resolve_image(sb, err) < 0) {
 		sandbox_struct_free(sb);
 		return -1;

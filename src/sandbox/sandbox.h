@@ -169,6 +169,9 @@ struct sandbox {
 	/* The workspace template its slots start from (templates.h): its
 	 * id, "" for none. Fixed for the sandbox's life. */
 	char template_id[17];
+	/* In a user namespace of its own (userns: true): init's root is
+	 * its scratch tmpfs, so the scratch dir is /proc/<pid>/root. */
+	bool userns;
 };
 
 /* Start a sandbox for profile; slots become usable as ops->slot_ready

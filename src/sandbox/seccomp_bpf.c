@@ -108,7 +108,7 @@ static int export_sealed(scmp_filter_ctx ctx, int *out, struct sb_err *err)
 	return 0;
 }
 
-int sb_seccomp_compile(const struct sb_profile *p, int *fd, struct sb_err *err)
+int seccomp_bpf_compile(const struct sb_profile *p, int *fd, struct sb_err *err)
 {
 	*fd = -1;
 	if (p->seccomp == SB_SECCOMP_NONE)

@@ -14,6 +14,7 @@
 
 /* *fd is the program's memfd (read it with pread: sandboxes share its
  * offset), or -1 when the profile says seccomp: none. 0, or -1 with err. */
-int sb_seccomp_compile(const struct sb_profile *p, int *fd, struct sb_err *err);
+int seccomp_bpf_compile(const struct sb_profile *p, int *fd,
+			struct sb_err *err);
 
 #endif

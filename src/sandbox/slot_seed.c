@@ -36,6 +36,6 @@ void sandbox_ws_path(const struct sbx_slot *slot, unsigned gen, char *buf,
 {
 	const struct sandbox *sb = slot->sb;
 	snprintf(buf, len, "/proc/%d/root%s/s%d/g%u/%s", (int)sb->pid,
-		 sb->scratch, slot->index, gen,
+		 sb->userns ? "" : sb->scratch, slot->index, gen,
 		 sb->template_id[0] ? "wsu" : "ws");
 }

@@ -6,9 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/securebits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -65,13 +68,19 @@ static int path_push(struct walk *w, const char *name, size_t *saved)
 
 static bool xattr_allowed(const struct walk *w, const char *name)
 {
-	static const char *const overlay[] = {
-		"trusted.overlay.opaque", "trusted.overlay.redirect",
-		"trusted.overlay.whiteout", "trusted.overlay.whiteouts"};
-	if (strncmp(name, "user.", 5) == 0)
+	static const char *const overlay[] = {"opaque", "redirect", "whiteout",
+					      "whiteouts"};
+	/* An overlay mounted in a user namespace (userns: true) keeps its
+	 * own in user.overlay.* (userxattr), as trusted.overlay.* else. */
+	const char *own = NULL;
+	if (strncmp(name, "trusted.overlay.", 16) == 0)
+		own = name + 16;
+	else if (strncmp(name, "user.overlay.", 13) == 0)
+		own = name + 13;
+	else if (strncmp(name, "user.", 5) == 0)
 		return true;
-	for (size_t i = 0; w->o->overlay && i < 4; i++)
-		if (strcmp(name, overlay[i]) == 0)
+	for (size_t i = 0; own && w->o->overlay && i < 4; i++)
+		if (strcmp(own, overlay[i]) == 0)
 			return true;
 	/* trusted.overlay.origin names an inode of the source's layers and
 	 * is only a hint; security.* and ACLs are not the slot's to set. */
@@ -414,8 +423,54 @@ static int copy_dir(struct walk *w, int src, int dst, int depth)
 	return r;
 }
 
+static int tree_copy_as(int src_dir, int dst_dir,
+			const struct tree_copy_opts *o,
+			struct tree_copy_stats *st, struct sb_err *err);
+
+/* A tmpfs of a sandbox in its own user namespace (userns: true) takes
+ * new files only from a creator whose fsuid and fsgid that namespace maps
+ * (EOVERFLOW otherwise), which root's are not: the copy creates as the
+ * new owner, keeping root's capabilities (SECBIT_NO_SETUID_FIXUP). Both
+ * are per thread, and put back after. -1 when the bits are locked. */
+static int creator_enter(const struct tree_copy_opts *o, int *bits)
+{
+	*bits = -1;
+	if (o->uid == 0 && o->gid == 0)
+		return 0;
+	int b = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+	if (b < 0 ||
+	    prctl(PR_SET_SECUREBITS, (unsigned long)b | SECBIT_NO_SETUID_FIXUP,
+		  0, 0, 0) < 0)
+		return -1;
+	*bits = b;
+	setfsgid(o->gid);
+	setfsuid(o->uid);
+	return 0;
+}
+
+static void creator_leave(int bits)
+{
+	if (bits < 0)
+		return;
+	setfsuid(0);
+	setfsgid(0);
+	prctl(PR_SET_SECUREBITS, (unsigned long)bits, 0, 0, 0);
+}
+
 int tree_copy(int src_dir, int dst_dir, const struct tree_copy_opts *o,
 	      struct tree_copy_stats *st, struct sb_err *err)
+{
+	int bits;
+	if (creator_enter(o, &bits) < 0)
+		return sb_err_sys(err, "take the new owner's fsuid");
+	int r = tree_copy_as(src_dir, dst_dir, o, st, err);
+	creator_leave(bits);
+	return r;
+}
+
+static int tree_copy_as(int src_dir, int dst_dir,
+			const struct tree_copy_opts *o,
+			struct tree_copy_stats *st, struct sb_err *err)
 {
 	struct tree_copy_stats local = {0};
 	struct walk w = {.o = o,
@@ -435,65 +490,4 @@ int tree_copy(int src_dir, int dst_dir, const struct tree_copy_opts *o,
 	free(w.links);
 	free(w.buf);
 	return r;
-}
-
-static int remove_dir_contents(int dir, int depth)
-{
-	if (depth >= TREE_COPY_MAX_DEPTH * 4) {
-		errno = ELOOP;
-		return -1;
-	}
-	DIR *d = sb_opendir_at(dir);
-	if (!d)
-		return -1;
-	int r = 0, saved = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (unlinkat(dir, e->d_name, 0) == 0 || errno == ENOENT)
-			continue;
-		if (errno != EISDIR) {
-			r = -1;
-			saved = errno;
-			continue;
-		}
-		int sub =
-			openat(dir, e->d_name,
-			       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub < 0 || remove_dir_contents(sub, depth + 1) < 0 ||
-		    unlinkat(dir, e->d_name, AT_REMOVEDIR) < 0) {
-			r = -1;
-			saved = errno;
-		}
-		if (sub >= 0)
-			close(sub);
-	}
-	closedir(d);
-	errno = saved;
-	return r;
-}
-
-int tree_remove(int parent, const char *name)
-{
-	if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR)
-		return -1;
-	_cleanup_fd_ int d = openat(
-		parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (d < 0)
-		return errno == ENOENT ? 0 : -1;
-	/* A second pass catches names a readdir that raced with our own
-	 * unlinks may have skipped. */
-	for (int pass = 0; pass < 3; pass++) {
-		if (remove_dir_contents(d, 0) < 0)
-			return -1;
-		if (unlinkat(parent, name, AT_REMOVEDIR) == 0 ||
-		    errno == ENOENT)
-			return 0;
-		if (errno != ENOTEMPTY)
-			return -1;
-	}
-	return -1;
 }

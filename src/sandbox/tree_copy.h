@@ -47,8 +47,4 @@ struct tree_copy_stats {
 int tree_copy(int src_dir, int dst_dir, const struct tree_copy_opts *o,
 	      struct tree_copy_stats *st, struct sb_err *err);
 
-/* Remove name (a directory tree, or anything else) below parent without
- * following symlinks. 0 or -1/errno; a missing name is not an error. */
-int tree_remove(int parent, const char *name);
-
 #endif

@@ -14,6 +14,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/util.h"
 
 #define RECORD_MAX (64 * 1024)
 
@@ -27,41 +28,18 @@ static bool name_ok(const char *name)
 		      "0123456789_.-") == n;
 }
 
-/* A DIR of its own over the journal dir (readdir needs one). */
-static DIR *open_dir(const struct journal *j)
-{
-	int fd = dup(j->dirfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d && fd >= 0)
-		close(fd);
-	return d;
-}
-
 int journal_open(struct journal *j, const char *state_dir, struct sb_err *err)
 {
-	j->dirfd = -1;
-	snprintf(j->path, sizeof j->path, "%s/journal", state_dir);
-	if (mkdir(j->path, 0700) < 0 && errno != EEXIST)
-		return sb_err_sys(err, "create %s", j->path);
-	j->dirfd = open(j->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (j->dirfd < 0)
-		return sb_err_sys(err, "open %s", j->path);
-	DIR *d = open_dir(j);
-	if (!d)
-		return sb_err_sys(err, "read %s", j->path);
-	struct dirent *e;
-	while ((e = readdir(d)))
-		if (e->d_name[0] == '.' && strstr(e->d_name, ".tmp"))
-			unlinkat(j->dirfd, e->d_name, 0);
-	closedir(d);
+	if (store_dir_open(&j->dir, state_dir, "journal", err) < 0)
+		return -1;
+	if (store_sweep(j->dir.fd, store_name_temporary, NULL) < 0)
+		return sb_err_sys(err, "read %s", j->dir.path);
 	return 0;
 }
 
 void journal_close(struct journal *j)
 {
-	if (j->dirfd >= 0)
-		close(j->dirfd);
-	j->dirfd = -1;
+	store_dir_close(&j->dir);
 }
 
 /* Records are padded with spaces to a multiple of this, so that most
@@ -90,7 +68,7 @@ static int put_in_place(struct journal *j, const char *name, const char *buf,
 			size_t len)
 {
 	_cleanup_fd_ int fd =
-		openat(j->dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		openat(j->dir.fd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
@@ -99,25 +77,6 @@ static int put_in_place(struct journal *j, const char *name, const char *buf,
 	if (!S_ISREG(st.st_mode) || (size_t)st.st_size != len)
 		return 0;
 	return write_all_at(fd, buf, len) < 0 ? -1 : 1;
-}
-
-static int put_by_rename(struct journal *j, const char *name, const char *buf,
-			 size_t len)
-{
-	char tmp[JOURNAL_NAME_MAX + 8];
-	snprintf(tmp, sizeof tmp, ".%s.tmp", name);
-	_cleanup_fd_ int fd = openat(
-		j->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	if (write_all_at(fd, buf, len) < 0 ||
-	    renameat(j->dirfd, tmp, j->dirfd, name) < 0) {
-		int e = errno;
-		unlinkat(j->dirfd, tmp, 0);
-		errno = e;
-		return -1;
-	}
-	return 0;
 }
 
 int journal_put(struct journal *j, const char *name, json_t *doc,
@@ -143,15 +102,13 @@ int journal_put(struct journal *j, const char *name, json_t *doc,
 	memset(buf + len, ' ', padded - len - 1);
 	buf[padded - 1] = '\n';
 	int r = put_in_place(j, name, buf, padded);
-	if (r == 0)
-		r = put_by_rename(j, name, buf, padded);
-	int e = errno;
+	if (r < 0)
+		r = sb_err_sys(err, "journal %s", name);
+	else if (r == 0 &&
+		 store_write_atomic(j->dir.fd, name, buf, padded, err) < 0)
+		r = sb_err_prefix(err, "journal");
 	free(buf);
-	if (r < 0) {
-		errno = e;
-		return sb_err_sys(err, "journal %s", name);
-	}
-	return 0;
+	return r < 0 ? -1 : 0;
 }
 
 int journal_clear(struct journal *j, const char *name, struct sb_err *err)
@@ -159,7 +116,7 @@ int journal_clear(struct journal *j, const char *name, struct sb_err *err)
 	if (!name_ok(name))
 		return sb_err_set(err, EINVAL, "bad journal record name");
 	_cleanup_fd_ int fd =
-		openat(j->dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		openat(j->dir.fd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 && errno == ENOENT)
 		return 0;
@@ -183,7 +140,7 @@ int journal_remove(struct journal *j, const char *name, struct sb_err *err)
 {
 	if (!name_ok(name))
 		return sb_err_set(err, EINVAL, "bad journal record name");
-	if (unlinkat(j->dirfd, name, 0) < 0 && errno != ENOENT)
+	if (unlinkat(j->dir.fd, name, 0) < 0 && errno != ENOENT)
 		return sb_err_sys(err, "journal %s", name);
 	return 0;
 }
@@ -191,7 +148,7 @@ int journal_remove(struct journal *j, const char *name, struct sb_err *err)
 static json_t *load(struct journal *j, const char *name)
 {
 	_cleanup_fd_ int fd =
-		openat(j->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		openat(j->dir.fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
 	char buf[RECORD_MAX];
@@ -221,10 +178,9 @@ static json_t *load(struct journal *j, const char *name)
 int journal_each(struct journal *j, const char *prefix,
 		 int (*fn)(const char *name, json_t *doc, void *ud), void *ud)
 {
-	DIR *d = open_dir(j);
+	DIR *d = sb_opendir_at(j->dir.fd);
 	if (!d)
 		return -1;
-	rewinddir(d);
 	int rc = 0;
 	struct dirent *e;
 	size_t plen = strlen(prefix);
@@ -235,7 +191,7 @@ int journal_each(struct journal *j, const char *prefix,
 		if (!doc) {
 			sb_log(SB_LOG_WARN, "journal_bad_record", "record",
 			       e->d_name, SB_LOG_END);
-			unlinkat(j->dirfd, e->d_name, 0);
+			unlinkat(j->dir.fd, e->d_name, 0);
 			continue;
 		}
 		rc = fn(e->d_name, doc, ud);

@@ -18,12 +18,12 @@
 #include <limits.h>
 
 #include "common/err.h"
+#include "store/store.h"
 
 #define JOURNAL_NAME_MAX 160
 
 struct journal {
-	int dirfd; /* -1 when closed */
-	char path[PATH_MAX];
+	struct store_dir dir; /* dir.fd -1 when closed */
 };
 
 /* Open (creating) <state_dir>/journal, mode 0700; stray temp files of an

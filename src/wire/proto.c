@@ -94,6 +94,48 @@ int sb_msg_recv(int sock, struct sb_msg *m, int *fds, size_t *nfds)
 	return 1;
 }
 
+int sb_payload_encode(const char *cwd, char *const *argv, char *const *envp,
+		      char **buf, size_t *len)
+{
+	struct sb_payload_hdr h = {.magic = SB_PAYLOAD_MAGIC};
+	size_t total = sizeof h + strlen(cwd) + 1;
+
+	*buf = NULL;
+	*len = 0;
+	for (; argv[h.argc]; h.argc++)
+		total += strlen(argv[h.argc]) + 1;
+	for (; envp[h.envc]; h.envc++)
+		total += strlen(envp[h.envc]) + 1;
+	if (total > SB_PAYLOAD_MAX || h.argc > SB_PAYLOAD_MAX_STRINGS ||
+	    h.envc > SB_PAYLOAD_MAX_STRINGS) {
+		errno = E2BIG;
+		return -1;
+	}
+	char *b = malloc(total);
+	if (!b) {
+		errno = ENOMEM;
+		return -1;
+	}
+	size_t pos = 0;
+	memcpy(b, &h, sizeof h);
+	pos += sizeof h;
+#define PUT(s)                                                                 \
+	do {                                                                   \
+		size_t l_ = strlen(s) + 1;                                     \
+		memcpy(b + pos, s, l_);                                        \
+		pos += l_;                                                     \
+	} while (0)
+	PUT(cwd);
+	for (uint32_t i = 0; i < h.argc; i++)
+		PUT(argv[i]);
+	for (uint32_t i = 0; i < h.envc; i++)
+		PUT(envp[i]);
+#undef PUT
+	*buf = b;
+	*len = pos;
+	return 0;
+}
+
 /* Point out[0..n) at successive NUL-terminated strings of buf starting at
  * *pos; fail if any runs past the end. */
 static int take_strings(char *buf, size_t len, size_t *pos, char **out,

@@ -159,7 +159,7 @@ struct sb_payload_hdr {
 	uint32_t magic;
 	uint32_t argc;
 	uint32_t envc;
-	uint32_t reserved;
+	uint32_t reserved; /* written 0, ignored on read */
 };
 
 /* Decoded view into a payload buffer (pointers point into buf). */
@@ -168,6 +168,13 @@ struct sb_payload {
 	char **argv; /* argc entries + NULL */
 	char **envp; /* envc entries + NULL */
 };
+
+/* Encode cwd, argv and envp (both NULL-terminated) as a payload into a
+ * malloc'd *buf of *len bytes, the exact inverse of sb_payload_decode().
+ * Returns 0 or -1/E2BIG (past SB_PAYLOAD_MAX or SB_PAYLOAD_MAX_STRINGS),
+ * ENOMEM. */
+int sb_payload_encode(const char *cwd, char *const *argv, char *const *envp,
+		      char **buf, size_t *len);
 
 /* Validate buf[0..len) and fill p; argv/envp arrays are malloc'd (free with
  * sb_payload_free). Returns 0 or -1/EPROTO/ENOMEM. */

@@ -90,6 +90,17 @@ def test_failure_stdin_env_cwd(client):
     assert r["metadata"]["stdout"] == "a\ufffdb"
 
 
+def test_env_name_limit_is_the_profiles(client):
+    # A request's env names have the bound a profile's env_vars have:
+    # 255 bytes (SB_ENV_NAME_MAX), not one more.
+    sid = acquire(client)["slot_id"]
+    name = "N" * 255
+    r = bash(client, sid, f"printenv {name}", args={"env": {name: "v"}})
+    assert r["metadata"]["stdout"] == "v\n"
+    err = bash(client, sid, "true", args={"env": {name + "N": "v"}}, status=400)
+    assert err["error"]["code"] == "bad_request"
+
+
 def test_two_slots_are_isolated(make_daemon):
     d = make_daemon(TWO_SLOTS_ONE_SANDBOX)
     c = d.client()

@@ -330,3 +330,45 @@ def test_bad_egress_net_is_refused_at_start(tmp_path, bad):
                        capture_output=True, text=True, timeout=20)
     assert p.returncode != 0, p.stderr
     assert "--egress-net must be an IPv4 /16" in p.stderr, p.stderr
+
+
+SERVER6 = SERVER.replace("s = socket.socket()", "s = socket.socket(socket.AF_INET6)")
+
+# The slot's IPv6 routes (destination/prefix of /proc/net/ipv6_route, but
+# the kernel's reject entries: flags with RTF_REJECT) and addresses, as
+# JSON.
+ROUTES6 = r"""
+import json
+routes = [l.split()[0] + "/" + l.split()[1] for l in open("/proc/net/ipv6_route")
+          if not int(l.split()[8], 16) & 0x200]
+addrs = [l.split()[0] for l in open("/proc/net/if_inet6")]
+print(json.dumps({"routes": routes, "addrs": addrs}))
+"""
+
+
+def test_egress_is_ipv4_only_an_ipv6_remote_is_unreachable(egress):
+    net, d, c = egress
+    # the remote on 2001:db8::2 too, with D forwarding IPv6: only the
+    # slot's lack of an IPv6 route keeps it from there
+    link = "er" + net.r[4:]
+    sh("ip", "-n", net.d, "addr", "add", "2001:db8::1/64", "dev", link, "nodad")
+    sh("ip", "-n", net.r, "addr", "add", "2001:db8::2/64", "dev", "eth0", "nodad")
+    sh(*in_ns(net.d), "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+    p = subprocess.Popen(in_ns(net.r) + ["python3", "-c", SERVER6, "2001:db8::2=remote6"],
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "up"
+    net.servers.append(p)
+    assert net.probe_from(net.d, "2001:db8::2") == {"2001:db8::2": "remote6"}
+    a = acquire(c)
+    got = probe(c, a, "2001:db8::2", "198.18.0.2")
+    assert got["198.18.0.2"] == "remote", got
+    assert got["2001:db8::2"].startswith("error:"), got
+    put(c, a, "r6.py", ROUTES6)
+    r = api(c, "POST", "/v1/slots/%s/exec" % a,
+            {"tool": "bash", "args": {"command": "python3 r6.py"}}, 200)
+    seen = json.loads(r["metadata"]["stdout"])
+    # link-local and multicast only: no default route, no global address
+    assert all(x.startswith(("fe80", "ff00", "00000000000000000000000000000001"))
+               for x in seen["routes"]), seen
+    assert "0" * 32 + "/00" not in seen["routes"], seen
+    assert all(x.startswith("fe80") or x == "0" * 31 + "1" for x in seen["addrs"]), seen

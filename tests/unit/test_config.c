@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "config/profile.h"
 #include "config/profile_internal.h"
 #include "config/seccomp_policy.h"
@@ -543,6 +544,42 @@ static void test_bounds(void **state)
 	sb_config_free(&c);
 	free(y);
 	free(big);
+}
+
+/* One limit on variable names everywhere (SB_ENV_NAME_MAX, common/util.h):
+ * what a profile takes is what a request's env and an image's Env take. */
+static void test_env_name_limit(void **state)
+{
+	(void)state;
+	char name[SB_ENV_NAME_MAX + 2];
+	memset(name, 'N', sizeof name - 1);
+	name[sizeof name - 1] = '\0';
+	assert_false(sb_env_name_valid(name)); /* SB_ENV_NAME_MAX + 1 */
+	name[SB_ENV_NAME_MAX] = '\0';
+	assert_true(sb_env_name_valid(name));
+	assert_true(sb_env_name_valid("_x9"));
+	assert_false(sb_env_name_valid(""));
+	assert_false(sb_env_name_valid("9x"));
+	assert_false(sb_env_name_valid("A-B"));
+	assert_false(sb_env_name_valid("A=B"));
+
+	struct sb_config c;
+	size_t len = 0;
+	char *y = grow(NULL, &len,
+		       "profiles:\n  a:\n    env_vars:\n"
+		       "      %s: x\n",
+		       name);
+	ok(&c, y, NULL);
+	assert_int_equal(strlen(get(&c, "a")->env_vars[0].key),
+			 SB_ENV_NAME_MAX);
+	sb_config_free(&c);
+	free(y);
+	name[SB_ENV_NAME_MAX] = 'N';
+	len = 0;
+	y = grow(NULL, &len, "profiles:\n  a:\n    env_vars:\n      %s: x\n",
+		 name);
+	FAIL(y, NULL, "invalid name (1-255 of A-Z");
+	free(y);
 }
 
 /* ---- values ---- */
@@ -1564,6 +1601,7 @@ int main(void)
 		cmocka_unit_test(test_document_shape),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_env_name_limit),
 		cmocka_unit_test(test_bad_numbers),
 		cmocka_unit_test(test_min_max),
 		cmocka_unit_test(test_workspace_dir),

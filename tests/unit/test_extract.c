@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests of the extractor's path rules (src/image/extract.c): which
+/* Unit tests of the extractor's path rules (src/archive/extract.c): which
  * entry paths and which symlink targets an upload may hold. Kernel-level
  * checks of the same rules are in fuzz/fuzz_archive.c and the e2e tests. */
 #include <setjmp.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "image/extract.h"
+#include "archive/extract.h"
 
 static void test_paths(void **state)
 {

@@ -128,31 +128,12 @@ static void test_precedence(void **state)
 	slot_cmd_free(&c);
 }
 
-static void test_env_names(void **state)
-{
-	(void)state;
-	char name[300];
-	assert_true(slot_cmd_env_name_ok("PATH"));
-	assert_true(slot_cmd_env_name_ok("_x9"));
-	assert_false(slot_cmd_env_name_ok(""));
-	assert_false(slot_cmd_env_name_ok("9x"));
-	assert_false(slot_cmd_env_name_ok("A-B"));
-	assert_false(slot_cmd_env_name_ok("A=B"));
-	memset(name, 'A', 256);
-	name[256] = '\0';
-	assert_true(slot_cmd_env_name_ok(name));
-	name[256] = 'A';
-	name[257] = '\0';
-	assert_false(slot_cmd_env_name_ok(name));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_cwd_and_shell),
 		cmocka_unit_test(test_precedence),
-		cmocka_unit_test(test_env_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

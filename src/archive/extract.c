@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* extract.c - safe, whiteout-aware archive extraction (see extract.h):
- * image layers (slotbox-image, as root) and uploads into a slot
- * (fileops_unpack.c, as the slot's uid), with a policy each. */
-#include "image/extract.h"
+ * image layers (slotbox-image, as root), uploads into a slot
+ * (fileops_unpack.c, as the slot's uid) and workspace templates
+ * (daemon/templates.c, as root), with a policy each. */
+#include "archive/extract.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -152,24 +153,61 @@ static bool names_root(const char *path)
 	return true;
 }
 
-/* The upload policy's own checks: ordinary entries only, links inside,
- * no set-id bit (a slot's files are its user's). */
-static int check_workspace_entry(struct archive_entry *e, const char *path,
-				 const char *hard, mode_t type,
-				 struct sb_err *err)
+struct extract_policy extract_policy_layer(bool oci_whiteouts,
+					   uint64_t max_bytes)
 {
-	if (!hard && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
+	return (struct extract_policy){.oci_whiteouts = oci_whiteouts,
+				       .keep_owners = true,
+				       .max_bytes = max_bytes};
+}
+
+struct extract_policy extract_policy_upload(bool zip, uint64_t max_bytes,
+					    uint64_t max_entries)
+{
+	return (struct extract_policy){.zip = zip,
+				       .ordinary_only = true,
+				       .symlinks_inside = true,
+				       .drop_setid = true,
+				       .max_bytes = max_bytes,
+				       .max_entries = max_entries};
+}
+
+struct extract_policy extract_policy_template(bool zip, uint64_t max_bytes,
+					      uint64_t max_entries)
+{
+	return (struct extract_policy){.zip = zip,
+				       .ordinary_only = true,
+				       .max_bytes = max_bytes,
+				       .max_entries = max_entries};
+}
+
+/* The policy's own checks beyond check_entry's. */
+static int check_policy_entry(struct archive_entry *e, const char *path,
+			      const char *hard, mode_t type,
+			      const struct extract_policy *pol,
+			      struct sb_err *err)
+{
+	if (pol->ordinary_only && !hard && type != AE_IFREG &&
+	    type != AE_IFDIR && type != AE_IFLNK)
 		return sb_err_set(err, EPERM,
 				  "%.200s: devices, FIFOs and sockets are "
 				  "refused",
 				  path);
-	if (!hard && type == AE_IFLNK &&
+	if (pol->symlinks_inside && !hard && type == AE_IFLNK &&
 	    extract_symlink_ok(path, archive_entry_symlink(e)) < 0)
 		return sb_err_set(err, EPERM,
 				  "%.200s: symlink out of the archive's "
 				  "directory refused",
 				  path);
-	archive_entry_set_perm(e, archive_entry_perm(e) & 01777);
+	if (pol->drop_setid)
+		archive_entry_set_perm(e, archive_entry_perm(e) & 01777);
+	if (!pol->keep_owners) {
+		/* the extracting user's, whatever the archive says */
+		archive_entry_set_uid(e, 0);
+		archive_entry_set_gid(e, 0);
+		archive_entry_set_uname(e, NULL);
+		archive_entry_set_gname(e, NULL);
+	}
 	return 0;
 }
 
@@ -180,7 +218,9 @@ static int check_entry(struct archive_entry *e,
 	const char *hard = archive_entry_hardlink(e);
 	mode_t type = archive_entry_filetype(e);
 	if (extract_path_ok(path) < 0)
-		return sb_err_set(err, EPERM, "unsafe path in archive: %.200s",
+		return sb_err_set(err, EPERM,
+				  "unsafe path in archive (not a relative path "
+				  "inside the tree): %.200s",
 				  path ? path : "(none)");
 	if (hard && extract_path_ok(hard) < 0)
 		return sb_err_set(err, EPERM,
@@ -189,7 +229,8 @@ static int check_entry(struct archive_entry *e,
 				  path, hard);
 	if (type == AE_IFCHR || type == AE_IFBLK)
 		return sb_err_set(err, EPERM,
-				  "device node in archive refused: %.200s",
+				  "device node in archive refused (no "
+				  "devices): %.200s",
 				  path);
 	/* "./" as a directory only sets the root's mode; as anything else,
 	 * first in the archive, it replaced the root itself
@@ -200,9 +241,7 @@ static int check_entry(struct archive_entry *e,
 				  "entry in place of the archive's root "
 				  "refused: %.200s",
 				  path);
-	if (pol->workspace)
-		return check_workspace_entry(e, path, hard, type, err);
-	return 0;
+	return check_policy_entry(e, path, hard, type, pol, err);
 }
 
 /* An entry whose parent path runs through a symlink already on disk
@@ -337,7 +376,8 @@ static int extract_entries(struct archive *in, struct archive *out, int root,
 		/* that freed what path pointed to: our copy from here on */
 		path = full + strlen(dest) + 1;
 		const char *hard = archive_entry_hardlink(e);
-		if (hard && pol->workspace && hardlink_inside(root, hard) < 0)
+		if (hard && pol->ordinary_only &&
+		    hardlink_inside(root, hard) < 0)
 			return sb_err_set(err, EPERM,
 					  "%.200s: hard link to something "
 					  "that is not a file of the archive",
@@ -426,8 +466,7 @@ done:
 int extract_tar(int archive_fd, const char *dest, bool oci_whiteouts,
 		uint64_t max_bytes, struct sb_err *err)
 {
-	struct extract_policy pol = {.oci_whiteouts = oci_whiteouts,
-				     .keep_owners = true,
-				     .max_bytes = max_bytes};
+	struct extract_policy pol =
+		extract_policy_layer(oci_whiteouts, max_bytes);
 	return extract_archive(archive_fd, dest, &pol, NULL, err);
 }
