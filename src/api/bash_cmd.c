@@ -66,8 +66,7 @@ int bash_cmd_prepare(struct slot_cmd *c, struct sbx_slot *slot, json_t *args,
 	if (json_is_object(env)) {
 		json_object_foreach(env, key, val)
 		{
-			if (!sb_env_name_valid(key) ||
-			    !json_is_string(val) ||
+			if (!sb_env_name_valid(key) || !json_is_string(val) ||
 			    strlen(json_string_value(val)) !=
 				    json_string_length(val)) {
 				snprintf(msg, msglen,
