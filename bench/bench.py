@@ -41,6 +41,7 @@ import pyclient  # noqa: E402
 import streamed  # noqa: E402
 import timing  # noqa: E402
 import report  # noqa: E402
+import scale  # noqa: E402
 
 S_TRUE = "exec bash -c 'true'"
 S_ECHO = "exec bash -c 'echo hi'"
@@ -583,6 +584,7 @@ class Bench:
         try:
             rss0 = d.rss_kib()
             mem0 = meter.settled_kib()
+            host0 = scale.host_mem()
             t = time.monotonic()
             slots = [d.client.acquire(f"bench-s{i}", timeout_s=300) for i in range(total)]
             lease_s = time.monotonic() - t
@@ -596,13 +598,19 @@ class Bench:
                            f"sandbox started on demand ({n_sb} × {per} slots)")
             procs = descendants(d.proc.pid)
             mem1 = meter.settled_kib()
+            host1 = scale.host_mem()
             rss = d.rss_kib()
             pss = pss_kib(procs)
             how = meter.method(procs)
-            per_sb_kib = (mem1 - mem0) / n_sb
+            # What the host loses (MemAvailable, kernel slab included),
+            # not only what a memory cgroup is charged: most of a slot's
+            # cost is kernel objects no cgroup is charged for.
+            per_sb_kib = (host0[0] - host1[0]) / n_sb
+            slab_sb_kib = (host1[1] - host0[1]) / n_sb
+            cg_sb_kib = (mem1 - mem0) / n_sb
             self.log(f"  {total} slots leased in {lease_s:.2f} s; daemon RSS {rss / 1024:.1f} MiB; "
                      f"{len(procs)} sandbox processes; {per_sb_kib / 1024:.2f} MiB per sandbox "
-                     f"({how})")
+                     f"(host MemAvailable; {how}: {cg_sb_kib / 1024:.2f} MiB)")
             self.add("scale", "slotbox daemon", "RSS with all slots leased",
                      value=f"{rss / 1024:.1f}", unit="MiB", n=total,
                      baseline=f"idle daemon, no sandbox: {rss0 / 1024:.1f} MiB",
@@ -623,22 +631,25 @@ class Bench:
         finally:
             d.stop()
             meter.close()
-        base_kib, base_pss, base_how = self.holders_baseline(c["holders"])
+        base_kib, base_pss, _ = self.holders_baseline(c["holders"])
         self.add("scale", "slotbox", "memory per idle sandbox",
                  value=f"{per_sb_kib / 1024:.2f}", unit="MiB", n=n_sb,
                  baseline=f"bare namespaced process: {base_kib / 1024:.2f} MiB",
                  vs_baseline=round(per_sb_kib / base_kib, 1) if base_kib > 0 else "",
-                 notes=f"{how}; {per} slots each, {per_sb_kib / per / 1024:.2f} MiB per slot; "
+                 notes=f"the host's MemAvailable drop (kernel objects included; other tenants "
+                       f"move it too); {per} slots each, {per_sb_kib / per / 1024:.2f} MiB per "
+                       f"slot, of it unreclaimable slab (SUnreclaim) {slab_sb_kib / per / 1024:.2f}"
+                       f" MiB; for comparison {how}: {cg_sb_kib / 1024:.2f} MiB per sandbox; "
                        f"PSS of the sandbox processes {pss / n_sb / 1024:.2f} MiB per sandbox "
-                       f"({len(procs)} processes); baseline PSS {base_pss / 1024:.2f} MiB"
-                       + ("" if base_how == how else f" ({base_how})"))
+                       f"({len(procs)} processes); baseline: the same MemAvailable drop, "
+                       f"PSS {base_pss / 1024:.2f} MiB")
 
     def holders_baseline(self, k):
         """Memory per bare namespaced process (and its PSS), measured the
         same way as the sandboxes."""
         meter = MemMeter("holders")
         try:
-            mem0 = meter.settled_kib()
+            host0 = scale.host_mem()
             procs = [subprocess.Popen(meter.wrap(
                 ["unshare", "--fork", "--kill-child", "--pid", "--mount", "--uts", "--ipc",
                  "--net", "--mount-proc", "sleep", "600"])) for _ in range(k)]
@@ -648,7 +659,7 @@ class Bench:
                     if all(descendants(p.pid) for p in procs):
                         break
                     time.sleep(0.05)
-                mem1 = meter.settled_kib()
+                host1 = scale.host_mem()
                 pids = [p.pid for p in procs] + [q for p in procs for q in descendants(p.pid)]
                 pss = pss_kib(pids)
                 how = meter.method(pids)
@@ -659,7 +670,7 @@ class Bench:
                     p.wait()
         finally:
             meter.close()
-        return (mem1 - mem0) / k, pss / k, how
+        return (host0[0] - host1[0]) / k, pss / k, how
 
     # ---- peers ----
 

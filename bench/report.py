@@ -26,8 +26,10 @@ SECTIONS = [
      "`POST /v1/slots` + `DELETE /v1/slots/{id}` on a pool with free warm slots. The floor is "
      "two `GET /v1/health` round trips on the same connection. A release that keeps the "
      "workspace (`reset=false`) recycles the slot in place: its leader kills what the lease "
-     "started, group by group, and offers the slot again. A reset discards the workspace and "
-     "restarts the slot's leader in the background (not on this path)."),
+     "started, group by group, and offers the slot again. A reset recycles it in place too, on "
+     "a new workspace generation that init makes after the release has answered (not on this "
+     "path); these leases run nothing, and a lease that touched nothing has nothing to reset "
+     "(bench/lease_exec.py times a reset after a call)."),
     ("cold", "Sandbox cold start",
      "slotbox: an acquire that has to start a new sandbox (profile with one slot per sandbox, "
      "`min_sandboxes: 0`): clone3 into namespaces, cgroup, tmpfs, slotbox-init, the slot "
@@ -68,10 +70,12 @@ SECTIONS = [
      "command still runs (target: 50 ms)."),
     ("scale", "Scale",
      "A fresh daemon whose only profile has 10 slots per sandbox; every slot leased (the "
-     "counts are in the rows). Memory is what the daemon's memory cgroup (cgroup v1, kernel "
-     "objects, page tables and tmpfs included; the drop in MemAvailable where there is no v1 "
-     "memory hierarchy) gains from the sandboxes, divided by their number; the sum of the "
-     "sandbox processes' PSS is in the notes. Baseline: the same measure over bare namespaced "
+     "counts are in the rows). Memory is what the host loses: the drop in MemAvailable "
+     "(kernel objects, slab, page tables and tmpfs included; other tenants of the machine "
+     "move it too) from before the daemon started to all slots leased, divided by the number "
+     "of sandboxes; the unreclaimable slab's share, what the daemon's memory cgroup is charged "
+     "(which leaves out most kernel objects) and the sum of the sandbox processes' PSS are in "
+     "the notes. `bench/scale.py` leases 10,000 slots this way. Baseline: the same measure over bare namespaced "
      "processes (`unshare --fork --pid --mount --uts --ipc --net --mount-proc sleep`). Exec "
      "spreads its calls over all the leased slots, interleaved with the limit."),
 ]

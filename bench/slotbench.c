@@ -442,7 +442,7 @@ static int cmd_acqrel(const struct opts *o)
 	       "same connection");
 	report("slotbox (C client)", scen, &keep, 0, "release reset=false");
 	report("slotbox (C client) reset=true", scen, &reset, 0,
-	       "release reset=true (workspace discarded in the background)");
+	       "release reset=true (the lease ran nothing: nothing to reset)");
 	sbc_close(c);
 	return 0;
 }

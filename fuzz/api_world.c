@@ -196,6 +196,18 @@ void pool_release(struct sbx_slot *slot, bool reset)
 	FUZZ_CHECK(pool_slot_of(slot)->leased, "release of a slot not leased");
 }
 
+int pool_journal_unlease(struct pools *ps, const struct sbx_slot *slot)
+{
+	(void)ps;
+	FUZZ_CHECK(pool_slot_of(slot)->leased, "release of a slot not leased");
+	return 0;
+}
+
+void pool_end_lease(struct sbx_slot *slot, bool reset)
+{
+	pool_release(slot, reset);
+}
+
 void pool_slot_exec_begin(struct sbx_slot *slot)
 {
 	slot->n_calls++;
@@ -224,6 +236,16 @@ const char *pool_lease_error_code(int e)
 {
 	(void)e;
 	return "internal";
+}
+
+int pool_error_status(const char *code)
+{
+	if (strcmp(code, "insufficient_storage") == 0)
+		return 507;
+	if (strcmp(code, "unavailable") == 0 ||
+	    strcmp(code, "acquire_timeout") == 0)
+		return 503;
+	return 500;
 }
 
 /* ---- exec.h ---- */

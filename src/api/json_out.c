@@ -190,6 +190,8 @@ json_t *json_profile(const struct sb_profile *p, bool active)
 	json_object_set_new(o, "cpu", json_real(p->cpu));
 	json_object_set_new(o, "memory_mb", json_integer(p->memory_mb));
 	json_object_set_new(o, "memory", json_integer(p->memory_mb));
+	json_object_set_new(o, "sandbox_memory_mb",
+			    json_integer(p->sandbox_memory_mb));
 	json_object_set_new(o, "pids_max", json_integer(p->pids_max));
 	json_object_set_new(o, "disk_mb", json_integer(p->disk_mb));
 	json_object_set_new(o, "network", json_string(p->network));

@@ -130,10 +130,8 @@ static void acquire_done(struct sbx_slot *slot, const char *code,
 	struct http_request *req = ctx->req;
 	free(ctx);
 	if (!slot) {
-		int status = strcmp(code, "acquire_timeout") == 0	 ? 503
-			     : strcmp(code, "insufficient_storage") == 0 ? 507
-									 : 500;
-		http_respond_error(req, status, code, "%s", msg);
+		http_respond_error(req, pool_error_status(code), code, "%s",
+				   msg);
 		return;
 	}
 	api_log_lease("slot_acquired", slot, pool_slot_of(slot)->trajectory_id,
@@ -266,9 +264,8 @@ static void post_slots(struct api *a, struct http_request *req)
 		int e = errno;
 		free(ctx);
 		const char *code = pool_lease_error_code(e);
-		http_respond_error(req, strcmp(code, "internal") ? 507 : 500,
-				   code, "cannot grant the lease: %s",
-				   strerror(e));
+		http_respond_error(req, pool_error_status(code), code,
+				   "cannot grant the lease: %s", strerror(e));
 	}
 out:
 	json_decref(doc);
@@ -346,9 +343,9 @@ static void renew_slot(struct http_request *req, struct sbx_slot *slot,
 		if (ttl && slot_service_renew(slot, v) < 0) {
 			int e = errno;
 			const char *code = pool_lease_error_code(e);
-			http_respond_error(
-				req, strcmp(code, "internal") ? 507 : 500, code,
-				"cannot record the new ttl: %s", strerror(e));
+			http_respond_error(req, pool_error_status(code), code,
+					   "cannot record the new ttl: %s",
+					   strerror(e));
 		} else {
 			http_respond_json(req, 200, json_slot(slot));
 		}
@@ -461,6 +458,19 @@ static void r_slot_get(struct api *a, struct http_request *req,
 	http_respond_json(req, 200, o);
 }
 
+struct release_log {
+	struct http_request *req;
+	bool reset;
+};
+
+/* The release is recorded: log it while the slot still exists. */
+static void release_log(struct sbx_slot *slot, void *ud)
+{
+	const struct release_log *l = ud;
+	api_log_lease("slot_released", slot, pool_slot_of(slot)->trajectory_id,
+		      l->req, "reset", l->reset ? "true" : "false");
+}
+
 /* DELETE /v1/slots/{id}[?reset=false]: end the lease. */
 static void r_release(struct api *a, struct http_request *req,
 		      const struct route_args *m)
@@ -475,9 +485,15 @@ static void r_release(struct api *a, struct http_request *req,
 				   "slot %s is not leased", m->id);
 		return;
 	}
-	api_log_lease("slot_released", slot, pool_slot_of(slot)->trajectory_id,
-		      req, "reset", reset ? "true" : "false");
-	slot_service_release(slot, reset);
+	if (slot_service_release(slot, reset, release_log,
+				 &(struct release_log){req, reset}) < 0) {
+		int e = errno;
+		const char *code = pool_lease_error_code(e);
+		http_respond_error(req, pool_error_status(code), code,
+				   "cannot record the release: %s",
+				   strerror(e));
+		return;
+	}
 	http_respond(req, 204, NULL, NULL, 0);
 }
 

@@ -251,6 +251,28 @@ int sb_check_private_fd(int fd, struct sb_err *err)
 	return -1;
 }
 
+bool sb_proc_running(pid_t pid, uint64_t start_time)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (pid <= 0 || sb_read_small(path, buf, sizeof buf) < 0)
+		return false;
+	char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+		return false; /* exited, not yet reaped */
+	/* Exiting: field 9 holds the task's flags, PF_EXITING (0x4) set
+	 * from the start of its exit (an init stays there while the
+	 * kernel ends the rest of its pid namespace). */
+	char *f = p;
+	for (int field = 2; f && field < 9; field++)
+		f = strchr(f + 1, ' ');
+	if (f && (strtoul(f + 1, NULL, 10) & 0x4))
+		return false;
+	uint64_t st;
+	return start_time == 0 || /* not known: the pid alone */
+	       (sb_proc_start_time(pid, &st) == 0 && st == start_time);
+}
+
 bool sb_proc_in_userns(pid_t pid)
 {
 	char path[64], buf[256];

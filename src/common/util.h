@@ -61,6 +61,9 @@ int sb_check_private_fd(int fd, struct sb_err *err);
 /* The start time of process pid (clock ticks since boot, field 22 of
  * /proc/<pid>/stat): with the pid, it names one process for good. */
 int sb_proc_start_time(pid_t pid, uint64_t *out);
+/* pid is that process (its start time; 0: not known, any) and is not
+ * exiting: false from the start of its exit, zombie included. */
+bool sb_proc_running(pid_t pid, uint64_t start_time);
 /* Is pid in a user namespace that does not map the host's root (its
  * uid_map does not start with "0 0")? false when unreadable. */
 bool sb_proc_in_userns(pid_t pid);

@@ -30,6 +30,7 @@ static const struct sb_key keys[] = {
 	{"memory", SB_F_MEMORY, SB_KEY_SCALAR}, /* the seed's name, in MB */
 	{"memory_mb", SB_F_MEMORY, SB_KEY_SCALAR},
 	{"pids_max", SB_F_PIDS_MAX, SB_KEY_SCALAR},
+	{"sandbox_memory_mb", SB_F_SANDBOX_MEMORY, SB_KEY_SCALAR},
 	{"disk_mb", SB_F_DISK, SB_KEY_SCALAR}, /* per slot, 0 = unlimited */
 	{"network", SB_F_NETWORK, SB_KEY_SCALAR},
 	{"ptys_max", SB_F_PTYS_MAX, SB_KEY_SCALAR}, /* per slot */
@@ -190,6 +191,17 @@ static int set_i64(int64_t *out, const char *key, const char *v, int64_t lo,
 	}
 	*out = x;
 	return 0;
+}
+
+/* A memory limit in MB: 0 (none) or 16 MB up to 16 TB. */
+static int set_memory_mb(int64_t *out, const char *key, const char *v,
+			 struct sb_err *err)
+{
+	if (strcmp(v, "0") == 0) {
+		*out = 0;
+		return 0;
+	}
+	return set_i64(out, key, v, 16, 16777216, err);
 }
 
 static int set_int(int *out, const char *key, const char *v, int lo, int hi,
@@ -841,7 +853,9 @@ int sb_profile_set_key(struct sb_profile *p, const char *key, const char *value,
 	case SB_F_CPU:
 		return set_double(&p->cpu, key, value, false, 1024, err);
 	case SB_F_MEMORY:
-		return set_i64(&p->memory_mb, key, value, 16, 16777216, err);
+		return set_memory_mb(&p->memory_mb, key, value, err);
+	case SB_F_SANDBOX_MEMORY:
+		return set_memory_mb(&p->sandbox_memory_mb, key, value, err);
 	case SB_F_PIDS_MAX:
 		return set_i64(&p->pids_max, key, value, 8, 4194304, err);
 	case SB_F_DISK:

@@ -38,8 +38,10 @@ struct sb_profile {
 	int gpu_per_slot;
 	char **slot_gpus;
 	size_t n_slot_gpus;
-	double cpu;		  /* CPUs, fractional; > 0 */
-	int64_t memory_mb;	  /* > 0 */
+	double cpu;	   /* CPUs, fractional; > 0 */
+	int64_t memory_mb; /* per slot; 0 = no per-slot limit */
+	/* the whole sandbox's memory; 0 = slots_per_sandbox * memory_mb */
+	int64_t sandbox_memory_mb;
 	int64_t pids_max;	  /* > 0 */
 	int64_t disk_mb;	  /* per-slot cap on written bytes, 0 = none */
 	char *network;		  /* "none", "egress" or "host" */

@@ -100,6 +100,7 @@ struct leader_cfg {
 	uid_t uid;
 	char gen_dir[4096]; /* scratch/s<i>/g<gen>: upper, work, root, ws,
 			       and wsu, wsw, tpl with a template */
+	unsigned gen;	    /* the workspace generation it serves */
 	int chan;	    /* SEQPACKET channel to the daemon, -1 while none */
 	int line;	    /* to init: new channels arrive here */
 	int cg_fd;
@@ -111,12 +112,37 @@ int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s);
 void init_slot_release(const struct init_cfg *cfg, struct init_slot *s,
 		       uint32_t flags);
 void init_slot_reaped(const struct init_cfg *cfg, struct init_slot *s);
+/* The leader sent something on its line (a REGEN). */
+void init_slot_line(const struct init_cfg *cfg, struct init_slot *s);
 /* The daemon filled generation gen of a seeding slot: start its leader. */
 void init_slot_seeded(const struct init_cfg *cfg, struct init_slot *s,
 		      unsigned gen);
 /* The generation dir that holds a slot's own workspace files: "ws", or
  * "wsu" (the overlay's upper layer) with a template. */
 const char *init_ws_data_dir(const struct init_cfg *cfg);
+
+/* init_slots.c, for init_regen.c: make generation gen of slot s (1 when
+ * made, 0 when it existed, -1 on error); discard s's current one. */
+int init_gen_make(const struct init_cfg *cfg, const struct init_slot *s,
+		  unsigned gen);
+void init_gen_discard(const struct init_cfg *cfg, const struct init_slot *s);
+/* init_regen.c: a recycled leader asked for a new generation (REGEN, fds
+ * its pid and network namespaces, taken): make it, and have a helper in
+ * the slot's pid namespace build its root in a new mount namespace and
+ * send that to the leader; with SB_REGEN_NEW_NS in flags (network:
+ * egress) also the IPC and network namespaces made ahead for the slot.
+ * The slot's gen moves on. 0 or -1 (then the leader was told). */
+int init_regen(const struct init_cfg *cfg, struct init_slot *s,
+	       const int fds[2], uint32_t flags);
+/* init_slots.c: have the slot's next network and IPC namespaces made
+ * (slot_ns_prepare, network: egress: on the slot's next link). */
+int init_slot_prepare_ns(const struct init_cfg *cfg, struct init_slot *s);
+/* leader_regen.c: ask init for the next generation and move this leader
+ * into its mount namespace (root, /proc, /dev, /tmp, workspace all new).
+ * The leader's processes are gone; it is in the namespaces the next lease
+ * runs in, or with new_ns (network: egress) init sends those too. 0 or -1
+ * with msg. */
+int leader_regen(struct leader_cfg *lc, bool new_ns, char *msg, size_t msglen);
 
 /* init_cgroup.c: take the cgroups message from the daemon; put a new
  * leader into its slot's group in every hierarchy. 0 or -1 with msg. */
@@ -130,7 +156,10 @@ int init_adopt_listen(const struct init_cfg *cfg);
  * adopted, -1 when refused or failed (nothing changes then). */
 int init_adopt_accept(const struct init_cfg *cfg, int lfd,
 		      struct init_slot *slots, bool connected);
-/* Give a live leader a new channel and the daemon its other end. */
+/* Give a live leader a new channel and the daemon its other end; a
+ * leader that cannot take it (exiting) gets none, and the daemon a
+ * SLOT_CHANNEL without a descriptor. -1 only when the daemon's send
+ * fails. */
 int init_slot_rechannel(const struct init_cfg *cfg, struct init_slot *s);
 
 /* mounts.c: build the slot's root and pivot into it. 0 or -1 with msg. */

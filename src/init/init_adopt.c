@@ -48,15 +48,18 @@ int init_slot_rechannel(const struct init_cfg *cfg, struct init_slot *s)
 	int sv[2];
 	if (s->leader <= 0 || s->line < 0)
 		return 0;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return -1;
 	struct sb_msg to_leader = {.type = SB_MSG_SLOT_CHANNEL,
 				   .slot = (uint32_t)s->index,
 				   .gen = s->gen};
 	struct sb_msg to_daemon = to_leader;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return sb_msg_send(INIT_CTL_FD, &to_daemon, NULL, 0);
 	int r = sb_msg_send(s->line, &to_leader, &sv[1], 1);
-	if (r == 0)
-		r = sb_msg_send(INIT_CTL_FD, &to_daemon, &sv[0], 1);
+	/* A leader that cannot take it is exiting (killed for a reset, or
+	 * by someone) and not yet reaped: the daemon gets the slot without
+	 * a channel, as if it had been reaped, rather than no sandbox. */
+	r = sb_msg_send(INIT_CTL_FD, &to_daemon, r == 0 ? &sv[0] : NULL,
+			r == 0 ? 1 : 0);
 	close(sv[0]);
 	close(sv[1]);
 	return r;

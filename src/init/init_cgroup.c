@@ -7,7 +7,8 @@
  * pids) come in the CGROUPS message, the first on the control channel.
  * Each leader joins its slot's group in all of them before it does
  * anything else, so that it and everything it starts are accounted to
- * the slot; init itself stays where the daemon runs. */
+ * the slot (or to the sandbox's group in a hierarchy where the profile
+ * sets no per-slot limit); init itself stays where the daemon runs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -53,7 +54,11 @@ int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
 	}
 	snprintf(path, sizeof path, "s%d/cgroup.procs", s->index);
 	for (int i = 0; i < cfg->n_cg_more; i++) {
-		if (calltree_join(cfg->cg_more[i], path) < 0) {
+		/* Without a per-slot limit in that hierarchy the daemon made
+		 * no slot groups there (cgroup.c): the sandbox's group. */
+		if (calltree_join(cfg->cg_more[i], path) < 0 &&
+		    (errno != ENOENT ||
+		     calltree_join(cfg->cg_more[i], "cgroup.procs") < 0)) {
 			snprintf(msg, msglen,
 				 "join the cgroup v1 groups of slot %d: %s",
 				 s->index, strerror(errno));

@@ -314,10 +314,16 @@ static int serve(const struct init_cfg *cfg, int sfd, int lfd)
 	bool connected = true;
 	double orphan_since = 0;
 	for (;;) {
-		struct pollfd pfd[3] = {
-			{.fd = connected ? INIT_CTL_FD : -1, .events = POLLIN},
-			{.fd = sfd, .events = POLLIN},
-			{.fd = lfd, .events = POLLIN}};
+		/* and each leader's line, where a recycled leader asks for
+		 * its next generation (init_regen.c) */
+		static struct pollfd pfd[3 + INIT_MAX_SLOTS];
+		pfd[0] = (struct pollfd){.fd = connected ? INIT_CTL_FD : -1,
+					 .events = POLLIN};
+		pfd[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		pfd[2] = (struct pollfd){.fd = lfd, .events = POLLIN};
+		for (int i = 0; i < cfg->n_slots; i++)
+			pfd[3 + i] = (struct pollfd){.fd = slots[i].line,
+						     .events = POLLIN};
 		int wait_ms = -1;
 		if (!connected) {
 			double left =
@@ -331,7 +337,7 @@ static int serve(const struct init_cfg *cfg, int sfd, int lfd)
 			}
 			wait_ms = (int)(left * 1000) + 1;
 		}
-		if (poll(pfd, 3, wait_ms) < 0) {
+		if (poll(pfd, 3 + (nfds_t)cfg->n_slots, wait_ms) < 0) {
 			if (errno == EINTR)
 				continue;
 			return 1;
@@ -357,6 +363,11 @@ static int serve(const struct init_cfg *cfg, int sfd, int lfd)
 			if (init_adopt_accept(cfg, lfd, slots, connected) == 0)
 				connected = true;
 		}
+		for (int i = 0; i < cfg->n_slots; i++)
+			if (slots[i].line >= 0 &&
+			    slots[i].line == pfd[3 + i].fd &&
+			    (pfd[3 + i].revents & (POLLIN | POLLHUP | POLLERR)))
+				init_slot_line(cfg, &slots[i]);
 	}
 }
 

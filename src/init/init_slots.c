@@ -2,6 +2,7 @@
 /* init_slots.c - start, release and reset the slots of a sandbox. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -61,7 +62,8 @@ const char *init_ws_data_dir(const struct init_cfg *cfg)
  * /dev/shm; with a template also wsu and wsw (the workspace overlay's
  * upper and work dirs) and tpl (where the idmapped template is attached).
  * The workspace's own dir is owned by the slot's uid. */
-static int make_gen_dirs(const struct init_cfg *cfg, const struct init_slot *s)
+int init_gen_make(const struct init_cfg *cfg, const struct init_slot *s,
+		  unsigned gen)
 {
 	static const char *const subs[] = {"tmp",  "shm",  "upper",
 					   "work", "root", "ws",
@@ -69,24 +71,28 @@ static int make_gen_dirs(const struct init_cfg *cfg, const struct init_slot *s)
 	size_t n = cfg->template_dir ? 9 : 6;
 	char path[4200];
 
-	gen_path(path, sizeof path, cfg, s->index, s->gen, NULL);
+	gen_path(path, sizeof path, cfg, s->index, gen, NULL);
 	int made = mount_gen(cfg, path);
 	if (made <= 0)
 		return made;
 	for (size_t i = 0; i < n; i++) {
-		gen_path(path, sizeof path, cfg, s->index, s->gen, subs[i]);
+		gen_path(path, sizeof path, cfg, s->index, gen, subs[i]);
 		if (mkdir(path, 0755) < 0 && errno != EEXIST)
 			return -1;
 		/* tmp and shm: sticky and world-writable, as usual */
 		if (i < 2 && chmod(path, 01777) < 0)
 			return -1;
 	}
-	gen_path(path, sizeof path, cfg, s->index, s->gen,
-		 init_ws_data_dir(cfg));
+	gen_path(path, sizeof path, cfg, s->index, gen, init_ws_data_dir(cfg));
 	uid_t uid = cfg->uid_base + (uid_t)s->index;
 	if (chown(path, uid, uid) < 0 || chmod(path, 0700) < 0)
 		return -1;
-	return 0;
+	return 1;
+}
+
+static int make_gen_dirs(const struct init_cfg *cfg, const struct init_slot *s)
+{
+	return init_gen_make(cfg, s, s->gen) < 0 ? -1 : 0;
 }
 
 int init_slots_setup(const struct init_cfg *cfg, struct init_slot *slots)
@@ -132,6 +138,11 @@ static void close_ns(int ns[2])
 static unsigned next_link(struct init_slot *s)
 {
 	return 4 * (unsigned)s->index + (s->nets++ & 3);
+}
+
+int init_slot_prepare_ns(const struct init_cfg *cfg, struct init_slot *s)
+{
+	return slot_ns_prepare(cfg, next_link(s));
 }
 
 int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
@@ -199,6 +210,7 @@ int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
 		lc.init = cfg;
 		lc.index = s->index;
 		lc.uid = cfg->uid_base + (uid_t)s->index;
+		lc.gen = s->gen;
 		lc.chan = sv[1];
 		lc.line = line[1];
 		lc.cg_fd = s->cg_fd;
@@ -226,7 +238,7 @@ int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
 
 /* A generation is its own tmpfs: detaching it frees every byte at once,
  * so the next lease never waits for a large workspace to be deleted. */
-static void discard_gen(const struct init_cfg *cfg, const struct init_slot *s)
+void init_gen_discard(const struct init_cfg *cfg, const struct init_slot *s)
 {
 	char path[4200];
 
@@ -295,7 +307,7 @@ void init_slot_reaped(const struct init_cfg *cfg, struct init_slot *s)
 	if (s->cg_fd >= 0)
 		calltree_kill_slot(s->cg_fd, cfg->cg_mode);
 	if (s->reset) {
-		discard_gen(cfg, s);
+		init_gen_discard(cfg, s);
 		s->gen++;
 	}
 	bool seed = s->seed;
@@ -316,4 +328,35 @@ void init_slot_seeded(const struct init_cfg *cfg, struct init_slot *s,
 		return;
 	s->seeding = false;
 	spawn_or_report(cfg, s);
+}
+
+void init_slot_line(const struct init_cfg *cfg, struct init_slot *s)
+{
+	struct sb_msg m;
+	int fds[SB_MSG_MAX_FDS];
+	size_t nfds = 0;
+	struct pollfd pfd = {.fd = s->line, .events = POLLIN};
+
+	/* The line blocks (the leader reads it so); init must not. */
+	if (poll(&pfd, 1, 0) != 1)
+		return;
+	int r = sb_msg_recv(s->line, &m, fds, &nfds);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR || errno == EPROTO))
+		return;
+	if (r <= 0) {
+		/* The leader is gone; init reaps it. */
+		close(s->line);
+		s->line = -1;
+		return;
+	}
+	if (m.type == SB_MSG_REGEN && nfds == 2 && m.gen == s->gen &&
+	    s->leader > 0 && !s->respawn) {
+		init_regen(cfg, s, fds, m.flags);
+		nfds = 0; /* taken */
+	} else if (m.type == SB_MSG_REGEN) {
+		init_send_failed(s->line, (uint32_t)s->index, EPROTO,
+				 "regen: not for this generation");
+	}
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
 }

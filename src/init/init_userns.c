@@ -83,9 +83,13 @@ static int delegate_cgroups(const struct init_cfg *cfg, char *msg, size_t len)
 		if (cfg->cg_fd >= 0 &&
 		    delegate(cfg->cg_fd, name, cfg->userns_root) < 0)
 			return fail(msg, len, "delegate a slot's cgroup");
+		/* A v1 hierarchy without per-slot limits has no slot
+		 * groups: the leaders join the sandbox's (cgroup.c). */
 		for (int k = 0; k < cfg->n_cg_more; k++)
 			if (delegate(cfg->cg_more[k], name, cfg->userns_root) <
-			    0)
+				    0 &&
+			    (errno != ENOENT || delegate(cfg->cg_more[k], ".",
+							 cfg->userns_root) < 0))
 				return fail(msg, len,
 					    "delegate a slot's v1 cgroups");
 	}

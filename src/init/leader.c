@@ -58,6 +58,9 @@ struct leader {
 	/* a call ran in this generation's IPC and network namespaces: a
 	 * recycle must renew them (slot_ns.c) */
 	bool ns_used;
+	/* the lease ran a call, a file tool or a terminal, or reached the
+	 * network namespace: a reset must make a new generation */
+	bool dirty;
 	/* the next lease's spare, in the next namespaces (spare.h) */
 	struct spare next;
 };
@@ -162,6 +165,7 @@ static void handle_exec(struct leader *l, const struct sb_msg *m, int fds[4])
 		return;
 	}
 	l->ns_used = true;
+	l->dirty = true;
 	c->id = m->id;
 	c->pid = l->spare.pid;
 	c->group = l->spare.group;
@@ -199,6 +203,7 @@ static void handle_file(struct leader *l, int fds[3])
 	    req.magic != SB_FILE_MAGIC)
 		return; /* the daemon sees EOF without a reply */
 	req.path[sizeof req.path - 1] = '\0';
+	l->dirty = true;
 	pid_t pid = fork();
 	if (pid > 0 && l->n_files < LEADER_MAX_FILES)
 		l->files[l->n_files++] = pid; /* for a recycle to end */
@@ -315,7 +320,8 @@ static bool grouped(const struct leader *l)
 static uint32_t hello_flags(const struct leader *l)
 {
 	return (grouped(l) || getpid() == 1 ? SB_HELLO_RECYCLES : 0) |
-	       (l->no_bash ? SB_HELLO_NO_BASH : 0) | SB_HELLO_PROCESSES;
+	       (l->no_bash ? SB_HELLO_NO_BASH : 0) | SB_HELLO_PROCESSES |
+	       SB_HELLO_RESETS;
 }
 
 /* How long a recycle waits for the killed to be gone before it says
@@ -392,20 +398,64 @@ static void renew_namespaces(struct leader *l)
 	l->ns_used = false;
 }
 
-/* The lease ended and the workspace stays (SB_MSG_RECYCLE): end every
- * process it started, wait until they are gone, and offer the slot again
- * with this leader and its mounts, in new IPC and network namespaces if
- * the lease ran anything. A failure ends this leader; the daemon then
- * restarts the slot. */
-static void recycle(struct leader *l)
+/* A reset in place: new IPC and network namespaces if the lease used
+ * them (as renew_namespaces), then the next workspace generation's mount
+ * namespace from init (leader_regen.c). Both spares were made in the old
+ * root: retired. A failure ends this leader; the daemon then restarts the
+ * slot on a fresh generation, so a dirty one is never offered. */
+static void regenerate(struct leader *l)
+{
+	const struct init_cfg *cfg = l->cfg->init;
+	char msg[192] = "reset: new ipc/network namespace";
+	int fds[2] = {-1, -1};
+	bool entered = false;
+	/* network: egress: init sends them, made with their veth pair */
+	bool from_init = l->ns_used && cfg->egress;
+
+	if (l->ns_used && !from_init) {
+		if (l->next.pid && spare_take_ns(&l->next, fds) == 0)
+			entered = slot_ns_enter(cfg, fds) == 0;
+		for (int i = 0; i < 2; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		fds[0] = fds[1] = -1;
+		int r = entered ? 0 : slot_ns_make(cfg, fds);
+		for (int i = 0; i < 2; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		if (r < 0)
+			goto fail;
+	}
+	retire_spare(l);
+	retire(l, &l->next);
+	if (leader_regen(l->cfg, from_init, msg, sizeof msg) < 0)
+		goto fail;
+	l->ns_used = false;
+	l->dirty = false;
+	return;
+fail:
+	init_send_failed(l->cfg->chan, (uint32_t)l->cfg->index,
+			 errno ? errno : EIO, msg);
+	_exit(1);
+}
+
+/* The lease ended (SB_MSG_RECYCLE): end every process it started, wait
+ * until they are gone, and offer the slot again with this leader, in new
+ * IPC and network namespaces if the lease ran anything. The workspace
+ * stays, or with SB_RECYCLE_RESET the slot moves to a new generation
+ * (regenerate); a lease that touched nothing leaves nothing to reset. A
+ * failure ends this leader; the daemon then restarts the slot. */
+static void recycle(struct leader *l, bool reset)
 {
 	bool by_groups = grouped(l) && !l->untracked;
+	bool regen = reset && l->dirty;
 	/* network: egress: only init can make the next namespaces' veth
-	 * pair (slot_veth.c). Ending the leader ends the lease's processes
-	 * (it is PID 1 of the slot) and has the daemon restart the slot, in
-	 * the generation init made ahead; a lease that ran nothing keeps
-	 * its namespaces and is recycled as any other. */
-	if (l->ns_used && l->cfg->init->egress)
+	 * pair (slot_veth.c). A reset gets them with its generation; without
+	 * one, ending the leader ends the lease's processes (it is PID 1 of
+	 * the slot) and has the daemon restart the slot, in the namespaces
+	 * init made ahead; a lease that ran nothing keeps its namespaces and
+	 * is recycled as any other. */
+	if (l->ns_used && !regen && l->cfg->init->egress)
 		_exit(0);
 	if (kill_lease_processes(l, by_groups) < 0) {
 		init_send_failed(l->cfg->chan, (uint32_t)l->cfg->index,
@@ -421,8 +471,13 @@ static void recycle(struct leader *l)
 	}
 	if (!by_groups)
 		l->untracked = false; /* all gone: counted afresh */
+	/* A reset offers the slot only once the new generation is there:
+	 * if it cannot be made, no tenant ever got the slot. */
+	if (regen)
+		regenerate(l);
 	struct sb_msg hello = {.type = SB_MSG_HELLO,
 			       .slot = (uint32_t)l->cfg->index,
+			       .gen = l->cfg->gen,
 			       .flags = hello_flags(l)};
 	if (sb_msg_send(l->cfg->chan, &hello, NULL, 0) < 0)
 		_exit(1);
@@ -443,6 +498,7 @@ static void send_netns(struct leader *l, const struct sb_msg *m)
 	if (fd < 0)
 		r.sys_errno = errno ? errno : EIO;
 	l->ns_used = true; /* the daemon may reach it: renew at the end */
+	l->dirty = true;
 	sb_msg_send(l->cfg->chan, &r, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
 	if (fd >= 0)
 		close(fd);
@@ -475,12 +531,13 @@ static void handle_msg(struct leader *l)
 	} else if (m.type == SB_MSG_FILE && nfds == 3) {
 		handle_file(l, fds);
 	} else if (m.type == SB_MSG_RECYCLE) {
-		recycle(l);
+		recycle(l, (m.flags & SB_RECYCLE_RESET) != 0);
 	} else if (m.type == SB_MSG_NETNS) {
 		send_netns(l, &m);
 	} else if (m.type == SB_MSG_SIGNAL) {
 		handle_signal(l, &m);
 	} else if (m.type == SB_MSG_PTY_OPEN) {
+		l->dirty = true;
 		leader_pty_open(l->cfg->chan, l->cfg->index, l->cfg->uid, &m);
 	} else if (m.type == SB_MSG_KILL) {
 		struct call *c = find_call(l, m.id);
@@ -510,6 +567,7 @@ static void handle_line(struct leader *l)
 		l->cfg->chan = fds[0];
 		struct sb_msg hello = {.type = SB_MSG_HELLO,
 				       .slot = (uint32_t)l->cfg->index,
+				       .gen = l->cfg->gen,
 				       .flags =
 					       SB_HELLO_ADOPT | hello_flags(l)};
 		sb_msg_send(l->cfg->chan, &hello, NULL, 0);
@@ -560,6 +618,7 @@ void leader_main(struct leader_cfg *lc)
 	l.no_bash = access("/bin/bash", X_OK) != 0;
 	struct sb_msg hello = {.type = SB_MSG_HELLO,
 			       .slot = (uint32_t)lc->index,
+			       .gen = lc->gen,
 			       .flags = hello_flags(&l)};
 	if (sb_msg_send(lc->chan, &hello, NULL, 0) < 0)
 		_exit(1);

@@ -103,3 +103,8 @@ int copy_plan_start(uv_loop_t *loop, struct copy_plan *cp)
 	}
 	return 0;
 }
+
+bool copy_plan_source_lost(const struct copy_plan *cp)
+{
+	return cp->src_pid > 0 && !sb_proc_running(cp->src_pid, cp->src_start);
+}

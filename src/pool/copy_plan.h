@@ -29,6 +29,11 @@ struct copy_plan {
 	char freeze[PATH_MAX]; /* cgroup dir to freeze while src is read */
 	enum cg_mode cg_mode;
 	bool overlay; /* src is an overlay upper layer (tree_copy.h) */
+	/* The process whose root src goes through (a sandbox's init, by
+	 * pid and start time; 0: src is a plain dir): a copy that failed
+	 * because it died is a lost sandbox, not an internal error. */
+	pid_t src_pid;
+	uint64_t src_start;
 	uint64_t max_bytes, max_entries;
 	/* With prescan, src is scanned (tree_scan.h) before anything is
 	 * copied, against scan_max_entries and the smaller of
@@ -57,5 +62,8 @@ int copy_plan_start(uv_loop_t *loop, struct copy_plan *cp);
 
 /* The same, synchronously on the calling thread. */
 void copy_plan_run(struct copy_plan *cp);
+
+/* After a failed copy: did the source's sandbox die (src_pid)? */
+bool copy_plan_source_lost(const struct copy_plan *cp);
 
 #endif

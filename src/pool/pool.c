@@ -126,7 +126,7 @@ void pool_scale(struct pool *p)
 	}
 }
 
-static void unlink_sandbox(struct pool *p, struct sandbox *sb)
+void pool_unlink_sandbox(struct pool *p, struct sandbox *sb)
 {
 	for (struct sandbox **pp = &p->sandboxes; *pp; pp = &(*pp)->next) {
 		if (*pp == sb) {
@@ -230,7 +230,7 @@ static void on_sandbox_gone(struct sandbox *sb, const char *why)
 	/* A dead sandbox with leases stays so its holders learn
 	 * sandbox_lost; at shutdown nobody is left to ask. */
 	if (!has_leases(sb) || p->owner->stopping)
-		unlink_sandbox(p, sb);
+		pool_unlink_sandbox(p, sb);
 	if (p->owner->stopping) {
 		bool any = false;
 		for (size_t i = 0; i < p->owner->n; i++)
@@ -252,20 +252,19 @@ const struct sandbox_ops pool_sandbox_ops = {
 
 /* ---- leases ---- */
 
-void pool_release(struct sbx_slot *slot, bool reset)
+void pool_end_lease(struct sbx_slot *slot, bool reset)
 {
 	struct sandbox *sb = slot->sb;
 	struct pool *p = sb->owner;
 	struct pool_slot *ps = pool_slot_of(slot);
 
-	pool_journal_unlease(p->owner, slot);
 	ps->leased = false;
 	ps->trajectory_id[0] = '\0';
 	slot->id[slot->base_len] = '\0';
 	ps->ttl_s = 0;
 	if (sb->state == SBX_DEAD) {
 		if (!has_leases(sb))
-			unlink_sandbox(p, sb);
+			pool_unlink_sandbox(p, sb);
 		return;
 	}
 	/* leased: acquired, executing or error (a slot of a seed job whose
@@ -274,6 +273,22 @@ void pool_release(struct sbx_slot *slot, bool reset)
 	sandbox_release_slot(slot, reset);
 	if (!has_leases(sb))
 		sb->idle_since = sb_now_mono();
+}
+
+void pool_release(struct sbx_slot *slot, bool reset)
+{
+	struct pool *p = slot->sb->owner;
+	(void)pool_journal_unlease(p->owner, slot); /* logged */
+	pool_end_lease(slot, reset);
+}
+
+int pool_release_recorded(struct sbx_slot *slot, bool reset)
+{
+	struct pool *p = slot->sb->owner;
+	if (pool_journal_unlease(p->owner, slot) < 0)
+		return -1;
+	pool_end_lease(slot, reset);
+	return 0;
 }
 
 void pool_slot_exec_begin(struct sbx_slot *slot)
@@ -375,8 +390,9 @@ static void expire_leases(struct pool *p, double now)
 			       SB_LOG_END);
 			/* The last lease of a dead sandbox frees it. */
 			bool frees = sb->state == SBX_DEAD && leases == 1;
+			if (pool_release_recorded(s, true) < 0)
+				continue; /* not recorded: the next tick */
 			leases--;
-			pool_release(s, true);
 			if (frees)
 				break;
 		}
@@ -483,8 +499,14 @@ void pools_shutdown(struct pools *ps, void (*stopped)(void *), void *ud)
 				sandbox_detach(sb);
 				continue;
 			}
-			if (sb->state == SBX_DEAD)
+			if (sb->state == SBX_DEAD) {
+				/* lost leases (a tombstone's too) end with a
+				 * stop that ends every lease: nobody is left
+				 * to ask, no record to keep */
+				if (!ps->keep_on_stop)
+					pool_unlink_sandbox(p, sb);
 				continue;
+			}
 			sb->retiring = true;
 			sandbox_kill(sb);
 			any = true;

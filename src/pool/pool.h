@@ -86,8 +86,19 @@ int pool_reserve(struct pool *p, double timeout_s, struct sbx_slot **out,
 /* Forget a queued waiter (client went away); cb never fires. */
 void pool_acquire_cancel(struct pool_waiter *w);
 
-/* End a lease. The slot must be leased (pool_slot_of(slot)->leased). */
+/* End a lease. The slot must be leased (pool_slot_of(slot)->leased). The
+ * lease ends even when its end cannot be recorded (logged; a restart
+ * restores it). */
 void pool_release(struct sbx_slot *slot, bool reset);
+/* End a lease only once its end is recorded: 0, or -1/errno with the
+ * lease untouched (EMFILE, ENOMEM: pool_lease_error_code()), so that a
+ * release answered as done is never undone by a restart. */
+int pool_release_recorded(struct sbx_slot *slot, bool reset);
+/* The two halves of pool_release_recorded(), for a caller that acts in
+ * between (the end is recorded, the slot not yet freed): record the end
+ * of the lease (0 or -1/errno), then end it. */
+int pool_journal_unlease(struct pools *ps, const struct sbx_slot *slot);
+void pool_end_lease(struct sbx_slot *slot, bool reset);
 
 /* Mark the slot busy/idle around a call. */
 void pool_slot_exec_begin(struct sbx_slot *slot);
@@ -110,7 +121,6 @@ void pools_shutdown(struct pools *ps, void (*stopped)(void *), void *ud);
 int pool_journal_sandbox(struct pools *ps, const struct sandbox *sb);
 void pool_journal_forget_sandbox(struct pools *ps, const struct sandbox *sb);
 int pool_journal_lease(struct pools *ps, const struct sbx_slot *slot);
-void pool_journal_unlease(struct pools *ps, const struct sbx_slot *slot);
 void pools_adopt(struct pools *ps);
 
 extern const struct sandbox_ops pool_sandbox_ops;
@@ -127,8 +137,14 @@ struct sbx_slot *pool_find_available(struct pool *p);
 int pool_lease(struct sbx_slot *slot, enum slot_event ev,
 	       const char *trajectory_id, double ttl_s);
 /* The API error code for pool_lease()'s errno: "insufficient_storage"
- * (the state dir is full) or "internal". */
+ * (the state dir is full), "unavailable" (out of fds or memory: retry) or
+ * "internal"; pool_error_status() gives the HTTP status of such a code
+ * (507, 503, else 500; 503 for "acquire_timeout" too). */
 const char *pool_lease_error_code(int e);
+int pool_error_status(const char *code);
 void pool_reserve_slot(struct sbx_slot *slot, void *by);
+/* Take sb out of the pool and free it, with its journal records and its
+ * number (a dead sandbox whose last lease ended, a tombstone). */
+void pool_unlink_sandbox(struct pool *p, struct sandbox *sb);
 
 #endif

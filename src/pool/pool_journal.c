@@ -7,7 +7,10 @@
  * pools_adopt() takes over the recorded sandboxes that still run, restores
  * their leases (same lease ids, so holders carry on), resets their unleased
  * slots (a release may have been cut short), and removes everything else a
- * predecessor left: processes, cgroups, scratch dirs, sockets, records. */
+ * predecessor left: processes, cgroups, scratch dirs, sockets, records.
+ * A recorded sandbox that cannot be adopted (its init died meanwhile) with
+ * recorded leases stays as a tombstone (sandbox_tombstone()): its leases
+ * answer sandbox_lost until released or expired, then it goes. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,12 +49,16 @@ static void drop(struct pools *ps, const char *name)
 		       "why", err.msg, SB_LOG_END);
 }
 
-static void clear(struct pools *ps, const char *name)
+/* 0, or -1/errno (EMFILE: no descriptor to blank it with). */
+static int clear(struct pools *ps, const char *name)
 {
-	struct sb_err err;
-	if (journal_clear(ps->journal, name, &err) < 0)
-		sb_log(SB_LOG_ERROR, "journal_write_failed", "record", name,
-		       "why", err.msg, SB_LOG_END);
+	struct sb_err err = {0};
+	if (journal_clear(ps->journal, name, &err) == 0)
+		return 0;
+	sb_log(SB_LOG_ERROR, "journal_write_failed", "record", name, "why",
+	       err.msg, SB_LOG_END);
+	errno = err.sys_errno ? err.sys_errno : EIO;
+	return -1;
 }
 
 int pool_journal_sandbox(struct pools *ps, const struct sandbox *sb)
@@ -104,14 +111,14 @@ int pool_journal_lease(struct pools *ps, const struct sbx_slot *slot)
 			     lease->ttl_s));
 }
 
-void pool_journal_unlease(struct pools *ps, const struct sbx_slot *slot)
+int pool_journal_unlease(struct pools *ps, const struct sbx_slot *slot)
 {
 	if (!ps->journal)
-		return;
+		return 0;
 	char name[JOURNAL_NAME_MAX + 1];
 	lease_name(slot, name, sizeof name);
 	/* blanked, not removed: the slot's next lease rewrites it in place */
-	clear(ps, name);
+	return clear(ps, name);
 }
 
 /* ---- adoption at start ---- */
@@ -199,8 +206,33 @@ static int adopt_one(const char *name, json_t *doc, void *ud)
 	sb_log(SB_LOG_WARN, "sandbox_not_adopted", "sandbox", rec.id, "why",
 	       err.msg, SB_LOG_END);
 	sandbox_reap_record(ps->env, &rec);
-	drop(ps, name);
+	/* Its leases are lost, not unknown: a tombstone keeps them (and the
+	 * record) so that their holders get sandbox_lost until they release,
+	 * as for a sandbox lost while the daemon runs. One that gets no
+	 * lease goes at the end of pools_adopt. Without its pool or number
+	 * (both unexpected) the record is dropped, leases too. */
+	if (p && !ps->numbers[rec.number])
+		sb = sandbox_tombstone(ps->env, p->profile, p, &rec, err.msg);
+	if (!sb) {
+		drop(ps, name);
+		return 0;
+	}
+	struct sandbox **pp = &p->sandboxes;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = sb;
+	ps->numbers[sb->number] = 1; /* freed with it, as a live one's */
 	return 0;
+}
+
+/* A slot of a tombstone is lost (SLOT_ERROR), and says why. */
+static void tombstone_slot_lost(struct sbx_slot *slot)
+{
+	struct pool_slot *ps = pool_slot_of(slot);
+	pool_slot_move(ps, SLOT_EV_LOST);
+	snprintf(ps->error, sizeof ps->error,
+		 "sandbox lost while the daemon was down: %s",
+		 slot->sb->lost_reason);
 }
 
 static int restore_lease(const char *name, json_t *doc, void *ud)
@@ -212,7 +244,6 @@ static int restore_lease(const char *name, json_t *doc, void *ud)
 	bool stale = true;
 	struct sbx_slot *slot = pools_find_slot(ps, name + 6, &stale);
 	if (!slot || stale || pool_slot_of(slot)->leased ||
-	    slot->sb->state == SBX_DEAD ||
 	    json_unpack(doc, "{s:I, s:s, s:F, s:F}", "lease_seq", &seq,
 			"trajectory_id", &traj, "acquired_at", &at, "ttl_s",
 			&ttl) < 0 ||
@@ -222,12 +253,47 @@ static int restore_lease(const char *name, json_t *doc, void *ud)
 	}
 	struct pool_slot *lease = pool_slot_of(slot);
 	lease->lease_seq = (unsigned)seq - 1;
-	/* bumps lease_seq back; the adopted slot is still starting */
+	/* bumps lease_seq back; the adopted slot (or the tombstone's) is
+	 * still starting */
 	if (pool_lease(slot, SLOT_EV_RESTORE, traj, ttl > 0 ? ttl : 0) < 0)
 		return 0; /* not recorded again: the slot starts afresh */
 	lease->acquired_at = at;
+	if (slot->sb->state == SBX_DEAD) {
+		/* on a tombstone: held, answered sandbox_lost (lease->error) */
+		tombstone_slot_lost(slot);
+		sb_log(SB_LOG_INFO, "lease_restored_lost", "slot", slot->id,
+		       "why", slot->sb->lost_reason, SB_LOG_END);
+		return 0;
+	}
 	sb_log(SB_LOG_INFO, "lease_restored", "slot", slot->id, SB_LOG_END);
 	return 0;
+}
+
+static bool has_lease(const struct sandbox *sb)
+{
+	for (int i = 0; i < sb->n_slots; i++)
+		if (pool_slot_of(&sb->slots[i])->leased)
+			return true;
+	return false;
+}
+
+/* Tombstones that got no lease (none recorded, or none could be rewritten)
+ * go now, with their records; the unleased slots of the others are lost
+ * too. */
+static void drop_empty_tombstones(struct pool *p)
+{
+	for (struct sandbox *sb = p->sandboxes, *next; sb; sb = next) {
+		next = sb->next;
+		if (sb->state != SBX_DEAD)
+			continue;
+		if (!has_lease(sb)) {
+			pool_unlink_sandbox(p, sb);
+			continue;
+		}
+		for (int i = 0; i < sb->n_slots; i++)
+			if (!pool_slot_of(&sb->slots[i])->leased)
+				tombstone_slot_lost(&sb->slots[i]);
+	}
 }
 
 static bool is_adopted(const char *id, void *ud)
@@ -247,11 +313,15 @@ void pools_adopt(struct pools *ps)
 		journal_each(ps->journal, "sb-", adopt_one, ps);
 		journal_each(ps->journal, "lease-", restore_lease, ps);
 	}
+	for (size_t i = 0; i < ps->n; i++)
+		drop_empty_tombstones(&ps->items[i]);
 	/* An unleased slot may have been cut short in a release: start it
 	 * afresh rather than hand out a workspace someone else used. */
 	for (size_t i = 0; i < ps->n; i++) {
 		for (struct sandbox *sb = ps->items[i].sandboxes; sb;
 		     sb = sb->next) {
+			if (sb->state == SBX_DEAD)
+				continue;
 			sb->idle_since = sb_now_mono();
 			for (int k = 0; k < sb->n_slots; k++) {
 				struct sbx_slot *s = &sb->slots[k];

@@ -192,7 +192,7 @@ static void lease_all(struct pool_seed *j)
 			j->slots[i] = NULL;
 		}
 		const char *code = pool_lease_error_code(e);
-		job_fail(j, strcmp(code, "internal") ? 507 : 500, code,
+		job_fail(j, pool_error_status(code), code,
 			 "cannot record the leases: %s", strerror(e));
 		return;
 	}
@@ -210,6 +210,18 @@ static void lease_all(struct pool_seed *j)
 	maybe_free(j);
 }
 
+/* A failed copy whose source or a destination sandbox died meanwhile
+ * (killed while its tree was read or written): a lost sandbox. */
+static bool copy_lost(const struct pool_seed *j)
+{
+	if (copy_plan_source_lost(&j->cp))
+		return true;
+	for (int i = 0; i < j->n; i++)
+		if (j->t[i].slot && sandbox_gone(j->t[i].slot->sb))
+			return true;
+	return false;
+}
+
 static void copy_done(struct copy_plan *cp)
 {
 	struct pool_seed *j = cp->ud;
@@ -218,6 +230,13 @@ static void copy_done(struct copy_plan *cp)
 	if (j->failed) { /* failed meanwhile: the slots can go now */
 		let_go(j);
 		maybe_free(j);
+		return;
+	}
+	if (cp->rc < 0 && copy_lost(j)) {
+		job_fail(j, 502, "sandbox_lost", "copying the workspace: %s",
+			 copy_plan_source_lost(cp)
+				 ? "the source's sandbox is gone"
+				 : "a new slot's sandbox is gone");
 		return;
 	}
 	if (cp->rc < 0) {
@@ -263,6 +282,8 @@ static int plan_source(struct pool_seed *j, struct copy_plan *cp)
 		return -1;
 	}
 	sandbox_ws_path(s, s->gen, cp->src, sizeof cp->src);
+	cp->src_pid = s->sb->pid;
+	cp->src_start = s->sb->start_time;
 	cg_slot_path(&s->sb->env->cg, s->sb->id, s->index, cp->freeze,
 		     sizeof cp->freeze);
 	cp->cg_mode = s->sb->env->cg.mode;

@@ -38,9 +38,17 @@ enum slot_lease_check slot_service_check(struct sbx_slot *slot, bool stale);
  * old TTL holds and -1/errno says why (pool_lease_error_code()). */
 int slot_service_renew(struct sbx_slot *slot, double ttl_s);
 
+/* Called by slot_service_release() once the end of the lease is recorded,
+ * before it ends (the slot may be freed then: a tombstone's last lease). */
+typedef void (*slot_release_fn)(struct sbx_slot *slot, void *ud);
+
 /* End the slot's lease (it must hold one, lost or not): its processes
- * die and it returns to the pool, its workspace reset or not. */
-void slot_service_release(struct sbx_slot *slot, bool reset);
+ * die and it returns to the pool, its workspace reset or not. The end is
+ * recorded first, so that a restart never undoes a release answered as
+ * done: 0, or -1/errno with the lease untouched (pool_lease_error_code(),
+ * pool_error_status()). recorded (may be NULL) runs in between. */
+int slot_service_release(struct sbx_slot *slot, bool reset,
+			 slot_release_fn recorded, void *ud);
 
 /* Start a command on a leased slot; done fires later unless this fails
  * (-1, err). A call (as_call) keeps the slot executing until

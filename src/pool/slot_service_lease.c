@@ -36,7 +36,14 @@ int slot_service_renew(struct sbx_slot *slot, double ttl_s)
 	return 0;
 }
 
-void slot_service_release(struct sbx_slot *slot, bool reset)
+int slot_service_release(struct sbx_slot *slot, bool reset,
+			 slot_release_fn recorded, void *ud)
 {
-	pool_release(slot, reset);
+	struct pool *p = slot->sb->owner;
+	if (pool_journal_unlease(p->owner, slot) < 0)
+		return -1; /* the lease holds: a restart would bring it back */
+	if (recorded)
+		recorded(slot, ud);
+	pool_end_lease(slot, reset); /* may free slot */
+	return 0;
 }

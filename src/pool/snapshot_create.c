@@ -40,6 +40,14 @@ static void done(struct copy_plan *cp)
 		cp->rc = sb_err_set(&cp->err, EFBIG, "%s",
 				    "the snapshot store has no room left for "
 				    "it (--snapshot-store-max-bytes)");
+	if (cp->rc < 0 && copy_plan_source_lost(cp)) {
+		/* its sandbox died while it was copied */
+		snapshot_abandon(j->st, j->tmp);
+		j->cb(502, "sandbox_lost", "the slot's sandbox is gone", NULL,
+		      j->ud);
+		free(j);
+		return;
+	}
 	if (cp->rc < 0) {
 		int e = cp->err.sys_errno;
 		snapshot_abandon(j->st, j->tmp);
@@ -144,6 +152,8 @@ int pool_snapshot(struct snapshot_store *st, struct sbx_slot *slot,
 	j->dst.uid = SNAPSHOT_OWNER;
 	struct copy_plan *cp = &j->cp;
 	sandbox_ws_path(slot, slot->gen, cp->src, sizeof cp->src);
+	cp->src_pid = sb->pid;
+	cp->src_start = sb->start_time;
 	cg_slot_path(&sb->env->cg, sb->id, slot->index, cp->freeze,
 		     sizeof cp->freeze);
 	cp->cg_mode = sb->env->cg.mode;

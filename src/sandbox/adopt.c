@@ -90,6 +90,12 @@ static int handshake(struct sandbox *sb, int fd, struct sb_err *err)
 		nfds = 0;
 		if (sb_msg_recv(fd, &c, fds, &nfds) <= 0)
 			return sb_err_sys(err, "no slot channel from init");
+		/* none: its leader was exiting; the slot is as one whose
+		 * leader init had reaped (its calls fail, a reset restarts
+		 * it) */
+		if (c.type == SB_MSG_SLOT_CHANNEL && nfds == 0 &&
+		    c.slot < (uint32_t)sb->n_slots)
+			continue;
 		if (c.type != SB_MSG_SLOT_CHANNEL || nfds != 1 ||
 		    c.slot >= (uint32_t)sb->n_slots || sb->slots[c.slot].chan) {
 			for (size_t i = 0; i < nfds; i++)
@@ -170,6 +176,25 @@ fail:
 	sandbox_close_channels(sb);
 	sandbox_struct_free(sb);
 	return -1;
+}
+
+struct sandbox *sandbox_tombstone(struct sbx_env *env,
+				  const struct sb_profile *profile, void *owner,
+				  const struct sbx_record *rec, const char *why)
+{
+	struct sandbox *sb = sandbox_alloc(env, profile, owner, rec->number,
+					   rec->id, rec->n_slots);
+	if (!sb)
+		return NULL;
+	sandbox_set_uid_base(sb, rec->uid_base ? rec->uid_base : SBX_UID_BASE);
+	sb->state = SBX_DEAD;
+	sb->up = true;
+	sb->created_wall = rec->created_wall;
+	double age = sb_now_wall() - rec->created_wall;
+	sb->created_mono = sb_now_mono() - (age > 0 ? age : 0);
+	/* its slots' states and errors are the owner's (pools_adopt) */
+	snprintf(sb->lost_reason, sizeof sb->lost_reason, "%s", why);
+	return sb;
 }
 
 void sandbox_reap_record(struct sbx_env *env, const struct sbx_record *rec)

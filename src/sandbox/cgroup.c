@@ -400,12 +400,30 @@ void cg_root_setup(struct cg_root *r, const char *mount_override,
 	}
 }
 
+/* The sandbox group's limits: slots_per_sandbox times each slot's, or
+ * the profile's sandbox-wide memory cap when it sets one. */
 static void scale(const struct cg_limits *one, int n, struct cg_limits *all)
 {
 	all->cpu = one->cpu * n;
 	all->memory_mb =
 		one->memory_mb > INT64_MAX / n ? 0 : one->memory_mb * n;
+	if (one->sandbox_memory_mb > 0)
+		all->memory_mb = one->sandbox_memory_mb;
 	all->pids_max = one->pids_max > INT64_MAX / n ? 0 : one->pids_max * n;
+	all->sandbox_memory_mb = 0;
+}
+
+/* The controllers among ctls that lim limits (0 is no limit). */
+static unsigned limited(unsigned ctls, const struct cg_limits *lim)
+{
+	unsigned out = 0;
+	if (lim->cpu > 0)
+		out |= CG_BIT(CG_CPU);
+	if (lim->memory_mb > 0)
+		out |= CG_BIT(CG_MEMORY);
+	if (lim->pids_max > 0)
+		out |= CG_BIT(CG_PIDS);
+	return out & ctls;
 }
 
 /* Let dir's children use the controllers in ctls (cgroup v2). */
@@ -442,23 +460,35 @@ static int create_slots(const struct cg_hier *h, int dir, int n_slots,
 }
 
 /* The sandbox's group in one hierarchy: the sum of its slots' limits,
- * then one limited group per slot. */
-static int create_in(const struct cg_hier *h, const char *id, int n_slots,
-		     const struct cg_limits *lim, int *fd_out,
+ * then one limited group per slot. Groups cost the host kernel memory
+ * whether or not anything limits them (a memory cgroup the most: the
+ * kernel keeps per group a counter for every superblock on the host, so
+ * N slots with a group each cost O(N^2)), so a hierarchy gets slot groups
+ * only where a per-slot limit needs them (the kill hierarchy always: the
+ * calls' groups live below them), and a sandbox group only where it or a
+ * limit needs it; *fd_out is -1 without one. A slot whose group is
+ * missing joins the sandbox's (init_cgroup.c). */
+static int create_in(const struct cg_hier *h, bool kills, const char *id,
+		     int n_slots, const struct cg_limits *lim, int *fd_out,
 		     struct sb_err *err)
 {
 	struct cg_limits all;
 
+	scale(lim, n_slots, &all);
+	unsigned per_slot = limited(h->ctls, lim);
+	bool slots = kills || per_slot;
+	*fd_out = -1;
+	if (!slots && !limited(h->ctls, &all))
+		return 0;
 	if (mkdirat(h->fd, id, 0755) < 0 && errno != EEXIST)
 		return sb_err_sys(err, "create cgroup %s/%s", h->path, id);
 	_cleanup_fd_ int fd =
 		openat(h->fd, id, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return sb_err_sys(err, "open cgroup %s/%s", h->path, id);
-	scale(lim, n_slots, &all);
-	if ((h->v2 && v2_enable_children(fd, h->ctls, err) < 0) ||
+	if ((h->v2 && v2_enable_children(fd, per_slot, err) < 0) ||
 	    cg_write_limits(fd, h->v2, h->ctls, &all, err) < 0 ||
-	    create_slots(h, fd, n_slots, lim, err) < 0)
+	    (slots && create_slots(h, fd, n_slots, lim, err) < 0))
 		return sb_err_prefix(err, "cgroup %s/%s", h->path, id);
 	*fd_out = steal_fd(&fd);
 	return 0;
@@ -471,10 +501,11 @@ int cg_sandbox_create(const struct cg_root *r, const char *sandbox_id,
 	for (int i = 0; i < CG_MAX_HIER; i++)
 		fds[i] = -1;
 	for (int i = 0; i < r->n_hier; i++) {
-		if (create_in(&r->hier[i], sandbox_id, n_slots, lim, &fds[i],
-			      err) < 0) {
+		if (create_in(&r->hier[i], i == 0, sandbox_id, n_slots, lim,
+			      &fds[i], err) < 0) {
 			for (int j = 0; j < i; j++) {
-				close(fds[j]);
+				if (fds[j] >= 0)
+					close(fds[j]);
 				fds[j] = -1;
 			}
 			cg_sandbox_remove(r, sandbox_id);

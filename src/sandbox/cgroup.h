@@ -50,12 +50,16 @@ struct cg_root {
 	char why[CG_NCTL][256]; /* why a controller is not used, or "" */
 };
 
-/* What one slot may use; its sandbox may use n_slots times as much. 0
- * means no limit. */
+/* What one slot may use; its sandbox may use n_slots times as much, or
+ * sandbox_memory_mb of memory when that is set. 0 means no limit; a
+ * hierarchy where no controller has a per-slot limit gets no slot groups,
+ * and none at all without a sandbox-wide limit either (but the kill
+ * hierarchy, which always has both). */
 struct cg_limits {
 	double cpu; /* cores, fractional */
 	int64_t memory_mb;
 	int64_t pids_max;
+	int64_t sandbox_memory_mb;
 };
 
 /* Detect the hierarchies and create this daemon's group in each, removing
@@ -85,9 +89,10 @@ const char *cg_ctl_name(enum cg_ctl c);
 const struct cg_hier *cg_hier_of(const struct cg_root *r, enum cg_ctl c);
 
 /* Create the groups of a sandbox and of its n_slots slots in every
- * hierarchy and set their limits. fds[i] becomes the sandbox's group in
- * r->hier[i] (an O_DIRECTORY fd; -1 from r->n_hier on). On failure
- * nothing is left behind. */
+ * hierarchy that needs them (struct cg_limits) and set their limits.
+ * fds[i] becomes the sandbox's group in r->hier[i] (an O_DIRECTORY fd; -1
+ * where it has none, and from r->n_hier on). On failure nothing is left
+ * behind. */
 int cg_sandbox_create(const struct cg_root *r, const char *sandbox_id,
 		      int n_slots, const struct cg_limits *lim,
 		      int fds[CG_MAX_HIER], struct sb_err *err);

@@ -74,9 +74,15 @@ static int set_cpu(int dir, bool v2, double cores, struct sb_err *err)
 		snprintf(val, sizeof val, "%lld %lld", quota, CG_CPU_PERIOD_US);
 		return put(dir, "cpu.max", val, err);
 	}
-	/* The period first: the quota is checked against it. */
+	/* The period first: the quota is checked against it. Each write
+	 * walks every cpu group on the host (the kernel checks the whole
+	 * tree's bandwidth), so the period, which a new group already has
+	 * by default, is written only when it differs. */
+	char cur[32];
 	snprintf(val, sizeof val, "%lld", CG_CPU_PERIOD_US);
-	if (put(dir, "cpu.cfs_period_us", val, err) < 0)
+	if ((cg_file_read(dir, "cpu.cfs_period_us", cur, sizeof cur) < 0 ||
+	     strtoll(cur, NULL, 10) != CG_CPU_PERIOD_US) &&
+	    put(dir, "cpu.cfs_period_us", val, err) < 0)
 		return -1;
 	snprintf(val, sizeof val, "%lld", quota);
 	return put(dir, "cpu.cfs_quota_us", val, err);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "common/util.h"
 #include "sandbox/exec.h"
 #include "sandbox/sandbox.h"
 
@@ -21,6 +22,8 @@ struct file_op {
 	size_t hdr_got;
 	int handles;
 	int ended;
+	pid_t init_pid; /* its sandbox's init (pid, start time) */
+	uint64_t init_start;
 	char buf[FILE_READ_CHUNK];
 };
 
@@ -59,6 +62,10 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	if (n < 0) {
 		if (op->hdr_got < sizeof op->hdr)
 			op_end(op, 0, "the sandbox gave no answer");
+		else if (!sb_proc_running(op->init_pid, op->init_start))
+			/* cut short by its sandbox's death (the loop may not
+			 * have heard yet): not a file that changed */
+			op_end(op, 0, "the sandbox is gone");
 		else
 			op_end(op, 1, NULL);
 		return;
@@ -122,6 +129,8 @@ int file_op_start(struct sbx_slot *slot, const struct sb_file_req *req,
 	}
 	op->cbs = *cbs;
 	op->ud = ud;
+	op->init_pid = slot->sb->pid;
+	op->init_start = slot->sb->start_time;
 	uv_loop_t *loop = slot->sb->env->loop;
 	uv_pipe_init(loop, &op->pipe, 0);
 	uv_timer_init(loop, &op->timer);

@@ -76,9 +76,11 @@ static void slot_channel_lost(struct sbx_slot *slot, const char *why)
 	slot_pty_fail_all(slot);
 	if (slot->recycling) {
 		/* the leader could not recycle the slot: init starts a new
-		 * one, as a release without RECYCLE would */
+		 * one, as a release without RECYCLE would (on a fresh
+		 * generation if the release asked for a reset) */
 		slot->recycling = false;
-		sandbox_restart_slot(slot, 0);
+		sandbox_restart_slot(
+			slot, slot->recycle_reset ? SB_RELEASE_RESET : 0);
 		return;
 	}
 	if (slot->sb->state != SBX_DEAD)
@@ -133,6 +135,10 @@ static void chan_cb(uv_poll_t *h, int status, int events)
 			slot->recycles = (m.flags & SB_HELLO_RECYCLES) != 0;
 			slot->no_bash = (m.flags & SB_HELLO_NO_BASH) != 0;
 			slot->processes = (m.flags & SB_HELLO_PROCESSES) != 0;
+			slot->resets = (m.flags & SB_HELLO_RESETS) != 0;
+			/* a reset in place moved it to a new generation */
+			if (slot->resets)
+				slot->gen = m.gen;
 			slot->recycling = false;
 			slot->sb->env->ops->slot_ready(slot);
 			break;
@@ -529,15 +535,20 @@ static int open_cgroups(struct sandbox *sb, int ctl, struct sb_err *err)
 	const struct cg_root *cg = &sb->env->cg;
 	struct cg_limits lim = {.cpu = p->cpu,
 				.memory_mb = p->memory_mb,
-				.pids_max = p->pids_max};
+				.pids_max = p->pids_max,
+				.sandbox_memory_mb = p->sandbox_memory_mb};
 	struct sb_msg m = {.type = SB_MSG_CGROUPS};
-	int fds[CG_MAX_HIER];
+	int fds[CG_MAX_HIER], more[CG_MAX_HIER];
+	size_t n_more = 0;
 
 	if (cg_sandbox_create(cg, sb->id, sb->n_slots, &lim, fds, err) < 0)
 		return -1;
 	sb->cg_fd = fds[0];
-	size_t more = cg->n_hier > 1 ? (size_t)cg->n_hier - 1 : 0;
-	int r = sb_msg_send(ctl, &m, fds + 1, more);
+	/* hierarchies where the sandbox needs no group send none */
+	for (int i = 1; i < cg->n_hier; i++)
+		if (fds[i] >= 0)
+			more[n_more++] = fds[i];
+	int r = sb_msg_send(ctl, &m, more, n_more);
 	if (r < 0)
 		sb_err_sys(err, "send the cgroups to the sandbox");
 	for (int i = 1; i < CG_MAX_HIER; i++)
@@ -743,27 +754,38 @@ int sandbox_restart_slot(struct sbx_slot *slot, uint32_t flags)
 	return 0;
 }
 
-/* A release that keeps the workspace needs no new leader: the slot's
- * leader ends every process the lease started and says HELLO again, a
- * round trip instead of a leader restart (fork, mounts, a new spare). Only
- * for an idle slot: calls in flight end with a restart, as before. */
-static bool recycle_slot(struct sbx_slot *slot)
+/* A release needs no new leader: the slot's leader ends every process
+ * the lease started and says HELLO again, a round trip instead of a leader
+ * restart (fork, mounts, a new spare); with a reset it first moves to a
+ * new workspace generation (leader_regen.c), if the lease touched the
+ * slot at all. Only for an idle slot: calls in flight end with a restart,
+ * as before. */
+static bool recycle_slot(struct sbx_slot *slot, bool reset)
 {
-	if (!slot->recycles || !slot->chan || slot->n_calls > 0 ||
-	    slot->n_bg > 0 || slot->seeding || slot->sb->state != SBX_RUNNING)
+	if (!slot->recycles || (reset && !slot->resets) || !slot->chan ||
+	    slot->n_calls > 0 || slot->n_bg > 0 || slot->seeding ||
+	    slot->sb->state != SBX_RUNNING)
 		return false;
 	struct sb_msg m = {.type = SB_MSG_RECYCLE,
-			   .slot = (uint32_t)slot->index};
+			   .slot = (uint32_t)slot->index,
+			   .flags = reset ? SB_RECYCLE_RESET : 0};
 	slot->recycling = sandbox_slot_send(slot, &m, NULL, 0) == 0;
+	slot->recycle_reset = reset;
 	return slot->recycling;
 }
 
 void sandbox_release_slot(struct sbx_slot *slot, bool reset)
 {
 	sandbox_lease_end(slot);
-	if (!reset && recycle_slot(slot))
+	if (recycle_slot(slot, reset))
 		return;
 	sandbox_restart_slot(slot, reset ? SB_RELEASE_RESET : 0);
+}
+
+bool sandbox_gone(const struct sandbox *sb)
+{
+	return sb->state == SBX_DEAD ||
+	       !sb_proc_running(sb->pid, sb->start_time);
 }
 
 void sandbox_kill(struct sandbox *sb)
@@ -785,6 +807,12 @@ void sandbox_free(struct sandbox *sb)
 	if (rmdir(sb->scratch) < 0 && errno != ENOENT)
 		sb_rm_rf(sb->scratch);
 	unlink(sb->ctl_path);
+	if (sb->open_handles == 0 && sb->pidfd < 0 && sb->ctl < 0) {
+		/* never watched (a tombstone): libuv holds nothing of it */
+		sb_sendq_clear(&sb->ctl_q);
+		sandbox_struct_free(sb);
+		return;
+	}
 	sb->freeing = true;
 	uv_close((uv_handle_t *)&sb->ctl_poll, handle_closed);
 	uv_close((uv_handle_t *)&sb->pid_poll, handle_closed);

@@ -117,7 +117,9 @@ struct sbx_slot {
 	int oom_fd;	/* its OOM kill counter file, -1 until first read */
 	bool recycles;	/* its leader understands SB_MSG_RECYCLE */
 	bool recycling; /* sent one, waiting for the HELLO */
-	bool no_bash;	/* its root has no /bin/bash (leader's HELLO) */
+	bool resets;	/* ... also with SB_RECYCLE_RESET (a new generation) */
+	bool recycle_reset; /* the one sent had SB_RECYCLE_RESET */
+	bool no_bash;	    /* its root has no /bin/bash (leader's HELLO) */
 	/* The lease generation's network namespace (slot_netns.c): an nsfs
 	 * descriptor once the leader sent it, -1 before; users ride on it. */
 	int netns_fd;
@@ -210,6 +212,16 @@ int sandbox_adopt(struct sbx_env *env, const struct sb_profile *profile,
  * (only if its pid is still that process), cgroups, scratch dir, socket. */
 void sandbox_reap_record(struct sbx_env *env, const struct sbx_record *rec);
 
+/* A record that could not be adopted, as a dead sandbox (state SBX_DEAD,
+ * every slot SLOT_ERROR naming why; no process, channel or libuv handle):
+ * the pool keeps it while leases restored onto it are held, so that their
+ * holders get sandbox_lost, as for a sandbox lost while the daemon runs,
+ * until they release. sandbox_free() frees it. NULL: out of memory. */
+struct sandbox *sandbox_tombstone(struct sbx_env *env,
+				  const struct sb_profile *profile, void *owner,
+				  const struct sbx_record *rec,
+				  const char *why);
+
 /* Remove what earlier daemons left in the state dir and the cgroups:
  * every sandbox whose id keep() does not claim. */
 void sandbox_sweep(struct sbx_env *env, bool (*keep)(const char *id, void *ud),
@@ -219,6 +231,10 @@ void sandbox_sweep(struct sbx_env *env, bool (*keep)(const char *id, void *ud),
  * sandboxes for the next daemon): channels close, processes live on. The
  * sandbox is freed; no ops callback follows. */
 void sandbox_detach(struct sandbox *sb);
+
+/* Dead, or its init has exited and the loop has not yet heard (a copy
+ * through its root that failed meanwhile is a lost sandbox). */
+bool sandbox_gone(const struct sandbox *sb);
 
 /* Kill the sandbox; ops->sandbox_gone follows. */
 void sandbox_kill(struct sandbox *sb);

@@ -11,6 +11,7 @@
  *   daemon <-> leader (one per slot):     HELLO, FAILED, EXEC, KILL, EXEC_DONE,
  *                                         RECYCLE, SIGNAL, EXEC_STARTED,
  *                                         PTY_OPEN, PTY
+ *   init <-> leader (its line):           SLOT_CHANNEL, REGEN, FAILED
  */
 #ifndef SLOTBOX_WIRE_PROTO_H
 #define SLOTBOX_WIRE_PROTO_H
@@ -52,6 +53,11 @@ enum sb_msg_type {
 				slot's devpts, `status` rows << 16 | cols */
 	SB_MSG_PTY,	     /* leader -> daemon: request `id`'s terminal,
 				fds master, slave (none: sys_errno says why) */
+	/* Added for a reset in place (issue 22). */
+	SB_MSG_REGEN, /* leader -> init (its line): make generation `gen` + 1,
+			 fds = the slot's pid and network namespaces;
+			 init's helper -> leader: fd = the new generation's
+			 mount namespace (or FAILED) */
 };
 
 /* File operations run in a child of the leader, as the slot's uid, inside
@@ -110,6 +116,15 @@ struct sb_file_reply {
 /* flags in a leader's HELLO: it understands SIGNAL, PTY_OPEN and
  * SB_EXEC_REPORT_PID (background processes and terminals, API 1.1). */
 #define SB_HELLO_PROCESSES 8u
+/* flags in a leader's HELLO: it understands SB_RECYCLE_RESET, and `gen`
+ * is the workspace generation it serves. */
+#define SB_HELLO_RESETS 16u
+/* flags in RECYCLE: the next lease starts on a new workspace generation
+ * (a release with reset), made in place by the same leader. */
+#define SB_RECYCLE_RESET 1u
+/* flags in a leader's REGEN: send new IPC and network namespaces too
+ * (network: egress, where init makes them: fds mnt, ipc, net). */
+#define SB_REGEN_NEW_NS 1u
 #define SB_RELEASE_RESET 1u /* start the next lease with a fresh workspace */
 /* With RESET: stop after making the new generation and answer SEED_READY;
  * the leader starts on SEED_DONE (fork, snapshot restore). A plain

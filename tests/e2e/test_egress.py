@@ -303,8 +303,18 @@ def test_released_slot_gets_a_new_veth_and_still_egresses(egress, reset):
     # two per slot (the live generation's, the next one's, made ahead):
     # default's 2 slots, single's 1
     assert len(before) == 6, before
+    leader = "cut -d' ' -f22 /proc/1/stat"  # the slot's PID 1's start
+    first = api(c, "POST", "/v1/slots/%s/exec" % a,
+                {"tool": "bash", "args": {"command": leader}}, 200)
     api(c, "DELETE", "/v1/slots/%s?reset=%s" % (a, str(reset).lower()), None, 204)
     b = acquire(c, "single")
+    again = api(c, "POST", "/v1/slots/%s/exec" % b,
+                {"tool": "bash", "args": {"command": leader}}, 200)
+    # a reset moves the leader to its new generation in place (init sends
+    # the namespaces it made ahead); a release that keeps the files of a
+    # lease that ran calls restarts it (issue 22)
+    same = first["metadata"]["stdout"] == again["metadata"]["stdout"]
+    assert same == reset, (first, again)
     got = probe(c, b, "198.18.0.2", "10.99.0.2")
     assert got == {"198.18.0.2": "remote", "10.99.0.2": "error:TimeoutError"}, got
     # a new pair: the old generation's is gone (torn down with its

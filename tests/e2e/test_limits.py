@@ -279,6 +279,41 @@ def test_oom_is_reported_and_contained(layout, start, command):
     assert api(c, "GET", "/v1/health", status=200)["ok"] is True
 
 
+@pytest.mark.parametrize("userns", [False, True])
+def test_sandbox_memory_cap_without_slot_groups(layout, start, userns):
+    """memory_mb: 0 sets no per-slot memory limit, so no slot has a memory
+    cgroup of its own (each costs the host kernel memory that grows with
+    the number of mounts: issue 22); sandbox_memory_mb still caps the
+    sandbox as a whole, and an allocation past it is killed there. With
+    userns the sandbox's root places its leaders in the sandbox's group."""
+    keys = {"userns": "true"} if userns else {}
+    d, c, cg = start(memory_mb=0, sandbox_memory_mb=256, **keys)
+    need(cg, layout, "memory")
+    sa, sb = two_slots(c)
+    groups = slot_groups(c, sa, layout)
+    path, v2 = limit_dir(groups, "memory")
+    if v2:
+        # the slot's group exists (it kills) but has no memory controller
+        assert not os.path.exists(path + "/memory.max")
+        sandbox = os.path.dirname(path)
+        assert int(read(sandbox + "/memory.max")) == 256 << 20
+        assert "memory" not in read(sandbox + "/cgroup.subtree_control").split()
+    else:
+        # the slot's processes are in the sandbox's group: no s<n> below it
+        assert not os.path.basename(path).startswith("s"), path
+        assert int(read(path + "/memory.limit_in_bytes")) == 256 << 20
+        assert [e for e in os.listdir(path) if os.path.isdir(os.path.join(path, e))] == []
+    # the other controllers keep their per-slot groups
+    for ctl in cg["controllers"]:
+        if ctl != "memory" and ctl in groups:
+            assert os.path.basename(groups[ctl]).startswith("s"), groups
+    r = bash(c, sa, "python3 -c 'b = [bytearray(64 << 20) for _ in range(160)]'", timeout_s=60)
+    assert r["success"] is False and r["metadata"]["returncode"] in (-9, 137), r
+    assert bash(c, sb, "echo ok")["metadata"]["stdout"] == "ok\n"
+    assert bash(c, sa, "echo ok")["metadata"]["stdout"] == "ok\n"
+    assert api(c, "GET", "/v1/health", status=200)["ok"] is True
+
+
 def test_pids_limit(layout, start):
     d, c, cg = start(pids_max=16)
     need(cg, layout, "pids")

@@ -136,7 +136,9 @@ class Worker(threading.Thread):
         text = "%016x" % self.rng.getrandbits(64)
         data = (text + "\n").encode()
         old = lease.manifest.get(path, {None})
-        lease.manifest[path] = set(old) | {data}
+        # a call killed between the shell's truncation and its write
+        # leaves the file empty
+        lease.manifest[path] = set(old) | {data, b""}
         st, b = call(self.cl, "POST", f"/v1/slots/{lease.slot_id}/exec",
                      {"tool": "bash", "timeout_s": 20,
                       "args": {"command": f"echo {text} > {path} && cat {path}"}})
@@ -216,7 +218,9 @@ class Worker(threading.Thread):
         connection; its file may or may not be written."""
         path = f"{lease.tag}c{self.rng.randrange(2)}"
         data = b"done\n"
-        lease.manifest[path] = set(lease.manifest.get(path, {None})) | {data}
+        # empty too: the shell's > truncates before echo writes, and the
+        # cancel may land in between
+        lease.manifest[path] = set(lease.manifest.get(path, {None})) | {data, b""}
         ex = f"w{self.k}x{self.n}"
         body = json.dumps({"tool": "bash", "execution_id": ex, "timeout_s": 20,
                            "args": {"command": f"sleep 0.3; echo done > {path}"}}).encode()

@@ -139,6 +139,11 @@ def client_check(w):
         if st != 200:
             w.judge(lease, st, b, "get")
             continue
+        if b.get("state") == "error":
+            # the daemon says its sandbox is lost (a lease with no file
+            # to read would not learn it otherwise): a trainer releases it
+            w.lost(lease, "get")
+            continue
         for path in sorted(lease.manifest):
             if not w.check_file(lease, path):
                 break

@@ -126,6 +126,23 @@ def test_state_dir_full(harness, tmp_path):
                                                ("etc/hello", "file", b"x" * 65536)])])
     st, b = call(cl, "POST", "/v1/images", {"name": "full", "path": lay})
     assert st == 507 and b["error"]["code"] == "insufficient_storage", (st, b)
+    # a fork writes lease records too: 201 only for what could be
+    # recorded (a slot's blanked record is rewritten in place), else 507
+    st, b = call(cl, "POST", f"/v1/slots/{slot0}/fork", {"count": 1})
+    print(f"state dir full: fork {st}")
+    if st == 201:
+        granted.update((s["slot_id"], None) for s in b["slots"])
+    else:
+        assert st == 507 and b["error"]["code"] == "insufficient_storage", (st, b)
+    # a renew with a TTL rewrites its record in place: it fits
+    st, b = call(cl, "POST", f"/v1/slots/{slot0}/renew", {"ttl_s": 600})
+    assert st == 200 and b["ttl_s"] == 600, (st, b)
+    # a release blanks its record in place: it needs no room, and a
+    # restart does not bring the lease back
+    gone = list(leases)[1]
+    st, b = call(cl, "DELETE", f"/v1/slots/{gone}")
+    assert st == 204, (st, b)
+    del leases[gone]
     # what needs no room keeps working
     for slot, content in leases.items():
         assert exec_ok(cl, slot, "cat mark") == content
@@ -134,6 +151,9 @@ def test_state_dir_full(harness, tmp_path):
     # every lease answered 201 survives a crash, even on a full disk
     leases.update(granted)
     cl = restart_and_check(h, leases)
+    st, b = call(cl, "POST", f"/v1/slots/{gone}/exec",
+                 {"tool": "bash", "args": {"command": "true"}})
+    assert st == 409 and b["error"]["code"] == "slot_not_leased", (st, b)
 
     # room again: everything works without a restart
     os.unlink(filler)
@@ -157,10 +177,13 @@ def test_fd_limit_under_1000_connections(harness):
     assert st == 201, b
     slot = b["slot_id"]
     exec_ok(cl, slot, "echo kept > mark")
+    st, b = call(cl, "POST", "/v1/slots", {"timeout_s": 20})
+    assert st == 201, b
+    rel = b["slot_id"]  # released during the flood
     keep = h.client(timeout=10)  # a connection made before the flood
     assert call(keep, "GET", "/v1/health")[0] == 200
     socks = []
-    answers = []
+    answers, acquires, granted = [], [], {}
     try:
         for _ in range(1000):
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -189,10 +212,35 @@ def test_fd_limit_under_1000_connections(harness):
             else:
                 assert b["metadata"]["stdout"] == "kept\n", b
         assert answers, "no answer at all on a connection made before"
+        # an acquire needs a descriptor for its journal record: 201 when
+        # it got one, else 503 saying why (the lease is not granted),
+        # never 500
+        for cl in [keep] * 2 + [h.client(timeout=5) for _ in range(2)]:
+            try:
+                st, b = call(cl, "POST", "/v1/slots", {"timeout_s": 2})
+            except OSError:
+                continue
+            acquires.append(st)
+            if st == 201:
+                granted[b["slot_id"]] = None
+            elif st == 503 and b["error"]["code"] == "acquire_timeout":
+                pass  # no slot free and no new sandbox (it needs fds too)
+            else:
+                assert st == 503 and b["error"]["code"] == "unavailable", (st, b)
+                assert "open files" in b["error"]["message"], b
+        assert acquires, "no acquire answered on a connection made before"
+        # a release needs a descriptor to blank its record: 204 only
+        # when it is recorded (a restart must not bring the lease back),
+        # else 503 saying why and the lease stays
+        st, b = call(keep, "DELETE", f"/v1/slots/{rel}")
+        released = st == 204
+        if not released:
+            assert st == 503 and b["error"]["code"] == "unavailable", (st, b)
+            assert "open files" in b["error"]["message"], b
     finally:
         for s in socks:
             s.close()
-    print(f"fd limit: answers {answers}")
+    print(f"fd limit: answers {answers}, acquires {acquires}, release {st}")
     # fds back: serves again by itself, the lease intact
     deadline = time.monotonic() + 10
     while True:
@@ -204,7 +252,71 @@ def test_fd_limit_under_1000_connections(harness):
                 raise
             time.sleep(0.2)
     assert out == "kept\n"
-    restart_and_check(h, {slot: "kept\n"})
+    cl = h.client(timeout=5)
+    if not released:
+        st, b = call(cl, "DELETE", f"/v1/slots/{rel}")
+        assert st == 204, (st, b)
+    st, b = call(cl, "POST", "/v1/slots", {"timeout_s": 20})
+    assert st == 201, (st, b)
+    granted[b["slot_id"]] = None
+    cl = restart_and_check(h, {slot: "kept\n"} | granted)
+    # the release holds across the restart
+    st, b = call(cl, "POST", f"/v1/slots/{rel}/exec",
+                 {"tool": "bash", "args": {"command": "true"}})
+    assert st == 409 and b["error"]["code"] == "slot_not_leased", (st, b)
+
+
+def set_nofile(pid, soft):
+    """The daemon's soft fd limit, changed from outside (prlimit --pid)."""
+    with open(f"/proc/{pid}/limits") as f:
+        hard = next(l.split()[4] for l in f if l.startswith("Max open files"))
+    subprocess.run(["prlimit", "--pid", str(pid), f"--nofile={soft}:{hard}"],
+                   check=True)
+
+
+def test_fd_limit_reached_between_requests(harness):
+    """Every descriptor in use (the soft limit lowered to the daemon's open
+    fds) on a connection already open: a release or an acquire that cannot
+    open its journal record answers 503 `unavailable` saying why, and
+    changes nothing; a release answered 204 stays released across a
+    restart; with fds back both work without a restart."""
+    h = harness()
+    h.start()
+    cl = h.client()
+    leases = {}
+    for i in range(2):
+        st, b = call(cl, "POST", "/v1/slots", {"timeout_s": 20})
+        assert st == 201, b
+        exec_ok(cl, b["slot_id"], f"echo {i} > mark")
+        leases[b["slot_id"]] = f"{i}\n"
+    held, rel = list(leases)
+    assert call(cl, "GET", "/v1/health")[0] == 200
+    pid = h.d.proc.pid
+    used = {int(n) for n in os.listdir(f"/proc/{pid}/fd")}
+    set_nofile(pid, min(set(range(len(used) + 1)) - used))  # the lowest free
+    try:
+        # two slots are free: the acquire fails on its record only
+        st, b = call(cl, "POST", "/v1/slots", {"timeout_s": 2})
+        assert st == 503 and b["error"]["code"] == "unavailable", (st, b)
+        assert "open files" in b["error"]["message"], b
+        st, b = call(cl, "DELETE", f"/v1/slots/{rel}")
+        assert st == 503 and b["error"]["code"] == "unavailable", (st, b)
+        assert "open files" in b["error"]["message"], b
+        st, b = call(cl, "GET", f"/v1/slots/{rel}")
+        assert st == 200 and b["slot_id"] == rel and b["state"] == "acquired", (st, b)
+    finally:
+        set_nofile(pid, 1024)
+    assert exec_ok(cl, rel, "cat mark") == "1\n"
+    st, b = call(cl, "DELETE", f"/v1/slots/{rel}")
+    assert st == 204, (st, b)
+    del leases[rel]
+    st, b = call(cl, "POST", "/v1/slots", {"timeout_s": 20})
+    assert st == 201, (st, b)
+    leases[b["slot_id"]] = None
+    cl = restart_and_check(h, leases)
+    st, b = call(cl, "POST", f"/v1/slots/{rel}/exec",
+                 {"tool": "bash", "args": {"command": "true"}})
+    assert st == 409 and b["error"]["code"] == "slot_not_leased", (st, b)
 
 
 def memory_group():

@@ -546,6 +546,28 @@ static void test_bounds(void **state)
 	free(big);
 }
 
+/* memory_mb: 0 is "no per-slot limit" (no per-slot memory cgroup);
+ * sandbox_memory_mb caps the whole sandbox instead. */
+static void test_memory_scopes(void **state)
+{
+	(void)state;
+	struct sb_config c;
+	ok(&c,
+	   "profiles:\n  a:\n    memory_mb: 0\n"
+	   "    sandbox_memory_mb: 20480\n  b:\n",
+	   NULL);
+	assert_int_equal(get(&c, "a")->memory_mb, 0);
+	assert_int_equal(get(&c, "a")->sandbox_memory_mb, 20480);
+	assert_int_equal(get(&c, "b")->memory_mb, 2048);
+	assert_int_equal(get(&c, "b")->sandbox_memory_mb, 0);
+	sb_config_free(&c);
+	FAIL("profiles:\n  a:\n    memory_mb: 8\n", NULL,
+	     "key \"memory_mb\": expected an integer in [16, 16777216]");
+	FAIL("profiles:\n  a:\n    sandbox_memory_mb: -1\n", NULL,
+	     "key \"sandbox_memory_mb\": expected an integer in [16, "
+	     "16777216]");
+}
+
 /* One limit on variable names everywhere (SB_ENV_NAME_MAX, common/util.h):
  * what a profile takes is what a request's env and an image's Env take. */
 static void test_env_name_limit(void **state)
@@ -1601,6 +1623,7 @@ int main(void)
 		cmocka_unit_test(test_document_shape),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_memory_scopes),
 		cmocka_unit_test(test_env_name_limit),
 		cmocka_unit_test(test_bad_numbers),
 		cmocka_unit_test(test_min_max),

@@ -74,7 +74,7 @@ static void test_every_type_round_trips(void **state)
 	(void)state;
 	int sv[2];
 	pair(sv, 0);
-	for (uint32_t t = SB_MSG_HELLO; t <= SB_MSG_PTY; t++) {
+	for (uint32_t t = SB_MSG_HELLO; t <= SB_MSG_REGEN; t++) {
 		struct sb_msg in = sample(t), out;
 		int fds[SB_MSG_MAX_FDS];
 		size_t nfds = 99;

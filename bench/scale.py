@@ -1,0 +1,396 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""bench/scale.py: lease N slots one after another and see what it costs
+the host (issue 22's "10,000 slots, flat").
+
+    bench/scale.py --build build [--baseline OLD_BUILD] [-n 10000]
+    bench/scale.py --baseline OLD --build build --build build,memory_mb=0,sandbox_memory_mb=20480
+
+For each build, in turn on the same machine (the baseline first): a fresh
+slotboxd whose only profile has --per slots per sandbox (max N/per
+sandboxes), N acquires one after another with the Python client, each new
+sandbox started on demand; the time of every 1,000-slot block (first
+against last); `echo hi` in --exec-n random leased slots (Python client,
+p50/p99); what the host lost per idle leased slot: MemAvailable and
+/proc/meminfo's SUnreclaim (unreclaimable slab), next to what the daemon's
+memory cgroup is charged; then everything is released and the daemon
+stopped, and the host must come back (MemAvailable, slab, cgroup count).
+
+Memory safety (the machine is shared): leasing stops early when the
+projection from what the slots leased so far cost leaves less than
+--reserve-gb of MemAvailable at N, and the run releases everything and
+stops when MemAvailable falls under --abort-gb.
+"""
+import argparse
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "clients", "python"))
+
+from slotbox import Client  # noqa: E402
+
+PROFILE = """\
+default_profile: scale
+profiles:
+  scale:
+    slots_per_sandbox: {per}
+    min_sandboxes: 0
+    max_sandboxes: {sandboxes}
+    idle_timeout: 3600
+    acquire_timeout_s: 300
+{extra}"""
+
+BLOCK = 1000
+GIB = 1 << 30
+
+
+def meminfo():
+    """/proc/meminfo in KiB."""
+    with open("/proc/meminfo") as f:
+        return {l.split(":")[0]: int(l.split()[1]) for l in f}
+
+
+def cgroup_counts():
+    """Live cgroups per v1 controller (/proc/cgroups) and in the unified
+    hierarchy (cgroup.stat of its root, when there is one)."""
+    out = {}
+    with open("/proc/cgroups") as f:
+        for line in f:
+            if not line.startswith("#"):
+                name, _, num, _ = line.split()
+                out[name] = int(num)
+    for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+        try:
+            with open(os.path.join(root, "cgroup.stat")) as f:
+                for line in f:
+                    k, v = line.split()
+                    out["v2 " + k] = int(v)
+            break
+        except OSError:
+            pass
+    return out
+
+
+def slabinfo():
+    """KiB per slab cache (/proc/slabinfo: active objects x object size)."""
+    out = {}
+    try:
+        with open("/proc/slabinfo") as f:
+            for line in f.readlines()[2:]:
+                v = line.split()
+                out[v[0]] = int(v[2]) * int(v[3]) / 1024
+    except OSError:
+        pass
+    return out
+
+
+def host_mem(settle_s=20):
+    """(MemAvailable, SUnreclaim) in KiB once they stop moving: the kernel
+    frees namespaces and cgroups in the background (RCU, workqueues)."""
+    prev = meminfo()
+    deadline = time.monotonic() + settle_s
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        cur = meminfo()
+        if (abs(cur["MemAvailable"] - prev["MemAvailable"]) < 2048 and
+                abs(cur["SUnreclaim"] - prev["SUnreclaim"]) < 1024):
+            prev = cur
+            break
+        prev = cur
+    return prev["MemAvailable"], prev["SUnreclaim"]
+
+
+def memcg_usage_kib(pid):
+    """memory.usage_in_bytes (cgroup v1) or memory.current (v2) of the
+    daemon's own slotbox/<instance> group, found from a sandbox process."""
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, ctrl, path = line.split(":", 2)
+        parts = path.strip("/").split("/")
+        if len(parts) < 2 or parts[0] != "slotbox":
+            continue
+        inst = "/".join(parts[:2])
+        if "memory" in ctrl.split(","):
+            p = f"/sys/fs/cgroup/memory/{inst}/memory.usage_in_bytes"
+        elif ctrl == "":
+            p = f"/sys/fs/cgroup/{inst}/memory.current"
+            if not os.path.exists(p):
+                p = f"/sys/fs/cgroup/unified/{inst}/memory.current"
+        else:
+            continue
+        try:
+            with open(p) as f:
+                return int(f.read()) / 1024
+        except OSError:
+            continue
+    return None
+
+
+def children_of(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def count_procs(pid):
+    n, todo = 0, children_of(pid)
+    while todo:
+        p = todo.pop()
+        n += 1
+        todo += children_of(p)
+    return n
+
+
+def cpu_ticks(pid):
+    """(starttime, utime + stime + cutime + cstime) of pid, in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return int(v[19]), sum(int(x) for x in v[11:15])
+
+
+def sandbox_cpu_ms(daemon_pid):
+    """CPU time (user + system, with their reaped children's) that each
+    sandbox's processes have used, in ms, oldest sandbox first: what it
+    cost to create, and unlike wall time barely moved by other load."""
+    hz = os.sysconf("SC_CLK_TCK")
+    out = []
+    for init in children_of(daemon_pid):
+        try:
+            start, total = cpu_ticks(init)
+            todo = children_of(init)
+            while todo:
+                p = todo.pop()
+                total += cpu_ticks(p)[1]
+                todo += children_of(p)
+        except OSError:
+            continue
+        out.append((start, total * 1000 / hz))
+    return [ms for _, ms in sorted(out)]
+
+
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, max(0, int(round(p / 100 * len(v) + 0.5)) - 1))]
+
+
+class Daemon:
+    def __init__(self, build, tmp, per, sandboxes, keys, extra=()):
+        self.dir = tempfile.mkdtemp(prefix="scale-", dir=tmp)
+        self.socket = os.path.join(self.dir, "s.sock")
+        cfg = os.path.join(self.dir, "profiles.yaml")
+        with open(cfg, "w") as f:
+            f.write(PROFILE.format(per=per, sandboxes=sandboxes,
+                                   extra="".join(f"    {k}: {v}\n" for k, v in keys)))
+        self.log = open(os.path.join(self.dir, "slotboxd.log"), "ab")
+        self.proc = subprocess.Popen(
+            [os.path.join(build, "slotboxd"), "--socket", self.socket, "--state-dir",
+             os.path.join(self.dir, "state"), "--config", cfg, *extra],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        self.client = Client("unix://" + self.socket, timeout=600)
+        deadline = time.monotonic() + 20
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"slotboxd exited; see {self.dir}/slotboxd.log")
+            try:
+                self.client.health()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self):
+        self.client.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=300)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_one(spec, a, log):
+    """Lease, exec, measure, release one build ("DIR[,key=value...]":
+    profile keys); a dict of figures."""
+    build, *kv = spec.split(",")
+    keys = [x.split("=", 1) for x in kv]
+    r = {"build": spec}
+    mem0, slab0 = host_mem()
+    cg0 = cgroup_counts()
+    sl0 = slabinfo()
+    avail0 = meminfo()["MemAvailable"]
+    d = Daemon(os.path.abspath(build), a.tmp, a.per, -(-a.n // a.per), keys,
+               a.daemon_arg)
+    slots, blocks = [], []
+    try:
+        t0 = tb = time.monotonic()
+        hz = os.sysconf("SC_CLK_TCK")
+        dcpu = [cpu_ticks(d.proc.pid)[1]]
+        stop = None
+        for i in range(a.n):
+            slots.append(d.client.acquire(f"scale-{i}", timeout_s=300))
+            if (i + 1) % 100:
+                continue
+            avail = meminfo()["MemAvailable"]
+            if avail < a.abort_gb * GIB / 1024:
+                stop = f"aborted at {i + 1} slots: MemAvailable {avail / 2**20:.1f} GiB"
+                break
+            proj = (avail0 - avail) / (i + 1) * (a.n - i - 1)
+            if avail - proj < a.reserve_gb * GIB / 1024:
+                stop = (f"stopped at {i + 1} slots: {a.n} would leave "
+                        f"{(avail - proj) / 2**20:.1f} GiB available")
+                break
+            if (i + 1) % BLOCK == 0:
+                now = time.monotonic()
+                blocks.append(now - tb)
+                dcpu.append(cpu_ticks(d.proc.pid)[1])
+                tb = now
+                log(f"  {i + 1} slots: last {BLOCK} in {blocks[-1]:.2f} s, "
+                    f"MemAvailable {avail / 2**20:.1f} GiB")
+        r["lease_s"] = time.monotonic() - t0
+        r["slots"] = len(slots)
+        r["blocks"] = blocks
+        r["stop"] = stop
+        if stop:
+            log("  " + stop)
+        # the daemon makes the cgroups: their kernel cost is its CPU
+        r["dcpu"] = [(b - a_) * 1000 / hz / BLOCK for a_, b in zip(dcpu, dcpu[1:])]
+        cpu = sandbox_cpu_ms(d.proc.pid)
+        tenth = max(1, len(cpu) // 10)
+        r["cpu_first"] = sum(cpu[:tenth]) / (tenth * a.per)
+        r["cpu_last"] = sum(cpu[-tenth:]) / (tenth * a.per)
+        if not stop:
+            lat = []
+            for s in random.Random(22).sample(slots, min(a.exec_n, len(slots))):
+                t = time.perf_counter()
+                res = d.client.bash(s, "echo hi")
+                lat.append((time.perf_counter() - t) * 1e3)
+                if not res.success or res.output.strip() != "hi":
+                    raise RuntimeError(f"echo hi in {s.slot_id}: {res.output!r} {res.error!r}")
+            r["exec_p50"], r["exec_p99"] = pct(lat, 50), pct(lat, 99)
+        mem1, slab1 = host_mem()
+        r["procs"] = count_procs(d.proc.pid)
+        # a slot's leader: init stays in the daemon's groups
+        leaders = [g for k in children_of(d.proc.pid) for g in children_of(k)]
+        r["memcg_kib"] = memcg_usage_kib(leaders[0]) if leaders else None
+        cg1 = cgroup_counts()
+        sl1 = slabinfo()
+        r["slabs"] = sorted(((sl1[k] - sl0.get(k, 0), k) for k in sl1), reverse=True)[:4]
+        r["cgroups"] = {k: cg1.get(k, 0) - cg0.get(k, 0)
+                        for k in ("memory", "cpu", "pids", "freezer", "v2 nr_descendants")}
+        n = max(1, len(slots))
+        r["avail_kib_per_slot"] = (mem0 - mem1) / n
+        r["slab_kib_per_slot"] = (slab1 - slab0) / n
+        if r["memcg_kib"] is not None:
+            r["memcg_kib_per_slot"] = r["memcg_kib"] / n
+        with open(f"/proc/{d.proc.pid}/status") as f:
+            r["rss_kib"] = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+        t = time.monotonic()
+        for s in slots:
+            d.client.release(s, reset=False)
+        r["release_s"] = time.monotonic() - t
+    finally:
+        t = time.monotonic()
+        d.stop()
+        r["stop_s"] = time.monotonic() - t
+    mem2, slab2 = host_mem(60)
+    r["back_avail_kib"] = mem0 - mem2
+    r["back_slab_kib"] = slab2 - slab0
+    cg2 = cgroup_counts()
+    r["back_memcg"] = cg2.get("memory", 0) - cg0.get("memory", 0)
+    return r
+
+
+def show(r):
+    n = r["slots"]
+    b = r["blocks"]
+    lines = [f"build {r['build']}: {n} slots leased in {r['lease_s']:.1f} s"
+             + (f" ({r['stop']})" if r["stop"] else "")]
+    if b:
+        lines.append(f"  per {BLOCK}-slot block: first {b[0]:.2f} s "
+                     f"({b[0] / BLOCK * 1e3:.2f} ms/slot), last {b[-1]:.2f} s "
+                     f"({b[-1] / BLOCK * 1e3:.2f} ms/slot), last/first {b[-1] / b[0]:.2f}; "
+                     f"all: {' '.join(f'{x:.1f}' for x in b)}")
+    lines.append(f"  CPU time of the sandboxes' processes per slot (user + system, load-independent): "
+                 f"first tenth of the sandboxes {r['cpu_first']:.2f} ms, last tenth "
+                 f"{r['cpu_last']:.2f} ms, last/first {r['cpu_last'] / max(r['cpu_first'], 1e-9):.2f}")
+    if r["dcpu"]:
+        lines.append(f"  daemon CPU per slot (it makes the cgroups) per {BLOCK}-slot block: "
+                     + " ".join(f"{x:.2f}" for x in r["dcpu"]) + " ms")
+    if "exec_p50" in r:
+        lines.append(f"  exec echo hi in random leased slots (Python client): "
+                     f"p50 {r['exec_p50']:.2f} ms, p99 {r['exec_p99']:.2f} ms")
+    mc = (f"{r['memcg_kib_per_slot'] / 1024:.3f} MiB" if "memcg_kib_per_slot" in r
+          else "n/a")
+    lines.append(f"  host memory per idle leased slot: MemAvailable "
+                 f"{r['avail_kib_per_slot'] / 1024:.3f} MiB, of it unreclaimable slab "
+                 f"{r['slab_kib_per_slot'] / 1024:.3f} MiB; daemon's memory cgroup "
+                 f"charged {mc} (for comparison)")
+    lines.append(f"  kernel objects: {r['procs']} sandbox processes "
+                 f"({r['procs'] / max(1, n):.2f} per slot); new cgroups "
+                 + ", ".join(f"{k} {v}" for k, v in r["cgroups"].items())
+                 + f"; daemon RSS {r['rss_kib'] / 1024:.1f} MiB")
+    lines.append("  slab caches that grew most (KiB per slot): "
+                 + ", ".join(f"{k} {v / max(1, n):.0f}" for v, k in r["slabs"]))
+    lines.append(f"  release all {r['release_s']:.1f} s, daemon stop {r['stop_s']:.1f} s; "
+                 f"host after: MemAvailable {r['back_avail_kib'] / 1024:+.0f} MiB lost, "
+                 f"slab {r['back_slab_kib'] / 1024:+.0f} MiB, memory cgroups "
+                 f"{r['back_memcg']:+d} (other tenants move these too)")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", action="append",
+                    help="DIR[,key=value...] (profile keys); repeat to measure several in turn")
+    ap.add_argument("--baseline", help="a build measured first, the same way")
+    ap.add_argument("-n", type=int, default=10000, help="slots to lease")
+    ap.add_argument("--per", type=int, default=10, help="slots per sandbox")
+    ap.add_argument("--exec-n", type=int, default=200)
+    ap.add_argument("--reserve-gb", type=float, default=6.0,
+                    help="MemAvailable the projection must leave at N")
+    ap.add_argument("--abort-gb", type=float, default=5.0,
+                    help="release everything when MemAvailable falls under this")
+    ap.add_argument("--tmp", default=None)
+    ap.add_argument("--daemon-arg", action="append", default=[],
+                    help="an extra slotboxd argument (repeat), e.g. --daemon-arg=--cgroup=none")
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench/scale.py: run as root")
+    a.tmp = a.tmp or tempfile.mkdtemp(prefix="slotbox-scale-")
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    out = []
+    for b in ([a.baseline] if a.baseline else []) + (a.build or ["build"]):
+        log(f"{b}: leasing up to {a.n} slots ({a.per} per sandbox)")
+        r = run_one(b, a, log)
+        out.append(show(r))
+        log(out[-1])
+    uname = os.uname()
+    print(f"# bench/scale.py: {a.n} slots, {a.per} per sandbox; {uname.sysname} "
+          f"{uname.release}, {os.cpu_count()} CPUs, "
+          f"MemTotal {meminfo()['MemTotal'] / 2**20:.1f} GiB; shared machine: other tenants "
+          f"move MemAvailable and slab")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
