@@ -5,7 +5,8 @@ machine, in one run: both daemons run side by side with the same profile,
 and `slotbench exec` (the same client binary for both) measures one daemon,
 then the other, in alternating rounds (A B B A ...), so that a noisy
 machine's drift hits both alike. Prints each round's p50/p99 (microseconds)
-and the median of the rounds' p50s per build.
+and the median of the rounds' p50s per build, with the daemon's own CPU
+time per call (all its threads, from /proc/PID/task/*/schedstat).
 
     sudo python3 bench/exec_ab.py --a OLD/build --b build -n 400 --rounds 6
 
@@ -82,6 +83,18 @@ class Daemon:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def daemon_cpu_ns(pid):
+    """CPU time the daemon's threads have run, in nanoseconds."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that ended meanwhile
+    return total
+
+
 def measure(slotbench, d, n, cmd):
     out = subprocess.run([slotbench, "exec", "--socket", d.socket, "--slot", d.slot,
                           "-n", str(n), "--rounds", "1", "--cmd", cmd],
@@ -104,14 +117,19 @@ def main():
     slotbench = o.slotbench or os.path.join(o.a, "slotbench")
     da, db = Daemon(o.a, "a"), Daemon(o.b, "b")
     p50 = {"A": [], "B": []}
+    cpu = {"A": [], "B": []}
     try:
-        print("round,build,p50_us,p99_us")
+        print("round,build,p50_us,p99_us,daemon_cpu_us_per_call")
         for r in range(o.rounds):
             order = [("A", da), ("B", db)] if r % 2 == 0 else [("B", db), ("A", da)]
             for tag, d in order:
+                c0 = daemon_cpu_ns(d.proc.pid)
                 a50, a99 = measure(slotbench, d, o.n, o.cmd)
+                per_call = (daemon_cpu_ns(d.proc.pid) - c0) / o.n / 1000
                 p50[tag].append(a50)
-                print(f"{r},{tag},{a50:.0f},{a99:.0f}", flush=True)
+                cpu[tag].append(per_call)
+                print(f"{r},{tag},{a50:.0f},{a99:.0f},{per_call:.1f}",
+                      flush=True)
     finally:
         da.stop()
         db.stop()
@@ -120,6 +138,9 @@ def main():
           f"one slot each")
     print(f"# median p50: A ({o.a}) {ma:.0f} us, B ({o.b}) {mb:.0f} us, "
           f"B/A = {mb / ma:.3f}")
+    ca, cb = statistics.median(cpu["A"]), statistics.median(cpu["B"])
+    print(f"# median daemon CPU per call: A {ca:.1f} us, B {cb:.1f} us, "
+          f"B/A = {cb / ca:.3f}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ static struct sb_profile profile;
 static struct sb_config cfg;
 static struct sandbox sandbox;
 static struct sbx_slot slots[2];
+static struct pool_slot leases[2]; /* their pool_slot */
 static struct pool pool;
 static struct pools pools;
 static struct cg_root cg;
@@ -88,17 +89,19 @@ void world_reset(void)
 	for (int i = 0; i < 2; i++) {
 		struct sbx_slot *s = &slots[i];
 		memset(s, 0, sizeof *s);
+		memset(&leases[i], 0, sizeof leases[i]);
+		s->owner_data = &leases[i];
 		s->sb = &sandbox;
 		s->index = i;
 		snprintf(s->id, sizeof s->id, "sbx-1_slot_%d", i);
 		s->base_len = strlen(s->id);
-		s->state = SLOT_AVAILABLE;
+		pool_slot_of(s)->state = SLOT_AVAILABLE;
 		s->oom_fd = -1;
 	}
 	snprintf(slots[0].id, sizeof slots[0].id, "%s", WORLD_SLOT);
-	slots[0].lease_seq = 1;
-	slots[0].leased = true;
-	slots[0].state = SLOT_ACQUIRED;
+	pool_slot_of(&slots[0])->lease_seq = 1;
+	pool_slot_of(&slots[0])->leased = true;
+	pool_slot_of(&slots[0])->state = SLOT_ACQUIRED;
 }
 
 struct api *world_init(uv_loop_t *l)
@@ -190,13 +193,13 @@ void pool_acquire_cancel(struct pool_waiter *w)
 void pool_release(struct sbx_slot *slot, bool reset)
 {
 	(void)reset;
-	FUZZ_CHECK(slot->leased, "release of a slot not leased");
+	FUZZ_CHECK(pool_slot_of(slot)->leased, "release of a slot not leased");
 }
 
 int pool_journal_unlease(struct pools *ps, const struct sbx_slot *slot)
 {
 	(void)ps;
-	FUZZ_CHECK(slot->leased, "release of a slot not leased");
+	FUZZ_CHECK(pool_slot_of(slot)->leased, "release of a slot not leased");
 	return 0;
 }
 
@@ -264,7 +267,7 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	       struct sb_err *err)
 {
 	(void)err;
-	FUZZ_CHECK(slot->leased, "exec on a slot not leased");
+	FUZZ_CHECK(pool_slot_of(slot)->leased, "exec on a slot not leased");
 	FUZZ_CHECK(spec->timeout_s > 0 && spec->timeout_s <= API_MAX_TIMEOUT_S,
 		   "exec timeout %g", spec->timeout_s);
 	FUZZ_CHECK(spec->argv[0] && spec->argv[0][0] == '/', "argv[0]");

@@ -7,6 +7,7 @@
 
 #include "http/http.h"
 #include "pool/pool.h"
+#include "pool/slot_service.h"
 #include "sandbox/exec.h"
 
 struct snapshot_store;

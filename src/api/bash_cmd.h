@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* bash_cmd.h - a bash command as the API runs it: its argv, working
- * directory and environment (defaults, the image's, the profile's, the
- * pool's secrets, then the caller's), from a request's arguments. Shared
- * by exec's bash tool and background processes. */
+/* bash_cmd.h - a bash command's request arguments, checked and turned
+ * into a slot_cmd (pool/slot_cmd.h builds its argv, working directory and
+ * environment). Shared by exec's bash tool and background processes. */
 #ifndef SLOTBOX_API_BASH_CMD_H
 #define SLOTBOX_API_BASH_CMD_H
 
@@ -10,35 +9,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "pool/slot_cmd.h"
+
 struct sbx_slot;
 
 #define API_MAX_COMMAND (1u << 20)
 #define API_MAX_STDIN (16u << 20)
 #define API_MAX_ENV 256
 
-struct bash_cmd {
-	struct sbx_slot *slot;
-	const char *shell; /* the shell it runs in */
-	char *argv[4];
-	char **envp;
-	size_t envc;
-	char *cwd;
-	char *command;
-};
-
 /* Validate args ({"command", "stdin", "env", "cwd", "merge_output"}) and
- * fill c (zeroed by the caller; free it with bash_cmd_free either way).
+ * fill c (zeroed by the caller; free it with slot_cmd_free either way):
+ * slot_cmd_init's command, then the request's env.
  * On error returns -1 with a message naming each key with the prefix
  * `where` ("args." for exec). */
-int bash_cmd_prepare(struct bash_cmd *c, struct sbx_slot *slot, json_t *args,
+int bash_cmd_prepare(struct slot_cmd *c, struct sbx_slot *slot, json_t *args,
 		     const char *where, char *msg, size_t msglen,
 		     const char **stdin_data, size_t *stdin_len,
 		     bool *merge_output);
-
-/* Add or replace NAME=value in c's environment. 0 or -1 (no memory). */
-int bash_cmd_env_push(struct bash_cmd *c, const char *k, const char *v);
-
-void bash_cmd_free(struct bash_cmd *c);
 
 #define BASH_PTY_MAX 1000u
 

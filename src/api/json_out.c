@@ -23,6 +23,7 @@ json_t *json_time_iso(double t)
 
 json_t *json_slot(const struct sbx_slot *slot)
 {
+	const struct pool_slot *lease = pool_slot_of(slot);
 	const struct sandbox *sb = slot->sb;
 	json_t *o = json_object();
 	json_object_set_new(o, "slot_id", json_string(slot->id));
@@ -30,25 +31,26 @@ json_t *json_slot(const struct sbx_slot *slot)
 	json_object_set_new(o, "profile", json_string(sb->profile->name));
 	json_object_set_new(o, "workspace_dir",
 			    json_string(sb->profile->workspace_dir));
-	json_object_set_new(o, "trajectory_id",
-			    slot->leased && slot->trajectory_id[0]
-				    ? sb_json_string_lossy(
-					      slot->trajectory_id,
-					      strlen(slot->trajectory_id), NULL)
-				    : json_null());
+	json_object_set_new(
+		o, "trajectory_id",
+		lease->leased && lease->trajectory_id[0]
+			? sb_json_string_lossy(lease->trajectory_id,
+					       strlen(lease->trajectory_id),
+					       NULL)
+			: json_null());
 	json_object_set_new(o, "state",
-			    json_string(slot_state_name(slot->state)));
+			    json_string(slot_state_name(lease->state)));
 	json_object_set_new(o, "acquired_at",
-			    slot->leased ? json_time_iso(slot->acquired_at)
-					 : json_null());
-	if (slot->leased && slot->ttl_s > 0) {
-		json_object_set_new(o, "ttl_s", json_real(slot->ttl_s));
-		double left = slot->ttl_s - (sb_now_mono() - slot->last_used);
+			    lease->leased ? json_time_iso(lease->acquired_at)
+					  : json_null());
+	if (lease->leased && lease->ttl_s > 0) {
+		json_object_set_new(o, "ttl_s", json_real(lease->ttl_s));
+		double left = lease->ttl_s - (sb_now_mono() - lease->last_used);
 		json_object_set_new(o, "expires_in_s",
 				    json_real(left > 0 ? left : 0));
 	}
-	if (slot->state == SLOT_ERROR && slot->error[0])
-		json_object_set_new(o, "error", json_string(slot->error));
+	if (lease->state == SLOT_ERROR && lease->error[0])
+		json_object_set_new(o, "error", json_string(lease->error));
 	if (sb->profile->gpu) {
 		int devs[SB_GPU_MAX];
 		int n = gpu_assign_slot(sb->profile, sb->number, slot->index,
@@ -78,21 +80,24 @@ static const char *sandbox_state_name(const struct sandbox *sb)
 
 static json_t *json_slot_brief(const struct sbx_slot *s, double now_wall)
 {
+	const struct pool_slot *lease = pool_slot_of(s);
 	json_t *o = json_object();
 	json_object_set_new(o, "slot_id", json_string(s->id));
 	json_object_set_new(o, "index", json_integer(s->index));
-	json_object_set_new(o, "state", json_string(slot_state_name(s->state)));
-	json_object_set_new(o, "leased", json_boolean(s->leased));
+	json_object_set_new(o, "state",
+			    json_string(slot_state_name(lease->state)));
+	json_object_set_new(o, "leased", json_boolean(lease->leased));
 	json_object_set_new(
 		o, "trajectory_id",
-		s->leased && s->trajectory_id[0]
-			? sb_json_string_lossy(s->trajectory_id,
-					       strlen(s->trajectory_id), NULL)
+		lease->leased && lease->trajectory_id[0]
+			? sb_json_string_lossy(lease->trajectory_id,
+					       strlen(lease->trajectory_id),
+					       NULL)
 			: json_null());
-	double age = now_wall - s->acquired_at;
+	double age = now_wall - lease->acquired_at;
 	json_object_set_new(o, "lease_age_s",
-			    s->leased ? json_real(age > 0 ? age : 0)
-				      : json_null());
+			    lease->leased ? json_real(age > 0 ? age : 0)
+					  : json_null());
 	json_object_set_new(o, "calls", json_integer(s->n_calls));
 	return o;
 }

@@ -14,9 +14,7 @@
 
 #include "common/util.h"
 #include "pool/pool.h"
-#include "sandbox/exec.h"
-#include "sandbox/sandbox.h"
-#include "sandbox/slot_pty.h"
+#include "pool/slot_service.h"
 
 /* Every record, oldest first. */
 static struct proc *procs;
@@ -39,7 +37,7 @@ static void unref(struct proc *p)
 {
 	if (--p->refs)
 		return;
-	bash_cmd_free(&p->cmd);
+	slot_cmd_free(&p->cmd);
 	proc_ring_free(&p->ring);
 	free(p);
 }
@@ -60,7 +58,7 @@ static void unlist(struct proc *p)
 
 static bool of_lease(const struct proc *p, const struct sbx_slot *slot)
 {
-	return p->listed && !p->deleted && slot->leased &&
+	return p->listed && !p->deleted && pool_slot_of(slot)->leased &&
 	       strcmp(p->slot_id, slot->id) == 0;
 }
 
@@ -74,7 +72,7 @@ void proc_sweep(struct pools *ps)
 		const struct sbx_slot *s =
 			p->deleted ? NULL
 				   : pools_find_slot(ps, p->slot_id, &stale);
-		if (!s || stale || !s->leased)
+		if (!s || stale || !pool_slot_of(s)->leased)
 			unlist(p);
 	}
 }
@@ -243,7 +241,8 @@ static int launch(struct proc *p, struct sbx_slot *slot, int stdin_fd,
 	};
 	p->running = true;
 	p->started_at = sb_now_wall();
-	if (exec_start(slot, &spec, proc_done, p, &p->call, err) < 0) {
+	if (slot_service_exec(slot, &spec, false, proc_done, p, &p->call, err) <
+	    0) {
 		p->running = false;
 		return -1;
 	}
@@ -273,7 +272,8 @@ static void pty_ready(void *ud, int master, int slave, int err)
 {
 	struct proc *p = ud;
 	struct sbx_slot *slot = p->slot;
-	if (!err && (!slot->leased || strcmp(slot->id, p->slot_id) != 0))
+	if (!err &&
+	    (!pool_slot_of(slot)->leased || strcmp(slot->id, p->slot_id) != 0))
 		err = ESRCH; /* its lease ended meanwhile */
 	int keep = err ? -1 : fcntl(master, F_DUPFD_CLOEXEC, 3);
 	if (!err && keep < 0)
@@ -298,7 +298,7 @@ static void pty_ready(void *ud, int master, int slave, int err)
 	unref(p); /* the request's */
 }
 
-struct proc *proc_start(struct sbx_slot *slot, struct bash_cmd *cmd,
+struct proc *proc_start(struct sbx_slot *slot, struct slot_cmd *cmd,
 			unsigned rows, unsigned cols, bool merge,
 			void (*started)(struct proc *p, int err,
 					const char *why),
@@ -306,7 +306,7 @@ struct proc *proc_start(struct sbx_slot *slot, struct bash_cmd *cmd,
 {
 	struct proc *p = calloc(1, sizeof *p);
 	if (!p) {
-		bash_cmd_free(cmd);
+		slot_cmd_free(cmd);
 		sb_err_set(err, ENOMEM, "out of memory");
 		return NULL;
 	}
@@ -336,7 +336,8 @@ struct proc *proc_start(struct sbx_slot *slot, struct bash_cmd *cmd,
 	 * starter is not called back. */
 	if (p->pty) {
 		p->refs++; /* the request's */
-		if (slot_pty_open(slot, rows, cols, pty_ready, p, err) == 0)
+		if (slot_service_pty_open(slot, rows, cols, false, pty_ready, p,
+					  err) == 0)
 			return p;
 		p->refs--;
 		goto fail;
@@ -438,7 +439,7 @@ int proc_signal(struct proc *p, int sig)
 	     sig == SIGWINCH) &&
 	    ioctl(fd, TIOCGPGRP, &fg) == 0 && fg > 1 && kill(-fg, sig) == 0)
 		return 0;
-	exec_signal(p->call, sig);
+	slot_service_signal(p->call, sig);
 	return 0;
 }
 
@@ -466,7 +467,7 @@ void proc_delete(struct proc *p)
 {
 	p->deleted = true;
 	if (p->call) {
-		exec_cancel(p->call);
+		slot_service_cancel(p->call);
 		notify(p);
 		return; /* unlisted when it has ended */
 	}

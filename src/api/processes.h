@@ -44,7 +44,7 @@ struct proc {
 	struct sbx_slot *slot; /* valid while it runs */
 	char slot_id[128];     /* the lease it belongs to */
 	char id[PROC_ID_LEN + 1];
-	struct bash_cmd cmd;
+	struct slot_cmd cmd;
 	int pid; /* in the slot's pid namespace; 0 until known */
 	bool running;
 	bool has_exit; /* exit_code is known */
@@ -87,7 +87,7 @@ bool proc_room(struct sbx_slot *slot);
  * follows exactly once, later: err 0 once its pid is known, or why it
  * could not start (the record is gone after the callback). rows/cols 0:
  * no pty. */
-struct proc *proc_start(struct sbx_slot *slot, struct bash_cmd *cmd,
+struct proc *proc_start(struct sbx_slot *slot, struct slot_cmd *cmd,
 			unsigned rows, unsigned cols, bool merge,
 			void (*started)(struct proc *p, int err,
 					const char *why),

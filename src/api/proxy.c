@@ -77,7 +77,7 @@ void proxy_close(struct proxy *p)
 		return;
 	p->closing = true;
 	if (p->joined)
-		sandbox_lease_leave(p->slot, &p->lease);
+		slot_service_lease_leave(p->slot, &p->lease);
 	p->joined = false;
 	if (p->req)
 		http_request_on_abort(p->req, NULL, NULL);
@@ -392,9 +392,9 @@ void proxy_start(struct http_request *req, struct sbx_slot *slot, bool stale,
 	http_request_on_abort(req, client_gone, p);
 	p->lease.netns_ready = netns_ready;
 	p->lease.lease_end = lease_end;
-	sandbox_lease_join(slot, &p->lease);
+	slot_service_lease_join(slot, &p->lease);
 	p->joined = true;
-	int nsfd = sandbox_slot_netns(slot, &p->lease);
+	int nsfd = slot_service_netns(slot, &p->lease);
 	if (nsfd >= 0) {
 		netns_ready(&p->lease, nsfd, 0);
 	} else if (errno != EINPROGRESS) {

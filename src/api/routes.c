@@ -121,8 +121,6 @@ static void get_metrics(struct api *a, struct http_request *req)
 struct acquire_ctx {
 	struct http_request *req;
 	struct pool_waiter *waiter;
-	const char *profile; /* the pool's, lives as long as the daemon */
-	double started;
 };
 
 static void acquire_done(struct sbx_slot *slot, const char *code,
@@ -130,19 +128,14 @@ static void acquire_done(struct sbx_slot *slot, const char *code,
 {
 	struct acquire_ctx *ctx = ud;
 	struct http_request *req = ctx->req;
-	if (slot)
-		metrics_observe(MH_ACQUIRE_WAIT, ctx->profile,
-				sb_now_mono() - ctx->started);
-	else
-		metrics_acquire_failed(ctx->profile, code);
 	free(ctx);
 	if (!slot) {
 		http_respond_error(req, pool_error_status(code), code, "%s",
 				   msg);
 		return;
 	}
-	api_log_lease("slot_acquired", slot, slot->trajectory_id, req, NULL,
-		      NULL);
+	api_log_lease("slot_acquired", slot, pool_slot_of(slot)->trajectory_id,
+		      req, NULL, NULL);
 	http_respond_json(req, 201, json_slot(slot));
 }
 
@@ -256,17 +249,14 @@ static void post_slots(struct api *a, struct http_request *req)
 		goto out;
 	}
 	ctx->req = req;
-	ctx->profile = p->profile->name;
-	ctx->started = sb_now_mono();
 	struct sbx_slot *slot;
 	int r = pool_acquire(p, traj, ttl, timeout, &slot, acquire_done, ctx,
 			     &ctx->waiter);
 	if (r == 1) {
-		metrics_observe(MH_ACQUIRE_WAIT, ctx->profile,
-				sb_now_mono() - ctx->started);
 		free(ctx);
-		api_log_lease("slot_acquired", slot, slot->trajectory_id, req,
-			      NULL, NULL);
+		api_log_lease("slot_acquired", slot,
+			      pool_slot_of(slot)->trajectory_id, req, NULL,
+			      NULL);
 		http_respond_json(req, 201, json_slot(slot));
 	} else if (r == 0) {
 		http_request_on_abort(req, acquire_abort, ctx);
@@ -307,27 +297,27 @@ int api_query_bool(struct http_request *req, const char *name, bool dflt,
 int api_check_leased(struct http_request *req, struct sbx_slot *slot,
 		     bool stale)
 {
-	if (stale) {
+	switch (slot_service_check(slot, stale)) {
+	case SLOT_LEASE_LIVE:
+		return 0;
+	case SLOT_LEASE_ENDED:
 		http_respond_error(
 			req, 409, "slot_not_leased",
 			"that lease of slot %.*s has ended (released "
 			"or expired)",
 			(int)slot->base_len, slot->id);
 		return -1;
-	}
-	if (!slot->leased) {
+	case SLOT_LEASE_NONE:
 		http_respond_error(req, 409, "slot_not_leased",
 				   "slot %s is not leased (state %s)", slot->id,
-				   slot_state_name(slot->state));
+				   slot_state_name(pool_slot_of(slot)->state));
 		return -1;
+	case SLOT_LEASE_LOST:
+		break;
 	}
-	if (slot->state == SLOT_ERROR) {
-		http_respond_error(req, 502, "sandbox_lost", "slot %s: %s",
-				   slot->id, slot->error);
-		return -1;
-	}
-	slot->last_used = sb_now_mono();
-	return 0;
+	http_respond_error(req, 502, "sandbox_lost", "slot %s: %s", slot->id,
+			   pool_slot_of(slot)->error);
+	return -1;
 }
 
 /* POST /v1/slots/{id}/renew [{"ttl_s": N}]: a sign of life without a
@@ -350,14 +340,8 @@ static void renew_slot(struct http_request *req, struct sbx_slot *slot,
 				   "ttl_s must be 0 or seconds in (0, %g]",
 				   API_MAX_TIMEOUT_S);
 	} else if (api_check_leased(req, slot, stale) == 0) {
-		double was = slot->ttl_s;
-		struct pool *p = slot->sb->owner;
-		if (ttl)
-			slot->ttl_s = v;
-		if (ttl && pool_journal_lease(p->owner, slot) < 0) {
-			/* what a restart would restore stays what holds */
+		if (ttl && slot_service_renew(slot, v) < 0) {
 			int e = errno;
-			slot->ttl_s = was;
 			const char *code = pool_lease_error_code(e);
 			http_respond_error(req, pool_error_status(code), code,
 					   "cannot record the new ttl: %s",
@@ -369,138 +353,359 @@ static void renew_slot(struct http_request *req, struct sbx_slot *slot,
 	json_decref(doc);
 }
 
-static void slot_route(struct api *a, struct http_request *req,
-		       const char *rest)
-{
-	char id[128];
-	const char *slash = strchr(rest, '/');
-	size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
-	const char *sub = slash ? slash + 1 : "";
+/* ---- the route table ---- */
 
-	if (len == 0 || len >= sizeof id) {
+/* What a matched path gives its handler. */
+struct route_args {
+	const char *rest;      /* what {rest} or {/rest} matched */
+	struct sbx_slot *slot; /* what {slot} named */
+	bool stale;	       /* it named an earlier lease of the slot */
+	char id[128];	       /* the {slot} id as the path has it */
+};
+
+typedef void (*route_fn)(struct api *a, struct http_request *req,
+			 const struct route_args *m);
+
+/* One endpoint. method: "GET" (HEAD too), "POST", "PUT", "DELETE", or NULL
+ * for any (the handler tells methods apart itself). path: literal text,
+ * "{slot}" for a slot id (one segment), and at the end "{rest}" (anything)
+ * or "{/rest}" (nothing, or "/" and anything). A path that matches some
+ * routes but none with its method is answered 405; one that matches none,
+ * 404. Routes of a slot look the slot up first (404 when it does not
+ * exist); leased ones then need a live lease (api_check_leased). A NULL fn
+ * claims the paths of a slot that no endpoint serves. */
+struct route {
+	const char *method;
+	const char *path;
+	route_fn fn;
+	bool leased;
+};
+
+static void r_dashboard(struct api *a, struct http_request *req,
+			const struct route_args *m)
+{
+	(void)a;
+	(void)m;
+	api_dashboard(req);
+}
+
+static void r_health(struct api *a, struct http_request *req,
+		     const struct route_args *m)
+{
+	(void)m;
+	get_health(a, req);
+}
+
+static void r_metrics(struct api *a, struct http_request *req,
+		      const struct route_args *m)
+{
+	(void)m;
+	get_metrics(a, req);
+}
+
+static void r_profiles(struct api *a, struct http_request *req,
+		       const struct route_args *m)
+{
+	(void)m;
+	get_profiles(a, req);
+}
+
+static void r_status(struct api *a, struct http_request *req,
+		     const struct route_args *m)
+{
+	(void)m;
+	get_status(a, req);
+}
+
+static void r_acquire(struct api *a, struct http_request *req,
+		      const struct route_args *m)
+{
+	(void)m;
+	post_slots(a, req);
+}
+
+static void r_exec_batch(struct api *a, struct http_request *req,
+			 const struct route_args *m)
+{
+	(void)m;
+	api_exec_batch(a, req);
+}
+
+static void r_executions(struct api *a, struct http_request *req,
+			 const struct route_args *m)
+{
+	api_executions(a, req, m->rest);
+}
+
+static void r_images(struct api *a, struct http_request *req,
+		     const struct route_args *m)
+{
+	api_images(a, req, m->rest);
+}
+
+static void r_snapshots(struct api *a, struct http_request *req,
+			const struct route_args *m)
+{
+	api_snapshots(a, req, m->rest);
+}
+
+static void r_slot_get(struct api *a, struct http_request *req,
+		       const struct route_args *m)
+{
+	(void)a;
+	json_t *o = json_slot(m->slot);
+	json_object_set_new(o, "executions", executions_json(m->slot));
+	http_respond_json(req, 200, o);
+}
+
+struct release_log {
+	struct http_request *req;
+	bool reset;
+};
+
+/* The release is recorded: log it while the slot still exists. */
+static void release_log(struct sbx_slot *slot, void *ud)
+{
+	const struct release_log *l = ud;
+	api_log_lease("slot_released", slot, pool_slot_of(slot)->trajectory_id,
+		      l->req, "reset", l->reset ? "true" : "false");
+}
+
+/* DELETE /v1/slots/{id}[?reset=false]: end the lease. */
+static void r_release(struct api *a, struct http_request *req,
+		      const struct route_args *m)
+{
+	(void)a;
+	struct sbx_slot *slot = m->slot;
+	bool reset;
+	if (api_query_bool(req, "reset", true, &reset) < 0)
+		return;
+	if (m->stale || !pool_slot_of(slot)->leased) {
+		http_respond_error(req, 409, "slot_not_leased",
+				   "slot %s is not leased", m->id);
+		return;
+	}
+	if (slot_service_release(slot, reset, release_log,
+				 &(struct release_log){req, reset}) < 0) {
+		int e = errno;
+		const char *code = pool_lease_error_code(e);
+		http_respond_error(req, pool_error_status(code), code,
+				   "cannot record the release: %s",
+				   strerror(e));
+		return;
+	}
+	http_respond(req, 204, NULL, NULL, 0);
+}
+
+static void r_exec(struct api *a, struct http_request *req,
+		   const struct route_args *m)
+{
+	api_exec_one(a, req, m->slot);
+}
+
+static void r_file_get(struct api *a, struct http_request *req,
+		       const struct route_args *m)
+{
+	(void)a;
+	api_file_get(req, m->slot);
+}
+
+static void r_file_put(struct api *a, struct http_request *req,
+		       const struct route_args *m)
+{
+	(void)a;
+	api_file_put(req, m->slot);
+}
+
+static void r_list(struct api *a, struct http_request *req,
+		   const struct route_args *m)
+{
+	(void)a;
+	api_file_list(req, m->slot);
+}
+
+static void r_archive_get(struct api *a, struct http_request *req,
+			  const struct route_args *m)
+{
+	(void)a;
+	api_file_archive(req, m->slot);
+}
+
+static void r_archive_put(struct api *a, struct http_request *req,
+			  const struct route_args *m)
+{
+	(void)a;
+	api_file_upload(req, m->slot);
+}
+
+static void r_ports(struct api *a, struct http_request *req,
+		    const struct route_args *m)
+{
+	(void)a;
+	proxy_start(req, m->slot, m->stale, m->rest);
+}
+
+static void r_processes(struct api *a, struct http_request *req,
+			const struct route_args *m)
+{
+	api_processes(a, req, m->slot, m->stale, m->rest);
+}
+
+static void r_renew(struct api *a, struct http_request *req,
+		    const struct route_args *m)
+{
+	(void)a;
+	renew_slot(req, m->slot, m->stale);
+}
+
+static void r_fork(struct api *a, struct http_request *req,
+		   const struct route_args *m)
+{
+	api_fork(a, req, m->slot, m->stale);
+}
+
+static void r_snapshot(struct api *a, struct http_request *req,
+		       const struct route_args *m)
+{
+	api_snapshot_create(a, req, m->slot, m->stale);
+}
+
+#define SLOT "/v1/slots/{slot}"
+
+static const struct route routes[] = {
+	{"GET", "/", r_dashboard, false},
+	{"GET", "/v1/health", r_health, false},
+	{"GET", "/metrics", r_metrics, false},
+	{"GET", "/v1/profiles", r_profiles, false},
+	{"GET", "/v1/status", r_status, false},
+	{"POST", "/v1/slots", r_acquire, false},
+	{"POST", "/v1/exec", r_exec_batch, false},
+	{NULL, "/v1/executions/{rest}", r_executions, false},
+	{NULL, "/v1/images{/rest}", r_images, false},
+	{NULL, "/v1/snapshots{/rest}", r_snapshots, false},
+	{"GET", SLOT, r_slot_get, false},
+	{"DELETE", SLOT, r_release, false},
+	{"GET", SLOT "/", r_slot_get, false}, /* a trailing slash, as ever */
+	{"DELETE", SLOT "/", r_release, false},
+	{"POST", SLOT "/exec", r_exec, true},
+	{"GET", SLOT "/file", r_file_get, true},
+	{"PUT", SLOT "/file", r_file_put, true},
+	{"GET", SLOT "/list", r_list, true},
+	{"GET", SLOT "/archive", r_archive_get, true},
+	{"PUT", SLOT "/archive", r_archive_put, true},
+	{NULL, SLOT "/ports{/rest}", r_ports, false},
+	{NULL, SLOT "/processes{/rest}", r_processes, false},
+	{"POST", SLOT "/renew", r_renew, false},
+	{"POST", SLOT "/fork", r_fork, false},
+	{"POST", SLOT "/snapshot", r_snapshot, false},
+	{NULL, SLOT "{rest}", NULL, false},
+};
+
+/* Does path match pattern (struct route)? slot_id and slot_len get what
+ * {slot} matched, rest what {rest} or {/rest} did. */
+static bool route_match(const char *pat, const char *path, const char **slot_id,
+			size_t *slot_len, const char **rest)
+{
+	for (;;) {
+		if (strncmp(pat, "{slot}", 6) == 0) {
+			*slot_id = path;
+			*slot_len = strcspn(path, "/");
+			path += *slot_len;
+			pat += 6;
+		} else if (strcmp(pat, "{rest}") == 0) {
+			*rest = path;
+			return true;
+		} else if (strcmp(pat, "{/rest}") == 0) {
+			*rest = path;
+			return !*path || *path == '/';
+		} else if (!*pat || *pat != *path) {
+			return !*pat && !*path;
+		} else {
+			pat++;
+			path++;
+		}
+	}
+}
+
+static bool route_method_ok(const struct route *r,
+			    const struct http_request *req)
+{
+	if (!r->method)
+		return true;
+	if (strcmp(r->method, "GET") == 0)
+		return api_is_get(req);
+	return strcmp(r->method, req->method) == 0;
+}
+
+/* The slot a route names: 0, or -1 answered 404. */
+static int route_slot(struct api *a, struct http_request *req,
+		      const char *id_at, size_t len, struct route_args *m)
+{
+	if (!id_at || len == 0 || len >= sizeof m->id) {
 		http_respond_error(req, 404, "not_found", "no such slot");
-		return;
+		return -1;
 	}
-	memcpy(id, rest, len);
-	id[len] = '\0';
-	bool stale;
-	struct sbx_slot *slot = pools_find_slot(a->pools, id, &stale);
-	if (!slot) {
-		http_respond_error(req, 404, "not_found", "no slot \"%s\"", id);
-		return;
+	memcpy(m->id, id_at, len);
+	m->id[len] = '\0';
+	m->slot = pools_find_slot(a->pools, m->id, &m->stale);
+	if (!m->slot) {
+		http_respond_error(req, 404, "not_found", "no slot \"%s\"",
+				   m->id);
+		return -1;
 	}
-	bool get = api_is_get(req);
-	bool post = strcmp(req->method, "POST") == 0;
-	if (!*sub && get) {
-		json_t *o = json_slot(slot);
-		json_object_set_new(o, "executions", executions_json(slot));
-		http_respond_json(req, 200, o);
-	} else if (!*sub && strcmp(req->method, "DELETE") == 0) {
-		bool reset;
-		if (api_query_bool(req, "reset", true, &reset) < 0)
-			return;
-		if (stale || !slot->leased) {
-			http_respond_error(req, 409, "slot_not_leased",
-					   "slot %s is not leased", id);
-			return;
-		}
-		if (pool_journal_unlease(a->pools, slot) < 0) {
-			/* the lease holds: a restart would bring it back */
-			int e = errno;
-			const char *code = pool_lease_error_code(e);
-			http_respond_error(req, pool_error_status(code), code,
-					   "cannot record the release: %s",
-					   strerror(e));
-			return;
-		}
-		api_log_lease("slot_released", slot, slot->trajectory_id, req,
-			      "reset", reset ? "true" : "false");
-		pool_end_lease(slot, reset); /* may free slot */
-		http_respond(req, 204, NULL, NULL, 0);
-	} else if (strcmp(sub, "exec") == 0 && post) {
-		if (api_check_leased(req, slot, stale) == 0)
-			api_exec_one(a, req, slot);
-	} else if (strcmp(sub, "file") == 0 && get) {
-		if (api_check_leased(req, slot, stale) == 0)
-			api_file_get(req, slot);
-	} else if (strcmp(sub, "file") == 0 &&
-		   strcmp(req->method, "PUT") == 0) {
-		if (api_check_leased(req, slot, stale) == 0)
-			api_file_put(req, slot);
-	} else if (strcmp(sub, "list") == 0 && get) {
-		if (api_check_leased(req, slot, stale) == 0)
-			api_file_list(req, slot);
-	} else if (strcmp(sub, "archive") == 0 && get) {
-		if (api_check_leased(req, slot, stale) == 0)
-			api_file_archive(req, slot);
-	} else if (strcmp(sub, "archive") == 0 &&
-		   strcmp(req->method, "PUT") == 0) {
-		if (api_check_leased(req, slot, stale) == 0)
-			api_file_upload(req, slot);
-	} else if (strncmp(sub, "ports", 5) == 0 &&
-		   (sub[5] == '/' || !sub[5])) {
-		proxy_start(req, slot, stale, sub + 5);
-	} else if (strncmp(sub, "processes", 9) == 0 &&
-		   (sub[9] == '\0' || sub[9] == '/')) {
-		api_processes(a, req, slot, stale, sub + 9);
-	} else if (strcmp(sub, "renew") == 0 && post) {
-		renew_slot(req, slot, stale);
-	} else if (strcmp(sub, "fork") == 0 && post) {
-		api_fork(a, req, slot, stale);
-	} else if (strcmp(sub, "snapshot") == 0 && post) {
-		api_snapshot_create(a, req, slot, stale);
-	} else if (!*sub || !strcmp(sub, "exec") || !strcmp(sub, "file") ||
-		   !strcmp(sub, "renew") || !strcmp(sub, "list") ||
-		   !strcmp(sub, "archive") || !strcmp(sub, "fork") ||
-		   !strcmp(sub, "snapshot")) {
-		http_respond_error(req, 405, "method_not_allowed",
-				   "%s is not allowed here", req->method);
-	} else {
-		http_respond_error(req, 404, "not_found", "no such endpoint");
-	}
+	return 0;
 }
 
 void api_handle(struct http_request *req, void *ud)
 {
 	struct api *a = ud;
-	const char *path = req->path;
-	bool get = api_is_get(req);
-	bool post = strcmp(req->method, "POST") == 0;
+	const struct route *found = NULL; /* path and method match */
+	const struct route *path_only = NULL;
+	const char *slot_id = NULL;
+	size_t slot_len = 0;
+	struct route_args m = {.rest = ""};
 
-	if (strcmp(path, "/") == 0 && get)
-		api_dashboard(req);
-	else if (strcmp(path, "/v1/health") == 0 && get)
-		get_health(a, req);
-	else if (strcmp(path, "/metrics") == 0 && get)
-		get_metrics(a, req);
-	else if (strcmp(path, "/v1/profiles") == 0 && get)
-		get_profiles(a, req);
-	else if (strcmp(path, "/v1/status") == 0 && get)
-		get_status(a, req);
-	else if (strcmp(path, "/v1/slots") == 0 && post)
-		post_slots(a, req);
-	else if (strcmp(path, "/v1/exec") == 0 && post)
-		api_exec_batch(a, req);
-	else if (strncmp(path, "/v1/slots/", 10) == 0)
-		slot_route(a, req, path + 10);
-	else if (strncmp(path, "/v1/executions/", 15) == 0)
-		api_executions(a, req, path + 15);
-	else if (strcmp(path, "/v1/images") == 0 ||
-		 strncmp(path, "/v1/images/", 11) == 0)
-		api_images(a, req, path + 10);
-	else if (strcmp(path, "/v1/snapshots") == 0 ||
-		 strncmp(path, "/v1/snapshots/", 14) == 0)
-		api_snapshots(a, req, path + 13);
-	else if (strcmp(path, "/") == 0 || strcmp(path, "/metrics") == 0 ||
-		 strcmp(path, "/v1/health") == 0 ||
-		 strcmp(path, "/v1/profiles") == 0 ||
-		 strcmp(path, "/v1/status") == 0 ||
-		 strcmp(path, "/v1/slots") == 0 ||
-		 strcmp(path, "/v1/exec") == 0)
-		http_respond_error(req, 405, "method_not_allowed",
-				   "%s is not allowed on %s", req->method,
-				   path);
-	else
+	for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
+		const struct route *r = &routes[i];
+		const char *id = NULL, *rest = "";
+		size_t len = 0;
+		if (!route_match(r->path, req->path, &id, &len, &rest))
+			continue;
+		if (!path_only) {
+			path_only = r;
+			slot_id = id;
+			slot_len = len;
+		}
+		if (r->fn && route_method_ok(r, req)) {
+			found = r;
+			m.rest = rest;
+			slot_id = id;
+			slot_len = len;
+			break;
+		}
+	}
+	const struct route *r = found ? found : path_only;
+	if (!r) {
 		http_respond_error(req, 404, "not_found", "no endpoint %s",
-				   path);
+				   req->path);
+		return;
+	}
+	/* (a leased route without {slot} would find no slot: 404) */
+	if ((slot_id || r->leased) &&
+	    route_slot(a, req, slot_id, slot_len, &m) < 0)
+		return;
+	if (!r->fn) {
+		http_respond_error(req, 404, "not_found", "no such endpoint");
+	} else if (!found) {
+		if (slot_id)
+			http_respond_error(req, 405, "method_not_allowed",
+					   "%s is not allowed here",
+					   req->method);
+		else
+			http_respond_error(req, 405, "method_not_allowed",
+					   "%s is not allowed on %s",
+					   req->method, req->path);
+	} else if (!r->leased || api_check_leased(req, m.slot, m.stale) == 0) {
+		r->fn(a, req, &m);
+	}
 }

@@ -286,8 +286,9 @@ int api_read_start(struct sbx_slot *slot, struct http_request *req,
 			return -1;
 		}
 	}
-	if (file_op_start(slot, &fr, NULL, 0, FILE_OP_TIMEOUT_S, &read_cbs, c,
-			  &op, &err) < 0) {
+	/* exec's read_file tool (no request) is a call of the slot */
+	if (slot_service_file(slot, &fr, NULL, 0, FILE_OP_TIMEOUT_S, !req,
+			      &read_cbs, c, &op, &err) < 0) {
 		EVP_MD_CTX_free(c->sha);
 		free(c);
 		snprintf(msg, msglen, "%s", err.msg);
@@ -388,8 +389,8 @@ int api_write_start(struct sbx_slot *slot, struct http_request *req,
 	memcpy(fr.path, c->path, sizeof fr.path);
 	c->to = (struct answer_to){req, tool_done, tool_ud};
 	sha256_hex(data, len, c->sha);
-	if (file_op_start(slot, &fr, data, len, FILE_OP_TIMEOUT_S, &write_cbs,
-			  c, &op, &err) < 0) {
+	if (slot_service_file(slot, &fr, data, len, FILE_OP_TIMEOUT_S, !req,
+			      &write_cbs, c, &op, &err) < 0) {
 		free(c);
 		const char *code;
 		api_start_error(err.sys_errno, status, &code);
@@ -722,8 +723,8 @@ void api_file_list(struct http_request *req, struct sbx_slot *slot)
 				 .recursive = recursive,
 				 .list_long = long_fmt};
 	memcpy(fr.path, path, sizeof fr.path);
-	if (file_op_start(slot, &fr, NULL, 0, FILE_OP_TIMEOUT_S, &list_cbs, c,
-			  &op, &err) < 0) {
+	if (slot_service_file(slot, &fr, NULL, 0, FILE_OP_TIMEOUT_S, false,
+			      &list_cbs, c, &op, &err) < 0) {
 		free(c);
 		respond_start_error(req, &err);
 	}
@@ -757,8 +758,8 @@ void api_file_archive(struct http_request *req, struct sbx_slot *slot)
 	c->content_type = ctype;
 	c->max_bytes = max;
 	memcpy(fr.path, path, sizeof fr.path);
-	if (file_op_start(slot, &fr, NULL, 0, 3600.0, &archive_cbs, c, &c->op,
-			  &err) < 0) {
+	if (slot_service_file(slot, &fr, NULL, 0, 3600.0, false, &archive_cbs,
+			      c, &c->op, &err) < 0) {
 		free(c);
 		respond_start_error(req, &err);
 	}

@@ -62,7 +62,7 @@ static void post_process(struct http_request *req, struct sbx_slot *slot)
 	json_t *doc = api_parse_body(req);
 	if (!doc)
 		return;
-	struct bash_cmd cmd = {0};
+	struct slot_cmd cmd = {0};
 	char msg[256];
 	const char *in;
 	size_t in_len;
@@ -82,7 +82,7 @@ static void post_process(struct http_request *req, struct sbx_slot *slot)
 				   "stdin cannot go with a pty: write it to "
 				   "the process's stdin");
 	} else if (rows && !json_object_get(env, "TERM") &&
-		   bash_cmd_env_push(&cmd, "TERM", "xterm-256color") < 0) {
+		   slot_cmd_env_push(&cmd, "TERM", "xterm-256color") < 0) {
 		http_respond_error(req, 500, "internal", "out of memory");
 	} else if (!slot->processes) {
 		http_respond_error(req, 409, "sandbox_too_old",
@@ -107,7 +107,7 @@ static void post_process(struct http_request *req, struct sbx_slot *slot)
 		else if (in) /* its first input, as exec's stdin */
 			(void)proc_stdin(p, in, in_len, false);
 	}
-	bash_cmd_free(&cmd);
+	slot_cmd_free(&cmd);
 	json_decref(doc);
 }
 

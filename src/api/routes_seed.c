@@ -48,7 +48,7 @@ static void seed_answer(const struct pool_seed_result *r, void *ud)
 	}
 	for (int i = 0; i < r->n; i++)
 		api_log_lease("slot_acquired", r->slots[i],
-			      r->slots[i]->trajectory_id, req,
+			      pool_slot_of(r->slots[i])->trajectory_id, req,
 			      is_fork ? "forked_from" : "snapshot",
 			      is_fork ? source : name);
 	json_t *o;
@@ -88,13 +88,15 @@ static void release_snapshot(void *ud)
 	free(h);
 }
 
-/* Start the job; on failure answer 500 (c is freed either way on the
- * answer path). */
-static void start_job(struct seed_ctx *c, struct pool *p,
+/* Start the job: a fork of slot `src`, or else a restore into pool p; on
+ * failure answer 500 (c is freed either way on the answer path). */
+static void start_job(struct seed_ctx *c, struct pool *p, struct sbx_slot *src,
 		      struct pool_seed_req *sr)
 {
 	struct sb_err err;
-	if (pool_seed(p, sr, seed_answer, c, &c->job, &err) < 0) {
+	int r = src ? slot_service_fork(src, sr, seed_answer, c, &c->job, &err)
+		    : pool_seed(p, sr, seed_answer, c, &c->job, &err);
+	if (r < 0) {
 		http_respond_error(c->req, 500, "internal", "%s", err.msg);
 		free(c);
 		return;
@@ -197,7 +199,7 @@ void api_fork(struct api *a, struct http_request *req, struct sbx_slot *slot,
 		req, json_object_get(doc, "trajectory_ids"), count, ids);
 	if (has_ids < 0 || api_check_leased(req, slot, stale) < 0)
 		goto out;
-	if (strcmp(slot->sb->template_id, p->template_id) != 0) {
+	if (!slot_service_template_current(slot)) {
 		http_respond_error(req, 409, "template_mismatch",
 				   "the profile's template changed since slot "
 				   "%s started",
@@ -215,9 +217,7 @@ void api_fork(struct api *a, struct http_request *req, struct sbx_slot *slot,
 	snprintf(c->source, sizeof c->source, "%s", slot->id);
 	sr.count = count;
 	sr.trajectory_ids = has_ids ? ids : NULL;
-	sr.src_slot = slot->id;
-	sr.template_id = slot->sb->template_id;
-	start_job(c, slot->sb->owner, &sr);
+	start_job(c, NULL, slot, &sr);
 out:
 	json_decref(doc);
 }
@@ -310,7 +310,7 @@ void api_acquire_snapshot(struct api *a, struct http_request *req, json_t *doc)
 	sr.template_id = info.template_id;
 	sr.src_done = release_snapshot;
 	sr.src_done_ud = h;
-	start_job(c, p, &sr);
+	start_job(c, p, NULL, &sr);
 }
 
 static void snapshot_saved(int status, const char *code, const char *msg,
@@ -353,8 +353,8 @@ void api_snapshot_create(struct api *a, struct http_request *req,
 	char msg[256];
 	/* The request stays valid until answered, even if the client
 	 * leaves: the snapshot is saved either way. */
-	if (pool_snapshot(a->snapshots, slot, name, snapshot_saved, req,
-			  &status, &code, msg, sizeof msg) < 0)
+	if (slot_service_snapshot(a->snapshots, slot, name, snapshot_saved, req,
+				  &status, &code, msg, sizeof msg) < 0)
 		http_respond_error(req, status, code, "%s", msg);
 out:
 	json_decref(doc);

@@ -15,8 +15,6 @@
 #include "api/ndjson.h"
 #include "common/base64.h"
 #include "common/util.h"
-#include "pool/metrics.h"
-#include "sandbox/slot_pty.h"
 
 #define API_MAX_BATCH 4096
 
@@ -31,7 +29,7 @@ struct exec_ctx {
 	/* A file tool cancelled before it ended was answered at once; its
 	 * operation still ends by itself, and only then is ctx freed. */
 	bool delivered;
-	struct bash_cmd bc; /* bash: its command */
+	struct slot_cmd bc; /* bash: its command */
 	/* a streamed answer (exec's "stream": true): output events, then
 	 * the result */
 	bool stream;
@@ -56,7 +54,7 @@ struct batch {
 static void ctx_free(struct exec_ctx *c)
 {
 	executions_remove(&c->ex);
-	bash_cmd_free(&c->bc);
+	slot_cmd_free(&c->bc);
 	free(c);
 }
 
@@ -86,7 +84,7 @@ static void file_tool_done(void *ud, json_t *res, const char *code,
 	char note[96];
 	if (c->delivered) { /* cancelled, and answered then */
 		json_decref(res);
-		pool_slot_exec_end(c->slot);
+		slot_service_call_end(c->slot);
 		ctx_free(c);
 		return;
 	}
@@ -115,7 +113,7 @@ static void file_tool_done(void *ud, json_t *res, const char *code,
 		json_object_set(json_object_get(out, "metadata"), "encoding",
 				json_object_get(res, "encoding"));
 	json_decref(res);
-	pool_slot_exec_end(c->slot);
+	slot_service_call_end(c->slot);
 	deliver(c, out);
 }
 
@@ -210,16 +208,13 @@ static void answer_call(struct exec_ctx *c, json_t *result)
 			md, "network",
 			json_string(p->network ? p->network : "none"));
 	}
-	if (c->tool[0]) {
-		metrics_call(
+	if (c->tool[0])
+		slot_service_call_metrics(
 			c->profile, c->tool,
 			json_string_value(json_object_get(md, "error_class")),
-			json_is_true(json_object_get(md, "truncated")));
-		metrics_observe(
-			MH_EXEC, c->profile,
+			json_is_true(json_object_get(md, "truncated")),
 			json_number_value(json_object_get(md, "duration_ms")) /
 				1000.0);
-	}
 	if (c->stream) {
 		/* the rest of a split UTF-8 sequence, then the result */
 		ndjson_output_flush(c->req, &c->u8[0], "stdout");
@@ -245,7 +240,7 @@ static void deliver(struct exec_ctx *c, json_t *result)
 static void exec_done(const struct exec_result *r, void *ud)
 {
 	struct exec_ctx *c = ud;
-	pool_slot_exec_end(c->slot);
+	slot_service_call_end(c->slot);
 	deliver(c, json_exec_result(r, c->slot_id, c->ex.id));
 }
 
@@ -257,7 +252,7 @@ static void ctx_cancel(struct execution *e)
 	struct exec_ctx *c =
 		(struct exec_ctx *)((char *)e - offsetof(struct exec_ctx, ex));
 	if (c->call) {
-		exec_cancel(c->call);
+		slot_service_cancel(c->call);
 		return;
 	}
 	struct exec_result r = {.returncode = -1,
@@ -320,7 +315,7 @@ static void stream_drain(struct http_request *req, void *ud)
 	struct exec_ctx *c = ud;
 	(void)req;
 	if (c->call)
-		exec_resume_output(c->call);
+		slot_service_resume_output(c->call);
 }
 
 /* The terminal of a call with a pty came (or could not be had): start
@@ -337,7 +332,7 @@ static void pty_ready(void *ud, int master, int slave, int err)
 			close(master);
 			close(slave);
 		}
-		pool_slot_exec_end(c->slot);
+		slot_service_call_end(c->slot);
 		ctx_free(c);
 		return;
 	}
@@ -358,10 +353,12 @@ static void pty_ready(void *ud, int master, int slave, int err)
 			.tty_fd = slave,
 			.out_fd = master,
 		};
-		if (exec_start(c->slot, &spec, exec_done, c, &c->call, &e) == 0)
+		/* counted as a call when its terminal was asked */
+		if (slot_service_exec(c->slot, &spec, false, exec_done, c,
+				      &c->call, &e) == 0)
 			return;
 	}
-	pool_slot_exec_end(c->slot);
+	slot_service_call_end(c->slot);
 	deliver(c,
 		json_exec_error(c->slot_id, EXEC_INFRA, "sandbox_lost", e.msg));
 }
@@ -376,21 +373,21 @@ static int start_pty_call(struct exec_ctx *c, unsigned rows, unsigned cols,
 	for (size_t i = 0; i < c->bc.envc; i++)
 		has_term |= strncmp(c->bc.envp[i], "TERM=", 5) == 0;
 	if (!has_term &&
-	    bash_cmd_env_push(&c->bc, "TERM", "xterm-256color") < 0) {
+	    slot_cmd_env_push(&c->bc, "TERM", "xterm-256color") < 0) {
 		*status = 500;
 		*code = "internal";
 		snprintf(msg, msglen, "out of memory");
 		return -1;
 	}
 	c->timeout_s = timeout;
-	if (slot_pty_open(c->slot, rows, cols, pty_ready, c, &err) < 0) {
+	if (slot_service_pty_open(c->slot, rows, cols, true, pty_ready, c,
+				  &err) < 0) {
 		*status = 502;
 		*code = "sandbox_lost";
 		snprintf(msg, msglen, "%s", err.msg);
 		return -1;
 	}
 	c->pty_wait = true;
-	pool_slot_exec_begin(c->slot);
 	return 0;
 }
 
@@ -446,10 +443,7 @@ static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
 	} else if (!strcmp(name, "read_file") || !strcmp(name, "write_file")) {
 		r = start_file_tool(c, name, args, msg, msglen);
 		json_decref(empty);
-		if (r < 0)
-			return -1;
-		pool_slot_exec_begin(c->slot);
-		return 0;
+		return r < 0 ? -1 : 0; /* a call of the slot once started */
 	} else {
 		snprintf(msg, msglen,
 			 "unknown tool \"%.64s\" (bash, read_file, write_file)",
@@ -496,12 +490,12 @@ static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
 		.output_ud = c,
 	};
 	struct sb_err err;
-	if (exec_start(c->slot, &spec, exec_done, c, &c->call, &err) < 0) {
+	if (slot_service_exec(c->slot, &spec, true, exec_done, c, &c->call,
+			      &err) < 0) {
 		api_start_error(err.sys_errno, status, code);
 		snprintf(msg, msglen, "%s", err.msg);
 		return -1;
 	}
-	pool_slot_exec_begin(c->slot);
 	return 0;
 }
 
@@ -603,18 +597,23 @@ static struct sbx_slot *batch_slot(struct api *a, json_t *item,
 		*code = "not_found";
 		snprintf(msg, msglen, "no slot \"%.100s\"",
 			 json_string_value(id));
-	} else if (stale || !slot->leased) {
+		return NULL;
+	}
+	switch (slot_service_check(slot, stale)) {
+	case SLOT_LEASE_LIVE:
+		return slot;
+	case SLOT_LEASE_ENDED:
+	case SLOT_LEASE_NONE:
 		*code = "slot_not_leased";
 		snprintf(msg, msglen, "slot %s is not leased", slot->id);
-		slot = NULL;
-	} else if (slot->state == SLOT_ERROR) {
-		*code = "sandbox_lost";
-		snprintf(msg, msglen, "slot %s: %s", slot->id, slot->error);
-		slot = NULL;
-	} else {
-		slot->last_used = sb_now_mono(); /* a sign of life (TTL) */
+		return NULL;
+	case SLOT_LEASE_LOST:
+		break;
 	}
-	return slot;
+	*code = "sandbox_lost";
+	snprintf(msg, msglen, "slot %s: %s", slot->id,
+		 pool_slot_of(slot)->error);
+	return NULL;
 }
 
 void api_exec_batch(struct api *a, struct http_request *req)

@@ -162,8 +162,9 @@ void api_file_upload(struct http_request *req, struct sbx_slot *slot)
 	}
 	c->req = req;
 	memcpy(c->path, fr.path, sizeof c->path);
-	if (file_op_start(slot, &fr, req->body, req->body_len, UPLOAD_TIMEOUT_S,
-			  &upload_cbs, c, &op, &err) < 0) {
+	if (slot_service_file(slot, &fr, req->body, req->body_len,
+			      UPLOAD_TIMEOUT_S, false, &upload_cbs, c, &op,
+			      &err) < 0) {
 		free(c);
 		http_respond_error(req, 502, "sandbox_lost", "%s", err.msg);
 	}

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "pool/metrics.h"
 #include "pool/pool.h"
 
 struct pool_waiter {
@@ -16,8 +17,23 @@ struct pool_waiter {
 	void *ud;
 	char trajectory_id[256];
 	double ttl_s;
-	bool reserve; /* for a seed job: reserve the slot, do not lease it */
+	double started; /* monotonic, when it asked */
+	bool reserve;	/* for a seed job: reserve the slot, do not lease it */
 };
+
+/* An acquire (not a seed job's reservation) ended: how long it waited,
+ * or why it failed. */
+static void acquire_metrics(const struct pool *p, bool reserve, double started,
+			    const char *fail_code)
+{
+	if (reserve)
+		return;
+	if (fail_code)
+		metrics_acquire_failed(p->profile->name, fail_code);
+	else
+		metrics_observe(MH_ACQUIRE_WAIT, p->profile->name,
+				sb_now_mono() - started);
+}
 
 static void waiter_free_cb(uv_handle_t *h)
 {
@@ -57,37 +73,41 @@ static void waiter_timeout(uv_timer_t *t)
 			msg, sizeof msg,
 			"no slot of profile %s became free before the deadline",
 			w->pool->profile->name);
+	acquire_metrics(w->pool, w->reserve, w->started, "acquire_timeout");
 	waiter_unlink(w);
 	cb(NULL, "acquire_timeout", msg, ud);
 }
 
-int pool_lease(struct sbx_slot *slot, const char *trajectory_id, double ttl_s)
+int pool_lease(struct sbx_slot *slot, enum slot_event ev,
+	       const char *trajectory_id, double ttl_s)
 {
-	enum slot_state before = slot->state;
-	int next = slot_state_next(slot->state, SLOT_EV_ACQUIRE);
-	slot->state = next < 0 ? SLOT_ACQUIRED : (enum slot_state)next;
-	slot->leased = true;
-	slot->lease_seq++;
+	struct pool_slot *ps = pool_slot_of(slot);
+	if (slot_state_next(ps->state, ev) < 0) {
+		errno = EINVAL; /* a caller's bug: never granted */
+		return -1;
+	}
+	ps->leased = true;
+	ps->lease_seq++;
 	snprintf(slot->id + slot->base_len, sizeof slot->id - slot->base_len,
-		 ".%u", slot->lease_seq);
-	slot->ttl_s = ttl_s;
-	snprintf(slot->trajectory_id, sizeof slot->trajectory_id, "%s",
+		 ".%u", ps->lease_seq);
+	ps->ttl_s = ttl_s;
+	snprintf(ps->trajectory_id, sizeof ps->trajectory_id, "%s",
 		 trajectory_id ? trajectory_id : "");
-	slot->acquired_at = sb_now_wall();
-	slot->last_used = sb_now_mono();
+	ps->acquired_at = sb_now_wall();
+	ps->last_used = sb_now_mono();
 	struct pool *p = slot->sb->owner;
 	if (pool_journal_lease(p->owner, slot) < 0) {
-		/* Not recorded: a restart would lose it, so it is not granted.
-		 */
+		/* Not recorded: a restart would lose it, so it is not granted
+		 * (and the state never moved). */
 		int e = errno;
-		slot->state = before;
-		slot->leased = false;
+		ps->leased = false;
 		slot->id[slot->base_len] = '\0';
-		slot->trajectory_id[0] = '\0';
-		slot->ttl_s = 0;
+		ps->trajectory_id[0] = '\0';
+		ps->ttl_s = 0;
 		errno = e;
 		return -1;
 	}
+	pool_slot_move(ps, ev);
 	return 0;
 }
 
@@ -115,8 +135,9 @@ void pool_reserve_slot(struct sbx_slot *slot, void *by)
 {
 	/* Out of the free list, not leased, not offered to anyone: the
 	 * seed job that reserved it restarts it and leases it when done. */
-	slot->state = SLOT_RELEASING;
-	slot->reserved = by;
+	struct pool_slot *ps = pool_slot_of(slot);
+	pool_slot_move(ps, SLOT_EV_RESERVE);
+	ps->reserved = by;
 }
 
 struct sbx_slot *pool_find_available(struct pool *p)
@@ -127,7 +148,8 @@ struct sbx_slot *pool_find_available(struct pool *p)
 		if (sb->state == SBX_DEAD || sb->retiring || sb->draining)
 			continue;
 		for (int i = 0; i < sb->n_slots; i++)
-			if (sb->slots[i].state == SLOT_AVAILABLE)
+			if (pool_slot_of(&sb->slots[i])->state ==
+			    SLOT_AVAILABLE)
 				return &sb->slots[i];
 	}
 	return NULL;
@@ -136,21 +158,25 @@ struct sbx_slot *pool_find_available(struct pool *p)
 void pool_offer(struct pool *p, struct sbx_slot *slot)
 {
 	struct pool_waiter *w = p->wait_head;
-	if (!w || slot->state != SLOT_AVAILABLE)
+	if (!w || pool_slot_of(slot)->state != SLOT_AVAILABLE)
 		return;
 	pool_acquire_fn cb = w->cb;
 	void *ud = w->ud;
 	if (w->reserve) {
 		pool_reserve_slot(slot, ud);
-	} else if (pool_lease(slot, w->trajectory_id, w->ttl_s) < 0) {
+	} else if (pool_lease(slot, SLOT_EV_ACQUIRE, w->trajectory_id,
+			      w->ttl_s) < 0) {
 		char msg[200];
 		int e = errno;
 		snprintf(msg, sizeof msg, "cannot record the lease: %s",
 			 strerror(e));
+		acquire_metrics(p, w->reserve, w->started,
+				pool_lease_error_code(e));
 		waiter_unlink(w);
 		cb(NULL, pool_lease_error_code(e), msg, ud);
 		return;
 	}
+	acquire_metrics(p, w->reserve, w->started, NULL);
 	waiter_unlink(w);
 	cb(slot, NULL, NULL, ud);
 }
@@ -161,6 +187,7 @@ void pool_fail_waiters(struct pool *p, const char *code, const char *msg)
 		struct pool_waiter *w = p->wait_head;
 		pool_acquire_fn cb = w->cb;
 		void *ud = w->ud;
+		acquire_metrics(p, w->reserve, w->started, code);
 		waiter_unlink(w);
 		cb(NULL, code, msg, ud);
 	}
@@ -170,6 +197,7 @@ static int enqueue(struct pool *p, const char *trajectory_id, double ttl_s,
 		   double timeout_s, bool reserve, struct sbx_slot **out,
 		   pool_acquire_fn cb, void *ud, struct pool_waiter **waiter)
 {
+	double started = sb_now_mono();
 	*out = NULL;
 	*waiter = NULL;
 	p->active = true;
@@ -178,8 +206,10 @@ static int enqueue(struct pool *p, const char *trajectory_id, double ttl_s,
 	if (slot) {
 		if (reserve)
 			pool_reserve_slot(slot, ud);
-		else if (pool_lease(slot, trajectory_id, ttl_s) < 0)
+		else if (pool_lease(slot, SLOT_EV_ACQUIRE, trajectory_id,
+				    ttl_s) < 0)
 			return -1; /* errno says why */
+		acquire_metrics(p, reserve, started, NULL);
 		*out = slot;
 		pool_scale(p);
 		return 1;
@@ -196,6 +226,7 @@ static int enqueue(struct pool *p, const char *trajectory_id, double ttl_s,
 	snprintf(w->trajectory_id, sizeof w->trajectory_id, "%s",
 		 trajectory_id ? trajectory_id : "");
 	w->ttl_s = ttl_s;
+	w->started = started;
 	uv_timer_init(p->owner->env->loop, &w->timer);
 	w->timer.data = w;
 	double ms = timeout_s * 1000.0;

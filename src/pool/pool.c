@@ -89,9 +89,11 @@ static int soon_available(const struct pool *p)
 		if (sb->state == SBX_DEAD || sb->retiring || sb->draining)
 			continue;
 		for (int i = 0; i < sb->n_slots; i++) {
-			enum slot_state s = sb->slots[i].state;
+			const struct pool_slot *ps =
+				pool_slot_of(&sb->slots[i]);
+			enum slot_state s = ps->state;
 			/* a reserved slot is promised to a seed job */
-			if (sb->slots[i].reserved)
+			if (ps->reserved)
 				continue;
 			if (s == SLOT_AVAILABLE || s == SLOT_STARTING ||
 			    s == SLOT_RELEASING)
@@ -140,7 +142,7 @@ void pool_unlink_sandbox(struct pool *p, struct sandbox *sb)
 static bool has_leases(const struct sandbox *sb)
 {
 	for (int i = 0; i < sb->n_slots; i++)
-		if (sb->slots[i].leased)
+		if (pool_slot_of(&sb->slots[i])->leased)
 			return true;
 	return false;
 }
@@ -150,15 +152,14 @@ static bool has_leases(const struct sandbox *sb)
 static void on_slot_ready(struct sbx_slot *slot)
 {
 	struct pool *p = slot->sb->owner;
-	if (slot->reserved) {
+	if (pool_slot_of(slot)->reserved) {
 		pool_seed_slot_up(slot);
 		return;
 	}
-	int next = slot_state_next(slot->state, SLOT_EV_READY);
-	if (next < 0)
+	struct pool_slot *ps = pool_slot_of(slot);
+	if (pool_slot_move(ps, SLOT_EV_READY) < 0)
 		return;
-	slot->state = (enum slot_state)next;
-	slot->error[0] = '\0';
+	ps->error[0] = '\0';
 	p->start_failures = 0;
 	pool_offer(p, slot);
 	pool_scale(p);
@@ -167,8 +168,9 @@ static void on_slot_ready(struct sbx_slot *slot)
 static void on_slot_broken(struct sbx_slot *slot, const char *why)
 {
 	struct sandbox *sb = slot->sb;
-	snprintf(slot->error, sizeof slot->error, "%s", why);
-	if (slot->reserved) {
+	struct pool_slot *ps = pool_slot_of(slot);
+	snprintf(ps->error, sizeof ps->error, "%s", why);
+	if (ps->reserved) {
 		/* Its seeded leader failed: the job lets go of it, and it
 		 * starts afresh without the seed. */
 		pool_seed_slot_lost(slot, why);
@@ -176,13 +178,13 @@ static void on_slot_broken(struct sbx_slot *slot, const char *why)
 			sandbox_release_slot(slot, true);
 		return;
 	}
-	if (slot->state == SLOT_RELEASING)
+	if (ps->state == SLOT_RELEASING)
 		return; /* the old leader's channel closing: expected */
-	slot->state = SLOT_ERROR;
+	pool_slot_move(ps, SLOT_EV_LOST);
 	if (!sb->retiring)
 		sb_log(SB_LOG_WARN, "slot_lost", "slot", slot->id, "why", why,
 		       SB_LOG_END);
-	if (!slot->leased) {
+	if (!ps->leased) {
 		/* Nobody holds it: kill the sandbox rather than loop on a
 		 * slot that cannot start; the pool replaces it. */
 		sb->retiring = true;
@@ -207,8 +209,9 @@ static void on_sandbox_gone(struct sandbox *sb, const char *why)
 
 	for (int i = 0; i < sb->n_slots; i++) {
 		struct sbx_slot *s = &sb->slots[i];
-		s->state = SLOT_ERROR;
-		snprintf(s->error, sizeof s->error, "sandbox lost: %s", why);
+		struct pool_slot *ps = pool_slot_of(s);
+		pool_slot_move(ps, SLOT_EV_LOST);
+		snprintf(ps->error, sizeof ps->error, "sandbox lost: %s", why);
 		pool_seed_slot_lost(s, why);
 	}
 	if (!sb->up) {
@@ -253,17 +256,20 @@ void pool_end_lease(struct sbx_slot *slot, bool reset)
 {
 	struct sandbox *sb = slot->sb;
 	struct pool *p = sb->owner;
+	struct pool_slot *ps = pool_slot_of(slot);
 
-	slot->leased = false;
-	slot->trajectory_id[0] = '\0';
+	ps->leased = false;
+	ps->trajectory_id[0] = '\0';
 	slot->id[slot->base_len] = '\0';
-	slot->ttl_s = 0;
+	ps->ttl_s = 0;
 	if (sb->state == SBX_DEAD) {
 		if (!has_leases(sb))
 			pool_unlink_sandbox(p, sb);
 		return;
 	}
-	slot->state = SLOT_RELEASING;
+	/* leased: acquired, executing or error (a slot of a seed job whose
+	 * lease was not granted is releasing already) */
+	pool_slot_move(ps, SLOT_EV_RELEASE);
 	sandbox_release_slot(slot, reset);
 	if (!has_leases(sb))
 		sb->idle_since = sb_now_mono();
@@ -287,18 +293,17 @@ int pool_release_recorded(struct sbx_slot *slot, bool reset)
 
 void pool_slot_exec_begin(struct sbx_slot *slot)
 {
-	int next = slot_state_next(slot->state, SLOT_EV_EXEC_BEGIN);
-	if (next >= 0)
-		slot->state = (enum slot_state)next;
-	slot->last_used = sb_now_mono();
+	struct pool_slot *ps = pool_slot_of(slot);
+	pool_slot_move(ps, SLOT_EV_EXEC_BEGIN);
+	ps->last_used = sb_now_mono();
 }
 
 void pool_slot_exec_end(struct sbx_slot *slot)
 {
-	slot->last_used = sb_now_mono();
-	if (slot->n_calls > 0 || slot->state != SLOT_EXECUTING)
-		return;
-	slot->state = SLOT_ACQUIRED;
+	struct pool_slot *ps = pool_slot_of(slot);
+	ps->last_used = sb_now_mono();
+	if (slot->n_calls == 0) /* the last running call ended */
+		pool_slot_move(ps, SLOT_EV_EXEC_END);
 }
 
 void pool_counts(const struct pool *p, struct pool_counts *c)
@@ -315,10 +320,10 @@ void pool_counts(const struct pool *p, struct pool_counts *c)
 			c->starting++;
 		c->total_slots += sb->n_slots;
 		for (int i = 0; i < sb->n_slots; i++) {
-			if (sb->slots[i].state == SLOT_AVAILABLE)
-				c->available++;
-			if (sb->slots[i].leased)
-				c->leased++;
+			const struct pool_slot *ps =
+				pool_slot_of(&sb->slots[i]);
+			c->available += ps->state == SLOT_AVAILABLE;
+			c->leased += ps->leased;
 		}
 	}
 }
@@ -351,7 +356,8 @@ static void recycle(struct pool *p, double now)
 			continue;
 		bool busy = false;
 		for (int i = 0; i < sb->n_slots; i++)
-			busy = busy || sb->slots[i].state == SLOT_RELEASING;
+			busy = busy || pool_slot_of(&sb->slots[i])->state ==
+					       SLOT_RELEASING;
 		if (busy)
 			continue;
 		sb_log(SB_LOG_INFO, "sandbox_recycle", "sandbox", sb->id, "why",
@@ -370,16 +376,17 @@ static void expire_leases(struct pool *p, double now)
 		next = sb->next;
 		int leases = 0;
 		for (int i = 0; i < sb->n_slots; i++)
-			leases += sb->slots[i].leased;
+			leases += pool_slot_of(&sb->slots[i])->leased;
 		for (int i = 0; i < sb->n_slots; i++) {
 			struct sbx_slot *s = &sb->slots[i];
-			if (!s->leased || s->ttl_s <= 0 || s->n_calls > 0 ||
-			    now - s->last_used <= s->ttl_s)
+			const struct pool_slot *ps = pool_slot_of(s);
+			if (!ps->leased || ps->ttl_s <= 0 || s->n_calls > 0 ||
+			    now - ps->last_used <= ps->ttl_s)
 				continue;
 			sb_log(SB_LOG_INFO, "lease_expired", "profile",
 			       p->profile->name, "sandbox", sb->id, "slot",
 			       s->id, "trajectory_id",
-			       s->trajectory_id[0] ? s->trajectory_id : NULL,
+			       ps->trajectory_id[0] ? ps->trajectory_id : NULL,
 			       SB_LOG_END);
 			/* The last lease of a dead sandbox frees it. */
 			bool frees = sb->state == SBX_DEAD && leases == 1;
@@ -410,6 +417,8 @@ int pools_init(struct pools *ps, struct sb_config *cfg, struct sbx_env *env,
 	memset(ps, 0, sizeof *ps);
 	ps->cfg = cfg;
 	ps->env = env;
+	/* every slot's pool_slot lives in the sandbox's block */
+	env->slot_data_size = sizeof(struct pool_slot);
 	ps->journal = journal;
 	ps->keep_on_stop = keep;
 	ps->n = cfg->n_profiles;

@@ -17,6 +17,7 @@
 
 #include "config/profile.h"
 #include "config/secrets.h"
+#include "pool/pool_slot.h"
 #include "sandbox/sandbox.h"
 
 #define POOL_MAX_STARTING 4
@@ -77,15 +78,17 @@ int pool_acquire(struct pool *p, const char *trajectory_id, double ttl_s,
 		 double timeout_s, struct sbx_slot **out, pool_acquire_fn cb,
 		 void *ud, struct pool_waiter **waiter);
 /* Like pool_acquire, in the same queue, but the slot is reserved for
- * `ud` (slot->reserved = ud, state releasing) instead of leased: a seed job
- * (seed_job.h) restarts it with a given workspace and leases it itself. */
+ * `ud` (its pool_slot's reserved = ud, state releasing) instead of leased: a
+ * seed job (seed_job.h) restarts it with a given workspace and leases it
+ * itself. */
 int pool_reserve(struct pool *p, double timeout_s, struct sbx_slot **out,
 		 pool_acquire_fn cb, void *ud, struct pool_waiter **waiter);
 /* Forget a queued waiter (client went away); cb never fires. */
 void pool_acquire_cancel(struct pool_waiter *w);
 
-/* End a lease. The slot must be leased (slot->leased). The lease ends
- * even when its end cannot be recorded (logged; a restart restores it). */
+/* End a lease. The slot must be leased (pool_slot_of(slot)->leased). The
+ * lease ends even when its end cannot be recorded (logged; a restart
+ * restores it). */
 void pool_release(struct sbx_slot *slot, bool reset);
 /* End a lease only once its end is recorded: 0, or -1/errno with the
  * lease untouched (EMFILE, ENOMEM: pool_lease_error_code()), so that a
@@ -127,7 +130,12 @@ void pool_offer(struct pool *p, struct sbx_slot *slot);
 void pool_fail_waiters(struct pool *p, const char *code, const char *msg);
 void pool_scale(struct pool *p);
 struct sbx_slot *pool_find_available(struct pool *p);
-int pool_lease(struct sbx_slot *slot, const char *trajectory_id, double ttl_s);
+/* Lease slot to trajectory_id, its state moving by ev (SLOT_EV_ACQUIRE;
+ * SLOT_EV_SEEDED for a seed job's slot, SLOT_EV_RESTORE for a journaled
+ * lease after a restart) once the journal holds it. 0, or -1/errno
+ * (EINVAL: ev is not allowed in the slot's state; nothing changed). */
+int pool_lease(struct sbx_slot *slot, enum slot_event ev,
+	       const char *trajectory_id, double ttl_s);
 /* The API error code for pool_lease()'s errno: "insufficient_storage"
  * (the state dir is full), "unavailable" (out of fds or memory: retry) or
  * "internal"; pool_error_status() gives the HTTP status of such a code

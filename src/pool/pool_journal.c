@@ -97,17 +97,18 @@ void pool_journal_forget_sandbox(struct pools *ps, const struct sandbox *sb)
 
 int pool_journal_lease(struct pools *ps, const struct sbx_slot *slot)
 {
+	const struct pool_slot *lease = pool_slot_of(slot);
 	if (!ps->journal)
 		return 0;
 	char name[JOURNAL_NAME_MAX + 1];
 	lease_name(slot, name, sizeof name);
-	json_t *traj = sb_json_string_lossy(slot->trajectory_id,
-					    strlen(slot->trajectory_id), NULL);
+	json_t *traj = sb_json_string_lossy(lease->trajectory_id,
+					    strlen(lease->trajectory_id), NULL);
 	return put(ps, name,
 		   json_pack("{s:I, s:o, s:f, s:f}", "lease_seq",
-			     (json_int_t)slot->lease_seq, "trajectory_id", traj,
-			     "acquired_at", slot->acquired_at, "ttl_s",
-			     slot->ttl_s));
+			     (json_int_t)lease->lease_seq, "trajectory_id",
+			     traj, "acquired_at", lease->acquired_at, "ttl_s",
+			     lease->ttl_s));
 }
 
 int pool_journal_unlease(struct pools *ps, const struct sbx_slot *slot)
@@ -224,6 +225,16 @@ static int adopt_one(const char *name, json_t *doc, void *ud)
 	return 0;
 }
 
+/* A slot of a tombstone is lost (SLOT_ERROR), and says why. */
+static void tombstone_slot_lost(struct sbx_slot *slot)
+{
+	struct pool_slot *ps = pool_slot_of(slot);
+	pool_slot_move(ps, SLOT_EV_LOST);
+	snprintf(ps->error, sizeof ps->error,
+		 "sandbox lost while the daemon was down: %s",
+		 slot->sb->lost_reason);
+}
+
 static int restore_lease(const char *name, json_t *doc, void *ud)
 {
 	struct pools *ps = ud;
@@ -232,7 +243,7 @@ static int restore_lease(const char *name, json_t *doc, void *ud)
 	double at, ttl;
 	bool stale = true;
 	struct sbx_slot *slot = pools_find_slot(ps, name + 6, &stale);
-	if (!slot || stale || slot->leased ||
+	if (!slot || stale || pool_slot_of(slot)->leased ||
 	    json_unpack(doc, "{s:I, s:s, s:F, s:F}", "lease_seq", &seq,
 			"trajectory_id", &traj, "acquired_at", &at, "ttl_s",
 			&ttl) < 0 ||
@@ -240,17 +251,20 @@ static int restore_lease(const char *name, json_t *doc, void *ud)
 		drop(ps, name);
 		return 0;
 	}
-	slot->lease_seq = (unsigned)seq - 1;
-	pool_lease(slot, traj, ttl > 0 ? ttl : 0); /* bumps lease_seq back */
-	slot->acquired_at = at;
+	struct pool_slot *lease = pool_slot_of(slot);
+	lease->lease_seq = (unsigned)seq - 1;
+	/* bumps lease_seq back; the adopted slot (or the tombstone's) is
+	 * still starting */
+	if (pool_lease(slot, SLOT_EV_RESTORE, traj, ttl > 0 ? ttl : 0) < 0)
+		return 0; /* not recorded again: the slot starts afresh */
+	lease->acquired_at = at;
 	if (slot->sb->state == SBX_DEAD) {
-		/* on a tombstone: held, answered sandbox_lost (slot->error) */
-		slot->state = SLOT_ERROR;
+		/* on a tombstone: held, answered sandbox_lost (lease->error) */
+		tombstone_slot_lost(slot);
 		sb_log(SB_LOG_INFO, "lease_restored_lost", "slot", slot->id,
 		       "why", slot->sb->lost_reason, SB_LOG_END);
 		return 0;
 	}
-	slot->state = SLOT_ACQUIRED;
 	sb_log(SB_LOG_INFO, "lease_restored", "slot", slot->id, SB_LOG_END);
 	return 0;
 }
@@ -258,19 +272,27 @@ static int restore_lease(const char *name, json_t *doc, void *ud)
 static bool has_lease(const struct sandbox *sb)
 {
 	for (int i = 0; i < sb->n_slots; i++)
-		if (sb->slots[i].leased)
+		if (pool_slot_of(&sb->slots[i])->leased)
 			return true;
 	return false;
 }
 
 /* Tombstones that got no lease (none recorded, or none could be rewritten)
- * go now, with their records. */
+ * go now, with their records; the unleased slots of the others are lost
+ * too. */
 static void drop_empty_tombstones(struct pool *p)
 {
 	for (struct sandbox *sb = p->sandboxes, *next; sb; sb = next) {
 		next = sb->next;
-		if (sb->state == SBX_DEAD && !has_lease(sb))
+		if (sb->state != SBX_DEAD)
+			continue;
+		if (!has_lease(sb)) {
 			pool_unlink_sandbox(p, sb);
+			continue;
+		}
+		for (int i = 0; i < sb->n_slots; i++)
+			if (!pool_slot_of(&sb->slots[i])->leased)
+				tombstone_slot_lost(&sb->slots[i]);
 	}
 }
 
@@ -303,9 +325,10 @@ void pools_adopt(struct pools *ps)
 			sb->idle_since = sb_now_mono();
 			for (int k = 0; k < sb->n_slots; k++) {
 				struct sbx_slot *s = &sb->slots[k];
-				if (s->leased)
+				if (pool_slot_of(s)->leased)
 					continue;
-				s->state = SLOT_RELEASING;
+				pool_slot_move(pool_slot_of(s),
+					       SLOT_EV_RESTART);
 				sandbox_release_slot(s, true);
 			}
 		}

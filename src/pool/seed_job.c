@@ -4,7 +4,8 @@
  * A job lives on the loop thread except for its copy (copy_plan.h). It
  * ends in exactly one answer (cb), deferred through its timer when it
  * fails, and is freed once answered, its copy returned and its timer
- * closed. Reserved slots point at their target (slot->reserved); the pool
+ * closed. Reserved slots point at their target (their pool_slot's
+ * reserved); the pool
  * reports their events here, and the job lets go of a slot as soon as it
  * is lost, so it never touches a freed sandbox. */
 #include "pool/seed_job.h"
@@ -122,7 +123,7 @@ static void let_go(struct pool_seed *j)
 			continue;
 		struct sbx_slot *slot = t->slot;
 		t->slot = NULL;
-		slot->reserved = NULL;
+		pool_slot_of(slot)->reserved = NULL;
 		if (slot->sb->state != SBX_DEAD)
 			sandbox_release_slot(slot, true);
 	}
@@ -171,10 +172,11 @@ static void lease_all(struct pool_seed *j)
 	int e = 0;
 	for (int i = 0; i < j->n; i++) {
 		struct sbx_slot *slot = j->t[i].slot;
-		slot->reserved = NULL;
+		pool_slot_of(slot)->reserved = NULL;
 		j->t[i].slot = NULL;
-		if (e || pool_lease(slot, j->traj ? j->traj[i] : NULL,
-				    j->ttl_s) < 0) {
+		if (e ||
+		    pool_lease(slot, SLOT_EV_SEEDED,
+			       j->traj ? j->traj[i] : NULL, j->ttl_s) < 0) {
 			/* not recorded: all or none are granted */
 			if (!e)
 				e = errno ? errno : EIO;
@@ -269,13 +271,13 @@ static int plan_source(struct pool_seed *j, struct copy_plan *cp)
 	bool stale;
 	struct sbx_slot *s =
 		pools_find_slot(j->pool->owner, j->src_slot, &stale);
-	if (!s || stale || !s->leased) {
+	if (!s || stale || !pool_slot_of(s)->leased) {
 		job_fail(j, 409, "slot_not_leased",
 			 "the lease %s ended before its workspace was copied",
 			 j->src_slot);
 		return -1;
 	}
-	if (s->state == SLOT_ERROR || s->sb->state == SBX_DEAD) {
+	if (pool_slot_of(s)->state == SLOT_ERROR || s->sb->state == SBX_DEAD) {
 		job_fail(j, 502, "sandbox_lost", "%s", "the source is lost");
 		return -1;
 	}
@@ -345,7 +347,7 @@ static void reserve_cb(struct sbx_slot *slot, const char *code, const char *msg,
 
 void pool_seed_slot_ready(struct sbx_slot *slot, int err, const char *why)
 {
-	struct target *t = slot->reserved;
+	struct target *t = pool_slot_of(slot)->reserved;
 	if (!t || t->ready)
 		return;
 	struct pool_seed *j = t->job;
@@ -360,7 +362,7 @@ void pool_seed_slot_ready(struct sbx_slot *slot, int err, const char *why)
 
 void pool_seed_slot_up(struct sbx_slot *slot)
 {
-	struct target *t = slot->reserved;
+	struct target *t = pool_slot_of(slot)->reserved;
 	if (!t || t->up || !t->ready || t->job->copying)
 		return;
 	t->up = true;
@@ -370,10 +372,10 @@ void pool_seed_slot_up(struct sbx_slot *slot)
 
 void pool_seed_slot_lost(struct sbx_slot *slot, const char *why)
 {
-	struct target *t = slot->reserved;
+	struct target *t = pool_slot_of(slot)->reserved;
 	if (!t)
 		return;
-	slot->reserved = NULL;
+	pool_slot_of(slot)->reserved = NULL;
 	t->slot = NULL;
 	job_fail(t->job, 502, "sandbox_lost", "a new slot was lost: %s", why);
 }

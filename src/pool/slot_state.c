@@ -23,6 +23,14 @@ int slot_state_next(enum slot_state s, enum slot_event ev)
 			       : -1;
 	case SLOT_EV_LOST:
 		return SLOT_ERROR;
+	case SLOT_EV_RESERVE:
+		return s == SLOT_AVAILABLE ? SLOT_RELEASING : -1;
+	case SLOT_EV_SEEDED:
+		return s == SLOT_RELEASING ? SLOT_ACQUIRED : -1;
+	case SLOT_EV_RESTORE:
+		return s == SLOT_STARTING ? SLOT_ACQUIRED : -1;
+	case SLOT_EV_RESTART:
+		return slot_state_leased(s) ? -1 : SLOT_RELEASING;
 	}
 	return -1;
 }

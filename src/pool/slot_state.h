@@ -7,6 +7,12 @@
  *       +----------------- ready <-- RELEASING <---- EXECUTING or ERROR)
  *   any state --lost--> ERROR (a leased slot keeps its lease until released;
  *   an unleased one is simply gone with its sandbox).
+ * Past the common path: AVAILABLE --reserve--> RELEASING (promised to a
+ * seed job, which restarts it) --seeded--> ACQUIRED (the job leases it
+ * once its seeded leader is up, without passing through AVAILABLE);
+ * STARTING --restore--> ACQUIRED (a lease a restarted daemon finds in its
+ * journal, on a slot it adopted); an unleased slot --restart--> RELEASING
+ * (started afresh: an adopted slot may have been cut short in a release).
  * Kept free of I/O so that every transition is unit-tested. */
 #ifndef SLOTBOX_POOL_SLOT_STATE_H
 #define SLOTBOX_POOL_SLOT_STATE_H
@@ -29,6 +35,10 @@ enum slot_event {
 	SLOT_EV_EXEC_END,   /* the last running call ended */
 	SLOT_EV_RELEASE,    /* the lease ends */
 	SLOT_EV_LOST,	    /* leader or sandbox died */
+	SLOT_EV_RESERVE,    /* promised to a seed job (fork, restore) */
+	SLOT_EV_SEEDED,	    /* a reserved slot is up: its job leases it */
+	SLOT_EV_RESTORE,    /* an adopted slot gets its journaled lease back */
+	SLOT_EV_RESTART,    /* an unleased slot is started afresh */
 };
 
 /* The state after ev, or -1 if ev is not allowed in state s. */

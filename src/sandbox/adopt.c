@@ -192,12 +192,8 @@ struct sandbox *sandbox_tombstone(struct sbx_env *env,
 	sb->created_wall = rec->created_wall;
 	double age = sb_now_wall() - rec->created_wall;
 	sb->created_mono = sb_now_mono() - (age > 0 ? age : 0);
+	/* its slots' states and errors are the owner's (pools_adopt) */
 	snprintf(sb->lost_reason, sizeof sb->lost_reason, "%s", why);
-	for (int i = 0; i < sb->n_slots; i++) {
-		sb->slots[i].state = SLOT_ERROR;
-		snprintf(sb->slots[i].error, sizeof sb->slots[i].error,
-			 "sandbox lost while the daemon was down: %s", why);
-	}
 	return sb;
 }
 

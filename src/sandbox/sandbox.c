@@ -566,8 +566,12 @@ struct sandbox *sandbox_alloc(struct sbx_env *env,
 
 	if (!sb)
 		return NULL;
+	size_t data = env->slot_data_size ? env->slot_data_size : 1;
 	sb->slots = calloc((size_t)n_slots, sizeof *sb->slots);
-	if (!sb->slots || (!id && sb_random_hex(hex, 4) < 0)) {
+	sb->slot_data = calloc((size_t)n_slots, data);
+	if (!sb->slots || !sb->slot_data ||
+	    (!id && sb_random_hex(hex, 4) < 0)) {
+		free(sb->slot_data);
 		free(sb->slots);
 		free(sb);
 		return NULL;
@@ -591,7 +595,7 @@ struct sandbox *sandbox_alloc(struct sbx_env *env,
 		s->index = i;
 		s->oom_fd = -1;
 		s->netns_fd = -1;
-		s->state = SLOT_STARTING;
+		s->owner_data = (char *)sb->slot_data + (size_t)i * data;
 		s->uid = env->uid_base + (uid_t)number * SBX_UIDS_PER_SANDBOX +
 			 (uid_t)i;
 		snprintf(s->id, sizeof s->id, "%s_slot_%d", sb->id, i);
@@ -617,6 +621,7 @@ void sandbox_struct_free(struct sandbox *sb)
 	for (size_t i = 0; i < sb->n_image_env; i++)
 		free(sb->image_env[i]);
 	free(sb->image_env);
+	free(sb->slot_data);
 	free(sb->slots);
 	free(sb);
 }

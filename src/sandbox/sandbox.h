@@ -17,7 +17,6 @@
 
 #include "common/err.h"
 #include "config/profile.h"
-#include "pool/slot_state.h"
 #include "sandbox/cgroup.h"
 #include "wire/sendq.h"
 
@@ -38,6 +37,7 @@ struct sbx_env {
 	struct cg_root cg;
 	int devnull; /* host /dev/null, stdin of calls without stdin */
 	const struct sandbox_ops *ops;
+	size_t slot_data_size; /* of each slot's owner_data */
 	/* How long a sandbox waits for a restarted daemon to adopt it after
 	 * losing this one; 0: it ends with the daemon. */
 	int orphan_timeout_s;
@@ -101,10 +101,9 @@ struct sbx_slot {
 	 * (released, expired) cannot reach the slot's next holder. */
 	char id[96];
 	size_t base_len; /* strlen of the "<sandbox>_slot_<i>" part */
-	unsigned lease_seq;
-	double ttl_s; /* lease expires ttl_s after the last call; 0 = never */
-	enum slot_state state;
-	bool leased; /* holds a lease, whatever the state */
+	/* The owner's state of this slot (the pool's lease: pool_slot.h),
+	 * env->slot_data_size zeroed bytes; this module never reads it. */
+	void *owner_data;
 	uid_t uid;
 	struct sbx_chan *chan;
 	struct exec_call *calls; /* in flight, linked through exec_call */
@@ -113,14 +112,8 @@ struct sbx_slot {
 	void *procs;		 /* the API's background processes */
 	int n_held; /* of the calls, waiting for a place in the leader (exec.c)
 		     */
-	char trajectory_id[256];
-	double acquired_at;	       /* wall clock */
-	double last_used;	       /* monotonic */
-	struct sbx_slot *next_waiting; /* pool's free list */
-	char error[192];	       /* why the slot is in SLOT_ERROR */
-	unsigned gen;		       /* its workspace's generation (init) */
-	bool seeding;		       /* between seed_begin and seed_end */
-	void *reserved;		       /* the pool's seed job, if any */
+	unsigned gen;	/* its workspace's generation (init) */
+	bool seeding;	/* between seed_begin and seed_end */
 	int oom_fd;	/* its OOM kill counter file, -1 until first read */
 	bool recycles;	/* its leader understands SB_MSG_RECYCLE */
 	bool recycling; /* sent one, waiting for the HELLO */
@@ -169,6 +162,7 @@ struct sandbox {
 	char scratch[PATH_MAX];
 	int n_slots;
 	struct sbx_slot *slots;
+	void *slot_data;      /* the slots' owner_data, in one block */
 	struct sandbox *next; /* pool's list */
 	bool up;	      /* init said hello */
 	bool retiring;	      /* killed on purpose (recycle, shutdown) */

@@ -5,9 +5,10 @@
  *
  * The pools are hand-built (no sandbox is started): a slot frees when the
  * test marks it available and offers it, as pool.c does when a leader says
- * HELLO. The journal and the pool's scaling are the only stand-ins
- * (pool_journal_lease, pool_scale below): they record calls, and the
- * journal can be told to fail. No root needed. */
+ * HELLO. The journal, the pool's scaling and the metrics are the only
+ * stand-ins (pool_journal_lease, pool_scale, metrics_* below): the first
+ * two record calls, and the journal can be told to fail. No root
+ * needed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,11 +21,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool/metrics.h"
 #include "pool/pool.h"
 
 /* --- stand-ins for pool_journal.c and pool.c --- */
 
 static int journal_calls, journal_errno, scale_calls;
+
+/* acquire.c counts acquires in the metrics (metrics.c): not here */
+void metrics_observe(enum metrics_hist h, const char *profile, double s)
+{
+	(void)h;
+	(void)profile;
+	(void)s;
+}
+
+void metrics_acquire_failed(const char *profile, const char *code)
+{
+	(void)profile;
+	(void)code;
+}
 
 int pool_journal_lease(struct pools *ps, const struct sbx_slot *slot)
 {
@@ -56,6 +72,7 @@ struct world {
 	struct pool pool[2];
 	struct sandbox sb[2];
 	struct sbx_slot slots[2][NSLOTS];
+	struct pool_slot leases[2][NSLOTS]; /* the slots' pool_slot */
 };
 
 /* What one acquire's callback saw. */
@@ -109,7 +126,9 @@ static int setup(void **state)
 			s->index = j;
 			snprintf(s->id, sizeof s->id, "sb%d_slot_%d", i, j);
 			s->base_len = strlen(s->id);
-			s->state = SLOT_STARTING; /* none free yet */
+			s->owner_data = &w->leases[i][j];
+			pool_slot_of(s)->state =
+				SLOT_STARTING; /* none free yet */
 		}
 	}
 	journal_calls = journal_errno = scale_calls = fired = 0;
@@ -137,9 +156,9 @@ static int teardown(void **state)
 static void slot_frees(struct world *w, int pool, int slot)
 {
 	struct sbx_slot *s = &w->slots[pool][slot];
-	s->state = SLOT_AVAILABLE;
-	s->leased = false;
-	s->reserved = NULL;
+	pool_slot_of(s)->state = SLOT_AVAILABLE;
+	pool_slot_of(s)->leased = false;
+	pool_slot_of(s)->reserved = NULL;
 	s->id[s->base_len] = '\0';
 	pool_offer(&w->pool[pool], s);
 }
@@ -172,18 +191,18 @@ static void test_free_slot_is_leased_at_once(void **state)
 	struct outcome o = {0};
 	struct sbx_slot *out = NULL;
 	struct pool_waiter *wt = (struct pool_waiter *)1;
-	w->slots[0][1].state = SLOT_AVAILABLE;
+	pool_slot_of(&w->slots[0][1])->state = SLOT_AVAILABLE;
 	assert_int_equal(pool_acquire(&w->pool[0], "traj-1", 30.0, 5.0, &out,
 				      on_acquire, &o, &wt),
 			 1);
 	assert_ptr_equal(out, &w->slots[0][1]);
 	assert_null(wt);
 	assert_int_equal(o.calls, 0); /* the answer is the return value */
-	assert_int_equal(out->state, SLOT_ACQUIRED);
-	assert_true(out->leased);
+	assert_int_equal(pool_slot_of(out)->state, SLOT_ACQUIRED);
+	assert_true(pool_slot_of(out)->leased);
 	assert_string_equal(out->id, "sb0_slot_1.1");
-	assert_string_equal(out->trajectory_id, "traj-1");
-	assert_true(out->ttl_s == 30.0);
+	assert_string_equal(pool_slot_of(out)->trajectory_id, "traj-1");
+	assert_true(pool_slot_of(out)->ttl_s == 30.0);
 	assert_int_equal(journal_calls, 1);
 	assert_true(w->pool[0].active);
 	assert_int_equal(w->pool[0].n_waiters, 0);
@@ -194,7 +213,7 @@ static void test_free_slot_is_leased_at_once(void **state)
 				      on_acquire, &o, &wt),
 			 1);
 	assert_string_equal(out->id, "sb0_slot_1.2");
-	assert_string_equal(out->trajectory_id, "");
+	assert_string_equal(pool_slot_of(out)->trajectory_id, "");
 }
 
 static void test_waiters_are_served_in_order(void **state)
@@ -216,8 +235,9 @@ static void test_waiters_are_served_in_order(void **state)
 		assert_int_equal(o[i].order, i + 1);
 		assert_ptr_equal(o[i].slot, &w->slots[0][frees[i]]);
 		assert_string_equal(o[i].code, "");
-		assert_string_equal(o[i].slot->trajectory_id, traj[i]);
-		assert_int_equal(o[i].slot->state, SLOT_ACQUIRED);
+		assert_string_equal(pool_slot_of(o[i].slot)->trajectory_id,
+				    traj[i]);
+		assert_int_equal(pool_slot_of(o[i].slot)->state, SLOT_ACQUIRED);
 		assert_int_equal(o[i + 1].calls, 0);
 		assert_int_equal(w->pool[0].n_waiters, 3 - i);
 	}
@@ -238,9 +258,9 @@ static void test_newcomer_never_overtakes(void **state)
 	assert_int_equal(queue(w, 0, "first", 3600, &first, &wt1), 0);
 	/* A slot is free but not offered yet (its HELLO is being handled):
 	 * a newcomer still queues behind the waiter. */
-	w->slots[0][0].state = SLOT_AVAILABLE;
+	pool_slot_of(&w->slots[0][0])->state = SLOT_AVAILABLE;
 	assert_int_equal(queue(w, 0, "late", 3600, &late, &wt2), 0);
-	assert_int_equal(w->slots[0][0].state, SLOT_AVAILABLE);
+	assert_int_equal(pool_slot_of(&w->slots[0][0])->state, SLOT_AVAILABLE);
 	pool_offer(&w->pool[0], &w->slots[0][0]);
 	assert_int_equal(first.calls, 1);
 	assert_ptr_equal(first.slot, &w->slots[0][0]);
@@ -259,17 +279,17 @@ static void test_offer_of_a_busy_slot_does_nothing(void **state)
 	enum slot_state busy[] = {SLOT_STARTING, SLOT_ACQUIRED, SLOT_EXECUTING,
 				  SLOT_RELEASING, SLOT_ERROR};
 	for (size_t i = 0; i < sizeof busy / sizeof busy[0]; i++) {
-		w->slots[0][0].state = busy[i];
+		pool_slot_of(&w->slots[0][0])->state = busy[i];
 		pool_offer(&w->pool[0], &w->slots[0][0]);
 		assert_int_equal(o.calls, 0);
-		assert_int_equal(w->slots[0][0].state, busy[i]);
+		assert_int_equal(pool_slot_of(&w->slots[0][0])->state, busy[i]);
 	}
 	assert_int_equal(w->pool[0].n_waiters, 1);
 	/* an empty queue: the offer leaves the slot free */
 	pool_acquire_cancel(wt);
 	slot_frees(w, 0, 0);
-	assert_int_equal(w->slots[0][0].state, SLOT_AVAILABLE);
-	assert_false(w->slots[0][0].leased);
+	assert_int_equal(pool_slot_of(&w->slots[0][0])->state, SLOT_AVAILABLE);
+	assert_false(pool_slot_of(&w->slots[0][0])->leased);
 }
 
 static void test_deadline_times_out_and_leaves_queue(void **state)
@@ -359,7 +379,7 @@ static void test_cancelled_waiters_never_fire(void **state)
 	pool_acquire_cancel(wtt);
 	slot_frees(w, 0, 1);
 	assert_int_equal(t.calls, 0);
-	assert_int_equal(w->slots[0][1].state, SLOT_AVAILABLE);
+	assert_int_equal(pool_slot_of(&w->slots[0][1])->state, SLOT_AVAILABLE);
 }
 
 static void test_lease_not_recorded(void **state)
@@ -370,7 +390,7 @@ static void test_lease_not_recorded(void **state)
 	struct sbx_slot *out;
 
 	/* at once: refused, and the slot stays free and unchanged */
-	w->slots[0][0].state = SLOT_AVAILABLE;
+	pool_slot_of(&w->slots[0][0])->state = SLOT_AVAILABLE;
 	journal_errno = ENOSPC;
 	errno = 0;
 	assert_int_equal(pool_acquire(&w->pool[0], "t", 60, 5, &out, on_acquire,
@@ -378,10 +398,10 @@ static void test_lease_not_recorded(void **state)
 			 -1);
 	assert_int_equal(errno, ENOSPC);
 	struct sbx_slot *s = &w->slots[0][0];
-	assert_int_equal(s->state, SLOT_AVAILABLE);
-	assert_false(s->leased);
+	assert_int_equal(pool_slot_of(s)->state, SLOT_AVAILABLE);
+	assert_false(pool_slot_of(s)->leased);
 	assert_string_equal(s->id, "sb0_slot_0");
-	assert_string_equal(s->trajectory_id, "");
+	assert_string_equal(pool_slot_of(s)->trajectory_id, "");
 	assert_int_equal(o[0].calls, 0);
 	assert_string_equal(pool_lease_error_code(ENOSPC),
 			    "insufficient_storage");
@@ -390,7 +410,7 @@ static void test_lease_not_recorded(void **state)
 	assert_string_equal(pool_lease_error_code(EIO), "internal");
 
 	/* queued: the head waiter gets the error, the next one waits on */
-	s->state = SLOT_STARTING;
+	pool_slot_of(s)->state = SLOT_STARTING;
 	assert_int_equal(queue(w, 0, "a", 3600, &o[0], &wt[0]), 0);
 	assert_int_equal(queue(w, 0, "b", 3600, &o[1], &wt[1]), 0);
 	slot_frees(w, 0, 0);
@@ -398,17 +418,17 @@ static void test_lease_not_recorded(void **state)
 	assert_null(o[0].slot);
 	assert_string_equal(o[0].code, "insufficient_storage");
 	assert_non_null(strstr(o[0].msg, "cannot record the lease"));
-	assert_int_equal(s->state, SLOT_AVAILABLE);
-	assert_false(s->leased);
+	assert_int_equal(pool_slot_of(s)->state, SLOT_AVAILABLE);
+	assert_false(pool_slot_of(s)->leased);
 	assert_int_equal(o[1].calls, 0);
 	assert_int_equal(w->pool[0].n_waiters, 1);
 	journal_errno = 0;
 	pool_offer(&w->pool[0], s);
 	assert_int_equal(o[1].calls, 1);
 	assert_ptr_equal(o[1].slot, s);
-	assert_true(s->leased);
+	assert_true(pool_slot_of(s)->leased);
 	assert_non_null(strstr(s->id, "sb0_slot_0."));
-	assert_string_equal(s->trajectory_id, "b");
+	assert_string_equal(pool_slot_of(s)->trajectory_id, "b");
 }
 
 static void test_reserve_shares_the_queue(void **state)
@@ -427,9 +447,9 @@ static void test_reserve_shares_the_queue(void **state)
 	/* the seed job's slot is reserved, not leased, not journaled */
 	assert_int_equal(o[1].calls, 1);
 	assert_ptr_equal(o[1].slot, &w->slots[0][1]);
-	assert_ptr_equal(o[1].slot->reserved, &o[1]);
-	assert_int_equal(o[1].slot->state, SLOT_RELEASING);
-	assert_false(o[1].slot->leased);
+	assert_ptr_equal(pool_slot_of(o[1].slot)->reserved, &o[1]);
+	assert_int_equal(pool_slot_of(o[1].slot)->state, SLOT_RELEASING);
+	assert_false(pool_slot_of(o[1].slot)->leased);
 	assert_int_equal(journal_calls, 1); /* "a" only */
 	assert_int_equal(o[2].calls, 0);
 	slot_frees(w, 0, 2);
@@ -440,8 +460,8 @@ static void test_reserve_shares_the_queue(void **state)
 	assert_int_equal(
 		pool_reserve(&w->pool[0], 5, &out, on_acquire, &r, &wt[0]), 1);
 	assert_ptr_equal(out, &w->slots[0][1]);
-	assert_ptr_equal(out->reserved, &r);
-	assert_int_equal(out->state, SLOT_RELEASING);
+	assert_ptr_equal(pool_slot_of(out)->reserved, &r);
+	assert_int_equal(pool_slot_of(out)->state, SLOT_RELEASING);
 }
 
 static void test_fail_waiters_in_order(void **state)
@@ -482,7 +502,7 @@ static void test_pools_are_separate(void **state)
 	run_until(w, &b);
 	assert_string_equal(b.code, "acquire_timeout");
 	assert_non_null(strstr(b.msg, "profile_b"));
-	assert_int_equal(w->slots[0][1].state, SLOT_AVAILABLE);
+	assert_int_equal(pool_slot_of(&w->slots[0][1])->state, SLOT_AVAILABLE);
 	/* and profile_b's own slot is leased from its own pool */
 	struct sbx_slot *out;
 	slot_frees(w, 1, 2);
@@ -498,15 +518,19 @@ static void test_find_available_first_fit(void **state)
 	/* a second sandbox in pool 0, after the first in its list */
 	struct sandbox second = w->sb[0];
 	struct sbx_slot more[NSLOTS];
+	struct pool_slot more_leases[NSLOTS];
 	memcpy(more, w->slots[0], sizeof more);
-	for (int j = 0; j < NSLOTS; j++)
+	memcpy(more_leases, w->leases[0], sizeof more_leases);
+	for (int j = 0; j < NSLOTS; j++) {
 		more[j].sb = &second;
+		more[j].owner_data = &more_leases[j];
+	}
 	second.slots = more;
 	w->sb[0].next = &second;
 
 	assert_null(pool_find_available(&w->pool[0]));
-	more[0].state = SLOT_AVAILABLE;
-	w->slots[0][2].state = SLOT_AVAILABLE;
+	pool_slot_of(&more[0])->state = SLOT_AVAILABLE;
+	pool_slot_of(&w->slots[0][2])->state = SLOT_AVAILABLE;
 	/* the oldest sandbox first */
 	assert_ptr_equal(pool_find_available(&w->pool[0]), &w->slots[0][2]);
 	/* never a slot of a dead, retiring or draining sandbox */

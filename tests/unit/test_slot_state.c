@@ -64,6 +64,46 @@ static void test_lost_from_anywhere(void **state)
 			 SLOT_RELEASING);
 }
 
+/* A seed job's slot: reserved off the free list, restarted with the
+ * seed, then leased without ever being offered to anyone else. */
+static void test_seed_cycle(void **state)
+{
+	(void)state;
+	int s = slot_state_next(SLOT_AVAILABLE, SLOT_EV_RESERVE);
+	assert_int_equal(s, SLOT_RELEASING);
+	s = slot_state_next(s, SLOT_EV_SEEDED);
+	assert_int_equal(s, SLOT_ACQUIRED);
+	for (int t = SLOT_STARTING; t <= SLOT_ERROR; t++) {
+		if (t != SLOT_AVAILABLE)
+			assert_int_equal(slot_state_next(t, SLOT_EV_RESERVE),
+					 -1);
+		if (t != SLOT_RELEASING)
+			assert_int_equal(slot_state_next(t, SLOT_EV_SEEDED),
+					 -1);
+	}
+}
+
+/* After a restart: an adopted slot (starting) gets its journaled lease
+ * back; an unleased one is started afresh, a leased one never is. */
+static void test_restart_moves(void **state)
+{
+	(void)state;
+	assert_int_equal(slot_state_next(SLOT_STARTING, SLOT_EV_RESTORE),
+			 SLOT_ACQUIRED);
+	for (int t = SLOT_AVAILABLE; t <= SLOT_ERROR; t++)
+		assert_int_equal(slot_state_next(t, SLOT_EV_RESTORE), -1);
+	assert_int_equal(slot_state_next(SLOT_STARTING, SLOT_EV_RESTART),
+			 SLOT_RELEASING);
+	assert_int_equal(slot_state_next(SLOT_AVAILABLE, SLOT_EV_RESTART),
+			 SLOT_RELEASING);
+	assert_int_equal(slot_state_next(SLOT_RELEASING, SLOT_EV_RESTART),
+			 SLOT_RELEASING);
+	assert_int_equal(slot_state_next(SLOT_ERROR, SLOT_EV_RESTART),
+			 SLOT_RELEASING);
+	assert_int_equal(slot_state_next(SLOT_ACQUIRED, SLOT_EV_RESTART), -1);
+	assert_int_equal(slot_state_next(SLOT_EXECUTING, SLOT_EV_RESTART), -1);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -84,6 +124,8 @@ int main(void)
 		cmocka_unit_test(test_lease_cycle),
 		cmocka_unit_test(test_refused_moves),
 		cmocka_unit_test(test_lost_from_anywhere),
+		cmocka_unit_test(test_seed_cycle),
+		cmocka_unit_test(test_restart_moves),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
