@@ -100,7 +100,9 @@ int init_adopt_accept(const struct init_cfg *cfg, int lfd,
 		live += slots[i].leader > 0 && slots[i].line >= 0;
 	struct sb_msg hello = {.type = SB_MSG_HELLO,
 			       .slot = (uint32_t)cfg->n_slots,
-			       .flags = SB_HELLO_ADOPT,
+			       /* this build's leaders run processes: the
+				* daemon knows it before their own HELLOs */
+			       .flags = SB_HELLO_ADOPT | SB_HELLO_PROCESSES,
 			       .id = live};
 	if (sb_msg_send(INIT_CTL_FD, &hello, NULL, 0) < 0)
 		goto lost;

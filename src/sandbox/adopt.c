@@ -103,6 +103,9 @@ static int handshake(struct sandbox *sb, int fd, struct sb_err *err)
 			return sb_err_set(err, EPROTO, "bad slot channel");
 		}
 		sb->slots[c.slot].gen = c.gen;
+		/* until the leader's own HELLO, which says it again */
+		sb->slots[c.slot].processes =
+			(m.flags & SB_HELLO_PROCESSES) != 0;
 		if (sandbox_chan_attach(&sb->slots[c.slot], fds[0]) < 0)
 			return sb_err_set(err, ENOMEM, "out of memory");
 	}

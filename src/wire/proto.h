@@ -114,7 +114,9 @@ struct sb_file_reply {
  * run through /bin/sh (decided once per slot generation, not per call). */
 #define SB_HELLO_NO_BASH 4u
 /* flags in a leader's HELLO: it understands SIGNAL, PTY_OPEN and
- * SB_EXEC_REPORT_PID (background processes and terminals, API 1.1). */
+ * SB_EXEC_REPORT_PID (background processes and terminals, API 1.1). In
+ * init's HELLO(adopt): its leaders do (a request may reach an adopted
+ * slot before its leader's own HELLO on the new channel). */
 #define SB_HELLO_PROCESSES 8u
 /* flags in a leader's HELLO: it understands SB_RECYCLE_RESET, and `gen`
  * is the workspace generation it serves. */

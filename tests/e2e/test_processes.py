@@ -386,3 +386,48 @@ def test_after_a_daemon_restart(make_daemon):
     pid = start(c, sid, "stty size", pty={"rows": 7, "cols": 9})["process_id"]
     out, _, r = wait_exit(c, sid, pid)
     assert out == "7 9\r\n" and r["exit_code"] == 0
+
+
+def slot_leader_of(pid):
+    """The host pid of the slot leader above pid: the first ancestor that
+    is PID 1 of its own pid namespace."""
+    while pid > 1:
+        with open(f"/proc/{pid}/status") as f:
+            fields = dict(line.rstrip("\n").split(":\t", 1) for line in f
+                          if ":\t" in line)
+        if fields["NSpid"].split()[-1] == "1":
+            return pid
+        pid = int(fields["PPid"])
+    raise AssertionError("no slot leader above the process")
+
+
+def test_adopted_slot_runs_processes_before_its_leaders_hello(make_daemon):
+    """A request can reach an adopted slot before its leader, slow to run,
+    says HELLO on the new channel: init's HELLO(adopt) already says that
+    this build's leaders run processes, so the start is not refused as
+    from an older build (409 sandbox_too_old) but runs once the leader
+    does."""
+    import signal
+    import threading
+    from test_faults import kill9
+    d = make_daemon(SMALL)
+    c = d.client()
+    sid = acquire(c)
+    mark = marker()
+    start(c, sid, sleeper(mark))
+    assert wait_for(lambda: host_pids(mark))
+    leader = slot_leader_of(host_pids(mark)[0])
+    kill9(d)
+    assert wait_for(lambda: not host_pids(mark))
+    os.kill(leader, signal.SIGSTOP)
+    resume = threading.Timer(1.0, os.kill, (leader, signal.SIGCONT))
+    resume.start()
+    try:
+        d.start()
+        c = d.client()
+        pid = start(c, sid, "echo adopted")["process_id"]
+    finally:
+        resume.cancel()
+        os.kill(leader, signal.SIGCONT)
+    out, _, r = wait_exit(c, sid, pid)
+    assert out == "adopted\n" and r["exit_code"] == 0
