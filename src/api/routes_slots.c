@@ -162,10 +162,14 @@ static int start_file_tool(struct exec_ctx *c, const char *tool, json_t *args,
 		}
 		if (mb && json_integer_value(mb) < max)
 			max = json_integer_value(mb);
-		return api_read_start(c->slot, NULL, json_string_value(path),
-				      strcmp(e, "base64") == 0, false,
-				      (size_t)max, file_tool_done, c, msg,
-				      msglen);
+		struct sb_err err;
+		if (api_read_start(c->slot, NULL, json_string_value(path),
+				   strcmp(e, "base64") == 0, false, (size_t)max,
+				   file_tool_done, c, &err) < 0) {
+			snprintf(msg, msglen, "%s", err.msg);
+			return -1;
+		}
+		return 0;
 	}
 	json_t *content = json_object_get(args, "content");
 	if (!json_is_string(content)) {
@@ -187,10 +191,12 @@ static int start_file_tool(struct exec_ctx *c, const char *tool, json_t *args,
 		data = decoded;
 		len = (size_t)n;
 	}
-	int status;
+	struct sb_err err;
 	int r = api_write_start(c->slot, NULL, json_string_value(path), data,
-				len, file_tool_done, c, &status, msg, msglen);
+				len, file_tool_done, c, &err);
 	free(decoded);
+	if (r < 0)
+		snprintf(msg, msglen, "%s", err.msg);
 	return r;
 }
 
@@ -438,8 +444,11 @@ static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
 		return -1;
 	}
 	if (strcmp(name, "bash") == 0) {
-		r = bash_cmd_prepare(&c->bc, c->slot, args, "args.", msg,
-				     msglen, &stdin_data, &stdin_len, &merge);
+		struct sb_err err;
+		r = bash_cmd_prepare(&c->bc, c->slot, args, "args.", &err,
+				     &stdin_data, &stdin_len, &merge);
+		if (r < 0)
+			snprintf(msg, msglen, "%s", err.msg);
 	} else if (!strcmp(name, "read_file") || !strcmp(name, "write_file")) {
 		r = start_file_tool(c, name, args, msg, msglen);
 		json_decref(empty);
