@@ -348,14 +348,12 @@ void api_snapshot_create(struct api *a, struct http_request *req,
 	}
 	if (api_check_leased(req, slot, stale) < 0)
 		goto out;
-	int status;
-	const char *code;
-	char msg[256];
+	struct sb_err err;
 	/* The request stays valid until answered, even if the client
 	 * leaves: the snapshot is saved either way. */
 	if (slot_service_snapshot(a->snapshots, slot, name, snapshot_saved, req,
-				  &status, &code, msg, sizeof msg) < 0)
-		http_respond_error(req, status, code, "%s", msg);
+				  &err) < 0)
+		http_respond_error(req, err.status, err.code, "%s", err.msg);
 out:
 	json_decref(doc);
 }
