@@ -273,11 +273,13 @@ void api_acquire_snapshot(struct api *a, struct http_request *req, json_t *doc)
 	struct snap_hold *h = malloc(sizeof *h);
 	struct seed_ctx *c = calloc(1, sizeof *c);
 	struct pool *p = NULL;
+	int status = 500;
 	if (!h || !c)
-		sb_err_api(&err, 500, "internal", "out of memory");
-	else if (restore_check(a, &info, profile, &p, &err) == 0)
-		err.status = 0;
-	int status = err.status;
+		sb_err_api(&err, status, "internal", "out of memory");
+	else
+		status = restore_check(a, &info, profile, &p, &err) < 0
+				 ? err.status
+				 : 0;
 	struct pool_seed_req sr = {.count = 1};
 	if (!status) {
 		sr.timeout_s = p->profile->acquire_timeout_s;
