@@ -430,17 +430,13 @@ static void snapshot_finish(struct job *j)
 }
 
 int pool_snapshot(struct snapshot_store *st, struct sbx_slot *slot,
-		  const char *name, pool_snapshot_fn cb, void *ud, int *status,
-		  const char **code, char *msg, size_t msglen)
+		  const char *name, pool_snapshot_fn cb, void *ud,
+		  struct sb_err *err)
 {
 	(void)st;
 	(void)slot;
-	if (!snapshot_name_valid(name)) { /* as the real one answers */
-		*status = 400;
-		*code = "bad_request";
-		snprintf(msg, msglen, "bad snapshot name");
-		return -1;
-	}
+	if (!snapshot_name_valid(name)) /* as the real one answers */
+		return sb_err_api(err, 400, "bad_request", "bad snapshot name");
 	struct job *j = job_later(snapshot_finish);
 	j->snap_cb = cb;
 	j->ud = ud;

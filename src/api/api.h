@@ -72,17 +72,19 @@ int api_archive_format(const char *name, uint32_t *format, const char **ctype);
 /* routes_upload.c: PUT archive, extracted into the slot. */
 void api_file_upload(struct http_request *req, struct sbx_slot *slot);
 /* Start a read (req for HTTP, or tool_done for the read_file tool). On
- * failure returns -1 with msg and answers nothing. */
+ * failure returns -1 with err (classify with api_start_error()) and
+ * answers nothing. */
 int api_read_start(struct sbx_slot *slot, struct http_request *req,
 		   const char *path, bool base64, bool sha, size_t max_bytes,
 		   void (*tool_done)(void *, json_t *, const char *,
 				     const char *),
-		   void *tool_ud, char *msg, size_t msglen);
+		   void *tool_ud, struct sb_err *err);
+/* Start a write; on failure returns -1 with err, err->status/code set. */
 int api_write_start(struct sbx_slot *slot, struct http_request *req,
 		    const char *path, const void *data, size_t len,
 		    void (*tool_done)(void *, json_t *, const char *,
 				      const char *),
-		    void *tool_ud, int *status, char *msg, size_t msglen);
+		    void *tool_ud, struct sb_err *err);
 
 /* json_out.c */
 json_t *json_slot(const struct sbx_slot *slot);

@@ -10,7 +10,7 @@
 #include "common/util.h"
 
 int bash_cmd_prepare(struct slot_cmd *c, struct sbx_slot *slot, json_t *args,
-		     const char *where, char *msg, size_t msglen,
+		     const char *where, struct sb_err *err,
 		     const char **stdin_data, size_t *stdin_len,
 		     bool *merge_output)
 {
@@ -26,38 +26,34 @@ int bash_cmd_prepare(struct slot_cmd *c, struct sbx_slot *slot, json_t *args,
 	/* Other keys are accepted and ignored: callers send their own
 	 * conventions (ToolExecutor's allow_network, require_sandbox...). */
 	if (merge && !json_is_null(merge) && !json_is_boolean(merge)) {
-		snprintf(msg, msglen, "%smerge_output must be true or false",
-			 where);
-		return -1;
+		return sb_err_set(
+			err, 0, "%smerge_output must be true or false", where);
 	}
 	*merge_output = json_is_true(merge);
 	if (!json_is_string(cmd) || json_string_length(cmd) > API_MAX_COMMAND ||
 	    strlen(json_string_value(cmd)) != json_string_length(cmd)) {
-		snprintf(msg, msglen,
-			 "%scommand must be a string of at most %u bytes "
-			 "without NUL",
-			 where, API_MAX_COMMAND);
-		return -1;
+		return sb_err_set(
+			err, 0,
+			"%scommand must be a string of at most %u bytes "
+			"without NUL",
+			where, API_MAX_COMMAND);
 	}
 	if (in && !json_is_null(in) &&
 	    (!json_is_string(in) || json_string_length(in) > API_MAX_STDIN)) {
-		snprintf(msg, msglen,
-			 "%sstdin must be a string of at most %u bytes", where,
-			 API_MAX_STDIN);
-		return -1;
+		return sb_err_set(
+			err, 0, "%sstdin must be a string of at most %u bytes",
+			where, API_MAX_STDIN);
 	}
 	if (cwd && !json_is_null(cwd) &&
 	    (!json_is_string(cwd) || json_string_length(cwd) > 4000 ||
 	     strlen(json_string_value(cwd)) != json_string_length(cwd))) {
-		snprintf(msg, msglen, "%scwd must be a path string", where);
-		return -1;
+		return sb_err_set(err, 0, "%scwd must be a path string", where);
 	}
 	if (env && !json_is_null(env) &&
 	    (!json_is_object(env) || json_object_size(env) > API_MAX_ENV)) {
-		snprintf(msg, msglen,
-			 "%senv must be an object of at most %d strings", where,
-			 API_MAX_ENV);
-		return -1;
+		return sb_err_set(
+			err, 0, "%senv must be an object of at most %d strings",
+			where, API_MAX_ENV);
 	}
 	if (slot_cmd_init(c, slot, json_string_value(cmd),
 			  json_is_string(cwd) ? json_string_value(cwd) : "") <
@@ -69,11 +65,11 @@ int bash_cmd_prepare(struct slot_cmd *c, struct sbx_slot *slot, json_t *args,
 			if (!sb_env_name_valid(key) || !json_is_string(val) ||
 			    strlen(json_string_value(val)) !=
 				    json_string_length(val)) {
-				snprintf(msg, msglen,
-					 "%senv: \"%.64s\" must be a valid "
-					 "name with a string value",
-					 where, key);
-				return -1;
+				return sb_err_set(
+					err, 0,
+					"%senv: \"%.64s\" must be a valid "
+					"name with a string value",
+					where, key);
 			}
 			if (slot_cmd_env_push(c, key, json_string_value(val)) <
 			    0)
@@ -84,8 +80,7 @@ int bash_cmd_prepare(struct slot_cmd *c, struct sbx_slot *slot, json_t *args,
 	*stdin_len = json_is_string(in) ? json_string_length(in) : 0;
 	return 0;
 oom:
-	snprintf(msg, msglen, "out of memory");
-	return -1;
+	return sb_err_set(err, 0, "out of memory");
 }
 
 int bash_cmd_pty(json_t *v, unsigned *rows, unsigned *cols)

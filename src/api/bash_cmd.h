@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/err.h"
 #include "pool/slot_cmd.h"
 
 struct sbx_slot;
@@ -20,10 +21,10 @@ struct sbx_slot;
 /* Validate args ({"command", "stdin", "env", "cwd", "merge_output"}) and
  * fill c (zeroed by the caller; free it with slot_cmd_free either way):
  * slot_cmd_init's command, then the request's env.
- * On error returns -1 with a message naming each key with the prefix
+ * On error returns -1 with err's message naming each key with the prefix
  * `where` ("args." for exec). */
 int bash_cmd_prepare(struct slot_cmd *c, struct sbx_slot *slot, json_t *args,
-		     const char *where, char *msg, size_t msglen,
+		     const char *where, struct sb_err *err,
 		     const char **stdin_data, size_t *stdin_len,
 		     bool *merge_output);
 

@@ -237,36 +237,32 @@ static void read_end(void *ud, int ok, const char *why)
 
 static const struct file_op_cbs read_cbs = {read_header, read_data, read_end};
 
-static int copy_path(char *dst, const char *src, char *msg, size_t msglen)
+static int copy_path(char *dst, const char *src, struct sb_err *err, int status)
 {
-	if (!src || !*src || strlen(src) >= SB_FILE_PATH_MAX) {
-		snprintf(msg, msglen,
-			 "path must be a non-empty string of at "
-			 "most %d bytes",
-			 SB_FILE_PATH_MAX - 1);
-		return -1;
-	}
+	if (!src || !*src || strlen(src) >= SB_FILE_PATH_MAX)
+		return sb_err_api(err, status, status ? "bad_request" : NULL,
+				  "path must be a non-empty string of at "
+				  "most %d bytes",
+				  SB_FILE_PATH_MAX - 1);
 	snprintf(dst, SB_FILE_PATH_MAX, "%s", src);
 	return 0;
 }
 
-/* Start a read; on failure answers (HTTP) or returns -1 with msg. */
+/* Start a read; on failure returns -1 with err (sys_errno classifies it,
+ * see api_start_error()). */
 int api_read_start(struct sbx_slot *slot, struct http_request *req,
 		   const char *path, bool base64, bool sha, size_t max_bytes,
 		   void (*tool_done)(void *, json_t *, const char *,
 				     const char *),
-		   void *tool_ud, char *msg, size_t msglen)
+		   void *tool_ud, struct sb_err *err)
 {
 	struct read_ctx *c = calloc(1, sizeof *c);
 	struct sb_file_req fr = {.magic = SB_FILE_MAGIC, .op = SB_FILE_READ};
-	struct sb_err err;
 	struct file_op *op;
 
-	if (!c) {
-		snprintf(msg, msglen, "out of memory");
-		return -1;
-	}
-	if (copy_path(c->path, path, msg, msglen) < 0) {
+	if (!c)
+		return sb_err_set(err, errno, "out of memory");
+	if (copy_path(c->path, path, err, 0) < 0) {
 		free(c);
 		return -1;
 	}
@@ -280,19 +276,17 @@ int api_read_start(struct sbx_slot *slot, struct http_request *req,
 	if (sha) {
 		c->sha = EVP_MD_CTX_new();
 		if (!c->sha || !EVP_DigestInit_ex(c->sha, EVP_sha256(), NULL)) {
+			int e = errno;
 			EVP_MD_CTX_free(c->sha);
 			free(c);
-			snprintf(msg, msglen, "sha256 unavailable");
-			return -1;
+			return sb_err_set(err, e, "sha256 unavailable");
 		}
 	}
 	/* exec's read_file tool (no request) is a call of the slot */
 	if (slot_service_file(slot, &fr, NULL, 0, FILE_OP_TIMEOUT_S, !req,
-			      &read_cbs, c, &op, &err) < 0) {
+			      &read_cbs, c, &op, err) < 0) {
 		EVP_MD_CTX_free(c->sha);
 		free(c);
-		snprintf(msg, msglen, "%s", err.msg);
-		errno = err.sys_errno; /* api_start_error() */
 		return -1;
 	}
 	return 0;
@@ -360,29 +354,22 @@ int api_write_start(struct sbx_slot *slot, struct http_request *req,
 		    const char *path, const void *data, size_t len,
 		    void (*tool_done)(void *, json_t *, const char *,
 				      const char *),
-		    void *tool_ud, int *status, char *msg, size_t msglen)
+		    void *tool_ud, struct sb_err *err)
 {
 	const struct sb_profile *p = slot->sb->profile;
 	struct sb_file_req fr = {.magic = SB_FILE_MAGIC, .op = SB_FILE_WRITE};
-	struct sb_err err;
 	struct file_op *op;
 
-	*status = 400;
-	if ((int64_t)len > p->max_file_bytes) {
-		*status = 413;
-		snprintf(msg, msglen,
-			 "%zu bytes is more than this profile's max_file_bytes "
-			 "(%lld)",
-			 len, (long long)p->max_file_bytes);
-		return -1;
-	}
+	if ((int64_t)len > p->max_file_bytes)
+		return sb_err_api(err, 413, "payload_too_large",
+				  "%zu bytes is more than this profile's "
+				  "max_file_bytes (%lld)",
+				  len, (long long)p->max_file_bytes);
 	struct write_ctx *c = calloc(1, sizeof *c);
-	if (!c) {
-		*status = 500;
-		snprintf(msg, msglen, "out of memory");
-		return -1;
-	}
-	if (copy_path(c->path, path, msg, msglen) < 0) {
+	/* 500 has always been answered as sandbox_lost here */
+	if (!c)
+		return sb_err_api(err, 500, "sandbox_lost", "out of memory");
+	if (copy_path(c->path, path, err, 400) < 0) {
 		free(c);
 		return -1;
 	}
@@ -390,11 +377,9 @@ int api_write_start(struct sbx_slot *slot, struct http_request *req,
 	c->to = (struct answer_to){req, tool_done, tool_ud};
 	sha256_hex(data, len, c->sha);
 	if (slot_service_file(slot, &fr, data, len, FILE_OP_TIMEOUT_S, !req,
-			      &write_cbs, c, &op, &err) < 0) {
+			      &write_cbs, c, &op, err) < 0) {
 		free(c);
-		const char *code;
-		api_start_error(err.sys_errno, status, &code);
-		snprintf(msg, msglen, "%s", err.msg);
+		api_start_error(err->sys_errno, &err->status, &err->code);
 		return -1;
 	}
 	return 0;
@@ -653,8 +638,9 @@ static int query_path(struct http_request *req, const char *dflt, char *out)
 
 void api_file_get(struct http_request *req, struct sbx_slot *slot)
 {
-	char path[SB_FILE_PATH_MAX], enc[16], msg[256];
+	char path[SB_FILE_PATH_MAX], enc[16];
 	const struct sb_profile *p = slot->sb->profile;
+	struct sb_err err;
 	uint64_t max;
 	bool sha;
 	if (query_path(req, NULL, path) < 0 ||
@@ -672,28 +658,21 @@ void api_file_get(struct http_request *req, struct sbx_slot *slot)
 	}
 	errno = 0;
 	if (api_read_start(slot, req, path, strcmp(enc, "base64") == 0, sha,
-			   (size_t)max, NULL, NULL, msg, sizeof msg) < 0) {
-		int status;
-		const char *code;
-		api_start_error(errno, &status, &code);
-		http_respond_error(req, status, code, "%s", msg);
+			   (size_t)max, NULL, NULL, &err) < 0) {
+		api_start_error(err.sys_errno, &err.status, &err.code);
+		http_respond_error(req, err.status, err.code, "%s", err.msg);
 	}
 }
 
 void api_file_put(struct http_request *req, struct sbx_slot *slot)
 {
-	char path[SB_FILE_PATH_MAX], msg[256];
-	int status;
+	char path[SB_FILE_PATH_MAX];
+	struct sb_err err;
 	if (query_path(req, NULL, path) < 0)
 		return;
 	if (api_write_start(slot, req, path, req->body, req->body_len, NULL,
-			    NULL, &status, msg, sizeof msg) < 0)
-		http_respond_error(req, status,
-				   status == 413   ? "payload_too_large"
-				   : status == 400 ? "bad_request"
-				   : status == 503 ? "unavailable"
-						   : "sandbox_lost",
-				   "%s", msg);
+			    NULL, &err) < 0)
+		http_respond_error(req, err.status, err.code, "%s", err.msg);
 }
 
 void api_file_list(struct http_request *req, struct sbx_slot *slot)

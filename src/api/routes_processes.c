@@ -63,7 +63,7 @@ static void post_process(struct http_request *req, struct sbx_slot *slot)
 	if (!doc)
 		return;
 	struct slot_cmd cmd = {0};
-	char msg[256];
+	struct sb_err err;
 	const char *in;
 	size_t in_len;
 	bool merge;
@@ -74,9 +74,9 @@ static void post_process(struct http_request *req, struct sbx_slot *slot)
 				   "pty must be {\"rows\": 1-%u, \"cols\": "
 				   "1-%u}",
 				   BASH_PTY_MAX, BASH_PTY_MAX);
-	} else if (bash_cmd_prepare(&cmd, slot, doc, "", msg, sizeof msg, &in,
-				    &in_len, &merge) < 0) {
-		http_respond_error(req, 400, "bad_request", "%s", msg);
+	} else if (bash_cmd_prepare(&cmd, slot, doc, "", &err, &in, &in_len,
+				    &merge) < 0) {
+		http_respond_error(req, 400, "bad_request", "%s", err.msg);
 	} else if (rows && in) {
 		http_respond_error(req, 400, "bad_request",
 				   "stdin cannot go with a pty: write it to "
@@ -97,7 +97,6 @@ static void post_process(struct http_request *req, struct sbx_slot *slot)
 				   slot->id,
 				   (long long)slot->sb->profile->max_processes);
 	} else {
-		struct sb_err err;
 		struct proc *p = proc_start(slot, &cmd, rows, cols, merge,
 					    started, req, &err);
 		if (!p)

@@ -222,33 +222,27 @@ out:
 	json_decref(doc);
 }
 
-/* Why a snapshot cannot be restored for this request; 0 if it can. */
+/* Why a snapshot cannot be restored for this request (-1 with err's
+ * status, code and message); 0 if it can. */
 static int restore_check(struct api *a, const struct snapshot_info *info,
-			 const char *profile, struct pool **pp, char *msg,
-			 size_t msglen, const char **code)
+			 const char *profile, struct pool **pp,
+			 struct sb_err *err)
 {
 	struct pool *p = pools_find(a->pools, info->profile);
 	*pp = p;
-	if (profile && strcmp(profile, info->profile) != 0) {
-		*code = "snapshot_profile_mismatch";
-		snprintf(msg, msglen, "snapshot %s is of profile %s, not %s",
-			 info->name, info->profile, profile);
-		return 409;
-	}
-	if (!p) {
-		*code = "unknown_profile";
-		snprintf(msg, msglen, "snapshot %s: no profile named %s",
-			 info->name, info->profile);
-		return 404;
-	}
-	if (strcmp(p->profile->template_id, info->template_id) != 0) {
-		*code = "template_mismatch";
-		snprintf(msg, msglen,
-			 "snapshot %s was taken on another workspace template "
-			 "of profile %s",
-			 info->name, info->profile);
-		return 409;
-	}
+	if (profile && strcmp(profile, info->profile) != 0)
+		return sb_err_api(err, 409, "snapshot_profile_mismatch",
+				  "snapshot %s is of profile %s, not %s",
+				  info->name, info->profile, profile);
+	if (!p)
+		return sb_err_api(err, 404, "unknown_profile",
+				  "snapshot %s: no profile named %s",
+				  info->name, info->profile);
+	if (strcmp(p->profile->template_id, info->template_id) != 0)
+		return sb_err_api(err, 409, "template_mismatch",
+				  "snapshot %s was taken on another workspace "
+				  "template of profile %s",
+				  info->name, info->profile);
 	return 0;
 }
 
@@ -278,12 +272,14 @@ void api_acquire_snapshot(struct api *a, struct http_request *req, json_t *doc)
 	}
 	struct snap_hold *h = malloc(sizeof *h);
 	struct seed_ctx *c = calloc(1, sizeof *c);
-	struct pool *p;
-	const char *code = "internal";
-	char msg[256] = "out of memory";
-	int status = h && c ? restore_check(a, &info, profile, &p, msg,
-					    sizeof msg, &code)
-			    : 500;
+	struct pool *p = NULL;
+	int status = 500;
+	if (!h || !c)
+		sb_err_api(&err, status, "internal", "out of memory");
+	else
+		status = restore_check(a, &info, profile, &p, &err) < 0
+				 ? err.status
+				 : 0;
 	struct pool_seed_req sr = {.count = 1};
 	if (!status) {
 		sr.timeout_s = p->profile->acquire_timeout_s;
@@ -296,7 +292,8 @@ void api_acquire_snapshot(struct api *a, struct http_request *req, json_t *doc)
 		free(h);
 		free(c);
 		if (status > 0)
-			http_respond_error(req, status, code, "%s", msg);
+			http_respond_error(req, status, err.code, "%s",
+					   err.msg);
 		return;
 	}
 	h->st = a->snapshots;
@@ -348,14 +345,12 @@ void api_snapshot_create(struct api *a, struct http_request *req,
 	}
 	if (api_check_leased(req, slot, stale) < 0)
 		goto out;
-	int status;
-	const char *code;
-	char msg[256];
+	struct sb_err err;
 	/* The request stays valid until answered, even if the client
 	 * leaves: the snapshot is saved either way. */
 	if (slot_service_snapshot(a->snapshots, slot, name, snapshot_saved, req,
-				  &status, &code, msg, sizeof msg) < 0)
-		http_respond_error(req, status, code, "%s", msg);
+				  &err) < 0)
+		http_respond_error(req, err.status, err.code, "%s", err.msg);
 out:
 	json_decref(doc);
 }

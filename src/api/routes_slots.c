@@ -118,7 +118,7 @@ static void file_tool_done(void *ud, json_t *res, const char *code,
 }
 
 static int start_file_tool(struct exec_ctx *c, const char *tool, json_t *args,
-			   char *msg, size_t msglen)
+			   struct sb_err *err)
 {
 	const struct sb_profile *p = c->slot->sb->profile;
 	json_t *path = json_object_get(args, "path");
@@ -133,44 +133,43 @@ static int start_file_tool(struct exec_ctx *c, const char *tool, json_t *args,
 				       strcmp(key, "max_bytes")
 			     : strcmp(key, "content") &&
 				       strcmp(key, "encoding"))) {
-			snprintf(msg, msglen, "unknown %s argument \"%.64s\"",
-				 tool, key);
-			return -1;
+			return sb_err_api(err, 400, "bad_request",
+					  "unknown %s argument \"%.64s\"", tool,
+					  key);
 		}
 	}
 	if (!json_is_string(path) ||
 	    strlen(json_string_value(path)) != json_string_length(path)) {
-		snprintf(msg, msglen, "args.path must be a string");
-		return -1;
+		return sb_err_api(err, 400, "bad_request",
+				  "args.path must be a string");
 	}
 	json_t *enc = json_object_get(args, "encoding");
 	const char *e = json_is_string(enc) ? json_string_value(enc) : "text";
 	if ((enc && !json_is_string(enc)) ||
 	    (strcmp(e, "text") && strcmp(e, "base64"))) {
-		snprintf(msg, msglen, "args.encoding must be text or base64");
-		return -1;
+		return sb_err_api(err, 400, "bad_request",
+				  "args.encoding must be text or base64");
 	}
 	if (is_read) {
 		json_t *mb = json_object_get(args, "max_bytes");
 		json_int_t max = p->max_file_bytes;
 		if (mb &&
 		    (!json_is_integer(mb) || json_integer_value(mb) < 0)) {
-			snprintf(msg, msglen,
-				 "args.max_bytes must be a non-negative "
-				 "integer");
-			return -1;
+			return sb_err_api(
+				err, 400, "bad_request",
+				"args.max_bytes must be a non-negative "
+				"integer");
 		}
 		if (mb && json_integer_value(mb) < max)
 			max = json_integer_value(mb);
 		return api_read_start(c->slot, NULL, json_string_value(path),
 				      strcmp(e, "base64") == 0, false,
-				      (size_t)max, file_tool_done, c, msg,
-				      msglen);
+				      (size_t)max, file_tool_done, c, err);
 	}
 	json_t *content = json_object_get(args, "content");
 	if (!json_is_string(content)) {
-		snprintf(msg, msglen, "args.content must be a string");
-		return -1;
+		return sb_err_api(err, 400, "bad_request",
+				  "args.content must be a string");
 	}
 	const char *data = json_string_value(content);
 	size_t len = json_string_length(content);
@@ -180,16 +179,14 @@ static int start_file_tool(struct exec_ctx *c, const char *tool, json_t *args,
 		long n = decoded ? b64_decode(data, len, decoded) : -1;
 		if (n < 0) {
 			free(decoded);
-			snprintf(msg, msglen,
-				 "args.content is not valid base64");
-			return -1;
+			return sb_err_api(err, 400, "bad_request",
+					  "args.content is not valid base64");
 		}
 		data = decoded;
 		len = (size_t)n;
 	}
-	int status;
 	int r = api_write_start(c->slot, NULL, json_string_value(path), data,
-				len, file_tool_done, c, &status, msg, msglen);
+				len, file_tool_done, c, err);
 	free(decoded);
 	return r;
 }
@@ -266,19 +263,18 @@ static void ctx_cancel(struct execution *e)
 
 /* The body's optional execution_id into c->ex.id (else the daemon's),
  * then c is registered under it. */
-static int name_call(struct exec_ctx *c, json_t *item, int *status,
-		     const char **code, char *msg, size_t msglen)
+static int name_call(struct exec_ctx *c, json_t *item, struct sb_err *err)
 {
 	json_t *id = json_object_get(item, "execution_id");
 	if (id && !json_is_null(id)) {
 		if (!json_is_string(id) ||
 		    !execution_id_valid(json_string_value(id),
 					json_string_length(id))) {
-			snprintf(msg, msglen,
-				 "execution_id must be 1-%d characters of "
-				 "A-Za-z0-9_.-",
-				 EXECUTION_ID_MAX);
-			return -1;
+			return sb_err_api(
+				err, 400, "bad_request",
+				"execution_id must be 1-%d characters "
+				"of A-Za-z0-9_.-",
+				EXECUTION_ID_MAX);
 		}
 		snprintf(c->ex.id, sizeof c->ex.id, "%s",
 			 json_string_value(id));
@@ -288,12 +284,10 @@ static int name_call(struct exec_ctx *c, json_t *item, int *status,
 	c->ex.started_at = sb_now_wall();
 	c->ex.cancel = ctx_cancel;
 	if (executions_add(&c->ex) < 0) {
-		*status = 409;
-		*code = "execution_id_in_use";
-		snprintf(msg, msglen,
-			 "a running call already has execution id \"%s\"",
-			 c->ex.id);
-		return -1;
+		return sb_err_api(err, 409, "execution_id_in_use",
+				  "a running call already has execution id "
+				  "\"%s\"",
+				  c->ex.id);
 	}
 	return 0;
 }
@@ -365,26 +359,20 @@ static void pty_ready(void *ud, int master, int slave, int err)
 
 /* A call with a pty: TERM set, and its terminal asked of the slot. */
 static int start_pty_call(struct exec_ctx *c, unsigned rows, unsigned cols,
-			  double timeout, int *status, const char **code,
-			  char *msg, size_t msglen)
+			  double timeout, struct sb_err *err)
 {
-	struct sb_err err;
 	bool has_term = false;
 	for (size_t i = 0; i < c->bc.envc; i++)
 		has_term |= strncmp(c->bc.envp[i], "TERM=", 5) == 0;
 	if (!has_term &&
 	    slot_cmd_env_push(&c->bc, "TERM", "xterm-256color") < 0) {
-		*status = 500;
-		*code = "internal";
-		snprintf(msg, msglen, "out of memory");
-		return -1;
+		return sb_err_api(err, 500, "internal", "out of memory");
 	}
 	c->timeout_s = timeout;
 	if (slot_service_pty_open(c->slot, rows, cols, true, pty_ready, c,
-				  &err) < 0) {
-		*status = 502;
-		*code = "sandbox_lost";
-		snprintf(msg, msglen, "%s", err.msg);
+				  err) < 0) {
+		err->status = 502;
+		err->code = "sandbox_lost";
 		return -1;
 	}
 	c->pty_wait = true;
@@ -392,9 +380,9 @@ static int start_pty_call(struct exec_ctx *c, unsigned rows, unsigned cols,
 }
 
 /* Validate and start one call. On a failure before anything ran, returns
- * -1 with *status / code / msg set (the caller reports it its way). */
+ * -1 with err's status / code / msg set (the caller reports it its way). */
 static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
-		      int *status, const char **code, char *msg, size_t msglen)
+		      struct sb_err *err)
 {
 	json_t *tool = json_object_get(item, "tool");
 	json_t *args = json_object_get(item, "args");
@@ -406,22 +394,17 @@ static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
 	size_t stdin_len = 0;
 	bool merge = false;
 
-	*status = 400;
-	*code = "bad_request";
-	if (api_seconds(to, &timeout) < 0) {
-		snprintf(msg, msglen,
-			 "timeout_s must be a number of seconds in (0, %g]",
-			 API_MAX_TIMEOUT_S);
-		return -1;
-	}
-	if (!json_is_string(tool)) {
-		snprintf(msg, msglen, "tool must be a string");
-		return -1;
-	}
-	if (args && !json_is_null(args) && !json_is_object(args)) {
-		snprintf(msg, msglen, "args must be an object");
-		return -1;
-	}
+	if (api_seconds(to, &timeout) < 0)
+		return sb_err_api(err, 400, "bad_request",
+				  "timeout_s must be a number of seconds in "
+				  "(0, %g]",
+				  API_MAX_TIMEOUT_S);
+	if (!json_is_string(tool))
+		return sb_err_api(err, 400, "bad_request",
+				  "tool must be a string");
+	if (args && !json_is_null(args) && !json_is_object(args))
+		return sb_err_api(err, 400, "bad_request",
+				  "args must be an object");
 	json_t *empty = NULL;
 	if (!args || json_is_null(args))
 		args = empty = json_object();
@@ -433,50 +416,56 @@ static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
 	c->ex.tool = c->tool;
 	/* Named (and so cancellable) before it starts; ctx_free forgets
 	 * the name again if it does not. */
-	if (name_call(c, item, status, code, msg, msglen) < 0) {
+	if (name_call(c, item, err) < 0) {
 		json_decref(empty);
 		return -1;
 	}
+	/* A tool that cannot start is the request's fault (400) here, even
+	 * where the file start classified it otherwise. */
 	if (strcmp(name, "bash") == 0) {
-		r = bash_cmd_prepare(&c->bc, c->slot, args, "args.", msg,
-				     msglen, &stdin_data, &stdin_len, &merge);
+		r = bash_cmd_prepare(&c->bc, c->slot, args, "args.", err,
+				     &stdin_data, &stdin_len, &merge);
+		if (r < 0) {
+			err->status = 400;
+			err->code = "bad_request";
+		}
 	} else if (!strcmp(name, "read_file") || !strcmp(name, "write_file")) {
-		r = start_file_tool(c, name, args, msg, msglen);
+		r = start_file_tool(c, name, args, err);
 		json_decref(empty);
-		return r < 0 ? -1 : 0; /* a call of the slot once started */
+		if (r < 0) {
+			err->status = 400;
+			err->code = "bad_request";
+			return -1;
+		}
+		return 0; /* a call of the slot once started */
 	} else {
-		snprintf(msg, msglen,
-			 "unknown tool \"%.64s\" (bash, read_file, write_file)",
-			 name);
-		r = -1;
+		r = sb_err_api(err, 400, "bad_request",
+			       "unknown tool \"%.64s\" (bash, read_file, "
+			       "write_file)",
+			       name);
 	}
 	unsigned rows = 0, cols = 0;
 	json_t *pty = json_object_get(item, "pty");
 	if (r == 0 && bash_cmd_pty(pty ? pty : json_object_get(args, "pty"),
 				   &rows, &cols) < 0) {
-		snprintf(msg, msglen,
-			 "pty must be {\"rows\": 1-%u, \"cols\": 1-%u}",
-			 BASH_PTY_MAX, BASH_PTY_MAX);
-		r = -1;
+		r = sb_err_api(err, 400, "bad_request",
+			       "pty must be {\"rows\": 1-%u, \"cols\": 1-%u}",
+			       BASH_PTY_MAX, BASH_PTY_MAX);
 	} else if (r == 0 && rows && stdin_data) {
-		snprintf(msg, msglen, "args.stdin cannot go with a pty");
-		r = -1;
+		r = sb_err_api(err, 400, "bad_request",
+			       "args.stdin cannot go with a pty");
 	}
 	json_decref(empty);
 	if (r < 0)
 		return -1;
 	if (rows && !c->slot->processes) {
-		*status = 409;
-		*code = "sandbox_too_old";
-		snprintf(msg, msglen,
-			 "slot %s runs in a sandbox of an older slotboxd "
-			 "(adopted), which has no terminals",
-			 c->slot->id);
-		return -1;
+		return sb_err_api(err, 409, "sandbox_too_old",
+				  "slot %s runs in a sandbox of an older "
+				  "slotboxd (adopted), which has no terminals",
+				  c->slot->id);
 	}
 	if (rows)
-		return start_pty_call(c, rows, cols, timeout, status, code, msg,
-				      msglen);
+		return start_pty_call(c, rows, cols, timeout, err);
 	struct exec_spec spec = {
 		.argv = c->bc.argv,
 		.cwd = c->bc.cwd,
@@ -489,11 +478,9 @@ static int start_call(struct exec_ctx *c, json_t *item, double dflt_timeout,
 		.on_output = c->stream ? stream_output : NULL,
 		.output_ud = c,
 	};
-	struct sb_err err;
 	if (slot_service_exec(c->slot, &spec, true, exec_done, c, &c->call,
-			      &err) < 0) {
-		api_start_error(err.sys_errno, status, code);
-		snprintf(msg, msglen, "%s", err.msg);
+			      err) < 0) {
+		api_start_error(err->sys_errno, &err->status, &err->code);
 		return -1;
 	}
 	return 0;
@@ -533,9 +520,7 @@ void api_exec_one(struct api *a, struct http_request *req,
 		return;
 	}
 	c->req = req;
-	int status;
-	const char *code;
-	char msg[256];
+	struct sb_err err;
 	json_t *stream = json_object_get(doc, "stream");
 	json_t *tool = json_object_get(doc, "tool");
 	if (stream && !json_is_null(stream) && !json_is_boolean(stream)) {
@@ -552,9 +537,9 @@ void api_exec_one(struct api *a, struct http_request *req,
 				   "stream is for the bash tool only");
 		goto out;
 	}
-	if (start_call(c, doc, 0, &status, &code, msg, sizeof msg) < 0) {
+	if (start_call(c, doc, 0, &err) < 0) {
 		ctx_free(c);
-		http_respond_error(req, status, code, "%s", msg);
+		http_respond_error(req, err.status, err.code, "%s", err.msg);
 		goto out;
 	}
 	(void)http_respond_header(req, "X-Execution-Id", c->ex.id);
@@ -580,23 +565,22 @@ static void batch_abort(struct http_request *req, void *ud)
 	batch_step(b);
 }
 
-/* Resolve and validate one batch item's slot; NULL with code/msg set. */
+/* Resolve and validate one batch item's slot; NULL with err's code and msg
+ * set (a batch answers codes only: status stays 0). */
 static struct sbx_slot *batch_slot(struct api *a, json_t *item,
-				   const char **code, char *msg, size_t msglen)
+				   struct sb_err *err)
 {
 	json_t *id = json_object_get(item, "slot_id");
 	if (!json_is_string(id)) {
-		*code = "bad_request";
-		snprintf(msg, msglen, "slot_id must be a string");
+		sb_err_api(err, 0, "bad_request", "slot_id must be a string");
 		return NULL;
 	}
 	bool stale;
 	struct sbx_slot *slot =
 		pools_find_slot(a->pools, json_string_value(id), &stale);
 	if (!slot) {
-		*code = "not_found";
-		snprintf(msg, msglen, "no slot \"%.100s\"",
-			 json_string_value(id));
+		sb_err_api(err, 0, "not_found", "no slot \"%.100s\"",
+			   json_string_value(id));
 		return NULL;
 	}
 	switch (slot_service_check(slot, stale)) {
@@ -604,15 +588,14 @@ static struct sbx_slot *batch_slot(struct api *a, json_t *item,
 		return slot;
 	case SLOT_LEASE_ENDED:
 	case SLOT_LEASE_NONE:
-		*code = "slot_not_leased";
-		snprintf(msg, msglen, "slot %s is not leased", slot->id);
+		sb_err_api(err, 0, "slot_not_leased", "slot %s is not leased",
+			   slot->id);
 		return NULL;
 	case SLOT_LEASE_LOST:
 		break;
 	}
-	*code = "sandbox_lost";
-	snprintf(msg, msglen, "slot %s: %s", slot->id,
-		 pool_slot_of(slot)->error);
+	sb_err_api(err, 0, "sandbox_lost", "slot %s: %s", slot->id,
+		   pool_slot_of(slot)->error);
 	return NULL;
 }
 
@@ -655,15 +638,13 @@ void api_exec_batch(struct api *a, struct http_request *req)
 	b->pending = n + 1;
 	for (size_t i = 0; i < n; i++) {
 		json_t *item = json_array_get(reqs, i);
-		const char *code = "bad_request";
-		char msg[256];
-		int status;
+		struct sb_err err;
 		struct sbx_slot *slot = NULL;
 		if (!json_is_object(item))
-			snprintf(msg, sizeof msg,
-				 "each request must be an object");
+			sb_err_api(&err, 400, "bad_request",
+				   "each request must be an object");
 		else
-			slot = batch_slot(a, item, &code, msg, sizeof msg);
+			slot = batch_slot(a, item, &err);
 		json_t *id = json_is_object(item)
 				     ? json_object_get(item, "slot_id")
 				     : NULL;
@@ -673,23 +654,23 @@ void api_exec_batch(struct api *a, struct http_request *req)
 		if (c) {
 			c->batch = b;
 			c->index = i;
-			if (start_call(c, item, timeout, &status, &code, msg,
-				       sizeof msg) == 0) {
+			if (start_call(c, item, timeout, &err) == 0) {
 				b->calls[i] = c;
 				continue;
 			}
 			ctx_free(c);
 		} else if (slot) {
-			code = "internal";
-			snprintf(msg, sizeof msg, "out of memory");
+			sb_err_api(&err, 500, "internal", "out of memory");
 		}
 		enum exec_error_class cls =
-			strcmp(code, "bad_request") == 0 ||
-					strcmp(code, "execution_id_in_use") == 0
+			strcmp(err.code, "bad_request") == 0 ||
+					strcmp(err.code,
+					       "execution_id_in_use") == 0
 				? EXEC_TASK
 				: EXEC_INFRA;
-		json_array_set_new(b->results, i,
-				   json_exec_error(sid, cls, code, msg));
+		json_array_set_new(
+			b->results, i,
+			json_exec_error(sid, cls, err.code, err.msg));
 		b->pending--; /* never the last: pending started at n + 1 */
 	}
 	http_request_on_abort(req, batch_abort, b);

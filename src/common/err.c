@@ -15,6 +15,23 @@ int sb_err_set(struct sb_err *err, int sys_errno, const char *fmt, ...)
 	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 	va_end(ap);
 	err->sys_errno = sys_errno;
+	err->status = 0;
+	err->code = NULL;
+	return -1;
+}
+
+int sb_err_api(struct sb_err *err, int status, const char *code,
+	       const char *fmt, ...)
+{
+	if (!err)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	va_end(ap);
+	err->sys_errno = 0;
+	err->status = status;
+	err->code = code;
 	return -1;
 }
 
@@ -30,6 +47,8 @@ int sb_err_sys(struct sb_err *err, const char *fmt, ...)
 	va_end(ap);
 	snprintf(err->msg, sizeof err->msg, "%s: %s", buf, strerror(saved));
 	err->sys_errno = saved;
+	err->status = 0;
+	err->code = NULL;
 	errno = saved;
 	return -1;
 }

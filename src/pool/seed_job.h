@@ -61,14 +61,14 @@ void pool_seed_cancel(struct pool_seed *j);
 /* Save a leased slot's workspace as snapshot `name` (snapshots.h): the
  * slot is frozen while its files are copied. cb gets 201 with the
  * snapshot's meta (reference stolen), or an HTTP status, API code and
- * message. Returns -1 with status, code and msg when it cannot start
+ * message. Returns -1 with err (status, code, msg) when it cannot start
  * (bad or taken name, too many snapshots); cb is not called then. */
 struct snapshot_store;
 typedef void (*pool_snapshot_fn)(int status, const char *code, const char *msg,
 				 json_t *meta, void *ud);
 int pool_snapshot(struct snapshot_store *st, struct sbx_slot *slot,
-		  const char *name, pool_snapshot_fn cb, void *ud, int *status,
-		  const char **code, char *msg, size_t msglen);
+		  const char *name, pool_snapshot_fn cb, void *ud,
+		  struct sb_err *err);
 
 /* Events of reserved slots (slot->reserved set), from pool.c. */
 void pool_seed_slot_ready(struct sbx_slot *slot, int err, const char *why);

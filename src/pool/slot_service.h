@@ -97,8 +97,7 @@ int slot_service_fork(struct sbx_slot *slot, struct pool_seed_req *sr,
 /* Save a leased slot's workspace as a snapshot (seed_job.h pool_snapshot). */
 int slot_service_snapshot(struct snapshot_store *st, struct sbx_slot *slot,
 			  const char *name, pool_snapshot_fn cb, void *ud,
-			  int *status, const char **code, char *msg,
-			  size_t msglen);
+			  struct sb_err *err);
 
 /* A user of the lease's network namespace (a port proxy's connection):
  * join, leave, and the namespace (sandbox.h sandbox_slot_netns). */

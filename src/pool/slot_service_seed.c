@@ -23,8 +23,7 @@ int slot_service_fork(struct sbx_slot *slot, struct pool_seed_req *sr,
 
 int slot_service_snapshot(struct snapshot_store *st, struct sbx_slot *slot,
 			  const char *name, pool_snapshot_fn cb, void *ud,
-			  int *status, const char **code, char *msg,
-			  size_t msglen)
+			  struct sb_err *err)
 {
-	return pool_snapshot(st, slot, name, cb, ud, status, code, msg, msglen);
+	return pool_snapshot(st, slot, name, cb, ud, err);
 }

@@ -5,7 +5,6 @@
  * the slot frozen for its length; the loop thread then writes the meta and
  * gives the dir its name, refusing a name taken meanwhile. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,60 +86,41 @@ static void done(struct copy_plan *cp)
 	free(j);
 }
 
-static int refuse(int *status, const char **code, int s, const char *c,
-		  char *msg, size_t msglen, const char *fmt, ...)
-	__attribute__((format(printf, 7, 8)));
-
-static int refuse(int *status, const char **code, int s, const char *c,
-		  char *msg, size_t msglen, const char *fmt, ...)
-{
-	va_list ap;
-	*status = s;
-	*code = c;
-	va_start(ap, fmt);
-	vsnprintf(msg, msglen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 int pool_snapshot(struct snapshot_store *st, struct sbx_slot *slot,
-		  const char *name, pool_snapshot_fn cb, void *ud, int *status,
-		  const char **code, char *msg, size_t msglen)
+		  const char *name, pool_snapshot_fn cb, void *ud,
+		  struct sb_err *err)
 {
 	const struct sandbox *sb = slot->sb;
 	if (!snapshot_name_valid(name))
-		return refuse(status, code, 400, "bad_request", msg, msglen,
-			      "%s",
-			      "name must be 1-64 of A-Z a-z 0-9 _ . - "
-			      "(not starting with .)");
+		return sb_err_api(err, 400, "bad_request", "%s",
+				  "name must be 1-64 of A-Z a-z 0-9 _ . - "
+				  "(not starting with .)");
 	if (snapshot_exists(st, name))
-		return refuse(status, code, 409, "snapshot_exists", msg, msglen,
-			      "a snapshot \"%s\" exists", name);
+		return sb_err_api(err, 409, "snapshot_exists",
+				  "a snapshot \"%s\" exists", name);
 	if (snapshots_count(st) >= SNAPSHOT_MAX_COUNT)
-		return refuse(status, code, 507, "insufficient_storage", msg,
-			      msglen, "%s", "too many snapshots");
+		return sb_err_api(err, 507, "insufficient_storage", "%s",
+				  "too many snapshots");
 	if (snapshots_room(st) < TREE_SCAN_ENTRY_BYTES)
-		return refuse(status, code, 413, "snapshot_too_large", msg,
-			      msglen,
-			      "the snapshot store is full: %llu of %llu bytes "
-			      "used (--snapshot-store-max-bytes)",
-			      (unsigned long long)st->used,
-			      (unsigned long long)st->max_bytes);
+		return sb_err_api(
+			err, 413, "snapshot_too_large",
+			"the snapshot store is full: %llu of %llu bytes "
+			"used (--snapshot-store-max-bytes)",
+			(unsigned long long)st->used,
+			(unsigned long long)st->max_bytes);
 	if (strcmp(sb->template_id, sb->profile->template_id) != 0)
-		return refuse(status, code, 409, "template_mismatch", msg,
-			      msglen, "%s",
-			      "the profile's template changed since this "
-			      "slot started");
+		return sb_err_api(err, 409, "template_mismatch", "%s",
+				  "the profile's template changed since this "
+				  "slot started");
 	struct snap_job *j = calloc(1, sizeof *j);
-	struct sb_err err;
 	if (!j)
-		return refuse(status, code, 500, "internal", msg, msglen, "%s",
-			      "out of memory");
-	if (snapshot_stage(st, j->tmp, j->dst.path, sizeof j->dst.path, &err) <
+		return sb_err_api(err, 500, "internal", "%s", "out of memory");
+	if (snapshot_stage(st, j->tmp, j->dst.path, sizeof j->dst.path, err) <
 	    0) {
 		free(j);
-		return refuse(status, code, 500, "internal", msg, msglen, "%s",
-			      err.msg);
+		err->status = 500;
+		err->code = "internal";
+		return -1;
 	}
 	j->st = st;
 	j->cb = cb;
@@ -177,8 +157,8 @@ int pool_snapshot(struct snapshot_store *st, struct sbx_slot *slot,
 	if (copy_plan_start(sb->env->loop, cp) < 0) {
 		snapshot_abandon(st, j->tmp);
 		free(j);
-		return refuse(status, code, 500, "internal", msg, msglen, "%s",
-			      "cannot queue the copy");
+		return sb_err_api(err, 500, "internal", "%s",
+				  "cannot queue the copy");
 	}
 	return 0;
 }

@@ -289,6 +289,7 @@ static int use_v2(struct cg_root *r, const char *mnt, const char *inst,
 		  enum cg_ctl c)
 {
 	char dir[PATH_MAX], buf[512];
+	/* r->why[c] is cg_root's status string, not a struct sb_err */
 	char *why = r->why[c];
 	size_t whylen = sizeof r->why[c];
 	_cleanup_fd_ int fd = open(mnt, O_DIRECTORY | O_RDONLY | O_CLOEXEC);

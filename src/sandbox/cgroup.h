@@ -68,7 +68,9 @@ struct cg_limits {
  * v1 freezer mount (with the v1 controller mounts) instead of detection;
  * "none" disables cgroups. Never fails hard: without a kill hierarchy
  * mode becomes CG_NONE and *why says why; r->why[] says why a controller
- * is missing. */
+ * is missing. Not a struct sb_err (issue 20): setup never fails, and on
+ * success why holds the kill hierarchy's path, a status line, not an
+ * error; r->why[] are per-controller status strings kept in cg_root. */
 void cg_root_setup(struct cg_root *r, const char *mount_override,
 		   const char *instance, char *why, size_t whylen);
 
