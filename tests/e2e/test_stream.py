@@ -5,12 +5,12 @@ writes it, then the result. Early arrival is judged against the command's
 own sleeps (an event that arrives a sleep before the result did not wait
 for the end), never against an absolute latency."""
 import base64
-import os
 import time
 import uuid
 
 from conftest import api
 from sbstream import events, open_stream, stream_exec
+from test_processes import host_pids
 
 SLEEP = 1.5
 GONE_WITHIN_S = 10  # a generous bound for "never", not a timing figure
@@ -133,19 +133,6 @@ def test_cap_applies_and_sets_truncated(make_daemon):
     res = evs[-1][1]["result"]
     assert res["metadata"]["truncated"] is True
     assert res["metadata"]["returncode"] == 0
-
-
-def host_pids(mark):
-    found = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open(f"/proc/{p}/cmdline", "rb") as f:
-                    if f.read().split(b"\0")[0] == mark.encode():
-                        found.append(int(p))
-            except OSError:
-                pass
-    return found
 
 
 def wait_for(pred, within):
