@@ -48,7 +48,10 @@ SECTIONS = [
      "of a slot that changed 100, then 1,000 files, until all 8 leases are answered; the "
      "children's tree hashes are checked against the source's. Snapshot: save, and restore "
      "(acquire with `snapshot` + first exec). Baseline: `cp -a` of the whole template into a "
-     "tmpfs, once and 8 times, which is what instantiating and forking by copy cost."),
+     "tmpfs, once and 8 times, which is what instantiating and forking by copy cost; for the "
+     "snapshot save, `cp -a` of 1,000 files into the snapshot store's own filesystem, taking "
+     "turns with the saves: on ext4, creating inodes within minutes of mass deletions is slow "
+     "(ext4's recently_deleted scan), and a save pays that as any copy does."),
     ("python", "Python client under asyncio",
      "64 asyncio tasks, each acquire + `bash sleep 2` + release, all at once: through "
      "SlotboxToolBackend (the asyncio client, no thread per call) and the previous backend's way "
