@@ -39,7 +39,8 @@ static bool name_ok(const char *name)
 		      "0123456789_.-") == n;
 }
 
-/* Is the spare n all blanks, as journal_remove leaves one? */
+/* Is the spare n all blanks, and no larger than SPARE_RECORD_MAX, as
+ * journal_remove leaves one? */
 static bool spare_blank(struct journal *j, int n)
 {
 	char name[32], buf[RECORD_BLOCK];
@@ -48,16 +49,19 @@ static bool spare_blank(struct journal *j, int n)
 		openat(j->dir.fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	for (;;) {
+	/* no larger than a spare journal_remove keeps */
+	for (size_t total = 0; total <= SPARE_RECORD_MAX;) {
 		ssize_t r = read(fd, buf, sizeof buf);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return r == 0;
+		total += (size_t)r;
 		for (ssize_t i = 0; i < r; i++)
 			if (buf[i] != ' ' && buf[i] != '\n')
 				return false;
 	}
+	return false;
 }
 
 /* Keep the spares that are blank: any other (written by hand, or by
