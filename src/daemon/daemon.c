@@ -173,6 +173,7 @@ static void http_closed(void *ud)
 static void pools_stopped(void *ud)
 {
 	struct daemon *d = ud;
+	zygote_stop(&d->env.zygote);
 	if (d->http)
 		http_server_close(d->http, http_closed, d);
 }

@@ -83,20 +83,17 @@ static int cap_last(void)
 	return c - 1;
 }
 
-/* The leader is PID 1 of its slot, and its argv is init's, full of host
- * paths (state dir, image, control socket): point its command line at a
- * short name instead. PR_SET_MM_MAP, unlike the single PR_SET_MM fields,
- * needs no CAP_SYS_RESOURCE (containers often lack it); it takes the whole
- * map, so the rest is read back from /proc/self/stat. The name lives in an
- * anonymous page: /proc/<pid>/cmdline reads anonymous memory only. Best
- * effort: a kernel without it keeps the old command line. */
-static void hide_argv(void)
+/* PR_SET_MM_MAP, unlike the single PR_SET_MM fields, needs no
+ * CAP_SYS_RESOURCE (containers often lack it); it takes the whole map, so
+ * the rest is read back from /proc/self/stat. The strings live in an
+ * anonymous page of their own: /proc/<pid>/cmdline reads anonymous memory
+ * only. Best effort: a kernel without it keeps the old command line. */
+void confine_set_cmdline(const char *args, size_t len)
 {
-	static const char name[] = "slotbox-leader";
 	char buf[1024];
 	unsigned long long f[52] = {0};
 
-	if (sb_read_small("/proc/self/stat", buf, sizeof buf) < 0)
+	if (len == 0 || sb_read_small("/proc/self/stat", buf, sizeof buf) < 0)
 		return;
 	char *p = strrchr(buf, ')');
 	for (int field = 2; p && field < 51;) {
@@ -106,11 +103,11 @@ static void hide_argv(void)
 	}
 	if (!f[51])
 		return;
-	char *page = mmap(NULL, sizeof name, PROT_READ | PROT_WRITE,
+	char *page = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (page == MAP_FAILED)
 		return;
-	memcpy(page, name, sizeof name);
+	memcpy(page, args, len);
 	struct prctl_mm_map m = {
 		.start_code = f[26],
 		.end_code = f[27],
@@ -120,13 +117,22 @@ static void hide_argv(void)
 		.start_brk = f[47],
 		.brk = (uint64_t)syscall(SYS_brk, 0),
 		.arg_start = (uint64_t)(uintptr_t)page,
-		.arg_end = (uint64_t)(uintptr_t)(page + sizeof name),
+		.arg_end = (uint64_t)(uintptr_t)(page + len),
 		.env_start = f[50],
 		.env_end = f[51],
 		.exe_fd = (uint32_t)-1,
 	};
 	if (prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&m, sizeof m, 0) < 0)
-		munmap(page, sizeof name);
+		munmap(page, len);
+}
+
+/* The leader is PID 1 of its slot, and its argv is init's, full of host
+ * paths (state dir, image, control socket): point its command line at a
+ * short name instead. */
+static void hide_argv(void)
+{
+	static const char name[] = "slotbox-leader";
+	confine_set_cmdline(name, sizeof name);
 }
 
 int confine_leader(struct sb_err *err)

@@ -10,6 +10,7 @@
 #ifndef SLOTBOX_INIT_CONFINE_H
 #define SLOTBOX_INIT_CONFINE_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "common/err.h"
@@ -25,6 +26,10 @@ int confine_load_filter(int fd, const struct sock_fprog **prog,
  * paths (it is the slot's PID 1), empty the bounding set and lock the
  * securebits. The leader's own capabilities stay. 0 or -1 with err. */
 int confine_leader(struct sb_err *err);
+
+/* Show args[0..len) (NUL-separated strings) as this process's command
+ * line (/proc/<pid>/cmdline, ps). Best effort. */
+void confine_set_cmdline(const char *args, size_t len);
 
 /* A child of the leader, before it runs anything: become uid (groups
  * cleared), drop every capability, set no_new_privs, install filter

@@ -163,6 +163,11 @@ int init_adopt_accept(const struct init_cfg *cfg, int lfd,
  * fails. */
 int init_slot_rechannel(const struct init_cfg *cfg, struct init_slot *s);
 
+/* init_zygote.c: slotbox-init --zygote, serving the daemon on sock:
+ * each request becomes a sandbox init running run(argc, argv). Returns
+ * the exit status when the daemon's end closes. */
+int init_zygote_serve(int sock, int (*run)(int argc, char **argv));
+
 /* mounts.c: build the slot's root and pivot into it. 0 or -1 with err. */
 int mounts_setup_slot_root(const struct leader_cfg *lc, struct sb_err *err);
 int mounts_setup_sandbox(const struct init_cfg *cfg, struct sb_err *err);

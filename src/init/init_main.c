@@ -17,7 +17,11 @@
  * restarts a slot's leader when the daemon releases it. If the daemon's
  * channel closes, the sandbox waits on --ctl-socket for a restarted daemon
  * to adopt it (init_adopt.c), for --orphan-timeout seconds; then, or
- * without a socket, init exits, which tears the whole sandbox down. */
+ * without a socket, init exits, which tears the whole sandbox down.
+ *
+ * `slotbox-init --zygote` (socket on fd 3) is the daemon's init zygote
+ * (init_zygote.c): it forks each sandbox's init, which then runs the same
+ * code on the argv above, without an exec. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -371,7 +375,7 @@ static int serve(const struct init_cfg *cfg, int sfd, int lfd)
 	}
 }
 
-int main(int argc, char **argv)
+static int init_run(int argc, char **argv)
 {
 	struct init_cfg cfg;
 	struct sb_err err = {0};
@@ -432,4 +436,17 @@ int main(int argc, char **argv)
 		}
 	}
 	return serve(&cfg, sfd, lfd);
+}
+
+/* "slotbox-init --zygote" (fd 3 its socket): forks inits on request
+ * (init_zygote.c); else this is one sandbox's init, exec'd directly. */
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "--zygote") == 0)
+		return init_zygote_serve(INIT_CTL_FD, init_run);
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		puts("slotbox-init " SLOTBOX_VERSION);
+		return 0;
+	}
+	return init_run(argc, argv);
 }

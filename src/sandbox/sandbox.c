@@ -459,27 +459,32 @@ static pid_t start_init(struct sandbox *sb, int ctl_child)
 	return pid;
 }
 
-/* clone3 straight into the namespaces, then only async-signal-safe calls
- * until execve: the daemon may have threads (libuv's pool). */
+/* Through the zygote (zygote.h) when it answers; else clone3 straight
+ * into the namespaces, then only async-signal-safe calls until execve:
+ * the daemon may have threads (libuv's pool). */
 static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 			char **argv, int *pidfd)
 {
-	static char *const envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/"
-				     "sbin:/usr/bin:/sbin:/bin",
-				     NULL};
+	static char *const envp[] = {SBX_INIT_PATH_ENV, NULL};
 	/* No CLONE_NEWNET: init does no networking but egress slots' veth
 	 * pairs, whose host ends belong in the daemon's network namespace
 	 * (slot_veth.c), and every slot generation gets a network namespace
 	 * of its own (slot_ns.c); one more per sandbox would cost its
 	 * creation and teardown for nothing. */
-	uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
-			 CLONE_NEWUTS | CLONE_PIDFD;
+	uint64_t flags =
+		CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+	const int fds[SB_ZYGOTE_FD_COUNT] = {ctl_child, cg_fd,
+					     sb->profile->seccomp_fd,
+					     sb->env->uid_lock_fd};
+	pid_t pid = zygote_spawn(sb->env, flags, argv, fds, pidfd);
+	if (pid > 0)
+		return pid;
 	struct clone_args ca = {
-		.flags = flags,
+		.flags = flags | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)pidfd,
 		.exit_signal = SIGCHLD,
 	};
-	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
 	if (pid != 0)
 		return pid;
 	sigset_t none;

@@ -18,6 +18,7 @@
 #include "common/err.h"
 #include "config/profile.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/zygote.h"
 #include "store/spares.h"
 #include "wire/sendq.h"
 
@@ -29,9 +30,14 @@ struct sb_msg;
 #define SBX_MAX_MASKS 8
 
 /* Things every sandbox of this daemon shares. */
+/* The environment of every init (and its zygote). */
+#define SBX_INIT_PATH_ENV                                                      \
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 struct sbx_env {
 	uv_loop_t *loop;
 	char init_path[PATH_MAX]; /* slotbox-init binary */
+	struct sbx_zygote zygote; /* forks inits (zygote.h); zeroed: none */
 	char state_dir[PATH_MAX];
 	char socket_dir[PATH_MAX];
 	char image_store[PATH_MAX]; /* <state>/images */

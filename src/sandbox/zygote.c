@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* zygote.c - see zygote.h. Runs on the loop thread only. */
+#include "sandbox/zygote.h"
+
+#include <errno.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "sandbox/sandbox.h"
+
+/* A zygote that does not answer within this is taken for hung. */
+#define ZYGOTE_REPLY_MS 5000
+/* After this many failed starts, sandboxes are exec'd for good. */
+#define ZYGOTE_MAX_STARTS 3
+
+/* The child of clone3: async-signal-safe calls only until execve (the
+ * daemon may have threads). */
+static _Noreturn void exec_zygote(const struct sbx_env *env, int sock)
+{
+	static char *const envp[] = {SBX_INIT_PATH_ENV, NULL};
+	char *argv[] = {(char *)env->init_path, "--zygote", NULL};
+	sigset_t none;
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int s = 1; s < NSIG; s++)
+		sigaction(s, &dfl, NULL);
+	if (env->nofile_set)
+		setrlimit(RLIMIT_NOFILE, &env->nofile);
+	if (dup2(env->devnull, 0) < 0 || dup2(sock, 3) < 0)
+		_exit(127);
+	syscall(SYS_close_range, 4U, ~0U, 0U);
+	execve(argv[0], argv, envp);
+	_exit(127);
+}
+
+static int start(struct sbx_env *env)
+{
+	struct sbx_zygote *z = &env->zygote;
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	int pidfd = -1;
+	struct clone_args ca = {.flags = CLONE_PIDFD,
+				.pidfd = (uint64_t)(uintptr_t)&pidfd,
+				.exit_signal = SIGCHLD};
+	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+	if (pid == 0)
+		exec_zygote(env, sv[1]);
+	int e = errno;
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		errno = e;
+		return -1;
+	}
+	z->sock = sv[0];
+	z->pidfd = pidfd;
+	z->pid = pid;
+	z->running = true;
+	return 0;
+}
+
+void zygote_stop(struct sbx_zygote *z)
+{
+	if (!z->running)
+		return;
+	close(z->sock);
+	/* A zygote that answered nonsense or nothing may not read its EOF. */
+	syscall(SYS_pidfd_send_signal, z->pidfd, SIGKILL, NULL, 0);
+	siginfo_t si;
+	while (waitid((idtype_t)P_PIDFD, (id_t)z->pidfd, &si, WEXITED) < 0 &&
+	       errno == EINTR)
+		;
+	close(z->pidfd);
+	z->running = false;
+	z->sock = z->pidfd = -1;
+	z->pid = 0;
+}
+
+pid_t zygote_pid(const struct sbx_zygote *z)
+{
+	return z->running ? z->pid : 0;
+}
+
+/* One request and its answer: 1 answered (pid or *err), 0 the zygote is
+ * broken (gone, hung, nonsense). */
+static int ask(struct sbx_zygote *z, uint64_t flags, char *const *argv,
+	       const int fds[SB_ZYGOTE_FD_COUNT], pid_t *pid, int *pidfd,
+	       int *err)
+{
+	if (sb_zygote_send_req(z->sock, flags, argv, fds) < 0) {
+		*err = errno;
+		return errno == E2BIG ? 1 : 0;
+	}
+	struct pollfd p = {.fd = z->sock, .events = POLLIN};
+	int r;
+	do
+		r = poll(&p, 1, ZYGOTE_REPLY_MS);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0)
+		return 0;
+	int got = -1;
+	if (sb_zygote_recv_reply(z->sock, &got, pidfd, err) != 1)
+		return 0;
+	*pid = got;
+	return 1;
+}
+
+pid_t zygote_spawn(struct sbx_env *env, uint64_t clone_flags, char *const *argv,
+		   const int fds[SB_ZYGOTE_FD_COUNT], int *pidfd)
+{
+	struct sbx_zygote *z = &env->zygote;
+	if (!z->off && !z->running && z->failed_starts == 0) {
+		const char *v = getenv("SLOTBOX_ZYGOTE");
+		z->off = v && strcmp(v, "0") == 0;
+	}
+	for (int attempt = 0; attempt < 2 && !z->off; attempt++) {
+		if (!z->running && start(env) < 0) {
+			sb_log(SB_LOG_WARN, "zygote_failed", "why",
+			       strerror(errno), SB_LOG_END);
+			break;
+		}
+		pid_t pid = -1;
+		int err = 0;
+		if (ask(z, clone_flags, argv, fds, &pid, pidfd, &err)) {
+			if (err == 0)
+				return pid;
+			errno = err;
+			return -1;
+		}
+		/* Gone or broken: a zygote that never answered once (an old
+		 * slotbox-init exits on --zygote) counts against its turns. */
+		zygote_stop(z);
+		if (++z->failed_starts >= ZYGOTE_MAX_STARTS) {
+			z->off = true;
+			sb_log(SB_LOG_WARN, "zygote_off", "why",
+			       "the init zygote failed; sandboxes start by "
+			       "exec",
+			       SB_LOG_END);
+		}
+	}
+	errno = ENOSYS;
+	return -1;
+}
