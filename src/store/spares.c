@@ -35,8 +35,8 @@ static int spare_number(const char *name)
 	const char *digits = name + sizeof SPARE_PREFIX - 1;
 	if (strlen(digits) > 2 || (digits[0] == '0' && digits[1]))
 		return -1;
-	int n = atoi(digits);
-	return n < STORE_SPARES_MAX ? n : -1;
+	long n = strtol(digits, NULL, 10);
+	return n < STORE_SPARES_MAX ? (int)n : -1;
 }
 
 int store_spares_scan(struct store_spares *s, int dirfd, mode_t type)
