@@ -130,11 +130,13 @@ static int read_token(const char *path, char **out, struct sb_err *err)
 	return 0;
 }
 
+/* A cleared record ({}: a daemon killed while it wrote or removed one)
+ * is no sandbox. */
 static int count_record(const char *name, json_t *doc, void *ud)
 {
 	(void)name;
-	(void)doc;
-	(*(int *)ud)++;
+	if (json_object_size(doc) > 0)
+		(*(int *)ud)++;
 	return 0;
 }
 
@@ -151,6 +153,10 @@ static void http_closed(void *ud)
 	struct daemon *d = ud;
 	d->http = NULL;
 	unlink(d->opts->socket_path);
+	/* Spares are for the next sandboxes of this daemon (or of one
+	 * started after it was killed): a stop leaves none. */
+	journal_drop_spares(&d->journal);
+	sandbox_scratch_close(&d->env);
 	journal_close(&d->journal);
 	snapshots_close(&d->snapshots);
 	/* Kept sandboxes keep their groups for the next daemon. */

@@ -173,6 +173,12 @@ static int adopt_one(const char *name, json_t *doc, void *ud)
 	struct sbx_record rec;
 	const char *profile = NULL;
 	struct sb_err err = {0};
+	if (json_object_size(doc) == 0) {
+		/* cleared: a daemon killed between taking a spare for the
+		 * record and writing it, or while removing it */
+		drop(ps, name);
+		return 0;
+	}
 	if (parse_record(doc, ps->max_numbers, &rec, &profile) < 0 ||
 	    strcmp(name + 3, rec.id) != 0) {
 		sb_log(SB_LOG_WARN, "journal_bad_record", "record", name,

@@ -693,7 +693,7 @@ int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 		sandbox_struct_free(sb);
 		return -1;
 	}
-	if (sb_mkdir_p(sb->scratch, 0700) < 0) {
+	if (sandbox_scratch_make(sb) < 0) {
 		sb_err_sys(err, "create %s", sb->scratch);
 		goto fail;
 	}
@@ -728,7 +728,7 @@ fail:
 		close(sb->cg_fd);
 		cg_sandbox_remove(&env->cg, sb->id);
 	}
-	rmdir(sb->scratch);
+	sandbox_scratch_drop(sb);
 	sandbox_struct_free(sb);
 	return -1;
 }
@@ -809,8 +809,7 @@ void sandbox_free(struct sandbox *sb)
 	if (cg_sandbox_remove(&sb->env->cg, sb->id) < 0)
 		sb_log(SB_LOG_WARN, "cgroup_remove_failed", "sandbox", sb->id,
 		       "why", strerror(errno), SB_LOG_END);
-	if (rmdir(sb->scratch) < 0 && errno != ENOENT)
-		sb_rm_rf(sb->scratch);
+	sandbox_scratch_drop(sb);
 	unlink(sb->ctl_path);
 	if (sb->open_handles == 0 && sb->pidfd < 0 && sb->ctl < 0) {
 		/* never watched (a tombstone): libuv holds nothing of it */

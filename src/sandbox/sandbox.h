@@ -19,6 +19,7 @@
 #include "config/profile.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/zygote.h"
+#include "store/spares.h"
 #include "wire/sendq.h"
 
 struct sandbox;
@@ -69,6 +70,11 @@ struct sbx_env {
 	char egress_net[16];
 	unsigned egress_stride;
 	unsigned egress_instance;
+	/* <state>/sandboxes and its spare scratch dirs (scratch.c), opened
+	 * at the first sandbox. */
+	bool scratch_open;
+	int scratch_fd;
+	struct store_spares scratch_spares;
 };
 
 struct sandbox_ops {
@@ -248,6 +254,10 @@ void sandbox_kill(struct sandbox *sb);
 /* Free a dead sandbox (after sandbox_gone): removes its cgroup and scratch
  * dir; the memory goes once libuv has closed its handles. */
 void sandbox_free(struct sandbox *sb);
+
+/* Remove the spare scratch dirs kept for new sandboxes (scratch.c) and
+ * close <state>/sandboxes: a daemon that stops leaves none behind. */
+void sandbox_scratch_close(struct sbx_env *env);
 
 /* Seeding (fork, snapshot restore): restart a slot that nobody uses with
  * a new generation and stop before its leader starts; ops->slot_seed_ready

@@ -31,6 +31,11 @@ int sandbox_restart_slot(struct sbx_slot *slot, uint32_t flags);
 /* Send m to the sandbox's init, queued behind earlier messages while its
  * socket is full. 0 or -1/errno (sendq.h). */
 int sandbox_ctl_send(struct sandbox *sb, const struct sb_msg *m);
+/* Create the sandbox's scratch dir (a spare renamed, when there is one);
+ * 0 or -1/errno. */
+int sandbox_scratch_make(struct sandbox *sb);
+/* Remove it: kept as a spare while it is empty and there is room. */
+void sandbox_scratch_drop(struct sandbox *sb);
 /* Close every channel and the watches without killing anything. */
 void sandbox_close_channels(struct sandbox *sb);
 

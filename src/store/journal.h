@@ -10,7 +10,13 @@
  * record, never a torn one. Records are not fsync()ed:
  * they only have to survive the daemon's death (kill -9, a crash), which
  * the page cache does; a host crash ends every sandbox anyway, and a
- * restart then finds records whose processes are gone and drops them. */
+ * restart then finds records whose processes are gone and drops them.
+ *
+ * A removed record's file is not deleted but blanked and kept as a spare
+ * (spares.h, at most STORE_SPARES_MAX): a new record is written into a
+ * spare renamed into place, which creates no inode. Killed in between,
+ * the daemon leaves a cleared record (read as {}), never a torn or
+ * foreign one; spares themselves are never records. */
 #ifndef SLOTBOX_STORE_JOURNAL_H
 #define SLOTBOX_STORE_JOURNAL_H
 
@@ -18,18 +24,22 @@
 #include <limits.h>
 
 #include "common/err.h"
+#include "store/spares.h"
 #include "store/store.h"
 
 #define JOURNAL_NAME_MAX 160
 
 struct journal {
 	struct store_dir dir; /* dir.fd -1 when closed */
+	struct store_spares spares;
 };
 
 /* Open (creating) <state_dir>/journal, mode 0700; stray temp files of an
- * interrupted write are removed. */
+ * interrupted write are removed, spares kept (up to STORE_SPARES_MAX). */
 int journal_open(struct journal *j, const char *state_dir, struct sb_err *err);
 void journal_close(struct journal *j);
+/* Remove the spares (a daemon that stops leaves none). */
+void journal_drop_spares(struct journal *j);
 
 /* Create or replace record `name` ([A-Za-z0-9_.-], no leading dot). */
 int journal_put(struct journal *j, const char *name, json_t *doc,
@@ -39,7 +49,8 @@ int journal_put(struct journal *j, const char *name, json_t *doc,
  * next journal_put of the name; a missing one is not an error. */
 int journal_clear(struct journal *j, const char *name, struct sb_err *err);
 
-/* Remove a record; a missing one is not an error. */
+/* Remove a record (its file blanked and kept as a spare while there is
+ * room); a missing one is not an error. */
 int journal_remove(struct journal *j, const char *name, struct sb_err *err);
 
 /* Call fn for each record whose name starts with prefix, in no particular

@@ -259,7 +259,13 @@ def inventory(h):
         "journal": journal(h.state_dir),
         "ctl": [n[:-5] for n in listdir(os.path.join(h.state_dir, "ctl"))
                 if n.endswith(".sock")],
-        "scratch": listdir(os.path.join(h.state_dir, "sandboxes")),
+        # spares (.spare-<n>, kept for the next sandboxes) are no
+        # sandbox's: nemesis checks them apart
+        "scratch": [n for n in listdir(os.path.join(h.state_dir, "sandboxes"))
+                    if not n.startswith(".spare-")],
+        "spares": {sub: [n for n in listdir(os.path.join(h.state_dir, sub))
+                         if n.startswith(".spare-")]
+                   for sub in ("journal", "sandboxes")},
     }
 
 

@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from faultlib import Harness, call, inventory  # noqa: E402
+from faultlib import Harness, call, inventory, listdir  # noqa: E402
 from load import Worker  # noqa: E402
 
 POOL = """
@@ -89,6 +89,15 @@ def host_violations(h, cl, workers):
         v.append(f"ctl sockets {inv['ctl']} != sandboxes {sorted(sbs)}")
     if set(inv["scratch"]) != sbs:
         v.append(f"scratch dirs {inv['scratch']} != sandboxes {sorted(sbs)}")
+    for sub, names in inv["spares"].items():
+        if len(names) > 64:
+            v.append(f"{len(names)} spares in {sub}, more than 64")
+    for n in inv["spares"]["journal"]:
+        if inv["journal"].get(n) is not None:
+            v.append(f"journal spare {n} is not blank")
+    for n in inv["spares"]["sandboxes"]:
+        if listdir(os.path.join(h.state_dir, "sandboxes", n)):
+            v.append(f"spare scratch dir {n} is not empty")
     if inv["host_mounts"]:
         v.append(f"host mounts under the state dir: {inv['host_mounts']}")
     for sid, mounts in inv["slot_mounts"].items():
