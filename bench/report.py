@@ -32,7 +32,7 @@ SECTIONS = [
      "(bench/lease_exec.py times a reset after a call)."),
     ("cold", "Sandbox cold start",
      "slotbox: an acquire that has to start a new sandbox (profile with one slot per sandbox, "
-     "`min_sandboxes: 0`): clone3 into namespaces, cgroup, tmpfs, slotbox-init, the slot "
+     "`min_sandboxes: 0`): the init zygote's clone3 into namespaces (no exec), cgroup, tmpfs, slotbox-init, the slot "
      "leader's overlay root, /proc, /dev, pivot_root, until the slot is ready and leased. "
      "Baseline: `bench/coldprobe`, a bare clone into the same namespaces + tmpfs + overlay + "
      "/proc + exec of /bin/true."),
