@@ -142,3 +142,24 @@ def test_the_zygote_ends_with_the_daemon(make_daemon):
         time.sleep(0.05)
     assert not os.path.exists(f"/proc/{z}") or \
         open(f"/proc/{z}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_an_init_without_zygote_mode_is_execd_as_before(make_daemon, tmp_path):
+    """An older slotbox-init (no --zygote: it exits on the option) never
+    says the zygote's hello: the daemon asks it for nothing, starts every
+    sandbox by exec, and tries no zygote again."""
+    real = os.path.join(os.environ.get("SLOTBOX_BUILD", "build"), "slotbox-init")
+    old = tmp_path / "old-init"
+    old.write_text('#!/bin/sh\n[ "$1" = --zygote ] && { echo "unrecognized option" >&2; exit 2; }\n'
+                   f'exec {os.path.abspath(real)} "$@"\n')
+    old.chmod(0o755)
+    d = make_daemon(TWO_SANDBOXES, env={"SLOTBOX_INIT": str(old)})
+    c = d.client()
+    a, sa = lease(c)
+    b, sb = lease(c)
+    run_ok(c, a)
+    run_ok(c, b)
+    assert zygotes(d) == []
+    assert text_base(init_of(d, sa)) != text_base(init_of(d, sb))
+    log = d.read_log()
+    assert log.count("zygote_failed") == 1, log[-2000:]
