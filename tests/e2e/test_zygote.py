@@ -163,3 +163,32 @@ def test_an_init_without_zygote_mode_is_execd_as_before(make_daemon, tmp_path):
     assert text_base(init_of(d, sa)) != text_base(init_of(d, sb))
     log = d.read_log()
     assert log.count("zygote_failed") == 1, log[-2000:]
+
+
+def test_a_killed_daemon_takes_its_zygote_not_its_sandboxes(make_daemon):
+    """kill -9 of the daemon: the zygote reads the end of its socket and
+    exits; the inits it made (the daemon's children, not its) live on and
+    are adopted by the next daemon, which starts a zygote of its own."""
+    from test_faults import kill9
+    d = make_daemon(TWO_SANDBOXES)
+    c = d.client()
+    sid, sb = lease(c)
+    run_ok(c, sid)
+    [z] = zygotes(d)
+    init = init_of(d, sb)
+    kill9(d)
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{z}/cmdline") and time.monotonic() < deadline:
+        if not open(f"/proc/{z}/cmdline", "rb").read():
+            break  # a zombie: it has exited
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{z}/cmdline") or \
+        not open(f"/proc/{z}/cmdline", "rb").read(), "the zygote outlived its daemon"
+    assert os.path.exists(f"/proc/{init}"), "the sandbox died with the daemon"
+    d.start()
+    c = d.client()
+    run_ok(c, sid)  # adopted
+    sid2, sb2 = lease(c)  # a new sandbox through the new daemon's zygote
+    run_ok(c, sid2)
+    [z2] = zygotes(d)
+    assert z2 != z
