@@ -17,4 +17,10 @@
 int seccomp_bpf_compile(const struct sb_profile *p, int *fd,
 			struct sb_err *err);
 
+/* The same at libseccomp's optimization level (1: one chain of syscall
+ * numbers, 2: a binary tree, what seccomp_bpf_compile uses); for
+ * bench/seccomp_cost. */
+int seccomp_bpf_compile_at(const struct sb_profile *p, int level, int *fd,
+			   struct sb_err *err);
+
 #endif
