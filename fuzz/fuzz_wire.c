@@ -4,7 +4,9 @@
  * a slot's leader reads an exec payload.
  *
  * Input: a mode byte. Bit 0 clear: the rest is an exec payload for
- * sb_payload_decode(). Bit 0 set: the next byte is a count of descriptors
+ * sb_payload_decode(). Bit 1 set (bit 0 clear): the same as a frame, read
+ * as an init zygote request with sb_zygote_recv_req(). Bit 0 set: the
+ * next byte is a count of descriptors
  * (mod 9) and the rest one SOCK_SEQPACKET frame, sent raw (up to 4096
  * bytes) with that many copies of a pipe's write end, then read with
  * sb_msg_recv().
@@ -27,6 +29,7 @@
 
 #include "fuzz.h"
 #include "wire/proto.h"
+#include "wire/zygote_msg.h"
 
 #define FRAME_MAX 4096
 #define RAW_FDS_MAX 8
@@ -81,16 +84,12 @@ static bool same_file(int a, int b)
 	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-static void fuzz_frame(const uint8_t *data, size_t size)
+/* Send data as one raw SOCK_SEQPACKET frame with nfds copies of a pipe's
+ * write end; *rd gets the receiving socket, *pipe_rd the pipe's read end
+ * (EOF once every copy is closed). */
+static void send_raw(const uint8_t *data, size_t size, size_t nfds, int *rd,
+		     int *pipe_rd)
 {
-	if (size < 1)
-		return;
-	size_t nfds = data[0] % (RAW_FDS_MAX + 1);
-	data++;
-	size--;
-	if (size > FRAME_MAX)
-		size = FRAME_MAX;
-
 	int sv[2], pp[2];
 	FUZZ_SETUP(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) ==
 		   0);
@@ -118,11 +117,27 @@ static void fuzz_frame(const uint8_t *data, size_t size)
 	close(pp[1]);
 	close(sv[0]);
 
+	*rd = sv[1];
+	*pipe_rd = pp[0];
+}
+
+static void fuzz_frame(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return;
+	size_t nfds = data[0] % (RAW_FDS_MAX + 1);
+	data++;
+	size--;
+	if (size > FRAME_MAX)
+		size = FRAME_MAX;
+
+	int rd, pipe_rd;
+	send_raw(data, size, nfds, &rd, &pipe_rd);
 	struct sb_msg m;
 	int fds[SB_MSG_MAX_FDS];
 	size_t got = 99;
 	errno = 0;
-	int r = sb_msg_recv(sv[1], &m, fds, &got);
+	int r = sb_msg_recv(rd, &m, fds, &got);
 	bool good = size == sizeof m && nfds <= SB_MSG_MAX_FDS;
 	if (size == 0 && nfds == 0) {
 		/* an empty frame reads as the end of the channel */
@@ -136,7 +151,7 @@ static void fuzz_frame(const uint8_t *data, size_t size)
 			   "message differs from the frame");
 		for (size_t i = 0; i < got; i++) {
 			FUZZ_CHECK(
-				same_file(fds[i], pp[0]) &&
+				same_file(fds[i], pipe_rd) &&
 					(fcntl(fds[i], F_GETFD) & FD_CLOEXEC),
 				"fd %zu", i);
 			close(fds[i]);
@@ -149,9 +164,73 @@ static void fuzz_frame(const uint8_t *data, size_t size)
 	}
 	/* every copy of the pipe's write end is closed */
 	char c;
-	FUZZ_CHECK(read(pp[0], &c, 1) == 0, "a descriptor leaked");
-	close(pp[0]);
-	close(sv[1]);
+	FUZZ_CHECK(read(pipe_rd, &c, 1) == 0, "a descriptor leaked");
+	close(pipe_rd);
+	close(rd);
+}
+
+/* A zygote request (wire/zygote_msg.h), as the zygote reads the daemon's:
+ * accepted only when it is one header, argc NUL-terminated strings
+ * filling len exactly, and one descriptor per fd slot; then argv lies in
+ * the buffer and each slot's descriptor is the pipe, close-on-exec.
+ * Anything else is EPROTO with every descriptor closed. */
+static char zygote_buf[sizeof(struct sb_zygote_req) + SB_ZYGOTE_ARGS_MAX];
+static char *zygote_argv[SB_ZYGOTE_ARGC_MAX + 1];
+
+static void fuzz_zygote(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return;
+	size_t nfds = data[0] % (RAW_FDS_MAX + 1);
+	data++;
+	size--;
+	if (size > FRAME_MAX)
+		size = FRAME_MAX;
+	int rd, pipe_rd, fds[SB_ZYGOTE_FD_COUNT];
+	send_raw(data, size, nfds, &rd, &pipe_rd);
+	errno = 0;
+	int r = sb_zygote_recv_req(rd, zygote_buf, sizeof zygote_buf,
+				   zygote_argv, fds);
+	if (size == 0 && nfds == 0) {
+		FUZZ_CHECK(r == 0, "empty frame: %d", r);
+	} else if (r == 1) {
+		struct sb_zygote_req h;
+		memcpy(&h, zygote_buf, sizeof h);
+		FUZZ_CHECK(size == sizeof h + h.len && h.argc >= 1,
+			   "accepted %zu bytes, len %u", size, h.len);
+		const char *lo = zygote_buf + sizeof h, *hi = lo + h.len;
+		for (uint32_t i = 0; i < h.argc; i++)
+			FUZZ_CHECK(
+				zygote_argv[i] >= lo && zygote_argv[i] < hi &&
+					memchr(zygote_argv[i], '\0',
+					       (size_t)(hi - zygote_argv[i])),
+				"argv[%u] outside", i);
+		FUZZ_CHECK(zygote_argv[h.argc] == NULL, "argv unended");
+		size_t n = 0;
+		for (int i = 0; i < SB_ZYGOTE_FD_COUNT; i++) {
+			if (!(h.fd_slots & (1u << i))) {
+				FUZZ_CHECK(fds[i] == -1, "slot %d filled", i);
+				continue;
+			}
+			FUZZ_CHECK(
+				same_file(fds[i], pipe_rd) &&
+					(fcntl(fds[i], F_GETFD) & FD_CLOEXEC),
+				"fd slot %d", i);
+			close(fds[i]);
+			n++;
+		}
+		FUZZ_CHECK(n == nfds, "%zu fds of %zu", n, nfds);
+	} else {
+		FUZZ_CHECK(r == -1 && errno == EPROTO,
+			   "a %zu-byte request with %zu fds: %d, errno %d",
+			   size, nfds, r, errno);
+		for (int i = 0; i < SB_ZYGOTE_FD_COUNT; i++)
+			FUZZ_CHECK(fds[i] == -1, "refused but fd slot %d", i);
+	}
+	char c;
+	FUZZ_CHECK(read(pipe_rd, &c, 1) == 0, "a descriptor leaked");
+	close(pipe_rd);
+	close(rd);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -160,6 +239,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (data[0] & 1)
 		fuzz_frame(data + 1, size - 1);
+	else if (data[0] & 2)
+		fuzz_zygote(data + 1, size - 1);
 	else
 		fuzz_payload(data + 1, size - 1);
 	return 0;

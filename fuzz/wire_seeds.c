@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* wire_seeds.c - writes fuzz/corpus/wire/'s seeds from real encoded
- * messages: exec payloads made by sb_payload_encode() and one frame of
- * each message type as sb_msg_send() puts it on the wire.
+ * messages: exec payloads made by sb_payload_encode(), one frame of
+ * each message type as sb_msg_send() puts it on the wire, and init zygote
+ * requests as sb_zygote_send_req() does (wire/zygote_msg.h).
  *
  *   ninja -C build fuzz/wire_seeds && build/fuzz/wire_seeds fuzz/corpus/wire
  */
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "wire/proto.h"
+#include "wire/zygote_msg.h"
 
 static int put(const char *dir, const char *name, unsigned char mode, int nfds,
 	       const void *data, size_t len)
@@ -37,6 +39,26 @@ static int payload(const char *dir, const char *name, const char *cwd,
 	int r = put(dir, name, 0, -1, buf, len);
 	free(buf);
 	return r;
+}
+
+/* A request's bytes: the header, then argv's strings back to back. */
+static int zygote(const char *dir, const char *name, char *const *argv,
+		  uint32_t fd_slots)
+{
+	struct sb_zygote_req h = {.magic = SB_ZYGOTE_MAGIC,
+				  .clone_flags = 0x20000 | 0x20000000,
+				  .fd_slots = fd_slots};
+	char buf[sizeof h + 1024];
+	size_t len = 0;
+	for (; argv[h.argc]; h.argc++) {
+		size_t k = strlen(argv[h.argc]) + 1;
+		memcpy(buf + sizeof h + len, argv[h.argc], k);
+		len += k;
+	}
+	h.len = (uint32_t)len;
+	memcpy(buf, &h, sizeof h);
+	return put(dir, name, 2, __builtin_popcount(fd_slots), buf,
+		   sizeof h + len);
 }
 
 int main(int argc, char **argv)
@@ -92,6 +114,18 @@ int main(int argc, char **argv)
 			m.flags = SB_HELLO_RECYCLES | SB_HELLO_PROCESSES;
 		rc |= put(dir, frames[i].name, 1, frames[i].nfds, &m, sizeof m);
 	}
+	char *init[] = {"/usr/libexec/slotbox/slotbox-init",
+			"--id",
+			"p-1a2b",
+			"--scratch",
+			"/var/lib/slotbox/sandboxes/p-1a2b",
+			"--slots",
+			"10",
+			"--seccomp-fd",
+			"5",
+			NULL};
+	rc |= zygote(dir, "zygote_init", init, 0xf);
+	rc |= zygote(dir, "zygote_two_fds", one, 0x5);
 	if (rc) {
 		perror("wire_seeds");
 		return 1;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,4 +310,14 @@ int sb_proc_start_time(pid_t pid, uint64_t *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+void sb_signals_to_default(void)
+{
+	sigset_t none;
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int s = 1; s < NSIG; s++)
+		sigaction(s, &dfl, NULL);
 }

@@ -68,4 +68,11 @@ bool sb_proc_running(pid_t pid, uint64_t start_time);
  * uid_map does not start with "0 0")? false when unreadable. */
 bool sb_proc_in_userns(pid_t pid);
 
+/* In a child about to exec (or to become a sandbox's init): every signal
+ * back to its default and none blocked. execve keeps ignored signals, and
+ * a daemon started with nohup or `&` ignores HUP, INT or QUIT, which every
+ * command of every slot would inherit (an INT trap, a pty's hangup would
+ * never fire). Async-signal-safe; SIGKILL and SIGSTOP fail harmlessly. */
+void sb_signals_to_default(void);
+
 #endif

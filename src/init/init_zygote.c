@@ -29,6 +29,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "init/confine.h"
 #include "init/init.h"
 #include "wire/zygote_msg.h"
@@ -50,12 +51,7 @@ static _Noreturn void child(int devnull, const int fds[SB_ZYGOTE_FD_COUNT],
 			    int (*run)(int, char **))
 {
 	const struct sb_zygote_req *h = (const void *)req_buf;
-	sigset_t none;
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int s = 1; s < NSIG; s++)
-		sigaction(s, &dfl, NULL);
+	sb_signals_to_default();
 	/* Each source above the targets first: a source may sit on a
 	 * target fd that an earlier dup2 would overwrite. */
 	int high[SB_ZYGOTE_FD_COUNT];

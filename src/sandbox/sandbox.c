@@ -487,16 +487,7 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
 	if (pid != 0)
 		return pid;
-	sigset_t none;
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* Every signal back to its default: execve keeps ignored ones, and a
-	 * daemon started with nohup or `&` ignores HUP, INT or QUIT, which
-	 * every command of every slot would inherit (an INT trap, a pty's
-	 * hangup would never fire). SIGKILL and SIGSTOP fail harmlessly. */
-	for (int s = 1; s < NSIG; s++)
-		sigaction(s, &dfl, NULL);
+	sb_signals_to_default();
 	if (sb->env->nofile_set)
 		setrlimit(RLIMIT_NOFILE, &sb->env->nofile);
 	/* The profile's seccomp program goes to fd 5 last, from a copy above

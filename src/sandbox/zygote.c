@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "sandbox/sandbox.h"
 
 /* A zygote that does not answer within this is taken for hung. */
@@ -29,12 +30,7 @@ static _Noreturn void exec_zygote(const struct sbx_env *env, int sock)
 {
 	static char *const envp[] = {SBX_INIT_PATH_ENV, NULL};
 	char *argv[] = {(char *)env->init_path, "--zygote", NULL};
-	sigset_t none;
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int s = 1; s < NSIG; s++)
-		sigaction(s, &dfl, NULL);
+	sb_signals_to_default();
 	if (env->nofile_set)
 		setrlimit(RLIMIT_NOFILE, &env->nofile);
 	if (dup2(env->devnull, 0) < 0 || dup2(sock, 3) < 0)

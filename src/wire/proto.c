@@ -7,33 +7,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "wire/fdpass.h"
+
 int sb_msg_send(int sock, const struct sb_msg *m, const int *fds, size_t nfds)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * SB_MSG_MAX_FDS)];
-		struct cmsghdr align;
-	} ctl;
 	struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof *m};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-
 	if (nfds > SB_MSG_MAX_FDS) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (nfds) {
-		memset(&ctl, 0, sizeof ctl);
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	ssize_t n;
-	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
+	ssize_t n = sb_send_with_fds(sock, &iov, 1, fds, nfds);
 	if (n < 0)
 		return -1;
 	if ((size_t)n != sizeof *m) {
@@ -43,54 +26,26 @@ int sb_msg_send(int sock, const struct sb_msg *m, const int *fds, size_t nfds)
 	return 0;
 }
 
-static void close_all(int *fds, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-}
-
 int sb_msg_recv(int sock, struct sb_msg *m, int *fds, size_t *nfds)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 16)];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = {.iov_base = m, .iov_len = sizeof *m};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = ctl.buf,
-			    .msg_controllen = sizeof ctl.buf};
-	size_t got = 0;
-	int tmp[16];
-	ssize_t n;
-
+	int got[SB_MSG_MAX_FDS];
+	size_t n_got, extra;
 	*nfds = 0;
-	do
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+	ssize_t n = sb_recv_with_fds(sock, m, sizeof *m, got, SB_MSG_MAX_FDS,
+				     &n_got, &extra);
 	if (n < 0)
 		return -1;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
-	     c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k && got < 16; i++)
-			memcpy(&tmp[got++], CMSG_DATA(c) + i * sizeof(int),
-			       sizeof(int));
-	}
-	if (n == 0 && got == 0)
+	if (n == 0 && n_got == 0 && extra == 0)
 		return 0;
-	if ((size_t)n != sizeof *m ||
-	    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || got > SB_MSG_MAX_FDS) {
-		close_all(tmp, got);
+	if ((size_t)n != sizeof *m || extra) {
+		for (size_t i = 0; i < n_got; i++)
+			close(got[i]);
 		errno = EPROTO;
 		return -1;
 	}
 	m->text[sizeof m->text - 1] = '\0';
-	memcpy(fds, tmp, got * sizeof(int));
-	*nfds = got;
+	memcpy(fds, got, n_got * sizeof(int));
+	*nfds = n_got;
 	return 1;
 }
 

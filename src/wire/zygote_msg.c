@@ -8,78 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-union fd_ctl {
-	char buf[CMSG_SPACE(sizeof(int) * SB_ZYGOTE_FD_COUNT)];
-	struct cmsghdr align;
-};
-
-static ssize_t send_fds(int sock, struct iovec *iov, size_t niov,
-			const int *fds, size_t nfds)
-{
-	union fd_ctl ctl;
-	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = niov};
-	if (nfds) {
-		memset(&ctl, 0, sizeof ctl);
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		if (!c) {
-			errno = EINVAL;
-			return -1;
-		}
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	ssize_t n;
-	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	return n;
-}
-
-/* One packet into buf; the descriptors it carried in fds (*nfds of them,
- * any past max closed). -1 with MSG_CTRUNC's or MSG_TRUNC's EPROTO. */
-static ssize_t recv_fds(int sock, void *buf, size_t len, int *fds, size_t max,
-			size_t *nfds)
-{
-	union fd_ctl ctl;
-	struct iovec iov = {.iov_base = buf, .iov_len = len};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = ctl.buf,
-			    .msg_controllen = sizeof ctl.buf};
-	ssize_t n;
-	*nfds = 0;
-	do
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -1;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
-	     c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k; i++) {
-			int fd;
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-			if (*nfds < max)
-				fds[(*nfds)++] = fd;
-			else
-				close(fd);
-		}
-	}
-	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-		for (size_t i = 0; i < *nfds; i++)
-			close(fds[i]);
-		*nfds = 0;
-		errno = EPROTO;
-		return -1;
-	}
-	return n;
-}
+#include "wire/fdpass.h"
 
 int sb_zygote_send_req(int sock, uint64_t clone_flags, char *const *argv,
 		       const int fds[SB_ZYGOTE_FD_COUNT])
@@ -119,7 +48,7 @@ int sb_zygote_send_req(int sock, uint64_t clone_flags, char *const *argv,
 		}
 	}
 	struct iovec iov = {.iov_base = pkt, .iov_len = sizeof h + len};
-	ssize_t n = send_fds(sock, &iov, 1, sent, nfds);
+	ssize_t n = sb_send_with_fds(sock, &iov, 1, sent, nfds);
 	int e = errno;
 	free(pkt);
 	errno = e;
@@ -136,7 +65,7 @@ int sb_zygote_recv_req(int sock, char *buf, size_t len, char **argv,
 		       int fds[SB_ZYGOTE_FD_COUNT])
 {
 	int got[SB_ZYGOTE_FD_COUNT];
-	size_t nfds;
+	size_t nfds, extra;
 	struct sb_zygote_req h;
 	for (int i = 0; i < SB_ZYGOTE_FD_COUNT; i++)
 		fds[i] = -1;
@@ -144,17 +73,18 @@ int sb_zygote_recv_req(int sock, char *buf, size_t len, char **argv,
 		errno = EINVAL;
 		return -1;
 	}
-	ssize_t n = recv_fds(sock, buf, len, got, SB_ZYGOTE_FD_COUNT, &nfds);
+	ssize_t n = sb_recv_with_fds(sock, buf, len, got, SB_ZYGOTE_FD_COUNT,
+				     &nfds, &extra);
 	if (n < 0)
 		return -1;
-	if (n == 0 && nfds == 0)
+	if (n == 0 && nfds == 0 && extra == 0)
 		return 0;
 	memcpy(&h, buf, (size_t)n < sizeof h ? (size_t)n : sizeof h);
 	bool ok = (size_t)n >= sizeof h && h.magic == SB_ZYGOTE_MAGIC &&
 		  h.argc > 0 && h.argc <= SB_ZYGOTE_ARGC_MAX &&
 		  h.len <= SB_ZYGOTE_ARGS_MAX &&
 		  (size_t)n == sizeof h + h.len &&
-		  h.fd_slots < (1u << SB_ZYGOTE_FD_COUNT) &&
+		  h.fd_slots < (1u << SB_ZYGOTE_FD_COUNT) && extra == 0 &&
 		  (size_t)__builtin_popcount(h.fd_slots) == nfds;
 	/* argc strings, each NUL-terminated, filling the body exactly */
 	char *p = buf + sizeof h, *end = p + (ok ? h.len : 0);
@@ -186,7 +116,7 @@ int sb_zygote_send_reply(int sock, int sys_errno, int pid, int pidfd)
 	struct sb_zygote_reply r = {
 		.magic = SB_ZYGOTE_MAGIC, .sys_errno = sys_errno, .pid = pid};
 	struct iovec iov = {.iov_base = &r, .iov_len = sizeof r};
-	ssize_t n = send_fds(sock, &iov, 1, &pidfd, sys_errno ? 0 : 1);
+	ssize_t n = sb_send_with_fds(sock, &iov, 1, &pidfd, sys_errno ? 0 : 1);
 	if (n < 0)
 		return -1;
 	if ((size_t)n != sizeof r) {
@@ -200,16 +130,17 @@ int sb_zygote_recv_reply(int sock, int *pid, int *pidfd, int *sys_errno)
 {
 	struct sb_zygote_reply r;
 	int fd = -1;
-	size_t nfds;
+	size_t nfds, extra;
 	*pid = -1;
 	*pidfd = -1;
 	*sys_errno = 0;
-	ssize_t n = recv_fds(sock, &r, sizeof r, &fd, 1, &nfds);
+	ssize_t n = sb_recv_with_fds(sock, &r, sizeof r, &fd, 1, &nfds, &extra);
 	if (n < 0)
 		return -1;
-	if (n == 0 && nfds == 0)
+	if (n == 0 && nfds == 0 && extra == 0)
 		return 0;
-	bool ok = (size_t)n == sizeof r && r.magic == SB_ZYGOTE_MAGIC &&
+	bool ok = (size_t)n == sizeof r && extra == 0 &&
+		  r.magic == SB_ZYGOTE_MAGIC &&
 		  (r.sys_errno > 0
 			   ? nfds == 0
 			   : (r.sys_errno == 0 && nfds == 1 && r.pid > 0));

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fd_helpers.h"
 #include "wire/proto.h"
 #include "wire/sendq.h"
 
@@ -48,25 +49,6 @@ static struct sb_msg sample(uint32_t type)
 	m.max_rss_kib = 33;
 	snprintf(m.text, sizeof m.text, "message %u", type);
 	return m;
-}
-
-/* True when a and b are the same open file. */
-static int same_file(int a, int b)
-{
-	struct stat sa, sb;
-	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
-	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
-/* The read end of a pipe sees EOF: every copy of its write end is closed
- * (the way to tell that the receiver closed descriptors it refused). */
-static int pipe_at_eof(int rd)
-{
-	char c;
-	int fl = fcntl(rd, F_GETFL);
-	fcntl(rd, F_SETFL, fl | O_NONBLOCK);
-	ssize_t n = read(rd, &c, 1);
-	return n == 0;
 }
 
 static void test_every_type_round_trips(void **state)

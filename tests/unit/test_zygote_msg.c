@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fd_helpers.h"
 #include "wire/zygote_msg.h"
 
 static char buf[sizeof(struct sb_zygote_req) + SB_ZYGOTE_ARGS_MAX];
@@ -28,20 +29,6 @@ static void pair(int sv[2])
 {
 	assert_int_equal(
 		socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-}
-
-static int same_file(int a, int b)
-{
-	struct stat sa, sb;
-	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
-	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
-static int pipe_at_eof(int rd)
-{
-	char c;
-	fcntl(rd, F_SETFL, fcntl(rd, F_GETFL) | O_NONBLOCK);
-	return read(rd, &c, 1) == 0;
 }
 
 static void test_request_round_trips_with_fds_in_their_slots(void **state)
