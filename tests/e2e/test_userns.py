@@ -370,9 +370,12 @@ def test_world_writable_image_dir_is_the_slot_s(make_daemon):
     assert "No space left on device" in r["metadata"]["stderr"], r
     assert bash(c, b, "test ! -e /var/tmp/sbx-uns-x && head -c 4M /dev/zero > /var/tmp/sbx-uns-mine "
                       "&& echo ok") == "ok\n"
-    # a reset takes the files away, and the dir takes new ones
+    # a reset (in place: the same leader, a generation made by init's
+    # helper) takes the files away, and the dir takes new ones
+    started = bash(c, a, "cut -d' ' -f22 /proc/1/stat")
     api(c, "DELETE", f"/v1/slots/{a}?reset=true", None, 204)
     a = acquire(c)
+    assert bash(c, a, "cut -d' ' -f22 /proc/1/stat") == started
     assert bash(c, a, "ls -A /var/tmp | grep -cx 'sbx-uns-x\\|sbx-uns-big'; echo again > /var/tmp/sbx-uns-x; "
                       "cat /var/tmp/sbx-uns-x") == "0\nagain\n"
     # the host's /var/tmp saw none of it
