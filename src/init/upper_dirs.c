@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "init/init.h"
@@ -20,25 +21,82 @@ static const char *const shared_dirs[] = {
 	"/run/lock", "/var/mail",  "/var/spool/mail",
 };
 
-/* lstat host_path in the first of the image's lower layers (a
- * colon-separated list, "/" for the host image) that has it; a whiteout
- * there (0:0 char node) hides it. */
+/* The most lower layers lower_stat follows (an image has at most 64). */
+#define LOWER_MAX 128
+
+static bool is_whiteout(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
+}
+
+/* Marked opaque, in either of overlayfs' namespaces (extract.c). */
+static bool is_opaque(const char *path)
+{
+	char v[2];
+	return (lgetxattr(path, "user.overlay.opaque", v, sizeof v) == 1 &&
+		v[0] == 'y') ||
+	       (lgetxattr(path, "trusted.overlay.opaque", v, sizeof v) == 1 &&
+		v[0] == 'y');
+}
+
+/* lstat host_path as the overlay's lookup finds it in the image's lower
+ * layers (a colon-separated list, top first; "/" for the host image):
+ * component by component, the first layer that has it decides; there a
+ * whiteout (0:0 char node) hides it, and a non-directory, an opaque
+ * directory or a whiteout lower down hide the layers below from what
+ * follows. */
 static int lower_stat(const char *layers, const char *host_path,
 		      struct stat *st)
 {
+	const char *at[LOWER_MAX];
+	int len[LOWER_MAX], n = 0;
+	bool live[LOWER_MAX];
+	for (const char *p = layers; *p && n < LOWER_MAX; n++) {
+		size_t l = strcspn(p, ":");
+		at[n] = p;
+		len[n] = l == 1 && p[0] == '/' ? 0 : (int)l;
+		live[n] = true;
+		p += l + (p[l] == ':');
+	}
 	char path[8400];
-	for (const char *p = layers; *p;) {
-		size_t len = strcspn(p, ":");
-		bool slash = len == 1 && p[0] == '/';
-		snprintf(path, sizeof path, "%.*s%s", slash ? 0 : (int)len, p,
-			 host_path);
-		if (lstat(path, st) == 0) {
-			if (S_ISCHR(st->st_mode) &&
-			    st->st_rdev == makedev(0, 0))
+	struct stat s;
+	bool found = false;
+	for (const char *c = host_path + strspn(host_path, "/"); *c;) {
+		c += strcspn(c, "/");
+		int plen = (int)(c - host_path);
+		c += strspn(c, "/");
+		if (found && !S_ISDIR(st->st_mode))
+			break; /* a component under a non-directory */
+		found = false;
+		for (int k = 0; k < n; k++) {
+			if (!live[k])
+				continue;
+			snprintf(path, sizeof path, "%.*s%.*s", len[k], at[k],
+				 plen, host_path);
+			if (lstat(path, &s) < 0) {
+				live[k] = false; /* nothing below it there */
+				continue;
+			}
+			bool dir = S_ISDIR(s.st_mode);
+			if (!found) {
+				if (is_whiteout(&s))
+					break; /* hidden */
+				*st = s;
+				found = true;
+			}
+			/* the stack ends at a non-directory (whiteouts are)
+			 * or an opaque directory */
+			if (!dir || is_opaque(path)) {
+				live[k] = dir;
+				for (int j = k + 1; j < n; j++)
+					live[j] = false;
 				break;
-			return 0;
+			}
 		}
-		p += len + (p[len] == ':');
+		if (!found)
+			break;
+		if (!*c)
+			return 0;
 	}
 	errno = ENOENT;
 	return -1;

@@ -343,6 +343,25 @@ def test_store_image_without_user_marks_is_refused_until_reimported(
     assert ti.run_in(c, "tiny", ti.CHECK)["metadata"]["stdout"] == ti.EXPECT
 
 
+def test_store_image_world_writable_dirs(make_daemon, tmp_path):
+    """A store image's /var/tmp (a layer's, 1777, root's) takes files;
+    /run/lock of a lower layer, under a /run the top layer made opaque,
+    stays hidden (no dir is made for it)."""
+    mid = imagekit.tar_of([("var", "dir", 0o755), ("var/tmp", "dir", 0o1777),
+                           ("run", "dir", 0o755), ("run/lock", "dir", 0o1777)])
+    top = imagekit.tar_of([("run/.wh..wh..opq", "file", b""),
+                           ("run/other", "file", b"x\n")])
+    layout = imagekit.oci_layout(str(tmp_path / "oci"),
+                                 [imagekit.rootfs_tar(), mid, top],
+                                 env=["PATH=/usr/bin:/bin"], workdir="/app")
+    d = make_daemon(with_userns(ti.PROFILES))
+    c = d.client()
+    ti.cli(d, "image", "import", "tiny:1", layout, check_rc=0)
+    r = ti.run_in(c, "tiny", "read m _ < <(ls -ld /var/tmp); echo $m; "
+                             "echo hi > /var/tmp/f; cat /var/tmp/f; ls -A /run")
+    assert r["metadata"]["stdout"] == "drwxrwxrwt\nhi\nother\n", r
+
+
 CAPPED = """
 profiles:
   default:
