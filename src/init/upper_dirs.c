@@ -162,8 +162,7 @@ int upper_mask_path(const struct leader_cfg *lc, const char *host_path)
 }
 
 /* path a world-writable directory of the image, it and its parents
- * directories, not links. (A parent an upper image layer made opaque
- * hides nothing from this check: a rare layout, not handled.) */
+ * directories, not links, none hidden (lower_stat). */
 static bool lower_shared_dir(const char *layers, const char *path)
 {
 	char buf[256];
