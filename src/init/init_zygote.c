@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -87,6 +88,9 @@ int init_zygote_serve(int sock, int (*run)(int argc, char **argv))
 	if (moved < 0)
 		return 1;
 	devnull = moved;
+	const uint32_t hello = SB_ZYGOTE_HELLO;
+	if (send(sock, &hello, sizeof hello, MSG_NOSIGNAL) != sizeof hello)
+		return 1;
 	for (;;) {
 		int fds[SB_ZYGOTE_FD_COUNT];
 		int r = sb_zygote_recv_req(sock, req_buf, sizeof req_buf,

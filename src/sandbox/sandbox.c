@@ -477,7 +477,7 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 					     sb->profile->seccomp_fd,
 					     sb->env->uid_lock_fd};
 	pid_t pid = zygote_spawn(sb->env, flags, argv, fds, pidfd);
-	if (pid > 0)
+	if (pid > 0 || errno != ENOSYS)
 		return pid;
 	struct clone_args ca = {
 		.flags = flags | CLONE_PIDFD,

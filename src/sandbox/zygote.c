@@ -64,7 +64,20 @@ static int start(struct sbx_env *env)
 	z->pidfd = pidfd;
 	z->pid = pid;
 	z->running = true;
-	return 0;
+	/* Its hello says it is a zygote and ready: nothing is asked of a
+	 * process that may not be one. */
+	struct pollfd p = {.fd = z->sock, .events = POLLIN};
+	uint32_t hello = 0;
+	int r;
+	do
+		r = poll(&p, 1, ZYGOTE_REPLY_MS);
+	while (r < 0 && errno == EINTR);
+	if (r == 1 && recv(z->sock, &hello, sizeof hello, 0) == sizeof hello &&
+	    hello == SB_ZYGOTE_HELLO)
+		return 0;
+	zygote_stop(z);
+	errno = ENOEXEC;
+	return -1;
 }
 
 void zygote_stop(struct sbx_zygote *z)
@@ -89,8 +102,9 @@ pid_t zygote_pid(const struct sbx_zygote *z)
 	return z->running ? z->pid : 0;
 }
 
-/* One request and its answer: 1 answered (pid or *err), 0 the zygote is
- * broken (gone, hung, nonsense). */
+/* One request and its answer: 1 answered (pid or *err); 0 the zygote
+ * could not take it (the send failed: nothing was made); -1 it took it
+ * and broke (gone, hung, nonsense): an init may have been made. */
 static int ask(struct sbx_zygote *z, uint64_t flags, char *const *argv,
 	       const int fds[SB_ZYGOTE_FD_COUNT], pid_t *pid, int *pidfd,
 	       int *err)
@@ -105,12 +119,23 @@ static int ask(struct sbx_zygote *z, uint64_t flags, char *const *argv,
 		r = poll(&p, 1, ZYGOTE_REPLY_MS);
 	while (r < 0 && errno == EINTR);
 	if (r <= 0)
-		return 0;
+		return -1;
 	int got = -1;
 	if (sb_zygote_recv_reply(z->sock, &got, pidfd, err) != 1)
-		return 0;
+		return -1;
 	*pid = got;
 	return 1;
+}
+
+/* A zygote that failed: stopped, and after ZYGOTE_MAX_STARTS of those,
+ * no more zygotes. */
+static void broken(struct sbx_zygote *z, const char *why)
+{
+	zygote_stop(z);
+	if (++z->failed_starts < ZYGOTE_MAX_STARTS)
+		return;
+	z->off = true;
+	sb_log(SB_LOG_WARN, "zygote_off", "why", why, SB_LOG_END);
 }
 
 pid_t zygote_spawn(struct sbx_env *env, uint64_t clone_flags, char *const *argv,
@@ -125,26 +150,38 @@ pid_t zygote_spawn(struct sbx_env *env, uint64_t clone_flags, char *const *argv,
 		if (!z->running && start(env) < 0) {
 			sb_log(SB_LOG_WARN, "zygote_failed", "why",
 			       strerror(errno), SB_LOG_END);
+			/* not a zygote (an older slotbox-init): no more */
+			if (errno == ENOEXEC)
+				z->off = true;
+			else
+				broken(z, "the init zygote does not start");
 			break;
 		}
 		pid_t pid = -1;
 		int err = 0;
-		if (ask(z, clone_flags, argv, fds, &pid, pidfd, &err)) {
-			if (err == 0)
-				return pid;
+		int r = ask(z, clone_flags, argv, fds, &pid, pidfd, &err);
+		if (r == 1 && err == 0)
+			return pid;
+		if (r == 1 && (err == EINVAL || err == EPERM || err == ENOSYS ||
+			       err == EOPNOTSUPP)) {
+			/* it cannot clone what we ask here: exec from now on */
+			z->off = true;
+			sb_log(SB_LOG_WARN, "zygote_off", "why", strerror(err),
+			       SB_LOG_END);
+			break;
+		}
+		if (r == 1) {
 			errno = err;
 			return -1;
 		}
-		/* Gone or broken: a zygote that never answered once (an old
-		 * slotbox-init exits on --zygote) counts against its turns. */
-		zygote_stop(z);
-		if (++z->failed_starts >= ZYGOTE_MAX_STARTS) {
-			z->off = true;
-			sb_log(SB_LOG_WARN, "zygote_off", "why",
-			       "the init zygote failed; sandboxes start by "
-			       "exec",
-			       SB_LOG_END);
+		if (r < 0) {
+			/* It may have made the init before it broke: a second
+			 * one for the same channel must not follow. */
+			broken(z, "the init zygote broke during a request");
+			errno = EIO;
+			return -1;
 		}
+		broken(z, "the init zygote is gone");
 	}
 	errno = ENOSYS;
 	return -1;

@@ -33,7 +33,10 @@ struct sbx_zygote {
 
 /* A new init in the namespaces of clone_flags running argv, with fds[i]
  * (-1: none) on fd 3 + i and /dev/null on 0; its pid, *pidfd set. -1 with
- * errno when the zygote could not make it: start it the old way. */
+ * ENOSYS when no zygote took the request: start it the old way; -1 with
+ * any other errno fails the start (the clone's own error, or EIO: the
+ * zygote broke after taking the request and may have made an init, so a
+ * second one must not follow). */
 pid_t zygote_spawn(struct sbx_env *env, uint64_t clone_flags, char *const *argv,
 		   const int fds[SB_ZYGOTE_FD_COUNT], int *pidfd);
 

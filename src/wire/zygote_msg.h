@@ -14,6 +14,9 @@
 #include <stdint.h>
 
 #define SB_ZYGOTE_MAGIC 0x53425a31u /* "SBZ1" */
+/* The zygote's first packet, alone: it is one (an older slotbox-init,
+ * which has no --zygote, exits without it). */
+#define SB_ZYGOTE_HELLO 0x53425a48u /* "SBZH" */
 #define SB_ZYGOTE_ARGS_MAX (64u << 10)
 #define SB_ZYGOTE_ARGC_MAX 1024u
 /* the target fds a request can fill: 3, 4, 5 and 6 */

@@ -142,3 +142,53 @@ def test_the_zygote_ends_with_the_daemon(make_daemon):
         time.sleep(0.05)
     assert not os.path.exists(f"/proc/{z}") or \
         open(f"/proc/{z}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_an_init_without_zygote_mode_is_execd_as_before(make_daemon, tmp_path):
+    """An older slotbox-init (no --zygote: it exits on the option) never
+    says the zygote's hello: the daemon asks it for nothing, starts every
+    sandbox by exec, and tries no zygote again."""
+    real = os.path.join(os.environ.get("SLOTBOX_BUILD", "build"), "slotbox-init")
+    old = tmp_path / "old-init"
+    old.write_text('#!/bin/sh\n[ "$1" = --zygote ] && { echo "unrecognized option" >&2; exit 2; }\n'
+                   f'exec {os.path.abspath(real)} "$@"\n')
+    old.chmod(0o755)
+    d = make_daemon(TWO_SANDBOXES, env={"SLOTBOX_INIT": str(old)})
+    c = d.client()
+    a, sa = lease(c)
+    b, sb = lease(c)
+    run_ok(c, a)
+    run_ok(c, b)
+    assert zygotes(d) == []
+    assert text_base(init_of(d, sa)) != text_base(init_of(d, sb))
+    log = d.read_log()
+    assert log.count("zygote_failed") == 1, log[-2000:]
+
+
+def test_a_killed_daemon_takes_its_zygote_not_its_sandboxes(make_daemon):
+    """kill -9 of the daemon: the zygote reads the end of its socket and
+    exits; the inits it made (the daemon's children, not its) live on and
+    are adopted by the next daemon, which starts a zygote of its own."""
+    from test_faults import kill9
+    d = make_daemon(TWO_SANDBOXES)
+    c = d.client()
+    sid, sb = lease(c)
+    run_ok(c, sid)
+    [z] = zygotes(d)
+    init = init_of(d, sb)
+    kill9(d)
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{z}/cmdline") and time.monotonic() < deadline:
+        if not open(f"/proc/{z}/cmdline", "rb").read():
+            break  # a zombie: it has exited
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{z}/cmdline") or \
+        not open(f"/proc/{z}/cmdline", "rb").read(), "the zygote outlived its daemon"
+    assert os.path.exists(f"/proc/{init}"), "the sandbox died with the daemon"
+    d.start()
+    c = d.client()
+    run_ok(c, sid)  # adopted
+    sid2, sb2 = lease(c)  # a new sandbox through the new daemon's zygote
+    run_ok(c, sid2)
+    [z2] = zygotes(d)
+    assert z2 != z
