@@ -117,17 +117,32 @@ static int open_parent(int root, const char *rel, const char **base)
 	return -1;
 }
 
+/* An opaque dir carries the mark in both of overlayfs' namespaces: the
+ * host's overlays (userns: false) read trusted.overlay.opaque, those a
+ * sandbox mounts in its own user namespace (userns: true, mounted with
+ * userxattr) user.overlay.opaque. A file system without user xattrs (a
+ * tmpfs before Linux 6.6) gets the trusted mark only: the importer tells
+ * (import.c, "userxattr" of the image's ref). */
+int extract_mark_opaque(int dir)
+{
+	if (fsetxattr(dir, "trusted.overlay.opaque", "y", 1, 0) < 0)
+		return -1;
+	if (fsetxattr(dir, "user.overlay.opaque", "y", 1, 0) < 0 &&
+	    errno != ENOTSUP)
+		return -1;
+	return 0;
+}
+
 static int whiteout(int root, const char *rel, struct sb_err *err)
 {
 	const char *base;
 	_cleanup_fd_ int dir = open_parent(root, rel, &base);
 	if (dir < 0)
 		return sb_err_sys(err, "whiteout %s", rel);
-	if (strcmp(base, WH_OPAQUE) == 0) {
-		if (fsetxattr(dir, "trusted.overlay.opaque", "y", 1, 0) < 0)
-			return sb_err_sys(err, "opaque %s", rel);
-		return 0;
-	}
+	if (strcmp(base, WH_OPAQUE) == 0)
+		return extract_mark_opaque(dir) < 0
+			       ? sb_err_sys(err, "opaque %s", rel)
+			       : 0;
 	const char *name = base + strlen(WH_PREFIX);
 	if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return sb_err_set(err, EINVAL, "bad whiteout %s", rel);

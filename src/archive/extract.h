@@ -73,6 +73,11 @@ int extract_archive(int archive_fd, const char *dest,
 int extract_tar(int archive_fd, const char *dest, bool oci_whiteouts,
 		uint64_t max_bytes, struct sb_err *err);
 
+/* Mark the directory dir opaque for overlayfs, in trusted.overlay.* and
+ * (where the file system has user xattrs) user.overlay.*: see
+ * extract.c. 0 or -1 with errno. */
+int extract_mark_opaque(int dir);
+
 /* The checks, exposed for unit tests: 0 if an entry path (or a hard
  * link's target) may be written under the extraction root. */
 int extract_path_ok(const char *path);

@@ -419,9 +419,10 @@ static void raise_fd_limit(struct sbx_env *env)
 	}
 }
 
-/* A profile's store image must be there when the profile starts
- * sandboxes at once (min_sandboxes > 0): else the daemon stops here, with
- * the command that imports it, rather than retrying in the background.
+/* A profile's store image must be there (with userns, marked for it:
+ * image_check_userns) when the profile starts sandboxes at once
+ * (min_sandboxes > 0): else the daemon stops here, with the command that
+ * imports it, rather than retrying in the background.
  * One with nothing to start may have its image imported later. */
 static int check_images(const struct sb_config *cfg, const char *store,
 			struct sb_err *err)
@@ -432,8 +433,11 @@ static int check_images(const struct sb_config *cfg, const char *store,
 		if (!strcmp(p->image, "host") || !strncmp(p->image, "dir:", 4))
 			continue;
 		if (image_load(store, p->image, &img, err) == 0) {
+			bool ok = p->userns != 1 ||
+				  image_check_userns(&img, p->image, err) == 0;
 			image_free(&img);
-			continue;
+			if (ok)
+				continue;
 		}
 		if (p->min_sandboxes > 0)
 			return sb_err_prefix(err,

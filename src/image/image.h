@@ -3,8 +3,9 @@
  * their layers unpacked once and shared, stacked as overlay lower layers.
  *
  * <store>/layers/<sha256>/  one unpacked layer, named by its blob digest
- * <store>/refs/<name>.json  an image: its layers (bottom first) and the
- *                           config's Env, WorkingDir and User
+ * <store>/refs/<name>.json  an image: its layers (bottom first), the
+ *                           config's Env, WorkingDir and User, and
+ *                           "userxattr" (struct sb_image)
  * <store>/tmp/              work space of imports in progress */
 #ifndef SLOTBOX_IMAGE_IMAGE_H
 #define SLOTBOX_IMAGE_IMAGE_H
@@ -25,6 +26,10 @@ struct sb_image {
 	char **env; /* "KEY=VALUE" from the image config */
 	size_t n_env;
 	char *workdir, *user; /* "" when unset */
+	/* its layers' opaque dirs carry user.overlay.opaque too, which a
+	 * userns: true sandbox's overlay reads (not so in a store an older
+	 * slotbox filled, or on a file system without user xattrs) */
+	bool userxattr;
 };
 
 /* Names: [A-Za-z0-9][A-Za-z0-9._:-]{0,127}, e.g. "python:3.11" (inline:
@@ -47,6 +52,11 @@ void image_store_path(const char *state_dir, char *buf, size_t len);
 int image_load(const char *store, const char *name, struct sb_image *out,
 	       struct sb_err *err);
 void image_free(struct sb_image *img);
+
+/* 0 if a userns: true sandbox shows img as it is (its opaque dirs
+ * carry the user.overlay.* marks), else -1 with err naming the fix. */
+int image_check_userns(const struct sb_image *img, const char *name,
+		       struct sb_err *err);
 
 /* Overlay lowerdir= value for img: top layer first, ':'-separated. */
 int image_lowerdir(const struct sb_image *img, char *buf, size_t len,

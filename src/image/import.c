@@ -256,9 +256,11 @@ static int sha256_fd(int fd, char hex[65], struct sb_err *err)
 	return 0;
 }
 
-/* Unpack layer i unless the store has it; its digest goes to hex. */
+/* Unpack layer i unless the store has it; its digest goes to hex. One
+ * the store has gets the user.overlay.* marks an older slotbox did not
+ * write (layer_marks.c) when user: the store's file system keeps them. */
 static int store_layer(const char *store, const char *work, int dir,
-		       const struct plan *p, int i, char hex[65],
+		       const struct plan *p, int i, bool user, char hex[65],
 		       struct sb_err *err)
 {
 	_cleanup_fd_ int fd = open_beneath(dir, p->layer[i]);
@@ -272,8 +274,8 @@ static int store_layer(const char *store, const char *work, int dir,
 				  p->layer[i]);
 	char final[4200], tmp[4200];
 	snprintf(final, sizeof final, "%s/layers/%s", store, hex);
-	if (access(final, F_OK) == 0)
-		return 0; /* shared with an image already here */
+	if (access(final, F_OK) == 0) /* shared with an image already here */
+		return user ? image_layer_add_user_marks(final, err) : 0;
 	snprintf(tmp, sizeof tmp, "%s/L%d", work, i);
 	if (mkdir(tmp, 0755) < 0)
 		return sb_err_sys(err, "create %s", tmp);
@@ -354,10 +356,13 @@ static int import_in(const char *store, const char *name, const char *src,
 				src);
 	if (rc == 0 && p.n == 0)
 		rc = sb_err_set(err, EINVAL, "the image has no layers");
+	/* "userxattr": every opaque dir of its layers is marked for a
+	 * userns: true sandbox's overlay too (extract_mark_opaque) */
+	bool user = image_store_has_user_xattrs(work);
 	json_t *layers = json_array();
 	for (int i = 0; rc == 0 && i < p.n; i++) {
 		char hex[65];
-		rc = store_layer(store, work, dir, &p, i, hex, err);
+		rc = store_layer(store, work, dir, &p, i, user, hex, err);
 		if (rc == 0)
 			json_array_append_new(layers, json_string(hex));
 	}
@@ -368,11 +373,12 @@ static int import_in(const char *store, const char *name, const char *src,
 	}
 	json_t *cfg = json_object_get(p.config, "config");
 	json_t *ref = json_pack(
-		"{s:s, s:o, s:o, s:s, s:s, s:s, s:I}", "name", name, "layers",
-		layers, "env", config_strings(cfg, "Env"), "workdir",
+		"{s:s, s:o, s:o, s:s, s:s, s:s, s:I, s:b}", "name", name,
+		"layers", layers, "env", config_strings(cfg, "Env"), "workdir",
 		json_string_value(json_object_get(cfg, "WorkingDir")) ?: "",
 		"user", json_string_value(json_object_get(cfg, "User")) ?: "",
-		"source", p.source, "imported_at", (json_int_t)time(NULL));
+		"source", p.source, "imported_at", (json_int_t)time(NULL),
+		"userxattr", user);
 	plan_free(&p);
 	if (!ref)
 		return sb_err_set(err, ENOMEM, "out of memory");

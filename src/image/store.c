@@ -73,6 +73,7 @@ int image_load(const char *store, const char *name, struct sb_image *out,
 	out->env = calloc(ne ? ne : 1, sizeof *out->env);
 	out->workdir = str_or_empty(json_object_get(ref, "workdir"));
 	out->user = str_or_empty(json_object_get(ref, "user"));
+	out->userxattr = json_is_true(json_object_get(ref, "userxattr"));
 	if (!out->layers || !out->env || !out->workdir || !out->user) {
 		rc = sb_err_set(err, ENOMEM, "out of memory");
 		goto done;
@@ -102,6 +103,19 @@ done:
 	if (rc < 0)
 		image_free(out);
 	return rc;
+}
+
+int image_check_userns(const struct sb_image *img, const char *name,
+		       struct sb_err *err)
+{
+	if (img->userxattr)
+		return 0;
+	return sb_err_set(err, EINVAL,
+			  "image %s lacks the overlay marks a userns: true "
+			  "sandbox reads (imported by an older slotbox, or "
+			  "into a store without user xattrs): import it again "
+			  "with: slotbox image import %s FILE",
+			  name, name);
 }
 
 int image_lowerdir(const struct sb_image *img, char *buf, size_t len,

@@ -174,6 +174,17 @@ int mounts_setup_sandbox(const struct init_cfg *cfg, struct sb_err *err);
 /* mkdir -p; path is modified and restored. 0 or -1 with errno. */
 int mounts_mkdir_p(char *path, mode_t mode);
 
+/* upper_dirs.c, before the root overlay is mounted on the generation's
+ * upper layer: hide a host path (the daemon's state and socket dirs, its
+ * secrets, token and config) that the image layer would show, with a
+ * whiteout in the upper layer: absent from the slot's root, and unlike a
+ * mount over it, in no mountinfo; the parents made there take their lower
+ * twins' owner and mode. host_path is absolute and free of symlinks (the
+ * daemon resolves it). With userns, make the image's world-writable dirs
+ * there ahead of any copy-up. 0 or -1 with errno. */
+int upper_mask_path(const struct leader_cfg *lc, const char *host_path);
+int upper_make_shared_dirs(const struct leader_cfg *lc);
+
 /* gpu_mounts.c: the sandbox's driver tree (once, in init), and a slot's
  * device nodes and driver files (in its leader, root not yet pivoted).
  * 0 or -1 with err. */

@@ -146,70 +146,6 @@ static int bind_scratch(const struct leader_cfg *lc, const char *root,
 	return 0;
 }
 
-/* lstat host_path in the first of the image's lower layers (a
- * colon-separated list, "/" for the host image) that has it. */
-static int lower_stat(const char *layers, const char *host_path,
-		      struct stat *st)
-{
-	char path[8400];
-	for (const char *p = layers; *p;) {
-		size_t len = strcspn(p, ":");
-		bool slash = len == 1 && p[0] == '/';
-		snprintf(path, sizeof path, "%.*s%s", slash ? 0 : (int)len, p,
-			 host_path);
-		if (lstat(path, st) == 0)
-			return 0;
-		p += len + (p[len] == ':');
-	}
-	return -1;
-}
-
-/* Hide a host path (the daemon's state and socket dirs, its secrets, token
- * and config) that the image layer would otherwise show, with a whiteout
- * in the generation's upper layer: the path is absent from the slot's
- * root, and unlike a mount over it, it appears in no mountinfo. The
- * parents made in the upper layer take their lower twins' owner and mode.
- * host_path is absolute and free of symlinks (the daemon resolves it). */
-static int mask_path(const struct leader_cfg *lc, const char *host_path)
-{
-	char upper[8400];
-	struct stat st;
-
-	if (host_path[0] != '/' || !host_path[1] ||
-	    lower_stat(lc->init->image_root, host_path, &st) < 0)
-		return 0;
-	int n = snprintf(upper, sizeof upper, "%s/upper", lc->gen_dir);
-	if (n < 0 || (size_t)n >= sizeof upper)
-		return -1;
-	size_t base = (size_t)n;
-	snprintf(upper + base, sizeof upper - base, "%s", host_path);
-	for (char *p = upper + base + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(upper, 0755) == 0) {
-			if (lower_stat(lc->init->image_root, upper + base,
-				       &st) == 0) {
-				/* EINVAL: an owner the sandbox's user
-				 * namespace does not map (root's) */
-				if (chmod(upper, st.st_mode & 07777) < 0 ||
-				    (chown(upper, st.st_uid, st.st_gid) < 0 &&
-				     errno != EINVAL)) {
-					*p = '/';
-					return -1;
-				}
-			}
-		} else if (errno != EEXIST) {
-			*p = '/';
-			return -1;
-		}
-		*p = '/';
-	}
-	if (mknod(upper, S_IFCHR, makedev(0, 0)) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 /* A released leader's namespace can take a moment to let go of the same
  * upper dir (reset=false: the next leader mounts it again); retry briefly
  * on EBUSY. */
@@ -385,8 +321,10 @@ int mounts_setup_slot_root(const struct leader_cfg *lc, struct sb_err *err)
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return sb_err_sys(err, "make / private");
 	for (int i = 0; i < cfg->n_masks; i++)
-		if (mask_path(lc, cfg->masks[i]) < 0)
+		if (upper_mask_path(lc, cfg->masks[i]) < 0)
 			return sb_err_sys(err, "mask %s", cfg->masks[i]);
+	if (upper_make_shared_dirs(lc) < 0)
+		return sb_err_sys(err, "make the image's shared dirs");
 	if (mount_root_overlay(lc, root, err) < 0)
 		return -1;
 	snprintf(path, sizeof path, "%s/proc", root);

@@ -169,7 +169,7 @@ int sandbox_adopt(struct sbx_env *env, const struct sb_profile *profile,
 	/* For the calls' environment; a store image removed meanwhile
 	 * leaves the running sandbox as it is, without that environment. */
 	struct sb_err ignored;
-	sandbox_resolve_image(sb, &ignored);
+	sandbox_resolve_image(sb, false, &ignored);
 	sb->state = SBX_RUNNING;
 	sb->up = true;
 	sandbox_watch(sb);

@@ -622,7 +622,7 @@ void sandbox_struct_free(struct sandbox *sb)
 	free(sb);
 }
 
-int sandbox_resolve_image(struct sandbox *sb, struct sb_err *err)
+int sandbox_resolve_image(struct sandbox *sb, bool starting, struct sb_err *err)
 {
 	const char *image = sb->profile->image;
 	if (strcmp(image, "host") == 0) {
@@ -636,6 +636,11 @@ int sandbox_resolve_image(struct sandbox *sb, struct sb_err *err)
 	struct sb_image img;
 	if (image_load(sb->env->image_store, image, &img, err) < 0)
 		return -1;
+	if (starting && sb->userns &&
+	    image_check_userns(&img, image, err) < 0) {
+		image_free(&img);
+		return -1;
+	}
 	int rc = image_lowerdir(&img, sb->lowerdir, sizeof sb->lowerdir, err);
 	if (rc == 0) {
 		/* The sandbox keeps the config's environment for its calls. */
@@ -680,7 +685,7 @@ int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 		snprintf(sb->template_id, sizeof sb->template_id, "%s",
 			 profile->template_id);
 	sb->userns = profile->userns == 1;
-	if (sandbox_resolve_image(sb, err) < 0) {
+	if (sandbox_resolve_image(sb, true, err) < 0) {
 		sandbox_struct_free(sb);
 		return -1;
 	}

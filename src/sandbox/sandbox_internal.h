@@ -16,8 +16,10 @@ void sandbox_set_uid_base(struct sandbox *sb, uid_t base);
 /* Free what sandbox_alloc() allocated (nothing may be running). */
 void sandbox_struct_free(struct sandbox *sb);
 /* Find the profile's image: the overlay's lower layers and, for a store
- * image, its config's environment. */
-int sandbox_resolve_image(struct sandbox *sb, struct sb_err *err);
+ * image, its config's environment. starting: refuse a store image a
+ * userns sandbox cannot show right (an adopted one runs as it is). */
+int sandbox_resolve_image(struct sandbox *sb, bool starting,
+			  struct sb_err *err);
 /* Where init listens for a restarted daemon. */
 void sandbox_ctl_path(const struct sbx_env *env, const char *id, char *buf,
 		      size_t len);

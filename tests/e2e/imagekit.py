@@ -70,7 +70,8 @@ def rootfs_tar():
 
 
 def tar_of(entries, gz=False):
-    """entries: (name, kind, payload) with kind file|dir|symlink|hardlink|chr."""
+    """entries: (name, kind, payload) with kind file|dir|symlink|hardlink|chr
+    (a dir's payload: its mode, when an int)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz" if gz else "w") as t:
         for name, kind, payload in entries:
@@ -82,7 +83,7 @@ def tar_of(entries, gz=False):
             info.type = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
                          "hardlink": tarfile.LNKTYPE, "chr": tarfile.CHRTYPE}[kind]
             if kind == "dir":
-                info.mode = 0o755
+                info.mode = payload if isinstance(payload, int) else 0o755
             if kind in ("symlink", "hardlink"):
                 info.linkname = payload
             if kind == "chr":

@@ -11,8 +11,14 @@ and slot uids are unprivileged uids of the daemon's range on the host.
 - a sample of the isolation checks of test_redteam*.py passes with it;
 - exec, the file API, reset, fork, snapshots, a workspace template and a
   daemon restart (adoption) work, with the owners the slot expects;
+- a store image's opaque dirs and whiteouts show as with userns: false,
+  and an image imported without the user.overlay.* marks (an older
+  slotbox) is refused, naming the fix (re-import), which works;
+- a world-writable dir of the image (/var/tmp) takes files, within the
+  slot's disk cap, private to the slot and gone after a reset;
 - profiles it cannot serve are refused at start, naming why.
 """
+import json
 import os
 import re
 import subprocess
@@ -20,6 +26,8 @@ import time
 
 import pytest
 
+import imagekit
+import test_images as ti
 import test_redteam as rt
 import test_redteam_host as rth
 from conftest import SLOTBOXD, api
@@ -277,6 +285,120 @@ def test_adopted_after_a_daemon_restart(make_daemon):
         time.sleep(0.1)
     assert bash(c, s, "cat k.txt; cat /proc/self/uid_map | wc -l") == "kept\n2\n"
     assert "adopt" in d.read_log()
+
+
+# ---- the image's own directories ----
+
+@pytest.fixture(scope="module")
+def opaque_layout(tmp_path_factory):
+    d = tmp_path_factory.mktemp("img") / "oci"
+    return imagekit.oci_layout(str(d), [imagekit.rootfs_tar(), ti.top_layer()],
+                               env=["FOO=bar", "PATH=/usr/bin:/bin"],
+                               workdir="/app")
+
+
+def strip_user_marks(store):
+    """Make the store look as an older slotbox left it: no
+    user.overlay.* marks, no "userxattr" in the refs. Returns how many
+    marks went."""
+    n = 0
+    for root, dirs, _ in os.walk(os.path.join(store, "layers")):
+        for name in dirs:
+            p = os.path.join(root, name)
+            if "user.overlay.opaque" in os.listxattr(p, follow_symlinks=False):
+                os.removexattr(p, "user.overlay.opaque", follow_symlinks=False)
+                n += 1
+    refs = os.path.join(store, "refs")
+    for f in os.listdir(refs):
+        with open(os.path.join(refs, f)) as fh:
+            ref = json.load(fh)
+        assert ref.pop("userxattr") is True, ref
+        with open(os.path.join(refs, f), "w") as fh:
+            json.dump(ref, fh)
+    return n
+
+
+def test_store_image_opaque_dirs_and_whiteouts(make_daemon, opaque_layout):
+    d = make_daemon(with_userns(ti.PROFILES))
+    c = d.client()
+    assert api(c, "GET", "/v1/profiles")["profiles"]["tiny"]["userns"] is True
+    ti.cli(d, "image", "import", "tiny:1", opaque_layout, check_rc=0)
+    # old/ is opaque in the top layer: old/a of the base layer is hidden
+    assert ti.run_in(c, "tiny", ti.CHECK)["metadata"]["stdout"] == ti.EXPECT
+
+
+def test_store_image_without_user_marks_is_refused_until_reimported(
+        make_daemon, opaque_layout):
+    d = make_daemon(with_userns(ti.PROFILES))
+    c = d.client()
+    ti.cli(d, "image", "import", "tiny:1", opaque_layout, check_rc=0)
+    assert strip_user_marks(os.path.join(d.state_dir, "images")) >= 1
+    e = api(c, "POST", "/v1/slots", {"profile": "tiny", "timeout_s": 1}, 503)
+    msg = e["error"]["message"]
+    assert "tiny:1" in msg and "image import tiny:1" in msg, msg
+    # importing it again marks the layers the store already has
+    out = json.loads(ti.cli(d, "--json", "image", "import", "tiny:1",
+                            opaque_layout, check_rc=0).stdout)
+    assert out["userxattr"] is True
+    assert ti.run_in(c, "tiny", ti.CHECK)["metadata"]["stdout"] == ti.EXPECT
+
+
+def test_store_image_world_writable_dirs(make_daemon, tmp_path):
+    """A store image's /var/tmp (a layer's, 1777, root's) takes files;
+    /run/lock of a lower layer, under a /run the top layer made opaque,
+    stays hidden (no dir is made for it)."""
+    mid = imagekit.tar_of([("var", "dir", 0o755), ("var/tmp", "dir", 0o1777),
+                           ("run", "dir", 0o755), ("run/lock", "dir", 0o1777)])
+    top = imagekit.tar_of([("run/.wh..wh..opq", "file", b""),
+                           ("run/other", "file", b"x\n")])
+    layout = imagekit.oci_layout(str(tmp_path / "oci"),
+                                 [imagekit.rootfs_tar(), mid, top],
+                                 env=["PATH=/usr/bin:/bin"], workdir="/app")
+    d = make_daemon(with_userns(ti.PROFILES))
+    c = d.client()
+    ti.cli(d, "image", "import", "tiny:1", layout, check_rc=0)
+    r = ti.run_in(c, "tiny", "read m _ < <(ls -ld /var/tmp); echo $m; "
+                             "echo hi > /var/tmp/f; cat /var/tmp/f; ls -A /run")
+    assert r["metadata"]["stdout"] == "drwxrwxrwt\nhi\nother\n", r
+
+
+CAPPED = """
+profiles:
+  default:
+    slots_per_sandbox: 2
+    min_sandboxes: 1
+    max_sandboxes: 1
+    disk_mb: 8
+    userns: true
+"""
+
+
+def test_world_writable_image_dir_is_the_slot_s(make_daemon):
+    """/var/tmp is no tmpfs of the slot but a dir of the image (the host's
+    root, owned by the host's root, whom the namespace does not map)."""
+    d = make_daemon(CAPPED)
+    c = d.client()
+    a, b = acquire(c), acquire(c)
+    mode = "%o" % (os.stat("/var/tmp").st_mode & 0o7777)
+    assert bash(c, a, "stat -c %a /var/tmp; echo hi > /var/tmp/sbx-uns-x; cat /var/tmp/sbx-uns-x") == \
+        f"{mode}\nhi\n"
+    # the slot's disk cap holds there, for that slot only
+    r = api(c, "POST", f"/v1/slots/{a}/exec",
+            {"tool": "bash", "args": {"command": "head -c 20M /dev/zero > /var/tmp/sbx-uns-big"}}, 200)
+    assert r["metadata"]["returncode"] != 0
+    assert "No space left on device" in r["metadata"]["stderr"], r
+    assert bash(c, b, "test ! -e /var/tmp/sbx-uns-x && head -c 4M /dev/zero > /var/tmp/sbx-uns-mine "
+                      "&& echo ok") == "ok\n"
+    # a reset (in place: the same leader, a generation made by init's
+    # helper) takes the files away, and the dir takes new ones
+    started = bash(c, a, "cut -d' ' -f22 /proc/1/stat")
+    api(c, "DELETE", f"/v1/slots/{a}?reset=true", None, 204)
+    a = acquire(c)
+    assert bash(c, a, "cut -d' ' -f22 /proc/1/stat") == started
+    assert bash(c, a, "ls -A /var/tmp | grep -cx 'sbx-uns-x\\|sbx-uns-big'; echo again > /var/tmp/sbx-uns-x; "
+                      "cat /var/tmp/sbx-uns-x") == "0\nagain\n"
+    # the host's /var/tmp saw none of it
+    assert not os.path.exists("/var/tmp/sbx-uns-x") and not os.path.exists("/var/tmp/sbx-uns-big")
 
 
 @pytest.mark.parametrize("extra,why", [
