@@ -84,12 +84,19 @@ static bool same_file(int a, int b)
 	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-/* Send data as one raw SOCK_SEQPACKET frame with nfds copies of a pipe's
- * write end; *rd gets the receiving socket, *pipe_rd the pipe's read end
- * (EOF once every copy is closed). */
-static void send_raw(const uint8_t *data, size_t size, size_t nfds, int *rd,
-		     int *pipe_rd)
+/* The input's first byte (mod RAW_FDS_MAX + 1) is a count of descriptors,
+ * the rest (up to FRAME_MAX) one raw SOCK_SEQPACKET frame, sent with that
+ * many copies of a pipe's write end: *data, *size and *nfds say what was
+ * sent, *rd is the receiving socket, *pipe_rd the pipe's read end (EOF
+ * once every copy is closed). False on an empty input. */
+static bool send_raw(const uint8_t *in, size_t in_size, const uint8_t **data,
+		     size_t *size, size_t *nfds, int *rd, int *pipe_rd)
 {
+	if (in_size < 1)
+		return false;
+	*nfds = in[0] % (RAW_FDS_MAX + 1);
+	*data = in + 1;
+	*size = in_size - 1 > FRAME_MAX ? FRAME_MAX : in_size - 1;
 	int sv[2], pp[2];
 	FUZZ_SETUP(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) ==
 		   0);
@@ -98,41 +105,37 @@ static void send_raw(const uint8_t *data, size_t size, size_t nfds, int *rd,
 		char buf[CMSG_SPACE(sizeof(int) * RAW_FDS_MAX)];
 		struct cmsghdr align;
 	} ctl;
-	struct iovec iov = {.iov_base = (void *)data, .iov_len = size};
+	struct iovec iov = {.iov_base = (void *)*data, .iov_len = *size};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	memset(&ctl, 0, sizeof ctl);
-	if (nfds) {
+	if (*nfds) {
 		int raw[RAW_FDS_MAX] = {0};
-		for (size_t i = 0; i < nfds; i++)
+		for (size_t i = 0; i < *nfds; i++)
 			raw[i] = pp[1];
 		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * *nfds);
 		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), raw, sizeof(int) * nfds);
+		c->cmsg_len = CMSG_LEN(sizeof(int) * *nfds);
+		memcpy(CMSG_DATA(c), raw, sizeof(int) * *nfds);
 	}
-	FUZZ_SETUP(sendmsg(sv[0], &mh, MSG_NOSIGNAL) == (ssize_t)size);
+	FUZZ_SETUP(sendmsg(sv[0], &mh, MSG_NOSIGNAL) == (ssize_t)*size);
 	close(pp[1]);
 	close(sv[0]);
 
 	*rd = sv[1];
 	*pipe_rd = pp[0];
+	return true;
 }
 
-static void fuzz_frame(const uint8_t *data, size_t size)
+static void fuzz_frame(const uint8_t *in, size_t in_size)
 {
-	if (size < 1)
-		return;
-	size_t nfds = data[0] % (RAW_FDS_MAX + 1);
-	data++;
-	size--;
-	if (size > FRAME_MAX)
-		size = FRAME_MAX;
-
+	const uint8_t *data;
+	size_t size, nfds;
 	int rd, pipe_rd;
-	send_raw(data, size, nfds, &rd, &pipe_rd);
+	if (!send_raw(in, in_size, &data, &size, &nfds, &rd, &pipe_rd))
+		return;
 	struct sb_msg m;
 	int fds[SB_MSG_MAX_FDS];
 	size_t got = 99;
@@ -177,17 +180,13 @@ static void fuzz_frame(const uint8_t *data, size_t size)
 static char zygote_buf[sizeof(struct sb_zygote_req) + SB_ZYGOTE_ARGS_MAX];
 static char *zygote_argv[SB_ZYGOTE_ARGC_MAX + 1];
 
-static void fuzz_zygote(const uint8_t *data, size_t size)
+static void fuzz_zygote(const uint8_t *in, size_t in_size)
 {
-	if (size < 1)
-		return;
-	size_t nfds = data[0] % (RAW_FDS_MAX + 1);
-	data++;
-	size--;
-	if (size > FRAME_MAX)
-		size = FRAME_MAX;
+	const uint8_t *data;
+	size_t size, nfds;
 	int rd, pipe_rd, fds[SB_ZYGOTE_FD_COUNT];
-	send_raw(data, size, nfds, &rd, &pipe_rd);
+	if (!send_raw(in, in_size, &data, &size, &nfds, &rd, &pipe_rd))
+		return;
 	errno = 0;
 	int r = sb_zygote_recv_req(rd, zygote_buf, sizeof zygote_buf,
 				   zygote_argv, fds);

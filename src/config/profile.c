@@ -1066,10 +1066,12 @@ static int check_gpu_choice(const struct sb_profile *p, struct sb_err *err)
 
 /* userns when a profile does not say: off. With the init zygote its cold
  * start is 7-9 ms here against 5-6 without (bench/userns_ab), within the
- * 10 ms target, but the whole e2e suite built with
- * -DSLOTBOX_USERNS_DEFAULT=1 still fails on store images' whiteouts and
- * /var/tmp (docs/isolation.md), so the issue's rule keeps it off. Turning
- * it on keeps it off where it cannot serve (egress, gpu, 1000 slots). */
+ * 10 ms target, and the whole e2e suite built with
+ * -DSLOTBOX_USERNS_DEFAULT=1 passes but for tests of the default itself;
+ * but hosts that forbid root a user namespace (containers) would start no
+ * sandbox at all, and older kernels lack what store images need there
+ * (docs/isolation.md). Turning it on keeps it off where it cannot serve
+ * (egress, gpu, 1000 slots). */
 #ifndef SLOTBOX_USERNS_DEFAULT
 #define SLOTBOX_USERNS_DEFAULT 0
 #endif

@@ -116,16 +116,20 @@ def test_a_dead_zygote_is_replaced_and_leaves_no_zombie(make_daemon):
     assert z not in children(d.proc.pid), "the killed zygote was not reaped"
 
 
-def test_turned_off_inits_are_execd(make_daemon):
-    d = make_daemon(TWO_SANDBOXES, env={"SLOTBOX_ZYGOTE": "0"})
+def two_execd_sandboxes(d):
+    """Two sandboxes that work, started without a zygote: two execs, so
+    two random bases."""
     c = d.client()
     a, sa = lease(c)
     b, sb = lease(c)
     run_ok(c, a)
     run_ok(c, b)
     assert zygotes(d) == []
-    # two execs: two random bases
     assert text_base(init_of(d, sa)) != text_base(init_of(d, sb))
+
+
+def test_turned_off_inits_are_execd(make_daemon):
+    two_execd_sandboxes(make_daemon(TWO_SANDBOXES, env={"SLOTBOX_ZYGOTE": "0"}))
 
 
 def test_the_zygote_ends_with_the_daemon(make_daemon):
@@ -154,13 +158,7 @@ def test_an_init_without_zygote_mode_is_execd_as_before(make_daemon, tmp_path):
                    f'exec {os.path.abspath(real)} "$@"\n')
     old.chmod(0o755)
     d = make_daemon(TWO_SANDBOXES, env={"SLOTBOX_INIT": str(old)})
-    c = d.client()
-    a, sa = lease(c)
-    b, sb = lease(c)
-    run_ok(c, a)
-    run_ok(c, b)
-    assert zygotes(d) == []
-    assert text_base(init_of(d, sa)) != text_base(init_of(d, sb))
+    two_execd_sandboxes(d)
     log = d.read_log()
     assert log.count("zygote_failed") == 1, log[-2000:]
 
