@@ -550,6 +550,7 @@ static int setup(struct daemon *d)
 	if (find_init(o, env->init_path, sizeof env->init_path) < 0)
 		return die("slotbox-init",
 			   "not found next to slotboxd (use --init PATH)");
+	zygote_configure(&env->zygote);
 	/* slotbox-image sits beside slotbox-init. */
 	char init_copy[PATH_MAX];
 	snprintf(init_copy, sizeof init_copy, "%s", env->init_path);

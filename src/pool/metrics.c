@@ -250,6 +250,16 @@ char *metrics_render(const struct pools *ps, size_t *len)
 		  "Time from clone to a sandbox's init being ready.",
 		  MH_SANDBOX_START);
 	counters(&pg);
+	const struct sbx_zygote *z = &ps->env->zygote;
+	out(&pg,
+	    "# HELP slotbox_init_zygote Sandbox inits are forked by the init "
+	    "zygote (1) or exec'd (0: SLOTBOX_ZYGOTE=0, or it failed).\n"
+	    "# TYPE slotbox_init_zygote gauge\nslotbox_init_zygote %d\n"
+	    "# HELP slotbox_init_zygote_failures_total Init zygotes that did "
+	    "not start or broke.\n"
+	    "# TYPE slotbox_init_zygote_failures_total counter\n"
+	    "slotbox_init_zygote_failures_total %d\n",
+	    z->off ? 0 : 1, z->failed_starts);
 	char *gpu = gpu_metrics_text(ps);
 	if (gpu)
 		out(&pg, "%s", gpu);

@@ -97,6 +97,12 @@ void zygote_stop(struct sbx_zygote *z)
 	z->pid = 0;
 }
 
+void zygote_configure(struct sbx_zygote *z)
+{
+	const char *v = getenv("SLOTBOX_ZYGOTE");
+	z->off = v && strcmp(v, "0") == 0;
+}
+
 pid_t zygote_pid(const struct sbx_zygote *z)
 {
 	return z->running ? z->pid : 0;
@@ -142,19 +148,18 @@ pid_t zygote_spawn(struct sbx_env *env, uint64_t clone_flags, char *const *argv,
 		   const int fds[SB_ZYGOTE_FD_COUNT], int *pidfd)
 {
 	struct sbx_zygote *z = &env->zygote;
-	if (!z->off && !z->running && z->failed_starts == 0) {
-		const char *v = getenv("SLOTBOX_ZYGOTE");
-		z->off = v && strcmp(v, "0") == 0;
-	}
 	for (int attempt = 0; attempt < 2 && !z->off; attempt++) {
 		if (!z->running && start(env) < 0) {
-			sb_log(SB_LOG_WARN, "zygote_failed", "why",
-			       strerror(errno), SB_LOG_END);
+			int e = errno;
+			sb_log(SB_LOG_WARN, "zygote_failed", "why", strerror(e),
+			       SB_LOG_END);
 			/* not a zygote (an older slotbox-init): no more */
-			if (errno == ENOEXEC)
+			if (e == ENOEXEC) {
+				z->failed_starts++;
 				z->off = true;
-			else
+			} else {
 				broken(z, "the init zygote does not start");
+			}
 			break;
 		}
 		pid_t pid = -1;
@@ -165,6 +170,7 @@ pid_t zygote_spawn(struct sbx_env *env, uint64_t clone_flags, char *const *argv,
 		if (r == 1 && (err == EINVAL || err == EPERM || err == ENOSYS ||
 			       err == EOPNOTSUPP)) {
 			/* it cannot clone what we ask here: exec from now on */
+			z->failed_starts++;
 			z->off = true;
 			sb_log(SB_LOG_WARN, "zygote_off", "why", strerror(err),
 			       SB_LOG_END);

@@ -23,9 +23,9 @@
 struct sbx_env;
 
 struct sbx_zygote {
-	bool running; /* sock and pidfd are its */
-	bool off;     /* SLOTBOX_ZYGOTE=0, or it failed to start twice */
-	int failed_starts;
+	bool running;	   /* sock and pidfd are its */
+	bool off;	   /* SLOTBOX_ZYGOTE=0, or it failed for good */
+	int failed_starts; /* zygotes that did not start or broke */
 	int sock;
 	int pidfd;
 	pid_t pid;
@@ -40,10 +40,13 @@ struct sbx_zygote {
 pid_t zygote_spawn(struct sbx_env *env, uint64_t clone_flags, char *const *argv,
 		   const int fds[SB_ZYGOTE_FD_COUNT], int *pidfd);
 
+/* At daemon start: SLOTBOX_ZYGOTE=0 in the environment turns it off. */
+void zygote_configure(struct sbx_zygote *z);
+
 /* End the zygote (the daemon is stopping); it exits on its socket's EOF. */
 void zygote_stop(struct sbx_zygote *z);
 
-/* Whether a zygote is up now and its pid (tests, GET /v1/status). */
+/* Its pid while one runs, else 0. */
 pid_t zygote_pid(const struct sbx_zygote *z);
 
 #endif

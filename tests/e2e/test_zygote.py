@@ -128,8 +128,24 @@ def two_execd_sandboxes(d):
     assert text_base(init_of(d, sa)) != text_base(init_of(d, sb))
 
 
+def zygote_metrics(d):
+    """slotbox_init_zygote and slotbox_init_zygote_failures_total from
+    GET /metrics."""
+    status, body = d.client().request("GET", "/metrics")
+    assert status == 200
+    text = body.decode()
+    got = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("slotbox_init_zygote", "slotbox_init_zygote_failures_total"):
+            got[name] = int(value)
+    return got["slotbox_init_zygote"], got["slotbox_init_zygote_failures_total"]
+
+
 def test_turned_off_inits_are_execd(make_daemon):
-    two_execd_sandboxes(make_daemon(TWO_SANDBOXES, env={"SLOTBOX_ZYGOTE": "0"}))
+    d = make_daemon(TWO_SANDBOXES, env={"SLOTBOX_ZYGOTE": "0"})
+    assert zygote_metrics(d) == (0, 0)
+    two_execd_sandboxes(d)
 
 
 def test_the_zygote_ends_with_the_daemon(make_daemon):
@@ -158,7 +174,9 @@ def test_an_init_without_zygote_mode_is_execd_as_before(make_daemon, tmp_path):
                    f'exec {os.path.abspath(real)} "$@"\n')
     old.chmod(0o755)
     d = make_daemon(TWO_SANDBOXES, env={"SLOTBOX_INIT": str(old)})
+    assert zygote_metrics(d) == (1, 0)  # not tried yet
     two_execd_sandboxes(d)
+    assert zygote_metrics(d) == (0, 1)
     log = d.read_log()
     assert log.count("zygote_failed") == 1, log[-2000:]
 
@@ -174,6 +192,7 @@ def test_a_killed_daemon_takes_its_zygote_not_its_sandboxes(make_daemon):
     run_ok(c, sid)
     [z] = zygotes(d)
     init = init_of(d, sb)
+    assert zygote_metrics(d) == (1, 0)
     kill9(d)
     deadline = time.monotonic() + 10
     while os.path.exists(f"/proc/{z}/cmdline") and time.monotonic() < deadline:
