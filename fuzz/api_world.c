@@ -232,22 +232,6 @@ int pool_journal_lease(struct pools *ps, const struct sbx_slot *slot)
 	return 0;
 }
 
-const char *pool_lease_error_code(int e)
-{
-	(void)e;
-	return "internal";
-}
-
-int pool_error_status(const char *code)
-{
-	if (strcmp(code, "insufficient_storage") == 0)
-		return 507;
-	if (strcmp(code, "unavailable") == 0 ||
-	    strcmp(code, "acquire_timeout") == 0)
-		return 503;
-	return 500;
-}
-
 /* ---- exec.h ---- */
 
 static void exec_finish(struct job *j)

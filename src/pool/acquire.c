@@ -111,26 +111,6 @@ int pool_lease(struct sbx_slot *slot, enum slot_event ev,
 	return 0;
 }
 
-const char *pool_lease_error_code(int e)
-{
-	if (e == ENOSPC || e == EDQUOT)
-		return "insufficient_storage";
-	/* out of descriptors or memory for the record: passes, retry */
-	if (e == EMFILE || e == ENFILE || e == ENOMEM)
-		return "unavailable";
-	return "internal";
-}
-
-int pool_error_status(const char *code)
-{
-	if (strcmp(code, "insufficient_storage") == 0)
-		return 507;
-	if (strcmp(code, "unavailable") == 0 ||
-	    strcmp(code, "acquire_timeout") == 0)
-		return 503;
-	return 500;
-}
-
 void pool_reserve_slot(struct sbx_slot *slot, void *by)
 {
 	/* Out of the free list, not leased, not offered to anyone: the
