@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -320,4 +321,27 @@ void sb_signals_to_default(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int s = 1; s < NSIG; s++)
 		sigaction(s, &dfl, NULL);
+}
+
+int sb_child_fds(int devnull, const int *fds, int n, int first)
+{
+	int high[8];
+	if (n < 0 || n > (int)(sizeof high / sizeof high[0]) || first < 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		high[i] = fds[i] < 0 ? -1 : fcntl(fds[i], F_DUPFD, first + n);
+		if (fds[i] >= 0 && high[i] < 0)
+			return -1;
+	}
+	if (dup2(devnull, STDIN_FILENO) < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		if (high[i] < 0)
+			close(first + i);
+		else if (dup2(high[i], first + i) < 0)
+			return -1;
+	}
+	return (int)syscall(SYS_close_range, (unsigned)(first + n), ~0U, 0U);
 }

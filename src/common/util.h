@@ -75,4 +75,12 @@ bool sb_proc_in_userns(pid_t pid);
  * never fire). Async-signal-safe; SIGKILL and SIGSTOP fail harmlessly. */
 void sb_signals_to_default(void);
 
+/* In a child about to exec (or to become a sandbox's init): /dev/null
+ * (devnull) on fd 0, fds[i] on fd first + i for each of the n (-1: that
+ * fd closed), and every fd from first + n up closed. Each source is first
+ * copied above the targets, as a source may sit on a target an earlier
+ * dup2 would overwrite (or on its own target, where dup2 would keep
+ * close-on-exec). Async-signal-safe. 0, or -1 with errno. */
+int sb_child_fds(int devnull, const int *fds, int n, int first);
+
 #endif

@@ -40,9 +40,6 @@
 	(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |            \
 	 CLONE_NEWNET | CLONE_NEWCGROUP)
 
-/* Above every fd a child fills (3..6) and what recvmsg hands out first. */
-#define ZYGOTE_HIGH_FD 10
-
 static char req_buf[sizeof(struct sb_zygote_req) + SB_ZYGOTE_ARGS_MAX];
 static char *req_argv[SB_ZYGOTE_ARGC_MAX + 1];
 
@@ -53,26 +50,9 @@ static _Noreturn void child(int devnull, const int fds[SB_ZYGOTE_FD_COUNT],
 {
 	const struct sb_zygote_req *h = (const void *)req_buf;
 	sb_signals_to_default();
-	/* Each source above the targets first: a source may sit on a
-	 * target fd that an earlier dup2 would overwrite. */
-	int high[SB_ZYGOTE_FD_COUNT];
-	for (int i = 0; i < SB_ZYGOTE_FD_COUNT; i++) {
-		high[i] = fds[i] < 0 ? -1
-				     : fcntl(fds[i], F_DUPFD, ZYGOTE_HIGH_FD);
-		if (fds[i] >= 0 && high[i] < 0)
-			_exit(127);
-	}
-	if (dup2(devnull, STDIN_FILENO) < 0)
+	if (sb_child_fds(devnull, fds, SB_ZYGOTE_FD_COUNT, SB_ZYGOTE_FD_FIRST) <
+	    0)
 		_exit(127);
-	for (int i = 0; i < SB_ZYGOTE_FD_COUNT; i++) {
-		int target = SB_ZYGOTE_FD_FIRST + i;
-		if (high[i] < 0)
-			close(target);
-		else if (dup2(high[i], target) < 0)
-			_exit(127);
-	}
-	syscall(SYS_close_range,
-		(unsigned)(SB_ZYGOTE_FD_FIRST + SB_ZYGOTE_FD_COUNT), ~0U, 0U);
 	confine_set_cmdline(req_buf + sizeof *h, h->len);
 	optind = 1;
 	exit(run((int)h->argc, req_argv));
@@ -80,14 +60,10 @@ static _Noreturn void child(int devnull, const int fds[SB_ZYGOTE_FD_COUNT],
 
 int init_zygote_serve(int sock, int (*run)(int argc, char **argv))
 {
+	/* on any fd: a child copies its request's fds above 6 first */
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
 		return 1;
-	int moved = fcntl(devnull, F_DUPFD_CLOEXEC, ZYGOTE_HIGH_FD + 8);
-	close(devnull);
-	if (moved < 0)
-		return 1;
-	devnull = moved;
 	const uint32_t hello = SB_ZYGOTE_HELLO;
 	if (send(sock, &hello, sizeof hello, MSG_NOSIGNAL) != sizeof hello)
 		return 1;

@@ -490,34 +490,13 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
 	sb_signals_to_default();
 	if (sb->env->nofile_set)
 		setrlimit(RLIMIT_NOFILE, &sb->env->nofile);
-	/* The profile's seccomp program goes to fd 5 last, from a copy above
-	 * 6: its memfd may sit on 3 to 6 (overwritten below) or on 5 itself
-	 * (where dup2 would keep close-on-exec). */
-	int filter = sb->profile->seccomp_fd;
-	if (filter >= 0 && (filter = fcntl(filter, F_DUPFD, 7)) < 0)
+	/* fds as init expects them (see the zygote's request above): the
+	 * channel on 3, the kill group on 4, the seccomp program on 5 and
+	 * the daemon's locked uid range file on 6 (the sandbox holds the
+	 * range while it lives, even without us) */
+	if (sb_child_fds(sb->env->devnull, fds, SB_ZYGOTE_FD_COUNT,
+			 SB_ZYGOTE_FD_FIRST) < 0)
 		_exit(127);
-	/* The daemon's locked uid range file goes to fd 6 the same way: the
-	 * sandbox holds the range while it lives, even without us. */
-	int uid_lock = sb->env->uid_lock_fd;
-	if (uid_lock >= 0 && (uid_lock = fcntl(uid_lock, F_DUPFD, 7)) < 0)
-		_exit(127);
-	if (dup2(sb->env->devnull, 0) < 0 || dup2(ctl_child, 3) < 0)
-		_exit(127);
-	if (cg_fd >= 0) {
-		if (dup2(cg_fd, 4) < 0)
-			_exit(127);
-	} else {
-		close(4);
-	}
-	if (filter < 0)
-		close(5);
-	else if (dup2(filter, 5) < 0)
-		_exit(127);
-	if (uid_lock < 0)
-		close(6);
-	else if (dup2(uid_lock, 6) < 0)
-		_exit(127);
-	syscall(SYS_close_range, 7U, ~0U, 0U);
 	execve(argv[0], argv, envp);
 	_exit(127);
 }

@@ -33,11 +33,21 @@ static _Noreturn void exec_zygote(const struct sbx_env *env, int sock)
 	sb_signals_to_default();
 	if (env->nofile_set)
 		setrlimit(RLIMIT_NOFILE, &env->nofile);
-	if (dup2(env->devnull, 0) < 0 || dup2(sock, 3) < 0)
+	if (sb_child_fds(env->devnull, &sock, 1, 3) < 0)
 		_exit(127);
-	syscall(SYS_close_range, 4U, ~0U, 0U);
 	execve(argv[0], argv, envp);
 	_exit(127);
+}
+
+/* Has the zygote said something within ZYGOTE_REPLY_MS? */
+static bool answered(int sock)
+{
+	struct pollfd p = {.fd = sock, .events = POLLIN};
+	int r;
+	do
+		r = poll(&p, 1, ZYGOTE_REPLY_MS);
+	while (r < 0 && errno == EINTR);
+	return r == 1;
 }
 
 static int start(struct sbx_env *env)
@@ -66,13 +76,9 @@ static int start(struct sbx_env *env)
 	z->running = true;
 	/* Its hello says it is a zygote and ready: nothing is asked of a
 	 * process that may not be one. */
-	struct pollfd p = {.fd = z->sock, .events = POLLIN};
 	uint32_t hello = 0;
-	int r;
-	do
-		r = poll(&p, 1, ZYGOTE_REPLY_MS);
-	while (r < 0 && errno == EINTR);
-	if (r == 1 && recv(z->sock, &hello, sizeof hello, 0) == sizeof hello &&
+	if (answered(z->sock) &&
+	    recv(z->sock, &hello, sizeof hello, 0) == sizeof hello &&
 	    hello == SB_ZYGOTE_HELLO)
 		return 0;
 	zygote_stop(z);
@@ -119,12 +125,7 @@ static int ask(struct sbx_zygote *z, uint64_t flags, char *const *argv,
 		*err = errno;
 		return errno == E2BIG ? 1 : 0;
 	}
-	struct pollfd p = {.fd = z->sock, .events = POLLIN};
-	int r;
-	do
-		r = poll(&p, 1, ZYGOTE_REPLY_MS);
-	while (r < 0 && errno == EINTR);
-	if (r <= 0)
+	if (!answered(z->sock))
 		return -1;
 	int got = -1;
 	if (sb_zygote_recv_reply(z->sock, &got, pidfd, err) != 1)
