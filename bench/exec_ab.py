@@ -6,7 +6,8 @@ and `slotbench exec` (the same client binary for both) measures one daemon,
 then the other, in alternating rounds (A B B A ...), so that a noisy
 machine's drift hits both alike. Prints each round's p50/p99 (microseconds)
 and the median of the rounds' p50s per build, with the daemon's own CPU
-time per call (all its threads, from /proc/PID/task/*/schedstat).
+time per call (all its threads, from /proc/PID/task/*/schedstat) and the
+whole machine's busy CPU time per call (/proc/stat).
 
     sudo python3 bench/exec_ab.py --a OLD/build --b build -n 400 --rounds 6
 
@@ -95,6 +96,19 @@ def daemon_cpu_ns(pid):
     return total
 
 
+def machine_busy_us():
+    """CPU time the whole machine spent busy (all CPUs: user, nice,
+    system, irq, softirq, steal), in microseconds: what a call costs
+    everything that runs for it, client, daemon, leader, spare, command
+    and the kernel's workers alike (and whatever else runs meanwhile,
+    which the alternating rounds spread over both builds)."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+    hz = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq + steal) * 1e6 / hz
+
+
 def measure(slotbench, d, n, cmd):
     out = subprocess.run([slotbench, "exec", "--socket", d.socket, "--slot", d.slot,
                           "-n", str(n), "--rounds", "1", "--cmd", cmd],
@@ -118,18 +132,22 @@ def main():
     da, db = Daemon(o.a, "a"), Daemon(o.b, "b")
     p50 = {"A": [], "B": []}
     cpu = {"A": [], "B": []}
+    busy = {"A": [], "B": []}
     try:
-        print("round,build,p50_us,p99_us,daemon_cpu_us_per_call")
+        print("round,build,p50_us,p99_us,daemon_cpu_us_per_call,"
+              "machine_cpu_us_per_call")
         for r in range(o.rounds):
             order = [("A", da), ("B", db)] if r % 2 == 0 else [("B", db), ("A", da)]
             for tag, d in order:
-                c0 = daemon_cpu_ns(d.proc.pid)
+                c0, m0 = daemon_cpu_ns(d.proc.pid), machine_busy_us()
                 a50, a99 = measure(slotbench, d, o.n, o.cmd)
                 per_call = (daemon_cpu_ns(d.proc.pid) - c0) / o.n / 1000
+                machine = (machine_busy_us() - m0) / o.n
                 p50[tag].append(a50)
                 cpu[tag].append(per_call)
-                print(f"{r},{tag},{a50:.0f},{a99:.0f},{per_call:.1f}",
-                      flush=True)
+                busy[tag].append(machine)
+                print(f"{r},{tag},{a50:.0f},{a99:.0f},{per_call:.1f},"
+                      f"{machine:.0f}", flush=True)
     finally:
         da.stop()
         db.stop()
@@ -141,6 +159,9 @@ def main():
     ca, cb = statistics.median(cpu["A"]), statistics.median(cpu["B"])
     print(f"# median daemon CPU per call: A {ca:.1f} us, B {cb:.1f} us, "
           f"B/A = {cb / ca:.3f}")
+    ba, bb = statistics.median(busy["A"]), statistics.median(busy["B"])
+    print(f"# median machine CPU per call (all processes and the kernel): "
+          f"A {ba:.0f} us, B {bb:.0f} us, B/A = {bb / ba:.3f}")
 
 
 if __name__ == "__main__":

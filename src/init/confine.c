@@ -21,6 +21,7 @@
 
 #include "common/cleanup.h"
 #include "common/util.h"
+#include "init/raw_syscall.h"
 
 /* Read once by init, inherited by every leader it clones. */
 static struct sock_filter filter_insns[BPF_MAXINSNS];
@@ -164,6 +165,44 @@ int confine_leader(struct sb_err *err)
 	return 0;
 }
 
+#ifdef SB_HAVE_RAW_SYSCALL
+/* Raw calls, so that a child sharing the leader's memory may run it
+ * (spare_vm.h); a forked child gets its errno from the wrapper below. */
+SB_RAW_CHILD long confine_child_raw(uid_t uid, const struct sock_fprog *filter)
+{
+	struct __user_cap_header_struct hdr;
+	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+	long r;
+
+	hdr.version = _LINUX_CAPABILITY_VERSION_3;
+	hdr.pid = 0;
+	__builtin_memset(none, 0, sizeof none);
+	/* The uid change clears the effective, permitted and ambient sets;
+	 * capset clears the inheritable one too. */
+	if ((r = sb_raw2(SYS_setgroups, 0, 0)) < 0 ||
+	    (r = sb_raw3(SYS_setresgid, uid, uid, uid)) < 0 ||
+	    (r = sb_raw3(SYS_setresuid, uid, uid, uid)) < 0 ||
+	    (r = sb_raw2(SYS_capset, &hdr, none)) < 0 ||
+	    (r = sb_raw5(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0,
+			 0, 0)) < 0 ||
+	    (r = sb_raw5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) < 0)
+		return r;
+	if (filter &&
+	    (r = sb_raw3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, filter)) < 0)
+		return r;
+	return 0;
+}
+
+int confine_child(uid_t uid, const struct sock_fprog *filter)
+{
+	long r = confine_child_raw(uid, filter);
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return 0;
+}
+#else
 int confine_child(uid_t uid, const struct sock_fprog *filter)
 {
 	struct __user_cap_header_struct hdr = {
@@ -186,3 +225,4 @@ int confine_child(uid_t uid, const struct sock_fprog *filter)
 		return -1;
 	return 0;
 }
+#endif

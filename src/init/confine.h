@@ -38,4 +38,8 @@ void confine_set_cmdline(const char *args, size_t len);
  * with errno. */
 int confine_child(uid_t uid, const struct sock_fprog *filter);
 
+/* The same with raw system calls, for a child that shares the leader's
+ * memory (spare_vm.h): 0 or -errno. Where raw_syscall.h has them. */
+long confine_child_raw(uid_t uid, const struct sock_fprog *filter);
+
 #endif

@@ -272,6 +272,7 @@ static void next_lease_spare(struct leader *l)
 static void reap_one(struct leader *l, pid_t pid, int st,
 		     const struct rusage *ru)
 {
+	spare_reaped(pid);
 	if (pid == l->spare.pid) {
 		retire_spare(l);
 		return;

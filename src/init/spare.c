@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "init/confine.h"
+#include "init/spare_vm.h"
 #include "wire/proto.h"
 
 __attribute__((noreturn)) static void spare_fail(int sock)
@@ -160,18 +161,36 @@ static pid_t fork_into(int dir_fd, enum cg_mode mode, bool *born_in_group)
 	return fork();
 }
 
+/* A spare sharing the leader's memory where it can (not a next lease's:
+ * it makes namespaces, which a process sharing memory may not), else a
+ * fork; pid 0 in the forked child, which then runs spare_main. */
+static pid_t clone_spare(struct spare *s, const struct spare_cfg *cfg, int sock,
+			 int dir_fd, bool *born_in_group)
+{
+	*born_in_group = false;
+	if (!cfg->make_ns && spare_vm_usable()) {
+		pid_t pid = spare_vm_start(cfg, sock, dir_fd,
+					   dir_fd >= 0 && cfg->cg_mode == CG_V2,
+					   &s->vm);
+		if (pid > 0 || errno != ENOSYS)
+			return pid;
+	}
+	return fork_into(dir_fd, cfg->cg_mode, born_in_group);
+}
+
 int spare_start(struct spare *s, const struct spare_cfg *cfg, uint64_t group)
 {
 	int sv[2], dir_fd = -1, err;
 	bool born_in_group;
 
+	s->vm = NULL;
 	if (calltree_create(cfg->cg_fd, cfg->cg_mode, group, &dir_fd) < 0)
 		return -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		err = errno;
 		goto undo;
 	}
-	pid_t pid = fork_into(dir_fd, cfg->cg_mode, &born_in_group);
+	pid_t pid = clone_spare(s, cfg, sv[1], dir_fd, &born_in_group);
 	if (pid == 0) {
 		close(sv[0]);
 		spare_main(cfg, sv[1], dir_fd, born_in_group);
@@ -224,6 +243,8 @@ int spare_promote(const struct spare *s)
 
 int spare_hand(const struct spare *s, const int fds[4])
 {
+	if (s->vm)
+		return spare_vm_hand(s->vm, s->sock, fds);
 	struct sb_msg m = {.type = SB_MSG_EXEC};
 	return sb_msg_send(s->sock, &m, fds, 4);
 }
@@ -234,4 +255,9 @@ int spare_spawn_errno(int sock)
 	ssize_t n = recv(sock, &err, sizeof err, MSG_DONTWAIT);
 	close(sock);
 	return n == (ssize_t)sizeof err && err > 0 ? err : 0;
+}
+
+void spare_reaped(pid_t pid)
+{
+	spare_vm_reaped(pid);
 }

@@ -7,7 +7,7 @@
  * global rwsem whose writer waits for an RCU grace period unless another
  * move happened a few ms before, so calls spaced like an agent's (tens of
  * ms and more apart) paid 7-19 ms each here. A spare does all of it while
- * the slot waits: forked from the leader and born in a new call group
+ * the slot waits: cloned from the leader and born in a new call group
  * (clone3 with CLONE_INTO_CGROUP on cgroup v2: no move at all; a
  * cgroup.procs write elsewhere), it drops to the slot's uid, sheds every
  * capability, installs the filter and blocks. The leader hands it a call
@@ -43,14 +43,21 @@ struct spare_cfg {
 	const void *make_ns_arg;
 };
 
+struct spare_vm;
+
 struct spare {
 	pid_t pid;	/* 0: none */
 	int sock;	/* the leader's end, -1 when none */
 	uint64_t group; /* its call group "c<group>" */
+	/* set when it shares the leader's memory (spare_vm.h); NULL when
+	 * forked */
+	struct spare_vm *vm;
 };
 
-/* Fork a spare into a new call group `group` (created here). The leader
- * goes on at once; the spare gets ready by itself. 0 or -1 with errno. */
+/* Start a spare in a new call group `group` (created here): one that
+ * shares the leader's memory (spare_vm.h) where it can, else a fork, as
+ * is a next lease's spare (make_ns). The leader goes on at once; the
+ * spare gets ready by itself. 0 or -1 with errno. */
 int spare_start(struct spare *s, const struct spare_cfg *cfg, uint64_t group);
 
 /* A next lease's spare: receive the namespaces it made (waiting up to a
@@ -67,5 +74,9 @@ int spare_hand(const struct spare *s, const int fds[4]);
 /* Once the call's process was reaped: the errno it reported before it
  * could exec, or 0 when it exec'd. Closes sock. */
 int spare_spawn_errno(int sock);
+
+/* The leader reaped pid: whatever it kept for it, if it was a spare
+ * sharing its memory, is freed. */
+void spare_reaped(pid_t pid);
 
 #endif

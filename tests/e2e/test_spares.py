@@ -4,11 +4,16 @@ call group and confines before the call comes (src/init/spare.h). What
 that must not change: a call sees none of the leader's descriptors, runs as
 the slot's uid in a call group of its own, and a slot whose processes kill
 the waiting spare (it is one of theirs) keeps working."""
+import errno
+import os
 import re
 import time
 
+import pytest
+
 from conftest import api
 from test_core import acquire, bash
+from test_redteam import put
 
 ONE_SLOT = """
 profiles:
@@ -100,3 +105,118 @@ def test_a_command_that_cannot_start_says_why(client):
     assert not r["success"] and "No such file or directory" in r["error"], r
     assert bash(client, sid, "echo fine")["metadata"]["stdout"] == "fine\n"
     api(client, "DELETE", f"/v1/slots/{sid}", status=204)
+
+
+def _kcmp_vm(pid1, pid2):
+    """0 when both processes share one address space (kcmp KCMP_VM)."""
+    import ctypes
+    import platform
+    nr = {"x86_64": 312, "aarch64": 272}.get(platform.machine())
+    if nr is None:
+        pytest.skip("kcmp's number is known here for x86_64 and aarch64 only")
+    libc = ctypes.CDLL(None, use_errno=True)
+    r = libc.syscall(nr, pid1, pid2, 1, 0, 0)  # KCMP_VM
+    if r < 0 and ctypes.get_errno() == errno.ENOSYS:
+        pytest.skip("kernel without kcmp")
+    assert r >= 0, os.strerror(ctypes.get_errno())
+    return r
+
+
+def _uid(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("Uid:"))
+
+
+def leader_and_spare(d, sandbox_id):
+    """The slot's leader and its waiting spare: the leader's child that
+    runs as the slot's uid (seen from the host)."""
+    from test_zygote import children, init_of
+    leaders = [p for p, argv in children(init_of(d, sandbox_id)).items()
+               if argv == ["slotbox-leader"]]
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        for leader in leaders:
+            for p in children(leader):
+                try:
+                    if _uid(p) != 0:
+                        return leader, p
+                except OSError:
+                    pass
+        time.sleep(0.05)
+    raise AssertionError(f"no waiting spare below {leaders}")
+
+
+def _maps(pid):
+    with open(f"/proc/{pid}/maps") as f:
+        return len(f.readlines())
+
+
+def test_a_waiting_spare_shares_the_leader_s_memory(make_daemon):
+    """The spare is cloned with CLONE_VM (src/init/spare_vm.h): no copy of
+    the leader's memory to make, nor to tear down when the call execs."""
+    d = make_daemon(ONE_SLOT)
+    c = d.client()
+    lease = acquire(c)
+    assert bash(c, lease["slot_id"], "echo one")["metadata"]["stdout"] == "one\n"
+    leader, spare = leader_and_spare(d, lease["sandbox_id"])
+    assert _kcmp_vm(leader, spare) == 0
+    # and every call still runs in its own process, after its own exec
+    r = bash(c, lease["slot_id"], "readlink /proc/$$/exe; true")
+    assert r["metadata"]["stdout"].strip().endswith("/bash"), r
+    api(c, "DELETE", f"/v1/slots/{lease['slot_id']}", status=204)
+
+
+def test_the_slot_cannot_reach_the_memory_its_spare_shares(make_daemon):
+    """The waiting spare is a process of the slot's uid, sharing the
+    leader's memory: the slot may kill it (above), but not read it."""
+    d = make_daemon(ONE_SLOT)
+    c = d.client()
+    sid = acquire(c)["slot_id"]
+    script = (
+        "import os, time\n"
+        "time.sleep(0.5)\n"  # the call has ended: the next spare waits
+        "def uid(p):\n"
+        "    with open(f'/proc/{p}/status') as f:\n"
+        "        return next(int(l.split()[1]) for l in f if l.startswith('Uid:'))\n"
+        "me = os.getpid()\n"
+        "spares = [p for p in os.listdir('/proc') if p.isdigit() and int(p) != me\n"
+        "          and open(f'/proc/{p}/comm').read().strip() == 'slotbox-init'\n"
+        "          and uid(p) == os.getuid()]\n"
+        "out = [f'spares {len(spares)}']\n"
+        "for p in spares:\n"
+        "    for name in ('mem', 'maps', 'environ', 'auxv'):\n"
+        "        try:\n"
+        "            with open(f'/proc/{p}/{name}', 'rb') as f:\n"
+        "                f.read(64)\n"
+        "            out.append(f'READ {name}')\n"
+        "        except OSError as e:\n"
+        "            out.append(f'denied {name} {e.errno}')\n"
+        "open('seen', 'w').write('\\n'.join(out))\n"
+    )
+    put(c, sid, "peek.py", script)
+    r = bash(c, sid, "(python3 peek.py &) >/dev/null 2>&1; echo started")
+    assert r["metadata"]["stdout"] == "started\n", r
+    time.sleep(2)
+    out = bash(c, sid, "cat seen")["metadata"]["stdout"]
+    assert out.startswith("spares 1"), out
+    assert "READ" not in out and out.count("denied") == 4, out
+    api(c, "DELETE", f"/v1/slots/{sid}", status=204)
+
+
+def test_many_calls_leave_the_leader_no_bigger(make_daemon):
+    """Each call's stack region and decoded payload are the leader's until
+    it reaps the call: freed then, not kept."""
+    d = make_daemon(ONE_SLOT)
+    c = d.client()
+    lease = acquire(c)
+    sid = lease["slot_id"]
+    for i in range(5):
+        bash(c, sid, f"echo {i}")
+    leader, _ = leader_and_spare(d, lease["sandbox_id"])
+    before = _maps(leader)
+    for i in range(60):
+        r = bash(c, sid, "x" * 5000 + "=1; echo ok", )
+        assert r["metadata"]["stdout"] == "ok\n", r
+    leader_and_spare(d, lease["sandbox_id"])
+    assert _maps(leader) <= before + 2, (before, _maps(leader))
+    api(c, "DELETE", f"/v1/slots/{sid}", status=204)
