@@ -210,12 +210,15 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		if (take_bytes(s, buf->base, (size_t)nread) > 0)
 			pause_output(s->call);
 	} else if (nread < 0) {
-		/* nothing more can come: the pipe goes now, not with the
-		 * call, which saves the loop a wakeup for its hangup */
+		/* nothing more can come: a pipe goes now, not with the call,
+		 * which saves the loop a wakeup for its hangup (a terminal's
+		 * master stays open until the call ends, as before) */
 		s->eof = true;
-		s->closed = true;
 		uv_read_stop(st);
-		uv_close((uv_handle_t *)st, call_handle_closed);
+		if (!s->call->tty) {
+			s->closed = true;
+			uv_close((uv_handle_t *)st, call_handle_closed);
+		}
 	}
 }
 
