@@ -13,6 +13,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,9 +45,58 @@ static int buf_add(struct dump_buf *b, const char *s, size_t n)
 	return 0;
 }
 
+/* The common case without printf: v is the double nearest a decimal of
+ * at most 15 significant digits with at most 9 after the point (a count
+ * of microseconds in ms, a duration in ms...), and from 1e-4 to below
+ * 1e15, where %.15g writes it with no exponent. Then %.15g would print
+ * that decimal (its digits, without trailing zeros) and it reads back as
+ * v, so it is what the loop below would give. Returns -1 otherwise. */
+static int real_text_decimal(double v, char *out, size_t len)
+{
+	double a = fabs(v);
+	if (!(a >= 1e-4 && a < 1e15) || len < 40)
+		return -1;
+	int64_t scale = 1;
+	for (int d = 0; d <= 9; d++, scale *= 10) {
+		double x = a * (double)scale;
+		if (!(x < 1e15))
+			break; /* more digits than %.15g shows */
+		double k = (double)(int64_t)(x + 0.5);
+		if (k >= 1e15 || k / (double)scale != a)
+			continue;
+		int64_t whole = (int64_t)k / scale, frac = (int64_t)k % scale;
+		char digits[24];
+		int n = 0, nd = 0;
+		if (v < 0)
+			out[n++] = '-';
+		do
+			digits[nd++] = (char)('0' + whole % 10);
+		while ((whole /= 10) > 0);
+		while (nd > 0)
+			out[n++] = digits[--nd];
+		out[n++] = '.';
+		if (frac == 0) {
+			out[n++] = '0';
+		} else {
+			for (int i = 0; i < d; i++, frac /= 10)
+				digits[i] = (char)('0' + frac % 10);
+			int low = 0; /* trailing zeros of the fraction go */
+			while (digits[low] == '0')
+				low++;
+			for (int i = d - 1; i >= low; i--)
+				out[n++] = digits[i];
+		}
+		out[n] = '\0';
+		return n;
+	}
+	return -1;
+}
+
 int sb_json_real_text(double v, char *out, size_t len)
 {
-	int n = 0;
+	int n = real_text_decimal(v, out, len);
+	if (n > 0)
+		return n;
 	/* For a normal double, %.15g that reads back is the shortest form
 	 * (any decimal of up to 15 digits survives the trip through a
 	 * double); a subnormal has fewer digits of its own. */

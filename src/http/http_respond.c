@@ -281,14 +281,37 @@ int http_conn_send(struct http_conn *c, const uv_buf_t *bufs, unsigned n,
 	}
 	if (total > UINT_MAX)
 		return -1;
+	/* Nothing in flight: what the socket takes now is written now, and
+	 * only the rest is copied and queued. A final answer written whole
+	 * moves on from the loop, as after a queued write. */
+	size_t skip = 0;
+	if (c->writes == 0) {
+		int w = uv_try_write(&c->h.s, bufs, n);
+		if (w > 0)
+			skip = (size_t)w;
+		if (skip == total) {
+			if (final) {
+				c->answer_done = true;
+				http_conn_timer(c, HTTP_T_FLUSHED, 0);
+			}
+			return 0;
+		}
+		/* (an error: the queued write below meets it and closes) */
+	}
+	total -= skip;
 	struct http_wreq *wr = malloc(sizeof *wr + total);
 	if (!wr)
 		return -1;
 	size_t off = 0;
 	for (unsigned i = 0; i < n; i++) {
-		if (bufs[i].len)
-			memcpy(wr->data + off, bufs[i].base, bufs[i].len);
-		off += bufs[i].len;
+		size_t len = bufs[i].len, from = 0;
+		if (skip) {
+			from = skip < len ? skip : len;
+			skip -= from;
+		}
+		if (len > from)
+			memcpy(wr->data + off, bufs[i].base + from, len - from);
+		off += len - from;
 	}
 	wr->conn = c;
 	wr->len = total;

@@ -27,6 +27,7 @@ struct exec_stream {
 	struct exec_outbuf kept; /* what the result holds */
 	int which;		 /* 1 stdout, 2 stderr (exec_output_fn) */
 	bool eof;
+	bool closed; /* its pipe closed at EOF, before the call ended */
 };
 
 struct exec_call {
@@ -64,6 +65,8 @@ static void close_fds(int *fds, size_t n)
 			close(fds[i]);
 }
 static char discard_buf[EXEC_READ_CHUNK];
+/* a first chunk, before the stream has a buffer (exec_outbuf_first) */
+static char first_buf[EXEC_READ_CHUNK];
 /* a background call's chunk, handed to on_output and not kept */
 static char pass_buf[EXEC_READ_CHUNK];
 
@@ -134,8 +137,9 @@ static void finish(struct exec_call *c, struct exec_result *r)
 	uv_timer_stop(&c->timer);
 	unlink_call(c);
 	c->cb(r, c->ud);
-	uv_close((uv_handle_t *)&c->out.pipe, call_handle_closed);
-	if (!c->merged)
+	if (!c->out.closed)
+		uv_close((uv_handle_t *)&c->out.pipe, call_handle_closed);
+	if (!c->merged && !c->err.closed)
 		uv_close((uv_handle_t *)&c->err.pipe, call_handle_closed);
 	uv_close((uv_handle_t *)&c->timer, call_handle_closed);
 	/* A place in the leader is free: the oldest held call takes it. */
@@ -160,7 +164,11 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 		*buf = uv_buf_init(pass_buf, sizeof pass_buf);
 		return;
 	}
-	size_t room;
+	size_t room = exec_outbuf_first(&s->kept);
+	if (room) {
+		*buf = uv_buf_init(first_buf, (unsigned)room);
+		return;
+	}
 	char *at = exec_outbuf_room(&s->kept, EXEC_READ_CHUNK, &room);
 	if (!at)
 		*buf = uv_buf_init(discard_buf, sizeof discard_buf);
@@ -171,8 +179,9 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 static void pause_output(struct exec_call *c)
 {
 	c->paused = true;
-	uv_read_stop((uv_stream_t *)&c->out.pipe);
-	if (!c->merged)
+	if (!c->out.closed)
+		uv_read_stop((uv_stream_t *)&c->out.pipe);
+	if (!c->merged && !c->err.closed)
 		uv_read_stop((uv_stream_t *)&c->err.pipe);
 }
 
@@ -182,6 +191,12 @@ static int take_bytes(struct exec_stream *s, const char *base, size_t n)
 	struct exec_call *c = s->call;
 	if (base == pass_buf)
 		return c->on_output(c->output_ud, s->which, base, n);
+	if (base == first_buf) {
+		base = exec_outbuf_put(&s->kept, base, n);
+		return base && c->on_output
+			       ? c->on_output(c->output_ud, s->which, base, n)
+			       : 0;
+	}
 	exec_outbuf_took(&s->kept, base != discard_buf, n);
 	if (base == discard_buf)
 		return 0;
@@ -195,8 +210,15 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		if (take_bytes(s, buf->base, (size_t)nread) > 0)
 			pause_output(s->call);
 	} else if (nread < 0) {
+		/* nothing more can come: a pipe goes now, not with the call,
+		 * which saves the loop a wakeup for its hangup (a terminal's
+		 * master stays open until the call ends, as before) */
 		s->eof = true;
 		uv_read_stop(st);
+		if (!s->call->tty) {
+			s->closed = true;
+			uv_close((uv_handle_t *)st, call_handle_closed);
+		}
 	}
 }
 
@@ -435,8 +457,26 @@ int sb_sealed_memfd(const char *name, const void *data, size_t len,
 	return fd;
 }
 
-/* Payload memfd: header + cwd + argv + envp, sealed against writes. */
-static int make_payload(const struct exec_spec *spec, struct sb_err *err)
+void exec_slot_forget(struct sbx_slot *slot)
+{
+	if (!slot->payload.bytes)
+		return;
+	close(slot->payload.fd);
+	free(slot->payload.bytes);
+	slot->payload.bytes = NULL;
+}
+
+/* Payload memfd: header + cwd + argv + envp, sealed against writes.
+ * Sealed, a payload never changes: a call that repeats the slot's last
+ * one (a loop of the same command) sends a duplicate of its memfd instead
+ * of a new one, which saves a tmpfs file and four syscalls per call. The
+ * leader only maps it (privately) and never reads through the shared file
+ * offset; a process that kept an earlier call's descriptor sees the same
+ * bytes as this call's. Payloads up to a page are kept (memory per slot
+ * stays small). */
+#define PAYLOAD_KEEP_MAX 4096
+static int make_payload(struct sbx_slot *slot, const struct exec_spec *spec,
+			struct sb_err *err)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
@@ -447,8 +487,25 @@ static int make_payload(const struct exec_spec *spec, struct sb_err *err)
 					    "command and environment are too "
 					    "large")
 			       : sb_err_set(err, ENOMEM, "out of memory");
+	if (slot->payload.bytes && slot->payload.len == len &&
+	    memcmp(slot->payload.bytes, buf, len) == 0) {
+		int fd = fcntl(slot->payload.fd, F_DUPFD_CLOEXEC, 0);
+		if (fd >= 0)
+			return fd;
+	}
 	/* buf is freed by its cleanup attribute */
-	return sb_sealed_memfd("slotbox-payload", buf, len, err); // NOLINT
+	int fd = sb_sealed_memfd("slotbox-payload", buf, len, err); // NOLINT
+	if (fd < 0 || len > PAYLOAD_KEEP_MAX)
+		return fd;
+	int keep = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (keep >= 0) {
+		exec_slot_forget(slot);
+		slot->payload.bytes = buf;
+		slot->payload.len = len;
+		slot->payload.fd = keep;
+		buf = NULL; /* the slot's now */
+	}
+	return fd;
 }
 
 static int make_pipe(int fds[2], struct sb_err *err)
@@ -540,7 +597,7 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 		sb_err_set(err, ENOTCONN, "the slot is not running");
 		goto fail;
 	}
-	send[0] = make_payload(spec, err);
+	send[0] = make_payload(slot, spec, err);
 	if (send[0] < 0)
 		goto fail;
 	/* (a terminal: the slave behind fds 0, 1 and 2; own_stdin: taken

@@ -2,6 +2,7 @@
 #include "sandbox/exec_outbuf.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/membudget.h"
 
@@ -50,6 +51,26 @@ void exec_outbuf_took(struct exec_outbuf *o, bool kept, size_t n)
 	}
 	o->len += n;
 	o->buf[o->len] = '\0';
+}
+
+size_t exec_outbuf_first(const struct exec_outbuf *o)
+{
+	if (o->cap || o->len >= o->limit)
+		return 0;
+	return o->limit < OUTBUF_FIRST ? o->limit : OUTBUF_FIRST;
+}
+
+const char *exec_outbuf_put(struct exec_outbuf *o, const char *data, size_t n)
+{
+	size_t room;
+	char *at = exec_outbuf_room(o, n, &room);
+	if (!at || room < n) {
+		exec_outbuf_took(o, false, n);
+		return NULL;
+	}
+	memcpy(at, data, n);
+	exec_outbuf_took(o, true, n);
+	return at;
 }
 
 void exec_outbuf_free(struct exec_outbuf *o)

@@ -29,6 +29,16 @@ char *exec_outbuf_room(struct exec_outbuf *o, size_t max, size_t *n);
  * dropped. */
 void exec_outbuf_took(struct exec_outbuf *o, bool kept, size_t n);
 
+/* Before the first byte: how much the first read may bring (what the
+ * first exec_outbuf_room would give), 0 once o has a buffer or no room.
+ * Such a read goes to a scratch buffer and then exec_outbuf_put, so that
+ * a command without output costs no buffer at all. */
+size_t exec_outbuf_first(const struct exec_outbuf *o);
+
+/* Keep n bytes (at most exec_outbuf_first's) read into a scratch buffer:
+ * returns where they are kept, or NULL when they were dropped. */
+const char *exec_outbuf_put(struct exec_outbuf *o, const char *data, size_t n);
+
 /* Free the buffer and give its share of the budget back. */
 void exec_outbuf_free(struct exec_outbuf *o);
 

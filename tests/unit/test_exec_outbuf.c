@@ -27,6 +27,17 @@ static void feed(struct exec_outbuf *o, const char *data, size_t len,
 		 size_t chunk)
 {
 	while (len) {
+		size_t first = exec_outbuf_first(o);
+		if (first) { /* before a buffer: scratch, then put */
+			size_t n = len < first ? len : first;
+			n = n < chunk ? n : chunk;
+			const char *kept = exec_outbuf_put(o, data, n);
+			if (kept)
+				assert_memory_equal(kept, data, n);
+			data += n;
+			len -= n;
+			continue;
+		}
 		size_t room;
 		char *at = exec_outbuf_room(o, chunk, &room);
 		size_t n;
@@ -243,6 +254,25 @@ static void test_budget_cuts_output(void **state)
 	free(d);
 }
 
+/* The first read's size is the first buffer's, and nothing is allocated
+ * before a byte came. */
+static void test_first_read(void **state)
+{
+	(void)state;
+	struct exec_outbuf o = {.limit = 1 << 20};
+	assert_int_equal(exec_outbuf_first(&o), 16384);
+	assert_null(o.buf);
+	const char *kept = exec_outbuf_put(&o, "abc", 3);
+	assert_non_null(kept);
+	assert_int_equal(exec_outbuf_first(&o), 0); /* has a buffer now */
+	expect_kept(&o, "abc", 3);
+	exec_outbuf_free(&o);
+	struct exec_outbuf small = {.limit = 100}, none = {.limit = 0};
+	assert_int_equal(exec_outbuf_first(&small), 100);
+	assert_int_equal(exec_outbuf_first(&none), 0);
+	exec_outbuf_free(&small);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +283,7 @@ int main(void)
 		cmocka_unit_test(test_utf8_cut_at_cap),
 		cmocka_unit_test(test_streams_are_capped_apart),
 		cmocka_unit_test(test_budget_cuts_output),
+		cmocka_unit_test(test_first_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of json_text.c: reals in the fewest digits that read back as
  * the same double, everything else exactly as jansson writes it. */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +60,72 @@ static void test_round_trip(void **state)
 	}
 }
 
+/* The printf-free path for short decimals gives what the printf loop
+ * gives: the reference below is that loop (%.15g, 16, 17 until it reads
+ * back, then jansson's exponent and ".0" forms). */
+static void reference_text(double v, char *out, size_t len)
+{
+	int first = v != 0 && fabs(v) < DBL_MIN ? 1 : 15;
+	for (int prec = first; prec <= 17; prec++) {
+		snprintf(out, len, "%.*g", prec, v);
+		if (strtod(out, NULL) == v)
+			break;
+	}
+	char *e = strchr(out, 'e');
+	if (e) {
+		char *src = e + 1, *dst = e + 1;
+		if (*src == '+')
+			src++;
+		else if (*src == '-')
+			*dst++ = *src++;
+		while (*src == '0' && src[1])
+			src++;
+		memmove(dst, src, strlen(src) + 1);
+	} else if (!strchr(out, '.')) {
+		strcat(out, ".0");
+	}
+}
+
+static void expect_as_reference(double v)
+{
+	char want[48], got[40];
+	reference_text(v, want, sizeof want);
+	int n = sb_json_real_text(v, got, sizeof got);
+	assert_int_equal(n, (int)strlen(want));
+	assert_string_equal(got, want);
+}
+
+static void test_matches_printf(void **state)
+{
+	(void)state;
+	static const double scales[] = {1,   10,  100, 1e3, 1e4,
+					1e5, 1e6, 1e7, 1e9, 1e12};
+	static const double edges[] = {
+		1e-4,	   0.99999e-4, 1e15,   999999999999999.0, 1e15 - 0.5,
+		99999.5,   0.0001234,  -0.001, 123456789.123456,  1e14 + 0.25,
+		-0.0,	   4.5e15,     0.5,    1.0 / 3.0,	  2.0 / 3.0,
+		0.1 + 0.2, 1e-5,       9.5,    999999999999999.9};
+	for (size_t i = 0; i < sizeof edges / sizeof *edges; i++)
+		expect_as_reference(edges[i]);
+	uint64_t x = 88172645463325252u;
+	for (int i = 0; i < 200000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* k / 10^d of up to 17 digits: microseconds as ms and the
+		 * like, around every boundary of the fast path */
+		double k = (double)(x % 100000000000000000u >> (x % 40));
+		double v = k / scales[x % 10];
+		expect_as_reference(i & 1 ? v : -v);
+		/* a measured duration: any double */
+		double d = (double)(x >> 11) / (double)(1u << 31);
+		expect_as_reference(d);
+		memcpy(&v, &x, sizeof v);
+		if (isfinite(v))
+			expect_as_reference(v);
+	}
+}
+
 static void test_dumps(void **state)
 {
 	(void)state;
@@ -93,6 +161,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_text),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_matches_printf),
 		cmocka_unit_test(test_dumps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
