@@ -71,10 +71,12 @@ __attribute__((noreturn)) static void run_call(int sock, const int fds[4])
 	 * all above 2 and no dup2 clobbers another's source. */
 	if (dup2(fds[1], 0) < 0 || dup2(fds[2], 1) < 0 || dup2(fds[3], 2) < 0)
 		spare_fail(sock);
-	/* A terminal as stdin (a call with a pty): it becomes the controlling
-	 * terminal of the session this process leads, so ^C on it and job
-	 * control work as in a terminal. */
-	if (isatty(0) && ioctl(0, TIOCSCTTY, 0) < 0)
+	/* A call leads a process group of its own (its signals, spare.h).
+	 * With a terminal as stdin (a call with a pty), a session too, of
+	 * which the terminal becomes the controlling one, so ^C on it and
+	 * job control work as in a terminal. */
+	if (isatty(0) ? setsid() < 0 || ioctl(0, TIOCSCTTY, 0) < 0
+		      : setpgid(0, 0) < 0)
 		spare_fail(sock);
 	/* chdir as the slot's uid: it must be able to enter the directory
 	 * it asked for. */
@@ -127,7 +129,7 @@ __attribute__((noreturn)) static void spare_main(const struct spare_cfg *cfg,
 	if (cfg->make_ns && (recv_msg(sock, &m, fds, &nfds) <= 0 ||
 			     m.type != SB_MSG_HELLO || nfds))
 		_exit(0);
-	if (setsid() < 0 || confine_child(cfg->uid, cfg->filter) < 0)
+	if (confine_child(cfg->uid, cfg->filter) < 0)
 		spare_fail(sock);
 	int r = recv_msg(sock, &m, fds, &nfds);
 	if (r <= 0)

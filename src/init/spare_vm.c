@@ -143,7 +143,7 @@ SB_RAW_CHILD static int child_main(void *arg)
 		if (r != 1)
 			child_fail(sock, r < 0 ? r : -EIO);
 	}
-	if ((r = close_all_but(sock)) < 0 || (r = sb_raw0(SYS_setsid)) < 0 ||
+	if ((r = close_all_but(sock)) < 0 ||
 	    (r = confine_child_raw(vm->uid, vm->filter)) < 0)
 		child_fail(sock, r);
 	r = recv_call(sock, fds);
@@ -156,11 +156,16 @@ SB_RAW_CHILD static int child_main(void *arg)
 	for (int i = 0; i < 3; i++)
 		if ((r = sb_raw3(SYS_dup3, fds[i], i, 0)) < 0)
 			child_fail(sock, r);
-	/* A terminal as stdin (a call with a pty) becomes the controlling
-	 * terminal of the session this process leads. */
-	if (sb_raw3(SYS_ioctl, 0, TCGETS, termios) == 0 &&
-	    (r = sb_raw3(SYS_ioctl, 0, TIOCSCTTY, 0)) < 0)
+	/* A call leads a process group of its own (its signals, spare.h);
+	 * with a terminal as stdin (a call with a pty), a session too, of
+	 * which the terminal becomes the controlling one. */
+	if (sb_raw3(SYS_ioctl, 0, TCGETS, termios) == 0) {
+		if ((r = sb_raw0(SYS_setsid)) < 0 ||
+		    (r = sb_raw3(SYS_ioctl, 0, TIOCSCTTY, 0)) < 0)
+			child_fail(sock, r);
+	} else if ((r = sb_raw2(SYS_setpgid, 0, 0)) < 0) {
 		child_fail(sock, r);
+	}
 	/* as the slot's uid: it must be able to enter the directory */
 	if ((r = sb_raw1(SYS_chdir, vm->cwd)) < 0)
 		child_fail(sock, r);

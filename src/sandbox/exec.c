@@ -457,26 +457,8 @@ int sb_sealed_memfd(const char *name, const void *data, size_t len,
 	return fd;
 }
 
-void exec_slot_forget(struct sbx_slot *slot)
-{
-	if (!slot->payload.bytes)
-		return;
-	close(slot->payload.fd);
-	free(slot->payload.bytes);
-	slot->payload.bytes = NULL;
-}
-
-/* Payload memfd: header + cwd + argv + envp, sealed against writes.
- * Sealed, a payload never changes: a call that repeats the slot's last
- * one (a loop of the same command) sends a duplicate of its memfd instead
- * of a new one, which saves a tmpfs file and four syscalls per call. The
- * leader only maps it (privately) and never reads through the shared file
- * offset; a process that kept an earlier call's descriptor sees the same
- * bytes as this call's. Payloads up to a page are kept (memory per slot
- * stays small). */
-#define PAYLOAD_KEEP_MAX 4096
-static int make_payload(struct sbx_slot *slot, const struct exec_spec *spec,
-			struct sb_err *err)
+/* Payload memfd: header + cwd + argv + envp, sealed against writes. */
+static int make_payload(const struct exec_spec *spec, struct sb_err *err)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
@@ -487,25 +469,8 @@ static int make_payload(struct sbx_slot *slot, const struct exec_spec *spec,
 					    "command and environment are too "
 					    "large")
 			       : sb_err_set(err, ENOMEM, "out of memory");
-	if (slot->payload.bytes && slot->payload.len == len &&
-	    memcmp(slot->payload.bytes, buf, len) == 0) {
-		int fd = fcntl(slot->payload.fd, F_DUPFD_CLOEXEC, 0);
-		if (fd >= 0)
-			return fd;
-	}
 	/* buf is freed by its cleanup attribute */
-	int fd = sb_sealed_memfd("slotbox-payload", buf, len, err); // NOLINT
-	if (fd < 0 || len > PAYLOAD_KEEP_MAX)
-		return fd;
-	int keep = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (keep >= 0) {
-		exec_slot_forget(slot);
-		slot->payload.bytes = buf;
-		slot->payload.len = len;
-		slot->payload.fd = keep;
-		buf = NULL; /* the slot's now */
-	}
-	return fd;
+	return sb_sealed_memfd("slotbox-payload", buf, len, err); // NOLINT
 }
 
 static int make_pipe(int fds[2], struct sb_err *err)
@@ -597,7 +562,7 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 		sb_err_set(err, ENOTCONN, "the slot is not running");
 		goto fail;
 	}
-	send[0] = make_payload(slot, spec, err);
+	send[0] = make_payload(spec, err);
 	if (send[0] < 0)
 		goto fail;
 	/* (a terminal: the slave behind fds 0, 1 and 2; own_stdin: taken

@@ -119,10 +119,6 @@ void exec_fail_all(struct sbx_slot *slot, const char *code, const char *why);
 
 const char *exec_error_class_name(enum exec_error_class c);
 
-/* Drop the payload the slot keeps for repeated commands (its sandbox
- * goes). */
-void exec_slot_forget(struct sbx_slot *slot);
-
 /* A memfd holding len bytes of data, sealed so the sandbox can read but
  * never change it, positioned at 0. Returns the fd or -1. */
 int sb_sealed_memfd(const char *name, const void *data, size_t len,

@@ -597,8 +597,6 @@ void sandbox_struct_free(struct sandbox *sb)
 		free(sb->image_env[i]);
 	free(sb->image_env);
 	free(sb->slot_data);
-	for (int i = 0; sb->slots && i < sb->n_slots; i++)
-		exec_slot_forget(&sb->slots[i]);
 	free(sb->slots);
 	free(sb);
 }

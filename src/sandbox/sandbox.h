@@ -124,16 +124,9 @@ struct sbx_slot {
 	void *procs;		 /* the API's background processes */
 	int n_held; /* of the calls, waiting for a place in the leader (exec.c)
 		     */
-	unsigned gen; /* its workspace's generation (init) */
-	bool seeding; /* between seed_begin and seed_end */
-	int oom_fd;   /* its OOM kill counter file, -1 until first read */
-	/* The last small payload its calls sent, kept sealed for a call that
-	 * repeats it (exec.c); bytes NULL: none, and fd is not one. */
-	struct {
-		char *bytes;
-		size_t len;
-		int fd;
-	} payload;
+	unsigned gen;	/* its workspace's generation (init) */
+	bool seeding;	/* between seed_begin and seed_end */
+	int oom_fd;	/* its OOM kill counter file, -1 until first read */
 	bool recycles;	/* its leader understands SB_MSG_RECYCLE */
 	bool recycling; /* sent one, waiting for the HELLO */
 	bool resets;	/* ... also with SB_RECYCLE_RESET (a new generation) */
