@@ -19,7 +19,8 @@ static void call_name(char *buf, size_t len, uint64_t id)
 	snprintf(buf, len, "c%llu", (unsigned long long)id);
 }
 
-int calltree_create(int slot_fd, enum cg_mode mode, uint64_t id, int *dir_fd)
+static int open_group(int slot_fd, enum cg_mode mode, uint64_t id, bool create,
+		      int *dir_fd)
 {
 	char name[32];
 
@@ -27,10 +28,20 @@ int calltree_create(int slot_fd, enum cg_mode mode, uint64_t id, int *dir_fd)
 	if (mode == CG_NONE || slot_fd < 0)
 		return 0;
 	call_name(name, sizeof name, id);
-	if (mkdirat(slot_fd, name, 0755) < 0 && errno != EEXIST)
+	if (create && mkdirat(slot_fd, name, 0755) < 0 && errno != EEXIST)
 		return -1;
 	*dir_fd = openat(slot_fd, name, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	return *dir_fd < 0 ? -1 : 0;
+}
+
+int calltree_create(int slot_fd, enum cg_mode mode, uint64_t id, int *dir_fd)
+{
+	return open_group(slot_fd, mode, id, true, dir_fd);
+}
+
+int calltree_open(int slot_fd, enum cg_mode mode, uint64_t id, int *dir_fd)
+{
+	return open_group(slot_fd, mode, id, false, dir_fd);
 }
 
 int calltree_join(int dir, const char *procs_path)
@@ -190,6 +201,16 @@ void calltree_kill_slot(int slot_fd, enum cg_mode mode)
 	for (int round = 0; round < 8 && kill_listed(slot_fd) > 0; round++)
 		;
 	remove_empty_calls(slot_fd);
+}
+
+bool calltree_empty(int slot_fd, enum cg_mode mode, uint64_t id)
+{
+	char name[32];
+
+	if (mode == CG_NONE || slot_fd < 0)
+		return false;
+	call_name(name, sizeof name, id);
+	return group_has_no_procs(slot_fd, name);
 }
 
 void calltree_kill(int slot_fd, enum cg_mode mode, uint64_t id, pid_t pgid)

@@ -10,6 +10,7 @@
 #ifndef SLOTBOX_INIT_CALLTREE_H
 #define SLOTBOX_INIT_CALLTREE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -23,6 +24,13 @@ enum cg_mode {
  * fd, for CLONE_INTO_CGROUP or cgroup.procs). *dir_fd is -1 (and 0
  * returned) in CG_NONE mode. */
 int calltree_create(int slot_fd, enum cg_mode mode, uint64_t id, int *dir_fd);
+
+/* Open the existing group "c<id>" (one that an ended call left empty) as
+ * calltree_create would have made it: 0, or -1 with errno. */
+int calltree_open(int slot_fd, enum cg_mode mode, uint64_t id, int *dir_fd);
+
+/* Whether group "c<id>" lists no process (its call's tree has ended). */
+bool calltree_empty(int slot_fd, enum cg_mode mode, uint64_t id);
 
 /* Move the calling process into the group whose cgroup.procs is at
  * procs_path below dir. 0 or -1 with errno. */

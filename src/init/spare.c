@@ -180,13 +180,15 @@ static pid_t clone_spare(struct spare *s, const struct spare_cfg *cfg, int sock,
 	return fork_into(dir_fd, cfg->cg_mode, born_in_group);
 }
 
-int spare_start(struct spare *s, const struct spare_cfg *cfg, uint64_t group)
+static int start(struct spare *s, const struct spare_cfg *cfg, uint64_t group,
+		 bool reuse)
 {
 	int sv[2], dir_fd = -1, err;
 	bool born_in_group;
 
 	s->vm = NULL;
-	if (calltree_create(cfg->cg_fd, cfg->cg_mode, group, &dir_fd) < 0)
+	if ((reuse ? calltree_open : calltree_create)(cfg->cg_fd, cfg->cg_mode,
+						      group, &dir_fd) < 0)
 		return -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		err = errno;
@@ -215,6 +217,16 @@ undo:
 	calltree_remove(cfg->cg_fd, cfg->cg_mode, group);
 	errno = err;
 	return -1;
+}
+
+int spare_start(struct spare *s, const struct spare_cfg *cfg, uint64_t group)
+{
+	return start(s, cfg, group, false);
+}
+
+int spare_start_in(struct spare *s, const struct spare_cfg *cfg, uint64_t group)
+{
+	return start(s, cfg, group, true);
 }
 
 int spare_take_ns(const struct spare *s, int fds[2])

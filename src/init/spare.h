@@ -60,6 +60,11 @@ struct spare {
  * spare gets ready by itself. 0 or -1 with errno. */
 int spare_start(struct spare *s, const struct spare_cfg *cfg, uint64_t group);
 
+/* The same in the existing group `group`, which an ended call left empty
+ * (a mkdir and an rmdir less per call). */
+int spare_start_in(struct spare *s, const struct spare_cfg *cfg,
+		   uint64_t group);
+
 /* A next lease's spare: receive the namespaces it made (waiting up to a
  * second), the caller's to enter and close. 0 or -1. */
 int spare_take_ns(const struct spare *s, int fds[2]);

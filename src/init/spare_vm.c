@@ -41,13 +41,15 @@ struct spare_vm {
 	struct spare_vm *next; /* live (until reaped) or cached */
 	pid_t pid;
 	size_t size;
-	void *payload;
-	size_t payload_len;
+	char *payload; /* its call's payload, read here (kept for the next) */
+	size_t payload_cap;
 	struct sb_payload p;
 };
 
 #define REGION_MIN (64u * 1024u)
 #define REGION_CACHE 2
+/* a cached region keeps a payload buffer up to this size */
+#define PAYLOAD_KEEP (64u * 1024u)
 #define HEAD_SIZE ((sizeof(struct spare_vm) + 63u) & ~(size_t)63u)
 
 static struct spare_vm *live, *cached;
@@ -211,21 +213,24 @@ static struct spare_vm *region_get(void)
 
 static void drop_call(struct spare_vm *vm)
 {
-	if (vm->payload)
-		munmap(vm->payload, vm->payload_len);
 	sb_payload_free(&vm->p);
-	vm->payload = NULL;
 }
 
 static void region_put(struct spare_vm *vm)
 {
 	drop_call(vm);
+	if (vm->payload_cap > PAYLOAD_KEEP) {
+		free(vm->payload);
+		vm->payload = NULL;
+		vm->payload_cap = 0;
+	}
 	if (n_cached < REGION_CACHE) {
 		vm->next = cached;
 		cached = vm;
 		n_cached++;
 		return;
 	}
+	free(vm->payload);
 	munmap(region_base(vm), vm->size);
 }
 
@@ -248,12 +253,13 @@ pid_t spare_vm_start(const struct spare_cfg *cfg, int sock, int dir_fd,
 	struct spare_vm *vm = region_get();
 	if (!vm)
 		return -1;
-	size_t size = vm->size;
 	*vm = (struct spare_vm){.sock = sock,
 				.dir_fd = dir_fd,
 				.uid = cfg->uid,
 				.filter = cfg->filter,
-				.size = size};
+				.size = vm->size,
+				.payload = vm->payload,
+				.payload_cap = vm->payload_cap};
 	long pid = clone_child(vm, into);
 	/* no CLONE_INTO_CGROUP (before Linux 5.7): joins it instead */
 	if (into && (pid == -EINVAL || pid == -E2BIG))
@@ -272,34 +278,55 @@ pid_t spare_vm_start(const struct spare_cfg *cfg, int sock, int dir_fd,
 	return vm->pid;
 }
 
-int spare_vm_hand(struct spare_vm *vm, int sock, const int fds[4])
+/* The payload, read into the region's buffer: a pread is cheaper than a
+ * mapping's mmap and munmap, and the buffer serves the next call too. */
+static int read_payload(struct spare_vm *vm, int fd, size_t *len)
 {
 	struct stat st;
-	char byte = 'x';
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-
-	if (fstat(fds[0], &st) < 0)
+	if (fstat(fd, &st) < 0)
 		return -1;
 	if (st.st_size <= 0 || (uint64_t)st.st_size > SB_PAYLOAD_MAX) {
 		errno = EPROTO;
 		return -1;
 	}
-	drop_call(vm);
-	vm->payload_len = (size_t)st.st_size;
-	vm->payload =
-		mmap(NULL, vm->payload_len, PROT_READ, MAP_PRIVATE, fds[0], 0);
-	if (vm->payload == MAP_FAILED) {
-		vm->payload = NULL;
-		return -1;
+	*len = (size_t)st.st_size;
+	if (*len > vm->payload_cap) {
+		char *buf = realloc(vm->payload, *len);
+		if (!buf)
+			return -1;
+		vm->payload = buf;
+		vm->payload_cap = *len;
 	}
-	if (sb_payload_decode(vm->payload, vm->payload_len, &vm->p) < 0)
-		goto fail;
+	for (size_t got = 0; got < *len;) {
+		/* pread: the daemon may share the memfd's offset */
+		ssize_t n =
+			pread(fd, vm->payload + got, *len - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			errno = n < 0 ? errno : EPROTO;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+int spare_vm_hand(struct spare_vm *vm, int sock, const int fds[4])
+{
+	char byte = 'x';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	size_t len;
+
+	drop_call(vm);
+	if (read_payload(vm, fds[0], &len) < 0 ||
+	    sb_payload_decode(vm->payload, len, &vm->p) < 0)
+		return -1;
 	vm->argv = vm->p.argv;
 	vm->envp = vm->p.envp;
 	vm->cwd = vm->p.cwd;
 	if (sb_send_with_fds(sock, &iov, 1, fds + 1, 3) == 1)
 		return 0;
-fail:;
 	int err = errno;
 	drop_call(vm);
 	errno = err;

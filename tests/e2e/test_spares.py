@@ -43,20 +43,32 @@ def test_a_call_inherits_only_stdio(client):
     api(client, "DELETE", f"/v1/slots/{sid}", status=204)
 
 
-def test_every_call_gets_a_group_of_its_own(client):
+def call_group(client, sid, command="true", **kw):
+    r = bash(client, sid, command + "\ncat /proc/self/cgroup; id -u", **kw)
+    lines = r["metadata"]["stdout"].strip().splitlines()
+    assert int(lines[-1]) != 0, r
+    return own_cgroup("\n".join(lines[:-1]))
+
+
+def test_every_call_runs_in_a_group_of_its_own(client):
+    """A call's group holds no other call's process: one that a call left
+    running keeps its group to itself (an ended call's group is used again
+    for a later call only once it is empty, and never once killed)."""
     sid = acquire(client)["slot_id"]
-    groups = set()
-    for _ in range(3):
-        r = bash(client, sid, "cat /proc/self/cgroup; id -u")
-        assert r["success"], r
-        lines = r["metadata"]["stdout"].strip().splitlines()
-        assert int(lines[-1]) != 0
-        groups.add(own_cgroup("\n".join(lines[:-1])))
-    if None in groups:
+    g1 = call_group(client, sid, "sleep 60 >/dev/null 2>&1 &")
+    if g1 is None:
         api(client, "DELETE", f"/v1/slots/{sid}", status=204)
         return  # no cgroup hierarchy to put calls in (process groups)
-    assert len(groups) == 3, groups
-    assert all(re.search(r"/c\d+$", g) for g in groups), groups
+    g2 = call_group(client, sid)
+    g3 = call_group(client, sid)
+    assert g1 not in (g2, g3), (g1, g2, g3)
+    assert all(re.search(r"/c\d+$", g) for g in (g1, g2, g3)), (g1, g2, g3)
+    # a call killed at its timeout: its group is not used again
+    r = bash(client, sid, "cat /proc/self/cgroup > killed.txt; sleep 60", timeout_s=0.5)
+    assert r["metadata"]["timed_out"], r
+    killed = own_cgroup(bash(client, sid, "cat killed.txt")["metadata"]["stdout"])
+    later = {call_group(client, sid) for _ in range(3)}
+    assert killed not in later and g1 not in later, (killed, g1, later)
     api(client, "DELETE", f"/v1/slots/{sid}", status=204)
 
 
