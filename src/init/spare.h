@@ -7,13 +7,18 @@
  * global rwsem whose writer waits for an RCU grace period unless another
  * move happened a few ms before, so calls spaced like an agent's (tens of
  * ms and more apart) paid 7-19 ms each here. A spare does all of it while
- * the slot waits: cloned from the leader and born in a new call group
- * (clone3 with CLONE_INTO_CGROUP on cgroup v2: no move at all; a
- * cgroup.procs write elsewhere), it drops to the slot's uid, sheds every
- * capability, installs the filter and blocks. The leader hands it a call
- * (payload and stdio over a socket pair); it dups its descriptors, changes
- * directory and execs. The leader starts the next spare when a call
- * ends (not while it runs: the fork would compete with the command).
+ * the slot waits: cloned from the leader and born in a call group (clone3
+ * with CLONE_INTO_CGROUP on cgroup v2: no move at all; a cgroup.procs write
+ * elsewhere), it drops to the slot's uid, sheds every capability, installs
+ * the filter and blocks. Where it can, it shares the leader's memory
+ * (spare_vm.h: no copy of the leader's page tables to make, none to tear
+ * down at the exec); else it is a fork. The leader hands it a call (the
+ * payload, which the leader decodes for a spare sharing its memory, and
+ * stdio over a socket pair); it dups its descriptors, makes its process
+ * group (and session, with a terminal), changes directory and execs. The
+ * leader starts the next spare when a call ends (not while it runs: it
+ * would compete with the command), in the ended call's group when that
+ * is empty and was never killed, else in a new one.
  *
  * The spare is a process of the slot's uid, so the slot's own processes
  * can see and kill it like any process of theirs; the leader then starts
