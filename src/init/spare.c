@@ -44,14 +44,8 @@ static void close_all_but(int keep)
 
 static int map_payload(int fd, char **buf, size_t *len)
 {
-	struct stat st;
-	if (fstat(fd, &st) < 0)
+	if (sb_payload_fd_len(fd, len) < 0)
 		return -1;
-	if (st.st_size <= 0 || (uint64_t)st.st_size > SB_PAYLOAD_MAX) {
-		errno = EPROTO;
-		return -1;
-	}
-	*len = (size_t)st.st_size;
 	*buf = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	return *buf == MAP_FAILED ? -1 : 0;
 }

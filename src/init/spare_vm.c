@@ -81,7 +81,8 @@ SB_RAW_CHILD static long close_all_but(int keep)
 		r = sb_raw3(SYS_close_range, keep + 1, ~0U, 0);
 	if (r != -ENOSYS)
 		return r;
-	struct rlimit rl;
+	/* (zeroed: the analyzer cannot see the kernel write it) */
+	struct rlimit rl = {0, 0};
 	r = sb_raw4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, &rl);
 	long max = r == 0 && rl.rlim_cur < (1u << 20) ? (long)rl.rlim_cur
 						      : (1L << 20);
@@ -106,6 +107,7 @@ SB_RAW_CHILD static long recv_call(int sock, int fds[3])
 
 	iov.iov_base = &byte;
 	iov.iov_len = 1;
+	__builtin_memset(&u, 0, sizeof u);
 	__builtin_memset(&mh, 0, sizeof mh);
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
@@ -128,7 +130,7 @@ SB_RAW_CHILD static long recv_call(int sock, int fds[3])
 SB_RAW_CHILD static int child_main(void *arg)
 {
 	const struct spare_vm *vm = arg;
-	int sock = vm->sock, fds[3];
+	int sock = vm->sock, fds[3] = {-1, -1, -1};
 	unsigned char termios[64] __attribute__((aligned(8)));
 	unsigned long no_signals = 0;
 	long r;
@@ -282,14 +284,8 @@ pid_t spare_vm_start(const struct spare_cfg *cfg, int sock, int dir_fd,
  * mapping's mmap and munmap, and the buffer serves the next call too. */
 static int read_payload(struct spare_vm *vm, int fd, size_t *len)
 {
-	struct stat st;
-	if (fstat(fd, &st) < 0)
+	if (sb_payload_fd_len(fd, len) < 0)
 		return -1;
-	if (st.st_size <= 0 || (uint64_t)st.st_size > SB_PAYLOAD_MAX) {
-		errno = EPROTO;
-		return -1;
-	}
-	*len = (size_t)st.st_size;
 	if (*len > vm->payload_cap) {
 		char *buf = realloc(vm->payload, *len);
 		if (!buf)

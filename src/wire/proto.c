@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "wire/fdpass.h"
@@ -140,6 +141,19 @@ int sb_payload_decode(char *buf, size_t len, struct sb_payload *p)
 proto:
 	errno = EPROTO;
 	return -1;
+}
+
+int sb_payload_fd_len(int fd, size_t *len)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (st.st_size <= 0 || (uint64_t)st.st_size > SB_PAYLOAD_MAX) {
+		errno = EPROTO;
+		return -1;
+	}
+	*len = (size_t)st.st_size;
+	return 0;
 }
 
 void sb_payload_free(struct sb_payload *p)

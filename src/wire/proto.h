@@ -196,6 +196,10 @@ int sb_payload_encode(const char *cwd, char *const *argv, char *const *envp,
 /* Validate buf[0..len) and fill p; argv/envp arrays are malloc'd (free with
  * sb_payload_free). Returns 0 or -1/EPROTO/ENOMEM. */
 int sb_payload_decode(char *buf, size_t len, struct sb_payload *p);
+
+/* The size of the payload in memfd fd: 0, or -1 with errno (EPROTO when
+ * it is empty or past SB_PAYLOAD_MAX). */
+int sb_payload_fd_len(int fd, size_t *len);
 void sb_payload_free(struct sb_payload *p);
 
 #endif

@@ -77,9 +77,9 @@ static void test_a_raw_failure_is_minus_errno_and_leaves_errno(void **state)
 	(void)state;
 	errno = 0;
 	assert_int_equal(sb_raw1(SYS_close, -1), -EBADF);
-	assert_int_equal(sb_raw4(SYS_openat, AT_FDCWD, "/no/such/path",
-				 O_RDONLY, 0),
-			 -ENOENT);
+	assert_int_equal(
+		sb_raw4(SYS_openat, AT_FDCWD, "/no/such/path", O_RDONLY, 0),
+		-ENOENT);
 	assert_int_equal(errno, 0);
 	long fd = sb_raw4(SYS_openat, AT_FDCWD, "/", O_RDONLY | O_DIRECTORY, 0);
 	assert_true(fd >= 0);
