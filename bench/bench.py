@@ -317,9 +317,31 @@ def descendants(pid):
     return out
 
 
+def _shares_parents_memory(pid):
+    """A spare cloned with CLONE_VM shares its parent's (the leader's)
+    address space: kcmp KCMP_VM says so. Its smaps repeat the parent's,
+    so a sum of PSS would count that memory twice."""
+    import ctypes
+    import platform
+    nr = {"x86_64": 312, "aarch64": 272}.get(platform.machine())
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read()
+        ppid = int(st[st.rindex(")") + 2:].split()[1])
+    except OSError:
+        return False
+    if nr is None:
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.syscall(nr, pid, ppid, 1, 0, 0) == 0  # KCMP_VM
+
+
 def pss_kib(pids):
+    """The sum of the processes' PSS, each address space counted once."""
     total = 0
     for p in pids:
+        if _shares_parents_memory(p):
+            continue
         try:
             with open(f"/proc/{p}/smaps_rollup") as f:
                 for line in f:
