@@ -165,9 +165,9 @@ int confine_leader(struct sb_err *err)
 	return 0;
 }
 
-#ifdef SB_HAVE_RAW_SYSCALL
-/* Raw calls, so that a child sharing the leader's memory may run it
- * (spare_vm.h); a forked child gets its errno from the wrapper below. */
+/* Raw calls (glibc's setuid wrappers would signal threads the process
+ * does not have), so that a child sharing the leader's memory may run it
+ * too (spare_vm.h); a forked child gets its errno from the wrapper below. */
 SB_RAW_CHILD long confine_child_raw(uid_t uid, const struct sock_fprog *filter)
 {
 	struct __user_cap_header_struct hdr;
@@ -202,27 +202,3 @@ int confine_child(uid_t uid, const struct sock_fprog *filter)
 	}
 	return 0;
 }
-#else
-int confine_child(uid_t uid, const struct sock_fprog *filter)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
-
-	memset(none, 0, sizeof none);
-	/* glibc's setuid wrappers signal other threads: raw calls only. The
-	 * uid change clears the effective, permitted and ambient sets;
-	 * capset clears the inheritable one too. */
-	if (syscall(SYS_setgroups, 0, NULL) < 0 ||
-	    syscall(SYS_setresgid, uid, uid, uid) < 0 ||
-	    syscall(SYS_setresuid, uid, uid, uid) < 0 ||
-	    syscall(SYS_capset, &hdr, none) < 0 ||
-	    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 ||
-	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -1;
-	if (filter &&
-	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, filter) < 0)
-		return -1;
-	return 0;
-}
-#endif

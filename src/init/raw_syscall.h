@@ -7,7 +7,8 @@
  * that lives in memory: errno (thread-local, the leader's own), malloc's
  * state, stdio. These wrappers are one instruction each and return
  * -errno on failure, like the kernel. Only x86_64 and aarch64 have them
- * (SB_HAVE_RAW_SYSCALL); elsewhere spares are forked (spare.c). */
+ * (SB_HAVE_RAW_SYSCALL); elsewhere the same names call libc's syscall()
+ * and spares are forked (spare.c). */
 #ifndef SLOTBOX_INIT_RAW_SYSCALL_H
 #define SLOTBOX_INIT_RAW_SYSCALL_H
 
@@ -15,12 +16,12 @@
 
 struct clone_args;
 
-#if defined(__x86_64__) || defined(__aarch64__)
-#define SB_HAVE_RAW_SYSCALL 1
-
 /* Code that runs in such a child: no sanitizer instrumentation, whose
  * runtime keeps per-thread state the child would share with the leader. */
 #define SB_RAW_CHILD __attribute__((no_sanitize("address", "undefined")))
+
+#if defined(__x86_64__) || defined(__aarch64__)
+#define SB_HAVE_RAW_SYSCALL 1
 
 #if defined(__x86_64__)
 static inline long sb_raw6(long n, long a, long b, long c, long d, long e,
@@ -55,6 +56,19 @@ static inline long sb_raw6(long n, long a, long b, long c, long d, long e,
 	return x0;
 }
 #endif
+#else
+/* Elsewhere libc's syscall(), which sets errno: fine in a forked spare,
+ * which has its own; spares then never share the leader's memory. */
+#include <errno.h>
+#include <unistd.h>
+
+static inline long sb_raw6(long n, long a, long b, long c, long d, long e,
+			   long f)
+{
+	long r = syscall(n, a, b, c, d, e, f);
+	return r < 0 ? -errno : r;
+}
+#endif
 
 #define sb_raw0(n) sb_raw6((n), 0, 0, 0, 0, 0, 0)
 #define sb_raw1(n, a) sb_raw6((n), (long)(a), 0, 0, 0, 0, 0)
@@ -66,11 +80,12 @@ static inline long sb_raw6(long n, long a, long b, long c, long d, long e,
 #define sb_raw5(n, a, b, c, d, e)                                              \
 	sb_raw6((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
 
+#ifdef SB_HAVE_RAW_SYSCALL
 /* clone3(args, size): in the parent, the child's pid or -errno; the
  * child starts on args->stack, calls fn(arg) there, and exits with what
  * it returns (fn normally execs or exits itself). */
 long sb_clone3_run(struct clone_args *args, size_t size, int (*fn)(void *),
 		   void *arg);
-
 #endif
+
 #endif

@@ -17,29 +17,14 @@
 #include <unistd.h>
 
 #include "init/confine.h"
+#include "init/spare_child.h"
 #include "init/spare_vm.h"
 #include "wire/proto.h"
 
+/* A failure before the exec, errno's (spare_child.h). */
 __attribute__((noreturn)) static void spare_fail(int sock)
 {
-	int err = errno ? errno : EIO;
-	/* The leader reads this once it has reaped us. */
-	if (write(sock, &err, sizeof err) < 0)
-		_exit(126);
-	_exit(127);
-}
-
-/* Everything but stdio and sock: the leader's channel to the daemon and
- * its other descriptors must not stay open in a slot's process. */
-static void close_all_but(int keep)
-{
-	if (close_range(3, (unsigned)keep - 1, 0) == 0 &&
-	    close_range((unsigned)keep + 1, ~0U, 0) == 0)
-		return;
-	long max = sysconf(_SC_OPEN_MAX);
-	for (int fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
-		if (fd != keep)
-			close(fd);
+	spare_child_fail(sock, -errno);
 }
 
 static int map_payload(int fd, char **buf, size_t *len)
@@ -56,30 +41,11 @@ __attribute__((noreturn)) static void run_call(int sock, const int fds[4])
 	struct sb_payload p;
 	char *buf;
 	size_t len;
-	sigset_t none;
 
 	if (map_payload(fds[0], &buf, &len) < 0 ||
 	    sb_payload_decode(buf, len, &p) < 0)
 		spare_fail(sock);
-	/* stdio stays open from the leader, so the call's descriptors are
-	 * all above 2 and no dup2 clobbers another's source. */
-	if (dup2(fds[1], 0) < 0 || dup2(fds[2], 1) < 0 || dup2(fds[3], 2) < 0)
-		spare_fail(sock);
-	/* A call leads a process group of its own (its signals, spare.h).
-	 * With a terminal as stdin (a call with a pty), a session too, of
-	 * which the terminal becomes the controlling one, so ^C on it and
-	 * job control work as in a terminal. */
-	if (isatty(0) ? setsid() < 0 || ioctl(0, TIOCSCTTY, 0) < 0
-		      : setpgid(0, 0) < 0)
-		spare_fail(sock);
-	/* chdir as the slot's uid: it must be able to enter the directory
-	 * it asked for. */
-	if (chdir(p.cwd) < 0)
-		spare_fail(sock);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	execve(p.argv[0], p.argv, p.envp);
-	spare_fail(sock);
+	spare_child_exec(sock, fds + 1, p.cwd, p.argv, p.envp);
 }
 
 static int recv_msg(int sock, struct sb_msg *m, int *fds, size_t *nfds)
@@ -115,7 +81,7 @@ __attribute__((noreturn)) static void spare_main(const struct spare_cfg *cfg,
 		spare_fail(sock);
 	if (cfg->make_ns)
 		send_ns(cfg, sock);
-	close_all_but(sock);
+	spare_child_close_all_but(sock);
 	struct sb_msg m;
 	int fds[SB_MSG_MAX_FDS];
 	size_t nfds = 0;

@@ -19,6 +19,7 @@
 #include "init/confine.h"
 #include "init/raw_syscall.h"
 #include "init/spare.h"
+#include "init/spare_child.h"
 #include "wire/fdpass.h"
 #include "wire/proto.h"
 
@@ -63,35 +64,6 @@ bool spare_vm_usable(void)
 
 /* ---- the child: raw system calls only (raw_syscall.h) ---- */
 
-SB_RAW_CHILD __attribute__((noreturn)) static void child_fail(int sock, long rc)
-{
-	int err = rc < 0 ? (int)-rc : EIO;
-	/* the leader reads it once it has reaped us */
-	sb_raw3(SYS_write, sock, &err, sizeof err);
-	sb_raw1(SYS_exit_group, 127);
-	__builtin_unreachable();
-}
-
-/* Everything but stdio and keep: the leader's channel to the daemon and
- * its other descriptors must not stay open in a slot's process. */
-SB_RAW_CHILD static long close_all_but(int keep)
-{
-	long r = keep > 3 ? sb_raw3(SYS_close_range, 3, keep - 1, 0) : 0;
-	if (r == 0)
-		r = sb_raw3(SYS_close_range, keep + 1, ~0U, 0);
-	if (r != -ENOSYS)
-		return r;
-	/* (zeroed: the analyzer cannot see the kernel write it) */
-	struct rlimit rl = {0, 0};
-	r = sb_raw4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, &rl);
-	long max = r == 0 && rl.rlim_cur < (1u << 20) ? (long)rl.rlim_cur
-						      : (1L << 20);
-	for (long fd = 3; fd < max; fd++)
-		if (fd != keep)
-			sb_raw1(SYS_close, fd);
-	return 0;
-}
-
 /* The call: one byte with stdin, stdout and stderr. 1, 0 when the
  * leader closed its end (retired), or -errno. */
 SB_RAW_CHILD static long recv_call(int sock, int fds[3])
@@ -131,8 +103,6 @@ SB_RAW_CHILD static int child_main(void *arg)
 {
 	const struct spare_vm *vm = arg;
 	int sock = vm->sock, fds[3] = {-1, -1, -1};
-	unsigned char termios[64] __attribute__((aligned(8)));
-	unsigned long no_signals = 0;
 	long r;
 
 	/* Without CLONE_INTO_CGROUP (cgroup v1, old kernels), a move, here
@@ -141,42 +111,21 @@ SB_RAW_CHILD static int child_main(void *arg)
 		long fd = sb_raw4(SYS_openat, vm->dir_fd, "cgroup.procs",
 				  O_WRONLY | O_CLOEXEC, 0);
 		if (fd < 0)
-			child_fail(sock, fd);
+			spare_child_fail(sock, fd);
 		r = sb_raw3(SYS_write, fd, "0", 1);
 		sb_raw1(SYS_close, fd);
 		if (r != 1)
-			child_fail(sock, r < 0 ? r : -EIO);
+			spare_child_fail(sock, r);
 	}
-	if ((r = close_all_but(sock)) < 0 ||
-	    (r = confine_child_raw(vm->uid, vm->filter)) < 0)
-		child_fail(sock, r);
+	spare_child_close_all_but(sock);
+	if ((r = confine_child_raw(vm->uid, vm->filter)) < 0)
+		spare_child_fail(sock, r);
 	r = recv_call(sock, fds);
 	if (r == 0)
 		sb_raw1(SYS_exit_group, 0); /* retired, or the leader is gone */
 	if (r < 0)
-		child_fail(sock, r);
-	/* stdio stays open from the leader, so the call's descriptors are
-	 * all above 2 and no dup clobbers another's source. */
-	for (int i = 0; i < 3; i++)
-		if ((r = sb_raw3(SYS_dup3, fds[i], i, 0)) < 0)
-			child_fail(sock, r);
-	/* A call leads a process group of its own (its signals, spare.h);
-	 * with a terminal as stdin (a call with a pty), a session too, of
-	 * which the terminal becomes the controlling one. */
-	if (sb_raw3(SYS_ioctl, 0, TCGETS, termios) == 0) {
-		if ((r = sb_raw0(SYS_setsid)) < 0 ||
-		    (r = sb_raw3(SYS_ioctl, 0, TIOCSCTTY, 0)) < 0)
-			child_fail(sock, r);
-	} else if ((r = sb_raw2(SYS_setpgid, 0, 0)) < 0) {
-		child_fail(sock, r);
-	}
-	/* as the slot's uid: it must be able to enter the directory */
-	if ((r = sb_raw1(SYS_chdir, vm->cwd)) < 0)
-		child_fail(sock, r);
-	sb_raw4(SYS_rt_sigprocmask, SIG_SETMASK, &no_signals, 0,
-		sizeof no_signals);
-	r = sb_raw3(SYS_execve, vm->argv[0], vm->argv, vm->envp);
-	child_fail(sock, r);
+		spare_child_fail(sock, r);
+	spare_child_exec(sock, fds, vm->cwd, vm->argv, vm->envp);
 }
 
 /* ---- the leader ---- */
