@@ -64,10 +64,6 @@ struct leader {
 	bool dirty;
 	/* the next lease's spare, in the next namespaces (spare.h) */
 	struct spare next;
-	/* An ended call's group, left empty, for the next spare (0: none):
-	 * a mkdir and an rmdir less per call, which the kernel pays for
-	 * with the group's files and its teardown after an RCU grace. */
-	uint64_t empty_group;
 };
 
 static void retry_stale(struct leader *l);
@@ -134,15 +130,28 @@ static void next_spare(struct leader *l)
 {
 	if (l->spare.pid)
 		return;
-	uint64_t group = l->empty_group;
-	l->empty_group = 0;
-	if (group && spare_start_in(&l->spare, &l->scfg, group) == 0)
-		return;
-	if (group &&
-	    calltree_remove(l->cfg->cg_fd, l->cfg->init->cg_mode, group) < 0)
-		add_stale(l, group);
 	if (spare_start(&l->spare, &l->scfg, l->next_group++) < 0)
 		l->spare.pid = 0; /* tried again at the next call */
+}
+
+/* The next spare in `group`, which an ended call left empty: a mkdir and
+ * an rmdir less per call, which the kernel pays for with the group's
+ * files and its teardown after an RCU grace. Else in a new group. */
+static void next_spare_in(struct leader *l, uint64_t group)
+{
+	if (!l->spare.pid && spare_start_in(&l->spare, &l->scfg, group) == 0)
+		return;
+	if (calltree_remove(l->cfg->cg_fd, l->cfg->init->cg_mode, group) < 0)
+		add_stale(l, group);
+	next_spare(l);
+}
+
+/* End a call's whole tree; its group is never used again (a
+ * cgroup.kill'ed group may SIGKILL what is cloned into it). */
+static void kill_call(struct leader *l, struct call *c)
+{
+	c->killed = true;
+	calltree_kill(l->cfg->cg_fd, l->cfg->init->cg_mode, c->group, c->pid);
 }
 
 static void handle_exec(struct leader *l, const struct sb_msg *m, int fds[4])
@@ -260,13 +269,14 @@ static void call_ended(struct leader *l, struct call *c, int status,
 	 * scheduler keeps a woken task on the waker's CPU.)
 	 * Background processes of the call may live on in its group; they
 	 * are killed with the slot. Remove the group once it is empty, or
-	 * keep it, empty, for the next spare: not one that was killed (a
-	 * cgroup.kill'ed group may SIGKILL what is cloned into it). */
+	 * keep it, empty, for the next spare (not a killed one: kill_call). */
 	int mode = l->cfg->init->cg_mode;
-	if (!c->killed && !l->empty_group && !l->spare.pid &&
-	    calltree_empty(l->cfg->cg_fd, mode, c->group))
-		l->empty_group = c->group;
-	else if (calltree_remove(l->cfg->cg_fd, mode, c->group) < 0)
+	if (!c->killed && !l->spare.pid &&
+	    calltree_empty(l->cfg->cg_fd, mode, c->group)) {
+		next_spare_in(l, c->group);
+		return;
+	}
+	if (calltree_remove(l->cfg->cg_fd, mode, c->group) < 0)
 		add_stale(l, c->group);
 	next_spare(l);
 }
@@ -374,13 +384,9 @@ static int kill_lease_processes(struct leader *l, bool by_groups)
 			       ? 0
 			       : -1;
 	int mode = l->cfg->init->cg_mode;
-	for (int i = 0; i < LEADER_MAX_CALLS; i++) {
-		if (!l->calls[i].pid)
-			continue;
-		l->calls[i].killed = true;
-		calltree_kill(l->cfg->cg_fd, mode, l->calls[i].group,
-			      l->calls[i].pid);
-	}
+	for (int i = 0; i < LEADER_MAX_CALLS; i++)
+		if (l->calls[i].pid)
+			kill_call(l, &l->calls[i]);
 	for (int i = 0; i < l->n_stale; i++)
 		calltree_kill(l->cfg->cg_fd, mode, l->stale[i], 0);
 	for (int i = 0; i < l->n_files; i++)
@@ -542,13 +548,9 @@ static void handle_msg(struct leader *l)
 		/* The daemon is gone (a release also kills us, via init).
 		 * Its calls' answers have nowhere to go: end them, keep the
 		 * workspace, and wait on the line for a restarted daemon. */
-		for (int i = 0; i < LEADER_MAX_CALLS; i++) {
-			if (!l->calls[i].pid)
-				continue;
-			l->calls[i].killed = true;
-			calltree_kill(l->cfg->cg_fd, l->cfg->init->cg_mode,
-				      l->calls[i].group, l->calls[i].pid);
-		}
+		for (int i = 0; i < LEADER_MAX_CALLS; i++)
+			if (l->calls[i].pid)
+				kill_call(l, &l->calls[i]);
 		close(l->cfg->chan);
 		l->cfg->chan = -1;
 		return;
@@ -568,11 +570,8 @@ static void handle_msg(struct leader *l)
 		leader_pty_open(l->cfg->chan, l->cfg->index, l->cfg->uid, &m);
 	} else if (m.type == SB_MSG_KILL) {
 		struct call *c = find_call(l, m.id);
-		if (c) {
-			c->killed = true;
-			calltree_kill(l->cfg->cg_fd, l->cfg->init->cg_mode,
-				      c->group, c->pid);
-		}
+		if (c)
+			kill_call(l, c);
 	}
 	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);
