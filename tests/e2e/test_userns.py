@@ -28,6 +28,7 @@ import pytest
 
 import imagekit
 import test_images as ti
+import test_isolation as tiso
 import test_redteam as rt
 import test_redteam_host as rth
 from conftest import SLOTBOXD, api
@@ -362,15 +363,8 @@ def test_store_image_world_writable_dirs(make_daemon, tmp_path):
     assert r["metadata"]["stdout"] == "drwxrwxrwt\nhi\nother\n", r
 
 
-CAPPED = """
-profiles:
-  default:
-    slots_per_sandbox: 2
-    min_sandboxes: 1
-    max_sandboxes: 1
-    disk_mb: 8
-    userns: true
-"""
+# test_isolation's two capped slots (disk_mb: 8), in a user namespace
+CAPPED = with_userns(tiso.TWO_SLOTS_CAPPED)
 
 
 def test_world_writable_image_dir_is_the_slot_s(make_daemon):
