@@ -147,3 +147,25 @@ int sb_seccomp_foreach(const struct sb_profile *p,
 	}
 	return 0;
 }
+
+static int count_userns_rule(const struct sb_seccomp_rule *r, void *ud)
+{
+	bool newuser = r->n_cond == 0;
+	for (int i = 0; i < r->n_cond; i++)
+		newuser |= r->cond[i].mask == CLONE_NEWUSER &&
+			   r->cond[i].value == CLONE_NEWUSER;
+	if ((strcmp(r->name, "unshare") == 0 && newuser) ||
+	    (strcmp(r->name, "clone") == 0 && newuser) ||
+	    strcmp(r->name, "clone3") == 0)
+		++*(int *)ud;
+	return 0;
+}
+
+bool sb_seccomp_denies_new_userns(const struct sb_profile *p)
+{
+	int n = 0;
+	if (p->seccomp == SB_SECCOMP_NONE)
+		return false;
+	sb_seccomp_foreach(p, count_userns_rule, &n);
+	return n == 3;
+}

@@ -47,4 +47,11 @@ int sb_seccomp_foreach(const struct sb_profile *p,
 		       int (*fn)(const struct sb_seccomp_rule *r, void *ud),
 		       void *ud);
 
+/* Does the profile's filter keep its slots from making a user namespace?
+ * unshare and clone must refuse CLONE_NEWUSER and clone3 (whose flags a
+ * filter cannot read) must be refused outright. The daemon then gives
+ * slots a chroot for a root (init/root_chroot.c), which a user namespace
+ * could undo. */
+bool sb_seccomp_denies_new_userns(const struct sb_profile *p);
+
 #endif

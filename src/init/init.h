@@ -77,6 +77,10 @@ struct init_cfg {
 	 * shows as host_root_uid (the overflow uid). */
 	bool userns;
 	uid_t userns_root, host_root_uid;
+	/* --chroot-slots: a slot's root is a chroot (root_chroot.c), not a
+	 * pivot_root; the daemon asks for it when the slots' filter keeps
+	 * them from making user namespaces */
+	bool chroot_slots;
 	int orphan_timeout_s; /* how long to wait for it */
 };
 
@@ -170,6 +174,11 @@ int init_zygote_serve(int sock, int (*run)(int argc, char **argv));
 
 /* mounts.c: build the slot's root and pivot into it. 0 or -1 with err. */
 int mounts_setup_slot_root(const struct leader_cfg *lc, struct sb_err *err);
+/* root_chroot.c: make the current directory the root (detaching from
+ * this mount namespace every mount off the way to it first); or, in a
+ * namespace where that was done, chroot into path. */
+int root_chroot_here(struct sb_err *err);
+int root_chroot_path(const char *path, struct sb_err *err);
 int mounts_setup_sandbox(const struct init_cfg *cfg, struct sb_err *err);
 /* mkdir -p; path is modified and restored. 0 or -1 with errno. */
 int mounts_mkdir_p(char *path, mode_t mode);

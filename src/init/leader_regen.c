@@ -106,8 +106,17 @@ int leader_regen(struct leader_cfg *lc, bool new_ns, struct sb_err *err)
 	close_ns(ns);
 	if (r < 0)
 		return fail(err, e, "enter the new namespaces");
-	if (chdir("/") < 0)
+	/* setns put the root at the namespace's: with pivot_root that is
+	 * the slot's root, with a chroot the helper's chroot is its own */
+	char root[4200];
+	snprintf(root, sizeof root, "%s/s%d/g%u/root", lc->init->scratch,
+		 lc->index, lc->gen + 1);
+	if (lc->init->chroot_slots) {
+		if (root_chroot_path(root, err) < 0)
+			return -1;
+	} else if (chdir("/") < 0) {
 		return fail(err, errno, "chdir /");
+	}
 	lc->gen++;
 	return 0;
 }

@@ -352,6 +352,8 @@ int mounts_setup_slot_root(const struct leader_cfg *lc, struct sb_err *err)
 		return -1;
 	if (chdir(root) < 0)
 		return sb_err_sys(err, "chdir root");
+	if (cfg->chroot_slots)
+		return root_chroot_here(err);
 	/* pivot_root(".", ".") stacks the old root under the new one; the
 	 * detach then drops it, and with it every path to the scratch tmpfs
 	 * and the other slots. */

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "config/gpu_assign.h"
+#include "config/seccomp_policy.h"
 #include "image/image.h"
 #include "sandbox/exec.h"
 #include "sandbox/sandbox_internal.h"
@@ -403,6 +404,8 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 	argv[n++] = bufs[4];
 	if (sb->userns)
 		argv[n++] = "--userns";
+	if (sb_seccomp_denies_new_userns(p))
+		argv[n++] = "--chroot-slots";
 	if (p->gpu) {
 		argv[n++] = "--gpu";
 		argv[n++] = p->gpu;
