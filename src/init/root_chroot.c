@@ -74,8 +74,8 @@ static void free_mounts(struct mnt *v, size_t n)
 	free(v);
 }
 
-/* The mounts of this namespace (as /proc/self/mountinfo lists them, parents
- * before children); *n of them, NULL with errno on failure. */
+/* The mounts of this namespace (/proc/self/mountinfo); *n of them, NULL
+ * with errno on failure. */
 static struct mnt *read_mounts(size_t *n)
 {
 	_cleanup_file_ FILE *f = fopen("/proc/self/mountinfo", "re");
@@ -112,12 +112,19 @@ static struct mnt *read_mounts(size_t *n)
 	return v;
 }
 
+static int by_id(const void *a, const void *b)
+{
+	int x = ((const struct mnt *)a)->id, y = ((const struct mnt *)b)->id;
+	return (x > y) - (x < y);
+}
+
+/* Is mount id (in v, sorted by id) on the way to root? The namespace's
+ * root mount has a parent outside the list: yes. */
 static bool kept(const struct mnt *v, size_t n, int id, const char *root)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i].id == id)
-			return on_the_way(v[i].point, root);
-	return true; /* the namespace's root has a parent outside it */
+	struct mnt key = {.id = id};
+	const struct mnt *m = bsearch(&key, v, n, sizeof *v, by_id);
+	return !m || on_the_way(m->point, root);
 }
 
 /* Detach every mount whose mount point is off the way to root (and not
@@ -131,6 +138,8 @@ static int detach_outside(const char *root, struct sb_err *err)
 
 	if (!v)
 		return sb_err_sys(err, "read mountinfo");
+	/* a host may have thousands of mounts: look parents up by id */
+	qsort(v, n, sizeof *v, by_id);
 	for (size_t i = n; i-- > 0 && r == 0;) {
 		if (on_the_way(v[i].point, root) ||
 		    !kept(v, n, v[i].parent, root))
