@@ -81,11 +81,13 @@ static void start_sandbox(struct pool *p)
 	       "sandbox", sb->id, SB_LOG_END);
 }
 
-/* Slots that will be free soon without starting anything new. */
-static int soon_available(const struct pool *p)
+/* Slots that will be free soon without starting anything new, counted up
+ * to enough (a scan of every slot: stop as soon as the answer is known). */
+static int soon_available(const struct pool *p, int enough)
 {
 	int n = 0;
-	for (const struct sandbox *sb = p->sandboxes; sb; sb = sb->next) {
+	for (const struct sandbox *sb = p->sandboxes; sb && n < enough;
+	     sb = sb->next) {
 		if (sb->state == SBX_DEAD || sb->retiring || sb->draining)
 			continue;
 		for (int i = 0; i < sb->n_slots; i++) {
@@ -116,7 +118,11 @@ void pool_scale(struct pool *p)
 	int min = prof->min_sandboxes;
 	while (p->n_live < prof->max_sandboxes &&
 	       p->n_starting < POOL_MAX_STARTING) {
-		bool need = p->n_live < min || p->n_waiters > soon_available(p);
+		/* most calls (a slot came up, a lease ended) find no waiter:
+		 * no scan then */
+		bool need = p->n_live < min ||
+			    (p->n_waiters > 0 &&
+			     p->n_waiters > soon_available(p, p->n_waiters));
 		if (!need)
 			break;
 		int before = p->n_live;
