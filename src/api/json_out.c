@@ -162,11 +162,6 @@ static void json_seccomp(json_t *o, const struct sb_profile *p)
 	json_object_set_new(o, "seccomp_allow",
 			    json_names(p->seccomp_allow, p->n_seccomp_allow));
 	json_object_set_new(o, "seccomp_rules", rules);
-	/* how a slot's root is entered follows from the rules */
-	json_object_set_new(o, "slot_root",
-			    json_string(sb_seccomp_denies_new_userns(p)
-						? "chroot"
-						: "pivot_root"));
 }
 
 json_t *json_profile(const struct sb_profile *p, bool active)

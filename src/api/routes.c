@@ -10,6 +10,7 @@
 #include "api/executions.h"
 #include "api/proxy.h"
 #include "common/util.h"
+#include "config/seccomp_policy.h"
 #include "pool/gpu_metrics.h"
 #include "pool/metrics.h"
 
@@ -50,9 +51,15 @@ static void get_profiles(struct api *a, struct http_request *req)
 	json_t *profiles = json_object();
 	for (size_t i = 0; i < a->pools->n; i++) {
 		const struct pool *p = &a->pools->items[i];
+		json_t *one =
+			json_profile(p->profile, p->active || p->n_live > 0);
 		json_object_set_new(
-			profiles, p->profile->name,
-			json_profile(p->profile, p->active || p->n_live > 0));
+			one, "slot_root",
+			json_string(sb_slot_root(
+				p->profile, a->pools->env
+						    ? a->pools->env->slot_root
+						    : NULL)));
+		json_object_set_new(profiles, p->profile->name, one);
 	}
 	json_object_set_new(o, "default_profile",
 			    json_string(a->cfg->default_profile));

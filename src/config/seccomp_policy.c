@@ -169,3 +169,10 @@ bool sb_seccomp_denies_new_userns(const struct sb_profile *p)
 	sb_seccomp_foreach(p, count_userns_rule, &n);
 	return n == 3;
 }
+
+const char *sb_slot_root(const struct sb_profile *p, const char *mode)
+{
+	if (!sb_seccomp_denies_new_userns(p))
+		return "pivot_root";
+	return mode ? mode : "auto";
+}

@@ -54,4 +54,9 @@ int sb_seccomp_foreach(const struct sb_profile *p,
  * could undo. */
 bool sb_seccomp_denies_new_userns(const struct sb_profile *p);
 
+/* How a slot of profile p enters its root (init/mounts.c): "pivot_root"
+ * when its filter lets a user namespace through, else mode ("auto",
+ * "chroot" or "pivot_root": slotboxd --slot-root; NULL is "auto"). */
+const char *sb_slot_root(const struct sb_profile *p, const char *mode);
+
 #endif

@@ -541,6 +541,7 @@ static int setup(struct daemon *d)
 	env->loop = d->loop;
 	env->ops = &pool_sandbox_ops;
 	env->orphan_timeout_s = o->orphan_timeout_s;
+	env->slot_root = o->slot_root;
 	snprintf(env->state_dir, sizeof env->state_dir, "%s", o->state_dir);
 	char sock_copy[PATH_MAX];
 	snprintf(sock_copy, sizeof sock_copy, "%s", o->socket_path);

@@ -28,6 +28,9 @@ struct daemon_opts {
 	long long snapshot_store_max_bytes;
 	/* network: egress: the slots' /16 (daemon/egress.h); NULL: default */
 	const char *egress_net;
+	/* how slots enter their roots: "auto" (NULL), "chroot", "pivot_root"
+	 * (sandbox.h: sbx_slot_root) */
+	const char *slot_root;
 	enum sb_log_format log_format;
 	enum sb_log_level log_level;
 };

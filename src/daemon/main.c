@@ -24,7 +24,8 @@ static void usage(FILE *f)
 		"                [--orphan-timeout S] [--keep-sandboxes]\n"
 		"                [--header-timeout S] "
 		"[--snapshot-store-max-bytes N]\n"
-		"                [--egress-net A.B.0.0/16]\n"
+		"                [--egress-net A.B.0.0/16] "
+		"[--slot-root auto|chroot|pivot_root]\n"
 		"                [--version]\n"
 		"\n"
 		"Serves the slotbox HTTP API on a unix socket (default\n"
@@ -54,7 +55,13 @@ static void usage(FILE *f)
 		"\n"
 		"--egress-net is the IPv4 /16 that network: egress slots get\n"
 		"their addresses from (default 10.<200+K>.0.0/16, K this\n"
-		"daemon's uid range number); see docs/isolation.md.\n");
+		"daemon's uid range number); see docs/isolation.md.\n"
+		"\n"
+		"--slot-root picks how slots enter their roots where the\n"
+		"profile's filter refuses user namespaces: pivot_root, or a\n"
+		"chroot (cheaper with many threads on the host), or auto\n"
+		"(the default: a chroot past 500 threads); see\n"
+		"docs/isolation.md.\n");
 }
 
 static const char *env_or(const char *name, const char *dflt)
@@ -82,6 +89,7 @@ int main(int argc, char **argv)
 		{"public-health", no_argument, NULL, 'P'},
 		{"snapshot-store-max-bytes", required_argument, NULL, 'Z'},
 		{"egress-net", required_argument, NULL, 'E'},
+		{"slot-root", required_argument, NULL, 'R'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -146,6 +154,16 @@ int main(int argc, char **argv)
 			break;
 		case 'E':
 			o.egress_net = optarg;
+			break;
+		case 'R':
+			if (strcmp(optarg, "auto") != 0 &&
+			    strcmp(optarg, "chroot") != 0 &&
+			    strcmp(optarg, "pivot_root") != 0) {
+				fprintf(stderr, "slotboxd: --slot-root takes "
+						"auto, chroot or pivot_root\n");
+				return 2;
+			}
+			o.slot_root = optarg;
 			break;
 		case 'H': {
 			char *end;

@@ -77,10 +77,10 @@ struct init_cfg {
 	 * shows as host_root_uid (the overflow uid). */
 	bool userns;
 	uid_t userns_root, host_root_uid;
-	/* --chroot-slots: a slot's root is a chroot (root_chroot.c), not a
-	 * pivot_root; the daemon asks for it when the slots' filter keeps
-	 * them from making user namespaces */
-	bool chroot_slots;
+	/* --slot-root: how a slot's root is entered (mounts.c); the daemon
+	 * allows a chroot only when the slots' filter keeps them from making
+	 * user namespaces (root_chroot.c) */
+	enum { SLOT_ROOT_PIVOT, SLOT_ROOT_CHROOT, SLOT_ROOT_AUTO } slot_root;
 	int orphan_timeout_s; /* how long to wait for it */
 };
 
@@ -173,10 +173,17 @@ int init_slot_rechannel(const struct init_cfg *cfg, struct init_slot *s);
 int init_zygote_serve(int sock, int (*run)(int argc, char **argv));
 
 /* mounts.c: build the slot's root and pivot into it. 0 or -1 with err. */
-int mounts_setup_slot_root(const struct leader_cfg *lc, struct sb_err *err);
-/* root_chroot.c: make the current directory the root (detaching from
- * this mount namespace every mount off the way to it first); or, in a
- * namespace where that was done, chroot into path. */
+/* Build the slot's root and enter it: 0 by pivot_root, 1 by chroot, -1 on
+ * error. With enter false a chroot is left undone, the root the current
+ * directory: for the regen helper, which hands its namespace over first
+ * and detaches what is off the way after. */
+int mounts_setup_slot_root(const struct leader_cfg *lc, bool enter,
+			   struct sb_err *err);
+/* root_chroot.c: detach from this mount namespace every mount off the
+ * way to the current directory (nor below it); make the current directory
+ * the root, after that detach; chroot into path in a namespace whose
+ * detach is done or being done (by the regen helper, init_regen.c). */
+int root_detach_outside(struct sb_err *err);
 int root_chroot_here(struct sb_err *err);
 int root_chroot_path(const char *path, struct sb_err *err);
 int mounts_setup_sandbox(const struct init_cfg *cfg, struct sb_err *err);

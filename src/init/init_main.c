@@ -7,7 +7,8 @@
  *   [--seccomp-fd N] [--ctl-socket PATH [--orphan-timeout S]]
  *   [--template DIR] [--uid-lock-fd N] [--network none|egress|host]
  *   [--egress-net A.B.0.0 --egress-link L --egress-group G
- *    --egress-instance K] [--ptys-max N] [--userns] [--chroot-slots]
+ *    --egress-instance K] [--ptys-max N] [--userns]
+ *   [--slot-root pivot_root|chroot|auto]
  *   [--gpu all|0,1 [--slot-gpus "0;1,2;none"]
  *   [--gpu-lib SONAME=PATH]... [--gpu-bin PATH=NAME]... [--gpu-dir DIR]...]
  * with the control channel on fd 3, the sandbox cgroup dir on fd 4 and the
@@ -85,7 +86,7 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 		{"egress-instance", required_argument, NULL, 'K'},
 		{"uid-lock-fd", required_argument, NULL, 'U'},
 		{"userns", no_argument, NULL, 'Y'},
-		{"chroot-slots", no_argument, NULL, 'C'},
+		{"slot-root", required_argument, NULL, 'C'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -221,7 +222,18 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 			cfg->userns = true;
 			break;
 		case 'C':
-			cfg->chroot_slots = true;
+			if (strcmp(optarg, "chroot") == 0)
+				cfg->slot_root = SLOT_ROOT_CHROOT;
+			else if (strcmp(optarg, "auto") == 0)
+				cfg->slot_root = SLOT_ROOT_AUTO;
+			else if (strcmp(optarg, "pivot_root") == 0)
+				cfg->slot_root = SLOT_ROOT_PIVOT;
+			else {
+				fprintf(stderr,
+					"slotbox-init: bad --slot-root: %s\n",
+					optarg);
+				exit(2);
+			}
 			break;
 		case 'O':
 			cfg->orphan_timeout_s = (int)parse_num(

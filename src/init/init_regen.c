@@ -60,6 +60,7 @@ __attribute__((noreturn)) static void build_root(const struct init_cfg *cfg,
 {
 	static struct leader_cfg lc;
 	struct sb_err err = {0};
+	int entry;
 
 	lc.init = cfg;
 	lc.index = s->index;
@@ -76,15 +77,23 @@ __attribute__((noreturn)) static void build_root(const struct init_cfg *cfg,
 		sb_err_sys(&err, "regen: new mount namespace");
 	} else if (setns(netns, CLONE_NEWNET) < 0) {
 		sb_err_sys(&err, "regen: enter the slot's network");
-	} else if (mounts_setup_slot_root(&lc, &err) == 0) {
+	} else if ((entry = mounts_setup_slot_root(&lc, false, &err)) >= 0) {
 		int fds[3] = {open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC),
 			      made[0], made[1]};
 		struct sb_msg m = {.type = SB_MSG_REGEN,
 				   .slot = (uint32_t)s->index,
-				   .gen = gen};
+				   .gen = gen,
+				   .flags = entry ? SB_REGEN_CHROOT : 0};
 		if (fds[0] >= 0 &&
-		    sb_msg_send(s->line, &m, fds, made[0] >= 0 ? 3 : 1) == 0)
+		    sb_msg_send(s->line, &m, fds, made[0] >= 0 ? 3 : 1) == 0) {
+			/* With a chroot the leader enters the root by its
+			 * path, which this detach leaves alone: done while
+			 * the leader already serves, off its way. */
+			if (entry && root_detach_outside(&err) < 0)
+				fprintf(stderr, "slotbox-init: regen: %s\n",
+					err.msg);
 			_exit(0);
+		}
 		sb_err_sys(&err, "regen: send the namespace");
 	}
 	init_send_failed(s->line, (uint32_t)s->index, errno ? errno : EIO,

@@ -633,7 +633,8 @@ void leader_main(struct leader_cfg *lc)
 	/* Before the first command: the bounding set is inherited, so
 	 * emptying it here holds for everything the slot ever runs. */
 	if (sfd < 0 || slot_ns_setup(lc->init, &err) < 0 ||
-	    mounts_setup_slot_root(lc, &err) < 0 || confine_leader(&err) < 0) {
+	    mounts_setup_slot_root(lc, true, &err) < 0 ||
+	    confine_leader(&err) < 0) {
 		if (!err.msg[0])
 			sb_err_sys(&err, "signalfd");
 		init_send_failed(lc->chan, (uint32_t)lc->index, errno, err.msg);

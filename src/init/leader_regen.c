@@ -32,7 +32,7 @@ static int fail(struct sb_err *err, int e, const char *what)
 /* The answer on the line: the new mount namespace (and with new_ns the
  * IPC and network namespaces: fds[3]), or FAILED. */
 static int wait_answer(struct leader_cfg *lc, unsigned gen, bool new_ns,
-		       int ns[3], struct sb_err *err)
+		       int ns[3], uint32_t *flags, struct sb_err *err)
 {
 	struct pollfd pfd = {.fd = lc->line, .events = POLLIN};
 	struct sb_msg m;
@@ -58,6 +58,7 @@ static int wait_answer(struct leader_cfg *lc, unsigned gen, bool new_ns,
 	    nfds == (new_ns ? 3 : 1)) {
 		for (size_t i = 0; i < nfds; i++)
 			ns[i] = fds[i];
+		*flags = m.flags;
 		return 0;
 	}
 	for (size_t i = 0; i < nfds; i++)
@@ -94,7 +95,8 @@ int leader_regen(struct leader_cfg *lc, bool new_ns, struct sb_err *err)
 	if (sb_msg_send(lc->line, &m, mine, 2) < 0)
 		return fail(err, errno, "ask init");
 	int ns[3] = {-1, -1, -1}; /* mnt, ipc, net */
-	if (wait_answer(lc, lc->gen + 1, new_ns, ns, err) < 0)
+	uint32_t flags = 0;
+	if (wait_answer(lc, lc->gen + 1, new_ns, ns, &flags, err) < 0)
 		return -1;
 	/* the network first: the new root's /sys is of the new one */
 	int r = new_ns ? slot_ns_enter(lc->init, &ns[1]) : 0;
@@ -111,7 +113,7 @@ int leader_regen(struct leader_cfg *lc, bool new_ns, struct sb_err *err)
 	char root[4200];
 	snprintf(root, sizeof root, "%s/s%d/g%u/root", lc->init->scratch,
 		 lc->index, lc->gen + 1);
-	if (lc->init->chroot_slots) {
+	if (flags & SB_REGEN_CHROOT) {
 		if (root_chroot_path(root, err) < 0)
 			return -1;
 	} else if (chdir("/") < 0) {

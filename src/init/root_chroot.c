@@ -24,6 +24,8 @@
  * admin unmounts later). Every mount that is neither on the way to the
  * slot's root nor under it is detached before the chroot. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,49 +66,85 @@ static bool on_the_way(const char *path, const char *root)
 
 struct mnt {
 	int id, parent;
-	char *point;
+	char *point; /* into the text read */
 };
 
-static void free_mounts(struct mnt *v, size_t n)
+/* All of /proc/self/mountinfo in one malloc'd, NUL-terminated buffer (a
+ * few reads: stdio would read it 1 KiB at a time); NULL with errno. */
+static char *read_mountinfo(void)
 {
-	for (size_t i = 0; i < n; i++)
-		free(v[i].point);
-	free(v);
+	_cleanup_fd_ int fd =
+		open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	size_t cap = 16384, len = 0;
+	char *buf = fd < 0 ? NULL : malloc(cap);
+
+	while (buf) {
+		if (len + 1 == cap) {
+			char *nb = cap < (64u << 20) ? realloc(buf, cap *= 2)
+						     : NULL;
+			if (!nb) {
+				free(buf);
+				errno = ENOMEM;
+				return NULL;
+			}
+			buf = nb;
+		}
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(buf);
+			return NULL;
+		}
+		if (n == 0) {
+			buf[len] = '\0';
+			return buf;
+		}
+		len += (size_t)n;
+	}
+	return NULL;
 }
 
-/* The mounts of this namespace (/proc/self/mountinfo); *n of them, NULL
- * with errno on failure. */
-static struct mnt *read_mounts(size_t *n)
+/* The mounts of this namespace; *n of them, NULL with errno on failure.
+ * Their points are unescaped in text, which they point into. */
+static struct mnt *parse_mounts(char *text, size_t *n)
 {
-	_cleanup_file_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	_cleanup_free_ char *line = NULL;
-	size_t cap = 0, len = 0;
-	struct mnt *v = NULL;
+	size_t cap = 64, len = 0;
+	struct mnt *v = malloc(cap * sizeof *v);
 
-	if (!f)
+	if (!v)
 		return NULL;
-	while (getline(&line, &cap, f) > 0) {
-		int id, parent, off = 0;
-		if (sscanf(line, "%d %d %*s %*s %n", &id, &parent, &off) < 2 ||
-		    !off)
+	for (char *line = text, *next; *line; line = next) {
+		next = line + strcspn(line, "\n");
+		if (*next)
+			*next++ = '\0';
+		/* "ID PARENT MAJ:MIN ROOT POINT OPTIONS ..." */
+		char *end, *point = line;
+		long id = strtol(line, &end, 10);
+		long parent = strtol(end, &point, 10);
+		if (end == line || point == end || id < 0 || id > INT_MAX ||
+		    parent < 0 || parent > INT_MAX)
 			continue;
-		char *point = line + off;
+		for (int f = 0; f < 2; f++) { /* MAJ:MIN, ROOT */
+			point += strspn(point, " ");
+			point += strcspn(point, " ");
+		}
+		point += strspn(point, " ");
+		if (*point != '/')
+			continue;
 		point[strcspn(point, " ")] = '\0';
 		unescape(point);
-		struct mnt *nv = realloc(v, (len + 1) * sizeof *v);
-		if (!nv) {
-			free_mounts(v, len);
-			errno = ENOMEM;
-			return NULL;
+		if (len == cap) {
+			struct mnt *nv = realloc(v, (cap *= 2) * sizeof *v);
+			if (!nv) {
+				free(v);
+				errno = ENOMEM;
+				return NULL;
+			}
+			v = nv;
 		}
-		v = nv;
-		v[len] = (struct mnt){
-			.id = id, .parent = parent, .point = strdup(point)};
-		if (!v[len++].point) {
-			free_mounts(v, len);
-			errno = ENOMEM;
-			return NULL;
-		}
+		v[len++] = (struct mnt){
+			.id = (int)id, .parent = (int)parent, .point = point};
 	}
 	*n = len;
 	return v;
@@ -127,37 +165,67 @@ static bool kept(const struct mnt *v, size_t n, int id, const char *root)
 	return !m || on_the_way(m->point, root);
 }
 
-/* Detach every mount whose mount point is off the way to root (and not
- * under it): each topmost one of those, which takes what is mounted below
- * it along; mounts stacked on one mount point go one by one. */
-static int detach_outside(const char *root, struct sb_err *err)
+static int by_point(const void *a, const void *b)
 {
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* How many mounts sit on point (a stack): its run in the sorted points. */
+static size_t stacked(char **points, size_t n, const char *point)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) { /* the first not below point */
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(points[mid], point) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	size_t k = 0;
+	while (lo + k < n && strcmp(points[lo + k], point) == 0)
+		k++;
+	return k;
+}
+
+int root_detach_outside(struct sb_err *err)
+{
+	char root[4200];
 	size_t n = 0;
-	struct mnt *v = read_mounts(&n);
 	int r = 0;
 
+	/* the mount points in mountinfo are canonical: so is getcwd */
+	if (!getcwd(root, sizeof root))
+		return sb_err_sys(err, "getcwd");
+	_cleanup_free_ char *text = read_mountinfo();
+	_cleanup_free_ struct mnt *v = text ? parse_mounts(text, &n) : NULL;
 	if (!v)
 		return sb_err_sys(err, "read mountinfo");
-	/* a host may have thousands of mounts: look parents up by id */
+	/* a host may have thousands of mounts: look parents up by id, and
+	 * stacks by point, in sorted copies */
 	qsort(v, n, sizeof *v, by_id);
-	for (size_t i = n; i-- > 0 && r == 0;) {
+	_cleanup_free_ char **points = malloc((n ? n : 1) * sizeof *points);
+	if (!points)
+		return sb_err_sys(err, "read mountinfo");
+	for (size_t i = 0; i < n; i++)
+		points[i] = v[i].point;
+	qsort(points, n, sizeof *points, by_point);
+	/* Each topmost mount off the way takes what is mounted below it
+	 * along; a stack on one point goes one mount at a time. */
+	for (size_t i = 0; i < n && r == 0; i++) {
 		if (on_the_way(v[i].point, root) ||
 		    !kept(v, n, v[i].parent, root))
 			continue;
-		/* at most every mount listed can sit on one point */
-		for (size_t k = 0; k < n; k++) {
+		for (size_t k = stacked(points, n, v[i].point); k > 0; k--) {
 			if (umount2(v[i].point, MNT_DETACH | UMOUNT_NOFOLLOW) ==
 			    0)
 				continue;
-			/* EINVAL: no longer a mount point (gone with the
-			 * one below, or the last of a stack); ENOENT: its
-			 * directory went with an earlier mount */
+			/* EINVAL: no longer a mount point (it went with one
+			 * listed before); ENOENT: so did its directory */
 			if (errno != EINVAL && errno != ENOENT)
 				r = sb_err_sys(err, "detach %s", v[i].point);
 			break;
 		}
 	}
-	free_mounts(v, n);
 	return r;
 }
 
@@ -174,15 +242,10 @@ int root_chroot_path(const char *path, struct sb_err *err)
 
 int root_chroot_here(struct sb_err *err)
 {
-	char root[4200];
-
-	/* the mount points in mountinfo are canonical: so is getcwd */
-	if (!getcwd(root, sizeof root))
-		return sb_err_sys(err, "getcwd");
-	if (detach_outside(root, err) < 0)
+	if (root_detach_outside(err) < 0)
 		return -1;
 	if (chroot(".") < 0)
-		return sb_err_sys(err, "chroot %s", root);
+		return sb_err_sys(err, "chroot");
 	if (chdir("/") < 0)
 		return sb_err_sys(err, "chdir /");
 	return 0;

@@ -404,8 +404,8 @@ static void build_argv(struct sandbox *sb, char **argv, char bufs[][64],
 	argv[n++] = bufs[4];
 	if (sb->userns)
 		argv[n++] = "--userns";
-	if (sb_seccomp_denies_new_userns(p))
-		argv[n++] = "--chroot-slots";
+	argv[n++] = "--slot-root";
+	argv[n++] = (char *)sb_slot_root(p, env->slot_root);
 	if (p->gpu) {
 		argv[n++] = "--gpu";
 		argv[n++] = p->gpu;

@@ -48,6 +48,9 @@ struct sbx_env {
 	/* How long a sandbox waits for a restarted daemon to adopt it after
 	 * losing this one; 0: it ends with the daemon. */
 	int orphan_timeout_s;
+	/* --slot-root: "auto" (NULL), "chroot" or "pivot_root" for profiles
+	 * whose filter refuses user namespaces (sb_slot_root) */
+	const char *slot_root;
 	/* The descriptor limit the daemon was started with (it raises its
 	 * own); sandboxes get this one. */
 	struct rlimit nofile;

@@ -127,6 +127,9 @@ struct sb_file_reply {
 /* flags in a leader's REGEN: send new IPC and network namespaces too
  * (network: egress, where init makes them: fds mnt, ipc, net). */
 #define SB_REGEN_NEW_NS 1u
+/* flags in init's REGEN answer: the new root is a chroot, entered by its
+ * path once in the namespace (init/root_chroot.c); else a pivot_root. */
+#define SB_REGEN_CHROOT 2u
 #define SB_RELEASE_RESET 1u /* start the next lease with a fresh workspace */
 /* With RESET: stop after making the new generation and answer SEED_READY;
  * the leader starts on SEED_DONE (fork, snapshot restore). A plain

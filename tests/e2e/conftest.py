@@ -6,6 +6,7 @@ The build directory comes from $SLOTBOX_BUILD (default: ./build).
 """
 import json
 import os
+import shlex
 import signal
 import subprocess
 import tempfile
@@ -46,7 +47,9 @@ class Daemon:
                 f.write(config_yaml)
         self.env = dict(os.environ)
         self.env.update(env or {})
-        self.args = list(args)
+        # SLOTBOX_TEST_DAEMON_ARGS: more slotboxd arguments for every
+        # daemon, e.g. scripts/test's second pass with --slot-root chroot
+        self.args = list(args) + shlex.split(os.environ.get("SLOTBOX_TEST_DAEMON_ARGS", ""))
         self.prefix = []  # a command that runs slotboxd, e.g. nsenter --net=...
         self.proc = None
 

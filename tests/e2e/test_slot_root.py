@@ -1,17 +1,18 @@
 # SPDX-License-Identifier: Apache-2.0
-"""How a slot's root is entered (src/init/root_chroot.c): a chroot when the
-profile's filter keeps the slot from making user namespaces (the default),
-pivot_root when it lets them through (a chroot could be undone from a user
-namespace). A chroot leaves the slot's mount namespace a copy of the
-sandbox's; what must hold is that the copy keeps nothing but the way to
-the slot's root: no other slot's generation (whose memory a reset must
-free) and no host mount."""
+"""How a slot's root is entered (src/init/mounts.c, root_chroot.c): always
+pivot_root when the profile's filter lets user namespaces through (a chroot
+could be undone from one); else by slotboxd --slot-root: a chroot,
+pivot_root, or auto (a chroot once the host has many threads, which
+pivot_root visits one by one). A chroot leaves the slot's mount namespace
+a copy of the sandbox's; what must hold is that the copy keeps nothing but
+the way to the slot's root: no other slot's generation (whose memory a
+reset must free) and no host mount. The tests force each way."""
 import subprocess
 import time
 
 import pytest
 
-from conftest import api
+from conftest import SLOTBOXD, api
 from test_core import acquire, bash
 from test_zygote import children, init_of
 
@@ -36,12 +37,23 @@ profiles:
 """
 
 
-def test_the_profile_says_how_a_slot_root_is_entered(make_daemon):
-    p = api(make_daemon(PROFILES).client(), "GET", "/v1/profiles",
+@pytest.mark.parametrize("mode", [None, "chroot", "pivot_root"])
+def test_the_profile_says_how_a_slot_root_is_entered(make_daemon, mode):
+    args = ["--slot-root", mode] if mode else []
+    p = api(make_daemon(PROFILES, args=args).client(), "GET", "/v1/profiles",
             status=200)["profiles"]
+    chosen = mode or "auto"
     assert {k: v["slot_root"] for k, v in p.items()} == {
-        "default": "chroot", "keys": "chroot", "open": "pivot_root",
+        "default": chosen, "keys": chosen, "open": "pivot_root",
         "unshare_ok": "pivot_root", "clone3_ok": "pivot_root"}
+
+
+def test_a_bad_slot_root_is_refused(tmp_path):
+    r = subprocess.run([SLOTBOXD, "--socket", str(tmp_path / "s.sock"),
+                        "--state-dir", str(tmp_path / "state"),
+                        "--slot-root", "chroots"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "--slot-root" in r.stderr, r
 
 
 # Enter pid's mount namespace (setns puts the root at the namespace's) and
@@ -103,7 +115,7 @@ def check_namespaces(d, sandbox_id):
 
 @pytest.mark.parametrize("reset", ["true", "false"])
 def test_a_slot_mount_namespace_keeps_only_the_way_to_its_root(make_daemon, reset):
-    d = make_daemon(PROFILES)
+    d = make_daemon(PROFILES, args=["--slot-root", "chroot"])
     c = d.client()
     leases = [acquire(c) for _ in range(3)]
     sandbox = leases[0]["sandbox_id"]
@@ -126,11 +138,12 @@ def test_a_slot_mount_namespace_keeps_only_the_way_to_its_root(make_daemon, rese
     check_namespaces(d, sandbox)
 
 
-def test_a_chrooted_slot_cannot_walk_out_of_its_root(make_daemon):
+@pytest.mark.parametrize("mode", ["chroot", "pivot_root"])
+def test_a_slot_cannot_walk_out_of_its_root(make_daemon, mode):
     """What a process can try without privilege: walk up, from / and
     through its own root link (the leader's, pid 1, is not the slot's to
     follow)."""
-    c = make_daemon(PROFILES).client()
+    c = make_daemon(PROFILES, args=["--slot-root", mode]).client()
     slot = acquire(c)["slot_id"]
     probe = ("import os\n"
              "print(os.path.realpath('/../../..'), os.readlink('/proc/self/root'),"
