@@ -63,6 +63,7 @@ static void start_sandbox(struct pool *p)
 	while (*pp)
 		pp = &(*pp)->next;
 	*pp = sb;
+	pool_index_sandbox(ps, sb);
 	p->n_live++;
 	p->n_starting++;
 	p->created++;
@@ -132,8 +133,17 @@ void pool_scale(struct pool *p)
 	}
 }
 
+void pool_index_sandbox(struct pools *ps, struct sandbox *sb)
+{
+	/* cannot fail: the table has room for every sandbox number */
+	if (sandbox_index_put(&ps->index, sb) < 0)
+		sb_log(SB_LOG_ERROR, "sandbox_index_full", "sandbox", sb->id,
+		       SB_LOG_END);
+}
+
 void pool_unlink_sandbox(struct pool *p, struct sandbox *sb)
 {
+	sandbox_index_del(&p->owner->index, sb);
 	for (struct sandbox **pp = &p->sandboxes; *pp; pp = &(*pp)->next) {
 		if (*pp == sb) {
 			*pp = sb->next;
@@ -431,7 +441,8 @@ int pools_init(struct pools *ps, struct sb_config *cfg, struct sbx_env *env,
 	ps->items = calloc(ps->n, sizeof *ps->items);
 	ps->max_numbers = POOL_MAX_NUMBERS;
 	ps->numbers = calloc((size_t)ps->max_numbers, 1);
-	if (!ps->items || !ps->numbers)
+	if (!ps->items || !ps->numbers ||
+	    sandbox_index_init(&ps->index, (size_t)ps->max_numbers) < 0)
 		return sb_err_set(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < ps->n; i++) {
 		ps->items[i].owner = ps;
@@ -463,25 +474,17 @@ struct sbx_slot *pools_find_slot(struct pools *ps, const char *slot_id,
 		*stale = false;
 	if (!sep)
 		return NULL;
-	size_t sb_len = (size_t)(sep - slot_id);
 	size_t base_len = strcspn(slot_id, ".");
-	for (size_t i = 0; i < ps->n; i++) {
-		for (struct sandbox *sb = ps->items[i].sandboxes; sb;
-		     sb = sb->next) {
-			if (strlen(sb->id) != sb_len ||
-			    memcmp(sb->id, slot_id, sb_len) != 0)
-				continue;
-			for (int k = 0; k < sb->n_slots; k++) {
-				struct sbx_slot *s = &sb->slots[k];
-				if (s->base_len != base_len ||
-				    memcmp(s->id, slot_id, base_len) != 0)
-					continue;
-				if (stale)
-					*stale = strcmp(s->id, slot_id) != 0;
-				return s;
-			}
-			return NULL;
-		}
+	struct sandbox *sb =
+		sandbox_index_get(&ps->index, slot_id, (size_t)(sep - slot_id));
+	for (int k = 0; sb && k < sb->n_slots; k++) {
+		struct sbx_slot *s = &sb->slots[k];
+		if (s->base_len != base_len ||
+		    memcmp(s->id, slot_id, base_len) != 0)
+			continue;
+		if (stale)
+			*stale = strcmp(s->id, slot_id) != 0;
+		return s;
 	}
 	return NULL;
 }
@@ -502,6 +505,7 @@ void pools_shutdown(struct pools *ps, void (*stopped)(void *), void *ud)
 			if (ps->keep_on_stop && sb->state != SBX_DEAD) {
 				/* Journal records stay: the next daemon
 				 * adopts the sandbox and its leases. */
+				sandbox_index_del(&ps->index, sb);
 				sandbox_detach(sb);
 				continue;
 			}

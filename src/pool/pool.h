@@ -18,6 +18,7 @@
 #include "config/profile.h"
 #include "config/secrets.h"
 #include "pool/pool_slot.h"
+#include "pool/sandbox_index.h"
 #include "sandbox/sandbox.h"
 
 #define POOL_MAX_STARTING 4
@@ -53,6 +54,7 @@ struct pools {
 	uv_timer_t tick;
 	unsigned char *numbers; /* sandbox numbers in use */
 	int max_numbers;
+	struct sandbox_index index; /* every linked sandbox, by id */
 	bool stopping;
 	bool keep_on_stop;	 /* leave sandboxes running at stop */
 	struct journal *journal; /* NULL: none */
@@ -129,6 +131,8 @@ extern const struct sandbox_ops pool_sandbox_ops;
 void pool_offer(struct pool *p, struct sbx_slot *slot);
 void pool_fail_waiters(struct pool *p, const char *code, const char *msg);
 void pool_scale(struct pool *p);
+/* Put a sandbox just linked into its pool in ps->index. */
+void pool_index_sandbox(struct pools *ps, struct sandbox *sb);
 struct sbx_slot *pool_find_available(struct pool *p);
 /* Lease slot to trajectory_id, its state moving by ev (SLOT_EV_ACQUIRE;
  * SLOT_EV_SEEDED for a seed job's slot, SLOT_EV_RESTORE for a journaled

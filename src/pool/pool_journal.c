@@ -163,6 +163,7 @@ static void link_adopted(struct pool *p, struct sandbox *sb)
 	while (*pp)
 		pp = &(*pp)->next;
 	*pp = sb;
+	pool_index_sandbox(p->owner, sb);
 	p->n_live++;
 	p->owner->numbers[sb->number] = 1;
 }
@@ -227,6 +228,7 @@ static int adopt_one(const char *name, json_t *doc, void *ud)
 	while (*pp)
 		pp = &(*pp)->next;
 	*pp = sb;
+	pool_index_sandbox(ps, sb);
 	ps->numbers[sb->number] = 1; /* freed with it, as a live one's */
 	return 0;
 }
