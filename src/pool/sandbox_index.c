@@ -28,7 +28,7 @@ int sandbox_index_init(struct sandbox_index *ix, size_t max)
 	size_t size = 16;
 	while (size < 2 * max)
 		size *= 2;
-	ix->slots = calloc(size, sizeof *ix->slots);
+	ix->slots = calloc(size, sizeof(struct sandbox *));
 	ix->mask = size - 1;
 	ix->n = 0;
 	if (!ix->slots) {
