@@ -58,12 +58,7 @@ static void start_sandbox(struct pool *p)
 	}
 	bool recorded = pool_journal_sandbox(ps, sb) == 0;
 	int e = errno;
-	/* Append: older sandboxes come first in acquire order. */
-	struct sandbox **pp = &p->sandboxes;
-	while (*pp)
-		pp = &(*pp)->next;
-	*pp = sb;
-	pool_index_sandbox(ps, sb);
+	pool_link_sandbox(p, sb);
 	p->n_live++;
 	p->n_starting++;
 	p->created++;
@@ -133,10 +128,15 @@ void pool_scale(struct pool *p)
 	}
 }
 
-void pool_index_sandbox(struct pools *ps, struct sandbox *sb)
+void pool_link_sandbox(struct pool *p, struct sandbox *sb)
 {
+	/* Append: older sandboxes come first in acquire order. */
+	struct sandbox **pp = &p->sandboxes;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = sb;
 	/* cannot fail: the table has room for every sandbox number */
-	if (sandbox_index_put(&ps->index, sb) < 0)
+	if (sandbox_index_put(&p->owner->index, sb) < 0)
 		sb_log(SB_LOG_ERROR, "sandbox_index_full", "sandbox", sb->id,
 		       SB_LOG_END);
 }

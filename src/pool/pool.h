@@ -131,8 +131,9 @@ extern const struct sandbox_ops pool_sandbox_ops;
 void pool_offer(struct pool *p, struct sbx_slot *slot);
 void pool_fail_waiters(struct pool *p, const char *code, const char *msg);
 void pool_scale(struct pool *p);
-/* Put a sandbox just linked into its pool in ps->index. */
-void pool_index_sandbox(struct pools *ps, struct sandbox *sb);
+/* Link sb into its pool (last: acquire order) and the pools' index by id;
+ * pool_unlink_sandbox undoes both. */
+void pool_link_sandbox(struct pool *p, struct sandbox *sb);
 struct sbx_slot *pool_find_available(struct pool *p);
 /* Lease slot to trajectory_id, its state moving by ev (SLOT_EV_ACQUIRE;
  * SLOT_EV_SEEDED for a seed job's slot, SLOT_EV_RESTORE for a journaled

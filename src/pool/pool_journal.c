@@ -159,11 +159,7 @@ static int parse_record(json_t *doc, int max_numbers, struct sbx_record *rec,
 
 static void link_adopted(struct pool *p, struct sandbox *sb)
 {
-	struct sandbox **pp = &p->sandboxes;
-	while (*pp)
-		pp = &(*pp)->next;
-	*pp = sb;
-	pool_index_sandbox(p->owner, sb);
+	pool_link_sandbox(p, sb);
 	p->n_live++;
 	p->owner->numbers[sb->number] = 1;
 }
@@ -224,11 +220,7 @@ static int adopt_one(const char *name, json_t *doc, void *ud)
 		drop(ps, name);
 		return 0;
 	}
-	struct sandbox **pp = &p->sandboxes;
-	while (*pp)
-		pp = &(*pp)->next;
-	*pp = sb;
-	pool_index_sandbox(ps, sb);
+	pool_link_sandbox(p, sb);
 	ps->numbers[sb->number] = 1; /* freed with it, as a live one's */
 	return 0;
 }
