@@ -29,7 +29,7 @@ struct daemon_opts {
 	/* network: egress: the slots' /16 (daemon/egress.h); NULL: default */
 	const char *egress_net;
 	/* how slots enter their roots: "auto" (NULL), "chroot", "pivot_root"
-	 * (sandbox.h: sbx_slot_root) */
+	 * (config/seccomp_policy.h: sb_slot_root) */
 	const char *slot_root;
 	enum sb_log_format log_format;
 	enum sb_log_level log_level;

@@ -172,9 +172,8 @@ int init_slot_rechannel(const struct init_cfg *cfg, struct init_slot *s);
  * the exit status when the daemon's end closes. */
 int init_zygote_serve(int sock, int (*run)(int argc, char **argv));
 
-/* mounts.c: build the slot's root and pivot into it. 0 or -1 with err. */
-/* Build the slot's root and enter it: 0 by pivot_root, 1 by chroot, -1 on
- * error. With enter false a chroot is left undone, the root the current
+/* mounts.c: build the slot's root and enter it: 0 by pivot_root, 1 by chroot,
+ * -1 on error. With enter false a chroot is left undone, the root the current
  * directory: for the regen helper, which hands its namespace over first
  * and detaches what is off the way after. */
 int mounts_setup_slot_root(const struct leader_cfg *lc, bool enter,

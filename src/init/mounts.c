@@ -378,8 +378,11 @@ int mounts_setup_slot_root(const struct leader_cfg *lc, bool enter,
 		return -1;
 	if (chdir(root) < 0)
 		return sb_err_sys(err, "chdir root");
-	if (want_chroot(cfg))
-		return !enter ? 1 : root_chroot_here(err) < 0 ? -1 : 1;
+	if (want_chroot(cfg)) {
+		if (enter && root_chroot_here(err) < 0)
+			return -1;
+		return 1;
+	}
 	/* pivot_root(".", ".") stacks the old root under the new one; the
 	 * detach then drops it, and with it every path to the scratch tmpfs
 	 * and the other slots. */

@@ -244,9 +244,5 @@ int root_chroot_here(struct sb_err *err)
 {
 	if (root_detach_outside(err) < 0)
 		return -1;
-	if (chroot(".") < 0)
-		return sb_err_sys(err, "chroot");
-	if (chdir("/") < 0)
-		return sb_err_sys(err, "chdir /");
-	return 0;
+	return root_chroot_path(".", err);
 }
