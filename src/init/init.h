@@ -186,6 +186,14 @@ int root_detach_outside(struct sb_err *err);
 int root_chroot_here(struct sb_err *err);
 int root_chroot_path(const char *path, struct sb_err *err);
 int mounts_setup_sandbox(const struct init_cfg *cfg, struct sb_err *err);
+/* dev_tree.c: the slot's /dev. dev_tree_share makes, once per sandbox
+ * (mounts_setup_sandbox), the read-only tree its slots bind where they
+ * all see the same nodes (no user namespace, no GPU); dev_tree_mount
+ * mounts a slot generation's /dev below root: that tree, or a tmpfs of
+ * its own, and its own devpts either way. */
+int dev_tree_share(const struct init_cfg *cfg, struct sb_err *err);
+int dev_tree_mount(const struct init_cfg *cfg, const char *root,
+		   struct sb_err *err);
 /* mkdir -p; path is modified and restored. 0 or -1 with errno. */
 int mounts_mkdir_p(char *path, mode_t mode);
 

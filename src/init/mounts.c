@@ -8,7 +8,8 @@
  * inside it, capped at the profile's disk_mb. The slot's root is an overlay
  * whose lower layer is the image and whose upper layer lives in that
  * generation tmpfs, with a fresh /proc (its own pid namespace), a minimal
- * /dev, and /tmp, /dev/shm and the workspace from the same tmpfs. */
+ * /dev (dev_tree.c), and /tmp, /dev/shm and the workspace from the same
+ * tmpfs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,7 +18,6 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -45,7 +45,7 @@ int mounts_setup_sandbox(const struct init_cfg *cfg, struct sb_err *err)
 	snprintf(host, sizeof host, "slotbox-%.48s", cfg->id);
 	if (sethostname(host, strlen(host)) < 0)
 		return sb_err_sys(err, "sethostname");
-	return 0;
+	return dev_tree_share(cfg, err);
 }
 
 int mounts_mkdir_p(char *path, mode_t mode)
@@ -61,73 +61,6 @@ int mounts_mkdir_p(char *path, mode_t mode)
 	}
 	if (mkdir(path, mode) < 0 && errno != EEXIST)
 		return -1;
-	return 0;
-}
-
-struct devnode {
-	const char *name;
-	unsigned maj, min;
-};
-
-static const struct devnode devnodes[] = {
-	{"null", 1, 3},	  {"zero", 1, 5},    {"full", 1, 7},
-	{"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
-};
-
-/* The slot's own devpts, with max= so that one slot cannot take the
- * host's ptys (kernel.pty.max counts every instance's). */
-/* A device node of the slot's /dev: made, or in a user namespace (no
- * mknod there) bound from the one init staged (init_userns.c). */
-static int make_devnode(const char *path, const struct devnode *d, bool userns)
-{
-	if (userns) {
-		char src[64];
-		snprintf(src, sizeof src, "/dev/%s", d->name);
-		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-			      0666);
-		if (fd < 0)
-			return -1;
-		close(fd);
-		return mount(src, path, NULL, MS_BIND, NULL);
-	}
-	if (mknod(path, S_IFCHR | 0666, makedev(d->maj, d->min)) < 0)
-		return -1;
-	return chmod(path, 0666); /* the umask must not narrow it */
-}
-
-static int setup_dev(const char *root, int ptys_max, bool userns,
-		     struct sb_err *err)
-{
-	char path[4200], opts[96];
-
-	snprintf(path, sizeof path, "%s/dev", root);
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
-		return sb_err_sys(err, "create /dev");
-	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC,
-		  "mode=0755,size=65536") < 0)
-		return sb_err_sys(err, "mount /dev");
-	for (size_t i = 0; i < sizeof devnodes / sizeof devnodes[0]; i++) {
-		snprintf(path, sizeof path, "%s/dev/%s", root,
-			 devnodes[i].name);
-		if (make_devnode(path, &devnodes[i], userns) < 0)
-			return sb_err_sys(err, "mknod %s", path);
-	}
-	static const char *const links[][2] = {
-		{"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"},
-		{"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
-		{"pts/ptmx", "ptmx"},
-	};
-	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
-		snprintf(path, sizeof path, "%s/dev/%s", root, links[i][1]);
-		if (symlink(links[i][0], path) < 0)
-			return sb_err_sys(err, "symlink %s", path);
-	}
-	snprintf(path, sizeof path, "%s/dev/pts", root);
-	snprintf(opts, sizeof opts,
-		 "newinstance,ptmxmode=0666,mode=0620,max=%d", ptys_max);
-	if (mkdir(path, 0755) < 0 ||
-	    mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, opts) < 0)
-		return sb_err_sys(err, "mount /dev/pts");
 	return 0;
 }
 
@@ -358,7 +291,7 @@ int mounts_setup_slot_root(const struct leader_cfg *lc, bool enter,
 	if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  NULL) < 0)
 		return sb_err_sys(err, "mount /proc");
-	if (setup_dev(root, cfg->ptys_max, cfg->userns, err) < 0)
+	if (dev_tree_mount(cfg, root, err) < 0)
 		return -1;
 	if (cfg->gpu && gpu_setup_slot(lc, root, err) < 0)
 		return -1;
