@@ -183,6 +183,27 @@ def test_output_cap_keeps_daemon_small(daemon, client):
     assert 0 < rss.kib < 64 * 1024, f"daemon RSS peaked at {rss.kib} KiB"
 
 
+def test_output_before_and_after_the_pipes_are_watched(client):
+    """A plain call's pipes are read only at its end or once it has run a
+    few ms (src/sandbox/exec.c, EXEC_WATCH_DELAY_MS): more than a pipe
+    holds, written at once or over a longer run, and both streams, all
+    arrive in order."""
+    sid = acquire(client)["slot_id"]
+    r = bash(client, sid, "head -c 300000 /dev/zero | tr '\\0' a; "
+             "head -c 200000 /dev/zero | tr '\\0' b >&2")
+    md = r["metadata"]
+    assert md["stdout"] == "a" * 300000 and md["stderr"] == "b" * 200000
+    r = bash(client, sid, "for i in $(seq 150); do printf '%04d' $i; "
+             "head -c 996 /dev/zero | tr '\\0' x; sleep 0.002; done; "
+             "echo err >&2; exit 3")
+    md = r["metadata"]
+    assert md["returncode"] == 3 and md["stderr"] == "err\n", md["stderr"]
+    out = md["stdout"]
+    assert len(out) == 150 * 1000
+    assert [out[i * 1000:i * 1000 + 4] for i in range(150)] == \
+        ["%04d" % (i + 1) for i in range(150)]
+
+
 def test_reset_and_keep_workspace(make_daemon):
     d = make_daemon("""
 profiles:
