@@ -206,6 +206,16 @@ def sandbox_cpu_ms(daemon_pid):
     return [ms for _, ms in sorted(out)]
 
 
+def mount_devs(pid):
+    """The device ids ("major:minor") of the file systems mounted in pid's
+    mount namespace, as it sees them (/proc/PID/mountinfo)."""
+    try:
+        with open(f"/proc/{pid}/mountinfo") as f:
+            return {line.split()[2] for line in f}
+    except OSError:
+        return set()
+
+
 def pct(v, p):
     v = sorted(v)
     return v[min(len(v) - 1, max(0, int(round(p / 100 * len(v) + 0.5)) - 1))]
@@ -314,6 +324,12 @@ def run_one(spec, a, log):
         # a slot's leader: init stays in the daemon's groups
         leaders = [g for k in inits_of(d.proc.pid) for g in children_of(k)]
         r["memcg_kib"] = memcg_usage_kib(leaders[0]) if leaders else None
+        # File systems the slots see that the host has not: each is a
+        # superblock with a shrinker, which every memory cgroup on the host
+        # pays a counter for (docs/bench.md, "What a slot costs the
+        # kernel"). An IPC namespace's mqueue has one too, unseen here.
+        host_devs = mount_devs(d.proc.pid)
+        r["fs"] = len(set().union(*(mount_devs(p) for p in leaders)) - host_devs)
         cg1 = cgroup_counts()
         sl1 = slabinfo()
         r["slabs"] = sorted(((sl1[k] - sl0.get(k, 0), k) for k in sl1), reverse=True)[:4]
@@ -373,6 +389,13 @@ def show(r):
                  + f"; daemon RSS {r['rss_kib'] / 1024:.1f} MiB")
     lines.append("  slab caches that grew most (KiB per slot): "
                  + ", ".join(f"{k} {v / max(1, n):.0f}" for v, k in r["slabs"]))
+    mcg = r["cgroups"]["memory"]
+    k1 = next((v for v, k in r["slabs"] if k == "kmalloc-1k"), None)
+    lines.append(f"  file systems the slots mount (none of the host's): {r['fs']}, "
+                 f"{r['fs'] / max(1, n):.2f} per slot"
+                 + (f"; kmalloc-1k per new memory cgroup: {k1 / mcg:.0f} KiB "
+                    f"(a memory cgroup's shrinker counters: 1 KiB per 64 "
+                    f"shrinkers the host has ever had at once)" if k1 and mcg > 0 else ""))
     lines.append(f"  release all {r['release_s']:.1f} s, daemon stop {r['stop_s']:.1f} s; "
                  f"host after: MemAvailable {r['back_avail_kib'] / 1024:+.0f} MiB lost, "
                  f"slab {r['back_slab_kib'] / 1024:+.0f} MiB, memory cgroups "
