@@ -109,6 +109,7 @@ struct leader_cfg {
 	int chan;	    /* SEQPACKET channel to the daemon, -1 while none */
 	int line;	    /* to init: new channels arrive here */
 	int cg_fd;
+	int cg_joined; /* init_cg_join_slot's mask */
 };
 
 /* init_slots.c */
@@ -150,10 +151,15 @@ int init_slot_prepare_ns(const struct init_cfg *cfg, struct init_slot *s);
 int leader_regen(struct leader_cfg *lc, bool new_ns, struct sb_err *err);
 
 /* init_cgroup.c: take the cgroups message from the daemon; put a new
- * leader into its slot's group in every hierarchy. 0 or -1 with err. */
+ * leader into its slot's group in every hierarchy (the sandbox's where the
+ * slot has none): a mask of the cg_more hierarchies where it is its slot's
+ * own, or -1 with err. init_cg_rejoin_slot moves it into the slot groups
+ * of cg_more made since (SB_MSG_CG_JOIN), updating *joined: how many, or
+ * -1/errno. */
 int init_cg_receive(struct init_cfg *cfg, struct sb_err *err);
 int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
 		      struct sb_err *err);
+int init_cg_rejoin_slot(const struct init_cfg *cfg, int index, int *joined);
 /* init_adopt.c: a daemon that restarts reconnects to the sandbox on
  * cfg->ctl_socket; init then hands every live leader a fresh channel. */
 int init_adopt_listen(const struct init_cfg *cfg);

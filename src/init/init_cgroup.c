@@ -46,6 +46,7 @@ int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
 		      struct sb_err *err)
 {
 	char path[32];
+	int joined = 0;
 
 	if (s->cg_fd >= 0 && calltree_join(s->cg_fd, "cgroup.procs") < 0) {
 		sb_err_sys(err, "join the cgroup of slot %d", s->index);
@@ -54,14 +55,36 @@ int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
 	snprintf(path, sizeof path, "s%d/cgroup.procs", s->index);
 	for (int i = 0; i < cfg->n_cg_more; i++) {
 		/* Without a per-slot limit in that hierarchy the daemon made
-		 * no slot groups there (cgroup.c): the sandbox's group. */
-		if (calltree_join(cfg->cg_more[i], path) < 0 &&
-		    (errno != ENOENT ||
-		     calltree_join(cfg->cg_more[i], "cgroup.procs") < 0)) {
+		 * no slot groups there (cgroup.c), or not yet (a memory
+		 * group, made at the slot's first call): the sandbox's
+		 * group. */
+		if (calltree_join(cfg->cg_more[i], path) == 0) {
+			joined |= 1 << i;
+		} else if (errno != ENOENT ||
+			   calltree_join(cfg->cg_more[i], "cgroup.procs") < 0) {
 			sb_err_sys(err, "join the cgroup v1 groups of slot %d",
 				   s->index);
 			return -1;
 		}
 	}
-	return 0;
+	return joined;
+}
+
+int init_cg_rejoin_slot(const struct init_cfg *cfg, int index, int *joined)
+{
+	char path[32];
+	int moved = 0;
+
+	snprintf(path, sizeof path, "s%d/cgroup.procs", index);
+	for (int i = 0; i < cfg->n_cg_more; i++) {
+		if (*joined & (1 << i))
+			continue;
+		if (calltree_join(cfg->cg_more[i], path) == 0) {
+			*joined |= 1 << i;
+			moved++;
+		} else if (errno != ENOENT) {
+			return -1;
+		}
+	}
+	return moved;
 }

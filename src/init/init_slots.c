@@ -202,12 +202,14 @@ int init_slot_spawn(const struct init_cfg *cfg, struct init_slot *s)
 			_exit(1);
 		}
 		close_ns(ns);
-		if (init_cg_join_slot(cfg, s, &err) < 0) {
+		int joined = init_cg_join_slot(cfg, s, &err);
+		if (joined < 0) {
 			init_send_failed(sv[1], (uint32_t)s->index, errno,
 					 err.msg);
 			_exit(1);
 		}
 		static struct leader_cfg lc;
+		lc.cg_joined = joined;
 		lc.init = cfg;
 		lc.index = s->index;
 		lc.uid = cfg->uid_base + (uid_t)s->index;

@@ -535,6 +535,26 @@ static void send_netns(struct leader *l, const struct sb_msg *m)
 		close(fd);
 }
 
+/* The daemon made the slot's memory group at its first call (cgroup v1,
+ * slot_memory.c): the leader joins it, and so that the call runs there
+ * too, the spares made before are retired and a new one made. A call
+ * running meanwhile stays where it started. */
+static void rejoin_groups(struct leader *l)
+{
+	int moved = init_cg_rejoin_slot(l->cfg->init, l->cfg->index,
+					&l->cfg->cg_joined);
+	if (moved < 0)
+		fprintf(stderr, "slotbox-init: slot %d: join its cgroups: %s\n",
+			l->cfg->index, strerror(errno));
+	if (moved <= 0)
+		return;
+	if (l->spare.pid)
+		retire_spare(l);
+	if (l->next.pid)
+		retire(l, &l->next);
+	next_spare(l);
+}
+
 static void handle_msg(struct leader *l)
 {
 	struct sb_msg m;
@@ -572,6 +592,8 @@ static void handle_msg(struct leader *l)
 		struct call *c = find_call(l, m.id);
 		if (c)
 			kill_call(l, c);
+	} else if (m.type == SB_MSG_CG_JOIN) {
+		rejoin_groups(l);
 	}
 	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);

@@ -443,7 +443,8 @@ static int v2_enable_children(int dir, unsigned ctls, struct sb_err *err)
 }
 
 static int create_slots(const struct cg_hier *h, int dir, int n_slots,
-			const struct cg_limits *lim, struct sb_err *err)
+			unsigned ctls, const struct cg_limits *lim,
+			struct sb_err *err)
 {
 	char name[16];
 	for (int i = 0; i < n_slots; i++) {
@@ -454,7 +455,7 @@ static int create_slots(const struct cg_hier *h, int dir, int n_slots,
 			openat(dir, name, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return sb_err_sys(err, "open %s", name);
-		if (cg_write_limits(fd, h->v2, h->ctls, lim, err) < 0)
+		if (cg_write_limits(fd, h->v2, ctls, lim, err) < 0)
 			return sb_err_prefix(err, "%s", name);
 	}
 	return 0;
@@ -477,6 +478,8 @@ static int create_in(const struct cg_hier *h, bool kills, const char *id,
 
 	scale(lim, n_slots, &all);
 	unsigned per_slot = limited(h->ctls, lim);
+	if (lim->slot_memory_lazy)
+		per_slot &= ~CG_BIT(CG_MEMORY);
 	bool slots = kills || per_slot;
 	*fd_out = -1;
 	if (!slots && !limited(h->ctls, &all))
@@ -489,7 +492,7 @@ static int create_in(const struct cg_hier *h, bool kills, const char *id,
 		return sb_err_sys(err, "open cgroup %s/%s", h->path, id);
 	if ((h->v2 && v2_enable_children(fd, per_slot, err) < 0) ||
 	    cg_write_limits(fd, h->v2, h->ctls, &all, err) < 0 ||
-	    (slots && create_slots(h, fd, n_slots, lim, err) < 0))
+	    (slots && create_slots(h, fd, n_slots, per_slot, lim, err) < 0))
 		return sb_err_prefix(err, "cgroup %s/%s", h->path, id);
 	*fd_out = steal_fd(&fd);
 	return 0;
@@ -514,6 +517,45 @@ int cg_sandbox_create(const struct cg_root *r, const char *sandbox_id,
 		}
 	}
 	return 0;
+}
+
+/* v2: the memory controller for the sandbox's slot groups, each limited. */
+static int v2_slot_memory_on(const struct cg_hier *h, const char *sandbox_id,
+			     int n_slots, const struct cg_limits *lim,
+			     struct sb_err *err)
+{
+	_cleanup_fd_ int fd =
+		openat(h->fd, sandbox_id, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return sb_err_sys(err, "open cgroup %s/%s", h->path,
+				  sandbox_id);
+	if (v2_enable_children(fd, CG_BIT(CG_MEMORY), err) < 0 ||
+	    create_slots(h, fd, n_slots, CG_BIT(CG_MEMORY), lim, err) < 0)
+		return sb_err_prefix(err, "cgroup %s/%s", h->path, sandbox_id);
+	return 2;
+}
+
+int cg_slot_memory_on(const struct cg_root *r, const char *sandbox_id, int slot,
+		      int n_slots, const struct cg_limits *lim,
+		      struct sb_err *err)
+{
+	const struct cg_hier *h = cg_hier_of(r, CG_MEMORY);
+	char name[96];
+
+	if (!h || !lim->slot_memory_lazy || lim->memory_mb <= 0)
+		return 0;
+	if (h->v2)
+		return v2_slot_memory_on(h, sandbox_id, n_slots, lim, err);
+	snprintf(name, sizeof name, "%s/s%d", sandbox_id, slot);
+	if (mkdirat(h->fd, name, 0755) < 0 && errno != EEXIST)
+		return sb_err_sys(err, "create cgroup %s/%s", h->path, name);
+	_cleanup_fd_ int fd =
+		openat(h->fd, name, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return sb_err_sys(err, "open cgroup %s/%s", h->path, name);
+	if (cg_write_limits(fd, false, CG_BIT(CG_MEMORY), lim, err) < 0)
+		return sb_err_prefix(err, "cgroup %s/%s", h->path, name);
+	return 1;
 }
 
 int cg_sandbox_remove(const struct cg_root *r, const char *sandbox_id)

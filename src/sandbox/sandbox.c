@@ -235,7 +235,10 @@ static void ctl_message(struct sandbox *sb, const struct sb_msg *m, int *fds,
 		int fd = fds[0];
 		fds[0] = -1;
 		slot->gen = m->gen;
-		sandbox_chan_attach(slot, fd);
+		/* a leader that started before its memory group was made
+		 * joins it now (one started after already has) */
+		if (sandbox_chan_attach(slot, fd) == 0)
+			sandbox_slot_memory_attached(slot);
 	} else if (m->type == SB_MSG_SEED_READY &&
 		   m->slot < (uint32_t)sb->n_slots) {
 		struct sbx_slot *slot = &sb->slots[m->slot];
@@ -509,16 +512,13 @@ static pid_t spawn_init(struct sandbox *sb, int ctl_child, int cg_fd,
  * group in every hierarchy but the kill one, which goes on fd 4. */
 static int open_cgroups(struct sandbox *sb, int ctl, struct sb_err *err)
 {
-	const struct sb_profile *p = sb->profile;
 	const struct cg_root *cg = &sb->env->cg;
-	struct cg_limits lim = {.cpu = p->cpu,
-				.memory_mb = p->memory_mb,
-				.pids_max = p->pids_max,
-				.sandbox_memory_mb = p->sandbox_memory_mb};
+	struct cg_limits lim;
 	struct sb_msg m = {.type = SB_MSG_CGROUPS};
 	int fds[CG_MAX_HIER], more[CG_MAX_HIER];
 	size_t n_more = 0;
 
+	sandbox_cg_limits(sb, &lim);
 	if (cg_sandbox_create(cg, sb->id, sb->n_slots, &lim, fds, err) < 0)
 		return -1;
 	sb->cg_fd = fds[0];

@@ -143,6 +143,9 @@ struct sbx_slot {
 	/* its leader runs background processes and terminals (a leader of
 	 * an older build, adopted, does not) */
 	bool processes;
+	/* its memory group is made (cg_slot_memory_on), and in cgroup v1
+	 * each new leader is told to join it (mem_join) */
+	bool mem_on, mem_join;
 };
 
 enum sbx_state { SBX_STARTING, SBX_RUNNING, SBX_DEAD };
@@ -278,6 +281,10 @@ int sandbox_seed_end(struct sbx_slot *slot);
  * the template. */
 void sandbox_ws_path(const struct sbx_slot *slot, unsigned gen, char *buf,
 		     size_t len);
+
+/* Before a slot's first call: its memory group with the profile's
+ * per-slot limit (cgroup.h, slot_memory_lazy), once. 0 or -1 with err. */
+int sandbox_slot_memory_on(struct sbx_slot *slot, struct sb_err *err);
 
 /* Send a message to a slot's leader with fds; 0 or -1/errno. */
 int sandbox_slot_send(struct sbx_slot *slot, const void *msg, const int *fds,

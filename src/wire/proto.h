@@ -58,6 +58,9 @@ enum sb_msg_type {
 			 fds = the slot's pid and network namespaces;
 			 init's helper -> leader: fd = the new generation's
 			 mount namespace (or FAILED) */
+	/* Added for slot memory groups made at a slot's first call. */
+	SB_MSG_CG_JOIN, /* daemon -> leader: join the slot's groups made since
+			   it started (cgroup v1), with a new spare */
 };
 
 /* File operations run in a child of the leader, as the slot's uid, inside

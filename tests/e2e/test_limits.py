@@ -279,6 +279,51 @@ def test_oom_is_reported_and_contained(layout, start, command):
     assert api(c, "GET", "/v1/health", status=200)["ok"] is True
 
 
+def sandbox_memory_group(layout, sandbox_id):
+    """The host path of a sandbox's group in the hierarchy that limits
+    memory: the v1 memory hierarchy where there is one, else the v2."""
+    root = v1_mount("memory") if layout[0] != "v2" and v1_mount("memory") else layout[2]
+    found = [os.path.join(root, "slotbox", inst, sandbox_id)
+             for inst in os.listdir(os.path.join(root, "slotbox"))
+             if os.path.isdir(os.path.join(root, "slotbox", inst, sandbox_id))]
+    assert len(found) == 1, found
+    return found[0], root == layout[2]
+
+
+def test_a_slot_gets_its_memory_group_at_its_first_call(layout, start):
+    """A memory cgroup costs the host's kernel the most of any group (a
+    counter per file system on the host: issue 22), and an idle slot needs
+    no limit of its own, the sandbox's bounding it: a slot's memory group
+    comes with its first call (src/sandbox/slot_memory.c), in cgroup v1 for
+    that slot alone, in v2 for the sandbox's slots at once; each call then
+    runs under its slot's limit."""
+    d, c, cg = start(memory_mb=256)
+    need(cg, layout, "memory")
+    a = api(c, "POST", "/v1/slots", {}, 201)
+    b = api(c, "POST", "/v1/slots", {}, 201)
+    sandbox, v2 = sandbox_memory_group(layout, a["sandbox_id"])
+    name = lambda s: "s" + s["slot_id"].split(".")[0].rsplit("_", 1)[1]
+
+    def slot_limited(s):
+        f = "/memory.max" if v2 else "/memory.limit_in_bytes"
+        path = os.path.join(sandbox, name(s))
+        return os.path.exists(path + f) and int(read(path + f)) == 256 << 20
+
+    assert int(read(sandbox + ("/memory.max" if v2 else "/memory.limit_in_bytes"))) \
+        == SLOTS * 256 << 20
+    assert not slot_limited(a) and not slot_limited(b)
+    if v2:
+        assert "memory" not in read(sandbox + "/cgroup.subtree_control").split()
+    groups = slot_groups(c, a["slot_id"], layout)
+    assert limit_dir(groups, "memory")[0] == os.path.join(sandbox, name(a))
+    assert slot_limited(a)
+    # v1: the other slot still has none; v2: every slot has its limit
+    assert slot_limited(b) == v2
+    groups = slot_groups(c, b["slot_id"], layout)
+    assert limit_dir(groups, "memory")[0] == os.path.join(sandbox, name(b))
+    assert slot_limited(b)
+
+
 @pytest.mark.parametrize("userns", [False, True])
 def test_sandbox_memory_cap_without_slot_groups(layout, start, userns):
     """memory_mb: 0 sets no per-slot memory limit, so no slot has a memory
