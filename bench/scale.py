@@ -311,6 +311,10 @@ def run_one(spec, a, log):
         r["cpu_first"] = sum(cpu[:tenth]) / (tenth * a.per)
         r["cpu_last"] = sum(cpu[-tenth:]) / (tenth * a.per)
         if not stop:
+            # what the slots cost before any of them ran a call, then
+            # what a first call adds (a slot's memory group: slot_memory.c)
+            idle_mem, idle_slab = host_mem()
+            r["idle_avail_kib_per_slot"] = (mem0 - idle_mem) / len(slots)
             lat = []
             for s in random.Random(22).sample(slots, min(a.exec_n, len(slots))):
                 t = time.perf_counter()
@@ -319,7 +323,10 @@ def run_one(spec, a, log):
                 if not res.success or res.output.strip() != "hi":
                     raise RuntimeError(f"echo hi in {s.slot_id}: {res.output!r} {res.error!r}")
             r["exec_p50"], r["exec_p99"] = pct(lat, 50), pct(lat, 99)
+            r["n_exec"] = len(lat)
         mem1, slab1 = host_mem()
+        if "exec_p50" in r:
+            r["first_call_kib"] = (idle_mem - mem1) / min(a.exec_n, len(slots))
         r["procs"] = count_procs(d.proc.pid)
         # a slot's leader: init stays in the daemon's groups
         leaders = [g for k in inits_of(d.proc.pid) for g in children_of(k)]
@@ -379,10 +386,16 @@ def show(r):
                      f"p50 {r['exec_p50']:.2f} ms, p99 {r['exec_p99']:.2f} ms")
     mc = (f"{r['memcg_kib_per_slot'] / 1024:.3f} MiB" if "memcg_kib_per_slot" in r
           else "n/a")
-    lines.append(f"  host memory per idle leased slot: MemAvailable "
+    ran = f", {r['n_exec']} of them after a call" if "n_exec" in r else ""
+    lines.append(f"  host memory per leased slot{ran}: MemAvailable "
                  f"{r['avail_kib_per_slot'] / 1024:.3f} MiB, of it unreclaimable slab "
                  f"{r['slab_kib_per_slot'] / 1024:.3f} MiB; daemon's memory cgroup "
                  f"charged {mc} (for comparison)")
+    if "first_call_kib" in r:
+        lines.append(f"  before any call: MemAvailable {r['idle_avail_kib_per_slot'] / 1024:.3f} "
+                     f"MiB per leased slot; a slot's first call added "
+                     f"{r['first_call_kib'] / 1024:.3f} MiB (over the {r['n_exec']} slots "
+                     f"that ran one)")
     lines.append(f"  kernel objects: {r['procs']} sandbox processes "
                  f"({r['procs'] / max(1, n):.2f} per slot); new cgroups "
                  + ", ".join(f"{k} {v}" for k, v in r["cgroups"].items())
