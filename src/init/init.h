@@ -154,12 +154,16 @@ int leader_regen(struct leader_cfg *lc, bool new_ns, struct sb_err *err);
  * leader into its slot's group in every hierarchy (the sandbox's where the
  * slot has none): a mask of the cg_more hierarchies where it is its slot's
  * own, or -1 with err. init_cg_rejoin_slot moves it into the slot groups
- * of cg_more made since (SB_MSG_CG_JOIN), updating *joined: how many, or
- * -1/errno. */
+ * of cg_more made since (SB_MSG_CG_JOIN), adding them to *joined: the
+ * mask of those, or -1/errno; init_cg_move_to_slot moves pid (of the
+ * caller's pid namespace) into the slot's groups of the hierarchies in
+ * mask. */
 int init_cg_receive(struct init_cfg *cfg, struct sb_err *err);
 int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
 		      struct sb_err *err);
 int init_cg_rejoin_slot(const struct init_cfg *cfg, int index, int *joined);
+int init_cg_move_to_slot(const struct init_cfg *cfg, int index, int mask,
+			 pid_t pid);
 /* init_adopt.c: a daemon that restarts reconnects to the sandbox on
  * cfg->ctl_socket; init then hands every live leader a fresh channel. */
 int init_adopt_listen(const struct init_cfg *cfg);

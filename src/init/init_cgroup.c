@@ -70,6 +70,30 @@ int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
 	return joined;
 }
 
+int init_cg_move_to_slot(const struct init_cfg *cfg, int index, int mask,
+			 pid_t pid)
+{
+	char path[32], val[16];
+
+	snprintf(path, sizeof path, "s%d/cgroup.procs", index);
+	snprintf(val, sizeof val, "%d", (int)pid);
+	for (int i = 0; i < cfg->n_cg_more; i++) {
+		if (!(mask & (1 << i)))
+			continue;
+		int fd = openat(cfg->cg_more[i], path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		ssize_t n = write(fd, val, strlen(val));
+		int err = errno;
+		close(fd);
+		if (n != (ssize_t)strlen(val)) {
+			errno = n < 0 ? err : EIO;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int init_cg_rejoin_slot(const struct init_cfg *cfg, int index, int *joined)
 {
 	char path[32];
@@ -81,7 +105,7 @@ int init_cg_rejoin_slot(const struct init_cfg *cfg, int index, int *joined)
 			continue;
 		if (calltree_join(cfg->cg_more[i], path) == 0) {
 			*joined |= 1 << i;
-			moved++;
+			moved |= 1 << i;
 		} else if (errno != ENOENT) {
 			return -1;
 		}

@@ -537,21 +537,24 @@ static void send_netns(struct leader *l, const struct sb_msg *m)
 
 /* The daemon made the slot's memory group at its first call (cgroup v1,
  * slot_memory.c): the leader joins it, and so that the call runs there
- * too, the spares made before are retired and a new one made. A call
- * running meanwhile stays where it started. */
+ * too, so do the spares made before (one that cannot move is retired, and
+ * the next call's made anew). A call running meanwhile stays where it
+ * started. */
 static void rejoin_groups(struct leader *l)
 {
-	int moved = init_cg_rejoin_slot(l->cfg->init, l->cfg->index,
-					&l->cfg->cg_joined);
-	if (moved < 0)
+	const struct init_cfg *cfg = l->cfg->init;
+	int mask = init_cg_rejoin_slot(cfg, l->cfg->index, &l->cfg->cg_joined);
+	if (mask < 0)
 		fprintf(stderr, "slotbox-init: slot %d: join its cgroups: %s\n",
 			l->cfg->index, strerror(errno));
-	if (moved <= 0)
+	if (mask <= 0)
 		return;
-	if (l->spare.pid)
-		retire_spare(l);
-	if (l->next.pid)
+	if (l->next.pid &&
+	    init_cg_move_to_slot(cfg, l->cfg->index, mask, l->next.pid) < 0)
 		retire(l, &l->next);
+	if (l->spare.pid &&
+	    init_cg_move_to_slot(cfg, l->cfg->index, mask, l->spare.pid) < 0)
+		retire_spare(l);
 	next_spare(l);
 }
 
