@@ -461,6 +461,18 @@ static int create_slots(const struct cg_hier *h, int dir, int n_slots,
 	return 0;
 }
 
+/* Make (or find) the group name below this daemon's in h: its dir fd. */
+static int group_make(const struct cg_hier *h, const char *name,
+		      struct sb_err *err)
+{
+	if (mkdirat(h->fd, name, 0755) < 0 && errno != EEXIST)
+		return sb_err_sys(err, "create cgroup %s/%s", h->path, name);
+	int fd = openat(h->fd, name, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return sb_err_sys(err, "open cgroup %s/%s", h->path, name);
+	return fd;
+}
+
 /* The sandbox's group in one hierarchy: the sum of its slots' limits,
  * then one limited group per slot. Groups cost the host kernel memory
  * whether or not anything limits them (a memory cgroup the most: the
@@ -484,12 +496,9 @@ static int create_in(const struct cg_hier *h, bool kills, const char *id,
 	*fd_out = -1;
 	if (!slots && !limited(h->ctls, &all))
 		return 0;
-	if (mkdirat(h->fd, id, 0755) < 0 && errno != EEXIST)
-		return sb_err_sys(err, "create cgroup %s/%s", h->path, id);
-	_cleanup_fd_ int fd =
-		openat(h->fd, id, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	_cleanup_fd_ int fd = group_make(h, id, err);
 	if (fd < 0)
-		return sb_err_sys(err, "open cgroup %s/%s", h->path, id);
+		return -1;
 	if ((h->v2 && v2_enable_children(fd, per_slot, err) < 0) ||
 	    cg_write_limits(fd, h->v2, h->ctls, &all, err) < 0 ||
 	    (slots && create_slots(h, fd, n_slots, per_slot, lim, err) < 0))
@@ -547,12 +556,9 @@ int cg_slot_memory_on(const struct cg_root *r, const char *sandbox_id, int slot,
 	if (h->v2)
 		return v2_slot_memory_on(h, sandbox_id, n_slots, lim, err);
 	snprintf(name, sizeof name, "%s/s%d", sandbox_id, slot);
-	if (mkdirat(h->fd, name, 0755) < 0 && errno != EEXIST)
-		return sb_err_sys(err, "create cgroup %s/%s", h->path, name);
-	_cleanup_fd_ int fd =
-		openat(h->fd, name, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	_cleanup_fd_ int fd = group_make(h, name, err);
 	if (fd < 0)
-		return sb_err_sys(err, "open cgroup %s/%s", h->path, name);
+		return -1;
 	if (cg_write_limits(fd, false, CG_BIT(CG_MEMORY), lim, err) < 0)
 		return sb_err_prefix(err, "cgroup %s/%s", h->path, name);
 	return 1;

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""bench/first_call.py: what a slot's first call costs next to its second.
+
+A slot's memory cgroup is made at its first call (src/sandbox/slot_memory.c),
+so that call pays for it once. For each build in turn (repeat --build to
+alternate builds, e.g. --build OLD --build NEW --build OLD --build NEW): a
+fresh daemon with 4 sandboxes of 10 slots, 40 slots leased, then in each
+slot `bash -c true` twice, timed with the Python client. Prints per build
+the p50 and maximum of the first and of the second calls, and the first's
+p50 over the second's: the second call is this run's baseline.
+
+    sudo bench/first_call.py --build /path/to/old/build --build build
+"""
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "clients", "python"))
+import bench  # noqa: E402
+
+PROFILE = """
+default_profile: fc
+profiles:
+  fc:
+    slots_per_sandbox: 10
+    min_sandboxes: 4
+    max_sandboxes: 4
+"""
+
+
+def one(build, tmp, n):
+    d = bench.Daemon(os.path.abspath(build), tmp, "fc-%d" % time.monotonic_ns(), PROFILE)
+    try:
+        d.wait_settled("fc")
+        slots = [d.client.acquire("first-call", timeout_s=60) for _ in range(n)]
+        time.sleep(1)
+        first, second = [], []
+        for s in slots:
+            for out in (first, second):
+                t = time.perf_counter()
+                r = d.client.bash(s, "true")
+                out.append((time.perf_counter() - t) * 1e3)
+                if not r.success:
+                    raise RuntimeError(f"bash -c true in {s.slot_id}: {r.error!r}")
+        return first, second
+    finally:
+        d.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", action="append", required=True,
+                    help="build dir (repeat; measured in the order given)")
+    ap.add_argument("-n", type=int, default=40, help="slots (at most 40)")
+    a = ap.parse_args()
+    n = max(1, min(a.n, 40))
+    with tempfile.TemporaryDirectory(prefix="first-call-") as tmp:
+        for b in a.build:
+            first, second = one(b, tmp, n)
+            f50, s50 = statistics.median(first), statistics.median(second)
+            print(f"{b}: first call p50 {f50:.2f} ms, max {max(first):.2f}; second call "
+                  f"p50 {s50:.2f} ms, max {max(second):.2f}; first/second {f50 / s50:.2f} "
+                  f"({n} slots)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
