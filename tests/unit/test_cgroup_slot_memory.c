@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests of the slot memory groups made at a slot's first call
+ * (cg_slot_memory_on, cg_sandbox_create with slot_memory_lazy), in the
+ * cgroup v2 and v1 layouts. The e2e tests run the layout the host has
+ * (hybrid here, where a cgroup2 mount has no memory controller); these
+ * check what is written in each, on a plain directory tree that stands in
+ * for the daemon's groups: its files exist (as the kernel's do) and take
+ * the same strings. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/util.h"
+#include "sandbox/cgroup.h"
+
+struct tree {
+	char path[64];
+	int dir;
+};
+
+static void tree_make(struct tree *t)
+{
+	snprintf(t->path, sizeof t->path, "/tmp/sbcgm-XXXXXX");
+	assert_non_null(mkdtemp(t->path));
+	t->dir = open(t->path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	assert_true(t->dir >= 0);
+}
+
+/* Make dir (relative, one level) and empty files in it. */
+static void tree_group(struct tree *t, const char *dir,
+		       const char *const *files)
+{
+	char p[256];
+	assert_true(mkdirat(t->dir, dir, 0755) == 0 || errno == EEXIST);
+	for (; *files; files++) {
+		snprintf(p, sizeof p, "%s/%s", dir, *files);
+		int fd =
+			openat(t->dir, p, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+}
+
+static const char *tree_get(struct tree *t, const char *file)
+{
+	static char buf[256];
+	assert_true(cg_file_read(t->dir, file, buf, sizeof buf) >= 0);
+	return buf;
+}
+
+static bool tree_has(struct tree *t, const char *path)
+{
+	struct stat st;
+	return fstatat(t->dir, path, &st, 0) == 0;
+}
+
+static void tree_free(struct tree *t)
+{
+	close(t->dir);
+	assert_int_equal(sb_rm_rf(t->path), 0);
+}
+
+static const char *const v2_files[] = {
+	"cgroup.subtree_control", "cpu.max",  "memory.max",
+	"memory.swap.max",	  "pids.max", NULL};
+
+static struct cg_limits lazy_limits(void)
+{
+	return (struct cg_limits){.cpu = 0.5,
+				  .memory_mb = 256,
+				  .pids_max = 64,
+				  .slot_memory_lazy = true};
+}
+
+/* cgroup v2: one hierarchy kills and limits all three. */
+static void v2_root(struct cg_root *r, const struct tree *t)
+{
+	memset(r, 0, sizeof *r);
+	r->mode = CG_V2;
+	r->n_hier = 1;
+	r->hier[0].fd = t->dir;
+	r->hier[0].v2 = true;
+	r->hier[0].ctls = CG_BIT(CG_CPU) | CG_BIT(CG_MEMORY) | CG_BIT(CG_PIDS);
+	snprintf(r->hier[0].path, sizeof r->hier[0].path, "%s", t->path);
+	r->ctls = r->hier[0].ctls;
+}
+
+static void test_v2_sandbox_leaves_memory_for_the_first_call(void **state)
+{
+	struct tree t = {.dir = -1};
+	struct cg_root r;
+	struct cg_limits lim = lazy_limits();
+	int fds[CG_MAX_HIER];
+	struct sb_err err = {0};
+	(void)state;
+
+	tree_make(&t);
+	tree_group(&t, "sb", v2_files);
+	tree_group(&t, "sb/s0", v2_files);
+	tree_group(&t, "sb/s1", v2_files);
+	v2_root(&r, &t);
+	assert_int_equal(cg_sandbox_create(&r, "sb", 2, &lim, fds, &err), 0);
+	close(fds[0]);
+	/* cpu and pids for the slots, memory not yet (each write of the
+	 * stand-in file lands at its start: "+cpu", then "+pids"); the
+	 * sandbox's own memory limit is the sum of its slots' */
+	assert_string_equal(tree_get(&t, "sb/cgroup.subtree_control"), "+pids");
+	assert_string_equal(tree_get(&t, "sb/memory.max"), "536870912");
+	assert_string_equal(tree_get(&t, "sb/s0/pids.max"), "64");
+	assert_string_equal(tree_get(&t, "sb/s0/memory.max"), "");
+
+	/* the first call in slot 1: every slot's memory at once */
+	assert_int_equal(cg_slot_memory_on(&r, "sb", 1, 2, &lim, &err), 2);
+	assert_string_equal(tree_get(&t, "sb/cgroup.subtree_control"),
+			    "+memory");
+	for (int i = 0; i < 2; i++) {
+		char f[64];
+		snprintf(f, sizeof f, "sb/s%d/memory.max", i);
+		assert_string_equal(tree_get(&t, f), "268435456");
+		snprintf(f, sizeof f, "sb/s%d/memory.swap.max", i);
+		assert_string_equal(tree_get(&t, f), "0");
+	}
+	tree_free(&t);
+}
+
+static void test_v1_slot_group_made_for_its_slot_only(void **state)
+{
+	struct tree kill = {.dir = -1}, mem = {.dir = -1};
+	struct cg_root r;
+	struct cg_limits lim = lazy_limits();
+	int fds[CG_MAX_HIER];
+	struct sb_err err = {0};
+	static const char *const procs[] = {"cgroup.procs", NULL};
+	static const char *const v1_mem[] = {"memory.limit_in_bytes", NULL};
+	(void)state;
+
+	tree_make(&kill);
+	tree_make(&mem);
+	tree_group(&kill, "sb", procs);
+	tree_group(&kill, "sb/s0", procs);
+	tree_group(&kill, "sb/s1", procs);
+	tree_group(&mem, "sb", v1_mem);
+	memset(&r, 0, sizeof r);
+	r.mode = CG_V1_FREEZER;
+	r.n_hier = 2;
+	r.hier[0].fd = kill.dir;
+	r.hier[1].fd = mem.dir;
+	r.hier[1].ctls = CG_BIT(CG_MEMORY);
+	r.ctls = CG_BIT(CG_MEMORY);
+	snprintf(r.hier[1].path, sizeof r.hier[1].path, "%s", mem.path);
+
+	assert_int_equal(cg_sandbox_create(&r, "sb", 2, &lim, fds, &err), 0);
+	assert_true(fds[1] >= 0); /* the sandbox's memory group, for init */
+	close(fds[0]);
+	close(fds[1]);
+	assert_string_equal(tree_get(&mem, "sb/memory.limit_in_bytes"),
+			    "536870912");
+	assert_false(tree_has(&mem, "sb/s0"));
+	assert_false(tree_has(&mem, "sb/s1"));
+
+	/* the group is made by the call (mkdir); a real one has its files
+	 * then, the stand-in gets them here */
+	tree_group(&mem, "sb/s1", v1_mem);
+	assert_int_equal(cg_slot_memory_on(&r, "sb", 1, 2, &lim, &err), 1);
+	assert_string_equal(tree_get(&mem, "sb/s1/memory.limit_in_bytes"),
+			    "268435456");
+	assert_false(tree_has(&mem, "sb/s0"));
+	tree_free(&kill);
+	tree_free(&mem);
+}
+
+static void test_nothing_to_make(void **state)
+{
+	struct tree t = {.dir = -1};
+	struct cg_root r;
+	struct sb_err err = {0};
+	(void)state;
+
+	tree_make(&t);
+	v2_root(&r, &t);
+	/* no per-slot memory limit, groups made with the sandbox (userns),
+	 * or no hierarchy limiting memory: nothing is touched */
+	struct cg_limits none = lazy_limits();
+	none.memory_mb = 0;
+	assert_int_equal(cg_slot_memory_on(&r, "sb", 0, 2, &none, &err), 0);
+	struct cg_limits eager = lazy_limits();
+	eager.slot_memory_lazy = false;
+	assert_int_equal(cg_slot_memory_on(&r, "sb", 0, 2, &eager, &err), 0);
+	r.hier[0].ctls &= ~CG_BIT(CG_MEMORY);
+	struct cg_limits lim = lazy_limits();
+	assert_int_equal(cg_slot_memory_on(&r, "sb", 0, 2, &lim, &err), 0);
+	assert_false(tree_has(&t, "sb"));
+	tree_free(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+			test_v2_sandbox_leaves_memory_for_the_first_call),
+		cmocka_unit_test(test_v1_slot_group_made_for_its_slot_only),
+		cmocka_unit_test(test_nothing_to_make),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
