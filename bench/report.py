@@ -80,7 +80,10 @@ SECTIONS = [
      "(which leaves out most kernel objects) and the sum of the sandbox processes' PSS are in "
      "the notes. `bench/scale.py` leases 10,000 slots this way. Baseline: the same measure over bare namespaced "
      "processes (`unshare --fork --pid --mount --uts --ipc --net --mount-proc sleep`). Exec "
-     "spreads its calls over all the leased slots, interleaved with the limit."),
+     "spreads its calls over all the leased slots, interleaved with the limit: first with "
+     "the slots as leased, so that about half of the calls are a slot's first, which makes "
+     "the slot's memory cgroup (src/sandbox/slot_memory.c); then again once every slot has "
+     "run a call."),
 ]
 
 
