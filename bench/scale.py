@@ -270,6 +270,7 @@ def run_one(spec, a, log):
     cg0 = cgroup_counts()
     sl0 = slabinfo()
     avail0 = meminfo()["MemAvailable"]
+    info0 = meminfo()
     d = Daemon(os.path.abspath(build), a.tmp, a.per, -(-a.n // a.per), keys,
                a.daemon_arg)
     slots, blocks = [], []
@@ -314,6 +315,10 @@ def run_one(spec, a, log):
             # what the slots cost before any of them ran a call, then
             # what a first call adds (a slot's memory group: slot_memory.c)
             idle_mem, idle_slab = host_mem()
+            # steadier than MemAvailable, which the host's page cache moves
+            info1 = meminfo()
+            r["proc_kib"] = {k: (info1.get(k, 0) - info0.get(k, 0)) / len(slots)
+                             for k in ("AnonPages", "PageTables", "KernelStack")}
             r["idle_avail_kib_per_slot"] = (mem0 - idle_mem) / len(slots)
             lat = []
             for s in random.Random(22).sample(slots, min(a.exec_n, len(slots))):
@@ -391,6 +396,9 @@ def show(r):
                  f"{r['avail_kib_per_slot'] / 1024:.3f} MiB, of it unreclaimable slab "
                  f"{r['slab_kib_per_slot'] / 1024:.3f} MiB; daemon's memory cgroup "
                  f"charged {mc} (for comparison)")
+    if "proc_kib" in r:
+        lines.append("  before any call, per leased slot: "
+                     + ", ".join(f"{k} {v:.1f} KiB" for k, v in r["proc_kib"].items()))
     if "first_call_kib" in r:
         lines.append(f"  before any call: MemAvailable {r['idle_avail_kib_per_slot'] / 1024:.3f} "
                      f"MiB per leased slot; a slot's first call added "

@@ -13,9 +13,11 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -630,6 +632,27 @@ static void handle_line(struct leader *l)
 		close(fds[i]);
 }
 
+/* The slot's root was built on this stack, path and option buffers of
+ * several KiB a call deep: the leader gives those pages back before it
+ * settles into its loop, which needs few of them. Otherwise an idle
+ * slot keeps some 60 KiB of dead stack for its life. What lies below the
+ * stack pointer is dead (past the ABI's red zone, kept well clear of
+ * here); a page touched again comes back zeroed. The span stays within
+ * the gap the kernel leaves below the stack (at least 128 MiB). */
+#define STACK_TRIM_KEEP (16 * 1024)
+#define STACK_TRIM_SPAN (1024 * 1024)
+
+__attribute__((noinline)) static void stack_trim(void)
+{
+	volatile char here = 0;
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t top = ((uintptr_t)&here - STACK_TRIM_KEEP) & ~(page - 1);
+	/* unmapped parts of the span make it fail with ENOMEM, after the
+	 * mapped part is done */
+	(void)madvise((void *)(top - STACK_TRIM_SPAN), STACK_TRIM_SPAN,
+		      MADV_DONTNEED);
+}
+
 void leader_main(struct leader_cfg *lc)
 {
 	static struct leader l;
@@ -674,6 +697,7 @@ void leader_main(struct leader_cfg *lc)
 			       .flags = hello_flags(&l)};
 	if (sb_msg_send(lc->chan, &hello, NULL, 0) < 0)
 		_exit(1);
+	stack_trim();
 	next_spare(&l); /* so that even the first call finds one ready */
 	for (;;) {
 		struct pollfd pfd[3] = {{.fd = lc->chan, .events = POLLIN},
