@@ -697,8 +697,12 @@ void leader_main(struct leader_cfg *lc)
 			       .flags = hello_flags(&l)};
 	if (sb_msg_send(lc->chan, &hello, NULL, 0) < 0)
 		_exit(1);
+	/* No spare until the slot's first call: an idle slot holds only its
+	 * leader (a spare is a process, a kernel stack, a seccomp program and
+	 * a call group, some 60 KiB). The first call makes one (handle_exec),
+	 * as it makes the slot's memory group (slot_memory.c); each call
+	 * after it finds the next one ready. */
 	stack_trim();
-	next_spare(&l); /* so that even the first call finds one ready */
 	for (;;) {
 		struct pollfd pfd[3] = {{.fd = lc->chan, .events = POLLIN},
 					{.fd = sfd, .events = POLLIN},
