@@ -4,16 +4,8 @@ the same nodes, init makes the tree once, read-only, and each slot
 generation binds it; devpts and /dev/shm stay each slot's own. The nodes
 must work, nothing may be added to the shared tree, and a reset's new
 generation binds it again."""
-from conftest import api
+from conftest import TWO_SLOTS_ONE_SANDBOX, api
 from test_core import acquire, bash
-
-PROFILES = """
-profiles:
-  default:
-    slots_per_sandbox: 2
-    min_sandboxes: 1
-    max_sandboxes: 1
-"""
 
 PROBE = ("stat -c %d /dev; stat -c %d /dev/pts; "
          "echo x > /dev/null && echo null-ok; "
@@ -37,7 +29,7 @@ def check(out, err):
 
 
 def test_slots_of_a_sandbox_bind_one_read_only_dev(make_daemon):
-    c = make_daemon(PROFILES).client()
+    c = make_daemon(TWO_SLOTS_ONE_SANDBOX).client()
     a, b = acquire(c), acquire(c)
     assert a["sandbox_id"] == b["sandbox_id"]
     (oa, ea), (ob, eb) = probe(c, a["slot_id"]), probe(c, b["slot_id"])
