@@ -44,16 +44,25 @@ int calltree_open(int slot_fd, enum cg_mode mode, uint64_t id, int *dir_fd)
 	return open_group(slot_fd, mode, id, false, dir_fd);
 }
 
-int calltree_join(int dir, const char *procs_path)
+int calltree_move(int dir, const char *procs_path, pid_t pid)
 {
+	char val[16];
+	int len = snprintf(val, sizeof val, "%d", (int)pid);
 	int fd = openat(dir, procs_path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	ssize_t n = write(fd, "0", 1);
-	int err = errno;
+	ssize_t n = write(fd, val, (size_t)len);
+	int err = n < 0 ? errno : EIO;
 	close(fd);
+	if (n == len)
+		return 0;
 	errno = err;
-	return n == 1 ? 0 : -1;
+	return -1;
+}
+
+int calltree_join(int dir, const char *procs_path)
+{
+	return calltree_move(dir, procs_path, 0);
 }
 
 static int write_file_at(int dir, const char *file, const char *val)

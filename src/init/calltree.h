@@ -32,9 +32,11 @@ int calltree_open(int slot_fd, enum cg_mode mode, uint64_t id, int *dir_fd);
 /* Whether group "c<id>" lists no process (its call's tree has ended). */
 bool calltree_empty(int slot_fd, enum cg_mode mode, uint64_t id);
 
-/* Move the calling process into the group whose cgroup.procs is at
- * procs_path below dir. 0 or -1 with errno. */
+/* Move the calling process (calltree_join), or pid of the caller's pid
+ * namespace, into the group whose cgroup.procs is at procs_path below
+ * dir. 0 or -1 with errno. */
 int calltree_join(int dir, const char *procs_path);
+int calltree_move(int dir, const char *procs_path, pid_t pid);
 
 /* Kill the call's tree. pgid is the call's process group (CG_NONE). */
 void calltree_kill(int slot_fd, enum cg_mode mode, uint64_t id, pid_t pgid);

@@ -37,11 +37,11 @@ static const struct devnode devnodes[] = {
 	{"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 };
 
-/* A device node: made, or in a user namespace (no mknod there) bound
- * from the one init staged (init_userns.c). */
-static int make_devnode(const char *path, const struct devnode *d, bool userns)
+/* A device node: made, or with bind (a user namespace: no mknod there)
+ * bound from the one init staged. */
+static int make_devnode(const char *path, const struct devnode *d, bool bind)
 {
-	if (userns) {
+	if (bind) {
 		char src[64];
 		snprintf(src, sizeof src, "/dev/%s", d->name);
 		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
@@ -56,6 +56,16 @@ static int make_devnode(const char *path, const struct devnode *d, bool userns)
 	return chmod(path, 0666); /* the umask must not narrow it */
 }
 
+int dev_tree_nodes(const char *dir, bool bind, char *failed, size_t len)
+{
+	for (size_t i = 0; i < sizeof devnodes / sizeof devnodes[0]; i++) {
+		snprintf(failed, len, "%s/%s", dir, devnodes[i].name);
+		if (make_devnode(failed, &devnodes[i], bind) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* A tmpfs on dir with the nodes, the links and the mount points of
  * /dev/pts and /dev/shm. */
 static int make_tree(const char *dir, bool userns, struct sb_err *err)
@@ -67,11 +77,8 @@ static int make_tree(const char *dir, bool userns, struct sb_err *err)
 	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NOEXEC,
 		  DEV_TMPFS_OPTS) < 0)
 		return sb_err_sys(err, "mount /dev");
-	for (size_t i = 0; i < sizeof devnodes / sizeof devnodes[0]; i++) {
-		snprintf(path, sizeof path, "%s/%s", dir, devnodes[i].name);
-		if (make_devnode(path, &devnodes[i], userns) < 0)
-			return sb_err_sys(err, "mknod %s", path);
-	}
+	if (dev_tree_nodes(dir, userns, path, sizeof path) < 0)
+		return sb_err_sys(err, "mknod %s", path);
 	static const char *const links[][2] = {
 		{"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"},
 		{"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},

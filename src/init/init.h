@@ -202,6 +202,11 @@ int mounts_setup_sandbox(const struct init_cfg *cfg, struct sb_err *err);
  * mounts a slot generation's /dev below root: that tree, or a tmpfs of
  * its own, and its own devpts either way. */
 int dev_tree_share(const struct init_cfg *cfg, struct sb_err *err);
+/* The device nodes a slot's /dev has, in dir: made, or with bind bound
+ * from the ones init staged in its /dev (init_userns.c: a user namespace
+ * may not mknod). 0, or -1 with errno and the path that failed in
+ * failed. */
+int dev_tree_nodes(const char *dir, bool bind, char *failed, size_t len);
 int dev_tree_mount(const struct init_cfg *cfg, const char *root,
 		   struct sb_err *err);
 /* mkdir -p; path is modified and restored. 0 or -1 with errno. */

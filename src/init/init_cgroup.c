@@ -42,55 +42,46 @@ int init_cg_receive(struct init_cfg *cfg, struct sb_err *err)
 	return 0;
 }
 
+/* cgroup.procs of slot index's group, below the sandbox's group. */
+static void slot_procs(int index, char *buf, size_t len)
+{
+	snprintf(buf, len, "s%d/cgroup.procs", index);
+}
+
 int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
 		      struct sb_err *err)
 {
-	char path[32];
 	int joined = 0;
 
 	if (s->cg_fd >= 0 && calltree_join(s->cg_fd, "cgroup.procs") < 0) {
 		sb_err_sys(err, "join the cgroup of slot %d", s->index);
 		return -1;
 	}
-	snprintf(path, sizeof path, "s%d/cgroup.procs", s->index);
-	for (int i = 0; i < cfg->n_cg_more; i++) {
-		/* Without a per-slot limit in that hierarchy the daemon made
-		 * no slot groups there (cgroup.c), or not yet (a memory
-		 * group, made at the slot's first call): the sandbox's
-		 * group. */
-		if (calltree_join(cfg->cg_more[i], path) == 0) {
-			joined |= 1 << i;
-		} else if (errno != ENOENT ||
-			   calltree_join(cfg->cg_more[i], "cgroup.procs") < 0) {
-			sb_err_sys(err, "join the cgroup v1 groups of slot %d",
-				   s->index);
-			return -1;
-		}
-	}
+	/* Without a per-slot limit in a hierarchy the daemon made no slot
+	 * groups there (cgroup.c), or not yet (a memory group, made at the
+	 * slot's first call): the sandbox's group. */
+	if (init_cg_rejoin_slot(cfg, s->index, &joined) < 0)
+		goto fail;
+	for (int i = 0; i < cfg->n_cg_more; i++)
+		if (!(joined & (1 << i)) &&
+		    calltree_join(cfg->cg_more[i], "cgroup.procs") < 0)
+			goto fail;
 	return joined;
+fail:
+	sb_err_sys(err, "join the cgroup v1 groups of slot %d", s->index);
+	return -1;
 }
 
 int init_cg_move_to_slot(const struct init_cfg *cfg, int index, int mask,
 			 pid_t pid)
 {
-	char path[32], val[16];
+	char path[32];
 
-	snprintf(path, sizeof path, "s%d/cgroup.procs", index);
-	snprintf(val, sizeof val, "%d", (int)pid);
-	for (int i = 0; i < cfg->n_cg_more; i++) {
-		if (!(mask & (1 << i)))
-			continue;
-		int fd = openat(cfg->cg_more[i], path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0)
+	slot_procs(index, path, sizeof path);
+	for (int i = 0; i < cfg->n_cg_more; i++)
+		if ((mask & (1 << i)) &&
+		    calltree_move(cfg->cg_more[i], path, pid) < 0)
 			return -1;
-		ssize_t n = write(fd, val, strlen(val));
-		int err = errno;
-		close(fd);
-		if (n != (ssize_t)strlen(val)) {
-			errno = n < 0 ? err : EIO;
-			return -1;
-		}
-	}
 	return 0;
 }
 
@@ -99,7 +90,7 @@ int init_cg_rejoin_slot(const struct init_cfg *cfg, int index, int *joined)
 	char path[32];
 	int moved = 0;
 
-	snprintf(path, sizeof path, "s%d/cgroup.procs", index);
+	slot_procs(index, path, sizeof path);
 	for (int i = 0; i < cfg->n_cg_more; i++) {
 		if (*joined & (1 << i))
 			continue;

@@ -31,7 +31,6 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -109,33 +108,17 @@ static int bind_dir(const char *src, const char *dst, bool rec)
 	return mount(src, dst, NULL, MS_BIND | (rec ? MS_REC : 0), NULL);
 }
 
-static const struct {
-	const char *name;
-	unsigned maj, min;
-} devnodes[] = {
-	{"null", 1, 3},	  {"zero", 1, 5},    {"full", 1, 7},
-	{"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
-};
-
-/* The device nodes a slot's /dev binds (mounts.c): made here, on a tmpfs
- * of the host's (devices work on it), since R may not mknod. */
+/* The device nodes a slot's /dev binds (dev_tree.c): made here, on a
+ * tmpfs of the host's (devices work on it), since R may not mknod. */
 static int stage_dev(const char *scratch)
 {
-	char path[4200];
+	char path[4200], failed[4300];
 	snprintf(path, sizeof path, "%s/dev", scratch);
 	if (make_dir(path, 0755) < 0 ||
 	    mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC,
 		  "mode=0755,size=16k") < 0)
 		return -1;
-	for (size_t i = 0; i < sizeof devnodes / sizeof devnodes[0]; i++) {
-		snprintf(path, sizeof path, "%s/dev/%s", scratch,
-			 devnodes[i].name);
-		if (mknod(path, S_IFCHR | 0666,
-			  makedev(devnodes[i].maj, devnodes[i].min)) < 0 ||
-		    chmod(path, 0666) < 0)
-			return -1;
-	}
-	return 0;
+	return dev_tree_nodes(path, false, failed, sizeof failed);
 }
 
 /* The image's layers as /img/<k> of the new root; image_root becomes

@@ -291,10 +291,11 @@ static void start_watch(struct exec_call *c)
 
 static void timer_cb(uv_timer_t *t);
 
-/* A deferred call's watch starts; its deadline stays where it was. */
+/* A deferred call's watch starts; its deadline stays where it was. (A
+ * held call is watched from the start.) */
 static bool watch_phase(struct exec_call *c)
 {
-	if (c->watching || c->held || c->cancelled || c->timed_out)
+	if (c->watching || c->cancelled || c->timed_out)
 		return false;
 	start_watch(c);
 	double left = c->timeout_s * 1000.0 - (sb_now_mono() - c->start) * 1e3;

@@ -9,10 +9,10 @@
  * so the sandbox's group, limited to the sum of its slots', bounds it; the
  * slot's own limit is made when its first call comes, before that call is
  * sent (cgroup.h, cg_slot_memory_on). In cgroup v1 the slot's leader then
- * joins the new group, with a new spare, before it takes the call: the
- * message goes first on the same channel. A leader that started before the
- * group was made and had no channel then is told when its channel comes
- * up; one that started after joined it when it started (init_cgroup.c).
+ * joins the new group, and moves any spare it has there, before it takes
+ * the call: the message goes first on the same channel. A leader that started
+ * before the group was made and had no channel then is told when its channel
+ * comes up; one that started after joined it when it started (init_cgroup.c).
  * In a user namespace the groups are made with the sandbox, as before: its
  * root places the leaders in groups chowned to it then. */
 #include "common/err.h"
@@ -35,8 +35,8 @@ static void send_cg_join(struct sbx_slot *slot)
 {
 	struct sb_msg m = {.type = SB_MSG_CG_JOIN,
 			   .slot = (uint32_t)slot->index};
-	if (slot->chan)
-		sandbox_slot_send(slot, &m, NULL, 0);
+	/* none without a channel: the leader that attaches one is told */
+	sandbox_slot_send(slot, &m, NULL, 0);
 }
 
 int sandbox_slot_memory_on(struct sbx_slot *slot, struct sb_err *err)
