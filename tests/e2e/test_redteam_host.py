@@ -10,6 +10,7 @@ take of the host and of the daemon, reproduced as an attacker slot would.
 - a max_bytes read reads max_bytes;
 - a slot's views of its processes, mounts and cgroups name no host path.
 """
+import errno
 import os
 import re
 import shutil
@@ -302,9 +303,17 @@ def empty_call_groups(d):
             for g in os.listdir(slot):
                 path = os.path.join(slot, g)
                 if re.fullmatch(r"c\d+", g) and os.path.isdir(path):
-                    with open(os.path.join(path, "cgroup.procs")) as f:
-                        if not f.read().strip():
-                            out.append(path)
+                    try:
+                        with open(os.path.join(path, "cgroup.procs")) as f:
+                            procs = f.read()
+                    except OSError as e:
+                        # removed while we looked (ENODEV once the kernel
+                        # has taken it down): not a leftover
+                        if e.errno in (errno.ENOENT, errno.ENODEV):
+                            continue
+                        raise
+                    if not procs.strip():
+                        out.append(path)
     return out
 
 
