@@ -44,11 +44,21 @@ int calltree_open(int slot_fd, enum cg_mode mode, uint64_t id, int *dir_fd)
 	return open_group(slot_fd, mode, id, false, dir_fd);
 }
 
-int calltree_move(int dir, const char *procs_path, pid_t pid)
+const char *calltree_self_file(enum cg_mode mode)
 {
-	char val[16];
+	return mode == CG_V2 ? "cgroup.procs" : "tasks";
+}
+
+static int write_pid(int dir, const char *group, const char *file, pid_t pid)
+{
+	char path[256], val[16];
 	int len = snprintf(val, sizeof val, "%d", (int)pid);
-	int fd = openat(dir, procs_path, O_WRONLY | O_CLOEXEC);
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", group, file) >=
+	    sizeof path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int fd = openat(dir, path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	ssize_t n = write(fd, val, (size_t)len);
@@ -60,9 +70,14 @@ int calltree_move(int dir, const char *procs_path, pid_t pid)
 	return -1;
 }
 
-int calltree_join(int dir, const char *procs_path)
+int calltree_move(int dir, const char *group, pid_t pid)
 {
-	return calltree_move(dir, procs_path, 0);
+	return write_pid(dir, group, "cgroup.procs", pid);
+}
+
+int calltree_join(int dir, const char *group, enum cg_mode mode)
+{
+	return write_pid(dir, group, calltree_self_file(mode), 0);
 }
 
 static int write_file_at(int dir, const char *file, const char *val)

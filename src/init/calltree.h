@@ -32,11 +32,23 @@ int calltree_open(int slot_fd, enum cg_mode mode, uint64_t id, int *dir_fd);
 /* Whether group "c<id>" lists no process (its call's tree has ended). */
 bool calltree_empty(int slot_fd, enum cg_mode mode, uint64_t id);
 
-/* Move the calling process (calltree_join), or pid of the caller's pid
- * namespace, into the group whose cgroup.procs is at procs_path below
- * dir. 0 or -1 with errno. */
-int calltree_join(int dir, const char *procs_path);
-int calltree_move(int dir, const char *procs_path, pid_t pid);
+/* The file below a group through which a single-threaded process moves
+ * itself into it (calltree_join): cgroup.procs in cgroup v2, "tasks" in
+ * v1. A v1 write of 0 (the writer's own thread) to "tasks" is the one
+ * migration the kernel makes without taking its global
+ * cgroup_threadgroup_rwsem for writing (cgroup_procs_write_start): that
+ * write lock waits for an RCU grace period when no migration came within
+ * the last one (5 ms here, 40 us through "tasks", bench/first_call.py)
+ * and holds off every fork, exec and exit on the host meanwhile. For a
+ * process of one thread the move is the same. */
+const char *calltree_self_file(enum cg_mode mode);
+
+/* Move the calling process (single-threaded) into group, a path below
+ * dir ("." for dir itself), through calltree_self_file(mode); or pid of
+ * the caller's pid namespace, the whole process, through the group's
+ * cgroup.procs. 0 or -1 with errno. */
+int calltree_join(int dir, const char *group, enum cg_mode mode);
+int calltree_move(int dir, const char *group, pid_t pid);
 
 /* Kill the call's tree. pgid is the call's process group (CG_NONE). */
 void calltree_kill(int slot_fd, enum cg_mode mode, uint64_t id, pid_t pgid);

@@ -54,6 +54,10 @@ struct init_cfg {
 	 * memory, pids), from the daemon's CGROUPS message. */
 	int cg_more[INIT_MAX_CG_MORE];
 	int n_cg_more;
+	/* Bit i: cg_more[i] is the daemon's group in a v1 memory hierarchy
+	 * where the sandbox has none; slot N's group there is "<id>.s<N>"
+	 * (made at its first call, sandbox/cgroup.h), not "s<N>" below. */
+	unsigned cg_flat;
 	const char *ctl_socket; /* where a restarted daemon reconnects */
 	const char *gpu;	/* "all", "0,1", or NULL */
 	/* Each slot's GPUs, "0;1,2;none" (item i for slot i), or NULL: every

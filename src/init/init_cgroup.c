@@ -18,6 +18,11 @@
 #include "init/init.h"
 #include "wire/proto.h"
 
+/* cg_more holds cgroup v1 hierarchies only (a v2 host has one). */
+#define CG_MORE_MODE CG_V1_FREEZER
+/* "<sandbox id>.s<N>" */
+#define SLOT_GROUP_MAX 192
+
 int init_cg_receive(struct init_cfg *cfg, struct sb_err *err)
 {
 	struct sb_msg m;
@@ -39,13 +44,19 @@ int init_cg_receive(struct init_cfg *cfg, struct sb_err *err)
 	}
 	for (size_t i = 0; i < nfds; i++)
 		cfg->cg_more[cfg->n_cg_more++] = fds[i];
+	cfg->cg_flat = m.flags;
 	return 0;
 }
 
-/* cgroup.procs of slot index's group, below the sandbox's group. */
-static void slot_procs(int index, char *buf, size_t len)
+/* Slot index's group in cg_more[i]: below the sandbox's group, or beside
+ * it (cg_flat). */
+static void slot_group(const struct init_cfg *cfg, int i, int index, char *buf,
+		       size_t len)
 {
-	snprintf(buf, len, "s%d/cgroup.procs", index);
+	if (cfg->cg_flat & (1u << i))
+		snprintf(buf, len, "%s.s%d", cfg->id, index);
+	else
+		snprintf(buf, len, "s%d", index);
 }
 
 int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
@@ -53,7 +64,7 @@ int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
 {
 	int joined = 0;
 
-	if (s->cg_fd >= 0 && calltree_join(s->cg_fd, "cgroup.procs") < 0) {
+	if (s->cg_fd >= 0 && calltree_join(s->cg_fd, ".", cfg->cg_mode) < 0) {
 		sb_err_sys(err, "join the cgroup of slot %d", s->index);
 		return -1;
 	}
@@ -64,7 +75,7 @@ int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
 		goto fail;
 	for (int i = 0; i < cfg->n_cg_more; i++)
 		if (!(joined & (1 << i)) &&
-		    calltree_join(cfg->cg_more[i], "cgroup.procs") < 0)
+		    calltree_join(cfg->cg_more[i], ".", CG_MORE_MODE) < 0)
 			goto fail;
 	return joined;
 fail:
@@ -75,26 +86,27 @@ fail:
 int init_cg_move_to_slot(const struct init_cfg *cfg, int index, int mask,
 			 pid_t pid)
 {
-	char path[32];
+	char path[SLOT_GROUP_MAX];
 
-	slot_procs(index, path, sizeof path);
-	for (int i = 0; i < cfg->n_cg_more; i++)
+	for (int i = 0; i < cfg->n_cg_more; i++) {
+		slot_group(cfg, i, index, path, sizeof path);
 		if ((mask & (1 << i)) &&
 		    calltree_move(cfg->cg_more[i], path, pid) < 0)
 			return -1;
+	}
 	return 0;
 }
 
 int init_cg_rejoin_slot(const struct init_cfg *cfg, int index, int *joined)
 {
-	char path[32];
+	char path[SLOT_GROUP_MAX];
 	int moved = 0;
 
-	slot_procs(index, path, sizeof path);
 	for (int i = 0; i < cfg->n_cg_more; i++) {
 		if (*joined & (1 << i))
 			continue;
-		if (calltree_join(cfg->cg_more[i], path) == 0) {
+		slot_group(cfg, i, index, path, sizeof path);
+		if (calltree_join(cfg->cg_more[i], path, CG_MORE_MODE) == 0) {
 			*joined |= 1 << i;
 			moved |= 1 << i;
 		} else if (errno != ENOENT) {

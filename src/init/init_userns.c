@@ -69,7 +69,7 @@ static int delegate_cgroups(const struct init_cfg *cfg, struct sb_err *err)
 		 * meet at the sandbox's group. */
 		if ((mkdirat(cfg->cg_fd, "init", 0755) < 0 &&
 		     errno != EEXIST) ||
-		    calltree_join(cfg->cg_fd, "init/cgroup.procs") < 0)
+		    calltree_join(cfg->cg_fd, "init", cfg->cg_mode) < 0)
 			return fail(err, "join the sandbox's cgroup");
 		if (fchownat(cfg->cg_fd, "cgroup.procs", cfg->userns_root,
 			     cfg->userns_root, 0) < 0)

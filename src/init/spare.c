@@ -73,11 +73,11 @@ __attribute__((noreturn)) static void spare_main(const struct spare_cfg *cfg,
 						 int sock, int dir_fd,
 						 bool born_in_group)
 {
-	/* Without CLONE_INTO_CGROUP (cgroup v1, old kernels), a move: it may
-	 * wait for an RCU grace period, one more reason it happens here,
-	 * before any call. */
+	/* Without CLONE_INTO_CGROUP (cgroup v1, old kernels), a move, here
+	 * before any call (v2 before Linux 5.7: one that may wait for an RCU
+	 * grace period, calltree.h). */
 	if (dir_fd >= 0 && !born_in_group &&
-	    calltree_join(dir_fd, "cgroup.procs") < 0)
+	    calltree_join(dir_fd, ".", cfg->cg_mode) < 0)
 		spare_fail(sock);
 	if (cfg->make_ns)
 		send_ns(cfg, sock);

@@ -8,9 +8,10 @@
  * move happened a few ms before, so calls spaced like an agent's (tens of
  * ms and more apart) paid 7-19 ms each here. A spare does all of it while
  * the slot waits: cloned from the leader and born in a call group (clone3
- * with CLONE_INTO_CGROUP on cgroup v2: no move at all; a cgroup.procs write
- * elsewhere), it drops to the slot's uid, sheds every capability, installs
- * the filter and blocks. Where it can, it shares the leader's memory
+ * with CLONE_INTO_CGROUP on cgroup v2: no move at all; in v1 a move of its
+ * own thread through "tasks", which takes no global lock, calltree.h),
+ * it drops to the slot's uid, sheds every capability, installs the filter
+ * and blocks. Where it can, it shares the leader's memory
  * (spare_vm.h: no copy of the leader's page tables to make, none to tear
  * down at the exec); else it is a fork. The leader hands it a call (the
  * payload, which the leader decodes for a spare sharing its memory, and

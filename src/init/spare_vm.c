@@ -31,7 +31,8 @@ struct spare_vm {
 	/* set before the clone, read by the child */
 	int sock;
 	int dir_fd;
-	bool join; /* write cgroup.procs: it was not born in its group */
+	bool join;	       /* move itself: it was not born in its group */
+	const char *join_file; /* calltree_self_file */
 	uid_t uid;
 	const struct sock_fprog *filter;
 	/* the call: set by the leader before it hands it over */
@@ -106,9 +107,9 @@ SB_RAW_CHILD static int child_main(void *arg)
 	long r;
 
 	/* Without CLONE_INTO_CGROUP (cgroup v1, old kernels), a move, here
-	 * before any call: it may wait for an RCU grace period. */
+	 * before any call (calltree.h). */
 	if (vm->join) {
-		long fd = sb_raw4(SYS_openat, vm->dir_fd, "cgroup.procs",
+		long fd = sb_raw4(SYS_openat, vm->dir_fd, vm->join_file,
 				  O_WRONLY | O_CLOEXEC, 0);
 		if (fd < 0)
 			spare_child_fail(sock, fd);
@@ -206,6 +207,7 @@ pid_t spare_vm_start(const struct spare_cfg *cfg, int sock, int dir_fd,
 		return -1;
 	*vm = (struct spare_vm){.sock = sock,
 				.dir_fd = dir_fd,
+				.join_file = calltree_self_file(cfg->cg_mode),
 				.uid = cfg->uid,
 				.filter = cfg->filter,
 				.size = vm->size,

@@ -209,8 +209,9 @@ void sandbox_reap_record(struct sbx_env *env, const struct sbx_record *rec)
 	}
 	/* Whatever escaped into the cgroups dies with them; their removal
 	 * may need a moment while the killed tasks exit. */
-	for (int i = 0; i < 100 && cg_sandbox_remove(&env->cg, rec->id) < 0 &&
-			errno == EBUSY;
+	for (int i = 0;
+	     i < 100 && cg_sandbox_remove(&env->cg, rec->id, -1) < 0 &&
+	     errno == EBUSY;
 	     i++)
 		usleep(10000);
 	char path[PATH_MAX];

@@ -220,9 +220,24 @@ static enum cg_mode hier_mode(const struct cg_hier *h)
 	return h->v2 ? CG_V2 : CG_V1_FREEZER;
 }
 
-/* Remove every group below this daemon's group in h but those kept. */
+/* The sandbox a group below this daemon's belongs to: its name, or for a
+ * slot's memory group beside the sandboxes' (flat_memory) the part before
+ * ".s<N>". */
+static void group_owner(const char *name, char *id, size_t len)
+{
+	const char *dot = strrchr(name, '.');
+	size_t n = strlen(name);
+	if (dot && dot[1] == 's' && dot[2] &&
+	    strspn(dot + 2, "0123456789") == strlen(dot + 2))
+		n = (size_t)(dot - name);
+	snprintf(id, len, "%.*s", (int)n, name);
+}
+
+/* Remove every group below this daemon's group in h but those kept
+ * (prefix: only those whose name starts with it). */
 static int remove_children(const struct cg_hier *h,
-			   bool (*keep)(const char *id, void *ud), void *ud)
+			   bool (*keep)(const char *id, void *ud), void *ud,
+			   const char *prefix)
 {
 	int fd = openat(h->fd, ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	int rc = 0;
@@ -235,8 +250,12 @@ static int remove_children(const struct cg_hier *h,
 	}
 	struct dirent *e;
 	while ((e = readdir(d))) {
+		char id[256];
 		if (e->d_type != DT_DIR || e->d_name[0] == '.' ||
-		    (keep && keep(e->d_name, ud)))
+		    (prefix && strncmp(e->d_name, prefix, strlen(prefix))))
+			continue;
+		group_owner(e->d_name, id, sizeof id);
+		if (keep && keep(id, ud))
 			continue;
 		if (remove_tree(h->fd, e->d_name, hier_mode(h), 0) < 0)
 			rc = -1;
@@ -473,6 +492,28 @@ static int group_make(const struct cg_hier *h, const char *name,
 	return fd;
 }
 
+/* A cgroup v1 hierarchy of the memory controller alone, for a sandbox
+ * whose slots get their memory groups at their first calls and that sets
+ * no sandbox-wide cap: there the sandbox has no group, and its slots'
+ * groups are "<id>.s<N>" beside the sandboxes' (flat_name). Its group
+ * would cost as much as a slot's (1.1-1.3 MiB here, cgroup.h) for no limit
+ * the slots' own do not set: a slot runs the tenant's commands only in its
+ * own group, and its leader, before its first call, is slotbox's code.
+ * The leaders wait in this daemon's group. cgroup v2 has one tree for all
+ * controllers: there the slot groups need the sandbox's. */
+static bool flat_memory(const struct cg_hier *h, bool kills,
+			const struct cg_limits *lim)
+{
+	return !h->v2 && !kills && h->ctls == CG_BIT(CG_MEMORY) &&
+	       lim->slot_memory_lazy && lim->sandbox_memory_mb <= 0 &&
+	       lim->memory_mb > 0;
+}
+
+static void flat_name(const char *sandbox_id, int slot, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.s%d", sandbox_id, slot);
+}
+
 /* The sandbox's group in one hierarchy: the sum of its slots' limits,
  * then one limited group per slot. Groups cost the host kernel memory
  * whether or not anything limits them (a memory cgroup the most: the
@@ -481,12 +522,20 @@ static int group_make(const struct cg_hier *h, const char *name,
  * only where a per-slot limit needs them (the kill hierarchy always: the
  * calls' groups live below them), and a sandbox group only where it or a
  * limit needs it; *fd_out is -1 without one. A slot whose group is
- * missing joins the sandbox's (init_cgroup.c). */
+ * missing joins the sandbox's (init_cgroup.c). Where flat_memory holds,
+ * *fd_out is this daemon's group and *flat true. */
 static int create_in(const struct cg_hier *h, bool kills, const char *id,
 		     int n_slots, const struct cg_limits *lim, int *fd_out,
-		     struct sb_err *err)
+		     bool *flat, struct sb_err *err)
 {
 	struct cg_limits all;
+
+	*flat = flat_memory(h, kills, lim);
+	if (*flat) {
+		*fd_out = fcntl(h->fd, F_DUPFD_CLOEXEC, 3);
+		return *fd_out < 0 ? sb_err_sys(err, "dup cgroup %s", h->path)
+				   : 0;
+	}
 
 	scale(lim, n_slots, &all);
 	unsigned per_slot = limited(h->ctls, lim);
@@ -509,19 +558,23 @@ static int create_in(const struct cg_hier *h, bool kills, const char *id,
 
 int cg_sandbox_create(const struct cg_root *r, const char *sandbox_id,
 		      int n_slots, const struct cg_limits *lim,
-		      int fds[CG_MAX_HIER], struct sb_err *err)
+		      int fds[CG_MAX_HIER], unsigned *flat, struct sb_err *err)
 {
+	*flat = 0;
 	for (int i = 0; i < CG_MAX_HIER; i++)
 		fds[i] = -1;
 	for (int i = 0; i < r->n_hier; i++) {
-		if (create_in(&r->hier[i], i == 0, sandbox_id, n_slots, lim,
-			      &fds[i], err) < 0) {
+		bool f = false;
+		int rc = create_in(&r->hier[i], i == 0, sandbox_id, n_slots,
+				   lim, &fds[i], &f, err);
+		*flat |= f ? 1u << i : 0;
+		if (rc < 0) {
 			for (int j = 0; j < i; j++) {
 				if (fds[j] >= 0)
 					close(fds[j]);
 				fds[j] = -1;
 			}
-			cg_sandbox_remove(r, sandbox_id);
+			cg_sandbox_remove(r, sandbox_id, n_slots);
 			return -1;
 		}
 	}
@@ -555,7 +608,10 @@ int cg_slot_memory_on(const struct cg_root *r, const char *sandbox_id, int slot,
 		return 0;
 	if (h->v2)
 		return v2_slot_memory_on(h, sandbox_id, n_slots, lim, err);
-	snprintf(name, sizeof name, "%s/s%d", sandbox_id, slot);
+	if (flat_memory(h, false, lim))
+		flat_name(sandbox_id, slot, name, sizeof name);
+	else
+		snprintf(name, sizeof name, "%s/s%d", sandbox_id, slot);
 	_cleanup_fd_ int fd = group_make(h, name, err);
 	if (fd < 0)
 		return -1;
@@ -564,13 +620,38 @@ int cg_slot_memory_on(const struct cg_root *r, const char *sandbox_id, int slot,
 	return 1;
 }
 
-int cg_sandbox_remove(const struct cg_root *r, const char *sandbox_id)
+/* The slots' groups of a sandbox beside the sandboxes' (flat_memory):
+ * each by name when n_slots is known, else those the listing finds. */
+static int remove_flat(const struct cg_hier *h, const char *sandbox_id,
+		       int n_slots)
+{
+	char name[96];
+	int rc = 0;
+	if (n_slots < 0) {
+		snprintf(name, sizeof name, "%s.s", sandbox_id);
+		return remove_children(h, NULL, NULL, name);
+	}
+	for (int s = 0; s < n_slots; s++) {
+		flat_name(sandbox_id, s, name, sizeof name);
+		if (remove_tree(h->fd, name, hier_mode(h), 0) < 0)
+			rc = -1;
+	}
+	return rc;
+}
+
+int cg_sandbox_remove(const struct cg_root *r, const char *sandbox_id,
+		      int n_slots)
 {
 	int rc = 0;
-	for (int i = 0; i < r->n_hier; i++)
-		if (remove_tree(r->hier[i].fd, sandbox_id,
-				hier_mode(&r->hier[i]), 0) < 0)
+	for (int i = 0; i < r->n_hier; i++) {
+		const struct cg_hier *h = &r->hier[i];
+		if (remove_tree(h->fd, sandbox_id, hier_mode(h), 0) < 0)
 			rc = -1;
+		/* a v1 memory hierarchy alone may hold them (flat_memory) */
+		if (!h->v2 && h->ctls == CG_BIT(CG_MEMORY) && i > 0 &&
+		    remove_flat(h, sandbox_id, n_slots) < 0)
+			rc = -1;
+	}
 	return rc;
 }
 
@@ -585,6 +666,12 @@ int cg_slot_oom_kills(const struct cg_root *r, const char *sandbox_id, int slot,
 	}
 	if (*fd_cache < 0) {
 		char path[192];
+		/* a flat group (flat_memory) or the sandbox's slot group */
+		snprintf(path, sizeof path, "%s.s%d/%s", sandbox_id, slot,
+			 cg_oom_file(h->v2));
+		*fd_cache = openat(h->fd, path, O_RDONLY | O_CLOEXEC);
+		if (*fd_cache >= 0)
+			return cg_read_oom_kills_fd(*fd_cache, count);
 		snprintf(path, sizeof path, "%s/s%d/%s", sandbox_id, slot,
 			 cg_oom_file(h->v2));
 		*fd_cache = openat(h->fd, path, O_RDONLY | O_CLOEXEC);
@@ -601,7 +688,7 @@ int cg_root_teardown(struct cg_root *r)
 		struct cg_hier *h = &r->hier[i];
 		/* Tasks of the last sandboxes may still be exiting. */
 		for (int t = 0; t < CG_TEARDOWN_TRIES &&
-				remove_children(h, NULL, NULL) < 0;
+				remove_children(h, NULL, NULL, NULL) < 0;
 		     t++)
 			usleep(CG_TEARDOWN_WAIT_US);
 		close(h->fd);
@@ -619,7 +706,7 @@ int cg_sweep(const struct cg_root *r, bool (*keep)(const char *id, void *ud),
 {
 	int rc = 0;
 	for (int i = 0; i < r->n_hier; i++)
-		if (remove_children(&r->hier[i], keep, ud) < 0)
+		if (remove_children(&r->hier[i], keep, ud, NULL) < 0)
 			rc = -1;
 	return rc;
 }

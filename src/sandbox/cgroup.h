@@ -99,11 +99,14 @@ const struct cg_hier *cg_hier_of(const struct cg_root *r, enum cg_ctl c);
 /* Create the groups of a sandbox and of its n_slots slots in every
  * hierarchy that needs them (struct cg_limits) and set their limits.
  * fds[i] becomes the sandbox's group in r->hier[i] (an O_DIRECTORY fd; -1
- * where it has none, and from r->n_hier on). On failure nothing is left
+ * where it has none, and from r->n_hier on). Bit i of *flat says that in
+ * r->hier[i], a cgroup v1 memory hierarchy, the sandbox has no group: its
+ * slots' groups, made at their first calls, are "<sandbox_id>.s<N>" in
+ * this daemon's group, which fds[i] is then. On failure nothing is left
  * behind. */
 int cg_sandbox_create(const struct cg_root *r, const char *sandbox_id,
 		      int n_slots, const struct cg_limits *lim,
-		      int fds[CG_MAX_HIER], struct sb_err *err);
+		      int fds[CG_MAX_HIER], unsigned *flat, struct sb_err *err);
 
 /* The per-slot memory limit of a sandbox made with slot_memory_lazy, at
  * the slot's first call: in a cgroup v1 memory hierarchy the slot's own
@@ -117,8 +120,11 @@ int cg_slot_memory_on(const struct cg_root *r, const char *sandbox_id, int slot,
 		      struct sb_err *err);
 
 /* Kill whatever is left in a sandbox's groups and remove them with their
- * children, in every hierarchy; -1/EBUSY while tasks are still exiting. */
-int cg_sandbox_remove(const struct cg_root *r, const char *sandbox_id);
+ * children, in every hierarchy; -1/EBUSY while tasks are still exiting.
+ * n_slots is -1 when unknown (its slots' groups beside the sandboxes' are
+ * then found by listing). */
+int cg_sandbox_remove(const struct cg_root *r, const char *sandbox_id,
+		      int n_slots);
 
 /* How many processes the OOM killer has killed in a slot's group so far.
  * -1 when memory is not limited or the kernel does not count them (cgroup

@@ -517,15 +517,23 @@ static int open_cgroups(struct sandbox *sb, int ctl, struct sb_err *err)
 	struct sb_msg m = {.type = SB_MSG_CGROUPS};
 	int fds[CG_MAX_HIER], more[CG_MAX_HIER];
 	size_t n_more = 0;
+	unsigned flat;
 
 	sandbox_cg_limits(sb, &lim);
-	if (cg_sandbox_create(cg, sb->id, sb->n_slots, &lim, fds, err) < 0)
+	if (cg_sandbox_create(cg, sb->id, sb->n_slots, &lim, fds, &flat, err) <
+	    0)
 		return -1;
 	sb->cg_fd = fds[0];
-	/* hierarchies where the sandbox needs no group send none */
-	for (int i = 1; i < cg->n_hier; i++)
-		if (fds[i] >= 0)
-			more[n_more++] = fds[i];
+	/* hierarchies where the sandbox needs no group send none; bit k of
+	 * flags: the k-th sent is one where its slots' groups are named
+	 * "<id>.s<N>" (cgroup.h) */
+	for (int i = 1; i < cg->n_hier; i++) {
+		if (fds[i] < 0)
+			continue;
+		if (flat & (1u << i))
+			m.flags |= 1u << n_more;
+		more[n_more++] = fds[i];
+	}
 	int r = sb_msg_send(ctl, &m, more, n_more);
 	if (r < 0)
 		sb_err_sys(err, "send the cgroups to the sandbox");
@@ -704,7 +712,7 @@ fail:
 		close(sv[1]);
 	if (sb->cg_fd >= 0) {
 		close(sb->cg_fd);
-		cg_sandbox_remove(&env->cg, sb->id);
+		cg_sandbox_remove(&env->cg, sb->id, sb->n_slots);
 	}
 	sandbox_scratch_drop(sb);
 	sandbox_struct_free(sb);
@@ -784,7 +792,7 @@ void sandbox_free(struct sandbox *sb)
 	for (int i = 0; i < sb->n_slots; i++)
 		if (sb->slots[i].oom_fd >= 0)
 			close(sb->slots[i].oom_fd);
-	if (cg_sandbox_remove(&sb->env->cg, sb->id) < 0)
+	if (cg_sandbox_remove(&sb->env->cg, sb->id, sb->n_slots) < 0)
 		sb_log(SB_LOG_WARN, "cgroup_remove_failed", "sandbox", sb->id,
 		       "why", strerror(errno), SB_LOG_END);
 	sandbox_scratch_drop(sb);

@@ -282,8 +282,9 @@ int sandbox_seed_end(struct sbx_slot *slot);
 void sandbox_ws_path(const struct sbx_slot *slot, unsigned gen, char *buf,
 		     size_t len);
 
-/* Before a slot's first call: its memory group with the profile's
- * per-slot limit (cgroup.h, slot_memory_lazy), once. 0 or -1 with err. */
+/* Before a slot's first call or file operation: its memory group with
+ * the profile's per-slot limit (cgroup.h, slot_memory_lazy), once. 0 or
+ * -1 with err. */
 int sandbox_slot_memory_on(struct sbx_slot *slot, struct sb_err *err);
 
 /* Send a message to a slot's leader with fds; 0 or -1/errno. */

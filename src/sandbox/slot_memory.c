@@ -5,11 +5,12 @@
  * system mounted on the host (a shrinker counter per superblock: 1 KiB for
  * every 64 the host has had at once), and a slot mounts several: with a
  * group per slot made with the sandbox, N idle slots cost O(N^2) (1.2 MiB
- * a group here, docs/bench.md). An idle slot runs nothing of the tenant's,
- * so the sandbox's group, limited to the sum of its slots', bounds it; the
- * slot's own limit is made when its first call comes, before that call is
- * sent (cgroup.h, cg_slot_memory_on). In cgroup v1 the slot's leader then
- * joins the new group, and moves any spare it has there, before it takes
+ * a group here, docs/bench.md). An idle slot runs nothing of the tenant's:
+ * the slot's own limit is made when its first call (a command, or a file
+ * tool, which the leader does) comes, before that call is sent (cgroup.h,
+ * cg_slot_memory_on). In cgroup v1 the sandbox has no memory group of its
+ * own unless the profile caps it (cgroup.c, flat_memory). The slot's leader
+ * then joins the new group, and moves any spare it has there, before it takes
  * the call: the message goes first on the same channel. A leader that started
  * before the group was made and had no channel then is told when its channel
  * comes up; one that started after joined it when it started (init_cgroup.c).

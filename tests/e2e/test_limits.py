@@ -151,6 +151,17 @@ def limit_dir(groups, ctl):
     return os.path.dirname(groups["v2"]), True
 
 
+def slot_name(slot_id):
+    return "s" + slot_id.split(".")[0].rsplit("_", 1)[1]
+
+
+def v1_memory_flat(ctl, v2):
+    """In a cgroup v1 memory hierarchy a sandbox without a sandbox-wide cap
+    has no group: its slots' are "<sandbox id>.s<N>" beside the sandboxes'
+    (src/sandbox/cgroup.c, flat_memory), each a memory cgroup less."""
+    return ctl == "memory" and not v2
+
+
 def read(path):
     with open(path) as f:
         return f.read().strip()
@@ -176,9 +187,14 @@ def test_layout_health_placement_kill_and_cleanup(layout, start):
     kill = groups["freezer"] if cg["kill"] == "v1" else groups["v2"]
     assert os.path.basename(kill).startswith("c")
     assert os.path.basename(os.path.dirname(kill)) == "s" + sa.split(".")[0].rsplit("_", 1)[1]
+    sandbox = os.path.basename(os.path.dirname(os.path.dirname(kill)))
     for ctl in cg["controllers"]:
-        path, _ = limit_dir(groups, ctl)
-        assert os.path.basename(path) == os.path.basename(os.path.dirname(kill))
+        path, v2 = limit_dir(groups, ctl)
+        slot = os.path.basename(os.path.dirname(kill))
+        if v1_memory_flat(ctl, v2):
+            assert os.path.basename(path) == sandbox + "." + slot
+        else:
+            assert os.path.basename(path) == slot
     # a timeout kills the call's whole tree, setsid and double forks too
     r = bash(c, sa, "setsid sleep 100.25 & (sleep 100.25 &); sleep 100.25", timeout_s=1)
     assert r["metadata"]["timed_out"] is True
@@ -203,6 +219,15 @@ def test_limit_files_per_slot_and_sandbox(layout, start):
     for ctl in cg["controllers"]:
         slot, v2 = limit_dir(groups, ctl)
         sandbox = os.path.dirname(slot)
+        if v1_memory_flat(ctl, v2):
+            # beside the sandboxes': the sandbox has no memory group, the
+            # daemon's limits nothing
+            assert os.path.basename(slot).endswith("." + slot_name(sa))
+            sid = os.path.basename(slot)[:-len(slot_name(sa)) - 1]
+            assert not os.path.exists(os.path.join(sandbox, sid))
+            assert int(read(slot + "/memory.limit_in_bytes")) == 256 << 20
+            assert int(read(sandbox + "/memory.limit_in_bytes")) > 1 << 50
+            continue
         for path, n in ((slot, 1), (sandbox, SLOTS)):
             if ctl == "cpu" and v2:
                 assert read(path + "/cpu.max") == f"{50000 * n} 100000"
@@ -279,49 +304,89 @@ def test_oom_is_reported_and_contained(layout, start, command):
     assert api(c, "GET", "/v1/health", status=200)["ok"] is True
 
 
-def sandbox_memory_group(layout, sandbox_id):
-    """The host path of a sandbox's group in the hierarchy that limits
-    memory: the v1 memory hierarchy where there is one, else the v2."""
+def memory_root(layout, sandbox_id):
+    """The daemon's group in the hierarchy that limits memory (the v1
+    memory hierarchy where there is one, else the v2) and whether it is
+    v2: found by the sandbox's group in the kill hierarchy, which it always
+    has."""
+    kill = layout[2] or v1_mount("freezer")
+    insts = [i for i in os.listdir(os.path.join(kill, "slotbox"))
+             if os.path.isdir(os.path.join(kill, "slotbox", i, sandbox_id))]
+    assert len(insts) == 1, insts
     root = v1_mount("memory") if layout[0] != "v2" and v1_mount("memory") else layout[2]
-    found = [os.path.join(root, "slotbox", inst, sandbox_id)
-             for inst in os.listdir(os.path.join(root, "slotbox"))
-             if os.path.isdir(os.path.join(root, "slotbox", inst, sandbox_id))]
-    assert len(found) == 1, found
-    return found[0], root == layout[2]
+    return os.path.join(root, "slotbox", insts[0]), root == layout[2]
 
 
-def test_a_slot_gets_its_memory_group_at_its_first_call(layout, start):
+@pytest.mark.parametrize("cap", [False, True])
+def test_a_slot_gets_its_memory_group_at_its_first_call(layout, start, cap):
     """A memory cgroup costs the host's kernel the most of any group (a
     counter per file system on the host: issue 22), and an idle slot needs
-    no limit of its own, the sandbox's bounding it: a slot's memory group
-    comes with its first call (src/sandbox/slot_memory.c), in cgroup v1 for
-    that slot alone, in v2 for the sandbox's slots at once; each call then
-    runs under its slot's limit."""
-    d, c, cg = start(memory_mb=256)
+    no limit of its own: a slot's memory group comes with its first call
+    (src/sandbox/slot_memory.c), in cgroup v1 for that slot alone, in v2 for
+    the sandbox's slots at once; each call then runs under its slot's limit.
+    In v1 the sandbox has no memory group unless sandbox_memory_mb caps it
+    (cap): its slots' groups are "<sandbox id>.s<N>" beside the sandboxes'.
+    In v2 the sandbox's group holds its slots' (one tree for all)."""
+    keys = {"sandbox_memory_mb": 400} if cap else {}
+    d, c, cg = start(memory_mb=256, **keys)
     need(cg, layout, "memory")
     a = api(c, "POST", "/v1/slots", {}, 201)
     b = api(c, "POST", "/v1/slots", {}, 201)
-    sandbox, v2 = sandbox_memory_group(layout, a["sandbox_id"])
-    name = lambda s: "s" + s["slot_id"].split(".")[0].rsplit("_", 1)[1]
+    sid = a["sandbox_id"]
+    root, v2 = memory_root(layout, sid)
+    nested = v2 or cap
+    sandbox = os.path.join(root, sid)
+    f = "/memory.max" if v2 else "/memory.limit_in_bytes"
+
+    def group(s):
+        if nested:
+            return os.path.join(sandbox, slot_name(s["slot_id"]))
+        return os.path.join(root, sid + "." + slot_name(s["slot_id"]))
 
     def slot_limited(s):
-        f = "/memory.max" if v2 else "/memory.limit_in_bytes"
-        path = os.path.join(sandbox, name(s))
+        path = group(s)
         return os.path.exists(path + f) and int(read(path + f)) == 256 << 20
 
-    assert int(read(sandbox + ("/memory.max" if v2 else "/memory.limit_in_bytes"))) \
-        == SLOTS * 256 << 20
+    if nested:
+        assert int(read(sandbox + f)) == (400 << 20 if cap else SLOTS * 256 << 20)
+    else:
+        assert not os.path.exists(sandbox)
     assert not slot_limited(a) and not slot_limited(b)
     if v2:
         assert "memory" not in read(sandbox + "/cgroup.subtree_control").split()
     groups = slot_groups(c, a["slot_id"], layout)
-    assert limit_dir(groups, "memory")[0] == os.path.join(sandbox, name(a))
+    assert limit_dir(groups, "memory")[0] == group(a)
     assert slot_limited(a)
     # v1: the other slot still has none; v2: every slot has its limit
     assert slot_limited(b) == v2
     groups = slot_groups(c, b["slot_id"], layout)
-    assert limit_dir(groups, "memory")[0] == os.path.join(sandbox, name(b))
+    assert limit_dir(groups, "memory")[0] == group(b)
     assert slot_limited(b)
+    # the groups go with their sandbox
+    assert d.stop() == 0
+    assert not os.path.exists(group(a)) and not os.path.exists(group(b))
+
+
+def test_a_file_tool_is_charged_to_its_slot(layout, start):
+    """A file tool is done by the slot's leader, and the files it writes
+    are the slot's: before a slot's first call it makes the slot's memory
+    group too, so what it writes counts against the slot's limit (in v1 the
+    sandbox has no memory group to bound it otherwise)."""
+    d, c, cg = start(memory_mb=256)
+    need(cg, layout, "memory")
+    a = api(c, "POST", "/v1/slots", {}, 201)
+    root, v2 = memory_root(layout, a["sandbox_id"])
+    name = a["sandbox_id"] + "." + slot_name(a["slot_id"])
+    group = os.path.join(root, a["sandbox_id"], slot_name(a["slot_id"])) if v2 \
+        else os.path.join(root, name)
+    assert not os.path.exists(group + ("/memory.max" if v2 else "/memory.limit_in_bytes"))
+    r = api(c, "POST", f"/v1/slots/{a['slot_id']}/exec",
+            {"tool": "write_file", "args": {"path": "big.txt", "content": "x" * (6 << 20)}}, 200)
+    assert r["success"], r
+    limit = read(group + ("/memory.max" if v2 else "/memory.limit_in_bytes"))
+    assert int(limit) == 256 << 20
+    used = int(read(group + ("/memory.current" if v2 else "/memory.usage_in_bytes")))
+    assert used >= 6 << 20, f"the file's 6 MiB are not charged to the slot ({used} bytes)"
 
 
 @pytest.mark.parametrize("userns", [False, True])

@@ -215,8 +215,21 @@ def test_per_slot_view_of_cgroups_names_no_host_path(pair):
     d, c, a, b = pair
     r = bash(c, a, "cat /proc/self/cgroup")
     assert r["success"], r
-    assert "slotbox" not in r["metadata"]["stdout"], r["metadata"]["stdout"]
-    assert a.split("_slot_")[0] not in r["metadata"]["stdout"]
+    out = r["metadata"]["stdout"]
+    assert "slotbox" not in out, out
+    # Each hierarchy's view is rooted at the group the slot's namespace was
+    # made in: the slot's own group ("/", the call's "/c<id>"); in a cgroup
+    # v1 memory hierarchy the daemon's, whose only entry the slot sees is
+    # its own group "<sandbox id>.s<N>" (no sandbox group there, cgroup.c
+    # flat_memory; the sandbox id is the slot's hostname anyway). No path
+    # above it, no other slot's or sandbox's.
+    sid, own = a.split("_slot_")[0], "s" + a.split("_slot_")[1].split(".")[0]
+    for line in out.splitlines():
+        _, ctls, path = line.split(":", 2)
+        parts = [p for p in path.split("/") if p]
+        assert len(parts) <= 1, line
+        if sid in path:
+            assert ctls == "memory" and parts == [sid + "." + own], line
 
 
 HOARD_PTYS = r"""

@@ -70,6 +70,12 @@ static void tree_free(struct tree *t)
 	assert_int_equal(sb_rm_rf(t->path), 0);
 }
 
+static bool keep_ab(const char *id, void *ud)
+{
+	(void)ud;
+	return strcmp(id, "ab") == 0;
+}
+
 static const char *const v2_files[] = {
 	"cgroup.subtree_control", "cpu.max",  "memory.max",
 	"memory.swap.max",	  "pids.max", NULL};
@@ -109,7 +115,10 @@ static void test_v2_sandbox_leaves_memory_for_the_first_call(void **state)
 	tree_group(&t, "sb/s0", v2_files);
 	tree_group(&t, "sb/s1", v2_files);
 	v2_root(&r, &t);
-	assert_int_equal(cg_sandbox_create(&r, "sb", 2, &lim, fds, &err), 0);
+	unsigned flat = 1;
+	assert_int_equal(cg_sandbox_create(&r, "sb", 2, &lim, fds, &flat, &err),
+			 0);
+	assert_int_equal(flat, 0); /* v2: one tree, the sandbox's group */
 	close(fds[0]);
 	/* cpu and pids for the slots, memory not yet (each write of the
 	 * stand-in file lands at its start: "+cpu", then "+pids"); the
@@ -133,6 +142,33 @@ static void test_v2_sandbox_leaves_memory_for_the_first_call(void **state)
 	tree_free(&t);
 }
 
+static const char *const procs[] = {"cgroup.procs", NULL};
+static const char *const v1_mem[] = {"memory.limit_in_bytes", NULL};
+
+/* cgroup v1: the freezer kills, a hierarchy of its own limits memory. */
+static void v1_root(struct cg_root *r, const struct tree *kill,
+		    const struct tree *mem)
+{
+	memset(r, 0, sizeof *r);
+	r->mode = CG_V1_FREEZER;
+	r->n_hier = 2;
+	r->hier[0].fd = kill->dir;
+	r->hier[1].fd = mem->dir;
+	r->hier[1].ctls = CG_BIT(CG_MEMORY);
+	r->ctls = CG_BIT(CG_MEMORY);
+	snprintf(r->hier[1].path, sizeof r->hier[1].path, "%s", mem->path);
+}
+
+static void v1_kill_tree(struct tree *kill)
+{
+	tree_make(kill);
+	tree_group(kill, "sb", procs);
+	tree_group(kill, "sb/s0", procs);
+	tree_group(kill, "sb/s1", procs);
+}
+
+/* Without a sandbox-wide cap the sandbox has no memory group: its slots'
+ * are made beside the sandboxes', each at its slot's first call. */
 static void test_v1_slot_group_made_for_its_slot_only(void **state)
 {
 	struct tree kill = {.dir = -1}, mem = {.dir = -1};
@@ -140,41 +176,101 @@ static void test_v1_slot_group_made_for_its_slot_only(void **state)
 	struct cg_limits lim = lazy_limits();
 	int fds[CG_MAX_HIER];
 	struct sb_err err = {0};
-	static const char *const procs[] = {"cgroup.procs", NULL};
-	static const char *const v1_mem[] = {"memory.limit_in_bytes", NULL};
+	struct stat a, b;
+	unsigned flat = 0;
 	(void)state;
 
-	tree_make(&kill);
+	v1_kill_tree(&kill);
 	tree_make(&mem);
-	tree_group(&kill, "sb", procs);
-	tree_group(&kill, "sb/s0", procs);
-	tree_group(&kill, "sb/s1", procs);
-	tree_group(&mem, "sb", v1_mem);
-	memset(&r, 0, sizeof r);
-	r.mode = CG_V1_FREEZER;
-	r.n_hier = 2;
-	r.hier[0].fd = kill.dir;
-	r.hier[1].fd = mem.dir;
-	r.hier[1].ctls = CG_BIT(CG_MEMORY);
-	r.ctls = CG_BIT(CG_MEMORY);
-	snprintf(r.hier[1].path, sizeof r.hier[1].path, "%s", mem.path);
+	v1_root(&r, &kill, &mem);
 
-	assert_int_equal(cg_sandbox_create(&r, "sb", 2, &lim, fds, &err), 0);
+	assert_int_equal(cg_sandbox_create(&r, "sb", 2, &lim, fds, &flat, &err),
+			 0);
+	assert_int_equal(flat, 1u << 1);
+	/* init gets the daemon's memory group itself */
+	assert_true(fds[1] >= 0);
+	assert_int_equal(fstat(fds[1], &a), 0);
+	assert_int_equal(fstat(mem.dir, &b), 0);
+	assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+	close(fds[0]);
+	close(fds[1]);
+	assert_false(tree_has(&mem, "sb"));
+
+	/* the group is made by the call (mkdir); a real one has its files
+	 * then, the stand-in gets them here */
+	tree_group(&mem, "sb.s1", v1_mem);
+	assert_int_equal(cg_slot_memory_on(&r, "sb", 1, 2, &lim, &err), 1);
+	assert_string_equal(tree_get(&mem, "sb.s1/memory.limit_in_bytes"),
+			    "268435456");
+	assert_false(tree_has(&mem, "sb.s0"));
+	assert_false(tree_has(&mem, "sb"));
+	tree_free(&kill);
+	tree_free(&mem);
+}
+
+/* A sandbox-wide cap needs the sandbox's group: the slots' are below it. */
+static void test_v1_sandbox_cap_keeps_the_sandbox_group(void **state)
+{
+	struct tree kill = {.dir = -1}, mem = {.dir = -1};
+	struct cg_root r;
+	struct cg_limits lim = lazy_limits();
+	int fds[CG_MAX_HIER];
+	struct sb_err err = {0};
+	unsigned flat = 1;
+	(void)state;
+
+	lim.sandbox_memory_mb = 300;
+	v1_kill_tree(&kill);
+	tree_make(&mem);
+	tree_group(&mem, "sb", v1_mem);
+	v1_root(&r, &kill, &mem);
+	assert_int_equal(cg_sandbox_create(&r, "sb", 2, &lim, fds, &flat, &err),
+			 0);
+	assert_int_equal(flat, 0);
 	assert_true(fds[1] >= 0); /* the sandbox's memory group, for init */
 	close(fds[0]);
 	close(fds[1]);
 	assert_string_equal(tree_get(&mem, "sb/memory.limit_in_bytes"),
-			    "536870912");
-	assert_false(tree_has(&mem, "sb/s0"));
+			    "314572800");
 	assert_false(tree_has(&mem, "sb/s1"));
-
-	/* the group is made by the call (mkdir); a real one has its files
-	 * then, the stand-in gets them here */
 	tree_group(&mem, "sb/s1", v1_mem);
 	assert_int_equal(cg_slot_memory_on(&r, "sb", 1, 2, &lim, &err), 1);
 	assert_string_equal(tree_get(&mem, "sb/s1/memory.limit_in_bytes"),
 			    "268435456");
-	assert_false(tree_has(&mem, "sb/s0"));
+	assert_false(tree_has(&mem, "sb.s1"));
+	tree_free(&kill);
+	tree_free(&mem);
+}
+
+/* Slot groups beside the sandboxes' go with their sandbox: by name, by
+ * listing (a record of unknown size), and in a sweep of leftovers. */
+static void test_v1_flat_groups_removed_with_their_sandbox(void **state)
+{
+	struct tree kill = {.dir = -1}, mem = {.dir = -1};
+	struct cg_root r;
+	static const char *const none[] = {NULL};
+	(void)state;
+
+	tree_make(&kill);
+	tree_make(&mem);
+	v1_root(&r, &kill, &mem);
+	tree_group(&mem, "a.s0", none);
+	tree_group(&mem, "a.s1", none);
+	tree_group(&mem, "ab.s0", none);
+	tree_group(&mem, "b.s3", none);
+	tree_group(&mem, "c.s2", none);
+	tree_group(&mem, "c.sx", none);
+
+	assert_int_equal(cg_sandbox_remove(&r, "a", 2), 0);
+	assert_false(tree_has(&mem, "a.s0") || tree_has(&mem, "a.s1"));
+	assert_true(tree_has(&mem, "ab.s0"));
+	assert_int_equal(cg_sandbox_remove(&r, "b", -1), 0);
+	assert_false(tree_has(&mem, "b.s3"));
+	assert_true(tree_has(&mem, "ab.s0"));
+	/* keep "ab": "c.s2" is c's, "c.sx" a sandbox of that name */
+	assert_int_equal(cg_sweep(&r, keep_ab, NULL), 0);
+	assert_true(tree_has(&mem, "ab.s0"));
+	assert_false(tree_has(&mem, "c.s2") || tree_has(&mem, "c.sx"));
 	tree_free(&kill);
 	tree_free(&mem);
 }
@@ -209,6 +305,9 @@ int main(void)
 		cmocka_unit_test(
 			test_v2_sandbox_leaves_memory_for_the_first_call),
 		cmocka_unit_test(test_v1_slot_group_made_for_its_slot_only),
+		cmocka_unit_test(test_v1_sandbox_cap_keeps_the_sandbox_group),
+		cmocka_unit_test(
+			test_v1_flat_groups_removed_with_their_sandbox),
 		cmocka_unit_test(test_nothing_to_make),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
