@@ -244,6 +244,12 @@ int idmap_mount_template(const char *tree, uid_t uid, const char *proc,
  * The leader is cloned with slot_ns_clone_flags(); slot_ns_setup() runs in
  * it once it is in its slot's cgroup (0 or -1 with err). */
 int slot_ns_clone_flags(const struct init_cfg *cfg);
+/* A slot's /sys (slot_ns.c): slot_ns_share_sys mounts, once per sandbox,
+ * in init, the sysfs its slots share where they can (0 or -1 with err);
+ * slot_ns_mount_sys puts a slot generation's at path (its own where it
+ * cannot share one; none where the host refuses sysfs). */
+int slot_ns_share_sys(const struct init_cfg *cfg, struct sb_err *err);
+void slot_ns_mount_sys(const struct init_cfg *cfg, const char *path);
 int slot_ns_setup(const struct init_cfg *cfg, struct sb_err *err);
 /* Make new IPC and network namespaces for the caller (loopback up) and
  * open them as descriptors (fds[0] IPC, fds[1] network; arg is the

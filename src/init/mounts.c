@@ -45,7 +45,9 @@ int mounts_setup_sandbox(const struct init_cfg *cfg, struct sb_err *err)
 	snprintf(host, sizeof host, "slotbox-%.48s", cfg->id);
 	if (sethostname(host, strlen(host)) < 0)
 		return sb_err_sys(err, "sethostname");
-	return dev_tree_share(cfg, err);
+	if (dev_tree_share(cfg, err) < 0)
+		return -1;
+	return slot_ns_share_sys(cfg, err);
 }
 
 int mounts_mkdir_p(char *path, mode_t mode)
@@ -302,8 +304,7 @@ int mounts_setup_slot_root(const struct leader_cfg *lc, bool enter,
 	mkdir(path, 0555);
 	/* sysfs is a convenience (nproc, lscpu); a host that refuses it
 	 * still gets a working sandbox. */
-	mount("sysfs", path, "sysfs",
-	      MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	slot_ns_mount_sys(cfg, path);
 	snprintf(path, sizeof path, "%s%s", root, cfg->workspace_dir);
 	if (mounts_mkdir_p(path, 0755) < 0)
 		return sb_err_sys(err, "create %s", cfg->workspace_dir);

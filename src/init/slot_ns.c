@@ -15,9 +15,23 @@
  * while a lease runs the leader starts the next lease's spare (spare.h),
  * which first makes the next namespaces (slot_ns_make) and hands them back
  * as nsfs descriptors; the recycle enters them with setns (microseconds)
- * and promotes that spare. sysfs is mounted again then: a sysfs mount pins
- * the network namespace it was made in. Likewise init has a restarted
- * leader's namespaces made while the old leader dies (slot_ns_prepare). */
+ * and promotes that spare. Likewise init has a restarted leader's
+ * namespaces made while the old leader dies (slot_ns_prepare).
+ *
+ * /sys: a sysfs shows the network devices of the network namespace it is
+ * mounted in. The kernel finds a sysfs mount's superblock by testing every
+ * sysfs superblock on the host (sget_fc, kernfs_test_super), so a sysfs
+ * per slot generation made each new one cost more the more slots the host
+ * had: at 8,000 leased slots that test was 18% of the machine's CPU while
+ * the next 1,000 were leased (docs/bench.md, "10,000 slots"). Where a
+ * slot's network namespace holds only loopback (network: none, without a
+ * user namespace) init mounts one sysfs for its sandbox, in a network
+ * namespace of its own that holds only loopback, and every slot generation
+ * binds it (read-only): the same tree, but lo's counters there are not the
+ * slot's (/proc/net/dev has those). Egress slots (their own veth) and user
+ * namespaces (where a sysfs may be mounted only while one is fully
+ * visible) mount one per generation, again at a recycle: a sysfs mount
+ * pins the network namespace it was made in. */
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -31,11 +45,17 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "init/init.h"
 #include "wire/proto.h"
+
+/* The sandbox's /sys network namespace (kept alive: its lo shows in
+ * /sys/class/net) and whether its sysfs is mounted (a host may refuse). */
+static int sys_netns = -1;
+static bool sys_mounted;
 
 /* A new network namespace starts with lo down. */
 static int loopback_up(void)
@@ -51,6 +71,58 @@ static int loopback_up(void)
 		return -1;
 	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
 	return ioctl(s, SIOCSIFFLAGS, &ifr);
+}
+
+static bool sys_shared(const struct init_cfg *cfg)
+{
+	return cfg->own_net && !cfg->egress && !cfg->userns;
+}
+
+static void sys_shared_dir(const struct init_cfg *cfg, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/sys-shared", cfg->scratch);
+}
+
+int slot_ns_share_sys(const struct init_cfg *cfg, struct sb_err *err)
+{
+	char dir[4200];
+
+	if (!sys_shared(cfg))
+		return 0;
+	sys_shared_dir(cfg, dir, sizeof dir);
+	if (mkdir(dir, 0555) < 0 && errno != EEXIST)
+		return sb_err_sys(err, "create %s", dir);
+	_cleanup_fd_ int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (home < 0 || unshare(CLONE_NEWNET) < 0)
+		return sb_err_sys(err, "a network namespace for /sys");
+	int rc = 0;
+	sys_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (sys_netns < 0 || loopback_up() < 0)
+		rc = sb_err_sys(err, "a network namespace for /sys");
+	/* sysfs is a convenience (nproc, lscpu); a host that refuses it
+	 * still gets working slots */
+	else if (mount("sysfs", dir, "sysfs",
+		       MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0)
+		sys_mounted = true;
+	if (setns(home, CLONE_NEWNET) < 0)
+		return sb_err_sys(err,
+				  "back to the daemon's network namespace");
+	return rc;
+}
+
+void slot_ns_mount_sys(const struct init_cfg *cfg, const char *path)
+{
+	char dir[4200];
+
+	if (!sys_shared(cfg)) {
+		mount("sysfs", path, "sysfs",
+		      MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+		return;
+	}
+	sys_shared_dir(cfg, dir, sizeof dir);
+	/* a bind keeps the source's mount flags: read-only, nosuid ... */
+	if (sys_mounted)
+		mount(dir, path, NULL, MS_BIND, NULL);
 }
 
 int slot_ns_clone_flags(const struct init_cfg *cfg)
@@ -185,7 +257,7 @@ int slot_ns_renew(const struct init_cfg *cfg, bool entered, struct sb_err *err)
 		if (cfg->own_net && loopback_up() < 0)
 			return sb_err_sys(err, "bring up loopback");
 	}
-	if (cfg->own_net && remount_sys() < 0)
+	if (cfg->own_net && !sys_shared(cfg) && remount_sys() < 0)
 		return sb_err_sys(err, "mount /sys again");
 	return 0;
 }
