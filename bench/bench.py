@@ -50,7 +50,7 @@ S_COLD = "sandbox cold start"
 S_RESET = "reset of a slot holding files"
 LIMIT = "host posix_spawn (limit)"
 # The scale row's exec again once every slot has run a call: a slot's
-# first call makes its memory group (src/sandbox/slot_memory.c), and about
+# first call makes its memory group (src/sandbox/slot_limits.c), and about
 # half of the first pass's calls are a slot's first.
 SCALE_AGAIN = "exec bash -c 'echo hi' at scale, every slot past its first call"
 CMDS = [("true", S_TRUE), ("echo hi", S_ECHO)]

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """bench/first_call.py: what a slot's first call costs next to its second.
 
-A slot's memory cgroup is made at its first call (src/sandbox/slot_memory.c),
+A slot's memory cgroup is made at its first call (src/sandbox/slot_limits.c),
 so that call pays for it once. For each build in turn (repeat --build to
 alternate builds, e.g. --build OLD --build NEW --build OLD --build NEW): a
 fresh daemon with 4 sandboxes of 10 slots, 40 slots leased, then in each

@@ -82,7 +82,7 @@ SECTIONS = [
      "processes (`unshare --fork --pid --mount --uts --ipc --net --mount-proc sleep`). Exec "
      "spreads its calls over all the leased slots, interleaved with the limit: first with "
      "the slots as leased, so that about half of the calls are a slot's first, which makes "
-     "the slot's memory cgroup (src/sandbox/slot_memory.c); then again once every slot has "
+     "the slot's memory cgroup (src/sandbox/slot_limits.c); then again once every slot has "
      "run a call."),
 ]
 

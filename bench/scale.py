@@ -313,7 +313,7 @@ def run_one(spec, a, log):
         r["cpu_last"] = sum(cpu[-tenth:]) / (tenth * a.per)
         if not stop:
             # what the slots cost before any of them ran a call, then
-            # what a first call adds (a slot's memory group: slot_memory.c)
+            # what a first call adds (a slot's memory group: slot_limits.c)
             idle_mem, idle_slab = host_mem()
             # steadier than MemAvailable, which the host's page cache moves
             info1 = meminfo()

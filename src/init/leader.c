@@ -537,9 +537,9 @@ static void send_netns(struct leader *l, const struct sb_msg *m)
 		close(fd);
 }
 
-/* The daemon made the slot's memory group at its first call (cgroup v1,
- * slot_memory.c): the leader joins it, and so that the call runs there
- * too, so do the spares made before (one that cannot move is retired, and
+/* The daemon made the slot's memory and cpu groups at its first call
+ * (cgroup v1, slot_limits.c): the leader joins them, and so that the call runs
+ * there too, so do the spares made before (one that cannot move is retired, and
  * the next call's made anew). A call running meanwhile stays where it
  * started. */
 static void rejoin_groups(struct leader *l)
@@ -700,8 +700,8 @@ void leader_main(struct leader_cfg *lc)
 	/* No spare until the slot's first call: an idle slot holds only its
 	 * leader (a spare is a process, a kernel stack, a seccomp program and
 	 * a call group, some 60 KiB). The first call makes one (handle_exec),
-	 * as it makes the slot's memory group (slot_memory.c); each call
-	 * after it finds the next one ready. */
+	 * as it makes the slot's memory and cpu groups (slot_limits.c); each
+	 * call after it finds the next one ready. */
 	stack_trim();
 	for (;;) {
 		struct pollfd pfd[3] = {{.fd = lc->chan, .events = POLLIN},

@@ -492,6 +492,14 @@ static int group_make(const struct cg_hier *h, const char *name,
 	return fd;
 }
 
+/* The controllers whose per-slot limits a slot gets at its first call
+ * with slot_limits_lazy (cgroup.h): a memory cgroup costs the host the
+ * most of any group, and each cpu quota written makes the kernel check the
+ * bandwidth of every cpu group on the host (tg_set_cfs_bandwidth), 40% of
+ * the daemon's CPU at 9,000 slots here with a quota per slot made with its
+ * sandbox. pids limits are cheap and stay with the sandbox. */
+#define CG_LAZY (CG_BIT(CG_MEMORY) | CG_BIT(CG_CPU))
+
 /* A cgroup v1 hierarchy of the memory controller alone, for a sandbox
  * whose slots get their memory groups at their first calls and that sets
  * no sandbox-wide cap: there the sandbox has no group, and its slots'
@@ -505,7 +513,7 @@ static bool flat_memory(const struct cg_hier *h, bool kills,
 			const struct cg_limits *lim)
 {
 	return !h->v2 && !kills && h->ctls == CG_BIT(CG_MEMORY) &&
-	       lim->slot_memory_lazy && lim->sandbox_memory_mb <= 0 &&
+	       lim->slot_limits_lazy && lim->sandbox_memory_mb <= 0 &&
 	       lim->memory_mb > 0;
 }
 
@@ -539,8 +547,8 @@ static int create_in(const struct cg_hier *h, bool kills, const char *id,
 
 	scale(lim, n_slots, &all);
 	unsigned per_slot = limited(h->ctls, lim);
-	if (lim->slot_memory_lazy)
-		per_slot &= ~CG_BIT(CG_MEMORY);
+	if (lim->slot_limits_lazy)
+		per_slot &= ~CG_LAZY;
 	bool slots = kills || per_slot;
 	*fd_out = -1;
 	if (!slots && !limited(h->ctls, &all))
@@ -581,43 +589,65 @@ int cg_sandbox_create(const struct cg_root *r, const char *sandbox_id,
 	return 0;
 }
 
-/* v2: the memory controller for the sandbox's slot groups, each limited. */
-static int v2_slot_memory_on(const struct cg_hier *h, const char *sandbox_id,
-			     int n_slots, const struct cg_limits *lim,
-			     struct sb_err *err)
+/* v2: the controllers in ctls for the sandbox's slot groups, each
+ * limited. */
+static int v2_slot_limits_on(const struct cg_hier *h, const char *sandbox_id,
+			     int n_slots, unsigned ctls,
+			     const struct cg_limits *lim, struct sb_err *err)
 {
 	_cleanup_fd_ int fd =
 		openat(h->fd, sandbox_id, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return sb_err_sys(err, "open cgroup %s/%s", h->path,
 				  sandbox_id);
-	if (v2_enable_children(fd, CG_BIT(CG_MEMORY), err) < 0 ||
-	    create_slots(h, fd, n_slots, CG_BIT(CG_MEMORY), lim, err) < 0)
+	if (v2_enable_children(fd, ctls, err) < 0 ||
+	    create_slots(h, fd, n_slots, ctls, lim, err) < 0)
 		return sb_err_prefix(err, "cgroup %s/%s", h->path, sandbox_id);
 	return 2;
 }
 
-int cg_slot_memory_on(const struct cg_root *r, const char *sandbox_id, int slot,
-		      int n_slots, const struct cg_limits *lim,
-		      struct sb_err *err)
+/* v1: the slot's group in h, limited for the controllers in ctls. */
+static int v1_slot_limits_on(const struct cg_hier *h, bool kills,
+			     const char *sandbox_id, int slot, unsigned ctls,
+			     const struct cg_limits *lim, struct sb_err *err)
 {
-	const struct cg_hier *h = cg_hier_of(r, CG_MEMORY);
 	char name[96];
 
-	if (!h || !lim->slot_memory_lazy || lim->memory_mb <= 0)
-		return 0;
-	if (h->v2)
-		return v2_slot_memory_on(h, sandbox_id, n_slots, lim, err);
-	if (flat_memory(h, false, lim))
+	if (flat_memory(h, kills, lim))
 		flat_name(sandbox_id, slot, name, sizeof name);
 	else
 		snprintf(name, sizeof name, "%s/s%d", sandbox_id, slot);
 	_cleanup_fd_ int fd = group_make(h, name, err);
 	if (fd < 0)
 		return -1;
-	if (cg_write_limits(fd, false, CG_BIT(CG_MEMORY), lim, err) < 0)
+	if (cg_write_limits(fd, false, ctls, lim, err) < 0)
 		return sb_err_prefix(err, "cgroup %s/%s", h->path, name);
 	return 1;
+}
+
+int cg_slot_limits_on(const struct cg_root *r, const char *sandbox_id, int slot,
+		      int n_slots, const struct cg_limits *lim,
+		      struct sb_err *err)
+{
+	int done = 0;
+
+	if (!lim->slot_limits_lazy)
+		return 0;
+	for (int i = 0; i < r->n_hier; i++) {
+		const struct cg_hier *h = &r->hier[i];
+		unsigned ctls = limited(h->ctls, lim) & CG_LAZY;
+		int rc;
+		if (!ctls)
+			continue;
+		rc = h->v2 ? v2_slot_limits_on(h, sandbox_id, n_slots, ctls,
+					       lim, err)
+			   : v1_slot_limits_on(h, i == 0, sandbox_id, slot,
+					       ctls, lim, err);
+		if (rc < 0)
+			return -1;
+		done |= rc;
+	}
+	return done;
 }
 
 /* The slots' groups of a sandbox beside the sandboxes' (flat_memory):

@@ -60,12 +60,13 @@ struct cg_limits {
 	int64_t memory_mb;
 	int64_t pids_max;
 	int64_t sandbox_memory_mb;
-	/* A slot gets its memory group at its first call, not with the
-	 * sandbox (cg_slot_memory_on): a memory cgroup is the costliest
-	 * group there is (the kernel keeps in each a counter for every file
-	 * system on the host), and an idle slot needs no limit of its own:
-	 * the sandbox's bounds it meanwhile. */
-	bool slot_memory_lazy;
+	/* A slot gets its memory and cpu limits at its first call, not
+	 * with the sandbox (cg_slot_limits_on): a memory cgroup is the
+	 * costliest group there is (the kernel keeps in each a counter for
+	 * every file system on the host), a cpu quota costs a walk of every
+	 * cpu group on the host, and an idle slot runs nothing of the
+	 * tenant's: it needs no limit of its own. */
+	bool slot_limits_lazy;
 };
 
 /* Detect the hierarchies and create this daemon's group in each, removing
@@ -108,14 +109,15 @@ int cg_sandbox_create(const struct cg_root *r, const char *sandbox_id,
 		      int n_slots, const struct cg_limits *lim,
 		      int fds[CG_MAX_HIER], unsigned *flat, struct sb_err *err);
 
-/* The per-slot memory limit of a sandbox made with slot_memory_lazy, at
- * the slot's first call: in a cgroup v1 memory hierarchy the slot's own
- * group, made and limited, which its leader must then join (1); in cgroup
- * v2 the memory controller for all the sandbox's slot groups at once,
- * which their processes are already in, each limited (2: every slot of the
- * sandbox is done). 0 when the profile sets no per-slot memory limit or no
- * hierarchy limits memory; -1 on error. Idempotent. */
-int cg_slot_memory_on(const struct cg_root *r, const char *sandbox_id, int slot,
+/* The per-slot memory and cpu limits of a sandbox made with
+ * slot_limits_lazy, at the slot's first call: in each cgroup v1 hierarchy
+ * of those controllers the slot's own group, made and limited, which its
+ * leader must then join (bit 1); in cgroup v2 the controllers for all the
+ * sandbox's slot groups at once, which their processes are already in,
+ * each limited (bit 2; 2 alone: every slot of the sandbox is done). 0 when
+ * the profile sets neither per-slot limit or no hierarchy enforces them;
+ * -1 on error. Idempotent. */
+int cg_slot_limits_on(const struct cg_root *r, const char *sandbox_id, int slot,
 		      int n_slots, const struct cg_limits *lim,
 		      struct sb_err *err);
 

@@ -601,8 +601,9 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 		sb_err_set(err, ENOTCONN, "the slot is not running");
 		goto fail;
 	}
-	/* the slot's own memory limit, at its first call (slot_memory.c) */
-	if (sandbox_slot_memory_on(slot, err) < 0)
+	/* the slot's own memory and cpu limits, at its first call
+	 * (slot_limits.c) */
+	if (sandbox_slot_limits_on(slot, err) < 0)
 		goto fail;
 	send[0] = make_payload(spec, err);
 	if (send[0] < 0)

@@ -110,8 +110,8 @@ int file_op_start(struct sbx_slot *slot, const struct sb_file_req *req,
 	if (!slot->chan)
 		return sb_err_set(err, ENOTCONN, "the slot is not running");
 	/* The leader does it, and what it writes is the slot's: the slot's
-	 * memory limit first, as for a call (slot_memory.c). */
-	if (sandbox_slot_memory_on(slot, err) < 0)
+	 * memory and cpu limits first, as for a call (slot_limits.c). */
+	if (sandbox_slot_limits_on(slot, err) < 0)
 		return -1;
 	fds[0] = sb_sealed_memfd("slotbox-file-req", req, sizeof *req, err);
 	if (fds[0] < 0)

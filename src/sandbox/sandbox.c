@@ -238,7 +238,7 @@ static void ctl_message(struct sandbox *sb, const struct sb_msg *m, int *fds,
 		/* a leader that started before its memory group was made
 		 * joins it now (one started after already has) */
 		if (sandbox_chan_attach(slot, fd) == 0)
-			sandbox_slot_memory_attached(slot);
+			sandbox_slot_limits_attached(slot);
 	} else if (m->type == SB_MSG_SEED_READY &&
 		   m->slot < (uint32_t)sb->n_slots) {
 		struct sbx_slot *slot = &sb->slots[m->slot];

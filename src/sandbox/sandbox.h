@@ -143,9 +143,10 @@ struct sbx_slot {
 	/* its leader runs background processes and terminals (a leader of
 	 * an older build, adopted, does not) */
 	bool processes;
-	/* its memory group is made (cg_slot_memory_on), and in cgroup v1
-	 * each new leader is told to join it (mem_join) */
-	bool mem_on, mem_join;
+	/* its memory and cpu limits are made (cg_slot_limits_on), and in
+	 * cgroup v1 each new leader is told to join their groups
+	 * (limits_join) */
+	bool limits_on, limits_join;
 };
 
 enum sbx_state { SBX_STARTING, SBX_RUNNING, SBX_DEAD };
@@ -282,10 +283,10 @@ int sandbox_seed_end(struct sbx_slot *slot);
 void sandbox_ws_path(const struct sbx_slot *slot, unsigned gen, char *buf,
 		     size_t len);
 
-/* Before a slot's first call or file operation: its memory group with
- * the profile's per-slot limit (cgroup.h, slot_memory_lazy), once. 0 or
- * -1 with err. */
-int sandbox_slot_memory_on(struct sbx_slot *slot, struct sb_err *err);
+/* Before a slot's first call or file operation: its memory and cpu
+ * groups with the profile's per-slot limits (cgroup.h, slot_limits_lazy),
+ * once. 0 or -1 with err. */
+int sandbox_slot_limits_on(struct sbx_slot *slot, struct sb_err *err);
 
 /* Send a message to a slot's leader with fds; 0 or -1/errno. */
 int sandbox_slot_send(struct sbx_slot *slot, const void *msg, const int *fds,

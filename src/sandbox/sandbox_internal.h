@@ -25,11 +25,11 @@ void sandbox_ctl_path(const struct sbx_env *env, const char *id, char *buf,
 		      size_t len);
 /* Watch sb->ctl and sb->pidfd on the loop. */
 void sandbox_watch(struct sandbox *sb);
-/* slot_memory.c: the profile's cgroup limits for the sandbox; a new
+/* slot_limits.c: the profile's cgroup limits for the sandbox; a new
  * channel to a slot's leader is up (a leader that started before its slot's
- * memory group was made joins it now). */
+ * memory and cpu groups were made joins them now). */
 void sandbox_cg_limits(const struct sandbox *sb, struct cg_limits *lim);
-void sandbox_slot_memory_attached(struct sbx_slot *slot);
+void sandbox_slot_limits_attached(struct sbx_slot *slot);
 /* Take fd as the channel to slot's leader. */
 int sandbox_chan_attach(struct sbx_slot *slot, int fd);
 /* Kill the slot's leader through init with SB_RELEASE_* flags (its calls

@@ -304,16 +304,15 @@ def test_oom_is_reported_and_contained(layout, start, command):
     assert api(c, "GET", "/v1/health", status=200)["ok"] is True
 
 
-def memory_root(layout, sandbox_id):
-    """The daemon's group in the hierarchy that limits memory (the v1
-    memory hierarchy where there is one, else the v2) and whether it is
-    v2: found by the sandbox's group in the kill hierarchy, which it always
-    has."""
+def memory_root(layout, sandbox_id, ctl="memory"):
+    """The daemon's group in the hierarchy that limits ctl (the v1
+    hierarchy where there is one, else the v2) and whether it is v2: found
+    by the sandbox's group in the kill hierarchy, which it always has."""
     kill = layout[2] or v1_mount("freezer")
     insts = [i for i in os.listdir(os.path.join(kill, "slotbox"))
              if os.path.isdir(os.path.join(kill, "slotbox", i, sandbox_id))]
     assert len(insts) == 1, insts
-    root = v1_mount("memory") if layout[0] != "v2" and v1_mount("memory") else layout[2]
+    root = v1_mount(ctl) if layout[0] != "v2" and v1_mount(ctl) else layout[2]
     return os.path.join(root, "slotbox", insts[0]), root == layout[2]
 
 
@@ -322,13 +321,15 @@ def test_a_slot_gets_its_memory_group_at_its_first_call(layout, start, cap):
     """A memory cgroup costs the host's kernel the most of any group (a
     counter per file system on the host: issue 22), and an idle slot needs
     no limit of its own: a slot's memory group comes with its first call
-    (src/sandbox/slot_memory.c), in cgroup v1 for that slot alone, in v2 for
+    (src/sandbox/slot_limits.c), in cgroup v1 for that slot alone, in v2 for
     the sandbox's slots at once; each call then runs under its slot's limit.
     In v1 the sandbox has no memory group unless sandbox_memory_mb caps it
     (cap): its slots' groups are "<sandbox id>.s<N>" beside the sandboxes'.
-    In v2 the sandbox's group holds its slots' (one tree for all)."""
+    In v2 the sandbox's group holds its slots' (one tree for all). A slot's
+    cpu quota comes with its first call too (each quota written walks every
+    cpu group on the host)."""
     keys = {"sandbox_memory_mb": 400} if cap else {}
-    d, c, cg = start(memory_mb=256, **keys)
+    d, c, cg = start(memory_mb=256, cpu=0.5, **keys)
     need(cg, layout, "memory")
     a = api(c, "POST", "/v1/slots", {}, 201)
     b = api(c, "POST", "/v1/slots", {}, 201)
@@ -354,9 +355,21 @@ def test_a_slot_gets_its_memory_group_at_its_first_call(layout, start, cap):
     assert not slot_limited(a) and not slot_limited(b)
     if v2:
         assert "memory" not in read(sandbox + "/cgroup.subtree_control").split()
+    # cpu too: the sandbox's quota now, each slot's at its first call
+    cpu_root, cpu_v2 = memory_root(layout, sid, "cpu")
+    quota = (lambda p: read(p + "/cpu.max").split()[0]) if cpu_v2 else \
+        (lambda p: read(p + "/cpu.cfs_quota_us"))
+    cpu_of = lambda s: os.path.join(cpu_root, sid, slot_name(s["slot_id"]))
+    has_cpu = "cpu" in cg["controllers"]
+    if has_cpu:
+        assert quota(os.path.join(cpu_root, sid)) == str(50000 * SLOTS)
+        assert not os.path.exists(cpu_of(a)) or quota(cpu_of(a)) in ("max", "-1")
     groups = slot_groups(c, a["slot_id"], layout)
     assert limit_dir(groups, "memory")[0] == group(a)
     assert slot_limited(a)
+    if has_cpu:
+        assert limit_dir(groups, "cpu")[0] == cpu_of(a)
+        assert quota(cpu_of(a)) == "50000"
     # v1: the other slot still has none; v2: every slot has its limit
     assert slot_limited(b) == v2
     groups = slot_groups(c, b["slot_id"], layout)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests of the slot memory groups made at a slot's first call
- * (cg_slot_memory_on, cg_sandbox_create with slot_memory_lazy), in the
+/* Unit tests of the slot memory and cpu groups made at a slot's first call
+ * (cg_slot_limits_on, cg_sandbox_create with slot_limits_lazy), in the
  * cgroup v2 and v1 layouts. The e2e tests run the layout the host has
  * (hybrid here, where a cgroup2 mount has no memory controller); these
  * check what is written in each, on a plain directory tree that stands in
@@ -85,7 +85,7 @@ static struct cg_limits lazy_limits(void)
 	return (struct cg_limits){.cpu = 0.5,
 				  .memory_mb = 256,
 				  .pids_max = 64,
-				  .slot_memory_lazy = true};
+				  .slot_limits_lazy = true};
 }
 
 /* cgroup v2: one hierarchy kills and limits all three. */
@@ -128,12 +128,18 @@ static void test_v2_sandbox_leaves_memory_for_the_first_call(void **state)
 	assert_string_equal(tree_get(&t, "sb/s0/pids.max"), "64");
 	assert_string_equal(tree_get(&t, "sb/s0/memory.max"), "");
 
-	/* the first call in slot 1: every slot's memory at once */
-	assert_int_equal(cg_slot_memory_on(&r, "sb", 1, 2, &lim, &err), 2);
+	assert_string_equal(tree_get(&t, "sb/cpu.max"), "100000 100000");
+	assert_string_equal(tree_get(&t, "sb/s0/cpu.max"), "");
+
+	/* the first call in slot 1: every slot's memory and cpu at once
+	 * ("+cpu", then "+memory") */
+	assert_int_equal(cg_slot_limits_on(&r, "sb", 1, 2, &lim, &err), 2);
 	assert_string_equal(tree_get(&t, "sb/cgroup.subtree_control"),
 			    "+memory");
 	for (int i = 0; i < 2; i++) {
 		char f[64];
+		snprintf(f, sizeof f, "sb/s%d/cpu.max", i);
+		assert_string_equal(tree_get(&t, f), "50000 100000");
 		snprintf(f, sizeof f, "sb/s%d/memory.max", i);
 		assert_string_equal(tree_get(&t, f), "268435456");
 		snprintf(f, sizeof f, "sb/s%d/memory.swap.max", i);
@@ -167,11 +173,15 @@ static void v1_kill_tree(struct tree *kill)
 	tree_group(kill, "sb/s1", procs);
 }
 
+static const char *const v1_cpu[] = {"cpu.cfs_period_us", "cpu.cfs_quota_us",
+				     NULL};
+
 /* Without a sandbox-wide cap the sandbox has no memory group: its slots'
- * are made beside the sandboxes', each at its slot's first call. */
+ * are made beside the sandboxes', each at its slot's first call; its cpu
+ * group is made with it, each slot's below it at the slot's first call. */
 static void test_v1_slot_group_made_for_its_slot_only(void **state)
 {
-	struct tree kill = {.dir = -1}, mem = {.dir = -1};
+	struct tree kill = {.dir = -1}, mem = {.dir = -1}, cpu = {.dir = -1};
 	struct cg_root r;
 	struct cg_limits lim = lazy_limits();
 	int fds[CG_MAX_HIER];
@@ -182,11 +192,21 @@ static void test_v1_slot_group_made_for_its_slot_only(void **state)
 
 	v1_kill_tree(&kill);
 	tree_make(&mem);
+	tree_make(&cpu);
+	tree_group(&cpu, "sb", v1_cpu);
 	v1_root(&r, &kill, &mem);
+	r.n_hier = 3;
+	r.hier[2].fd = cpu.dir;
+	r.hier[2].ctls = CG_BIT(CG_CPU);
+	r.ctls |= CG_BIT(CG_CPU);
+	snprintf(r.hier[2].path, sizeof r.hier[2].path, "%s", cpu.path);
 
 	assert_int_equal(cg_sandbox_create(&r, "sb", 2, &lim, fds, &flat, &err),
 			 0);
 	assert_int_equal(flat, 1u << 1);
+	close(fds[2]);
+	assert_string_equal(tree_get(&cpu, "sb/cpu.cfs_quota_us"), "100000");
+	assert_false(tree_has(&cpu, "sb/s0") || tree_has(&cpu, "sb/s1"));
 	/* init gets the daemon's memory group itself */
 	assert_true(fds[1] >= 0);
 	assert_int_equal(fstat(fds[1], &a), 0);
@@ -199,13 +219,17 @@ static void test_v1_slot_group_made_for_its_slot_only(void **state)
 	/* the group is made by the call (mkdir); a real one has its files
 	 * then, the stand-in gets them here */
 	tree_group(&mem, "sb.s1", v1_mem);
-	assert_int_equal(cg_slot_memory_on(&r, "sb", 1, 2, &lim, &err), 1);
+	tree_group(&cpu, "sb/s1", v1_cpu);
+	assert_int_equal(cg_slot_limits_on(&r, "sb", 1, 2, &lim, &err), 1);
 	assert_string_equal(tree_get(&mem, "sb.s1/memory.limit_in_bytes"),
 			    "268435456");
+	assert_string_equal(tree_get(&cpu, "sb/s1/cpu.cfs_quota_us"), "50000");
 	assert_false(tree_has(&mem, "sb.s0"));
 	assert_false(tree_has(&mem, "sb"));
+	assert_false(tree_has(&cpu, "sb/s0"));
 	tree_free(&kill);
 	tree_free(&mem);
+	tree_free(&cpu);
 }
 
 /* A sandbox-wide cap needs the sandbox's group: the slots' are below it. */
@@ -234,7 +258,7 @@ static void test_v1_sandbox_cap_keeps_the_sandbox_group(void **state)
 			    "314572800");
 	assert_false(tree_has(&mem, "sb/s1"));
 	tree_group(&mem, "sb/s1", v1_mem);
-	assert_int_equal(cg_slot_memory_on(&r, "sb", 1, 2, &lim, &err), 1);
+	assert_int_equal(cg_slot_limits_on(&r, "sb", 1, 2, &lim, &err), 1);
 	assert_string_equal(tree_get(&mem, "sb/s1/memory.limit_in_bytes"),
 			    "268435456");
 	assert_false(tree_has(&mem, "sb.s1"));
@@ -288,13 +312,14 @@ static void test_nothing_to_make(void **state)
 	 * or no hierarchy limiting memory: nothing is touched */
 	struct cg_limits none = lazy_limits();
 	none.memory_mb = 0;
-	assert_int_equal(cg_slot_memory_on(&r, "sb", 0, 2, &none, &err), 0);
+	none.cpu = 0;
+	assert_int_equal(cg_slot_limits_on(&r, "sb", 0, 2, &none, &err), 0);
 	struct cg_limits eager = lazy_limits();
-	eager.slot_memory_lazy = false;
-	assert_int_equal(cg_slot_memory_on(&r, "sb", 0, 2, &eager, &err), 0);
-	r.hier[0].ctls &= ~CG_BIT(CG_MEMORY);
+	eager.slot_limits_lazy = false;
+	assert_int_equal(cg_slot_limits_on(&r, "sb", 0, 2, &eager, &err), 0);
+	r.hier[0].ctls &= ~(CG_BIT(CG_MEMORY) | CG_BIT(CG_CPU));
 	struct cg_limits lim = lazy_limits();
-	assert_int_equal(cg_slot_memory_on(&r, "sb", 0, 2, &lim, &err), 0);
+	assert_int_equal(cg_slot_limits_on(&r, "sb", 0, 2, &lim, &err), 0);
 	assert_false(tree_has(&t, "sb"));
 	tree_free(&t);
 }
