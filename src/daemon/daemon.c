@@ -566,6 +566,13 @@ static int setup(struct daemon *d)
 	env->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (env->devnull < 0)
 		return die("/dev/null", strerror(errno));
+	env->sys_netns = sbx_sys_netns_make();
+	if (env->sys_netns < 0)
+		sb_log(SB_LOG_WARN, "sys_netns_failed", "why", strerror(errno),
+		       "effect",
+		       "each sandbox makes a network namespace for its "
+		       "slots' /sys",
+		       SB_LOG_END);
 	char inst[32];
 	instance_name(o->state_dir, inst, sizeof inst);
 	cg_root_setup(&env->cg, o->cgroup_mount, inst, why, sizeof why);
@@ -654,6 +661,7 @@ int daemon_run(const struct daemon_opts *opts)
 	d.journal.dir.fd = -1;
 	d.snapshots.dir.fd = -1;
 	d.env.uid_lock_fd = -1;
+	d.env.sys_netns = -1;
 	if (setup(&d) != 0) {
 		/* Groups of sandboxes a previous daemon kept stay for the
 		 * next start that succeeds. */

@@ -58,6 +58,9 @@ struct init_cfg {
 	 * where the sandbox has none; slot N's group there is "<id>.s<N>"
 	 * (made at its first call, sandbox/cgroup.h), not "s<N>" below. */
 	unsigned cg_flat;
+	/* The daemon's network namespace for the slots' /sys (slot_ns.c),
+	 * from the CGROUPS message; -1: none, init makes one. */
+	int sys_netns;
 	const char *ctl_socket; /* where a restarted daemon reconnects */
 	const char *gpu;	/* "all", "0,1", or NULL */
 	/* Each slot's GPUs, "0;1,2;none" (item i for slot i), or NULL: every

@@ -33,7 +33,11 @@ int init_cg_receive(struct init_cfg *cfg, struct sb_err *err)
 	do
 		r = sb_msg_recv(INIT_CTL_FD, &m, fds, &nfds);
 	while (r < 0 && errno == EINTR);
-	if (r <= 0 || m.type != SB_MSG_CGROUPS || nfds > INIT_MAX_CG_MORE) {
+	size_t n_more = nfds;
+	bool netns = r > 0 && (m.flags & SB_CGROUPS_SYS_NETNS) && nfds > 0;
+	if (netns)
+		n_more--;
+	if (r <= 0 || m.type != SB_MSG_CGROUPS || n_more > INIT_MAX_CG_MORE) {
 		int e = r < 0 ? errno : EPROTO;
 		for (size_t i = 0; i < nfds; i++)
 			close(fds[i]);
@@ -42,9 +46,11 @@ int init_cg_receive(struct init_cfg *cfg, struct sb_err *err)
 		errno = e;
 		return -1;
 	}
-	for (size_t i = 0; i < nfds; i++)
+	for (size_t i = 0; i < n_more; i++)
 		cfg->cg_more[cfg->n_cg_more++] = fds[i];
-	cfg->cg_flat = m.flags;
+	if (netns)
+		cfg->sys_netns = fds[n_more];
+	cfg->cg_flat = m.flags & ~SB_CGROUPS_SYS_NETNS;
 	return 0;
 }
 

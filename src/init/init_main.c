@@ -103,6 +103,7 @@ static void parse_args(int argc, char **argv, struct init_cfg *cfg)
 	cfg->cg_fd = -1;
 	cfg->orphan_timeout_s = 600;
 	cfg->seccomp_fd = -1;
+	cfg->sys_netns = -1;
 	cfg->own_net = true;
 	cfg->ptys_max = 64;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {

@@ -25,23 +25,24 @@
  * had: at 8,000 leased slots that test was 18% of the machine's CPU while
  * the next 1,000 were leased (docs/bench.md, "10,000 slots"). Where a
  * slot's network namespace holds only loopback (network: none, without a
- * user namespace) init mounts one sysfs for its sandbox, in a network
- * namespace of its own that holds only loopback, and every slot generation
- * binds it (read-only): the same tree, but lo's counters there are not the
- * slot's (/proc/net/dev has those). Egress slots (their own veth) and user
+ * user namespace) every slot generation binds (read-only) one sysfs that
+ * init mounts for its sandbox in a network namespace holding only
+ * loopback: the daemon's one for all its sandboxes (sys_netns.c), so that
+ * every sandbox's sysfs is one superblock the kernel finds at once and no
+ * sandbox start makes a network namespace; else one init makes. The same
+ * tree, but lo's counters there are not the slot's (/proc/net/dev has
+ * those). Egress slots (their own veth) and user
  * namespaces (where a sysfs may be mounted only while one is fully
  * visible) mount one per generation, again at a recycle: a sysfs mount
  * pins the network namespace it was made in. */
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -49,29 +50,15 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/netif.h"
 #include "init/init.h"
 #include "wire/proto.h"
 
-/* The sandbox's /sys network namespace (kept alive: its lo shows in
- * /sys/class/net) and whether its sysfs is mounted (a host may refuse). */
-static int sys_netns = -1;
+/* The sandbox's /sys network namespace when init made it (kept alive: its
+ * lo shows in /sys/class/net) and whether its sysfs is mounted (a host may
+ * refuse). */
+static int own_sys_netns = -1;
 static bool sys_mounted;
-
-/* A new network namespace starts with lo down. */
-static int loopback_up(void)
-{
-	_cleanup_fd_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct ifreq ifr;
-
-	if (s < 0)
-		return -1;
-	memset(&ifr, 0, sizeof ifr);
-	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-		return -1;
-	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-	return ioctl(s, SIOCSIFFLAGS, &ifr);
-}
 
 static bool sys_shared(const struct init_cfg *cfg)
 {
@@ -81,6 +68,18 @@ static bool sys_shared(const struct init_cfg *cfg)
 static void sys_shared_dir(const struct init_cfg *cfg, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/sys-shared", cfg->scratch);
+}
+
+/* Enter a network namespace with only loopback: the daemon's (netns), or
+ * a new one, which *made keeps alive (its lo shows in /sys/class/net). */
+static int enter_sys_netns(int netns, int *made)
+{
+	if (netns >= 0)
+		return setns(netns, CLONE_NEWNET);
+	if (unshare(CLONE_NEWNET) < 0)
+		return -1;
+	*made = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	return *made < 0 || sb_link_up("lo") < 0 ? -1 : 0;
 }
 
 int slot_ns_share_sys(const struct init_cfg *cfg, struct sb_err *err)
@@ -93,12 +92,11 @@ int slot_ns_share_sys(const struct init_cfg *cfg, struct sb_err *err)
 	if (mkdir(dir, 0555) < 0 && errno != EEXIST)
 		return sb_err_sys(err, "create %s", dir);
 	_cleanup_fd_ int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (home < 0 || unshare(CLONE_NEWNET) < 0)
-		return sb_err_sys(err, "a network namespace for /sys");
+	if (home < 0)
+		return sb_err_sys(err, "open the network namespace");
 	int rc = 0;
-	sys_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (sys_netns < 0 || loopback_up() < 0)
-		rc = sb_err_sys(err, "a network namespace for /sys");
+	if (enter_sys_netns(cfg->sys_netns, &own_sys_netns) < 0)
+		rc = sb_err_sys(err, "the network namespace for /sys");
 	/* sysfs is a convenience (nproc, lscpu); a host that refuses it
 	 * still gets working slots */
 	else if (mount("sysfs", dir, "sysfs",
@@ -137,7 +135,7 @@ int slot_ns_setup(const struct init_cfg *cfg, struct sb_err *err)
 	 * path of the host's hierarchy. */
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		return sb_err_sys(err, "new cgroup namespace");
-	if (cfg->own_net && loopback_up() < 0)
+	if (cfg->own_net && sb_link_up("lo") < 0)
 		return sb_err_sys(err, "bring up loopback");
 	return 0;
 }
@@ -174,7 +172,7 @@ int slot_ns_make(const void *arg, int fds[2])
 
 	fds[0] = fds[1] = -1;
 	if (unshare(renew_flags(cfg)) < 0 ||
-	    (cfg->own_net && loopback_up() < 0))
+	    (cfg->own_net && sb_link_up("lo") < 0))
 		return -1;
 	fds[0] = open("/proc/self/ns/ipc", O_RDONLY | O_CLOEXEC);
 	fds[1] = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -187,7 +185,7 @@ static int make_for_slot(const struct init_cfg *cfg, unsigned link, int fds[2])
 	if (!cfg->egress)
 		return slot_ns_make(cfg, fds);
 	if (slot_veth_make(cfg, link, renew_flags(cfg), fds) < 0 ||
-	    loopback_up() < 0) {
+	    sb_link_up("lo") < 0) {
 		fprintf(stderr, "slotbox-init: egress link %u: %s\n",
 			cfg->egress_link + link, strerror(errno));
 		return -1;
@@ -254,7 +252,7 @@ int slot_ns_renew(const struct init_cfg *cfg, bool entered, struct sb_err *err)
 	if (!entered) {
 		if (unshare(renew_flags(cfg)) < 0)
 			return sb_err_sys(err, "new ipc/network namespace");
-		if (cfg->own_net && loopback_up() < 0)
+		if (cfg->own_net && sb_link_up("lo") < 0)
 			return sb_err_sys(err, "bring up loopback");
 	}
 	if (cfg->own_net && !sys_shared(cfg) && remount_sys() < 0)

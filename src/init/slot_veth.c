@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/netif.h"
 #include "init/init.h"
 
 #ifdef SLOTBOX_HAVE_EGRESS
@@ -147,20 +148,6 @@ static int default_route(struct mnl_socket *nl, unsigned index, uint32_t gw)
 	return nl_talk(nl, nlh);
 }
 
-static int link_up(const char *name)
-{
-	_cleanup_fd_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct ifreq ifr;
-	if (s < 0)
-		return -1;
-	memset(&ifr, 0, sizeof ifr);
-	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-		return -1;
-	ifr.ifr_flags |= IFF_UP;
-	return ioctl(s, SIOCSIFFLAGS, &ifr);
-}
-
 static int index_of(int sock, const char *name)
 {
 	struct ifreq ifr;
@@ -200,7 +187,7 @@ int slot_veth_make(const struct init_cfg *cfg, int slot, int flags, int fds[2])
 	int hi = index_of(hs, host);
 	unsigned si = if_nametoindex("eth0");
 	if (hi < 0 || si == 0 || addr_add(hnl, (unsigned)hi, host_addr) < 0 ||
-	    link_up("eth0") < 0 || addr_add(snl, si, host_addr + 1) < 0 ||
+	    sb_link_up("eth0") < 0 || addr_add(snl, si, host_addr + 1) < 0 ||
 	    default_route(snl, si, host_addr) < 0)
 		return -1;
 	return 0;

@@ -515,7 +515,7 @@ static int open_cgroups(struct sandbox *sb, int ctl, struct sb_err *err)
 	const struct cg_root *cg = &sb->env->cg;
 	struct cg_limits lim;
 	struct sb_msg m = {.type = SB_MSG_CGROUPS};
-	int fds[CG_MAX_HIER], more[CG_MAX_HIER];
+	int fds[CG_MAX_HIER], more[CG_MAX_HIER + 1];
 	size_t n_more = 0;
 	unsigned flat;
 
@@ -533,6 +533,11 @@ static int open_cgroups(struct sandbox *sb, int ctl, struct sb_err *err)
 		if (flat & (1u << i))
 			m.flags |= 1u << n_more;
 		more[n_more++] = fds[i];
+	}
+	/* last: the network namespace of the slots' /sys (sys_netns.c) */
+	if (sb->env->sys_netns >= 0) {
+		m.flags |= SB_CGROUPS_SYS_NETNS;
+		more[n_more++] = sb->env->sys_netns;
 	}
 	int r = sb_msg_send(ctl, &m, more, n_more);
 	if (r < 0)

@@ -43,6 +43,9 @@ struct sbx_env {
 	char image_store[PATH_MAX]; /* <state>/images */
 	struct cg_root cg;
 	int devnull; /* host /dev/null, stdin of calls without stdin */
+	/* The network namespace of the slots' /sys (sys_netns.c), sent to
+	 * every init; -1: none (each init makes one). */
+	int sys_netns;
 	const struct sandbox_ops *ops;
 	size_t slot_data_size; /* of each slot's owner_data */
 	/* How long a sandbox waits for a restarted daemon to adopt it after
@@ -287,6 +290,10 @@ void sandbox_ws_path(const struct sbx_slot *slot, unsigned gen, char *buf,
  * groups with the profile's per-slot limits (cgroup.h, slot_limits_lazy),
  * once. 0 or -1 with err. */
 int sandbox_slot_limits_on(struct sbx_slot *slot, struct sb_err *err);
+
+/* sys_netns.c: a network namespace holding only loopback, for the slots'
+ * /sys: its descriptor, or -1 with errno. */
+int sbx_sys_netns_make(void);
 
 /* Send a message to a slot's leader with fds; 0 or -1/errno. */
 int sandbox_slot_send(struct sbx_slot *slot, const void *msg, const int *fds,

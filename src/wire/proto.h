@@ -32,7 +32,11 @@ enum sb_msg_type {
 	SB_MSG_FILE, /* daemon -> leader: flags = op; fds params, data, out */
 	SB_MSG_CGROUPS,	   /* daemon -> init, always first: fds = the sandbox's
 			      group in each hierarchy besides fd 4's (cgroup v1
-			      cpu, memory, pids), which the leaders join */
+			      cpu, memory, pids), which the leaders join; bit
+			      k of flags: the k-th is flat (init.h, cg_flat);
+			      with SB_CGROUPS_SYS_NETNS the last fd is the
+			      network namespace of the slots' /sys
+			      (slot_ns.c) */
 	SB_MSG_SEED_READY, /* init -> daemon: slot's generation `gen` is made
 			      and empty, no leader runs: fill its workspace */
 	SB_MSG_SEED_DONE,  /* daemon -> init: start the leader of `gen` */
@@ -126,6 +130,7 @@ struct sb_file_reply {
 #define SB_HELLO_RESETS 16u
 /* flags in RECYCLE: the next lease starts on a new workspace generation
  * (a release with reset), made in place by the same leader. */
+#define SB_CGROUPS_SYS_NETNS (1u << 16)
 #define SB_RECYCLE_RESET 1u
 /* flags in a leader's REGEN: send new IPC and network namespaces too
  * (network: egress, where init makes them: fds mnt, ipc, net). */

@@ -103,6 +103,7 @@ static int setup(void **state)
 	assert_non_null(w);
 	assert_int_equal(uv_loop_init(&w->loop), 0);
 	w->env.loop = &w->loop;
+	w->env.sys_netns = -1;
 	w->ps.env = &w->env;
 	w->ps.items = w->pool;
 	w->ps.n = 2;
