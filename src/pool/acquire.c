@@ -107,7 +107,7 @@ int pool_lease(struct sbx_slot *slot, enum slot_event ev,
 		errno = e;
 		return -1;
 	}
-	pool_slot_move(ps, ev);
+	pool_slot_move(slot, ev);
 	return 0;
 }
 
@@ -116,7 +116,7 @@ void pool_reserve_slot(struct sbx_slot *slot, void *by)
 	/* Out of the free list, not leased, not offered to anyone: the
 	 * seed job that reserved it restarts it and leases it when done. */
 	struct pool_slot *ps = pool_slot_of(slot);
-	pool_slot_move(ps, SLOT_EV_RESERVE);
+	pool_slot_move(slot, SLOT_EV_RESERVE);
 	ps->reserved = by;
 }
 
@@ -125,7 +125,8 @@ struct sbx_slot *pool_find_available(struct pool *p)
 	/* First fit in list order: packs leases into the oldest sandboxes so
 	 * that younger idle ones can be recycled. */
 	for (struct sandbox *sb = p->sandboxes; sb; sb = sb->next) {
-		if (sb->state == SBX_DEAD || sb->retiring || sb->draining)
+		if (sb->state == SBX_DEAD || sb->retiring || sb->draining ||
+		    sb->pool_available == 0)
 			continue;
 		for (int i = 0; i < sb->n_slots; i++)
 			if (pool_slot_of(&sb->slots[i])->state ==

@@ -84,7 +84,8 @@ static int soon_available(const struct pool *p, int enough)
 	int n = 0;
 	for (const struct sandbox *sb = p->sandboxes; sb && n < enough;
 	     sb = sb->next) {
-		if (sb->state == SBX_DEAD || sb->retiring || sb->draining)
+		if (sb->state == SBX_DEAD || sb->retiring || sb->draining ||
+		    sb->pool_settled == sb->n_slots)
 			continue;
 		for (int i = 0; i < sb->n_slots; i++) {
 			const struct pool_slot *ps =
@@ -173,7 +174,7 @@ static void on_slot_ready(struct sbx_slot *slot)
 		return;
 	}
 	struct pool_slot *ps = pool_slot_of(slot);
-	if (pool_slot_move(ps, SLOT_EV_READY) < 0)
+	if (pool_slot_move(slot, SLOT_EV_READY) < 0)
 		return;
 	ps->error[0] = '\0';
 	p->start_failures = 0;
@@ -196,7 +197,7 @@ static void on_slot_broken(struct sbx_slot *slot, const char *why)
 	}
 	if (ps->state == SLOT_RELEASING)
 		return; /* the old leader's channel closing: expected */
-	pool_slot_move(ps, SLOT_EV_LOST);
+	pool_slot_move(slot, SLOT_EV_LOST);
 	if (!sb->retiring)
 		sb_log(SB_LOG_WARN, "slot_lost", "slot", slot->id, "why", why,
 		       SB_LOG_END);
@@ -226,7 +227,7 @@ static void on_sandbox_gone(struct sandbox *sb, const char *why)
 	for (int i = 0; i < sb->n_slots; i++) {
 		struct sbx_slot *s = &sb->slots[i];
 		struct pool_slot *ps = pool_slot_of(s);
-		pool_slot_move(ps, SLOT_EV_LOST);
+		pool_slot_move(s, SLOT_EV_LOST);
 		snprintf(ps->error, sizeof ps->error, "sandbox lost: %s", why);
 		pool_seed_slot_lost(s, why);
 	}
@@ -285,7 +286,7 @@ void pool_end_lease(struct sbx_slot *slot, bool reset)
 	}
 	/* leased: acquired, executing or error (a slot of a seed job whose
 	 * lease was not granted is releasing already) */
-	pool_slot_move(ps, SLOT_EV_RELEASE);
+	pool_slot_move(slot, SLOT_EV_RELEASE);
 	sandbox_release_slot(slot, reset);
 	if (!has_leases(sb))
 		sb->idle_since = sb_now_mono();
@@ -310,7 +311,7 @@ int pool_release_recorded(struct sbx_slot *slot, bool reset)
 void pool_slot_exec_begin(struct sbx_slot *slot)
 {
 	struct pool_slot *ps = pool_slot_of(slot);
-	pool_slot_move(ps, SLOT_EV_EXEC_BEGIN);
+	pool_slot_move(slot, SLOT_EV_EXEC_BEGIN);
 	ps->last_used = sb_now_mono();
 }
 
@@ -319,7 +320,7 @@ void pool_slot_exec_end(struct sbx_slot *slot)
 	struct pool_slot *ps = pool_slot_of(slot);
 	ps->last_used = sb_now_mono();
 	if (slot->n_calls == 0) /* the last running call ended */
-		pool_slot_move(ps, SLOT_EV_EXEC_END);
+		pool_slot_move(slot, SLOT_EV_EXEC_END);
 }
 
 void pool_counts(const struct pool *p, struct pool_counts *c)

@@ -229,7 +229,7 @@ static int adopt_one(const char *name, json_t *doc, void *ud)
 static void tombstone_slot_lost(struct sbx_slot *slot)
 {
 	struct pool_slot *ps = pool_slot_of(slot);
-	pool_slot_move(ps, SLOT_EV_LOST);
+	pool_slot_move(slot, SLOT_EV_LOST);
 	snprintf(ps->error, sizeof ps->error,
 		 "sandbox lost while the daemon was down: %s",
 		 slot->sb->lost_reason);
@@ -327,8 +327,7 @@ void pools_adopt(struct pools *ps)
 				struct sbx_slot *s = &sb->slots[k];
 				if (pool_slot_of(s)->leased)
 					continue;
-				pool_slot_move(pool_slot_of(s),
-					       SLOT_EV_RESTART);
+				pool_slot_move(s, SLOT_EV_RESTART);
 				sandbox_release_slot(s, true);
 			}
 		}

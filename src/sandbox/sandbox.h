@@ -172,6 +172,9 @@ struct sandbox {
 	uv_poll_t pid_poll;
 	int open_handles;
 	bool freeing;
+	/* Kept by the pool (pool_slot.h, pool_slot_move): how many of its
+	 * slots are available, and how many acquired, executing or broken. */
+	int pool_available, pool_settled;
 	double created_mono;
 	double created_wall;
 	uint64_t start_time;	 /* of init's pid, in clock ticks since boot */

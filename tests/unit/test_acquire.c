@@ -137,6 +137,20 @@ static int setup(void **state)
 	return 0;
 }
 
+/* Put a slot in state st as the pool's moves would have (pool_slot.h):
+ * the sandbox's counts follow. */
+static void set_state(struct sbx_slot *s, enum slot_state st)
+{
+	struct sandbox *sb = s->sb;
+	pool_slot_of(s)->state = st;
+	sb->pool_available = sb->pool_settled = 0;
+	for (int i = 0; i < sb->n_slots; i++) {
+		enum slot_state x = pool_slot_of(&sb->slots[i])->state;
+		sb->pool_available += x == SLOT_AVAILABLE;
+		sb->pool_settled += pool_slot_settled(x);
+	}
+}
+
 /* Everything the pools queued is gone and the loop has no handle left:
  * a waiter's timer that is never closed fails uv_loop_close. */
 static int teardown(void **state)
@@ -157,7 +171,7 @@ static int teardown(void **state)
 static void slot_frees(struct world *w, int pool, int slot)
 {
 	struct sbx_slot *s = &w->slots[pool][slot];
-	pool_slot_of(s)->state = SLOT_AVAILABLE;
+	set_state(s, SLOT_AVAILABLE);
 	pool_slot_of(s)->leased = false;
 	pool_slot_of(s)->reserved = NULL;
 	s->id[s->base_len] = '\0';
@@ -192,7 +206,7 @@ static void test_free_slot_is_leased_at_once(void **state)
 	struct outcome o = {0};
 	struct sbx_slot *out = NULL;
 	struct pool_waiter *wt = (struct pool_waiter *)1;
-	pool_slot_of(&w->slots[0][1])->state = SLOT_AVAILABLE;
+	set_state(&w->slots[0][1], SLOT_AVAILABLE);
 	assert_int_equal(pool_acquire(&w->pool[0], "traj-1", 30.0, 5.0, &out,
 				      on_acquire, &o, &wt),
 			 1);
@@ -201,6 +215,10 @@ static void test_free_slot_is_leased_at_once(void **state)
 	assert_int_equal(o.calls, 0); /* the answer is the return value */
 	assert_int_equal(pool_slot_of(out)->state, SLOT_ACQUIRED);
 	assert_true(pool_slot_of(out)->leased);
+	/* the sandbox's counts, by which a full sandbox is skipped */
+	assert_int_equal(w->sb[0].pool_available, 0);
+	assert_int_equal(w->sb[0].pool_settled, 1);
+	assert_null(pool_find_available(&w->pool[0]));
 	assert_string_equal(out->id, "sb0_slot_1.1");
 	assert_string_equal(pool_slot_of(out)->trajectory_id, "traj-1");
 	assert_true(pool_slot_of(out)->ttl_s == 30.0);
@@ -259,7 +277,7 @@ static void test_newcomer_never_overtakes(void **state)
 	assert_int_equal(queue(w, 0, "first", 3600, &first, &wt1), 0);
 	/* A slot is free but not offered yet (its HELLO is being handled):
 	 * a newcomer still queues behind the waiter. */
-	pool_slot_of(&w->slots[0][0])->state = SLOT_AVAILABLE;
+	set_state(&w->slots[0][0], SLOT_AVAILABLE);
 	assert_int_equal(queue(w, 0, "late", 3600, &late, &wt2), 0);
 	assert_int_equal(pool_slot_of(&w->slots[0][0])->state, SLOT_AVAILABLE);
 	pool_offer(&w->pool[0], &w->slots[0][0]);
@@ -280,7 +298,7 @@ static void test_offer_of_a_busy_slot_does_nothing(void **state)
 	enum slot_state busy[] = {SLOT_STARTING, SLOT_ACQUIRED, SLOT_EXECUTING,
 				  SLOT_RELEASING, SLOT_ERROR};
 	for (size_t i = 0; i < sizeof busy / sizeof busy[0]; i++) {
-		pool_slot_of(&w->slots[0][0])->state = busy[i];
+		set_state(&w->slots[0][0], busy[i]);
 		pool_offer(&w->pool[0], &w->slots[0][0]);
 		assert_int_equal(o.calls, 0);
 		assert_int_equal(pool_slot_of(&w->slots[0][0])->state, busy[i]);
@@ -391,7 +409,7 @@ static void test_lease_not_recorded(void **state)
 	struct sbx_slot *out;
 
 	/* at once: refused, and the slot stays free and unchanged */
-	pool_slot_of(&w->slots[0][0])->state = SLOT_AVAILABLE;
+	set_state(&w->slots[0][0], SLOT_AVAILABLE);
 	journal_errno = ENOSPC;
 	errno = 0;
 	assert_int_equal(pool_acquire(&w->pool[0], "t", 60, 5, &out, on_acquire,
@@ -411,7 +429,7 @@ static void test_lease_not_recorded(void **state)
 	assert_string_equal(pool_lease_error_code(EIO), "internal");
 
 	/* queued: the head waiter gets the error, the next one waits on */
-	pool_slot_of(s)->state = SLOT_STARTING;
+	set_state(s, SLOT_STARTING);
 	assert_int_equal(queue(w, 0, "a", 3600, &o[0], &wt[0]), 0);
 	assert_int_equal(queue(w, 0, "b", 3600, &o[1], &wt[1]), 0);
 	slot_frees(w, 0, 0);
@@ -530,8 +548,8 @@ static void test_find_available_first_fit(void **state)
 	w->sb[0].next = &second;
 
 	assert_null(pool_find_available(&w->pool[0]));
-	pool_slot_of(&more[0])->state = SLOT_AVAILABLE;
-	pool_slot_of(&w->slots[0][2])->state = SLOT_AVAILABLE;
+	set_state(&more[0], SLOT_AVAILABLE);
+	set_state(&w->slots[0][2], SLOT_AVAILABLE);
 	/* the oldest sandbox first */
 	assert_ptr_equal(pool_find_available(&w->pool[0]), &w->slots[0][2]);
 	/* never a slot of a dead, retiring or draining sandbox */
