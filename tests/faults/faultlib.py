@@ -245,12 +245,21 @@ def listdir(path):
         return []
 
 
+def cgroup_owner(name):
+    """The sandbox a group below the daemon's belongs to: its name, or for
+    a slot's memory group beside the sandboxes' (cgroup v1 without a
+    sandbox-wide cap, src/sandbox/cgroup.c flat_memory) the part before
+    ".s<N>"."""
+    m = re.fullmatch(r"(.+)\.s\d+", name)
+    return m.group(1) if m else name
+
+
 def inventory(h):
     """Everything the host holds for h's daemon."""
     tree = process_tree(h.state_dir, h.d.proc.pid if h.d.proc else None)
     cg = {}
     for g in cgroup_children(h.log()):
-        cg.setdefault(os.path.basename(g), []).append(g)
+        cg.setdefault(cgroup_owner(os.path.basename(g)), []).append(g)
     return {
         "tree": tree,
         "host_mounts": host_mounts(h.state_dir),
