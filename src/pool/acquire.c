@@ -120,11 +120,29 @@ void pool_reserve_slot(struct sbx_slot *slot, void *by)
 	ps->reserved = by;
 }
 
+void pool_note_available(struct sandbox *sb)
+{
+	struct pool *p = sb->owner;
+	if (p && sb->pool_seq && p->first_free &&
+	    sb->pool_seq < p->first_free->pool_seq)
+		p->first_free = sb;
+}
+
 struct sbx_slot *pool_find_available(struct pool *p)
 {
+	/* every sandbox passed since the start has no available slot */
+	bool none_yet = true;
+	struct sandbox *last = NULL;
+
 	/* First fit in list order: packs leases into the oldest sandboxes so
 	 * that younger idle ones can be recycled. */
-	for (struct sandbox *sb = p->sandboxes; sb; sb = sb->next) {
+	for (struct sandbox *sb = p->first_free ? p->first_free : p->sandboxes;
+	     sb; sb = sb->next) {
+		if (none_yet && sb->pool_available > 0) {
+			p->first_free = sb;
+			none_yet = false;
+		}
+		last = sb;
 		if (sb->state == SBX_DEAD || sb->retiring || sb->draining ||
 		    sb->pool_available == 0)
 			continue;
@@ -133,6 +151,9 @@ struct sbx_slot *pool_find_available(struct pool *p)
 			    SLOT_AVAILABLE)
 				return &sb->slots[i];
 	}
+	/* none: every sandbox up to the last has none either */
+	if (none_yet && last)
+		p->first_free = last;
 	return NULL;
 }
 

@@ -136,6 +136,7 @@ void pool_link_sandbox(struct pool *p, struct sandbox *sb)
 	while (*pp)
 		pp = &(*pp)->next;
 	*pp = sb;
+	sb->pool_seq = ++p->link_seq;
 	/* cannot fail: the table has room for every sandbox number */
 	if (sandbox_index_put(&p->owner->index, sb) < 0)
 		sb_log(SB_LOG_ERROR, "sandbox_index_full", "sandbox", sb->id,
@@ -145,6 +146,9 @@ void pool_link_sandbox(struct pool *p, struct sandbox *sb)
 void pool_unlink_sandbox(struct pool *p, struct sandbox *sb)
 {
 	sandbox_index_del(&p->owner->index, sb);
+	/* the ones before it had no available slot: neither do they now */
+	if (p->first_free == sb)
+		p->first_free = sb->next;
 	for (struct sandbox **pp = &p->sandboxes; *pp; pp = &(*pp)->next) {
 		if (*pp == sb) {
 			*pp = sb->next;
@@ -522,8 +526,10 @@ void pools_shutdown(struct pools *ps, void (*stopped)(void *), void *ud)
 			sandbox_kill(sb);
 			any = true;
 		}
-		if (ps->keep_on_stop)
+		if (ps->keep_on_stop) {
 			p->sandboxes = NULL;
+			p->first_free = NULL;
+		}
 	}
 	if (!any)
 		stopped(ud);

@@ -35,7 +35,13 @@ struct pool {
 	const struct sb_profile *profile;
 	const struct sb_secret_env *secrets; /* injected into every call */
 	struct sandbox *sandboxes;	     /* live and dead-but-leased */
-	int n_live;			     /* starting + running */
+	/* No sandbox before this one in list order has an available slot
+	 * (NULL: look from the head): where pool_find_available starts, so
+	 * that a pool of full sandboxes is not walked at each acquire. Kept
+	 * by pool_find_available, pool_note_available and the unlink. */
+	struct sandbox *first_free;
+	uint64_t link_seq; /* the last sandbox linked's pool_seq */
+	int n_live;	   /* starting + running */
 	int n_starting;
 	struct pool_waiter *wait_head, *wait_tail;
 	int n_waiters;

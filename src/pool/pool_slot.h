@@ -39,6 +39,9 @@ static inline struct pool_slot *pool_slot_of(const struct sbx_slot *slot)
 
 /* A state that will not offer the slot to an acquire without a release
  * first (pool.c, soon_available). */
+/* acquire.c: one of sb's slots became available (pool.h, first_free). */
+void pool_note_available(struct sandbox *sb);
+
 static inline bool pool_slot_settled(enum slot_state s)
 {
 	return s == SLOT_ACQUIRED || s == SLOT_EXECUTING || s == SLOT_ERROR;
@@ -61,6 +64,8 @@ static inline int pool_slot_move(struct sbx_slot *slot, enum slot_event ev)
 		(ps->state == SLOT_AVAILABLE) - (old == SLOT_AVAILABLE);
 	slot->sb->pool_settled +=
 		pool_slot_settled(ps->state) - pool_slot_settled(old);
+	if (ps->state == SLOT_AVAILABLE && old != SLOT_AVAILABLE)
+		pool_note_available(slot->sb);
 	return 0;
 }
 

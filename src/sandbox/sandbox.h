@@ -175,6 +175,8 @@ struct sandbox {
 	/* Kept by the pool (pool_slot.h, pool_slot_move): how many of its
 	 * slots are available, and how many acquired, executing or broken. */
 	int pool_available, pool_settled;
+	/* its place in the pool's list order (1, 2, ...; 0 until linked) */
+	uint64_t pool_seq;
 	double created_mono;
 	double created_wall;
 	uint64_t start_time;	 /* of init's pid, in clock ticks since boot */

@@ -119,6 +119,7 @@ static int setup(void **state)
 		sb->env = &w->env;
 		sb->owner = p;
 		sb->state = SBX_RUNNING;
+		sb->pool_seq = 1; /* as pool_link_sandbox numbers them */
 		sb->n_slots = NSLOTS;
 		sb->slots = w->slots[i];
 		for (int j = 0; j < NSLOTS; j++) {
@@ -142,7 +143,10 @@ static int setup(void **state)
 static void set_state(struct sbx_slot *s, enum slot_state st)
 {
 	struct sandbox *sb = s->sb;
+	bool was = pool_slot_of(s)->state == SLOT_AVAILABLE;
 	pool_slot_of(s)->state = st;
+	if (st == SLOT_AVAILABLE && !was)
+		pool_note_available(sb);
 	sb->pool_available = sb->pool_settled = 0;
 	for (int i = 0; i < sb->n_slots; i++) {
 		enum slot_state x = pool_slot_of(&sb->slots[i])->state;
@@ -545,11 +549,17 @@ static void test_find_available_first_fit(void **state)
 		more[j].owner_data = &more_leases[j];
 	}
 	second.slots = more;
+	second.pool_seq = 2;
 	w->sb[0].next = &second;
 
+	/* nothing free: the next look starts at the last sandbox */
 	assert_null(pool_find_available(&w->pool[0]));
+	assert_ptr_equal(w->pool[0].first_free, &second);
 	set_state(&more[0], SLOT_AVAILABLE);
+	assert_ptr_equal(pool_find_available(&w->pool[0]), &more[0]);
+	/* a slot freed in an older sandbox moves the start back to it */
 	set_state(&w->slots[0][2], SLOT_AVAILABLE);
+	assert_ptr_equal(w->pool[0].first_free, &w->sb[0]);
 	/* the oldest sandbox first */
 	assert_ptr_equal(pool_find_available(&w->pool[0]), &w->slots[0][2]);
 	/* never a slot of a dead, retiring or draining sandbox */
@@ -564,6 +574,7 @@ static void test_find_available_first_fit(void **state)
 	second.state = SBX_DEAD;
 	assert_null(pool_find_available(&w->pool[0]));
 	w->sb[0].next = NULL;
+	w->pool[0].first_free = NULL; /* second goes with this test */
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
