@@ -37,11 +37,11 @@ static inline struct pool_slot *pool_slot_of(const struct sbx_slot *slot)
 	return (struct pool_slot *)slot->owner_data;
 }
 
-/* A state that will not offer the slot to an acquire without a release
- * first (pool.c, soon_available). */
 /* acquire.c: one of sb's slots became available (pool.h, first_free). */
 void pool_note_available(struct sandbox *sb);
 
+/* A state that will not offer the slot to an acquire without a release
+ * first (pool.c, soon_available). */
 static inline bool pool_slot_settled(enum slot_state s)
 {
 	return s == SLOT_ACQUIRED || s == SLOT_EXECUTING || s == SLOT_ERROR;

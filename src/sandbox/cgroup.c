@@ -509,17 +509,33 @@ static int group_make(const struct cg_hier *h, const char *name,
  * own group, and its leader, before its first call, is slotbox's code.
  * The leaders wait in this daemon's group. cgroup v2 has one tree for all
  * controllers: there the slot groups need the sandbox's. */
+static bool flat_hier(const struct cg_hier *h, bool kills)
+{
+	return !h->v2 && !kills && h->ctls == CG_BIT(CG_MEMORY);
+}
+
 static bool flat_memory(const struct cg_hier *h, bool kills,
 			const struct cg_limits *lim)
 {
-	return !h->v2 && !kills && h->ctls == CG_BIT(CG_MEMORY) &&
-	       lim->slot_limits_lazy && lim->sandbox_memory_mb <= 0 &&
-	       lim->memory_mb > 0;
+	return flat_hier(h, kills) && lim->slot_limits_lazy &&
+	       lim->sandbox_memory_mb <= 0 && lim->memory_mb > 0;
 }
 
 static void flat_name(const char *sandbox_id, int slot, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s.s%d", sandbox_id, slot);
+}
+
+/* A slot's group below this daemon's in h: beside the sandbox's group
+ * (flat_memory) or below it. */
+static void slot_group_name(const struct cg_hier *h, bool kills,
+			    const char *sandbox_id, int slot,
+			    const struct cg_limits *lim, char *buf, size_t len)
+{
+	if (flat_memory(h, kills, lim))
+		flat_name(sandbox_id, slot, buf, len);
+	else
+		snprintf(buf, len, "%s/s%d", sandbox_id, slot);
 }
 
 /* The sandbox's group in one hierarchy: the sum of its slots' limits,
@@ -613,10 +629,7 @@ static int v1_slot_limits_on(const struct cg_hier *h, bool kills,
 {
 	char name[96];
 
-	if (flat_memory(h, kills, lim))
-		flat_name(sandbox_id, slot, name, sizeof name);
-	else
-		snprintf(name, sizeof name, "%s/s%d", sandbox_id, slot);
+	slot_group_name(h, kills, sandbox_id, slot, lim, name, sizeof name);
 	_cleanup_fd_ int fd = group_make(h, name, err);
 	if (fd < 0)
 		return -1;
@@ -678,7 +691,7 @@ int cg_sandbox_remove(const struct cg_root *r, const char *sandbox_id,
 		if (remove_tree(h->fd, sandbox_id, hier_mode(h), 0) < 0)
 			rc = -1;
 		/* a v1 memory hierarchy alone may hold them (flat_memory) */
-		if (!h->v2 && h->ctls == CG_BIT(CG_MEMORY) && i > 0 &&
+		if (flat_hier(h, i == 0) &&
 		    remove_flat(h, sandbox_id, n_slots) < 0)
 			rc = -1;
 	}
@@ -686,24 +699,21 @@ int cg_sandbox_remove(const struct cg_root *r, const char *sandbox_id,
 }
 
 int cg_slot_oom_kills(const struct cg_root *r, const char *sandbox_id, int slot,
-		      int *fd_cache, uint64_t *count)
+		      const struct cg_limits *lim, int *fd_cache,
+		      uint64_t *count)
 {
 	const struct cg_hier *h = cg_hier_of(r, CG_MEMORY);
 
-	if (!h) {
+	/* without a per-slot limit the slot has no memory group */
+	if (!h || lim->memory_mb <= 0) {
 		errno = ENOENT;
 		return -1;
 	}
 	if (*fd_cache < 0) {
-		char path[192];
-		/* a flat group (flat_memory) or the sandbox's slot group */
-		snprintf(path, sizeof path, "%s.s%d/%s", sandbox_id, slot,
-			 cg_oom_file(h->v2));
-		*fd_cache = openat(h->fd, path, O_RDONLY | O_CLOEXEC);
-		if (*fd_cache >= 0)
-			return cg_read_oom_kills_fd(*fd_cache, count);
-		snprintf(path, sizeof path, "%s/s%d/%s", sandbox_id, slot,
-			 cg_oom_file(h->v2));
+		char group[160], path[192];
+		slot_group_name(h, h == &r->hier[0], sandbox_id, slot, lim,
+				group, sizeof group);
+		snprintf(path, sizeof path, "%s/%s", group, cg_oom_file(h->v2));
 		*fd_cache = openat(h->fd, path, O_RDONLY | O_CLOEXEC);
 		if (*fd_cache < 0)
 			return -1;

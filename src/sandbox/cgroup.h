@@ -128,13 +128,14 @@ int cg_slot_limits_on(const struct cg_root *r, const char *sandbox_id, int slot,
 int cg_sandbox_remove(const struct cg_root *r, const char *sandbox_id,
 		      int n_slots);
 
-/* How many processes the OOM killer has killed in a slot's group so far.
- * -1 when memory is not limited or the kernel does not count them (cgroup
- * v1 before Linux 4.13). *fd_cache (-1 at first) keeps the counter file
- * open for the next read, which is read twice a call; the caller closes
- * it. */
+/* How many processes the OOM killer has killed in a slot's group so far
+ * (the group lim names: cg_slot_limits_on). -1 when memory is not limited
+ * per slot or the kernel does not count them (cgroup v1 before Linux
+ * 4.13). *fd_cache (-1 at first) keeps the counter file open for the next
+ * read, which is read twice a call; the caller closes it. */
 int cg_slot_oom_kills(const struct cg_root *r, const char *sandbox_id, int slot,
-		      int *fd_cache, uint64_t *count);
+		      const struct cg_limits *lim, int *fd_cache,
+		      uint64_t *count);
 
 /* Remove every sandbox group, in every hierarchy, whose name keep() does
  * not claim (a crashed predecessor's leftovers); keep may be NULL. */

@@ -384,12 +384,8 @@ void exec_cancel(struct exec_call *c)
  * limit in the same slot is told too. */
 static bool oom_during(const struct exec_call *c)
 {
-	struct sbx_slot *slot = c->slot;
-	const struct sandbox *sb = slot->sb;
 	uint64_t now;
-	return c->oom_known &&
-	       cg_slot_oom_kills(&sb->env->cg, sb->id, slot->index,
-				 &slot->oom_fd, &now) == 0 &&
+	return c->oom_known && sandbox_slot_oom_kills(c->slot, &now) == 0 &&
 	       now > c->oom_before;
 }
 
@@ -533,9 +529,7 @@ static int call_send(struct exec_call *c, const int send[4])
 			   .slot = (uint32_t)slot->index,
 			   .id = c->id,
 			   .flags = c->on_started ? SB_EXEC_REPORT_PID : 0};
-	c->oom_known =
-		cg_slot_oom_kills(&slot->sb->env->cg, slot->sb->id, slot->index,
-				  &slot->oom_fd, &c->oom_before) == 0;
+	c->oom_known = sandbox_slot_oom_kills(slot, &c->oom_before) == 0;
 	return sandbox_slot_send(slot, &m, fds, 4);
 }
 

@@ -295,6 +295,9 @@ void sandbox_ws_path(const struct sbx_slot *slot, unsigned gen, char *buf,
  * groups with the profile's per-slot limits (cgroup.h, slot_limits_lazy),
  * once. 0 or -1 with err. */
 int sandbox_slot_limits_on(struct sbx_slot *slot, struct sb_err *err);
+/* The OOM kills in the slot's memory group so far (cg_slot_oom_kills,
+ * slot->oom_fd its cache): 0, or -1 where they are not counted. */
+int sandbox_slot_oom_kills(struct sbx_slot *slot, uint64_t *count);
 
 /* sys_netns.c: a network namespace holding only loopback, for the slots'
  * /sys: its descriptor, or -1 with errno. */

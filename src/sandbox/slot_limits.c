@@ -66,6 +66,15 @@ int sandbox_slot_limits_on(struct sbx_slot *slot, struct sb_err *err)
 	return 0;
 }
 
+int sandbox_slot_oom_kills(struct sbx_slot *slot, uint64_t *count)
+{
+	struct cg_limits lim;
+
+	sandbox_cg_limits(slot->sb, &lim);
+	return cg_slot_oom_kills(&slot->sb->env->cg, slot->sb->id, slot->index,
+				 &lim, &slot->oom_fd, count);
+}
+
 void sandbox_slot_limits_attached(struct sbx_slot *slot)
 {
 	if (slot->limits_join)
