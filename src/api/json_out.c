@@ -211,6 +211,8 @@ json_t *json_profile(const struct sb_profile *p, bool active)
 			    json_integer(p->slots_per_sandbox));
 	json_object_set_new(o, "min_sandboxes", json_integer(p->min_sandboxes));
 	json_object_set_new(o, "max_sandboxes", json_integer(p->max_sandboxes));
+	json_object_set_new(o, "prestart_slots",
+			    json_integer(p->prestart_slots));
 	json_object_set_new(o, "idle_timeout_s", json_real(p->idle_timeout_s));
 	json_object_set_new(o, "max_lifetime_s", json_real(p->max_lifetime_s));
 	json_object_set_new(o, "acquire_timeout_s",

@@ -42,15 +42,20 @@ struct sb_profile {
 	int64_t memory_mb; /* per slot; 0 = no per-slot limit */
 	/* the whole sandbox's memory; 0 = slots_per_sandbox * memory_mb */
 	int64_t sandbox_memory_mb;
-	int64_t pids_max;	  /* > 0 */
-	int64_t disk_mb;	  /* per-slot cap on written bytes, 0 = none */
-	char *network;		  /* "none", "egress" or "host" */
-	int slots_per_sandbox;	  /* 1..1000 */
-	int min_sandboxes;	  /* 0..max_sandboxes */
-	int max_sandboxes;	  /* 1..10000 */
-	double idle_timeout_s;	  /* >= 0 */
-	double max_lifetime_s;	  /* >= 0, 0 = unlimited */
-	double acquire_timeout_s; /* > 0 */
+	int64_t pids_max;      /* > 0 */
+	int64_t disk_mb;       /* per-slot cap on written bytes, 0 = none */
+	char *network;	       /* "none", "egress" or "host" */
+	int slots_per_sandbox; /* 1..1000 */
+	int min_sandboxes;     /* 0..max_sandboxes */
+	int max_sandboxes;     /* 1..10000 */
+	/* An acquire that leaves fewer slots than this available or
+	 * starting starts another sandbox ahead of demand (pool.c,
+	 * pool_prestart); 0 = only for a waiting acquire. -1 until
+	 * sb_profile_settle(): slots_per_sandbox / 2. */
+	int prestart_slots;
+	double idle_timeout_s;	    /* >= 0 */
+	double max_lifetime_s;	    /* >= 0, 0 = unlimited */
+	double acquire_timeout_s;   /* > 0 */
 	double execution_timeout_s; /* > 0 */
 	char *workspace_dir;	    /* absolute, normalised, not "/" */
 	/* Absolute path of a directory or a .tar, .tar.gz, .tgz or .zip

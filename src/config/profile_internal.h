@@ -42,6 +42,7 @@ enum sb_field {
 	SB_F_SLOTS,
 	SB_F_MIN,
 	SB_F_MAX,
+	SB_F_PRESTART,
 	SB_F_IDLE,
 	SB_F_LIFETIME,
 	SB_F_ACQUIRE,

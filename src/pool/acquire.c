@@ -120,10 +120,15 @@ void pool_reserve_slot(struct sbx_slot *slot, void *by)
 	ps->reserved = by;
 }
 
-void pool_note_available(struct sandbox *sb)
+void pool_note_move(struct sandbox *sb, enum slot_state old,
+		    enum slot_state now)
 {
 	struct pool *p = sb->owner;
-	if (p && sb->pool_seq && p->first_free &&
+	/* not linked yet: pool_link_sandbox() counts its slots */
+	if (!p || !sb->pool_seq)
+		return;
+	p->n_soon += pool_slot_soon(now) - pool_slot_soon(old);
+	if (now == SLOT_AVAILABLE && p->first_free &&
 	    sb->pool_seq < p->first_free->pool_seq)
 		p->first_free = sb;
 }
@@ -214,6 +219,7 @@ static int enqueue(struct pool *p, const char *trajectory_id, double ttl_s,
 		acquire_metrics(p, reserve, started, NULL);
 		*out = slot;
 		pool_scale(p);
+		pool_prestart(p);
 		return 1;
 	}
 	struct pool_waiter *w = calloc(1, sizeof *w);
@@ -242,6 +248,7 @@ static int enqueue(struct pool *p, const char *trajectory_id, double ttl_s,
 	p->n_waiters++;
 	*waiter = w;
 	pool_scale(p);
+	pool_prestart(p);
 	return 0;
 }
 

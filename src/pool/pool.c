@@ -35,7 +35,8 @@ static void start_failed(struct pool *p)
 	p->backoff_until = sb_now_mono() + 0.1 * (double)(1 << shift);
 }
 
-static void start_sandbox(struct pool *p)
+/* for: why it starts, in the log ("min", "acquire" or "ahead") */
+static void start_sandbox(struct pool *p, const char *for_)
 {
 	struct pools *ps = p->owner;
 	struct sandbox *sb;
@@ -74,7 +75,7 @@ static void start_sandbox(struct pool *p)
 		return;
 	}
 	sb_log(SB_LOG_INFO, "sandbox_starting", "profile", p->profile->name,
-	       "sandbox", sb->id, SB_LOG_END);
+	       "sandbox", sb->id, "for", for_, SB_LOG_END);
 }
 
 /* Slots that will be free soon without starting anything new, counted up
@@ -123,7 +124,33 @@ void pool_scale(struct pool *p)
 		if (!need)
 			break;
 		int before = p->n_live;
-		start_sandbox(p);
+		start_sandbox(p, p->n_live < min ? "min" : "acquire");
+		if (p->n_live == before)
+			break;
+	}
+}
+
+/* How many of sb's slots are available or starting (pool.h, n_soon). */
+static int soon_slots(const struct sandbox *sb)
+{
+	int n = 0;
+	for (int i = 0; i < sb->n_slots; i++)
+		n += pool_slot_soon(pool_slot_of(&sb->slots[i])->state);
+	return n;
+}
+
+void pool_prestart(struct pool *p)
+{
+	const struct sb_profile *prof = p->profile;
+	if (p->owner->stopping || sb_now_mono() < p->backoff_until)
+		return;
+	/* Only here, on an acquire: the idle reaper stopping an unused
+	 * sandbox must not make the pool start another one in its place. */
+	while (p->n_soon < prof->prestart_slots &&
+	       p->n_live < prof->max_sandboxes &&
+	       p->n_starting < POOL_MAX_STARTING) {
+		int before = p->n_live;
+		start_sandbox(p, "ahead");
 		if (p->n_live == before)
 			break;
 	}
@@ -137,6 +164,7 @@ void pool_link_sandbox(struct pool *p, struct sandbox *sb)
 		pp = &(*pp)->next;
 	*pp = sb;
 	sb->pool_seq = ++p->link_seq;
+	p->n_soon += soon_slots(sb); /* then pool_note_move() keeps it */
 	/* cannot fail: the table has room for every sandbox number */
 	if (sandbox_index_put(&p->owner->index, sb) < 0)
 		sb_log(SB_LOG_ERROR, "sandbox_index_full", "sandbox", sb->id,
@@ -146,6 +174,7 @@ void pool_link_sandbox(struct pool *p, struct sandbox *sb)
 void pool_unlink_sandbox(struct pool *p, struct sandbox *sb)
 {
 	sandbox_index_del(&p->owner->index, sb);
+	p->n_soon -= soon_slots(sb);
 	/* the ones before it had no available slot: neither do they now */
 	if (p->first_free == sb)
 		p->first_free = sb->next;

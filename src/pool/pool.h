@@ -38,11 +38,15 @@ struct pool {
 	/* No sandbox before this one in list order has an available slot
 	 * (NULL: look from the head): where pool_find_available starts, so
 	 * that a pool of full sandboxes is not walked at each acquire. Kept
-	 * by pool_find_available, pool_note_available and the unlink. */
+	 * by pool_find_available, pool_note_move and the unlink. */
 	struct sandbox *first_free;
 	uint64_t link_seq; /* the last sandbox linked's pool_seq */
 	int n_live;	   /* starting + running */
 	int n_starting;
+	/* Slots available or starting in the linked sandboxes, a starting
+	 * sandbox's included (pool_note_move): what pool_prestart() weighs
+	 * against the profile's prestart_slots without a scan. */
+	int n_soon;
 	struct pool_waiter *wait_head, *wait_tail;
 	int n_waiters;
 	int start_failures;   /* consecutive; drives back-off */
@@ -140,6 +144,10 @@ void pool_scale(struct pool *p);
 /* Link sb into its pool (last: acquire order) and the pools' index by id;
  * pool_unlink_sandbox undoes both. */
 void pool_link_sandbox(struct pool *p, struct sandbox *sb);
+/* After an acquire: start sandboxes ahead of demand while fewer than the
+ * profile's prestart_slots are available or starting (n_soon), within
+ * max_sandboxes and POOL_MAX_STARTING. */
+void pool_prestart(struct pool *p);
 struct sbx_slot *pool_find_available(struct pool *p);
 /* Lease slot to trajectory_id, its state moving by ev (SLOT_EV_ACQUIRE;
  * SLOT_EV_SEEDED for a seed job's slot, SLOT_EV_RESTORE for a journaled

@@ -37,8 +37,16 @@ static inline struct pool_slot *pool_slot_of(const struct sbx_slot *slot)
 	return (struct pool_slot *)slot->owner_data;
 }
 
-/* acquire.c: one of sb's slots became available (pool.h, first_free). */
-void pool_note_available(struct sandbox *sb);
+/* acquire.c: one of sb's slots moved from old to now: keeps the pool's
+ * first_free and its count of slots soon free (pool.h). */
+void pool_note_move(struct sandbox *sb, enum slot_state old,
+		    enum slot_state now);
+
+/* A state in which a slot is free or about to be (pool.h, n_soon). */
+static inline bool pool_slot_soon(enum slot_state s)
+{
+	return s == SLOT_AVAILABLE || s == SLOT_STARTING;
+}
 
 /* A state that will not offer the slot to an acquire without a release
  * first (pool.c, soon_available). */
@@ -64,8 +72,8 @@ static inline int pool_slot_move(struct sbx_slot *slot, enum slot_event ev)
 		(ps->state == SLOT_AVAILABLE) - (old == SLOT_AVAILABLE);
 	slot->sb->pool_settled +=
 		pool_slot_settled(ps->state) - pool_slot_settled(old);
-	if (ps->state == SLOT_AVAILABLE && old != SLOT_AVAILABLE)
-		pool_note_available(slot->sb);
+	if (ps->state != old)
+		pool_note_move(slot->sb, old, ps->state);
 	return 0;
 }
 

@@ -54,6 +54,11 @@ int pool_journal_lease(struct pools *ps, const struct sbx_slot *slot)
 	return 0;
 }
 
+void pool_prestart(struct pool *p)
+{
+	(void)p;
+}
+
 void pool_scale(struct pool *p)
 {
 	(void)p;
@@ -143,10 +148,10 @@ static int setup(void **state)
 static void set_state(struct sbx_slot *s, enum slot_state st)
 {
 	struct sandbox *sb = s->sb;
-	bool was = pool_slot_of(s)->state == SLOT_AVAILABLE;
+	enum slot_state old = pool_slot_of(s)->state;
 	pool_slot_of(s)->state = st;
-	if (st == SLOT_AVAILABLE && !was)
-		pool_note_available(sb);
+	if (st != old)
+		pool_note_move(sb, old, st);
 	sb->pool_available = sb->pool_settled = 0;
 	for (int i = 0; i < sb->n_slots; i++) {
 		enum slot_state x = pool_slot_of(&sb->slots[i])->state;

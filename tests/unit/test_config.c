@@ -705,6 +705,33 @@ static void test_min_max(void **state)
 	sb_config_free(&c);
 }
 
+/* prestart_slots: half a sandbox unless set, from either source */
+static void test_prestart_slots(void **state)
+{
+	(void)state;
+	struct sb_config c;
+	ok(&c,
+	   "profiles:\n  a:\n    slots_per_sandbox: 10\n"
+	   "  b:\n    slots_per_sandbox: 1\n"
+	   "  z:\n    slots_per_sandbox: 10\n    prestart_slots: 0\n",
+	   NULL);
+	assert_int_equal(get(&c, "default")->prestart_slots, 2);
+	assert_int_equal(get(&c, "a")->prestart_slots, 5);
+	assert_int_equal(get(&c, "b")->prestart_slots, 0);
+	assert_int_equal(get(&c, "z")->prestart_slots, 0);
+	sb_config_free(&c);
+	char *env[] = {"SLOTBOX_PROFILE_A_PRESTART_SLOTS=40", NULL};
+	ok(&c, "profiles:\n  a:\n    prestart_slots: 3\n", env);
+	assert_int_equal(get(&c, "a")->prestart_slots, 40);
+	sb_config_free(&c);
+	FAIL("profiles:\n  a:\n    prestart_slots: -1\n", NULL,
+	     "prestart_slots");
+	FAIL("profiles:\n  a:\n    prestart_slots: lots\n", NULL,
+	     "prestart_slots");
+	FAIL("profiles:\n  a:\n    prestart_slots: 100001\n", NULL,
+	     "prestart_slots");
+}
+
 static void workspace_is(const char *value, const char *want)
 {
 	struct sb_config c;
@@ -1627,6 +1654,7 @@ int main(void)
 		cmocka_unit_test(test_env_name_limit),
 		cmocka_unit_test(test_bad_numbers),
 		cmocka_unit_test(test_min_max),
+		cmocka_unit_test(test_prestart_slots),
 		cmocka_unit_test(test_workspace_dir),
 		cmocka_unit_test(test_network),
 		cmocka_unit_test(test_gpu_and_image),
