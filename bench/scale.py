@@ -105,14 +105,14 @@ def teardown_marks():
     with open("/proc/slabinfo") as f:
         for line in f.readlines()[2:]:
             v = line.split()
-            if v[0] in ("net_namespace", "pid_namespace"):
+            if v[0] == "net_namespace":
                 out[v[0]] = int(v[1])
     c = cgroup_counts()
     out.update({k: c.get(k, 0) for k in ("pids", "cpu")})
     return out
 
 
-def wait_kernel_teardown(base, log, timeout_s=600, margin=100):
+def wait_kernel_teardown(base, log, timeout_s=120, margin=100):
     """Wait until the previous build's namespaces and cgroups are gone
     (back within margin of base): a build measured while the kernel still
     frees 10,000 network namespaces of the one before (workqueues holding
@@ -195,6 +195,28 @@ def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat") as f:
         v = f.read().rsplit(")", 1)[1].split()
     return int(v[19]), sum(int(x) for x in v[11:15])
+
+
+def host_cpu():
+    """(busy, idle) clock ticks of all CPUs since boot (/proc/stat), and
+    those of the kernel's DAMON threads (kdamond: a host that runs DAMON
+    walks every mapping of a sampled page, and 11,000 processes map
+    slotbox-init's and libc's)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    kd = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if not f.read().startswith("kdamond"):
+                    continue
+            kd += cpu_ticks(int(pid))[1]
+        except OSError:
+            pass
+    return sum(v[:8]) - idle, idle, kd
 
 
 def inits_of(daemon_pid):
@@ -338,6 +360,7 @@ def run_one(spec, a, log):
         t0 = tb = time.monotonic()
         hz = os.sysconf("SC_CLK_TCK")
         dcpu = [cpu_ticks(d.proc.pid)[1]]
+        hcpu = [host_cpu()]
         stop = None
         acq = []  # each acquire's wall time, ms
         for i in range(a.n):
@@ -359,6 +382,7 @@ def run_one(spec, a, log):
                 now = time.monotonic()
                 blocks.append(now - tb)
                 dcpu.append(cpu_ticks(d.proc.pid)[1])
+                hcpu.append(host_cpu())
                 tb = now
                 log(f"  {i + 1} slots: last {BLOCK} in {blocks[-1]:.2f} s, "
                     f"MemAvailable {avail / 2**20:.1f} GiB")
@@ -380,6 +404,11 @@ def run_one(spec, a, log):
             log("  " + stop)
         # the daemon makes the cgroups: their kernel cost is its CPU
         r["dcpu"] = [(b - a_) * 1000 / hz / BLOCK for a_, b in zip(dcpu, dcpu[1:])]
+        # where the machine's CPU went per block: busy share, of it kdamond
+        r["hcpu"] = []
+        for (b0, i0, k0), (b1, i1, k1) in zip(hcpu, hcpu[1:]):
+            tot = max(1, (b1 - b0) + (i1 - i0))
+            r["hcpu"].append((100 * (i1 - i0) / tot, 100 * (k1 - k0) / tot))
         cpu = sandbox_cpu_ms(d.proc.pid)
         tenth = max(1, len(cpu) // 10)
         r["cpu_first"] = sum(cpu[:tenth]) / (tenth * a.per)
@@ -463,6 +492,9 @@ def show(r):
     lines.append(f"  CPU time of the sandboxes' processes per slot (schedstat, load-independent): "
                  f"first tenth of the sandboxes {r['cpu_first']:.2f} ms, last tenth "
                  f"{r['cpu_last']:.2f} ms, last/first {r['cpu_last'] / max(r['cpu_first'], 1e-9):.2f}")
+    if r.get("hcpu"):
+        lines.append(f"  the machine's CPU per {BLOCK}-slot block, idle % / kdamond %: "
+                     + " ".join(f"{i:.0f}/{k:.0f}" for i, k in r["hcpu"]))
     if r["dcpu"]:
         lines.append(f"  daemon CPU per slot (it makes the cgroups) per {BLOCK}-slot block: "
                      + " ".join(f"{x:.2f}" for x in r["dcpu"]) + " ms")
