@@ -5,7 +5,9 @@
  * Acquire is FIFO across waiters with a deadline each; a waiter is woken
  * the moment a slot frees or a new sandbox's slot comes up (no polling).
  * The pool keeps min_sandboxes warm, grows on demand up to max_sandboxes
- * with at most POOL_MAX_STARTING sandboxes starting at once, and stops
+ * (an acquire that leaves fewer than prestart_slots slots free or starting
+ * starts the next sandbox ahead) with at most POOL_MAX_STARTING sandboxes
+ * starting at once, and stops
  * sandboxes idle past idle_timeout or older than max_lifetime, never one
  * that holds a lease. Capacity counts live sandboxes only. */
 #ifndef SLOTBOX_POOL_POOL_H

@@ -35,9 +35,17 @@ def pool(c, profile="default"):
     return api(c, "GET", "/v1/status", status=200)["pools"][profile]
 
 
+def start_reasons(d, profile):
+    """What each sandbox_starting line of profile says it started for."""
+    out = []
+    for line in d.read_log().splitlines():
+        if "event=sandbox_starting" in line and f"profile={profile} " in line + " ":
+            out.append(next((f[4:] for f in line.split() if f.startswith("for=")), None))
+    return out
+
+
 def starts(d, profile):
-    return sum(1 for line in d.read_log().splitlines()
-               if "event=sandbox_starting" in line and f"profile={profile} " in line + " ")
+    return len(start_reasons(d, profile))
 
 
 def wait_for(cond, timeout=30):
@@ -71,6 +79,7 @@ def test_the_next_sandbox_starts_before_anyone_waits(make_daemon):
     held.append(acquire(c)["slot_id"])
     assert wait_for(lambda: pool(c)["available_slots"] == 5), pool(c)
     assert starts(d, "default") == 2 and pool(c)["waiters"] == 0
+    assert start_reasons(d, "default") == ["min", "ahead"]
     # leases pack into the older sandbox: the fourth takes its last slot
     first = api(c, "GET", f"/v1/slots/{held[0]}", status=200)["sandbox_id"]
     fourth = acquire(c)
@@ -108,6 +117,6 @@ def test_zero_starts_only_for_a_waiting_acquire(make_daemon):
     assert starts(d, "off") == 1 and pool(c, "off")["sandboxes"] == 1
     # the fifth waits for the second sandbox, which it alone started
     held.append(acquire(c, "off")["slot_id"])
-    assert starts(d, "off") == 2
+    assert start_reasons(d, "off") == ["min", "acquire"]
     for s in held:
         api(c, "DELETE", f"/v1/slots/{s}", status=204)
