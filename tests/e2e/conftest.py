@@ -191,3 +191,13 @@ def api(client, method, path, body=None, status=None):
     if status is not None:
         assert code == status, (code, data)
     return json.loads(data) if data else None
+
+
+def wait_for(cond, timeout=15):
+    """Poll cond every 0.1 s: True once it holds, False after timeout s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.1)
+    return False

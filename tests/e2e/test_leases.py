@@ -5,7 +5,7 @@ Waits are polls with generous deadlines: what is asserted is the
 behaviour (expired or not, drained or not), never how fast it happened."""
 import time
 
-from conftest import api
+from conftest import api, wait_for
 
 ONE_SANDBOX = """
 profiles:
@@ -28,15 +28,6 @@ def bash(c, slot, command, status=200, timeout_s=30):
 
 def leased(c):
     return api(c, "GET", "/v1/status", status=200)["pools"]["default"]["leased_slots"]
-
-
-def wait_for(cond, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_silent_lease_expires_and_slot_is_reusable(make_daemon):

@@ -6,7 +6,7 @@ What is asserted is which sandboxes start and when (the daemon's
 sandbox_starting log lines and /v1/status), never how fast."""
 import time
 
-from conftest import api
+from conftest import api, wait_for
 
 PROFILES = """
 profiles:
@@ -48,15 +48,6 @@ def starts(d, profile):
     return len(start_reasons(d, profile))
 
 
-def wait_for(cond, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_defaults_are_half_a_sandbox(make_daemon):
     c = make_daemon(PROFILES).client()
     p = api(c, "GET", "/v1/profiles", status=200)["profiles"]
@@ -69,7 +60,7 @@ def test_defaults_are_half_a_sandbox(make_daemon):
 def test_the_next_sandbox_starts_before_anyone_waits(make_daemon):
     d = make_daemon(PROFILES)
     c = d.client()
-    assert wait_for(lambda: pool(c)["available_slots"] == 4)
+    assert wait_for(lambda: pool(c)["available_slots"] == 4, 30)
     held = [acquire(c)["slot_id"], acquire(c)["slot_id"]]
     # two of four free: enough, nothing started ahead
     time.sleep(0.5)
@@ -77,7 +68,7 @@ def test_the_next_sandbox_starts_before_anyone_waits(make_daemon):
     # the third leaves one free: the second sandbox starts, with no
     # acquire waiting for it
     held.append(acquire(c)["slot_id"])
-    assert wait_for(lambda: pool(c)["available_slots"] == 5), pool(c)
+    assert wait_for(lambda: pool(c)["available_slots"] == 5, 30), pool(c)
     assert starts(d, "default") == 2 and pool(c)["waiters"] == 0
     assert start_reasons(d, "default") == ["min", "ahead"]
     # leases pack into the older sandbox: the fourth takes its last slot
@@ -92,7 +83,7 @@ def test_the_next_sandbox_starts_before_anyone_waits(make_daemon):
     # place of the sandbox the idle reaper stops
     for s in held:
         api(c, "DELETE", f"/v1/slots/{s}", status=204)
-    assert wait_for(lambda: pool(c)["sandboxes"] == 1)
+    assert wait_for(lambda: pool(c)["sandboxes"] == 1, 30)
     time.sleep(2.5)  # two more idle periods
     assert starts(d, "default") == 2 and pool(c)["sandboxes"] == 1
 
@@ -101,7 +92,7 @@ def test_never_past_max_sandboxes(make_daemon):
     d = make_daemon(PROFILES)
     c = d.client()
     held = [acquire(c)["slot_id"] for _ in range(10)]  # 2 free in the third
-    assert wait_for(lambda: pool(c)["available_slots"] == 2)
+    assert wait_for(lambda: pool(c)["available_slots"] == 2, 30)
     held.append(acquire(c)["slot_id"])  # 1 free, and no room for a fourth
     time.sleep(0.5)
     assert starts(d, "default") == 3 and pool(c)["sandboxes"] == 3
