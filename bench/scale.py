@@ -85,28 +85,28 @@ def cgroup_counts():
     return out
 
 
-def slabinfo():
-    """KiB per slab cache (/proc/slabinfo: active objects x object size)."""
+def slab_objects():
+    """(active objects, object size) per slab cache (/proc/slabinfo)."""
     out = {}
     try:
         with open("/proc/slabinfo") as f:
             for line in f.readlines()[2:]:
                 v = line.split()
-                out[v[0]] = int(v[2]) * int(v[3]) / 1024
+                out[v[0]] = (int(v[1]), int(v[3]))
     except OSError:
         pass
     return out
 
 
+def slabinfo():
+    """KiB per slab cache: active objects x object size."""
+    return {k: n * size / 1024 for k, (n, size) in slab_objects().items()}
+
+
 def teardown_marks():
     """What a stopped daemon's sandboxes leave for the kernel to free in
     the background: namespaces (slab objects) and pids/cpu cgroups."""
-    out = {}
-    with open("/proc/slabinfo") as f:
-        for line in f.readlines()[2:]:
-            v = line.split()
-            if v[0] == "net_namespace":
-                out[v[0]] = int(v[1])
+    out = {"net_namespace": slab_objects().get("net_namespace", (0, 0))[0]}
     c = cgroup_counts()
     out.update({k: c.get(k, 0) for k in ("pids", "cpu")})
     return out
@@ -114,9 +114,11 @@ def teardown_marks():
 
 def wait_kernel_teardown(base, log, timeout_s=120, margin=100):
     """Wait until the previous build's namespaces and cgroups are gone
-    (back within margin of base): a build measured while the kernel still
-    frees 10,000 network namespaces of the one before (workqueues holding
-    the cgroup and RTNL locks) runs 10-25% slower, whichever it is."""
+    (back within margin of base), so that a build is not measured while the
+    kernel still frees the 10,000 network namespaces and cgroups of the one
+    before. (A precaution: on this VM they were gone by the time the
+    previous run had finished; the slowdown measured back to back was the
+    file system's, FreshFs.)"""
     t = time.monotonic()
     while time.monotonic() - t < timeout_s:
         cur = teardown_marks()
@@ -284,18 +286,25 @@ class FreshFs:
     build it is."""
 
     def __init__(self, parent, size_gb):
-        self.img = tempfile.mktemp(prefix="fs-", suffix=".img", dir=parent)
-        self.dir = self.img[:-4]
-        with open(self.img, "wb") as f:
-            f.truncate(size_gb << 30)
-        subprocess.run(["mkfs.ext4", "-q", "-F", self.img], check=True)
-        os.mkdir(self.dir)
-        subprocess.run(["mount", "-o", "loop", self.img, self.dir], check=True)
+        self.dir = tempfile.mkdtemp(prefix="fs-", dir=parent)
+        self.img = self.dir + ".img"
+        self.mounted = False
+        try:
+            with open(self.img, "wb") as f:
+                f.truncate(size_gb << 30)
+            subprocess.run(["mkfs.ext4", "-q", "-F", self.img], check=True)
+            subprocess.run(["mount", "-o", "loop", self.img, self.dir], check=True)
+            self.mounted = True
+        except BaseException:
+            self.close()
+            raise
 
     def close(self):
-        subprocess.run(["umount", self.dir], check=False)
+        if self.mounted:
+            subprocess.run(["umount", self.dir], check=False)
         os.rmdir(self.dir)
-        os.unlink(self.img)
+        if os.path.exists(self.img):
+            os.unlink(self.img)
 
 
 def pct(v, p):
@@ -392,9 +401,9 @@ def run_one(spec, a, log):
         # Split them, per block, to see which of the two grows.
         r["acq_split"] = []
         for b0 in range(0, len(acq) - BLOCK + 1, BLOCK):
-            blk = acq[b0:b0 + BLOCK]
-            waited = blk[::a.per]
-            rest = [x for j, x in enumerate(blk) if j % a.per]
+            ks = range(b0, b0 + BLOCK)
+            waited = [acq[k] for k in ks if k % a.per == 0]
+            rest = [acq[k] for k in ks if k % a.per]
             r["acq_split"].append((sum(waited) / 1e3, pct(waited, 50),
                                    sum(rest) / 1e3, pct(rest, 50)))
         r["slots"] = len(slots)

@@ -218,7 +218,6 @@ static int enqueue(struct pool *p, const char *trajectory_id, double ttl_s,
 			return -1; /* errno says why */
 		acquire_metrics(p, reserve, started, NULL);
 		*out = slot;
-		pool_scale(p);
 		pool_prestart(p);
 		return 1;
 	}
@@ -247,7 +246,6 @@ static int enqueue(struct pool *p, const char *trajectory_id, double ttl_s,
 	p->wait_tail = w;
 	p->n_waiters++;
 	*waiter = w;
-	pool_scale(p);
 	pool_prestart(p);
 	return 0;
 }

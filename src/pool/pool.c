@@ -103,31 +103,54 @@ static int soon_available(const struct pool *p, int enough)
 	return n;
 }
 
-void pool_scale(struct pool *p)
+/* Why the pool needs one more sandbox now, or NULL: below
+ * min_sandboxes, an acquire waiting with too few slots soon free, or
+ * (ahead, right after an acquire) fewer than prestart_slots slots
+ * available or starting. */
+static const char *start_reason(struct pool *p, bool ahead)
 {
-	if (p->owner->stopping)
-		return;
-	if (sb_now_mono() < p->backoff_until)
-		return;
 	const struct sb_profile *prof = p->profile;
 	/* Every profile keeps its min_sandboxes warm from the start, as the
 	 * seed's start(profiles_to_start=...) does: a first acquire of a
 	 * non-default profile no longer waits for a cold start. */
-	int min = prof->min_sandboxes;
-	while (p->n_live < prof->max_sandboxes &&
+	if (p->n_live < prof->min_sandboxes)
+		return "min";
+	/* most calls (a slot came up, a lease ended) find no waiter: no
+	 * scan then */
+	if (p->n_waiters > 0 && p->n_waiters > soon_available(p, p->n_waiters))
+		return "acquire";
+	if (ahead && p->n_soon < prof->prestart_slots)
+		return "ahead";
+	return NULL;
+}
+
+static void grow(struct pool *p, bool ahead)
+{
+	if (p->owner->stopping || sb_now_mono() < p->backoff_until)
+		return;
+	while (p->n_live < p->profile->max_sandboxes &&
 	       p->n_starting < POOL_MAX_STARTING) {
-		/* most calls (a slot came up, a lease ended) find no waiter:
-		 * no scan then */
-		bool need = p->n_live < min ||
-			    (p->n_waiters > 0 &&
-			     p->n_waiters > soon_available(p, p->n_waiters));
-		if (!need)
+		const char *why = start_reason(p, ahead);
+		if (!why)
 			break;
 		int before = p->n_live;
-		start_sandbox(p, p->n_live < min ? "min" : "acquire");
+		start_sandbox(p, why);
 		if (p->n_live == before)
 			break;
 	}
+}
+
+void pool_scale(struct pool *p)
+{
+	grow(p, false);
+}
+
+void pool_prestart(struct pool *p)
+{
+	/* Ahead only here, on an acquire: the idle reaper stopping an
+	 * unused sandbox must not make the pool start another one in its
+	 * place. */
+	grow(p, true);
 }
 
 /* How many of sb's slots are available or starting (pool.h, n_soon). */
@@ -137,23 +160,6 @@ static int soon_slots(const struct sandbox *sb)
 	for (int i = 0; i < sb->n_slots; i++)
 		n += pool_slot_soon(pool_slot_of(&sb->slots[i])->state);
 	return n;
-}
-
-void pool_prestart(struct pool *p)
-{
-	const struct sb_profile *prof = p->profile;
-	if (p->owner->stopping || sb_now_mono() < p->backoff_until)
-		return;
-	/* Only here, on an acquire: the idle reaper stopping an unused
-	 * sandbox must not make the pool start another one in its place. */
-	while (p->n_soon < prof->prestart_slots &&
-	       p->n_live < prof->max_sandboxes &&
-	       p->n_starting < POOL_MAX_STARTING) {
-		int before = p->n_live;
-		start_sandbox(p, "ahead");
-		if (p->n_live == before)
-			break;
-	}
 }
 
 void pool_link_sandbox(struct pool *p, struct sandbox *sb)

@@ -146,9 +146,9 @@ void pool_scale(struct pool *p);
 /* Link sb into its pool (last: acquire order) and the pools' index by id;
  * pool_unlink_sandbox undoes both. */
 void pool_link_sandbox(struct pool *p, struct sandbox *sb);
-/* After an acquire: start sandboxes ahead of demand while fewer than the
- * profile's prestart_slots are available or starting (n_soon), within
- * max_sandboxes and POOL_MAX_STARTING. */
+/* After an acquire: what pool_scale does, and start sandboxes ahead of
+ * demand while fewer than the profile's prestart_slots are available or
+ * starting (n_soon), within max_sandboxes and POOL_MAX_STARTING. */
 void pool_prestart(struct pool *p);
 struct sbx_slot *pool_find_available(struct pool *p);
 /* Lease slot to trajectory_id, its state moving by ev (SLOT_EV_ACQUIRE;

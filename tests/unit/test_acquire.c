@@ -6,9 +6,9 @@
  * The pools are hand-built (no sandbox is started): a slot frees when the
  * test marks it available and offers it, as pool.c does when a leader says
  * HELLO. The journal, the pool's scaling and the metrics are the only
- * stand-ins (pool_journal_lease, pool_scale, metrics_* below): the first
- * two record calls, and the journal can be told to fail. No root
- * needed. */
+ * stand-ins (pool_journal_lease, pool_scale and pool_prestart, metrics_*
+ * below): the journal and the scaling record calls, and the journal can be
+ * told to fail. No root needed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,7 +56,7 @@ int pool_journal_lease(struct pools *ps, const struct sbx_slot *slot)
 
 void pool_prestart(struct pool *p)
 {
-	(void)p;
+	pool_scale(p);
 }
 
 void pool_scale(struct pool *p)
