@@ -84,8 +84,9 @@ EXPECTED = (
     + [("exec", s, S_THINK) for s in (LIMIT, "slotbox (C client)")]
     + [("exec", s, S_TCP) for s in (LIMIT, "slotbox (C client, TCP)")]
     + [("batch", s, f"batch {k} slots") for k in BATCH_SIZES for s in (
-        "host posix_spawn x2 workers (limit)", "slotbox (C client) thread per slot",
-        "slotbox (C client) POST /v1/exec", "slotbox (Python client) POST /v1/exec")]
+        "host posix_spawn x2 workers (limit)", "host posix_spawn, a thread per slot",
+        "slotbox (C client) thread per slot", "slotbox (C client) POST /v1/exec",
+        "slotbox (Python client) POST /v1/exec")]
     + [("acqrel", s, S_ACQ) for s in (
         "transport floor: 2x GET /v1/health (C)", "slotbox (C client)",
         "slotbox (C client) reset=true", "slotbox (Python client)",
@@ -561,11 +562,12 @@ class Bench:
                 f.write("".join(s.slot_id + "\n" for s in slots))
             rows = self.slotbench("batch", "batch", "--socket", d.socket, "--slots-file", path,
                                   "-n", str(c["batch_calls"]), "--cmd", "echo hi", "--label",
-                                  scen, "--rounds", "4")
+                                  scen, "--rounds", "4", "--ways", "ltec")
             for r in rows:
                 r["n"] = c["batch_calls"]  # calls; the samples may be per request
             reqs = [(s, "bash", {"command": "echo hi"}) for s in slots]
             lat = []
+            cpu0 = timing.cpu_mark()
             t = time.perf_counter()
             done = 0
             while done < c["batch_calls"]:
@@ -577,10 +579,11 @@ class Bench:
                     raise RuntimeError("Python exec_batch: a call failed")
                 done += len(part)
             wall = time.perf_counter() - t
+            cpu = timing.cpu_note(cpu0, timing.cpu_mark(), wall, c["batch_calls"])
             self.add("batch", "slotbox (Python client) POST /v1/exec", scen, lat,
                      ops=c["batch_calls"] / wall,
                      notes=f"{len(lat)} requests of up to {k} calls; latency per request; "
-                           f"measured after the C rows, not in turns with the limit")
+                           f"measured after the C rows, not in turns with the limit; {cpu}")
             self.rows[-1]["n"] = c["batch_calls"]
             for s in slots:
                 d.client.release(s)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 const char *bench_samples_path;
 
@@ -27,6 +28,22 @@ double now_us(void)
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
 		die("clock_gettime: %s", strerror(errno));
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+void cpu_mark(struct cpu_mark *m)
+{
+	FILE *f = fopen("/proc/stat", "re");
+	unsigned long long v[8] = {0};
+	if (!f)
+		die("open /proc/stat: %s", strerror(errno));
+	/* cpu user nice system idle iowait irq softirq steal */
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+		   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) != 8)
+		die("/proc/stat: no cpu line");
+	fclose(f);
+	double ms_per_tick = 1000.0 / (double)sysconf(_SC_CLK_TCK);
+	m->busy_ms = (double)(v[0] + v[1] + v[2] + v[5] + v[6]) * ms_per_tick;
+	m->steal_ms = (double)v[7] * ms_per_tick;
 }
 
 void *xcalloc(size_t n, size_t size)

@@ -17,6 +17,16 @@ double now_us(void);
 
 void *xcalloc(size_t n, size_t size);
 
+/* The machine's CPU time from /proc/stat, in milliseconds: busy (user,
+ * nice, system, irq, softirq) and stolen by other guests. A batch's CPU
+ * per call, next to its throughput, says where a gap to the limit is
+ * work and where it is waiting. */
+struct cpu_mark {
+	double busy_ms, steal_ms;
+};
+
+void cpu_mark(struct cpu_mark *m);
+
 /* A growable list of latencies in microseconds. */
 struct samples {
 	double *v;

@@ -21,7 +21,12 @@ SECTIONS = [
     ("batch", "Batch throughput",
      "2 vCPUs: the limit is 2 threads doing `posix_spawn` of `bash -c 'echo hi'` as fast as "
      "they can. slotbox: the same calls spread over N leased slots, either one C thread and "
-     "connection per slot, or `POST /v1/exec` batches of one call per slot."),
+     "connection per slot, or `POST /v1/exec` batches of one call per slot. For reference, "
+     "the host's `posix_spawn` from as many threads as slots: what running that many "
+     "processes at once costs the machine itself. Each row's notes give the machine's CPU "
+     "time per call while it ran (/proc/stat: busy, and stolen by other guests): where "
+     "slotbox's ops/s fall short of the limit's, that column says whether the calls cost "
+     "more CPU or waited."),
     ("acqrel", "Acquire + release of a warm slot",
      "`POST /v1/slots` + `DELETE /v1/slots/{id}` on a pool with free warm slots. The floor is "
      "two `GET /v1/health` round trips on the same connection. A release that keeps the "

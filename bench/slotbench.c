@@ -21,11 +21,14 @@
  *       acquire + release of a warm slot (reset=false and reset=true) and
  *       the transport floor: two GET /v1/health on the same connection.
  *   slotbench batch  --socket S --slot ID... -n CALLS --cmd C --label L
- *                    [--rounds R]
+ *                    [--rounds R] [--ways lte]
  *       CALLS calls spread over the slots: one thread and one connection
  *       per slot, and POST /v1/exec batches of one call per slot; and the
  *       limit: 2 threads doing posix_spawn of the same command. The three
- *       take turns in R rounds.
+ *       take turns in R rounds; --ways runs only some of them (l: limit,
+ *       t: threads, e: POST /v1/exec), or adds c: the host's posix_spawn
+ *       from as many threads as slots (what that concurrency costs). Each row's notes give the
+ *       machine's CPU per call while it ran (/proc/stat).
  *   slotbench cold   --socket S --profile P -n N
  *       N acquires, each of which has to start a new sandbox (the profile
  *       has one slot per sandbox and min_sandboxes 0); leases are held
@@ -197,6 +200,9 @@ struct opts {
 	int n_slots;
 	long files;
 	int rounds;
+	/* batch: l(imit), t(hreads), e(ndpoint), c (the host with as many
+	 * threads as slots) */
+	const char *ways;
 	long think_us; /* exec: idle time before each timed call */
 	char **argv;   /* after -- (spawn) */
 };
@@ -218,6 +224,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"files", required_argument, NULL, 'f'},
 		{"rounds", required_argument, NULL, 'r'},
 		{"think-ms", required_argument, NULL, 't'},
+		{"ways", required_argument, NULL, 'w'},
 		{"samples", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
 	};
@@ -290,6 +297,11 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 't':
 			o->think_us = strtol(optarg, NULL, 10) * 1000;
+			break;
+		case 'w':
+			if (!optarg[0] || strspn(optarg, "ltec") != strlen(optarg))
+				die("--ways takes letters of ltec");
+			o->ways = optarg;
 			break;
 		case 'o':
 			bench_samples_path = optarg;
@@ -560,45 +572,117 @@ static double run_endpoint(struct sbc *c, const struct opts *o, long calls,
 	return (now_us() - t0) / 1e6;
 }
 
+/* One way of running a batch: its wall time, latencies and the machine's
+ * CPU while it ran. */
+struct way {
+	struct samples lat;
+	double wall;
+	struct cpu_mark cpu;
+};
+
+static void way_begin(struct cpu_mark *at)
+{
+	cpu_mark(at);
+}
+
+static void way_end(struct way *w, const struct cpu_mark *at, double wall)
+{
+	struct cpu_mark now;
+	cpu_mark(&now);
+	w->wall += wall;
+	w->cpu.busy_ms += now.busy_ms - at->busy_ms;
+	w->cpu.steal_ms += now.steal_ms - at->steal_ms;
+}
+
+/* "; machine CPU 1.23 ms/call (busy 97%, steal 3%)" */
+static void way_cpu_note(char *buf, size_t len, const struct way *w, long n)
+{
+	size_t used = strlen(buf);
+	double cpus = (double)sysconf(_SC_NPROCESSORS_ONLN);
+	double avail = w->wall * 1000.0 * cpus;
+	snprintf(buf + used, len - used,
+		 "; machine CPU %.2f ms/call (busy %.0f%%, steal %.0f%%)",
+		 w->cpu.busy_ms / (double)n, 100.0 * w->cpu.busy_ms / avail,
+		 100.0 * w->cpu.steal_ms / avail);
+}
+
 /* The three ways take turns in rounds, so that a machine whose speed
  * drifts (other tenants, frequency) slows each of them alike; ops/s is all
- * calls over the sum of a way's wall times. */
+ * calls over the sum of a way's wall times. --ways picks some of them
+ * (for a profile of one). */
 static int cmd_batch(const struct opts *o)
 {
 	if (!socket_path || !o->cmd || o->n_slots < 1)
 		die("batch needs --socket, --cmd and --slot");
-	char scen[256], notes[256];
+	const char *ways = o->ways ? o->ways : "lte";
+	char scen[256], notes[320];
 	scenario_name(scen, sizeof scen, o);
 	struct sbc *c = connect_or_die();
 	for (int i = 0; i < o->n_slots; i++)
 		slot_bash(c, o->slots[i], o->cmd, NULL, 0); /* warm */
 
-	struct samples lim = {0}, thr = {0}, ep = {0};
-	double w_lim = 0, w_thr = 0, w_ep = 0;
+	struct way lim = {0}, thr = {0}, ep = {0}, conc = {0};
+	struct cpu_mark at;
 	long per = o->n / o->rounds;
 	for (int r = 0; r < o->rounds; r++) {
 		long m = r == o->rounds - 1 ? o->n - per * r : per;
-		w_lim += run_workers(2, NULL, o->cmd, m, &lim);
-		w_thr += run_workers(o->n_slots, o->slots, o->cmd, m, &thr);
-		w_ep += run_endpoint(c, o, m, &ep);
+		if (strchr(ways, 'l')) {
+			way_begin(&at);
+			way_end(&lim, &at,
+				run_workers(2, NULL, o->cmd, m, &lim.lat));
+		}
+		if (strchr(ways, 't')) {
+			way_begin(&at);
+			way_end(&thr, &at,
+				run_workers(o->n_slots, o->slots, o->cmd, m,
+					    &thr.lat));
+		}
+		if (strchr(ways, 'e')) {
+			way_begin(&at);
+			way_end(&ep, &at, run_endpoint(c, o, m, &ep.lat));
+		}
+		if (strchr(ways, 'c')) {
+			way_begin(&at);
+			way_end(&conc, &at,
+				run_workers(o->n_slots, NULL, o->cmd, m,
+					    &conc.lat));
+		}
 	}
-	size_t n_req = ep.n;
-	snprintf(notes, sizeof notes,
-		 "2 threads; %d rounds taking turns with slotbox; latency per "
-		 "call",
-		 o->rounds);
-	report("host posix_spawn x2 workers (limit)", scen, &lim,
-	       (double)o->n / w_lim, notes);
-	snprintf(notes, sizeof notes,
-		 "%d threads with a connection each; latency per call",
-		 o->n_slots);
-	report("slotbox (C client) thread per slot", scen, &thr,
-	       (double)o->n / w_thr, notes);
-	snprintf(notes, sizeof notes,
-		 "%zu requests of up to %d calls; latency per request", n_req,
-		 o->n_slots);
-	report("slotbox (C client) POST /v1/exec", scen, &ep,
-	       (double)o->n / w_ep, notes);
+	size_t n_req = ep.lat.n;
+	if (strchr(ways, 'l')) {
+		snprintf(notes, sizeof notes,
+			 "2 threads; %d rounds taking turns with slotbox; "
+			 "latency per call",
+			 o->rounds);
+		way_cpu_note(notes, sizeof notes, &lim, o->n);
+		report("host posix_spawn x2 workers (limit)", scen, &lim.lat,
+		       (double)o->n / lim.wall, notes);
+	}
+	if (strchr(ways, 't')) {
+		snprintf(notes, sizeof notes,
+			 "%d threads with a connection each; latency per call",
+			 o->n_slots);
+		way_cpu_note(notes, sizeof notes, &thr, o->n);
+		report("slotbox (C client) thread per slot", scen, &thr.lat,
+		       (double)o->n / thr.wall, notes);
+	}
+	if (strchr(ways, 'e')) {
+		snprintf(notes, sizeof notes,
+			 "%zu requests of up to %d calls; latency per request",
+			 n_req, o->n_slots);
+		way_cpu_note(notes, sizeof notes, &ep, o->n);
+		report("slotbox (C client) POST /v1/exec", scen, &ep.lat,
+		       (double)o->n / ep.wall, notes);
+	}
+	if (strchr(ways, 'c')) {
+		snprintf(notes, sizeof notes,
+			 "%d threads, as many as slots: what that many "
+			 "processes at once cost the host; latency per call",
+			 o->n_slots);
+		way_cpu_note(notes, sizeof notes, &conc, o->n);
+		report("host posix_spawn, a thread per slot", scen, &conc.lat,
+		       (double)o->n / conc.wall, notes);
+	}
 	sbc_close(c);
 	return 0;
 }
