@@ -15,6 +15,7 @@
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "sandbox/exec_outbuf.h"
+#include "sandbox/exec_pace.h"
 #include "sandbox/sandbox.h"
 #include "wire/proto.h"
 
@@ -22,14 +23,10 @@
 #define EXEC_READ_CHUNK 65536
 
 /* A call whose output is only kept (no stream, no terminal) leaves its
- * pipes out of the loop this long: most tool calls end sooner, and their
- * output is then read once, when the leader reports the exit. Watched
- * from the start, the pipes' hangup woke the loop once more per call, just
- * before the report did (bench/exec_ab.py: daemon CPU per call -13%). A
- * command that writes more than a pipe holds (64 KiB) before then waits
- * for the watch, at most this long, once. (Widening the pipes to the
- * output limit instead cost more than the wakeup saved.) */
-#define EXEC_WATCH_DELAY_MS 3
+ * pipes out of the loop for a while (exec_pace.h): most tool calls end
+ * sooner, and their output is then read once, when the leader reports the
+ * exit. (Widening the pipes to the output limit instead cost more than
+ * the wakeup saved.) */
 
 struct exec_stream {
 	uv_pipe_t pipe;
@@ -38,6 +35,7 @@ struct exec_stream {
 	int which;		 /* 1 stdout, 2 stderr (exec_output_fn) */
 	bool eof;
 	bool closed; /* its pipe closed at EOF, before the call ended */
+	bool read_early; /* the watch read bytes before the exit report */
 };
 
 struct exec_call {
@@ -218,6 +216,7 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct exec_stream *s = st->data;
 	if (nread > 0) {
+		s->read_early = true;
 		if (take_bytes(s, buf->base, (size_t)nread) > 0)
 			pause_output(s->call);
 	} else if (nread < 0) {
@@ -396,6 +395,15 @@ void exec_on_done(struct sbx_slot *slot, const struct sb_msg *m)
 		c = c->next;
 	if (!c)
 		return;
+	/* The calls whose pipes may wait (exec_start's defer) set the pace.
+	 * One whose output the watch read as it came may have waited for the
+	 * watch (a full pipe): its length says nothing of the slot's calls,
+	 * and such output is better read at once. */
+	if (!c->background && !c->tty && !c->on_output)
+		exec_pace_note(&slot->pace,
+			       c->out.read_early || c->err.read_early
+				       ? 0.0
+				       : sb_now_mono() - c->start);
 	drain(&c->out);
 	if (!c->merged)
 		drain(&c->err);
@@ -678,8 +686,9 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	else
 		slot->n_calls++;
 	double ms = spec->timeout_s * 1000.0;
-	if (defer && ms > EXEC_WATCH_DELAY_MS)
-		ms = EXEC_WATCH_DELAY_MS;
+	uint32_t watch_ms = exec_pace_watch_ms(&slot->pace);
+	if (defer && ms > watch_ms)
+		ms = watch_ms;
 	if (!c->background)
 		uv_timer_start(&c->timer, timer_cb, ms < 1 ? 1 : (uint64_t)ms,
 			       0);

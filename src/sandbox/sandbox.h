@@ -18,6 +18,7 @@
 #include "common/err.h"
 #include "config/profile.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/exec_pace.h"
 #include "sandbox/zygote.h"
 #include "store/spares.h"
 #include "wire/sendq.h"
@@ -150,6 +151,9 @@ struct sbx_slot {
 	 * cgroup v1 each new leader is told to join their groups
 	 * (limits_join) */
 	bool limits_on, limits_join;
+	/* how long its calls usually take: when their pipes join the loop
+	 * (exec_pace.h) */
+	struct exec_pace pace;
 };
 
 enum sbx_state { SBX_STARTING, SBX_RUNNING, SBX_DEAD };

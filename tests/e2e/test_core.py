@@ -183,16 +183,24 @@ def test_output_cap_keeps_daemon_small(daemon, client):
     assert 0 < rss.kib < 64 * 1024, f"daemon RSS peaked at {rss.kib} KiB"
 
 
-def test_output_before_and_after_the_pipes_are_watched(client):
+@pytest.mark.parametrize("pace", ["fresh", "slow calls"])
+def test_output_before_and_after_the_pipes_are_watched(client, pace):
     """A plain call's pipes are read only at its end or once it has run a
-    few ms (src/sandbox/exec.c, EXEC_WATCH_DELAY_MS): more than a pipe
-    holds, written at once or over a longer run, and both streams, all
-    arrive in order."""
+    few ms, twice as long as the slot's calls usually take, up to 20 ms
+    (src/sandbox/exec_pace.h): more than a pipe holds, written at once or
+    over a longer run, and both streams, all arrive in order; also in a
+    slot whose calls have been slow (the delay at its cap) and after a
+    large output (which brings it back down)."""
     sid = acquire(client)["slot_id"]
-    r = bash(client, sid, "head -c 300000 /dev/zero | tr '\\0' a; "
-             "head -c 200000 /dev/zero | tr '\\0' b >&2")
-    md = r["metadata"]
-    assert md["stdout"] == "a" * 300000 and md["stderr"] == "b" * 200000
+    if pace == "slow calls":
+        for _ in range(8):
+            assert bash(client, sid, "sleep 0.03")["metadata"]["returncode"] == 0
+    for _ in range(2):
+        r = bash(client, sid, "head -c 300000 /dev/zero | tr '\\0' a; "
+                 "head -c 200000 /dev/zero | tr '\\0' b >&2")
+        md = r["metadata"]
+        assert md["stdout"] == "a" * 300000 and md["stderr"] == "b" * 200000
+        assert md["truncated"] is False
     r = bash(client, sid, "for i in $(seq 150); do printf '%04d' $i; "
              "head -c 996 /dev/zero | tr '\\0' x; sleep 0.002; done; "
              "echo err >&2; exit 3")
