@@ -27,15 +27,13 @@
  *       limit: 2 threads doing posix_spawn of the same command. The three
  *       take turns in R rounds; --ways runs only some of them (l: limit,
  *       t: threads, e: POST /v1/exec), or adds c: the host's posix_spawn
- *       from as many threads as slots (what that concurrency costs). Each row's notes give the
- *       machine's CPU per call while it ran (/proc/stat).
- *   slotbench cold   --socket S --profile P -n N
- *       N acquires, each of which has to start a new sandbox (the profile
- *       has one slot per sandbox and min_sandboxes 0); leases are held
- *       until the end, then released.
- *   slotbench reset  --socket S --profile P -n N --files F
- *       a slot holding F files: release(reset=true), then the next
- *       acquire + first exec; baseline: rm -rf of F files on a host tmpfs.
+ *       from as many threads as slots (what that concurrency costs). Each row's
+ * notes give the machine's CPU per call while it ran (/proc/stat). slotbench
+ * cold   --socket S --profile P -n N N acquires, each of which has to start a
+ * new sandbox (the profile has one slot per sandbox and min_sandboxes 0);
+ * leases are held until the end, then released. slotbench reset  --socket S
+ * --profile P -n N --files F a slot holding F files: release(reset=true), then
+ * the next acquire + first exec; baseline: rm -rf of F files on a host tmpfs.
  *   slotbench spawn  -n N --system S --label L [--expect OUT] -- ARGV...
  *       posix_spawn of ARGV with a pipe for stdout, read to EOF, waitpid:
  *       per-call peers (bwrap, unshare, crun exec, docker exec, ...).
@@ -299,7 +297,8 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->think_us = strtol(optarg, NULL, 10) * 1000;
 			break;
 		case 'w':
-			if (!optarg[0] || strspn(optarg, "ltec") != strlen(optarg))
+			if (!optarg[0] ||
+			    strspn(optarg, "ltec") != strlen(optarg))
 				die("--ways takes letters of ltec");
 			o->ways = optarg;
 			break;
