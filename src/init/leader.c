@@ -156,7 +156,8 @@ static void kill_call(struct leader *l, struct call *c)
 	calltree_kill(l->cfg->cg_fd, l->cfg->init->cg_mode, c->group, c->pid);
 }
 
-static void handle_exec(struct leader *l, const struct sb_msg *m, int fds[4])
+static void handle_exec(struct leader *l, const struct sb_msg *m,
+			const struct spare_call *call)
 {
 	struct call *c = NULL;
 
@@ -177,7 +178,7 @@ static void handle_exec(struct leader *l, const struct sb_msg *m, int fds[4])
 			err = errno ? errno : EAGAIN;
 			break;
 		}
-		rc = spare_hand(&l->spare, fds);
+		rc = spare_hand(&l->spare, call);
 		if (rc < 0) {
 			err = errno;
 			retire_spare(l);
@@ -355,7 +356,7 @@ static uint32_t hello_flags(const struct leader *l)
 {
 	return (grouped(l) || getpid() == 1 ? SB_HELLO_RECYCLES : 0) |
 	       (l->no_bash ? SB_HELLO_NO_BASH : 0) | SB_HELLO_PROCESSES |
-	       SB_HELLO_RESETS;
+	       SB_HELLO_RESETS | SB_HELLO_INLINE;
 }
 
 /* How long a recycle waits for the killed to be gone before it says
@@ -560,12 +561,33 @@ static void rejoin_groups(struct leader *l)
 	next_spare(l);
 }
 
+/* An EXEC: its payload in a memfd (fds[0]) or after the message
+ * (SB_EXEC_INLINE); false when it is neither. */
+static bool exec_call_of(const struct sb_msg *m, const char *body,
+			 size_t body_len, const int *fds, size_t nfds,
+			 struct spare_call *call)
+{
+	bool inl = m->flags & SB_EXEC_INLINE;
+	if (inl ? nfds != 3 || body_len == 0 : nfds != 4 || body_len != 0)
+		return false;
+	const int *stdio = inl ? fds : fds + 1;
+	*call = (struct spare_call){.payload_fd = inl ? -1 : fds[0],
+				    .inline_payload = body,
+				    .inline_len = body_len,
+				    .stdio = {stdio[0], stdio[1], stdio[2]}};
+	return true;
+}
+
 static void handle_msg(struct leader *l)
 {
+	/* an inline payload, until the next message */
+	static char body[SB_PAYLOAD_INLINE_MAX];
 	struct sb_msg m;
 	int fds[SB_MSG_MAX_FDS];
-	size_t nfds = 0;
-	int r = sb_msg_recv(l->cfg->chan, &m, fds, &nfds);
+	size_t nfds = 0, body_len = 0;
+	struct spare_call call;
+	int r = sb_msg_recv_body(l->cfg->chan, &m, body, sizeof body, &body_len,
+				 fds, &nfds);
 
 	if (r < 0 && (errno == EAGAIN || errno == EINTR || errno == EPROTO))
 		return;
@@ -580,8 +602,11 @@ static void handle_msg(struct leader *l)
 		l->cfg->chan = -1;
 		return;
 	}
-	if (m.type == SB_MSG_EXEC && nfds == 4) {
-		handle_exec(l, &m, fds);
+	if (m.type == SB_MSG_EXEC &&
+	    exec_call_of(&m, body, body_len, fds, nfds, &call)) {
+		handle_exec(l, &m, &call);
+	} else if (body_len) {
+		/* only an EXEC carries bytes after the message */
 	} else if (m.type == SB_MSG_FILE && nfds == 3) {
 		handle_file(l, fds);
 	} else if (m.type == SB_MSG_RECYCLE) {

@@ -35,26 +35,34 @@ static int map_payload(int fd, char **buf, size_t *len)
 	return *buf == MAP_FAILED ? -1 : 0;
 }
 
-/* The call itself: fds are the payload, stdin, stdout, stderr. */
-__attribute__((noreturn)) static void run_call(int sock, const int fds[4])
+/* The call itself: its payload (buf[0..len), or in the memfd payload_fd)
+ * and stdin, stdout, stderr. */
+__attribute__((noreturn)) static void run_call(int sock, char *buf, size_t len,
+					       int payload_fd, const int *stdio)
 {
 	struct sb_payload p;
-	char *buf;
-	size_t len;
 
-	if (map_payload(fds[0], &buf, &len) < 0 ||
-	    sb_payload_decode(buf, len, &p) < 0)
+	if (payload_fd >= 0 && map_payload(payload_fd, &buf, &len) < 0)
 		spare_fail(sock);
-	spare_child_exec(sock, fds + 1, p.cwd, p.argv, p.envp);
+	if (sb_payload_decode(buf, len, &p) < 0)
+		spare_fail(sock);
+	spare_child_exec(sock, stdio, p.cwd, p.argv, p.envp);
+}
+
+static int recv_msg_body(int sock, struct sb_msg *m, char *body, size_t cap,
+			 size_t *len, int *fds, size_t *nfds)
+{
+	int r;
+	do
+		r = sb_msg_recv_body(sock, m, body, cap, len, fds, nfds);
+	while (r < 0 && errno == EINTR);
+	return r;
 }
 
 static int recv_msg(int sock, struct sb_msg *m, int *fds, size_t *nfds)
 {
-	int r;
-	do
-		r = sb_msg_recv(sock, m, fds, nfds);
-	while (r < 0 && errno == EINTR);
-	return r;
+	size_t len;
+	return recv_msg_body(sock, m, NULL, 0, &len, fds, nfds);
 }
 
 /* Make the next lease's namespaces and send them to the leader. */
@@ -91,14 +99,20 @@ __attribute__((noreturn)) static void spare_main(const struct spare_cfg *cfg,
 		_exit(0);
 	if (confine_child(cfg->uid, cfg->filter) < 0)
 		spare_fail(sock);
-	int r = recv_msg(sock, &m, fds, &nfds);
+	/* a forked spare has memory of its own: the payload's buffer */
+	static char payload[SB_PAYLOAD_INLINE_MAX];
+	size_t len = 0;
+	int r = recv_msg_body(sock, &m, payload, sizeof payload, &len, fds,
+			      &nfds);
 	if (r <= 0)
 		_exit(0); /* retired by the leader, or the leader is gone */
-	if (m.type != SB_MSG_EXEC || nfds != 4) {
+	bool inl = m.flags & SB_EXEC_INLINE;
+	if (m.type != SB_MSG_EXEC || nfds != (inl ? 3u : 4u) ||
+	    (inl ? len == 0 : len != 0)) {
 		errno = EPROTO;
 		spare_fail(sock);
 	}
-	run_call(sock, fds);
+	run_call(sock, payload, len, inl ? -1 : fds[0], inl ? fds : fds + 1);
 }
 
 /* A fork, born in the call group where the kernel can (clone3 with
@@ -215,11 +229,18 @@ int spare_promote(const struct spare *s)
 	return sb_msg_send(s->sock, &m, NULL, 0);
 }
 
-int spare_hand(const struct spare *s, const int fds[4])
+int spare_hand(const struct spare *s, const struct spare_call *call)
 {
 	if (s->vm)
-		return spare_vm_hand(s->vm, s->sock, fds);
+		return spare_vm_hand(s->vm, s->sock, call);
 	struct sb_msg m = {.type = SB_MSG_EXEC};
+	if (call->payload_fd < 0) {
+		m.flags = SB_EXEC_INLINE;
+		return sb_msg_send_body(s->sock, &m, call->inline_payload,
+					call->inline_len, call->stdio, 3);
+	}
+	int fds[4] = {call->payload_fd, call->stdio[0], call->stdio[1],
+		      call->stdio[2]};
 	return sb_msg_send(s->sock, &m, fds, 4);
 }
 

@@ -78,9 +78,19 @@ int spare_take_ns(const struct spare *s, int fds[2]);
 /* ... and let it confine itself and wait for calls. 0 or -1 with errno. */
 int spare_promote(const struct spare *s);
 
-/* Give the spare its call: the payload memfd and stdin, stdout, stderr.
- * 0, or -1 with errno (EPIPE: the spare is gone). */
-int spare_hand(const struct spare *s, const int fds[4]);
+/* A call as the daemon sent it: its payload (proto.h) in a memfd, or
+ * inline (the EXEC's packet: the leader's buffer until its next message),
+ * and its stdin, stdout and stderr. */
+struct spare_call {
+	int payload_fd; /* -1: inline */
+	const char *inline_payload;
+	size_t inline_len;
+	int stdio[3];
+};
+
+/* Give the spare its call. 0, or -1 with errno (EPIPE: the spare is
+ * gone). */
+int spare_hand(const struct spare *s, const struct spare_call *call);
 
 /* Once the call's process was reaped: the errno it reported before it
  * could exec, or 0 when it exec'd. Closes sock. */

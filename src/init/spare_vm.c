@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -231,19 +232,38 @@ pid_t spare_vm_start(const struct spare_cfg *cfg, int sock, int dir_fd,
 	return vm->pid;
 }
 
-/* The payload, read into the region's buffer: a pread is cheaper than a
- * mapping's mmap and munmap, and the buffer serves the next call too. */
-static int read_payload(struct spare_vm *vm, int fd, size_t *len)
+/* Room for len bytes of payload in the region's buffer, which serves the
+ * next call too. */
+static int payload_room(struct spare_vm *vm, size_t len)
 {
-	if (sb_payload_fd_len(fd, len) < 0)
-		return -1;
-	if (*len > vm->payload_cap) {
-		char *buf = realloc(vm->payload, *len);
+	if (len > vm->payload_cap) {
+		char *buf = realloc(vm->payload, len);
 		if (!buf)
 			return -1;
 		vm->payload = buf;
-		vm->payload_cap = *len;
+		vm->payload_cap = len;
 	}
+	return 0;
+}
+
+/* The payload, read into the region's buffer: a pread is cheaper than a
+ * mapping's mmap and munmap. An inline one is copied: the leader's buffer
+ * takes its next message. */
+static int read_payload(struct spare_vm *vm, const struct spare_call *call,
+			size_t *len)
+{
+	if (call->payload_fd < 0) {
+		*len = call->inline_len;
+		if (*len == 0 || payload_room(vm, *len) < 0) {
+			errno = *len ? errno : EPROTO;
+			return -1;
+		}
+		memcpy(vm->payload, call->inline_payload, *len);
+		return 0;
+	}
+	int fd = call->payload_fd;
+	if (sb_payload_fd_len(fd, len) < 0 || payload_room(vm, *len) < 0)
+		return -1;
 	for (size_t got = 0; got < *len;) {
 		/* pread: the daemon may share the memfd's offset */
 		ssize_t n =
@@ -259,20 +279,20 @@ static int read_payload(struct spare_vm *vm, int fd, size_t *len)
 	return 0;
 }
 
-int spare_vm_hand(struct spare_vm *vm, int sock, const int fds[4])
+int spare_vm_hand(struct spare_vm *vm, int sock, const struct spare_call *call)
 {
 	char byte = 'x';
 	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
 	size_t len;
 
 	drop_call(vm);
-	if (read_payload(vm, fds[0], &len) < 0 ||
+	if (read_payload(vm, call, &len) < 0 ||
 	    sb_payload_decode(vm->payload, len, &vm->p) < 0)
 		return -1;
 	vm->argv = vm->p.argv;
 	vm->envp = vm->p.envp;
 	vm->cwd = vm->p.cwd;
-	if (sb_send_with_fds(sock, &iov, 1, fds + 1, 3) == 1)
+	if (sb_send_with_fds(sock, &iov, 1, call->stdio, 3) == 1)
 		return 0;
 	int err = errno;
 	drop_call(vm);
@@ -307,9 +327,9 @@ pid_t spare_vm_start(const struct spare_cfg *cfg, int sock, int dir_fd,
 	return -1;
 }
 
-int spare_vm_hand(struct spare_vm *vm, int sock, const int fds[4])
+int spare_vm_hand(struct spare_vm *vm, int sock, const struct spare_call *call)
 {
-	(void)vm, (void)sock, (void)fds;
+	(void)vm, (void)sock, (void)call;
 	errno = ENOSYS;
 	return -1;
 }

@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+struct spare_call;
 struct spare_cfg;
 struct spare_vm;
 
@@ -40,10 +41,10 @@ bool spare_vm_usable(void);
 pid_t spare_vm_start(const struct spare_cfg *cfg, int sock, int dir_fd,
 		     bool into, struct spare_vm **vm);
 
-/* Decode the call's payload (fds[0]) for the spare and hand it stdin,
- * stdout and stderr (fds[1..3]). 0, or -1 with errno (EPIPE: it is gone;
+/* Decode the call's payload (a copy of it is kept with the spare) and hand
+ * it stdin, stdout and stderr. 0, or -1 with errno (EPIPE: it is gone;
  * EPROTO: a bad payload). */
-int spare_vm_hand(struct spare_vm *vm, int sock, const int fds[4]);
+int spare_vm_hand(struct spare_vm *vm, int sock, const struct spare_call *call);
 
 /* pid was reaped: free its region, if it was such a spare. */
 void spare_vm_reaped(pid_t pid);

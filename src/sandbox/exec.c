@@ -34,7 +34,7 @@ struct exec_stream {
 	struct exec_outbuf kept; /* what the result holds */
 	int which;		 /* 1 stdout, 2 stderr (exec_output_fn) */
 	bool eof;
-	bool closed; /* its pipe closed at EOF, before the call ended */
+	bool closed;	 /* its pipe closed at EOF, before the call ended */
 	bool read_early; /* the watch read bytes before the exit report */
 };
 
@@ -57,15 +57,29 @@ struct exec_call {
 	void (*on_started)(void *ud, int pid);
 	exec_output_fn on_output;
 	void *output_ud;
-	bool tty;	     /* fds 0-2 are a terminal's slave (send[1]) */
-	bool held;	     /* not sent yet: the leader runs its maximum */
-	int send[4];	     /* while held: the fds the EXEC will carry */
+	bool tty;    /* fds 0-2 are a terminal's slave (send[1]) */
+	bool held;   /* not sent yet: the leader runs its maximum */
+	int send[4]; /* while held: the fds the EXEC will carry */
+	/* the payload, until sent inline (SB_EXEC_INLINE); NULL: a memfd
+	 * (send[0]) carries it */
+	char *payload;
+	size_t payload_len;
 	bool oom_known;	     /* oom_before could be read */
 	uint64_t oom_before; /* the slot's OOM kill count at the start */
 	int open_handles;
 };
 
 static uint64_t next_call_id = 1;
+
+/* The payload may hold a profile's secrets (environment): wiped before
+ * its memory goes back to the heap. */
+static void drop_payload(struct exec_call *c)
+{
+	if (c->payload)
+		explicit_bzero(c->payload, c->payload_len);
+	free(c->payload);
+	c->payload = NULL;
+}
 
 static void close_fds(int *fds, size_t n)
 {
@@ -104,6 +118,7 @@ static void call_handle_closed(uv_handle_t *h)
 	if (--c->open_handles == 0) {
 		exec_outbuf_free(&c->out.kept);
 		exec_outbuf_free(&c->err.kept);
+		drop_payload(c);
 		free(c);
 	}
 }
@@ -502,20 +517,29 @@ int sb_sealed_memfd(const char *name, const void *data, size_t len,
 	return fd;
 }
 
-/* Payload memfd: header + cwd + argv + envp, sealed against writes. */
-static int make_payload(const struct exec_spec *spec, struct sb_err *err)
+/* The payload: header + cwd + argv + envp (proto.h). */
+static int encode_payload(const struct exec_spec *spec, char **buf, size_t *len,
+			  struct sb_err *err)
 {
-	_cleanup_free_ char *buf = NULL;
-	size_t len;
-	if (sb_payload_encode(spec->cwd, spec->argv, spec->envp, &buf, &len) <
-	    0)
+	if (sb_payload_encode(spec->cwd, spec->argv, spec->envp, buf, len) < 0)
 		return errno == E2BIG
 			       ? sb_err_set(err, E2BIG,
 					    "command and environment are too "
 					    "large")
 			       : sb_err_set(err, ENOMEM, "out of memory");
-	/* buf is freed by its cleanup attribute */
-	return sb_sealed_memfd("slotbox-payload", buf, len, err); // NOLINT
+	return 0;
+}
+
+/* Small payloads go inside the EXEC's packet to a leader that takes them
+ * (proto.h, SB_HELLO_INLINE); others in a memfd sealed against writes. */
+static bool payload_inline(const struct sbx_slot *slot, size_t len)
+{
+	return slot->inline_payload && len <= SB_PAYLOAD_INLINE_MAX;
+}
+
+static int payload_memfd(const char *buf, size_t len, struct sb_err *err)
+{
+	return sb_sealed_memfd("slotbox-payload", buf, len, err);
 }
 
 static int make_pipe(int fds[2], struct sb_err *err)
@@ -525,8 +549,9 @@ static int make_pipe(int fds[2], struct sb_err *err)
 	return 0;
 }
 
-/* Hand the call to the slot's leader: send[] = payload, stdin (-1: none),
- * stdout's and stderr's write ends (-1 when merged), kept by the caller. */
+/* Hand the call to the slot's leader: send[] = payload memfd (-1: inline,
+ * c->payload), stdin (-1: none), stdout's and stderr's write ends (-1 when
+ * merged), kept by the caller. */
 static int call_send(struct exec_call *c, const int send[4])
 {
 	struct sbx_slot *slot = c->slot;
@@ -538,7 +563,24 @@ static int call_send(struct exec_call *c, const int send[4])
 			   .id = c->id,
 			   .flags = c->on_started ? SB_EXEC_REPORT_PID : 0};
 	c->oom_known = sandbox_slot_oom_kills(slot, &c->oom_before) == 0;
-	return sandbox_slot_send(slot, &m, fds, 4);
+	if (!c->payload)
+		return sandbox_slot_send(slot, &m, fds, 4);
+	int r;
+	if (payload_inline(slot, c->payload_len)) {
+		m.flags |= SB_EXEC_INLINE;
+		r = sandbox_slot_send_body(slot, &m, c->payload, c->payload_len,
+					   fds + 1, 3);
+	} else {
+		/* held while its leader was replaced by one that cannot */
+		struct sb_err err = {0};
+		fds[0] = payload_memfd(c->payload, c->payload_len, &err);
+		if (fds[0] < 0)
+			return -1;
+		r = sandbox_slot_send(slot, &m, fds, 4);
+		close(fds[0]);
+	}
+	drop_payload(c);
+	return r;
 }
 
 /* Has the slot's leader as many calls (background processes included)
@@ -591,6 +633,8 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	/* payload, stdin, stdout write end, stderr write end */
 	int send[4] = {-1, -1, -1, -1};
 	int out[2] = {-1, -1}, errp[2] = {-1, -1};
+	char *payload = NULL;
+	size_t payload_len = 0;
 
 	/* a terminal's or a process's descriptors are the call's from here */
 	if (spec->own_stdin)
@@ -607,9 +651,16 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 	 * (slot_limits.c) */
 	if (sandbox_slot_limits_on(slot, err) < 0)
 		goto fail;
-	send[0] = make_payload(spec, err);
-	if (send[0] < 0)
+	if (encode_payload(spec, &payload, &payload_len, err) < 0)
 		goto fail;
+	if (!payload_inline(slot, payload_len)) {
+		send[0] = payload_memfd(payload, payload_len, err);
+		explicit_bzero(payload, payload_len);
+		free(payload);
+		payload = NULL;
+		if (send[0] < 0)
+			goto fail;
+	}
 	/* (a terminal: the slave behind fds 0, 1 and 2; own_stdin: taken
 	 * above) */
 	if (!spec->tty && !spec->own_stdin && spec->stdin_data) {
@@ -636,6 +687,9 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 		goto fail;
 	}
 	c->slot = slot;
+	c->payload = payload; /* the call's from here, freed with it */
+	c->payload_len = payload_len;
+	payload = NULL;
 	c->id = next_call_id++;
 	c->cb = cb;
 	c->ud = ud;
@@ -696,6 +750,9 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 		*out_call = c;
 	return 0;
 fail:
+	if (payload)
+		explicit_bzero(payload, payload_len);
+	free(payload);
 	close_fds(send, 4);
 	close_fds(out, 2);
 	close_fds(errp, 2);

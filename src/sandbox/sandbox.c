@@ -137,6 +137,7 @@ static void chan_cb(uv_poll_t *h, int status, int events)
 			slot->no_bash = (m.flags & SB_HELLO_NO_BASH) != 0;
 			slot->processes = (m.flags & SB_HELLO_PROCESSES) != 0;
 			slot->resets = (m.flags & SB_HELLO_RESETS) != 0;
+			slot->inline_payload = (m.flags & SB_HELLO_INLINE) != 0;
 			/* a reset in place moved it to a new generation */
 			if (slot->resets)
 				slot->gen = m.gen;
@@ -169,6 +170,8 @@ int sandbox_chan_attach(struct sbx_slot *slot, int fd)
 	}
 	c->fd = fd;
 	c->slot = slot;
+	/* until its leader's HELLO says so (one of an older build cannot) */
+	slot->inline_payload = false;
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	if (uv_poll_init(slot->sb->env->loop, &c->poll, fd) < 0) {
 		close(fd);
@@ -184,12 +187,20 @@ int sandbox_chan_attach(struct sbx_slot *slot, int fd)
 int sandbox_slot_send(struct sbx_slot *slot, const void *msg, const int *fds,
 		      size_t nfds)
 {
+	return sandbox_slot_send_body(slot, msg, NULL, 0, fds, nfds);
+}
+
+int sandbox_slot_send_body(struct sbx_slot *slot, const void *msg,
+			   const void *body, size_t body_len, const int *fds,
+			   size_t nfds)
+{
 	if (!slot->chan) {
 		errno = ENOTCONN;
 		return -1;
 	}
 	struct sbx_chan *c = slot->chan;
-	int r = sb_sendq_send(&c->q, c->fd, msg, fds, nfds);
+	int r = sb_sendq_send_body(&c->q, c->fd, msg, body, body_len, fds,
+				   nfds);
 	if (r == 1)
 		uv_poll_start(&c->poll, CHAN_EVENTS | UV_WRITABLE, chan_cb);
 	return r < 0 ? -1 : 0;

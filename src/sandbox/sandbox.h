@@ -139,6 +139,9 @@ struct sbx_slot {
 	bool resets;	/* ... also with SB_RECYCLE_RESET (a new generation) */
 	bool recycle_reset; /* the one sent had SB_RECYCLE_RESET */
 	bool no_bash;	    /* its root has no /bin/bash (leader's HELLO) */
+	/* its leader takes a call's payload inside the EXEC's packet
+	 * (SB_HELLO_INLINE): no memfd per call */
+	bool inline_payload;
 	/* The lease generation's network namespace (slot_netns.c): an nsfs
 	 * descriptor once the leader sent it, -1 before; users ride on it. */
 	int netns_fd;
@@ -310,6 +313,11 @@ int sbx_sys_netns_make(void);
 /* Send a message to a slot's leader with fds; 0 or -1/errno. */
 int sandbox_slot_send(struct sbx_slot *slot, const void *msg, const int *fds,
 		      size_t nfds);
+
+/* The same with body[0..body_len) after the message in its packet. */
+int sandbox_slot_send_body(struct sbx_slot *slot, const void *msg,
+			   const void *body, size_t body_len, const int *fds,
+			   size_t nfds);
 
 /* slot_netns.c: the lease's network namespace and its users. */
 void sandbox_lease_join(struct sbx_slot *slot, struct sbx_lease_user *u);

@@ -44,10 +44,16 @@ ssize_t sb_send_with_fds(int sock, const struct iovec *iov, size_t niov,
 ssize_t sb_recv_with_fds(int sock, void *buf, size_t len, int *fds, size_t max,
 			 size_t *nfds, size_t *extra)
 {
-	union fd_ctl ctl;
 	struct iovec iov = {.iov_base = buf, .iov_len = len};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
+	return sb_recv_iov_with_fds(sock, &iov, 1, fds, max, nfds, extra);
+}
+
+ssize_t sb_recv_iov_with_fds(int sock, const struct iovec *iov, size_t niov,
+			     int *fds, size_t max, size_t *nfds, size_t *extra)
+{
+	union fd_ctl ctl;
+	struct msghdr mh = {.msg_iov = (struct iovec *)iov,
+			    .msg_iovlen = niov,
 			    .msg_control = ctl.buf,
 			    .msg_controllen = sizeof ctl.buf};
 	ssize_t n;

@@ -24,4 +24,9 @@ ssize_t sb_send_with_fds(int sock, const struct iovec *iov, size_t niov,
 ssize_t sb_recv_with_fds(int sock, void *buf, size_t len, int *fds, size_t max,
 			 size_t *nfds, size_t *extra);
 
+/* The same into niov buffers, filled in order (a fixed header, then a body
+ * of up to its buffer's length). */
+ssize_t sb_recv_iov_with_fds(int sock, const struct iovec *iov, size_t niov,
+			     int *fds, size_t max, size_t *nfds, size_t *extra);
+
 #endif

@@ -10,35 +10,51 @@
 
 #include "wire/fdpass.h"
 
-int sb_msg_send(int sock, const struct sb_msg *m, const int *fds, size_t nfds)
+int sb_msg_send_body(int sock, const struct sb_msg *m, const void *body,
+		     size_t body_len, const int *fds, size_t nfds)
 {
-	struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof *m};
+	struct iovec iov[2] = {{.iov_base = (void *)m, .iov_len = sizeof *m},
+			       {.iov_base = (void *)body, .iov_len = body_len}};
 	if (nfds > SB_MSG_MAX_FDS) {
 		errno = EINVAL;
 		return -1;
 	}
-	ssize_t n = sb_send_with_fds(sock, &iov, 1, fds, nfds);
+	ssize_t n = sb_send_with_fds(sock, iov, body_len ? 2 : 1, fds, nfds);
 	if (n < 0)
 		return -1;
-	if ((size_t)n != sizeof *m) {
+	if ((size_t)n != sizeof *m + body_len) {
 		errno = EPROTO;
 		return -1;
 	}
 	return 0;
 }
 
-int sb_msg_recv(int sock, struct sb_msg *m, int *fds, size_t *nfds)
+int sb_msg_send(int sock, const struct sb_msg *m, const int *fds, size_t nfds)
+{
+	return sb_msg_send_body(sock, m, NULL, 0, fds, nfds);
+}
+
+int sb_msg_recv_body(int sock, struct sb_msg *m, void *body, size_t body_cap,
+		     size_t *body_len, int *fds, size_t *nfds)
 {
 	int got[SB_MSG_MAX_FDS];
 	size_t n_got, extra;
+	/* one byte more than the body may have: a longer packet shows as
+	 * that byte filled, not as a silent cut */
+	char over;
+	struct iovec iov[3] = {{.iov_base = m, .iov_len = sizeof *m},
+			       {.iov_base = body, .iov_len = body_cap},
+			       {.iov_base = &over, .iov_len = 1}};
 	*nfds = 0;
-	ssize_t n = sb_recv_with_fds(sock, m, sizeof *m, got, SB_MSG_MAX_FDS,
-				     &n_got, &extra);
+	*body_len = 0;
+	ssize_t n = sb_recv_iov_with_fds(sock, iov, 3, got, SB_MSG_MAX_FDS,
+					 &n_got, &extra);
 	if (n < 0)
 		return -1;
 	if (n == 0 && n_got == 0 && extra == 0)
 		return 0;
-	if ((size_t)n != sizeof *m || extra) {
+	if ((size_t)n < sizeof *m || (size_t)n > sizeof *m + body_cap ||
+	    extra) {
 		for (size_t i = 0; i < n_got; i++)
 			close(got[i]);
 		errno = EPROTO;
@@ -47,7 +63,14 @@ int sb_msg_recv(int sock, struct sb_msg *m, int *fds, size_t *nfds)
 	m->text[sizeof m->text - 1] = '\0';
 	memcpy(fds, got, n_got * sizeof(int));
 	*nfds = n_got;
+	*body_len = (size_t)n - sizeof *m;
 	return 1;
+}
+
+int sb_msg_recv(int sock, struct sb_msg *m, int *fds, size_t *nfds)
+{
+	size_t body_len;
+	return sb_msg_recv_body(sock, m, NULL, 0, &body_len, fds, nfds);
 }
 
 int sb_payload_encode(const char *cwd, char *const *argv, char *const *envp,

@@ -4,7 +4,10 @@
  * Every channel is an AF_UNIX SOCK_SEQPACKET pair: one fixed-size message per
  * packet, file descriptors attached with SCM_RIGHTS. Fixed-size messages keep
  * parsing trivial on both sides; anything variable (a command, its
- * environment) travels in a sealed memfd passed alongside.
+ * environment) travels in a sealed memfd passed alongside, or, for an EXEC
+ * to a leader that says it can take one (SB_HELLO_INLINE), after the message
+ * in the same packet when it is small (SB_PAYLOAD_INLINE_MAX): a memfd per
+ * call was an eighth of the daemon's CPU time per call.
  *
  *   daemon <-> init   (one per sandbox):  CGROUPS, HELLO, SLOT_CHANNEL,
  *                                         SLOT_RELEASE, SEED_READY, SEED_DONE
@@ -128,6 +131,10 @@ struct sb_file_reply {
 /* flags in a leader's HELLO: it understands SB_RECYCLE_RESET, and `gen`
  * is the workspace generation it serves. */
 #define SB_HELLO_RESETS 16u
+/* flags in a leader's HELLO: it takes an EXEC whose payload follows the
+ * message in its packet (SB_EXEC_INLINE); one of an older build, adopted,
+ * would drop such a packet as malformed, so it gets memfds as before. */
+#define SB_HELLO_INLINE 32u
 /* flags in RECYCLE: the next lease starts on a new workspace generation
  * (a release with reset), made in place by the same leader. */
 #define SB_CGROUPS_SYS_NETNS (1u << 16)
@@ -147,6 +154,9 @@ struct sb_file_reply {
 #define SB_EXEC_SPAWN_FAILED 1u /* flags in EXEC_DONE: sys_errno says why */
 #define SB_EXEC_KILLED 2u	/* the tree was killed on request */
 #define SB_EXEC_REPORT_PID 4u	/* flags in EXEC: answer EXEC_STARTED */
+/* flags in EXEC: the payload follows the message in the packet, and the
+ * fds are stdin, stdout and stderr only */
+#define SB_EXEC_INLINE 8u
 
 struct sb_msg {
 	uint32_t type;
@@ -177,10 +187,24 @@ int sb_msg_send(int sock, const struct sb_msg *m, const int *fds, size_t nfds);
  * is an error (EPROTO) and its fds are closed. */
 int sb_msg_recv(int sock, struct sb_msg *m, int *fds, size_t *nfds);
 
+/* One message and the bytes that follow it in its packet (at most
+ * body_cap, into body; their number in *body_len). Returns as
+ * sb_msg_recv; a packet with more than body_cap bytes after the message is
+ * EPROTO (its fds closed). */
+int sb_msg_recv_body(int sock, struct sb_msg *m, void *body, size_t body_cap,
+		     size_t *body_len, int *fds, size_t *nfds);
+
+/* Send one message followed by body[0..body_len) in the same packet. */
+int sb_msg_send_body(int sock, const struct sb_msg *m, const void *body,
+		     size_t body_len, const int *fds, size_t nfds);
+
 /* The exec payload, in a memfd: a header then NUL-terminated strings:
  * cwd, argv[0..argc), envp[0..envc). */
 #define SB_PAYLOAD_MAGIC 0x53425831u /* "SBX1" */
 #define SB_PAYLOAD_MAX (16u << 20)
+/* The largest payload sent inline (SB_EXEC_INLINE): well inside a unix
+ * socket's send buffer; a larger one goes in a memfd. */
+#define SB_PAYLOAD_INLINE_MAX (32u << 10)
 #define SB_PAYLOAD_MAX_STRINGS 4096u
 
 struct sb_payload_hdr {

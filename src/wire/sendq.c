@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 struct sb_sendq_item {
@@ -12,6 +13,8 @@ struct sb_sendq_item {
 	struct sb_msg m;
 	int fds[SB_MSG_MAX_FDS];
 	size_t nfds;
+	size_t body_len;
+	char body[]; /* what follows m in its packet */
 };
 
 static void item_free(struct sb_sendq_item *it)
@@ -19,19 +22,26 @@ static void item_free(struct sb_sendq_item *it)
 	for (size_t i = 0; i < it->nfds; i++)
 		if (it->fds[i] >= 0)
 			close(it->fds[i]);
+	/* an exec's payload may hold a profile's secrets */
+	explicit_bzero(it->body, it->body_len);
 	free(it);
 }
 
-/* A copy of m and of its descriptors, which the caller closes after us. */
-static struct sb_sendq_item *item_new(const struct sb_msg *m, const int *fds,
+/* A copy of m, its body and its descriptors, which the caller closes
+ * after us. */
+static struct sb_sendq_item *item_new(const struct sb_msg *m, const void *body,
+				      size_t body_len, const int *fds,
 				      size_t nfds)
 {
-	struct sb_sendq_item *it = calloc(1, sizeof *it);
+	struct sb_sendq_item *it = calloc(1, sizeof *it + body_len);
 	if (!it) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	it->m = *m;
+	if (body_len)
+		memcpy(it->body, body, body_len);
+	it->body_len = body_len;
 	for (size_t i = 0; i < nfds; i++) {
 		it->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
 		if (it->fds[i] < 0) {
@@ -54,12 +64,19 @@ static bool would_block(int e)
 int sb_sendq_send(struct sb_sendq *q, int sock, const struct sb_msg *m,
 		  const int *fds, size_t nfds)
 {
+	return sb_sendq_send_body(q, sock, m, NULL, 0, fds, nfds);
+}
+
+int sb_sendq_send_body(struct sb_sendq *q, int sock, const struct sb_msg *m,
+		       const void *body, size_t body_len, const int *fds,
+		       size_t nfds)
+{
 	if (nfds > SB_MSG_MAX_FDS) {
 		errno = EINVAL;
 		return -1;
 	}
 	if (!q->head) {
-		if (sb_msg_send(sock, m, fds, nfds) == 0)
+		if (sb_msg_send_body(sock, m, body, body_len, fds, nfds) == 0)
 			return 0;
 		if (!would_block(errno))
 			return -1;
@@ -68,7 +85,7 @@ int sb_sendq_send(struct sb_sendq *q, int sock, const struct sb_msg *m,
 		errno = EAGAIN;
 		return -1;
 	}
-	struct sb_sendq_item *it = item_new(m, fds, nfds);
+	struct sb_sendq_item *it = item_new(m, body, body_len, fds, nfds);
 	if (!it)
 		return -1;
 	if (q->tail)
@@ -84,7 +101,8 @@ int sb_sendq_flush(struct sb_sendq *q, int sock)
 {
 	while (q->head) {
 		struct sb_sendq_item *it = q->head;
-		if (sb_msg_send(sock, &it->m, it->fds, it->nfds) < 0)
+		if (sb_msg_send_body(sock, &it->m, it->body, it->body_len,
+				     it->fds, it->nfds) < 0)
 			return would_block(errno) ? 1 : -1;
 		q->head = it->next;
 		if (!q->head)

@@ -32,6 +32,12 @@ struct sb_sendq {
 int sb_sendq_send(struct sb_sendq *q, int sock, const struct sb_msg *m,
 		  const int *fds, size_t nfds);
 
+/* The same with body[0..body_len) after m in its packet (copied when
+ * queued). */
+int sb_sendq_send_body(struct sb_sendq *q, int sock, const struct sb_msg *m,
+		       const void *body, size_t body_len, const int *fds,
+		       size_t nfds);
+
 /* Send what is queued while sock has room. 0: all sent; 1: some left;
  * -1/errno: the peer is gone (the queue is kept; clear it). */
 int sb_sendq_flush(struct sb_sendq *q, int sock);

@@ -228,6 +228,70 @@ static void test_empty_frame_with_fds(void **state)
 	expect_refused(0, 1);
 }
 
+/* An EXEC with its payload inline (SB_EXEC_INLINE): the bytes after the
+ * message arrive whole, with their descriptors; a plain receive refuses
+ * such a packet (a leader of an older build drops it, which is why the
+ * daemon sends them only to a leader that says SB_HELLO_INLINE). */
+static void test_body_round_trips(void **state)
+{
+	(void)state;
+	int sv[2], p[2];
+	pair(sv, 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	static char body[SB_PAYLOAD_INLINE_MAX], got[SB_PAYLOAD_INLINE_MAX];
+	for (size_t i = 0; i < sizeof body; i++)
+		body[i] = (char)(i * 7 + 1);
+	size_t sizes[] = {1, 221, SB_PAYLOAD_INLINE_MAX};
+	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+		struct sb_msg in = sample(SB_MSG_EXEC), out;
+		in.flags = SB_EXEC_INLINE;
+		int three[3] = {p[1], p[1], p[1]}, fds[SB_MSG_MAX_FDS];
+		size_t nf, len;
+		assert_int_equal(
+			sb_msg_send_body(sv[0], &in, body, sizes[k], three, 3),
+			0);
+		assert_int_equal(sb_msg_recv_body(sv[1], &out, got, sizeof got,
+						  &len, fds, &nf),
+				 1);
+		assert_memory_equal(&in, &out, sizeof in);
+		assert_int_equal(len, sizes[k]);
+		assert_memory_equal(got, body, sizes[k]);
+		assert_int_equal(nf, 3);
+		for (size_t i = 0; i < nf; i++) {
+			assert_true(same_file(fds[i], p[0]));
+			close(fds[i]);
+		}
+	}
+	/* a message without a body, through the body receive: none */
+	struct sb_msg in = sample(SB_MSG_KILL), out;
+	int fds[SB_MSG_MAX_FDS];
+	size_t nf, len = 99;
+	assert_int_equal(sb_msg_send(sv[0], &in, NULL, 0), 0);
+	assert_int_equal(
+		sb_msg_recv_body(sv[1], &out, got, sizeof got, &len, fds, &nf),
+		1);
+	assert_int_equal(len, 0);
+	assert_memory_equal(&in, &out, sizeof in);
+	/* a body where none is expected: refused, its fd closed */
+	in = sample(SB_MSG_EXEC);
+	assert_int_equal(sb_msg_send_body(sv[0], &in, body, 10, &p[1], 1), 0);
+	assert_int_equal(sb_msg_recv(sv[1], &out, fds, &nf), -1);
+	assert_int_equal(errno, EPROTO);
+	assert_int_equal(nf, 0);
+	/* a body longer than the buffer: refused, not cut */
+	assert_int_equal(sb_msg_send_body(sv[0], &in, body, 100, &p[1], 1), 0);
+	assert_int_equal(sb_msg_recv_body(sv[1], &out, got, 99, &len, fds, &nf),
+			 -1);
+	assert_int_equal(errno, EPROTO);
+	assert_int_equal(nf, 0);
+	close(p[1]);
+	/* every copy of the pipe's write end is closed */
+	assert_true(pipe_at_eof(p[0]));
+	close(p[0]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static void test_eof_and_nothing_pending(void **state)
 {
 	(void)state;
@@ -450,7 +514,12 @@ static void test_sendq_keeps_order_and_fds(void **state)
 	for (uint32_t i = 0; i < 5; i++) {
 		struct sb_msg m = sample(SB_MSG_EXEC);
 		m.id = 1000 + i;
-		assert_int_equal(sb_sendq_send(&q, sv[0], &m, &p[1], 1), 1);
+		/* odd ones carry a body of i bytes of i, kept in the queue */
+		char body[8];
+		memset(body, (int)i, sizeof body);
+		assert_int_equal(sb_sendq_send_body(&q, sv[0], &m, body,
+						    i % 2 ? i : 0, &p[1], 1),
+				 1);
 	}
 	assert_int_equal(q.n, 5);
 	close(p[1]);
@@ -467,10 +536,17 @@ static void test_sendq_keeps_order_and_fds(void **state)
 		struct sb_msg out;
 		int fds[SB_MSG_MAX_FDS];
 		size_t nf;
-		while (sb_msg_recv(sv[1], &out, fds, &nf) == 1) {
+		char body[16];
+		size_t len;
+		while (sb_msg_recv_body(sv[1], &out, body, sizeof body, &len,
+					fds, &nf) == 1) {
 			if (want < 1005) {
+				uint32_t i = (uint32_t)(want - 1000);
 				assert_int_equal(out.type, SB_MSG_EXEC);
 				assert_int_equal(out.id, want);
+				assert_int_equal(len, i % 2 ? i : 0);
+				for (size_t b = 0; b < len; b++)
+					assert_int_equal(body[b], (char)i);
 				assert_int_equal(nf, 1);
 				/* a copy of the pipe's write end */
 				assert_true(same_file(fds[0], p[0]));
@@ -566,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_oversize_frame),
 		cmocka_unit_test(test_too_many_fds_received),
 		cmocka_unit_test(test_empty_frame_with_fds),
+		cmocka_unit_test(test_body_round_trips),
 		cmocka_unit_test(test_eof_and_nothing_pending),
 		cmocka_unit_test(test_payload_round_trip),
 		cmocka_unit_test(test_payload_malformed),
