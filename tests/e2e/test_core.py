@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """End-to-end tests of issue 2: acquire, exec, batch, release, isolation,
 timeouts, output caps, contention and error bodies, against the real daemon."""
+import hashlib
 import json
 import os
 import subprocess
@@ -88,6 +89,23 @@ def test_failure_stdin_env_cwd(client):
     # invalid UTF-8 output still comes back as JSON
     r = bash(client, sid, "printf 'a\\377b'")
     assert r["metadata"]["stdout"] == "a\ufffdb"
+
+
+@pytest.mark.parametrize("size", [100, 32 << 10, 100 << 10])
+def test_payload_sizes(client, size):
+    """A call's command and environment (its payload) reach the command
+    whole, whether they travel inside the call's message to the leader
+    (up to 32 KiB, SB_EXEC_INLINE) or in a memfd beside it (larger; one
+    string stays under the kernel's 128 KiB for an exec's)."""
+    sid = acquire(client)["slot_id"]
+    value = "".join(chr(0x61 + i % 26) for i in range(size))
+    for _ in range(2):  # the second on a spare made after the first call
+        r = bash(client, sid, 'printf %s "$BIG" | wc -c; printf %s "$BIG" | md5sum',
+                 args={"env": {"BIG": value}})
+        md = r["metadata"]
+        assert md["returncode"] == 0, md["stderr"]
+        digest = hashlib.md5(value.encode()).hexdigest()
+        assert md["stdout"] == f"{size}\n{digest}  -\n"
 
 
 def test_env_name_limit_is_the_profiles(client):
