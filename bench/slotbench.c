@@ -605,6 +605,14 @@ static void way_cpu_note(char *buf, size_t len, const struct way *w, long n)
 		 100.0 * w->cpu.steal_ms / avail);
 }
 
+/* One row: n calls over the way's wall time, its CPU in the notes. */
+static void way_report(struct way *w, const char *system, const char *scen,
+		       long n, char *notes, size_t len)
+{
+	way_cpu_note(notes, len, w, n);
+	report(system, scen, &w->lat, (double)n / w->wall, notes);
+}
+
 /* The three ways take turns in rounds, so that a machine whose speed
  * drifts (other tenants, frequency) slows each of them alike; ops/s is all
  * calls over the sum of a way's wall times. --ways picks some of them
@@ -647,40 +655,35 @@ static int cmd_batch(const struct opts *o)
 					    &conc.lat));
 		}
 	}
-	size_t n_req = ep.lat.n;
 	if (strchr(ways, 'l')) {
 		snprintf(notes, sizeof notes,
 			 "2 threads; %d rounds taking turns with slotbox; "
 			 "latency per call",
 			 o->rounds);
-		way_cpu_note(notes, sizeof notes, &lim, o->n);
-		report("host posix_spawn x2 workers (limit)", scen, &lim.lat,
-		       (double)o->n / lim.wall, notes);
+		way_report(&lim, "host posix_spawn x2 workers (limit)", scen,
+			   o->n, notes, sizeof notes);
 	}
 	if (strchr(ways, 't')) {
 		snprintf(notes, sizeof notes,
 			 "%d threads with a connection each; latency per call",
 			 o->n_slots);
-		way_cpu_note(notes, sizeof notes, &thr, o->n);
-		report("slotbox (C client) thread per slot", scen, &thr.lat,
-		       (double)o->n / thr.wall, notes);
+		way_report(&thr, "slotbox (C client) thread per slot", scen,
+			   o->n, notes, sizeof notes);
 	}
 	if (strchr(ways, 'e')) {
 		snprintf(notes, sizeof notes,
 			 "%zu requests of up to %d calls; latency per request",
-			 n_req, o->n_slots);
-		way_cpu_note(notes, sizeof notes, &ep, o->n);
-		report("slotbox (C client) POST /v1/exec", scen, &ep.lat,
-		       (double)o->n / ep.wall, notes);
+			 ep.lat.n, o->n_slots);
+		way_report(&ep, "slotbox (C client) POST /v1/exec", scen, o->n,
+			   notes, sizeof notes);
 	}
 	if (strchr(ways, 'c')) {
 		snprintf(notes, sizeof notes,
 			 "%d threads, as many as slots: what that many "
 			 "processes at once cost the host; latency per call",
 			 o->n_slots);
-		way_cpu_note(notes, sizeof notes, &conc, o->n);
-		report("host posix_spawn, a thread per slot", scen, &conc.lat,
-		       (double)o->n / conc.wall, notes);
+		way_report(&conc, "host posix_spawn, a thread per slot", scen,
+			   o->n, notes, sizeof notes);
 	}
 	sbc_close(c);
 	return 0;
