@@ -561,23 +561,6 @@ static void rejoin_groups(struct leader *l)
 	next_spare(l);
 }
 
-/* An EXEC: its payload in a memfd (fds[0]) or after the message
- * (SB_EXEC_INLINE); false when it is neither. */
-static bool exec_call_of(const struct sb_msg *m, const char *body,
-			 size_t body_len, const int *fds, size_t nfds,
-			 struct spare_call *call)
-{
-	bool inl = m->flags & SB_EXEC_INLINE;
-	if (inl ? nfds != 3 || body_len == 0 : nfds != 4 || body_len != 0)
-		return false;
-	const int *stdio = inl ? fds : fds + 1;
-	*call = (struct spare_call){.payload_fd = inl ? -1 : fds[0],
-				    .inline_payload = body,
-				    .inline_len = body_len,
-				    .stdio = {stdio[0], stdio[1], stdio[2]}};
-	return true;
-}
-
 static void handle_msg(struct leader *l)
 {
 	/* an inline payload, until the next message */
@@ -602,8 +585,7 @@ static void handle_msg(struct leader *l)
 		l->cfg->chan = -1;
 		return;
 	}
-	if (m.type == SB_MSG_EXEC &&
-	    exec_call_of(&m, body, body_len, fds, nfds, &call)) {
+	if (spare_call_of(&m, body, body_len, fds, nfds, &call)) {
 		handle_exec(l, &m, &call);
 	} else if (body_len) {
 		/* only an EXEC carries bytes after the message */

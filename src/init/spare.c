@@ -35,18 +35,37 @@ static int map_payload(int fd, char **buf, size_t *len)
 	return *buf == MAP_FAILED ? -1 : 0;
 }
 
-/* The call itself: its payload (buf[0..len), or in the memfd payload_fd)
- * and stdin, stdout, stderr. */
-__attribute__((noreturn)) static void run_call(int sock, char *buf, size_t len,
-					       int payload_fd, const int *stdio)
+bool spare_call_of(const struct sb_msg *m, const char *body, size_t body_len,
+		   const int *fds, size_t nfds, struct spare_call *call)
+{
+	bool inl = m->flags & SB_EXEC_INLINE;
+	if (m->type != SB_MSG_EXEC ||
+	    (inl ? nfds != 3 || body_len == 0 : nfds != 4 || body_len != 0))
+		return false;
+	const int *stdio = inl ? fds : fds + 1;
+	*call = (struct spare_call){.payload_fd = inl ? -1 : fds[0],
+				    .inline_payload = body,
+				    .inline_len = body_len,
+				    .stdio = {stdio[0], stdio[1], stdio[2]}};
+	return true;
+}
+
+/* The call itself: its payload (inline in this process's memory, or in a
+ * memfd) and stdin, stdout, stderr. */
+__attribute__((noreturn)) static void run_call(int sock,
+					       const struct spare_call *call)
 {
 	struct sb_payload p;
+	/* inline: spare_main's own buffer, which the decode points into */
+	char *buf = (char *)call->inline_payload;
+	size_t len = call->inline_len;
 
-	if (payload_fd >= 0 && map_payload(payload_fd, &buf, &len) < 0)
+	if (call->payload_fd >= 0 &&
+	    map_payload(call->payload_fd, &buf, &len) < 0)
 		spare_fail(sock);
 	if (sb_payload_decode(buf, len, &p) < 0)
 		spare_fail(sock);
-	spare_child_exec(sock, stdio, p.cwd, p.argv, p.envp);
+	spare_child_exec(sock, call->stdio, p.cwd, p.argv, p.envp);
 }
 
 static int recv_msg_body(int sock, struct sb_msg *m, char *body, size_t cap,
@@ -106,13 +125,12 @@ __attribute__((noreturn)) static void spare_main(const struct spare_cfg *cfg,
 			      &nfds);
 	if (r <= 0)
 		_exit(0); /* retired by the leader, or the leader is gone */
-	bool inl = m.flags & SB_EXEC_INLINE;
-	if (m.type != SB_MSG_EXEC || nfds != (inl ? 3u : 4u) ||
-	    (inl ? len == 0 : len != 0)) {
+	struct spare_call call;
+	if (!spare_call_of(&m, payload, len, fds, nfds, &call)) {
 		errno = EPROTO;
 		spare_fail(sock);
 	}
-	run_call(sock, payload, len, inl ? -1 : fds[0], inl ? fds : fds + 1);
+	run_call(sock, &call);
 }
 
 /* A fork, born in the call group where the kernel can (clone3 with

@@ -32,11 +32,14 @@
 #ifndef SLOTBOX_INIT_SPARE_H
 #define SLOTBOX_INIT_SPARE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "init/calltree.h"
 
+struct sb_msg;
 struct sock_fprog;
 
 struct spare_cfg {
@@ -87,6 +90,13 @@ struct spare_call {
 	size_t inline_len;
 	int stdio[3];
 };
+
+/* The call an EXEC message carries: its payload in a memfd (fds[0]) or
+ * after the message (SB_EXEC_INLINE), then stdin, stdout and stderr;
+ * false when it is neither. The leader reads the daemon's EXECs, and a
+ * forked spare the leader's, with it. */
+bool spare_call_of(const struct sb_msg *m, const char *body, size_t body_len,
+		   const int *fds, size_t nfds, struct spare_call *call);
 
 /* Give the spare its call. 0, or -1 with errno (EPIPE: the spare is
  * gone). */

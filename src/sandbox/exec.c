@@ -71,13 +71,18 @@ struct exec_call {
 
 static uint64_t next_call_id = 1;
 
-/* The payload may hold a profile's secrets (environment): wiped before
- * its memory goes back to the heap. */
+/* A payload may hold a profile's secrets (environment): wiped before its
+ * memory goes back to the heap. */
+static void payload_free(char *buf, size_t len)
+{
+	if (buf)
+		explicit_bzero(buf, len);
+	free(buf);
+}
+
 static void drop_payload(struct exec_call *c)
 {
-	if (c->payload)
-		explicit_bzero(c->payload, c->payload_len);
-	free(c->payload);
+	payload_free(c->payload, c->payload_len);
 	c->payload = NULL;
 }
 
@@ -655,8 +660,7 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 		goto fail;
 	if (!payload_inline(slot, payload_len)) {
 		send[0] = payload_memfd(payload, payload_len, err);
-		explicit_bzero(payload, payload_len);
-		free(payload);
+		payload_free(payload, payload_len);
 		payload = NULL;
 		if (send[0] < 0)
 			goto fail;
@@ -750,9 +754,7 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 		*out_call = c;
 	return 0;
 fail:
-	if (payload)
-		explicit_bzero(payload, payload_len);
-	free(payload);
+	payload_free(payload, payload_len);
 	close_fds(send, 4);
 	close_fds(out, 2);
 	close_fds(errp, 2);
