@@ -462,8 +462,11 @@ int extract_archive(int archive_fd, const char *dest_in,
 	if (pol->keep_owners)
 		flags |= ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_XATTR;
 	archive_write_disk_set_options(out, flags);
+#ifndef SB_EXTRACT_NUMERIC_OWNERS
+	/* Names first, as tar does; numeric ids where a name is unknown. */
 	if (pol->keep_owners)
 		archive_write_disk_set_standard_lookup(out);
+#endif
 	if (archive_read_open_fd(in, archive_fd, 65536) != ARCHIVE_OK) {
 		sb_err_set(err, EIO, "not an archive: %s",
 			   archive_error_string(in));
