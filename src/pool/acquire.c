@@ -120,6 +120,37 @@ void pool_reserve_slot(struct sbx_slot *slot, void *by)
 	ps->reserved = by;
 }
 
+void pool_open_remove(struct pool *p, struct sandbox *sb)
+{
+	if (!sb->pool_open)
+		return;
+	if (sb->pool_open_prev)
+		sb->pool_open_prev->pool_open_next = sb->pool_open_next;
+	else
+		p->open = sb->pool_open_next;
+	if (sb->pool_open_next)
+		sb->pool_open_next->pool_open_prev = sb->pool_open_prev;
+	sb->pool_open_next = sb->pool_open_prev = NULL;
+	sb->pool_open = false;
+}
+
+void pool_open_update(struct pool *p, struct sandbox *sb)
+{
+	bool open = sb->pool_settled < sb->n_slots;
+	if (open == sb->pool_open)
+		return;
+	if (!open) {
+		pool_open_remove(p, sb);
+		return;
+	}
+	sb->pool_open_prev = NULL;
+	sb->pool_open_next = p->open;
+	if (p->open)
+		p->open->pool_open_prev = sb;
+	p->open = sb;
+	sb->pool_open = true;
+}
+
 void pool_note_move(struct sandbox *sb, enum slot_state old,
 		    enum slot_state now)
 {
@@ -128,6 +159,7 @@ void pool_note_move(struct sandbox *sb, enum slot_state old,
 	if (!p || !sb->pool_seq)
 		return;
 	p->n_soon += pool_slot_soon(now) - pool_slot_soon(old);
+	pool_open_update(p, sb);
 	if (now == SLOT_AVAILABLE && p->first_free &&
 	    sb->pool_seq < p->first_free->pool_seq)
 		p->first_free = sb;

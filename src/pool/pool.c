@@ -79,14 +79,14 @@ static void start_sandbox(struct pool *p, const char *for_)
 }
 
 /* Slots that will be free soon without starting anything new, counted up
- * to enough (a scan of every slot: stop as soon as the answer is known). */
+ * to enough (a scan of the open sandboxes' slots: stop as soon as the
+ * answer is known). */
 static int soon_available(const struct pool *p, int enough)
 {
 	int n = 0;
-	for (const struct sandbox *sb = p->sandboxes; sb && n < enough;
-	     sb = sb->next) {
-		if (sb->state == SBX_DEAD || sb->retiring || sb->draining ||
-		    sb->pool_settled == sb->n_slots)
+	for (const struct sandbox *sb = p->open; sb && n < enough;
+	     sb = sb->pool_open_next) {
+		if (sb->state == SBX_DEAD || sb->retiring || sb->draining)
 			continue;
 		for (int i = 0; i < sb->n_slots; i++) {
 			const struct pool_slot *ps =
@@ -165,12 +165,15 @@ static int soon_slots(const struct sandbox *sb)
 void pool_link_sandbox(struct pool *p, struct sandbox *sb)
 {
 	/* Append: older sandboxes come first in acquire order. */
-	struct sandbox **pp = &p->sandboxes;
-	while (*pp)
-		pp = &(*pp)->next;
-	*pp = sb;
+	sb->next = NULL;
+	if (p->sandboxes_tail)
+		p->sandboxes_tail->next = sb;
+	else
+		p->sandboxes = sb;
+	p->sandboxes_tail = sb;
 	sb->pool_seq = ++p->link_seq;
 	p->n_soon += soon_slots(sb); /* then pool_note_move() keeps it */
+	pool_open_update(p, sb);
 	/* cannot fail: the table has room for every sandbox number */
 	if (sandbox_index_put(&p->owner->index, sb) < 0)
 		sb_log(SB_LOG_ERROR, "sandbox_index_full", "sandbox", sb->id,
@@ -181,14 +184,19 @@ void pool_unlink_sandbox(struct pool *p, struct sandbox *sb)
 {
 	sandbox_index_del(&p->owner->index, sb);
 	p->n_soon -= soon_slots(sb);
+	pool_open_remove(p, sb);
 	/* the ones before it had no available slot: neither do they now */
 	if (p->first_free == sb)
 		p->first_free = sb->next;
+	struct sandbox *prev = NULL;
 	for (struct sandbox **pp = &p->sandboxes; *pp; pp = &(*pp)->next) {
 		if (*pp == sb) {
 			*pp = sb->next;
+			if (p->sandboxes_tail == sb)
+				p->sandboxes_tail = prev;
 			break;
 		}
+		prev = *pp;
 	}
 	p->owner->numbers[sb->number] = 0;
 	pool_journal_forget_sandbox(p->owner, sb); /* its leases too */
@@ -562,8 +570,9 @@ void pools_shutdown(struct pools *ps, void (*stopped)(void *), void *ud)
 			any = true;
 		}
 		if (ps->keep_on_stop) {
-			p->sandboxes = NULL;
+			p->sandboxes = p->sandboxes_tail = NULL;
 			p->first_free = NULL;
+			p->open = NULL;
 		}
 	}
 	if (!any)

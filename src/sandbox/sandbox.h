@@ -184,6 +184,10 @@ struct sandbox {
 	int pool_available, pool_settled;
 	/* its place in the pool's list order (1, 2, ...; 0 until linked) */
 	uint64_t pool_seq;
+	/* The pool's list of its sandboxes that have a slot not settled
+	 * (pool.h, open): a full sandbox is not on it. */
+	struct sandbox *pool_open_next, *pool_open_prev;
+	bool pool_open;
 	double created_mono;
 	double created_wall;
 	uint64_t start_time;	 /* of init's pid, in clock ticks since boot */

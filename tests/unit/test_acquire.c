@@ -150,14 +150,14 @@ static void set_state(struct sbx_slot *s, enum slot_state st)
 	struct sandbox *sb = s->sb;
 	enum slot_state old = pool_slot_of(s)->state;
 	pool_slot_of(s)->state = st;
-	if (st != old)
-		pool_note_move(sb, old, st);
 	sb->pool_available = sb->pool_settled = 0;
 	for (int i = 0; i < sb->n_slots; i++) {
 		enum slot_state x = pool_slot_of(&sb->slots[i])->state;
 		sb->pool_available += x == SLOT_AVAILABLE;
 		sb->pool_settled += pool_slot_settled(x);
 	}
+	if (st != old) /* after the counts, as pool_slot_move */
+		pool_note_move(sb, old, st);
 }
 
 /* Everything the pools queued is gone and the loop has no handle left:
@@ -582,6 +582,49 @@ static void test_find_available_first_fit(void **state)
 	w->pool[0].first_free = NULL; /* second goes with this test */
 }
 
+/* The pool's open list holds a sandbox while any of its slots is not
+ * settled: a full one leaves it, and comes back when a slot is released
+ * or breaks free; one pool's moves leave the other's list alone. */
+static void test_open_list_follows_the_slots(void **state)
+{
+	struct world *w = *state;
+	struct pool *p = &w->pool[0];
+	struct sandbox *sb = &w->sb[0];
+	set_state(&w->slots[0][0], SLOT_AVAILABLE);
+	assert_ptr_equal(p->open, sb);
+	assert_true(sb->pool_open);
+	for (int j = 0; j < NSLOTS - 1; j++) {
+		set_state(&w->slots[0][j], SLOT_ACQUIRED);
+		assert_ptr_equal(p->open, sb); /* one still starting */
+	}
+	set_state(&w->slots[0][NSLOTS - 1], SLOT_EXECUTING);
+	assert_null(p->open);
+	assert_false(sb->pool_open);
+	set_state(&w->slots[0][1], SLOT_RELEASING);
+	assert_ptr_equal(p->open, sb);
+	assert_null(sb->pool_open_next);
+	assert_null(sb->pool_open_prev);
+	assert_null(w->pool[1].open);
+	/* a second open sandbox goes in front; removing either keeps the
+	 * other linked */
+	set_state(&w->slots[1][0], SLOT_AVAILABLE);
+	assert_ptr_equal(w->pool[1].open, &w->sb[1]);
+	struct sandbox other = *sb;
+	other.pool_open = false;
+	other.pool_open_next = other.pool_open_prev = NULL;
+	pool_open_update(p, &other);
+	assert_ptr_equal(p->open, &other);
+	assert_ptr_equal(other.pool_open_next, sb);
+	assert_ptr_equal(sb->pool_open_prev, &other);
+	pool_open_remove(p, sb);
+	assert_ptr_equal(p->open, &other);
+	assert_null(other.pool_open_next);
+	pool_open_remove(p, &other);
+	assert_null(p->open);
+	pool_open_remove(p, &other); /* twice: nothing */
+	assert_null(p->open);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -598,6 +641,7 @@ int main(void)
 		T(test_reserve_shares_the_queue),
 		T(test_fail_waiters_in_order),
 		T(test_pools_are_separate),
+		T(test_open_list_follows_the_slots),
 		T(test_find_available_first_fit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
