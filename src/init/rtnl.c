@@ -18,7 +18,7 @@ void rtnl_start(struct rtnl_msg *m, uint16_t type, uint16_t flags)
 }
 
 /* len bytes, padded to 4, zeroed, at the message's end; NULL if full. */
-static void *grow(struct rtnl_msg *m, size_t len)
+void *rtnl_extra(struct rtnl_msg *m, size_t len)
 {
 	size_t at = rtnl_hdr(m)->nlmsg_len;
 	size_t padded = NLMSG_ALIGN(len);
@@ -31,18 +31,13 @@ static void *grow(struct rtnl_msg *m, size_t len)
 	return m->buf + at;
 }
 
-void *rtnl_extra(struct rtnl_msg *m, size_t len)
-{
-	return grow(m, len);
-}
-
 void rtnl_put(struct rtnl_msg *m, uint16_t type, const void *data, size_t len)
 {
 	if (len > UINT16_MAX - NLA_HDRLEN) {
 		m->overflow = true;
 		return;
 	}
-	char *a = grow(m, NLA_HDRLEN + len);
+	char *a = rtnl_extra(m, NLA_HDRLEN + len);
 	if (!a)
 		return;
 	/* memcpy, not stores through a struct nlattr *: the buffer is
@@ -67,7 +62,7 @@ void rtnl_put_strz(struct rtnl_msg *m, uint16_t type, const char *s)
 size_t rtnl_nest_start(struct rtnl_msg *m, uint16_t type)
 {
 	size_t at = rtnl_hdr(m)->nlmsg_len;
-	char *a = grow(m, NLA_HDRLEN);
+	char *a = rtnl_extra(m, NLA_HDRLEN);
 	if (!a)
 		return 0;
 	struct nlattr h = {.nla_len = NLA_HDRLEN,
@@ -141,7 +136,8 @@ int rtnl_ack_of(const void *buf, size_t n, uint32_t seq)
 int rtnl_talk(int sock, struct rtnl_msg *m)
 {
 	static uint32_t seq;
-	/* Big enough for an error ack, which quotes the request back. */
+	/* Big enough for an error ack that quotes the request back, where
+	 * the kernel ignored NETLINK_CAP_ACK (rtnl_open). */
 	union {
 		struct nlmsghdr align;
 		char buf[RTNL_BUF + 256];

@@ -32,14 +32,16 @@
 #include "init/init.h"
 #include "init/rtnl.h"
 
-static void link_msg(struct rtnl_msg *m, uint16_t type, uint16_t flags,
-		     const char *name)
+/* An ifinfomsg (AF_UNSPEC) then IFLA_IFNAME: the head of a link request,
+ * and of a veth peer inside one. NULL when it did not fit (rtnl_talk then
+ * refuses the request). */
+static struct ifinfomsg *link_head(struct rtnl_msg *m, const char *name)
 {
-	rtnl_start(m, type, flags);
 	struct ifinfomsg *ifm = rtnl_extra(m, sizeof *ifm);
 	if (ifm)
 		ifm->ifi_family = AF_UNSPEC;
 	rtnl_put_strz(m, IFLA_IFNAME, name);
+	return ifm;
 }
 
 /* The pair, the host end up: host in the caller's socket's namespace
@@ -49,21 +51,15 @@ static int veth_add(int nl, const char *host, uint32_t group, int nsfd)
 {
 	struct rtnl_msg m;
 	rtnl_start(&m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-	struct ifinfomsg *ifm = rtnl_extra(&m, sizeof *ifm);
-	if (ifm) {
-		ifm->ifi_family = AF_UNSPEC;
+	struct ifinfomsg *ifm = link_head(&m, host);
+	if (ifm)
 		ifm->ifi_flags = ifm->ifi_change = IFF_UP;
-	}
-	rtnl_put_strz(&m, IFLA_IFNAME, host);
 	rtnl_put_u32(&m, IFLA_GROUP, group);
 	size_t info = rtnl_nest_start(&m, IFLA_LINKINFO);
 	rtnl_put_strz(&m, IFLA_INFO_KIND, "veth");
 	size_t data = rtnl_nest_start(&m, IFLA_INFO_DATA);
 	size_t peer = rtnl_nest_start(&m, VETH_INFO_PEER);
-	struct ifinfomsg *pifm = rtnl_extra(&m, sizeof *pifm);
-	if (pifm)
-		pifm->ifi_family = AF_UNSPEC;
-	rtnl_put_strz(&m, IFLA_IFNAME, "eth0");
+	link_head(&m, "eth0");
 	rtnl_put_u32(&m, IFLA_NET_NS_FD, (uint32_t)nsfd);
 	rtnl_nest_end(&m, peer);
 	rtnl_nest_end(&m, data);
@@ -137,7 +133,8 @@ int slot_veth_make(const struct init_cfg *cfg, int slot, int flags, int fds[2])
 	if (snl < 0 || fds[0] < 0 || fds[1] < 0)
 		return -1;
 	struct rtnl_msg del;
-	link_msg(&del, RTM_DELLINK, 0, host);
+	rtnl_start(&del, RTM_DELLINK, 0);
+	link_head(&del, host);
 	if (rtnl_talk(hnl, &del) < 0 && errno != ENODEV)
 		return -1;
 	if (veth_add(hnl, host, cfg->egress_group, fds[1]) < 0)
