@@ -433,6 +433,10 @@ class Bench:
     def log(self, msg):
         print(f"[{time.monotonic() - self.t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
+    def pypeer(self, d, *args):
+        """argv of the Python client's side of a slotbench row (bench/pypeer.py)."""
+        return [sys.executable, os.path.join(HERE, "pypeer.py"), "--socket", d.socket, *args]
+
     def slotbench(self, section, sub, *args, prog="slotbench", wrap=None, timeout=600, env=None):
         """Run build/slotbench SUB ARGS (or build/coldprobe ARGS when sub is
         None) and take in the rows it prints."""
@@ -510,9 +514,14 @@ class Bench:
         d.wait_settled("lat")
         for cmd, scen in CMDS:
             extra = ["--bare", "/bin/true"] if cmd == "true" else []
-            self.log(f"  C client + limit: bash -c '{cmd}' x {c['exec_n']}")
-            self.slotbench("exec", "exec", "--socket", d.socket, "--slot", slot.slot_id,
-                           "-n", str(c["exec_n"]), "--cmd", cmd, *extra)
+            self.log(f"  C client, Python client + limit: bash -c '{cmd}' x {c['exec_n']}")
+            rows = self.slotbench("exec", "exec", "--socket", d.socket, "--slot", slot.slot_id,
+                                  "-n", str(c["exec_n"]), "--cmd", cmd, *extra,
+                                  "--system", "slotbox (Python client)", "--", *self.pypeer(
+                                      d, "--slot", slot.slot_id, "--cmd", cmd))
+            for r in rows:
+                if r["system"] == "slotbox (Python client)":
+                    r["notes"] = "Client.bash, keep-alive; " + r["notes"]
         think = max(10, c["exec_n"] // 10)
         self.log(f"  C client + limit: bash -c 'echo hi' x {think}, {THINK_MS} ms idle before each")
         self.slotbench("exec", "exec", "--socket", d.socket, "--slot", slot.slot_id,
@@ -522,15 +531,7 @@ class Bench:
                        slot.slot_id, "-n", str(c["exec_n"] // 2), "--cmd", "echo hi",
                        "--label", S_TCP)
         self.ok("slotbox (C client)", "bash -c 'echo hi' printed hi, same as on the host")
-        for cmd, scen in CMDS:
-            r = d.client.bash(slot, cmd)
-            want = "hi\n" if cmd == "echo hi" else ""
-            if not r.success or r.output != want:
-                raise RuntimeError(f"Python client: bash -c {cmd!r} gave {r.output!r}")
-            self.log(f"  Python client: bash -c '{cmd}' x {c['py_n']}")
-            xs = self.timed(lambda: d.client.bash(slot, cmd), c["py_n"])
-            self.add("exec", "slotbox (Python client)", scen, xs, notes="Client.bash, keep-alive")
-        self.ok("slotbox (Python client)", "bash -c 'echo hi' printed hi")
+        self.ok("slotbox (Python client)", "bash -c 'echo hi' printed hi, same as on the host")
         self.log(f"  streamed vs plain exec: bash -c 'echo hi' x {c['py_n']} each, in turns")
         streamed.phase(self, d, slot.slot_id, c["py_n"])
         d.client.release(slot)
@@ -560,31 +561,15 @@ class Bench:
             path = os.path.join(self.tmp, f"slots-{k}")
             with open(path, "w") as f:
                 f.write("".join(s.slot_id + "\n" for s in slots))
+            # The Python client is a peer way of slotbench's: it takes its
+            # turns with the limit like the C rows do.
             rows = self.slotbench("batch", "batch", "--socket", d.socket, "--slots-file", path,
                                   "-n", str(c["batch_calls"]), "--cmd", "echo hi", "--label",
-                                  scen, "--rounds", "4", "--ways", "ltec")
+                                  scen, "--rounds", "4", "--ways", "ltecp",
+                                  "--system", "slotbox (Python client) POST /v1/exec", "--",
+                                  *self.pypeer(d, "--batch", "--slots-file", path))
             for r in rows:
                 r["n"] = c["batch_calls"]  # calls; the samples may be per request
-            reqs = [(s, "bash", {"command": "echo hi"}) for s in slots]
-            lat = []
-            cpu0 = timing.cpu_mark()
-            t = time.perf_counter()
-            done = 0
-            while done < c["batch_calls"]:
-                part = reqs[:min(k, c["batch_calls"] - done)]
-                t1 = time.perf_counter()
-                res = d.client.exec_batch(part, timeout_s=60)
-                lat.append((time.perf_counter() - t1) * 1e6)
-                if len(res) != len(part) or not all(r.success and r.output == "hi\n" for r in res):
-                    raise RuntimeError("Python exec_batch: a call failed")
-                done += len(part)
-            wall = time.perf_counter() - t
-            cpu = timing.cpu_note(cpu0, timing.cpu_mark(), wall, c["batch_calls"])
-            self.add("batch", "slotbox (Python client) POST /v1/exec", scen, lat,
-                     ops=c["batch_calls"] / wall,
-                     notes=f"{len(lat)} requests of up to {k} calls; latency per request; "
-                           f"measured after the C rows, not in turns with the limit; {cpu}")
-            self.rows[-1]["n"] = c["batch_calls"]
             for s in slots:
                 d.client.release(s)
             d.wait_settled(prof)

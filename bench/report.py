@@ -21,7 +21,9 @@ SECTIONS = [
     ("batch", "Batch throughput",
      "2 vCPUs: the limit is 2 threads doing `posix_spawn` of `bash -c 'echo hi'` as fast as "
      "they can. slotbox: the same calls spread over N leased slots, either one C thread and "
-     "connection per slot, or `POST /v1/exec` batches of one call per slot. For reference, "
+     "connection per slot, or `POST /v1/exec` batches of one call per slot from the C client "
+     "and from the Python one (bench/pybatch.py); every way takes its turns with the limit in "
+     "the same rounds. For reference, "
      "the host's `posix_spawn` from as many threads as slots: what running that many "
      "processes at once costs the machine itself. Each row's notes give the machine's CPU "
      "time per call while it ran (/proc/stat: busy, and stolen by other guests): where "

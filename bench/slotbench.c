@@ -16,7 +16,9 @@
  *       --think-ms each timed call follows T ms of idle time, as an agent's
  *       calls follow model turns.
  *       With --url http://HOST:PORT --token T instead of --socket, the
- *       same over TCP (loopback): "slotbox (C client, TCP)".
+ *       same over TCP (loopback): "slotbox (C client, TCP)". With
+ *       --system NAME -- ARGV, a peer client (below, batch) takes the
+ *       same turns, its calls one at a time.
  *   slotbench acqrel --socket S --profile P -n N
  *       acquire + release of a warm slot (reset=false and reset=true) and
  *       the transport floor: two GET /v1/health on the same connection.
@@ -27,7 +29,11 @@
  *       limit: 2 threads doing posix_spawn of the same command. The three
  *       take turns in R rounds; --ways runs only some of them (l: limit,
  *       t: threads, e: POST /v1/exec), or adds c: the host's posix_spawn
- *       from as many threads as slots (what that concurrency costs). Each row's
+ *       from as many threads as slots (what that concurrency costs), or
+ *       p: a peer client, ARGV after -- (named by --system), in the same
+ *       turns: it is started once, gets "M\n" on stdin for each round,
+ *       makes M calls and answers with one line of its requests'
+ *       latencies in µs ("0" on stdin: exit). Each row's
  * notes give the machine's CPU per call while it ran (/proc/stat). slotbench
  * cold   --socket S --profile P -n N N acquires, each of which has to start a
  * new sandbox (the profile has one slot per sandbox and min_sandboxes 0);
@@ -199,7 +205,7 @@ struct opts {
 	long files;
 	int rounds;
 	/* batch: l(imit), t(hreads), e(ndpoint), c (the host with as many
-	 * threads as slots) */
+	 * threads as slots), p(eer client: argv, named by system) */
 	const char *ways;
 	long think_us; /* exec: idle time before each timed call */
 	char **argv;   /* after -- (spawn) */
@@ -298,8 +304,8 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'w':
 			if (!optarg[0] ||
-			    strspn(optarg, "ltec") != strlen(optarg))
-				die("--ways takes letters of ltec");
+			    strspn(optarg, "ltecp") != strlen(optarg))
+				die("--ways takes letters of ltecp");
 			o->ways = optarg;
 			break;
 		case 'o':
@@ -329,6 +335,75 @@ static void scenario_name(char *buf, size_t len, const struct opts *o)
 			 o->cmd, o->think_us / 1000);
 	else
 		snprintf(buf, len, "exec bash -c '%s'", o->cmd);
+}
+
+/* ---- clients in other languages ------------------------------------------ */
+
+/* A peer: a client in another language taking its turns with the limit
+ * (exec, and batch's way p), as a child on two pipes, started once so
+ * that its interpreter's start-up is not timed. */
+struct peer {
+	pid_t pid;
+	FILE *to, *from;
+	char *line;
+	size_t cap;
+};
+
+static void peer_start(struct peer *p, char *const argv[])
+{
+	int in[2], out[2];
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
+		die("pipe2: %s", strerror(errno));
+	posix_spawn_file_actions_t fa;
+	int e = posix_spawn_file_actions_init(&fa);
+	if (!e)
+		e = posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	if (!e)
+		e = posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	if (!e)
+		e = posix_spawnp(&p->pid, argv[0], &fa, NULL, argv, environ);
+	if (e)
+		die("start the peer %s: %s", argv[0], strerror(e));
+	posix_spawn_file_actions_destroy(&fa);
+	close(in[0]);
+	close(out[1]);
+	p->to = fdopen(in[1], "w");
+	p->from = fdopen(out[0], "r");
+	if (!p->to || !p->from)
+		die("fdopen: %s", strerror(errno));
+}
+
+/* Ask for m calls; push the latencies it answers with. */
+static void peer_round(struct peer *p, long m, struct samples *lat)
+{
+	if (fprintf(p->to, "%ld\n", m) < 0 || fflush(p->to) != 0)
+		die("write to the peer: %s", strerror(errno));
+	if (getline(&p->line, &p->cap, p->from) < 0)
+		die("the peer answered nothing (did it fail? its stderr is "
+		    "above)");
+	char *s = p->line, *end;
+	size_t got = 0;
+	for (double v = strtod(s, &end); end != s; v = strtod(s, &end)) {
+		push(lat, v);
+		got++;
+		s = end;
+	}
+	if (!got || strspn(s, " \n") != strlen(s))
+		die("the peer's answer is not a line of latencies: %s",
+		    p->line);
+}
+
+static void peer_stop(struct peer *p)
+{
+	int st;
+	if (fputs("0\n", p->to) < 0 || fclose(p->to) != 0)
+		die("write to the peer: %s", strerror(errno));
+	fclose(p->from);
+	free(p->line);
+	if (waitpid(p->pid, &st, 0) < 0)
+		die("waitpid: %s", strerror(errno));
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		die("the peer failed (status %#x)", st);
 }
 
 /* ---- exec --------------------------------------------------------------- */
@@ -368,10 +443,20 @@ static int cmd_exec(const struct opts *o)
 			  NULL, 0);
 	}
 
-	struct samples lim = {0}, bare = {0}, sb = {0};
+	struct samples lim = {0}, bare = {0}, sb = {0}, other = {0};
+	struct peer peer = {0};
+	if (o->system && o->argv[0]) {
+		if (o->think_us)
+			die("exec: a peer client does not think (--think-ms)");
+		peer_start(&peer, o->argv);
+		peer_round(&peer, 20, &other); /* warm, not kept */
+		other.n = 0;
+	}
 	long per = o->n / o->rounds, k = 0;
 	for (int r = 0; r < o->rounds; r++) {
 		long m = r == o->rounds - 1 ? o->n - per * r : per;
+		if (peer.pid)
+			peer_round(&peer, m, &other);
 		for (long i = 0; i < m; i++) {
 			think(o);
 			double t = now_us();
@@ -407,6 +492,12 @@ static int cmd_exec(const struct opts *o)
 		 o->n_slots, o->n_slots == 1 ? "" : "s", o->rounds);
 	report(tcp_url ? "slotbox (C client, TCP)" : "slotbox (C client)", scen,
 	       &sb, 0, notes);
+	if (peer.pid) {
+		peer_stop(&peer);
+		snprintf(notes, sizeof notes, "interleaved in %d rounds",
+			 o->rounds);
+		report(o->system, scen, &other, 0, notes);
+	}
 	sbc_close(c);
 	return 0;
 }
@@ -628,8 +719,15 @@ static int cmd_batch(const struct opts *o)
 	for (int i = 0; i < o->n_slots; i++)
 		slot_bash(c, o->slots[i], o->cmd, NULL, 0); /* warm */
 
-	struct way lim = {0}, thr = {0}, ep = {0}, conc = {0};
+	struct way lim = {0}, thr = {0}, ep = {0}, conc = {0}, other = {0};
 	struct cpu_mark at;
+	struct peer peer = {0};
+	if (strchr(ways, 'p')) {
+		if (!o->system || !o->argv[0])
+			die("--ways p needs --system NAME and the peer's ARGV "
+			    "after --");
+		peer_start(&peer, o->argv);
+	}
 	long per = o->n / o->rounds;
 	for (int r = 0; r < o->rounds; r++) {
 		long m = r == o->rounds - 1 ? o->n - per * r : per;
@@ -654,7 +752,15 @@ static int cmd_batch(const struct opts *o)
 				run_workers(o->n_slots, NULL, o->cmd, m,
 					    &conc.lat));
 		}
+		if (strchr(ways, 'p')) {
+			way_begin(&at);
+			double t0 = now_us();
+			peer_round(&peer, m, &other.lat);
+			way_end(&other, &at, (now_us() - t0) / 1e6);
+		}
 	}
+	if (strchr(ways, 'p'))
+		peer_stop(&peer);
 	if (strchr(ways, 'l')) {
 		snprintf(notes, sizeof notes,
 			 "2 threads; %d rounds taking turns with slotbox; "
@@ -684,6 +790,12 @@ static int cmd_batch(const struct opts *o)
 			 o->n_slots);
 		way_report(&conc, "host posix_spawn, a thread per slot", scen,
 			   o->n, notes, sizeof notes);
+	}
+	if (strchr(ways, 'p')) {
+		snprintf(notes, sizeof notes,
+			 "%zu requests of up to %d calls; latency per request",
+			 other.lat.n, o->n_slots);
+		way_report(&other, o->system, scen, o->n, notes, sizeof notes);
 	}
 	sbc_close(c);
 	return 0;
