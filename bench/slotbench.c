@@ -40,6 +40,10 @@
  * leases are held until the end, then released. slotbench reset  --socket S
  * --profile P -n N --files F a slot holding F files: release(reset=true), then
  * the next acquire + first exec; baseline: rm -rf of F files on a host tmpfs.
+ *   slotbench burst  --cmd C --parallel K -n ROUNDS --label L
+ *       the host's floor for K calls at once: each round starts K
+ *       posix_spawn of /bin/bash -c C, a thread each, and is timed until
+ *       the last has exited.
  *   slotbench spawn  -n N --system S --label L [--expect OUT] -- ARGV...
  *       posix_spawn of ARGV with a pipe for stdout, read to EOF, waitpid:
  *       per-call peers (bwrap, unshare, crun exec, docker exec, ...).
@@ -208,6 +212,7 @@ struct opts {
 	 * threads as slots), p(eer client: argv, named by system) */
 	const char *ways;
 	long think_us; /* exec: idle time before each timed call */
+	int parallel;  /* burst: calls started at once */
 	char **argv;   /* after -- (spawn) */
 };
 
@@ -229,6 +234,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"rounds", required_argument, NULL, 'r'},
 		{"think-ms", required_argument, NULL, 't'},
 		{"ways", required_argument, NULL, 'w'},
+		{"parallel", required_argument, NULL, 'P'},
 		{"samples", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
 	};
@@ -310,6 +316,11 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'o':
 			bench_samples_path = optarg;
+			break;
+		case 'P':
+			o->parallel = (int)strtol(optarg, NULL, 10);
+			if (o->parallel < 1 || o->parallel > MAX_SLOTS)
+				die("--parallel takes 1 to %d", MAX_SLOTS);
 			break;
 		default:
 			die("bad arguments (see the comment at the top of "
@@ -942,6 +953,33 @@ static int cmd_reset(const struct opts *o)
 	return 0;
 }
 
+/* ---- a burst of calls at once (the host's floor) ---------------------------
+ */
+
+/* Each round starts --parallel calls of bash -c CMD at once, a thread
+ * each, and times the round until the last has exited: what the machine
+ * itself needs for that many processes at once. */
+static int cmd_burst(const struct opts *o)
+{
+	if (!o->cmd || !o->label || o->parallel < 1)
+		die("burst needs --cmd, --label and --parallel");
+	struct samples walls = {0}, calls = {0};
+	for (long r = 0; r < o->n; r++) {
+		push(&walls, run_workers(o->parallel, NULL, o->cmd, o->parallel,
+					 &calls) *
+				     1e6);
+	}
+	free(calls.v);
+	char sys[96], notes[96];
+	snprintf(sys, sizeof sys, "host posix_spawn, %d at once (floor)",
+		 o->parallel);
+	snprintf(notes, sizeof notes,
+		 "%d threads, a call each; wall of the round; %ld round%s",
+		 o->parallel, o->n, o->n == 1 ? "" : "s");
+	report(sys, o->label, &walls, 0, notes);
+	return 0;
+}
+
 /* ---- generic per-call spawn (peers) ----------------------------------------
  */
 
@@ -972,7 +1010,8 @@ static int cmd_spawn(const struct opts *o)
 int main(int argc, char **argv)
 {
 	if (argc < 2)
-		die("usage: slotbench exec|acqrel|batch|cold|reset|spawn ...");
+		die("usage: slotbench exec|acqrel|batch|cold|reset|spawn|burst "
+		    "...");
 	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (devnull < 0)
 		die("open /dev/null: %s", strerror(errno));
@@ -993,6 +1032,8 @@ int main(int argc, char **argv)
 		rc = cmd_reset(o);
 	else if (strcmp(cmd, "spawn") == 0)
 		rc = cmd_spawn(o);
+	else if (strcmp(cmd, "burst") == 0)
+		rc = cmd_burst(o);
 	else
 		die("unknown subcommand %s", cmd);
 	return rc;

@@ -51,7 +51,8 @@ ROWS = (
        ("scale", "host posix_spawn (limit)", AT_SCALE),
        ("scale", "slotbox (C client)", AT_SCALE)]
     + [("python", s, "64 trajectories x sleep 2 (wall)") for s in (
-        "ideal (2 s)", "slotbox SlotboxToolBackend (asyncio client)",
+        "ideal (2 s)", "host posix_spawn, 64 at once (floor)",
+        "slotbox SlotboxToolBackend (asyncio client)",
         "asyncio.to_thread + sync Client (previous backend)")]
     + [("python", s, "exec bash -c 'echo hi' one at a time") for s in (
         "host posix_spawn (limit)", "slotbox AsyncClient", "slotbox Client (sync)")]
