@@ -854,8 +854,10 @@ class Bench:
                         r["met"] = r["vs_baseline"] >= 0.8
             # the issue's targets
             if sec == "exec" and sys_.startswith("slotbox") and "vs_baseline" in r:
-                r["target"] = "p50 ≤ 1.3× limit"
-                r["met"] = r["vs_baseline"] <= 1.3
+                # issue 22: the C client 1.3x, the Python client 1.4x
+                bound = 1.4 if "Python" in sys_ else 1.3
+                r["target"] = f"p50 ≤ {bound}× limit"
+                r["met"] = r["vs_baseline"] <= bound
             elif sec == "acqrel" and sys_ == "slotbox (C client)":
                 r["target"] = "p50 ≤ 200 µs (C, unix socket)"
                 r["met"] = r["p50_us"] <= 200
