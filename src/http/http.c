@@ -3,6 +3,7 @@
  * with a bearer token), accepting, and closing everything. Connections
  * live in http_conn.c, answers in http_respond.c. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,14 +40,50 @@ static void retry_deferred(struct http_server *srv)
 		srv->tdefer = false;
 }
 
-/* The loop took a turn since the burst: serve what waited. */
+/* Close up to n of the connections waiting their turn; how many. */
+static unsigned close_queued(struct http_server *srv, unsigned n)
+{
+	unsigned done = 0;
+	while (srv->close_head && done < n) {
+		struct http_conn *c = srv->close_head;
+		srv->close_head = c->close_next;
+		if (!srv->close_head)
+			srv->close_tail = NULL;
+		done++;
+		http_conn_close_handles(c);
+	}
+	return done;
+}
+
+/* The loop took a turn since the burst: serve what waited, and close the
+ * next closes' worth of connections let go of. */
 static void resume_cb(uv_idle_t *h)
 {
 	struct http_server *srv = h->data;
-	uv_idle_stop(h);
 	srv->burst = 0;
+	srv->closes = close_queued(srv, HTTP_CLOSE_BURST);
+	if (!srv->close_head)
+		uv_idle_stop(h);
 	if (!srv->closing)
 		retry_deferred(srv);
+}
+
+void http_server_let_go(struct http_server *srv, struct http_conn *c)
+{
+	/* While the idle handle is active the loop's turns do not block. */
+	if (!srv->closing &&
+	    (srv->close_head || srv->closes >= HTTP_CLOSE_BURST) &&
+	    uv_idle_start(&srv->resume, resume_cb) == 0) {
+		c->close_next = NULL;
+		if (srv->close_tail)
+			srv->close_tail->close_next = c;
+		else
+			srv->close_head = c;
+		srv->close_tail = c;
+		return;
+	}
+	srv->closes++;
+	http_conn_close_handles(c);
 }
 
 static void on_connection(uv_stream_t *l, int status)
@@ -323,7 +360,9 @@ void http_server_close(struct http_server *srv, void (*done)(void *), void *ud)
 		uv_close((uv_handle_t *)&srv->ulisten, handle_closed);
 	if (srv->tlisten_used && !uv_is_closing((uv_handle_t *)&srv->tlisten))
 		uv_close((uv_handle_t *)&srv->tlisten, handle_closed);
-	/* conn_close never frees synchronously, so walking is safe */
+	/* conn_close never frees synchronously, so walking is safe; the
+	 * connections waiting their turn to close go now */
+	close_queued(srv, UINT_MAX);
 	for (struct http_conn *c = srv->conns; c; c = c->next)
 		http_conn_close(c);
 	uv_close((uv_handle_t *)&srv->resume, handle_closed);

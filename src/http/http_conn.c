@@ -105,6 +105,12 @@ static void conn_handle_closed(uv_handle_t *h)
 	http_server_handle_gone(srv);
 }
 
+void http_conn_close_handles(struct http_conn *c)
+{
+	uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
+	uv_close((uv_handle_t *)&c->h.s, conn_handle_closed);
+}
+
 /* Close now. A request still with the handler is detached and its abort
  * callback runs; the request itself lives on until the handler answers.
  * A stream producer waiting for drain is woken so its next write sees -1.
@@ -121,8 +127,15 @@ void http_conn_close(struct http_conn *c)
 	c->pending_len = 0;
 	struct http_req *r = c->req;
 	c->req = NULL;
-	uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
-	uv_close((uv_handle_t *)&c->h.s, conn_handle_closed);
+	/* A connection with a write in flight goes now: uv_close cancels
+	 * the write, which must not complete on a connection already let
+	 * go of. One with none may wait its turn, not reading. */
+	if (c->writes == 0) {
+		uv_read_stop(&c->h.s);
+		http_server_let_go(c->srv, c);
+	} else {
+		http_conn_close_handles(c);
+	}
 	if (!r)
 		return;
 	r->conn = NULL;

@@ -30,6 +30,11 @@
  * (a full listen backlog) would otherwise keep every other client waiting
  * while they are all set up (100+ ms for 4096 under ASan). */
 #define HTTP_ACCEPT_BURST 64
+/* Connections let go of in one loop turn: uv_close closes the socket at
+ * once, and the kernel's teardown of thousands of them (clients leaving
+ * together) held every other client for one long turn (90 ms for 10,000
+ * under ASan); the rest wait for the next turns (http.c). */
+#define HTTP_CLOSE_BURST 64
 
 /* The request headers we keep; everything else is parsed and dropped
  * (llhttp itself interprets Content-Length, Transfer-Encoding and
@@ -139,7 +144,8 @@ struct http_conn {
 	bool close_after; /* close once the answer is flushed */
 	bool peer_eof;
 	bool lingering;
-	bool closing; /* uv_close called */
+	bool closing; /* uv_close called, or queued for it (close_next) */
+	struct http_conn *close_next; /* the server's queue of closes */
 };
 
 struct http_server {
@@ -160,7 +166,9 @@ struct http_server {
 	bool ulisten_used, tlisten_used;
 	/* a connection awaits uv_accept: no memory, or the burst is used */
 	bool udefer, tdefer;
-	unsigned burst; /* accepted since the last pause (resume_cb) */
+	unsigned burst;	 /* accepted since the last pause (resume_cb) */
+	unsigned closes; /* connections closed since then */
+	struct http_conn *close_head, *close_tail; /* to close, in turns */
 	int tcp_port;
 	struct http_conn *conns;
 	size_t n_conns; /* allocated, closing ones included */
@@ -184,9 +192,14 @@ void http_log_request(const char *method, const char *path, int status,
 		      uint64_t t0, const char *rid, bool gone);
 /* http.c */
 void http_server_handle_gone(struct http_server *srv);
+/* Let go of a closing connection: now, or in a later loop turn when this
+ * turn has closed HTTP_CLOSE_BURST already. */
+void http_server_let_go(struct http_server *srv, struct http_conn *c);
 /* http_conn.c */
 bool http_conn_accept(struct http_server *srv, uv_stream_t *l, bool tcp);
 void http_conn_close(struct http_conn *c);
+/* uv_close of its handles, which frees it in their callbacks */
+void http_conn_close_handles(struct http_conn *c);
 void http_conn_timer(struct http_conn *c, enum http_tstate st, double s);
 void http_conn_flushed(struct http_conn *c);
 /* http_respond.c */
