@@ -97,10 +97,11 @@ async def trajectories_threaded(socket):
     return wall
 
 
-def per_call(socket, build, n, rounds=10):
-    """The limit, the sync Client and AsyncClient take turns in rounds, so
-    that a machine whose speed drifts (other tenants) slows them alike."""
-    lim, sync, aio = [], [], []
+def per_call(socket, prog, n, rounds=10):
+    """The limit (when slotbench, prog, is built), the sync Client and
+    AsyncClient take turns in rounds, so that a machine whose speed drifts
+    (other tenants) slows them alike."""
+    lim, sync, aio = ([] if prog else None), [], []
     per = max(1, n // rounds)
     with Client(socket) as c:
         slot = c.acquire("bench-call", timeout_s=60)
@@ -116,23 +117,23 @@ def per_call(socket, build, n, rounds=10):
                     xs.append((time.perf_counter() - t) * 1e6)
                 return xs
         for _ in range(rounds):
-            got = host_limit(build, per)
-            if got is None:
-                lim = None
-            elif lim is not None:
-                lim += got
+            if prog:
+                lim += host_limit(prog, per)
             sync += timed(lambda: c.bash(slot, "echo hi"), per)
             aio += asyncio.run(run(per))
         c.release(slot, reset=False)
     return aio, sync, lim
 
 
-def host_floor(build):
-    """Seconds the host itself takes for N_TRAJ calls of bash -c 'sleep 2'
-    started at once (slotbench burst); None when slotbench is not built."""
+def slotbench_of(build):
+    """build's slotbench, or None when it is not built."""
     prog = os.path.join(build, "slotbench")
-    if not os.path.exists(prog):
-        return None
+    return prog if os.path.exists(prog) else None
+
+
+def host_floor(prog):
+    """Seconds the host itself takes for N_TRAJ calls of bash -c 'sleep 2'
+    started at once (slotbench burst)."""
     r = subprocess.run([prog, "burst", "--cmd", f"sleep {SLEEP_S:g}", "--parallel", str(N_TRAJ),
                         "-n", "1", "--label", S_TRAJ], capture_output=True, text=True,
                        timeout=600, check=True)
@@ -140,13 +141,9 @@ def host_floor(build):
     return float(rec[3]) / 1e6
 
 
-def host_limit(build, n):
+def host_limit(prog, n):
     """n latencies (µs) of the host's posix_spawn of bash -c 'echo hi' (the
-    limit), timed by slotbench as the other rows' limits are; None when
-    slotbench is not built."""
-    prog = os.path.join(build, "slotbench")
-    if not os.path.exists(prog):
-        return None
+    limit), timed by slotbench as the other rows' limits are."""
     with tempfile.NamedTemporaryFile("r", suffix=".csv") as f:
         subprocess.run([prog, "spawn", "--samples", f.name, "-n", str(n), "--system", "limit",
                         "--label", S_CALL, "--expect", "hi\n", "--", "/bin/bash", "-c", "echo hi"],
@@ -155,10 +152,11 @@ def host_limit(build, n):
 
 
 def measure(b, d, rounds, n):
+    prog = slotbench_of(b.build)
     walls, floor = [], []
     for _ in range(rounds):
-        got = host_floor(b.build)
-        floor = None if got is None or floor is None else floor + [got]
+        if prog:
+            floor.append(host_floor(prog))
         walls.append(asyncio.run(trajectories_async(d.socket)))
         d.wait_settled("traj")
     threaded = asyncio.run(trajectories_threaded(d.socket))
@@ -188,7 +186,7 @@ def measure(b, d, rounds, n):
     t.update(baseline=f"ideal {SLEEP_S:.3f} s", vs_baseline=round(threaded / SLEEP_S, 2))
     b.log(f"  {S_TRAJ}: asyncio {', '.join(f'{w:.2f}' for w in walls)} s, "
           f"thread pool {threaded:.2f} s, ideal {SLEEP_S:.2f} s")
-    aio, sync, limit = per_call(d.socket, b.build, n)
+    aio, sync, limit = per_call(d.socket, prog, n)
     rows = []
     if limit:
         rows.append(b.add("python", "host posix_spawn (limit)", S_CALL, limit,
