@@ -16,6 +16,14 @@ p50/p99); what the host lost per idle leased slot: MemAvailable and
 memory cgroup is charged; then everything is released and the daemon
 stopped, and the host must come back (MemAvailable, slab, cgroup count).
 
+Before each build, the floor (bench/slotfloor.c, unless --no-floor): the
+same number of bare slots, each a process in new mount, pid, IPC and
+network namespaces with a tmpfs, an overlay root and /proc, made by one
+maker per CPU with nothing else (no cgroup, daemon, protocol or
+confinement). Each build's lease time is shown against it, block by block,
+and its `echo hi` latencies against the host's own posix_spawn of the same
+command (bench/slotbench spawn) with every bare slot alive.
+
 Each build's daemon (state dir, the slots' upper dirs) runs on a fresh
 ext4 file system with a journal, on a loop device, made for it and
 removed after (FreshFs; --same-fs runs them all in --tmp), and the next
@@ -490,11 +498,87 @@ def run_one(spec, a, log):
     return r
 
 
+def run_floor(exe, a, log):
+    """bench/slotfloor: the same number of bare slots (new mount, pid,
+    IPC and network namespaces, a tmpfs, an overlay root, /proc, loopback
+    up; no cgroup, no daemon), made by one maker per CPU and held while
+    the host is measured. What the kernel charges for the objects a slot
+    is: slotbox cannot lease N slots faster than this on the same host."""
+    mem0, slab0 = host_mem()
+    # a bare slot takes some 0.3 MiB; keep --reserve-gb free
+    if mem0 - a.n * 512 < a.reserve_gb * GIB / 1024:
+        raise RuntimeError(f"slotfloor: {a.n} bare slots would leave less than "
+                           f"{a.reserve_gb} GiB available")
+    p = subprocess.Popen([exe, "-n", str(a.n), "--block", str(BLOCK), "--hold"],
+                         stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        made = p.stdout.readline().split()
+        if not made or made[0] != "made":
+            raise RuntimeError(f"slotfloor: {' '.join(made) or 'no output'}")
+        mem1, slab1 = host_mem()
+        # the limit under exec at scale: the host's own call with every
+        # bare slot alive (what kdamond, reclaim and the scheduler make
+        # of N namespaced processes, without slotbox)
+        sp = subprocess.run([os.path.join(os.path.dirname(exe), "slotbench"), "spawn",
+                             "-n", str(a.exec_n), "--system", "host posix_spawn",
+                             "--label", "at scale", "--expect", "hi\n", "--",
+                             "/bin/bash", "-c", "echo hi"],
+                            capture_output=True, text=True, timeout=600)
+        spawn = (sp.stdout.strip().split(",") if sp.returncode == 0 else None)
+        p.stdin.write("\n")
+        p.stdin.close()
+        end = p.stdout.read().split()
+    finally:
+        if p.wait(timeout=600) != 0:
+            raise RuntimeError(f"slotfloor exited with {p.returncode}")
+    # made N in T s; blocks B1 B2 ...; makers_cpu_ms_per_slot C
+    i = made.index("blocks")
+    j = made.index("makers_cpu_ms_per_slot")
+    r = {"n": int(made[1]), "total_s": float(made[3]),
+         "blocks": [float(x.rstrip(";")) for x in made[i + 1:j]],
+         "makers_ms": float(made[j + 1]),
+         "teardown_s": float(end[1]), "slots_ms": float(end[end.index(
+             "slots_cpu_ms_per_slot") + 1]),
+         "avail_kib_per_slot": (mem0 - mem1) / int(made[1]),
+         "slab_kib_per_slot": (slab1 - slab0) / int(made[1])}
+    if spawn:
+        r["spawn_p50"], r["spawn_p99"] = float(spawn[3]) / 1e3, float(spawn[4]) / 1e3
+    return r
+
+
+def show_floor(f):
+    b = f["blocks"]
+    blocks = (f"  per {BLOCK}-slot block: first {b[0]:.2f} s, last {b[-1]:.2f} s, "
+              f"last/first {b[-1] / b[0]:.2f}; all: {' '.join(f'{x:.1f}' for x in b)}\n"
+              if b else "")
+    return (f"floor (bench/slotfloor: {f['n']} bare slots, one maker per CPU; "
+            f"namespaces, mounts and a process, no cgroup, no daemon): made in "
+            f"{f['total_s']:.1f} s\n" + blocks +
+            f"  CPU per slot: makers {f['makers_ms']:.2f} ms + the slots' own "
+            f"{f['slots_ms']:.2f} ms; host memory per slot: MemAvailable "
+            f"{f['avail_kib_per_slot'] / 1024:.3f} MiB, of it unreclaimable slab "
+            f"{f['slab_kib_per_slot'] / 1024:.3f} MiB; teardown {f['teardown_s']:.1f} s"
+            + (f"\n  with them all alive, the host's own posix_spawn of bash -c 'echo hi' "
+               f"(bench/slotbench spawn): p50 {f['spawn_p50']:.2f} ms, p99 "
+               f"{f['spawn_p99']:.2f} ms" if "spawn_p50" in f else ""))
+
+
 def show(r):
     n = r["slots"]
     b = r["blocks"]
     lines = [f"build {r['build']}: {n} slots leased in {r['lease_s']:.1f} s"
              + (f" ({r['stop']})" if r["stop"] else "")]
+    fl = r.get("floor")
+    if fl:
+        fb = fl["blocks"]
+        lines.append(f"  against the floor measured just before it: "
+                     f"{r['lease_s'] / fl['total_s']:.2f}x in all"
+                     + (f", first block {b[0] / fb[0]:.2f}x, last block "
+                        f"{b[-1] / fb[-1]:.2f}x" if b and len(b) == len(fb) else "")
+                     + (f"; exec p50/p99 {r['exec_p50'] / fl['spawn_p50']:.2f}x/"
+                        f"{r['exec_p99'] / fl['spawn_p99']:.2f}x the host's spawn at "
+                        f"scale" if "exec_p50" in r and "spawn_p50" in fl else ""))
     if b:
         lines.append(f"  per {BLOCK}-slot block: first {b[0]:.2f} s "
                      f"({b[0] / BLOCK * 1e3:.2f} ms/slot), last {b[-1]:.2f} s "
@@ -574,6 +658,8 @@ def main():
                     help="size of each fresh file system (sparse)")
     ap.add_argument("--daemon-arg", action="append", default=[],
                     help="an extra slotboxd argument (repeat), e.g. --daemon-arg=--cgroup=none")
+    ap.add_argument("--no-floor", action="store_true",
+                    help="skip bench/slotfloor, the bare slots measured before each build")
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/scale.py: run as root")
@@ -584,8 +670,20 @@ def main():
 
     out = []
     base = teardown_marks()
-    for i, b in enumerate(([a.baseline] if a.baseline else []) + (a.build or ["build"])):
+    builds = ([a.baseline] if a.baseline else []) + (a.build or ["build"])
+    floor_exe = os.path.join(os.path.abspath(builds[-1].split(",")[0]), "slotfloor")
+    if a.no_floor or not os.access(floor_exe, os.X_OK):
+        log("no floor: " + ("--no-floor" if a.no_floor else f"{floor_exe} is not built"))
+        floor_exe = None
+    for i, b in enumerate(builds):
         if i:
+            wait_kernel_teardown(base, log)
+        fl = None
+        if floor_exe:
+            log(f"floor: {a.n} bare slots (bench/slotfloor)")
+            fl = run_floor(floor_exe, a, log)
+            out.append(show_floor(fl))
+            log(out[-1])
             wait_kernel_teardown(base, log)
         log(f"{b}: leasing up to {a.n} slots ({a.per} per sandbox)")
         fs = None if a.same_fs else FreshFs(a.tmp, a.fs_gb)
@@ -595,6 +693,7 @@ def main():
         finally:
             if fs:
                 fs.close()
+        r["floor"] = fl
         out.append(show(r))
         log(out[-1])
     uname = os.uname()
