@@ -159,7 +159,8 @@ int leader_regen(struct leader_cfg *lc, bool new_ns, struct sb_err *err);
 
 /* init_cgroup.c: take the cgroups message from the daemon; put a new
  * leader into its slot's group in every hierarchy (the sandbox's where the
- * slot has none): a mask of the cg_more hierarchies where it is its slot's
+ * slot has none; in_group: it was born in s->cg_fd's, clone3 with
+ * CLONE_INTO_CGROUP): a mask of the cg_more hierarchies where it is its slot's
  * own, or -1 with err. init_cg_rejoin_slot moves it into the slot groups
  * of cg_more made since (SB_MSG_CG_JOIN), adding them to *joined: the
  * mask of those, or -1/errno; init_cg_move_to_slot moves pid (of the
@@ -167,7 +168,7 @@ int leader_regen(struct leader_cfg *lc, bool new_ns, struct sb_err *err);
  * mask. */
 int init_cg_receive(struct init_cfg *cfg, struct sb_err *err);
 int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
-		      struct sb_err *err);
+		      bool in_group, struct sb_err *err);
 int init_cg_rejoin_slot(const struct init_cfg *cfg, int index, int *joined);
 int init_cg_move_to_slot(const struct init_cfg *cfg, int index, int mask,
 			 pid_t pid);

@@ -66,11 +66,12 @@ static void slot_group(const struct init_cfg *cfg, int i, int index, char *buf,
 }
 
 int init_cg_join_slot(const struct init_cfg *cfg, const struct init_slot *s,
-		      struct sb_err *err)
+		      bool in_group, struct sb_err *err)
 {
 	int joined = 0;
 
-	if (s->cg_fd >= 0 && calltree_join(s->cg_fd, ".", cfg->cg_mode) < 0) {
+	if (s->cg_fd >= 0 && !in_group &&
+	    calltree_join(s->cg_fd, ".", cfg->cg_mode) < 0) {
 		sb_err_sys(err, "join the cgroup of slot %d", s->index);
 		return -1;
 	}
