@@ -148,6 +148,25 @@ static void maker(const char *scratch, long first, long n, int k, int hold,
 	}
 }
 
+/* Wait for count children (this process is the subreaper of the slots
+ * whose maker has ended); with clean, any that did not exit 0 is a
+ * failure. */
+static void reap(long count, bool clean)
+{
+	while (count > 0) {
+		int st;
+		if (wait(&st) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("wait: %s", strerror(errno));
+		}
+		if (clean && (!WIFEXITED(st) || WEXITSTATUS(st) != 0))
+			die("slotfloor: a maker or a slot failed (status 0x%x)",
+			    (unsigned)st);
+		count--;
+	}
+}
+
 static double cpu_ms_children(void)
 {
 	struct rusage ru;
@@ -215,18 +234,7 @@ int main(int argc, char **argv)
 	}
 	close(hold[0]);
 	/* the makers end first; a slot ending now is a failure */
-	for (long left = k; left > 0;) {
-		int st;
-		pid_t pid = wait(&st);
-		if (pid < 0 && errno == EINTR)
-			continue;
-		if (pid < 0)
-			die("wait: %s", strerror(errno));
-		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-			die("slotfloor: a maker or a slot failed (status 0x%x)",
-			    (unsigned)st);
-		left--;
-	}
+	reap(k, true);
 	long made = atomic_load(&b->ready);
 	if (made != n)
 		die("slotfloor: %ld of %ld slots made", made, n);
@@ -249,15 +257,7 @@ int main(int argc, char **argv)
 	}
 	double t1 = now_us();
 	close(hold[1]);
-	for (long left = n; left > 0;) {
-		int st;
-		pid_t pid = wait(&st);
-		if (pid < 0 && errno == EINTR)
-			continue;
-		if (pid < 0)
-			die("wait: %s", strerror(errno));
-		left--;
-	}
+	reap(n, false);
 	printf("teardown %.3f s; slots_cpu_ms_per_slot %.3f\n",
 	       (now_us() - t1) / 1e6,
 	       (cpu_ms_children() - makers_ms) / (double)n);
