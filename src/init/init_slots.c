@@ -149,10 +149,11 @@ int init_slot_prepare_ns(const struct init_cfg *cfg, struct init_slot *s)
 
 /* The leader, born in its slot's group where the kernel can (clone3 with
  * CLONE_INTO_CGROUP, cgroup v2, Linux 5.7), as a spare is (spare.c): a
- * leader that writes itself into cgroup.procs takes the kernel's global
- * cgroup_threadgroup_rwsem for writing, which holds off every fork and exit
- * on the host and cost some 0.6 ms of CPU a slot here. Fork semantics
- * either way: 0 in the child. */
+ * leader that writes itself into a v2 cgroup.procs takes the kernel's
+ * global cgroup_threadgroup_rwsem for writing, which holds off every fork
+ * and exit on the host while it waits for an RCU grace period. (v1
+ * hierarchies are still joined by the leader: init_cgroup.c.) Fork
+ * semantics either way: 0 in the child. */
 static pid_t clone_leader(const struct init_cfg *cfg, const struct init_slot *s,
 			  unsigned long flags, bool *born_in_group)
 {
