@@ -120,7 +120,7 @@ def teardown_marks():
     return out
 
 
-def wait_kernel_teardown(base, log, stall_s=30, cap_s=600, margin=100):
+def wait_kernel_teardown(base, log, stall_s=120, cap_s=600, margin=100):
     """Wait until the previous build's namespaces and cgroups are gone
     (back within margin of base), so that a build is not measured while the
     kernel still frees the 10,000 network namespaces and cgroups of the one
@@ -128,7 +128,9 @@ def wait_kernel_teardown(base, log, stall_s=30, cap_s=600, margin=100):
     after stall_s without progress. (On the VM's earlier kernel build they
     were gone by the time the previous run had finished; on its newer one,
     with page faults trapping to the hypervisor, 4,390 network namespaces
-    were still going after two minutes.)"""
+    were still going after two minutes; after bench/slotfloor's 10,000
+    their count once stood still for 30 s at 4,489 and then fell again:
+    hence the two minutes without progress before it gives up.)"""
     t = last_progress = time.monotonic()
     best = None
     done = False
