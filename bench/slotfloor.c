@@ -21,7 +21,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -29,40 +28,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "benchlib.h"
+#include "common/netif.h"
 
 /* Shared by the makers (MAP_SHARED): when each slot became ready. */
 struct board {
 	atomic_long ready;
 	double t[];
 };
-
-static int link_up_lo(void)
-{
-	struct ifreq ifr = {0};
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
-	int r = ioctl(fd, SIOCGIFFLAGS, &ifr);
-	if (r == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		r = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	close(fd);
-	return r;
-}
 
 /* The bare slot, in its new namespaces. A failure is reported on the
  * ready pipe as a message instead of the ready byte. */
@@ -97,7 +79,7 @@ __attribute__((noreturn)) static void bare_slot(const char *scratch, int ready,
 	else if ((mkdir(ws, 0755) < 0 && errno != EEXIST) ||
 		 mount(p[3], ws, NULL, MS_BIND, NULL) < 0)
 		fail = "bind the workspace";
-	else if (link_up_lo() < 0)
+	else if (sb_link_up("lo") < 0)
 		fail = "bring up loopback";
 	else if (chroot(p[2]) < 0 || chdir("/") < 0)
 		fail = "chroot";
