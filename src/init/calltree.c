@@ -4,12 +4,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h> /* struct clone_args */
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -78,6 +80,17 @@ int calltree_move(int dir, const char *group, pid_t pid)
 int calltree_join(int dir, const char *group, enum cg_mode mode)
 {
 	return write_pid(dir, group, calltree_self_file(mode), 0);
+}
+
+pid_t calltree_clone_into(int dir_fd, unsigned long flags)
+{
+	struct clone_args ca = {.flags = flags | CLONE_INTO_CGROUP,
+				.exit_signal = SIGCHLD,
+				.cgroup = (uint64_t)dir_fd};
+	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+	if (pid < 0 && (errno == EINVAL || errno == E2BIG))
+		errno = ENOSYS;
+	return pid;
 }
 
 static int write_file_at(int dir, const char *file, const char *val)

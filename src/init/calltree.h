@@ -50,6 +50,15 @@ const char *calltree_self_file(enum cg_mode mode);
 int calltree_join(int dir, const char *group, enum cg_mode mode);
 int calltree_move(int dir, const char *group, pid_t pid);
 
+/* Fork semantics (0 in the child), the child born in dir_fd's group and
+ * in the new namespaces of flags: clone3 with CLONE_INTO_CGROUP (cgroup
+ * v2, Linux 5.7), so no cgroup.procs write and no global lock. -1 with
+ * errno; ENOSYS where the kernel cannot do it so (an older kernel, a
+ * group it refuses), and the caller forks its own way and joins. The
+ * caller is single-threaded, so that the raw child may go on like a
+ * fork()'s. */
+pid_t calltree_clone_into(int dir_fd, unsigned long flags);
+
 /* Kill the call's tree. pgid is the call's process group (CG_NONE). */
 void calltree_kill(int slot_fd, enum cg_mode mode, uint64_t id, pid_t pgid);
 

@@ -2,7 +2,6 @@
 /* init_slots.c - start, release and reset the slots of a sandbox. */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/sched.h> /* struct clone_args */
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -147,11 +146,11 @@ int init_slot_prepare_ns(const struct init_cfg *cfg, struct init_slot *s)
 	return slot_ns_prepare(cfg, next_link(s));
 }
 
-/* The leader, born in its slot's group where the kernel can (clone3 with
- * CLONE_INTO_CGROUP, cgroup v2, Linux 5.7), as a spare is (spare.c): a
- * leader that writes itself into a v2 cgroup.procs takes the kernel's
- * global cgroup_threadgroup_rwsem for writing, which holds off every fork
- * and exit on the host while it waits for an RCU grace period. (v1
+/* The leader, born in its slot's group where the kernel can
+ * (calltree_clone_into), as a spare is (spare.c): a leader that writes
+ * itself into a v2 cgroup.procs takes the kernel's global
+ * cgroup_threadgroup_rwsem for writing, which holds off every fork and
+ * exit on the host while it waits for an RCU grace period. (v1
  * hierarchies are still joined by the leader: init_cgroup.c.) Fork
  * semantics either way: 0 in the child. */
 static pid_t clone_leader(const struct init_cfg *cfg, const struct init_slot *s,
@@ -159,16 +158,11 @@ static pid_t clone_leader(const struct init_cfg *cfg, const struct init_slot *s,
 {
 	*born_in_group = false;
 	if (s->cg_fd >= 0 && cfg->cg_mode == CG_V2) {
-		struct clone_args ca = {.flags = flags | CLONE_INTO_CGROUP,
-					.exit_signal = SIGCHLD,
-					.cgroup = (uint64_t)s->cg_fd};
-		pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
-		if (pid >= 0) {
+		pid_t pid = calltree_clone_into(s->cg_fd, flags);
+		if (pid >= 0 || errno != ENOSYS) {
 			*born_in_group = pid == 0;
 			return pid;
 		}
-		if (errno != ENOSYS && errno != EINVAL && errno != E2BIG)
-			return -1;
 	}
 	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL,
 			      NULL);

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -133,24 +132,17 @@ __attribute__((noreturn)) static void spare_main(const struct spare_cfg *cfg,
 	run_call(sock, &call);
 }
 
-/* A fork, born in the call group where the kernel can (clone3 with
- * CLONE_INTO_CGROUP, cgroup v2, Linux 5.7): no cgroup.procs write at all,
- * so no global lock. The leader is single-threaded, so the raw clone3
- * child may go on like a fork() child. */
+/* A fork, born in the call group where the kernel can
+ * (calltree_clone_into; the leader is single-threaded). */
 static pid_t fork_into(int dir_fd, enum cg_mode mode, bool *born_in_group)
 {
 	*born_in_group = false;
 	if (dir_fd >= 0 && mode == CG_V2) {
-		struct clone_args ca = {.flags = CLONE_INTO_CGROUP,
-					.exit_signal = SIGCHLD,
-					.cgroup = (uint64_t)dir_fd};
-		pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
-		if (pid >= 0) {
-			*born_in_group = true;
+		pid_t pid = calltree_clone_into(dir_fd, 0);
+		if (pid >= 0 || errno != ENOSYS) {
+			*born_in_group = pid >= 0;
 			return pid;
 		}
-		if (errno != ENOSYS && errno != EINVAL && errno != E2BIG)
-			return -1;
 	}
 	return fork();
 }
