@@ -75,6 +75,23 @@ extern char **environ;
 
 static int devnull = -1;
 
+/* posix_spawnp argv with fds[i], where >= 0, as its descriptor i: the
+ * error number, 0 when it started. */
+static int spawn_on(pid_t *pid, char *const argv[], const int fds[3])
+{
+	posix_spawn_file_actions_t fa;
+	int e = posix_spawn_file_actions_init(&fa);
+	if (e)
+		return e;
+	for (int i = 0; i < 3 && !e; i++)
+		if (fds[i] >= 0)
+			e = posix_spawn_file_actions_adddup2(&fa, fds[i], i);
+	if (!e)
+		e = posix_spawnp(pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	return e;
+}
+
 /* posix_spawn argv with stdout on a pipe and stderr on /dev/null, read the
  * pipe to EOF, wait. Keeps the first bytes of stdout in out (may be NULL).
  * Returns the exit status (0..255), or dies on a system error. */
@@ -83,17 +100,8 @@ static int host_run(char *const argv[], char *out, size_t outlen)
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		die("pipe2: %s", strerror(errno));
-	posix_spawn_file_actions_t fa;
-	int e = posix_spawn_file_actions_init(&fa);
-	if (!e)
-		e = posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	if (!e)
-		e = posix_spawn_file_actions_adddup2(&fa, devnull, 2);
-	if (e)
-		die("posix_spawn_file_actions: %s", strerror(e));
 	pid_t pid;
-	e = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
+	int e = spawn_on(&pid, argv, (const int[3]){-1, p[1], devnull});
 	if (close(p[1]) < 0)
 		die("close: %s", strerror(errno));
 	if (e)
@@ -365,17 +373,9 @@ static void peer_start(struct peer *p, char *const argv[])
 	int in[2], out[2];
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
 		die("pipe2: %s", strerror(errno));
-	posix_spawn_file_actions_t fa;
-	int e = posix_spawn_file_actions_init(&fa);
-	if (!e)
-		e = posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	if (!e)
-		e = posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	if (!e)
-		e = posix_spawnp(&p->pid, argv[0], &fa, NULL, argv, environ);
+	int e = spawn_on(&p->pid, argv, (const int[3]){in[0], out[1], -1});
 	if (e)
 		die("start the peer %s: %s", argv[0], strerror(e));
-	posix_spawn_file_actions_destroy(&fa);
 	close(in[0]);
 	close(out[1]);
 	p->to = fdopen(in[1], "w");
