@@ -275,6 +275,8 @@ static int hier_add(struct cg_root *r, const char *mnt, bool v2,
 	snprintf(h->path, sizeof h->path, "%s/slotbox/%s", mnt, inst);
 	h->v2 = v2;
 	h->ctls = 0;
+	h->stock = h->stock_seq = 0;
+	h->stock_wanted = false;
 	if (sb_mkdir_p(h->path, 0755) < 0) {
 		return sb_err_sys(err, "create %s", h->path);
 	}
@@ -622,15 +624,59 @@ static int v2_slot_limits_on(const struct cg_hier *h, const char *sandbox_id,
 	return 2;
 }
 
-/* v1: the slot's group in h, limited for the controllers in ctls. */
-static int v1_slot_limits_on(const struct cg_hier *h, bool kills,
+static void stock_name(unsigned n, char *buf, size_t len)
+{
+	snprintf(buf, len, "stock.%u", n);
+}
+
+/* The group made ahead, renamed to name (a rename within one parent, which
+ * cgroup v1 allows): its fd, or -1 when there is none or the rename
+ * failed, and the caller makes the group itself. */
+static int stock_take(struct cg_hier *h, const char *name)
+{
+	char stock[32];
+
+	h->stock_wanted = true;
+	if (!h->stock)
+		return -1;
+	stock_name(h->stock, stock, sizeof stock);
+	h->stock = 0;
+	if (renameat(h->fd, stock, h->fd, name) < 0) {
+		(void)unlinkat(h->fd, stock, AT_REMOVEDIR);
+		return -1;
+	}
+	return openat(h->fd, name, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+}
+
+void cg_stock_refill(struct cg_root *r)
+{
+	for (int i = 0; i < r->n_hier; i++) {
+		struct cg_hier *h = &r->hier[i];
+		char name[32];
+		if (!h->stock_wanted || h->stock)
+			continue;
+		if (++h->stock_seq == 0)
+			h->stock_seq = 1;
+		stock_name(h->stock_seq, name, sizeof name);
+		/* none made: the next first call makes its group itself */
+		if (mkdirat(h->fd, name, 0755) == 0)
+			h->stock = h->stock_seq;
+	}
+}
+
+/* v1: the slot's group in h, limited for the controllers in ctls; beside
+ * the sandboxes' (flat_memory) the one made ahead where there is one. */
+static int v1_slot_limits_on(struct cg_hier *h, bool kills,
 			     const char *sandbox_id, int slot, unsigned ctls,
 			     const struct cg_limits *lim, struct sb_err *err)
 {
 	char name[96];
 
 	slot_group_name(h, kills, sandbox_id, slot, lim, name, sizeof name);
-	_cleanup_fd_ int fd = group_make(h, name, err);
+	_cleanup_fd_ int fd =
+		flat_memory(h, kills, lim) ? stock_take(h, name) : -1;
+	if (fd < 0)
+		fd = group_make(h, name, err);
 	if (fd < 0)
 		return -1;
 	if (cg_write_limits(fd, false, ctls, lim, err) < 0)
@@ -638,7 +684,7 @@ static int v1_slot_limits_on(const struct cg_hier *h, bool kills,
 	return 1;
 }
 
-int cg_slot_limits_on(const struct cg_root *r, const char *sandbox_id, int slot,
+int cg_slot_limits_on(struct cg_root *r, const char *sandbox_id, int slot,
 		      int n_slots, const struct cg_limits *lim,
 		      struct sb_err *err)
 {
@@ -647,7 +693,7 @@ int cg_slot_limits_on(const struct cg_root *r, const char *sandbox_id, int slot,
 	if (!lim->slot_limits_lazy)
 		return 0;
 	for (int i = 0; i < r->n_hier; i++) {
-		const struct cg_hier *h = &r->hier[i];
+		struct cg_hier *h = &r->hier[i];
 		unsigned ctls = limited(h->ctls, lim) & CG_LAZY;
 		int rc;
 		if (!ctls)

@@ -39,6 +39,11 @@ struct cg_hier {
 	int fd;		     /* open dir of path */
 	bool v2;
 	unsigned ctls; /* CG_BIT()s of the controllers limited here */
+	/* cgroup v1 memory alone (slots' groups beside the sandboxes'): a
+	 * group made ahead, "stock.<n>", which the next slot's first call
+	 * renames to its own (cg_stock_refill); 0: none */
+	unsigned stock, stock_seq;
+	bool stock_wanted; /* a first call took, or wanted, one */
 };
 
 struct cg_root {
@@ -117,9 +122,16 @@ int cg_sandbox_create(const struct cg_root *r, const char *sandbox_id,
  * each limited (bit 2; 2 alone: every slot of the sandbox is done). 0 when
  * the profile sets neither per-slot limit or no hierarchy enforces them;
  * -1 on error. Idempotent. */
-int cg_slot_limits_on(const struct cg_root *r, const char *sandbox_id, int slot,
+int cg_slot_limits_on(struct cg_root *r, const char *sandbox_id, int slot,
 		      int n_slots, const struct cg_limits *lim,
 		      struct sb_err *err);
+
+/* Make the next slot's memory group ahead, where a first call wanted one
+ * (cgroup v1 memory alone): a memory group costs its mkdir 1-7 ms at
+ * thousands of slots (its shrinker counters, docs/bench.md), which a first
+ * call then no longer waits for. Called once the call has been sent, so
+ * that the mkdir runs while the command does. */
+void cg_stock_refill(struct cg_root *r);
 
 /* Kill whatever is left in a sandbox's groups and remove them with their
  * children, in every hierarchy; -1/EBUSY while tasks are still exiting.

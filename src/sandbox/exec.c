@@ -752,6 +752,8 @@ int exec_start(struct sbx_slot *slot, const struct exec_spec *spec,
 			       0);
 	if (out_call)
 		*out_call = c;
+	/* the call is on its way: the next slot's first-call group now */
+	sandbox_slot_limits_ahead(slot);
 	return 0;
 fail:
 	payload_free(payload, payload_len);

@@ -163,6 +163,8 @@ int file_op_start(struct sbx_slot *slot, const struct sb_file_req *req,
 	uv_timer_start(&op->timer, timer_cb, (uint64_t)(timeout_s * 1000.0) + 1,
 		       0);
 	*out = op;
+	/* on its way: the next slot's first-call group now (slot_limits.c) */
+	sandbox_slot_limits_ahead(slot);
 	return 0;
 fail_op:
 	op->ended = 1;

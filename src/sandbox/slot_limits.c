@@ -15,7 +15,10 @@
  * and moves any spare it has there, before it takes the call: the message
  * goes first on the same channel. A leader that started before the groups
  * were made and had no channel then is told when its channel comes up; one
- * that started after joined them when it started (init_cgroup.c). In a
+ * that started after joined them when it started (init_cgroup.c). In
+ * cgroup v1, where the slots' memory groups sit beside the sandboxes', the
+ * next one is made ahead once a call has gone out (cg_stock_refill): at
+ * thousands of slots a memory group's mkdir takes milliseconds. In a
  * user namespace the groups are made with the sandbox, as before: its root
  * places the leaders in groups chowned to it then. */
 #include "common/err.h"
@@ -73,6 +76,11 @@ int sandbox_slot_oom_kills(struct sbx_slot *slot, uint64_t *count)
 	sandbox_cg_limits(slot->sb, &lim);
 	return cg_slot_oom_kills(&slot->sb->env->cg, slot->sb->id, slot->index,
 				 &lim, &slot->oom_fd, count);
+}
+
+void sandbox_slot_limits_ahead(struct sbx_slot *slot)
+{
+	cg_stock_refill(&slot->sb->env->cg);
 }
 
 void sandbox_slot_limits_attached(struct sbx_slot *slot)

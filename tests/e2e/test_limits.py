@@ -375,12 +375,30 @@ def test_a_slot_gets_its_memory_group_at_its_first_call(layout, start, cap):
         assert quota(cpu_of(a)) == "50000"
     # v1: the other slot still has none; v2: every slot has its limit
     assert slot_limited(b) == v2
+    # v1 beside the sandboxes': the next slot's group is made once a's
+    # call has gone out, empty and unlimited, and b's first call takes it
+    stock = stock_groups(root)
+    assert len(stock) == (0 if nested else 1), stock
+    for g in stock:
+        assert read(os.path.join(root, g, "tasks")) == ""
+        assert int(read(os.path.join(root, g, "memory.limit_in_bytes"))) > 1 << 50
     groups = slot_groups(c, b["slot_id"], layout)
     assert limit_dir(groups, "memory")[0] == group(b)
     assert slot_limited(b)
-    # the groups go with their sandbox
+    if not nested:
+        again = stock_groups(root)
+        assert len(again) == 1 and again != stock, (stock, again)
+    # the groups go with their sandbox, and the one made ahead with the
+    # daemon
     assert d.stop() == 0
     assert not os.path.exists(group(a)) and not os.path.exists(group(b))
+    assert not os.path.exists(root)
+
+
+def stock_groups(root):
+    """The groups made ahead for the next slots' first calls (cgroup v1,
+    slots' memory groups beside the sandboxes': src/sandbox/cgroup.c)."""
+    return sorted(g for g in os.listdir(root) if g.startswith("stock."))
 
 
 def test_a_file_tool_is_charged_to_its_slot(layout, start):
