@@ -10,10 +10,18 @@ slot `bash -c true` twice, timed with the Python client. Prints per build
 the p50 and maximum of the first and of the second calls, and the first's
 p50 over the second's: the second call is this run's baseline.
 
+With --held N, N slots are leased first (sandboxes of 10 started on
+demand), and the calls go to n of them picked at random: what a first call
+costs on a host that already holds thousands of slots, where making a
+memory cgroup takes milliseconds (docs/bench.md, "What a slot costs the
+kernel").
+
     sudo bench/first_call.py --build /path/to/old/build --build build
+    sudo bench/first_call.py --held 2000 -n 100 --build OLD --build NEW ...
 """
 import argparse
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -29,16 +37,20 @@ default_profile: fc
 profiles:
   fc:
     slots_per_sandbox: 10
-    min_sandboxes: 4
-    max_sandboxes: 4
+    min_sandboxes: {min}
+    max_sandboxes: {max}
 """
 
 
-def one(build, tmp, n):
-    d = bench.Daemon(os.path.abspath(build), tmp, "fc-%d" % time.monotonic_ns(), PROFILE)
+def one(build, tmp, n, held):
+    sandboxes = max(4, -(-held // 10))
+    prof = PROFILE.format(min=0 if held else 4, max=sandboxes)
+    d = bench.Daemon(os.path.abspath(build), tmp, "fc-%d" % time.monotonic_ns(), prof)
     try:
-        d.wait_settled("fc")
-        slots = [d.client.acquire("first-call", timeout_s=60) for _ in range(n)]
+        if not held:
+            d.wait_settled("fc")
+        slots = [d.client.acquire("first-call", timeout_s=120) for _ in range(max(n, held))]
+        slots = random.Random(n).sample(slots, n)
         time.sleep(1)
         first, second = [], []
         for s in slots:
@@ -57,16 +69,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", action="append", required=True,
                     help="build dir (repeat; measured in the order given)")
-    ap.add_argument("-n", type=int, default=40, help="slots (at most 40)")
+    ap.add_argument("-n", type=int, default=40,
+                    help="slots that run the calls (at most 40, or --held)")
+    ap.add_argument("--held", type=int, default=0,
+                    help="slots leased in all, the calls' among them")
     a = ap.parse_args()
-    n = max(1, min(a.n, 40))
+    n = max(1, min(a.n, max(40, a.held)))
     with tempfile.TemporaryDirectory(prefix="first-call-") as tmp:
         for b in a.build:
-            first, second = one(b, tmp, n)
+            first, second = one(b, tmp, n, a.held)
             f50, s50 = statistics.median(first), statistics.median(second)
             print(f"{b}: first call p50 {f50:.2f} ms, max {max(first):.2f}; second call "
                   f"p50 {s50:.2f} ms, max {max(second):.2f}; first/second {f50 / s50:.2f} "
-                  f"({n} slots)", flush=True)
+                  f"({n} slots{f' of {a.held} held' if a.held else ''})", flush=True)
 
 
 if __name__ == "__main__":

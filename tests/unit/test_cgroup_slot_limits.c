@@ -76,6 +76,12 @@ static bool keep_ab(const char *id, void *ud)
 	return strcmp(id, "ab") == 0;
 }
 
+static bool keep_sb(const char *id, void *ud)
+{
+	(void)ud;
+	return strcmp(id, "sb") == 0;
+}
+
 static const char *const v2_files[] = {
 	"cgroup.subtree_control", "cpu.max",  "memory.max",
 	"memory.swap.max",	  "pids.max", NULL};
@@ -299,6 +305,49 @@ static void test_v1_flat_groups_removed_with_their_sandbox(void **state)
 	tree_free(&mem);
 }
 
+/* Beside the sandboxes', the next slot's memory group is made ahead once a
+ * first call has gone out (cg_stock_refill), and the next first call takes
+ * it by a rename; a cap (groups below the sandbox's) makes none. */
+static void test_v1_flat_group_made_ahead(void **state)
+{
+	struct tree kill = {.dir = -1}, mem = {.dir = -1};
+	struct cg_root r;
+	struct cg_limits lim = lazy_limits();
+	struct sb_err err = {0};
+	struct stat ahead, taken;
+	(void)state;
+
+	lim.cpu = 0;
+	v1_kill_tree(&kill);
+	tree_make(&mem);
+	v1_root(&r, &kill, &mem);
+	/* nothing wanted yet: nothing made */
+	cg_stock_refill(&r);
+	assert_false(tree_has(&mem, "stock.1"));
+	tree_group(&mem, "sb.s0", v1_mem); /* the mkdir's stand-in */
+	assert_int_equal(cg_slot_limits_on(&r, "sb", 0, 2, &lim, &err), 1);
+	cg_stock_refill(&r);
+	assert_true(tree_has(&mem, "stock.1"));
+	cg_stock_refill(&r); /* one at a time */
+	assert_false(tree_has(&mem, "stock.2"));
+	tree_group(&mem, "stock.1", v1_mem);
+	assert_int_equal(fstatat(mem.dir, "stock.1", &ahead, 0), 0);
+	assert_int_equal(cg_slot_limits_on(&r, "sb", 1, 2, &lim, &err), 1);
+	assert_false(tree_has(&mem, "stock.1"));
+	assert_int_equal(fstatat(mem.dir, "sb.s1", &taken, 0), 0);
+	assert_true(ahead.st_ino == taken.st_ino);
+	assert_string_equal(tree_get(&mem, "sb.s1/memory.limit_in_bytes"),
+			    "268435456");
+	cg_stock_refill(&r);
+	assert_true(tree_has(&mem, "stock.2"));
+	/* no sandbox's: a sweep that keeps every sandbox removes it */
+	assert_int_equal(cg_sweep(&r, keep_sb, NULL), 0);
+	assert_false(tree_has(&mem, "stock.2"));
+	assert_true(tree_has(&mem, "sb.s0") && tree_has(&mem, "sb.s1"));
+	tree_free(&kill);
+	tree_free(&mem);
+}
+
 static void test_nothing_to_make(void **state)
 {
 	struct tree t = {.dir = -1};
@@ -333,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_v1_sandbox_cap_keeps_the_sandbox_group),
 		cmocka_unit_test(
 			test_v1_flat_groups_removed_with_their_sandbox),
+		cmocka_unit_test(test_v1_flat_group_made_ahead),
 		cmocka_unit_test(test_nothing_to_make),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
