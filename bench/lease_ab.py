@@ -3,6 +3,7 @@
 """bench/lease_ab.py: what leasing a slot costs, two builds in turns.
 
     bench/lease_ab.py BASE_BUILD NEW_BUILD [-n 400] [--rounds 4]
+                      [--daemon-arg=--slot-root=chroot ...]
 
 Each round, each build (in alternating order): a fresh slotboxd whose only
 profile has 10 slots per sandbox, N acquires one after another with the
@@ -24,8 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scale  # noqa: E402
 
 
-def one(build, n, tmp):
-    d = scale.Daemon(os.path.abspath(build), tmp, 10, n // 10 + 1, [], [])
+def one(build, n, tmp, extra):
+    d = scale.Daemon(os.path.abspath(build), tmp, 10, n // 10 + 1, [], extra)
     try:
         t = time.monotonic()
         d0 = scale.cpu_ticks(d.proc.pid)[1]
@@ -47,6 +48,9 @@ def main():
     ap.add_argument("new")
     ap.add_argument("-n", type=int, default=400, help="slots leased per round")
     ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--daemon-arg", action="append", default=[],
+                    help="an extra slotboxd argument (repeat), e.g. "
+                    "--daemon-arg=--slot-root=chroot")
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/lease_ab.py: run as root")
@@ -57,7 +61,7 @@ def main():
     for r in range(a.rounds):
         order = [("base", a.base), ("new", a.new)]
         for name, build in order if r % 2 == 0 else order[::-1]:
-            got[name].append(one(build, a.n, tmp))
+            got[name].append(one(build, a.n, tmp, a.daemon_arg))
             time.sleep(3)  # the kernel frees the namespaces meanwhile
         b, nw = got["base"][-1], got["new"][-1]
         print(f"round {r}: sandboxes' CPU per slot {b[0]:.2f} -> {nw[0]:.2f} ms "

@@ -201,6 +201,17 @@ int mounts_setup_slot_root(const struct leader_cfg *lc, bool enter,
  * the root, after that detach; chroot into path in a namespace whose
  * detach is done or being done (by the regen helper, init_regen.c). */
 int root_detach_outside(struct sb_err *err);
+/* ... or every topmost mount for which keep(point, ud) is false and whose
+ * parent it keeps (what is mounted below goes with it). */
+typedef bool (*root_keep_fn)(const char *point, const void *ud);
+int root_detach_unless(root_keep_fn keep, const void *ud, struct sb_err *err);
+/* host_mounts.c: once per sandbox, before the first leader, detach from
+ * init's mount namespace the host's mounts that no slot needs, so that
+ * each leader's copy of it holds fewer. 0, or -1 with err. */
+int init_detach_host_mounts(const struct init_cfg *cfg, struct sb_err *err);
+/* init_main.c: a new descriptor of /dev/null (close-on-exec), opened at
+ * start and kept, or -1 with errno. */
+int init_devnull(void);
 int root_chroot_here(struct sb_err *err);
 int root_chroot_path(const char *path, struct sb_err *err);
 int mounts_setup_sandbox(const struct init_cfg *cfg, struct sb_err *err);

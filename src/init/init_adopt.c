@@ -114,7 +114,7 @@ int init_adopt_accept(const struct init_cfg *cfg, int lfd,
 	return 0;
 lost:
 	/* Back to waiting: fd 3 stays taken, as in orphaned(). */
-	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	fd = init_devnull();
 	if (fd >= 0) {
 		dup3(fd, INIT_CTL_FD, O_CLOEXEC);
 		close(fd);

@@ -310,6 +310,17 @@ static int handle_ctl(const struct init_cfg *cfg)
 	return 0;
 }
 
+static int devnull_fd = -1;
+
+int init_devnull(void)
+{
+	if (devnull_fd < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	return fcntl(devnull_fd, F_DUPFD_CLOEXEC, 0);
+}
+
 /* The daemon's channel is gone. With a socket to be found on, the sandbox
  * waits (up to orphan_timeout_s) for a restarted daemon; else it ends. */
 static bool orphaned(const struct init_cfg *cfg, int lfd)
@@ -318,7 +329,7 @@ static bool orphaned(const struct init_cfg *cfg, int lfd)
 		return false;
 	/* Keep fd 3 taken (by /dev/null) so that nothing else lands there
 	 * before a new daemon's connection does. */
-	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int nul = init_devnull();
 	if (nul < 0 || dup3(nul, INIT_CTL_FD, O_CLOEXEC) < 0)
 		close(INIT_CTL_FD);
 	if (nul >= 0)
@@ -402,12 +413,12 @@ static int init_run(int argc, char **argv)
 	/* Our stderr may be a pipe to a daemon that died; a write to it must
 	 * not kill the sandbox (leaders restore the default for commands). */
 	signal(SIGPIPE, SIG_IGN);
-	/* Our stdio goes to the daemon's log; keep it but never read it. */
-	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (devnull >= 0) {
-		dup2(devnull, STDIN_FILENO);
-		close(devnull);
-	}
+	/* Our stdio goes to the daemon's log; keep it but never read it.
+	 * /dev/null is kept open: the host's /dev is detached from init's
+	 * mount namespace before the first leader (host_mounts.c). */
+	devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull_fd >= 0)
+		dup2(devnull_fd, STDIN_FILENO);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGTERM);
@@ -424,6 +435,7 @@ static int init_run(int argc, char **argv)
 	if (sfd < 0 || init_cg_receive(&cfg, &err) < 0 ||
 	    mounts_setup_sandbox(&cfg, &err) < 0 ||
 	    gpu_tree_prepare(&cfg, &err) < 0 ||
+	    init_detach_host_mounts(&cfg, &err) < 0 ||
 	    init_slots_setup(&cfg, slots) < 0) {
 		if (sfd < 0 || !err.msg[0])
 			sb_err_sys(&err, "init setup");

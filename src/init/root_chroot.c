@@ -156,13 +156,14 @@ static int by_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Is mount id (in v, sorted by id) on the way to root? The namespace's
- * root mount has a parent outside the list: yes. */
-static bool kept(const struct mnt *v, size_t n, int id, const char *root)
+/* Does mount id (in v, sorted by id) stay? The namespace's root mount
+ * has a parent outside the list: yes. */
+static bool kept(const struct mnt *v, size_t n, int id, root_keep_fn keep,
+		 const void *ud)
 {
 	struct mnt key = {.id = id};
 	const struct mnt *m = bsearch(&key, v, n, sizeof *v, by_id);
-	return !m || on_the_way(m->point, root);
+	return !m || keep(m->point, ud);
 }
 
 static int by_point(const void *a, const void *b)
@@ -187,15 +188,11 @@ static size_t stacked(char **points, size_t n, const char *point)
 	return k;
 }
 
-int root_detach_outside(struct sb_err *err)
+int root_detach_unless(root_keep_fn keep, const void *ud, struct sb_err *err)
 {
-	char root[4200];
 	size_t n = 0;
 	int r = 0;
 
-	/* the mount points in mountinfo are canonical: so is getcwd */
-	if (!getcwd(root, sizeof root))
-		return sb_err_sys(err, "getcwd");
 	_cleanup_free_ char *text = read_mountinfo();
 	_cleanup_free_ struct mnt *v = text ? parse_mounts(text, &n) : NULL;
 	if (!v)
@@ -212,8 +209,7 @@ int root_detach_outside(struct sb_err *err)
 	/* Each topmost mount off the way takes what is mounted below it
 	 * along; a stack on one point goes one mount at a time. */
 	for (size_t i = 0; i < n && r == 0; i++) {
-		if (on_the_way(v[i].point, root) ||
-		    !kept(v, n, v[i].parent, root))
+		if (keep(v[i].point, ud) || !kept(v, n, v[i].parent, keep, ud))
 			continue;
 		for (size_t k = stacked(points, n, v[i].point); k > 0; k--) {
 			if (umount2(v[i].point, MNT_DETACH | UMOUNT_NOFOLLOW) ==
@@ -227,6 +223,21 @@ int root_detach_outside(struct sb_err *err)
 		}
 	}
 	return r;
+}
+
+static bool keep_root(const char *point, const void *root)
+{
+	return on_the_way(point, root);
+}
+
+int root_detach_outside(struct sb_err *err)
+{
+	char root[4200];
+
+	/* the mount points in mountinfo are canonical: so is getcwd */
+	if (!getcwd(root, sizeof root))
+		return sb_err_sys(err, "getcwd");
+	return root_detach_unless(keep_root, root, err);
 }
 
 int root_chroot_path(const char *path, struct sb_err *err)

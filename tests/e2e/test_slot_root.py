@@ -138,6 +138,38 @@ def test_a_slot_mount_namespace_keeps_only_the_way_to_its_root(make_daemon, rese
     check_namespaces(d, sandbox)
 
 
+def host_mounts():
+    """The mount points of this (the host's) mount namespace."""
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4].replace("\\040", " ") for line in f]
+
+
+def test_init_keeps_only_what_its_slots_need_of_the_host(make_daemon):
+    """init detaches, once per sandbox, the host's mounts that no slot
+    needs (src/init/host_mounts.c), so that each leader's namespace, a copy
+    of init's, starts small: what stays is the way to the image and to the
+    sandbox's scratch tmpfs (with what is below it) and /proc. The slots
+    still work, and a daemon's restart still finds its sandbox (the control
+    socket's way stays)."""
+    d = make_daemon(PROFILES, args=["--slot-root", "chroot"])
+    c = d.client()
+    lease = acquire(c)
+    init = init_of(d, lease["sandbox_id"])
+    points = [m[0] for m in mounts_of(init)]
+    scratch = [m[0] for m in mounts_of(init) if m[1] == "tmpfs"
+               and m[0].endswith("/" + lease["sandbox_id"])]
+    assert len(scratch) == 1, points
+    gone = [p for p in host_mounts() if p.startswith(("/sys", "/dev"))]
+    assert gone, "this host has no /sys or /dev mount to detach"
+    assert [p for p in points if p in gone] == []
+    assert "/proc" in points and "/" in points
+    for p in points:
+        assert on_the_way(p, scratch[0]) or p in ("/", "/proc") or \
+            p.startswith("/proc/"), (p, points)
+    r = bash(c, lease["slot_id"], "cat /dev/null && ls /sys/class/net && echo ok")
+    assert r["success"] and r["metadata"]["stdout"].split()[-1] == "ok", r
+
+
 @pytest.mark.parametrize("mode", ["chroot", "pivot_root"])
 def test_a_slot_cannot_walk_out_of_its_root(make_daemon, mode):
     """What a process can try without privilege: walk up, from / and

@@ -257,14 +257,20 @@ def cgroup_owner(name):
 def inventory(h):
     """Everything the host holds for h's daemon."""
     tree = process_tree(h.state_dir, h.d.proc.pid if h.d.proc else None)
-    cg = {}
+    cg, stock = {}, []
     for g in cgroup_children(h.log()):
+        # the next slot's memory group, made ahead (cgroup v1 beside the
+        # sandboxes', src/sandbox/cgroup.c): no sandbox's, checked apart
+        if re.fullmatch(r"stock\.\d+", os.path.basename(g)):
+            stock.append(g)
+            continue
         cg.setdefault(cgroup_owner(os.path.basename(g)), []).append(g)
     return {
         "tree": tree,
         "host_mounts": host_mounts(h.state_dir),
         "slot_mounts": {sid: slot_mounts(p) for p, sid in tree["inits"].items()},
         "cgroups": cg,
+        "cg_stock": stock,
         "journal": journal(h.state_dir),
         "ctl": [n[:-5] for n in listdir(os.path.join(h.state_dir, "ctl"))
                 if n.endswith(".sock")],

@@ -85,6 +85,19 @@ def host_violations(h, cl, workers):
         v.append(f"status leased {st['leased_slots']} != lease records {len(leases)}")
     if set(inv["cgroups"]) != sbs:
         v.append(f"cgroups {sorted(inv['cgroups'])} != sandboxes {sorted(sbs)}")
+    per_dir = {}
+    for g in inv["cg_stock"]:
+        per_dir[os.path.dirname(g)] = per_dir.get(os.path.dirname(g), 0) + 1
+    if any(n > 1 for n in per_dir.values()):
+        v.append(f"more than one memory group made ahead: {inv['cg_stock']}")
+    for g in inv["cg_stock"]:
+        try:
+            with open(os.path.join(g, "tasks")) as f:
+                tasks = f.read().split()
+        except OSError:
+            tasks = []  # taken by a first call since the listing
+        if tasks:
+            v.append(f"a memory group made ahead holds tasks {tasks}: {g}")
     if set(inv["ctl"]) != sbs:
         v.append(f"ctl sockets {inv['ctl']} != sandboxes {sorted(sbs)}")
     if set(inv["scratch"]) != sbs:
