@@ -2,6 +2,7 @@
 #include "benchlib.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,4 +139,18 @@ void report(const char *system, const char *scenario, struct samples *s,
 	free(s->v);
 	s->v = NULL;
 	s->n = s->cap = 0;
+}
+
+long bench_opt_n(int argc, char **argv, const char *name, long dflt)
+{
+	long n = dflt;
+	int o;
+	while ((o = getopt(argc, argv, "n:")) != -1) {
+		if (o != 'n')
+			die("usage: %s [-n N]", name);
+		n = strtol(optarg, NULL, 10);
+	}
+	if (n < 1)
+		die("-n must be at least 1");
+	return n;
 }

@@ -38,6 +38,10 @@ void push(struct samples *s, double us);
 /* File that report() appends raw samples to; NULL: none. */
 extern const char *bench_samples_path;
 
+/* The only option of a program measured N times: -n N (default dflt, at
+ * least 1); dies with "usage: NAME [-n N]" on anything else. */
+long bench_opt_n(int argc, char **argv, const char *name, long dflt);
+
 /* Print one row and free the samples. ops_per_s <= 0 means one call at a
  * time: n / (sum of the latencies). */
 void report(const char *system, const char *scenario, struct samples *s,

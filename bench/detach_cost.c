@@ -15,7 +15,6 @@
  *
  * Usage: detach_cost [-n N]   (run as root; prints slotbench-style CSV) */
 #include <errno.h>
-#include <getopt.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -136,15 +135,7 @@ static void one(struct parent *p)
 
 int main(int argc, char **argv)
 {
-	long n = 300;
-	int c;
-	while ((c = getopt(argc, argv, "n:")) != -1) {
-		if (c != 'n')
-			die("usage: detach_cost [-n N]");
-		n = strtol(optarg, NULL, 10);
-	}
-	if (n < 1)
-		die("-n must be at least 1");
+	long n = bench_opt_n(argc, argv, "detach_cost", 300);
 	if (geteuid() != 0)
 		die("detach_cost: run as root");
 	struct parent full = {0}, trimmed = {0};

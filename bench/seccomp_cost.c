@@ -10,7 +10,6 @@
  *
  * Usage: seccomp_cost [-n N]   (prints slotbench-style CSV rows) */
 #include <errno.h>
-#include <getopt.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stdio.h>
@@ -82,15 +81,7 @@ static double install_once(const struct sock_fprog *fp)
 
 int main(int argc, char **argv)
 {
-	long n = 300;
-	int o;
-	while ((o = getopt(argc, argv, "n:")) != -1) {
-		if (o != 'n')
-			die("usage: seccomp_cost [-n N]");
-		n = strtol(optarg, NULL, 10);
-	}
-	if (n < 1)
-		die("-n must be at least 1");
+	long n = bench_opt_n(argc, argv, "seccomp_cost", 300);
 	static struct sock_filter allow =
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	struct prog progs[3] = {
