@@ -38,25 +38,14 @@ struct keep_set {
 	int n_trees;
 };
 
-/* Is point, a canonical mount point, path itself or above it? */
-static bool above_or_at(const char *point, const char *path)
-{
-	size_t n = strlen(point);
-	if (strcmp(point, "/") == 0)
-		return true;
-	return strncmp(path, point, n) == 0 &&
-	       (path[n] == '/' || path[n] == '\0');
-}
-
 static bool keep_point(const char *point, const void *ud)
 {
 	const struct keep_set *k = ud;
 	for (int i = 0; i < k->n_ways; i++)
-		if (above_or_at(point, k->ways[i]))
+		if (mount_above_or_at(point, k->ways[i]))
 			return true;
 	for (int i = 0; i < k->n_trees; i++)
-		if (above_or_at(point, k->trees[i]) ||
-		    above_or_at(k->trees[i], point))
+		if (mount_on_the_way(point, k->trees[i]))
 			return true;
 	return false;
 }

@@ -201,6 +201,10 @@ int mounts_setup_slot_root(const struct leader_cfg *lc, bool enter,
  * the root, after that detach; chroot into path in a namespace whose
  * detach is done or being done (by the regen helper, init_regen.c). */
 int root_detach_outside(struct sb_err *err);
+/* Canonical paths: is point path itself or above it; is path root, above
+ * it or below it? */
+bool mount_above_or_at(const char *point, const char *path);
+bool mount_on_the_way(const char *path, const char *root);
 /* ... or every topmost mount for which keep(point, ud) is false and whose
  * parent it keeps (what is mounted below goes with it). */
 typedef bool (*root_keep_fn)(const char *point, const void *ud);

@@ -52,15 +52,20 @@ static void unescape(char *s)
 	*o = '\0';
 }
 
-/* Is path equal to root, above it, or below it? (Both canonical.) */
-static bool on_the_way(const char *path, const char *root)
+bool mount_above_or_at(const char *point, const char *path)
+{
+	size_t n = strlen(point);
+	if (strcmp(point, "/") == 0)
+		return true;
+	return strncmp(path, point, n) == 0 &&
+	       (path[n] == '/' || path[n] == '\0');
+}
+
+bool mount_on_the_way(const char *path, const char *root)
 {
 	size_t n = strlen(path), r = strlen(root);
-	if (strcmp(path, "/") == 0)
-		return true;
 	if (n <= r)
-		return strncmp(root, path, n) == 0 &&
-		       (root[n] == '/' || root[n] == '\0');
+		return mount_above_or_at(path, root);
 	return strncmp(path, root, r) == 0 && path[r] == '/';
 }
 
@@ -227,7 +232,7 @@ int root_detach_unless(root_keep_fn keep, const void *ud, struct sb_err *err)
 
 static bool keep_root(const char *point, const void *root)
 {
-	return on_the_way(point, root);
+	return mount_on_the_way(point, root);
 }
 
 int root_detach_outside(struct sb_err *err)

@@ -7,6 +7,7 @@ pivot_root visits one by one). A chroot leaves the slot's mount namespace
 a copy of the sandbox's; what must hold is that the copy keeps nothing but
 the way to the slot's root: no other slot's generation (whose memory a
 reset must free) and no host mount. The tests force each way."""
+import os
 import subprocess
 import time
 
@@ -138,12 +139,6 @@ def test_a_slot_mount_namespace_keeps_only_the_way_to_its_root(make_daemon, rese
     check_namespaces(d, sandbox)
 
 
-def host_mounts():
-    """The mount points of this (the host's) mount namespace."""
-    with open("/proc/self/mountinfo") as f:
-        return [line.split()[4].replace("\\040", " ") for line in f]
-
-
 def test_init_keeps_only_what_its_slots_need_of_the_host(make_daemon):
     """init detaches, once per sandbox, the host's mounts that no slot
     needs (src/init/host_mounts.c), so that each leader's namespace, a copy
@@ -154,12 +149,12 @@ def test_init_keeps_only_what_its_slots_need_of_the_host(make_daemon):
     d = make_daemon(PROFILES, args=["--slot-root", "chroot"])
     c = d.client()
     lease = acquire(c)
-    init = init_of(d, lease["sandbox_id"])
-    points = [m[0] for m in mounts_of(init)]
-    scratch = [m[0] for m in mounts_of(init) if m[1] == "tmpfs"
+    mounts = mounts_of(init_of(d, lease["sandbox_id"]))
+    points = [m[0] for m in mounts]
+    scratch = [m[0] for m in mounts if m[1] == "tmpfs"
                and m[0].endswith("/" + lease["sandbox_id"])]
     assert len(scratch) == 1, points
-    gone = [p for p in host_mounts() if p.startswith(("/sys", "/dev"))]
+    gone = [m[0] for m in mounts_of(os.getpid()) if m[0].startswith(("/sys", "/dev"))]
     assert gone, "this host has no /sys or /dev mount to detach"
     assert [p for p in points if p in gone] == []
     assert "/proc" in points and "/" in points
