@@ -6,9 +6,13 @@ A slot's memory cgroup is made at its first call (src/sandbox/slot_limits.c),
 so that call pays for it once. For each build in turn (repeat --build to
 alternate builds, e.g. --build OLD --build NEW --build OLD --build NEW): a
 fresh daemon with 4 sandboxes of 10 slots, 40 slots leased, then in each
-slot `bash -c true` twice, timed with the Python client. Prints per build
-the p50 and maximum of the first and of the second calls, and the first's
-p50 over the second's: the second call is this run's baseline.
+slot `bash -c true` twice, timed with the Python client, and once on the
+host itself (subprocess.run, the same Python). Prints per build the p50,
+p90, p99 and maximum of the first calls, the second calls and the host's
+own runs, and the first's p50 over the second's. The second call is the
+baseline for what a first call adds; the host's runs, made between them,
+the baseline for what the machine's state (thousands of slots held) does
+to any process start.
 
 With --held N, N slots are leased first (sandboxes of 10 started on
 demand), and the calls go to n of them picked at random: what a first call
@@ -23,6 +27,7 @@ import argparse
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,7 +57,7 @@ def one(build, tmp, n, held):
         slots = [d.client.acquire("first-call", timeout_s=120) for _ in range(max(n, held))]
         slots = random.Random(n).sample(slots, n)
         time.sleep(1)
-        first, second = [], []
+        first, second, host = [], [], []
         for s in slots:
             for out in (first, second):
                 t = time.perf_counter()
@@ -60,9 +65,20 @@ def one(build, tmp, n, held):
                 out.append((time.perf_counter() - t) * 1e3)
                 if not r.success:
                     raise RuntimeError(f"bash -c true in {s.slot_id}: {r.error!r}")
-        return first, second
+            # the baseline, at the same moment: the host runs it itself
+            t = time.perf_counter()
+            subprocess.run(["bash", "-c", "true"], check=True)
+            host.append((time.perf_counter() - t) * 1e3)
+        return first, second, host
     finally:
         d.stop()
+
+
+def summary(xs):
+    """p50, p90, p99 (nearest rank) and max of xs, in ms."""
+    xs = sorted(xs)
+    q = [xs[min(len(xs) - 1, int(f * len(xs)))] for f in (0.5, 0.9, 0.99)]
+    return f"p50 {q[0]:.2f} ms, p90 {q[1]:.2f}, p99 {q[2]:.2f}, max {xs[-1]:.2f}"
 
 
 def main():
@@ -77,11 +93,13 @@ def main():
     n = max(1, min(a.n, max(40, a.held)))
     with tempfile.TemporaryDirectory(prefix="first-call-") as tmp:
         for b in a.build:
-            first, second = one(b, tmp, n, a.held)
+            first, second, host = one(b, tmp, n, a.held)
             f50, s50 = statistics.median(first), statistics.median(second)
-            print(f"{b}: first call p50 {f50:.2f} ms, max {max(first):.2f}; second call "
-                  f"p50 {s50:.2f} ms, max {max(second):.2f}; first/second {f50 / s50:.2f} "
-                  f"({n} slots{f' of {a.held} held' if a.held else ''})", flush=True)
+            print(f"{b}: {n} slots{f' of {a.held} held' if a.held else ''}; "
+                  f"first/second p50 {f50 / s50:.2f}\n"
+                  f"  first call   {summary(first)}\n"
+                  f"  second call  {summary(second)}\n"
+                  f"  host spawn   {summary(host)}", flush=True)
 
 
 if __name__ == "__main__":

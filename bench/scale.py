@@ -11,7 +11,9 @@ slotboxd whose only profile has --per slots per sandbox (max N/per
 sandboxes), N acquires one after another with the Python client, each new
 sandbox started on demand; the time of every 1,000-slot block (first
 against last); `echo hi` in --exec-n random leased slots (Python client,
-p50/p99); what the host lost per idle leased slot: MemAvailable and
+p50/p99), each call followed by the host's own run of the same command
+(subprocess.run from the same Python: the baseline with these slots
+alive, measured at the same moments); what the host lost per idle leased slot: MemAvailable and
 /proc/meminfo's SUnreclaim (unreclaimable slab), next to what the daemon's
 memory cgroup is charged; then everything is released and the daemon
 stopped, and the host must come back (MemAvailable, slab, cgroup count).
@@ -450,14 +452,23 @@ def run_one(spec, a, log):
             r["proc_kib"] = {k: (info1.get(k, 0) - info0.get(k, 0)) / len(slots)
                              for k in ("AnonPages", "PageTables", "KernelStack")}
             r["idle_avail_kib_per_slot"] = (mem0 - idle_mem) / len(slots)
-            lat = []
+            lat, host = [], []
             for s in random.Random(22).sample(slots, min(a.exec_n, len(slots))):
                 t = time.perf_counter()
                 res = d.client.bash(s, "echo hi")
                 lat.append((time.perf_counter() - t) * 1e3)
                 if not res.success or res.output.strip() != "hi":
                     raise RuntimeError(f"echo hi in {s.slot_id}: {res.output!r} {res.error!r}")
+                # the baseline at the same moment, these slots alive: the
+                # host runs the same command itself, from the same Python
+                t = time.perf_counter()
+                out = subprocess.run(["bash", "-c", "echo hi"], check=True,
+                                     capture_output=True).stdout
+                host.append((time.perf_counter() - t) * 1e3)
+                if out.strip() != b"hi":
+                    raise RuntimeError(f"host echo hi: {out!r}")
             r["exec_p50"], r["exec_p99"] = pct(lat, 50), pct(lat, 99)
+            r["host_p50"], r["host_p99"] = pct(host, 50), pct(host, 99)
             r["n_exec"] = len(lat)
         mem1, slab1 = host_mem()
         if "exec_p50" in r:
@@ -604,7 +615,10 @@ def show(r):
                      + " ".join(f"{x:.2f}" for x in r["dcpu"]) + " ms")
     if "exec_p50" in r:
         lines.append(f"  exec echo hi in random leased slots (Python client): "
-                     f"p50 {r['exec_p50']:.2f} ms, p99 {r['exec_p99']:.2f} ms")
+                     f"p50 {r['exec_p50']:.2f} ms, p99 {r['exec_p99']:.2f} ms; the host's "
+                     f"own subprocess.run of it between those calls, these slots alive: "
+                     f"p50 {r['host_p50']:.2f} ms, p99 {r['host_p99']:.2f} ms "
+                     f"({r['exec_p50'] / r['host_p50']:.2f}x/{r['exec_p99'] / r['host_p99']:.2f}x)")
     mc = (f"{r['memcg_kib_per_slot'] / 1024:.3f} MiB" if "memcg_kib_per_slot" in r
           else "n/a")
     ran = f", {r['n_exec']} of them after a call" if "n_exec" in r else ""

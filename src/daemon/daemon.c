@@ -33,6 +33,7 @@
 #include "pool/metrics.h"
 #include "pool/pool.h"
 #include "pool/snapshots.h"
+#include "sandbox/cg_stock.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp_bpf.h"
 #include "sandbox/uid_range.h"
@@ -159,7 +160,9 @@ static void http_closed(void *ud)
 	sandbox_scratch_close(&d->env);
 	journal_close(&d->journal);
 	snapshots_close(&d->snapshots);
-	/* Kept sandboxes keep their groups for the next daemon. */
+	/* Kept sandboxes keep their groups for the next daemon, which sweeps
+	 * a group made ahead; none is made after this. */
+	cg_stock_stop(&d->env.cg);
 	if (!d->opts->keep_sandboxes && cg_root_teardown(&d->env.cg) < 0)
 		sb_log(SB_LOG_WARN, "cgroup_teardown_failed", "why",
 		       strerror(errno), SB_LOG_END);

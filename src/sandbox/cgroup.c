@@ -16,6 +16,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "sandbox/cg_stock.h"
 
 #define CG_TEARDOWN_TRIES 50
 #define CG_TEARDOWN_WAIT_US 20000
@@ -624,49 +625,9 @@ static int v2_slot_limits_on(const struct cg_hier *h, const char *sandbox_id,
 	return 2;
 }
 
-static void stock_name(unsigned n, char *buf, size_t len)
-{
-	snprintf(buf, len, "stock.%u", n);
-}
-
-/* The group made ahead, renamed to name (a rename within one parent, which
- * cgroup v1 allows): its fd, or -1 when there is none or the rename
- * failed, and the caller makes the group itself. */
-static int stock_take(struct cg_hier *h, const char *name)
-{
-	char stock[32];
-
-	h->stock_wanted = true;
-	if (!h->stock)
-		return -1;
-	stock_name(h->stock, stock, sizeof stock);
-	h->stock = 0;
-	if (renameat(h->fd, stock, h->fd, name) < 0) {
-		(void)unlinkat(h->fd, stock, AT_REMOVEDIR);
-		return -1;
-	}
-	return openat(h->fd, name, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-}
-
-void cg_stock_refill(struct cg_root *r)
-{
-	for (int i = 0; i < r->n_hier; i++) {
-		struct cg_hier *h = &r->hier[i];
-		char name[32];
-		if (!h->stock_wanted || h->stock)
-			continue;
-		if (++h->stock_seq == 0)
-			h->stock_seq = 1;
-		stock_name(h->stock_seq, name, sizeof name);
-		/* none made: the next first call makes its group itself */
-		if (mkdirat(h->fd, name, 0755) == 0)
-			h->stock = h->stock_seq;
-	}
-}
-
 /* v1: the slot's group in h, limited for the controllers in ctls; beside
  * the sandboxes' (flat_memory) the one made ahead where there is one. */
-static int v1_slot_limits_on(struct cg_hier *h, bool kills,
+static int v1_slot_limits_on(struct cg_root *r, struct cg_hier *h, bool kills,
 			     const char *sandbox_id, int slot, unsigned ctls,
 			     const struct cg_limits *lim, struct sb_err *err)
 {
@@ -674,7 +635,7 @@ static int v1_slot_limits_on(struct cg_hier *h, bool kills,
 
 	slot_group_name(h, kills, sandbox_id, slot, lim, name, sizeof name);
 	_cleanup_fd_ int fd =
-		flat_memory(h, kills, lim) ? stock_take(h, name) : -1;
+		flat_memory(h, kills, lim) ? cg_stock_take(r, h, name) : -1;
 	if (fd < 0)
 		fd = group_make(h, name, err);
 	if (fd < 0)
@@ -700,7 +661,7 @@ int cg_slot_limits_on(struct cg_root *r, const char *sandbox_id, int slot,
 			continue;
 		rc = h->v2 ? v2_slot_limits_on(h, sandbox_id, n_slots, ctls,
 					       lim, err)
-			   : v1_slot_limits_on(h, i == 0, sandbox_id, slot,
+			   : v1_slot_limits_on(r, h, i == 0, sandbox_id, slot,
 					       ctls, lim, err);
 		if (rc < 0)
 			return -1;
@@ -770,6 +731,8 @@ int cg_slot_oom_kills(const struct cg_root *r, const char *sandbox_id, int slot,
 int cg_root_teardown(struct cg_root *r)
 {
 	int rc = 0;
+	/* no group made ahead while the tree goes, nor through a closed fd */
+	cg_stock_stop(r);
 	for (int i = 0; i < r->n_hier; i++) {
 		struct cg_hier *h = &r->hier[i];
 		/* Tasks of the last sandboxes may still be exiting. */

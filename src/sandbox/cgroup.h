@@ -41,7 +41,8 @@ struct cg_hier {
 	unsigned ctls; /* CG_BIT()s of the controllers limited here */
 	/* cgroup v1 memory alone (slots' groups beside the sandboxes'): a
 	 * group made ahead, "stock.<n>", which the next slot's first call
-	 * renames to its own (cg_stock_refill); 0: none */
+	 * renames to its own (cg_stock.h); 0: none. Under the stock worker's
+	 * mutex once it runs. */
 	unsigned stock, stock_seq;
 	bool stock_wanted; /* a first call took, or wanted, one */
 };
@@ -51,8 +52,9 @@ struct cg_root {
 	bool hybrid;	   /* the unified hierarchy beside v1 mounts */
 	int n_hier;	   /* 0 in CG_NONE */
 	struct cg_hier hier[CG_MAX_HIER];
-	unsigned ctls;		/* controllers whose limits are enforced */
-	char why[CG_NCTL][256]; /* why a controller is not used, or "" */
+	unsigned ctls;		    /* controllers whose limits are enforced */
+	char why[CG_NCTL][256];	    /* why a controller is not used, or "" */
+	struct cg_stocker *stocker; /* the stock's worker, or NULL */
 };
 
 /* What one slot may use; its sandbox may use n_slots times as much, or
@@ -125,13 +127,6 @@ int cg_sandbox_create(const struct cg_root *r, const char *sandbox_id,
 int cg_slot_limits_on(struct cg_root *r, const char *sandbox_id, int slot,
 		      int n_slots, const struct cg_limits *lim,
 		      struct sb_err *err);
-
-/* Make the next slot's memory group ahead, where a first call wanted one
- * (cgroup v1 memory alone): a memory group costs its mkdir 1-7 ms at
- * thousands of slots (its shrinker counters, docs/bench.md), which a first
- * call then no longer waits for. Called once the call has been sent, so
- * that the mkdir runs while the command does. */
-void cg_stock_refill(struct cg_root *r);
 
 /* Kill whatever is left in a sandbox's groups and remove them with their
  * children, in every hierarchy; -1/EBUSY while tasks are still exiting.

@@ -308,7 +308,7 @@ void sandbox_ws_path(const struct sbx_slot *slot, unsigned gen, char *buf,
 int sandbox_slot_limits_on(struct sbx_slot *slot, struct sb_err *err);
 
 /* After a call or file operation has been sent: make the group the next
- * slot's first call will take, where one was wanted (cg_stock_refill). */
+ * slot's first call will take, where one was wanted (cg_stock.h). */
 void sandbox_slot_limits_ahead(struct sbx_slot *slot);
 /* The OOM kills in the slot's memory group so far (cg_slot_oom_kills,
  * slot->oom_fd its cache): 0, or -1 where they are not counted. */

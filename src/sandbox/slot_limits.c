@@ -17,11 +17,13 @@
  * were made and had no channel then is told when its channel comes up; one
  * that started after joined them when it started (init_cgroup.c). In
  * cgroup v1, where the slots' memory groups sit beside the sandboxes', the
- * next one is made ahead once a call has gone out (cg_stock_refill): at
- * thousands of slots a memory group's mkdir takes milliseconds. In a
+ * next one is made ahead once a call has gone out, in a thread of its
+ * own (cg_stock.c): at thousands of slots a memory group's mkdir takes
+ * milliseconds, with tails of hundreds. In a
  * user namespace the groups are made with the sandbox, as before: its root
  * places the leaders in groups chowned to it then. */
 #include "common/err.h"
+#include "sandbox/cg_stock.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/sandbox_internal.h"

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "common/util.h"
+#include "sandbox/cg_stock.h"
 #include "sandbox/cgroup.h"
 
 struct tree {
@@ -299,9 +300,10 @@ static void test_v1_flat_groups_removed_with_their_sandbox(void **state)
 	tree_free(&mem);
 }
 
-/* Beside the sandboxes', the next slot's memory group is made ahead once a
- * first call has gone out (cg_stock_refill), and the next first call takes
- * it by a rename. (With a cap none is made: tests/e2e/test_limits.py.) */
+/* Beside the sandboxes', the next slot's memory group is made ahead by a
+ * worker once a first call has gone out (cg_stock_refill), and the next
+ * first call takes it by a rename. (With a cap none is made:
+ * tests/e2e/test_limits.py.) */
 static void test_v1_flat_group_made_ahead(void **state)
 {
 	struct tree kill = {.dir = -1}, mem = {.dir = -1};
@@ -315,14 +317,17 @@ static void test_v1_flat_group_made_ahead(void **state)
 	v1_kill_tree(&kill);
 	tree_make(&mem);
 	v1_root(&r, &kill, &mem);
-	/* nothing wanted yet: nothing made */
+	/* nothing wanted yet: nothing made, no worker started */
 	cg_stock_refill(&r);
+	assert_null(r.stocker);
 	assert_false(tree_has(&mem, "stock.1"));
 	tree_group(&mem, "sb.s0", v1_mem); /* the mkdir's stand-in */
 	assert_int_equal(cg_slot_limits_on(&r, "sb", 0, 2, &lim, &err), 1);
 	cg_stock_refill(&r);
+	cg_stock_settle(&r);
 	assert_true(tree_has(&mem, "stock.1"));
 	cg_stock_refill(&r); /* one at a time */
+	cg_stock_settle(&r);
 	assert_false(tree_has(&mem, "stock.2"));
 	tree_group(&mem, "stock.1", v1_mem);
 	assert_int_equal(fstatat(mem.dir, "stock.1", &ahead, 0), 0);
@@ -333,7 +338,12 @@ static void test_v1_flat_group_made_ahead(void **state)
 	assert_string_equal(tree_get(&mem, "sb.s1/memory.limit_in_bytes"),
 			    "268435456");
 	cg_stock_refill(&r);
+	cg_stock_settle(&r);
 	assert_true(tree_has(&mem, "stock.2"));
+	/* the worker is joined, and makes nothing after */
+	cg_stock_stop(&r);
+	assert_null(r.stocker);
+	cg_stock_stop(&r); /* idempotent */
 	/* no sandbox's: a sweep that keeps every sandbox removes it */
 	assert_int_equal(cg_sweep(&r, keep_named, (char[]){"sb"}), 0);
 	assert_false(tree_has(&mem, "stock.2"));
