@@ -128,8 +128,11 @@ void cg_stock_refill(struct cg_root *r)
 {
 	struct cg_stocker *s = r->stocker;
 
-	/* without a worker no group is made, and nothing taken: no lock */
-	if (!s && (!any_wanted(r) || !(s = stocker_start(r))))
+	/* without a worker no group is made, and nothing taken: no lock;
+	 * none after the stop (the daemon's groups go, or stay for the next
+	 * daemon, which sweeps them) */
+	if (r->stock_stopped ||
+	    (!s && (!any_wanted(r) || !(s = stocker_start(r)))))
 		return;
 	pthread_mutex_lock(&s->mu);
 	s->asked++;
@@ -191,6 +194,7 @@ int cg_stock_take(struct cg_root *r, struct cg_hier *h, const char *name)
 void cg_stock_stop(struct cg_root *r)
 {
 	struct cg_stocker *s = r->stocker;
+	r->stock_stopped = true;
 	if (!s)
 		return;
 	pthread_mutex_lock(&s->mu);

@@ -23,8 +23,9 @@ void cg_stock_settle(struct cg_root *r);
  * failed, and the caller makes the group itself. Marks h as wanting one. */
 int cg_stock_take(struct cg_root *r, struct cg_hier *h, const char *name);
 
-/* Stop and join the worker, if there is one; idempotent. What it made
- * stays, for the teardown or the next daemon's sweep. */
+/* Stop and join the worker, if there is one, and make none after;
+ * idempotent. What it made stays, for the teardown or the next daemon's
+ * sweep. */
 void cg_stock_stop(struct cg_root *r);
 
 #endif

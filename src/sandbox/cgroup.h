@@ -55,6 +55,7 @@ struct cg_root {
 	unsigned ctls;		    /* controllers whose limits are enforced */
 	char why[CG_NCTL][256];	    /* why a controller is not used, or "" */
 	struct cg_stocker *stocker; /* the stock's worker, or NULL */
+	bool stock_stopped;	    /* cg_stock_stop ran: none is made */
 };
 
 /* What one slot may use; its sandbox may use n_slots times as much, or

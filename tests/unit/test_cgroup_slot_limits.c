@@ -340,14 +340,22 @@ static void test_v1_flat_group_made_ahead(void **state)
 	cg_stock_refill(&r);
 	cg_stock_settle(&r);
 	assert_true(tree_has(&mem, "stock.2"));
-	/* the worker is joined, and makes nothing after */
-	cg_stock_stop(&r);
-	assert_null(r.stocker);
-	cg_stock_stop(&r); /* idempotent */
 	/* no sandbox's: a sweep that keeps every sandbox removes it */
 	assert_int_equal(cg_sweep(&r, keep_named, (char[]){"sb"}), 0);
 	assert_false(tree_has(&mem, "stock.2"));
 	assert_true(tree_has(&mem, "sb.s0") && tree_has(&mem, "sb.s1"));
+	/* the worker is joined, and nothing is made after; a first call
+	 * whose group made ahead is gone makes its own */
+	cg_stock_stop(&r);
+	assert_null(r.stocker);
+	cg_stock_stop(&r);		   /* idempotent */
+	tree_group(&mem, "sb.s2", v1_mem); /* the mkdir's stand-in */
+	assert_int_equal(cg_slot_limits_on(&r, "sb", 2, 3, &lim, &err), 1);
+	assert_string_equal(tree_get(&mem, "sb.s2/memory.limit_in_bytes"),
+			    "268435456");
+	cg_stock_refill(&r);
+	assert_null(r.stocker);
+	assert_false(tree_has(&mem, "stock.3"));
 	tree_free(&kill);
 	tree_free(&mem);
 }
