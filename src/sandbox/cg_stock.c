@@ -45,12 +45,18 @@ static void stock_name(unsigned n, char *buf, size_t len)
 
 /* One pass: a group in each hierarchy whose first calls want one and that
  * has none. The mutex is held on entry and exit, not over the mkdir. */
+/* Does h's next first call want a group made ahead that it has not? */
+static bool short_of_one(const struct cg_hier *h)
+{
+	return h->stock_wanted && !h->stock;
+}
+
 static void stock_pass(struct cg_root *r, struct cg_stocker *s)
 {
 	for (int i = 0; i < r->n_hier; i++) {
 		struct cg_hier *h = &r->hier[i];
 		char name[32];
-		if (!h->stock_wanted || h->stock)
+		if (!short_of_one(h))
 			continue;
 		if (++h->stock_seq == 0)
 			h->stock_seq = 1;
@@ -116,14 +122,16 @@ static struct cg_stocker *stocker_start(struct cg_root *r)
 	return r->stocker;
 }
 
-static bool any_wanted(const struct cg_root *r)
+static bool any_short(const struct cg_root *r)
 {
 	for (int i = 0; i < r->n_hier; i++)
-		if (r->hier[i].stock_wanted)
+		if (short_of_one(&r->hier[i]))
 			return true;
 	return false;
 }
 
+/* Called with every call sent: the worker is woken only when a hierarchy
+ * is short of its group (after a first call took it), not per call. */
 void cg_stock_refill(struct cg_root *r)
 {
 	struct cg_stocker *s = r->stocker;
@@ -132,11 +140,13 @@ void cg_stock_refill(struct cg_root *r)
 	 * none after the stop (the daemon's groups go, or stay for the next
 	 * daemon, which sweeps them) */
 	if (r->stock_stopped ||
-	    (!s && (!any_wanted(r) || !(s = stocker_start(r)))))
+	    (!s && (!any_short(r) || !(s = stocker_start(r)))))
 		return;
 	pthread_mutex_lock(&s->mu);
-	s->asked++;
-	pthread_cond_signal(&s->wake);
+	if (any_short(r)) {
+		s->asked++;
+		pthread_cond_signal(&s->wake);
+	}
 	pthread_mutex_unlock(&s->mu);
 }
 

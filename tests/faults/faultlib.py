@@ -260,7 +260,7 @@ def inventory(h):
     cg, stock = {}, []
     for g in cgroup_children(h.log()):
         # the next slot's memory group, made ahead (cgroup v1 beside the
-        # sandboxes', src/sandbox/cgroup.c): no sandbox's, checked apart
+        # sandboxes', src/sandbox/cg_stock.c): no sandbox's, checked apart
         if re.fullmatch(r"stock\.\d+", os.path.basename(g)):
             stock.append(g)
             continue

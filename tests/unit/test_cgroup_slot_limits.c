@@ -6,6 +6,7 @@
  * check what is written in each, on a plain directory tree that stands in
  * for the daemon's groups: its files exist (as the kernel's do) and take
  * the same strings. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -300,6 +301,33 @@ static void test_v1_flat_groups_removed_with_their_sandbox(void **state)
 	tree_free(&mem);
 }
 
+/* How often this process's other thread (the stock's worker) has been
+ * switched out, or -1 without one: each wake-up and sleep of it counts. */
+static long worker_switches(void)
+{
+	char path[300], line[128];
+	long n = -1;
+	DIR *d = opendir("/proc/self/task");
+	const struct dirent *e;
+	assert_non_null(d);
+	while (n < 0 && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || atoi(e->d_name) == getpid())
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/status",
+			 e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof line, f))
+			if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) ==
+			    1)
+				break;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
 /* Beside the sandboxes', the next slot's memory group is made ahead by a
  * worker once a first call has gone out (cg_stock_refill), and the next
  * first call takes it by a rename. (With a cap none is made:
@@ -329,6 +357,15 @@ static void test_v1_flat_group_made_ahead(void **state)
 	cg_stock_refill(&r); /* one at a time */
 	cg_stock_settle(&r);
 	assert_false(tree_has(&mem, "stock.2"));
+	/* a refill with the group there (every call but a first) does not
+	 * wake the worker */
+	long before = worker_switches();
+	assert_true(before >= 0);
+	for (int i = 0; i < 100; i++) {
+		cg_stock_refill(&r); /* calls come one after another */
+		cg_stock_settle(&r);
+	}
+	assert_true(worker_switches() - before < 10);
 	tree_group(&mem, "stock.1", v1_mem);
 	assert_int_equal(fstatat(mem.dir, "stock.1", &ahead, 0), 0);
 	assert_int_equal(cg_slot_limits_on(&r, "sb", 1, 2, &lim, &err), 1);
