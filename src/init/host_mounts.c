@@ -8,7 +8,9 @@
  * which the kernel makes mount by mount, and then detaches what is off its
  * slot's way (root_chroot.c), one umount2 per topmost mount, each of which
  * waits for an expedited RCU grace period (IPIs to every CPU). What no
- * slot needs goes here, once, before the first leader.
+ * slot needs goes here, once, right after the first leader is cloned
+ * (init_main.c): every later leader's copy is the small one, and the
+ * first slot, which a cold acquire waits for, does not wait for this.
  *
  * What stays, checked against canonical paths: the mounts on the way to
  * the image's layers, the workspace template and the ctl socket (an

@@ -209,9 +209,10 @@ bool mount_on_the_way(const char *path, const char *root);
  * parent it keeps (what is mounted below goes with it). */
 typedef bool (*root_keep_fn)(const char *point, const void *ud);
 int root_detach_unless(root_keep_fn keep, const void *ud, struct sb_err *err);
-/* host_mounts.c: once per sandbox, before the first leader, detach from
- * init's mount namespace the host's mounts that no slot needs, so that
- * each leader's copy of it holds fewer. 0, or -1 with err. */
+/* host_mounts.c: once per sandbox, after the first leader is cloned,
+ * detach from init's mount namespace the host's mounts that no slot
+ * needs, so that each later leader's copy of it holds fewer. 0, or -1
+ * with err. */
 int init_detach_host_mounts(const struct init_cfg *cfg, struct sb_err *err);
 /* init_main.c: a new descriptor of /dev/null (close-on-exec), opened at
  * start and kept, or -1 with errno. */

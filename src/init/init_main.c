@@ -415,7 +415,7 @@ static int init_run(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* Our stdio goes to the daemon's log; keep it but never read it.
 	 * /dev/null is kept open: the host's /dev is detached from init's
-	 * mount namespace before the first leader (host_mounts.c). */
+	 * mount namespace once the first leader is cloned (host_mounts.c). */
 	devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull_fd >= 0)
 		dup2(devnull_fd, STDIN_FILENO);
@@ -435,7 +435,6 @@ static int init_run(int argc, char **argv)
 	if (sfd < 0 || init_cg_receive(&cfg, &err) < 0 ||
 	    mounts_setup_sandbox(&cfg, &err) < 0 ||
 	    gpu_tree_prepare(&cfg, &err) < 0 ||
-	    init_detach_host_mounts(&cfg, &err) < 0 ||
 	    init_slots_setup(&cfg, slots) < 0) {
 		if (sfd < 0 || !err.msg[0])
 			sb_err_sys(&err, "init setup");
@@ -462,6 +461,17 @@ static int init_run(int argc, char **argv)
 			sb_err_sys(&err, "start slot %d", i);
 			init_send_failed(INIT_CTL_FD, (uint32_t)i, errno,
 					 err.msg);
+		}
+		/* After the first leader is cloned, not before: its copy
+		 * of our namespace is a little larger, but the first slot,
+		 * which a cold acquire waits for, no longer waits for the
+		 * detach (/proc/self/mountinfo, one umount2 and an RCU
+		 * grace period per topmost mount), which runs while that
+		 * leader builds its root. Every later leader's copy, and
+		 * every slot restart's, is the small one. */
+		if (i == 0 && init_detach_host_mounts(&cfg, &err) < 0) {
+			init_send_failed(INIT_CTL_FD, 0, errno, err.msg);
+			return 1;
 		}
 	}
 	return serve(&cfg, sfd, lfd);

@@ -149,6 +149,12 @@ def test_init_keeps_only_what_its_slots_need_of_the_host(make_daemon):
     d = make_daemon(PROFILES, args=["--slot-root", "chroot"])
     c = d.client()
     lease = acquire(c)
+    # init detaches right after cloning its first leader, before the
+    # second (src/init/init_main.c): with all three up, it is done
+    deadline = time.monotonic() + 10
+    while len(leaders_of(d, lease["sandbox_id"])) < 3:
+        assert time.monotonic() < deadline, "the sandbox's leaders did not all start"
+        time.sleep(0.05)
     mounts = mounts_of(init_of(d, lease["sandbox_id"]))
     points = [m[0] for m in mounts]
     scratch = [m[0] for m in mounts if m[1] == "tmpfs"
