@@ -27,14 +27,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_filter.h"
 #include "benchlib.h"
-#include "config/profile.h"
-#include "sandbox/seccomp_bpf.h"
 
 enum way { WAY_NONE, WAY_INHERITED, WAY_INSTALLED, N_WAYS };
 
@@ -175,25 +173,6 @@ static void round_of(enum way way, long calls, int threads, struct tally *t)
 	t->calls += n;
 }
 
-static void load_filter(void)
-{
-	struct sb_profile prof;
-	struct sb_err err;
-	int fd;
-	struct stat st;
-	sb_profile_defaults(&prof, "bench");
-	if (seccomp_bpf_compile(&prof, &fd, &err) < 0)
-		die("compile: %s", err.msg);
-	if (fd < 0 || fstat(fd, &st) < 0)
-		die("the default profile has no filter");
-	struct sock_filter *ins = xcalloc(1, (size_t)st.st_size);
-	if (pread(fd, ins, (size_t)st.st_size, 0) != st.st_size)
-		die("read the program: %s", strerror(errno));
-	close(fd);
-	filter.len = (unsigned short)(st.st_size / (off_t)sizeof *ins);
-	filter.filter = ins;
-}
-
 int main(int argc, char **argv)
 {
 	long calls = 1000;
@@ -213,7 +192,7 @@ int main(int argc, char **argv)
 	    calls < threads)
 		die("usage: filter_inherit [-n CALLS >= THREADS] "
 		    "[-k 1..4096] [-r ROUNDS]");
-	load_filter();
+	bench_filter_load(0, &filter);
 	struct tally t[N_WAYS];
 	memset(t, 0, sizeof t);
 	/* Warm up, then the ways take turns, each first in some rounds. */

@@ -16,39 +16,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_filter.h"
 #include "benchlib.h"
-#include "config/profile.h"
-#include "sandbox/seccomp_bpf.h"
 
 struct prog {
 	const char *label;
 	struct sock_fprog fprog;
 	struct samples s;
 };
-
-static void load(struct prog *p, int level)
-{
-	struct sb_profile prof;
-	struct sb_err err;
-	int fd;
-	sb_profile_defaults(&prof, "bench");
-	if (seccomp_bpf_compile_at(&prof, level, &fd, &err) < 0)
-		die("compile: %s", err.msg);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0)
-		die("the default profile has no filter");
-	struct sock_filter *ins = xcalloc(1, (size_t)st.st_size);
-	if (pread(fd, ins, (size_t)st.st_size, 0) != st.st_size)
-		die("read the program: %s", strerror(errno));
-	close(fd);
-	p->fprog.len = (unsigned short)(st.st_size / (off_t)sizeof *ins);
-	p->fprog.filter = ins;
-}
 
 /* One install in a fresh child; its time in us. */
 static double install_once(const struct sock_fprog *fp)
@@ -90,8 +69,8 @@ int main(int argc, char **argv)
 		{.label = "default profile, one chain (level 1, before)"},
 		{.label = "default profile, binary tree (level 2, now)"},
 	};
-	load(&progs[1], 1);
-	load(&progs[2], 2);
+	bench_filter_load(1, &progs[1].fprog);
+	bench_filter_load(2, &progs[2].fprog);
 	for (long i = 0; i < n; i++)
 		for (int k = 0; k < 3; k++)
 			push(&progs[k].s, install_once(&progs[k].fprog));
