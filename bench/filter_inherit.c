@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 
 #include "bench_filter.h"
 #include "benchlib.h"
+#include "common/util.h"
 
 enum way { WAY_NONE, WAY_INHERITED, WAY_INSTALLED, N_WAYS };
 
@@ -110,10 +112,9 @@ static void run_round(enum way way, long calls, int threads, int fd)
 		pthread_join(tids[k], NULL);
 	double wall = now_us() - t0;
 	long n = per * threads;
-	if (write(fd, &wall, sizeof wall) != sizeof wall ||
-	    write(fd, &n, sizeof n) != sizeof n ||
-	    write(fd, lat, (size_t)n * sizeof *lat) !=
-		    (ssize_t)((size_t)n * sizeof *lat))
+	if (sb_write_all(fd, &wall, sizeof wall) < 0 ||
+	    sb_write_all(fd, &n, sizeof n) < 0 ||
+	    sb_write_all(fd, lat, (size_t)n * sizeof *lat) < 0)
 		die("write the round's figures");
 }
 
@@ -177,6 +178,7 @@ int main(int argc, char **argv)
 {
 	long calls = 1000;
 	int threads = 32, rounds = 4, opt;
+	bool bad = false;
 	while ((opt = getopt(argc, argv, "n:k:r:")) != -1) {
 		if (opt == 'n')
 			calls = strtol(optarg, NULL, 10);
@@ -185,10 +187,9 @@ int main(int argc, char **argv)
 		else if (opt == 'r')
 			rounds = (int)strtol(optarg, NULL, 10);
 		else
-			die("usage: filter_inherit [-n CALLS] [-k THREADS] "
-			    "[-r ROUNDS]");
+			bad = true;
 	}
-	if (calls < 1 || threads < 1 || threads > 4096 || rounds < 1 ||
+	if (bad || calls < 1 || threads < 1 || threads > 4096 || rounds < 1 ||
 	    calls < threads)
 		die("usage: filter_inherit [-n CALLS >= THREADS] "
 		    "[-k 1..4096] [-r ROUNDS]");

@@ -43,14 +43,14 @@ static void stock_name(unsigned n, char *buf, size_t len)
 	snprintf(buf, len, "stock.%u", n);
 }
 
-/* One pass: a group in each hierarchy whose first calls want one and that
- * has none. The mutex is held on entry and exit, not over the mkdir. */
 /* Does h's next first call want a group made ahead that it has not? */
 static bool short_of_one(const struct cg_hier *h)
 {
 	return h->stock_wanted && !h->stock;
 }
 
+/* One pass: a group in each hierarchy whose first calls want one and that
+ * has none. The mutex is held on entry and exit, not over the mkdir. */
 static void stock_pass(struct cg_root *r, struct cg_stocker *s)
 {
 	for (int i = 0; i < r->n_hier; i++) {

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import SLOTBOXD, api
+from conftest import SLOTBOXD, api, wait_for
 from test_core import acquire, bash
 from test_zygote import children, init_of
 
@@ -151,10 +151,8 @@ def test_init_keeps_only_what_its_slots_need_of_the_host(make_daemon):
     lease = acquire(c)
     # init detaches right after cloning its first leader, before the
     # second (src/init/init_main.c): with all three up, it is done
-    deadline = time.monotonic() + 10
-    while len(leaders_of(d, lease["sandbox_id"])) < 3:
-        assert time.monotonic() < deadline, "the sandbox's leaders did not all start"
-        time.sleep(0.05)
+    assert wait_for(lambda: len(leaders_of(d, lease["sandbox_id"])) >= 3, timeout=10), \
+        "the sandbox's leaders did not all start"
     mounts = mounts_of(init_of(d, lease["sandbox_id"]))
     points = [m[0] for m in mounts]
     scratch = [m[0] for m in mounts if m[1] == "tmpfs"
