@@ -23,7 +23,7 @@
  *       acquire + release of a warm slot (reset=false and reset=true) and
  *       the transport floor: two GET /v1/health on the same connection.
  *   slotbench batch  --socket S --slot ID... -n CALLS --cmd C --label L
- *                    [--rounds R] [--ways lte]
+ *                    [--rounds R] [--ways lte] [--no-warm]
  *       CALLS calls spread over the slots: one thread and one connection
  *       per slot, and POST /v1/exec batches of one call per slot; and the
  *       limit: 2 threads doing posix_spawn of the same command. The three
@@ -33,7 +33,9 @@
  *       p: a peer client, ARGV after -- (named by --system), in the same
  *       turns: it is started once, gets "M\n" on stdin for each round,
  *       makes M calls and answers with one line of its requests'
- *       latencies in µs ("0" on stdin: exit). Each row's
+ *       latencies in µs ("0" on stdin: exit). Every slot gets one call
+ *       before the rounds, unless --no-warm (the caller warmed them and
+ *       counts only the rounds: bench/batch_cpu.py). Each row's
  * notes give the machine's CPU per call while it ran (/proc/stat). slotbench
  * cold   --socket S --profile P -n N N acquires, each of which has to start a
  * new sandbox (the profile has one slot per sandbox and min_sandboxes 0);
@@ -219,6 +221,7 @@ struct opts {
 	/* batch: l(imit), t(hreads), e(ndpoint), c (the host with as many
 	 * threads as slots), p(eer client: argv, named by system) */
 	const char *ways;
+	bool no_warm;  /* batch: the caller warmed the slots (batch_cpu.py) */
 	long think_us; /* exec: idle time before each timed call */
 	int parallel;  /* burst: calls started at once */
 	char **argv;   /* after -- (spawn) */
@@ -244,6 +247,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"ways", required_argument, NULL, 'w'},
 		{"parallel", required_argument, NULL, 'P'},
 		{"samples", required_argument, NULL, 'o'},
+		{"no-warm", no_argument, NULL, 'W'},
 		{NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -324,6 +328,9 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'o':
 			bench_samples_path = optarg;
+			break;
+		case 'W':
+			o->no_warm = true;
 			break;
 		case 'P':
 			o->parallel = (int)strtol(optarg, NULL, 10);
@@ -727,7 +734,7 @@ static int cmd_batch(const struct opts *o)
 	char scen[256], notes[320];
 	scenario_name(scen, sizeof scen, o);
 	struct sbc *c = connect_or_die();
-	for (int i = 0; i < o->n_slots; i++)
+	for (int i = 0; i < o->n_slots && !o->no_warm; i++)
 		slot_bash(c, o->slots[i], o->cmd, NULL, 0); /* warm */
 
 	struct way lim = {0}, thr = {0}, ep = {0}, conc = {0}, other = {0};
