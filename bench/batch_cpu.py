@@ -14,7 +14,10 @@ As root, with perf (Debian: linux-perf). The slots are leased and warmed
 first (each gets its first call, its call group and its next lease's
 namespaces), and the machine left to settle, so that the recorded rounds
 hold the calls only. CPU per call is samples x perf's period / calls:
-sampled, so read it to about 10 us. Prints a table; nothing is judged."""
+sampled, so read it to about 10 us. Prints a table; nothing is judged.
+The command's own row is the samples of processes named bash: keep --cmd
+to bash's builtins (bash execs a lone external program in its place,
+whose samples then count under "anything else")."""
 import argparse
 import collections
 import math
@@ -49,12 +52,14 @@ ROLES = [
     ("slotbench", "client; the host's threads and children up to their exec"),
 ]
 IDLE = "swapper"
+# the measurement's own (perf-exec: the record's child until its exec)
+PERF = ("perf", "perf-exec")
 # slotbench batch's ways: l the limit, c the host from K threads, e slotbox
 WAYS = "lce"
 
 SAMPLE = re.compile(r"^(\S.*?)\s+(\d+)\s+\[\d+\]\s+[\d.]+:\s+(\d+)\s+\S+:")
-ENTRIES = ("do_epoll_wait", "do_seccomp", "__do_sys_clone3", "__x64_sys_execve", "__x64_sys_unshare",
-           "do_sys_poll", "__sys_sendmsg", "__sys_recvmsg", "do_sys_openat2",
+ENTRIES = ("do_epoll_wait", "do_seccomp", "__do_sys_clone3", "__x64_sys_execve",
+           "__x64_sys_unshare", "do_sys_poll", "__sys_sendmsg", "__sys_recvmsg", "do_sys_openat2",
            "__x64_sys_mkdirat", "__x64_sys_socketpair", "__do_sys_wait4",
            "__x64_sys_close", "__do_sys_close_range", "__x64_sys_exit_group",
            "exc_page_fault")
@@ -132,7 +137,7 @@ def us_per_call(ns, calls):
 
 
 def report(rows, prof, calls):
-    known = {c for c, _ in ROLES} | {IDLE}
+    known = {c for c, _ in ROLES} | {IDLE, *PERF}
     print(f"\nCPU per call, µs (perf samples; {calls} calls a way)\n")
     print(f"{'who':58} {'limit':>8} {'host xK':>8} {'slotbox':>8}")
 
@@ -144,8 +149,11 @@ def report(rows, prof, calls):
     line("anything else (kernel threads, ...)",
          lambda w: sum(sum(c.values()) for comm, c in prof[w].items() if comm not in known))
     line("all but idle",
-         lambda w: sum(sum(c.values()) for comm, c in prof[w].items() if comm != IDLE))
+         lambda w: sum(sum(c.values()) for comm, c in prof[w].items()
+                       if comm != IDLE and comm not in PERF))
     line("idle (swapper)", lambda w: sum(prof[w][IDLE].values()))
+    line("perf itself (not in the rows above)",
+         lambda w: sum(sum(prof[w][comm].values()) for comm in PERF))
     for comm, label, n in (("slotbox-init", "slot leader and spares, by kernel entry", 14),
                            ("slotboxd", "the daemon, by kernel entry", 8),
                            ("bash", "the command, by kernel entry", 10)):
