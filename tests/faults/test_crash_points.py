@@ -360,8 +360,12 @@ def test_read_cut_short_by_its_sandboxs_death():
     killed ends early; the daemon, not yet told of the death, took the
     short read for a file that changed (409 conflict). The nemesis hit it
     (seed 1204, round 95: an init killed). It is a lost sandbox: 502
-    sandbox_lost. A 256 MiB sparse file read whole (sha256) by a slot
-    throttled to 2% of a core streams for seconds; the init dies in it."""
+    sandbox_lost. An 8 GiB sparse file read whole (sha256), from a slot
+    throttled to 2% of a core, streams for seconds (18 s on the 2-vCPU
+    VM, whose CPU hashes 1.4 GB/s with SHA extensions); the init dies
+    1 s into it. The slot sends the holes for next to nothing (sendfile),
+    so the read's length is the transfer and the daemon's hash: 256 MiB,
+    as first written, took 0.9 s there, and was over before the kill."""
     h = Harness(SLOW_POOL).start()
     try:
         cl = h.client(timeout=60)
@@ -369,7 +373,7 @@ def test_read_cut_short_by_its_sandboxs_death():
         assert st == 201, b
         slot, sandbox = b["slot_id"], b["sandbox_id"]
         st, b = call(cl, "POST", f"/v1/slots/{slot}/exec",
-                     {"tool": "bash", "args": {"command": "truncate -s 256M big"}})
+                     {"tool": "bash", "args": {"command": "truncate -s 8G big"}})
         assert st == 200 and b["success"], b
         init = [p for p, s in inventory(h)["tree"]["inits"].items() if s == sandbox]
         assert len(init) == 1, init
