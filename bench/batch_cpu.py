@@ -154,6 +154,16 @@ def report(rows, prof, calls):
     line("idle (swapper)", lambda w: sum(prof[w][IDLE].values()))
     line("perf itself (not in the rows above)",
          lambda w: sum(sum(prof[w][comm].values()) for comm in PERF))
+    total = {w: us_per_call(sum(sum(c.values()) for comm, c in prof[w].items()
+                                if comm != IDLE and comm not in PERF), calls) for w in WAYS}
+    command = {w: us_per_call(sum(prof[w]["bash"].values()), calls) for w in WAYS}
+    print(f"\nthe concurrency itself (host xK - limit): {total['c'] - total['l']:.0f} µs a call")
+    print(f"the sandbox, in the command (slotbox - host xK): "
+          f"{command['e'] - command['c']:.0f} µs a call")
+    print(f"slotbox's own path (all but the command, slotbox - host xK): "
+          f"{(total['e'] - command['e']) - (total['c'] - command['c']):.0f} µs a call")
+    print(f"80% of the limit: at most {total['l'] / 0.8:.0f} µs a call, "
+          f"{total['e'] - total['l'] / 0.8:.0f} µs less than slotbox now")
     for comm, label, n in (("slotbox-init", "slot leader and spares, by kernel entry", 14),
                            ("slotboxd", "the daemon, by kernel entry", 8),
                            ("bash", "the command, by kernel entry", 10)):

@@ -37,6 +37,10 @@ def test_both_ways_are_recorded_and_split_by_who_ran_them():
     assert all(x > 0 for x in row(out, "the command (bash, after its exec)")), out
     assert row(out, "slot leader, and each spare up to its exec")[2] > 0, out
     assert row(out, "daemon")[2] > 0, out
+    # the derived lines, each with a figure
+    for start in ("the concurrency itself", "the sandbox, in the command",
+                  "slotbox's own path", "80% of the limit: at most"):
+        assert re.search(r"^" + re.escape(start) + r".*-?\d+ µs", out, re.M), (start, out)
     # one slotbench row per way and round (2 rounds by default)
     for way in ("host posix_spawn x2 workers (limit)", '"host posix_spawn, a thread per slot"',
                 "slotbox (C client) POST /v1/exec"):
