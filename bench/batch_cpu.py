@@ -33,6 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "clients", "python"))
 import bench  # noqa: E402
+from timing import cpu_mark  # noqa: E402
 
 PROFILE = """\
 default_profile: b
@@ -120,13 +121,9 @@ def merge(into, part):
 def settle(limit_s=60):
     """Until one second passes with the machine under 5% busy."""
     def busy():
-        with open("/proc/stat") as f:
-            a = [int(x) for x in f.readline().split()[1:]]
+        a = cpu_mark()[0]
         time.sleep(1)
-        with open("/proc/stat") as f:
-            b = [int(x) for x in f.readline().split()[1:]]
-        d = [y - x for x, y in zip(a, b)]
-        return 1 - (d[3] + d[4]) / max(1, sum(d))
+        return (cpu_mark()[0] - a) / (1000.0 * (os.cpu_count() or 1))
     t = time.monotonic()
     while busy() > 0.05 and time.monotonic() - t < limit_s:
         pass
@@ -138,6 +135,10 @@ def us_per_call(ns, calls):
 
 def report(rows, prof, calls):
     known = {c for c, _ in ROLES} | {IDLE, *PERF}
+    # ns a way: everything but idle and perf, and the command's own
+    total = {w: sum(sum(c.values()) for comm, c in prof[w].items()
+                    if comm != IDLE and comm not in PERF) for w in WAYS}
+    command = {w: sum(prof[w]["bash"].values()) for w in WAYS}
     print(f"\nCPU per call, µs (perf samples; {calls} calls a way)\n")
     print(f"{'who':58} {'limit':>8} {'host xK':>8} {'slotbox':>8}")
 
@@ -148,22 +149,18 @@ def report(rows, prof, calls):
         line(label, lambda w, comm=comm: sum(prof[w][comm].values()))
     line("anything else (kernel threads, ...)",
          lambda w: sum(sum(c.values()) for comm, c in prof[w].items() if comm not in known))
-    line("all but idle",
-         lambda w: sum(sum(c.values()) for comm, c in prof[w].items()
-                       if comm != IDLE and comm not in PERF))
+    line("all but idle", lambda w: total[w])
     line("idle (swapper)", lambda w: sum(prof[w][IDLE].values()))
     line("perf itself (not in the rows above)",
          lambda w: sum(sum(prof[w][comm].values()) for comm in PERF))
-    total = {w: us_per_call(sum(sum(c.values()) for comm, c in prof[w].items()
-                                if comm != IDLE and comm not in PERF), calls) for w in WAYS}
-    command = {w: us_per_call(sum(prof[w]["bash"].values()), calls) for w in WAYS}
-    print(f"\nthe concurrency itself (host xK - limit): {total['c'] - total['l']:.0f} µs a call")
-    print(f"the sandbox, in the command (slotbox - host xK): "
-          f"{command['e'] - command['c']:.0f} µs a call")
+    tot = {w: us_per_call(total[w], calls) for w in WAYS}
+    cmd = {w: us_per_call(command[w], calls) for w in WAYS}
+    print(f"\nthe concurrency itself (host xK - limit): {tot['c'] - tot['l']:.0f} µs a call")
+    print(f"the sandbox, in the command (slotbox - host xK): {cmd['e'] - cmd['c']:.0f} µs a call")
     print(f"slotbox's own path (all but the command, slotbox - host xK): "
-          f"{(total['e'] - command['e']) - (total['c'] - command['c']):.0f} µs a call")
-    print(f"80% of the limit: at most {total['l'] / 0.8:.0f} µs a call, "
-          f"{total['e'] - total['l'] / 0.8:.0f} µs less than slotbox now")
+          f"{(tot['e'] - cmd['e']) - (tot['c'] - cmd['c']):.0f} µs a call")
+    print(f"80% of the limit: at most {tot['l'] / 0.8:.0f} µs a call, "
+          f"{tot['e'] - tot['l'] / 0.8:.0f} µs less than slotbox now")
     for comm, label, n in (("slotbox-init", "slot leader and spares, by kernel entry", 14),
                            ("slotboxd", "the daemon, by kernel entry", 8),
                            ("bash", "the command, by kernel entry", 10)):
