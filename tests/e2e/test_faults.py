@@ -43,6 +43,26 @@ def procs_naming(path):
     return out
 
 
+def sandbox_init_pid(d, sb_id):
+    """The sandbox's PID 1 on the host: the daemon's child whose command
+    line is "slotbox-init --id <sb_id> ...". Its leaders are init's
+    children and carry the same line until they hide it; a process that
+    has just exited reads as an empty line. Each line is read once."""
+    found = []
+    for pid in procs_naming(d.state_dir):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"/proc/{pid}/status") as f:
+                ppid = int(re.search(r"^PPid:\s+(\d+)", f.read(), re.M)[1])
+        except OSError:
+            continue
+        if ppid == d.proc.pid and argv[1:3] == [b"--id", sb_id.encode()]:
+            found.append(pid)
+    assert len(found) == 1, (sb_id, found)
+    return found[0]
+
+
 def mounts_under(path):
     with open("/proc/self/mountinfo") as f:
         return [l for l in f if path in l]
@@ -167,8 +187,7 @@ profiles:
     c = d.client()
     slots = acquire(c, 4)
     sb_id = api(c, "GET", f"/v1/slots/{slots[0]}")["sandbox_id"]
-    init_pid = [p for p in procs_naming(d.state_dir)
-                if open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")[2] == sb_id.encode()]
+    init_pid = sandbox_init_pid(d, sb_id)
     results = []
 
     def call(s):
@@ -184,7 +203,7 @@ profiles:
         t.start()
     time.sleep(0.5)
     killed_at = time.monotonic()
-    os.kill(min(init_pid), signal.SIGKILL)  # the sandbox's PID 1
+    os.kill(init_pid, signal.SIGKILL)  # the sandbox's PID 1
     for t in threads:
         t.join(10)
     assert len(results) == 4
