@@ -216,7 +216,14 @@ def test_attach_gets_the_ring_then_live_output(tty_daemon, slot, tmux):
         tmux.line(sb_line(tty_daemon, "attach", slot, p.process_id) + "; echo EXIT=$?")
         tmux.wait_for("before-attach", exact_line=True)  # from its ring
         tmux.line("hello")
-        tmux.wait_for("got-hello", exact_line=True)  # live
+        try:
+            tmux.wait_for("got-hello", exact_line=True)  # live
+        except AssertionError as e:
+            # seen once in CI (the exit came, this line never did): was it
+            # lost before the daemon's ring, or between the ring and here?
+            ring = p.output(since=0)
+            raise AssertionError(f"{e}\nthe daemon's ring: {ring.text!r}, "
+                                 f"running {ring.running}, exit {ring.exit_code}") from None
         tmux.wait_for("EXIT=6", exact_line=True)
 
         q = c.start_process(slot, "echo cat-ready; exec cat", pty=True)
