@@ -161,9 +161,12 @@ static int pump_stdin(struct session *s, const struct loop_opts *lo, bool *open,
 	struct sbc_error err = {0};
 	if (n <= 0) {
 		*open = false;
+		/* A process that has ended, or closed its stdin, answers 404
+		 * or 409: nothing to tell it, and the stream says how it
+		 * ended. */
 		if (sbc_process_stdin(s->ctl, s->slot, s->process_id, NULL, 0,
 				      true, &err) < 0 &&
-		    strcmp(err.code, "not_found") != 0)
+		    (err.http_status >= 500 || err.http_status == 0))
 			return cli_fail("stdin", &err);
 		return 0;
 	}
@@ -191,6 +194,10 @@ static enum loop_end run_loop(struct session *s, struct sbc_stream *st,
 {
 	bool stdin_open = lo->forward_stdin;
 	for (;;) {
+		/* The whole answer may have come with its head, or with the
+		 * last read: then the socket has nothing more to say. */
+		if (sbc_stream_ended(st))
+			return LOOP_EXITED;
 		struct pollfd p[3] = {
 			{.fd = sbc_stream_fd(st), .events = POLLIN},
 			{.fd = lo->sigfd, .events = POLLIN},

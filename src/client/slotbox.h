@@ -265,7 +265,11 @@ int sbc_stream_open(struct sbc *c, const char *method, const char *path,
 		    struct sbc_stream **out, struct sbc_error *err);
 /* The options' io_timeout_s applies to a stream as to any answer: a
  * process silent for longer ends its stream with code "io" (0: no limit).
- * The descriptor to poll() for POLLIN; sbc_stream_read after it fires. */
+ * The descriptor to poll() for POLLIN; sbc_stream_read after it fires.
+ * Ask sbc_stream_ended before each poll(): events are handed to fn as
+ * soon as they are read, so the whole answer may already be in (with its
+ * head, in sbc_stream_open, or with the last read), and then the socket
+ * never fires again. */
 int sbc_stream_fd(const struct sbc_stream *s);
 /* Read what has arrived (waiting for some when none has), handing each
  * complete event to fn: 1 when the answer has ended, 0 when more may come,
@@ -273,6 +277,7 @@ int sbc_stream_fd(const struct sbc_stream *s);
 int sbc_stream_read(struct sbc_stream *s, struct sbc_error *err);
 /* sbc_stream_read until the end: 0, or -1. */
 int sbc_stream_run(struct sbc_stream *s, struct sbc_error *err);
+/* Has the whole answer been read (its events all handed to fn)? */
 bool sbc_stream_ended(const struct sbc_stream *s);
 /* Free the stream; one closed before its end closes the connection. */
 void sbc_stream_close(struct sbc_stream *s);

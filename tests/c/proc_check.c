@@ -303,7 +303,8 @@ static void check_signals_and_pty(struct sbc *c, struct sbc *side,
 			   strcmp(busy.code, "bad_argument") == 0,
 		   "a connection an open stream holds refuses other calls");
 		bool resized = false;
-		for (int i = 0; rc == 0 && i < 400; i++) {
+		for (int i = 0; rc == 0 && i < 400 && !sbc_stream_ended(st);
+		     i++) {
 			struct pollfd pf = {.fd = sbc_stream_fd(st),
 					    .events = POLLIN};
 			if (poll(&pf, 1, 50) < 0)

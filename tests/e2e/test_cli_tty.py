@@ -277,6 +277,25 @@ def test_exec_t_without_a_terminal(tty_daemon, slot):
     assert p.returncode == 2 and b"no --timeout" in p.stderr
 
 
+def test_attach_to_a_process_that_has_ended(tty_daemon, slot):
+    """The whole answer (head, output, result, end) then comes in one
+    read: the CLI must not wait on the socket for more. It did, for
+    ever, when `exec -t` met a command that ended before its stream was
+    asked for (a loaded machine)."""
+    sb = [SLOTBOX, "--socket", tty_daemon.socket]
+    with Client(tty_daemon.socket) as c:
+        for pty in (True, False):
+            p = c.start_process(slot, "echo all-done; exit 4", pty=pty)
+            deadline = time.monotonic() + PATIENCE_S
+            while p.output(since=0).running and time.monotonic() < deadline:
+                time.sleep(0.02)
+            r = subprocess.run(sb + ["attach", "--no-stdin", slot, p.process_id],
+                               capture_output=True, stdin=subprocess.DEVNULL,
+                               timeout=PATIENCE_S)
+            assert r.returncode == 4, (pty, r)
+            assert r.stdout.replace(b"\r", b"") == b"all-done\n", (pty, r)
+
+
 def test_ps_and_kill(tty_daemon, slot):
     sb = [SLOTBOX, "--socket", tty_daemon.socket]
     with Client(tty_daemon.socket) as c:
