@@ -158,19 +158,8 @@ static int pump_stdin(struct session *s, const struct loop_opts *lo, bool *open,
 	ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return 0;
-	struct sbc_error err = {0};
-	if (n <= 0) {
-		*open = false;
-		/* A process that has ended, or closed its stdin, answers 404
-		 * or 409: nothing to tell it, and the stream says how it
-		 * ended. */
-		if (sbc_process_stdin(s->ctl, s->slot, s->process_id, NULL, 0,
-				      true, &err) < 0 &&
-		    (err.http_status >= 500 || err.http_status == 0))
-			return cli_fail("stdin", &err);
-		return 0;
-	}
-	size_t len = (size_t)n;
+	bool eof = n <= 0;
+	size_t len = eof ? 0 : (size_t)n;
 	if (lo->detach_key) {
 		char *k = memchr(buf, DETACH_KEY, len);
 		if (k) {
@@ -178,9 +167,15 @@ static int pump_stdin(struct session *s, const struct loop_opts *lo, bool *open,
 			*detach = true;
 		}
 	}
-	if (len && sbc_process_stdin(s->ctl, s->slot, s->process_id, buf, len,
-				     false, &err) < 0) {
-		/* it may have ended meanwhile: the stream says so */
+	if (eof)
+		*open = false;
+	struct sbc_error err = {0};
+	if ((len || eof) &&
+	    sbc_process_stdin(s->ctl, s->slot, s->process_id, eof ? NULL : buf,
+			      len, eof, &err) < 0) {
+		/* A process that has ended, or closed its stdin, answers 404
+		 * or 409: nothing more to tell it, and the stream says how
+		 * it ended. */
 		if (err.http_status >= 500 || err.http_status == 0)
 			return cli_fail("stdin", &err);
 		*open = false;

@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import socket
+import sys
 import subprocess
 import threading
 import time
@@ -18,6 +19,10 @@ import pytest
 
 from conftest import api
 from sbhttp import UnixClient
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "faults"))
+from faultlib import process_tree  # noqa: E402  (the fault suite's /proc reader)
 
 POOL_32 = """
 profiles:
@@ -41,26 +46,6 @@ def procs_naming(path):
         except OSError:
             pass
     return out
-
-
-def sandbox_init_pid(d, sb_id):
-    """The sandbox's PID 1 on the host: the daemon's child whose command
-    line is "slotbox-init --id <sb_id> ...". Its leaders are init's
-    children and carry the same line until they hide it; a process that
-    has just exited reads as an empty line. Each line is read once."""
-    found = []
-    for pid in procs_naming(d.state_dir):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-            with open(f"/proc/{pid}/status") as f:
-                ppid = int(re.search(r"^PPid:\s+(\d+)", f.read(), re.M)[1])
-        except OSError:
-            continue
-        if ppid == d.proc.pid and argv[1:3] == [b"--id", sb_id.encode()]:
-            found.append(pid)
-    assert len(found) == 1, (sb_id, found)
-    return found[0]
 
 
 def mounts_under(path):
@@ -187,7 +172,11 @@ profiles:
     c = d.client()
     slots = acquire(c, 4)
     sb_id = api(c, "GET", f"/v1/slots/{slots[0]}")["sandbox_id"]
-    init_pid = sandbox_init_pid(d, sb_id)
+    # the sandbox's PID 1: the daemon's child, not one of its leaders
+    # (they carry init's command line until they hide it)
+    init_pid = [p for p, s in process_tree(d.state_dir, d.proc.pid)["inits"].items()
+                if s == sb_id]
+    assert len(init_pid) == 1, (sb_id, init_pid)
     results = []
 
     def call(s):
@@ -203,7 +192,7 @@ profiles:
         t.start()
     time.sleep(0.5)
     killed_at = time.monotonic()
-    os.kill(init_pid, signal.SIGKILL)  # the sandbox's PID 1
+    os.kill(init_pid[0], signal.SIGKILL)  # the sandbox's PID 1
     for t in threads:
         t.join(10)
     assert len(results) == 4
