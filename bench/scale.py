@@ -334,13 +334,15 @@ def pct(v, p):
 
 
 class Daemon:
-    def __init__(self, build, tmp, per, sandboxes, keys, extra=()):
+    def __init__(self, build, tmp, per, sandboxes, keys, extra=(), config=None):
+        """config: the whole profiles file instead of PROFILE's one."""
         self.dir = tempfile.mkdtemp(prefix="scale-", dir=tmp)
         self.socket = os.path.join(self.dir, "s.sock")
         cfg = os.path.join(self.dir, "profiles.yaml")
         with open(cfg, "w") as f:
-            f.write(PROFILE.format(per=per, sandboxes=sandboxes,
-                                   extra="".join(f"    {k}: {v}\n" for k, v in keys)))
+            f.write(config or PROFILE.format(
+                per=per, sandboxes=sandboxes,
+                extra="".join(f"    {k}: {v}\n" for k, v in keys)))
         self.log = open(os.path.join(self.dir, "slotboxd.log"), "ab")
         self.proc = subprocess.Popen(
             [os.path.join(build, "slotboxd"), "--socket", self.socket, "--state-dir",

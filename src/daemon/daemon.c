@@ -34,6 +34,7 @@
 #include "pool/pool.h"
 #include "pool/snapshots.h"
 #include "sandbox/cg_stock.h"
+#include "sandbox/launcher.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp_bpf.h"
 #include "sandbox/uid_range.h"
@@ -176,6 +177,8 @@ static void http_closed(void *ud)
 static void pools_stopped(void *ud)
 {
 	struct daemon *d = ud;
+	/* the launcher first: its worker is the zygote's only user */
+	launcher_stop(&d->env);
 	zygote_stop(&d->env.zygote);
 	if (d->http)
 		http_server_close(d->http, http_closed, d);

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "pool/seed_job.h"
+#include "sandbox/launcher.h"
 
 #define POOL_TICK_MS 1000
 #define POOL_MAX_NUMBERS SBX_RANGE_SANDBOXES
@@ -57,25 +58,41 @@ static void start_sandbox(struct pool *p, const char *for_)
 		       p->profile->name, "why", err.msg, SB_LOG_END);
 		return;
 	}
-	bool recorded = pool_journal_sandbox(ps, sb) == 0;
-	int e = errno;
 	pool_link_sandbox(p, sb);
 	p->n_live++;
 	p->n_starting++;
+	sb_log(SB_LOG_INFO, "sandbox_starting", "profile", p->profile->name,
+	       "sandbox", sb->id, "for", for_, SB_LOG_END);
+}
+
+/* The start's slow half ended (launcher.h): the sandbox is recorded in
+ * the journal now that its init's pid is known, or it is gone. */
+static void on_sandbox_launched(struct sandbox *sb, const char *failed)
+{
+	struct pool *p = sb->owner;
+	if (failed) {
+		snprintf(p->last_error, sizeof p->last_error, "%s", failed);
+		sb_log(SB_LOG_ERROR, "sandbox_start_failed", "profile",
+		       p->profile->name, "sandbox", sb->id, "why", failed,
+		       SB_LOG_END);
+		p->n_live--;
+		p->n_starting--;
+		start_failed(p);
+		pool_unlink_sandbox(p, sb);
+		pool_scale(p);
+		return;
+	}
 	p->created++;
-	if (!recorded) {
+	if (pool_journal_sandbox(p->owner, sb) < 0) {
 		/* A sandbox the journal does not know would be lost, with its
 		 * leases, by a restart: end it and try again later. */
 		snprintf(p->last_error, sizeof p->last_error,
 			 "cannot record the sandbox in the state dir: %s",
-			 strerror(e));
+			 strerror(errno));
 		start_failed(p);
 		sb->retiring = true;
 		sandbox_kill(sb);
-		return;
 	}
-	sb_log(SB_LOG_INFO, "sandbox_starting", "profile", p->profile->name,
-	       "sandbox", sb->id, "for", for_, SB_LOG_END);
 }
 
 /* Slots that will be free soon without starting anything new, counted up
@@ -310,6 +327,7 @@ const struct sandbox_ops pool_sandbox_ops = {
 	.slot_ready = on_slot_ready,
 	.slot_seed_ready = pool_seed_slot_ready,
 	.slot_broken = on_slot_broken,
+	.sandbox_launched = on_sandbox_launched,
 	.sandbox_up = on_sandbox_up,
 	.sandbox_gone = on_sandbox_gone,
 };
@@ -540,7 +558,11 @@ struct sbx_slot *pools_find_slot(struct pools *ps, const char *slot_id,
 void pools_shutdown(struct pools *ps, void (*stopped)(void *), void *ud)
 {
 	bool any = false;
-	ps->stopping = true;
+	ps->stopping = true; /* no new starts (grow) from here */
+	/* Every start asked is reported first, so that below each sandbox
+	 * has its init (or is gone): none is being started while the pools
+	 * kill or keep theirs. */
+	launcher_settle(ps->env);
 	ps->stopped = stopped;
 	ps->stopped_ud = ud;
 	uv_timer_stop(&ps->tick);

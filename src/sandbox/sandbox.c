@@ -22,6 +22,7 @@
 #include "config/seccomp_policy.h"
 #include "image/image.h"
 #include "sandbox/exec.h"
+#include "sandbox/launcher.h"
 #include "sandbox/sandbox_internal.h"
 #include "sandbox/slot_pty.h"
 #include "wire/proto.h"
@@ -680,8 +681,6 @@ int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 		  void *owner, int number, struct sandbox **out,
 		  struct sb_err *err)
 {
-	int sv[2] = {-1, -1};
-
 	*out = NULL;
 	struct sandbox *sb = sandbox_alloc(env, profile, owner, number, NULL,
 					   profile->slots_per_sandbox);
@@ -695,22 +694,44 @@ int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 		sandbox_struct_free(sb);
 		return -1;
 	}
+	/* here, not in the launcher: the scratch spares are the loop's */
 	if (sandbox_scratch_make(sb) < 0) {
 		sb_err_sys(err, "create %s", sb->scratch);
-		goto fail;
+		sandbox_struct_free(sb);
+		return -1;
 	}
+	sb->launching = true;
+	if (launcher_submit(env, sb) < 0) {
+		sb_err_sys(err, "queue the sandbox's start");
+		sandbox_scratch_drop(sb);
+		sandbox_struct_free(sb);
+		return -1;
+	}
+	*out = sb;
+	return 0;
+}
+
+void sandbox_launch_run(struct sandbox *sb)
+{
+	struct sb_err *err = &sb->launch_err;
+	int sv[2];
+
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		sb_err_sys(err, "socketpair");
-		goto fail;
+		return;
 	}
-	if (open_cgroups(sb, sv[0], err) < 0)
-		goto fail;
-	pid_t pid = start_init(sb, sv[1]);
+	/* groups made before a failure stay for sandbox_free (cg_fd) */
+	pid_t pid =
+		open_cgroups(sb, sv[0], err) < 0 ? -1 : start_init(sb, sv[1]);
+	int e = errno;
 	close(sv[1]);
-	sv[1] = -1;
 	if (pid < 0) {
-		sb_err_sys(err, "clone3 sandbox");
-		goto fail;
+		if (!err->msg[0]) {
+			errno = e;
+			sb_err_sys(err, "clone3 sandbox");
+		}
+		close(sv[0]);
+		return;
 	}
 	sb->pid = pid;
 	/* Recorded so that a restarted daemon knows this pid is still this
@@ -718,21 +739,22 @@ int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 	if (sb_proc_start_time(pid, &sb->start_time) < 0)
 		sb->start_time = 0;
 	sb->ctl = sv[0];
-	sandbox_watch(sb);
-	*out = sb;
-	return 0;
-fail:
-	if (sv[0] >= 0)
-		close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
-	if (sb->cg_fd >= 0) {
-		close(sb->cg_fd);
-		cg_sandbox_remove(&env->cg, sb->id, sb->n_slots);
+}
+
+void sandbox_launch_done(struct sandbox *sb)
+{
+	sb->launching = false;
+	if (sb->ctl < 0) {
+		sb->state = SBX_DEAD;
+		snprintf(sb->lost_reason, sizeof sb->lost_reason, "%s",
+			 sb->launch_err.msg);
+		sb->env->ops->sandbox_launched(sb, sb->lost_reason);
+		return;
 	}
-	sandbox_scratch_drop(sb);
-	sandbox_struct_free(sb);
-	return -1;
+	sandbox_watch(sb);
+	sb->env->ops->sandbox_launched(sb, NULL);
+	if (sb->kill_asked)
+		sandbox_kill(sb);
 }
 
 int sandbox_restart_slot(struct sbx_slot *slot, uint32_t flags)
@@ -791,12 +813,18 @@ void sandbox_release_slot(struct sbx_slot *slot, bool reset)
 
 bool sandbox_gone(const struct sandbox *sb)
 {
+	if (sb->launching)
+		return false; /* starting: no pid yet */
 	return sb->state == SBX_DEAD ||
 	       !sb_proc_running(sb->pid, sb->start_time);
 }
 
 void sandbox_kill(struct sandbox *sb)
 {
+	if (sb->launching) {
+		sb->kill_asked = true; /* sandbox_launch_done kills it */
+		return;
+	}
 	if (sb->pidfd >= 0 && sb->state != SBX_DEAD)
 		syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
 }

@@ -5,7 +5,8 @@
  * namespaces (clone3, no allocation between clone and exec), talks the
  * proto.h messages, watches the init through a pidfd, and tells its owner
  * (the pool) what happened through struct sandbox_ops. It never blocks the
- * event loop: every fd is non-blocking and polled by libuv. */
+ * event loop: every fd is non-blocking and polled by libuv, and the slow
+ * half of a start (cgroups, the clone) runs in the launcher's thread. */
 #ifndef SLOTBOX_SANDBOX_SANDBOX_H
 #define SLOTBOX_SANDBOX_SANDBOX_H
 
@@ -24,6 +25,7 @@
 #include "wire/sendq.h"
 
 struct sandbox;
+struct sbx_launcher;
 struct sbx_slot;
 struct exec_call;
 struct sb_msg;
@@ -39,6 +41,8 @@ struct sbx_env {
 	uv_loop_t *loop;
 	char init_path[PATH_MAX]; /* slotbox-init binary */
 	struct sbx_zygote zygote; /* forks inits (zygote.h); zeroed: none */
+	/* starts sandboxes off the loop (launcher.h); NULL until the first */
+	struct sbx_launcher *launcher;
 	char state_dir[PATH_MAX];
 	char socket_dir[PATH_MAX];
 	char image_store[PATH_MAX]; /* <state>/images */
@@ -87,6 +91,11 @@ struct sbx_env {
 struct sandbox_ops {
 	void (*slot_ready)(struct sbx_slot *slot);
 	void (*slot_broken)(struct sbx_slot *slot, const char *why);
+	/* The slow half of sandbox_start() ended (launcher.h): init runs
+	 * (failed NULL), or the start failed, saying why, and nothing of it
+	 * is left running: the owner frees the sandbox with sandbox_free(),
+	 * and no other op follows. */
+	void (*sandbox_launched)(struct sandbox *sb, const char *failed);
 	void (*sandbox_up)(struct sandbox *sb);
 	/* After sandbox_seed_begin(): the slot's new generation is ready to
 	 * be filled (err 0), or could not be made (err, why). */
@@ -212,11 +221,18 @@ struct sandbox {
 	/* In a user namespace of its own (userns: true): init's root is
 	 * its scratch tmpfs, so the scratch dir is /proc/<pid>/root. */
 	bool userns;
+	/* Its launch (launcher.h) has not been reported yet: pid, pidfd,
+	 * ctl, cg_fd and start_time are the launcher's until then, and a
+	 * kill asked meanwhile waits for it (kill_asked). */
+	bool launching, kill_asked;
+	struct sb_err launch_err;    /* why the launch failed */
+	struct sandbox *launch_next; /* the launcher's lists */
 };
 
 /* Start a sandbox for profile; slots become usable as ops->slot_ready
  * fires. number selects the slots' uids (env->uid_base + number*1000 +
- * i). */
+ * i). Returns once the start is queued (launcher.h): ops->sandbox_launched
+ * says later whether init runs. -1 only for what fails at once. */
 int sandbox_start(struct sbx_env *env, const struct sb_profile *profile,
 		  void *owner, int number, struct sandbox **out,
 		  struct sb_err *err);

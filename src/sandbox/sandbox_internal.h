@@ -43,6 +43,12 @@ int sandbox_ctl_send(struct sandbox *sb, const struct sb_msg *m);
 int sandbox_scratch_make(struct sandbox *sb);
 /* Remove it: kept as a spare while it is empty and there is room. */
 void sandbox_scratch_drop(struct sandbox *sb);
+/* launcher.h's two halves of a launch: run, in the launcher's thread,
+ * makes the cgroups and clones init (sb->ctl stays -1 and launch_err
+ * says why when it fails); done, on the loop, watches init or reports
+ * the failure (ops->sandbox_launched). */
+void sandbox_launch_run(struct sandbox *sb);
+void sandbox_launch_done(struct sandbox *sb);
 /* Close every channel and the watches without killing anything. */
 void sandbox_close_channels(struct sandbox *sb);
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* zygote.c - see zygote.h. Runs on the loop thread only. */
+/* zygote.c - see zygote.h. Runs in the launcher's worker (launcher.h). */
 #include "sandbox/zygote.h"
 
 #include <errno.h>
@@ -107,11 +107,6 @@ void zygote_configure(struct sbx_zygote *z)
 {
 	const char *v = getenv("SLOTBOX_ZYGOTE");
 	z->off = v && strcmp(v, "0") == 0;
-}
-
-pid_t zygote_pid(const struct sbx_zygote *z)
-{
-	return z->running ? z->pid : 0;
 }
 
 /* One request and its answer: 1 answered (pid or *err); 0 the zygote

@@ -14,6 +14,7 @@
 #ifndef SLOTBOX_SANDBOX_ZYGOTE_H
 #define SLOTBOX_SANDBOX_ZYGOTE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -22,10 +23,13 @@
 
 struct sbx_env;
 
+/* Used by the launcher's worker only (launcher.h), and stopped after it;
+ * off and failed_starts are also read by the loop (metrics), hence
+ * atomic. */
 struct sbx_zygote {
-	bool running;	   /* sock and pidfd are its */
-	bool off;	   /* SLOTBOX_ZYGOTE=0, or it failed for good */
-	int failed_starts; /* zygotes that did not start or broke */
+	bool running;		  /* sock and pidfd are its */
+	atomic_bool off;	  /* SLOTBOX_ZYGOTE=0, or it failed for good */
+	atomic_int failed_starts; /* zygotes that did not start or broke */
 	int sock;
 	int pidfd;
 	pid_t pid;
@@ -45,8 +49,5 @@ void zygote_configure(struct sbx_zygote *z);
 
 /* End the zygote (the daemon is stopping); it exits on its socket's EOF. */
 void zygote_stop(struct sbx_zygote *z);
-
-/* Its pid while one runs, else 0. */
-pid_t zygote_pid(const struct sbx_zygote *z);
 
 #endif
