@@ -13,6 +13,8 @@
 #include "sandbox/launcher.h"
 
 #define POOL_TICK_MS 1000
+/* sandboxes of a pool retired (idle, too old) and dying at once */
+#define POOL_MAX_RETIRING 4
 #define POOL_MAX_NUMBERS SBX_RANGE_SANDBOXES
 #define POOL_SLOT_RESTARTS 3
 
@@ -284,9 +286,12 @@ static void on_sandbox_up(struct sandbox *sb)
 	       "sandbox", sb->id, SB_LOG_END);
 }
 
+static void recycle(struct pool *p, double now);
+
 static void on_sandbox_gone(struct sandbox *sb, const char *why)
 {
 	struct pool *p = sb->owner;
+	bool retired = sb->retiring; /* sb may be freed below */
 
 	for (int i = 0; i < sb->n_slots; i++) {
 		struct sbx_slot *s = &sb->slots[i];
@@ -320,6 +325,8 @@ static void on_sandbox_gone(struct sandbox *sb, const char *why)
 			p->owner->stopped(p->owner->stopped_ud);
 		return;
 	}
+	if (retired)
+		recycle(p, sb_now_mono()); /* the next one, if one is due */
 	pool_scale(p);
 }
 
@@ -414,11 +421,18 @@ void pool_counts(const struct pool *p, struct pool_counts *c)
 
 /* Stop sandboxes idle past idle_timeout (above min_sandboxes) and those
  * past max_lifetime. An old sandbox with leases drains first: it takes no
- * new leases and goes when the last one ends; no lease is ever killed. */
+ * new leases and goes when the last one ends; no lease is ever killed.
+ * At most POOL_MAX_RETIRING of the pool's sandboxes die at once; each
+ * one gone retires the next (on_sandbox_gone). A pool's 500 idle
+ * sandboxes killed at one tick kept the kernel's cgroup_mutex and RCU
+ * busy for seconds, and running slots' calls waited for them. */
 static void recycle(struct pool *p, double now)
 {
 	const struct sb_profile *prof = p->profile;
 	int live = p->n_live;
+	int dying = 0;
+	for (const struct sandbox *sb = p->sandboxes; sb; sb = sb->next)
+		dying += sb->retiring && sb->state != SBX_DEAD;
 	for (struct sandbox *sb = p->sandboxes; sb; sb = sb->next) {
 		if (sb->state != SBX_RUNNING || sb->retiring)
 			continue;
@@ -434,7 +448,7 @@ static void recycle(struct pool *p, double now)
 		bool idle = prof->idle_timeout_s > 0 &&
 			    now - sb->idle_since > prof->idle_timeout_s &&
 			    live > prof->min_sandboxes;
-		if (!old && !idle)
+		if ((!old && !idle) || dying >= POOL_MAX_RETIRING)
 			continue;
 		bool busy = false;
 		for (int i = 0; i < sb->n_slots; i++)
@@ -447,6 +461,7 @@ static void recycle(struct pool *p, double now)
 		sb->retiring = true;
 		sandbox_kill(sb);
 		live--;
+		dying++;
 	}
 }
 

@@ -1,79 +1,129 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* launcher.c - see launcher.h.
  *
- * The loop and the worker share the two lists below, under the mutex. A
- * sandbox on either list belongs to whoever holds it: the worker writes
- * its launch fields (sandbox_launch_run) between taking it from the todo
- * list and putting it on the done list; the loop reads them only after
- * taking it from the done list (the mutex orders the two), and until then
- * touches nothing the launch writes (sb->launching says so). */
+ * The loop and the worker share the two job lists below, under the
+ * mutex. A sandbox being launched belongs to whoever holds its job: the
+ * worker writes its launch fields (sandbox_launch_run) between taking the
+ * job from the todo list and putting it on the done list; the loop reads
+ * them only after taking it from the done list (the mutex orders the
+ * two), and until then touches nothing the launch writes (sb->launching
+ * says so). A removal's job holds a copy of what it needs: the sandbox
+ * is freed when it is queued. */
 #include "sandbox/launcher.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "sandbox/sandbox_internal.h"
 
-struct sb_list {
-	struct sandbox *head, *tail;
+/* A launch (sb), or the removal of a dead sandbox's groups (sb NULL). */
+struct launch_job {
+	struct launch_job *next;
+	struct sandbox *sb;
+	int n_slots;
+	char id[SBX_ID_MAX];
+};
+
+struct job_list {
+	struct launch_job *head, *tail;
 };
 
 struct sbx_launcher {
+	struct sbx_env *env;
 	pthread_t thread;
-	bool threaded; /* a worker runs; else launches run in submit */
+	bool threaded; /* a worker runs; else jobs run where they are asked */
 	pthread_mutex_t mu;
-	pthread_cond_t wake; /* a launch was queued, or stop */
-	pthread_cond_t idle; /* a launch ended */
-	struct sb_list todo; /* queued, not yet taken */
-	struct sb_list done; /* launched, not yet reported on the loop */
-	int running;	     /* taken by the worker, not yet done */
+	pthread_cond_t wake;	  /* a job was queued, or stop */
+	pthread_cond_t idle;	  /* a job ended */
+	struct job_list todo;	  /* launches queued, not yet taken */
+	struct job_list removals; /* removals queued: after any launch */
+	struct job_list done; /* launches ended, not yet reported on the loop */
+	int running;	      /* taken by the worker, not yet done */
 	bool stop;
+	bool hurry;	   /* a settle waits: no pause between removals */
 	uv_async_t wakeup; /* the worker's "done" to the loop */
 };
 
-static void list_push(struct sb_list *l, struct sandbox *sb)
+static void list_push(struct job_list *l, struct launch_job *j)
 {
-	sb->launch_next = NULL;
+	j->next = NULL;
 	if (l->tail)
-		l->tail->launch_next = sb;
+		l->tail->next = j;
 	else
-		l->head = sb;
-	l->tail = sb;
+		l->head = j;
+	l->tail = j;
 }
 
-static struct sandbox *list_pop(struct sb_list *l)
+static struct launch_job *list_pop(struct job_list *l)
 {
-	struct sandbox *sb = l->head;
-	if (sb) {
-		l->head = sb->launch_next;
+	struct launch_job *j = l->head;
+	if (j) {
+		l->head = j->next;
 		if (!l->head)
 			l->tail = NULL;
-		sb->launch_next = NULL;
 	}
-	return sb;
+	return j;
 }
 
-/* On the loop: report every finished launch. A report may queue another
- * launch (a failed start makes the pool try again), so the list is taken
- * whole first. */
+/* On the loop: report every launch that ended. A report may queue
+ * another job (a failed start makes the pool try again), so the list is
+ * taken whole first. */
 static void report(struct sbx_launcher *l)
 {
 	pthread_mutex_lock(&l->mu);
-	struct sb_list done = l->done;
+	struct job_list done = l->done;
 	l->done.head = l->done.tail = NULL;
 	pthread_mutex_unlock(&l->mu);
-	for (struct sandbox *sb; (sb = list_pop(&done));)
+	for (struct launch_job *j; (j = list_pop(&done));) {
+		struct sandbox *sb = j->sb;
+		free(j);
 		sandbox_launch_done(sb);
+	}
 }
 
 static void wakeup_cb(uv_async_t *h)
 {
 	report(h->data);
+}
+
+/* Remove a dead sandbox's groups: its processes are killed first where
+ * any are left (cgroup.c). A v1 memory group's rmdir takes milliseconds
+ * on a host with thousands of them, 200 ms at worst seen. */
+static void remove_groups(struct sbx_env *env, const char *id, int n_slots)
+{
+	if (cg_sandbox_remove(&env->cg, id, n_slots) < 0)
+		sb_log(SB_LOG_WARN, "cgroup_remove_failed", "sandbox", id,
+		       "why", strerror(errno), SB_LOG_END);
+}
+
+/* After a removal, the worker pauses as long as it took (up to
+ * PACE_MAX_NS) before the next one. A group's removal holds the kernel's
+ * cgroup_mutex, which every clone into a cgroup and every move into one
+ * also takes: with the pool's retired sandboxes removed back to back, a
+ * running slot's next call waited 0.6-3.8 s for it (offcpu stacks in
+ * cgroup_can_fork, docs/bench.md). */
+#define PACE_MAX_NS 20000000L
+
+static void pace(long took_ns)
+{
+	struct timespec ts = {.tv_nsec = took_ns < PACE_MAX_NS ? took_ns
+							       : PACE_MAX_NS};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
 static void *worker(void *arg)
@@ -82,19 +132,36 @@ static void *worker(void *arg)
 
 	pthread_mutex_lock(&l->mu);
 	for (;;) {
-		while (!l->todo.head && !l->stop)
+		while (!l->todo.head && !l->removals.head && !l->stop)
 			pthread_cond_wait(&l->wake, &l->mu);
-		struct sandbox *sb = list_pop(&l->todo);
-		if (!sb)
+		/* a start waits for no removal */
+		struct launch_job *j = list_pop(&l->todo);
+		if (!j)
+			j = list_pop(&l->removals);
+		if (!j)
 			break; /* stopped with nothing left */
 		l->running++;
 		pthread_mutex_unlock(&l->mu);
-		sandbox_launch_run(sb);
+		if (j->sb) {
+			sandbox_launch_run(j->sb);
+		} else {
+			long t0 = now_ns();
+			remove_groups(l->env, j->id, j->n_slots);
+			free(j);
+			j = NULL;
+			pthread_mutex_lock(&l->mu);
+			bool hurry = l->hurry || l->stop;
+			pthread_mutex_unlock(&l->mu);
+			if (!hurry)
+				pace(now_ns() - t0);
+		}
 		pthread_mutex_lock(&l->mu);
 		l->running--;
-		list_push(&l->done, sb);
+		if (j) {
+			list_push(&l->done, j);
+			uv_async_send(&l->wakeup);
+		}
 		pthread_cond_broadcast(&l->idle);
-		uv_async_send(&l->wakeup);
 	}
 	pthread_mutex_unlock(&l->mu);
 	return NULL;
@@ -126,6 +193,7 @@ static struct sbx_launcher *launcher_make(struct sbx_env *env)
 		return NULL;
 	}
 	l->wakeup.data = l;
+	l->env = env;
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -144,20 +212,40 @@ int launcher_submit(struct sbx_env *env, struct sandbox *sb)
 	struct sbx_launcher *l = env->launcher;
 	if (!l && !(l = launcher_make(env)))
 		return -1;
+	struct launch_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return -1;
+	j->sb = sb;
 	if (!l->threaded) {
 		/* no worker: launched here, reported like the worker's */
 		sandbox_launch_run(sb);
 		pthread_mutex_lock(&l->mu);
-		list_push(&l->done, sb);
+		list_push(&l->done, j);
 		pthread_mutex_unlock(&l->mu);
 		uv_async_send(&l->wakeup);
 		return 0;
 	}
 	pthread_mutex_lock(&l->mu);
-	list_push(&l->todo, sb);
+	list_push(&l->todo, j);
 	pthread_cond_signal(&l->wake);
 	pthread_mutex_unlock(&l->mu);
 	return 0;
+}
+
+void launcher_remove_groups(struct sbx_env *env, const char *id, int n_slots)
+{
+	struct sbx_launcher *l = env->launcher;
+	struct launch_job *j = l && l->threaded ? calloc(1, sizeof *j) : NULL;
+	if (!j) {
+		remove_groups(env, id, n_slots); /* here, as before */
+		return;
+	}
+	snprintf(j->id, sizeof j->id, "%s", id);
+	j->n_slots = n_slots;
+	pthread_mutex_lock(&l->mu);
+	list_push(&l->removals, j);
+	pthread_cond_signal(&l->wake);
+	pthread_mutex_unlock(&l->mu);
 }
 
 void launcher_settle(struct sbx_env *env)
@@ -167,8 +255,10 @@ void launcher_settle(struct sbx_env *env)
 		return;
 	for (;;) {
 		pthread_mutex_lock(&l->mu);
-		while (l->todo.head || l->running)
+		l->hurry = true;
+		while (l->todo.head || l->removals.head || l->running)
 			pthread_cond_wait(&l->idle, &l->mu);
+		l->hurry = false;
 		bool more = l->done.head != NULL;
 		pthread_mutex_unlock(&l->mu);
 		if (!more)

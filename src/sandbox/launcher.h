@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* launcher.h - the slow half of a sandbox start, in a thread of its own.
+/* launcher.h - the slow kernel work of a sandbox's start and end, in a
+ * thread of its own.
  *
  * A sandbox start makes the sandbox's cgroups (a mkdir and limit writes
  * per hierarchy and slot) and asks the init zygote for a clone, waiting
- * for its answer. On the daemon's loop that held up every request and
+ * for its answer; on the daemon's loop that held up every request and
  * call for 1.7-2.8 ms a start on average, 15.7 ms at worst, with 500
- * sandboxes alive (docs/bench.md, "Growing pools and running calls"): every
- * trajectory's tool calls stalled while a pool grew. The loop now hands
- * that half to the launcher's worker (sandbox_launch_run) and goes on;
- * the worker hands the sandbox back (sandbox_launch_done, on the loop)
- * when its init runs or the start failed. Starts run one at a time, in
- * the order asked: the zygote serves one request at a time anyway. */
+ * sandboxes alive. A dead sandbox's groups are removed, which took 0.5 ms
+ * to 200 ms each on the loop (docs/bench.md, "Growing pools and running
+ * calls"). The loop now hands both to the launcher's worker and goes on:
+ * a launch (sandbox_launch_run) is handed back (sandbox_launch_done, on
+ * the loop) when its init runs or the start failed; a removal needs
+ * nothing back. One job at a time (the zygote serves one request at a
+ * time anyway), launches before removals, and after each removal a pause
+ * as long as it took: a removal holds the kernel's cgroup_mutex, which
+ * every clone into a cgroup also takes, and removals back to back kept a
+ * running slot's calls waiting for seconds. */
 #ifndef SLOTBOX_SANDBOX_LAUNCHER_H
 #define SLOTBOX_SANDBOX_LAUNCHER_H
 
@@ -23,9 +28,14 @@ struct sandbox;
  * when nothing was queued (no loop handle could be made). */
 int launcher_submit(struct sbx_env *env, struct sandbox *sb);
 
-/* Wait for every launch asked so far and report each on this (the loop's)
- * thread before returning: at shutdown, so that no sandbox is still being
- * started when the pools stop or keep their sandboxes. */
+/* Remove the groups of a dead sandbox (cg_sandbox_remove) in the worker;
+ * here when there is none. */
+void launcher_remove_groups(struct sbx_env *env, const char *id, int n_slots);
+
+/* Wait for every job asked so far (launches and removals) and report each on
+ * this (the loop's) thread before returning: at shutdown, so that no sandbox is
+ * still being started when the pools stop or keep their sandboxes, and no group
+ * is left to remove when the daemon's own go. */
 void launcher_settle(struct sbx_env *env);
 
 /* Settle, then stop and join the worker and close its loop handle;

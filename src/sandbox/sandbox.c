@@ -836,9 +836,7 @@ void sandbox_free(struct sandbox *sb)
 	for (int i = 0; i < sb->n_slots; i++)
 		if (sb->slots[i].oom_fd >= 0)
 			close(sb->slots[i].oom_fd);
-	if (cg_sandbox_remove(&sb->env->cg, sb->id, sb->n_slots) < 0)
-		sb_log(SB_LOG_WARN, "cgroup_remove_failed", "sandbox", sb->id,
-		       "why", strerror(errno), SB_LOG_END);
+	launcher_remove_groups(sb->env, sb->id, sb->n_slots);
 	sandbox_scratch_drop(sb);
 	unlink(sb->ctl_path);
 	if (sb->open_handles == 0 && sb->pidfd < 0 && sb->ctl < 0) {

@@ -170,8 +170,10 @@ struct sbx_slot {
 
 enum sbx_state { SBX_STARTING, SBX_RUNNING, SBX_DEAD };
 
+#define SBX_ID_MAX 64 /* a sandbox id's bytes, its NUL included */
+
 struct sandbox {
-	char id[64];
+	char id[SBX_ID_MAX];
 	struct sbx_env *env;
 	const struct sb_profile *profile;
 	void *owner; /* the pool */
@@ -225,8 +227,7 @@ struct sandbox {
 	 * ctl, cg_fd and start_time are the launcher's until then, and a
 	 * kill asked meanwhile waits for it (kill_asked). */
 	bool launching, kill_asked;
-	struct sb_err launch_err;    /* why the launch failed */
-	struct sandbox *launch_next; /* the launcher's lists */
+	struct sb_err launch_err; /* why the launch failed */
 };
 
 /* Start a sandbox for profile; slots become usable as ops->slot_ready

@@ -1,20 +1,23 @@
 # SPDX-License-Identifier: Apache-2.0
 """A sandbox start's slow half (its cgroups, init's clone through the
 zygote) runs in the daemon's launcher thread (src/sandbox/launcher.c), not
-on its loop. A start that fails there is reported as one that failed at
-once was: the acquire that waited names why, the failed sandbox leaves
-nothing behind, and the pool starts again and recovers; a daemon stopped
-while sandboxes start ends every one of them, or keeps every one for the
-next daemon."""
+on its loop, and so does the removal of a dead sandbox's groups. A start
+that fails there is reported as one that failed at once was: the acquire
+that waited names why, the failed sandbox leaves nothing behind, and the
+pool starts again and recovers; a dead sandbox's groups go while the
+daemon runs; a daemon stopped while sandboxes start ends every one of
+them, or keeps them for the next daemon."""
 import json
 import os
 import re
+import signal
 
 import pytest
 
 from conftest import api, wait_for
 from test_faults import assert_nothing_left, cgroup_dirs, procs_naming
-from test_zygote import TWO_SANDBOXES, lease, run_ok, zygote_metrics, zygotes
+from test_zygote import (TWO_SANDBOXES, init_of, lease, run_ok, zygote_metrics,
+                         zygotes)
 
 EIGHT_WARM = """
 profiles:
@@ -164,3 +167,32 @@ def test_a_daemon_stopped_while_sandboxes_start_can_keep_them(make_daemon):
     d.start()
     assert d.stop() == 0  # a plain stop after that purges
     assert_nothing_left(d)
+
+
+def groups_of(log, sandbox):
+    """This daemon's groups of one sandbox: its own in each hierarchy, and
+    its slots' v1 memory groups beside the sandboxes' ("<id>.s<N>")."""
+    return [os.path.join(g, e) for g in cgroup_dirs(log) if os.path.isdir(g)
+            for e in os.listdir(g) if e == sandbox or e.startswith(sandbox + ".s")]
+
+
+def test_a_dead_sandboxs_groups_go_while_the_daemon_runs(make_daemon):
+    d = make_daemon(TWO_SANDBOXES)
+    c = d.client()
+    sid, sb = lease(c)
+    run_ok(c, sid)
+    assert groups_of(d.read_log(), sb)
+    os.kill(init_of(d, sb), signal.SIGKILL)
+    # the holder learns it (from the call in flight when the daemon had
+    # not yet seen init go, or from the slot after)
+    code, body = c.request("POST", f"/v1/slots/{sid}/exec",
+                           {"tool": "bash", "args": {"command": "true"}})
+    got = json.loads(body)
+    assert (got.get("error", {}).get("code") if code == 502 else
+            got["metadata"]["error_code"]) == "sandbox_lost", body
+    api(c, "DELETE", f"/v1/slots/{sid}", status=204)  # the pool lets it go
+    assert wait_for(lambda: not groups_of(d.read_log(), sb), timeout=10), \
+        groups_of(d.read_log(), sb)
+    assert "cgroup_remove_failed" not in d.read_log()
+    other, _ = lease(c)
+    run_ok(c, other)

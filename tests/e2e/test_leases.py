@@ -141,3 +141,25 @@ profiles:
     for s in slots:
         api(c, "DELETE", f"/v1/slots/{s}", status=204)
     assert wait_for(lambda: api(c, "GET", "/v1/status")["pools"]["default"]["sandboxes"] == 1)
+
+
+def test_many_idle_sandboxes_all_go_a_few_at_a_time(make_daemon):
+    """The reaper retires at most 4 of a pool's sandboxes at once (each
+    one gone retires the next): all ten still go, and none is lost."""
+    d = make_daemon("""
+profiles:
+  default:
+    slots_per_sandbox: 1
+    min_sandboxes: 0
+    max_sandboxes: 10
+    idle_timeout_s: 1
+""")
+    c = d.client()
+    slots = [acquire(c, timeout_s=30)["slot_id"] for _ in range(10)]
+    for s in slots:
+        api(c, "DELETE", f"/v1/slots/{s}", status=204)
+    assert wait_for(lambda: api(c, "GET", "/v1/status")["pools"]["default"]["sandboxes"] == 0,
+                    timeout=30)
+    log = d.read_log()
+    assert log.count("event=sandbox_recycle") == 10, log[-3000:]
+    assert "sandbox_lost" not in log
