@@ -197,11 +197,21 @@ def memcg_usage_kib(pid):
 
 
 def children_of(pid):
+    """pid's children, made by any of its threads (the daemon's sandbox
+    inits are its launcher thread's: /proc/PID/task/TID/children lists
+    each thread's own)."""
+    out = []
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
+        tids = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        return []
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+    return out
 
 
 def count_procs(pid):

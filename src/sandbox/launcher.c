@@ -47,7 +47,7 @@ struct sbx_launcher {
 	struct job_list done; /* launches ended, not yet reported on the loop */
 	int running;	      /* taken by the worker, not yet done */
 	bool stop;
-	bool hurry;	   /* a settle waits: no pause between removals */
+	bool hurry; /* settled once (a stop): no pause between removals */
 	uv_async_t wakeup; /* the worker's "done" to the loop */
 };
 
@@ -255,10 +255,10 @@ void launcher_settle(struct sbx_env *env)
 		return;
 	for (;;) {
 		pthread_mutex_lock(&l->mu);
+		/* a settle is a stop: removals run back to back from now */
 		l->hurry = true;
 		while (l->todo.head || l->removals.head || l->running)
 			pthread_cond_wait(&l->idle, &l->mu);
-		l->hurry = false;
 		bool more = l->done.head != NULL;
 		pthread_mutex_unlock(&l->mu);
 		if (!more)

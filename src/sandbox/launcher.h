@@ -32,10 +32,11 @@ int launcher_submit(struct sbx_env *env, struct sandbox *sb);
  * here when there is none. */
 void launcher_remove_groups(struct sbx_env *env, const char *id, int n_slots);
 
-/* Wait for every job asked so far (launches and removals) and report each on
- * this (the loop's) thread before returning: at shutdown, so that no sandbox is
- * still being started when the pools stop or keep their sandboxes, and no group
- * is left to remove when the daemon's own go. */
+/* At shutdown: wait for every job asked so far (launches and removals)
+ * and report each on this (the loop's) thread before returning, so that
+ * no sandbox is still being started when the pools stop or keep their
+ * sandboxes, and no group is left to remove when the daemon's own go.
+ * From then on removals run with no pause between them. */
 void launcher_settle(struct sbx_env *env);
 
 /* Settle, then stop and join the worker and close its loop handle;
