@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/thread.h"
 
 struct cg_stocker {
 	pthread_t thread;
@@ -97,8 +97,6 @@ static void *stock_worker(void *arg)
 static struct cg_stocker *stocker_start(struct cg_root *r)
 {
 	struct cg_stocker *s = calloc(1, sizeof *s);
-	sigset_t all, old;
-	int e;
 
 	if (!s)
 		return NULL;
@@ -106,10 +104,7 @@ static struct cg_stocker *stocker_start(struct cg_root *r)
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->idle, NULL);
 	r->stocker = s;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	e = pthread_create(&s->thread, NULL, stock_worker, r);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int e = sb_thread_start(&s->thread, stock_worker, r);
 	if (e != 0) {
 		sb_log(SB_LOG_WARN, "cgroup_stock_thread", "why", strerror(e),
 		       SB_LOG_END);

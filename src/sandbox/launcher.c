@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/thread.h"
 #include "sandbox/sandbox_internal.h"
 
 /* A launch (sb), or the removal of a dead sandbox's groups (sb NULL). */
@@ -142,18 +142,15 @@ static void *worker(void *arg)
 			break; /* stopped with nothing left */
 		l->running++;
 		pthread_mutex_unlock(&l->mu);
+		long took = 0; /* a removal's */
 		if (j->sb) {
 			sandbox_launch_run(j->sb);
 		} else {
 			long t0 = now_ns();
 			remove_groups(l->env, j->id, j->n_slots);
+			took = now_ns() - t0;
 			free(j);
 			j = NULL;
-			pthread_mutex_lock(&l->mu);
-			bool hurry = l->hurry || l->stop;
-			pthread_mutex_unlock(&l->mu);
-			if (!hurry)
-				pace(now_ns() - t0);
 		}
 		pthread_mutex_lock(&l->mu);
 		l->running--;
@@ -162,6 +159,11 @@ static void *worker(void *arg)
 			uv_async_send(&l->wakeup);
 		}
 		pthread_cond_broadcast(&l->idle);
+		if (took > 0 && !l->hurry) {
+			pthread_mutex_unlock(&l->mu);
+			pace(took);
+			pthread_mutex_lock(&l->mu);
+		}
 	}
 	pthread_mutex_unlock(&l->mu);
 	return NULL;
@@ -176,8 +178,7 @@ static void launcher_free(struct sbx_launcher *l)
 }
 
 /* The launcher with its loop handle, and its worker if a thread can be
- * made (started with every signal blocked: the daemon's signals are its
- * loop's); NULL with errno when not even the handle could be made. */
+ * made; NULL with errno when not even the handle could be made. */
 static struct sbx_launcher *launcher_make(struct sbx_env *env)
 {
 	struct sbx_launcher *l = calloc(1, sizeof *l);
@@ -194,11 +195,7 @@ static struct sbx_launcher *launcher_make(struct sbx_env *env)
 	}
 	l->wakeup.data = l;
 	l->env = env;
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int e = pthread_create(&l->thread, NULL, worker, l);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int e = sb_thread_start(&l->thread, worker, l);
 	l->threaded = e == 0;
 	if (e != 0)
 		sb_log(SB_LOG_WARN, "launcher_thread", "why", strerror(e),

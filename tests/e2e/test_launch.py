@@ -16,6 +16,7 @@ import pytest
 
 from conftest import api, wait_for
 from test_faults import assert_nothing_left, cgroup_dirs, procs_naming
+from test_limits import mountinfo, v1_mount
 from test_zygote import (TWO_SANDBOXES, init_of, lease, run_ok, zygote_metrics,
                          zygotes)
 
@@ -28,16 +29,6 @@ profiles:
 """
 
 
-def mountpoint(fstype, option=None):
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, right = line.split(" - ", 1)
-            fs, _source, opts = right.split()[:3]
-            if fs == fstype and (option is None or option in opts.split(",")):
-                return left.split()[4]
-    return None
-
-
 class PidsJail:
     """A pids cgroup with room for nothing new: a process moved into it
     cannot fork (EAGAIN) until open() lifts its limit. v1's pids
@@ -45,9 +36,9 @@ class PidsJail:
     children."""
 
     def __init__(self):
-        root = mountpoint("cgroup", "pids")
+        root = v1_mount("pids")
         if root is None:
-            v2 = mountpoint("cgroup2")
+            v2 = next((m[0] for m in mountinfo() if m[1] == "cgroup2"), None)
             if v2 and "pids" in open(os.path.join(v2, "cgroup.subtree_control")).read().split():
                 root = v2
         if root is None:
