@@ -204,6 +204,16 @@ static struct sbx_launcher *launcher_make(struct sbx_env *env)
 	return l;
 }
 
+/* Hand j to the worker on one of its queues. */
+static void enqueue(struct sbx_launcher *l, struct job_list *queue,
+		    struct launch_job *j)
+{
+	pthread_mutex_lock(&l->mu);
+	list_push(queue, j);
+	pthread_cond_signal(&l->wake);
+	pthread_mutex_unlock(&l->mu);
+}
+
 int launcher_submit(struct sbx_env *env, struct sandbox *sb)
 {
 	struct sbx_launcher *l = env->launcher;
@@ -222,10 +232,7 @@ int launcher_submit(struct sbx_env *env, struct sandbox *sb)
 		uv_async_send(&l->wakeup);
 		return 0;
 	}
-	pthread_mutex_lock(&l->mu);
-	list_push(&l->todo, j);
-	pthread_cond_signal(&l->wake);
-	pthread_mutex_unlock(&l->mu);
+	enqueue(l, &l->todo, j);
 	return 0;
 }
 
@@ -239,10 +246,7 @@ void launcher_remove_groups(struct sbx_env *env, const char *id, int n_slots)
 	}
 	snprintf(j->id, sizeof j->id, "%s", id);
 	j->n_slots = n_slots;
-	pthread_mutex_lock(&l->mu);
-	list_push(&l->removals, j);
-	pthread_cond_signal(&l->wake);
-	pthread_mutex_unlock(&l->mu);
+	enqueue(l, &l->removals, j);
 }
 
 void launcher_settle(struct sbx_env *env)
