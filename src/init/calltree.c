@@ -250,6 +250,29 @@ bool calltree_empty(int slot_fd, enum cg_mode mode, uint64_t id)
 	return group_has_no_procs(slot_fd, name);
 }
 
+bool calltree_holds_only(int slot_fd, enum cg_mode mode, uint64_t id, pid_t pid)
+{
+	char path[64], buf[32];
+
+	if (mode == CG_NONE || slot_fd < 0)
+		return false;
+	call_name(buf, sizeof buf, id);
+	snprintf(path, sizeof path, "%s/cgroup.procs", buf);
+	_cleanup_fd_ int fd = openat(slot_fd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	/* one short line at most: more is another process */
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	if (n < 0 || (n > 0 && read(fd, path, 1) != 0))
+		return false;
+	buf[n] = '\0';
+	if (n == 0)
+		return true;
+	char *end;
+	long got = strtol(buf, &end, 10);
+	return got == (long)pid && end != buf && *end == '\n' && !end[1];
+}
+
 void calltree_kill(int slot_fd, enum cg_mode mode, uint64_t id, pid_t pgid)
 {
 	char name[32];

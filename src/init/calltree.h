@@ -32,6 +32,11 @@ int calltree_open(int slot_fd, enum cg_mode mode, uint64_t id, int *dir_fd);
 /* Whether group "c<id>" lists no process (its call's tree has ended). */
 bool calltree_empty(int slot_fd, enum cg_mode mode, uint64_t id);
 
+/* The same, where pid (alive or not) may be there too: a group an ended
+ * call left to its successor spare (spare.h). */
+bool calltree_holds_only(int slot_fd, enum cg_mode mode, uint64_t id,
+			 pid_t pid);
+
 /* The file below a group through which a single-threaded process moves
  * itself into it (calltree_join): cgroup.procs in cgroup v2, "tasks" in
  * v1. A v1 write of 0 (the writer's own thread) to "tasks" is the one

@@ -66,6 +66,11 @@ struct leader {
 	bool dirty;
 	/* the next lease's spare, in the next namespaces (spare.h) */
 	struct spare next;
+	/* the spare after the current one, which that one clones into its
+	 * call group (spare_make_next): it lives on in the group of the call
+	 * its maker took, and is the next spare if that call leaves the
+	 * group to it */
+	struct spare successor;
 };
 
 static void retry_stale(struct leader *l);
@@ -91,9 +96,47 @@ static void retire(struct leader *l, struct spare *sp)
 	*sp = (struct spare){.pid = 0, .sock = -1};
 }
 
+/* Forget the successor (killed, unless it was reaped): it may be in a
+ * call's group or the spare's, whose owner removes the group. Not born
+ * yet, it never will be, or it finds its socket closed and exits. */
+static void forget_successor(struct leader *l, bool reaped)
+{
+	if (l->successor.sock < 0)
+		return;
+	pid_t pid = spare_successor_pid(&l->successor);
+	if (pid > 0 && !reaped)
+		kill(pid, SIGKILL);
+	close(l->successor.sock);
+	l->successor = (struct spare){.pid = 0, .sock = -1};
+}
+
+static void drop_successor(struct leader *l)
+{
+	forget_successor(l, false);
+}
+
+/* The spare and its successor, made in the same root and namespaces. */
 static void retire_spare(struct leader *l)
 {
+	drop_successor(l);
 	retire(l, &l->spare);
+}
+
+/* Calls run in call groups (calltree.h): then a recycle ends a lease's
+ * processes group by group. */
+static bool grouped(const struct leader *l)
+{
+	return l->cfg->cg_fd >= 0 && l->cfg->init->cg_mode != CG_NONE;
+}
+
+/* Have the spare clone its successor now, between calls. Only in call
+ * groups, where the leader can tell that an ended call left its group
+ * to the successor alone. */
+static void make_successor(struct leader *l)
+{
+	if (l->spare.pid && l->successor.sock < 0 && grouped(l) &&
+	    spare_make_next(&l->spare, &l->successor) < 0)
+		l->successor = (struct spare){.pid = 0, .sock = -1};
 }
 
 static uint64_t tv_us(struct timeval tv)
@@ -258,10 +301,24 @@ static void retry_stale(struct leader *l)
 	l->n_stale = keep;
 }
 
+/* The successor that c's process made, now that c was reaped (its pid
+ * is known for good): 0 when there is none. */
+static pid_t successor_of(struct leader *l, const struct call *c)
+{
+	if (l->successor.sock < 0 || l->successor.maker != c->pid ||
+	    l->successor.group != c->group)
+		return 0;
+	pid_t pid = spare_successor_pid(&l->successor);
+	if (pid <= 0)
+		drop_successor(l); /* never born */
+	return pid;
+}
+
 static void call_ended(struct leader *l, struct call *c, int status,
 		       const struct rusage *ru)
 {
 	int err = spare_spawn_errno(c->sock);
+	pid_t successor = successor_of(l, c);
 	c->pid = 0;
 	c->sock = -1;
 	reply_done(l, c->id, status, err ? SB_EXEC_SPAWN_FAILED : 0, err, ru);
@@ -269,19 +326,34 @@ static void call_ended(struct leader *l, struct call *c, int status,
 	 * this one: not while the call runs, when it would compete with the
 	 * command for the CPU. (Made once the call had exec'd instead, it
 	 * measured 3% slower here: bench/exec_ab.py, a 2-vCPU VM whose
-	 * scheduler keeps a woken task on the waker's CPU.)
+	 * scheduler keeps a woken task on the waker's CPU.) Mostly it is
+	 * there already: the successor the call's process cloned before it
+	 * took the call, left alone in the call's group; it clones the next
+	 * one now.
 	 * Background processes of the call may live on in its group; they
 	 * are killed with the slot. Remove the group once it is empty, or
 	 * keep it, empty, for the next spare (not a killed one: kill_call). */
 	int mode = l->cfg->init->cg_mode;
 	if (!c->killed && !l->spare.pid &&
-	    calltree_empty(l->cfg->cg_fd, mode, c->group)) {
-		next_spare_in(l, c->group);
+	    (successor ? calltree_holds_only(l->cfg->cg_fd, mode, c->group,
+					     successor)
+		       : calltree_empty(l->cfg->cg_fd, mode, c->group))) {
+		if (successor) {
+			l->spare = l->successor;
+			l->spare.pid = successor;
+			l->successor = (struct spare){.pid = 0, .sock = -1};
+		} else {
+			next_spare_in(l, c->group);
+		}
+		make_successor(l);
 		return;
 	}
+	if (successor)
+		drop_successor(l);
 	if (calltree_remove(l->cfg->cg_fd, mode, c->group) < 0)
 		add_stale(l, c->group);
 	next_spare(l);
+	make_successor(l);
 }
 
 /* How long the leader must have been idle, once a lease used its
@@ -301,18 +373,20 @@ static void next_lease_spare(struct leader *l)
 		l->next.pid = 0;
 }
 
-/* pid was reaped: the spare (killed while waiting), a file tool, a call,
- * or an orphan (nothing to do). */
-static void reap_one(struct leader *l, pid_t pid, int st,
+static void reap_pid(struct leader *l, pid_t pid, int st,
 		     const struct rusage *ru)
 {
-	spare_reaped(pid);
 	if (pid == l->spare.pid) {
 		retire_spare(l);
 		return;
 	}
 	if (pid == l->next.pid) {
 		retire(l, &l->next);
+		return;
+	}
+	if (l->successor.sock >= 0 &&
+	    pid == spare_successor_pid(&l->successor)) {
+		forget_successor(l, true);
 		return;
 	}
 	for (int i = 0; i < l->n_files; i++) {
@@ -329,6 +403,16 @@ static void reap_one(struct leader *l, pid_t pid, int st,
 	}
 }
 
+/* pid was reaped: the spare (killed while waiting), its successor, a
+ * file tool, a call, or an orphan (nothing to do). Spare regions go
+ * last: a successor's region tells whether it was born until then. */
+static void reap_one(struct leader *l, pid_t pid, int st,
+		     const struct rusage *ru)
+{
+	reap_pid(l, pid, st, ru);
+	spare_reaped(pid);
+}
+
 /* Reap every child that has ended; true when none is left at all. */
 static bool reap_children(struct leader *l)
 {
@@ -341,13 +425,6 @@ static bool reap_children(struct leader *l)
 	bool none_left = pid < 0 && errno == ECHILD;
 	retry_stale(l);
 	return none_left;
-}
-
-/* Calls run in call groups (calltree.h): then a recycle ends a lease's
- * processes group by group. */
-static bool grouped(const struct leader *l)
-{
-	return l->cfg->cg_fd >= 0 && l->cfg->init->cg_mode != CG_NONE;
 }
 
 /* What this leader's HELLO says it can do: recycle by groups, or as PID 1
@@ -552,6 +629,7 @@ static void rejoin_groups(struct leader *l)
 			l->cfg->index, strerror(errno));
 	if (mask <= 0)
 		return;
+	drop_successor(l); /* made before: in the old groups */
 	if (l->next.pid &&
 	    init_cg_move_to_slot(cfg, l->cfg->index, mask, l->next.pid) < 0)
 		retire(l, &l->next);
@@ -673,6 +751,7 @@ void leader_main(struct leader_cfg *lc)
 				    .filter = lc->init->seccomp};
 	l.spare = (struct spare){.pid = 0, .sock = -1};
 	l.next = (struct spare){.pid = 0, .sock = -1};
+	l.successor = (struct spare){.pid = 0, .sock = -1};
 	/* Call group names must not meet a group an earlier generation of
 	 * the slot left behind: start from the clock. */
 	struct timespec now;

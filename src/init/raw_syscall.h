@@ -86,6 +86,11 @@ static inline long sb_raw6(long n, long a, long b, long c, long d, long e,
  * it returns (fn normally execs or exits itself). */
 long sb_clone3_run(struct clone_args *args, size_t size, int (*fn)(void *),
 		   void *arg);
+/* The same through the old clone(flags, stack_top, parent_tid), which a
+ * seccomp filter can judge by its flags (raw_clone.c): no child_tid, no
+ * tls. */
+long sb_clone_run(unsigned long flags, void *stack_top, int *parent_tid,
+		  int (*fn)(void *), void *arg);
 #endif
 
 #endif

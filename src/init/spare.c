@@ -170,7 +170,7 @@ static int start(struct spare *s, const struct spare_cfg *cfg, uint64_t group,
 	int sv[2], dir_fd = -1, err;
 	bool born_in_group;
 
-	s->vm = NULL;
+	*s = (struct spare){.sock = -1};
 	if ((reuse ? calltree_open : calltree_create)(cfg->cg_fd, cfg->cg_mode,
 						      group, &dir_fd) < 0)
 		return -1;
@@ -252,6 +252,28 @@ int spare_hand(const struct spare *s, const struct spare_call *call)
 	int fds[4] = {call->payload_fd, call->stdio[0], call->stdio[1],
 		      call->stdio[2]};
 	return sb_msg_send(s->sock, &m, fds, 4);
+}
+
+int spare_make_next(struct spare *s, struct spare *next)
+{
+	struct spare_vm *vm;
+	int sock;
+
+	if (!s->vm || s->made_next) {
+		errno = EALREADY;
+		return -1;
+	}
+	s->made_next = true;
+	if (spare_vm_make_next(s->vm, s->sock, &vm, &sock) < 0)
+		return -1;
+	*next = (struct spare){
+		.sock = sock, .group = s->group, .vm = vm, .maker = s->pid};
+	return 0;
+}
+
+pid_t spare_successor_pid(const struct spare *next)
+{
+	return next->vm ? spare_vm_born(next->vm) : 0;
 }
 
 int spare_spawn_errno(int sock)

@@ -25,6 +25,23 @@
  * can see and kill it like any process of theirs; the leader then starts
  * another. It holds nothing they do not already have.
  *
+ * Its successor. The filter's install (JIT, the per-syscall cache, and
+ * their free at the exit) and the uid and capability changes cost each
+ * spare some 100-200 us of CPU (bench/filter_inherit.c, bench/batch_ab.py),
+ * and only inheritance avoids them. So once a call has ended, the next
+ * spare (sharing the leader's memory) is asked to clone the one after it
+ * at once (spare_make_next): with the old clone (the default filter
+ * refuses clone3), CLONE_VM, and CLONE_PARENT so that the leader reaps
+ * it; born in its maker's call group, as its uid, with its empty
+ * capabilities and its filter. When the maker's call ends and leaves that
+ * group to the successor alone (never killed), the successor is the next
+ * spare, and it clones its own. Else the leader drops it and makes the
+ * next spare itself, as it does when the successor was never born (its
+ * maker was killed first; a profile's filter refuses clone). The leader
+ * never waits on a maker: the successor's pid reaches it through the
+ * region the leader made for it (CLONE_PARENT_SETTID), known for good
+ * once the maker is reaped.
+ *
  * A next lease's spare (make_ns set) first makes that lease's namespaces
  * and sends them to the leader, then waits as root, out of the current
  * tenant's reach (signals, prlimit, renice), until spare_promote() when
@@ -55,12 +72,14 @@ struct spare_cfg {
 struct spare_vm;
 
 struct spare {
-	pid_t pid;	/* 0: none */
+	pid_t pid;	/* 0: none (for a successor: not known yet) */
 	int sock;	/* the leader's end, -1 when none */
 	uint64_t group; /* its call group "c<group>" */
 	/* set when it shares the leader's memory (spare_vm.h); NULL when
 	 * forked */
 	struct spare_vm *vm;
+	pid_t maker;	/* a successor: the spare that clones it */
+	bool made_next; /* it was asked for its successor (once only) */
 };
 
 /* Start a spare in a new call group `group` (created here): one that
@@ -80,6 +99,19 @@ int spare_take_ns(const struct spare *s, int fds[2]);
 
 /* ... and let it confine itself and wait for calls. 0 or -1 with errno. */
 int spare_promote(const struct spare *s);
+
+/* Have the spare s clone the spare after it (a successor) before it
+ * takes a call: in s's call group, confined as s is, with nothing to
+ * install (spare_vm.c, make_successor). next is its socket, group and
+ * region; its pid is spare_successor_pid(next) once s cloned it, which
+ * s may never do (it was killed; a profile's filter refuses clone). The
+ * leader never waits for it: it takes the successor for the next spare
+ * only once s's call has ended and was reaped. Only for a spare that
+ * shares the leader's memory, once. 0, or -1 with errno. */
+int spare_make_next(struct spare *s, struct spare *next);
+
+/* A successor's pid, 0 while not known. */
+pid_t spare_successor_pid(const struct spare *next);
 
 /* A call as the daemon sent it: its payload (proto.h) in a memfd, or
  * inline (the EXEC's packet: the leader's buffer until its next message),

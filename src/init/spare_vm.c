@@ -40,14 +40,26 @@ struct spare_vm {
 	char *const *argv;
 	char *const *envp;
 	const char *cwd;
+	/* the next spare's region: set by the leader before it asks for it
+	 * (MSG_NEXT), read by the child then */
+	struct spare_vm *successor;
+	/* A spare's pid. The leader sets it for one it clones; for a
+	 * successor the kernel writes it (CLONE_PARENT_SETTID) before the
+	 * successor runs, 0 until then. */
+	pid_t pid;
 	/* the leader's own */
 	struct spare_vm *next; /* live (until reaped) or cached */
-	pid_t pid;
+	pid_t maker;	       /* a successor: its maker's pid, until reaped */
 	size_t size;
 	char *payload; /* its call's payload, read here (kept for the next) */
 	size_t payload_cap;
 	struct sb_payload p;
 };
+
+/* What the leader sends a spare: a call (stdin, stdout, stderr) or the
+ * socket of the next spare it is to clone. */
+#define MSG_CALL 'x'
+#define MSG_NEXT 'n'
 
 #define REGION_MIN (64u * 1024u)
 #define REGION_CACHE 2
@@ -66,11 +78,11 @@ bool spare_vm_usable(void)
 
 /* ---- the child: raw system calls only (raw_syscall.h) ---- */
 
-/* The call: one byte with stdin, stdout and stderr. 1, 0 when the
- * leader closed its end (retired), or -errno. */
-SB_RAW_CHILD static long recv_call(int sock, int fds[3])
+/* A message: one byte with stdin, stdout and stderr (MSG_CALL) or with
+ * one socket (MSG_NEXT). 1, 0 when the leader closed its end (retired),
+ * or -errno. */
+SB_RAW_CHILD static long recv_msg(int sock, char *what, int fds[3])
 {
-	char byte;
 	struct iovec iov;
 	union {
 		struct cmsghdr h;
@@ -79,7 +91,7 @@ SB_RAW_CHILD static long recv_call(int sock, int fds[3])
 	struct msghdr mh;
 	long n;
 
-	iov.iov_base = &byte;
+	iov.iov_base = what;
 	iov.iov_len = 1;
 	__builtin_memset(&u, 0, sizeof u);
 	__builtin_memset(&mh, 0, sizeof mh);
@@ -93,18 +105,63 @@ SB_RAW_CHILD static long recv_call(int sock, int fds[3])
 	if (n <= 0)
 		return n;
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	int want = *what == MSG_CALL ? 3 : 1;
 	if (!c || (mh.msg_flags & MSG_CTRUNC) || c->cmsg_level != SOL_SOCKET ||
 	    c->cmsg_type != SCM_RIGHTS ||
-	    c->cmsg_len != CMSG_LEN(3 * sizeof(int)))
+	    c->cmsg_len != CMSG_LEN((size_t)want * sizeof(int)) ||
+	    (*what != MSG_CALL && *what != MSG_NEXT))
 		return -EPROTO;
-	__builtin_memcpy(fds, CMSG_DATA(c), 3 * sizeof(int));
+	__builtin_memcpy(fds, CMSG_DATA(c), (size_t)want * sizeof(int));
 	return 1;
+}
+
+SB_RAW_CHILD static int successor_main(void *arg);
+
+/* Clone the next spare, sharing the memory as this one does and with the
+ * leader as its parent (CLONE_PARENT: the leader reaps it), onto the
+ * region the leader made for it. It is born in this spare's call group,
+ * as its uid, without capabilities and under its seccomp filter: all
+ * inherited, nothing to install (the filter's install is the costliest
+ * part of a spare: bench/filter_inherit.c). The old clone, not clone3:
+ * the default filter refuses clone3 (seccomp_policy.c). Its pid reaches
+ * the leader through the region; a clone that fails leaves it 0, and the
+ * leader makes the next spare itself. */
+SB_RAW_CHILD static void make_successor(const struct spare_vm *vm, int sock)
+{
+	struct spare_vm *s = vm->successor;
+	if (s) {
+		s->sock = sock;
+		(void)sb_clone_run(CLONE_VM | CLONE_PARENT |
+					   CLONE_PARENT_SETTID | SIGCHLD,
+				   s, &s->pid, successor_main, s);
+	}
+	sb_raw1(SYS_close, sock);
+}
+
+/* Wait for the call, making the next spare first if asked, and run it. */
+SB_RAW_CHILD __attribute__((noreturn)) static void
+serve(const struct spare_vm *vm)
+{
+	int sock = vm->sock, fds[3] = {-1, -1, -1};
+	char what = 0;
+
+	for (;;) {
+		long r = recv_msg(sock, &what, fds);
+		if (r == 0)
+			sb_raw1(SYS_exit_group, 0); /* retired, or no leader */
+		if (r < 0)
+			spare_child_fail(sock, r);
+		if (what == MSG_CALL)
+			break;
+		make_successor(vm, fds[0]);
+	}
+	spare_child_exec(sock, fds, vm->cwd, vm->argv, vm->envp);
 }
 
 SB_RAW_CHILD static int child_main(void *arg)
 {
 	const struct spare_vm *vm = arg;
-	int sock = vm->sock, fds[3] = {-1, -1, -1};
+	int sock = vm->sock;
 	long r;
 
 	/* Without CLONE_INTO_CGROUP (cgroup v1, old kernels), a move, here
@@ -122,12 +179,16 @@ SB_RAW_CHILD static int child_main(void *arg)
 	spare_child_close_all_but(sock);
 	if ((r = confine_child_raw(vm->uid, vm->filter)) < 0)
 		spare_child_fail(sock, r);
-	r = recv_call(sock, fds);
-	if (r == 0)
-		sb_raw1(SYS_exit_group, 0); /* retired, or the leader is gone */
-	if (r < 0)
-		spare_child_fail(sock, r);
-	spare_child_exec(sock, fds, vm->cwd, vm->argv, vm->envp);
+	serve(vm);
+}
+
+/* A successor starts with its maker's descriptors: its maker's socket
+ * goes, its own stays. */
+SB_RAW_CHILD static int successor_main(void *arg)
+{
+	const struct spare_vm *vm = arg;
+	spare_child_close_all_but(vm->sock);
+	serve(vm);
 }
 
 /* ---- the leader ---- */
@@ -300,15 +361,70 @@ int spare_vm_hand(struct spare_vm *vm, int sock, const struct spare_call *call)
 	return -1;
 }
 
+int spare_vm_make_next(struct spare_vm *vm, int sock, struct spare_vm **out,
+		       int *out_sock)
+{
+	struct spare_vm *s = region_get();
+	char what = MSG_NEXT;
+	struct iovec iov = {.iov_base = &what, .iov_len = 1};
+	int sv[2], err;
+
+	if (!s)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		err = errno;
+		region_put(s);
+		errno = err;
+		return -1;
+	}
+	*s = (struct spare_vm){.sock = -1,
+			       .dir_fd = -1,
+			       .uid = vm->uid,
+			       .maker = vm->pid,
+			       .size = s->size,
+			       .payload = s->payload,
+			       .payload_cap = s->payload_cap};
+	/* live from now: the maker may clone onto it until it is reaped */
+	s->next = live;
+	live = s;
+	vm->successor = s;
+	if (sb_send_with_fds(sock, &iov, 1, &sv[1], 1) != 1) {
+		err = errno;
+		vm->successor = NULL;
+		live = s->next;
+		region_put(s);
+		close(sv[0]);
+		close(sv[1]);
+		errno = err;
+		return -1;
+	}
+	close(sv[1]);
+	*out = s;
+	*out_sock = sv[0];
+	return 0;
+}
+
+pid_t spare_vm_born(const struct spare_vm *vm)
+{
+	return __atomic_load_n(&vm->pid, __ATOMIC_ACQUIRE);
+}
+
+/* A region goes when its spare was reaped, or when the maker of a
+ * successor that was never born was: nothing can clone onto it then. */
 void spare_vm_reaped(pid_t pid)
 {
-	for (struct spare_vm **p = &live; *p; p = &(*p)->next) {
-		if ((*p)->pid == pid) {
-			struct spare_vm *vm = *p;
-			*p = vm->next;
-			region_put(vm);
-			return;
+	for (struct spare_vm **p = &live; *p;) {
+		struct spare_vm *vm = *p;
+		pid_t born = spare_vm_born(vm);
+		bool gone = born == pid || (vm->maker == pid && born == 0);
+		if (vm->maker == pid)
+			vm->maker = 0;
+		if (!gone) {
+			p = &vm->next;
+			continue;
 		}
+		*p = vm->next;
+		region_put(vm);
 	}
 }
 
@@ -332,6 +448,20 @@ int spare_vm_hand(struct spare_vm *vm, int sock, const struct spare_call *call)
 	(void)vm, (void)sock, (void)call;
 	errno = ENOSYS;
 	return -1;
+}
+
+int spare_vm_make_next(struct spare_vm *vm, int sock, struct spare_vm **out,
+		       int *out_sock)
+{
+	(void)vm, (void)sock, (void)out, (void)out_sock;
+	errno = ENOSYS;
+	return -1;
+}
+
+pid_t spare_vm_born(const struct spare_vm *vm)
+{
+	(void)vm;
+	return 0;
 }
 
 void spare_vm_reaped(pid_t pid)

@@ -46,7 +46,19 @@ pid_t spare_vm_start(const struct spare_cfg *cfg, int sock, int dir_fd,
  * EPROTO: a bad payload). */
 int spare_vm_hand(struct spare_vm *vm, int sock, const struct spare_call *call);
 
-/* pid was reaped: free its region, if it was such a spare. */
+/* Ask the waiting spare vm (sock: the leader's end) to clone the next
+ * spare (make_successor in spare_vm.c): *out is its region, *out_sock the
+ * leader's end of its socket pair. Its pid is spare_vm_born(*out) once the
+ * maker cloned it. 0, or -1 with errno. Once per spare. */
+int spare_vm_make_next(struct spare_vm *vm, int sock, struct spare_vm **out,
+		       int *out_sock);
+
+/* A spare's pid: for a successor, 0 until its maker cloned it (and for
+ * good if the maker was reaped with it still 0). */
+pid_t spare_vm_born(const struct spare_vm *vm);
+
+/* pid was reaped: free its region, if it was such a spare, and the
+ * regions of successors it was to make and never made. */
 void spare_vm_reaped(pid_t pid);
 
 #endif
