@@ -106,3 +106,36 @@ def test_example_rollout_runs(make_daemon):
                         "-n", "6"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "mean reward 1.00 over 6 trajectories" in p.stdout
+
+
+def test_a_request_with_a_small_body_is_one_write(daemon):
+    """The sync client sends a request's head and a small body in one
+    write (transport._OneWriteMixin), so that the daemon reads it whole
+    at one wake-up; a large body still follows its head, and every
+    answer is right either way."""
+    from slotbox import transport
+    c = Client(daemon.socket)
+    writes = []
+    conn_class = transport._UnixHTTPConnection
+    orig = conn_class.send
+
+    def counting_send(self, data):
+        writes.append(len(data))
+        return orig(self, data)
+
+    conn_class.send = counting_send
+    try:
+        slot = c.acquire("one-write")
+        writes.clear()
+        r = c.bash(slot, "echo hi")
+        assert r.success and r.output == "hi\n", r
+        assert len(writes) == 1, writes
+        writes.clear()
+        big = "x" * (transport.COALESCE_MAX + 1)
+        c.write_file(slot, "big.txt", big.encode())
+        assert len(writes) == 2 and writes[1] > transport.COALESCE_MAX, writes
+        got = c.read_file(slot, "big.txt")
+        assert got["bytes"] == len(big) and got["content"] == big, {k: got[k] for k in ("bytes",)}
+        c.release(slot)
+    finally:
+        conn_class.send = orig

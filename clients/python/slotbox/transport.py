@@ -41,7 +41,30 @@ def resolve_endpoint(endpoint=None, token=None):
     return endpoint, token
 
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
+# A body up to this size goes out in one write with the request's head.
+COALESCE_MAX = 64 << 10
+
+
+class _OneWriteMixin:
+    """http.client writes a request's head and its body with two sends:
+    the daemon then wakes for the head, finds the body missing and waits
+    for another wake-up. A small body goes in the head's write instead.
+    (_send_output and _buffer are http.client's own, unchanged since
+    Python 3.6; anything else takes http.client's way.)"""
+
+    def _send_output(self, message_body=None, encode_chunked=False):
+        buf = getattr(self, "_buffer", None)
+        if (isinstance(message_body, (bytes, bytearray)) and not encode_chunked
+                and len(message_body) <= COALESCE_MAX and isinstance(buf, list)):
+            buf.extend((b"", b""))
+            msg = b"\r\n".join(buf) + message_body
+            del buf[:]
+            self.send(msg)
+            return
+        super()._send_output(message_body, encode_chunked)
+
+
+class _UnixHTTPConnection(_OneWriteMixin, http.client.HTTPConnection):
     def __init__(self, path, timeout):
         super().__init__("localhost", timeout=timeout)
         self._path = path
@@ -53,7 +76,7 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = s
 
 
-class _TCPConnection(http.client.HTTPConnection):
+class _TCPConnection(_OneWriteMixin, http.client.HTTPConnection):
     """Connects within connect_timeout, then reads with the (long) call
     timeout: a node that is down must fail over in seconds, while a call
     may rightly run for minutes."""
