@@ -25,17 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "clients", "python"))
 import bench  # noqa: E402
-from batch_cpu import settle  # noqa: E402
-
-PROFILE = """\
-default_profile: b
-profiles:
-  b:
-    slots_per_sandbox: 16
-    min_sandboxes: 0
-    max_sandboxes: {sandboxes}
-    idle_timeout: 3600
-"""
+from batch_cpu import PROFILE, settle  # noqa: E402
 
 CPU = re.compile(r"machine CPU ([\d.]+) ms/call")
 
