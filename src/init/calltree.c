@@ -154,13 +154,20 @@ void calltree_kill_dir(int dir_fd, enum cg_mode mode)
 	}
 }
 
+/* The group's cgroup.procs, open for reading; -1 with errno. */
+static int open_procs(int parent, const char *name)
+{
+	char path[64];
+	snprintf(path, sizeof path, "%s/cgroup.procs", name);
+	return openat(parent, path, O_RDONLY | O_CLOEXEC);
+}
+
 /* Does the group list no process? cgroup.procs leaves out the dead and
  * the dying; the group may still count them as members for a moment. */
 static bool group_has_no_procs(int parent, const char *name)
 {
-	char path[64], c;
-	snprintf(path, sizeof path, "%s/cgroup.procs", name);
-	_cleanup_fd_ int fd = openat(parent, path, O_RDONLY | O_CLOEXEC);
+	char c;
+	_cleanup_fd_ int fd = open_procs(parent, name);
 	return fd >= 0 && read(fd, &c, 1) == 0;
 }
 
@@ -252,18 +259,17 @@ bool calltree_empty(int slot_fd, enum cg_mode mode, uint64_t id)
 
 bool calltree_holds_only(int slot_fd, enum cg_mode mode, uint64_t id, pid_t pid)
 {
-	char path[64], buf[32];
+	char name[32], buf[32], more;
 
 	if (mode == CG_NONE || slot_fd < 0)
 		return false;
-	call_name(buf, sizeof buf, id);
-	snprintf(path, sizeof path, "%s/cgroup.procs", buf);
-	_cleanup_fd_ int fd = openat(slot_fd, path, O_RDONLY | O_CLOEXEC);
+	call_name(name, sizeof name, id);
+	_cleanup_fd_ int fd = open_procs(slot_fd, name);
 	if (fd < 0)
 		return false;
 	/* one short line at most: more is another process */
 	ssize_t n = read(fd, buf, sizeof buf - 1);
-	if (n < 0 || (n > 0 && read(fd, path, 1) != 0))
+	if (n < 0 || (n > 0 && read(fd, &more, 1) != 0))
 		return false;
 	buf[n] = '\0';
 	if (n == 0)

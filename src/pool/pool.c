@@ -38,6 +38,16 @@ static void start_failed(struct pool *p)
 	p->backoff_until = sb_now_mono() + 0.1 * (double)(1 << shift);
 }
 
+/* A start that failed, at once (sandbox NULL) or in the launcher: the
+ * pool says why (last_error, the log) and backs off. */
+static void start_failure(struct pool *p, const char *sandbox, const char *why)
+{
+	snprintf(p->last_error, sizeof p->last_error, "%s", why);
+	sb_log(SB_LOG_ERROR, "sandbox_start_failed", "profile",
+	       p->profile->name, "sandbox", sandbox, "why", why, SB_LOG_END);
+	start_failed(p);
+}
+
 /* for: why it starts, in the log ("min", "acquire" or "ahead") */
 static void start_sandbox(struct pool *p, const char *for_)
 {
@@ -54,10 +64,7 @@ static void start_sandbox(struct pool *p, const char *for_)
 	}
 	if (sandbox_start(ps->env, p->profile, p, number, &sb, &err) < 0) {
 		ps->numbers[number] = 0;
-		start_failed(p);
-		snprintf(p->last_error, sizeof p->last_error, "%s", err.msg);
-		sb_log(SB_LOG_ERROR, "sandbox_start_failed", "profile",
-		       p->profile->name, "why", err.msg, SB_LOG_END);
+		start_failure(p, NULL, err.msg);
 		return;
 	}
 	pool_link_sandbox(p, sb);
@@ -73,13 +80,9 @@ static void on_sandbox_launched(struct sandbox *sb, const char *failed)
 {
 	struct pool *p = sb->owner;
 	if (failed) {
-		snprintf(p->last_error, sizeof p->last_error, "%s", failed);
-		sb_log(SB_LOG_ERROR, "sandbox_start_failed", "profile",
-		       p->profile->name, "sandbox", sb->id, "why", failed,
-		       SB_LOG_END);
 		p->n_live--;
 		p->n_starting--;
-		start_failed(p);
+		start_failure(p, sb->id, failed);
 		pool_unlink_sandbox(p, sb);
 		pool_scale(p);
 		return;

@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "common/thread.h"
+#include "common/util.h"
 #include "sandbox/sandbox_internal.h"
 
 /* A launch (sb), or the removal of a dead sandbox's groups (sb NULL). */
@@ -119,13 +120,6 @@ static void pace(long took_ns)
 		;
 }
 
-static long now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000L + ts.tv_nsec;
-}
-
 static void *worker(void *arg)
 {
 	struct sbx_launcher *l = arg;
@@ -146,9 +140,9 @@ static void *worker(void *arg)
 		if (j->sb) {
 			sandbox_launch_run(j->sb);
 		} else {
-			long t0 = now_ns();
+			double t0 = sb_now_mono();
 			remove_groups(l->env, j->id, j->n_slots);
-			took = now_ns() - t0;
+			took = (long)((sb_now_mono() - t0) * 1e9);
 			free(j);
 			j = NULL;
 		}
