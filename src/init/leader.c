@@ -339,6 +339,10 @@ static void call_ended(struct leader *l, struct call *c, int status,
 					     successor)
 		       : calltree_empty(l->cfg->cg_fd, mode, c->group))) {
 		if (successor) {
+			/* The call may have stopped it (kill -STOP -1 reaches
+			 * every process of the slot's uid): the next call
+			 * would wait for it until its timeout. */
+			kill(successor, SIGCONT);
 			l->spare = l->successor;
 			l->spare.pid = successor;
 			l->successor = (struct spare){.pid = 0, .sock = -1};

@@ -347,3 +347,21 @@ def test_a_call_that_kills_its_successor_leaves_the_slot_working(make_daemon):
     now = spares_of(d, lease["sandbox_id"])
     assert len(now) == 2 and not set(now) & set(spares), (spares, now)
     api(c, "DELETE", f"/v1/slots/{sid}", status=204)
+
+
+def test_a_call_that_stops_its_successor_does_not_stall_the_next(make_daemon):
+    """kill -STOP -1 in a call stops every other process of the slot's uid,
+    the successor waiting in its group too; the leader resumes it when it
+    makes it the next spare, so the next call runs at once instead of
+    waiting for it until its timeout."""
+    d = make_daemon(ONE_SLOT)
+    c = d.client()
+    sid = acquire(c)["slot_id"]
+    for _ in range(3):
+        bash(c, sid, "true")
+    r = bash(c, sid, "kill -STOP -1; echo stopped")
+    assert r["metadata"]["stdout"] == "stopped\n", r
+    for i in range(3):
+        r = bash(c, sid, f"echo {i}", timeout_s=5)
+        assert not r["metadata"]["timed_out"] and r["metadata"]["stdout"] == f"{i}\n", r
+    api(c, "DELETE", f"/v1/slots/{sid}", status=204)
