@@ -232,6 +232,8 @@ static int take_bytes(struct exec_stream *s, const char *base, size_t n)
 	return c->on_output ? c->on_output(c->output_ud, s->which, base, n) : 0;
 }
 
+static void drain(struct exec_stream *s);
+
 static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct exec_stream *s = st->data;
@@ -239,21 +241,26 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		s->read_early = true;
 		if (take_bytes(s, buf->base, (size_t)nread) > 0)
 			pause_output(s->call);
+	} else if (nread < 0 && s->call->tty) {
+		/* A terminal's master: libuv takes a hangup after a short read
+		 * for the end, but what the slave wrote last may still wait in
+		 * the kernel's flip buffer, which only a read moves on (tens
+		 * of KiB were lost at a command's exit). Read on until the
+		 * master says EIO; it stays open until the call ends. */
+		drain(s);
 	} else if (nread < 0) {
 		/* nothing more can come: a pipe goes now, not with the call,
-		 * which saves the loop a wakeup for its hangup (a terminal's
-		 * master stays open until the call ends, as before) */
+		 * which saves the loop a wakeup for its hangup */
 		s->eof = true;
 		uv_read_stop(st);
-		if (!s->call->tty) {
-			s->closed = true;
-			uv_close((uv_handle_t *)st, call_handle_closed);
-		}
+		s->closed = true;
+		uv_close((uv_handle_t *)st, call_handle_closed);
 	}
 }
 
 /* After the command exited, take what it left in the pipe without waiting
- * for EOF: a background child may hold the pipe open for hours. */
+ * for EOF: a background child may hold the pipe open for hours. (A
+ * terminal's master also comes here at its hangup: read_cb.) */
 static void drain(struct exec_stream *s)
 {
 	uv_os_fd_t fd;
@@ -263,6 +270,8 @@ static void drain(struct exec_stream *s)
 		uv_buf_t b;
 		alloc_cb((uv_handle_t *)&s->pipe, EXEC_READ_CHUNK, &b);
 		ssize_t n = read(fd, b.base, b.len);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0)
 			break;
 		/* the rest is bounded by the pipe's size: no pause */
