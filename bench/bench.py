@@ -12,6 +12,7 @@ smoke mode). Exits non-zero when a measurement could not be made; targets
 that are missed are reported, not failed.
 """
 import argparse
+import ctypes
 import csv
 import datetime
 import io
@@ -231,6 +232,15 @@ def free_port():
 class Daemon:
     """slotboxd on a temp socket and state dir (as tests/e2e/conftest.py)."""
 
+    # A bench killed outright (a test's timeout sends SIGKILL) runs no
+    # finally: its daemon, with every sandbox, would live on beside the
+    # next bench or test. The kernel stops it instead (PR_SET_PDEATHSIG).
+    _libc = ctypes.CDLL(None, use_errno=True)
+
+    @staticmethod
+    def _stop_with_parent():
+        Daemon._libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+
     def __init__(self, build, tmp, name, config, wrap=None):
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir)
@@ -249,7 +259,8 @@ class Daemon:
                 os.path.join(self.dir, "state"), "--config", cfg,
                 "--listen", "tcp" + self.url[4:], "--token-file", self.token_file]
         self.proc = subprocess.Popen(wrap(argv) if wrap else argv, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT,
+                                     preexec_fn=Daemon._stop_with_parent)
         self.client = Client(self.socket, timeout=600)
         deadline = time.monotonic() + 20
         while True:
