@@ -45,19 +45,33 @@ SB_RAW_CHILD static int child_fn(void *arg)
 	return 7;
 }
 
-static void test_a_clone_vm_child_runs_on_its_stack_and_exits(void **state)
+/* len bytes of anonymous memory for stacks */
+static char *map_stacks(size_t len)
 {
-	(void)state;
-	size_t size = 64 * 1024;
-	char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	assert_true(stack != MAP_FAILED);
-	struct shared sh = {.stack_lo = stack, .stack_hi = stack + size};
+	char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	assert_true(m != MAP_FAILED);
+	return m;
+}
+
+/* fn(arg) in a child that shares this memory, on [stack, stack + size),
+ * through clone3: its pid, or -ENOSYS before Linux 5.3 */
+static long clone3_vm(char *stack, size_t size, int (*fn)(void *), void *arg)
+{
 	struct clone_args ca = {.flags = CLONE_VM,
 				.exit_signal = SIGCHLD,
 				.stack = (uint64_t)(uintptr_t)stack,
 				.stack_size = size};
-	long pid = sb_clone3_run(&ca, sizeof ca, child_fn, &sh);
+	return sb_clone3_run(&ca, sizeof ca, fn, arg);
+}
+
+static void test_a_clone_vm_child_runs_on_its_stack_and_exits(void **state)
+{
+	(void)state;
+	size_t size = 64 * 1024;
+	char *stack = map_stacks(size);
+	struct shared sh = {.stack_lo = stack, .stack_hi = stack + size};
+	long pid = clone3_vm(stack, size, child_fn, &sh);
 	if (pid == -ENOSYS) {
 		munmap(stack, size);
 		skip(); /* a kernel before clone3 (5.3) */
@@ -107,15 +121,9 @@ static void test_a_child_clones_a_sibling_with_the_old_clone(void **state)
 {
 	(void)state;
 	size_t size = 64 * 1024;
-	char *stacks = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	assert_true(stacks != MAP_FAILED);
+	char *stacks = map_stacks(2 * size);
 	struct sibling sb = {.stack_top = stacks + 2 * size};
-	struct clone_args ca = {.flags = CLONE_VM,
-				.exit_signal = SIGCHLD,
-				.stack = (uint64_t)(uintptr_t)stacks,
-				.stack_size = size};
-	long maker = sb_clone3_run(&ca, sizeof ca, maker_fn, &sb);
+	long maker = clone3_vm(stacks, size, maker_fn, &sb);
 	if (maker == -ENOSYS) {
 		munmap(stacks, 2 * size);
 		skip();
