@@ -93,7 +93,7 @@ static void retire(struct leader *l, struct spare *sp)
 	kill(sp->pid, SIGKILL);
 	close(sp->sock);
 	add_stale(l, sp->group);
-	*sp = (struct spare){.pid = 0, .sock = -1};
+	*sp = SPARE_NONE;
 }
 
 /* Forget the successor (killed, unless it was reaped): it may be in a
@@ -107,7 +107,7 @@ static void forget_successor(struct leader *l, bool reaped)
 	if (pid > 0 && !reaped)
 		kill(pid, SIGKILL);
 	close(l->successor.sock);
-	l->successor = (struct spare){.pid = 0, .sock = -1};
+	l->successor = SPARE_NONE;
 }
 
 static void drop_successor(struct leader *l)
@@ -131,12 +131,12 @@ static bool grouped(const struct leader *l)
 
 /* Have the spare clone its successor now, between calls. Only in call
  * groups, where the leader can tell that an ended call left its group
- * to the successor alone. */
+ * to the successor alone. A failure leaves l->successor as it was, none:
+ * the leader makes the next spare itself then. */
 static void make_successor(struct leader *l)
 {
-	if (l->spare.pid && l->successor.sock < 0 && grouped(l) &&
-	    spare_make_next(&l->spare, &l->successor) < 0)
-		l->successor = (struct spare){.pid = 0, .sock = -1};
+	if (l->spare.pid && l->successor.sock < 0 && grouped(l))
+		(void)spare_make_next(&l->spare, &l->successor);
 }
 
 static uint64_t tv_us(struct timeval tv)
@@ -238,7 +238,7 @@ static void handle_exec(struct leader *l, const struct sb_msg *m,
 	c->pid = l->spare.pid;
 	c->group = l->spare.group;
 	c->sock = l->spare.sock;
-	l->spare = (struct spare){.pid = 0, .sock = -1};
+	l->spare = SPARE_NONE;
 	if ((m->flags & SB_EXEC_REPORT_PID) && l->cfg->chan >= 0) {
 		struct sb_msg r = {.type = SB_MSG_EXEC_STARTED,
 				   .slot = (uint32_t)l->cfg->index,
@@ -345,7 +345,7 @@ static void call_ended(struct leader *l, struct call *c, int status,
 			kill(successor, SIGCONT);
 			l->spare = l->successor;
 			l->spare.pid = successor;
-			l->successor = (struct spare){.pid = 0, .sock = -1};
+			l->successor = SPARE_NONE;
 		} else {
 			next_spare_in(l, c->group);
 		}
@@ -506,7 +506,7 @@ static void renew_namespaces(struct leader *l)
 	retire_spare(l);
 	if (entered && spare_promote(&l->next) == 0) {
 		l->spare = l->next;
-		l->next = (struct spare){.pid = 0, .sock = -1};
+		l->next = SPARE_NONE;
 	} else {
 		retire(l, &l->next);
 	}
@@ -753,9 +753,9 @@ void leader_main(struct leader_cfg *lc)
 				    .cg_mode = lc->init->cg_mode,
 				    .uid = lc->uid,
 				    .filter = lc->init->seccomp};
-	l.spare = (struct spare){.pid = 0, .sock = -1};
-	l.next = (struct spare){.pid = 0, .sock = -1};
-	l.successor = (struct spare){.pid = 0, .sock = -1};
+	l.spare = SPARE_NONE;
+	l.next = SPARE_NONE;
+	l.successor = SPARE_NONE;
 	/* Call group names must not meet a group an earlier generation of
 	 * the slot left behind: start from the clock. */
 	struct timespec now;

@@ -170,7 +170,7 @@ static int start(struct spare *s, const struct spare_cfg *cfg, uint64_t group,
 	int sv[2], dir_fd = -1, err;
 	bool born_in_group;
 
-	*s = (struct spare){.sock = -1};
+	*s = SPARE_NONE;
 	if ((reuse ? calltree_open : calltree_create)(cfg->cg_fd, cfg->cg_mode,
 						      group, &dir_fd) < 0)
 		return -1;

@@ -82,6 +82,9 @@ struct spare {
 	bool made_next; /* it was asked for its successor (once only) */
 };
 
+/* No spare: what a struct spare holds when there is none. */
+#define SPARE_NONE ((struct spare){.pid = 0, .sock = -1})
+
 /* Start a spare in a new call group `group` (created here): one that
  * shares the leader's memory (spare_vm.h) where it can, else a fork, as
  * is a next lease's spare (make_ns). The leader goes on at once; the
@@ -107,7 +110,7 @@ int spare_promote(const struct spare *s);
  * s may never do (it was killed; a profile's filter refuses clone). The
  * leader never waits for it: it takes the successor for the next spare
  * only once s's call has ended and was reaped. Only for a spare that
- * shares the leader's memory, once. 0, or -1 with errno. */
+ * shares the leader's memory, once. 0, or -1 with errno (next untouched). */
 int spare_make_next(struct spare *s, struct spare *next);
 
 /* A successor's pid, 0 while not known. */
