@@ -6,7 +6,8 @@ batch` (build B's binary for all) running, in turns, the host's 2-worker
 limit, POST /v1/exec batches on daemon A and the same on daemon B (the
 order reversed every other round, so that drift hits all alike). Prints
 each round's ops/s and its share of that round's limit, and per way the
-median share and the machine's CPU per call that slotbench measured.
+median share, the machine's CPU per call that slotbench measured and
+the daemon's own CPU per call (its threads' schedstat).
 
     sudo python3 bench/batch_ab.py --a OLD/build --b build [-k 256] [-n 2000] [--rounds 6]
 
@@ -26,6 +27,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "clients", "python"))
 import bench  # noqa: E402
 from batch_cpu import PROFILE, settle  # noqa: E402
+from exec_ab import daemon_cpu_ns  # noqa: E402
 
 CPU = re.compile(r"machine CPU ([\d.]+) ms/call")
 
@@ -83,11 +85,16 @@ def main():
             settle()
             share = {"A": [], "B": []}
             cpu = {"limit": [], "A": [], "B": []}
+            own = {"A": [], "B": []}  # the daemon's CPU, µs a call
             order = [None, "A", "B"]
             for r in range(a.rounds):
                 got = {}
                 for tag in (order if r % 2 == 0 else order[::-1]):
+                    pid = daemons[tag].proc.pid if tag else None
+                    c0 = daemon_cpu_ns(pid) if pid else 0
                     got[tag] = run_way(sb, args(tag, "l" if tag is None else "e"))
+                    if pid:
+                        own[tag].append((daemon_cpu_ns(pid) - c0) / a.n / 1000)
                 limit = got[None][0]
                 cpu["limit"].append(got[None][1])
                 line = [f"round {r + 1}: limit {limit:.0f} ops/s"]
@@ -102,7 +109,8 @@ def main():
                 s = sorted(share[tag])
                 print(f"{tag} {builds[tag]}: median {100 * statistics.median(s):.1f}% of the "
                       f"limit (rounds {100 * s[0]:.1f}-{100 * s[-1]:.1f}%), machine CPU "
-                      f"{statistics.median(cpu[tag]):.2f} ms/call")
+                      f"{statistics.median(cpu[tag]):.2f} ms/call, the daemon's "
+                      f"{statistics.median(own[tag]):.0f} µs/call")
             wins = sum(b > x for x, b in zip(share["A"], share["B"]))
             print(f"B above A in {wins} of {a.rounds} rounds")
         finally:

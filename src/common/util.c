@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/utf8.h"
 
 double sb_now_wall(void)
 {
@@ -47,40 +48,6 @@ int sb_random_hex(char *out, size_t n)
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (max n bytes), 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len;
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 json_t *sb_json_string_lossy(const char *s, size_t len, bool *lossy)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -89,7 +56,7 @@ json_t *sb_json_string_lossy(const char *s, size_t len, bool *lossy)
 	if (lossy)
 		*lossy = false;
 	while (i < len) {
-		size_t k = utf8_seq_len(u + i, len - i);
+		size_t k = sb_utf8_seq_len(u + i, len - i);
 		if (!k || u[i] == 0) {
 			if (!k)
 				bad++;
@@ -99,7 +66,7 @@ json_t *sb_json_string_lossy(const char *s, size_t len, bool *lossy)
 		}
 	}
 	if (!bad)
-		return json_stringn(s, len);
+		return json_stringn_nocheck(s, len); /* checked above */
 	if (lossy)
 		*lossy = true;
 	if (len > (SIZE_MAX - 1) / 3)
@@ -110,7 +77,7 @@ json_t *sb_json_string_lossy(const char *s, size_t len, bool *lossy)
 	size_t o = 0;
 	i = 0;
 	while (i < len) {
-		size_t k = utf8_seq_len(u + i, len - i);
+		size_t k = sb_utf8_seq_len(u + i, len - i);
 		if (!k) {
 			/* U+FFFD; out is a byte buffer, not a C string */
 			memcpy(out + o, "\xef\xbf\xbd", 3); // NOLINT

@@ -353,52 +353,76 @@ static const char *conn_header(const struct http_conn *c, bool http10)
 	return "";
 }
 
+/* Append n bytes of s to the head being written in out, truncated as
+ * snprintf would (out stays NUL-terminated). Every answer has a head:
+ * plain copies cost a fraction of a printf's format parsing. */
+static void head_add(char *out, size_t outlen, size_t *o, const char *s,
+		     size_t n)
+{
+	if (*o + 1 >= outlen)
+		return;
+	if (n > outlen - 1 - *o)
+		n = outlen - 1 - *o;
+	memcpy(out + *o, s, n);
+	*o += n;
+	out[*o] = '\0';
+}
+
+static void head_add_str(char *out, size_t outlen, size_t *o, const char *s)
+{
+	head_add(out, outlen, o, s, strlen(s));
+}
+
+static void head_add_uint(char *out, size_t outlen, size_t *o,
+			  unsigned long long v)
+{
+	char digits[24];
+	size_t n = sizeof digits;
+	do
+		digits[--n] = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	head_add(out, outlen, o, digits + n, sizeof digits - n);
+}
+
 /* Status line and headers into out; len < 0 means chunked (or, for
  * HTTP/1.0, delimited by the close), no_len means no Content-Length.
- * xhdr: extra header lines, already checked (http_respond_header). */
+ * xhdr: extra header lines, already checked (http_respond_header).
+ * status is sane_status's (200-999). Returns the head's length. */
 static size_t format_head(char *out, size_t outlen, const struct http_conn *c,
 			  bool http10, int status, const char *ctype,
 			  long long len, bool no_len, const char *rid,
 			  const char *xhdr, size_t xhdr_len)
 {
-	int n = snprintf(out, outlen, "HTTP/1.1 %d %s\r\n", status,
-			 http_status_text(status));
-	size_t o = n > 0 ? (size_t)n : 0;
-	if (ctype && o < outlen) {
-		n = snprintf(out + o, outlen - o, "Content-Type: %s\r\n",
-			     ctype);
-		o += n > 0 ? (size_t)n : 0;
+	size_t o = 0;
+	out[0] = '\0';
+	head_add_str(out, outlen, &o, "HTTP/1.1 ");
+	head_add_uint(out, outlen, &o, (unsigned long long)status);
+	head_add_str(out, outlen, &o, " ");
+	head_add_str(out, outlen, &o, http_status_text(status));
+	head_add_str(out, outlen, &o, "\r\n");
+	if (ctype) {
+		head_add_str(out, outlen, &o, "Content-Type: ");
+		head_add_str(out, outlen, &o, ctype);
+		head_add_str(out, outlen, &o, "\r\n");
 	}
-	if (o < outlen && !no_len) {
-		if (len >= 0)
-			n = snprintf(out + o, outlen - o,
-				     "Content-Length: %lld\r\n", len);
-		else if (!http10)
-			n = snprintf(out + o, outlen - o,
-				     "Transfer-Encoding: chunked\r\n");
-		else
-			n = 0;
-		o += n > 0 ? (size_t)n : 0;
+	if (!no_len && len >= 0) {
+		head_add_str(out, outlen, &o, "Content-Length: ");
+		head_add_uint(out, outlen, &o, (unsigned long long)len);
+		head_add_str(out, outlen, &o, "\r\n");
+	} else if (!no_len && !http10) {
+		head_add_str(out, outlen, &o, "Transfer-Encoding: chunked\r\n");
 	}
 	/* nosniff: a browser holding the dashboard cookie may GET any
 	 * read endpoint; none of their bodies may be taken for a page */
-	if (o < outlen) {
-		n = snprintf(out + o, outlen - o,
-			     "X-Request-Id: %s\r\n"
-			     "X-Content-Type-Options: nosniff\r\n",
-			     rid ? rid : "-");
-		o += n > 0 ? (size_t)n : 0;
-	}
-	if (xhdr_len && o < outlen) {
-		n = snprintf(out + o, outlen - o, "%.*s", (int)xhdr_len, xhdr);
-		o += n > 0 ? (size_t)n : 0;
-	}
-	if (o < outlen) {
-		n = snprintf(out + o, outlen - o, "%s\r\n",
-			     conn_header(c, http10));
-		o += n > 0 ? (size_t)n : 0;
-	}
-	return o < outlen ? o : outlen - 1;
+	head_add_str(out, outlen, &o, "X-Request-Id: ");
+	head_add_str(out, outlen, &o, rid ? rid : "-");
+	head_add_str(out, outlen, &o,
+		     "\r\nX-Content-Type-Options: nosniff\r\n");
+	if (xhdr_len)
+		head_add(out, outlen, &o, xhdr, xhdr_len);
+	head_add_str(out, outlen, &o, conn_header(c, http10));
+	head_add_str(out, outlen, &o, "\r\n");
+	return o;
 }
 
 /* Header names are tokens; values must not end the line. */

@@ -211,5 +211,9 @@ profiles:
         found = assert_shortest(raw)
         assert len(found) >= 3  # duration_ms, cpu_user_ms, cpu_system_ms
         assert json.loads(raw)["output"] == "0.1\n"  # strings untouched
+        # the duration is in whole microseconds: at most three decimals
+        dur = re.search(rb'"duration_ms":([0-9.]+)[,}]', raw).group(1)
+        assert len(dur.partition(b".")[2]) <= 3, raw
+        assert float(dur) > 0
     st, raw = c.request("POST", f"/v1/slots/{sid}/renew", {"ttl_s": 12.345})
     assert st == 200 and b'"ttl_s":12.345,' in raw, raw
