@@ -12,7 +12,6 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "common/json_compact.h"
 #include "common/json_text.h"
 #include "fuzz.h"
 

@@ -102,16 +102,11 @@ static bool put_string(struct out *o, const char *str, size_t n)
 /* "%lld" without printf's parsing of a format. */
 static bool put_integer(struct out *o, json_int_t v)
 {
-	char digits[24];
-	int n = sizeof digits;
+	char text[1 + SB_UINT_TEXT_MAX] = {'-'};
 	/* the magnitude as unsigned, so that INT64_MIN has one too */
 	uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-	do
-		digits[--n] = (char)('0' + m % 10);
-	while ((m /= 10) > 0);
-	if (v < 0)
-		digits[--n] = '-';
-	return put(o, digits + n, sizeof digits - (size_t)n);
+	size_t sign = v < 0;
+	return put(o, text + 1 - sign, sign + sb_uint_text(m, text + 1));
 }
 
 static bool put_value(struct out *o, const json_t *v, int depth);

@@ -49,6 +49,17 @@ static int buf_add(struct dump_buf *b, const char *s, size_t n)
 	return 0;
 }
 
+size_t sb_uint_text(uint64_t v, char *out)
+{
+	char digits[SB_UINT_TEXT_MAX];
+	size_t n = sizeof digits;
+	do
+		digits[--n] = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	memcpy(out, digits + n, sizeof digits - n);
+	return sizeof digits - n;
+}
+
 /* The common case without printf: v is the double nearest a decimal of
  * at most 15 significant digits with at most 9 after the point (a count
  * of microseconds in ms, a duration in ms...), and from 1e-4 to below
@@ -69,15 +80,11 @@ static int real_text_decimal(double v, char *out, size_t len)
 		if (k >= 1e15 || k / (double)scale != a)
 			continue;
 		int64_t whole = (int64_t)k / scale, frac = (int64_t)k % scale;
-		char digits[24];
-		int n = 0, nd = 0;
+		char digits[10] = {0}; /* the fraction's, lowest first */
+		int n = 0;
 		if (v < 0)
 			out[n++] = '-';
-		do
-			digits[nd++] = (char)('0' + whole % 10);
-		while ((whole /= 10) > 0);
-		while (nd > 0)
-			out[n++] = digits[--nd];
+		n += (int)sb_uint_text((uint64_t)whole, out + n);
 		out[n++] = '.';
 		if (frac == 0) {
 			out[n++] = '0';

@@ -373,21 +373,16 @@ static void head_add_str(char *out, size_t outlen, size_t *o, const char *s)
 	head_add(out, outlen, o, s, strlen(s));
 }
 
-static void head_add_uint(char *out, size_t outlen, size_t *o,
-			  unsigned long long v)
+static void head_add_uint(char *out, size_t outlen, size_t *o, uint64_t v)
 {
-	char digits[24];
-	size_t n = sizeof digits;
-	do
-		digits[--n] = (char)('0' + v % 10);
-	while ((v /= 10) > 0);
-	head_add(out, outlen, o, digits + n, sizeof digits - n);
+	char digits[SB_UINT_TEXT_MAX];
+	head_add(out, outlen, o, digits, sb_uint_text(v, digits));
 }
 
 /* Status line and headers into out; len < 0 means chunked (or, for
  * HTTP/1.0, delimited by the close), no_len means no Content-Length.
  * xhdr: extra header lines, already checked (http_respond_header).
- * status is sane_status's (200-999). Returns the head's length. */
+ * status: 200-999. Returns the head's length. */
 static size_t format_head(char *out, size_t outlen, const struct http_conn *c,
 			  bool http10, int status, const char *ctype,
 			  long long len, bool no_len, const char *rid,
@@ -396,7 +391,7 @@ static size_t format_head(char *out, size_t outlen, const struct http_conn *c,
 	size_t o = 0;
 	out[0] = '\0';
 	head_add_str(out, outlen, &o, "HTTP/1.1 ");
-	head_add_uint(out, outlen, &o, (unsigned long long)status);
+	head_add_uint(out, outlen, &o, (uint64_t)status);
 	head_add_str(out, outlen, &o, " ");
 	head_add_str(out, outlen, &o, http_status_text(status));
 	head_add_str(out, outlen, &o, "\r\n");
@@ -407,7 +402,7 @@ static size_t format_head(char *out, size_t outlen, const struct http_conn *c,
 	}
 	if (!no_len && len >= 0) {
 		head_add_str(out, outlen, &o, "Content-Length: ");
-		head_add_uint(out, outlen, &o, (unsigned long long)len);
+		head_add_uint(out, outlen, &o, (uint64_t)len);
 		head_add_str(out, outlen, &o, "\r\n");
 	} else if (!no_len && !http10) {
 		head_add_str(out, outlen, &o, "Transfer-Encoding: chunked\r\n");

@@ -42,6 +42,24 @@ static void test_real_text(void **state)
 	expect_real(5e-324, "5e-324");
 }
 
+static void expect_uint(uint64_t v, const char *text)
+{
+	char buf[SB_UINT_TEXT_MAX + 1];
+	size_t n = sb_uint_text(v, buf);
+	buf[n] = '\0';
+	assert_string_equal(buf, text);
+}
+
+static void test_uint_text(void **state)
+{
+	(void)state;
+	expect_uint(0, "0");
+	expect_uint(9, "9");
+	expect_uint(10, "10");
+	expect_uint(200, "200");
+	expect_uint(UINT64_MAX, "18446744073709551615"); /* all 20 */
+}
+
 /* Every text reads back as the very same double. */
 static void test_round_trip(void **state)
 {
@@ -324,6 +342,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_text),
+		cmocka_unit_test(test_uint_text),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_matches_printf),
 		cmocka_unit_test(test_dumps),
